@@ -1,0 +1,126 @@
+//! Builds the HTTP server from settings; used by `affilia serve` and by the tests, which
+//! bind port 0 and read the chosen port back.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::SessionMiddleware;
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::http::middleware::{csrf::csrf, host_routing::route_by_host, htmx_errors::htmx_errors};
+use crate::http::middleware::{request_id::request_id, security_headers::security_headers};
+use crate::http::portal_hosts::PortalHosts;
+use crate::http::{self, AppState};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "affilia_session";
+/// Largest JSON body accepted by the API.
+const JSON_LIMIT: usize = 1024 * 1024;
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = Db::connect(&settings.database_url).await?;
+        db.migrate().await?;
+        Self::build_with_db(settings, db)
+    }
+
+    /// Binds the listener for an already migrated database.
+    pub fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let key = Key::derive_from(settings.secret_key.expose());
+        let secure = settings.secure_cookies();
+        let workers = settings.http_workers;
+        let state = web::Data::new(AppState {
+            db,
+            settings: Arc::new(settings),
+            portal_hosts: PortalHosts::default(),
+        });
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                .cookie_name(SESSION_COOKIE.to_owned())
+                .cookie_secure(secure)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .build();
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(JSON_LIMIT)
+                        .error_handler(|e, req| {
+                            http::request_error(
+                                req,
+                                AppError::BadRequest(format!("invalid JSON body: {e}")),
+                            )
+                        }),
+                )
+                .app_data(web::QueryConfig::default().error_handler(|e, req| {
+                    http::request_error(
+                        req,
+                        AppError::BadRequest(format!("invalid query string: {e}")),
+                    )
+                }))
+                .app_data(web::FormConfig::default().error_handler(|e, req| {
+                    http::request_error(req, AppError::BadRequest(format!("invalid form: {e}")))
+                }))
+                .app_data(
+                    web::PathConfig::default()
+                        .error_handler(|_, req| http::request_error(req, AppError::NotFound)),
+                )
+                .configure(http::routes)
+                .default_service(web::to(http::not_found))
+                // Middleware runs outermost-last: request id → headers → host → session →
+                // CSRF → HTMX error toasts → handler.
+                .wrap(from_fn(htmx_errors))
+                .wrap(from_fn(csrf))
+                .wrap(sessions)
+                .wrap(from_fn(route_by_host))
+                .wrap(security_headers())
+                .wrap(from_fn(request_id))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30);
+        if let Some(n) = workers {
+            server = server.workers(n);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            state,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (database, settings).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish (up to 30 s).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,201 @@
+//! The `affilia` command line. Every subcommand reads the same settings (flags, `AFFILIA_*`
+//! environment, optional TOML file); see `affilia serve --help`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::app::Application;
+use crate::config::{Settings, SettingsArgs};
+use crate::db::Db;
+use crate::domain::api_keys::{self, Scope};
+use crate::domain::audit::Actor;
+use crate::domain::{staff, vendors};
+use crate::telemetry;
+
+/// Affilia: self-hosted affiliate and partner programs.
+#[derive(Debug, Parser)]
+#[command(name = "affilia", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database and serve the dashboard, portal and API.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Administrative tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a vendor with its owner and a default program (20 % of each payment).
+    CreateVendor {
+        /// Vendor (company or product) name.
+        #[arg(long)]
+        name: String,
+        /// The owner's sign-in email.
+        #[arg(long)]
+        owner_email: String,
+        /// The owner's password (at least 10 characters).
+        #[arg(long, env = "AFFILIA_OWNER_PASSWORD", hide_env_values = true)]
+        owner_password: String,
+        /// ISO 4217 currency of the default program.
+        #[arg(long, default_value = "USD")]
+        currency: String,
+    },
+    /// Create an API key for a vendor and print it (it is shown only this once).
+    CreateApiKey {
+        /// Vendor id or slug.
+        #[arg(long)]
+        vendor: String,
+        /// A label to recognise the key by.
+        #[arg(long)]
+        name: String,
+        /// What the key may do: full, write or read.
+        #[arg(long, default_value = "full")]
+        scope: String,
+    },
+    /// Set a new password for a staff account.
+    ResetPassword {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        /// The new password (at least 10 characters).
+        #[arg(long, env = "AFFILIA_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Serve a vendor's affiliate portal on its own host name as well.
+    AddDomain {
+        /// Vendor id or slug.
+        #[arg(long)]
+        vendor: String,
+        /// Host name, e.g. affiliates.example.com (point its DNS at this server).
+        #[arg(long)]
+        host: String,
+    },
+}
+
+/// Parses the command line and runs the subcommand. Bad arguments exit with status 2
+/// (clap), failures with status 1 and a one-line message on stderr.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli.settings) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    telemetry::init(settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(execute(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Admin(cmd) => {
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            let result = admin(cmd, &db, &settings).await;
+            db.close().await;
+            result
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let base_url = settings.base_url.clone();
+    let db_url = crate::db::redact_url(&settings.database_url);
+    let app = Application::build(settings).await?;
+    tracing::info!(port = app.port(), database = %db_url, "Affilia is listening; open {base_url} in a browser");
+    app.run_until_stopped().await.context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn admin(cmd: AdminCommand, db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::CreateVendor {
+            name,
+            owner_email,
+            owner_password,
+            currency,
+        } => {
+            let input = vendors::NewVendor {
+                name,
+                owner_email,
+                owner_password,
+                currency,
+            };
+            let created = vendors::create(db, input, vendors::Origin::Cli).await?;
+            println!("vendor_id: {}", created.vendor.id);
+            println!("slug: {}", created.vendor.slug);
+            println!("owner_id: {}", created.owner.id);
+            println!("program_id: {}", created.program.id);
+        }
+        AdminCommand::CreateApiKey {
+            vendor,
+            name,
+            scope,
+        } => {
+            let scope = Scope::parse(&scope)?;
+            let vendor = vendors::find(db, &vendor).await.context("no such vendor")?;
+            let key = api_keys::create(db, &vendor.id, &name, scope, &Actor::Cli).await?;
+            eprintln!(
+                "API key {} for {} ({} scope); it is shown only once:",
+                key.id,
+                vendor.slug,
+                scope.as_str()
+            );
+            println!("{}", key.key);
+        }
+        AdminCommand::ResetPassword { email, password } => {
+            let user = staff::reset_password(db, &email, &password).await?;
+            println!("password updated for {}", user.email);
+        }
+        AdminCommand::AddDomain { vendor, host } => {
+            let vendor = vendors::find(db, &vendor).await.context("no such vendor")?;
+            let host = vendors::add_portal_domain(
+                db,
+                &settings.dashboard_hosts,
+                &vendor.id,
+                &host,
+                &Actor::Cli,
+            )
+            .await?;
+            println!("portal of {} now also served on {host}", vendor.slug);
+        }
+    }
+    Ok(())
+}

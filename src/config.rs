@@ -1,0 +1,332 @@
+//! Typed settings.
+//!
+//! Settings come from three layers, later ones winning: built-in defaults, an optional TOML
+//! file (`--config` / `AFFILIA_CONFIG`), and command-line flags or their `AFFILIA_*`
+//! environment variables (clap reads both, so `--help` documents every name). Every
+//! subcommand reads the same [`SettingsArgs`]. Secrets are wrapped so that `Debug` output
+//! and logs never show them.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Flags shared by every subcommand. Each one can also be set by its environment variable
+/// or by the same key (without the `AFFILIA_` prefix, lower case) in the TOML file.
+#[derive(Debug, Clone, Default, clap::Args, Serialize)]
+pub struct SettingsArgs {
+    /// TOML file with any of the settings below (keys: bind, database_url, base_url, ...).
+    #[arg(long, env = "AFFILIA_CONFIG", global = true)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "AFFILIA_BIND", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+
+    /// Database: `sqlite://affilia.db` (default; created if missing), `sqlite:///abs/path.db`
+    /// or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+
+    /// Public base URL used in links and emails [default: http://<bind>].
+    #[arg(long, env = "AFFILIA_BASE_URL", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+
+    /// Directory for the generated secret key and other local state [default: ./affilia-data].
+    #[arg(long, env = "AFFILIA_DATA_DIR", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Secret key (at least 32 bytes, hex or plain) signing and encrypting cookies and
+    /// tokens. If absent, one is generated once and kept in `<data_dir>/secret.key` (0600).
+    #[arg(
+        long,
+        env = "AFFILIA_SECRET_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+
+    /// SMTP server for outgoing email, e.g. `smtp://user:pass@mail.example.com:587`
+    /// (STARTTLS), `smtps://...:465` (TLS) or `smtp://127.0.0.1:25?tls=none`. Without it,
+    /// emails are kept in the dashboard's dev mailbox.
+    #[arg(long, env = "AFFILIA_SMTP_URL", global = true, hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_url: Option<String>,
+
+    /// Sender address for outgoing email; the vendor's name is used as the display name
+    /// [default: no-reply@<base URL host>].
+    #[arg(long, env = "AFFILIA_MAIL_FROM", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_from: Option<String>,
+
+    /// Comma-separated host names that serve the vendor dashboard [default: the base URL's
+    /// host, localhost and 127.0.0.1].
+    #[arg(
+        long,
+        env = "AFFILIA_DASHBOARD_HOSTS",
+        global = true,
+        value_delimiter = ','
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dashboard_hosts: Option<Vec<String>>,
+
+    /// Trust `X-Forwarded-Host`, `X-Forwarded-Proto` and `X-Forwarded-For` (only behind a
+    /// reverse proxy that sets them).
+    #[arg(long, env = "AFFILIA_TRUSTED_PROXY", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxy: Option<bool>,
+
+    /// Log format: `pretty` or `json`.
+    #[arg(long, env = "AFFILIA_LOG_FORMAT", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+
+    /// Number of HTTP worker threads [default: number of CPUs].
+    #[arg(long, env = "AFFILIA_HTTP_WORKERS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_workers: Option<usize>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, for a terminal.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// A value that must never appear in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// Wraps a secret value.
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The secret itself; call only where it is used, never to log it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The resolved settings every part of the application reads.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address, e.g. `127.0.0.1:8080` (port 0 picks a free port).
+    pub bind: String,
+    /// Public base URL (scheme, host and port) used in links and emails.
+    pub base_url: Url,
+    /// Database URL (`sqlite://...` or `postgres://...`).
+    pub database_url: String,
+    /// Directory for local state such as the generated secret key.
+    pub data_dir: PathBuf,
+    /// Key material (at least 32 bytes) for cookies and signed tokens.
+    pub secret_key: Secret<Vec<u8>>,
+    /// Outgoing SMTP server; `None` keeps emails in the dev mailbox.
+    pub smtp_url: Option<Secret<String>>,
+    /// Sender address of outgoing email.
+    pub mail_from: String,
+    /// Lower-case host names (without port) that serve the dashboard.
+    pub dashboard_hosts: Vec<String>,
+    /// Whether `X-Forwarded-*` headers are believed.
+    pub trusted_proxy: bool,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// HTTP worker threads; `None` lets actix-web pick one per CPU.
+    pub http_workers: Option<usize>,
+}
+
+/// The layers merged by figment; every field optional so a file may set any subset.
+#[derive(Debug, Default, Deserialize)]
+struct Raw {
+    bind: Option<String>,
+    database_url: Option<String>,
+    base_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    secret_key: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    dashboard_hosts: Option<Vec<String>>,
+    trusted_proxy: Option<bool>,
+    log_format: Option<LogFormat>,
+    http_workers: Option<usize>,
+}
+
+/// Default listen address.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// Default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://affilia.db";
+
+impl Settings {
+    /// Resolves the settings from the file named by `args.config` and the flags/env in
+    /// `args`, generating and storing a secret key on first use.
+    pub fn load(args: &SettingsArgs) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        if let Some(path) = &args.config {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let raw: Raw = figment
+            .merge(Serialized::defaults(args))
+            .extract()
+            .context("invalid settings")?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: Raw) -> anyhow::Result<Self> {
+        let bind = raw.bind.unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let base_url = match raw.base_url {
+            Some(u) => Url::parse(&u).with_context(|| format!("invalid base URL {u:?}"))?,
+            None => Url::parse(&format!("http://{bind}"))
+                .with_context(|| format!("cannot derive a base URL from bind address {bind:?}"))?,
+        };
+        if !matches!(base_url.scheme(), "http" | "https") || base_url.host_str().is_none() {
+            bail!("base URL must be http(s)://host[:port], got {base_url}");
+        }
+        let data_dir = raw
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from("affilia-data"));
+        let secret_key = match raw.secret_key {
+            Some(s) => parse_secret(&s)?,
+            None => load_or_create_secret(&data_dir)?,
+        };
+        let base_host = base_url
+            .host_str()
+            .unwrap_or("localhost")
+            .to_ascii_lowercase();
+        let dashboard_hosts = match raw.dashboard_hosts {
+            Some(hosts) => hosts
+                .iter()
+                .map(|h| normalize_host(h))
+                .filter(|h| !h.is_empty())
+                .collect(),
+            None => {
+                let mut hosts = vec![base_host.clone(), "localhost".into(), "127.0.0.1".into()];
+                hosts.dedup();
+                hosts
+            }
+        };
+        let mail_from = raw
+            .mail_from
+            .unwrap_or_else(|| format!("no-reply@{base_host}"));
+        Ok(Self {
+            bind,
+            base_url,
+            database_url: raw
+                .database_url
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            data_dir,
+            secret_key: Secret::new(secret_key),
+            smtp_url: raw.smtp_url.filter(|s| !s.is_empty()).map(Secret::new),
+            mail_from,
+            dashboard_hosts,
+            trusted_proxy: raw.trusted_proxy.unwrap_or(false),
+            log_format: raw.log_format.unwrap_or_default(),
+            http_workers: raw.http_workers,
+        })
+    }
+
+    /// Whether cookies must carry the `Secure` attribute (everything but plain-http setups).
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+}
+
+/// Lower-cases a host name and strips any port, so `Example.com:8080` matches `example.com`.
+pub fn normalize_host(host: &str) -> String {
+    let host = host.trim().to_ascii_lowercase();
+    // IPv6 literals keep their brackets: "[::1]:8080" -> "[::1]".
+    if let Some(end) = host.find(']') {
+        return host[..=end].to_owned();
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name.to_owned(),
+        _ => host,
+    }
+}
+
+/// Minimum key length accepted by the cookie key derivation.
+const MIN_SECRET_LEN: usize = 32;
+
+fn parse_secret(s: &str) -> anyhow::Result<Vec<u8>> {
+    let s = s.trim();
+    let bytes = match hex::decode(s) {
+        Ok(b) => b,
+        Err(_) => s.as_bytes().to_vec(),
+    };
+    if bytes.len() < MIN_SECRET_LEN {
+        bail!("AFFILIA_SECRET_KEY must be at least {MIN_SECRET_LEN} bytes");
+    }
+    Ok(bytes)
+}
+
+fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("secret.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return parse_secret(&text).with_context(|| format!("bad key in {}", path.display()));
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    let mut key = vec![0u8; 64];
+    rand::fill(&mut key[..]);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(hex::encode(&key).as_bytes())?;
+    tracing::info!(path = %path.display(), "generated a new secret key");
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_normalization_strips_port_and_case() {
+        assert_eq!(normalize_host("Example.COM:8080"), "example.com");
+        assert_eq!(normalize_host("example.com"), "example.com");
+        assert_eq!(normalize_host("[::1]:8080"), "[::1]");
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert!(parse_secret("short").is_err());
+        assert_eq!(
+            parse_secret(&"ab".repeat(32)).map(|k| k.len()).ok(),
+            Some(32)
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! Storage: one `AnyPool` over SQLite or PostgreSQL, chosen by the URL scheme.
+//!
+//! All SQL lives in this module tree, one submodule per aggregate, written once for both
+//! databases (see the storage rules in DESIGN.md). Functions that run a single statement
+//! take any executor (`&AnyPool` or `&mut *tx`); functions that need several statements
+//! take a `&mut AnyConnection` so callers decide the transaction.
+
+pub mod api_keys;
+pub mod audit;
+pub mod programs;
+pub mod throttle;
+pub mod users;
+pub mod vendors;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor};
+
+/// A database connection (pooled or inside a transaction).
+pub type Conn = sqlx::AnyConnection;
+/// An open transaction; dropped without `commit` it rolls back.
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+/// Which database engine is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    /// Embedded SQLite (WAL).
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// The application's database handle; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    kind: DbKind,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Db {
+    /// Opens a pool for `url` (`sqlite://...` or `postgres://...`). SQLite files are created
+    /// if missing and every SQLite connection gets the pragmas the application relies on.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (url, kind) = normalize_url(url)?;
+        let options = AnyConnectOptions::from_str(&url)
+            .with_context(|| format!("invalid database URL {}", redact_url(&url)))?;
+        let max = match kind {
+            DbKind::Sqlite => 8,
+            DbKind::Postgres => 16,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if kind == DbKind::Sqlite {
+                        // WAL lets readers proceed during a write; busy_timeout makes writers
+                        // queue instead of failing; NORMAL is durable across app crashes in WAL.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                             PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot connect to {}", redact_url(&url)))?;
+        Ok(Self { pool, kind })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .context("database migration failed")
+    }
+
+    /// The pool, for single statements.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The engine behind the pool.
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that later upgrades to a writer fails
+    /// with SQLITE_BUSY instead of waiting, which would turn contention into errors.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        match self.kind {
+            DbKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            DbKind::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Closes every connection (used on shutdown and in tests).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Accepts `sqlite://file`, `sqlite:file`, `sqlite:///abs/path` and `postgres(ql)://...`;
+/// SQLite URLs get `mode=rwc` so a missing file is created.
+fn normalize_url(url: &str) -> anyhow::Result<(String, DbKind)> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((url.to_owned(), DbKind::Postgres));
+    }
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let mut url = format!("sqlite:{rest}");
+        if !rest.contains("mode=") && !rest.contains(":memory:") {
+            url.push(if rest.contains('?') { '&' } else { '?' });
+            url.push_str("mode=rwc");
+        }
+        return Ok((url, DbKind::Sqlite));
+    }
+    anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://")
+}
+
+/// Hides the password of a database URL for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Current time as unix milliseconds, the storage format of every timestamp.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Converts stored unix milliseconds to a UTC time at the edge of this module.
+pub fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Stored unix milliseconds as the RFC 3339 UTC string used in JSON.
+pub fn rfc3339(ms: i64) -> String {
+    from_ms(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A new unique id with a type prefix, e.g. `ven_01j9...`; ULIDs sort by creation time.
+pub fn new_id(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}",
+        ulid::Ulid::generate().to_string().to_ascii_lowercase()
+    )
+}
+
+/// If `e` is a unique-constraint violation, the field it concerns.
+///
+/// Unique indexes are named `ux_<table>__<field>`. PostgreSQL reports that name as the
+/// constraint; SQLite reports `table.column` for plain indexes and `index 'name'` for
+/// expression indexes, so all three forms are understood.
+pub fn unique_violation_field(e: &sqlx::Error) -> Option<String> {
+    let db = e.as_database_error()?;
+    if !db.is_unique_violation() {
+        return None;
+    }
+    if let Some(name) = db.constraint() {
+        return Some(field_from_index_name(name));
+    }
+    let msg = db.message();
+    if let Some(start) = msg.find("index '") {
+        let rest = &msg[start + 7..];
+        let name = rest.split('\'').next().unwrap_or(rest);
+        return Some(field_from_index_name(name));
+    }
+    let cols = msg.rsplit(": ").next().unwrap_or(msg);
+    let last = cols.split(", ").last().unwrap_or(cols);
+    Some(last.rsplit('.').next().unwrap_or(last).to_owned())
+}
+
+fn field_from_index_name(name: &str) -> String {
+    name.rsplit("__").next().unwrap_or(name).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        let (u, k) = normalize_url("sqlite://affilia.db").unwrap();
+        assert_eq!(u, "sqlite://affilia.db?mode=rwc");
+        assert_eq!(k, DbKind::Sqlite);
+        let (u, _) = normalize_url("sqlite:///tmp/x.db?mode=ro").unwrap();
+        assert_eq!(u, "sqlite:///tmp/x.db?mode=ro");
+        assert!(normalize_url("mysql://x").is_err());
+    }
+
+    #[test]
+    fn index_names_map_to_fields() {
+        assert_eq!(field_from_index_name("ux_vendor_users__email"), "email");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+    }
+}

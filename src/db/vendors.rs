@@ -1,0 +1,144 @@
+//! Vendors (tenants), their portal domains and the installation's first-run claim.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::{Conn, new_id, now_ms};
+
+/// A vendor as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct VendorRow {
+    /// `ven_...`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// URL-safe unique name, used in `/p/{slug}`.
+    pub slug: String,
+    /// ISO 4217 currency of new programs.
+    pub default_currency: String,
+    /// Brand colour as `#rrggbb`.
+    pub primary_color: String,
+    /// Reply-To of vendor emails, if set.
+    pub support_email: Option<String>,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+}
+
+macro_rules! cols {
+    () => {
+        "id, name, slug, default_currency, primary_color, support_email, created_at"
+    };
+}
+
+/// Inserts a vendor and returns it.
+pub async fn insert(
+    conn: &mut Conn,
+    name: &str,
+    slug: &str,
+    currency: &str,
+) -> Result<VendorRow, sqlx::Error> {
+    let now = now_ms();
+    sqlx::query_as(concat!(
+        "INSERT INTO vendors (id, name, slug, default_currency, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
+        cols!()
+    ))
+    .bind(new_id("ven"))
+    .bind(name)
+    .bind(slug)
+    .bind(currency)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+/// The vendor with this id.
+pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+) -> Result<Option<VendorRow>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", cols!(), " FROM vendors WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// The vendor with this slug (slugs are stored lower case).
+pub async fn by_slug<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    slug: &str,
+) -> Result<Option<VendorRow>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", cols!(), " FROM vendors WHERE slug = $1"))
+        .bind(slug)
+        .fetch_optional(ex)
+        .await
+}
+
+/// The vendor whose portal is served on `host` (lower case, no port).
+pub async fn by_portal_host<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    host: &str,
+) -> Result<Option<VendorRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT v.id, v.name, v.slug, v.default_currency, v.primary_color, v.support_email, \
+         v.created_at FROM vendors v JOIN vendor_domains d ON d.vendor_id = v.id WHERE d.host = $1",
+    )
+    .bind(host)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Whether any vendor exists yet.
+pub async fn any_exists<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<bool, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM vendors LIMIT 1")
+        .fetch_optional(ex)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Whether a slug is taken.
+pub async fn slug_taken(conn: &mut Conn, slug: &str) -> Result<bool, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM vendors WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Claims the installation for the first-run setup; `false` if it was claimed before.
+/// The unique primary key makes two concurrent setups end with exactly one winner.
+pub async fn claim_installation(conn: &mut Conn) -> Result<bool, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO installation (id, setup_at) VALUES (1, $1) ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(now_ms())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Adds a portal host name for a vendor; a host already used is a unique violation.
+pub async fn add_domain(conn: &mut Conn, vendor_id: &str, host: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO vendor_domains (id, vendor_id, host, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(new_id("dom"))
+    .bind(vendor_id)
+    .bind(host)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The portal host names of a vendor.
+pub async fn domains<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT host FROM vendor_domains WHERE vendor_id = $1 ORDER BY host")
+            .bind(vendor_id)
+            .fetch_all(ex)
+            .await?;
+    Ok(rows.into_iter().map(|(h,)| h).collect())
+}

@@ -1,0 +1,54 @@
+//! Who is acting, for the audit log.
+
+use serde_json::Value;
+
+use crate::db::{self, audit::NewAuditEntry};
+
+/// The actor behind an action.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A signed-in staff member.
+    User(String),
+    /// A vendor API key.
+    ApiKey(String),
+    /// The command line (`affilia admin ...`).
+    Cli,
+    /// The application itself (first-run setup, background jobs).
+    System,
+}
+
+impl Actor {
+    fn parts(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Self::User(id) => ("user", Some(id)),
+            Self::ApiKey(id) => ("api_key", Some(id)),
+            Self::Cli => ("cli", None),
+            Self::System => ("system", None),
+        }
+    }
+}
+
+/// Writes an audit entry with the caller's executor, so it commits with the change itself.
+pub async fn record<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    vendor_id: &str,
+    actor: &Actor,
+    action: &str,
+    object: (&str, Option<&str>),
+    details: Value,
+) -> Result<(), sqlx::Error> {
+    let (actor_type, actor_id) = actor.parts();
+    db::audit::insert(
+        ex,
+        &NewAuditEntry {
+            vendor_id,
+            actor_type,
+            actor_id,
+            action,
+            object_type: object.0,
+            object_id: object.1,
+            details: details.to_string(),
+        },
+    )
+    .await
+}

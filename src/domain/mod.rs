@@ -1,0 +1,16 @@
+//! Validated types and business services. Rules live here once; handlers and the CLI call
+//! these functions, and the functions call `db` for storage.
+
+pub mod api_keys;
+pub mod audit;
+pub mod currency;
+pub mod email;
+pub mod password;
+pub mod slug;
+pub mod staff;
+pub mod terms;
+pub mod text;
+pub mod vendors;
+
+pub use currency::Currency;
+pub use email::Email;

@@ -1,0 +1,57 @@
+//! Bounded free-text fields: every text a client sends has a cap.
+
+use crate::error::AppError;
+
+/// Cap for names (people, companies, vendors, programs).
+pub const NAME_MAX: usize = 120;
+
+/// A required single-line text: trimmed, non-empty, at most `max` characters, no control
+/// characters.
+pub fn required(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(AppError::invalid(field, format!("{field} is required")));
+    }
+    single_line(field, s, max)
+}
+
+/// An optional single-line text: empty means `None`.
+pub fn optional(field: &str, raw: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => single_line(field, s, max).map(Some),
+    }
+}
+
+fn single_line(field: &str, s: &str, max: usize) -> Result<String, AppError> {
+    if s.chars().count() > max {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} is longer than {max} characters"),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} contains control characters"),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_and_trims() {
+        assert_eq!(
+            required("name", "  Acme ", 10).ok().as_deref(),
+            Some("Acme")
+        );
+        assert!(required("name", "   ", 10).is_err());
+        assert!(required("name", "abcdefghijk", 10).is_err());
+        assert!(required("name", "a\u{0}b", 10).is_err());
+        assert_eq!(optional("x", Some(" "), 10).ok(), Some(None));
+    }
+}

@@ -1,0 +1,200 @@
+//! Creating vendors (first-run setup and `affilia admin create-vendor`) and their portal
+//! domains.
+
+use serde_json::json;
+
+use crate::db::{self, Db, programs::ProgramRow, users::UserRow, vendors::VendorRow};
+use crate::domain::audit::{self, Actor};
+use crate::domain::terms::Commission;
+use crate::domain::{Currency, Email, password, slug, text};
+use crate::error::{AppError, AppResult};
+
+/// What a new vendor needs, as typed by a person (validated by [`create`]).
+#[derive(Debug, Clone, Default)]
+pub struct NewVendor {
+    /// Vendor (company or product) name.
+    pub name: String,
+    /// The owner's sign-in email.
+    pub owner_email: String,
+    /// The owner's password.
+    pub owner_password: String,
+    /// ISO 4217 currency of the default program; empty means USD.
+    pub currency: String,
+}
+
+/// Where a vendor is being created from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The first-run setup page: allowed only while the installation has no vendor.
+    FirstRunSetup,
+    /// The command line: allowed any time (several vendors may share an installation).
+    Cli,
+}
+
+/// The vendor, its owner and its default program.
+#[derive(Debug, Clone)]
+pub struct CreatedVendor {
+    /// The vendor.
+    pub vendor: VendorRow,
+    /// Its owner account.
+    pub owner: UserRow,
+    /// Its default program (20 % of each sale).
+    pub program: ProgramRow,
+}
+
+const SLUG_MAX: usize = 40;
+
+/// Creates a vendor, its owner and a default program with 20 % percentage terms, in one
+/// transaction. The setup origin fails with 409 once the installation has been set up.
+pub async fn create(db: &Db, input: NewVendor, origin: Origin) -> AppResult<CreatedVendor> {
+    let name = text::required("name", &input.name, text::NAME_MAX)?;
+    let email = Email::parse("owner_email", &input.owner_email)?;
+    password::check_policy("owner_password", &input.owner_password)?;
+    let currency = if input.currency.trim().is_empty() {
+        Currency::parse("currency", "USD")?
+    } else {
+        Currency::parse("currency", &input.currency)?
+    };
+    // Hash before the transaction: it takes tens of milliseconds and holds no lock.
+    let password_hash = password::hash(input.owner_password).await?;
+
+    let mut tx = db.begin().await?;
+    let claimed = db::vendors::claim_installation(&mut tx).await?;
+    if origin == Origin::FirstRunSetup && !claimed {
+        return Err(AppError::wrong_state(
+            "this installation has already been set up",
+        ));
+    }
+    if db::users::by_email(&mut *tx, email.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(AppError::duplicate(
+            "owner_email",
+            "a staff account with this email already exists",
+        ));
+    }
+    let slug = free_slug(&mut tx, &name).await?;
+    let vendor = db::vendors::insert(&mut tx, &name, &slug, currency.as_str()).await?;
+    let owner = db::users::insert(
+        &mut *tx,
+        &vendor.id,
+        email.as_str(),
+        "",
+        &password_hash,
+        "owner",
+    )
+    .await?;
+    let program = db::programs::insert_with_terms(
+        &mut tx,
+        &vendor.id,
+        &format!("{name} affiliate program"),
+        "default",
+        currency.as_str(),
+        true,
+        &Commission::default_terms().to_json(),
+    )
+    .await?;
+    let actor = match origin {
+        Origin::FirstRunSetup => Actor::User(owner.id.clone()),
+        Origin::Cli => Actor::Cli,
+    };
+    audit::record(
+        &mut *tx,
+        &vendor.id,
+        &actor,
+        "vendor.created",
+        ("vendor", Some(&vendor.id)),
+        json!({"name": name, "slug": slug, "owner_email": email.as_str(), "program_id": program.id}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(vendor_id = %vendor.id, slug = %vendor.slug, "vendor created");
+    Ok(CreatedVendor {
+        vendor,
+        owner,
+        program,
+    })
+}
+
+/// A slug derived from the name, with a random suffix when the plain one is taken.
+async fn free_slug(conn: &mut db::Conn, name: &str) -> AppResult<String> {
+    let base = slug::slugify(name, SLUG_MAX, "vendor");
+    if !db::vendors::slug_taken(conn, &base).await? {
+        return Ok(base);
+    }
+    for _ in 0..8 {
+        let candidate = format!("{base}-{}", slug::random_suffix(4));
+        if !db::vendors::slug_taken(conn, &candidate).await? {
+            return Ok(candidate);
+        }
+    }
+    Err(AppError::duplicate(
+        "name",
+        "could not find a free slug for this name",
+    ))
+}
+
+/// Looks a vendor up by id or slug (command-line convenience).
+pub async fn find(db: &Db, id_or_slug: &str) -> AppResult<VendorRow> {
+    let found = match db::vendors::by_id(db.pool(), id_or_slug).await? {
+        Some(v) => Some(v),
+        None => db::vendors::by_slug(db.pool(), &id_or_slug.to_ascii_lowercase()).await?,
+    };
+    found.ok_or(AppError::NotFound)
+}
+
+/// Validates a portal host name: lower-case DNS labels, at least one dot, no port.
+pub fn parse_host(field: &str, raw: &str) -> AppResult<String> {
+    let host = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = host.len() <= 253
+        && host.contains('.')
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if ok {
+        Ok(host)
+    } else {
+        Err(AppError::invalid(
+            field,
+            "not a valid host name, e.g. affiliates.example.com",
+        ))
+    }
+}
+
+/// Serves the vendor's portal on `host` as well. A host used by another vendor or
+/// configured as a dashboard host is refused.
+pub async fn add_portal_domain(
+    db: &Db,
+    dashboard_hosts: &[String],
+    vendor_id: &str,
+    host: &str,
+    actor: &Actor,
+) -> AppResult<String> {
+    let host = parse_host("host", host)?;
+    if dashboard_hosts.contains(&host) {
+        return Err(AppError::invalid("host", "this host serves the dashboard"));
+    }
+    let mut tx = db.begin().await?;
+    db::vendors::add_domain(&mut tx, vendor_id, &host)
+        .await
+        .map_err(|e| match db::unique_violation_field(&e) {
+            Some(_) => AppError::duplicate("host", "this host is already in use"),
+            None => e.into(),
+        })?;
+    audit::record(
+        &mut *tx,
+        vendor_id,
+        actor,
+        "vendor.domain_added",
+        ("vendor", Some(vendor_id)),
+        json!({"host": host}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(host)
+}

@@ -1,0 +1,180 @@
+//! The one application error.
+//!
+//! Domain services return [`AppError`]. On `/api` it renders as the JSON envelope
+//! `{"error": {"code", "message", "field"}}`; HTML handlers wrap it in
+//! [`crate::http::pages::HtmlError`], which renders an error page (or a toast for HTMX).
+//! Internal errors are logged with their cause and shown only as a generic message.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// Every failure a request can end in.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Malformed request: unparsable JSON, wrong types, missing parameters (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No or invalid credentials (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated but not allowed, or a failed CSRF check (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such object for this tenant; other tenants' objects are indistinguishable (404).
+    #[error("not found")]
+    NotFound,
+    /// A duplicate or an action from the wrong state (409).
+    #[error("{message}")]
+    Conflict {
+        /// Machine-readable code, e.g. `duplicate` or `invalid_state`.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+        /// The field at fault, when there is one.
+        field: Option<String>,
+    },
+    /// A well-formed but invalid value (422).
+    #[error("{message}")]
+    Invalid {
+        /// The offending field, as named in the request.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Too many attempts (429); clients should retry after the given number of seconds.
+    #[error("too many requests, retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a retry may succeed.
+        retry_after_secs: u64,
+    },
+    /// Anything unexpected: logged in full, shown as a generic message (500).
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Shorthand for results of domain services and handlers.
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    /// A 422 for `field`.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// A 409 `duplicate` for `field`.
+    pub fn duplicate(field: &str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code: "duplicate",
+            message: message.into(),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    /// A 409 `invalid_state`: the object is not in a state that allows the action.
+    pub fn wrong_state(message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code: "invalid_state",
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// The machine-readable code of the envelope.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Conflict { code, .. } => code,
+            Self::Invalid { .. } => "invalid",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The message a client may see; internal details are never included.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Internal(_) => "internal error; it has been logged".to_owned(),
+            Self::NotFound => "not found".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The field at fault, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { field, .. } => Some(field),
+            Self::Conflict { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Logs internal errors with their full cause chain; other errors are the client's.
+    pub fn log(&self) {
+        if let Self::Internal(e) = self {
+            tracing::error!(error = ?e, "internal error");
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        if let Some(field) = crate::db::unique_violation_field(&e) {
+            return Self::duplicate(&field, format!("{field} is already taken"));
+        }
+        Self::Internal(e.into())
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: EnvelopeBody<'a>,
+}
+
+#[derive(Serialize)]
+struct EnvelopeBody<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.log();
+        let mut res = HttpResponse::build(self.status_code());
+        if let Self::RateLimited { retry_after_secs } = self {
+            res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        if let Self::Unauthorized(_) = self {
+            res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        res.json(Envelope {
+            error: EnvelopeBody {
+                code: self.code(),
+                message: self.public_message(),
+                field: self.field(),
+            },
+        })
+    }
+}

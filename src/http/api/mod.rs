@@ -1,0 +1,19 @@
+//! The JSON API under `/api/v1`, for the vendor's backend (API keys).
+//!
+//! Every handler takes an [`auth::ApiAuth`] and scopes every query by its vendor, so another
+//! tenant's object is a 404. Errors use the envelope of [`crate::error::AppError`].
+
+pub mod audit;
+pub mod auth;
+pub mod pagination;
+pub mod vendor;
+
+use actix_web::{Scope, web};
+
+/// The `/api/v1` scope.
+pub fn scope() -> Scope {
+    web::scope("/api/v1")
+        .route("/vendor", web::get().to(vendor::show))
+        .route("/audit-log", web::get().to(audit::list))
+        .default_service(web::to(crate::http::not_found))
+}

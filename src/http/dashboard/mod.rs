@@ -1,0 +1,75 @@
+//! The vendor dashboard (server-rendered, HTMX), served on the dashboard hosts.
+
+pub mod auth;
+pub mod home;
+pub mod setup;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+
+use crate::db::{self, users::UserRow, vendors::VendorRow};
+use crate::http::pages::{HtmlError, see_other};
+use crate::http::{AppState, session};
+
+/// Registers the dashboard routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(root))
+        .route("/setup", web::get().to(setup::form))
+        .route("/setup", web::post().to(setup::submit))
+        .route("/login", web::get().to(auth::form))
+        .route("/login", web::post().to(auth::submit))
+        .route("/logout", web::post().to(auth::logout))
+        .route("/dashboard", web::get().to(home::show));
+}
+
+/// `GET /`: the dashboard when signed in, else the first-run setup or the sign-in page.
+async fn root(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, HtmlError> {
+    if session::staff(&session).is_some() {
+        return Ok(see_other("/dashboard"));
+    }
+    if db::vendors::any_exists(state.db.pool()).await? {
+        Ok(see_other("/login"))
+    } else {
+        Ok(see_other("/setup"))
+    }
+}
+
+/// A signed-in staff member and their vendor; pages that take it redirect to `/login`
+/// otherwise.
+pub struct Staff {
+    /// The account.
+    pub user: UserRow,
+    /// Its vendor: every query of the page is scoped to it.
+    pub vendor: VendorRow,
+    /// The session, for the page chrome.
+    pub session: Session,
+}
+
+impl FromRequest for Staff {
+    type Error = HtmlError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, HtmlError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let session = req.get_session();
+        Box::pin(async move {
+            let state = state.ok_or(HtmlError::SignIn)?;
+            let (user_id, vendor_id) = session::staff(&session).ok_or(HtmlError::SignIn)?;
+            let user = db::users::by_id(state.db.pool(), &vendor_id, &user_id)
+                .await?
+                .ok_or(HtmlError::SignIn)?;
+            let vendor = db::vendors::by_id(state.db.pool(), &vendor_id)
+                .await?
+                .ok_or(HtmlError::SignIn)?;
+            Ok(Staff {
+                user,
+                vendor,
+                session,
+            })
+        })
+    }
+}

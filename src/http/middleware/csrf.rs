@@ -1,0 +1,83 @@
+//! CSRF protection for every state-changing request on the HTML surfaces.
+//!
+//! The token lives in the (encrypted) session and is sent back either as the
+//! `X-CSRF-Token` header (HTMX adds it to every request through `hx-headers`) or as the
+//! `csrf_token` field of a url-encoded form. Checking here, before any handler runs, means
+//! a handler cannot forget it, and a refused request changes nothing. Bearer-authenticated
+//! API calls, webhooks and referral links carry no cookies worth forging and are exempt.
+
+use actix_session::SessionExt;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{Error, HttpMessage, HttpResponse};
+use futures_util::StreamExt;
+
+use crate::error::AppError;
+use crate::http::pages::HtmlError;
+use crate::http::session;
+
+/// Header HTMX sends the token in.
+pub const HEADER: &str = "x-csrf-token";
+/// Form field forms send the token in.
+pub const FIELD: &str = "csrf_token";
+/// Largest form body read for the check (bigger forms must use the header).
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
+const EXEMPT_PREFIXES: &[&str] = &["/api/", "/webhooks/", "/r/"];
+
+/// The middleware function (`middleware::from_fn(csrf)`), inside the session middleware.
+pub async fn csrf(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || EXEMPT_PREFIXES.iter().any(|p| req.path().starts_with(p)) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let mut presented = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if presented.is_none() && is_urlencoded_form(&req) {
+        let body = read_body(&mut req).await?;
+        presented = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+            .ok()
+            .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == FIELD).map(|(_, v)| v));
+        // Give the handler its body back.
+        req.set_payload(Payload::from(body));
+    }
+    let session = req.get_session();
+    if !presented.is_some_and(|token| session::csrf_matches(&session, &token)) {
+        let err = HtmlError::App(AppError::Forbidden(
+            "This form has expired or did not come from this site. Reload the page and try again."
+                .into(),
+        ));
+        tracing::warn!(path = %req.path(), "CSRF check failed");
+        return Ok(req.into_response(HttpResponse::from_error(err)));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+fn is_urlencoded_form(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+}
+
+async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, Error> {
+    let mut payload = req.take_payload();
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > MAX_FORM_BYTES {
+            return Err(actix_web::error::ErrorPayloadTooLarge("form too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}

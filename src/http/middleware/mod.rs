@@ -1,0 +1,8 @@
+//! Request pipeline: request ids and logging, security headers, host routing, CSRF, and
+//! HTMX-friendly error rendering.
+
+pub mod csrf;
+pub mod host_routing;
+pub mod htmx_errors;
+pub mod request_id;
+pub mod security_headers;

@@ -1,0 +1,67 @@
+//! The HTTP application: shared state, routes of the three surfaces, and the fallbacks.
+
+pub mod api;
+pub mod assets;
+pub mod client;
+pub mod dashboard;
+pub mod health;
+pub mod middleware;
+pub mod pages;
+pub mod portal;
+pub mod portal_hosts;
+pub mod session;
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::AppError;
+use pages::HtmlError;
+use portal_hosts::PortalHosts;
+
+/// State shared by every handler.
+#[derive(Debug)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// Resolved settings.
+    pub settings: Arc<Settings>,
+    /// Portal host → vendor cache.
+    pub portal_hosts: PortalHosts,
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/static/{path:.*}", web::get().to(assets::serve))
+        .service(api::scope())
+        .service(portal::scope())
+        .configure(dashboard::routes);
+}
+
+/// Whether a request belongs to the JSON API (and so gets JSON errors).
+pub fn is_api(req: &HttpRequest) -> bool {
+    req.path().starts_with("/api/")
+}
+
+/// The fallback for unmatched routes: a JSON 404 under `/api`, a page elsewhere.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    if is_api(&req) {
+        AppError::NotFound.error_response()
+    } else {
+        HttpResponse::from_error(HtmlError::App(AppError::NotFound))
+    }
+}
+
+/// Turns an extractor failure (bad JSON, query, form or path) into our error type, JSON or
+/// HTML depending on the surface.
+pub fn request_error(req: &HttpRequest, err: AppError) -> actix_web::Error {
+    if is_api(req) {
+        err.into()
+    } else {
+        HtmlError::App(err).into()
+    }
+}

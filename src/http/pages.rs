@@ -1,0 +1,162 @@
+//! Shared pieces of the HTML surfaces: the page chrome every layout needs, the HTML error
+//! type, and a renderer that sets the status code.
+
+use std::fmt;
+
+use actix_session::Session;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::error::AppError;
+use crate::http::{assets, session};
+
+/// Data every page layout reads: title, CSRF token, asset URLs.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// Page title (the layout appends the product or vendor name).
+    pub title: String,
+    /// The session's CSRF token, for forms and the HTMX header.
+    pub csrf: String,
+    /// Versioned stylesheet URL.
+    pub css_url: String,
+    /// Versioned application script URL.
+    pub js_url: String,
+    /// Versioned HTMX URL.
+    pub htmx_url: String,
+}
+
+impl Chrome {
+    /// Chrome for a page titled `title`, creating the CSRF token if needed.
+    pub fn new(session: &Session, title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            csrf: session::csrf_token(session),
+            css_url: assets::url("app.css"),
+            js_url: assets::url("app.js"),
+            htmx_url: assets::url(assets::HTMX),
+        }
+    }
+
+    /// The JSON for `hx-headers`, so every HTMX request carries the CSRF token.
+    pub fn hx_headers(&self) -> String {
+        serde_json::json!({ "X-CSRF-Token": self.csrf }).to_string()
+    }
+}
+
+/// An error on an HTML surface: a readable page (or a toast for HTMX requests, see
+/// `middleware::htmx_errors`), or a redirect to the sign-in page.
+#[derive(Debug)]
+pub enum HtmlError {
+    /// A domain or request error, shown as a page with its status.
+    App(AppError),
+    /// The page needs a signed-in staff member.
+    SignIn,
+}
+
+impl From<AppError> for HtmlError {
+    fn from(e: AppError) -> Self {
+        Self::App(e)
+    }
+}
+
+impl From<sqlx::Error> for HtmlError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::App(e.into())
+    }
+}
+
+impl From<anyhow::Error> for HtmlError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::App(e.into())
+    }
+}
+
+impl fmt::Display for HtmlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::App(e) => write!(f, "{}", e.public_message()),
+            Self::SignIn => f.write_str("please sign in"),
+        }
+    }
+}
+
+/// The standalone error page.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    /// Status line, e.g. "404 Not Found".
+    pub heading: String,
+    /// What happened, for a person.
+    pub message: String,
+    /// Stylesheet URL.
+    pub css_url: String,
+}
+
+impl HtmlError {
+    /// The message shown to the person.
+    pub fn message(&self) -> String {
+        match self {
+            Self::App(AppError::NotFound) => "This page does not exist.".into(),
+            Self::App(AppError::RateLimited { retry_after_secs }) => format!(
+                "Too many attempts. Please wait {} minute(s) and try again.",
+                retry_after_secs.div_ceil(60)
+            ),
+            Self::App(e) => e.public_message(),
+            Self::SignIn => "Please sign in.".into(),
+        }
+    }
+}
+
+impl ResponseError for HtmlError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::App(e) => e.status_code(),
+            Self::SignIn => StatusCode::SEE_OTHER,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::SignIn => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .finish(),
+            Self::App(e) => {
+                e.log();
+                let status = e.status_code();
+                let page = ErrorPage {
+                    heading: format!(
+                        "{} {}",
+                        status.as_u16(),
+                        status.canonical_reason().unwrap_or("Error")
+                    ),
+                    message: self.message(),
+                    css_url: assets::url("app.css"),
+                };
+                let mut res = HttpResponse::build(status);
+                if let AppError::RateLimited { retry_after_secs } = e {
+                    res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+                }
+                res.content_type("text/html; charset=utf-8")
+                    .body(page.render().unwrap_or_else(|_| page.message.clone()))
+            }
+        }
+    }
+}
+
+/// Renders a template with a chosen status (askama_web's responder always answers 200).
+pub fn render<T: Template>(status: StatusCode, template: &T) -> Result<HttpResponse, HtmlError> {
+    let body = template
+        .render()
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// A 303 redirect, the answer to a successful form post (HTMX follows it too).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}

@@ -1,0 +1,81 @@
+//! The portal's landing page and the vendor's brand stylesheet.
+
+use actix_session::Session;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::db;
+use crate::domain::terms::Commission;
+use crate::http::AppState;
+use crate::http::pages::{Chrome, HtmlError, render};
+use crate::http::portal::Portal;
+
+struct ProgramView {
+    name: String,
+    commission: String,
+    currency: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/home.html")]
+struct PortalHome {
+    chrome: Chrome,
+    vendor_name: String,
+    brand_css: String,
+    programs: Vec<ProgramView>,
+}
+
+/// `GET /`: who the vendor is and what its active programs pay.
+pub async fn show(
+    portal: Portal,
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, HtmlError> {
+    let pool = state.db.pool();
+    let mut programs = Vec::new();
+    for p in db::programs::list(pool, &portal.vendor.id).await? {
+        if p.status != "active" {
+            continue;
+        }
+        let terms =
+            db::programs::terms(pool, &portal.vendor.id, &p.id, p.current_terms_version).await?;
+        let commission = terms
+            .and_then(|json| serde_json::from_str::<Commission>(&json).ok())
+            .map(|c| c.describe())
+            .unwrap_or_default();
+        programs.push(ProgramView {
+            name: p.name,
+            commission,
+            currency: p.currency,
+        });
+    }
+    render(
+        StatusCode::OK,
+        &PortalHome {
+            chrome: Chrome::new(&session, format!("{} partners", portal.vendor.name)),
+            brand_css: portal.url("/brand.css"),
+            vendor_name: portal.vendor.name,
+            programs,
+        },
+    )
+}
+
+/// `GET /brand.css`: the vendor's colours as CSS variables. A stylesheet rather than an
+/// inline style keeps the CSP at `style-src 'self'`.
+pub async fn brand_css(portal: Portal) -> HttpResponse {
+    let color = if is_hex_color(&portal.vendor.primary_color) {
+        portal.vendor.primary_color.as_str()
+    } else {
+        "#4f46e5"
+    };
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .body(format!(":root {{ --brand: {color}; }}\n"))
+}
+
+/// `#rrggbb`, the only colour form accepted into CSS.
+fn is_hex_color(s: &str) -> bool {
+    s.len() == 7 && s.starts_with('#') && s[1..].chars().all(|c| c.is_ascii_hexdigit())
+}

@@ -1,0 +1,76 @@
+//! The affiliate portal, branded per vendor. The same routes serve `/p/{vendor_slug}/...`
+//! on the dashboard host and the root of the vendor's own portal domain (see
+//! `middleware::host_routing`).
+
+pub mod home;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, Scope, web};
+
+use crate::db::{self, vendors::VendorRow};
+use crate::error::AppError;
+use crate::http::AppState;
+use crate::http::middleware::host_routing::PortalHost;
+use crate::http::pages::HtmlError;
+
+/// The portal scope.
+pub fn scope() -> Scope {
+    web::scope("/p/{vendor_slug}")
+        .route("", web::get().to(add_slash))
+        .route("/", web::get().to(home::show))
+        .route("/brand.css", web::get().to(home::brand_css))
+        .default_service(web::to(crate::http::not_found))
+}
+
+/// `/p/acme` → `/p/acme/`, so relative links resolve inside the portal.
+async fn add_slash(portal: Portal) -> HttpResponse {
+    crate::http::pages::see_other(&portal.url("/"))
+}
+
+/// The vendor a portal request is for, and how its URLs are written.
+#[derive(Debug, Clone)]
+pub struct Portal {
+    /// The vendor.
+    pub vendor: VendorRow,
+    /// Path prefix of portal URLs: empty on the vendor's own domain, `/p/{slug}` otherwise.
+    pub base: String,
+}
+
+impl Portal {
+    /// A portal-relative path as a URL path, e.g. `url("/login")`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl FromRequest for Portal {
+    type Error = HtmlError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, HtmlError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let on_own_domain = req.extensions().get::<PortalHost>().cloned();
+        let slug = req
+            .match_info()
+            .get("vendor_slug")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            if let Some(PortalHost { vendor }) = on_own_domain {
+                return Ok(Portal {
+                    vendor,
+                    base: String::new(),
+                });
+            }
+            let state = state.ok_or(HtmlError::App(AppError::NotFound))?;
+            let vendor = db::vendors::by_slug(state.db.pool(), &slug)
+                .await?
+                .ok_or(HtmlError::App(AppError::NotFound))?;
+            let base = format!("/p/{}", vendor.slug);
+            Ok(Portal { vendor, base })
+        })
+    }
+}

@@ -1,0 +1,63 @@
+//! What the cookie session holds, and the helpers that read and write it.
+//!
+//! The session cookie is signed and encrypted with the secret key (actix-session cookie
+//! store), so its content cannot be read or forged by the client.
+
+use actix_session::Session;
+use subtle::ConstantTimeEq;
+
+use crate::db::now_ms;
+
+const STAFF_USER: &str = "staff_user";
+const STAFF_VENDOR: &str = "staff_vendor";
+const STAFF_EXPIRES: &str = "staff_exp";
+const CSRF: &str = "csrf";
+
+/// How long a staff sign-in lasts, whatever the activity (12 hours).
+pub const STAFF_SESSION_MS: i64 = 12 * 3600 * 1000;
+
+/// The signed-in staff member's ids, if the session has an unexpired sign-in.
+pub fn staff(session: &Session) -> Option<(String, String)> {
+    let user: String = session.get(STAFF_USER).ok()??;
+    let vendor: String = session.get(STAFF_VENDOR).ok()??;
+    let exp: i64 = session.get(STAFF_EXPIRES).ok()??;
+    (exp > now_ms()).then_some((user, vendor))
+}
+
+/// Signs a staff member in: a fresh session id (against fixation) and a fresh CSRF token.
+pub fn sign_in_staff(session: &Session, user_id: &str, vendor_id: &str) -> anyhow::Result<()> {
+    session.renew();
+    session.remove(CSRF);
+    session.insert(STAFF_USER, user_id)?;
+    session.insert(STAFF_VENDOR, vendor_id)?;
+    session.insert(STAFF_EXPIRES, now_ms() + STAFF_SESSION_MS)?;
+    Ok(())
+}
+
+/// Ends every sign-in held by the session.
+pub fn sign_out(session: &Session) {
+    session.purge();
+}
+
+/// The session's CSRF token, created on first use.
+pub fn csrf_token(session: &Session) -> String {
+    if let Ok(Some(token)) = session.get::<String>(CSRF) {
+        return token;
+    }
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes[..]);
+    let token = hex::encode(bytes);
+    // A failure here only means the next form post is refused; nothing to recover.
+    let _ = session.insert(CSRF, &token);
+    token
+}
+
+/// Whether `presented` is the session's CSRF token (constant-time).
+pub fn csrf_matches(session: &Session, presented: &str) -> bool {
+    match session.get::<String>(CSRF) {
+        Ok(Some(token)) => {
+            !presented.is_empty() && bool::from(token.as_bytes().ct_eq(presented.as_bytes()))
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,20 @@
+//! Affilia: a self-hosted affiliate and partner-program platform.
+//!
+//! One binary serves the vendor dashboard, the affiliate portal and the JSON API from one
+//! service layer. See `DESIGN.md` in the shared folder for the architecture; the module
+//! layout follows it:
+//!
+//! * [`config`]: typed settings (TOML file, `AFFILIA_*` environment, command-line flags);
+//! * [`cli`]: the `affilia` subcommands;
+//! * [`db`]: the pool, migrations and every SQL statement, one module per aggregate;
+//! * [`domain`]: validated types and business services;
+//! * [`http`]: the actix-web application, middleware and the three surfaces;
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod telemetry;
