@@ -88,11 +88,11 @@ impl Application {
                 )
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
-                // Middleware runs outermost-last: request id → headers → host → session →
-                // CSRF → HTMX error toasts → handler.
-                .wrap(from_fn(htmx_errors))
+                // The last `wrap` runs first: request id → headers → host → HTMX error
+                // toasts (so CSRF refusals become toasts too) → session → CSRF → handler.
                 .wrap(from_fn(csrf))
                 .wrap(sessions)
+                .wrap(from_fn(htmx_errors))
                 .wrap(from_fn(route_by_host))
                 .wrap(security_headers())
                 .wrap(from_fn(request_id))

@@ -11,10 +11,8 @@ use crate::config::normalize_host;
 
 /// The host the client asked for, lower case, without port.
 pub fn effective_host(headers: &HeaderMap, uri_host: Option<&str>, trusted_proxy: bool) -> String {
-    if trusted_proxy {
-        if let Some(h) = first_value(headers, "x-forwarded-host") {
-            return normalize_host(&h);
-        }
+    if trusted_proxy && let Some(h) = first_value(headers, "x-forwarded-host") {
+        return normalize_host(&h);
     }
     headers
         .get(header::HOST)
@@ -26,10 +24,8 @@ pub fn effective_host(headers: &HeaderMap, uri_host: Option<&str>, trusted_proxy
 
 /// The client's IP address as a string (`unknown` if the socket has none).
 pub fn client_ip(req: &HttpRequest, trusted_proxy: bool) -> String {
-    if trusted_proxy {
-        if let Some(ip) = first_value(req.headers(), "x-forwarded-for") {
-            return ip;
-        }
+    if trusted_proxy && let Some(ip) = first_value(req.headers(), "x-forwarded-for") {
+        return ip;
     }
     req.peer_addr()
         .map(|a| a.ip().to_string())

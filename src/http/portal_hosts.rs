@@ -22,12 +22,11 @@ pub struct PortalHosts {
 impl PortalHosts {
     /// The vendor whose portal is served on `host`, if any.
     pub async fn resolve(&self, db: &Db, host: &str) -> Result<Option<VendorRow>, sqlx::Error> {
-        if let Ok(entries) = self.entries.lock() {
-            if let Some((at, vendor)) = entries.get(host) {
-                if at.elapsed() < TTL {
-                    return Ok(Some(vendor.clone()));
-                }
-            }
+        if let Ok(entries) = self.entries.lock()
+            && let Some((at, vendor)) = entries.get(host)
+            && at.elapsed() < TTL
+        {
+            return Ok(Some(vendor.clone()));
         }
         let found = db::vendors::by_portal_host(db.pool(), host).await?;
         if let (Some(vendor), Ok(mut entries)) = (&found, self.entries.lock()) {

@@ -1,1 +1,12 @@
-fn main() {}
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The one integration-test binary: every test spawns the real server on port 0 with a
+//! fresh database (a SQLite file, or a PostgreSQL database created and dropped per test
+//! when `TEST_DATABASE_URL` is set).
+
+mod helpers;
+
+mod api_auth;
+mod cli;
+mod dashboard_auth;
+mod host_routing;
+mod platform;

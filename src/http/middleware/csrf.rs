@@ -57,7 +57,13 @@ pub async fn csrf(
                 .into(),
         ));
         tracing::warn!(path = %req.path(), "CSRF check failed");
-        return Ok(req.into_response(HttpResponse::from_error(err)));
+        // `ServiceResponse::new` keeps the error attached (`into_response` would drop it),
+        // so the HTMX middleware can turn it into a toast.
+        let (http_req, _) = req.into_parts();
+        return Ok(ServiceResponse::new(
+            http_req,
+            HttpResponse::from_error(err),
+        ));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
 }

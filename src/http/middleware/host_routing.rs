@@ -48,7 +48,7 @@ pub async fn route_by_host(
         ));
     };
     let host = client::request_host(&req, state.settings.trusted_proxy);
-    if state.settings.dashboard_hosts.iter().any(|h| *h == host) {
+    if state.settings.dashboard_hosts.contains(&host) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
     let vendor = match state.portal_hosts.resolve(&state.db, &host).await {

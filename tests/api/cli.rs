@@ -1,0 +1,225 @@
+//! The `affilia` binary against the test database.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn affilia(app: &TestApp, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_affilia"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("AFFILIA_SECRET_KEY", &app.secret_hex)
+        .env("AFFILIA_DATA_DIR", std::env::temp_dir())
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("run affilia")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn admin_commands_create_a_vendor_and_a_working_api_key() {
+    let app = spawn_app().await;
+    let out = affilia(
+        &app,
+        &[
+            "admin",
+            "create-vendor",
+            "--name",
+            "Acme Cloud",
+            "--owner-email",
+            "owner@acme.test",
+            "--owner-password",
+            "long enough pw",
+            "--currency",
+            "EUR",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("slug: acme-cloud"), "{text}");
+    assert!(text.contains("vendor_id: ven_"));
+
+    let out = affilia(
+        &app,
+        &[
+            "admin",
+            "create-api-key",
+            "--vendor",
+            "acme-cloud",
+            "--name",
+            "backend",
+            "--scope",
+            "read",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = stdout(&out).trim().to_owned();
+    assert!(key.starts_with("afk_"));
+    let res = app.api_get(&key, "/api/v1/vendor").await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["name"], "Acme Cloud");
+    assert_eq!(body["default_currency"], "EUR");
+
+    // The owner can sign in with the password given on the command line, then reset it.
+    assert_eq!(
+        app.login("owner@acme.test", "long enough pw")
+            .await
+            .status(),
+        303
+    );
+    let out = affilia(
+        &app,
+        &[
+            "admin",
+            "reset-password",
+            "--email",
+            "owner@acme.test",
+            "--password",
+            "another long pw",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fresh = crate::helpers::new_client();
+    let token = crate::helpers::csrf_from(
+        &fresh
+            .get(app.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let res = fresh
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "owner@acme.test"),
+            ("password", "another long pw"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+
+    let out = affilia(
+        &app,
+        &[
+            "admin",
+            "add-domain",
+            "--vendor",
+            "acme-cloud",
+            "--host",
+            "affiliates.acme.test",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = app
+        .client_for_host("affiliates.acme.test")
+        .get(app.host_url("affiliates.acme.test", "/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+}
+
+#[tokio::test]
+async fn bad_arguments_fail_clearly_and_change_nothing() {
+    let app = spawn_app().await;
+    let out = affilia(
+        &app,
+        &[
+            "admin",
+            "create-vendor",
+            "--name",
+            "Acme",
+            "--owner-email",
+            "nope",
+            "--owner-password",
+            "long enough pw",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("email must contain @"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = affilia(
+        &app,
+        &[
+            "admin",
+            "create-api-key",
+            "--vendor",
+            "ghost",
+            "--name",
+            "x",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no such vendor"), "{}", stderr(&out));
+
+    let out = affilia(
+        &app,
+        &[
+            "admin",
+            "create-api-key",
+            "--vendor",
+            "ghost",
+            "--name",
+            "x",
+            "--scope",
+            "root",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("scope must be full, write or read"));
+
+    let out = affilia(&app, &["admin", "create-vendor", "--name", "Acme"]).await;
+    assert_eq!(out.status.code(), Some(2), "clap reports missing flags");
+
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM vendors")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn serve_help_documents_every_setting() {
+    let app = spawn_app().await;
+    let out = affilia(&app, &["serve", "--help"]).await;
+    let help = stdout(&out);
+    for name in [
+        "--bind",
+        "AFFILIA_BIND",
+        "DATABASE_URL",
+        "AFFILIA_BASE_URL",
+        "AFFILIA_DATA_DIR",
+        "AFFILIA_SECRET_KEY",
+        "AFFILIA_SMTP_URL",
+        "AFFILIA_DASHBOARD_HOSTS",
+        "AFFILIA_TRUSTED_PROXY",
+    ] {
+        assert!(help.contains(name), "{name} missing from:\n{help}");
+    }
+}

@@ -1,0 +1,274 @@
+//! Test harness: a real server per test, a cookie-keeping client, and shortcuts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use affilia::app::Application;
+use affilia::config::{LogFormat, Secret, Settings};
+use affilia::db::Db;
+use affilia::domain::api_keys::{self, Scope};
+use affilia::domain::audit::Actor;
+use affilia::domain::vendors::{self, CreatedVendor, NewVendor, Origin};
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response};
+
+/// A running application and a client that keeps cookies and does not follow redirects.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: Db,
+    pub database_url: String,
+    pub client: Client,
+    pub secret_hex: String,
+    _guard: DbGuard,
+}
+
+/// The throwaway database of one test, removed when the test ends.
+pub enum DbGuard {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        match self {
+            DbGuard::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            DbGuard::Postgres { admin_url, name } => {
+                let admin_url = admin_url.clone();
+                let name = name.clone();
+                // Drop runs inside the test's runtime; a fresh thread with its own runtime
+                // can block on the DROP without upsetting it.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    rt.block_on(async move {
+                        sqlx::any::install_default_drivers();
+                        let mut conn =
+                            <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await?;
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await?;
+                        Ok::<_, sqlx::Error>(())
+                    })?;
+                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// A fresh database URL for one test.
+pub async fn fresh_database() -> (String, DbGuard) {
+    let unique = ulid::Ulid::generate().to_string().to_ascii_lowercase();
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("affilia_t_{unique}");
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+            url.set_path(&format!("/{name}"));
+            (url.to_string(), DbGuard::Postgres { admin_url, name })
+        }
+        _ => {
+            let path = std::env::temp_dir().join(format!("affilia-test-{unique}.db"));
+            (
+                format!("sqlite://{}", path.display()),
+                DbGuard::Sqlite(path),
+            )
+        }
+    }
+}
+
+/// Settings for a test server on `database_url`.
+pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
+    Settings {
+        bind: "127.0.0.1:0".into(),
+        base_url: url::Url::parse("http://127.0.0.1").expect("static URL"),
+        database_url: database_url.to_owned(),
+        data_dir: std::env::temp_dir(),
+        secret_key: Secret::new(secret),
+        smtp_url: None,
+        mail_from: "no-reply@affilia.test".into(),
+        dashboard_hosts: vec!["127.0.0.1".into(), "localhost".into()],
+        trusted_proxy: false,
+        log_format: LogFormat::Pretty,
+        http_workers: Some(1),
+    }
+}
+
+/// Starts the application on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the application after letting the test adjust the settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        affilia::telemetry::init(LogFormat::Pretty);
+    }
+    let (database_url, guard) = fresh_database().await;
+    let mut secret = vec![0u8; 64];
+    rand::fill(&mut secret[..]);
+    let secret_hex = hex::encode(&secret);
+    let mut settings = test_settings(&database_url, secret);
+    adjust(&mut settings);
+    let db = Db::connect(&database_url)
+        .await
+        .expect("connect test database");
+    db.migrate().await.expect("migrate test database");
+    let app = Application::build_with_db(settings, db.clone()).expect("build app");
+    let addr: SocketAddr = ([127, 0, 0, 1], app.port()).into();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        addr,
+        db,
+        database_url,
+        client: new_client(),
+        secret_hex,
+        _guard: guard,
+    }
+}
+
+/// A fresh cookie-keeping client that does not follow redirects.
+pub fn new_client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Pulls the CSRF token out of a rendered page.
+pub fn csrf_from(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF token") + marker.len();
+    html[start..start + 64].to_owned()
+}
+
+pub const OWNER_PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A client that reaches this server under `host` (DNS resolved to the test address).
+    pub fn client_for_host(&self, host: &str) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .resolve(host, self.addr)
+            .build()
+            .expect("client")
+    }
+
+    /// `http://{host}:{port}{path}`.
+    pub fn host_url(&self, host: &str, path: &str) -> String {
+        format!("http://{host}:{}{path}", self.addr.port())
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn text(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("body")
+    }
+
+    /// The CSRF token of the page at `path` (which also starts the session).
+    pub async fn csrf(&self, path: &str) -> String {
+        csrf_from(&self.text(path).await)
+    }
+
+    /// Posts a form with the session's CSRF token taken from `token_page`.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        token_page: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let token = self.csrf(token_page).await;
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        form.extend_from_slice(fields);
+        self.client
+            .post(self.url(path))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Completes the first-run setup in the browser flow; the client ends signed in.
+    pub async fn setup(&self, name: &str, email: &str) -> Response {
+        self.post_form(
+            "/setup",
+            "/setup",
+            &[
+                ("name", name),
+                ("owner_email", email),
+                ("owner_password", OWNER_PASSWORD),
+                ("currency", "USD"),
+            ],
+        )
+        .await
+    }
+
+    /// Signs the client in with email and password.
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_form(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    /// Creates a vendor directly through the service layer (as the CLI does).
+    pub async fn create_vendor(&self, name: &str, owner_email: &str) -> CreatedVendor {
+        vendors::create(
+            &self.db,
+            NewVendor {
+                name: name.into(),
+                owner_email: owner_email.into(),
+                owner_password: OWNER_PASSWORD.into(),
+                currency: "USD".into(),
+            },
+            Origin::Cli,
+        )
+        .await
+        .expect("create vendor")
+    }
+
+    /// A new API key for a vendor.
+    pub async fn api_key(&self, vendor_id: &str, scope: Scope) -> String {
+        api_keys::create(&self.db, vendor_id, "test", scope, &Actor::Cli)
+            .await
+            .expect("create key")
+            .key
+    }
+
+    /// An authenticated API GET.
+    pub async fn api_get(&self, key: &str, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("API GET")
+    }
+}
