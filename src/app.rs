@@ -44,6 +44,16 @@ impl Application {
     pub fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        Self::build_with_listener(settings, db, listener)
+    }
+
+    /// Serves on an already bound listener (tests bind port 0 first, so the base URL can
+    /// name the real port).
+    pub fn build_with_listener(
+        settings: Settings,
+        db: Db,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let key = Key::derive_from(settings.secret_key.expose());
         let secure = settings.secure_cookies();

@@ -2,9 +2,11 @@
 //! environment, optional TOML file); see `affilia serve --help`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use tokio::sync::watch;
 
 use crate::app::Application;
 use crate::config::{Settings, SettingsArgs};
@@ -12,6 +14,8 @@ use crate::db::Db;
 use crate::domain::api_keys::{self, Scope};
 use crate::domain::audit::Actor;
 use crate::domain::{staff, vendors};
+use crate::jobs::Worker;
+use crate::jobs::mailer::Mailer;
 use crate::telemetry;
 
 /// Affilia: self-hosted affiliate and partner programs.
@@ -26,8 +30,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Migrate the database and serve the dashboard, portal and API.
-    Serve,
+    /// Migrate the database and serve the dashboard, portal and API (with the job worker).
+    Serve {
+        /// Do not run the background job worker in this process (run `affilia worker`
+        /// elsewhere instead).
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Run only the background job worker (email delivery, ...), until SIGTERM or Ctrl-C.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Administrative tasks.
@@ -117,7 +128,8 @@ pub fn run() -> ExitCode {
 
 async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve => serve(settings).await,
+        Command::Serve { no_worker } => serve(settings, !no_worker).await,
+        Command::Worker => worker(settings).await,
         Command::Migrate => {
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
@@ -134,14 +146,65 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(settings: Settings, with_worker: bool) -> anyhow::Result<()> {
     let base_url = settings.base_url.clone();
     let db_url = crate::db::redact_url(&settings.database_url);
+    let mailer = Mailer::from_url(settings.smtp_url.as_ref().map(|s| s.expose().as_str()))?;
     let app = Application::build(settings).await?;
+    let (stop, stopped) = watch::channel(false);
+    let worker =
+        with_worker.then(|| tokio::spawn(Worker::new(app.state().db.clone(), mailer).run(stopped)));
     tracing::info!(port = app.port(), database = %db_url, "Affilia is listening; open {base_url} in a browser");
-    app.run_until_stopped().await.context("server failed")?;
+    let served = app.run_until_stopped().await;
+    // The HTTP server has drained; let the job in flight finish, then stop.
+    let _ = stop.send(true);
+    if let Some(worker) = worker
+        && tokio::time::timeout(Duration::from_secs(30), worker)
+            .await
+            .is_err()
+    {
+        tracing::warn!("job worker did not stop within 30 s; its leases will expire");
+    }
+    served.context("server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn worker(settings: Settings) -> anyhow::Result<()> {
+    let mailer = Mailer::from_url(settings.smtp_url.as_ref().map(|s| s.expose().as_str()))?;
+    let db = Db::connect(&settings.database_url).await?;
+    db.migrate().await?;
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(Worker::new(db.clone(), mailer).run(stopped));
+    shutdown_signal().await;
+    tracing::info!("stopping: finishing the job in flight");
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+    db.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 async fn admin(cmd: AdminCommand, db: &Db, settings: &Settings) -> anyhow::Result<()> {

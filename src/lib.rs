@@ -9,6 +9,7 @@
 //! * [`db`]: the pool, migrations and every SQL statement, one module per aggregate;
 //! * [`domain`]: validated types and business services;
 //! * [`http`]: the actix-web application, middleware and the three surfaces;
+//! * [`jobs`]: the background worker (email delivery and, later, other jobs).
 
 pub mod app;
 pub mod cli;
@@ -17,4 +18,5 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod telemetry;

@@ -7,6 +7,9 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod emails;
+pub mod jobs;
+pub mod login_tokens;
 pub mod programs;
 pub mod throttle;
 pub mod users;

@@ -4,12 +4,11 @@
 //! database does not leak usable keys; the key is shown once at creation. The developer
 //! platform adds key management pages and rate limits on top of this.
 
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::db::{self, Db};
 use crate::domain::audit::{self, Actor};
-use crate::domain::text;
+use crate::domain::{text, tokens};
 use crate::error::{AppError, AppResult};
 
 const KEY_PREFIX: &str = "afk_";
@@ -89,16 +88,14 @@ pub async fn create(
     actor: &Actor,
 ) -> AppResult<CreatedKey> {
     let name = text::required("name", name, text::NAME_MAX)?;
-    let mut random = [0u8; KEY_RANDOM_BYTES];
-    rand::fill(&mut random[..]);
-    let key = format!("{KEY_PREFIX}{}", hex::encode(random));
+    let key = format!("{KEY_PREFIX}{}", tokens::random_hex(KEY_RANDOM_BYTES));
     let mut tx = db.begin().await?;
     let id = db::api_keys::insert(
         &mut *tx,
         vendor_id,
         &name,
         &key[..SHOWN_PREFIX_LEN],
-        &hash(&key),
+        &tokens::sha256_hex(&key),
         scope.as_str(),
     )
     .await?;
@@ -123,7 +120,7 @@ pub async fn authenticate(db: &Db, presented: &str) -> AppResult<ApiPrincipal> {
     {
         return Err(unauthorized());
     }
-    let digest = hash(presented);
+    let digest = tokens::sha256_hex(presented);
     let row = db::api_keys::live_by_hash(db.pool(), &digest)
         .await?
         .ok_or_else(unauthorized)?;
@@ -139,10 +136,6 @@ pub async fn authenticate(db: &Db, presented: &str) -> AppResult<ApiPrincipal> {
         key_id: row.id,
         scope,
     })
-}
-
-fn hash(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@ pub mod api_keys;
 pub mod audit;
 pub mod currency;
 pub mod email;
+pub mod mail;
 pub mod password;
 pub mod slug;
 pub mod staff;
 pub mod terms;
 pub mod text;
+pub mod tokens;
 pub mod vendors;
 
 pub use currency::Currency;

@@ -44,9 +44,7 @@ pub fn csrf_token(session: &Session) -> String {
     if let Ok(Some(token)) = session.get::<String>(CSRF) {
         return token;
     }
-    let mut bytes = [0u8; 32];
-    rand::fill(&mut bytes[..]);
-    let token = hex::encode(bytes);
+    let token = crate::domain::tokens::random_hex(32);
     // A failure here only means the next form post is refused; nothing to recover.
     let _ = session.insert(CSRF, &token);
     token

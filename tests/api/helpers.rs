@@ -9,12 +9,15 @@ use affilia::db::Db;
 use affilia::domain::api_keys::{self, Scope};
 use affilia::domain::audit::Actor;
 use affilia::domain::vendors::{self, CreatedVendor, NewVendor, Origin};
+use affilia::jobs::Worker;
+use affilia::jobs::mailer::Mailer;
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
 
 /// A running application and a client that keeps cookies and does not follow redirects.
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub smtp_url: Option<String>,
     pub db: Db,
     pub database_url: String,
     pub client: Client,
@@ -127,15 +130,19 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let secret_hex = hex::encode(&secret);
     let mut settings = test_settings(&database_url, secret);
     adjust(&mut settings);
+    let smtp_url = settings.smtp_url.as_ref().map(|s| s.expose().clone());
     let db = Db::connect(&database_url)
         .await
         .expect("connect test database");
     db.migrate().await.expect("migrate test database");
-    let app = Application::build_with_db(settings, db.clone()).expect("build app");
-    let addr: SocketAddr = ([127, 0, 0, 1], app.port()).into();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    settings.base_url = url::Url::parse(&format!("http://{addr}")).expect("base URL");
+    let app = Application::build_with_listener(settings, db.clone(), listener).expect("build app");
     tokio::spawn(app.run_until_stopped());
     TestApp {
         addr,
+        smtp_url,
         db,
         database_url,
         client: new_client(),
@@ -260,6 +267,22 @@ impl TestApp {
             .await
             .expect("create key")
             .key
+    }
+
+    /// Runs every job due at `now` (unix ms) with a fresh worker, as the background worker
+    /// would; returns how many ran.
+    pub async fn run_jobs_at(&self, now: i64) -> usize {
+        let mailer = Mailer::from_url(self.smtp_url.as_deref()).expect("mailer");
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        Worker::new(self.db.clone(), mailer)
+            .run_due(now, &stopped)
+            .await
+            .expect("run jobs")
+    }
+
+    /// Runs the jobs due now.
+    pub async fn run_jobs(&self) -> usize {
+        self.run_jobs_at(affilia::db::now_ms()).await
     }
 
     /// An authenticated API GET.

@@ -8,5 +8,8 @@ mod helpers;
 mod api_auth;
 mod cli;
 mod dashboard_auth;
+mod email;
 mod host_routing;
+mod jobs;
 mod platform;
+mod smtp_sink;

@@ -7,6 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db;
+use crate::domain::mail::Sender;
 use crate::domain::staff;
 use crate::error::AppError;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
@@ -77,4 +78,94 @@ pub async fn submit(
 pub async fn logout(session: Session) -> HttpResponse {
     session::sign_out(&session);
     see_other("/login")
+}
+
+/// The magic-link request form as posted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LinkForm {
+    email: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/check_email.html")]
+struct CheckEmailPage {
+    chrome: Chrome,
+    email: String,
+    dev_mailbox: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/magic_link.html")]
+struct MagicLinkPage {
+    chrome: Chrome,
+    /// The account the link signs in; `None` when the link is no longer valid.
+    email: Option<String>,
+    action: String,
+}
+
+/// `POST /login/link`: email a sign-in link. The answer never says whether the address has
+/// an account.
+pub async fn request_link(
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<LinkForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let sender = Sender::from_settings(&state.settings);
+    staff::request_magic_link(&state.db, &sender, &form.email).await?;
+    render(
+        StatusCode::OK,
+        &CheckEmailPage {
+            chrome: Chrome::new(&session, "Check your email"),
+            email: form.email.trim().to_owned(),
+            dev_mailbox: state.settings.smtp_url.is_none(),
+        },
+    )
+}
+
+/// `GET /login/link/{token}`: a confirmation button rather than an immediate sign-in, so
+/// mail scanners that prefetch links do not use them up.
+pub async fn confirm_link(
+    state: web::Data<AppState>,
+    session: Session,
+    token: web::Path<String>,
+) -> Result<HttpResponse, HtmlError> {
+    let user = staff::peek_magic_link(&state.db, &token).await?;
+    let status = if user.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::GONE
+    };
+    render(
+        status,
+        &MagicLinkPage {
+            chrome: Chrome::new(&session, "Sign in"),
+            email: user.map(|u| u.email),
+            action: format!("/login/link/{token}"),
+        },
+    )
+}
+
+/// `POST /login/link/{token}`: use the link and sign in.
+pub async fn use_link(
+    state: web::Data<AppState>,
+    session: Session,
+    token: web::Path<String>,
+) -> Result<HttpResponse, HtmlError> {
+    match staff::consume_magic_link(&state.db, &token).await {
+        Ok(user) => {
+            session::sign_in_staff(&session, &user.id, &user.vendor_id)?;
+            tracing::info!(user_id = %user.id, "staff signed in by magic link");
+            Ok(see_other("/dashboard"))
+        }
+        Err(AppError::Conflict { .. }) => render(
+            StatusCode::GONE,
+            &MagicLinkPage {
+                chrome: Chrome::new(&session, "Sign in"),
+                email: None,
+                action: String::new(),
+            },
+        ),
+        Err(e) => Err(e.into()),
+    }
 }

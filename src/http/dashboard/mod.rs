@@ -1,6 +1,7 @@
 //! The vendor dashboard (server-rendered, HTMX), served on the dashboard hosts.
 
 pub mod auth;
+pub mod emails;
 pub mod home;
 pub mod setup;
 
@@ -22,8 +23,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/setup", web::post().to(setup::submit))
         .route("/login", web::get().to(auth::form))
         .route("/login", web::post().to(auth::submit))
+        .route("/login/link", web::post().to(auth::request_link))
+        .route("/login/link/{token}", web::get().to(auth::confirm_link))
+        .route("/login/link/{token}", web::post().to(auth::use_link))
         .route("/logout", web::post().to(auth::logout))
-        .route("/dashboard", web::get().to(home::show));
+        .route("/dashboard", web::get().to(home::show))
+        .route("/dashboard/emails", web::get().to(emails::list))
+        .route("/dashboard/emails/{id}", web::get().to(emails::show))
+        .route("/dashboard/emails/{id}/html", web::get().to(emails::html))
+        .route(
+            "/dashboard/emails/{id}/retry",
+            web::post().to(emails::retry),
+        );
 }
 
 /// `GET /`: the dashboard when signed in, else the first-run setup or the sign-in page.

@@ -64,7 +64,7 @@ pub async fn show(
 /// `GET /brand.css`: the vendor's colours as CSS variables. A stylesheet rather than an
 /// inline style keeps the CSP at `style-src 'self'`.
 pub async fn brand_css(portal: Portal) -> HttpResponse {
-    let color = if is_hex_color(&portal.vendor.primary_color) {
+    let color = if crate::domain::mail::is_hex_color(&portal.vendor.primary_color) {
         portal.vendor.primary_color.as_str()
     } else {
         "#4f46e5"
@@ -73,9 +73,4 @@ pub async fn brand_css(portal: Portal) -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
         .body(format!(":root {{ --brand: {color}; }}\n"))
-}
-
-/// `#rrggbb`, the only colour form accepted into CSS.
-fn is_hex_color(s: &str) -> bool {
-    s.len() == 7 && s.starts_with('#') && s[1..].chars().all(|c| c.is_ascii_hexdigit())
 }

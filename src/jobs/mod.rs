@@ -1,0 +1,232 @@
+//! The background worker: claims due jobs by lease and runs them.
+//!
+//! Jobs are rows (`db::jobs`). A worker claims a batch by setting a lease; several workers
+//! (threads or instances on one PostgreSQL) never hold the same job, and a crashed worker's
+//! lease expires so the job runs again. Failed attempts are retried with exponential backoff
+//! (1 min doubling to 6 h) until the job's attempts run out. On shutdown the job in flight
+//! finishes and the rest of the batch is handed back.
+//!
+//! Kinds: `send_email` now; webhook deliveries, commission maturation and scheduled payouts
+//! are added beside it.
+
+pub mod mailer;
+pub mod send_email;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::db::{self, Db, jobs::ClaimedJob};
+use mailer::Mailer;
+
+/// How long a claim lasts; longer than any job may take (SMTP times out after 30 s).
+const LEASE_MS: i64 = 5 * 60 * 1000;
+/// Jobs claimed at once.
+const BATCH: i64 = 10;
+/// Pause between polls when the queue is empty.
+const POLL: Duration = Duration::from_millis(500);
+/// First retry delay.
+const BACKOFF_BASE_MS: i64 = 60 * 1000;
+/// Longest retry delay.
+const BACKOFF_MAX_MS: i64 = 6 * 3600 * 1000;
+
+/// What an attempt at a job came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Finished.
+    Done,
+    /// Failed in a way that may pass later (network, 4xx/5xx answers).
+    Retry(String),
+    /// Failed for good (bad data); no retry.
+    Fail(String),
+}
+
+/// How the job stands after an attempt was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Finished.
+    Done,
+    /// Due again at this time (unix ms).
+    RetryAt(i64),
+    /// Given up.
+    Failed,
+}
+
+/// Delay before the attempt after `attempts` failed ones: 1 min, 2 min, 4 min … capped at 6 h.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    BACKOFF_BASE_MS
+        .saturating_mul(1_i64 << exp)
+        .min(BACKOFF_MAX_MS)
+}
+
+/// Where an outcome leaves a job, given its attempts so far.
+pub fn plan(job: &ClaimedJob, outcome: &Outcome, now: i64) -> Settled {
+    match outcome {
+        Outcome::Done => Settled::Done,
+        Outcome::Retry(_) if job.attempts < job.max_attempts => {
+            Settled::RetryAt(now + backoff_ms(job.attempts))
+        }
+        Outcome::Retry(_) | Outcome::Fail(_) => Settled::Failed,
+    }
+}
+
+/// Records an attempt's outcome on the job row, in the caller's transaction so a job's own
+/// state changes commit together with it.
+pub async fn settle(
+    conn: &mut db::Conn,
+    worker: &str,
+    job: &ClaimedJob,
+    outcome: &Outcome,
+    now: i64,
+) -> Result<Settled, sqlx::Error> {
+    let settled = plan(job, outcome, now);
+    let error = match outcome {
+        Outcome::Done => "",
+        Outcome::Retry(e) | Outcome::Fail(e) => e.as_str(),
+    };
+    match settled {
+        Settled::Done => db::jobs::complete(&mut *conn, &job.id, worker).await?,
+        Settled::RetryAt(at) => db::jobs::retry_at(&mut *conn, &job.id, worker, at, error).await?,
+        Settled::Failed => db::jobs::fail(&mut *conn, &job.id, worker, error).await?,
+    };
+    Ok(settled)
+}
+
+/// One worker; run several against one database and each job still runs once.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    db: Db,
+    mailer: Arc<Mailer>,
+    id: String,
+}
+
+impl Worker {
+    /// A worker with a unique id.
+    pub fn new(db: Db, mailer: Mailer) -> Self {
+        Self {
+            db,
+            mailer: Arc::new(mailer),
+            id: db::new_id("wrk"),
+        }
+    }
+
+    /// This worker's id (recorded on the jobs it claims).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs every job due at `now` (unix ms), batch after batch, until none is due or
+    /// `stop` turns true. Returns how many jobs ran.
+    pub async fn run_due(&self, now: i64, stop: &watch::Receiver<bool>) -> anyhow::Result<usize> {
+        let mut ran = 0;
+        loop {
+            let mut conn = self.db.begin().await?;
+            let batch = db::jobs::claim(&mut *conn, &self.id, now, now + LEASE_MS, BATCH).await?;
+            conn.commit().await?;
+            if batch.is_empty() {
+                return Ok(ran);
+            }
+            let mut jobs = batch.into_iter();
+            while let Some(job) = jobs.next() {
+                if *stop.borrow() {
+                    self.release(std::iter::once(job).chain(jobs)).await;
+                    return Ok(ran);
+                }
+                self.run_one(&job, now).await;
+                ran += 1;
+            }
+        }
+    }
+
+    async fn run_one(&self, job: &ClaimedJob, now: i64) {
+        let result = match job.kind.as_str() {
+            send_email::KIND => send_email::run(&self.db, &self.mailer, &self.id, job, now).await,
+            other => {
+                self.settle_alone(
+                    job,
+                    &Outcome::Fail(format!("unknown job kind {other:?}")),
+                    now,
+                )
+                .await
+            }
+        };
+        if let Err(e) = result {
+            // The lease expires and another attempt follows; nothing is lost.
+            tracing::error!(job_id = %job.id, kind = %job.kind, error = ?e, "job crashed");
+        }
+    }
+
+    async fn settle_alone(
+        &self,
+        job: &ClaimedJob,
+        outcome: &Outcome,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.db.begin().await?;
+        settle(&mut tx, &self.id, job, outcome, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release(&self, jobs: impl Iterator<Item = ClaimedJob>) {
+        for job in jobs {
+            if let Err(e) = db::jobs::release(self.db.pool(), &job.id, &self.id).await {
+                tracing::warn!(job_id = %job.id, error = %e, "could not release job; its lease will expire");
+            }
+        }
+    }
+
+    /// Polls for due jobs until `shutdown` turns true, then returns after the job in flight.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(worker = %self.id, dev_mailbox = self.mailer.is_dev_mailbox(), "job worker started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            if let Err(e) = self.run_due(db::now_ms(), &shutdown).await {
+                tracing::error!(error = ?e, "job polling failed");
+            }
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+        tracing::info!(worker = %self.id, "job worker stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_a_minute_to_six_hours() {
+        assert_eq!(backoff_ms(1), 60_000);
+        assert_eq!(backoff_ms(2), 120_000);
+        assert_eq!(backoff_ms(4), 480_000);
+        assert_eq!(backoff_ms(9), 256 * 60_000);
+        assert_eq!(backoff_ms(10), 6 * 3600 * 1000);
+        assert_eq!(backoff_ms(50), 6 * 3600 * 1000);
+    }
+
+    #[test]
+    fn retries_stop_at_max_attempts() {
+        let job = |attempts| ClaimedJob {
+            id: "j".into(),
+            kind: "k".into(),
+            payload: "{}".into(),
+            attempts,
+            max_attempts: 3,
+        };
+        let retry = Outcome::Retry("x".into());
+        assert_eq!(plan(&job(1), &retry, 0), Settled::RetryAt(60_000));
+        assert_eq!(plan(&job(3), &retry, 0), Settled::Failed);
+        assert_eq!(
+            plan(&job(1), &Outcome::Fail("x".into()), 0),
+            Settled::Failed
+        );
+        assert_eq!(plan(&job(1), &Outcome::Done, 0), Settled::Done);
+    }
+}

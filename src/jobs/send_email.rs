@@ -1,0 +1,89 @@
+//! The `send_email` job: deliver one outbox email.
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::db::{self, Db, jobs::ClaimedJob};
+use crate::domain::mail;
+use crate::jobs::mailer::{Mailer, SendError};
+use crate::jobs::{Outcome, Settled, settle};
+
+/// The job kind.
+pub const KIND: &str = mail::SEND_EMAIL_JOB;
+
+#[derive(Deserialize)]
+struct Payload {
+    email_id: String,
+}
+
+/// Sends the email (or keeps it in the dev mailbox) and records the attempt on the email and
+/// the job in one transaction.
+pub async fn run(
+    db: &Db,
+    mailer: &Mailer,
+    worker: &str,
+    job: &ClaimedJob,
+    now: i64,
+) -> anyhow::Result<()> {
+    let payload: Option<Payload> = serde_json::from_str(&job.payload).ok();
+    let email = match &payload {
+        Some(p) => db::emails::by_id_any_vendor(db.pool(), &p.email_id).await?,
+        None => None,
+    };
+    let Some(email) = email else {
+        let mut tx = db.begin().await?;
+        settle(
+            &mut tx,
+            worker,
+            job,
+            &Outcome::Fail("email not found".into()),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(());
+    };
+    if email.status == "sent" || email.status == "mailbox" {
+        // Delivered by an earlier attempt whose job update was lost; do not send twice.
+        let mut tx = db.begin().await?;
+        settle(&mut tx, worker, job, &Outcome::Done, now).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+
+    let (outcome, status_if_done) = if mailer.is_dev_mailbox() {
+        let links = mail::links(&email.body_text).join(" ");
+        tracing::info!(
+            email_id = %email.id, to = %email.to_email, subject = %email.subject, links = %links,
+            "no SMTP server configured (AFFILIA_SMTP_URL): email kept in the dev mailbox at /dashboard/emails"
+        );
+        (Outcome::Done, "mailbox")
+    } else {
+        match mailer.send(&email).await {
+            Ok(()) => (Outcome::Done, "sent"),
+            Err(SendError::Transient(e)) => (Outcome::Retry(e), "sent"),
+            Err(SendError::Permanent(e)) => (Outcome::Fail(e), "sent"),
+        }
+    };
+
+    let mut tx = db.begin().await?;
+    let settled = settle(&mut tx, worker, job, &outcome, now).await?;
+    let (status, error, next) = match (&settled, &outcome) {
+        (Settled::Done, _) => (status_if_done, None, None),
+        (Settled::RetryAt(at), Outcome::Retry(e)) => ("pending", Some(e.as_str()), Some(*at)),
+        (_, Outcome::Retry(e) | Outcome::Fail(e)) => ("failed", Some(e.as_str()), None),
+        (_, Outcome::Done) => ("failed", None, None),
+    };
+    db::emails::record_attempt(&mut *tx, &email.id, status, error, next).await?;
+    tx.commit().await.context("recording the email attempt")?;
+    match settled {
+        Settled::Done => tracing::info!(email_id = %email.id, status, "email delivered"),
+        Settled::RetryAt(at) => {
+            tracing::warn!(email_id = %email.id, error = ?error, retry_at = %db::rfc3339(at), "email delivery failed; will retry")
+        }
+        Settled::Failed => {
+            tracing::error!(email_id = %email.id, error = ?error, "email delivery failed for good")
+        }
+    }
+    Ok(())
+}
