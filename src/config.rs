@@ -57,9 +57,9 @@ pub struct SettingsArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<String>,
 
-    /// SMTP server for outgoing email, e.g. `smtp://user:pass@mail.example.com:587`
-    /// (STARTTLS), `smtps://...:465` (TLS) or `smtp://127.0.0.1:25?tls=none`. Without it,
-    /// emails are kept in the dashboard's dev mailbox.
+    /// SMTP server for outgoing email: `smtps://user:pass@host:465` (TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtp://host:25` (plain).
+    /// Without it, emails are kept in the dashboard's dev mailbox.
     #[arg(long, env = "AFFILIA_SMTP_URL", global = true, hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp_url: Option<String>,

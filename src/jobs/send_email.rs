@@ -77,7 +77,7 @@ pub async fn run(
     db::emails::record_attempt(&mut *tx, &email.id, status, error, next).await?;
     tx.commit().await.context("recording the email attempt")?;
     match settled {
-        Settled::Done => tracing::info!(email_id = %email.id, status, "email delivered"),
+        Settled::Done => tracing::info!(email_id = %email.id, status, "email handled"),
         Settled::RetryAt(at) => {
             tracing::warn!(email_id = %email.id, error = ?error, retry_at = %db::rfc3339(at), "email delivery failed; will retry")
         }
