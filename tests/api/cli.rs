@@ -93,28 +93,8 @@ async fn admin_commands_create_a_vendor_and_a_working_api_key() {
     )
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let fresh = crate::helpers::new_client();
-    let token = crate::helpers::csrf_from(
-        &fresh
-            .get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
-    let res = fresh
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("email", "owner@acme.test"),
-            ("password", "another long pw"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    app.signed_in_client("owner@acme.test", "another long pw")
+        .await;
 
     let out = affilia(
         &app,
@@ -197,11 +177,7 @@ async fn bad_arguments_fail_clearly_and_change_nothing() {
     let out = affilia(&app, &["admin", "create-vendor", "--name", "Acme"]).await;
     assert_eq!(out.status.code(), Some(2), "clap reports missing flags");
 
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM vendors")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM vendors").await, 0);
 }
 
 #[tokio::test]

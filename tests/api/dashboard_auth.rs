@@ -31,33 +31,20 @@ async fn fresh_install_leads_to_setup_which_creates_vendor_owner_and_program() {
     let other = new_client();
     let res = other.get(app.url("/setup")).send().await.unwrap();
     assert_eq!(location(&res), "/login");
-    let token = csrf_from(
-        &other
-            .get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
-    let res = other
-        .post(app.url("/setup"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("name", "Intruder"),
-            ("owner_email", "x@intruder.test"),
-            ("owner_password", "longenough123"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .post_form_as(
+            &other,
+            "/setup",
+            "/login",
+            &[
+                ("name", "Intruder"),
+                ("owner_email", "x@intruder.test"),
+                ("owner_password", "longenough123"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 409);
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM vendors")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM vendors").await, 1);
 }
 
 #[tokio::test]
@@ -117,11 +104,7 @@ async fn setup_validation_errors_name_the_field_and_change_nothing() {
         )
         .await;
     assert_eq!(res.status(), 422);
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM vendors")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM vendors").await, 0);
     // A form missing its fields entirely is a validation error too, not a 500.
     let res = app.post_form("/setup", "/setup", &[]).await;
     assert_eq!(res.status(), 422);
@@ -176,11 +159,7 @@ async fn concurrent_setups_create_exactly_one_vendor() {
         statuses.iter().all(|s| *s == 303 || *s == 409),
         "{statuses:?}"
     );
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM vendors")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM vendors").await, 1);
 }
 
 #[tokio::test]
@@ -355,11 +334,7 @@ async fn state_changing_forms_without_a_valid_csrf_token_are_refused() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM vendors")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM vendors").await, 0);
 }
 
 #[tokio::test]

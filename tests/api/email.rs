@@ -13,23 +13,47 @@ async fn app_with_smtp(sink: &SmtpSink) -> TestApp {
 
 /// Asks for a magic link for `email` from a fresh client.
 async fn request_link(app: &TestApp, email: &str) -> reqwest::Response {
+    app.post_form_as(&new_client(), "/login/link", "/login", &[("email", email)])
+        .await
+}
+
+/// A sign-in link opened in a fresh browser and its button pressed.
+struct Followed {
+    client: reqwest::Client,
+    page_status: u16,
+    page: String,
+    result: reqwest::Response,
+}
+
+async fn follow_link(app: &TestApp, link: &str) -> Followed {
     let client = new_client();
-    let token = csrf_from(
-        &client
-            .get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let res = client.get(link).send().await.unwrap();
+    let page_status = res.status().as_u16();
+    let page = res.text().await.unwrap();
+    let token = csrf_from(&page);
+    let path = link.trim_start_matches(&app.url(""));
+    let result = client
+        .post(app.url(path))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    Followed {
+        client,
+        page_status,
+        page,
+        result,
+    }
+}
+
+async fn status_of(app: &TestApp, client: &reqwest::Client, path: &str) -> u16 {
     client
-        .post(app.url("/login/link"))
-        .form(&[("csrf_token", token.as_str()), ("email", email)])
+        .get(app.url(path))
         .send()
         .await
         .unwrap()
+        .status()
+        .as_u16()
 }
 
 async fn email_state(app: &TestApp) -> (String, i64, Option<String>, Option<i64>) {
@@ -96,30 +120,13 @@ async fn magic_link_email_is_delivered_over_smtp_with_branding_headers_and_a_wor
     assert_eq!((status.as_str(), attempts, error), ("sent", 1, None));
 
     // The link works once.
-    let client = new_client();
-    let page = client.get(&link).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let page = page.text().await.unwrap();
-    assert!(page.contains("owner@acme.test"));
-    let token = csrf_from(&page);
-    let path = link.trim_start_matches(&app.url(""));
-    let res = client
-        .post(app.url(path))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], "/dashboard");
-    assert_eq!(
-        client
-            .get(app.url("/dashboard"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let followed = follow_link(&app, &link).await;
+    assert_eq!(followed.page_status, 200);
+    assert!(followed.page.contains("owner@acme.test"));
+    assert_eq!(followed.result.status(), 303);
+    assert_eq!(followed.result.headers()["location"], "/dashboard");
+    let client = followed.client;
+    assert_eq!(status_of(&app, &client, "/dashboard").await, 200);
 
     let again = new_client();
     let res = again.get(&link).send().await.unwrap();
@@ -167,20 +174,12 @@ async fn unknown_addresses_get_the_same_answer_and_no_email() {
         assert_eq!(res.status(), 200);
         assert!(res.text().await.unwrap().contains("Check your email"));
     }
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM email_outbox")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM email_outbox").await, 0);
     // Requests for one address are capped, so the form cannot flood an inbox.
     for _ in 0..8 {
         request_link(&app, "owner@acme.test").await;
     }
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM email_outbox")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
-    assert_eq!(n, 5);
+    assert_eq!(app.count("SELECT COUNT(*) FROM email_outbox").await, 5);
 }
 
 #[tokio::test]
@@ -199,29 +198,11 @@ async fn expired_links_offer_a_new_one() {
         .execute(app.db.pool())
         .await
         .unwrap();
-    let client = new_client();
-    let res = client.get(&link).send().await.unwrap();
-    assert_eq!(res.status(), 410);
-    let page = res.text().await.unwrap();
-    assert!(page.contains("no longer works"));
-    let token = csrf_from(&page);
-    let path = link.trim_start_matches(&app.url(""));
-    let res = client
-        .post(app.url(path))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 410);
-    assert_eq!(
-        client
-            .get(app.url("/dashboard"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        303
-    );
+    let followed = follow_link(&app, &link).await;
+    assert_eq!(followed.page_status, 410);
+    assert!(followed.page.contains("no longer works"));
+    assert_eq!(followed.result.status(), 410);
+    assert_eq!(status_of(&app, &followed.client, "/dashboard").await, 303);
 }
 
 #[tokio::test]
@@ -259,27 +240,9 @@ async fn a_refusing_server_is_retried_with_backoff_then_failed_and_nothing_is_lo
     assert!(sink.messages().is_empty());
 
     // The owner retries it from the outbox (HTMX), and it goes out once the server accepts.
-    let client = new_client();
-    let token = csrf_from(
-        &client
-            .get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
-    client
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("email", "owner@acme.test"),
-            ("password", crate::helpers::OWNER_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let client = app
+        .signed_in_client("owner@acme.test", crate::helpers::OWNER_PASSWORD)
+        .await;
     let page = client
         .get(app.url("/dashboard/emails"))
         .send()
@@ -379,26 +342,9 @@ async fn without_smtp_emails_wait_in_the_dev_mailbox_with_clickable_links() {
     assert_eq!(html.headers()["x-frame-options"], "SAMEORIGIN");
 
     // Following the link from the mailbox signs in (in another browser).
-    let other = new_client();
-    let page = other.get(&link).send().await.unwrap().text().await.unwrap();
-    let token = csrf_from(&page);
-    let path = link.trim_start_matches(&app.url(""));
-    let res = other
-        .post(app.url(path))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    assert_eq!(
-        other
-            .get(app.url("/dashboard"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let followed = follow_link(&app, &link).await;
+    assert_eq!(followed.result.status(), 303);
+    assert_eq!(status_of(&app, &followed.client, "/dashboard").await, 200);
 }
 
 #[tokio::test]

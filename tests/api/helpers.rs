@@ -209,15 +209,59 @@ impl TestApp {
         token_page: &str,
         fields: &[(&str, &str)],
     ) -> Response {
-        let token = self.csrf(token_page).await;
+        self.post_form_as(&self.client, path, token_page, fields)
+            .await
+    }
+
+    /// Like [`Self::post_form`], for another client (another browser).
+    pub async fn post_form_as(
+        &self,
+        client: &Client,
+        path: &str,
+        token_page: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let page = client
+            .get(self.url(token_page))
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("body");
+        let token = csrf_from(&page);
         let mut form: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
         form.extend_from_slice(fields);
-        self.client
+        client
             .post(self.url(path))
             .form(&form)
             .send()
             .await
             .expect("POST")
+    }
+
+    /// A new browser signed in with email and password.
+    pub async fn signed_in_client(&self, email: &str, password: &str) -> Client {
+        let client = new_client();
+        let res = self
+            .post_form_as(
+                &client,
+                "/login",
+                "/login",
+                &[("email", email), ("password", password)],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "sign-in of {email}");
+        client
+    }
+
+    /// Runs a `SELECT COUNT(*) ...` (or any single-BIGINT query) against the test database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(self.db.pool())
+            .await
+            .expect("count query");
+        n
     }
 
     /// Completes the first-run setup in the browser flow; the client ends signed in.
