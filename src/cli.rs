@@ -225,7 +225,7 @@ async fn admin(cmd: AdminCommand, db: &Db, settings: &Settings) -> anyhow::Resul
             println!("vendor_id: {}", created.vendor.id);
             println!("slug: {}", created.vendor.slug);
             println!("owner_id: {}", created.owner.id);
-            println!("program_id: {}", created.program.id);
+            println!("program_id: {}", created.program_id);
         }
         AdminCommand::CreateApiKey {
             vendor,

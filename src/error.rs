@@ -16,6 +16,14 @@ pub enum AppError {
     /// Malformed request: unparsable JSON, wrong types, missing parameters (400).
     #[error("{0}")]
     BadRequest(String),
+    /// A field of the request has the wrong type or is unknown (400, naming the field).
+    #[error("{field}: {message}")]
+    BadRequestField {
+        /// Path of the field, e.g. `commission.bps`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// No or invalid credentials (401).
     #[error("{0}")]
     Unauthorized(String),
@@ -87,7 +95,7 @@ impl AppError {
     /// The machine-readable code of the envelope.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest(_) => "bad_request",
+            Self::BadRequest(_) | Self::BadRequestField { .. } => "bad_request",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
@@ -110,7 +118,7 @@ impl AppError {
     /// The field at fault, if any.
     pub fn field(&self) -> Option<&str> {
         match self {
-            Self::Invalid { field, .. } => Some(field),
+            Self::Invalid { field, .. } | Self::BadRequestField { field, .. } => Some(field),
             Self::Conflict { field, .. } => field.as_deref(),
             _ => None,
         }
@@ -149,7 +157,7 @@ struct EnvelopeBody<'a> {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::BadRequestField { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,

@@ -4,7 +4,7 @@ use sqlx::{Any, Executor, FromRow};
 
 use super::{Conn, new_id, now_ms};
 
-/// A program as stored (the fields this layer reads so far).
+/// A program as stored, with the JSON of its current terms.
 #[derive(Debug, Clone, FromRow)]
 pub struct ProgramRow {
     /// `prg_...`
@@ -17,76 +17,255 @@ pub struct ProgramRow {
     pub slug: String,
     /// ISO 4217 currency.
     pub currency: String,
+    /// Where referral links land by default.
+    pub landing_url: Option<String>,
     /// `active`, `paused` or `archived`.
     pub status: String,
     /// 1 for the vendor's default program.
     pub is_default: i64,
+    /// Days a commission stays pending before it becomes payable.
+    pub holding_period_days: i64,
+    /// Smallest balance paid out, minor units.
+    pub min_payout_cents: i64,
+    /// Lifetime of the referral cookie.
+    pub cookie_duration_days: i64,
+    /// `first_touch` or `last_touch`.
+    pub attribution_model: String,
+    /// Days after a click in which a signup is attributed.
+    pub attribution_window_days: i64,
+    /// 1 when applications are approved on submission.
+    pub auto_approve: i64,
+    /// 1 when affiliates may refer themselves.
+    pub allow_self_referral: i64,
+    /// Terms shown on the application form.
+    pub terms_text: String,
     /// Version of the current commission terms.
     pub current_terms_version: i64,
+    /// The current terms' JSON.
+    pub commission: String,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+    /// Last change, unix ms.
+    pub updated_at: i64,
 }
 
-macro_rules! cols {
+/// The settings columns written on insert and update.
+#[derive(Debug, Clone)]
+pub struct ProgramColumns<'a> {
+    /// Display name.
+    pub name: &'a str,
+    /// URL-safe name.
+    pub slug: &'a str,
+    /// ISO 4217 currency.
+    pub currency: &'a str,
+    /// Default landing page.
+    pub landing_url: Option<&'a str>,
+    /// `active`, `paused` or `archived`.
+    pub status: &'a str,
+    /// Holding period.
+    pub holding_period_days: i64,
+    /// Payout threshold.
+    pub min_payout_cents: i64,
+    /// Cookie lifetime.
+    pub cookie_duration_days: i64,
+    /// Attribution model.
+    pub attribution_model: &'a str,
+    /// Attribution window.
+    pub attribution_window_days: i64,
+    /// Auto-approve applications.
+    pub auto_approve: bool,
+    /// Allow self-referrals.
+    pub allow_self_referral: bool,
+    /// Application-form terms.
+    pub terms_text: &'a str,
+}
+
+macro_rules! select {
     () => {
-        "id, vendor_id, name, slug, currency, status, is_default, current_terms_version"
+        "SELECT p.id, p.vendor_id, p.name, p.slug, p.currency, p.landing_url, p.status, \
+         p.is_default, p.holding_period_days, p.min_payout_cents, p.cookie_duration_days, \
+         p.attribution_model, p.attribution_window_days, p.auto_approve, p.allow_self_referral, \
+         p.terms_text, p.current_terms_version, t.commission, p.created_at, p.updated_at \
+         FROM programs p JOIN program_terms t \
+         ON t.program_id = p.id AND t.version = p.current_terms_version "
     };
 }
 
-/// Inserts a program with version 1 of its commission terms (`commission` is the JSON of
-/// [`crate::domain::terms::Commission`]).
-pub async fn insert_with_terms(
+/// Inserts a program with version 1 of its terms; returns its id.
+pub async fn insert(
     conn: &mut Conn,
     vendor_id: &str,
-    name: &str,
-    slug: &str,
-    currency: &str,
+    c: &ProgramColumns<'_>,
     is_default: bool,
     commission: &str,
-) -> Result<ProgramRow, sqlx::Error> {
+) -> Result<String, sqlx::Error> {
     let now = now_ms();
-    let program: ProgramRow = sqlx::query_as(concat!(
-        "INSERT INTO programs (id, vendor_id, name, slug, currency, is_default, \
-         current_terms_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) \
-         RETURNING ",
-        cols!()
-    ))
-    .bind(new_id("prg"))
-    .bind(vendor_id)
-    .bind(name)
-    .bind(slug)
-    .bind(currency)
-    .bind(i64::from(is_default))
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
+    let id = new_id("prg");
     sqlx::query(
-        "INSERT INTO program_terms (program_id, version, vendor_id, commission, created_at) \
-         VALUES ($1, 1, $2, $3, $4)",
+        "INSERT INTO programs (id, vendor_id, name, slug, currency, landing_url, status, is_default, \
+         holding_period_days, min_payout_cents, cookie_duration_days, attribution_model, \
+         attribution_window_days, auto_approve, allow_self_referral, terms_text, \
+         current_terms_version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $17)",
     )
-    .bind(&program.id)
+    .bind(&id)
     .bind(vendor_id)
-    .bind(commission)
+    .bind(c.name)
+    .bind(c.slug)
+    .bind(c.currency)
+    .bind(c.landing_url)
+    .bind(c.status)
+    .bind(i64::from(is_default))
+    .bind(c.holding_period_days)
+    .bind(c.min_payout_cents)
+    .bind(c.cookie_duration_days)
+    .bind(c.attribution_model)
+    .bind(c.attribution_window_days)
+    .bind(i64::from(c.auto_approve))
+    .bind(i64::from(c.allow_self_referral))
+    .bind(c.terms_text)
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    Ok(program)
+    insert_terms(conn, vendor_id, &id, 1, commission).await?;
+    Ok(id)
 }
 
-/// The vendor's programs, default first.
-pub async fn list<'e, E: Executor<'e, Database = Any>>(
+async fn insert_terms(
+    conn: &mut Conn,
+    vendor_id: &str,
+    program_id: &str,
+    version: i64,
+    commission: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO program_terms (program_id, version, vendor_id, commission, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(program_id)
+    .bind(version)
+    .bind(vendor_id)
+    .bind(commission)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes the settings columns of a vendor's program; `false` if there is no such program.
+pub async fn update(
+    conn: &mut Conn,
+    vendor_id: &str,
+    id: &str,
+    c: &ProgramColumns<'_>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE programs SET name = $1, slug = $2, currency = $3, landing_url = $4, status = $5, \
+         holding_period_days = $6, min_payout_cents = $7, cookie_duration_days = $8, \
+         attribution_model = $9, attribution_window_days = $10, auto_approve = $11, \
+         allow_self_referral = $12, terms_text = $13, updated_at = $14 \
+         WHERE vendor_id = $15 AND id = $16",
+    )
+    .bind(c.name)
+    .bind(c.slug)
+    .bind(c.currency)
+    .bind(c.landing_url)
+    .bind(c.status)
+    .bind(c.holding_period_days)
+    .bind(c.min_payout_cents)
+    .bind(c.cookie_duration_days)
+    .bind(c.attribution_model)
+    .bind(c.attribution_window_days)
+    .bind(i64::from(c.auto_approve))
+    .bind(i64::from(c.allow_self_referral))
+    .bind(c.terms_text)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Adds the next version of a program's terms and makes it current; returns the version.
+/// The increment happens in the UPDATE, so concurrent edits get distinct versions.
+pub async fn add_terms_version(
+    conn: &mut Conn,
+    vendor_id: &str,
+    id: &str,
+    commission: &str,
+) -> Result<i64, sqlx::Error> {
+    let (version,): (i64,) = sqlx::query_as(
+        "UPDATE programs SET current_terms_version = current_terms_version + 1, updated_at = $1 \
+         WHERE vendor_id = $2 AND id = $3 RETURNING current_terms_version",
+    )
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    insert_terms(conn, vendor_id, id, version, commission).await?;
+    Ok(version)
+}
+
+/// One program of a vendor.
+pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     vendor_id: &str,
-) -> Result<Vec<ProgramRow>, sqlx::Error> {
+    id: &str,
+) -> Result<Option<ProgramRow>, sqlx::Error> {
+    sqlx::query_as(concat!(select!(), "WHERE p.vendor_id = $1 AND p.id = $2"))
+        .bind(vendor_id)
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// The vendor's default program.
+pub async fn default_for<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Option<ProgramRow>, sqlx::Error> {
     sqlx::query_as(concat!(
-        "SELECT ",
-        cols!(),
-        " FROM programs WHERE vendor_id = $1 ORDER BY is_default DESC, created_at"
+        select!(),
+        "WHERE p.vendor_id = $1 ORDER BY p.is_default DESC, p.created_at LIMIT 1"
     ))
     .bind(vendor_id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// One page of the vendor's programs, default first.
+pub async fn page<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ProgramRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE p.vendor_id = $1 ORDER BY p.is_default DESC, p.created_at, p.id LIMIT $2 OFFSET $3"
+    ))
+    .bind(vendor_id)
+    .bind(limit)
+    .bind(offset)
     .fetch_all(ex)
     .await
 }
 
-/// The commission JSON of one terms version of a vendor's program.
+/// How many programs a vendor has.
+pub async fn count<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM programs WHERE vendor_id = $1")
+        .bind(vendor_id)
+        .fetch_one(ex)
+        .await?;
+    Ok(n)
+}
+
+/// The commission JSON of one terms version (enrollments keep the version they joined under).
 pub async fn terms<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     vendor_id: &str,

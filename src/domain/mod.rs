@@ -7,6 +7,7 @@ pub mod currency;
 pub mod email;
 pub mod mail;
 pub mod password;
+pub mod programs;
 pub mod slug;
 pub mod staff;
 pub mod terms;

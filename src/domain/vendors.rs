@@ -3,10 +3,9 @@
 
 use serde_json::json;
 
-use crate::db::{self, Db, programs::ProgramRow, users::UserRow, vendors::VendorRow};
+use crate::db::{self, Db, users::UserRow, vendors::VendorRow};
 use crate::domain::audit::{self, Actor};
-use crate::domain::terms::Commission;
-use crate::domain::{Currency, Email, password, slug, text};
+use crate::domain::{Currency, Email, password, programs, slug, text};
 use crate::error::{AppError, AppResult};
 
 /// What a new vendor needs, as typed by a person (validated by [`create`]).
@@ -38,8 +37,8 @@ pub struct CreatedVendor {
     pub vendor: VendorRow,
     /// Its owner account.
     pub owner: UserRow,
-    /// Its default program (20 % of each sale).
-    pub program: ProgramRow,
+    /// Id of its default program (20 % of each payment).
+    pub program_id: String,
 }
 
 const SLUG_MAX: usize = 40;
@@ -85,16 +84,8 @@ pub async fn create(db: &Db, input: NewVendor, origin: Origin) -> AppResult<Crea
         "owner",
     )
     .await?;
-    let program = db::programs::insert_with_terms(
-        &mut tx,
-        &vendor.id,
-        &format!("{name} affiliate program"),
-        "default",
-        currency.as_str(),
-        true,
-        &Commission::default_terms().to_json(),
-    )
-    .await?;
+    let program_id =
+        programs::create_default(&mut tx, &vendor.id, &name, currency.as_str()).await?;
     let actor = match origin {
         Origin::FirstRunSetup => Actor::User(owner.id.clone()),
         Origin::Cli => Actor::Cli,
@@ -105,7 +96,7 @@ pub async fn create(db: &Db, input: NewVendor, origin: Origin) -> AppResult<Crea
         &actor,
         "vendor.created",
         ("vendor", Some(&vendor.id)),
-        json!({"name": name, "slug": slug, "owner_email": email.as_str(), "program_id": program.id}),
+        json!({"name": name, "slug": slug, "owner_email": email.as_str(), "program_id": program_id}),
     )
     .await?;
     tx.commit().await?;
@@ -113,7 +104,7 @@ pub async fn create(db: &Db, input: NewVendor, origin: Origin) -> AppResult<Crea
     Ok(CreatedVendor {
         vendor,
         owner,
-        program,
+        program_id,
     })
 }
 

@@ -12,4 +12,5 @@ mod email;
 mod host_routing;
 mod jobs;
 mod platform;
+mod programs;
 mod smtp_sink;

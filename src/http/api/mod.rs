@@ -5,7 +5,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod json;
 pub mod pagination;
+pub mod programs;
 pub mod vendor;
 
 use actix_web::{Scope, web};
@@ -15,5 +17,9 @@ pub fn scope() -> Scope {
     web::scope("/api/v1")
         .route("/vendor", web::get().to(vendor::show))
         .route("/audit-log", web::get().to(audit::list))
+        .route("/programs", web::get().to(programs::list))
+        .route("/programs", web::post().to(programs::create))
+        .route("/programs/{id}", web::get().to(programs::show))
+        .route("/programs/{id}", web::patch().to(programs::update))
         .default_service(web::to(crate::http::not_found))
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::db;
-use crate::domain::terms::Commission;
+use crate::domain::programs;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render};
@@ -39,21 +39,17 @@ struct HomePage {
 pub async fn show(staff: Staff, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
     let pool = state.db.pool();
     let vendor_id = &staff.vendor.id;
-    let mut programs = Vec::new();
-    for p in db::programs::list(pool, vendor_id).await? {
-        let terms = db::programs::terms(pool, vendor_id, &p.id, p.current_terms_version).await?;
-        let commission = terms
-            .and_then(|json| serde_json::from_str::<Commission>(&json).ok())
-            .map(|c| c.describe())
-            .unwrap_or_else(|| "not set".into());
-        programs.push(ProgramView {
-            name: p.name,
-            currency: p.currency,
-            status: p.status,
-            commission,
-            is_default: p.is_default == 1,
-        });
-    }
+    let (list, _) = programs::list(&state.db, vendor_id, 100, 0).await?;
+    let programs = list
+        .into_iter()
+        .map(|p| ProgramView {
+            commission: p.commission.describe(),
+            is_default: p.row.is_default == 1,
+            name: p.row.name,
+            currency: p.row.currency,
+            status: p.row.status,
+        })
+        .collect();
     let base = state
         .settings
         .base_url

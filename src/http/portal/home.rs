@@ -5,8 +5,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::db;
-use crate::domain::terms::Commission;
+use crate::domain::programs;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render};
 use crate::http::portal::Portal;
@@ -32,24 +31,16 @@ pub async fn show(
     state: web::Data<AppState>,
     session: Session,
 ) -> Result<HttpResponse, HtmlError> {
-    let pool = state.db.pool();
-    let mut programs = Vec::new();
-    for p in db::programs::list(pool, &portal.vendor.id).await? {
-        if p.status != "active" {
-            continue;
-        }
-        let terms =
-            db::programs::terms(pool, &portal.vendor.id, &p.id, p.current_terms_version).await?;
-        let commission = terms
-            .and_then(|json| serde_json::from_str::<Commission>(&json).ok())
-            .map(|c| c.describe())
-            .unwrap_or_default();
-        programs.push(ProgramView {
-            name: p.name,
-            commission,
-            currency: p.currency,
-        });
-    }
+    let (list, _) = programs::list(&state.db, &portal.vendor.id, 100, 0).await?;
+    let programs = list
+        .into_iter()
+        .filter(|p| p.row.status == "active")
+        .map(|p| ProgramView {
+            commission: p.commission.describe(),
+            name: p.row.name,
+            currency: p.row.currency,
+        })
+        .collect();
     render(
         StatusCode::OK,
         &PortalHome {

@@ -1,0 +1,449 @@
+//! Programs: settings, validation and versioned commission terms. The dashboard form and
+//! the API both go through [`create`] and [`update`].
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::db::{self, Db, programs::ProgramColumns, programs::ProgramRow};
+use crate::domain::audit::{self, Actor};
+use crate::domain::terms::Commission;
+use crate::domain::{Currency, slug, text};
+use crate::error::{AppError, AppResult};
+
+/// Program statuses.
+pub const STATUSES: [&str; 3] = ["active", "paused", "archived"];
+/// Attribution models.
+pub const ATTRIBUTION_MODELS: [&str; 2] = ["first_touch", "last_touch"];
+/// Longest landing URL accepted.
+const URL_MAX: usize = 2000;
+/// Longest terms text accepted.
+const TERMS_TEXT_MAX: usize = 20_000;
+/// Longest program slug.
+const SLUG_MAX: usize = 40;
+
+/// Fields a client may set; every one optional (a PATCH sends only what changes, a create
+/// falls back to the defaults). `landing_url: null` clears the landing URL.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramInput {
+    /// Display name (required on create).
+    pub name: Option<String>,
+    /// URL-safe name; derived from the name when absent.
+    pub slug: Option<String>,
+    /// ISO 4217 currency; the vendor's default when absent.
+    pub currency: Option<String>,
+    /// Default landing page (`http(s)://`); `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub landing_url: Option<Option<String>>,
+    /// `active`, `paused` or `archived`.
+    pub status: Option<String>,
+    /// 0..=365 (default 30).
+    pub holding_period_days: Option<i64>,
+    /// 0..=100,000,000 minor units (default 5000).
+    pub min_payout_cents: Option<i64>,
+    /// 1..=730 (default 30).
+    pub cookie_duration_days: Option<i64>,
+    /// `first_touch` or `last_touch` (default).
+    pub attribution_model: Option<String>,
+    /// 1..=730 (default 30).
+    pub attribution_window_days: Option<i64>,
+    /// Approve applications on submission.
+    pub auto_approve: Option<bool>,
+    /// Let affiliates refer themselves.
+    pub allow_self_referral: Option<bool>,
+    /// Terms shown on the application form.
+    pub terms_text: Option<String>,
+    /// Commission terms; a change creates the next terms version.
+    pub commission: Option<serde_json::Value>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A program with its parsed current terms.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// The stored row.
+    pub row: ProgramRow,
+    /// Its current commission terms.
+    pub commission: Commission,
+}
+
+impl Program {
+    fn from_row(row: ProgramRow) -> AppResult<Self> {
+        let commission = Commission::from_stored(&row.commission).ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("stored terms of {} are unreadable", row.id))
+        })?;
+        Ok(Self { row, commission })
+    }
+}
+
+/// Validated settings, ready to store.
+struct Settings {
+    name: String,
+    slug: String,
+    currency: String,
+    landing_url: Option<String>,
+    status: String,
+    holding_period_days: i64,
+    min_payout_cents: i64,
+    cookie_duration_days: i64,
+    attribution_model: String,
+    attribution_window_days: i64,
+    auto_approve: bool,
+    allow_self_referral: bool,
+    terms_text: String,
+}
+
+impl Settings {
+    fn defaults(currency: &str) -> Self {
+        Self {
+            name: String::new(),
+            slug: String::new(),
+            currency: currency.to_owned(),
+            landing_url: None,
+            status: "active".into(),
+            holding_period_days: 30,
+            min_payout_cents: 5000,
+            cookie_duration_days: 30,
+            attribution_model: "last_touch".into(),
+            attribution_window_days: 30,
+            auto_approve: false,
+            allow_self_referral: false,
+            terms_text: String::new(),
+        }
+    }
+
+    fn from_row(r: &ProgramRow) -> Self {
+        Self {
+            name: r.name.clone(),
+            slug: r.slug.clone(),
+            currency: r.currency.clone(),
+            landing_url: r.landing_url.clone(),
+            status: r.status.clone(),
+            holding_period_days: r.holding_period_days,
+            min_payout_cents: r.min_payout_cents,
+            cookie_duration_days: r.cookie_duration_days,
+            attribution_model: r.attribution_model.clone(),
+            attribution_window_days: r.attribution_window_days,
+            auto_approve: r.auto_approve == 1,
+            allow_self_referral: r.allow_self_referral == 1,
+            terms_text: r.terms_text.clone(),
+        }
+    }
+
+    /// Applies and validates the fields present in `input`.
+    fn apply(&mut self, input: &ProgramInput) -> AppResult<()> {
+        if let Some(name) = &input.name {
+            self.name = text::required("name", name, text::NAME_MAX)?;
+        }
+        if let Some(s) = &input.slug {
+            self.slug = parse_slug(s)?;
+        } else if self.slug.is_empty() {
+            self.slug = slug::slugify(&self.name, SLUG_MAX, "program");
+        }
+        if let Some(c) = &input.currency {
+            self.currency = Currency::parse("currency", c)?.as_str().to_owned();
+        }
+        if let Some(url) = &input.landing_url {
+            self.landing_url = match url.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(u) => Some(parse_landing_url(u)?),
+            };
+        }
+        if let Some(s) = &input.status {
+            self.status = one_of("status", s, &STATUSES)?;
+        }
+        if let Some(m) = &input.attribution_model {
+            self.attribution_model = one_of("attribution_model", m, &ATTRIBUTION_MODELS)?;
+        }
+        let ranged =
+            |field: &str, v: Option<i64>, lo: i64, hi: i64, current: i64| -> AppResult<i64> {
+                match v {
+                    None => Ok(current),
+                    Some(v) if (lo..=hi).contains(&v) => Ok(v),
+                    Some(_) => Err(AppError::invalid(
+                        field,
+                        format!("{field} must be between {lo} and {hi}"),
+                    )),
+                }
+            };
+        self.holding_period_days = ranged(
+            "holding_period_days",
+            input.holding_period_days,
+            0,
+            365,
+            self.holding_period_days,
+        )?;
+        self.min_payout_cents = ranged(
+            "min_payout_cents",
+            input.min_payout_cents,
+            0,
+            100_000_000,
+            self.min_payout_cents,
+        )?;
+        self.cookie_duration_days = ranged(
+            "cookie_duration_days",
+            input.cookie_duration_days,
+            1,
+            730,
+            self.cookie_duration_days,
+        )?;
+        self.attribution_window_days = ranged(
+            "attribution_window_days",
+            input.attribution_window_days,
+            1,
+            730,
+            self.attribution_window_days,
+        )?;
+        if let Some(v) = input.auto_approve {
+            self.auto_approve = v;
+        }
+        if let Some(v) = input.allow_self_referral {
+            self.allow_self_referral = v;
+        }
+        if let Some(t) = &input.terms_text {
+            if t.chars().count() > TERMS_TEXT_MAX {
+                return Err(AppError::invalid(
+                    "terms_text",
+                    format!("terms_text is longer than {TERMS_TEXT_MAX} characters"),
+                ));
+            }
+            self.terms_text = t.trim().to_owned();
+        }
+        Ok(())
+    }
+
+    fn columns(&self) -> ProgramColumns<'_> {
+        ProgramColumns {
+            name: &self.name,
+            slug: &self.slug,
+            currency: &self.currency,
+            landing_url: self.landing_url.as_deref(),
+            status: &self.status,
+            holding_period_days: self.holding_period_days,
+            min_payout_cents: self.min_payout_cents,
+            cookie_duration_days: self.cookie_duration_days,
+            attribution_model: &self.attribution_model,
+            attribution_window_days: self.attribution_window_days,
+            auto_approve: self.auto_approve,
+            allow_self_referral: self.allow_self_referral,
+            terms_text: &self.terms_text,
+        }
+    }
+}
+
+fn one_of(field: &str, value: &str, allowed: &[&str]) -> AppResult<String> {
+    if allowed.contains(&value) {
+        Ok(value.to_owned())
+    } else {
+        Err(AppError::invalid(
+            field,
+            format!("{field} must be one of: {}", allowed.join(", ")),
+        ))
+    }
+}
+
+/// A lower-case slug of letters, digits and hyphens.
+fn parse_slug(raw: &str) -> AppResult<String> {
+    let s = raw.trim();
+    let ok = !s.is_empty()
+        && s.len() <= SLUG_MAX
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(AppError::invalid(
+            "slug",
+            "slug must be 1-40 lower-case letters, digits and inner hyphens",
+        ))
+    }
+}
+
+/// An absolute `http(s)://` URL with a host.
+pub fn parse_landing_url(raw: &str) -> AppResult<String> {
+    let err = || AppError::invalid("landing_url", "landing_url must be an absolute http(s) URL");
+    if raw.len() > URL_MAX {
+        return Err(AppError::invalid(
+            "landing_url",
+            "landing_url is longer than 2000 characters",
+        ));
+    }
+    let url = url::Url::parse(raw).map_err(|_| err())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(err());
+    }
+    Ok(url.to_string())
+}
+
+fn commission_of(input: &ProgramInput) -> AppResult<Option<Commission>> {
+    input
+        .commission
+        .clone()
+        .map(|v| Commission::from_json("commission", v))
+        .transpose()
+}
+
+fn map_slug_conflict(e: sqlx::Error) -> AppError {
+    match db::unique_violation_field(&e) {
+        Some(_) => AppError::duplicate("slug", "another program already uses this slug"),
+        None => e.into(),
+    }
+}
+
+/// Creates a program (not the default one); `name` is required.
+pub async fn create(
+    db: &Db,
+    vendor_id: &str,
+    input: &ProgramInput,
+    actor: &Actor,
+) -> AppResult<Program> {
+    if input.name.is_none() {
+        return Err(AppError::invalid("name", "name is required"));
+    }
+    let vendor = db::vendors::by_id(db.pool(), vendor_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut settings = Settings::defaults(&vendor.default_currency);
+    settings.apply(input)?;
+    let commission = commission_of(input)?.unwrap_or_else(Commission::default_terms);
+    let mut tx = db.begin().await?;
+    let id = db::programs::insert(
+        &mut tx,
+        vendor_id,
+        &settings.columns(),
+        false,
+        &commission.to_json(),
+    )
+    .await
+    .map_err(map_slug_conflict)?;
+    audit::record(
+        &mut *tx,
+        vendor_id,
+        actor,
+        "program.created",
+        ("program", Some(&id)),
+        json!({"name": settings.name}),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, vendor_id, &id).await
+}
+
+/// Creates the default program of a new vendor, inside the vendor's creation transaction.
+pub async fn create_default(
+    conn: &mut db::Conn,
+    vendor_id: &str,
+    vendor_name: &str,
+    currency: &str,
+) -> AppResult<String> {
+    let mut settings = Settings::defaults(currency);
+    settings.name = format!("{vendor_name} affiliate program");
+    settings.slug = "default".into();
+    Ok(db::programs::insert(
+        conn,
+        vendor_id,
+        &settings.columns(),
+        true,
+        &Commission::default_terms().to_json(),
+    )
+    .await?)
+}
+
+/// Changes the fields present in `input`; new commission terms become the next version
+/// (existing enrollments keep theirs).
+pub async fn update(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+    input: &ProgramInput,
+    actor: &Actor,
+) -> AppResult<Program> {
+    let current = get(db, vendor_id, id).await?;
+    let mut settings = Settings::from_row(&current.row);
+    settings.apply(input)?;
+    let commission = commission_of(input)?.filter(|c| *c != current.commission);
+    let mut tx = db.begin().await?;
+    if !db::programs::update(&mut tx, vendor_id, id, &settings.columns())
+        .await
+        .map_err(map_slug_conflict)?
+    {
+        return Err(AppError::NotFound);
+    }
+    let mut details = json!({"fields": changed_fields(input)});
+    if let Some(c) = &commission {
+        let version = db::programs::add_terms_version(&mut tx, vendor_id, id, &c.to_json()).await?;
+        details["terms_version"] = json!(version);
+    }
+    audit::record(
+        &mut *tx,
+        vendor_id,
+        actor,
+        "program.updated",
+        ("program", Some(id)),
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, vendor_id, id).await
+}
+
+fn changed_fields(input: &ProgramInput) -> Vec<&'static str> {
+    let mut f = Vec::new();
+    let mut note = |present: bool, name: &'static str| {
+        if present {
+            f.push(name);
+        }
+    };
+    note(input.name.is_some(), "name");
+    note(input.slug.is_some(), "slug");
+    note(input.currency.is_some(), "currency");
+    note(input.landing_url.is_some(), "landing_url");
+    note(input.status.is_some(), "status");
+    note(input.holding_period_days.is_some(), "holding_period_days");
+    note(input.min_payout_cents.is_some(), "min_payout_cents");
+    note(input.cookie_duration_days.is_some(), "cookie_duration_days");
+    note(input.attribution_model.is_some(), "attribution_model");
+    note(
+        input.attribution_window_days.is_some(),
+        "attribution_window_days",
+    );
+    note(input.auto_approve.is_some(), "auto_approve");
+    note(input.allow_self_referral.is_some(), "allow_self_referral");
+    note(input.terms_text.is_some(), "terms_text");
+    note(input.commission.is_some(), "commission");
+    f
+}
+
+/// One program of the vendor; another vendor's is 404.
+pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<Program> {
+    let row = db::programs::by_id(db.pool(), vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Program::from_row(row)
+}
+
+/// One page of the vendor's programs and the total count.
+pub async fn list(
+    db: &Db,
+    vendor_id: &str,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<Program>, i64)> {
+    let total = db::programs::count(db.pool(), vendor_id).await?;
+    let rows = db::programs::page(db.pool(), vendor_id, limit, offset).await?;
+    let programs = rows
+        .into_iter()
+        .map(Program::from_row)
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok((programs, total))
+}

@@ -1,0 +1,80 @@
+//! `ApiJson<T>`: the request body extractor of the API.
+//!
+//! Unlike actix's `Json`, a body with a wrong type or an unknown field is reported as 400
+//! naming the field path (`commission.bps`), so clients see exactly what to fix.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::BytesMut;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+
+/// Largest body accepted.
+const LIMIT: usize = 1024 * 1024;
+
+/// A JSON request body, parsed into `T`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T> ApiJson<T> {
+    /// The parsed body.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/json"));
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(AppError::BadRequest(
+                    "expected Content-Type: application/json".into(),
+                ));
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk =
+                    chunk.map_err(|e| AppError::BadRequest(format!("could not read body: {e}")))?;
+                if body.len() + chunk.len() > LIMIT {
+                    return Err(AppError::BadRequest("body larger than 1 MiB".into()));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(ApiJson)
+        })
+    }
+}
+
+/// Parses a JSON body: syntax errors and type errors are 400, the latter naming the field.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            AppError::BadRequest(format!("malformed JSON: {inner}"))
+        } else if path == "." {
+            AppError::BadRequest(format!("invalid body: {inner}"))
+        } else {
+            AppError::BadRequestField {
+                field: path,
+                message: format!("{inner}"),
+            }
+        }
+    })
+}

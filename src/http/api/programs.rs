@@ -1,0 +1,117 @@
+//! `/api/v1/programs`: list, create, show, update.
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+use crate::db;
+use crate::domain::api_keys::Scope;
+use crate::domain::audit::Actor;
+use crate::domain::programs::{self, Program, ProgramInput};
+use crate::domain::terms::Commission;
+use crate::error::AppResult;
+use crate::http::AppState;
+use crate::http::api::auth::ApiAuth;
+use crate::http::api::json::ApiJson;
+use crate::http::api::pagination::{List, PageQuery};
+
+/// A program in API responses.
+#[derive(Debug, Serialize)]
+pub struct ProgramJson {
+    id: String,
+    name: String,
+    slug: String,
+    currency: String,
+    landing_url: Option<String>,
+    status: String,
+    is_default: bool,
+    holding_period_days: i64,
+    min_payout_cents: i64,
+    cookie_duration_days: i64,
+    attribution_model: String,
+    attribution_window_days: i64,
+    auto_approve: bool,
+    allow_self_referral: bool,
+    terms_text: String,
+    commission: Commission,
+    terms_version: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Program> for ProgramJson {
+    fn from(p: Program) -> Self {
+        let r = p.row;
+        Self {
+            id: r.id,
+            name: r.name,
+            slug: r.slug,
+            currency: r.currency,
+            landing_url: r.landing_url,
+            status: r.status,
+            is_default: r.is_default == 1,
+            holding_period_days: r.holding_period_days,
+            min_payout_cents: r.min_payout_cents,
+            cookie_duration_days: r.cookie_duration_days,
+            attribution_model: r.attribution_model,
+            attribution_window_days: r.attribution_window_days,
+            auto_approve: r.auto_approve == 1,
+            allow_self_referral: r.allow_self_referral == 1,
+            terms_text: r.terms_text,
+            commission: p.commission,
+            terms_version: r.current_terms_version,
+            created_at: db::rfc3339(r.created_at),
+            updated_at: db::rfc3339(r.updated_at),
+        }
+    }
+}
+
+/// `GET /api/v1/programs`.
+pub async fn list(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let page = query.resolve()?;
+    let (items, total) =
+        programs::list(&state.db, auth.vendor_id(), page.per_page, page.offset()).await?;
+    let data = items.into_iter().map(ProgramJson::from).collect();
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
+}
+
+/// `POST /api/v1/programs` → 201.
+pub async fn create(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    body: ApiJson<ProgramInput>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let actor = Actor::ApiKey(auth.0.key_id.clone());
+    let program = programs::create(&state.db, auth.vendor_id(), &body.into_inner(), &actor).await?;
+    Ok(HttpResponse::Created().json(ProgramJson::from(program)))
+}
+
+/// `GET /api/v1/programs/{id}`.
+pub async fn show(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let program = programs::get(&state.db, auth.vendor_id(), &id).await?;
+    Ok(HttpResponse::Ok().json(ProgramJson::from(program)))
+}
+
+/// `PATCH /api/v1/programs/{id}`.
+pub async fn update(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: ApiJson<ProgramInput>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let actor = Actor::ApiKey(auth.0.key_id.clone());
+    let program =
+        programs::update(&state.db, auth.vendor_id(), &id, &body.into_inner(), &actor).await?;
+    Ok(HttpResponse::Ok().json(ProgramJson::from(program)))
+}

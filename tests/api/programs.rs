@@ -1,0 +1,312 @@
+//! Programs and versioned commission terms through the API.
+
+use affilia::domain::api_keys::Scope;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn send(
+    app: &TestApp,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let res = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn vendor_with_key(app: &TestApp, name: &str, email: &str) -> (String, String) {
+    let v = app.create_vendor(name, email).await;
+    let key = app.api_key(&v.vendor.id, Scope::Full).await;
+    (v.program_id, key)
+}
+
+#[tokio::test]
+async fn the_default_program_pays_twenty_percent_and_new_programs_take_defaults() {
+    let app = spawn_app().await;
+    let (default_id, key) = vendor_with_key(&app, "Acme", "owner@acme.test").await;
+
+    let list: Value = app
+        .api_get(&key, "/api/v1/programs")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1);
+    let p = &list["data"][0];
+    assert_eq!(p["id"], default_id.as_str());
+    assert_eq!(p["is_default"], true);
+    assert_eq!(p["commission"], json!({"type": "percentage", "bps": 2000}));
+    assert_eq!(p["terms_version"], 1);
+    assert_eq!(
+        (
+            p["holding_period_days"].as_i64(),
+            p["min_payout_cents"].as_i64()
+        ),
+        (Some(30), Some(5000))
+    );
+
+    let (status, p) = send(
+        &app,
+        &key,
+        reqwest::Method::POST,
+        "/api/v1/programs",
+        json!({
+            "name": "Agency partners",
+            "currency": "eur",
+            "landing_url": "https://acme.test/pricing?plan=pro",
+            "commission": {"type": "recurring", "bps": 3000, "max_cycles": 12},
+            "auto_approve": true,
+            "attribution_model": "first_touch"
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{p}");
+    assert_eq!(p["slug"], "agency-partners");
+    assert_eq!(p["currency"], "EUR");
+    assert_eq!(p["status"], "active");
+    assert_eq!(p["auto_approve"], true);
+    assert_eq!(p["cookie_duration_days"], 30);
+    assert_eq!(p["commission"]["max_cycles"], 12);
+    let id = p["id"].as_str().unwrap().to_owned();
+
+    let shown: Value = app
+        .api_get(&key, &format!("/api/v1/programs/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown, p);
+}
+
+#[tokio::test]
+async fn patching_commission_creates_the_next_terms_version() {
+    let app = spawn_app().await;
+    let (id, key) = vendor_with_key(&app, "Acme", "owner@acme.test").await;
+    let path = format!("/api/v1/programs/{id}");
+
+    let (status, p) = send(&app, &key, reqwest::Method::PATCH, &path, json!({
+        "commission": {"type": "tiered", "bps": 2000, "tiers": [{"min_conversions": 10, "bps": 2500}]},
+        "landing_url": "https://acme.test/"
+    }))
+    .await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["terms_version"], 2);
+    assert_eq!(p["commission"]["type"], "tiered");
+    assert_eq!(p["name"], "Acme affiliate program", "untouched fields stay");
+
+    // The same terms again do not create a version; other fields do not either.
+    let (_, p) = send(&app, &key, reqwest::Method::PATCH, &path, json!({
+        "commission": {"type": "tiered", "bps": 2000, "tiers": [{"min_conversions": 10, "bps": 2500}]},
+        "holding_period_days": 14,
+        "landing_url": null
+    }))
+    .await;
+    assert_eq!(p["terms_version"], 2);
+    assert_eq!(p["holding_period_days"], 14);
+    assert_eq!(p["landing_url"], Value::Null);
+
+    // Both versions are kept: enrollments stay on the one they joined under.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM program_terms WHERE program_id = '{id}'"
+        ))
+        .await,
+        2
+    );
+    let audit: Value = app
+        .api_get(&key, "/api/v1/audit-log")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        audit["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "program.updated" && e["details"]["terms_version"] == 2)
+    );
+}
+
+#[tokio::test]
+async fn invalid_programs_are_refused_naming_the_field_and_change_nothing() {
+    let app = spawn_app().await;
+    let (id, key) = vendor_with_key(&app, "Acme", "owner@acme.test").await;
+    let cases = [
+        (json!({"name": ""}), 422, "name"),
+        (json!({"name": "x".repeat(121)}), 422, "name"),
+        (json!({"name": "P", "currency": "XXX"}), 422, "currency"),
+        (
+            json!({"name": "P", "landing_url": "javascript:alert(1)"}),
+            422,
+            "landing_url",
+        ),
+        (
+            json!({"name": "P", "landing_url": "/relative"}),
+            422,
+            "landing_url",
+        ),
+        (json!({"name": "P", "status": "deleted"}), 422, "status"),
+        (
+            json!({"name": "P", "holding_period_days": -1}),
+            422,
+            "holding_period_days",
+        ),
+        (
+            json!({"name": "P", "cookie_duration_days": 0}),
+            422,
+            "cookie_duration_days",
+        ),
+        (
+            json!({"name": "P", "min_payout_cents": -5}),
+            422,
+            "min_payout_cents",
+        ),
+        (
+            json!({"name": "P", "attribution_model": "linear"}),
+            422,
+            "attribution_model",
+        ),
+        (json!({"name": "P", "slug": "Not A Slug"}), 422, "slug"),
+        (
+            json!({"name": "P", "commission": {"type": "percentage", "bps": 10001}}),
+            422,
+            "commission.bps",
+        ),
+        (
+            json!({"name": "P", "commission": {"type": "flat", "amount_cents": -1}}),
+            422,
+            "commission.amount_cents",
+        ),
+        (
+            json!({"name": "P", "commission": {"type": "tiered", "bps": 100, "tiers": [{"min_conversions": 5, "bps": 200}, {"min_conversions": 5, "bps": 300}]}}),
+            422,
+            "commission.tiers[1].min_conversions",
+        ),
+        (
+            json!({"name": "P", "commission": {"type": "percentage", "bps": 100, "multi_level": [{"level": 1, "bps": 20000}]}}),
+            422,
+            "commission.multi_level[0].bps",
+        ),
+        (
+            json!({"name": "P", "commission": {"type": "bitcoin"}}),
+            422,
+            "commission",
+        ),
+        (
+            json!({"name": "P", "holding_period_days": "thirty"}),
+            400,
+            "holding_period_days",
+        ),
+        (json!({"name": "P", "colour": "red"}), 400, ""),
+        (json!({}), 422, "name"),
+    ];
+    for (body, status, field) in cases {
+        let (got, err) = send(
+            &app,
+            &key,
+            reqwest::Method::POST,
+            "/api/v1/programs",
+            body.clone(),
+        )
+        .await;
+        assert_eq!(got, status, "{body} → {err}");
+        if !field.is_empty() {
+            assert_eq!(err["error"]["field"], field, "{body} → {err}");
+        }
+    }
+    let res = app
+        .client
+        .post(app.url("/api/v1/programs"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "bad_request");
+    assert_eq!(app.count("SELECT COUNT(*) FROM programs").await, 1);
+
+    // A duplicate slug is a conflict.
+    send(
+        &app,
+        &key,
+        reqwest::Method::POST,
+        "/api/v1/programs",
+        json!({"name": "Pro", "slug": "pro"}),
+    )
+    .await;
+    let (status, err) = send(
+        &app,
+        &key,
+        reqwest::Method::POST,
+        "/api/v1/programs",
+        json!({"name": "Pro 2", "slug": "pro"}),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(err["error"]["field"], "slug");
+    let (status, _) = send(
+        &app,
+        &key,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/programs/{id}"),
+        json!({"slug": "pro"}),
+    )
+    .await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn programs_of_other_vendors_are_404_and_read_keys_cannot_write() {
+    let app = spawn_app().await;
+    let (acme_program, _) = vendor_with_key(&app, "Acme", "owner@acme.test").await;
+    let (_, beta_key) = vendor_with_key(&app, "Beta", "owner@beta.test").await;
+    let path = format!("/api/v1/programs/{acme_program}");
+    assert_eq!(app.api_get(&beta_key, &path).await.status(), 404);
+    let (status, _) = send(
+        &app,
+        &beta_key,
+        reqwest::Method::PATCH,
+        &path,
+        json!({"name": "Hijacked"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let list: Value = app
+        .api_get(&beta_key, "/api/v1/programs")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1);
+    assert_ne!(list["data"][0]["id"], acme_program.as_str());
+
+    let beta = affilia::db::vendors::by_slug(app.db.pool(), "beta")
+        .await
+        .unwrap()
+        .unwrap();
+    let read_key = app.api_key(&beta.id, Scope::Read).await;
+    let (status, err) = send(
+        &app,
+        &read_key,
+        reqwest::Method::POST,
+        "/api/v1/programs",
+        json!({"name": "X"}),
+    )
+    .await;
+    assert_eq!(status, 403, "{err}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM programs").await, 2);
+}
