@@ -243,6 +243,56 @@ pub fn format_cents(cents: i64) -> String {
     format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
+/// Parses a decimal with at most `scale` fractional digits into an integer of that scale,
+/// exactly (no floating point): `("12.5", 2)` → 1250.
+fn parse_scaled(raw: &str, scale: u32) -> Option<i64> {
+    let s = raw.trim();
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+    if !digits(whole)
+        || (s.contains('.') && !digits(frac))
+        || frac.len() > scale as usize
+        || whole.len() > 12
+    {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let mut frac_value: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
+    for _ in frac.len()..scale as usize {
+        frac_value *= 10;
+    }
+    whole
+        .checked_mul(10_i64.pow(scale))?
+        .checked_add(frac_value)
+}
+
+/// A percentage typed by a person ("20", "12.5", "7.25") as basis points.
+pub fn parse_percent(field: &str, raw: &str) -> Result<i64, AppError> {
+    parse_scaled(raw, 2)
+        .filter(|bps| *bps <= BPS_MAX)
+        .ok_or_else(|| {
+            AppError::invalid(
+                field,
+                "enter a percentage between 0 and 100, with at most two decimals",
+            )
+        })
+}
+
+/// An amount typed by a person ("15", "15.5", "15.50") in minor units.
+pub fn parse_amount(field: &str, raw: &str) -> Result<i64, AppError> {
+    parse_scaled(raw, 2)
+        .ok_or_else(|| AppError::invalid(field, "enter an amount such as 15 or 15.50"))
+}
+
+/// Basis points as a plain percentage number for form fields: 1250 → "12.5".
+pub fn bps_to_percent_input(bps: i64) -> String {
+    format_bps(bps).trim_end_matches('%').to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +354,20 @@ mod tests {
             field(json!({"type":"percentage","bps":"20%"})).as_deref(),
             Some("commission")
         );
+    }
+
+    #[test]
+    fn decimals_parse_exactly() {
+        assert_eq!(parse_percent("p", "20").unwrap(), 2000);
+        assert_eq!(parse_percent("p", "12.5").unwrap(), 1250);
+        assert_eq!(parse_percent("p", " 7.25 ").unwrap(), 725);
+        assert_eq!(parse_percent("p", "100").unwrap(), 10_000);
+        for bad in ["", "100.01", "-1", "1.234", "1e3", "abc", "1.", ".5"] {
+            assert!(parse_percent("p", bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_amount("a", "15.5").unwrap(), 1550);
+        assert_eq!(parse_amount("a", "0.07").unwrap(), 7);
+        assert_eq!(bps_to_percent_input(1250), "12.5");
     }
 
     #[test]

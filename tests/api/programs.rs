@@ -310,3 +310,159 @@ async fn programs_of_other_vendors_are_404_and_read_keys_cannot_write() {
     assert_eq!(status, 403, "{err}");
     assert_eq!(app.count("SELECT COUNT(*) FROM programs").await, 2);
 }
+
+fn form<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![
+        ("name", "Agency partners"),
+        ("slug", ""),
+        ("currency", "USD"),
+        ("landing_url", "https://acme.test/"),
+        ("status", "active"),
+        ("holding_period_days", "30"),
+        ("min_payout", "50.00"),
+        ("cookie_duration_days", "60"),
+        ("attribution_model", "first_touch"),
+        ("attribution_window_days", "45"),
+        ("terms_text", "Be nice."),
+        ("commission_type", "tiered"),
+        ("commission_percent", "12.5"),
+        ("commission_amount", ""),
+        ("max_cycles", ""),
+        ("tiers", "10: 15\n50: 20"),
+        ("upline", "5, 2.5"),
+    ];
+    for (k, v) in overrides {
+        fields.retain(|(key, _)| key != k);
+        fields.push((k, v));
+    }
+    fields
+}
+
+#[tokio::test]
+async fn dashboard_creates_and_edits_programs_with_exact_decimal_terms() {
+    let app = spawn_app().await;
+    app.setup("Acme", "owner@acme.test").await;
+    assert!(
+        app.text("/dashboard/programs")
+            .await
+            .contains("20% of every payment")
+    );
+
+    let res = app
+        .post_form(
+            "/dashboard/programs",
+            "/dashboard/programs/new",
+            &form(&[("auto_approve", "on")]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.ends_with("?saved=1"));
+    let id = location
+        .trim_start_matches("/dashboard/programs/")
+        .trim_end_matches("?saved=1")
+        .to_owned();
+    let page = app.text(&location).await;
+    assert!(page.contains("Saved."));
+    assert!(page.contains("10: 15\n50: 20"), "{page}");
+
+    let program = affilia::domain::programs::get(&app.db, &app_vendor(&app).await, &id)
+        .await
+        .unwrap();
+    let expected = json!({"type": "tiered", "bps": 1250, "tiers": [{"min_conversions": 10, "bps": 1500}, {"min_conversions": 50, "bps": 2000}],
+                          "multi_level": [{"level": 1, "bps": 500}, {"level": 2, "bps": 250}]});
+    assert_eq!(serde_json::to_value(&program.commission).unwrap(), expected);
+    assert_eq!(program.row.auto_approve, 1);
+    assert_eq!(program.row.cookie_duration_days, 60);
+    assert_eq!(program.row.slug, "agency-partners");
+
+    // Editing the terms creates version 2; the list shows it.
+    let res = app
+        .post_form(
+            &format!("/dashboard/programs/{id}"),
+            &format!("/dashboard/programs/{id}"),
+            &form(&[
+                ("commission_type", "flat"),
+                ("commission_amount", "15.50"),
+                ("upline", ""),
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let program = affilia::domain::programs::get(&app.db, &app_vendor(&app).await, &id)
+        .await
+        .unwrap();
+    assert_eq!(program.row.current_terms_version, 2);
+    assert_eq!(
+        serde_json::to_value(&program.commission).unwrap(),
+        json!({"type": "flat", "amount_cents": 1550})
+    );
+    assert_eq!(
+        program.row.auto_approve, 0,
+        "an unticked box turns the setting off"
+    );
+    assert!(
+        app.text("/dashboard/programs")
+            .await
+            .contains("15.50 per conversion")
+    );
+}
+
+async fn app_vendor(app: &TestApp) -> String {
+    let (id,): (String,) = sqlx::query_as("SELECT id FROM vendors")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn dashboard_form_errors_are_shown_and_change_nothing() {
+    let app = spawn_app().await;
+    app.setup("Acme", "owner@acme.test").await;
+    for (overrides, message) in [
+        (vec![("commission_percent", "150")], "between 0 and 100"),
+        (
+            vec![("commission_percent", "12.345")],
+            "at most two decimals",
+        ),
+        (vec![("tiers", "ten: 15")], "conversions: percent"),
+        (vec![("tiers", "10: 15\n5: 20")], "strictly ascending"),
+        (vec![("holding_period_days", "forever")], "whole number"),
+        (
+            vec![("landing_url", "ftp://acme.test")],
+            "absolute http(s) URL",
+        ),
+        (vec![("name", "")], "name is required"),
+    ] {
+        let res = app
+            .post_form(
+                "/dashboard/programs",
+                "/dashboard/programs/new",
+                &form(&overrides),
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{overrides:?}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains(message), "{message}: {body}");
+        assert!(body.contains("aria-invalid"), "{overrides:?}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM programs").await, 1);
+}
+
+#[tokio::test]
+async fn dashboard_programs_are_per_vendor_and_need_sign_in() {
+    let app = spawn_app().await;
+    let acme = app.create_vendor("Acme", "owner@acme.test").await;
+    app.create_vendor("Beta", "owner@beta.test").await;
+    let path = format!("/dashboard/programs/{}", acme.program_id);
+    assert_eq!(app.get(&path).await.status(), 303, "signed out → sign-in");
+    app.login("owner@beta.test", crate::helpers::OWNER_PASSWORD)
+        .await;
+    assert_eq!(app.get(&path).await.status(), 404);
+    let res = app
+        .post_form(&path, "/dashboard/programs", &form(&[]))
+        .await;
+    assert_eq!(res.status(), 404);
+    assert!(!app.text("/dashboard/programs").await.contains("Acme"));
+}

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod emails;
 pub mod home;
+pub mod programs;
 pub mod setup;
 
 use std::future::Future;
@@ -28,6 +29,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/link/{token}", web::post().to(auth::use_link))
         .route("/logout", web::post().to(auth::logout))
         .route("/dashboard", web::get().to(home::show))
+        .route("/dashboard/programs", web::get().to(programs::list))
+        .route("/dashboard/programs", web::post().to(programs::create))
+        .route("/dashboard/programs/new", web::get().to(programs::new))
+        .route("/dashboard/programs/{id}", web::get().to(programs::edit))
+        .route("/dashboard/programs/{id}", web::post().to(programs::update))
         .route("/dashboard/emails", web::get().to(emails::list))
         .route("/dashboard/emails/{id}", web::get().to(emails::show))
         .route("/dashboard/emails/{id}/html", web::get().to(emails::html))

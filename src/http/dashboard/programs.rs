@@ -1,0 +1,402 @@
+//! Dashboard: list, create and edit programs and their commission terms. The form is
+//! translated into the same [`ProgramInput`] the API takes, so every rule is the service's.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::domain::audit::Actor;
+use crate::domain::programs::{self, Program, ProgramInput};
+use crate::domain::terms::{self, Commission, Rate};
+use crate::error::{AppError, AppResult};
+use crate::http::AppState;
+use crate::http::dashboard::Staff;
+use crate::http::pages::{Chrome, HtmlError, render, see_other};
+
+struct Row {
+    id: String,
+    name: String,
+    commission: String,
+    currency: String,
+    status: String,
+    version: i64,
+    is_default: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/programs.html")]
+struct ListPage {
+    chrome: Chrome,
+    vendor_name: String,
+    user_email: String,
+    programs: Vec<Row>,
+}
+
+/// The program form, as posted and as redisplayed. Every field is text so a wrong value is
+/// shown back to the person exactly as typed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ProgramForm {
+    name: String,
+    slug: String,
+    currency: String,
+    landing_url: String,
+    status: String,
+    holding_period_days: String,
+    min_payout: String,
+    cookie_duration_days: String,
+    attribution_model: String,
+    attribution_window_days: String,
+    auto_approve: Option<String>,
+    allow_self_referral: Option<String>,
+    terms_text: String,
+    commission_type: String,
+    commission_percent: String,
+    commission_amount: String,
+    max_cycles: String,
+    /// One tier per line: `min_conversions: percent`.
+    tiers: String,
+    /// Upline percentages, comma-separated, level 1 first.
+    upline: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/program_form.html")]
+struct FormPage {
+    chrome: Chrome,
+    vendor_name: String,
+    user_email: String,
+    /// `None` for a new program.
+    id: Option<String>,
+    terms_version: i64,
+    f: ProgramForm,
+    error: Option<String>,
+    error_field: String,
+    saved: bool,
+}
+
+fn int(field: &str, raw: &str) -> AppResult<Option<i64>> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.parse()
+        .map(Some)
+        .map_err(|_| AppError::invalid(field, format!("{field} must be a whole number")))
+}
+
+impl ProgramForm {
+    fn from_program(p: &Program) -> Self {
+        let r = &p.row;
+        let mut f = Self {
+            name: r.name.clone(),
+            slug: r.slug.clone(),
+            currency: r.currency.clone(),
+            landing_url: r.landing_url.clone().unwrap_or_default(),
+            status: r.status.clone(),
+            holding_period_days: r.holding_period_days.to_string(),
+            min_payout: terms::format_cents(r.min_payout_cents),
+            cookie_duration_days: r.cookie_duration_days.to_string(),
+            attribution_model: r.attribution_model.clone(),
+            attribution_window_days: r.attribution_window_days.to_string(),
+            auto_approve: (r.auto_approve == 1).then(|| "on".into()),
+            allow_self_referral: (r.allow_self_referral == 1).then(|| "on".into()),
+            terms_text: r.terms_text.clone(),
+            ..Self::default()
+        };
+        f.set_commission(&p.commission);
+        f
+    }
+
+    fn new_program(currency: &str) -> Self {
+        let mut f = Self {
+            currency: currency.to_owned(),
+            status: "active".into(),
+            holding_period_days: "30".into(),
+            min_payout: "50.00".into(),
+            cookie_duration_days: "30".into(),
+            attribution_model: "last_touch".into(),
+            attribution_window_days: "30".into(),
+            ..Self::default()
+        };
+        f.set_commission(&Commission::default_terms());
+        f
+    }
+
+    fn set_commission(&mut self, c: &Commission) {
+        match &c.rate {
+            Rate::Percentage { bps } => {
+                self.commission_type = "percentage".into();
+                self.commission_percent = terms::bps_to_percent_input(*bps);
+            }
+            Rate::Flat { amount_cents } => {
+                self.commission_type = "flat".into();
+                self.commission_amount = terms::format_cents(*amount_cents);
+            }
+            Rate::Recurring { bps, max_cycles } => {
+                self.commission_type = "recurring".into();
+                self.commission_percent = terms::bps_to_percent_input(*bps);
+                self.max_cycles = max_cycles.to_string();
+            }
+            Rate::Tiered { bps, tiers } => {
+                self.commission_type = "tiered".into();
+                self.commission_percent = terms::bps_to_percent_input(*bps);
+                self.tiers = tiers
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{}: {}",
+                            t.min_conversions,
+                            terms::bps_to_percent_input(t.bps)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+        }
+        self.upline = c
+            .multi_level
+            .iter()
+            .map(|l| terms::bps_to_percent_input(l.bps))
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+
+    /// The commission JSON the form describes (validated by the service).
+    fn commission(&self) -> AppResult<serde_json::Value> {
+        let percent = || terms::parse_percent("commission_percent", &self.commission_percent);
+        let mut value = match self.commission_type.as_str() {
+            "percentage" => json!({"type": "percentage", "bps": percent()?}),
+            "flat" => {
+                json!({"type": "flat", "amount_cents": terms::parse_amount("commission_amount", &self.commission_amount)?})
+            }
+            "recurring" => json!({
+                "type": "recurring",
+                "bps": percent()?,
+                "max_cycles": int("max_cycles", &self.max_cycles)?.ok_or_else(|| AppError::invalid("max_cycles", "max_cycles is required"))?,
+            }),
+            "tiered" => {
+                let mut tiers = Vec::new();
+                for line in self.tiers.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                    let bad = || {
+                        AppError::invalid(
+                            "tiers",
+                            format!(
+                                "write each tier as \"conversions: percent\", e.g. \"10: 25\" (got {line:?})"
+                            ),
+                        )
+                    };
+                    let (n, pct) = line.split_once(':').ok_or_else(bad)?;
+                    let n: i64 = n.trim().parse().map_err(|_| bad())?;
+                    tiers.push(
+                        json!({"min_conversions": n, "bps": terms::parse_percent("tiers", pct)?}),
+                    );
+                }
+                json!({"type": "tiered", "bps": percent()?, "tiers": tiers})
+            }
+            _ => {
+                return Err(AppError::invalid(
+                    "commission_type",
+                    "choose a commission type",
+                ));
+            }
+        };
+        let upline: Vec<serde_json::Value> = self
+            .upline
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+            .map(|(i, pct)| {
+                terms::parse_percent("upline", pct).map(|bps| json!({"level": i + 1, "bps": bps}))
+            })
+            .collect::<AppResult<_>>()?;
+        if !upline.is_empty() {
+            value["multi_level"] = serde_json::Value::Array(upline);
+        }
+        Ok(value)
+    }
+
+    fn to_input(&self) -> AppResult<ProgramInput> {
+        let text = |s: &str| Some(s.trim().to_owned());
+        Ok(ProgramInput {
+            name: text(&self.name),
+            slug: (!self.slug.trim().is_empty()).then(|| self.slug.trim().to_owned()),
+            currency: text(&self.currency),
+            landing_url: Some(text(&self.landing_url).filter(|s| !s.is_empty())),
+            status: text(&self.status),
+            holding_period_days: int("holding_period_days", &self.holding_period_days)?,
+            min_payout_cents: if self.min_payout.trim().is_empty() {
+                None
+            } else {
+                Some(terms::parse_amount("min_payout", &self.min_payout)?)
+            },
+            cookie_duration_days: int("cookie_duration_days", &self.cookie_duration_days)?,
+            attribution_model: text(&self.attribution_model),
+            attribution_window_days: int("attribution_window_days", &self.attribution_window_days)?,
+            auto_approve: Some(self.auto_approve.is_some()),
+            allow_self_referral: Some(self.allow_self_referral.is_some()),
+            terms_text: Some(self.terms_text.clone()),
+            commission: Some(self.commission()?),
+        })
+    }
+}
+
+/// `GET /dashboard/programs`.
+pub async fn list(staff: Staff, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
+    let (items, _) = programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
+    let rows = items
+        .into_iter()
+        .map(|p| Row {
+            commission: p.commission.describe(),
+            is_default: p.row.is_default == 1,
+            version: p.row.current_terms_version,
+            id: p.row.id,
+            name: p.row.name,
+            currency: p.row.currency,
+            status: p.row.status,
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &ListPage {
+            chrome: Chrome::new(&staff.session, "Programs"),
+            vendor_name: staff.vendor.name,
+            user_email: staff.user.email,
+            programs: rows,
+        },
+    )
+}
+
+fn form_page(
+    staff: &Staff,
+    id: Option<String>,
+    version: i64,
+    f: ProgramForm,
+    error: Option<AppError>,
+    saved: bool,
+) -> FormPage {
+    let title = if id.is_some() {
+        format!("Edit {}", f.name)
+    } else {
+        "New program".to_owned()
+    };
+    FormPage {
+        chrome: Chrome::new(&staff.session, title),
+        vendor_name: staff.vendor.name.clone(),
+        user_email: staff.user.email.clone(),
+        id,
+        terms_version: version,
+        error_field: error
+            .as_ref()
+            .and_then(|e| e.field())
+            .unwrap_or_default()
+            .to_owned(),
+        error: error.map(|e| e.public_message()),
+        saved,
+        f,
+    }
+}
+
+/// `GET /dashboard/programs/new`.
+pub async fn new(staff: Staff) -> Result<HttpResponse, HtmlError> {
+    let f = ProgramForm::new_program(&staff.vendor.default_currency);
+    render(StatusCode::OK, &form_page(&staff, None, 0, f, None, false))
+}
+
+/// Re-renders the form with a validation or conflict error; other errors propagate.
+fn refused(
+    staff: &Staff,
+    id: Option<String>,
+    version: i64,
+    f: ProgramForm,
+    e: AppError,
+) -> Result<HttpResponse, HtmlError> {
+    match e {
+        AppError::Invalid { .. } | AppError::Conflict { .. } => {
+            let status = actix_web::ResponseError::status_code(&e);
+            render(status, &form_page(staff, id, version, f, Some(e), false))
+        }
+        other => Err(other.into()),
+    }
+}
+
+/// `POST /dashboard/programs`.
+pub async fn create(
+    staff: Staff,
+    state: web::Data<AppState>,
+    form: web::Form<ProgramForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let f = form.into_inner();
+    let actor = Actor::User(staff.user.id.clone());
+    let result = match f.to_input() {
+        Ok(input) => programs::create(&state.db, &staff.vendor.id, &input, &actor).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(p) => Ok(see_other(&format!(
+            "/dashboard/programs/{}?saved=1",
+            p.row.id
+        ))),
+        Err(e) => refused(&staff, None, 0, f, e),
+    }
+}
+
+/// `?saved=1` after a successful save.
+#[derive(Debug, Deserialize)]
+pub struct Saved {
+    saved: Option<String>,
+}
+
+/// `GET /dashboard/programs/{id}`.
+pub async fn edit(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<Saved>,
+) -> Result<HttpResponse, HtmlError> {
+    let p = programs::get(&state.db, &staff.vendor.id, &id).await?;
+    let f = ProgramForm::from_program(&p);
+    render(
+        StatusCode::OK,
+        &form_page(
+            &staff,
+            Some(p.row.id.clone()),
+            p.row.current_terms_version,
+            f,
+            None,
+            q.saved.is_some(),
+        ),
+    )
+}
+
+/// `POST /dashboard/programs/{id}`.
+pub async fn update(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<ProgramForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let current = programs::get(&state.db, &staff.vendor.id, &id).await?;
+    let f = form.into_inner();
+    let actor = Actor::User(staff.user.id.clone());
+    let result = match f.to_input() {
+        Ok(input) => programs::update(&state.db, &staff.vendor.id, &id, &input, &actor).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(p) => Ok(see_other(&format!(
+            "/dashboard/programs/{}?saved=1",
+            p.row.id
+        ))),
+        Err(e) => refused(
+            &staff,
+            Some(current.row.id),
+            current.row.current_terms_version,
+            f,
+            e,
+        ),
+    }
+}
