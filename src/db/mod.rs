@@ -5,6 +5,7 @@
 //! take any executor (`&AnyPool` or `&mut *tx`); functions that need several statements
 //! take a `&mut AnyConnection` so callers decide the transaction.
 
+pub mod affiliates;
 pub mod api_keys;
 pub mod audit;
 pub mod emails;

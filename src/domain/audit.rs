@@ -11,6 +11,8 @@ pub enum Actor {
     User(String),
     /// A vendor API key.
     ApiKey(String),
+    /// An affiliate acting for itself.
+    Affiliate(String),
     /// The command line (`affilia admin ...`).
     Cli,
     /// The application itself (first-run setup, background jobs).
@@ -22,6 +24,7 @@ impl Actor {
         match self {
             Self::User(id) => ("user", Some(id)),
             Self::ApiKey(id) => ("api_key", Some(id)),
+            Self::Affiliate(id) => ("affiliate", Some(id)),
             Self::Cli => ("cli", None),
             Self::System => ("system", None),
         }

@@ -1,6 +1,7 @@
 //! Validated types and business services. Rules live here once; handlers and the CLI call
 //! these functions, and the functions call `db` for storage.
 
+pub mod affiliates;
 pub mod api_keys;
 pub mod audit;
 pub mod currency;

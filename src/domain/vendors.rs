@@ -189,3 +189,30 @@ pub async fn add_portal_domain(
     tx.commit().await?;
     Ok(host)
 }
+
+/// The root URL of a vendor's portal, ending in `/`: its first custom domain if it has
+/// one, else `{base}/p/{slug}/` on the main host.
+pub async fn portal_url(
+    conn: &mut db::Conn,
+    base_url: &str,
+    vendor: &VendorRow,
+) -> AppResult<String> {
+    let domains = db::vendors::domains(&mut *conn, &vendor.id).await?;
+    Ok(portal_url_from(
+        base_url,
+        &vendor.slug,
+        domains.first().map(String::as_str),
+    ))
+}
+
+/// [`portal_url`] from already loaded parts.
+pub fn portal_url_from(base_url: &str, slug: &str, domain: Option<&str>) -> String {
+    let base = base_url.trim_end_matches('/');
+    match domain {
+        Some(host) => {
+            let scheme = base.split("://").next().unwrap_or("https");
+            format!("{scheme}://{host}/")
+        }
+        None => format!("{base}/p/{slug}/"),
+    }
+}

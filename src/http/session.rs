@@ -34,6 +34,39 @@ pub fn sign_in_staff(session: &Session, user_id: &str, vendor_id: &str) -> anyho
     Ok(())
 }
 
+/// How long an affiliate's portal sign-in lasts (7 days).
+pub const AFFILIATE_SESSION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+fn affiliate_key(vendor_id: &str) -> String {
+    format!("affiliate:{vendor_id}")
+}
+
+/// The affiliate signed in to this vendor's portal, if any (id, unexpired).
+pub fn affiliate(session: &Session, vendor_id: &str) -> Option<String> {
+    let (id, exp): (String, i64) = session.get(&affiliate_key(vendor_id)).ok()??;
+    (exp > now_ms()).then_some(id)
+}
+
+/// Signs an affiliate in to one vendor's portal (fresh session id and CSRF token).
+pub fn sign_in_affiliate(
+    session: &Session,
+    vendor_id: &str,
+    affiliate_id: &str,
+) -> anyhow::Result<()> {
+    session.renew();
+    session.remove(CSRF);
+    session.insert(
+        affiliate_key(vendor_id),
+        (affiliate_id, now_ms() + AFFILIATE_SESSION_MS),
+    )?;
+    Ok(())
+}
+
+/// Signs the affiliate out of one vendor's portal.
+pub fn sign_out_affiliate(session: &Session, vendor_id: &str) {
+    session.remove(&affiliate_key(vendor_id));
+}
+
 /// Ends every sign-in held by the session.
 pub fn sign_out(session: &Session) {
     session.purge();

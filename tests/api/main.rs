@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod affiliates;
 mod api_auth;
 mod cli;
 mod dashboard_auth;

@@ -29,14 +29,11 @@ pub async fn show(auth: ApiAuth, state: web::Data<AppState>) -> AppResult<HttpRe
         .await?
         .ok_or(AppError::NotFound)?;
     let domains = db::vendors::domains(state.db.pool(), &vendor.id).await?;
-    let portal_url = match domains.first() {
-        Some(host) => format!("{}://{host}/", state.settings.base_url.scheme()),
-        None => format!(
-            "{}/p/{}/",
-            state.settings.base_url.as_str().trim_end_matches('/'),
-            vendor.slug
-        ),
-    };
+    let portal_url = crate::domain::vendors::portal_url_from(
+        state.settings.base_url.as_str(),
+        &vendor.slug,
+        domains.first().map(String::as_str),
+    );
     Ok(HttpResponse::Ok().json(VendorJson {
         id: vendor.id,
         name: vendor.name,

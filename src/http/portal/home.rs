@@ -5,10 +5,11 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::domain::programs;
+use crate::domain::{affiliates, programs};
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render};
 use crate::http::portal::Portal;
+use crate::http::session;
 
 struct ProgramView {
     name: String,
@@ -20,6 +21,9 @@ struct ProgramView {
 #[template(path = "portal/home.html")]
 struct PortalHome {
     chrome: Chrome,
+    /// The signed-in affiliate's email and referral codes.
+    signed_in: Option<(String, Vec<String>)>,
+    logout_url: String,
     vendor_name: String,
     brand_css: String,
     programs: Vec<ProgramView>,
@@ -41,9 +45,21 @@ pub async fn show(
             currency: p.row.currency,
         })
         .collect();
+    let signed_in = match session::affiliate(&session, &portal.vendor.id) {
+        Some(id) => match affiliates::get(&state.db, &portal.vendor.id, &id).await {
+            Ok(a) if affiliates::can_sign_in(&a.row.status) => Some((
+                a.row.email,
+                a.enrollments.into_iter().map(|e| e.code).collect(),
+            )),
+            _ => None,
+        },
+        None => None,
+    };
     render(
         StatusCode::OK,
         &PortalHome {
+            signed_in,
+            logout_url: portal.url("/logout"),
             chrome: Chrome::new(&session, format!("{} partners", portal.vendor.name)),
             brand_css: portal.url("/brand.css"),
             vendor_name: portal.vendor.name,

@@ -2,6 +2,7 @@
 //! on the dashboard host and the root of the vendor's own portal domain (see
 //! `middleware::host_routing`).
 
+pub mod auth;
 pub mod home;
 
 use std::future::Future;
@@ -22,6 +23,9 @@ pub fn scope() -> Scope {
         .route("", web::get().to(add_slash))
         .route("/", web::get().to(home::show))
         .route("/brand.css", web::get().to(home::brand_css))
+        .route("/login/link/{token}", web::get().to(auth::confirm))
+        .route("/login/link/{token}", web::post().to(auth::accept))
+        .route("/logout", web::post().to(auth::logout))
         .default_service(web::to(crate::http::not_found))
 }
 

@@ -1,0 +1,440 @@
+//! Affiliates and their enrollments.
+
+use sqlx::{Any, AssertSqlSafe, Executor, FromRow};
+
+use super::{Conn, new_id, now_ms};
+
+/// An affiliate as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct AffiliateRow {
+    /// `aff_...`
+    pub id: String,
+    /// Tenant.
+    pub vendor_id: String,
+    /// Unique per vendor, case-insensitive.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Company.
+    pub company: Option<String>,
+    /// Website.
+    pub website: Option<String>,
+    /// `invited`, `active`, `paused`, `banned` or `deactivated`.
+    pub status: String,
+    /// The vendor's own customer id for this person.
+    pub customer_id: Option<String>,
+    /// Integration that provisioned the affiliate.
+    pub external_source: Option<String>,
+    /// Id in that integration.
+    pub external_id: Option<String>,
+    /// `paypal`, `wise`, `bank_transfer`, `stripe_connect` or `crypto`.
+    pub payout_method: Option<String>,
+    /// Where payouts go (email, account id or details).
+    pub payout_email: Option<String>,
+    /// Arbitrary JSON object.
+    pub metadata: String,
+    /// First sign-in or explicit activation, unix ms.
+    pub activated_at: Option<i64>,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+    /// Last change, unix ms.
+    pub updated_at: i64,
+}
+
+/// Columns written on insert and update.
+#[derive(Debug, Clone)]
+pub struct AffiliateColumns<'a> {
+    /// Email.
+    pub email: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Given name.
+    pub first_name: &'a str,
+    /// Family name.
+    pub last_name: &'a str,
+    /// Company.
+    pub company: Option<&'a str>,
+    /// Website.
+    pub website: Option<&'a str>,
+    /// Customer id in the vendor's system.
+    pub customer_id: Option<&'a str>,
+    /// Provisioning integration.
+    pub external_source: Option<&'a str>,
+    /// Id there.
+    pub external_id: Option<&'a str>,
+    /// Payout method.
+    pub payout_method: Option<&'a str>,
+    /// Payout destination.
+    pub payout_email: Option<&'a str>,
+    /// JSON object.
+    pub metadata: &'a str,
+}
+
+/// An enrollment as stored, with its program's name.
+#[derive(Debug, Clone, FromRow)]
+pub struct EnrollmentRow {
+    /// `enr_...`
+    pub id: String,
+    /// The affiliate.
+    pub affiliate_id: String,
+    /// The program.
+    pub program_id: String,
+    /// The program's name.
+    pub program_name: String,
+    /// Referral code, lower case.
+    pub code: String,
+    /// Mirrors the affiliate's status.
+    pub status: String,
+    /// Commission JSON replacing the program terms, if set.
+    pub commission_override: Option<String>,
+    /// Program terms version the enrollment joined under.
+    pub terms_version: i64,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+}
+
+/// Sort orders of the affiliate list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Newest first (default).
+    Newest,
+    /// Oldest first.
+    Oldest,
+    /// By email.
+    Email,
+    /// By name.
+    Name,
+}
+
+impl Sort {
+    fn order_by(self) -> &'static str {
+        match self {
+            Self::Newest => "a.created_at DESC, a.id DESC",
+            Self::Oldest => "a.created_at ASC, a.id ASC",
+            Self::Email => "LOWER(a.email) ASC, a.id ASC",
+            Self::Name => "LOWER(a.name) ASC, a.id ASC",
+        }
+    }
+}
+
+/// Filters of the affiliate list; `search` is matched against email, name and codes.
+#[derive(Debug, Clone, Default)]
+pub struct Filter<'a> {
+    /// Only this status.
+    pub status: Option<&'a str>,
+    /// Only affiliates enrolled in this program.
+    pub program_id: Option<&'a str>,
+    /// Case-insensitive substring.
+    pub search: Option<&'a str>,
+}
+
+macro_rules! cols {
+    () => {
+        "a.id, a.vendor_id, a.email, a.name, a.first_name, a.last_name, a.company, a.website, \
+         a.status, a.customer_id, a.external_source, a.external_id, a.payout_method, \
+         a.payout_email, a.metadata, a.activated_at, a.created_at, a.updated_at"
+    };
+}
+
+/// The filter, shared by the page and the count so they always agree.
+const FILTER: &str = "WHERE a.vendor_id = $1 AND ($2 IS NULL OR a.status = $2) \
+    AND ($3 IS NULL OR EXISTS (SELECT 1 FROM enrollments e WHERE e.affiliate_id = a.id AND e.program_id = $3)) \
+    AND ($4 IS NULL OR LOWER(a.email) LIKE $4 ESCAPE '\\' OR LOWER(a.name) LIKE $4 ESCAPE '\\' \
+         OR EXISTS (SELECT 1 FROM enrollments e WHERE e.affiliate_id = a.id AND e.code LIKE $4 ESCAPE '\\'))";
+
+/// `%term%` for LIKE, lower case, with LIKE's wildcards escaped.
+fn like_pattern(term: &str) -> String {
+    let escaped = term
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Inserts an affiliate with `status`; returns its id.
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    c: &AffiliateColumns<'_>,
+    status: &str,
+) -> Result<String, sqlx::Error> {
+    let now = now_ms();
+    let id = new_id("aff");
+    sqlx::query(
+        "INSERT INTO affiliates (id, vendor_id, email, name, first_name, last_name, company, website, \
+         status, customer_id, external_source, external_id, payout_method, payout_email, metadata, \
+         activated_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
+    )
+    .bind(&id)
+    .bind(vendor_id)
+    .bind(c.email)
+    .bind(c.name)
+    .bind(c.first_name)
+    .bind(c.last_name)
+    .bind(c.company)
+    .bind(c.website)
+    .bind(status)
+    .bind(c.customer_id)
+    .bind(c.external_source)
+    .bind(c.external_id)
+    .bind(c.payout_method)
+    .bind(c.payout_email)
+    .bind(c.metadata)
+    .bind((status == "active").then_some(now))
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(id)
+}
+
+/// Rewrites an affiliate's profile columns; `false` if there is no such affiliate.
+pub async fn update<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+    c: &AffiliateColumns<'_>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE affiliates SET email = $1, name = $2, first_name = $3, last_name = $4, company = $5, \
+         website = $6, customer_id = $7, external_source = $8, external_id = $9, payout_method = $10, \
+         payout_email = $11, metadata = $12, updated_at = $13 WHERE vendor_id = $14 AND id = $15",
+    )
+    .bind(c.email)
+    .bind(c.name)
+    .bind(c.first_name)
+    .bind(c.last_name)
+    .bind(c.company)
+    .bind(c.website)
+    .bind(c.customer_id)
+    .bind(c.external_source)
+    .bind(c.external_id)
+    .bind(c.payout_method)
+    .bind(c.payout_email)
+    .bind(c.metadata)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sets the status of an affiliate and all its enrollments. With `only_from`, only an
+/// affiliate currently in that status changes (e.g. activate only invited ones); returns
+/// whether it changed.
+pub async fn set_status(
+    conn: &mut Conn,
+    vendor_id: &str,
+    id: &str,
+    status: &str,
+    only_from: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "UPDATE affiliates SET status = $1, updated_at = $2, \
+         activated_at = CASE WHEN $1 = 'active' AND activated_at IS NULL THEN $2 ELSE activated_at END \
+         WHERE vendor_id = $3 AND id = $4 AND ($5 IS NULL OR status = $5)",
+    )
+    .bind(status)
+    .bind(now)
+    .bind(vendor_id)
+    .bind(id)
+    .bind(only_from)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE enrollments SET status = $1, updated_at = $2 WHERE vendor_id = $3 AND affiliate_id = $4")
+        .bind(status)
+        .bind(now)
+        .bind(vendor_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
+}
+
+/// One affiliate of a vendor.
+pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+) -> Result<Option<AffiliateRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM affiliates a WHERE a.vendor_id = $1 AND a.id = $2"
+    ))
+    .bind(vendor_id)
+    .bind(id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// The affiliate with this email (case-insensitive) at a vendor.
+pub async fn by_email<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    email: &str,
+) -> Result<Option<AffiliateRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM affiliates a WHERE a.vendor_id = $1 AND LOWER(a.email) = LOWER($2)"
+    ))
+    .bind(vendor_id)
+    .bind(email)
+    .fetch_optional(ex)
+    .await
+}
+
+/// The affiliate that is the vendor's customer `customer_id` (the newest, if several).
+pub async fn by_customer<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    customer_id: &str,
+) -> Result<Option<AffiliateRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM affiliates a WHERE a.vendor_id = $1 AND a.customer_id = $2 \
+          ORDER BY a.created_at DESC LIMIT 1"
+    ))
+    .bind(vendor_id)
+    .bind(customer_id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// One page of a vendor's affiliates matching `filter`, in `sort` order.
+pub async fn page<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    filter: &Filter<'_>,
+    sort: Sort,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<AffiliateRow>, sqlx::Error> {
+    // Only the ORDER BY varies, and it comes from the closed `Sort` enum, never from input.
+    let sql = format!(
+        "SELECT {} FROM affiliates a {FILTER} ORDER BY {} LIMIT $5 OFFSET $6",
+        cols!(),
+        sort.order_by()
+    );
+    sqlx::query_as(AssertSqlSafe(sql))
+        .bind(vendor_id)
+        .bind(filter.status)
+        .bind(filter.program_id)
+        .bind(filter.search.map(like_pattern))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(ex)
+        .await
+}
+
+/// How many of a vendor's affiliates match `filter`.
+pub async fn count<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    filter: &Filter<'_>,
+) -> Result<i64, sqlx::Error> {
+    let sql = format!("SELECT COUNT(*) FROM affiliates a {FILTER}");
+    let (n,): (i64,) = sqlx::query_as(AssertSqlSafe(sql))
+        .bind(vendor_id)
+        .bind(filter.status)
+        .bind(filter.program_id)
+        .bind(filter.search.map(like_pattern))
+        .fetch_one(ex)
+        .await?;
+    Ok(n)
+}
+
+/// Enrolls an affiliate in a program; a taken code is a unique violation on `code`.
+#[allow(clippy::too_many_arguments)]
+pub async fn enroll<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+    program_id: &str,
+    code: &str,
+    status: &str,
+    commission_override: Option<&str>,
+    terms_version: i64,
+) -> Result<String, sqlx::Error> {
+    let now = now_ms();
+    let id = new_id("enr");
+    sqlx::query(
+        "INSERT INTO enrollments (id, vendor_id, affiliate_id, program_id, code, status, \
+         commission_override, terms_version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+    )
+    .bind(&id)
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .bind(program_id)
+    .bind(code)
+    .bind(status)
+    .bind(commission_override)
+    .bind(terms_version)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(id)
+}
+
+/// Sets (or clears) the commission override of all of an affiliate's enrollments.
+pub async fn set_override<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+    commission_override: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE enrollments SET commission_override = $1, updated_at = $2 \
+         WHERE vendor_id = $3 AND affiliate_id = $4",
+    )
+    .bind(commission_override)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Whether a referral code is taken anywhere in the installation.
+pub async fn code_taken<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    code: &str,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM enrollments WHERE code = $1")
+        .bind(code)
+        .fetch_optional(ex)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// The enrollments of some affiliates of a vendor, oldest first.
+pub async fn enrollments<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+) -> Result<Vec<EnrollmentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.id, e.affiliate_id, e.program_id, p.name AS program_name, e.code, e.status, \
+         e.commission_override, e.terms_version, e.created_at \
+         FROM enrollments e JOIN programs p ON p.id = e.program_id \
+         WHERE e.vendor_id = $1 AND e.affiliate_id = $2 ORDER BY e.created_at, e.id",
+    )
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .fetch_all(ex)
+    .await
+}

@@ -1,0 +1,666 @@
+//! Affiliates: creation and invitations, profile changes, status rules, enrollments,
+//! referral codes, and invite acceptance. The dashboard and the API both call these.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::db::vendors::VendorRow;
+use crate::db::{
+    self, Db, affiliates::AffiliateColumns, affiliates::AffiliateRow, affiliates::EnrollmentRow,
+};
+use crate::domain::audit::{self, Actor};
+use crate::domain::mail::{self, Content, Recipient, Sender};
+use crate::domain::terms::Commission;
+use crate::domain::{Email, slug, text, tokens, vendors};
+use crate::error::{AppError, AppResult};
+
+/// Statuses a vendor may set.
+pub const SETTABLE_STATUSES: [&str; 4] = ["active", "paused", "banned", "deactivated"];
+/// Every status.
+pub const STATUSES: [&str; 5] = ["invited", "active", "paused", "banned", "deactivated"];
+/// Payout methods.
+pub const PAYOUT_METHODS: [&str; 5] = [
+    "paypal",
+    "wise",
+    "bank_transfer",
+    "stripe_connect",
+    "crypto",
+];
+/// Token purpose of invitation links.
+const INVITE: &str = "affiliate_invite";
+/// How long an invitation link works: 7 days.
+const INVITE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+const CODE_MIN: usize = 3;
+const CODE_MAX: usize = 40;
+const METADATA_MAX: usize = 16 * 1024;
+const FIELD_MAX: usize = 200;
+
+/// Fields a client may send. On create, `email` is required; on update every field is
+/// optional and `null` clears the nullable ones.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AffiliateInput {
+    /// Email, unique per vendor.
+    pub email: Option<String>,
+    /// Full name (alternative to first/last).
+    pub name: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Company.
+    #[serde(default, deserialize_with = "present")]
+    pub company: Option<Option<String>>,
+    /// Website.
+    #[serde(default, deserialize_with = "present")]
+    pub website: Option<Option<String>>,
+    /// Referral code for the enrollment (create only); generated when absent.
+    pub code: Option<String>,
+    /// Program to enroll in (create only); the default program when absent.
+    pub program_id: Option<String>,
+    /// Commission JSON replacing the program terms for this affiliate; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub commission_override: Option<Option<Value>>,
+    /// One of [`PAYOUT_METHODS`].
+    #[serde(default, deserialize_with = "present")]
+    pub payout_method: Option<Option<String>>,
+    /// Payout destination (PayPal/Wise email, account id, bank details).
+    #[serde(default, deserialize_with = "present")]
+    pub payout_email: Option<Option<String>>,
+    /// JSON object.
+    pub metadata: Option<Value>,
+    /// The vendor's customer id for this person.
+    #[serde(default, deserialize_with = "present")]
+    pub customer_id: Option<Option<String>>,
+    /// Provisioning integration name.
+    #[serde(default, deserialize_with = "present")]
+    pub external_source: Option<Option<String>>,
+    /// Id in that integration.
+    #[serde(default, deserialize_with = "present")]
+    pub external_id: Option<Option<String>>,
+    /// New status (update only): active, paused, banned or deactivated.
+    pub status: Option<String>,
+    /// Email an invitation (create only; default true).
+    pub send_invite: Option<bool>,
+}
+
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// An affiliate with its enrollments.
+#[derive(Debug, Clone)]
+pub struct Affiliate {
+    /// The stored row.
+    pub row: AffiliateRow,
+    /// Its programs, oldest first.
+    pub enrollments: Vec<EnrollmentRow>,
+}
+
+/// Earnings figures; derived from the ledger once it exists, zero until then.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    /// Commissions earned.
+    pub total_commissions: i64,
+    /// Everything earned, minor units.
+    pub total_earned_cents: i64,
+    /// In the holding period.
+    pub pending_cents: i64,
+    /// Payable.
+    pub approved_cents: i64,
+    /// Paid out.
+    pub paid_cents: i64,
+}
+
+/// Validated profile fields.
+#[derive(Debug, Clone, Default)]
+struct Profile {
+    email: String,
+    name: String,
+    first_name: String,
+    last_name: String,
+    company: Option<String>,
+    website: Option<String>,
+    customer_id: Option<String>,
+    external_source: Option<String>,
+    external_id: Option<String>,
+    payout_method: Option<String>,
+    payout_email: Option<String>,
+    metadata: String,
+}
+
+fn opt_text(
+    field: &str,
+    value: &Option<Option<String>>,
+    current: &Option<String>,
+) -> AppResult<Option<String>> {
+    match value {
+        None => Ok(current.clone()),
+        Some(v) => text::optional(field, v.as_deref(), FIELD_MAX),
+    }
+}
+
+impl Profile {
+    fn from_row(r: &AffiliateRow) -> Self {
+        Self {
+            email: r.email.clone(),
+            name: r.name.clone(),
+            first_name: r.first_name.clone(),
+            last_name: r.last_name.clone(),
+            company: r.company.clone(),
+            website: r.website.clone(),
+            customer_id: r.customer_id.clone(),
+            external_source: r.external_source.clone(),
+            external_id: r.external_id.clone(),
+            payout_method: r.payout_method.clone(),
+            payout_email: r.payout_email.clone(),
+            metadata: r.metadata.clone(),
+        }
+    }
+
+    fn apply(&mut self, i: &AffiliateInput) -> AppResult<()> {
+        if let Some(e) = &i.email {
+            self.email = Email::parse("email", e)?.as_str().to_owned();
+        }
+        if let Some(f) = &i.first_name {
+            self.first_name =
+                text::optional("first_name", Some(f), text::NAME_MAX)?.unwrap_or_default();
+        }
+        if let Some(l) = &i.last_name {
+            self.last_name =
+                text::optional("last_name", Some(l), text::NAME_MAX)?.unwrap_or_default();
+        }
+        if let Some(n) = &i.name {
+            self.name = text::optional("name", Some(n), text::NAME_MAX)?.unwrap_or_default();
+            if i.first_name.is_none() && i.last_name.is_none() {
+                let (first, last) = self.name.split_once(' ').unwrap_or((&self.name, ""));
+                (self.first_name, self.last_name) = (first.to_owned(), last.trim().to_owned());
+            }
+        } else if i.first_name.is_some() || i.last_name.is_some() {
+            self.name = format!("{} {}", self.first_name, self.last_name)
+                .trim()
+                .to_owned();
+        }
+        self.company = opt_text("company", &i.company, &self.company)?;
+        self.website = opt_text("website", &i.website, &self.website)?;
+        self.customer_id = opt_text("customer_id", &i.customer_id, &self.customer_id)?;
+        self.external_source =
+            opt_text("external_source", &i.external_source, &self.external_source)?;
+        self.external_id = opt_text("external_id", &i.external_id, &self.external_id)?;
+        self.payout_method = opt_text("payout_method", &i.payout_method, &self.payout_method)?;
+        if let Some(m) = &self.payout_method
+            && !PAYOUT_METHODS.contains(&m.as_str())
+        {
+            return Err(AppError::invalid(
+                "payout_method",
+                format!(
+                    "payout_method must be one of: {}",
+                    PAYOUT_METHODS.join(", ")
+                ),
+            ));
+        }
+        self.payout_email = opt_text("payout_email", &i.payout_email, &self.payout_email)?;
+        if let Some(m) = &i.metadata {
+            if !m.is_object() {
+                return Err(AppError::invalid(
+                    "metadata",
+                    "metadata must be a JSON object",
+                ));
+            }
+            let s = m.to_string();
+            if s.len() > METADATA_MAX {
+                return Err(AppError::invalid(
+                    "metadata",
+                    "metadata is larger than 16 KiB",
+                ));
+            }
+            self.metadata = s;
+        }
+        Ok(())
+    }
+
+    fn columns(&self) -> AffiliateColumns<'_> {
+        AffiliateColumns {
+            email: &self.email,
+            name: &self.name,
+            first_name: &self.first_name,
+            last_name: &self.last_name,
+            company: self.company.as_deref(),
+            website: self.website.as_deref(),
+            customer_id: self.customer_id.as_deref(),
+            external_source: self.external_source.as_deref(),
+            external_id: self.external_id.as_deref(),
+            payout_method: self.payout_method.as_deref(),
+            payout_email: self.payout_email.as_deref(),
+            metadata: &self.metadata,
+        }
+    }
+}
+
+/// Validates a referral code: lower-cased, then 3-40 of `[a-z0-9-_]`.
+pub fn parse_code(field: &str, raw: &str) -> AppResult<String> {
+    let code = raw.trim().to_ascii_lowercase();
+    let ok = (CODE_MIN..=CODE_MAX).contains(&code.len())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(code)
+    } else {
+        Err(AppError::invalid(
+            field,
+            "codes are 3-40 characters of a-z, 0-9, - and _",
+        ))
+    }
+}
+
+/// A free, readable code such as `jane-smith-7g2k`.
+pub async fn generate_code(conn: &mut db::Conn, base: &str) -> AppResult<String> {
+    let stem = slug::slugify(base, 24, "partner");
+    for _ in 0..10 {
+        let candidate = format!("{stem}-{}", slug::random_suffix(4));
+        if !db::affiliates::code_taken(&mut *conn, &candidate).await? {
+            return Ok(candidate);
+        }
+    }
+    Err(AppError::Internal(anyhow::anyhow!(
+        "no free referral code for {stem}"
+    )))
+}
+
+fn override_of(input: &AffiliateInput) -> AppResult<Option<Option<String>>> {
+    match &input.commission_override {
+        None => Ok(None),
+        Some(None) => Ok(Some(None)),
+        Some(Some(v)) => Ok(Some(Some(
+            Commission::from_json("commission_override", v.clone())?.to_json(),
+        ))),
+    }
+}
+
+fn map_unique(e: sqlx::Error) -> AppError {
+    match db::unique_violation_field(&e).as_deref() {
+        Some("email") => {
+            AppError::duplicate("email", "an affiliate with this email already exists")
+        }
+        Some("code") => AppError::duplicate("code", "this referral code is taken"),
+        Some("external_id") => AppError::duplicate(
+            "external_id",
+            "an affiliate with this external id already exists",
+        ),
+        _ => e.into(),
+    }
+}
+
+/// What to enroll a new affiliate with.
+#[derive(Debug, Clone)]
+pub struct Enrollment<'a> {
+    /// The program (validated to belong to the vendor by the caller).
+    pub program: &'a db::programs::ProgramRow,
+    /// Referral code; generated when `None`.
+    pub code: Option<String>,
+    /// Status of the affiliate and enrollment.
+    pub status: &'a str,
+}
+
+/// Inserts an affiliate and its first enrollment in the caller's transaction (shared by
+/// invitations and application approvals). Returns the affiliate id and the code.
+pub async fn insert_enrolled(
+    conn: &mut db::Conn,
+    vendor_id: &str,
+    input: &AffiliateInput,
+    enrollment: Enrollment<'_>,
+) -> AppResult<(String, String)> {
+    let mut profile = Profile {
+        metadata: "{}".into(),
+        ..Profile::default()
+    };
+    profile.apply(input)?;
+    if profile.email.is_empty() {
+        return Err(AppError::invalid("email", "email is required"));
+    }
+    let commission_override = override_of(input)?.flatten();
+    let code = match enrollment.code {
+        Some(code) => code,
+        None => {
+            let base = if profile.name.is_empty() {
+                profile.email.split('@').next().unwrap_or("partner")
+            } else {
+                &profile.name
+            };
+            generate_code(conn, base).await?
+        }
+    };
+    let id = db::affiliates::insert(&mut *conn, vendor_id, &profile.columns(), enrollment.status)
+        .await
+        .map_err(map_unique)?;
+    db::affiliates::enroll(
+        &mut *conn,
+        vendor_id,
+        &id,
+        &enrollment.program.id,
+        &code,
+        enrollment.status,
+        commission_override.as_deref(),
+        enrollment.program.current_terms_version,
+    )
+    .await
+    .map_err(map_unique)?;
+    Ok((id, code))
+}
+
+/// The program a request names (422 if it is not the vendor's), or the default program.
+pub async fn program_for(
+    db: &Db,
+    vendor_id: &str,
+    program_id: Option<&str>,
+) -> AppResult<db::programs::ProgramRow> {
+    match program_id {
+        Some(id) => db::programs::by_id(db.pool(), vendor_id, id)
+            .await?
+            .ok_or_else(|| AppError::invalid("program_id", "no such program")),
+        None => db::programs::default_for(db.pool(), vendor_id)
+            .await?
+            .ok_or_else(|| AppError::invalid("program_id", "the vendor has no program")),
+    }
+}
+
+/// Creates an affiliate as `invited`, enrolled in the given or default program, and emails
+/// an invitation unless `send_invite` is false. Email taken → 409, code taken → 409.
+pub async fn create(
+    db: &Db,
+    sender: &Sender,
+    vendor: &VendorRow,
+    input: &AffiliateInput,
+    actor: &Actor,
+) -> AppResult<Affiliate> {
+    if input.email.is_none() {
+        return Err(AppError::invalid("email", "email is required"));
+    }
+    let program = program_for(db, &vendor.id, input.program_id.as_deref()).await?;
+    let code = input
+        .code
+        .as_deref()
+        .map(|c| parse_code("code", c))
+        .transpose()?;
+    let mut tx = db.begin().await?;
+    let (id, code) = insert_enrolled(
+        &mut tx,
+        &vendor.id,
+        input,
+        Enrollment {
+            program: &program,
+            code,
+            status: "invited",
+        },
+    )
+    .await?;
+    let row = db::affiliates::by_id(&mut *tx, &vendor.id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if input.send_invite.unwrap_or(true) {
+        send_invite(&mut tx, sender, vendor, &row).await?;
+    }
+    audit::record(
+        &mut *tx,
+        &vendor.id,
+        actor,
+        "affiliate.created",
+        ("affiliate", Some(&id)),
+        json!({"email": row.email, "code": code, "program_id": program.id}),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, &vendor.id, &id).await
+}
+
+/// Writes an invitation token and email for an affiliate, in the caller's transaction.
+async fn send_invite(
+    conn: &mut db::Conn,
+    sender: &Sender,
+    vendor: &VendorRow,
+    affiliate: &AffiliateRow,
+) -> AppResult<()> {
+    let token = tokens::random_hex(32);
+    db::login_tokens::insert(
+        &mut *conn,
+        &vendor.id,
+        INVITE,
+        &affiliate.id,
+        &tokens::sha256_hex(&token),
+        db::now_ms() + INVITE_TTL_MS,
+    )
+    .await?;
+    let portal = vendors::portal_url(&mut *conn, &sender.base_url, vendor).await?;
+    let greeting = if affiliate.first_name.is_empty() {
+        "Hello".to_owned()
+    } else {
+        format!("Hello {}", affiliate.first_name)
+    };
+    let content = Content {
+        kind: "affiliate_invite",
+        subject: format!("You're invited to the {} partner program", vendor.name),
+        heading: format!("{greeting}, join the {} partner program", vendor.name),
+        paragraphs: vec![
+            format!("{} invited you to refer customers and earn a commission on what they pay.", vendor.name),
+            "Accept the invitation to see your referral link and your earnings. The link works once and for 7 days.".into(),
+        ],
+        action: Some(("Accept invitation".into(), format!("{portal}login/link/{token}"))),
+        footnote: Some(format!("You received this because {} added your address to its partner program.", vendor.name)),
+        unsubscribe_url: None,
+    };
+    let name = (!affiliate.name.is_empty()).then_some(affiliate.name.as_str());
+    mail::enqueue(
+        conn,
+        sender,
+        vendor,
+        Recipient {
+            email: &affiliate.email,
+            name,
+        },
+        &content,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Emails a new invitation to an affiliate that has not accepted yet (409 otherwise).
+pub async fn resend_invite(
+    db: &Db,
+    sender: &Sender,
+    vendor: &VendorRow,
+    id: &str,
+    actor: &Actor,
+) -> AppResult<()> {
+    let row = db::affiliates::by_id(db.pool(), &vendor.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if row.status != "invited" {
+        return Err(AppError::wrong_state(format!(
+            "the affiliate is {}, not invited",
+            row.status
+        )));
+    }
+    let mut tx = db.begin().await?;
+    send_invite(&mut tx, sender, vendor, &row).await?;
+    audit::record(
+        &mut *tx,
+        &vendor.id,
+        actor,
+        "affiliate.invite_sent",
+        ("affiliate", Some(id)),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Changes profile fields, status and commission override. `invited` cannot be set;
+/// `code`, `program_id` and `send_invite` are creation-only.
+pub async fn update(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+    input: &AffiliateInput,
+    actor: &Actor,
+) -> AppResult<Affiliate> {
+    for (present, field) in [
+        (input.code.is_some(), "code"),
+        (input.program_id.is_some(), "program_id"),
+        (input.send_invite.is_some(), "send_invite"),
+    ] {
+        if present {
+            return Err(AppError::invalid(
+                field,
+                format!("{field} can only be set when the affiliate is created"),
+            ));
+        }
+    }
+    let current = db::affiliates::by_id(db.pool(), vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut profile = Profile::from_row(&current);
+    profile.apply(input)?;
+    let status = match &input.status {
+        Some(s) if SETTABLE_STATUSES.contains(&s.as_str()) => Some(s.as_str()),
+        Some(_) => {
+            return Err(AppError::invalid(
+                "status",
+                format!("status must be one of: {}", SETTABLE_STATUSES.join(", ")),
+            ));
+        }
+        None => None,
+    };
+    let commission_override = override_of(input)?;
+    let mut tx = db.begin().await?;
+    db::affiliates::update(&mut *tx, vendor_id, id, &profile.columns())
+        .await
+        .map_err(map_unique)?;
+    if let Some(status) = status.filter(|s| *s != current.status) {
+        db::affiliates::set_status(&mut tx, vendor_id, id, status, None).await?;
+        audit::record(
+            &mut *tx,
+            vendor_id,
+            actor,
+            &format!("affiliate.{status}"),
+            ("affiliate", Some(id)),
+            json!({"from": current.status}),
+        )
+        .await?;
+    }
+    if let Some(o) = &commission_override {
+        db::affiliates::set_override(&mut *tx, vendor_id, id, o.as_deref()).await?;
+    }
+    audit::record(
+        &mut *tx,
+        vendor_id,
+        actor,
+        "affiliate.updated",
+        ("affiliate", Some(id)),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, vendor_id, id).await
+}
+
+/// Soft delete: the affiliate becomes `deactivated`, keeps its history, earns nothing new
+/// and cannot sign in. Deleting twice is harmless.
+pub async fn deactivate(db: &Db, vendor_id: &str, id: &str, actor: &Actor) -> AppResult<Affiliate> {
+    let input = AffiliateInput {
+        status: Some("deactivated".into()),
+        ..AffiliateInput::default()
+    };
+    update(db, vendor_id, id, &input, actor).await
+}
+
+/// One affiliate of the vendor with its enrollments; others are 404.
+pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<Affiliate> {
+    let row = db::affiliates::by_id(db.pool(), vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let enrollments = db::affiliates::enrollments(db.pool(), vendor_id, id).await?;
+    Ok(Affiliate { row, enrollments })
+}
+
+/// The affiliate who is the vendor's customer `customer_id`, if any.
+pub async fn by_customer(
+    db: &Db,
+    vendor_id: &str,
+    customer_id: &str,
+) -> AppResult<Option<Affiliate>> {
+    match db::affiliates::by_customer(db.pool(), vendor_id, customer_id).await? {
+        Some(row) => Ok(Some(get(db, vendor_id, &row.id).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Earnings of an affiliate. The ledger (conversions issue) fills these; until then an
+/// affiliate has earned nothing.
+pub fn stats(_affiliate: &Affiliate) -> Stats {
+    Stats::default()
+}
+
+/// What an invitation link would sign in, without using it.
+pub async fn peek_invite(db: &Db, vendor_id: &str, token: &str) -> AppResult<Option<AffiliateRow>> {
+    let Some(grant) = db::login_tokens::peek(db.pool(), INVITE, &tokens::sha256_hex(token)).await?
+    else {
+        return Ok(None);
+    };
+    if grant.vendor_id != vendor_id {
+        return Ok(None);
+    }
+    let row = db::affiliates::by_id(db.pool(), vendor_id, &grant.subject_id).await?;
+    Ok(row.filter(|a| can_sign_in(&a.status)))
+}
+
+/// Whether an affiliate in `status` may sign in to the portal.
+pub fn can_sign_in(status: &str) -> bool {
+    !matches!(status, "banned" | "deactivated")
+}
+
+/// Uses an invitation link of this vendor: the affiliate is signed in and, if it was
+/// invited, activated with its enrollments.
+pub async fn accept_invite(db: &Db, vendor_id: &str, token: &str) -> AppResult<AffiliateRow> {
+    let expired = || AppError::wrong_state("This link has expired or was already used.");
+    let hash = tokens::sha256_hex(token);
+    // Check the vendor before using the token, so another vendor's portal cannot burn it.
+    let grant = db::login_tokens::peek(db.pool(), INVITE, &hash)
+        .await?
+        .ok_or_else(expired)?;
+    if grant.vendor_id != vendor_id {
+        return Err(expired());
+    }
+    let mut tx = db.begin().await?;
+    db::login_tokens::consume(&mut *tx, INVITE, &hash)
+        .await?
+        .ok_or_else(expired)?;
+    let row = db::affiliates::by_id(&mut *tx, vendor_id, &grant.subject_id)
+        .await?
+        .ok_or_else(expired)?;
+    if !can_sign_in(&row.status) {
+        return Err(AppError::Forbidden(
+            "This partner account is not active.".into(),
+        ));
+    }
+    if db::affiliates::set_status(&mut tx, vendor_id, &row.id, "active", Some("invited")).await? {
+        audit::record(
+            &mut *tx,
+            vendor_id,
+            &Actor::Affiliate(row.id.clone()),
+            "affiliate.activated",
+            ("affiliate", Some(&row.id)),
+            json!({}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    db::affiliates::by_id(db.pool(), vendor_id, &row.id)
+        .await?
+        .ok_or_else(expired)
+}

@@ -1,0 +1,307 @@
+//! `/api/v1/affiliates`: invite/create, list and search, show, update, soft delete,
+//! lookup by the vendor's customer id, and resending invitations.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::db::{self, affiliates::Filter, affiliates::Sort};
+use crate::domain::affiliates::{self, Affiliate, AffiliateInput, Stats};
+use crate::domain::api_keys::Scope;
+use crate::domain::audit::Actor;
+use crate::domain::mail::Sender;
+use crate::error::{AppError, AppResult};
+use crate::http::AppState;
+use crate::http::api::auth::ApiAuth;
+use crate::http::api::json::ApiJson;
+use crate::http::api::pagination::{List, PageQuery};
+
+#[derive(Serialize)]
+struct EnrollmentJson {
+    id: String,
+    program_id: String,
+    program_name: String,
+    code: String,
+    status: String,
+    terms_version: i64,
+    commission_override: Option<Value>,
+}
+
+/// An affiliate in API responses.
+#[derive(Serialize)]
+struct AffiliateJson {
+    id: String,
+    email: String,
+    name: String,
+    first_name: String,
+    last_name: String,
+    company: Option<String>,
+    website: Option<String>,
+    status: String,
+    /// The code of the first enrollment (the one most integrations use).
+    code: Option<String>,
+    customer_id: Option<String>,
+    external_source: Option<String>,
+    external_id: Option<String>,
+    payout_method: Option<String>,
+    payout_email: Option<String>,
+    metadata: Value,
+    enrollments: Vec<EnrollmentJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stats: Option<Stats>,
+    activated_at: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+fn to_json(a: Affiliate, with_stats: bool) -> AffiliateJson {
+    let stats = with_stats.then(|| affiliates::stats(&a));
+    let r = a.row;
+    AffiliateJson {
+        code: a.enrollments.first().map(|e| e.code.clone()),
+        enrollments: a
+            .enrollments
+            .into_iter()
+            .map(|e| EnrollmentJson {
+                commission_override: e
+                    .commission_override
+                    .as_deref()
+                    .and_then(|c| serde_json::from_str(c).ok()),
+                id: e.id,
+                program_id: e.program_id,
+                program_name: e.program_name,
+                code: e.code,
+                status: e.status,
+                terms_version: e.terms_version,
+            })
+            .collect(),
+        stats,
+        id: r.id,
+        email: r.email,
+        name: r.name,
+        first_name: r.first_name,
+        last_name: r.last_name,
+        company: r.company,
+        website: r.website,
+        status: r.status,
+        customer_id: r.customer_id,
+        external_source: r.external_source,
+        external_id: r.external_id,
+        payout_method: r.payout_method,
+        payout_email: r.payout_email,
+        metadata: serde_json::from_str(&r.metadata).unwrap_or_else(|_| json!({})),
+        activated_at: r.activated_at.map(db::rfc3339),
+        created_at: db::rfc3339(r.created_at),
+        updated_at: db::rfc3339(r.updated_at),
+    }
+}
+
+/// Query of the list.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    page: Option<i64>,
+    per_page: Option<i64>,
+    limit: Option<i64>,
+    status: Option<String>,
+    search: Option<String>,
+    program_id: Option<String>,
+    sort: Option<String>,
+}
+
+/// Parses `?sort=`: `created_at` (oldest first), `-created_at` (default), `email`, `name`.
+pub fn parse_sort(raw: Option<&str>) -> AppResult<Sort> {
+    match raw.unwrap_or("-created_at") {
+        "-created_at" => Ok(Sort::Newest),
+        "created_at" => Ok(Sort::Oldest),
+        "email" => Ok(Sort::Email),
+        "name" => Ok(Sort::Name),
+        _ => Err(AppError::invalid(
+            "sort",
+            "sort must be -created_at, created_at, email or name",
+        )),
+    }
+}
+
+/// Validates the list filters shared by the API and the dashboard.
+pub fn parse_filter<'a>(
+    status: Option<&'a str>,
+    search: Option<&'a str>,
+    program_id: Option<&'a str>,
+) -> AppResult<Filter<'a>> {
+    let status = status.filter(|s| !s.is_empty());
+    if let Some(s) = status
+        && !affiliates::STATUSES.contains(&s)
+    {
+        return Err(AppError::invalid(
+            "status",
+            format!("status must be one of: {}", affiliates::STATUSES.join(", ")),
+        ));
+    }
+    let search = search.map(str::trim).filter(|s| !s.is_empty());
+    if search.is_some_and(|s| s.chars().count() > 200) {
+        return Err(AppError::invalid(
+            "search",
+            "search is longer than 200 characters",
+        ));
+    }
+    Ok(Filter {
+        status,
+        search,
+        program_id: program_id.filter(|p| !p.is_empty()),
+    })
+}
+
+/// `GET /api/v1/affiliates`.
+pub async fn list(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let filter = parse_filter(
+        q.status.as_deref(),
+        q.search.as_deref(),
+        q.program_id.as_deref(),
+    )?;
+    let sort = parse_sort(q.sort.as_deref())?;
+    let pool = state.db.pool();
+    let total = db::affiliates::count(pool, auth.vendor_id(), &filter).await?;
+    let rows = db::affiliates::page(
+        pool,
+        auth.vendor_id(),
+        &filter,
+        sort,
+        page.per_page,
+        page.offset(),
+    )
+    .await?;
+    let mut data = Vec::with_capacity(rows.len());
+    for row in rows {
+        let enrollments = db::affiliates::enrollments(pool, auth.vendor_id(), &row.id).await?;
+        data.push(to_json(Affiliate { row, enrollments }, false));
+    }
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
+}
+
+async fn vendor(state: &AppState, auth: &ApiAuth) -> AppResult<db::vendors::VendorRow> {
+    db::vendors::by_id(state.db.pool(), auth.vendor_id())
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// `POST /api/v1/affiliates` → 201.
+pub async fn create(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    body: ApiJson<AffiliateInput>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let input = body.into_inner();
+    if input.status.is_some() {
+        return Err(AppError::invalid(
+            "status",
+            "new affiliates start as invited; change the status afterwards",
+        ));
+    }
+    let vendor = vendor(&state, &auth).await?;
+    let sender = Sender::from_settings(&state.settings);
+    let affiliate = affiliates::create(
+        &state.db,
+        &sender,
+        &vendor,
+        &input,
+        &Actor::ApiKey(auth.0.key_id.clone()),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(to_json(affiliate, true)))
+}
+
+/// `GET /api/v1/affiliates/{id}`.
+pub async fn show(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let affiliate = affiliates::get(&state.db, auth.vendor_id(), &id).await?;
+    Ok(HttpResponse::Ok().json(to_json(affiliate, true)))
+}
+
+/// `PATCH /api/v1/affiliates/{id}`.
+pub async fn update(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: ApiJson<AffiliateInput>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let actor = Actor::ApiKey(auth.0.key_id.clone());
+    let affiliate =
+        affiliates::update(&state.db, auth.vendor_id(), &id, &body.into_inner(), &actor).await?;
+    Ok(HttpResponse::Ok().json(to_json(affiliate, true)))
+}
+
+/// `DELETE /api/v1/affiliates/{id}`: soft delete (deactivate).
+pub async fn delete(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let actor = Actor::ApiKey(auth.0.key_id.clone());
+    let affiliate = affiliates::deactivate(&state.db, auth.vendor_id(), &id, &actor).await?;
+    Ok(HttpResponse::Ok().json(to_json(affiliate, true)))
+}
+
+/// `POST /api/v1/affiliates/{id}/invite`: email a fresh invitation.
+pub async fn invite(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let vendor = vendor(&state, &auth).await?;
+    let sender = Sender::from_settings(&state.settings);
+    affiliates::resend_invite(
+        &state.db,
+        &sender,
+        &vendor,
+        &id,
+        &Actor::ApiKey(auth.0.key_id.clone()),
+    )
+    .await?;
+    Ok(HttpResponse::Accepted().json(json!({"sent": true})))
+}
+
+/// `GET /api/v1/affiliates/by-customer/{customer_id}` → `{enrolled: false}` or the
+/// affiliate's summary with `enrolled: true`.
+pub async fn by_customer(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    customer_id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let Some(a) = affiliates::by_customer(&state.db, auth.vendor_id(), &customer_id).await? else {
+        return Ok(HttpResponse::Ok().json(json!({"enrolled": false})));
+    };
+    let stats = affiliates::stats(&a);
+    let code = a.enrollments.first().map(|e| e.code.clone());
+    Ok(HttpResponse::Ok().json(json!({
+        "enrolled": true,
+        "id": a.row.id,
+        "code": code,
+        "status": a.row.status,
+        "email": a.row.email,
+        "name": a.row.name,
+        "total_earned_cents": stats.total_earned_cents,
+        "pending_cents": stats.pending_cents,
+        "approved_cents": stats.approved_cents,
+        "paid_cents": stats.paid_cents,
+    })))
+}

@@ -1,0 +1,584 @@
+//! Affiliates through the API: invitations, lists, updates, soft delete, isolation.
+
+use affilia::domain::api_keys::Scope;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, new_client, spawn_app};
+
+async fn call(
+    app: &TestApp,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app.client.request(method, app.url(path)).bearer_auth(key);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn vendor(app: &TestApp, name: &str, email: &str) -> (String, String) {
+    let v = app.create_vendor(name, email).await;
+    (
+        v.vendor.id.clone(),
+        app.api_key(&v.vendor.id, Scope::Full).await,
+    )
+}
+
+#[tokio::test]
+async fn an_invited_affiliate_gets_an_email_and_activates_on_first_sign_in() {
+    let app = spawn_app().await;
+    let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
+    let (status, a) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/affiliates",
+        Some(json!({
+            "email": "Jane.Smith@Example.test", "first_name": "Jane", "last_name": "Smith",
+            "payout_method": "paypal", "payout_email": "jane@paypal.test",
+            "metadata": {"source": "conference"}, "customer_id": "cus_123"
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{a}");
+    assert_eq!(a["status"], "invited");
+    assert_eq!(a["name"], "Jane Smith");
+    let code = a["code"].as_str().unwrap().to_owned();
+    assert!(
+        code.starts_with("jane-smith-") && code.len() == "jane-smith-".len() + 4,
+        "{code}"
+    );
+    assert_eq!(a["enrollments"][0]["status"], "invited");
+    assert_eq!(a["enrollments"][0]["terms_version"], 1);
+    assert_eq!(
+        a["stats"],
+        json!({"total_commissions": 0, "total_earned_cents": 0, "pending_cents": 0, "approved_cents": 0, "paid_cents": 0})
+    );
+    assert_eq!(a["metadata"]["source"], "conference");
+    let id = a["id"].as_str().unwrap().to_owned();
+
+    // The invitation is in the outbox, with a portal link.
+    assert_eq!(app.run_jobs().await, 1);
+    let (subject, text): (String, String) = sqlx::query_as(
+        "SELECT subject, body_text FROM email_outbox WHERE to_email = 'Jane.Smith@Example.test'",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(subject, "You're invited to the Acme partner program");
+    let start = text.find("http://").unwrap();
+    let link = text[start..].split_whitespace().next().unwrap().to_owned();
+    assert!(link.contains("/p/acme/login/link/"), "{link}");
+
+    // Accepting signs in on the portal and activates the affiliate and its enrollment.
+    let browser = new_client();
+    let page = browser.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let token = crate::helpers::csrf_from(&page.text().await.unwrap());
+    let path = link.trim_start_matches(&app.url(""));
+    let res = browser
+        .post(app.url(path))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/p/acme/");
+    let home = browser
+        .get(app.url("/p/acme/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("Signed in as <strong>Jane.Smith@Example.test</strong>"),
+        "{home}"
+    );
+    assert!(home.contains(&code));
+    let (_, a) = call(
+        &app,
+        &key,
+        Method::GET,
+        &format!("/api/v1/affiliates/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(a["status"], "active");
+    assert_eq!(a["enrollments"][0]["status"], "active");
+    assert!(a["activated_at"].is_string());
+    // The link works once; a used link offers no sign-in.
+    let again = new_client().get(&link).send().await.unwrap();
+    assert_eq!(again.status(), 410);
+
+    // Resending is only for affiliates that have not accepted.
+    let (status, _) = call(
+        &app,
+        &key,
+        Method::POST,
+        &format!("/api/v1/affiliates/{id}/invite"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    // Lookup by the vendor's customer id.
+    let (_, found) = call(
+        &app,
+        &key,
+        Method::GET,
+        "/api/v1/affiliates/by-customer/cus_123",
+        None,
+    )
+    .await;
+    assert_eq!(found["enrolled"], true);
+    assert_eq!(found["code"], code.as_str());
+    assert_eq!(found["status"], "active");
+    assert_eq!(found["total_earned_cents"], 0);
+    let (_, missing) = call(
+        &app,
+        &key,
+        Method::GET,
+        "/api/v1/affiliates/by-customer/cus_unknown",
+        None,
+    )
+    .await;
+    assert_eq!(missing, json!({"enrolled": false}));
+}
+
+#[tokio::test]
+async fn list_searches_filters_sorts_and_paginates() {
+    let app = spawn_app().await;
+    let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
+    for (email, name, code) in [
+        ("ann@x.test", "Ann Archer", "ann_100%"),
+        ("bob@x.test", "Bob Baker", "bobby"),
+        ("cy@x.test", "Cy Cole", "cy-code"),
+    ] {
+        let code = if code.contains('%') { None } else { Some(code) };
+        let mut body = json!({"email": email, "name": name, "send_invite": false});
+        if let Some(c) = code {
+            body["code"] = json!(c);
+        }
+        let (status, a) = call(&app, &key, Method::POST, "/api/v1/affiliates", Some(body)).await;
+        assert_eq!(status, 201, "{a}");
+    }
+    let bob: Value = app
+        .api_get(&key, "/api/v1/affiliates?search=BOBBY")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bob["total"], 1);
+    assert_eq!(bob["data"][0]["email"], "bob@x.test");
+    let by_name: Value = app
+        .api_get(&key, "/api/v1/affiliates?search=cole")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_name["data"][0]["email"], "cy@x.test");
+    // LIKE wildcards in the search are literal.
+    let none: Value = app
+        .api_get(&key, "/api/v1/affiliates?search=%25")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["total"], 0);
+    let sorted: Value = app
+        .api_get(&key, "/api/v1/affiliates?sort=email&per_page=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sorted["total"], 3);
+    assert_eq!(sorted["data"].as_array().unwrap().len(), 2);
+    assert_eq!(sorted["data"][0]["email"], "ann@x.test");
+    let page2: Value = app
+        .api_get(&key, "/api/v1/affiliates?sort=email&per_page=2&page=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page2["data"][0]["email"], "cy@x.test");
+    let newest: Value = app
+        .api_get(&key, "/api/v1/affiliates")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(newest["data"][0]["email"], "cy@x.test");
+
+    let bob_id = bob["data"][0]["id"].as_str().unwrap().to_owned();
+    call(
+        &app,
+        &key,
+        Method::PATCH,
+        &format!("/api/v1/affiliates/{bob_id}"),
+        Some(json!({"status": "paused"})),
+    )
+    .await;
+    let paused: Value = app
+        .api_get(&key, "/api/v1/affiliates?status=paused")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paused["total"], 1);
+    let res = app
+        .api_get(&key, "/api/v1/affiliates?status=sleeping")
+        .await;
+    assert_eq!(res.status(), 422);
+    let res = app.api_get(&key, "/api/v1/affiliates?sort=salary").await;
+    assert_eq!(res.status(), 422);
+
+    let program: Value = app
+        .api_get(&key, "/api/v1/programs")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pid = program["data"][0]["id"].as_str().unwrap();
+    let in_program: Value = app
+        .api_get(&key, &format!("/api/v1/affiliates?program_id={pid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(in_program["total"], 3);
+}
+
+#[tokio::test]
+async fn duplicates_are_conflicts_and_bad_input_names_the_field() {
+    let app = spawn_app().await;
+    let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
+    let (_, beta_key) = vendor(&app, "Beta", "owner@beta.test").await;
+    let (status, a) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/affiliates",
+        Some(json!({"email": "jane@x.test", "code": "JANE20", "send_invite": false})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(a["code"], "jane20", "codes are stored lower case");
+
+    let (status, err) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/affiliates",
+        Some(json!({"email": "JANE@x.test"})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (409, Some("email"))
+    );
+    // Codes are unique across the installation, whatever the case.
+    let (status, err) = call(
+        &app,
+        &beta_key,
+        Method::POST,
+        "/api/v1/affiliates",
+        Some(json!({"email": "other@x.test", "code": "Jane20"})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (409, Some("code"))
+    );
+
+    let beta_program: Value = app
+        .api_get(&beta_key, "/api/v1/programs")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let beta_pid = beta_program["data"][0]["id"].as_str().unwrap().to_owned();
+    let cases = [
+        (json!({"email": "not-an-email"}), 422, "email"),
+        (json!({}), 422, "email"),
+        (
+            json!({"email": "a@x.test", "name": "n".repeat(121)}),
+            422,
+            "name",
+        ),
+        (
+            json!({"email": "a@x.test", "code": "no spaces"}),
+            422,
+            "code",
+        ),
+        (json!({"email": "a@x.test", "code": "ab"}), 422, "code"),
+        (
+            json!({"email": "a@x.test", "code": "é-accent"}),
+            422,
+            "code",
+        ),
+        (
+            json!({"email": "a@x.test", "program_id": "prg_nope"}),
+            422,
+            "program_id",
+        ),
+        (
+            json!({"email": "a@x.test", "program_id": beta_pid}),
+            422,
+            "program_id",
+        ),
+        (
+            json!({"email": "a@x.test", "payout_method": "cheque"}),
+            422,
+            "payout_method",
+        ),
+        (
+            json!({"email": "a@x.test", "metadata": [1, 2]}),
+            422,
+            "metadata",
+        ),
+        (
+            json!({"email": "a@x.test", "commission_override": {"type": "percentage", "bps": 20000}}),
+            422,
+            "commission_override.bps",
+        ),
+        (
+            json!({"email": "a@x.test", "status": "active"}),
+            422,
+            "status",
+        ),
+        (
+            json!({"email": "a@x.test", "send_invite": "yes"}),
+            400,
+            "send_invite",
+        ),
+        (json!({"email": "a@x.test", "nickname": "J"}), 400, ""),
+    ];
+    for (body, status, field) in cases {
+        let (got, err) = call(
+            &app,
+            &key,
+            Method::POST,
+            "/api/v1/affiliates",
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(got, status, "{body} → {err}");
+        if !field.is_empty() {
+            assert_eq!(err["error"]["field"], field, "{body} → {err}");
+        }
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM affiliates").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM email_outbox").await, 0);
+}
+
+#[tokio::test]
+async fn updates_validate_status_and_delete_is_a_soft_deactivation() {
+    let app = spawn_app().await;
+    let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
+    let (_, a) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/affiliates",
+        Some(json!({"email": "jane@x.test", "name": "Jane"})),
+    )
+    .await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/affiliates/{id}");
+
+    let (status, a) = call(&app, &key, Method::PATCH, &path, Some(json!({
+        "last_name": "Doe", "company": "Doe LLC", "commission_override": {"type": "percentage", "bps": 3000}, "status": "active"
+    })))
+    .await;
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["status"], "active");
+    assert_eq!(a["name"], "Jane Doe");
+    assert_eq!(a["enrollments"][0]["commission_override"]["bps"], 3000);
+    let (_, a) = call(
+        &app,
+        &key,
+        Method::PATCH,
+        &path,
+        Some(json!({"commission_override": null, "company": null})),
+    )
+    .await;
+    assert_eq!(a["enrollments"][0]["commission_override"], Value::Null);
+    assert_eq!(a["company"], Value::Null);
+
+    for (body, field) in [
+        (json!({"status": "invited"}), "status"),
+        (json!({"status": "gone"}), "status"),
+        (json!({"code": "new-code"}), "code"),
+        (json!({"email": "bad"}), "email"),
+    ] {
+        let (status, err) = call(&app, &key, Method::PATCH, &path, Some(body.clone())).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(err["error"]["field"], field);
+    }
+    for status in ["paused", "banned", "active"] {
+        let (_, a) = call(
+            &app,
+            &key,
+            Method::PATCH,
+            &path,
+            Some(json!({"status": status})),
+        )
+        .await;
+        assert_eq!(a["status"], status);
+        assert_eq!(a["enrollments"][0]["status"], status);
+    }
+
+    let (status, a) = call(&app, &key, Method::DELETE, &path, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(a["status"], "deactivated");
+    let (status, a) = call(&app, &key, Method::GET, &path, None).await;
+    assert_eq!(
+        (status, a["status"].as_str()),
+        (200, Some("deactivated")),
+        "history is kept"
+    );
+    let audit: Value = app
+        .api_get(&key, "/api/v1/audit-log?per_page=100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "affiliate.created",
+        "affiliate.updated",
+        "affiliate.paused",
+        "affiliate.banned",
+        "affiliate.deactivated",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_deactivated_affiliate_cannot_use_its_invitation() {
+    let app = spawn_app().await;
+    let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
+    let (_, a) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/affiliates",
+        Some(json!({"email": "jane@x.test"})),
+    )
+    .await;
+    let id = a["id"].as_str().unwrap();
+    app.run_jobs().await;
+    let (text,): (String,) = sqlx::query_as("SELECT body_text FROM email_outbox")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    let start = text.find("http://").unwrap();
+    let link = text[start..].split_whitespace().next().unwrap().to_owned();
+    call(
+        &app,
+        &key,
+        Method::DELETE,
+        &format!("/api/v1/affiliates/{id}"),
+        None,
+    )
+    .await;
+    let res = new_client().get(&link).send().await.unwrap();
+    assert_eq!(res.status(), 410);
+}
+
+#[tokio::test]
+async fn other_vendors_affiliates_are_404_everywhere() {
+    let app = spawn_app().await;
+    let (_, acme_key) = vendor(&app, "Acme", "owner@acme.test").await;
+    let (_, beta_key) = vendor(&app, "Beta", "owner@beta.test").await;
+    let (_, a) = call(
+        &app,
+        &acme_key,
+        Method::POST,
+        "/api/v1/affiliates",
+        Some(json!({"email": "jane@x.test", "customer_id": "cus_1"})),
+    )
+    .await;
+    let id = a["id"].as_str().unwrap();
+    let path = format!("/api/v1/affiliates/{id}");
+    assert_eq!(call(&app, &beta_key, Method::GET, &path, None).await.0, 404);
+    assert_eq!(
+        call(
+            &app,
+            &beta_key,
+            Method::PATCH,
+            &path,
+            Some(json!({"status": "banned"}))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        call(&app, &beta_key, Method::DELETE, &path, None).await.0,
+        404
+    );
+    assert_eq!(
+        call(
+            &app,
+            &beta_key,
+            Method::POST,
+            &format!("{path}/invite"),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    let (_, found) = call(
+        &app,
+        &beta_key,
+        Method::GET,
+        "/api/v1/affiliates/by-customer/cus_1",
+        None,
+    )
+    .await;
+    assert_eq!(found, json!({"enrolled": false}));
+    let list: Value = app
+        .api_get(&beta_key, "/api/v1/affiliates")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 0);
+    // Beta's portal cannot use Acme's invitation link.
+    app.run_jobs().await;
+    let (text,): (String,) = sqlx::query_as("SELECT body_text FROM email_outbox")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    let start = text.find("/login/link/").unwrap();
+    let token = text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_start_matches("/login/link/")
+        .to_owned();
+    let res = new_client()
+        .get(app.url(&format!("/p/beta/login/link/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 410);
+    let (_, a) = call(&app, &acme_key, Method::GET, &path, None).await;
+    assert_eq!(a["status"], "invited");
+}
