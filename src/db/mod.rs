@@ -7,8 +7,10 @@
 
 pub mod affiliates;
 pub mod api_keys;
+pub mod applications;
 pub mod audit;
 pub mod emails;
+pub mod events;
 pub mod jobs;
 pub mod login_tokens;
 pub mod programs;

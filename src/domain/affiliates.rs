@@ -403,7 +403,7 @@ pub async fn create(
         .await?
         .ok_or(AppError::NotFound)?;
     if input.send_invite.unwrap_or(true) {
-        send_invite(&mut tx, sender, vendor, &row).await?;
+        send_link_email(&mut tx, sender, vendor, &row, LinkEmail::Invite).await?;
     }
     audit::record(
         &mut *tx,
@@ -418,12 +418,23 @@ pub async fn create(
     get(db, &vendor.id, &id).await
 }
 
-/// Writes an invitation token and email for an affiliate, in the caller's transaction.
-async fn send_invite(
+/// Which sign-in email an affiliate gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkEmail {
+    /// Added by the vendor: "you're invited".
+    Invite,
+    /// Application approved: "welcome".
+    Welcome,
+}
+
+/// Writes a single-use sign-in token (7 days) and the email carrying it, in the caller's
+/// transaction. Using the link signs the affiliate in to the portal and activates it.
+pub async fn send_link_email(
     conn: &mut db::Conn,
     sender: &Sender,
     vendor: &VendorRow,
     affiliate: &AffiliateRow,
+    kind: LinkEmail,
 ) -> AppResult<()> {
     let token = tokens::random_hex(32);
     db::login_tokens::insert(
@@ -436,22 +447,37 @@ async fn send_invite(
     )
     .await?;
     let portal = vendors::portal_url(&mut *conn, &sender.base_url, vendor).await?;
+    let link = format!("{portal}login/link/{token}");
     let greeting = if affiliate.first_name.is_empty() {
         "Hello".to_owned()
     } else {
         format!("Hello {}", affiliate.first_name)
     };
-    let content = Content {
-        kind: "affiliate_invite",
-        subject: format!("You're invited to the {} partner program", vendor.name),
-        heading: format!("{greeting}, join the {} partner program", vendor.name),
-        paragraphs: vec![
-            format!("{} invited you to refer customers and earn a commission on what they pay.", vendor.name),
-            "Accept the invitation to see your referral link and your earnings. The link works once and for 7 days.".into(),
-        ],
-        action: Some(("Accept invitation".into(), format!("{portal}login/link/{token}"))),
-        footnote: Some(format!("You received this because {} added your address to its partner program.", vendor.name)),
-        unsubscribe_url: None,
+    let content = match kind {
+        LinkEmail::Invite => Content {
+            kind: "affiliate_invite",
+            subject: format!("You're invited to the {} partner program", vendor.name),
+            heading: format!("{greeting}, join the {} partner program", vendor.name),
+            paragraphs: vec![
+                format!("{} invited you to refer customers and earn a commission on what they pay.", vendor.name),
+                "Accept the invitation to see your referral link and your earnings. The link works once and for 7 days.".into(),
+            ],
+            action: Some(("Accept invitation".into(), link)),
+            footnote: Some(format!("You received this because {} added your address to its partner program.", vendor.name)),
+            unsubscribe_url: None,
+        },
+        LinkEmail::Welcome => Content {
+            kind: "application_approved",
+            subject: format!("Welcome to the {} partner program", vendor.name),
+            heading: format!("{greeting}, your application was approved"),
+            paragraphs: vec![
+                format!("Welcome to the {} partner program. You can start referring customers right away.", vendor.name),
+                "Sign in to get your referral link and follow your earnings. The link works once and for 7 days.".into(),
+            ],
+            action: Some(("Sign in to your partner portal".into(), link)),
+            footnote: None,
+            unsubscribe_url: None,
+        },
     };
     let name = (!affiliate.name.is_empty()).then_some(affiliate.name.as_str());
     mail::enqueue(
@@ -486,7 +512,7 @@ pub async fn resend_invite(
         )));
     }
     let mut tx = db.begin().await?;
-    send_invite(&mut tx, sender, vendor, &row).await?;
+    send_link_email(&mut tx, sender, vendor, &row, LinkEmail::Invite).await?;
     audit::record(
         &mut *tx,
         &vendor.id,

@@ -3,6 +3,7 @@
 
 pub mod affiliates;
 pub mod api_keys;
+pub mod applications;
 pub mod audit;
 pub mod currency;
 pub mod email;

@@ -7,6 +7,7 @@ mod helpers;
 
 mod affiliates;
 mod api_auth;
+mod applications;
 mod cli;
 mod dashboard_auth;
 mod email;

@@ -4,6 +4,7 @@
 //! tenant's object is a 404. Errors use the envelope of [`crate::error::AppError`].
 
 pub mod affiliates;
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod json;
@@ -30,6 +31,13 @@ pub fn scope() -> Scope {
         .route(
             "/affiliates/{id}/invite",
             web::post().to(affiliates::invite),
+        )
+        .route("/applications", web::get().to(applications::list))
+        .route("/applications", web::post().to(applications::submit))
+        .route("/applications/status", web::get().to(applications::status))
+        .route(
+            "/applications/{id}/review",
+            web::post().to(applications::review),
         )
         .route("/programs", web::get().to(programs::list))
         .route("/programs", web::post().to(programs::create))

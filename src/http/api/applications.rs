@@ -1,0 +1,168 @@
+//! `/api/v1/applications`: submit, status lookup, list, review (seed 001).
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::db::{self, applications::ApplicationRow};
+use crate::domain::api_keys::Scope;
+use crate::domain::applications::{self, ApplicationInput, ReviewInput, Source};
+use crate::domain::audit::Actor;
+use crate::domain::mail::Sender;
+use crate::error::{AppError, AppResult};
+use crate::http::AppState;
+use crate::http::api::auth::ApiAuth;
+use crate::http::api::json::ApiJson;
+use crate::http::api::pagination::{List, PageQuery};
+
+/// An application in API responses.
+#[derive(Serialize)]
+struct ApplicationJson {
+    id: String,
+    program_id: String,
+    email: String,
+    name: String,
+    company: Option<String>,
+    website: Option<String>,
+    reason: Option<String>,
+    status: String,
+    rejection_reason: Option<String>,
+    affiliate_id: Option<String>,
+    source: String,
+    reviewed_at: Option<String>,
+    created_at: String,
+}
+
+impl From<ApplicationRow> for ApplicationJson {
+    fn from(a: ApplicationRow) -> Self {
+        Self {
+            id: a.id,
+            program_id: a.program_id,
+            email: a.email,
+            name: a.name,
+            company: a.company,
+            website: a.website,
+            reason: a.reason,
+            status: a.status,
+            rejection_reason: a.rejection_reason,
+            affiliate_id: a.affiliate_id,
+            source: a.source,
+            reviewed_at: a.reviewed_at.map(db::rfc3339),
+            created_at: db::rfc3339(a.created_at),
+        }
+    }
+}
+
+async fn vendor(state: &AppState, auth: &ApiAuth) -> AppResult<db::vendors::VendorRow> {
+    db::vendors::by_id(state.db.pool(), auth.vendor_id())
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// `POST /api/v1/applications` → 201 `{id, status, message}`.
+pub async fn submit(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    body: ApiJson<ApplicationInput>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let vendor = vendor(&state, &auth).await?;
+    let sender = Sender::from_settings(&state.settings);
+    let done =
+        applications::submit(&state.db, &sender, &vendor, &body.into_inner(), Source::Api).await?;
+    let a = done.application;
+    let message = if a.status == "approved" {
+        "Application approved: the applicant has been emailed a sign-in link."
+    } else {
+        "Application received: it will be reviewed."
+    };
+    Ok(HttpResponse::Created().json(json!({"id": a.id, "status": a.status, "message": message})))
+}
+
+/// Query of the status lookup.
+#[derive(Debug, Deserialize)]
+pub struct StatusQuery {
+    email: Option<String>,
+    program_id: Option<String>,
+}
+
+/// `GET /api/v1/applications/status?email=` → `{applied, status, rejection_reason}`.
+pub async fn status(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<StatusQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let email = q
+        .email
+        .as_deref()
+        .ok_or_else(|| AppError::invalid("email", "email is required"))?;
+    match applications::status_of(&state.db, auth.vendor_id(), email, q.program_id.as_deref())
+        .await?
+    {
+        Some(a) => Ok(HttpResponse::Ok().json(json!({
+            "applied": true, "id": a.id, "status": a.status, "rejection_reason": a.rejection_reason
+        }))),
+        None => Ok(HttpResponse::Ok()
+            .json(json!({"applied": false, "status": null, "rejection_reason": null}))),
+    }
+}
+
+/// Query of the list.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    page: Option<i64>,
+    per_page: Option<i64>,
+    limit: Option<i64>,
+    status: Option<String>,
+}
+
+/// `GET /api/v1/applications?status=&page=&per_page=`: pending first (oldest first).
+pub async fn list(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let status = applications::parse_status(q.status.as_deref())?;
+    let pool = state.db.pool();
+    let total = db::applications::count(pool, auth.vendor_id(), status).await?;
+    let rows = db::applications::page(pool, auth.vendor_id(), status, page.per_page, page.offset())
+        .await?;
+    let data = rows.into_iter().map(ApplicationJson::from).collect();
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
+}
+
+/// `POST /api/v1/applications/{id}/review` `{action, code?, rejection_reason?}`.
+pub async fn review(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: ApiJson<ReviewInput>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let vendor = vendor(&state, &auth).await?;
+    let sender = Sender::from_settings(&state.settings);
+    let actor = Actor::ApiKey(auth.0.key_id.clone());
+    let a =
+        applications::review(&state.db, &sender, &vendor, &id, &body.into_inner(), &actor).await?;
+    let mut body =
+        serde_json::to_value(ApplicationJson::from(a.clone())).map_err(anyhow::Error::from)?;
+    if let Some(affiliate_id) = &a.affiliate_id {
+        let affiliate = crate::domain::affiliates::get(&state.db, &vendor.id, affiliate_id).await?;
+        let code = affiliate
+            .enrollments
+            .iter()
+            .find(|e| e.program_id == a.program_id)
+            .map(|e| e.code.clone());
+        body["affiliate"] =
+            json!({"id": affiliate.row.id, "code": code, "customer_id": affiliate.row.customer_id});
+    }
+    Ok(HttpResponse::Ok().json(body))
+}

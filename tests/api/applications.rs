@@ -1,0 +1,464 @@
+//! Applications (seed 001): submit, duplicates, status, review, events, emails.
+
+use affilia::domain::api_keys::Scope;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn call(
+    app: &TestApp,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app.client.request(method, app.url(path)).bearer_auth(key);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn vendor(app: &TestApp, name: &str, email: &str) -> String {
+    let v = app.create_vendor(name, email).await;
+    app.api_key(&v.vendor.id, Scope::Full).await
+}
+
+fn jane() -> Value {
+    json!({"email": "partner@example.test", "name": "Jane Smith", "company": "Acme Inc",
+           "website": "https://acme.test", "reason": "I have a large audience in the SaaS space"})
+}
+
+#[tokio::test]
+async fn seed_001_apply_status_and_approve() {
+    let app = spawn_app().await;
+    let key = vendor(&app, "Acme", "owner@acme.test").await;
+
+    let (status, body) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/applications",
+        Some(jane()),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "pending");
+    assert!(body["message"].is_string());
+    let id = body["id"].as_str().unwrap().to_owned();
+
+    // A second open application from the same email (any case) is refused.
+    let mut again = jane();
+    again["email"] = json!("PARTNER@example.test");
+    let (status, err) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/applications",
+        Some(again),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("duplicate"))
+    );
+
+    let (_, st) = call(
+        &app,
+        &key,
+        Method::GET,
+        "/api/v1/applications/status?email=Partner@Example.test",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st["applied"].as_bool(), st["status"].as_str()),
+        (Some(true), Some("pending"))
+    );
+    let (_, none) = call(
+        &app,
+        &key,
+        Method::GET,
+        "/api/v1/applications/status?email=nobody@example.test",
+        None,
+    )
+    .await;
+    assert_eq!(none["applied"], false);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications").await,
+        1,
+        "status lookups have no side effects"
+    );
+
+    let (_, list) = call(
+        &app,
+        &key,
+        Method::GET,
+        "/api/v1/applications?status=pending",
+        None,
+    )
+    .await;
+    assert_eq!(list["total"], 1);
+    assert_eq!(
+        list["data"][0]["reason"],
+        "I have a large audience in the SaaS space"
+    );
+
+    let (status, reviewed) = call(
+        &app,
+        &key,
+        Method::POST,
+        &format!("/api/v1/applications/{id}/review"),
+        Some(json!({"action": "approve", "code": "JANE20"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{reviewed}");
+    assert_eq!(reviewed["status"], "approved");
+    assert_eq!(reviewed["affiliate"]["code"], "jane20");
+    let affiliate_id = reviewed["affiliate"]["id"].as_str().unwrap().to_owned();
+    let (_, a) = call(
+        &app,
+        &key,
+        Method::GET,
+        &format!("/api/v1/affiliates/{affiliate_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(a["status"], "active");
+    assert_eq!(a["company"], "Acme Inc");
+    assert_eq!(a["enrollments"][0]["status"], "active");
+
+    // Reviewing again changes nothing.
+    let (status, _) = call(
+        &app,
+        &key,
+        Method::POST,
+        &format!("/api/v1/applications/{id}/review"),
+        Some(json!({"action": "reject"})),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let (_, st) = call(
+        &app,
+        &key,
+        Method::GET,
+        "/api/v1/applications/status?email=partner@example.test",
+        None,
+    )
+    .await;
+    assert_eq!(st["status"], "approved");
+    // Still refused while approved.
+    let (status, _) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/applications",
+        Some(jane()),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    // The welcome email and the event were written with the decision.
+    let (subject,): (String,) =
+        sqlx::query_as("SELECT subject FROM email_outbox WHERE kind = 'application_approved'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(subject, "Welcome to the Acme partner program");
+    let (payload,): (String,) =
+        sqlx::query_as("SELECT payload FROM events WHERE type = 'partner_application_approved'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    let payload: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(
+        payload["data"]["application"]["email"],
+        "partner@example.test"
+    );
+    assert_eq!(
+        payload["data"]["affiliate"],
+        json!({"id": affiliate_id, "code": "jane20", "customer_id": null})
+    );
+}
+
+#[tokio::test]
+async fn rejection_emails_the_reason_and_allows_a_new_application() {
+    let app = spawn_app().await;
+    let key = vendor(&app, "Acme", "owner@acme.test").await;
+    let (_, body) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/applications",
+        Some(jane()),
+    )
+    .await;
+    let id = body["id"].as_str().unwrap();
+    let (status, r) = call(
+        &app,
+        &key,
+        Method::POST,
+        &format!("/api/v1/applications/{id}/review"),
+        Some(json!({"action": "reject", "rejectionReason": "Not a good fit at this time"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "rejected");
+    let (_, st) = call(
+        &app,
+        &key,
+        Method::GET,
+        "/api/v1/applications/status?email=partner@example.test",
+        None,
+    )
+    .await;
+    assert_eq!(
+        st,
+        json!({"applied": true, "id": id, "status": "rejected", "rejection_reason": "Not a good fit at this time"})
+    );
+    let (text,): (String,) =
+        sqlx::query_as("SELECT body_text FROM email_outbox WHERE kind = 'application_rejected'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert!(text.contains("Reason: Not a good fit at this time"));
+    let (payload,): (String,) =
+        sqlx::query_as("SELECT payload FROM events WHERE type = 'partner_application_rejected'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert!(payload.contains("\"reason\":\"Not a good fit at this time\""));
+    assert_eq!(app.count("SELECT COUNT(*) FROM affiliates").await, 0);
+
+    let (status, _) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/applications",
+        Some(jane()),
+    )
+    .await;
+    assert_eq!(status, 201, "a rejected applicant may apply again");
+}
+
+#[tokio::test]
+async fn auto_approve_programs_approve_on_submit() {
+    let app = spawn_app().await;
+    let key = vendor(&app, "Acme", "owner@acme.test").await;
+    let (_, programs) = call(&app, &key, Method::GET, "/api/v1/programs", None).await;
+    let pid = programs["data"][0]["id"].as_str().unwrap().to_owned();
+    call(
+        &app,
+        &key,
+        Method::PATCH,
+        &format!("/api/v1/programs/{pid}"),
+        Some(json!({"auto_approve": true})),
+    )
+    .await;
+    let (status, body) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/applications",
+        Some(jane()),
+    )
+    .await;
+    assert_eq!((status, body["status"].as_str()), (201, Some("approved")));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM affiliates WHERE status = 'active'")
+            .await,
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM events").await, 1);
+}
+
+#[tokio::test]
+async fn approval_reuses_an_existing_affiliate_and_code_conflicts_change_nothing() {
+    let app = spawn_app().await;
+    let key = vendor(&app, "Acme", "owner@acme.test").await;
+    let (_, second) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/programs",
+        Some(json!({"name": "Agencies"})),
+    )
+    .await;
+    let agencies = second["id"].as_str().unwrap().to_owned();
+    // Jane is already an affiliate of the default program; she applies to the second one.
+    call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/affiliates",
+        Some(json!({"email": "partner@example.test", "code": "taken-code", "send_invite": false})),
+    )
+    .await;
+    let mut body = jane();
+    body["program_id"] = json!(agencies);
+    let (status, created) =
+        call(&app, &key, Method::POST, "/api/v1/applications", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/api/v1/applications/{id}/review");
+    let (status, err) = call(
+        &app,
+        &key,
+        Method::POST,
+        &path,
+        Some(json!({"action": "approve", "code": "taken-code"})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (409, Some("code"))
+    );
+    let (_, st) = call(
+        &app,
+        &key,
+        Method::GET,
+        "/api/v1/applications/status?email=partner@example.test",
+        None,
+    )
+    .await;
+    assert_eq!(
+        st["status"], "pending",
+        "the failed approval changed nothing"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM events").await, 0);
+
+    let (status, ok) = call(
+        &app,
+        &key,
+        Method::POST,
+        &path,
+        Some(json!({"action": "approve"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{ok}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM affiliates").await,
+        1,
+        "reused by email"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM enrollments").await, 2);
+    // Already enrolled in the default program: applying there is refused.
+    let (status, _) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/applications",
+        Some(jane()),
+    )
+    .await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn bad_applications_and_reviews_are_refused() {
+    let app = spawn_app().await;
+    let key = vendor(&app, "Acme", "owner@acme.test").await;
+    let beta_key = vendor(&app, "Beta", "owner@beta.test").await;
+    for (body, status, field) in [
+        (json!({"name": "Jane"}), 422, "email"),
+        (json!({"email": "bad", "name": "Jane"}), 422, "email"),
+        (json!({"email": "a@x.test"}), 422, "name"),
+        (
+            json!({"email": "a@x.test", "name": "J", "reason": "r".repeat(2001)}),
+            422,
+            "reason",
+        ),
+        (
+            json!({"email": "a@x.test", "name": "J", "program_id": "prg_nope"}),
+            422,
+            "program_id",
+        ),
+        (
+            json!({"email": "a@x.test", "name": "J", "favourite": "x"}),
+            400,
+            "",
+        ),
+    ] {
+        let (got, err) = call(
+            &app,
+            &key,
+            Method::POST,
+            "/api/v1/applications",
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(got, status, "{body} {err}");
+        if !field.is_empty() {
+            assert_eq!(err["error"]["field"], field);
+        }
+    }
+    let (_, created) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/applications",
+        Some(jane()),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/api/v1/applications/{id}/review");
+    let (status, err) = call(
+        &app,
+        &key,
+        Method::POST,
+        &path,
+        Some(json!({"action": "maybe"})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("action"))
+    );
+    let (status, _) = call(
+        &app,
+        &key,
+        Method::POST,
+        &path,
+        Some(json!({"action": "approve", "code": "bad code!"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    // Another vendor cannot see or review it.
+    let (status, _) = call(
+        &app,
+        &beta_key,
+        Method::POST,
+        &path,
+        Some(json!({"action": "approve"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, list) = call(&app, &beta_key, Method::GET, "/api/v1/applications", None).await;
+    assert_eq!(list["total"], 0);
+    let (_, st) = call(
+        &app,
+        &beta_key,
+        Method::GET,
+        "/api/v1/applications/status?email=partner@example.test",
+        None,
+    )
+    .await;
+    assert_eq!(st["applied"], false);
+    let (status, _) = call(
+        &app,
+        &key,
+        Method::GET,
+        "/api/v1/applications?status=lost",
+        None,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE status = 'pending'")
+            .await,
+        1
+    );
+}
