@@ -221,6 +221,19 @@ pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
         .await
 }
 
+/// One program of a vendor by slug.
+pub async fn by_slug<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    slug: &str,
+) -> Result<Option<ProgramRow>, sqlx::Error> {
+    sqlx::query_as(concat!(select!(), "WHERE p.vendor_id = $1 AND p.slug = $2"))
+        .bind(vendor_id)
+        .bind(slug)
+        .fetch_optional(ex)
+        .await
+}
+
 /// The vendor's default program.
 pub async fn default_for<'e, E: Executor<'e, Database = Any>>(
     ex: E,

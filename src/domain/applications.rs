@@ -403,6 +403,26 @@ pub async fn status_of(
     Ok(db::applications::latest_by_email(db.pool(), vendor_id, email.as_str(), program_id).await?)
 }
 
+/// Public-form submissions allowed per client address per hour.
+const SUBMISSIONS_PER_HOUR: i64 = 10;
+
+/// Counts a public-form submission from `client` and refuses (429) past the hourly cap.
+/// The client address is stored only as a hash.
+pub async fn check_submission_rate(db: &Db, client: &str) -> AppResult<()> {
+    let key = format!("apply|{}", crate::domain::tokens::sha256_hex(client));
+    let hour = 3600 * 1000;
+    let now = db::now_ms();
+    let (n, oldest) = db::throttle::failures_since(db.pool(), &key, now - hour).await?;
+    if n >= SUBMISSIONS_PER_HOUR {
+        let wait = (oldest.unwrap_or(now) + hour - now).max(1000) / 1000;
+        return Err(AppError::RateLimited {
+            retry_after_secs: u64::try_from(wait).unwrap_or(60),
+        });
+    }
+    db::throttle::record_failure(db.pool(), &key).await?;
+    Ok(())
+}
+
 /// Validates a `?status=` filter.
 pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&str>> {
     match raw.filter(|s| !s.is_empty()) {

@@ -462,3 +462,223 @@ async fn bad_applications_and_reviews_are_refused() {
         1
     );
 }
+
+fn apply_fields<'a>(email: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut f = vec![
+        ("email", email),
+        ("name", "Jane Smith"),
+        ("company", ""),
+        ("website", ""),
+        ("reason", "Blog"),
+        ("nickname", ""),
+    ];
+    f.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+    f.extend_from_slice(extra);
+    f
+}
+
+#[tokio::test]
+async fn the_public_form_works_on_the_portal_and_the_custom_domain() {
+    let app = spawn_app().await;
+    let key = vendor(&app, "Acme", "owner@acme.test").await;
+    let acme = affilia::db::vendors::by_slug(app.db.pool(), "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    affilia::domain::vendors::add_portal_domain(
+        &app.db,
+        &[],
+        &acme.id,
+        "partners.acme.test",
+        &affilia::domain::audit::Actor::Cli,
+    )
+    .await
+    .unwrap();
+
+    assert!(
+        app.text("/p/acme/")
+            .await
+            .contains("href=\"/p/acme/apply\"")
+    );
+    let form = app.text("/p/acme/apply").await;
+    assert!(form.contains("Apply to Acme affiliate program"));
+    let res = app
+        .post_form(
+            "/p/acme/apply",
+            "/p/acme/apply",
+            &apply_fields("jane@x.test", &[]),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("was received"));
+    let (source,): (String,) = sqlx::query_as("SELECT source FROM applications")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(source, "portal");
+
+    // The same person again: a readable refusal.
+    let res = app
+        .post_form(
+            "/p/acme/apply",
+            "/p/acme/apply",
+            &apply_fields("JANE@x.test", &[]),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("already pending or approved")
+    );
+
+    // Invalid input is shown back with the field marked, and nothing is stored.
+    let res = app
+        .post_form(
+            "/p/acme/apply",
+            "/p/acme/apply",
+            &apply_fields("not-an-email", &[]),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("aria-invalid"));
+
+    // The custom domain serves the same form, with its own cookies.
+    let custom = app.client_for_host("partners.acme.test");
+    let page = custom
+        .get(app.host_url("partners.acme.test", "/apply"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("action=\"/apply\""));
+    let token = crate::helpers::csrf_from(&page);
+    let mut fields = apply_fields("bob@x.test", &[]);
+    fields.push(("csrf_token", &token));
+    let res = custom
+        .post(app.host_url("partners.acme.test", "/apply"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (_, list) = call(&app, &key, Method::GET, "/api/v1/applications", None).await;
+    assert_eq!(list["total"], 2);
+}
+
+#[tokio::test]
+async fn bots_and_floods_are_kept_out_of_the_public_form() {
+    let app = spawn_app().await;
+    vendor(&app, "Acme", "owner@acme.test").await;
+    let res = app
+        .post_form(
+            "/p/acme/apply",
+            "/p/acme/apply",
+            &apply_fields("bot@x.test", &[("nickname", "spam")]),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let res_ok = res.contains("Thank you");
+    assert!(res_ok, "bots see the same thank-you page");
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 0);
+
+    for i in 0..10 {
+        let email = format!("person{i}@x.test");
+        let res = app
+            .post_form("/p/acme/apply", "/p/acme/apply", &apply_fields(&email, &[]))
+            .await;
+        assert_eq!(res.status(), 200, "{i}");
+    }
+    let res = app
+        .post_form(
+            "/p/acme/apply",
+            "/p/acme/apply",
+            &apply_fields("eleven@x.test", &[]),
+        )
+        .await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    assert!(res.text().await.unwrap().contains("Too many attempts"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 10);
+}
+
+#[tokio::test]
+async fn program_terms_must_be_accepted_and_inactive_programs_take_no_applications() {
+    let app = spawn_app().await;
+    let key = vendor(&app, "Acme", "owner@acme.test").await;
+    let (_, programs) = call(&app, &key, Method::GET, "/api/v1/programs", None).await;
+    let pid = programs["data"][0]["id"].as_str().unwrap().to_owned();
+    call(
+        &app,
+        &key,
+        Method::PATCH,
+        &format!("/api/v1/programs/{pid}"),
+        Some(json!({"terms_text": "No spam. No brand bidding."})),
+    )
+    .await;
+    call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/programs",
+        Some(json!({"name": "Agencies", "slug": "agencies"})),
+    )
+    .await;
+    call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/programs",
+        Some(json!({"name": "Old", "slug": "old", "status": "archived"})),
+    )
+    .await;
+
+    let page = app.text("/p/acme/apply").await;
+    assert!(page.contains("No spam. No brand bidding."));
+    assert!(page.contains("?program=agencies"));
+    assert!(!page.contains("?program=old"));
+    let res = app
+        .post_form(
+            "/p/acme/apply",
+            "/p/acme/apply",
+            &apply_fields("jane@x.test", &[("program", "default")]),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("accept the program terms")
+    );
+    let res = app
+        .post_form(
+            "/p/acme/apply",
+            "/p/acme/apply",
+            &apply_fields(
+                "jane@x.test",
+                &[("program", "default"), ("accept_terms", "on")],
+            ),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .post_form(
+            "/p/acme/apply",
+            "/p/acme/apply?program=agencies",
+            &apply_fields("jane@x.test", &[("program", "agencies")]),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        200,
+        "the second program has no terms to accept"
+    );
+    assert_eq!(app.get("/p/acme/apply?program=old").await.status(), 404);
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 2);
+}

@@ -24,6 +24,7 @@ struct PortalHome {
     /// The signed-in affiliate's email and referral codes.
     signed_in: Option<(String, Vec<String>)>,
     logout_url: String,
+    apply_url: String,
     vendor_name: String,
     brand_css: String,
     programs: Vec<ProgramView>,
@@ -60,6 +61,7 @@ pub async fn show(
         &PortalHome {
             signed_in,
             logout_url: portal.url("/logout"),
+            apply_url: portal.url("/apply"),
             chrome: Chrome::new(&session, format!("{} partners", portal.vendor.name)),
             brand_css: portal.url("/brand.css"),
             vendor_name: portal.vendor.name,

@@ -2,6 +2,7 @@
 //! on the dashboard host and the root of the vendor's own portal domain (see
 //! `middleware::host_routing`).
 
+pub mod apply;
 pub mod auth;
 pub mod home;
 
@@ -23,6 +24,8 @@ pub fn scope() -> Scope {
         .route("", web::get().to(add_slash))
         .route("/", web::get().to(home::show))
         .route("/brand.css", web::get().to(home::brand_css))
+        .route("/apply", web::get().to(apply::form))
+        .route("/apply", web::post().to(apply::submit))
         .route("/login/link/{token}", web::get().to(auth::confirm))
         .route("/login/link/{token}", web::post().to(auth::accept))
         .route("/logout", web::post().to(auth::logout))
