@@ -682,3 +682,161 @@ async fn program_terms_must_be_accepted_and_inactive_programs_take_no_applicatio
     assert_eq!(app.get("/p/acme/apply?program=old").await.status(), 404);
     assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 2);
 }
+
+#[tokio::test]
+async fn the_dashboard_queue_reviews_inline_and_in_bulk() {
+    let app = spawn_app().await;
+    app.setup("Acme", "owner@acme.test").await;
+    for email in ["a@x.test", "b@x.test", "c@x.test", "d@x.test"] {
+        let other = crate::helpers::new_client();
+        let res = app
+            .post_form_as(
+                &other,
+                "/p/acme/apply",
+                "/p/acme/apply",
+                &apply_fields(email, &[]),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    let page = app.text("/dashboard/applications").await;
+    assert!(page.contains("id=\"pending-count\">4<"), "{page}");
+    let ids: Vec<String> =
+        sqlx::query_as::<_, (String,)>("SELECT id FROM applications ORDER BY email")
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id,)| id)
+            .collect();
+    let token = crate::helpers::csrf_from(&page);
+    let hx = |path: String, form: Vec<(&'static str, &'static str)>| {
+        app.client
+            .post(app.url(&path))
+            .header("HX-Request", "true")
+            .header("X-CSRF-Token", &token)
+            .form(&form)
+            .send()
+    };
+
+    // Inline approve with a chosen code: the row and the counts come back.
+    let res = hx(
+        format!("/dashboard/applications/{}/review", ids[0]),
+        vec![("action", "approve"), ("code", "Alpha-1")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&format!("id=\"application-{}\"", ids[0])));
+    assert!(html.contains("status-approved"));
+    assert!(
+        html.contains("hx-swap-oob=\"true\"") && html.contains("id=\"pending-count\">3<"),
+        "{html}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM enrollments WHERE code = 'alpha-1'")
+            .await,
+        1
+    );
+
+    // A taken code: a toast, and the application stays pending.
+    let res = hx(
+        format!("/dashboard/applications/{}/review", ids[1]),
+        vec![("action", "approve"), ("code", "alpha-1")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 409);
+    assert_eq!(res.headers()["hx-retarget"], "#toasts");
+    // Reviewing a decided one again: a toast too.
+    let res = hx(
+        format!("/dashboard/applications/{}/review", ids[0]),
+        vec![("action", "reject")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 409);
+
+    // Bulk: reject two with a reason; one of them was approved already and is counted as failed.
+    let res = app
+        .client
+        .post(app.url("/dashboard/applications/bulk"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("ids", &ids[0]),
+            ("ids", &ids[1]),
+            ("ids", &ids[2]),
+            ("action", "reject"),
+            ("rejection_reason", "Full for now"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "/dashboard/applications?done=2&failed=1"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications WHERE status = 'rejected' AND rejection_reason = 'Full for now'").await, 2);
+    let page = app.text("/dashboard/applications?done=2&failed=1").await;
+    assert!(page.contains("2 application(s) decided; 1 could not be"));
+    assert!(
+        app.text("/dashboard/applications?status=rejected")
+            .await
+            .contains("Full for now")
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM email_outbox WHERE kind = 'application_rejected'")
+            .await,
+        2
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM events").await, 3);
+}
+
+#[tokio::test]
+async fn the_dashboard_queue_is_per_vendor() {
+    let app = spawn_app().await;
+    let acme_key = vendor(&app, "Acme", "owner@acme.test").await;
+    vendor(&app, "Beta", "owner@beta.test").await;
+    let (_, created) = call(
+        &app,
+        &acme_key,
+        Method::POST,
+        "/api/v1/applications",
+        Some(jane()),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    app.login("owner@beta.test", crate::helpers::OWNER_PASSWORD)
+        .await;
+    assert!(
+        !app.text("/dashboard/applications")
+            .await
+            .contains("partner@example.test")
+    );
+    let res = app
+        .post_form(
+            &format!("/dashboard/applications/{id}/review"),
+            "/dashboard/applications",
+            &[("action", "approve")],
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    let res = app
+        .post_form(
+            "/dashboard/applications/bulk",
+            "/dashboard/applications",
+            &[("ids", id), ("action", "approve")],
+        )
+        .await;
+    assert_eq!(
+        res.headers()["location"],
+        "/dashboard/applications?done=0&failed=1"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE status = 'pending'")
+            .await,
+        1
+    );
+}

@@ -1,5 +1,6 @@
 //! The vendor dashboard (server-rendered, HTMX), served on the dashboard hosts.
 
+pub mod applications;
 pub mod auth;
 pub mod emails;
 pub mod home;
@@ -29,6 +30,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/link/{token}", web::post().to(auth::use_link))
         .route("/logout", web::post().to(auth::logout))
         .route("/dashboard", web::get().to(home::show))
+        .route("/dashboard/applications", web::get().to(applications::list))
+        .route(
+            "/dashboard/applications/bulk",
+            web::post().to(applications::bulk),
+        )
+        .route(
+            "/dashboard/applications/{id}/review",
+            web::post().to(applications::review),
+        )
         .route("/dashboard/programs", web::get().to(programs::list))
         .route("/dashboard/programs", web::post().to(programs::create))
         .route("/dashboard/programs/new", web::get().to(programs::new))
