@@ -85,6 +85,24 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// The newest entries about one object of a vendor.
+pub async fn for_object<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    object_id: &str,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, actor_type, actor_id, action, object_type, object_id, details, created_at \
+         FROM audit_log WHERE vendor_id = $1 AND object_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3",
+    )
+    .bind(vendor_id)
+    .bind(object_id)
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
 /// How many entries a vendor has.
 pub async fn count<'e, E: Executor<'e, Database = Any>>(
     ex: E,

@@ -582,3 +582,206 @@ async fn other_vendors_affiliates_are_404_everywhere() {
     let (_, a) = call(&app, &acme_key, Method::GET, &path, None).await;
     assert_eq!(a["status"], "invited");
 }
+
+#[tokio::test]
+async fn the_dashboard_invites_lists_and_manages_affiliates() {
+    let app = spawn_app().await;
+    app.setup("Acme", "owner@acme.test").await;
+    let res = app
+        .post_form(
+            "/dashboard/affiliates",
+            "/dashboard/affiliates/new",
+            &[
+                ("email", "jane@x.test"),
+                ("first_name", "Jane"),
+                ("last_name", "Smith"),
+                ("code", "jane"),
+                ("send_invite", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let detail_path = res.headers()["location"].to_str().unwrap().to_owned();
+    let detail = app.text(&detail_path).await;
+    assert!(
+        detail.contains("Jane Smith")
+            && detail.contains("<code>jane</code>")
+            && detail.contains("20% of every payment")
+    );
+    assert!(detail.contains("affiliate.created"), "recent activity");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM email_outbox WHERE kind = 'affiliate_invite'")
+            .await,
+        1
+    );
+
+    // A duplicate email is shown on the form.
+    let res = app
+        .post_form(
+            "/dashboard/affiliates",
+            "/dashboard/affiliates/new",
+            &[("email", "JANE@x.test")],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("already exists"));
+
+    for i in 0..30 {
+        let email = format!("p{i:02}@y.test");
+        app.post_form(
+            "/dashboard/affiliates",
+            "/dashboard/affiliates/new",
+            &[("email", &email)],
+        )
+        .await;
+    }
+    // Full page first; HTMX gets only the table, with the filters kept in the page links.
+    let page = app.text("/dashboard/affiliates?sort=email").await;
+    assert!(
+        page.contains("<html") && page.contains("31 affiliate(s)"),
+        "{page}"
+    );
+    let res = app
+        .client
+        .get(app.url("/dashboard/affiliates?search=y.test&sort=email"))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
+    let table = res.text().await.unwrap();
+    assert!(!table.contains("<html"));
+    assert!(
+        table.contains("30 affiliate(s)")
+            && table.contains("p00@y.test")
+            && !table.contains("p29@y.test")
+    );
+    assert!(
+        table.contains("/dashboard/affiliates?search=y.test&#38;sort=email&#38;page=2"),
+        "{table}"
+    );
+    let page2 = app
+        .text("/dashboard/affiliates?search=y.test&sort=email&page=2")
+        .await;
+    assert!(page2.contains("p29@y.test"));
+    assert!(
+        app.text("/dashboard/affiliates?status=active")
+            .await
+            .contains("0 affiliate(s)")
+    );
+
+    // Actions: override, pause, reactivate, deactivate; resend only while invited.
+    let id = detail_path
+        .trim_start_matches("/dashboard/affiliates/")
+        .to_owned();
+    let res = app
+        .post_form(
+            &format!("/dashboard/affiliates/{id}/invite"),
+            &detail_path,
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.count("SELECT COUNT(*) FROM email_outbox WHERE kind = 'affiliate_invite' AND to_email = 'jane@x.test'").await, 2);
+    app.post_form(
+        &format!("/dashboard/affiliates/{id}/override"),
+        &detail_path,
+        &[("percent", "35")],
+    )
+    .await;
+    assert!(
+        app.text(&detail_path)
+            .await
+            .contains("35% of every payment (override)")
+    );
+    let res = app
+        .post_form(
+            &format!("/dashboard/affiliates/{id}/override"),
+            &detail_path,
+            &[("percent", "350")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    for status in ["paused", "active", "deactivated"] {
+        let res = app
+            .post_form(
+                &format!("/dashboard/affiliates/{id}/status"),
+                &detail_path,
+                &[("status", status)],
+            )
+            .await;
+        assert_eq!(res.status(), 303);
+        assert!(
+            app.text(&detail_path)
+                .await
+                .contains(&format!("status-{status}\">{status}"))
+        );
+    }
+    let res = app
+        .post_form(
+            &format!("/dashboard/affiliates/{id}/invite"),
+            &detail_path,
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    let res = app
+        .post_form(
+            &format!("/dashboard/affiliates/{id}/status"),
+            &detail_path,
+            &[("status", "invited")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+}
+
+#[tokio::test]
+async fn dashboard_affiliates_are_per_vendor() {
+    let app = spawn_app().await;
+    let (_, acme_key) = vendor(&app, "Acme", "owner@acme.test").await;
+    vendor(&app, "Beta", "owner@beta.test").await;
+    let (_, a) = call(
+        &app,
+        &acme_key,
+        Method::POST,
+        "/api/v1/affiliates",
+        Some(json!({"email": "jane@x.test", "send_invite": false})),
+    )
+    .await;
+    let id = a["id"].as_str().unwrap();
+    app.login("owner@beta.test", crate::helpers::OWNER_PASSWORD)
+        .await;
+    assert!(
+        app.text("/dashboard/affiliates")
+            .await
+            .contains("0 affiliate(s)")
+    );
+    assert_eq!(
+        app.get(&format!("/dashboard/affiliates/{id}"))
+            .await
+            .status(),
+        404
+    );
+    for (path, fields) in [
+        ("status", vec![("status", "banned")]),
+        ("invite", vec![]),
+        ("override", vec![("percent", "50")]),
+    ] {
+        let res = app
+            .post_form(
+                &format!("/dashboard/affiliates/{id}/{path}"),
+                "/dashboard/affiliates",
+                &fields,
+            )
+            .await;
+        assert_eq!(res.status(), 404, "{path}");
+    }
+    let (_, a) = call(
+        &app,
+        &acme_key,
+        Method::GET,
+        &format!("/api/v1/affiliates/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(a["status"], "invited");
+}

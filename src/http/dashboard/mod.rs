@@ -1,5 +1,6 @@
 //! The vendor dashboard (server-rendered, HTMX), served on the dashboard hosts.
 
+pub mod affiliates;
 pub mod applications;
 pub mod auth;
 pub mod emails;
@@ -30,6 +31,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/link/{token}", web::post().to(auth::use_link))
         .route("/logout", web::post().to(auth::logout))
         .route("/dashboard", web::get().to(home::show))
+        .route("/dashboard/affiliates", web::get().to(affiliates::list))
+        .route("/dashboard/affiliates", web::post().to(affiliates::create))
+        .route("/dashboard/affiliates/new", web::get().to(affiliates::new))
+        .route(
+            "/dashboard/affiliates/{id}",
+            web::get().to(affiliates::show),
+        )
+        .route(
+            "/dashboard/affiliates/{id}/status",
+            web::post().to(affiliates::set_status),
+        )
+        .route(
+            "/dashboard/affiliates/{id}/invite",
+            web::post().to(affiliates::resend),
+        )
+        .route(
+            "/dashboard/affiliates/{id}/override",
+            web::post().to(affiliates::set_override),
+        )
         .route("/dashboard/applications", web::get().to(applications::list))
         .route(
             "/dashboard/applications/bulk",

@@ -1,0 +1,455 @@
+//! Dashboard: the affiliates table (search, status and program filters, sort, pagination;
+//! HTMX swaps the table and keeps the state in the URL), inviting an affiliate, the detail
+//! page, and the status / invitation / commission-override actions.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::db;
+use crate::domain::affiliates::{self, AffiliateInput};
+use crate::domain::audit::Actor;
+use crate::domain::mail::Sender;
+use crate::domain::terms::{self, Commission, Rate};
+use crate::error::AppError;
+use crate::http::AppState;
+use crate::http::api::affiliates::{parse_filter, parse_sort};
+use crate::http::dashboard::Staff;
+use crate::http::pages::{Chrome, HtmlError, render, see_other};
+
+const PER_PAGE: i64 = 25;
+
+/// The list's state, as it appears in the URL.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    search: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    program_id: String,
+    #[serde(default)]
+    sort: String,
+    page: Option<i64>,
+}
+
+struct Row {
+    id: String,
+    name: String,
+    email: String,
+    codes: String,
+    status: String,
+    joined: String,
+}
+
+struct ProgramOption {
+    id: String,
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/affiliates_table_partial.html")]
+struct Table {
+    rows: Vec<Row>,
+    total: i64,
+    page: i64,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/affiliates.html")]
+struct ListPage {
+    chrome: Chrome,
+    vendor_name: String,
+    user_email: String,
+    q: ListQuery,
+    programs: Vec<ProgramOption>,
+    table: Table,
+}
+
+fn list_url(q: &ListQuery, page: i64) -> String {
+    let params = [
+        ("search", q.search.as_str()),
+        ("status", q.status.as_str()),
+        ("program_id", q.program_id.as_str()),
+        ("sort", q.sort.as_str()),
+    ];
+    let mut pairs: Vec<(&str, String)> = params
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (*k, (*v).to_owned()))
+        .collect();
+    pairs.push(("page", page.to_string()));
+    format!(
+        "/dashboard/affiliates?{}",
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    )
+}
+
+/// `GET /dashboard/affiliates`: the page, or only the table for HTMX.
+pub async fn list(
+    req: HttpRequest,
+    staff: Staff,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, HtmlError> {
+    let q = q.into_inner();
+    let filter = parse_filter(Some(&q.status), Some(&q.search), Some(&q.program_id))?;
+    let sort = parse_sort(Some(if q.sort.is_empty() {
+        "-created_at"
+    } else {
+        &q.sort
+    }))?;
+    let page = q.page.unwrap_or(1).max(1);
+    let pool = state.db.pool();
+    let vendor_id = &staff.vendor.id;
+    let total = db::affiliates::count(pool, vendor_id, &filter).await?;
+    let found = db::affiliates::page(
+        pool,
+        vendor_id,
+        &filter,
+        sort,
+        PER_PAGE,
+        (page - 1) * PER_PAGE,
+    )
+    .await?;
+    let mut rows = Vec::with_capacity(found.len());
+    for a in found {
+        let codes = db::affiliates::enrollments(pool, vendor_id, &a.id)
+            .await?
+            .into_iter()
+            .map(|e| e.code)
+            .collect::<Vec<_>>()
+            .join(", ");
+        rows.push(Row {
+            id: a.id,
+            name: a.name,
+            email: a.email,
+            codes,
+            status: a.status,
+            joined: db::from_ms(a.created_at).format("%Y-%m-%d").to_string(),
+        });
+    }
+    let table = Table {
+        rows,
+        total,
+        page,
+        prev_url: (page > 1).then(|| list_url(&q, page - 1)),
+        next_url: (page * PER_PAGE < total).then(|| list_url(&q, page + 1)),
+    };
+    if req.headers().contains_key("hx-request") {
+        return render(StatusCode::OK, &table);
+    }
+    let (programs, _) = crate::domain::programs::list(&state.db, vendor_id, 100, 0).await?;
+    render(
+        StatusCode::OK,
+        &ListPage {
+            chrome: Chrome::new(&staff.session, "Affiliates"),
+            vendor_name: staff.vendor.name.clone(),
+            user_email: staff.user.email.clone(),
+            programs: programs
+                .into_iter()
+                .map(|p| ProgramOption {
+                    id: p.row.id,
+                    name: p.row.name,
+                })
+                .collect(),
+            q,
+            table,
+        },
+    )
+}
+
+/// The invitation form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct InviteForm {
+    email: String,
+    first_name: String,
+    last_name: String,
+    code: String,
+    program_id: String,
+    send_invite: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/affiliate_new.html")]
+struct NewPage {
+    chrome: Chrome,
+    vendor_name: String,
+    user_email: String,
+    programs: Vec<ProgramOption>,
+    f: InviteForm,
+    error: Option<String>,
+    error_field: String,
+}
+
+async fn new_page(
+    staff: &Staff,
+    state: &AppState,
+    f: InviteForm,
+    error: Option<&AppError>,
+) -> Result<NewPage, HtmlError> {
+    let (programs, _) = crate::domain::programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
+    Ok(NewPage {
+        chrome: Chrome::new(&staff.session, "Invite an affiliate"),
+        vendor_name: staff.vendor.name.clone(),
+        user_email: staff.user.email.clone(),
+        programs: programs
+            .into_iter()
+            .map(|p| ProgramOption {
+                id: p.row.id,
+                name: p.row.name,
+            })
+            .collect(),
+        error: error.map(|e| e.public_message()),
+        error_field: error.and_then(|e| e.field()).unwrap_or_default().to_owned(),
+        f,
+    })
+}
+
+/// `GET /dashboard/affiliates/new`.
+pub async fn new(staff: Staff, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
+    let f = InviteForm {
+        send_invite: Some("on".into()),
+        ..InviteForm::default()
+    };
+    render(StatusCode::OK, &new_page(&staff, &state, f, None).await?)
+}
+
+/// `POST /dashboard/affiliates`.
+pub async fn create(
+    staff: Staff,
+    state: web::Data<AppState>,
+    form: web::Form<InviteForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let f = form.into_inner();
+    let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let input = AffiliateInput {
+        email: Some(f.email.clone()),
+        first_name: some(&f.first_name),
+        last_name: some(&f.last_name),
+        code: some(&f.code),
+        program_id: some(&f.program_id),
+        send_invite: Some(f.send_invite.is_some()),
+        ..AffiliateInput::default()
+    };
+    let sender = Sender::from_settings(&state.settings);
+    match affiliates::create(
+        &state.db,
+        &sender,
+        &staff.vendor,
+        &input,
+        &Actor::User(staff.user.id.clone()),
+    )
+    .await
+    {
+        Ok(a) => Ok(see_other(&format!("/dashboard/affiliates/{}", a.row.id))),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            let status = actix_web::ResponseError::status_code(&e);
+            render(status, &new_page(&staff, &state, f, Some(&e)).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+struct EnrollmentView {
+    program: String,
+    code: String,
+    status: String,
+    terms_version: i64,
+    commission: String,
+}
+
+struct ActivityView {
+    when: String,
+    action: String,
+    actor: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/affiliate.html")]
+struct DetailPage {
+    chrome: Chrome,
+    vendor_name: String,
+    user_email: String,
+    id: String,
+    name: String,
+    email: String,
+    status: String,
+    company: String,
+    website: String,
+    customer_id: String,
+    payout: String,
+    metadata: String,
+    joined: String,
+    enrollments: Vec<EnrollmentView>,
+    stats: affiliates::Stats,
+    override_percent: String,
+    activity: Vec<ActivityView>,
+}
+
+/// `GET /dashboard/affiliates/{id}`.
+pub async fn show(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HtmlError> {
+    let a = affiliates::get(&state.db, &staff.vendor.id, &id).await?;
+    let pool = state.db.pool();
+    let mut enrollments = Vec::new();
+    let mut override_percent = String::new();
+    for e in &a.enrollments {
+        let commission = match e
+            .commission_override
+            .as_deref()
+            .and_then(Commission::from_stored)
+        {
+            Some(c) => {
+                if let Rate::Percentage { bps } = c.rate {
+                    override_percent = terms::bps_to_percent_input(bps);
+                }
+                format!("{} (override)", c.describe())
+            }
+            None => db::programs::terms(pool, &staff.vendor.id, &e.program_id, e.terms_version)
+                .await?
+                .as_deref()
+                .and_then(Commission::from_stored)
+                .map(|c| c.describe())
+                .unwrap_or_default(),
+        };
+        enrollments.push(EnrollmentView {
+            program: e.program_name.clone(),
+            code: e.code.clone(),
+            status: e.status.clone(),
+            terms_version: e.terms_version,
+            commission,
+        });
+    }
+    let activity = db::audit::for_object(pool, &staff.vendor.id, &a.row.id, 20)
+        .await?
+        .into_iter()
+        .map(|r| ActivityView {
+            when: db::from_ms(r.created_at)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            action: r.action,
+            actor: r.actor_type,
+        })
+        .collect();
+    let r = &a.row;
+    render(
+        StatusCode::OK,
+        &DetailPage {
+            chrome: Chrome::new(&staff.session, r.email.clone()),
+            vendor_name: staff.vendor.name.clone(),
+            user_email: staff.user.email.clone(),
+            stats: affiliates::stats(&a),
+            id: r.id.clone(),
+            name: r.name.clone(),
+            email: r.email.clone(),
+            status: r.status.clone(),
+            company: r.company.clone().unwrap_or_default(),
+            website: r.website.clone().unwrap_or_default(),
+            customer_id: r.customer_id.clone().unwrap_or_default(),
+            payout: match (&r.payout_method, &r.payout_email) {
+                (Some(m), Some(e)) => format!("{m}: {e}"),
+                (Some(m), None) => m.clone(),
+                _ => String::new(),
+            },
+            metadata: if r.metadata == "{}" {
+                String::new()
+            } else {
+                r.metadata.clone()
+            },
+            joined: db::from_ms(r.created_at).format("%Y-%m-%d").to_string(),
+            enrollments,
+            override_percent,
+            activity,
+        },
+    )
+}
+
+/// The status action.
+#[derive(Debug, Deserialize)]
+pub struct StatusForm {
+    status: String,
+}
+
+/// `POST /dashboard/affiliates/{id}/status`: pause, ban, reactivate or deactivate.
+pub async fn set_status(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<StatusForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let input = AffiliateInput {
+        status: Some(form.into_inner().status),
+        ..AffiliateInput::default()
+    };
+    affiliates::update(
+        &state.db,
+        &staff.vendor.id,
+        &id,
+        &input,
+        &Actor::User(staff.user.id.clone()),
+    )
+    .await?;
+    Ok(see_other(&format!("/dashboard/affiliates/{id}")))
+}
+
+/// `POST /dashboard/affiliates/{id}/invite`: resend the invitation.
+pub async fn resend(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HtmlError> {
+    let sender = Sender::from_settings(&state.settings);
+    affiliates::resend_invite(
+        &state.db,
+        &sender,
+        &staff.vendor,
+        &id,
+        &Actor::User(staff.user.id.clone()),
+    )
+    .await?;
+    Ok(see_other(&format!("/dashboard/affiliates/{id}")))
+}
+
+/// The override action: a percentage, or empty to use the program terms again.
+#[derive(Debug, Deserialize)]
+pub struct OverrideForm {
+    #[serde(default)]
+    percent: String,
+}
+
+/// `POST /dashboard/affiliates/{id}/override`.
+pub async fn set_override(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<OverrideForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let percent = form.percent.trim();
+    let value = if percent.is_empty() {
+        None
+    } else {
+        Some(json!({"type": "percentage", "bps": terms::parse_percent("percent", percent)?}))
+    };
+    let input = AffiliateInput {
+        commission_override: Some(value),
+        ..AffiliateInput::default()
+    };
+    affiliates::update(
+        &state.db,
+        &staff.vendor.id,
+        &id,
+        &input,
+        &Actor::User(staff.user.id.clone()),
+    )
+    .await?;
+    Ok(see_other(&format!("/dashboard/affiliates/{id}")))
+}
