@@ -409,6 +409,29 @@ pub async fn set_override<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
+/// Moves enrollments to their program's current terms version: all of one program's
+/// (`program_id`), or all of one affiliate's (`affiliate_id`). Returns how many moved.
+pub async fn adopt_current_terms<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    program_id: Option<&str>,
+    affiliate_id: Option<&str>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE enrollments SET terms_version = (SELECT p.current_terms_version FROM programs p \
+         WHERE p.id = enrollments.program_id), updated_at = $1 \
+         WHERE vendor_id = $2 AND ($3 IS NULL OR program_id = $3) AND ($4 IS NULL OR affiliate_id = $4) \
+         AND terms_version <> (SELECT p.current_terms_version FROM programs p WHERE p.id = enrollments.program_id)",
+    )
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(program_id)
+    .bind(affiliate_id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Whether a referral code is taken anywhere in the installation.
 pub async fn code_taken<'e, E: Executor<'e, Database = Any>>(
     ex: E,

@@ -675,6 +675,9 @@ pub async fn accept_invite(db: &Db, vendor_id: &str, token: &str) -> AppResult<A
         ));
     }
     if db::affiliates::set_status(&mut tx, vendor_id, &row.id, "active", Some("invited")).await? {
+        // Enrollments are grandfathered to the terms they activate under, not those of the
+        // day the invitation was sent.
+        db::affiliates::adopt_current_terms(&mut *tx, vendor_id, None, Some(&row.id)).await?;
         audit::record(
             &mut *tx,
             vendor_id,

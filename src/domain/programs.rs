@@ -424,6 +424,30 @@ fn changed_fields(input: &ProgramInput) -> Vec<&'static str> {
     f
 }
 
+/// Moves every enrollment of a program to its current terms version (enrollments otherwise
+/// keep the version they activated under). Returns how many moved.
+pub async fn migrate_enrollments(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+    actor: &Actor,
+) -> AppResult<u64> {
+    let program = get(db, vendor_id, id).await?;
+    let mut tx = db.begin().await?;
+    let moved = db::affiliates::adopt_current_terms(&mut *tx, vendor_id, Some(id), None).await?;
+    audit::record(
+        &mut *tx,
+        vendor_id,
+        actor,
+        "program.enrollments_migrated",
+        ("program", Some(id)),
+        json!({"terms_version": program.row.current_terms_version, "enrollments": moved}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
 /// One program of the vendor; another vendor's is 404.
 pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<Program> {
     let row = db::programs::by_id(db.pool(), vendor_id, id)

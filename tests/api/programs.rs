@@ -466,3 +466,108 @@ async fn dashboard_programs_are_per_vendor_and_need_sign_in() {
     assert_eq!(res.status(), 404);
     assert!(!app.text("/dashboard/programs").await.contains("Acme"));
 }
+
+#[tokio::test]
+async fn enrollments_keep_their_terms_until_the_vendor_migrates_them() {
+    let app = spawn_app().await;
+    let (pid, key) = vendor_with_key(&app, "Acme", "owner@acme.test").await;
+    let (_, early) = send(
+        &app,
+        &key,
+        reqwest::Method::POST,
+        "/api/v1/affiliates",
+        json!({"email": "early@x.test", "send_invite": false}),
+    )
+    .await;
+    let (_, invited) = send(
+        &app,
+        &key,
+        reqwest::Method::POST,
+        "/api/v1/affiliates",
+        json!({"email": "late@x.test"}),
+    )
+    .await;
+    let early_id = early["id"].as_str().unwrap().to_owned();
+    send(
+        &app,
+        &key,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/affiliates/{early_id}"),
+        json!({"status": "active"}),
+    )
+    .await;
+    send(
+        &app,
+        &key,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/programs/{pid}"),
+        json!({"commission": {"type": "percentage", "bps": 2500}}),
+    )
+    .await;
+
+    let version = |a: &Value| a["enrollments"][0]["terms_version"].as_i64().unwrap();
+    let (_, a) = send(
+        &app,
+        &key,
+        reqwest::Method::GET,
+        &format!("/api/v1/affiliates/{early_id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(version(&a), 1, "grandfathered");
+
+    // The invited affiliate activates after the change: it joins under version 2.
+    app.run_jobs().await;
+    let (text,): (String,) =
+        sqlx::query_as("SELECT body_text FROM email_outbox WHERE to_email = 'late@x.test'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    let start = text.find("http://").unwrap();
+    let link = text[start..].split_whitespace().next().unwrap().to_owned();
+    let browser = crate::helpers::new_client();
+    let page = browser
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = crate::helpers::csrf_from(&page);
+    browser
+        .post(&link)
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let (_, a) = send(
+        &app,
+        &key,
+        reqwest::Method::GET,
+        &format!("/api/v1/affiliates/{}", invited["id"].as_str().unwrap()),
+        json!(null),
+    )
+    .await;
+    assert_eq!((a["status"].as_str(), version(&a)), (Some("active"), 2));
+
+    let (status, moved) = send(
+        &app,
+        &key,
+        reqwest::Method::POST,
+        &format!("/api/v1/programs/{pid}/migrate-enrollments"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved, json!({"migrated": 1, "terms_version": 2}));
+    let (_, a) = send(
+        &app,
+        &key,
+        reqwest::Method::GET,
+        &format!("/api/v1/affiliates/{early_id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(version(&a), 2);
+}

@@ -43,5 +43,9 @@ pub fn scope() -> Scope {
         .route("/programs", web::post().to(programs::create))
         .route("/programs/{id}", web::get().to(programs::show))
         .route("/programs/{id}", web::patch().to(programs::update))
+        .route(
+            "/programs/{id}/migrate-enrollments",
+            web::post().to(programs::migrate),
+        )
         .default_service(web::to(crate::http::not_found))
 }

@@ -115,3 +115,17 @@ pub async fn update(
         programs::update(&state.db, auth.vendor_id(), &id, &body.into_inner(), &actor).await?;
     Ok(HttpResponse::Ok().json(ProgramJson::from(program)))
 }
+
+/// `POST /api/v1/programs/{id}/migrate-enrollments`: move every enrollment to the current
+/// terms version → `{migrated, terms_version}`.
+pub async fn migrate(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let actor = Actor::ApiKey(auth.0.key_id.clone());
+    let migrated = programs::migrate_enrollments(&state.db, auth.vendor_id(), &id, &actor).await?;
+    let program = programs::get(&state.db, auth.vendor_id(), &id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"migrated": migrated, "terms_version": program.row.current_terms_version})))
+}

@@ -64,6 +64,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/dashboard/programs/new", web::get().to(programs::new))
         .route("/dashboard/programs/{id}", web::get().to(programs::edit))
         .route("/dashboard/programs/{id}", web::post().to(programs::update))
+        .route(
+            "/dashboard/programs/{id}/migrate",
+            web::post().to(programs::migrate),
+        )
         .route("/dashboard/emails", web::get().to(emails::list))
         .route("/dashboard/emails/{id}", web::get().to(emails::show))
         .route("/dashboard/emails/{id}/html", web::get().to(emails::html))

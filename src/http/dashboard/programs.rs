@@ -400,3 +400,19 @@ pub async fn update(
         ),
     }
 }
+
+/// `POST /dashboard/programs/{id}/migrate`: move every affiliate to the current terms.
+pub async fn migrate(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HtmlError> {
+    programs::migrate_enrollments(
+        &state.db,
+        &staff.vendor.id,
+        &id,
+        &Actor::User(staff.user.id.clone()),
+    )
+    .await?;
+    Ok(see_other(&format!("/dashboard/programs/{id}?saved=1")))
+}
