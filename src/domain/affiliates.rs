@@ -49,47 +49,39 @@ pub struct AffiliateInput {
     /// Family name.
     pub last_name: Option<String>,
     /// Company.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub company: Option<Option<String>>,
     /// Website.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub website: Option<Option<String>>,
     /// Referral code for the enrollment (create only); generated when absent.
     pub code: Option<String>,
     /// Program to enroll in (create only); the default program when absent.
     pub program_id: Option<String>,
     /// Commission JSON replacing the program terms for this affiliate; `null` clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub commission_override: Option<Option<Value>>,
     /// One of [`PAYOUT_METHODS`].
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub payout_method: Option<Option<String>>,
     /// Payout destination (PayPal/Wise email, account id, bank details).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub payout_email: Option<Option<String>>,
     /// JSON object.
     pub metadata: Option<Value>,
     /// The vendor's customer id for this person.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub customer_id: Option<Option<String>>,
     /// Provisioning integration name.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub external_source: Option<Option<String>>,
     /// Id in that integration.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub external_id: Option<Option<String>>,
     /// New status (update only): active, paused, banned or deactivated.
     pub status: Option<String>,
     /// Email an invitation (create only; default true).
     pub send_invite: Option<bool>,
-}
-
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// An affiliate with its enrollments.

@@ -9,6 +9,7 @@ pub mod currency;
 pub mod email;
 pub mod mail;
 pub mod password;
+pub mod patch;
 pub mod programs;
 pub mod slug;
 pub mod staff;

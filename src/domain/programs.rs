@@ -33,7 +33,7 @@ pub struct ProgramInput {
     /// ISO 4217 currency; the vendor's default when absent.
     pub currency: Option<String>,
     /// Default landing page (`http(s)://`); `null` clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub landing_url: Option<Option<String>>,
     /// `active`, `paused` or `archived`.
     pub status: Option<String>,
@@ -55,15 +55,6 @@ pub struct ProgramInput {
     pub terms_text: Option<String>,
     /// Commission terms; a change creates the next terms version.
     pub commission: Option<serde_json::Value>,
-}
-
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A program with its parsed current terms.

@@ -189,12 +189,6 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
 
-async fn vendor(state: &AppState, auth: &ApiAuth) -> AppResult<db::vendors::VendorRow> {
-    db::vendors::by_id(state.db.pool(), auth.vendor_id())
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
 /// `POST /api/v1/affiliates` → 201.
 pub async fn create(
     auth: ApiAuth,
@@ -209,7 +203,7 @@ pub async fn create(
             "new affiliates start as invited; change the status afterwards",
         ));
     }
-    let vendor = vendor(&state, &auth).await?;
+    let vendor = auth.vendor(&state).await?;
     let sender = Sender::from_settings(&state.settings);
     let affiliate = affiliates::create(
         &state.db,
@@ -266,7 +260,7 @@ pub async fn invite(
     id: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
-    let vendor = vendor(&state, &auth).await?;
+    let vendor = auth.vendor(&state).await?;
     let sender = Sender::from_settings(&state.settings);
     affiliates::resend_invite(
         &state.db,

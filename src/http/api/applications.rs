@@ -53,12 +53,6 @@ impl From<ApplicationRow> for ApplicationJson {
     }
 }
 
-async fn vendor(state: &AppState, auth: &ApiAuth) -> AppResult<db::vendors::VendorRow> {
-    db::vendors::by_id(state.db.pool(), auth.vendor_id())
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
 /// `POST /api/v1/applications` → 201 `{id, status, message}`.
 pub async fn submit(
     auth: ApiAuth,
@@ -66,7 +60,7 @@ pub async fn submit(
     body: ApiJson<ApplicationInput>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
-    let vendor = vendor(&state, &auth).await?;
+    let vendor = auth.vendor(&state).await?;
     let sender = Sender::from_settings(&state.settings);
     let done =
         applications::submit(&state.db, &sender, &vendor, &body.into_inner(), Source::Api).await?;
@@ -147,7 +141,7 @@ pub async fn review(
     body: ApiJson<ReviewInput>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
-    let vendor = vendor(&state, &auth).await?;
+    let vendor = auth.vendor(&state).await?;
     let sender = Sender::from_settings(&state.settings);
     let actor = Actor::ApiKey(auth.0.key_id.clone());
     let a =

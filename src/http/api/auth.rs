@@ -21,6 +21,16 @@ impl ApiAuth {
         &self.0.vendor_id
     }
 
+    /// The caller's vendor row.
+    pub async fn vendor(
+        &self,
+        state: &AppState,
+    ) -> Result<crate::db::vendors::VendorRow, AppError> {
+        crate::db::vendors::by_id(state.db.pool(), self.vendor_id())
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
     /// Fails with 403 unless the key's scope includes `needed`.
     pub fn require(&self, needed: Scope) -> Result<(), AppError> {
         if self.0.scope.allows(needed) {
