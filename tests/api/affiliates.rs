@@ -6,22 +6,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, new_client, spawn_app};
 
-async fn call(
-    app: &TestApp,
-    key: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(key);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 async fn vendor(app: &TestApp, name: &str, email: &str) -> (String, String) {
     let v = app.create_vendor(name, email).await;
     (
@@ -34,18 +18,18 @@ async fn vendor(app: &TestApp, name: &str, email: &str) -> (String, String) {
 async fn an_invited_affiliate_gets_an_email_and_activates_on_first_sign_in() {
     let app = spawn_app().await;
     let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
-    let (status, a) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/affiliates",
-        Some(json!({
-            "email": "Jane.Smith@Example.test", "first_name": "Jane", "last_name": "Smith",
-            "payout_method": "paypal", "payout_email": "jane@paypal.test",
-            "metadata": {"source": "conference"}, "customer_id": "cus_123"
-        })),
-    )
-    .await;
+    let (status, a) = app
+        .call(
+            &key,
+            Method::POST,
+            "/api/v1/affiliates",
+            Some(json!({
+                "email": "Jane.Smith@Example.test", "first_name": "Jane", "last_name": "Smith",
+                "payout_method": "paypal", "payout_email": "jane@paypal.test",
+                "metadata": {"source": "conference"}, "customer_id": "cus_123"
+            })),
+        )
+        .await;
     assert_eq!(status, 201, "{a}");
     assert_eq!(a["status"], "invited");
     assert_eq!(a["name"], "Jane Smith");
@@ -103,14 +87,9 @@ async fn an_invited_affiliate_gets_an_email_and_activates_on_first_sign_in() {
         "{home}"
     );
     assert!(home.contains(&code));
-    let (_, a) = call(
-        &app,
-        &key,
-        Method::GET,
-        &format!("/api/v1/affiliates/{id}"),
-        None,
-    )
-    .await;
+    let (_, a) = app
+        .call(&key, Method::GET, &format!("/api/v1/affiliates/{id}"), None)
+        .await;
     assert_eq!(a["status"], "active");
     assert_eq!(a["enrollments"][0]["status"], "active");
     assert!(a["activated_at"].is_string());
@@ -119,37 +98,37 @@ async fn an_invited_affiliate_gets_an_email_and_activates_on_first_sign_in() {
     assert_eq!(again.status(), 410);
 
     // Resending is only for affiliates that have not accepted.
-    let (status, _) = call(
-        &app,
-        &key,
-        Method::POST,
-        &format!("/api/v1/affiliates/{id}/invite"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            &key,
+            Method::POST,
+            &format!("/api/v1/affiliates/{id}/invite"),
+            None,
+        )
+        .await;
     assert_eq!(status, 409);
 
     // Lookup by the vendor's customer id.
-    let (_, found) = call(
-        &app,
-        &key,
-        Method::GET,
-        "/api/v1/affiliates/by-customer/cus_123",
-        None,
-    )
-    .await;
+    let (_, found) = app
+        .call(
+            &key,
+            Method::GET,
+            "/api/v1/affiliates/by-customer/cus_123",
+            None,
+        )
+        .await;
     assert_eq!(found["enrolled"], true);
     assert_eq!(found["code"], code.as_str());
     assert_eq!(found["status"], "active");
     assert_eq!(found["total_earned_cents"], 0);
-    let (_, missing) = call(
-        &app,
-        &key,
-        Method::GET,
-        "/api/v1/affiliates/by-customer/cus_unknown",
-        None,
-    )
-    .await;
+    let (_, missing) = app
+        .call(
+            &key,
+            Method::GET,
+            "/api/v1/affiliates/by-customer/cus_unknown",
+            None,
+        )
+        .await;
     assert_eq!(missing, json!({"enrolled": false}));
 }
 
@@ -167,7 +146,9 @@ async fn list_searches_filters_sorts_and_paginates() {
         if let Some(c) = code {
             body["code"] = json!(c);
         }
-        let (status, a) = call(&app, &key, Method::POST, "/api/v1/affiliates", Some(body)).await;
+        let (status, a) = app
+            .call(&key, Method::POST, "/api/v1/affiliates", Some(body))
+            .await;
         assert_eq!(status, 201, "{a}");
     }
     let bob: Value = app
@@ -218,8 +199,7 @@ async fn list_searches_filters_sorts_and_paginates() {
     assert_eq!(newest["data"][0]["email"], "cy@x.test");
 
     let bob_id = bob["data"][0]["id"].as_str().unwrap().to_owned();
-    call(
-        &app,
+    app.call(
         &key,
         Method::PATCH,
         &format!("/api/v1/affiliates/{bob_id}"),
@@ -261,38 +241,38 @@ async fn duplicates_are_conflicts_and_bad_input_names_the_field() {
     let app = spawn_app().await;
     let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
     let (_, beta_key) = vendor(&app, "Beta", "owner@beta.test").await;
-    let (status, a) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/affiliates",
-        Some(json!({"email": "jane@x.test", "code": "JANE20", "send_invite": false})),
-    )
-    .await;
+    let (status, a) = app
+        .call(
+            &key,
+            Method::POST,
+            "/api/v1/affiliates",
+            Some(json!({"email": "jane@x.test", "code": "JANE20", "send_invite": false})),
+        )
+        .await;
     assert_eq!(status, 201);
     assert_eq!(a["code"], "jane20", "codes are stored lower case");
 
-    let (status, err) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/affiliates",
-        Some(json!({"email": "JANE@x.test"})),
-    )
-    .await;
+    let (status, err) = app
+        .call(
+            &key,
+            Method::POST,
+            "/api/v1/affiliates",
+            Some(json!({"email": "JANE@x.test"})),
+        )
+        .await;
     assert_eq!(
         (status, err["error"]["field"].as_str()),
         (409, Some("email"))
     );
     // Codes are unique across the installation, whatever the case.
-    let (status, err) = call(
-        &app,
-        &beta_key,
-        Method::POST,
-        "/api/v1/affiliates",
-        Some(json!({"email": "other@x.test", "code": "Jane20"})),
-    )
-    .await;
+    let (status, err) = app
+        .call(
+            &beta_key,
+            Method::POST,
+            "/api/v1/affiliates",
+            Some(json!({"email": "other@x.test", "code": "Jane20"})),
+        )
+        .await;
     assert_eq!(
         (status, err["error"]["field"].as_str()),
         (409, Some("code"))
@@ -362,14 +342,9 @@ async fn duplicates_are_conflicts_and_bad_input_names_the_field() {
         (json!({"email": "a@x.test", "nickname": "J"}), 400, ""),
     ];
     for (body, status, field) in cases {
-        let (got, err) = call(
-            &app,
-            &key,
-            Method::POST,
-            "/api/v1/affiliates",
-            Some(body.clone()),
-        )
-        .await;
+        let (got, err) = app
+            .call(&key, Method::POST, "/api/v1/affiliates", Some(body.clone()))
+            .await;
         assert_eq!(got, status, "{body} → {err}");
         if !field.is_empty() {
             assert_eq!(err["error"]["field"], field, "{body} → {err}");
@@ -383,18 +358,18 @@ async fn duplicates_are_conflicts_and_bad_input_names_the_field() {
 async fn updates_validate_status_and_delete_is_a_soft_deactivation() {
     let app = spawn_app().await;
     let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
-    let (_, a) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/affiliates",
-        Some(json!({"email": "jane@x.test", "name": "Jane"})),
-    )
-    .await;
+    let (_, a) = app
+        .call(
+            &key,
+            Method::POST,
+            "/api/v1/affiliates",
+            Some(json!({"email": "jane@x.test", "name": "Jane"})),
+        )
+        .await;
     let id = a["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/affiliates/{id}");
 
-    let (status, a) = call(&app, &key, Method::PATCH, &path, Some(json!({
+    let (status, a) = app.call(&key, Method::PATCH, &path, Some(json!({
         "last_name": "Doe", "company": "Doe LLC", "commission_override": {"type": "percentage", "bps": 3000}, "status": "active"
     })))
     .await;
@@ -402,14 +377,14 @@ async fn updates_validate_status_and_delete_is_a_soft_deactivation() {
     assert_eq!(a["status"], "active");
     assert_eq!(a["name"], "Jane Doe");
     assert_eq!(a["enrollments"][0]["commission_override"]["bps"], 3000);
-    let (_, a) = call(
-        &app,
-        &key,
-        Method::PATCH,
-        &path,
-        Some(json!({"commission_override": null, "company": null})),
-    )
-    .await;
+    let (_, a) = app
+        .call(
+            &key,
+            Method::PATCH,
+            &path,
+            Some(json!({"commission_override": null, "company": null})),
+        )
+        .await;
     assert_eq!(a["enrollments"][0]["commission_override"], Value::Null);
     assert_eq!(a["company"], Value::Null);
 
@@ -419,27 +394,24 @@ async fn updates_validate_status_and_delete_is_a_soft_deactivation() {
         (json!({"code": "new-code"}), "code"),
         (json!({"email": "bad"}), "email"),
     ] {
-        let (status, err) = call(&app, &key, Method::PATCH, &path, Some(body.clone())).await;
+        let (status, err) = app
+            .call(&key, Method::PATCH, &path, Some(body.clone()))
+            .await;
         assert_eq!(status, 422, "{body}");
         assert_eq!(err["error"]["field"], field);
     }
     for status in ["paused", "banned", "active"] {
-        let (_, a) = call(
-            &app,
-            &key,
-            Method::PATCH,
-            &path,
-            Some(json!({"status": status})),
-        )
-        .await;
+        let (_, a) = app
+            .call(&key, Method::PATCH, &path, Some(json!({"status": status})))
+            .await;
         assert_eq!(a["status"], status);
         assert_eq!(a["enrollments"][0]["status"], status);
     }
 
-    let (status, a) = call(&app, &key, Method::DELETE, &path, None).await;
+    let (status, a) = app.call(&key, Method::DELETE, &path, None).await;
     assert_eq!(status, 200);
     assert_eq!(a["status"], "deactivated");
-    let (status, a) = call(&app, &key, Method::GET, &path, None).await;
+    let (status, a) = app.call(&key, Method::GET, &path, None).await;
     assert_eq!(
         (status, a["status"].as_str()),
         (200, Some("deactivated")),
@@ -472,14 +444,14 @@ async fn updates_validate_status_and_delete_is_a_soft_deactivation() {
 async fn a_deactivated_affiliate_cannot_use_its_invitation() {
     let app = spawn_app().await;
     let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
-    let (_, a) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/affiliates",
-        Some(json!({"email": "jane@x.test"})),
-    )
-    .await;
+    let (_, a) = app
+        .call(
+            &key,
+            Method::POST,
+            "/api/v1/affiliates",
+            Some(json!({"email": "jane@x.test"})),
+        )
+        .await;
     let id = a["id"].as_str().unwrap();
     app.run_jobs().await;
     let (text,): (String,) = sqlx::query_as("SELECT body_text FROM email_outbox")
@@ -488,8 +460,7 @@ async fn a_deactivated_affiliate_cannot_use_its_invitation() {
         .unwrap();
     let start = text.find("http://").unwrap();
     let link = text[start..].split_whitespace().next().unwrap().to_owned();
-    call(
-        &app,
+    app.call(
         &key,
         Method::DELETE,
         &format!("/api/v1/affiliates/{id}"),
@@ -505,20 +476,19 @@ async fn other_vendors_affiliates_are_404_everywhere() {
     let app = spawn_app().await;
     let (_, acme_key) = vendor(&app, "Acme", "owner@acme.test").await;
     let (_, beta_key) = vendor(&app, "Beta", "owner@beta.test").await;
-    let (_, a) = call(
-        &app,
-        &acme_key,
-        Method::POST,
-        "/api/v1/affiliates",
-        Some(json!({"email": "jane@x.test", "customer_id": "cus_1"})),
-    )
-    .await;
+    let (_, a) = app
+        .call(
+            &acme_key,
+            Method::POST,
+            "/api/v1/affiliates",
+            Some(json!({"email": "jane@x.test", "customer_id": "cus_1"})),
+        )
+        .await;
     let id = a["id"].as_str().unwrap();
     let path = format!("/api/v1/affiliates/{id}");
-    assert_eq!(call(&app, &beta_key, Method::GET, &path, None).await.0, 404);
+    assert_eq!(app.call(&beta_key, Method::GET, &path, None).await.0, 404);
     assert_eq!(
-        call(
-            &app,
+        app.call(
             &beta_key,
             Method::PATCH,
             &path,
@@ -529,29 +499,23 @@ async fn other_vendors_affiliates_are_404_everywhere() {
         404
     );
     assert_eq!(
-        call(&app, &beta_key, Method::DELETE, &path, None).await.0,
+        app.call(&beta_key, Method::DELETE, &path, None).await.0,
         404
     );
     assert_eq!(
-        call(
-            &app,
-            &beta_key,
-            Method::POST,
-            &format!("{path}/invite"),
-            None
-        )
-        .await
-        .0,
+        app.call(&beta_key, Method::POST, &format!("{path}/invite"), None)
+            .await
+            .0,
         404
     );
-    let (_, found) = call(
-        &app,
-        &beta_key,
-        Method::GET,
-        "/api/v1/affiliates/by-customer/cus_1",
-        None,
-    )
-    .await;
+    let (_, found) = app
+        .call(
+            &beta_key,
+            Method::GET,
+            "/api/v1/affiliates/by-customer/cus_1",
+            None,
+        )
+        .await;
     assert_eq!(found, json!({"enrolled": false}));
     let list: Value = app
         .api_get(&beta_key, "/api/v1/affiliates")
@@ -579,7 +543,7 @@ async fn other_vendors_affiliates_are_404_everywhere() {
         .await
         .unwrap();
     assert_eq!(res.status(), 410);
-    let (_, a) = call(&app, &acme_key, Method::GET, &path, None).await;
+    let (_, a) = app.call(&acme_key, Method::GET, &path, None).await;
     assert_eq!(a["status"], "invited");
 }
 
@@ -739,14 +703,14 @@ async fn dashboard_affiliates_are_per_vendor() {
     let app = spawn_app().await;
     let (_, acme_key) = vendor(&app, "Acme", "owner@acme.test").await;
     vendor(&app, "Beta", "owner@beta.test").await;
-    let (_, a) = call(
-        &app,
-        &acme_key,
-        Method::POST,
-        "/api/v1/affiliates",
-        Some(json!({"email": "jane@x.test", "send_invite": false})),
-    )
-    .await;
+    let (_, a) = app
+        .call(
+            &acme_key,
+            Method::POST,
+            "/api/v1/affiliates",
+            Some(json!({"email": "jane@x.test", "send_invite": false})),
+        )
+        .await;
     let id = a["id"].as_str().unwrap();
     app.login("owner@beta.test", crate::helpers::OWNER_PASSWORD)
         .await;
@@ -775,13 +739,13 @@ async fn dashboard_affiliates_are_per_vendor() {
             .await;
         assert_eq!(res.status(), 404, "{path}");
     }
-    let (_, a) = call(
-        &app,
-        &acme_key,
-        Method::GET,
-        &format!("/api/v1/affiliates/{id}"),
-        None,
-    )
-    .await;
+    let (_, a) = app
+        .call(
+            &acme_key,
+            Method::GET,
+            &format!("/api/v1/affiliates/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(a["status"], "invited");
 }

@@ -6,22 +6,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
-async fn call(
-    app: &TestApp,
-    key: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(key);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 async fn vendor(app: &TestApp, name: &str, email: &str) -> String {
     let v = app.create_vendor(name, email).await;
     app.api_key(&v.vendor.id, Scope::Full).await
@@ -37,14 +21,9 @@ async fn seed_001_apply_status_and_approve() {
     let app = spawn_app().await;
     let key = vendor(&app, "Acme", "owner@acme.test").await;
 
-    let (status, body) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/applications",
-        Some(jane()),
-    )
-    .await;
+    let (status, body) = app
+        .call(&key, Method::POST, "/api/v1/applications", Some(jane()))
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["status"], "pending");
     assert!(body["message"].is_string());
@@ -53,39 +32,34 @@ async fn seed_001_apply_status_and_approve() {
     // A second open application from the same email (any case) is refused.
     let mut again = jane();
     again["email"] = json!("PARTNER@example.test");
-    let (status, err) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/applications",
-        Some(again),
-    )
-    .await;
+    let (status, err) = app
+        .call(&key, Method::POST, "/api/v1/applications", Some(again))
+        .await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
         (409, Some("duplicate"))
     );
 
-    let (_, st) = call(
-        &app,
-        &key,
-        Method::GET,
-        "/api/v1/applications/status?email=Partner@Example.test",
-        None,
-    )
-    .await;
+    let (_, st) = app
+        .call(
+            &key,
+            Method::GET,
+            "/api/v1/applications/status?email=Partner@Example.test",
+            None,
+        )
+        .await;
     assert_eq!(
         (st["applied"].as_bool(), st["status"].as_str()),
         (Some(true), Some("pending"))
     );
-    let (_, none) = call(
-        &app,
-        &key,
-        Method::GET,
-        "/api/v1/applications/status?email=nobody@example.test",
-        None,
-    )
-    .await;
+    let (_, none) = app
+        .call(
+            &key,
+            Method::GET,
+            "/api/v1/applications/status?email=nobody@example.test",
+            None,
+        )
+        .await;
     assert_eq!(none["applied"], false);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM applications").await,
@@ -93,72 +67,67 @@ async fn seed_001_apply_status_and_approve() {
         "status lookups have no side effects"
     );
 
-    let (_, list) = call(
-        &app,
-        &key,
-        Method::GET,
-        "/api/v1/applications?status=pending",
-        None,
-    )
-    .await;
+    let (_, list) = app
+        .call(
+            &key,
+            Method::GET,
+            "/api/v1/applications?status=pending",
+            None,
+        )
+        .await;
     assert_eq!(list["total"], 1);
     assert_eq!(
         list["data"][0]["reason"],
         "I have a large audience in the SaaS space"
     );
 
-    let (status, reviewed) = call(
-        &app,
-        &key,
-        Method::POST,
-        &format!("/api/v1/applications/{id}/review"),
-        Some(json!({"action": "approve", "code": "JANE20"})),
-    )
-    .await;
+    let (status, reviewed) = app
+        .call(
+            &key,
+            Method::POST,
+            &format!("/api/v1/applications/{id}/review"),
+            Some(json!({"action": "approve", "code": "JANE20"})),
+        )
+        .await;
     assert_eq!(status, 200, "{reviewed}");
     assert_eq!(reviewed["status"], "approved");
     assert_eq!(reviewed["affiliate"]["code"], "jane20");
     let affiliate_id = reviewed["affiliate"]["id"].as_str().unwrap().to_owned();
-    let (_, a) = call(
-        &app,
-        &key,
-        Method::GET,
-        &format!("/api/v1/affiliates/{affiliate_id}"),
-        None,
-    )
-    .await;
+    let (_, a) = app
+        .call(
+            &key,
+            Method::GET,
+            &format!("/api/v1/affiliates/{affiliate_id}"),
+            None,
+        )
+        .await;
     assert_eq!(a["status"], "active");
     assert_eq!(a["company"], "Acme Inc");
     assert_eq!(a["enrollments"][0]["status"], "active");
 
     // Reviewing again changes nothing.
-    let (status, _) = call(
-        &app,
-        &key,
-        Method::POST,
-        &format!("/api/v1/applications/{id}/review"),
-        Some(json!({"action": "reject"})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            &key,
+            Method::POST,
+            &format!("/api/v1/applications/{id}/review"),
+            Some(json!({"action": "reject"})),
+        )
+        .await;
     assert_eq!(status, 409);
-    let (_, st) = call(
-        &app,
-        &key,
-        Method::GET,
-        "/api/v1/applications/status?email=partner@example.test",
-        None,
-    )
-    .await;
+    let (_, st) = app
+        .call(
+            &key,
+            Method::GET,
+            "/api/v1/applications/status?email=partner@example.test",
+            None,
+        )
+        .await;
     assert_eq!(st["status"], "approved");
     // Still refused while approved.
-    let (status, _) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/applications",
-        Some(jane()),
-    )
-    .await;
+    let (status, _) = app
+        .call(&key, Method::POST, "/api/v1/applications", Some(jane()))
+        .await;
     assert_eq!(status, 409);
 
     // The welcome email and the event were written with the decision.
@@ -188,33 +157,28 @@ async fn seed_001_apply_status_and_approve() {
 async fn rejection_emails_the_reason_and_allows_a_new_application() {
     let app = spawn_app().await;
     let key = vendor(&app, "Acme", "owner@acme.test").await;
-    let (_, body) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/applications",
-        Some(jane()),
-    )
-    .await;
+    let (_, body) = app
+        .call(&key, Method::POST, "/api/v1/applications", Some(jane()))
+        .await;
     let id = body["id"].as_str().unwrap();
-    let (status, r) = call(
-        &app,
-        &key,
-        Method::POST,
-        &format!("/api/v1/applications/{id}/review"),
-        Some(json!({"action": "reject", "rejectionReason": "Not a good fit at this time"})),
-    )
-    .await;
+    let (status, r) = app
+        .call(
+            &key,
+            Method::POST,
+            &format!("/api/v1/applications/{id}/review"),
+            Some(json!({"action": "reject", "rejectionReason": "Not a good fit at this time"})),
+        )
+        .await;
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["status"], "rejected");
-    let (_, st) = call(
-        &app,
-        &key,
-        Method::GET,
-        "/api/v1/applications/status?email=partner@example.test",
-        None,
-    )
-    .await;
+    let (_, st) = app
+        .call(
+            &key,
+            Method::GET,
+            "/api/v1/applications/status?email=partner@example.test",
+            None,
+        )
+        .await;
     assert_eq!(
         st,
         json!({"applied": true, "id": id, "status": "rejected", "rejection_reason": "Not a good fit at this time"})
@@ -233,14 +197,9 @@ async fn rejection_emails_the_reason_and_allows_a_new_application() {
     assert!(payload.contains("\"reason\":\"Not a good fit at this time\""));
     assert_eq!(app.count("SELECT COUNT(*) FROM affiliates").await, 0);
 
-    let (status, _) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/applications",
-        Some(jane()),
-    )
-    .await;
+    let (status, _) = app
+        .call(&key, Method::POST, "/api/v1/applications", Some(jane()))
+        .await;
     assert_eq!(status, 201, "a rejected applicant may apply again");
 }
 
@@ -248,24 +207,18 @@ async fn rejection_emails_the_reason_and_allows_a_new_application() {
 async fn auto_approve_programs_approve_on_submit() {
     let app = spawn_app().await;
     let key = vendor(&app, "Acme", "owner@acme.test").await;
-    let (_, programs) = call(&app, &key, Method::GET, "/api/v1/programs", None).await;
+    let (_, programs) = app.call(&key, Method::GET, "/api/v1/programs", None).await;
     let pid = programs["data"][0]["id"].as_str().unwrap().to_owned();
-    call(
-        &app,
+    app.call(
         &key,
         Method::PATCH,
         &format!("/api/v1/programs/{pid}"),
         Some(json!({"auto_approve": true})),
     )
     .await;
-    let (status, body) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/applications",
-        Some(jane()),
-    )
-    .await;
+    let (status, body) = app
+        .call(&key, Method::POST, "/api/v1/applications", Some(jane()))
+        .await;
     assert_eq!((status, body["status"].as_str()), (201, Some("approved")));
     assert_eq!(
         app.count("SELECT COUNT(*) FROM affiliates WHERE status = 'active'")
@@ -279,18 +232,17 @@ async fn auto_approve_programs_approve_on_submit() {
 async fn approval_reuses_an_existing_affiliate_and_code_conflicts_change_nothing() {
     let app = spawn_app().await;
     let key = vendor(&app, "Acme", "owner@acme.test").await;
-    let (_, second) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/programs",
-        Some(json!({"name": "Agencies"})),
-    )
-    .await;
+    let (_, second) = app
+        .call(
+            &key,
+            Method::POST,
+            "/api/v1/programs",
+            Some(json!({"name": "Agencies"})),
+        )
+        .await;
     let agencies = second["id"].as_str().unwrap().to_owned();
     // Jane is already an affiliate of the default program; she applies to the second one.
-    call(
-        &app,
+    app.call(
         &key,
         Method::POST,
         "/api/v1/affiliates",
@@ -299,45 +251,46 @@ async fn approval_reuses_an_existing_affiliate_and_code_conflicts_change_nothing
     .await;
     let mut body = jane();
     body["program_id"] = json!(agencies);
-    let (status, created) =
-        call(&app, &key, Method::POST, "/api/v1/applications", Some(body)).await;
+    let (status, created) = app
+        .call(&key, Method::POST, "/api/v1/applications", Some(body))
+        .await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap();
     let path = format!("/api/v1/applications/{id}/review");
-    let (status, err) = call(
-        &app,
-        &key,
-        Method::POST,
-        &path,
-        Some(json!({"action": "approve", "code": "taken-code"})),
-    )
-    .await;
+    let (status, err) = app
+        .call(
+            &key,
+            Method::POST,
+            &path,
+            Some(json!({"action": "approve", "code": "taken-code"})),
+        )
+        .await;
     assert_eq!(
         (status, err["error"]["field"].as_str()),
         (409, Some("code"))
     );
-    let (_, st) = call(
-        &app,
-        &key,
-        Method::GET,
-        "/api/v1/applications/status?email=partner@example.test",
-        None,
-    )
-    .await;
+    let (_, st) = app
+        .call(
+            &key,
+            Method::GET,
+            "/api/v1/applications/status?email=partner@example.test",
+            None,
+        )
+        .await;
     assert_eq!(
         st["status"], "pending",
         "the failed approval changed nothing"
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM events").await, 0);
 
-    let (status, ok) = call(
-        &app,
-        &key,
-        Method::POST,
-        &path,
-        Some(json!({"action": "approve"})),
-    )
-    .await;
+    let (status, ok) = app
+        .call(
+            &key,
+            Method::POST,
+            &path,
+            Some(json!({"action": "approve"})),
+        )
+        .await;
     assert_eq!(status, 200, "{ok}");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM affiliates").await,
@@ -346,14 +299,9 @@ async fn approval_reuses_an_existing_affiliate_and_code_conflicts_change_nothing
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM enrollments").await, 2);
     // Already enrolled in the default program: applying there is refused.
-    let (status, _) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/applications",
-        Some(jane()),
-    )
-    .await;
+    let (status, _) = app
+        .call(&key, Method::POST, "/api/v1/applications", Some(jane()))
+        .await;
     assert_eq!(status, 409);
 }
 
@@ -382,79 +330,66 @@ async fn bad_applications_and_reviews_are_refused() {
             "",
         ),
     ] {
-        let (got, err) = call(
-            &app,
-            &key,
-            Method::POST,
-            "/api/v1/applications",
-            Some(body.clone()),
-        )
-        .await;
+        let (got, err) = app
+            .call(
+                &key,
+                Method::POST,
+                "/api/v1/applications",
+                Some(body.clone()),
+            )
+            .await;
         assert_eq!(got, status, "{body} {err}");
         if !field.is_empty() {
             assert_eq!(err["error"]["field"], field);
         }
     }
-    let (_, created) = call(
-        &app,
-        &key,
-        Method::POST,
-        "/api/v1/applications",
-        Some(jane()),
-    )
-    .await;
+    let (_, created) = app
+        .call(&key, Method::POST, "/api/v1/applications", Some(jane()))
+        .await;
     let id = created["id"].as_str().unwrap();
     let path = format!("/api/v1/applications/{id}/review");
-    let (status, err) = call(
-        &app,
-        &key,
-        Method::POST,
-        &path,
-        Some(json!({"action": "maybe"})),
-    )
-    .await;
+    let (status, err) = app
+        .call(&key, Method::POST, &path, Some(json!({"action": "maybe"})))
+        .await;
     assert_eq!(
         (status, err["error"]["field"].as_str()),
         (422, Some("action"))
     );
-    let (status, _) = call(
-        &app,
-        &key,
-        Method::POST,
-        &path,
-        Some(json!({"action": "approve", "code": "bad code!"})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            &key,
+            Method::POST,
+            &path,
+            Some(json!({"action": "approve", "code": "bad code!"})),
+        )
+        .await;
     assert_eq!(status, 422);
     // Another vendor cannot see or review it.
-    let (status, _) = call(
-        &app,
-        &beta_key,
-        Method::POST,
-        &path,
-        Some(json!({"action": "approve"})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            &beta_key,
+            Method::POST,
+            &path,
+            Some(json!({"action": "approve"})),
+        )
+        .await;
     assert_eq!(status, 404);
-    let (_, list) = call(&app, &beta_key, Method::GET, "/api/v1/applications", None).await;
+    let (_, list) = app
+        .call(&beta_key, Method::GET, "/api/v1/applications", None)
+        .await;
     assert_eq!(list["total"], 0);
-    let (_, st) = call(
-        &app,
-        &beta_key,
-        Method::GET,
-        "/api/v1/applications/status?email=partner@example.test",
-        None,
-    )
-    .await;
+    let (_, st) = app
+        .call(
+            &beta_key,
+            Method::GET,
+            "/api/v1/applications/status?email=partner@example.test",
+            None,
+        )
+        .await;
     assert_eq!(st["applied"], false);
-    let (status, _) = call(
-        &app,
-        &key,
-        Method::GET,
-        "/api/v1/applications?status=lost",
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(&key, Method::GET, "/api/v1/applications?status=lost", None)
+        .await;
     assert_eq!(status, 422);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM applications WHERE status = 'pending'")
@@ -565,7 +500,9 @@ async fn the_public_form_works_on_the_portal_and_the_custom_domain() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let (_, list) = call(&app, &key, Method::GET, "/api/v1/applications", None).await;
+    let (_, list) = app
+        .call(&key, Method::GET, "/api/v1/applications", None)
+        .await;
     assert_eq!(list["total"], 2);
 }
 
@@ -611,26 +548,23 @@ async fn bots_and_floods_are_kept_out_of_the_public_form() {
 async fn program_terms_must_be_accepted_and_inactive_programs_take_no_applications() {
     let app = spawn_app().await;
     let key = vendor(&app, "Acme", "owner@acme.test").await;
-    let (_, programs) = call(&app, &key, Method::GET, "/api/v1/programs", None).await;
+    let (_, programs) = app.call(&key, Method::GET, "/api/v1/programs", None).await;
     let pid = programs["data"][0]["id"].as_str().unwrap().to_owned();
-    call(
-        &app,
+    app.call(
         &key,
         Method::PATCH,
         &format!("/api/v1/programs/{pid}"),
         Some(json!({"terms_text": "No spam. No brand bidding."})),
     )
     .await;
-    call(
-        &app,
+    app.call(
         &key,
         Method::POST,
         "/api/v1/programs",
         Some(json!({"name": "Agencies", "slug": "agencies"})),
     )
     .await;
-    call(
-        &app,
+    app.call(
         &key,
         Method::POST,
         "/api/v1/programs",
@@ -799,14 +733,14 @@ async fn the_dashboard_queue_is_per_vendor() {
     let app = spawn_app().await;
     let acme_key = vendor(&app, "Acme", "owner@acme.test").await;
     vendor(&app, "Beta", "owner@beta.test").await;
-    let (_, created) = call(
-        &app,
-        &acme_key,
-        Method::POST,
-        "/api/v1/applications",
-        Some(jane()),
-    )
-    .await;
+    let (_, created) = app
+        .call(
+            &acme_key,
+            Method::POST,
+            "/api/v1/applications",
+            Some(jane()),
+        )
+        .await;
     let id = created["id"].as_str().unwrap();
     app.login("owner@beta.test", crate::helpers::OWNER_PASSWORD)
         .await;

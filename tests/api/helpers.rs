@@ -329,6 +329,23 @@ impl TestApp {
         self.run_jobs_at(affilia::db::now_ms()).await
     }
 
+    /// An authenticated API call with an optional JSON body → (status, JSON or null).
+    pub async fn call(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.client.request(method, self.url(path)).bearer_auth(key);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("API call");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     /// An authenticated API GET.
     pub async fn api_get(&self, key: &str, path: &str) -> Response {
         self.client

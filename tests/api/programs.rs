@@ -12,16 +12,7 @@ async fn send(
     path: &str,
     body: Value,
 ) -> (u16, Value) {
-    let res = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    app.call(key, method, path, Some(body)).await
 }
 
 async fn vendor_with_key(app: &TestApp, name: &str, email: &str) -> (String, String) {
