@@ -14,6 +14,7 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::domain::mail::Sender;
 use crate::error::AppError;
 use crate::http::middleware::{csrf::csrf, host_routing::route_by_host, htmx_errors::htmx_errors};
 use crate::http::middleware::{request_id::request_id, security_headers::security_headers};
@@ -59,6 +60,7 @@ impl Application {
         let secure = settings.secure_cookies();
         let workers = settings.http_workers;
         let state = web::Data::new(AppState {
+            sender: Sender::from_settings(&settings),
             db,
             settings: Arc::new(settings),
             portal_hosts: PortalHosts::default(),

@@ -250,6 +250,11 @@ impl Settings {
         })
     }
 
+    /// Whether emails stay in the dashboard's dev mailbox (no SMTP server configured).
+    pub fn dev_mailbox(&self) -> bool {
+        self.smtp_url.is_none()
+    }
+
     /// Whether cookies must carry the `Secure` attribute (everything but plain-http setups).
     pub fn secure_cookies(&self) -> bool {
         self.base_url.scheme() == "https"

@@ -17,6 +17,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::domain::mail::Sender;
 use crate::error::AppError;
 use pages::HtmlError;
 use portal_hosts::PortalHosts;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Portal host → vendor cache.
     pub portal_hosts: PortalHosts,
+    /// Sender address and base URL of every email.
+    pub sender: Sender,
 }
 
 /// Registers every route.

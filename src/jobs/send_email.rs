@@ -51,28 +51,32 @@ pub async fn run(
         return Ok(());
     }
 
-    let (outcome, status_if_done) = if mailer.is_dev_mailbox() {
+    let outcome = if mailer.is_dev_mailbox() {
         let links = mail::links(&email.body_text).join(" ");
         tracing::info!(
             email_id = %email.id, to = %email.to_email, subject = %email.subject, links = %links,
             "no SMTP server configured (AFFILIA_SMTP_URL): email kept in the dev mailbox at /dashboard/emails"
         );
-        (Outcome::Done, "mailbox")
+        Outcome::Done
     } else {
         match mailer.send(&email).await {
-            Ok(()) => (Outcome::Done, "sent"),
-            Err(SendError::Transient(e)) => (Outcome::Retry(e), "sent"),
-            Err(SendError::Permanent(e)) => (Outcome::Fail(e), "sent"),
+            Ok(()) => Outcome::Done,
+            Err(SendError::Transient(e)) => Outcome::Retry(e),
+            Err(SendError::Permanent(e)) => Outcome::Fail(e),
         }
     };
 
     let mut tx = db.begin().await?;
     let settled = settle(&mut tx, worker, job, &outcome, now).await?;
-    let (status, error, next) = match (&settled, &outcome) {
-        (Settled::Done, _) => (status_if_done, None, None),
-        (Settled::RetryAt(at), Outcome::Retry(e)) => ("pending", Some(e.as_str()), Some(*at)),
-        (_, Outcome::Retry(e) | Outcome::Fail(e)) => ("failed", Some(e.as_str()), None),
-        (_, Outcome::Done) => ("failed", None, None),
+    let error = match &outcome {
+        Outcome::Done => None,
+        Outcome::Retry(e) | Outcome::Fail(e) => Some(e.as_str()),
+    };
+    let (status, next) = match settled {
+        Settled::Done if mailer.is_dev_mailbox() => ("mailbox", None),
+        Settled::Done => ("sent", None),
+        Settled::RetryAt(at) => ("pending", Some(at)),
+        Settled::Failed => ("failed", None),
     };
     db::emails::record_attempt(&mut *tx, &email.id, status, error, next).await?;
     tx.commit().await.context("recording the email attempt")?;

@@ -5,11 +5,10 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::db::{self, affiliates::Filter, affiliates::Sort};
+use crate::db;
 use crate::domain::affiliates::{self, Affiliate, AffiliateInput, Stats};
 use crate::domain::api_keys::Scope;
 use crate::domain::audit::Actor;
-use crate::domain::mail::Sender;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
@@ -108,49 +107,6 @@ pub struct ListQuery {
     sort: Option<String>,
 }
 
-/// Parses `?sort=`: `created_at` (oldest first), `-created_at` (default), `email`, `name`.
-pub fn parse_sort(raw: Option<&str>) -> AppResult<Sort> {
-    match raw.unwrap_or("-created_at") {
-        "-created_at" => Ok(Sort::Newest),
-        "created_at" => Ok(Sort::Oldest),
-        "email" => Ok(Sort::Email),
-        "name" => Ok(Sort::Name),
-        _ => Err(AppError::invalid(
-            "sort",
-            "sort must be -created_at, created_at, email or name",
-        )),
-    }
-}
-
-/// Validates the list filters shared by the API and the dashboard.
-pub fn parse_filter<'a>(
-    status: Option<&'a str>,
-    search: Option<&'a str>,
-    program_id: Option<&'a str>,
-) -> AppResult<Filter<'a>> {
-    let status = status.filter(|s| !s.is_empty());
-    if let Some(s) = status
-        && !affiliates::STATUSES.contains(&s)
-    {
-        return Err(AppError::invalid(
-            "status",
-            format!("status must be one of: {}", affiliates::STATUSES.join(", ")),
-        ));
-    }
-    let search = search.map(str::trim).filter(|s| !s.is_empty());
-    if search.is_some_and(|s| s.chars().count() > 200) {
-        return Err(AppError::invalid(
-            "search",
-            "search is longer than 200 characters",
-        ));
-    }
-    Ok(Filter {
-        status,
-        search,
-        program_id: program_id.filter(|p| !p.is_empty()),
-    })
-}
-
 /// `GET /api/v1/affiliates`.
 pub async fn list(
     auth: ApiAuth,
@@ -164,16 +120,14 @@ pub async fn list(
         limit: q.limit,
     }
     .resolve()?;
-    let filter = parse_filter(
+    let filter = affiliates::parse_filter(
         q.status.as_deref(),
         q.search.as_deref(),
         q.program_id.as_deref(),
     )?;
-    let sort = parse_sort(q.sort.as_deref())?;
-    let pool = state.db.pool();
-    let total = db::affiliates::count(pool, auth.vendor_id(), &filter).await?;
-    let rows = db::affiliates::page(
-        pool,
+    let sort = affiliates::parse_sort(q.sort.as_deref())?;
+    let (found, total) = affiliates::list(
+        &state.db,
         auth.vendor_id(),
         &filter,
         sort,
@@ -181,11 +135,7 @@ pub async fn list(
         page.offset(),
     )
     .await?;
-    let mut data = Vec::with_capacity(rows.len());
-    for row in rows {
-        let enrollments = db::affiliates::enrollments(pool, auth.vendor_id(), &row.id).await?;
-        data.push(to_json(Affiliate { row, enrollments }, false));
-    }
+    let data = found.into_iter().map(|a| to_json(a, false)).collect();
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
 
@@ -204,10 +154,9 @@ pub async fn create(
         ));
     }
     let vendor = auth.vendor(&state).await?;
-    let sender = Sender::from_settings(&state.settings);
     let affiliate = affiliates::create(
         &state.db,
-        &sender,
+        &state.sender,
         &vendor,
         &input,
         &Actor::ApiKey(auth.0.key_id.clone()),
@@ -261,10 +210,9 @@ pub async fn invite(
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
     let vendor = auth.vendor(&state).await?;
-    let sender = Sender::from_settings(&state.settings);
     affiliates::resend_invite(
         &state.db,
-        &sender,
+        &state.sender,
         &vendor,
         &id,
         &Actor::ApiKey(auth.0.key_id.clone()),

@@ -8,7 +8,6 @@ use crate::db::{self, applications::ApplicationRow};
 use crate::domain::api_keys::Scope;
 use crate::domain::applications::{self, ApplicationInput, ReviewInput, Source};
 use crate::domain::audit::Actor;
-use crate::domain::mail::Sender;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
@@ -61,9 +60,14 @@ pub async fn submit(
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
     let vendor = auth.vendor(&state).await?;
-    let sender = Sender::from_settings(&state.settings);
-    let done =
-        applications::submit(&state.db, &sender, &vendor, &body.into_inner(), Source::Api).await?;
+    let done = applications::submit(
+        &state.db,
+        &state.sender,
+        &vendor,
+        &body.into_inner(),
+        Source::Api,
+    )
+    .await?;
     let a = done.application;
     let message = if a.status == "approved" {
         "Application approved: the applicant has been emailed a sign-in link."
@@ -142,10 +146,16 @@ pub async fn review(
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
     let vendor = auth.vendor(&state).await?;
-    let sender = Sender::from_settings(&state.settings);
     let actor = Actor::ApiKey(auth.0.key_id.clone());
-    let a =
-        applications::review(&state.db, &sender, &vendor, &id, &body.into_inner(), &actor).await?;
+    let a = applications::review(
+        &state.db,
+        &state.sender,
+        &vendor,
+        &id,
+        &body.into_inner(),
+        &actor,
+    )
+    .await?;
     let mut body =
         serde_json::to_value(ApplicationJson::from(a.clone())).map_err(anyhow::Error::from)?;
     if let Some(affiliate_id) = &a.affiliate_id {

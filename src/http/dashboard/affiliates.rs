@@ -11,11 +11,9 @@ use serde_json::json;
 use crate::db;
 use crate::domain::affiliates::{self, AffiliateInput};
 use crate::domain::audit::Actor;
-use crate::domain::mail::Sender;
-use crate::domain::terms::{self, Commission, Rate};
+use crate::domain::terms::{self, Rate};
 use crate::error::AppError;
 use crate::http::AppState;
-use crate::http::api::affiliates::{parse_filter, parse_sort};
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
 
@@ -97,18 +95,16 @@ pub async fn list(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let q = q.into_inner();
-    let filter = parse_filter(Some(&q.status), Some(&q.search), Some(&q.program_id))?;
-    let sort = parse_sort(Some(if q.sort.is_empty() {
+    let filter = affiliates::parse_filter(Some(&q.status), Some(&q.search), Some(&q.program_id))?;
+    let sort = affiliates::parse_sort(Some(if q.sort.is_empty() {
         "-created_at"
     } else {
         &q.sort
     }))?;
     let page = q.page.unwrap_or(1).max(1);
-    let pool = state.db.pool();
     let vendor_id = &staff.vendor.id;
-    let total = db::affiliates::count(pool, vendor_id, &filter).await?;
-    let found = db::affiliates::page(
-        pool,
+    let (found, total) = affiliates::list(
+        &state.db,
         vendor_id,
         &filter,
         sort,
@@ -116,23 +112,22 @@ pub async fn list(
         (page - 1) * PER_PAGE,
     )
     .await?;
-    let mut rows = Vec::with_capacity(found.len());
-    for a in found {
-        let codes = db::affiliates::enrollments(pool, vendor_id, &a.id)
-            .await?
-            .into_iter()
-            .map(|e| e.code)
-            .collect::<Vec<_>>()
-            .join(", ");
-        rows.push(Row {
-            id: a.id,
-            name: a.name,
-            email: a.email,
-            codes,
-            status: a.status,
-            joined: db::from_ms(a.created_at).format("%Y-%m-%d").to_string(),
-        });
-    }
+    let rows = found
+        .into_iter()
+        .map(|a| Row {
+            codes: a
+                .enrollments
+                .iter()
+                .map(|e| e.code.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            id: a.row.id,
+            name: a.row.name,
+            email: a.row.email,
+            status: a.row.status,
+            joined: db::from_ms(a.row.created_at).format("%Y-%m-%d").to_string(),
+        })
+        .collect();
     let table = Table {
         rows,
         total,
@@ -237,10 +232,9 @@ pub async fn create(
         send_invite: Some(f.send_invite.is_some()),
         ..AffiliateInput::default()
     };
-    let sender = Sender::from_settings(&state.settings);
     match affiliates::create(
         &state.db,
-        &sender,
+        &state.sender,
         &staff.vendor,
         &input,
         &Actor::User(staff.user.id.clone()),
@@ -299,36 +293,24 @@ pub async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, HtmlError> {
     let a = affiliates::get(&state.db, &staff.vendor.id, &id).await?;
-    let pool = state.db.pool();
     let mut enrollments = Vec::new();
     let mut override_percent = String::new();
     for e in &a.enrollments {
-        let commission = match e
-            .commission_override
-            .as_deref()
-            .and_then(Commission::from_stored)
-        {
-            Some(c) => {
-                if let Rate::Percentage { bps } = c.rate {
-                    override_percent = terms::bps_to_percent_input(bps);
-                }
-                format!("{} (override)", c.describe())
-            }
-            None => db::programs::terms(pool, &staff.vendor.id, &e.program_id, e.terms_version)
-                .await?
-                .as_deref()
-                .and_then(Commission::from_stored)
-                .map(|c| c.describe())
-                .unwrap_or_default(),
-        };
+        let (commission, is_override) =
+            affiliates::effective_commission(&state.db, &staff.vendor.id, e).await?;
+        if let (true, Rate::Percentage { bps }) = (is_override, &commission.rate) {
+            override_percent = terms::bps_to_percent_input(*bps);
+        }
+        let suffix = if is_override { " (override)" } else { "" };
         enrollments.push(EnrollmentView {
             program: e.program_name.clone(),
             code: e.code.clone(),
             status: e.status.clone(),
             terms_version: e.terms_version,
-            commission,
+            commission: format!("{}{suffix}", commission.describe()),
         });
     }
+    let pool = state.db.pool();
     let activity = db::audit::for_object(pool, &staff.vendor.id, &a.row.id, 20)
         .await?
         .into_iter()
@@ -407,10 +389,9 @@ pub async fn resend(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HtmlError> {
-    let sender = Sender::from_settings(&state.settings);
     affiliates::resend_invite(
         &state.db,
-        &sender,
+        &state.sender,
         &staff.vendor,
         &id,
         &Actor::User(staff.user.id.clone()),

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use crate::db::{self, applications::ApplicationRow};
 use crate::domain::applications::{self, ReviewInput};
 use crate::domain::audit::Actor;
-use crate::domain::mail::Sender;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
@@ -165,10 +164,9 @@ pub async fn review(
         code: Some(f.code).filter(|c| !c.trim().is_empty()),
         rejection_reason: Some(f.rejection_reason).filter(|r| !r.trim().is_empty()),
     };
-    let sender = Sender::from_settings(&state.settings);
     let decided = applications::review(
         &state.db,
-        &sender,
+        &state.sender,
         &staff.vendor,
         &id,
         &input,
@@ -219,11 +217,12 @@ pub async fn bulk(
         code: None,
         rejection_reason: Some(value("rejection_reason")).filter(|r| !r.trim().is_empty()),
     };
-    let sender = Sender::from_settings(&state.settings);
     let actor = Actor::User(staff.user.id.clone());
     let (mut done, mut failed) = (0, 0);
     for id in ids {
-        match applications::review(&state.db, &sender, &staff.vendor, id, &input, &actor).await {
+        match applications::review(&state.db, &state.sender, &staff.vendor, id, &input, &actor)
+            .await
+        {
             Ok(_) => done += 1,
             Err(AppError::Invalid { field, message }) if field == "action" => {
                 return Err(AppError::Invalid { field, message }.into());

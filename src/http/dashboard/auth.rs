@@ -7,7 +7,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db;
-use crate::domain::mail::Sender;
 use crate::domain::staff;
 use crate::error::AppError;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
@@ -111,14 +110,13 @@ pub async fn request_link(
     session: Session,
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    let sender = Sender::from_settings(&state.settings);
-    staff::request_magic_link(&state.db, &sender, &form.email).await?;
+    staff::request_magic_link(&state.db, &state.sender, &form.email).await?;
     render(
         StatusCode::OK,
         &CheckEmailPage {
             chrome: Chrome::new(&session, "Check your email"),
             email: form.email.trim().to_owned(),
-            dev_mailbox: state.settings.smtp_url.is_none(),
+            dev_mailbox: state.settings.dev_mailbox(),
         },
     )
 }

@@ -91,10 +91,6 @@ pub struct ListQuery {
     page: Option<i64>,
 }
 
-fn dev_mailbox(state: &AppState) -> bool {
-    state.settings.smtp_url.is_none()
-}
-
 /// `GET /dashboard/emails`.
 pub async fn list(
     staff: Staff,
@@ -111,7 +107,7 @@ pub async fn list(
             chrome: Chrome::new(&staff.session, "Emails"),
             vendor_name: staff.vendor.name,
             user_email: staff.user.email,
-            dev_mailbox: dev_mailbox(&state),
+            dev_mailbox: state.settings.dev_mailbox(),
             emails: rows.iter().map(EmailView::from).collect(),
             page,
             has_next: page * PER_PAGE < total,
@@ -132,7 +128,7 @@ pub async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, HtmlError> {
     let email = load(&staff, &state, &id).await?;
-    let dev = dev_mailbox(&state);
+    let dev = state.settings.dev_mailbox();
     render(
         StatusCode::OK,
         &DetailPage {
@@ -161,7 +157,7 @@ pub async fn html(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, HtmlError> {
-    if !dev_mailbox(&state) {
+    if !state.settings.dev_mailbox() {
         return Err(AppError::NotFound.into());
     }
     let email = load(&staff, &state, &id).await?;

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::db;
-use crate::domain::programs;
+use crate::domain::{programs, vendors};
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render};
@@ -50,15 +50,11 @@ pub async fn show(staff: Staff, state: web::Data<AppState>) -> Result<HttpRespon
             status: p.row.status,
         })
         .collect();
-    let base = state
-        .settings
-        .base_url
-        .as_str()
-        .trim_end_matches('/')
-        .to_owned();
-    let mut portal_urls = vec![format!("{base}/p/{}/", staff.vendor.slug)];
+    let base = state.settings.base_url.as_str();
+    let slug = &staff.vendor.slug;
+    let mut portal_urls = vec![vendors::portal_url_from(base, slug, None)];
     for host in db::vendors::domains(pool, vendor_id).await? {
-        portal_urls.push(format!("{}://{host}/", state.settings.base_url.scheme()));
+        portal_urls.push(vendors::portal_url_from(base, slug, Some(&host)));
     }
     let activity = db::audit::page(pool, vendor_id, 10, 0)
         .await?

@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use crate::db::{self, programs::ProgramRow};
 use crate::domain::applications::{self, ApplicationInput, Source};
-use crate::domain::mail::Sender;
 use crate::error::AppError;
 use crate::http::pages::{Chrome, HtmlError, render};
 use crate::http::portal::Portal;
@@ -187,7 +186,7 @@ pub async fn submit(
         };
         applications::submit(
             &state.db,
-            &Sender::from_settings(&state.settings),
+            &state.sender,
             &portal.vendor,
             &input,
             Source::Portal,
