@@ -14,7 +14,9 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::domain::affiliate_tokens::Signer;
 use crate::domain::mail::Sender;
+use crate::domain::tracking::Tracker;
 use crate::error::AppError;
 use crate::http::middleware::{csrf::csrf, host_routing::route_by_host, htmx_errors::htmx_errors};
 use crate::http::middleware::{request_id::request_id, security_headers::security_headers};
@@ -41,7 +43,8 @@ impl Application {
         Self::build_with_db(settings, db)
     }
 
-    /// Binds the listener for an already migrated database.
+    /// Binds the listener for an already migrated database (inside a Tokio runtime: the
+    /// click writer starts here).
     pub fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -61,6 +64,8 @@ impl Application {
         let workers = settings.http_workers;
         let state = web::Data::new(AppState {
             sender: Sender::from_settings(&settings),
+            tracker: Tracker::start(db.clone(), settings.secret_key.expose()),
+            affiliate_tokens: Signer::new(settings.secret_key.expose()),
             db,
             settings: Arc::new(settings),
             portal_hosts: PortalHosts::default(),
@@ -131,8 +136,11 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish (up to 30 s).
+    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish (up to 30 s) and
+    /// writes the clicks still queued.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.state.tracker.clicks.shutdown().await;
+        served
     }
 }

@@ -258,6 +258,7 @@ pub async fn set_status(
         .bind(id)
         .execute(&mut *conn)
         .await?;
+    super::routing_changed();
     Ok(true)
 }
 
@@ -386,6 +387,8 @@ pub async fn enroll<'e, E: Executor<'e, Database = Any>>(
     .bind(now)
     .execute(ex)
     .await?;
+    // A code that was unknown a moment ago (and cached as such) now resolves.
+    super::routing_changed();
     Ok(id)
 }
 

@@ -9,16 +9,21 @@ pub mod affiliates;
 pub mod api_keys;
 pub mod applications;
 pub mod audit;
+pub mod clicks;
+pub mod deals;
 pub mod emails;
 pub mod events;
 pub mod jobs;
+pub mod links;
 pub mod login_tokens;
 pub mod programs;
+pub mod referrals;
 pub mod throttle;
 pub mod users;
 pub mod vendors;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -199,6 +204,23 @@ pub fn unique_violation_field(e: &sqlx::Error) -> Option<String> {
 
 fn field_from_index_name(name: &str) -> String {
     name.rsplit("__").next().unwrap_or(name).to_owned()
+}
+
+/// Bumped by every write that changes where a referral link leads (codes, enrollment
+/// statuses, programs, links). The in-memory referral-link cache of this process compares
+/// it and drops stale entries at once; other instances rely on the cache's short TTL.
+/// Process-wide on purpose: the writes happen deep in transactions that know nothing of the
+/// cache, and a spurious bump only costs a few cache misses.
+static ROUTING_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Records that referral-link routing data changed (see [`routing_generation`]).
+pub fn routing_changed() {
+    ROUTING_GENERATION.fetch_add(1, Ordering::Release);
+}
+
+/// The current routing generation.
+pub fn routing_generation() -> u64 {
+    ROUTING_GENERATION.load(Ordering::Acquire)
 }
 
 #[cfg(test)]

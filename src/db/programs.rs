@@ -41,6 +41,8 @@ pub struct ProgramRow {
     pub terms_text: String,
     /// Version of the current commission terms.
     pub current_terms_version: i64,
+    /// JSON array of extra host names links may point to (`*.` prefix: any subdomain).
+    pub allowed_domains: String,
     /// The current terms' JSON.
     pub commission: String,
     /// Creation time, unix ms.
@@ -78,6 +80,8 @@ pub struct ProgramColumns<'a> {
     pub allow_self_referral: bool,
     /// Application-form terms.
     pub terms_text: &'a str,
+    /// JSON array of extra link host names.
+    pub allowed_domains: &'a str,
 }
 
 macro_rules! select {
@@ -85,7 +89,7 @@ macro_rules! select {
         "SELECT p.id, p.vendor_id, p.name, p.slug, p.currency, p.landing_url, p.status, \
          p.is_default, p.holding_period_days, p.min_payout_cents, p.cookie_duration_days, \
          p.attribution_model, p.attribution_window_days, p.auto_approve, p.allow_self_referral, \
-         p.terms_text, p.current_terms_version, t.commission, p.created_at, p.updated_at \
+         p.terms_text, p.current_terms_version, p.allowed_domains, t.commission, p.created_at, p.updated_at \
          FROM programs p JOIN program_terms t \
          ON t.program_id = p.id AND t.version = p.current_terms_version "
     };
@@ -104,9 +108,9 @@ pub async fn insert(
     sqlx::query(
         "INSERT INTO programs (id, vendor_id, name, slug, currency, landing_url, status, is_default, \
          holding_period_days, min_payout_cents, cookie_duration_days, attribution_model, \
-         attribution_window_days, auto_approve, allow_self_referral, terms_text, \
+         attribution_window_days, auto_approve, allow_self_referral, terms_text, allowed_domains, \
          current_terms_version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1, $17, $17)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $18)",
     )
     .bind(&id)
     .bind(vendor_id)
@@ -124,6 +128,7 @@ pub async fn insert(
     .bind(i64::from(c.auto_approve))
     .bind(i64::from(c.allow_self_referral))
     .bind(c.terms_text)
+    .bind(c.allowed_domains)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -163,8 +168,8 @@ pub async fn update(
         "UPDATE programs SET name = $1, slug = $2, currency = $3, landing_url = $4, status = $5, \
          holding_period_days = $6, min_payout_cents = $7, cookie_duration_days = $8, \
          attribution_model = $9, attribution_window_days = $10, auto_approve = $11, \
-         allow_self_referral = $12, terms_text = $13, updated_at = $14 \
-         WHERE vendor_id = $15 AND id = $16",
+         allow_self_referral = $12, terms_text = $13, allowed_domains = $14, updated_at = $15 \
+         WHERE vendor_id = $16 AND id = $17",
     )
     .bind(c.name)
     .bind(c.slug)
@@ -179,11 +184,13 @@ pub async fn update(
     .bind(i64::from(c.auto_approve))
     .bind(i64::from(c.allow_self_referral))
     .bind(c.terms_text)
+    .bind(c.allowed_domains)
     .bind(now_ms())
     .bind(vendor_id)
     .bind(id)
     .execute(&mut *conn)
     .await?;
+    super::routing_changed();
     Ok(done.rows_affected() == 1)
 }
 
@@ -295,4 +302,14 @@ pub async fn terms<'e, E: Executor<'e, Database = Any>>(
     .fetch_optional(ex)
     .await?;
     Ok(row.map(|(c,)| c))
+}
+
+/// Landing URLs and extra domains of every active program (all vendors): the origins a
+/// browser may call the public click API from.
+pub async fn active_link_domains<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<Vec<(Option<String>, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT landing_url, allowed_domains FROM programs WHERE status = 'active'")
+        .fetch_all(ex)
+        .await
 }

@@ -191,13 +191,6 @@ pub async fn review(
     Ok(decided)
 }
 
-fn reviewer(actor: &Actor) -> Option<String> {
-    match actor {
-        Actor::User(id) | Actor::ApiKey(id) => Some(id.clone()),
-        _ => None,
-    }
-}
-
 async fn approve_in(
     conn: &mut db::Conn,
     sender: &Sender,
@@ -277,7 +270,7 @@ async fn approve_in(
         "approved",
         None,
         Some(&affiliate_id),
-        reviewer(actor).as_deref(),
+        actor.id(),
     )
     .await?
     {
@@ -332,7 +325,7 @@ async fn reject_in(
         "rejected",
         reason.as_deref(),
         None,
-        reviewer(actor).as_deref(),
+        actor.id(),
     )
     .await?
     {

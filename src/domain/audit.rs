@@ -20,6 +20,11 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// The id of the staff member, API key or affiliate acting, if any.
+    pub fn id(&self) -> Option<&str> {
+        self.parts().1
+    }
+
     fn parts(&self) -> (&'static str, Option<&str>) {
         match self {
             Self::User(id) => ("user", Some(id)),

@@ -1,21 +1,27 @@
 //! Validated types and business services. Rules live here once; handlers and the CLI call
 //! these functions, and the functions call `db` for storage.
 
+pub mod affiliate_tokens;
 pub mod affiliates;
 pub mod api_keys;
 pub mod applications;
 pub mod audit;
+pub mod clicks;
 pub mod currency;
+pub mod deals;
 pub mod email;
+pub mod links;
 pub mod mail;
 pub mod password;
 pub mod patch;
 pub mod programs;
+pub mod referrals;
 pub mod slug;
 pub mod staff;
 pub mod terms;
 pub mod text;
 pub mod tokens;
+pub mod tracking;
 pub mod vendors;
 
 pub use currency::Currency;

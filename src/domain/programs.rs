@@ -55,6 +55,9 @@ pub struct ProgramInput {
     pub terms_text: Option<String>,
     /// Commission terms; a change creates the next terms version.
     pub commission: Option<serde_json::Value>,
+    /// Host names besides the landing URL's that links may lead to (`*.example.com` for
+    /// any subdomain); also the origins the tracking snippet may call from.
+    pub allowed_domains: Option<Vec<String>>,
 }
 
 /// A program with its parsed current terms.
@@ -64,6 +67,8 @@ pub struct Program {
     pub row: ProgramRow,
     /// Its current commission terms.
     pub commission: Commission,
+    /// Extra host names referral links may lead to.
+    pub allowed_domains: Vec<String>,
 }
 
 impl Program {
@@ -71,7 +76,12 @@ impl Program {
         let commission = Commission::from_stored(&row.commission).ok_or_else(|| {
             AppError::Internal(anyhow::anyhow!("stored terms of {} are unreadable", row.id))
         })?;
-        Ok(Self { row, commission })
+        let allowed_domains = serde_json::from_str(&row.allowed_domains).unwrap_or_default();
+        Ok(Self {
+            row,
+            commission,
+            allowed_domains,
+        })
     }
 }
 
@@ -90,6 +100,7 @@ struct Settings {
     auto_approve: bool,
     allow_self_referral: bool,
     terms_text: String,
+    allowed_domains: String,
 }
 
 impl Settings {
@@ -108,6 +119,7 @@ impl Settings {
             auto_approve: false,
             allow_self_referral: false,
             terms_text: String::new(),
+            allowed_domains: "[]".into(),
         }
     }
 
@@ -126,6 +138,7 @@ impl Settings {
             auto_approve: r.auto_approve == 1,
             allow_self_referral: r.allow_self_referral == 1,
             terms_text: r.terms_text.clone(),
+            allowed_domains: r.allowed_domains.clone(),
         }
     }
 
@@ -208,6 +221,10 @@ impl Settings {
             }
             self.terms_text = t.trim().to_owned();
         }
+        if let Some(domains) = &input.allowed_domains {
+            let parsed = parse_allowed_domains(domains)?;
+            self.allowed_domains = serde_json::Value::from(parsed).to_string();
+        }
         Ok(())
     }
 
@@ -226,6 +243,7 @@ impl Settings {
             auto_approve: self.auto_approve,
             allow_self_referral: self.allow_self_referral,
             terms_text: &self.terms_text,
+            allowed_domains: &self.allowed_domains,
         }
     }
 }
@@ -258,6 +276,38 @@ fn parse_slug(raw: &str) -> AppResult<String> {
             "slug must be 1-40 lower-case letters, digits and inner hyphens",
         ))
     }
+}
+
+/// Most extra domains a program may list.
+const ALLOWED_DOMAINS_MAX: usize = 20;
+
+/// Host names, each optionally prefixed by `*.` (any subdomain), deduplicated.
+fn parse_allowed_domains(raw: &[String]) -> AppResult<Vec<String>> {
+    if raw.len() > ALLOWED_DOMAINS_MAX {
+        return Err(AppError::invalid(
+            "allowed_domains",
+            format!("at most {ALLOWED_DOMAINS_MAX} domains"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for d in raw {
+        let d = d.trim();
+        let (wild, host) = match d.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, d),
+        };
+        let host = crate::domain::vendors::parse_host("allowed_domains", host).map_err(|_| {
+            AppError::invalid(
+                "allowed_domains",
+                format!("{d:?} is not a host name such as shop.example.com or *.example.com"),
+            )
+        })?;
+        let entry = if wild { format!("*.{host}") } else { host };
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    Ok(out)
 }
 
 /// An absolute `http(s)://` URL with a host.
@@ -412,6 +462,7 @@ fn changed_fields(input: &ProgramInput) -> Vec<&'static str> {
     note(input.allow_self_referral.is_some(), "allow_self_referral");
     note(input.terms_text.is_some(), "terms_text");
     note(input.commission.is_some(), "commission");
+    note(input.allowed_domains.is_some(), "allowed_domains");
     f
 }
 

@@ -38,6 +38,11 @@ pub fn url(path: &str) -> String {
         .unwrap_or_else(|| format!("/static/{path}"))
 }
 
+/// The contents of an embedded file.
+pub fn file(path: &str) -> Option<&'static [u8]> {
+    STATIC.get_file(path).map(|f| f.contents())
+}
+
 /// The vendored HTMX file.
 pub const HTMX: &str = "vendor/htmx-2.0.11.min.js";
 

@@ -10,6 +10,7 @@ pub mod pages;
 pub mod portal;
 pub mod portal_hosts;
 pub mod session;
+pub mod tracking;
 
 use std::sync::Arc;
 
@@ -17,7 +18,9 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::domain::affiliate_tokens::Signer;
 use crate::domain::mail::Sender;
+use crate::domain::tracking::Tracker;
 use crate::error::AppError;
 use pages::HtmlError;
 use portal_hosts::PortalHosts;
@@ -33,6 +36,10 @@ pub struct AppState {
     pub portal_hosts: PortalHosts,
     /// Sender address and base URL of every email.
     pub sender: Sender,
+    /// Referral-link cache, click writer and visitor windows.
+    pub tracker: Tracker,
+    /// Signs and checks affiliate access tokens.
+    pub affiliate_tokens: Signer,
 }
 
 /// Registers every route.
@@ -40,6 +47,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/static/{path:.*}", web::get().to(assets::serve))
+        .route("/t.js", web::get().to(tracking::snippet))
+        .route("/r/{code}", web::get().to(tracking::follow))
+        .route("/r/{code}", web::head().to(tracking::follow))
+        .route("/r/{code}/{slug}", web::get().to(tracking::follow))
+        .route("/r/{code}/{slug}", web::head().to(tracking::follow))
         .service(api::scope())
         .service(portal::scope())
         .configure(dashboard::routes);

@@ -247,3 +247,41 @@ pub async fn by_customer(
         "paid_cents": stats.paid_cents,
     })))
 }
+
+/// Body of `POST /api/v1/affiliates/{id}/token`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenInput {
+    /// Lifetime, 60..=3600 seconds (default 3600).
+    ttl_seconds: Option<i64>,
+}
+
+/// `POST /api/v1/affiliates/{id}/token` → `{token, token_type, expires_at}`: a short-lived
+/// affiliate token for the self-service API under `/api/v1/me`. The body is optional.
+pub async fn token(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let input: TokenInput = if body.iter().all(u8::is_ascii_whitespace) {
+        TokenInput::default()
+    } else {
+        crate::http::api::json::parse(&body)?
+    };
+    let (token, expires_at) = crate::domain::affiliate_tokens::issue(
+        &state.db,
+        &state.affiliate_tokens,
+        auth.vendor_id(),
+        &id,
+        input.ttl_seconds,
+        &Actor::ApiKey(auth.0.key_id.clone()),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "token": token,
+        "token_type": "affiliate",
+        "expires_at": db::rfc3339(expires_at),
+    })))
+}

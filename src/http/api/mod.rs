@@ -1,4 +1,5 @@
-//! The JSON API under `/api/v1`, for the vendor's backend (API keys).
+//! The JSON API under `/api/v1`: the vendor's backend (API keys), the affiliate's
+//! self-service under `/me` (affiliate tokens), and the public click API (`/track`).
 //!
 //! Every handler takes an [`auth::ApiAuth`] and scopes every query by its vendor, so another
 //! tenant's object is a 404. Errors use the envelope of [`crate::error::AppError`].
@@ -7,11 +8,16 @@ pub mod affiliates;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod deals;
 pub mod json;
+pub mod me;
 pub mod pagination;
 pub mod programs;
+pub mod referrals;
+pub mod tracking;
 pub mod vendor;
 
+use actix_web::http::Method;
 use actix_web::{Scope, web};
 
 /// The `/api/v1` scope.
@@ -32,6 +38,23 @@ pub fn scope() -> Scope {
             "/affiliates/{id}/invite",
             web::post().to(affiliates::invite),
         )
+        .route("/affiliates/{id}/token", web::post().to(affiliates::token))
+        .route("/track", web::post().to(tracking::track))
+        .route(
+            "/track",
+            web::method(Method::OPTIONS).to(tracking::track_preflight),
+        )
+        .route("/clicks", web::get().to(tracking::list))
+        .route("/referrals", web::post().to(referrals::create))
+        .route("/referrals", web::get().to(referrals::list))
+        .route("/referrals/{id}", web::get().to(referrals::show))
+        .route("/deals", web::get().to(deals::list))
+        .route("/deals/{id}", web::get().to(deals::show))
+        .route("/deals/{id}/review", web::post().to(deals::review))
+        .route("/me/links", web::get().to(me::links))
+        .route("/me/links", web::post().to(me::create_link))
+        .route("/me/deals", web::get().to(me::deals))
+        .route("/me/deals", web::post().to(me::create_deal))
         .route("/applications", web::get().to(applications::list))
         .route("/applications", web::post().to(applications::submit))
         .route("/applications/status", web::get().to(applications::status))

@@ -3,6 +3,7 @@
 pub mod affiliates;
 pub mod applications;
 pub mod auth;
+pub mod deals;
 pub mod emails;
 pub mod home;
 pub mod programs;
@@ -58,6 +59,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/applications/{id}/review",
             web::post().to(applications::review),
+        )
+        .route("/dashboard/deals", web::get().to(deals::list))
+        .route(
+            "/dashboard/deals/{id}/review",
+            web::post().to(deals::review),
         )
         .route("/dashboard/programs", web::get().to(programs::list))
         .route("/dashboard/programs", web::post().to(programs::create))

@@ -43,6 +43,8 @@ pub struct ProgramForm {
     slug: String,
     currency: String,
     landing_url: String,
+    /// Extra link domains, comma- or whitespace-separated.
+    allowed_domains: String,
     status: String,
     holding_period_days: String,
     min_payout: String,
@@ -95,6 +97,7 @@ impl ProgramForm {
             slug: r.slug.clone(),
             currency: r.currency.clone(),
             landing_url: r.landing_url.clone().unwrap_or_default(),
+            allowed_domains: p.allowed_domains.join(", "),
             status: r.status.clone(),
             holding_period_days: r.holding_period_days.to_string(),
             min_payout: terms::format_cents(r.min_payout_cents),
@@ -226,6 +229,13 @@ impl ProgramForm {
             slug: (!self.slug.trim().is_empty()).then(|| self.slug.trim().to_owned()),
             currency: text(&self.currency),
             landing_url: Some(text(&self.landing_url).filter(|s| !s.is_empty())),
+            allowed_domains: Some(
+                self.allowed_domains
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
             status: text(&self.status),
             holding_period_days: int("holding_period_days", &self.holding_period_days)?,
             min_payout_cents: if self.min_payout.trim().is_empty() {

@@ -1,0 +1,200 @@
+//! Clicks: batch inserts from the click writer, lists and per-day counts.
+
+use sqlx::{Any, AssertSqlSafe, Executor, FromRow};
+
+/// A click as stored (also the shape the writer inserts).
+#[derive(Debug, Clone, FromRow)]
+pub struct ClickRow {
+    /// The click id, handed to the vendor's site as `aff_sess`.
+    pub id: String,
+    /// Tenant.
+    pub vendor_id: String,
+    /// Program.
+    pub program_id: String,
+    /// Enrollment whose code was used.
+    pub enrollment_id: String,
+    /// Affiliate.
+    pub affiliate_id: String,
+    /// Extra link used, if any.
+    pub link_id: Option<String>,
+    /// The referral code.
+    pub code: String,
+    /// Where the visitor was sent (or landed, for snippet clicks).
+    pub landing_url: String,
+    /// The `Referer` the visitor came from.
+    pub referrer: Option<String>,
+    /// The visitor's user agent.
+    pub user_agent: Option<String>,
+    /// SHA-256 of the day's salt and the visitor's IP address.
+    pub ip_hash: String,
+    /// 1 when the user agent is a known crawler.
+    pub is_bot: i64,
+    /// 1 when the same ip hash used the same code less than 30 s before.
+    pub is_duplicate: i64,
+    /// `redirect`, `snippet` or `api`.
+    pub source: String,
+    /// Click time, unix ms.
+    pub created_at: i64,
+}
+
+const COLUMNS: usize = 15;
+/// Rows per INSERT statement: 15 columns × 200 rows stays far below both databases'
+/// bound-parameter limits (SQLite 32766, PostgreSQL 65535).
+pub const MAX_BATCH: usize = 200;
+
+/// Inserts a batch of clicks in one statement; ids already stored are skipped, so a batch
+/// retried after a failure cannot duplicate clicks.
+pub async fn insert_batch<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    rows: &[ClickRow],
+) -> Result<u64, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    // Only placeholders are generated here; every value is bound.
+    let mut sql = String::from(
+        "INSERT INTO clicks (id, vendor_id, program_id, enrollment_id, affiliate_id, link_id, \
+         code, landing_url, referrer, user_agent, ip_hash, is_bot, is_duplicate, source, \
+         created_at) VALUES ",
+    );
+    for i in 0..rows.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..COLUMNS {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(i * COLUMNS + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (id) DO NOTHING");
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for r in rows {
+        q = q
+            .bind(r.id.clone())
+            .bind(r.vendor_id.clone())
+            .bind(r.program_id.clone())
+            .bind(r.enrollment_id.clone())
+            .bind(r.affiliate_id.clone())
+            .bind(r.link_id.clone())
+            .bind(r.code.clone())
+            .bind(r.landing_url.clone())
+            .bind(r.referrer.clone())
+            .bind(r.user_agent.clone())
+            .bind(r.ip_hash.clone())
+            .bind(r.is_bot)
+            .bind(r.is_duplicate)
+            .bind(r.source.clone())
+            .bind(r.created_at);
+    }
+    Ok(q.execute(ex).await?.rows_affected())
+}
+
+macro_rules! select {
+    () => {
+        "SELECT id, vendor_id, program_id, enrollment_id, affiliate_id, link_id, code, \
+         landing_url, referrer, user_agent, ip_hash, is_bot, is_duplicate, source, created_at \
+         FROM clicks "
+    };
+}
+
+/// One click of a vendor.
+pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+) -> Result<Option<ClickRow>, sqlx::Error> {
+    sqlx::query_as(concat!(select!(), "WHERE vendor_id = $1 AND id = $2"))
+        .bind(vendor_id)
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Which clicks a list or count covers: one vendor, a time range `[from, to)`, optionally
+/// one affiliate and one program.
+#[derive(Debug, Clone, Copy)]
+pub struct Range<'a> {
+    /// Tenant.
+    pub vendor_id: &'a str,
+    /// Only this affiliate's clicks.
+    pub affiliate_id: Option<&'a str>,
+    /// Only this program's clicks.
+    pub program_id: Option<&'a str>,
+    /// Inclusive start, unix ms.
+    pub from: i64,
+    /// Exclusive end, unix ms.
+    pub to: i64,
+}
+
+macro_rules! range {
+    () => {
+        "WHERE vendor_id = $1 AND ($2 IS NULL OR affiliate_id = $2) \
+         AND ($3 IS NULL OR program_id = $3) AND created_at >= $4 AND created_at < $5 "
+    };
+}
+
+/// One page of clicks in a range, newest first.
+pub async fn page<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    r: &Range<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ClickRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        range!(),
+        "ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
+    ))
+    .bind(r.vendor_id)
+    .bind(r.affiliate_id)
+    .bind(r.program_id)
+    .bind(r.from)
+    .bind(r.to)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(ex)
+    .await
+}
+
+/// Counts of one UTC day.
+#[derive(Debug, Clone, FromRow)]
+pub struct DayCounts {
+    /// Days since 1970-01-01.
+    pub day: i64,
+    /// Every recorded click.
+    pub recorded: i64,
+    /// Counted clicks (neither bot nor duplicate).
+    pub clicks: i64,
+    /// Bot clicks.
+    pub bots: i64,
+    /// Repeat clicks within 30 s.
+    pub duplicates: i64,
+}
+
+/// Per-day counts of a range, oldest day first (days without clicks are absent).
+pub async fn per_day<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    r: &Range<'_>,
+) -> Result<Vec<DayCounts>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT created_at / 86400000 AS day, COUNT(*) AS recorded, \
+         CAST(SUM(CASE WHEN is_bot = 0 AND is_duplicate = 0 THEN 1 ELSE 0 END) AS BIGINT) AS clicks, \
+         CAST(SUM(is_bot) AS BIGINT) AS bots, \
+         CAST(SUM(CASE WHEN is_bot = 0 AND is_duplicate = 1 THEN 1 ELSE 0 END) AS BIGINT) AS duplicates \
+         FROM clicks ",
+        range!(),
+        "GROUP BY created_at / 86400000 ORDER BY day"
+    ))
+    .bind(r.vendor_id)
+    .bind(r.affiliate_id)
+    .bind(r.program_id)
+    .bind(r.from)
+    .bind(r.to)
+    .fetch_all(ex)
+    .await
+}

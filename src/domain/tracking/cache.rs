@@ -1,0 +1,166 @@
+//! The in-memory map behind `/r/{code}[/{slug}]`.
+//!
+//! Entries (including "no such code", so random codes cannot hammer the database) live for
+//! [`TTL`] at most, and are dropped at once when this process changes routing data (see
+//! [`db::routing_generation`]). Another instance's change therefore shows here within
+//! [`TTL`]: the "few seconds" of staleness is the price of answering redirects without a
+//! database round trip.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::db::{self, Db, links::CodeTarget};
+use crate::domain::tracking::destination::Domains;
+
+/// Longest time a cached answer is used.
+pub const TTL: Duration = Duration::from_secs(3);
+/// Entries kept at most per map; a full map is cleared (cheap, and bounded memory matters
+/// more than a burst of misses).
+const MAX_ENTRIES: usize = 100_000;
+
+/// What a referral code resolves to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Tenant.
+    pub vendor_id: String,
+    /// Vendor slug (portal fallback URL).
+    pub vendor_slug: String,
+    /// Enrollment.
+    pub enrollment_id: String,
+    /// Affiliate.
+    pub affiliate_id: String,
+    /// Program.
+    pub program_id: String,
+    /// The code, lower case.
+    pub code: String,
+    /// Whether clicks on this code are attributed: false for banned or deactivated
+    /// enrollments and for paused or archived programs.
+    pub attributable: bool,
+    /// The program's landing URL.
+    pub landing_url: Option<String>,
+    /// Hosts links may lead to.
+    pub domains: Domains,
+    /// Cookie lifetime in days.
+    pub cookie_days: i64,
+    /// First-touch attribution.
+    pub first_touch: bool,
+}
+
+impl Target {
+    fn from_row(code: &str, r: CodeTarget) -> Self {
+        let extra: Vec<String> = serde_json::from_str(&r.allowed_domains).unwrap_or_default();
+        Self {
+            domains: Domains::new(r.landing_url.as_deref(), extra),
+            attributable: !matches!(r.enrollment_status.as_str(), "banned" | "deactivated")
+                && r.program_status == "active",
+            vendor_id: r.vendor_id,
+            vendor_slug: r.vendor_slug,
+            enrollment_id: r.enrollment_id,
+            affiliate_id: r.affiliate_id,
+            program_id: r.program_id,
+            code: code.to_owned(),
+            landing_url: r.landing_url,
+            cookie_days: r.cookie_duration_days,
+            first_touch: r.attribution_model == "first_touch",
+        }
+    }
+}
+
+/// An extra link of a code.
+#[derive(Debug, Clone)]
+pub struct LinkTarget {
+    /// `lnk_...`
+    pub link_id: String,
+    /// Its destination; `None`: the program's landing URL.
+    pub destination_url: Option<String>,
+}
+
+#[derive(Debug)]
+struct Entry<T> {
+    value: Option<Arc<T>>,
+    generation: u64,
+    at: Instant,
+}
+
+#[derive(Debug)]
+struct Map<T>(RwLock<HashMap<String, Entry<T>>>);
+
+impl<T> Default for Map<T> {
+    fn default() -> Self {
+        Self(RwLock::new(HashMap::new()))
+    }
+}
+
+impl<T> Map<T> {
+    /// `Some(answer)` on a fresh hit, `None` on a miss.
+    fn get(&self, key: &str) -> Option<Option<Arc<T>>> {
+        let map = self.0.read().ok()?;
+        let e = map.get(key)?;
+        (e.generation == db::routing_generation() && e.at.elapsed() < TTL).then(|| e.value.clone())
+    }
+
+    fn put(&self, key: String, value: Option<Arc<T>>, generation: u64) {
+        if let Ok(mut map) = self.0.write() {
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(
+                key,
+                Entry {
+                    value,
+                    generation,
+                    at: Instant::now(),
+                },
+            );
+        }
+    }
+}
+
+/// Code and link cache.
+#[derive(Debug, Default)]
+pub struct LinkCache {
+    codes: Map<Target>,
+    links: Map<LinkTarget>,
+}
+
+impl LinkCache {
+    /// The target of a (lower-case, well-formed) code, if it exists.
+    pub async fn code(&self, db: &Db, code: &str) -> Result<Option<Arc<Target>>, sqlx::Error> {
+        if let Some(hit) = self.codes.get(code) {
+            return Ok(hit);
+        }
+        // Read the generation before the query: a change committed meanwhile bumps it, and
+        // the entry stored below is then already stale instead of wrongly fresh.
+        let generation = db::routing_generation();
+        let value = db::links::resolve_code(db.pool(), code)
+            .await?
+            .map(|r| Arc::new(Target::from_row(code, r)));
+        self.codes.put(code.to_owned(), value.clone(), generation);
+        Ok(value)
+    }
+
+    /// The link `slug` of `code`, if it exists.
+    pub async fn link(
+        &self,
+        db: &Db,
+        code: &str,
+        slug: &str,
+    ) -> Result<Option<Arc<LinkTarget>>, sqlx::Error> {
+        let key = format!("{code}/{slug}");
+        if let Some(hit) = self.links.get(&key) {
+            return Ok(hit);
+        }
+        let generation = db::routing_generation();
+        let value = db::links::by_code_and_slug(db.pool(), code, slug)
+            .await?
+            .map(|l| {
+                Arc::new(LinkTarget {
+                    link_id: l.id,
+                    destination_url: l.destination_url,
+                })
+            });
+        self.links.put(key, value.clone(), generation);
+        Ok(value)
+    }
+}

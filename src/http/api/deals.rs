@@ -1,0 +1,76 @@
+//! `/api/v1/deals`: the vendor's view of registered deals, and their review.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use crate::db::deals::Filter;
+use crate::domain::api_keys::Scope;
+use crate::domain::audit::Actor;
+use crate::domain::deals::{self, ReviewInput};
+use crate::error::AppResult;
+use crate::http::AppState;
+use crate::http::api::auth::ApiAuth;
+use crate::http::api::json::ApiJson;
+use crate::http::api::pagination::{List, PageQuery};
+
+/// Query of `GET /api/v1/deals`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    status: Option<String>,
+    affiliate_id: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/deals?status&affiliate_id&page&per_page`.
+pub async fn list(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let filter = Filter {
+        vendor_id: auth.vendor_id(),
+        status: deals::parse_status(q.status.as_deref())?,
+        affiliate_id: q.affiliate_id.as_deref().filter(|s| !s.is_empty()),
+    };
+    let (data, total) = deals::list(&state.db, &filter, page.per_page, page.offset()).await?;
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
+}
+
+/// `GET /api/v1/deals/{id}`.
+pub async fn show(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    Ok(HttpResponse::Ok().json(deals::get(&state.db, auth.vendor_id(), &id).await?))
+}
+
+/// `POST /api/v1/deals/{id}/review` `{decision: accept|reject, reason?}`; 409 unless pending.
+pub async fn review(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: ApiJson<ReviewInput>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let deal = deals::review(
+        &state.db,
+        auth.vendor_id(),
+        &id,
+        &body.0,
+        &Actor::ApiKey(auth.0.key_id.clone()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(deal))
+}

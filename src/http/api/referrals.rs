@@ -1,0 +1,85 @@
+//! `/api/v1/referrals`: bind referred customers, list and show bindings.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use crate::db::{self, referrals::Filter};
+use crate::domain::api_keys::Scope;
+use crate::domain::referrals::{self, Outcome, ReferralInput};
+use crate::error::{AppError, AppResult};
+use crate::http::AppState;
+use crate::http::api::auth::ApiAuth;
+use crate::http::api::json::ApiJson;
+use crate::http::api::pagination::{List, PageQuery};
+
+/// `POST /api/v1/referrals` → 201 with a new binding, 200 otherwise (also when nothing was
+/// attributed: `attributed: false` and the reason).
+pub async fn create(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    body: ApiJson<ReferralInput>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let result = referrals::bind(&state.tracker, &state.db, auth.vendor_id(), &body.0).await?;
+    Ok(if result.outcome == Outcome::Created {
+        HttpResponse::Created().json(result)
+    } else {
+        HttpResponse::Ok().json(result)
+    })
+}
+
+/// Query of `GET /api/v1/referrals`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    affiliate_id: Option<String>,
+    program_id: Option<String>,
+    customer_id: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/referrals?affiliate_id&program_id&customer_id&page&per_page`.
+pub async fn list(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let some = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+    let (affiliate_id, program_id, customer_id) = (
+        some(&q.affiliate_id),
+        some(&q.program_id),
+        some(&q.customer_id),
+    );
+    let filter = Filter {
+        vendor_id: auth.vendor_id(),
+        affiliate_id: affiliate_id.as_deref(),
+        program_id: program_id.as_deref(),
+        customer_id: customer_id.as_deref(),
+    };
+    let total = db::referrals::count(state.db.pool(), &filter).await?;
+    let rows = db::referrals::page(state.db.pool(), &filter, page.per_page, page.offset()).await?;
+    let data = rows.iter().map(referrals::referral_json).collect();
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
+}
+
+/// `GET /api/v1/referrals/{id}`.
+pub async fn show(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let row = db::referrals::by_id(state.db.pool(), auth.vendor_id(), &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(referrals::referral_json(&row)))
+}

@@ -1,0 +1,134 @@
+//! `/api/v1/track` (clicks from the snippet or the vendor's backend), `/api/v1/clicks`.
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::db::{self, clicks::Range};
+use crate::domain::api_keys::Scope;
+use crate::domain::clicks;
+use crate::domain::tracking::Visit;
+use crate::domain::tracking::destination::Domains;
+use crate::domain::tracking::track::{self, Reporter, TrackInput};
+use crate::error::{AppError, AppResult};
+use crate::http::api::auth::ApiAuth;
+use crate::http::api::json;
+use crate::http::api::pagination::{List, PageQuery};
+use crate::http::tracking::header_str;
+use crate::http::{AppState, client};
+
+/// Largest click report body.
+const TRACK_BODY_MAX: usize = 16 * 1024;
+
+/// `POST /api/v1/track`. With an API key: the vendor's own codes. Without: a browser on
+/// one of the program's domains (CORS), throttled per visitor and code. The body is JSON
+/// whatever the Content-Type, so the snippet can send `text/plain` and skip the preflight.
+pub async fn track(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    let auth = if req.headers().contains_key(header::AUTHORIZATION) {
+        Some(ApiAuth::extract(&req).await?)
+    } else {
+        None
+    };
+    if let Some(a) = &auth {
+        a.require(Scope::Write)?;
+    }
+    if body.len() > TRACK_BODY_MAX {
+        return Err(AppError::BadRequest("body larger than 16 KiB".into()));
+    }
+    let input: TrackInput = json::parse(&body)?;
+    let origin = header_str(&req, header::ORIGIN);
+    let reporter = match &auth {
+        Some(a) => Reporter::Vendor(a.vendor_id()),
+        None => Reporter::Browser { origin },
+    };
+    let ip = client::client_ip(&req, state.settings.trusted_proxy);
+    let visit = Visit {
+        ip: &ip,
+        user_agent: header_str(&req, header::USER_AGENT),
+        referrer: None,
+    };
+    let tracked = track::track(&state.tracker, &state.db, &input, reporter, &visit).await?;
+    let mut res = HttpResponse::Ok();
+    // Reaching here without a key means the origin (if any) is one of the program's.
+    if auth.is_none()
+        && let Some(o) = origin
+    {
+        res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, o))
+            .insert_header((header::VARY, "Origin"));
+    }
+    Ok(res.json(tracked))
+}
+
+/// `OPTIONS /api/v1/track`: CORS preflight, allowed for origins on any active program's
+/// domains (the POST itself checks the code's own program).
+pub async fn track_preflight(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let mut res = HttpResponse::NoContent();
+    res.insert_header((header::VARY, "Origin"));
+    if let Some(origin) = header_str(&req, header::ORIGIN) {
+        let programs = db::programs::active_link_domains(state.db.pool()).await?;
+        let allowed = programs.into_iter().any(|(landing, extra)| {
+            let extra: Vec<String> = serde_json::from_str(&extra).unwrap_or_default();
+            Domains::new(landing.as_deref(), extra).allows_origin(origin)
+        });
+        if allowed {
+            res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST"))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"))
+                .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"));
+        }
+    }
+    Ok(res.finish())
+}
+
+/// Query of `GET /api/v1/clicks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClicksQuery {
+    affiliate_id: Option<String>,
+    program_id: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/clicks?affiliate_id&program_id&from&to&page&per_page` → the list envelope of
+/// clicks (newest first) plus `summary` with the period's counts per day.
+pub async fn list(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<ClicksQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let (from, to) = clicks::parse_period(q.from.as_deref(), q.to.as_deref(), db::now_ms())?;
+    let range = Range {
+        vendor_id: auth.vendor_id(),
+        affiliate_id: q.affiliate_id.as_deref().filter(|s| !s.is_empty()),
+        program_id: q.program_id.as_deref().filter(|s| !s.is_empty()),
+        from,
+        to,
+    };
+    // Clicks of the last moments may still be queued in this process.
+    state.tracker.clicks.flush().await;
+    let (data, summary) = clicks::report(&state.db, &range, page.per_page, page.offset()).await?;
+    let total = summary.recorded;
+    let mut body = serde_json::to_value(List::new(data, total, page))
+        .map_err(|e| AppError::Internal(e.into()))?;
+    body["summary"] = json!(summary);
+    Ok(HttpResponse::Ok().json(body))
+}
