@@ -22,6 +22,7 @@ pub struct TestApp {
     pub database_url: String,
     pub client: Client,
     pub secret_hex: String,
+    pub state: actix_web::web::Data<affilia::http::AppState>,
     _guard: DbGuard,
 }
 
@@ -139,8 +140,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let addr = listener.local_addr().expect("address");
     settings.base_url = url::Url::parse(&format!("http://{addr}")).expect("base URL");
     let app = Application::build_with_listener(settings, db.clone(), listener).expect("build app");
+    let state = app.state();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        state,
         addr,
         smtp_url,
         db,
@@ -344,6 +347,11 @@ impl TestApp {
         let res = req.send().await.expect("API call");
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Waits until every click queued so far is stored.
+    pub async fn flush_clicks(&self) {
+        self.state.tracker.clicks.flush().await;
     }
 
     /// An authenticated API GET.

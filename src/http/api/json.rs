@@ -69,7 +69,18 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         if inner.is_syntax() || inner.is_eof() {
             AppError::BadRequest(format!("malformed JSON: {inner}"))
         } else if path == "." {
-            AppError::BadRequest(format!("invalid body: {inner}"))
+            // serde reports a missing field at the parent: name it like any other field.
+            let message = inner.to_string();
+            match message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                Some(field) => AppError::BadRequestField {
+                    field: field.to_owned(),
+                    message: format!("{field} is required"),
+                },
+                None => AppError::BadRequest(format!("invalid body: {message}")),
+            }
         } else {
             AppError::BadRequestField {
                 field: path,
