@@ -310,3 +310,23 @@ pub fn referral_json(r: &ReferralRow) -> serde_json::Value {
         "updated_at": db::rfc3339(r.updated_at),
     })
 }
+
+/// One page of referrals (as JSON) and the total.
+pub async fn list(
+    db: &Db,
+    filter: &db::referrals::Filter<'_>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<serde_json::Value>, i64)> {
+    let total = db::referrals::count(db.pool(), filter).await?;
+    let rows = db::referrals::page(db.pool(), filter, limit, offset).await?;
+    Ok((rows.iter().map(referral_json).collect(), total))
+}
+
+/// One referral of the vendor (as JSON).
+pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<serde_json::Value> {
+    db::referrals::by_id(db.pool(), vendor_id, id)
+        .await?
+        .map(|r| referral_json(&r))
+        .ok_or(AppError::NotFound)
+}

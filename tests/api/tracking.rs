@@ -659,3 +659,60 @@ async fn cors_preflight_is_answered_for_program_origins_only() {
     assert_eq!(res.status(), 204);
     assert!(!res.headers().contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn clicks_queued_at_a_graceful_shutdown_are_written() {
+    let app = spawn_app().await;
+    let shop = shop(&app, "Acme", "https://shop.acme.test/").await;
+    affiliate(&app, &shop, "jane@partners.test", "jane").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_affilia"))
+        .args(["serve", "--no-worker"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("AFFILIA_SECRET_KEY", &app.secret_hex)
+        .env("AFFILIA_BIND", format!("127.0.0.1:{port}"))
+        .env("AFFILIA_BASE_URL", &base)
+        .env("AFFILIA_DATA_DIR", std::env::temp_dir())
+        .env("AFFILIA_HTTP_WORKERS", "1")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = crate::helpers::new_client();
+    let mut ready = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "affilia serve did not start");
+    for _ in 0..50 {
+        let res = client
+            .get(format!("{base}/r/jane"))
+            .header(USER_AGENT, BROWSER)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 302);
+    }
+    let pid = child.id().unwrap().to_string();
+    let status = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM clicks").await, 50);
+}

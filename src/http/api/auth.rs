@@ -45,21 +45,25 @@ impl ApiAuth {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header, if any.
+pub fn bearer_token(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|v| v.trim().to_owned())
+}
+
 impl FromRequest for ApiAuth {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|v| v.trim().to_owned());
+        let bearer = bearer_token(req);
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("state missing")))?;

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::json;
 
@@ -16,6 +15,7 @@ use crate::domain::deals::{self, DealInput};
 use crate::domain::links::{self, LinkInput};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
+use crate::http::api::auth::bearer_token;
 use crate::http::api::json::ApiJson;
 
 /// An authenticated affiliate.
@@ -33,15 +33,7 @@ impl FromRequest for MeAuth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|v| v.trim().to_owned());
+        let bearer = bearer_token(req);
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("state missing")))?;

@@ -3,10 +3,10 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::db::{self, referrals::Filter};
+use crate::db::referrals::Filter;
 use crate::domain::api_keys::Scope;
 use crate::domain::referrals::{self, Outcome, ReferralInput};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::ApiJson;
@@ -65,9 +65,7 @@ pub async fn list(
         program_id: program_id.as_deref(),
         customer_id: customer_id.as_deref(),
     };
-    let total = db::referrals::count(state.db.pool(), &filter).await?;
-    let rows = db::referrals::page(state.db.pool(), &filter, page.per_page, page.offset()).await?;
-    let data = rows.iter().map(referrals::referral_json).collect();
+    let (data, total) = referrals::list(&state.db, &filter, page.per_page, page.offset()).await?;
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
 
@@ -78,8 +76,5 @@ pub async fn show(
     id: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
-    let row = db::referrals::by_id(state.db.pool(), auth.vendor_id(), &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok(HttpResponse::Ok().json(referrals::referral_json(&row)))
+    Ok(HttpResponse::Ok().json(referrals::get(&state.db, auth.vendor_id(), &id).await?))
 }
