@@ -9,6 +9,7 @@
 //! repeat click that lands on another instance is counted (documented).
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
@@ -56,6 +57,15 @@ const BOT_MARKERS: &[&str] = &[
     "skypeuripreview",
 ];
 
+/// A 64-bit digest of (address hash, code) for the in-memory windows; a collision would
+/// at worst flag one click as a repeat, at odds of about one in 2^64.
+fn pair_key(ip_hash: &str, code: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    ip_hash.hash(&mut h);
+    code.hash(&mut h);
+    h.finish()
+}
+
 /// Whether a user agent belongs to a crawler or a script.
 pub fn is_bot(user_agent: Option<&str>) -> bool {
     match user_agent.map(str::trim) {
@@ -71,8 +81,9 @@ pub fn is_bot(user_agent: Option<&str>) -> bool {
 #[derive(Debug)]
 pub struct Visitors {
     secret: Vec<u8>,
-    last_click: Mutex<HashMap<(String, String), i64>>,
-    track_calls: Mutex<HashMap<(String, String), (i64, u32)>>,
+    /// Keyed by [`pair_key`], not by the strings: no allocation per click.
+    last_click: Mutex<HashMap<u64, i64>>,
+    track_calls: Mutex<HashMap<u64, (i64, u32)>>,
 }
 
 impl Visitors {
@@ -113,7 +124,7 @@ impl Visitors {
                 map.clear();
             }
         }
-        let previous = map.insert((ip_hash.to_owned(), code.to_owned()), now_ms);
+        let previous = map.insert(pair_key(ip_hash, code), now_ms);
         previous.is_some_and(|at| now_ms - at < DUPLICATE_WINDOW_MS && now_ms >= at)
     }
 
@@ -129,9 +140,7 @@ impl Visitors {
                 map.clear();
             }
         }
-        let entry = map
-            .entry((ip_hash.to_owned(), code.to_owned()))
-            .or_insert((now_ms, 0));
+        let entry = map.entry(pair_key(ip_hash, code)).or_insert((now_ms, 0));
         if now_ms - entry.0 >= TRACK_WINDOW_MS {
             *entry = (now_ms, 0);
         }
