@@ -5,9 +5,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::db::vendors::VendorRow;
 use crate::db::{self, Db, deals::DealRow, deals::NewDeal};
 use crate::domain::audit::{self, Actor};
 use crate::domain::links::active_enrollment;
+use crate::domain::mail::{self, Content, Recipient, Sender};
+use crate::domain::vendors;
 use crate::domain::{Email, text};
 use crate::error::{AppError, AppResult};
 
@@ -155,14 +158,17 @@ pub async fn submit(
     Ok(deal)
 }
 
-/// Accepts or rejects a pending deal; 409 when it is not pending.
+/// Accepts or rejects a pending deal and tells the affiliate by email, in the same
+/// transaction; 409 when it is not pending.
 pub async fn review(
     db: &Db,
-    vendor_id: &str,
+    sender: &Sender,
+    vendor: &VendorRow,
     id: &str,
     input: &ReviewInput,
     actor: &Actor,
 ) -> AppResult<Deal> {
+    let vendor_id = vendor.id.as_str();
     let status = match input.decision.as_str() {
         "accept" => "accepted",
         "reject" => "rejected",
@@ -200,6 +206,7 @@ pub async fn review(
     let deal = Deal::from(row);
     let kind = format!("deal.{status}");
     db::events::insert(&mut *tx, vendor_id, &kind, &json!(deal).to_string()).await?;
+    notify(&mut tx, sender, vendor, &deal).await?;
     audit::record(
         &mut *tx,
         vendor_id,
@@ -211,6 +218,64 @@ pub async fn review(
     .await?;
     tx.commit().await?;
     Ok(deal)
+}
+
+/// The decision email to the affiliate who registered the deal.
+async fn notify(
+    conn: &mut db::Conn,
+    sender: &Sender,
+    vendor: &VendorRow,
+    deal: &Deal,
+) -> AppResult<()> {
+    let lead = format!("{} ({})", deal.lead_name, deal.lead_email);
+    let (kind, subject, mut paragraphs) = if deal.status == "accepted" {
+        (
+            "deal_accepted",
+            format!("Your deal for {} was accepted", deal.lead_name),
+            vec![format!(
+                "{} accepted the deal you registered for {lead}. When they become a customer, \
+                 the referral is credited to you.",
+                vendor.name
+            )],
+        )
+    } else {
+        (
+            "deal_rejected",
+            format!("Your deal for {} was not accepted", deal.lead_name),
+            vec![format!(
+                "{} did not accept the deal you registered for {lead}.",
+                vendor.name
+            )],
+        )
+    };
+    if let Some(reason) = &deal.rejection_reason {
+        paragraphs.push(format!("Reason: {reason}"));
+    }
+    let portal = vendors::portal_url(&mut *conn, &sender.base_url, vendor).await?;
+    let content = Content {
+        kind,
+        subject,
+        heading: format!("Hello {}", deal.affiliate_name),
+        paragraphs,
+        action: Some(("Open your partner portal".into(), portal)),
+        footnote: Some(format!(
+            "You receive this because you registered this deal with {}.",
+            vendor.name
+        )),
+        unsubscribe_url: None,
+    };
+    mail::enqueue(
+        conn,
+        sender,
+        vendor,
+        Recipient {
+            email: &deal.affiliate_email,
+            name: Some(&deal.affiliate_name),
+        },
+        &content,
+    )
+    .await?;
+    Ok(())
 }
 
 /// One deal of the vendor.

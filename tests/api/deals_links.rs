@@ -283,6 +283,18 @@ async fn an_accepted_deal_becomes_a_referral_when_the_customer_is_reported() {
         .await;
     assert_eq!(status, 200, "{reviewed}");
     assert_eq!(reviewed["status"], "accepted");
+    let (subject, text): (String, String) = sqlx::query_as(
+        "SELECT subject, body_text FROM email_outbox WHERE kind = 'deal_accepted' \
+         AND to_email = 'jane@partners.test'",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(subject, "Your deal for Ada Lovelace was accepted");
+    assert!(
+        text.contains("cto@bigcorp.test") || text.contains("CTO@BigCorp.test"),
+        "{text}"
+    );
     let (status, _) = app
         .call(
             &shop.key,
@@ -398,6 +410,14 @@ async fn the_dashboard_lists_deals_and_reviews_them_inline() {
         row.contains("rejected") && row.contains("Already in our pipeline"),
         "{row}"
     );
+    let (text,): (String,) = sqlx::query_as(
+        "SELECT body_text FROM email_outbox WHERE kind = 'deal_rejected' \
+         AND to_email = 'jane@partners.test'",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert!(text.contains("Reason: Already in our pipeline"), "{text}");
     // Without the CSRF token nothing happens.
     let res = staff
         .post(app.url(&format!("/dashboard/deals/{id}/review")))

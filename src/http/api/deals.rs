@@ -64,9 +64,11 @@ pub async fn review(
     body: ApiJson<ReviewInput>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
+    let vendor = auth.vendor(&state).await?;
     let deal = deals::review(
         &state.db,
-        auth.vendor_id(),
+        &state.sender,
+        &vendor,
         &id,
         &body.0,
         &Actor::ApiKey(auth.0.key_id.clone()),

@@ -125,7 +125,8 @@ pub async fn review(
     };
     let deal = deals::review(
         &state.db,
-        &staff.vendor.id,
+        &state.sender,
+        &staff.vendor,
         &id,
         &input,
         &Actor::User(staff.user.id.clone()),
