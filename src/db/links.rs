@@ -52,9 +52,13 @@ pub struct NewLink<'a> {
     pub sub_id: Option<&'a str>,
 }
 
-const SELECT: &str = "SELECT l.id, l.vendor_id, l.enrollment_id, l.affiliate_id, l.program_id, \
-     e.code, l.slug, l.name, l.destination_url, l.sub_id, l.created_at \
-     FROM links l JOIN enrollments e ON e.id = l.enrollment_id ";
+macro_rules! select {
+    () => {
+        "SELECT l.id, l.vendor_id, l.enrollment_id, l.affiliate_id, l.program_id, e.code, \
+         l.slug, l.name, l.destination_url, l.sub_id, l.created_at \
+         FROM links l JOIN enrollments e ON e.id = l.enrollment_id "
+    };
+}
 
 /// Inserts a link; a slug taken in the enrollment is a unique violation.
 pub async fn insert<'e, E: Executor<'e, Database = Any>>(
@@ -89,13 +93,11 @@ pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
     vendor_id: &str,
     id: &str,
 ) -> Result<Option<LinkRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT}WHERE l.vendor_id = $1 AND l.id = $2"
-    )))
-    .bind(vendor_id)
-    .bind(id)
-    .fetch_optional(ex)
-    .await
+    sqlx::query_as(concat!(select!(), "WHERE l.vendor_id = $1 AND l.id = $2"))
+        .bind(vendor_id)
+        .bind(id)
+        .fetch_optional(ex)
+        .await
 }
 
 /// The links of an affiliate, newest first.
@@ -104,13 +106,29 @@ pub async fn for_affiliate<'e, E: Executor<'e, Database = Any>>(
     vendor_id: &str,
     affiliate_id: &str,
 ) -> Result<Vec<LinkRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT}WHERE l.vendor_id = $1 AND l.affiliate_id = $2 ORDER BY l.created_at DESC, l.id DESC"
-    )))
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE l.vendor_id = $1 AND l.affiliate_id = $2 ORDER BY l.created_at DESC, l.id DESC"
+    ))
     .bind(vendor_id)
     .bind(affiliate_id)
     .fetch_all(ex)
     .await
+}
+
+/// How many links an affiliate holds.
+pub async fn count_for_affiliate<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM links WHERE vendor_id = $1 AND affiliate_id = $2")
+            .bind(vendor_id)
+            .bind(affiliate_id)
+            .fetch_one(ex)
+            .await?;
+    Ok(n)
 }
 
 /// The link `slug` of the enrollment with `code` (any vendor: codes are global).
@@ -119,13 +137,11 @@ pub async fn by_code_and_slug<'e, E: Executor<'e, Database = Any>>(
     code: &str,
     slug: &str,
 ) -> Result<Option<LinkRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT}WHERE e.code = $1 AND l.slug = $2"
-    )))
-    .bind(code)
-    .bind(slug)
-    .fetch_optional(ex)
-    .await
+    sqlx::query_as(concat!(select!(), "WHERE e.code = $1 AND l.slug = $2"))
+        .bind(code)
+        .bind(slug)
+        .fetch_optional(ex)
+        .await
 }
 
 /// Everything a referral code resolves to, read in one query.

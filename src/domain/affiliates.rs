@@ -29,8 +29,6 @@ pub const PAYOUT_METHODS: [&str; 5] = [
 const INVITE: &str = "affiliate_invite";
 /// How long an invitation link works: 7 days.
 const INVITE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
-const CODE_MIN: usize = 3;
-const CODE_MAX: usize = 40;
 const METADATA_MAX: usize = 16 * 1024;
 const FIELD_MAX: usize = 200;
 
@@ -234,19 +232,8 @@ impl Profile {
 
 /// Validates a referral code: lower-cased, then 3-40 of `[a-z0-9-_]`.
 pub fn parse_code(field: &str, raw: &str) -> AppResult<String> {
-    let code = raw.trim().to_ascii_lowercase();
-    let ok = (CODE_MIN..=CODE_MAX).contains(&code.len())
-        && code
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok {
-        Ok(code)
-    } else {
-        Err(AppError::invalid(
-            field,
-            "codes are 3-40 characters of a-z, 0-9, - and _",
-        ))
-    }
+    crate::domain::tracking::normalize_code(raw)
+        .ok_or_else(|| AppError::invalid(field, "codes are 3-40 characters of a-z, 0-9, - and _"))
 }
 
 /// A free, readable code such as `jane-smith-7g2k`.

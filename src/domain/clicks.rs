@@ -4,6 +4,7 @@ use chrono::{NaiveDate, NaiveTime};
 use serde::Serialize;
 
 use crate::db::{self, Db, clicks::ClickRow, clicks::Range};
+use crate::domain::tracking::Tracker;
 use crate::error::{AppError, AppResult};
 
 const DAY_MS: i64 = 86_400_000;
@@ -133,13 +134,16 @@ fn parse_instant(field: &str, raw: &str, end: bool) -> AppResult<i64> {
         })
 }
 
-/// One page of clicks in a period, with the period's summary.
+/// One page of clicks in a period, with the period's summary. Clicks of the last moments
+/// may still be queued in this process, so the queue is drained first.
 pub async fn report(
+    tracker: &Tracker,
     db: &Db,
     range: &Range<'_>,
     limit: i64,
     offset: i64,
 ) -> AppResult<(Vec<Click>, Summary)> {
+    tracker.clicks.flush().await;
     let days = db::clicks::per_day(db.pool(), range).await?;
     let rows = db::clicks::page(db.pool(), range, limit, offset).await?;
     let first_day = range.from.div_euclid(DAY_MS);

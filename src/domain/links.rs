@@ -12,10 +12,8 @@ use crate::error::{AppError, AppResult};
 const SLUG_MAX: usize = 40;
 /// Longest sub-id.
 const SUB_ID_MAX: usize = 100;
-/// Longest destination URL.
-const URL_MAX: usize = 2000;
 /// Links one affiliate may hold.
-const LINKS_MAX: usize = 200;
+const LINKS_MAX: i64 = 200;
 
 /// The request body of `POST /api/v1/me/links`.
 #[derive(Debug, Default, Deserialize)]
@@ -118,8 +116,7 @@ pub async fn create(
         Some(raw) => Some(parse_destination(raw, &program)?),
         None => None,
     };
-    let existing = db::links::for_affiliate(db.pool(), vendor_id, affiliate_id).await?;
-    if existing.len() >= LINKS_MAX {
+    if db::links::count_for_affiliate(db.pool(), vendor_id, affiliate_id).await? >= LINKS_MAX {
         return Err(AppError::wrong_state(format!(
             "an affiliate can hold at most {LINKS_MAX} links"
         )));
@@ -186,35 +183,13 @@ fn to_link(r: LinkRow, base_url: &str, domain: Option<&str>) -> Link {
 }
 
 fn parse_slug(raw: &str) -> AppResult<String> {
-    let s = raw.to_ascii_lowercase();
-    let ok = s.len() <= SLUG_MAX
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok {
-        Ok(s)
-    } else {
-        Err(AppError::invalid(
-            "slug",
-            "slugs are 1-40 characters of a-z, 0-9, - and _",
-        ))
-    }
+    tracking::normalize_slug(raw)
+        .ok_or_else(|| AppError::invalid("slug", "slugs are 1-40 characters of a-z, 0-9, - and _"))
 }
 
 fn parse_destination(raw: &str, program: &db::programs::ProgramRow) -> AppResult<String> {
-    if raw.len() > URL_MAX {
-        return Err(AppError::invalid(
-            "destination_url",
-            format!("destination_url is longer than {URL_MAX} characters"),
-        ));
-    }
-    let url = url::Url::parse(raw).map_err(|_| {
-        AppError::invalid(
-            "destination_url",
-            "destination_url must be an absolute http(s) URL",
-        )
-    })?;
-    let extra: Vec<String> = serde_json::from_str(&program.allowed_domains).unwrap_or_default();
-    let domains = Domains::new(program.landing_url.as_deref(), extra);
+    let url = text::http_url("destination_url", raw)?;
+    let domains = Domains::from_stored(program.landing_url.as_deref(), &program.allowed_domains);
     if !domains.allows(&url) {
         return Err(AppError::invalid(
             "destination_url",

@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::db::{self, Db, programs::ProgramColumns, programs::ProgramRow};
 use crate::domain::audit::{self, Actor};
 use crate::domain::terms::Commission;
+use crate::domain::tracking::destination;
 use crate::domain::{Currency, slug, text};
 use crate::error::{AppError, AppResult};
 
@@ -14,8 +15,6 @@ use crate::error::{AppError, AppResult};
 pub const STATUSES: [&str; 3] = ["active", "paused", "archived"];
 /// Attribution models.
 pub const ATTRIBUTION_MODELS: [&str; 2] = ["first_touch", "last_touch"];
-/// Longest landing URL accepted.
-const URL_MAX: usize = 2000;
 /// Longest terms text accepted.
 const TERMS_TEXT_MAX: usize = 20_000;
 /// Longest program slug.
@@ -76,7 +75,7 @@ impl Program {
         let commission = Commission::from_stored(&row.commission).ok_or_else(|| {
             AppError::Internal(anyhow::anyhow!("stored terms of {} are unreadable", row.id))
         })?;
-        let allowed_domains = serde_json::from_str(&row.allowed_domains).unwrap_or_default();
+        let allowed_domains = destination::parse_stored(&row.allowed_domains);
         Ok(Self {
             row,
             commission,
@@ -158,7 +157,7 @@ impl Settings {
         if let Some(url) = &input.landing_url {
             self.landing_url = match url.as_deref().map(str::trim) {
                 None | Some("") => None,
-                Some(u) => Some(parse_landing_url(u)?),
+                Some(u) => Some(text::http_url("landing_url", u)?.to_string()),
             };
         }
         if let Some(s) = &input.status {
@@ -308,22 +307,6 @@ fn parse_allowed_domains(raw: &[String]) -> AppResult<Vec<String>> {
         }
     }
     Ok(out)
-}
-
-/// An absolute `http(s)://` URL with a host.
-pub fn parse_landing_url(raw: &str) -> AppResult<String> {
-    let err = || AppError::invalid("landing_url", "landing_url must be an absolute http(s) URL");
-    if raw.len() > URL_MAX {
-        return Err(AppError::invalid(
-            "landing_url",
-            "landing_url is longer than 2000 characters",
-        ));
-    }
-    let url = url::Url::parse(raw).map_err(|_| err())?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(err());
-    }
-    Ok(url.to_string())
 }
 
 fn commission_of(input: &ProgramInput) -> AppResult<Option<Commission>> {

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::db::{self, Db, referrals::Binding, referrals::ReferralRow};
-use crate::domain::tracking::{Tracker, is_click_id, normalize_code, track::stored_click};
+use crate::domain::affiliates;
+use crate::domain::tracking::{Tracker, is_click_id, track::stored_click};
 use crate::domain::{Email, text};
 use crate::error::{AppError, AppResult};
 
@@ -110,9 +111,7 @@ pub async fn bind(
         return Err(AppError::invalid("aff_sess", "aff_sess is not a click id"));
     }
     let code = match input.code.as_deref().filter(|c| !c.trim().is_empty()) {
-        Some(c) => Some(normalize_code(c).ok_or_else(|| {
-            AppError::invalid("code", "codes are 3-40 characters of a-z, 0-9, - and _")
-        })?),
+        Some(c) => Some(affiliates::parse_code("code", c)?),
         None => None,
     };
     if aff_sess.is_none() && code.is_none() && email.is_none() {

@@ -23,6 +23,25 @@ pub fn optional(field: &str, raw: Option<&str>, max: usize) -> Result<Option<Str
     }
 }
 
+/// Longest URL accepted anywhere.
+pub const URL_MAX: usize = 2000;
+
+/// An absolute `http(s)://` URL with a host, at most [`URL_MAX`] characters.
+pub fn http_url(field: &str, raw: &str) -> Result<url::Url, AppError> {
+    if raw.len() > URL_MAX {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} is longer than {URL_MAX} characters"),
+        ));
+    }
+    let err = || AppError::invalid(field, format!("{field} must be an absolute http(s) URL"));
+    let url = url::Url::parse(raw.trim()).map_err(|_| err())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(err());
+    }
+    Ok(url)
+}
+
 fn single_line(field: &str, s: &str, max: usize) -> Result<String, AppError> {
     if s.chars().count() > max {
         return Err(AppError::invalid(

@@ -207,12 +207,21 @@ pub async fn portal_url(
 
 /// [`portal_url`] from already loaded parts.
 pub fn portal_url_from(base_url: &str, slug: &str, domain: Option<&str>) -> String {
+    match domain {
+        Some(_) => format!("{}/", site_root(base_url, domain)),
+        None => format!("{}/p/{slug}/", site_root(base_url, None)),
+    }
+}
+
+/// `scheme://host` of the vendor's portal domain when it has one (same scheme as the base
+/// URL), else the base URL without a trailing slash.
+pub fn site_root(base_url: &str, domain: Option<&str>) -> String {
     let base = base_url.trim_end_matches('/');
     match domain {
         Some(host) => {
             let scheme = base.split("://").next().unwrap_or("https");
-            format!("{scheme}://{host}/")
+            format!("{scheme}://{host}")
         }
-        None => format!("{base}/p/{slug}/"),
+        None => base.to_owned(),
     }
 }

@@ -32,6 +32,11 @@ pub fn client_ip(req: &HttpRequest, trusted_proxy: bool) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// A header as text, if present and printable.
+pub fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
 /// Host of a service request (for middleware).
 pub fn request_host(req: &ServiceRequest, trusted_proxy: bool) -> String {
     effective_host(req.headers(), req.uri().host(), trusted_proxy)

@@ -8,14 +8,10 @@ use askama::Template;
 
 use crate::domain::tracking::Visit;
 use crate::domain::tracking::redirect::{self, COOKIE, LinkRequest, Outcome};
+use crate::http::client::{self, header_str};
 use crate::http::middleware::host_routing::PortalHost;
 use crate::http::pages::ErrorPage;
-use crate::http::{AppState, assets, client};
-
-/// A header as text, if present and printable.
-pub fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
+use crate::http::{AppState, assets};
 
 /// `GET /r/{code}` and `GET /r/{code}/{slug}`.
 pub async fn follow(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {

@@ -49,9 +49,8 @@ pub struct Target {
 
 impl Target {
     fn from_row(code: &str, r: CodeTarget) -> Self {
-        let extra: Vec<String> = serde_json::from_str(&r.allowed_domains).unwrap_or_default();
         Self {
-            domains: Domains::new(r.landing_url.as_deref(), extra),
+            domains: Domains::from_stored(r.landing_url.as_deref(), &r.allowed_domains),
             attributable: !matches!(r.enrollment_status.as_str(), "banned" | "deactivated")
                 && r.program_status == "active",
             vendor_id: r.vendor_id,
@@ -122,6 +121,8 @@ impl<T> Map<T> {
 pub struct LinkCache {
     codes: Map<Target>,
     links: Map<LinkTarget>,
+    /// Vendor id → landing URL of its default program (unknown codes on portal domains).
+    landings: Map<String>,
 }
 
 impl LinkCache {
@@ -137,6 +138,25 @@ impl LinkCache {
             .await?
             .map(|r| Arc::new(Target::from_row(code, r)));
         self.codes.put(code.to_owned(), value.clone(), generation);
+        Ok(value)
+    }
+
+    /// The landing URL of a vendor's default program, if it has one.
+    pub async fn default_landing(
+        &self,
+        db: &Db,
+        vendor_id: &str,
+    ) -> Result<Option<Arc<String>>, sqlx::Error> {
+        if let Some(hit) = self.landings.get(vendor_id) {
+            return Ok(hit);
+        }
+        let generation = db::routing_generation();
+        let value = db::programs::default_for(db.pool(), vendor_id)
+            .await?
+            .and_then(|p| p.landing_url)
+            .map(Arc::new);
+        self.landings
+            .put(vendor_id.to_owned(), value.clone(), generation);
         Ok(value)
     }
 

@@ -41,6 +41,12 @@ impl Domains {
         d
     }
 
+    /// The hosts of a program as stored: its landing URL and the JSON array of
+    /// `allowed_domains`.
+    pub fn from_stored(landing_url: Option<&str>, allowed_domains: &str) -> Self {
+        Self::new(landing_url, parse_stored(allowed_domains))
+    }
+
     /// Whether `url` is an http(s) URL on one of the hosts.
     pub fn allows(&self, url: &Url) -> bool {
         if !matches!(url.scheme(), "http" | "https") {
@@ -77,6 +83,12 @@ impl Domains {
             all.join(", ")
         }
     }
+}
+
+/// A program's stored `allowed_domains` JSON array (validated on write, so unreadable
+/// JSON can only mean none).
+pub fn parse_stored(allowed_domains: &str) -> Vec<String> {
+    serde_json::from_str(allowed_domains).unwrap_or_default()
 }
 
 /// Attribution parameters appended to the destination.

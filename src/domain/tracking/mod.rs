@@ -62,31 +62,30 @@ pub fn referral_url(
     code: &str,
     slug: Option<&str>,
 ) -> String {
-    let root = match portal_domain {
-        Some(host) => {
-            let scheme = base_url.split("://").next().unwrap_or("https");
-            format!("{scheme}://{host}")
-        }
-        None => base_url.trim_end_matches('/').to_owned(),
-    };
+    let root = crate::domain::vendors::site_root(base_url, portal_domain);
     match slug {
         Some(s) => format!("{root}/r/{code}/{s}"),
         None => format!("{root}/r/{code}"),
     }
 }
 
-/// Shortest and longest referral code.
-const CODE_LEN: std::ops::RangeInclusive<usize> = 3..=40;
-
-/// A referral code as stored (lower case, 3-40 of `[a-z0-9-_]`), or `None` when `raw`
-/// cannot be one. The same rule as `affiliates::parse_code`, without the error.
+/// A referral code as stored (trimmed, lower case, 3-40 of `[a-z0-9-_]`), or `None` when
+/// `raw` cannot be one. The one code rule; `affiliates::parse_code` adds the error.
 pub fn normalize_code(raw: &str) -> Option<String> {
-    let code = raw.trim().to_ascii_lowercase();
-    (CODE_LEN.contains(&code.len())
-        && code
-            .chars()
+    url_segment(raw.trim(), 3..=40)
+}
+
+/// A link slug as stored (lower case, 1-40 of `[a-z0-9-_]`), or `None`.
+pub fn normalize_slug(raw: &str) -> Option<String> {
+    url_segment(raw, 1..=40)
+}
+
+fn url_segment(raw: &str, len: std::ops::RangeInclusive<usize>) -> Option<String> {
+    let s = raw.to_ascii_lowercase();
+    (len.contains(&s.len())
+        && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'))
-    .then_some(code)
+    .then_some(s)
 }
 
 /// The visitor behind a click, as the request describes them.

@@ -3,9 +3,11 @@
 
 use url::Url;
 
-use crate::db::{self, Db};
+use crate::db::Db;
 use crate::domain::tracking::destination::{self, Attribution};
-use crate::domain::tracking::{Target, Tracker, Visit, is_click_id, normalize_code};
+use crate::domain::tracking::{
+    Target, Tracker, Visit, is_click_id, normalize_code, normalize_slug,
+};
 use crate::domain::vendors::portal_url_from;
 
 /// Name of the first-party cookie the redirect host sets: `{code}~{click id}`.
@@ -64,7 +66,7 @@ pub async fn follow(
         None => None,
     };
     let Some(target) = target else {
-        return unknown_code(db, &req).await;
+        return unknown_code(tracker, db, &req).await;
     };
     let link = match req.slug.and_then(normalize_slug) {
         Some(slug) => tracker.cache.link(db, &target.code, &slug).await?,
@@ -149,13 +151,18 @@ fn portal_root(req: &LinkRequest<'_>, target: &Target) -> String {
 
 /// On a vendor's portal domain an unknown code still lands on the vendor's site (without
 /// attribution); on the main host there is nowhere sensible to go.
-async fn unknown_code(db: &Db, req: &LinkRequest<'_>) -> Result<Outcome, sqlx::Error> {
+async fn unknown_code(
+    tracker: &Tracker,
+    db: &Db,
+    req: &LinkRequest<'_>,
+) -> Result<Outcome, sqlx::Error> {
     let Some((vendor_id, _)) = req.portal_vendor else {
         return Ok(Outcome::NotFound);
     };
-    let landing = db::programs::default_for(db.pool(), vendor_id)
+    let landing = tracker
+        .cache
+        .default_landing(db, vendor_id)
         .await?
-        .and_then(|p| p.landing_url)
         .and_then(|u| Url::parse(&u).ok());
     let location = match landing {
         Some(u) => destination::redirect_url(&u, req.query, None),
@@ -188,16 +195,4 @@ async fn earlier_touch(
     Ok(earlier
         .filter(|t| t.program_id == target.program_id && t.attributable)
         .map(|t| (t.code.clone(), click.to_owned())))
-}
-
-/// A link slug as stored (lower case, 1-40 of `[a-z0-9-_]`), or `None` for anything else.
-fn normalize_slug(raw: &str) -> Option<String> {
-    normalize_code(raw).or_else(|| {
-        let s = raw.to_ascii_lowercase();
-        (!s.is_empty()
-            && s.len() <= 40
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'))
-        .then_some(s)
-    })
 }

@@ -4,11 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::db::{self, Db};
-use crate::domain::tracking::{Tracker, Visit, is_click_id, normalize_code};
+use crate::domain::affiliates;
+use crate::domain::text;
+use crate::domain::tracking::destination::Domains;
+use crate::domain::tracking::{Tracker, Visit, is_click_id};
 use crate::error::{AppError, AppResult};
-
-/// Longest accepted landing URL.
-const URL_MAX: usize = 2000;
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -58,10 +58,8 @@ pub async fn track(
     reporter: Reporter<'_>,
     visit: &Visit<'_>,
 ) -> AppResult<Tracked> {
-    let code = normalize_code(&input.code).ok_or_else(|| {
-        AppError::invalid("code", "codes are 3-40 characters of a-z, 0-9, - and _")
-    })?;
-    let url = parse_url(&input.url)?;
+    let code = affiliates::parse_code("code", &input.code)?;
+    let url = text::http_url("url", &input.url)?;
     if let Some(s) = &input.aff_sess
         && !is_click_id(s)
     {
@@ -134,6 +132,15 @@ pub async fn track(
     })
 }
 
+/// Whether a browser origin belongs to any active program (the CORS preflight of the
+/// click API; the POST itself then checks the code's own program).
+pub async fn origin_of_some_program(db: &Db, origin: &str) -> Result<bool, sqlx::Error> {
+    let programs = db::programs::active_link_domains(db.pool()).await?;
+    Ok(programs.iter().any(|(landing, allowed)| {
+        Domains::from_stored(landing.as_deref(), allowed).allows_origin(origin)
+    }))
+}
+
 /// A stored click of a vendor. Clicks are written asynchronously, so a miss first waits
 /// for this process's queue to drain (the click may have been recorded a moment ago).
 pub async fn stored_click(
@@ -147,19 +154,4 @@ pub async fn stored_click(
     }
     tracker.clicks.flush().await;
     db::clicks::by_id(db.pool(), vendor_id, click_id).await
-}
-
-fn parse_url(raw: &str) -> AppResult<url::Url> {
-    let err = || AppError::invalid("url", "url must be an absolute http(s) URL");
-    if raw.len() > URL_MAX {
-        return Err(AppError::invalid(
-            "url",
-            format!("url is longer than {URL_MAX} characters"),
-        ));
-    }
-    let url = url::Url::parse(raw.trim()).map_err(|_| err())?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(err());
-    }
-    Ok(url)
 }

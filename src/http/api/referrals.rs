@@ -40,6 +40,11 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
+/// A filter parameter, unless empty.
+fn given(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.is_empty())
+}
+
 /// `GET /api/v1/referrals?affiliate_id&program_id&customer_id&page&per_page`.
 pub async fn list(
     auth: ApiAuth,
@@ -53,17 +58,11 @@ pub async fn list(
         limit: q.limit,
     }
     .resolve()?;
-    let some = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
-    let (affiliate_id, program_id, customer_id) = (
-        some(&q.affiliate_id),
-        some(&q.program_id),
-        some(&q.customer_id),
-    );
     let filter = Filter {
         vendor_id: auth.vendor_id(),
-        affiliate_id: affiliate_id.as_deref(),
-        program_id: program_id.as_deref(),
-        customer_id: customer_id.as_deref(),
+        affiliate_id: given(&q.affiliate_id),
+        program_id: given(&q.program_id),
+        customer_id: given(&q.customer_id),
     };
     let (data, total) = referrals::list(&state.db, &filter, page.per_page, page.offset()).await?;
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))

@@ -9,14 +9,13 @@ use crate::db::{self, clicks::Range};
 use crate::domain::api_keys::Scope;
 use crate::domain::clicks;
 use crate::domain::tracking::Visit;
-use crate::domain::tracking::destination::Domains;
 use crate::domain::tracking::track::{self, Reporter, TrackInput};
 use crate::error::{AppError, AppResult};
+use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json;
 use crate::http::api::pagination::{List, PageQuery};
-use crate::http::tracking::header_str;
-use crate::http::{AppState, client};
+use crate::http::client::{self, header_str};
 
 /// Largest click report body.
 const TRACK_BODY_MAX: usize = 16 * 1024;
@@ -72,18 +71,13 @@ pub async fn track_preflight(
 ) -> AppResult<HttpResponse> {
     let mut res = HttpResponse::NoContent();
     res.insert_header((header::VARY, "Origin"));
-    if let Some(origin) = header_str(&req, header::ORIGIN) {
-        let programs = db::programs::active_link_domains(state.db.pool()).await?;
-        let allowed = programs.into_iter().any(|(landing, extra)| {
-            let extra: Vec<String> = serde_json::from_str(&extra).unwrap_or_default();
-            Domains::new(landing.as_deref(), extra).allows_origin(origin)
-        });
-        if allowed {
-            res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
-                .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST"))
-                .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"))
-                .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"));
-        }
+    if let Some(origin) = header_str(&req, header::ORIGIN)
+        && track::origin_of_some_program(&state.db, origin).await?
+    {
+        res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"))
+            .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"));
     }
     Ok(res.finish())
 }
@@ -123,9 +117,14 @@ pub async fn list(
         from,
         to,
     };
-    // Clicks of the last moments may still be queued in this process.
-    state.tracker.clicks.flush().await;
-    let (data, summary) = clicks::report(&state.db, &range, page.per_page, page.offset()).await?;
+    let (data, summary) = clicks::report(
+        &state.tracker,
+        &state.db,
+        &range,
+        page.per_page,
+        page.offset(),
+    )
+    .await?;
     let total = summary.recorded;
     let mut body = serde_json::to_value(List::new(data, total, page))
         .map_err(|e| AppError::Internal(e.into()))?;
