@@ -44,6 +44,16 @@ enum Command {
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The double-entry ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum LedgerCommand {
+    /// Check every ledger invariant (balanced transactions, balances equal to the
+    /// commissions they come from, ...); exits non-zero and lists each violation if any.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +145,22 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             db.migrate().await?;
             println!("migrations applied");
             Ok(())
+        }
+        Command::Ledger(LedgerCommand::Verify) => {
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            let violations = crate::domain::ledger::verify(&db).await;
+            db.close().await;
+            let violations = violations.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if violations.is_empty() {
+                println!("ledger OK: every invariant holds");
+                Ok(())
+            } else {
+                for v in &violations {
+                    println!("vendor {}: {}", v.vendor_id, v.message);
+                }
+                anyhow::bail!("{} ledger invariant violation(s)", violations.len())
+            }
         }
         Command::Admin(cmd) => {
             let db = Db::connect(&settings.database_url).await?;

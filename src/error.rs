@@ -43,6 +43,16 @@ pub enum AppError {
         /// The field at fault, when there is one.
         field: Option<String>,
     },
+    /// 409 `duplicate` naming the object that already exists (idempotency keys).
+    #[error("{message}")]
+    AlreadyExists {
+        /// The key field.
+        field: &'static str,
+        /// What exists.
+        message: String,
+        /// The existing object's id.
+        id: String,
+    },
     /// A well-formed but invalid value (422).
     #[error("{message}")]
     Invalid {
@@ -100,6 +110,7 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
             Self::Conflict { code, .. } => code,
+            Self::AlreadyExists { .. } => "duplicate",
             Self::Invalid { .. } => "invalid",
             Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) => "internal",
@@ -120,6 +131,7 @@ impl AppError {
         match self {
             Self::Invalid { field, .. } | Self::BadRequestField { field, .. } => Some(field),
             Self::Conflict { field, .. } => field.as_deref(),
+            Self::AlreadyExists { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -152,6 +164,9 @@ struct EnvelopeBody<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// The existing object of a `duplicate` idempotency key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    existing_id: Option<&'a str>,
 }
 
 impl ResponseError for AppError {
@@ -161,7 +176,7 @@ impl ResponseError for AppError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::AlreadyExists { .. } => StatusCode::CONFLICT,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -182,6 +197,10 @@ impl ResponseError for AppError {
                 code: self.code(),
                 message: self.public_message(),
                 field: self.field(),
+                existing_id: match self {
+                    Self::AlreadyExists { id, .. } => Some(id),
+                    _ => None,
+                },
             },
         })
     }

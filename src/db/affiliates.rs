@@ -39,6 +39,8 @@ pub struct AffiliateRow {
     pub metadata: String,
     /// First sign-in or explicit activation, unix ms.
     pub activated_at: Option<i64>,
+    /// The affiliate who recruited this one (multi-level commissions).
+    pub parent_affiliate_id: Option<String>,
     /// Creation time, unix ms.
     pub created_at: i64,
     /// Last change, unix ms.
@@ -72,6 +74,8 @@ pub struct AffiliateColumns<'a> {
     pub payout_email: Option<&'a str>,
     /// JSON object.
     pub metadata: &'a str,
+    /// Recruiting affiliate.
+    pub parent_affiliate_id: Option<&'a str>,
 }
 
 /// An enrollment as stored, with its program's name.
@@ -136,7 +140,8 @@ macro_rules! cols {
     () => {
         "a.id, a.vendor_id, a.email, a.name, a.first_name, a.last_name, a.company, a.website, \
          a.status, a.customer_id, a.external_source, a.external_id, a.payout_method, \
-         a.payout_email, a.metadata, a.activated_at, a.created_at, a.updated_at"
+         a.payout_email, a.metadata, a.activated_at, a.parent_affiliate_id, a.created_at, \
+         a.updated_at"
     };
 }
 
@@ -168,8 +173,8 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     sqlx::query(
         "INSERT INTO affiliates (id, vendor_id, email, name, first_name, last_name, company, website, \
          status, customer_id, external_source, external_id, payout_method, payout_email, metadata, \
-         activated_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
+         parent_affiliate_id, activated_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)",
     )
     .bind(&id)
     .bind(vendor_id)
@@ -186,6 +191,7 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(c.payout_method)
     .bind(c.payout_email)
     .bind(c.metadata)
+    .bind(c.parent_affiliate_id)
     .bind((status == "active").then_some(now))
     .bind(now)
     .execute(ex)
@@ -203,7 +209,8 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     let done = sqlx::query(
         "UPDATE affiliates SET email = $1, name = $2, first_name = $3, last_name = $4, company = $5, \
          website = $6, customer_id = $7, external_source = $8, external_id = $9, payout_method = $10, \
-         payout_email = $11, metadata = $12, updated_at = $13 WHERE vendor_id = $14 AND id = $15",
+         payout_email = $11, metadata = $12, parent_affiliate_id = $13, updated_at = $14 \
+         WHERE vendor_id = $15 AND id = $16",
     )
     .bind(c.email)
     .bind(c.name)
@@ -217,6 +224,7 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     .bind(c.payout_method)
     .bind(c.payout_email)
     .bind(c.metadata)
+    .bind(c.parent_affiliate_id)
     .bind(now_ms())
     .bind(vendor_id)
     .bind(id)
@@ -462,5 +470,43 @@ pub async fn enrollments<'e, E: Executor<'e, Database = Any>>(
     .bind(vendor_id)
     .bind(affiliate_id)
     .fetch_all(ex)
+    .await
+}
+
+/// One enrollment of a vendor.
+pub async fn enrollment_by_id<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+) -> Result<Option<EnrollmentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.id, e.affiliate_id, e.program_id, p.name AS program_name, e.code, e.status, \
+         e.commission_override, e.terms_version, e.created_at \
+         FROM enrollments e JOIN programs p ON p.id = e.program_id \
+         WHERE e.vendor_id = $1 AND e.id = $2",
+    )
+    .bind(vendor_id)
+    .bind(id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// An affiliate's enrollment in one program.
+pub async fn enrollment_in<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+    program_id: &str,
+) -> Result<Option<EnrollmentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.id, e.affiliate_id, e.program_id, p.name AS program_name, e.code, e.status, \
+         e.commission_override, e.terms_version, e.created_at \
+         FROM enrollments e JOIN programs p ON p.id = e.program_id \
+         WHERE e.vendor_id = $1 AND e.affiliate_id = $2 AND e.program_id = $3",
+    )
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .bind(program_id)
+    .fetch_optional(ex)
     .await
 }

@@ -6,14 +6,19 @@
 //! take a `&mut AnyConnection` so callers decide the transaction.
 
 pub mod affiliates;
+pub mod analytics;
 pub mod api_keys;
 pub mod applications;
 pub mod audit;
+pub mod billing_events;
 pub mod clicks;
+pub mod commissions;
+pub mod conversions;
 pub mod deals;
 pub mod emails;
 pub mod events;
 pub mod jobs;
+pub mod ledger;
 pub mod links;
 pub mod login_tokens;
 pub mod programs;

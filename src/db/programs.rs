@@ -43,6 +43,12 @@ pub struct ProgramRow {
     pub current_terms_version: i64,
     /// JSON array of extra host names links may point to (`*.` prefix: any subdomain).
     pub allowed_domains: String,
+    /// `every_payment`, `first_payment` or `event`.
+    pub conversion_kind: String,
+    /// The event type that converts when `conversion_kind` is `event`.
+    pub conversion_event: Option<String>,
+    /// Stripe's webhook signing secret; write-only, never rendered.
+    pub stripe_webhook_secret: Option<String>,
     /// The current terms' JSON.
     pub commission: String,
     /// Creation time, unix ms.
@@ -82,6 +88,10 @@ pub struct ProgramColumns<'a> {
     pub terms_text: &'a str,
     /// JSON array of extra link host names.
     pub allowed_domains: &'a str,
+    /// What counts as a conversion.
+    pub conversion_kind: &'a str,
+    /// The converting event type (`conversion_kind` `event`).
+    pub conversion_event: Option<&'a str>,
 }
 
 macro_rules! select {
@@ -89,7 +99,8 @@ macro_rules! select {
         "SELECT p.id, p.vendor_id, p.name, p.slug, p.currency, p.landing_url, p.status, \
          p.is_default, p.holding_period_days, p.min_payout_cents, p.cookie_duration_days, \
          p.attribution_model, p.attribution_window_days, p.auto_approve, p.allow_self_referral, \
-         p.terms_text, p.current_terms_version, p.allowed_domains, t.commission, p.created_at, p.updated_at \
+         p.terms_text, p.current_terms_version, p.allowed_domains, p.conversion_kind, \
+         p.conversion_event, p.stripe_webhook_secret, t.commission, p.created_at, p.updated_at \
          FROM programs p JOIN program_terms t \
          ON t.program_id = p.id AND t.version = p.current_terms_version "
     };
@@ -109,8 +120,9 @@ pub async fn insert(
         "INSERT INTO programs (id, vendor_id, name, slug, currency, landing_url, status, is_default, \
          holding_period_days, min_payout_cents, cookie_duration_days, attribution_model, \
          attribution_window_days, auto_approve, allow_self_referral, terms_text, allowed_domains, \
-         current_terms_version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $18)",
+         conversion_kind, conversion_event, current_terms_version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, 1, $20, $20)",
     )
     .bind(&id)
     .bind(vendor_id)
@@ -129,6 +141,8 @@ pub async fn insert(
     .bind(i64::from(c.allow_self_referral))
     .bind(c.terms_text)
     .bind(c.allowed_domains)
+    .bind(c.conversion_kind)
+    .bind(c.conversion_event)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -168,8 +182,9 @@ pub async fn update(
         "UPDATE programs SET name = $1, slug = $2, currency = $3, landing_url = $4, status = $5, \
          holding_period_days = $6, min_payout_cents = $7, cookie_duration_days = $8, \
          attribution_model = $9, attribution_window_days = $10, auto_approve = $11, \
-         allow_self_referral = $12, terms_text = $13, allowed_domains = $14, updated_at = $15 \
-         WHERE vendor_id = $16 AND id = $17",
+         allow_self_referral = $12, terms_text = $13, allowed_domains = $14, \
+         conversion_kind = $15, conversion_event = $16, updated_at = $17 \
+         WHERE vendor_id = $18 AND id = $19",
     )
     .bind(c.name)
     .bind(c.slug)
@@ -185,6 +200,8 @@ pub async fn update(
     .bind(i64::from(c.allow_self_referral))
     .bind(c.terms_text)
     .bind(c.allowed_domains)
+    .bind(c.conversion_kind)
+    .bind(c.conversion_event)
     .bind(now_ms())
     .bind(vendor_id)
     .bind(id)
@@ -311,5 +328,37 @@ pub async fn active_link_domains<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<Vec<(Option<String>, String)>, sqlx::Error> {
     sqlx::query_as("SELECT landing_url, allowed_domains FROM programs WHERE status = 'active'")
         .fetch_all(ex)
+        .await
+}
+
+/// Sets or clears the program's Stripe webhook signing secret.
+pub async fn set_stripe_secret<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+    secret: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE programs SET stripe_webhook_secret = $1, updated_at = $2 \
+         WHERE vendor_id = $3 AND id = $4",
+    )
+    .bind(secret)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A program by id alone (the Stripe webhook URL carries only the program id; the program
+/// names its vendor).
+pub async fn by_id_any_vendor<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+) -> Result<Option<ProgramRow>, sqlx::Error> {
+    sqlx::query_as(concat!(select!(), "WHERE p.id = $1"))
+        .bind(id)
+        .fetch_optional(ex)
         .await
 }

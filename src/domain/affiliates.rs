@@ -75,6 +75,10 @@ pub struct AffiliateInput {
     /// Id in that integration.
     #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub external_id: Option<Option<String>>,
+    /// The affiliate who recruited this one: its upline earns the program's multi-level
+    /// ladder on this one's conversions. `null` clears it.
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
+    pub parent_affiliate_id: Option<Option<String>>,
     /// New status (update only): active, paused, banned or deactivated.
     pub status: Option<String>,
     /// Email an invitation (create only; default true).
@@ -90,19 +94,15 @@ pub struct Affiliate {
     pub enrollments: Vec<EnrollmentRow>,
 }
 
-/// Earnings figures; derived from the ledger once it exists, zero until then.
+/// Earnings figures, derived from the journal (balances) and the conversions.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Stats {
-    /// Commissions earned.
-    pub total_commissions: i64,
-    /// Everything earned, minor units.
-    pub total_earned_cents: i64,
-    /// In the holding period.
-    pub pending_cents: i64,
-    /// Payable.
-    pub approved_cents: i64,
-    /// Paid out.
-    pub paid_cents: i64,
+    /// Conversions attributed to the affiliate (any status).
+    pub conversions: i64,
+    /// Commissions earned (all levels, any status).
+    pub commissions: i64,
+    /// Balances per currency: pending, available, paid, earned.
+    pub balances: Vec<crate::domain::ledger::Balance>,
 }
 
 /// Validated profile fields.
@@ -120,6 +120,7 @@ struct Profile {
     payout_method: Option<String>,
     payout_email: Option<String>,
     metadata: String,
+    parent_affiliate_id: Option<String>,
 }
 
 fn opt_text(
@@ -148,6 +149,7 @@ impl Profile {
             payout_method: r.payout_method.clone(),
             payout_email: r.payout_email.clone(),
             metadata: r.metadata.clone(),
+            parent_affiliate_id: r.parent_affiliate_id.clone(),
         }
     }
 
@@ -193,6 +195,11 @@ impl Profile {
             ));
         }
         self.payout_email = opt_text("payout_email", &i.payout_email, &self.payout_email)?;
+        self.parent_affiliate_id = opt_text(
+            "parent_affiliate_id",
+            &i.parent_affiliate_id,
+            &self.parent_affiliate_id,
+        )?;
         if let Some(m) = &i.metadata {
             if !m.is_object() {
                 return Err(AppError::invalid(
@@ -226,6 +233,7 @@ impl Profile {
             payout_method: self.payout_method.as_deref(),
             payout_email: self.payout_email.as_deref(),
             metadata: &self.metadata,
+            parent_affiliate_id: self.parent_affiliate_id.as_deref(),
         }
     }
 }
@@ -360,6 +368,7 @@ pub async fn create(
         return Err(AppError::invalid("email", "email is required"));
     }
     let program = program_for(db, &vendor.id, input.program_id.as_deref()).await?;
+    check_parent(db, &vendor.id, None, input).await?;
     let code = input
         .code
         .as_deref()
@@ -530,6 +539,7 @@ pub async fn update(
         .ok_or(AppError::NotFound)?;
     let mut profile = Profile::from_row(&current);
     profile.apply(input)?;
+    check_parent(db, vendor_id, Some(id), input).await?;
     let status = match &input.status {
         Some(s) if SETTABLE_STATUSES.contains(&s.as_str()) => Some(s.as_str()),
         Some(_) => {
@@ -573,6 +583,44 @@ pub async fn update(
     get(db, vendor_id, id).await
 }
 
+/// Deepest recruiting chain walked when checking for cycles.
+const UPLINE_MAX_DEPTH: usize = 100;
+
+/// A new parent must be another affiliate of the vendor, and making it the parent must not
+/// close a loop (the affiliate above itself).
+async fn check_parent(
+    db: &Db,
+    vendor_id: &str,
+    id: Option<&str>,
+    input: &AffiliateInput,
+) -> AppResult<()> {
+    let Some(Some(parent)) = &input.parent_affiliate_id else {
+        return Ok(());
+    };
+    let parent = parent.trim();
+    if parent.is_empty() {
+        return Ok(());
+    }
+    let field = "parent_affiliate_id";
+    let mut next = Some(parent.to_owned());
+    for _ in 0..UPLINE_MAX_DEPTH {
+        let Some(current) = next else {
+            return Ok(());
+        };
+        if Some(current.as_str()) == id {
+            return Err(AppError::invalid(
+                field,
+                "an affiliate cannot be its own upline, directly or through others",
+            ));
+        }
+        let row = db::affiliates::by_id(db.pool(), vendor_id, &current)
+            .await?
+            .ok_or_else(|| AppError::invalid(field, "no such affiliate"))?;
+        next = row.parent_affiliate_id;
+    }
+    Err(AppError::invalid(field, "the recruiting chain is too deep"))
+}
+
 /// Soft delete: the affiliate becomes `deactivated`, keeps its history, earns nothing new
 /// and cannot sign in. Deleting twice is harmless.
 pub async fn deactivate(db: &Db, vendor_id: &str, id: &str, actor: &Actor) -> AppResult<Affiliate> {
@@ -604,10 +652,35 @@ pub async fn by_customer(
     }
 }
 
-/// Earnings of an affiliate. The ledger (conversions issue) fills these; until then an
-/// affiliate has earned nothing.
-pub fn stats(_affiliate: &Affiliate) -> Stats {
-    Stats::default()
+/// Earnings of an affiliate: balances from the journal, counts from conversions and
+/// commissions.
+pub async fn stats(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppResult<Stats> {
+    let conversions = db::conversions::count(
+        db.pool(),
+        &db::conversions::Filter {
+            vendor_id,
+            affiliate_id: Some(affiliate_id),
+            program_id: None,
+            status: None,
+        },
+    )
+    .await?;
+    let commissions = db::commissions::count(
+        db.pool(),
+        &db::commissions::Filter {
+            vendor_id,
+            affiliate_id: Some(affiliate_id),
+            program_id: None,
+            status: None,
+            conversion_id: None,
+        },
+    )
+    .await?;
+    Ok(Stats {
+        conversions,
+        commissions,
+        balances: crate::domain::ledger::balances(db, vendor_id, affiliate_id).await?,
+    })
 }
 
 /// What an invitation link would sign in, without using it.

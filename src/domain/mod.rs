@@ -3,13 +3,18 @@
 
 pub mod affiliate_tokens;
 pub mod affiliates;
+pub mod analytics;
 pub mod api_keys;
 pub mod applications;
 pub mod audit;
+pub mod billing;
 pub mod clicks;
+pub mod commission_rules;
+pub mod conversions;
 pub mod currency;
 pub mod deals;
 pub mod email;
+pub mod ledger;
 pub mod links;
 pub mod mail;
 pub mod password;

@@ -8,7 +8,7 @@ use crate::db::{self, Db, programs::ProgramColumns, programs::ProgramRow};
 use crate::domain::audit::{self, Actor};
 use crate::domain::terms::Commission;
 use crate::domain::tracking::destination;
-use crate::domain::{Currency, slug, text};
+use crate::domain::{Currency, conversions, slug, text};
 use crate::error::{AppError, AppResult};
 
 /// Program statuses.
@@ -57,6 +57,15 @@ pub struct ProgramInput {
     /// Host names besides the landing URL's that links may lead to (`*.example.com` for
     /// any subdomain); also the origins the tracking snippet may call from.
     pub allowed_domains: Option<Vec<String>>,
+    /// What counts as a conversion: `every_payment` (default), `first_payment` or `event`.
+    pub conversion_kind: Option<String>,
+    /// The converting event type when `conversion_kind` is `event`, e.g.
+    /// `subscription.created`.
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
+    pub conversion_event: Option<Option<String>>,
+    /// Stripe's webhook signing secret (`whsec_...`); write-only, `null` removes it.
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
+    pub stripe_webhook_secret: Option<Option<String>>,
 }
 
 /// A program with its parsed current terms.
@@ -100,6 +109,8 @@ struct Settings {
     allow_self_referral: bool,
     terms_text: String,
     allowed_domains: String,
+    conversion_kind: String,
+    conversion_event: Option<String>,
 }
 
 impl Settings {
@@ -119,6 +130,8 @@ impl Settings {
             allow_self_referral: false,
             terms_text: String::new(),
             allowed_domains: "[]".into(),
+            conversion_kind: "every_payment".into(),
+            conversion_event: None,
         }
     }
 
@@ -138,6 +151,8 @@ impl Settings {
             allow_self_referral: r.allow_self_referral == 1,
             terms_text: r.terms_text.clone(),
             allowed_domains: r.allowed_domains.clone(),
+            conversion_kind: r.conversion_kind.clone(),
+            conversion_event: r.conversion_event.clone(),
         }
     }
 
@@ -224,6 +239,25 @@ impl Settings {
             let parsed = parse_allowed_domains(domains)?;
             self.allowed_domains = serde_json::Value::from(parsed).to_string();
         }
+        if let Some(k) = &input.conversion_kind {
+            self.conversion_kind = one_of("conversion_kind", k, &conversions::CONVERSION_KINDS)?;
+        }
+        if let Some(e) = &input.conversion_event {
+            self.conversion_event = match e.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(e) => Some(one_of(
+                    "conversion_event",
+                    e,
+                    &conversions::CONVERSION_EVENTS,
+                )?),
+            };
+        }
+        if self.conversion_kind == "event" && self.conversion_event.is_none() {
+            return Err(AppError::invalid(
+                "conversion_event",
+                "conversion_kind event needs conversion_event, e.g. subscription.created",
+            ));
+        }
         Ok(())
     }
 
@@ -243,6 +277,8 @@ impl Settings {
             allow_self_referral: self.allow_self_referral,
             terms_text: &self.terms_text,
             allowed_domains: &self.allowed_domains,
+            conversion_kind: &self.conversion_kind,
+            conversion_event: self.conversion_event.as_deref(),
         }
     }
 }
@@ -309,6 +345,28 @@ fn parse_allowed_domains(raw: &[String]) -> AppResult<Vec<String>> {
     Ok(out)
 }
 
+/// Validates a Stripe signing secret: `Some(None)` removes it.
+fn stripe_secret_of(input: &ProgramInput) -> AppResult<Option<Option<String>>> {
+    match &input.stripe_webhook_secret {
+        None => Ok(None),
+        Some(v) => match v.as_deref().map(str::trim) {
+            None | Some("") => Ok(Some(None)),
+            Some(s)
+                if s.starts_with("whsec_")
+                    && s.len() <= 200
+                    && s[6..].len() >= 8
+                    && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                Ok(Some(Some(s.to_owned())))
+            }
+            Some(_) => Err(AppError::invalid(
+                "stripe_webhook_secret",
+                "stripe_webhook_secret is the endpoint's signing secret, starting with whsec_",
+            )),
+        },
+    }
+}
+
 fn commission_of(input: &ProgramInput) -> AppResult<Option<Commission>> {
     input
         .commission
@@ -340,6 +398,7 @@ pub async fn create(
     let mut settings = Settings::defaults(&vendor.default_currency);
     settings.apply(input)?;
     let commission = commission_of(input)?.unwrap_or_else(Commission::default_terms);
+    let stripe_secret = stripe_secret_of(input)?;
     let mut tx = db.begin().await?;
     let id = db::programs::insert(
         &mut tx,
@@ -350,6 +409,9 @@ pub async fn create(
     )
     .await
     .map_err(map_slug_conflict)?;
+    if let Some(secret) = &stripe_secret {
+        db::programs::set_stripe_secret(&mut *tx, vendor_id, &id, secret.as_deref()).await?;
+    }
     audit::record(
         &mut *tx,
         vendor_id,
@@ -396,12 +458,16 @@ pub async fn update(
     let mut settings = Settings::from_row(&current.row);
     settings.apply(input)?;
     let commission = commission_of(input)?.filter(|c| *c != current.commission);
+    let stripe_secret = stripe_secret_of(input)?;
     let mut tx = db.begin().await?;
     if !db::programs::update(&mut tx, vendor_id, id, &settings.columns())
         .await
         .map_err(map_slug_conflict)?
     {
         return Err(AppError::NotFound);
+    }
+    if let Some(secret) = &stripe_secret {
+        db::programs::set_stripe_secret(&mut *tx, vendor_id, id, secret.as_deref()).await?;
     }
     let mut details = json!({"fields": changed_fields(input)});
     if let Some(c) = &commission {
@@ -446,6 +512,12 @@ fn changed_fields(input: &ProgramInput) -> Vec<&'static str> {
     note(input.terms_text.is_some(), "terms_text");
     note(input.commission.is_some(), "commission");
     note(input.allowed_domains.is_some(), "allowed_domains");
+    note(input.conversion_kind.is_some(), "conversion_kind");
+    note(input.conversion_event.is_some(), "conversion_event");
+    note(
+        input.stripe_webhook_secret.is_some(),
+        "stripe_webhook_secret",
+    );
     f
 }
 

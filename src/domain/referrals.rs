@@ -80,14 +80,38 @@ impl Attribution {
     }
 }
 
-/// One candidate touch.
+/// One candidate touch: a stored click, a code used now, or an accepted deal.
 #[derive(Debug, Clone)]
-struct Touch {
+pub struct Touch {
     enrollment_code: String,
     click_id: Option<String>,
     at: i64,
     source: &'static str,
     deal_id: Option<String>,
+}
+
+impl Touch {
+    /// A stored click (its time is the touch time).
+    pub fn click(c: &db::clicks::ClickRow) -> Self {
+        Self {
+            enrollment_code: c.code.clone(),
+            click_id: Some(c.id.clone()),
+            at: c.created_at,
+            source: "click",
+            deal_id: None,
+        }
+    }
+
+    /// A referral code used at `now` (normalised, lower case).
+    pub fn code(code: &str, now: i64) -> Self {
+        Self {
+            enrollment_code: code.to_owned(),
+            click_id: None,
+            at: now,
+            source: "code",
+            deal_id: None,
+        }
+    }
 }
 
 /// Binds a customer per the program's attribution rules.
@@ -121,48 +145,58 @@ pub async fn bind(
         ));
     }
     let now = db::now_ms();
+    // Before the transaction: finding a click may wait for the click writer, which needs the
+    // (SQLite) write lock a transaction would hold.
+    let click = match aff_sess {
+        Some(id) => stored_click(tracker, db, vendor_id, id).await?,
+        None => None,
+    };
 
+    let mut tx = db.begin().await?;
+    let email = email.as_ref();
     // The explicit touch first; the reason it failed is reported if no deal applies.
     let mut refusal = None;
-    if let Some(click_id) = aff_sess {
-        match stored_click(tracker, db, vendor_id, click_id).await? {
-            Some(c) => {
-                let touch = Touch {
-                    enrollment_code: c.code,
-                    click_id: Some(c.id),
-                    at: c.created_at,
-                    source: "click",
-                    deal_id: None,
-                };
-                match attempt(db, vendor_id, &customer_id, email.as_ref(), &touch, now).await? {
-                    Ok(a) => return Ok(a),
-                    Err(reason) => refusal = Some(reason),
-                }
-            }
-            None if code.is_none() => refusal = Some("unknown_click"),
-            None => {}
+    if let Some(c) = &click {
+        match bind_in(
+            &mut tx,
+            vendor_id,
+            &customer_id,
+            email,
+            &Touch::click(c),
+            now,
+        )
+        .await?
+        {
+            Ok(done) => return finish(tx, done).await,
+            Err(reason) => refusal = Some(reason),
         }
+    } else if aff_sess.is_some() && code.is_none() {
+        refusal = Some("unknown_click");
     }
     if refusal.is_none()
         && let Some(code) = &code
     {
-        let touch = Touch {
-            enrollment_code: code.clone(),
-            click_id: None,
-            at: now,
-            source: "code",
-            deal_id: None,
-        };
-        match attempt(db, vendor_id, &customer_id, email.as_ref(), &touch, now).await? {
-            Ok(a) => return Ok(a),
+        match bind_in(
+            &mut tx,
+            vendor_id,
+            &customer_id,
+            email,
+            &Touch::code(code, now),
+            now,
+        )
+        .await?
+        {
+            Ok(done) => return finish(tx, done).await,
             Err(reason) => refusal = Some(reason),
         }
     }
-    if let Some(email) = &email
+    if let Some(email) = email
         && let Some(deal) =
-            db::deals::open_accepted_for_email(db.pool(), vendor_id, email.as_str()).await?
+            db::deals::open_accepted_for_email(&mut *tx, vendor_id, email.as_str()).await?
     {
-        let code = enrollment_code(db, vendor_id, &deal.enrollment_id).await?;
+        let code = db::links::enrollment_code(&mut *tx, vendor_id, &deal.enrollment_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
         let touch = Touch {
             enrollment_code: code,
             click_id: None,
@@ -170,30 +204,36 @@ pub async fn bind(
             source: "deal",
             deal_id: Some(deal.id),
         };
-        match attempt(db, vendor_id, &customer_id, Some(email), &touch, now).await? {
-            Ok(a) => return Ok(a),
+        match bind_in(&mut tx, vendor_id, &customer_id, Some(email), &touch, now).await? {
+            Ok(done) => return finish(tx, done).await,
             Err(reason) => refusal = refusal.or(Some(reason)),
         }
     }
     Ok(Attribution::refused(refusal.unwrap_or("no_touch")))
 }
 
-async fn enrollment_code(db: &Db, vendor_id: &str, enrollment_id: &str) -> AppResult<String> {
-    db::links::enrollment_code(db.pool(), vendor_id, enrollment_id)
-        .await?
-        .ok_or(AppError::NotFound)
+async fn finish(tx: db::Tx, (referral, outcome): (ReferralRow, Outcome)) -> AppResult<Attribution> {
+    tx.commit().await?;
+    Ok(Attribution {
+        attributed: true,
+        outcome,
+        reason: None,
+        referral: Some(referral_json(&referral)),
+    })
 }
 
-/// Applies the rules to one touch: `Err(reason)` when it cannot attribute.
-async fn attempt(
-    db: &Db,
+/// Whether a touch may attribute `customer_id` (or an anonymous payment when `None`) now:
+/// the code's enrollment and program are active, the touch is inside the program's window,
+/// and it is not a self-referral (unless allowed). `Err(reason)` when it may not.
+pub async fn check_touch(
+    conn: &mut db::Conn,
     vendor_id: &str,
-    customer_id: &str,
+    customer_id: Option<&str>,
     email: Option<&Email>,
     touch: &Touch,
     now: i64,
-) -> AppResult<Result<Attribution, &'static str>> {
-    let Some(t) = db::links::resolve_code(db.pool(), &touch.enrollment_code).await? else {
+) -> AppResult<Result<(db::links::CodeTarget, db::programs::ProgramRow), &'static str>> {
+    let Some(t) = db::links::resolve_code(&mut *conn, &touch.enrollment_code).await? else {
         return Ok(Err("unknown_code"));
     };
     if t.vendor_id != vendor_id {
@@ -205,22 +245,42 @@ async fn attempt(
     if t.program_status != "active" {
         return Ok(Err("program_inactive"));
     }
-    let program = db::programs::by_id(db.pool(), vendor_id, &t.program_id)
+    let program = db::programs::by_id(&mut *conn, vendor_id, &t.program_id)
         .await?
         .ok_or(AppError::NotFound)?;
     if now - touch.at > program.attribution_window_days * DAY_MS {
         return Ok(Err("outside_window"));
     }
     if program.allow_self_referral == 0 {
-        let affiliate = db::affiliates::by_id(db.pool(), vendor_id, &t.affiliate_id)
+        let affiliate = db::affiliates::by_id(&mut *conn, vendor_id, &t.affiliate_id)
             .await?
             .ok_or(AppError::NotFound)?;
         let same_email = email.is_some_and(|e| e.as_str().eq_ignore_ascii_case(&affiliate.email));
-        let same_customer = affiliate.customer_id.as_deref() == Some(customer_id);
+        let same_customer =
+            customer_id.is_some() && affiliate.customer_id.as_deref() == customer_id;
         if same_email || same_customer {
             return Ok(Err("self_referral"));
         }
     }
+    Ok(Ok((t, program)))
+}
+
+/// Applies the rules to one touch in the caller's transaction and binds the customer:
+/// `Err(reason)` when the touch cannot attribute. With first touch an existing binding
+/// stays; with last touch a newer touch moves it.
+pub async fn bind_in(
+    conn: &mut db::Conn,
+    vendor_id: &str,
+    customer_id: &str,
+    email: Option<&Email>,
+    touch: &Touch,
+    now: i64,
+) -> AppResult<Result<(ReferralRow, Outcome), &'static str>> {
+    let (t, program) =
+        match check_touch(conn, vendor_id, Some(customer_id), email, touch, now).await? {
+            Ok(found) => found,
+            Err(reason) => return Ok(Err(reason)),
+        };
     let binding = Binding {
         vendor_id,
         program_id: &t.program_id,
@@ -234,31 +294,31 @@ async fn attempt(
         touched_at: touch.at,
     };
     let first_touch = program.attribution_model == "first_touch";
-    let mut tx = db.begin().await?;
     let existing =
-        db::referrals::by_customer(&mut *tx, vendor_id, &t.program_id, customer_id).await?;
+        db::referrals::by_customer(&mut *conn, vendor_id, &t.program_id, customer_id).await?;
     let outcome = match existing {
-        None => match db::referrals::insert(&mut *tx, &binding).await? {
+        None => match db::referrals::insert(&mut *conn, &binding).await? {
             Some(id) => {
                 if let Some(deal) = &touch.deal_id {
-                    db::deals::set_referral(&mut *tx, vendor_id, deal, &id).await?;
+                    db::deals::set_referral(&mut *conn, vendor_id, deal, &id).await?;
                 }
                 (id, Outcome::Created)
             }
             // Lost a race with a concurrent report; that one's binding stands.
             None => {
-                let r = db::referrals::by_customer(&mut *tx, vendor_id, &t.program_id, customer_id)
-                    .await?
-                    .ok_or(AppError::NotFound)?;
+                let r =
+                    db::referrals::by_customer(&mut *conn, vendor_id, &t.program_id, customer_id)
+                        .await?
+                        .ok_or(AppError::NotFound)?;
                 (r.id, Outcome::Unchanged)
             }
         },
         Some(r) if r.enrollment_id == t.enrollment_id => (r.id, Outcome::Unchanged),
         Some(r) if first_touch => (r.id, Outcome::KeptFirstTouch),
         Some(r) => {
-            if db::referrals::rebind(&mut *tx, &r.id, &binding).await? {
+            if db::referrals::rebind(&mut *conn, &r.id, &binding).await? {
                 if let Some(deal) = &touch.deal_id {
-                    db::deals::set_referral(&mut *tx, vendor_id, deal, &r.id).await?;
+                    db::deals::set_referral(&mut *conn, vendor_id, deal, &r.id).await?;
                 }
                 (r.id, Outcome::Moved)
             } else {
@@ -267,7 +327,7 @@ async fn attempt(
             }
         }
     };
-    let referral = db::referrals::by_id(&mut *tx, vendor_id, &outcome.0)
+    let referral = db::referrals::by_id(&mut *conn, vendor_id, &outcome.0)
         .await?
         .ok_or(AppError::NotFound)?;
     let event = match outcome.1 {
@@ -277,20 +337,14 @@ async fn attempt(
     };
     if let Some(kind) = event {
         db::events::insert(
-            &mut *tx,
+            &mut *conn,
             vendor_id,
             kind,
             &referral_json(&referral).to_string(),
         )
         .await?;
     }
-    tx.commit().await?;
-    Ok(Ok(Attribution {
-        attributed: true,
-        outcome: outcome.1,
-        reason: None,
-        referral: Some(referral_json(&referral)),
-    }))
+    Ok(Ok((referral, outcome.1)))
 }
 
 /// A referral as JSON (API responses and event payloads).

@@ -11,6 +11,7 @@ pub mod portal;
 pub mod portal_hosts;
 pub mod session;
 pub mod tracking;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -52,6 +53,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/r/{code}", web::head().to(tracking::follow))
         .route("/r/{code}/{slug}", web::get().to(tracking::follow))
         .route("/r/{code}/{slug}", web::head().to(tracking::follow))
+        .service(
+            web::resource("/webhooks/stripe/{program_id}")
+                .app_data(web::PayloadConfig::new(webhooks::BODY_LIMIT))
+                .route(web::post().to(webhooks::stripe_event)),
+        )
         .service(api::scope())
         .service(portal::scope())
         .configure(dashboard::routes);

@@ -6,8 +6,9 @@
 //! (1 min doubling to 6 h) until the job's attempts run out. On shutdown the job in flight
 //! finishes and the rest of the batch is handed back.
 //!
-//! Kinds: `send_email` now; webhook deliveries, commission maturation and scheduled payouts
-//! are added beside it.
+//! Kinds: `send_email` now; webhook deliveries and scheduled payouts are added beside it.
+//! Each round also matures conversions whose holding period ended (a sweep rather than one
+//! job per conversion: conditional updates make it safe on several instances).
 
 pub mod mailer;
 pub mod send_email;
@@ -120,6 +121,12 @@ impl Worker {
     /// Runs every job due at `now` (unix ms), batch after batch, until none is due or
     /// `stop` turns true. Returns how many jobs ran.
     pub async fn run_due(&self, now: i64, stop: &watch::Receiver<bool>) -> anyhow::Result<usize> {
+        let matured = crate::domain::conversions::mature_due(&self.db, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("maturing conversions: {e}"))?;
+        if matured > 0 {
+            tracing::info!(matured, "conversions matured after their holding period");
+        }
         let mut ran = 0;
         loop {
             let mut conn = self.db.begin().await?;

@@ -42,7 +42,7 @@ async fn an_invited_affiliate_gets_an_email_and_activates_on_first_sign_in() {
     assert_eq!(a["enrollments"][0]["terms_version"], 1);
     assert_eq!(
         a["stats"],
-        json!({"total_commissions": 0, "total_earned_cents": 0, "pending_cents": 0, "approved_cents": 0, "paid_cents": 0})
+        json!({"conversions": 0, "commissions": 0, "balances": []})
     );
     assert_eq!(a["metadata"]["source"], "conference");
     let id = a["id"].as_str().unwrap().to_owned();
@@ -120,7 +120,8 @@ async fn an_invited_affiliate_gets_an_email_and_activates_on_first_sign_in() {
     assert_eq!(found["enrolled"], true);
     assert_eq!(found["code"], code.as_str());
     assert_eq!(found["status"], "active");
-    assert_eq!(found["total_earned_cents"], 0);
+    assert_eq!(found["conversions"], 0);
+    assert_eq!(found["balances"], json!([]));
     let (_, missing) = app
         .call(
             &key,

@@ -14,6 +14,7 @@ mod deals_links;
 mod email;
 mod host_routing;
 mod jobs;
+mod money;
 mod platform;
 mod programs;
 mod referrals;

@@ -44,6 +44,7 @@ struct AffiliateJson {
     external_id: Option<String>,
     payout_method: Option<String>,
     payout_email: Option<String>,
+    parent_affiliate_id: Option<String>,
     metadata: Value,
     enrollments: Vec<EnrollmentJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -53,8 +54,12 @@ struct AffiliateJson {
     updated_at: String,
 }
 
-fn to_json(a: Affiliate, with_stats: bool) -> AffiliateJson {
-    let stats = with_stats.then(|| affiliates::stats(&a));
+async fn with_stats(state: &AppState, a: Affiliate) -> AppResult<AffiliateJson> {
+    let stats = affiliates::stats(&state.db, &a.row.vendor_id, &a.row.id).await?;
+    Ok(to_json(a, Some(stats)))
+}
+
+fn to_json(a: Affiliate, stats: Option<Stats>) -> AffiliateJson {
     let r = a.row;
     AffiliateJson {
         code: a.enrollments.first().map(|e| e.code.clone()),
@@ -88,6 +93,7 @@ fn to_json(a: Affiliate, with_stats: bool) -> AffiliateJson {
         external_id: r.external_id,
         payout_method: r.payout_method,
         payout_email: r.payout_email,
+        parent_affiliate_id: r.parent_affiliate_id,
         metadata: serde_json::from_str(&r.metadata).unwrap_or_else(|_| json!({})),
         activated_at: r.activated_at.map(db::rfc3339),
         created_at: db::rfc3339(r.created_at),
@@ -135,7 +141,7 @@ pub async fn list(
         page.offset(),
     )
     .await?;
-    let data = found.into_iter().map(|a| to_json(a, false)).collect();
+    let data = found.into_iter().map(|a| to_json(a, None)).collect();
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
 
@@ -162,7 +168,7 @@ pub async fn create(
         &Actor::ApiKey(auth.0.key_id.clone()),
     )
     .await?;
-    Ok(HttpResponse::Created().json(to_json(affiliate, true)))
+    Ok(HttpResponse::Created().json(with_stats(&state, affiliate).await?))
 }
 
 /// `GET /api/v1/affiliates/{id}`.
@@ -173,7 +179,7 @@ pub async fn show(
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let affiliate = affiliates::get(&state.db, auth.vendor_id(), &id).await?;
-    Ok(HttpResponse::Ok().json(to_json(affiliate, true)))
+    Ok(HttpResponse::Ok().json(with_stats(&state, affiliate).await?))
 }
 
 /// `PATCH /api/v1/affiliates/{id}`.
@@ -187,7 +193,7 @@ pub async fn update(
     let actor = Actor::ApiKey(auth.0.key_id.clone());
     let affiliate =
         affiliates::update(&state.db, auth.vendor_id(), &id, &body.into_inner(), &actor).await?;
-    Ok(HttpResponse::Ok().json(to_json(affiliate, true)))
+    Ok(HttpResponse::Ok().json(with_stats(&state, affiliate).await?))
 }
 
 /// `DELETE /api/v1/affiliates/{id}`: soft delete (deactivate).
@@ -199,7 +205,7 @@ pub async fn delete(
     auth.require(Scope::Write)?;
     let actor = Actor::ApiKey(auth.0.key_id.clone());
     let affiliate = affiliates::deactivate(&state.db, auth.vendor_id(), &id, &actor).await?;
-    Ok(HttpResponse::Ok().json(to_json(affiliate, true)))
+    Ok(HttpResponse::Ok().json(with_stats(&state, affiliate).await?))
 }
 
 /// `POST /api/v1/affiliates/{id}/invite`: email a fresh invitation.
@@ -232,7 +238,7 @@ pub async fn by_customer(
     let Some(a) = affiliates::by_customer(&state.db, auth.vendor_id(), &customer_id).await? else {
         return Ok(HttpResponse::Ok().json(json!({"enrolled": false})));
     };
-    let stats = affiliates::stats(&a);
+    let stats = affiliates::stats(&state.db, auth.vendor_id(), &a.row.id).await?;
     let code = a.enrollments.first().map(|e| e.code.clone());
     Ok(HttpResponse::Ok().json(json!({
         "enrolled": true,
@@ -241,10 +247,8 @@ pub async fn by_customer(
         "status": a.row.status,
         "email": a.row.email,
         "name": a.row.name,
-        "total_earned_cents": stats.total_earned_cents,
-        "pending_cents": stats.pending_cents,
-        "approved_cents": stats.approved_cents,
-        "paid_cents": stats.paid_cents,
+        "conversions": stats.conversions,
+        "balances": stats.balances,
     })))
 }
 

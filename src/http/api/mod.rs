@@ -11,6 +11,7 @@ pub mod auth;
 pub mod deals;
 pub mod json;
 pub mod me;
+pub mod money;
 pub mod pagination;
 pub mod programs;
 pub mod referrals;
@@ -62,6 +63,18 @@ pub fn scope() -> Scope {
             "/applications/{id}/review",
             web::post().to(applications::review),
         )
+        .route("/events", web::post().to(money::ingest))
+        .route("/events", web::get().to(money::events))
+        .route("/events/{id}", web::get().to(money::event))
+        .route("/events/{id}/replay", web::post().to(money::replay))
+        .route("/conversions", web::post().to(money::create_conversion))
+        .route("/conversions", web::get().to(money::conversions_list))
+        .route("/conversions/{id}", web::get().to(money::conversion))
+        .route("/conversions/{id}/approve", web::post().to(money::approve))
+        .route("/conversions/{id}/reject", web::post().to(money::reject))
+        .route("/commissions", web::get().to(money::commissions))
+        .route("/ledger", web::get().to(money::ledger_list))
+        .route("/analytics", web::get().to(money::analytics))
         .route("/programs", web::get().to(programs::list))
         .route("/programs", web::post().to(programs::create))
         .route("/programs/{id}", web::get().to(programs::show))

@@ -35,6 +35,12 @@ pub struct ProgramJson {
     terms_text: String,
     commission: Commission,
     terms_version: i64,
+    conversion_kind: String,
+    conversion_event: Option<String>,
+    /// Whether a Stripe signing secret is set (the secret itself is never shown).
+    stripe_webhook_configured: bool,
+    /// Where to point the program's Stripe webhook endpoint (path; prefix the base URL).
+    stripe_webhook_path: String,
     created_at: String,
     updated_at: String,
 }
@@ -42,6 +48,7 @@ pub struct ProgramJson {
 impl From<Program> for ProgramJson {
     fn from(p: Program) -> Self {
         let r = p.row;
+        let p_id = r.id.clone();
         Self {
             id: r.id,
             name: r.name,
@@ -61,6 +68,10 @@ impl From<Program> for ProgramJson {
             terms_text: r.terms_text,
             commission: p.commission,
             terms_version: r.current_terms_version,
+            conversion_kind: r.conversion_kind,
+            conversion_event: r.conversion_event,
+            stripe_webhook_configured: r.stripe_webhook_secret.is_some(),
+            stripe_webhook_path: format!("/webhooks/stripe/{}", p_id),
             created_at: db::rfc3339(r.created_at),
             updated_at: db::rfc3339(r.updated_at),
         }

@@ -329,7 +329,7 @@ pub async fn show(
             chrome: Chrome::new(&staff.session, r.email.clone()),
             vendor_name: staff.vendor.name.clone(),
             user_email: staff.user.email.clone(),
-            stats: affiliates::stats(&a),
+            stats: affiliates::stats(&state.db, &staff.vendor.id, &a.row.id).await?,
             id: r.id.clone(),
             name: r.name.clone(),
             email: r.email.clone(),

@@ -62,6 +62,17 @@ pub struct ProgramForm {
     tiers: String,
     /// Upline percentages, comma-separated, level 1 first.
     upline: String,
+    /// `every_payment`, `first_payment` or `event`.
+    conversion_kind: String,
+    /// The converting event type for `event`.
+    conversion_event: String,
+    /// A new Stripe signing secret; blank keeps the current one.
+    stripe_webhook_secret: String,
+    /// Checked: remove the Stripe signing secret.
+    remove_stripe_secret: Option<String>,
+    /// Shown only: whether a secret is set (never the secret).
+    #[serde(skip)]
+    stripe_configured: bool,
 }
 
 #[derive(Template)]
@@ -98,6 +109,9 @@ impl ProgramForm {
             currency: r.currency.clone(),
             landing_url: r.landing_url.clone().unwrap_or_default(),
             allowed_domains: p.allowed_domains.join(", "),
+            conversion_kind: r.conversion_kind.clone(),
+            conversion_event: r.conversion_event.clone().unwrap_or_default(),
+            stripe_configured: r.stripe_webhook_secret.is_some(),
             status: r.status.clone(),
             holding_period_days: r.holding_period_days.to_string(),
             min_payout: terms::format_cents(r.min_payout_cents),
@@ -250,6 +264,15 @@ impl ProgramForm {
             allow_self_referral: Some(self.allow_self_referral.is_some()),
             terms_text: Some(self.terms_text.clone()),
             commission: Some(self.commission()?),
+            conversion_kind: text(&self.conversion_kind).filter(|s| !s.is_empty()),
+            conversion_event: Some(text(&self.conversion_event).filter(|s| !s.is_empty())),
+            stripe_webhook_secret: if self.remove_stripe_secret.is_some() {
+                Some(None)
+            } else {
+                text(&self.stripe_webhook_secret)
+                    .filter(|s| !s.is_empty())
+                    .map(Some)
+            },
         })
     }
 }

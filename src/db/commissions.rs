@@ -1,0 +1,293 @@
+//! Commissions: what one affiliate earns from one conversion.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::{new_id, now_ms};
+
+/// A stored commission.
+#[derive(Debug, Clone, FromRow)]
+pub struct CommissionRow {
+    /// `com_...`
+    pub id: String,
+    /// Tenant.
+    pub vendor_id: String,
+    /// Program.
+    pub program_id: String,
+    /// The conversion it comes from.
+    pub conversion_id: String,
+    /// Who earns it.
+    pub affiliate_id: String,
+    /// 0 = the converting affiliate, n = its n-th upline.
+    pub level: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// Earned, minor units.
+    pub amount_cents: i64,
+    /// Taken back by refunds.
+    pub reversed_cents: i64,
+    /// Rate applied.
+    pub bps: Option<i64>,
+    /// How it was computed.
+    pub rule: String,
+    /// `pending`, `available`, `paid`, `rejected` or `reversed`.
+    pub status: String,
+    /// End of the holding period.
+    pub available_at: i64,
+    /// The payout that settled it.
+    pub payout_id: Option<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+impl CommissionRow {
+    /// What it is still worth: nothing once rejected, else the amount less refunds.
+    pub fn net_cents(&self) -> i64 {
+        if self.status == "rejected" {
+            0
+        } else {
+            self.amount_cents - self.reversed_cents
+        }
+    }
+}
+
+macro_rules! select {
+    () => {
+        "SELECT id, vendor_id, program_id, conversion_id, affiliate_id, level, currency, \
+         amount_cents, reversed_cents, bps, rule, status, available_at, payout_id, created_at, \
+         updated_at FROM commissions "
+    };
+}
+
+/// A new commission.
+#[derive(Debug, Clone)]
+pub struct NewCommission<'a> {
+    /// Tenant.
+    pub vendor_id: &'a str,
+    /// Program.
+    pub program_id: &'a str,
+    /// Conversion.
+    pub conversion_id: &'a str,
+    /// Earner.
+    pub affiliate_id: &'a str,
+    /// Level.
+    pub level: i64,
+    /// Currency.
+    pub currency: &'a str,
+    /// Amount.
+    pub amount_cents: i64,
+    /// Rate.
+    pub bps: Option<i64>,
+    /// Description.
+    pub rule: &'a str,
+    /// `pending` (or `available` with no holding period).
+    pub status: &'a str,
+    /// End of the holding period.
+    pub available_at: i64,
+}
+
+/// Inserts a commission; `None` if the conversion already has one at this level (the
+/// unique index makes a second commission for the same conversion impossible).
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    c: &NewCommission<'_>,
+) -> Result<Option<String>, sqlx::Error> {
+    let now = now_ms();
+    let row: Option<(String,)> = sqlx::query_as(
+        "INSERT INTO commissions (id, vendor_id, program_id, conversion_id, affiliate_id, level, \
+         currency, amount_cents, bps, rule, status, available_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
+         ON CONFLICT (conversion_id, level) DO NOTHING RETURNING id",
+    )
+    .bind(new_id("com"))
+    .bind(c.vendor_id)
+    .bind(c.program_id)
+    .bind(c.conversion_id)
+    .bind(c.affiliate_id)
+    .bind(c.level)
+    .bind(c.currency)
+    .bind(c.amount_cents)
+    .bind(c.bps)
+    .bind(c.rule)
+    .bind(c.status)
+    .bind(c.available_at)
+    .bind(now)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}
+
+/// The commissions of a conversion, by level.
+pub async fn for_conversion<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    conversion_id: &str,
+) -> Result<Vec<CommissionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE vendor_id = $1 AND conversion_id = $2 ORDER BY level"
+    ))
+    .bind(vendor_id)
+    .bind(conversion_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// Moves a commission from `from` to `to`; `false` when it was not in `from`.
+pub async fn transition<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    from: &str,
+    to: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE commissions SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+    )
+    .bind(to)
+    .bind(now_ms())
+    .bind(id)
+    .bind(from)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Makes a pending commission available now (approved early).
+pub async fn make_available<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    at: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE commissions SET status = 'available', available_at = $1, updated_at = $2 \
+         WHERE id = $3 AND status = 'pending'",
+    )
+    .bind(at)
+    .bind(now_ms())
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a refund reversal; `false` if the commission changed concurrently.
+pub async fn add_reversed<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    before: i64,
+    after: i64,
+    fully: bool,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE commissions SET reversed_cents = $1, \
+         status = CASE WHEN $2 = 1 AND status IN ('pending', 'available') THEN 'reversed' ELSE status END, \
+         updated_at = $3 WHERE id = $4 AND reversed_cents = $5",
+    )
+    .bind(after)
+    .bind(i64::from(fully))
+    .bind(now_ms())
+    .bind(id)
+    .bind(before)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Settles available commissions of an affiliate in a currency into a payout.
+pub async fn mark_paid<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+    currency: &str,
+    payout_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE commissions SET status = 'paid', payout_id = $1, updated_at = $2 \
+         WHERE vendor_id = $3 AND affiliate_id = $4 AND currency = $5 AND status = 'available'",
+    )
+    .bind(payout_id)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .bind(currency)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Every commission of a vendor (ledger verification).
+pub async fn all_for_vendor<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Vec<CommissionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE vendor_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(vendor_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// List filters.
+#[derive(Debug, Clone, Copy)]
+pub struct Filter<'a> {
+    /// Tenant.
+    pub vendor_id: &'a str,
+    /// Only this affiliate's.
+    pub affiliate_id: Option<&'a str>,
+    /// Only this program's.
+    pub program_id: Option<&'a str>,
+    /// Only this status.
+    pub status: Option<&'a str>,
+    /// Only this conversion's.
+    pub conversion_id: Option<&'a str>,
+}
+
+macro_rules! filter {
+    () => {
+        "WHERE vendor_id = $1 AND ($2 IS NULL OR affiliate_id = $2) \
+         AND ($3 IS NULL OR program_id = $3) AND ($4 IS NULL OR status = $4) \
+         AND ($5 IS NULL OR conversion_id = $5) "
+    };
+}
+
+/// One page of commissions, newest first.
+pub async fn page<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<CommissionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        filter!(),
+        "ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
+    ))
+    .bind(f.vendor_id)
+    .bind(f.affiliate_id)
+    .bind(f.program_id)
+    .bind(f.status)
+    .bind(f.conversion_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(ex)
+    .await
+}
+
+/// How many commissions match.
+pub async fn count<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*) FROM commissions ", filter!()))
+        .bind(f.vendor_id)
+        .bind(f.affiliate_id)
+        .bind(f.program_id)
+        .bind(f.status)
+        .bind(f.conversion_id)
+        .fetch_one(ex)
+        .await?;
+    Ok(n)
+}

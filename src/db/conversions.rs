@@ -1,0 +1,403 @@
+//! Conversions: qualifying sales bound to an enrollment.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::{new_id, now_ms};
+
+/// A stored conversion.
+#[derive(Debug, Clone, FromRow)]
+pub struct ConversionRow {
+    /// `cnv_...`
+    pub id: String,
+    /// Tenant.
+    pub vendor_id: String,
+    /// Program.
+    pub program_id: String,
+    /// The converting enrollment.
+    pub enrollment_id: String,
+    /// The converting affiliate.
+    pub affiliate_id: String,
+    /// The referral that attributed it, if any.
+    pub referral_id: Option<String>,
+    /// The vendor's customer.
+    pub customer_id: Option<String>,
+    /// `api`, `stripe` or `manual`.
+    pub source: String,
+    /// The event type that created it.
+    pub trigger_type: String,
+    /// Manual conversions' external id.
+    pub external_id: Option<String>,
+    /// Invoice id of the payment.
+    pub invoice_id: Option<String>,
+    /// Payment intent id.
+    pub payment_intent_id: Option<String>,
+    /// Charge id.
+    pub charge_id: Option<String>,
+    /// Subscription the payment belongs to.
+    pub subscription_id: Option<String>,
+    /// Gross sale, minor units.
+    pub amount_cents: i64,
+    /// Refunded so far.
+    pub refunded_cents: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// `pending`, `approved`, `rejected` or `reversed`.
+    pub status: String,
+    /// Why it earns nothing, or was rejected.
+    pub reason: Option<String>,
+    /// When the sale happened.
+    pub occurred_at: i64,
+    /// End of the holding period.
+    pub available_at: i64,
+    /// When it was approved, rejected or reversed.
+    pub decided_at: Option<i64>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+macro_rules! select {
+    () => {
+        "SELECT id, vendor_id, program_id, enrollment_id, affiliate_id, referral_id, customer_id, \
+         source, trigger_type, external_id, invoice_id, payment_intent_id, charge_id, \
+         subscription_id, amount_cents, refunded_cents, currency, status, reason, occurred_at, \
+         available_at, decided_at, created_at, updated_at FROM conversions "
+    };
+}
+
+/// The ids that name one payment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PaymentRefs<'a> {
+    /// Invoice.
+    pub invoice_id: Option<&'a str>,
+    /// Payment intent.
+    pub payment_intent_id: Option<&'a str>,
+    /// Charge.
+    pub charge_id: Option<&'a str>,
+}
+
+impl PaymentRefs<'_> {
+    /// Whether no id is known.
+    pub fn is_empty(&self) -> bool {
+        self.invoice_id.is_none() && self.payment_intent_id.is_none() && self.charge_id.is_none()
+    }
+}
+
+/// A new conversion.
+#[derive(Debug, Clone)]
+pub struct NewConversion<'a> {
+    /// Tenant.
+    pub vendor_id: &'a str,
+    /// Program.
+    pub program_id: &'a str,
+    /// Enrollment.
+    pub enrollment_id: &'a str,
+    /// Affiliate.
+    pub affiliate_id: &'a str,
+    /// Referral.
+    pub referral_id: Option<&'a str>,
+    /// Customer.
+    pub customer_id: Option<&'a str>,
+    /// Door.
+    pub source: &'a str,
+    /// Trigger event type.
+    pub trigger_type: &'a str,
+    /// External id (manual conversions).
+    pub external_id: Option<&'a str>,
+    /// Payment ids.
+    pub refs: PaymentRefs<'a>,
+    /// Subscription.
+    pub subscription_id: Option<&'a str>,
+    /// Gross.
+    pub amount_cents: i64,
+    /// Currency.
+    pub currency: &'a str,
+    /// `pending` or `rejected`.
+    pub status: &'a str,
+    /// Reason when it earns nothing.
+    pub reason: Option<&'a str>,
+    /// Sale time.
+    pub occurred_at: i64,
+    /// End of the holding period.
+    pub available_at: i64,
+}
+
+/// Inserts a conversion; returns its id.
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    c: &NewConversion<'_>,
+) -> Result<String, sqlx::Error> {
+    let now = now_ms();
+    let id = new_id("cnv");
+    let decided = (c.status != "pending").then_some(now);
+    sqlx::query(
+        "INSERT INTO conversions (id, vendor_id, program_id, enrollment_id, affiliate_id, \
+         referral_id, customer_id, source, trigger_type, external_id, invoice_id, \
+         payment_intent_id, charge_id, subscription_id, amount_cents, currency, status, reason, \
+         occurred_at, available_at, decided_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, $20, $21, $22, $22)",
+    )
+    .bind(&id)
+    .bind(c.vendor_id)
+    .bind(c.program_id)
+    .bind(c.enrollment_id)
+    .bind(c.affiliate_id)
+    .bind(c.referral_id)
+    .bind(c.customer_id)
+    .bind(c.source)
+    .bind(c.trigger_type)
+    .bind(c.external_id)
+    .bind(c.refs.invoice_id)
+    .bind(c.refs.payment_intent_id)
+    .bind(c.refs.charge_id)
+    .bind(c.subscription_id)
+    .bind(c.amount_cents)
+    .bind(c.currency)
+    .bind(c.status)
+    .bind(c.reason)
+    .bind(c.occurred_at)
+    .bind(c.available_at)
+    .bind(decided)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(id)
+}
+
+/// The program's conversion for a payment, found by any of its ids.
+pub async fn by_refs<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    program_id: &str,
+    r: &PaymentRefs<'_>,
+) -> Result<Option<ConversionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE program_id = $1 AND ((invoice_id IS NOT NULL AND invoice_id = $2) \
+         OR (payment_intent_id IS NOT NULL AND payment_intent_id = $3) \
+         OR (charge_id IS NOT NULL AND charge_id = $4)) ORDER BY created_at LIMIT 1"
+    ))
+    .bind(program_id)
+    .bind(r.invoice_id)
+    .bind(r.payment_intent_id)
+    .bind(r.charge_id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Fills in payment ids a conversion did not know yet (a later event of the same payment
+/// carries more of them, e.g. the charge of an invoice).
+pub async fn add_refs<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    r: &PaymentRefs<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE conversions SET invoice_id = COALESCE(invoice_id, $1), \
+         payment_intent_id = COALESCE(payment_intent_id, $2), \
+         charge_id = COALESCE(charge_id, $3), updated_at = $4 WHERE id = $5",
+    )
+    .bind(r.invoice_id)
+    .bind(r.payment_intent_id)
+    .bind(r.charge_id)
+    .bind(now_ms())
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// The program's conversion with this external id.
+pub async fn by_external_id<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    program_id: &str,
+    external_id: &str,
+) -> Result<Option<ConversionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE program_id = $1 AND external_id = $2"
+    ))
+    .bind(program_id)
+    .bind(external_id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// One conversion of a vendor.
+pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+) -> Result<Option<ConversionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(select!(), "WHERE vendor_id = $1 AND id = $2"))
+        .bind(vendor_id)
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Earlier conversions of a subscription in a program (its billing cycle so far).
+pub async fn count_for_subscription<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    program_id: &str,
+    subscription_id: &str,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM conversions WHERE program_id = $1 AND subscription_id = $2",
+    )
+    .bind(program_id)
+    .bind(subscription_id)
+    .fetch_one(ex)
+    .await?;
+    Ok(n)
+}
+
+/// Whether a customer already has a conversion in a program.
+pub async fn customer_has_any<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    program_id: &str,
+    customer_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM conversions WHERE program_id = $1 AND customer_id = $2 LIMIT 1",
+    )
+    .bind(program_id)
+    .bind(customer_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Approved conversions of an affiliate in a program (tiered rates).
+pub async fn count_approved<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    program_id: &str,
+    affiliate_id: &str,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM conversions WHERE program_id = $1 AND affiliate_id = $2 \
+         AND status = 'approved'",
+    )
+    .bind(program_id)
+    .bind(affiliate_id)
+    .fetch_one(ex)
+    .await?;
+    Ok(n)
+}
+
+/// Moves a conversion from `from` to `to`; `false` when it was not in `from`.
+pub async fn transition<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    from: &str,
+    to: &str,
+    reason: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "UPDATE conversions SET status = $1, reason = COALESCE($2, reason), decided_at = $3, \
+         updated_at = $3 WHERE id = $4 AND status = $5",
+    )
+    .bind(to)
+    .bind(reason)
+    .bind(now)
+    .bind(id)
+    .bind(from)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records the refunded total of a conversion; `false` if it changed concurrently.
+pub async fn set_refunded<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    before: i64,
+    after: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE conversions SET refunded_cents = $1, updated_at = $2 \
+         WHERE id = $3 AND refunded_cents = $4",
+    )
+    .bind(after)
+    .bind(now_ms())
+    .bind(id)
+    .bind(before)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Pending conversions whose holding period has ended, oldest first.
+pub async fn due<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<ConversionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE status = 'pending' AND available_at <= $1 ORDER BY available_at, id LIMIT $2"
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
+/// List filters.
+#[derive(Debug, Clone, Copy)]
+pub struct Filter<'a> {
+    /// Tenant.
+    pub vendor_id: &'a str,
+    /// Only this affiliate's.
+    pub affiliate_id: Option<&'a str>,
+    /// Only this program's.
+    pub program_id: Option<&'a str>,
+    /// Only this status.
+    pub status: Option<&'a str>,
+}
+
+macro_rules! filter {
+    () => {
+        "WHERE vendor_id = $1 AND ($2 IS NULL OR affiliate_id = $2) \
+         AND ($3 IS NULL OR program_id = $3) AND ($4 IS NULL OR status = $4) "
+    };
+}
+
+/// One page of conversions, newest first.
+pub async fn page<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ConversionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        filter!(),
+        "ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
+    ))
+    .bind(f.vendor_id)
+    .bind(f.affiliate_id)
+    .bind(f.program_id)
+    .bind(f.status)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(ex)
+    .await
+}
+
+/// How many conversions match.
+pub async fn count<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*) FROM conversions ", filter!()))
+        .bind(f.vendor_id)
+        .bind(f.affiliate_id)
+        .bind(f.program_id)
+        .bind(f.status)
+        .fetch_one(ex)
+        .await?;
+    Ok(n)
+}

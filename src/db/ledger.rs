@@ -1,0 +1,260 @@
+//! The double-entry journal. Rows are only ever inserted.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::{Conn, new_id};
+
+/// One journal line.
+#[derive(Debug, Clone, FromRow)]
+pub struct EntryRow {
+    /// `led_...`
+    pub id: String,
+    /// Tenant.
+    pub vendor_id: String,
+    /// The transaction it belongs to (`ltx_...`).
+    pub txn_id: String,
+    /// What moved the money.
+    pub kind: String,
+    /// `pending`, `available`, `paid` or `commission_expense`.
+    pub account: String,
+    /// The affiliate whose account it is (NULL for the vendor's accounts).
+    pub affiliate_id: Option<String>,
+    /// ISO 4217.
+    pub currency: String,
+    /// Signed minor units; the lines of a transaction sum to zero.
+    pub amount_cents: i64,
+    /// Program.
+    pub program_id: Option<String>,
+    /// Conversion.
+    pub conversion_id: Option<String>,
+    /// Commission.
+    pub commission_id: Option<String>,
+    /// Payout.
+    pub payout_id: Option<String>,
+    /// Note for people.
+    pub memo: String,
+    /// Posting time, unix ms.
+    pub created_at: i64,
+}
+
+macro_rules! select {
+    () => {
+        "SELECT id, vendor_id, txn_id, kind, account, affiliate_id, currency, amount_cents, \
+         program_id, conversion_id, commission_id, payout_id, memo, created_at FROM ledger_entries "
+    };
+}
+
+/// A line to post.
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    /// Account.
+    pub account: &'a str,
+    /// Affiliate (None for vendor accounts).
+    pub affiliate_id: Option<&'a str>,
+    /// Currency.
+    pub currency: &'a str,
+    /// Signed amount.
+    pub amount_cents: i64,
+    /// Program.
+    pub program_id: Option<&'a str>,
+    /// Conversion.
+    pub conversion_id: Option<&'a str>,
+    /// Commission.
+    pub commission_id: Option<&'a str>,
+    /// Payout.
+    pub payout_id: Option<&'a str>,
+}
+
+/// Writes the lines of one transaction (the caller checked they balance).
+pub async fn insert(
+    conn: &mut Conn,
+    vendor_id: &str,
+    txn_id: &str,
+    kind: &str,
+    memo: &str,
+    at: i64,
+    lines: &[NewEntry<'_>],
+) -> Result<(), sqlx::Error> {
+    for l in lines {
+        sqlx::query(
+            "INSERT INTO ledger_entries (id, vendor_id, txn_id, kind, account, affiliate_id, \
+             currency, amount_cents, program_id, conversion_id, commission_id, payout_id, memo, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(new_id("led"))
+        .bind(vendor_id)
+        .bind(txn_id)
+        .bind(kind)
+        .bind(l.account)
+        .bind(l.affiliate_id)
+        .bind(l.currency)
+        .bind(l.amount_cents)
+        .bind(l.program_id)
+        .bind(l.conversion_id)
+        .bind(l.commission_id)
+        .bind(l.payout_id)
+        .bind(memo)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Balance of each account of an affiliate: (currency, account, sum).
+pub async fn balances<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT currency, account, CAST(SUM(amount_cents) AS BIGINT) FROM ledger_entries \
+         WHERE vendor_id = $1 AND affiliate_id = $2 GROUP BY currency, account \
+         ORDER BY currency, account",
+    )
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// Balance of one account of an affiliate in a currency.
+pub async fn balance<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+    currency: &str,
+    account: &str,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (Option<i64>,) = sqlx::query_as(
+        "SELECT CAST(SUM(amount_cents) AS BIGINT) FROM ledger_entries \
+         WHERE vendor_id = $1 AND affiliate_id = $2 AND currency = $3 AND account = $4",
+    )
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .bind(currency)
+    .bind(account)
+    .fetch_one(ex)
+    .await?;
+    Ok(n.unwrap_or(0))
+}
+
+/// Every account balance of a vendor: (affiliate or NULL, currency, account, sum).
+pub async fn all_balances<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Vec<(Option<String>, String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT affiliate_id, currency, account, CAST(SUM(amount_cents) AS BIGINT) \
+         FROM ledger_entries WHERE vendor_id = $1 GROUP BY affiliate_id, currency, account",
+    )
+    .bind(vendor_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// Transactions whose lines do not sum to zero in some currency: (txn, currency, sum).
+pub async fn unbalanced<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT txn_id, currency, CAST(SUM(amount_cents) AS BIGINT) FROM ledger_entries \
+         WHERE vendor_id = $1 GROUP BY txn_id, currency HAVING SUM(amount_cents) <> 0",
+    )
+    .bind(vendor_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// What the journal holds for each commission on affiliate accounts: (commission, sum).
+pub async fn per_commission<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT commission_id, CAST(SUM(amount_cents) AS BIGINT) FROM ledger_entries \
+         WHERE vendor_id = $1 AND commission_id IS NOT NULL AND affiliate_id IS NOT NULL \
+         AND account IN ('pending', 'available') GROUP BY commission_id",
+    )
+    .bind(vendor_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// Every line of a vendor in posting order (replay comparisons).
+pub async fn all_for_vendor<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Vec<EntryRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE vendor_id = $1 ORDER BY created_at, txn_id, id"
+    ))
+    .bind(vendor_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// List filters.
+#[derive(Debug, Clone, Copy)]
+pub struct Filter<'a> {
+    /// Tenant.
+    pub vendor_id: &'a str,
+    /// Only this affiliate's accounts.
+    pub affiliate_id: Option<&'a str>,
+    /// Only this currency.
+    pub currency: Option<&'a str>,
+}
+
+macro_rules! filter {
+    () => {
+        "WHERE vendor_id = $1 AND ($2 IS NULL OR affiliate_id = $2) \
+         AND ($3 IS NULL OR currency = $3) "
+    };
+}
+
+/// One page of lines, newest first.
+pub async fn page<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<EntryRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        filter!(),
+        "ORDER BY created_at DESC, txn_id DESC, id DESC LIMIT $4 OFFSET $5"
+    ))
+    .bind(f.vendor_id)
+    .bind(f.affiliate_id)
+    .bind(f.currency)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(ex)
+    .await
+}
+
+/// How many lines match.
+pub async fn count<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*) FROM ledger_entries ", filter!()))
+        .bind(f.vendor_id)
+        .bind(f.affiliate_id)
+        .bind(f.currency)
+        .fetch_one(ex)
+        .await?;
+    Ok(n)
+}
+
+/// Every vendor id with journal lines (verification walks them one by one).
+pub async fn vendors<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM vendors ORDER BY id")
+        .fetch_all(ex)
+        .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}

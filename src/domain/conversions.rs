@@ -1,0 +1,948 @@
+//! Conversions and their commissions: who earns from a billing event, how much, and every
+//! later state change (maturation, approval, rejection, refunds), each posting its ledger
+//! lines in the same transaction.
+//!
+//! A conversion is found by any id of its payment (invoice, payment intent, charge) or by
+//! its external id, so the same sale arriving through several events or doors is one
+//! conversion. Commissions are unique per (conversion, level).
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::db::{
+    self, Conn, Db,
+    commissions::{CommissionRow, NewCommission},
+    conversions::{ConversionRow, NewConversion},
+    programs::ProgramRow,
+};
+use crate::domain::audit::{self, Actor};
+use crate::domain::billing::{self, Door, Ingested, Kind, Normalized, Processed, RefundAmount};
+use crate::domain::commission_rules::{self, Facts};
+use crate::domain::referrals::{self, Touch};
+use crate::domain::terms::{Commission, Rate};
+use crate::domain::tracking::Tracker;
+use crate::domain::{Currency, Email, ledger, text};
+use crate::error::{AppError, AppResult};
+
+/// Conversion statuses.
+pub const STATUSES: [&str; 4] = ["pending", "approved", "rejected", "reversed"];
+/// Commission statuses.
+pub const COMMISSION_STATUSES: [&str; 5] = ["pending", "available", "paid", "rejected", "reversed"];
+/// What counts as a conversion, per program.
+pub const CONVERSION_KINDS: [&str; 3] = ["every_payment", "first_payment", "event"];
+/// Event types a program may name as its conversion (`conversion_kind: event`).
+pub const CONVERSION_EVENTS: [&str; 5] = [
+    "subscription.created",
+    "customer.created",
+    "checkout.session.completed",
+    "invoice.paid",
+    "charge.succeeded",
+];
+const DAY_MS: i64 = 86_400_000;
+
+/// Who earns from an event.
+struct Earner {
+    enrollment: db::affiliates::EnrollmentRow,
+    referral_id: Option<String>,
+}
+
+/// Finds the enrollment that earns from `event` in `program`: the touch in the event's
+/// metadata (binding the customer per the attribution rules), else the customer's
+/// existing referral. `Err(reason)` when nobody does.
+async fn attribute(
+    conn: &mut Conn,
+    program: &ProgramRow,
+    event: &Normalized,
+    click: Option<&db::clicks::ClickRow>,
+) -> AppResult<Result<Earner, &'static str>> {
+    let vendor_id = program.vendor_id.as_str();
+    if let Some(id) = &event.enrollment_id {
+        let enrollment = db::affiliates::enrollment_by_id(&mut *conn, vendor_id, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        return Ok(Ok(Earner {
+            enrollment,
+            referral_id: None,
+        }));
+    }
+    let now = db::now_ms();
+    let email = event
+        .email
+        .as_deref()
+        .and_then(|e| Email::parse("email", e).ok());
+    let touch = match click {
+        Some(c) if c.program_id == program.id => Some(Touch::click(c)),
+        _ => match (&event.hints.code, &event.hints.affiliate_id) {
+            (Some(code), _) => Some(Touch::code(code, now)),
+            (None, Some(affiliate_id)) => {
+                db::affiliates::enrollment_in(&mut *conn, vendor_id, affiliate_id, &program.id)
+                    .await?
+                    .map(|e| Touch::code(&e.code, now))
+            }
+            (None, None) => None,
+        },
+    };
+    let mut refusal = None;
+    if let Some(touch) = touch {
+        let found = match &event.customer_id {
+            Some(customer) => {
+                referrals::bind_in(conn, vendor_id, customer, email.as_ref(), &touch, now)
+                    .await?
+                    .map(|(r, _)| (r.enrollment_id, Some(r.id), r.program_id))
+            }
+            None => referrals::check_touch(conn, vendor_id, None, email.as_ref(), &touch, now)
+                .await?
+                .map(|(t, _)| (t.enrollment_id, None, t.program_id)),
+        };
+        match found {
+            // A code of another program of the vendor does not attribute here.
+            Ok((_, _, p)) if p != program.id => refusal = Some("code_of_another_program"),
+            Ok((enrollment_id, referral_id, _)) => {
+                let enrollment =
+                    db::affiliates::enrollment_by_id(&mut *conn, vendor_id, &enrollment_id)
+                        .await?
+                        .ok_or(AppError::NotFound)?;
+                return Ok(Ok(Earner {
+                    enrollment,
+                    referral_id,
+                }));
+            }
+            Err(reason) => refusal = Some(reason),
+        }
+    }
+    if let Some(customer) = &event.customer_id
+        && let Some(r) =
+            db::referrals::by_customer(&mut *conn, vendor_id, &program.id, customer).await?
+    {
+        let enrollment = db::affiliates::enrollment_by_id(&mut *conn, vendor_id, &r.enrollment_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        return Ok(Ok(Earner {
+            enrollment,
+            referral_id: Some(r.id),
+        }));
+    }
+    Ok(Err(refusal.unwrap_or("not_attributed")))
+}
+
+/// Whether the event counts as a conversion under the program's definition; `Err` says why
+/// not.
+async fn qualifies(
+    conn: &mut Conn,
+    program: &ProgramRow,
+    event: &Normalized,
+) -> AppResult<Result<(), String>> {
+    if event.event_type == "manual" {
+        return Ok(Ok(()));
+    }
+    match program.conversion_kind.as_str() {
+        "event" => {
+            let wanted = program.conversion_event.as_deref().unwrap_or("");
+            if event.event_type == wanted {
+                Ok(Ok(()))
+            } else {
+                Ok(Err(format!(
+                    "the program converts on {wanted}, not {}",
+                    event.event_type
+                )))
+            }
+        }
+        _ if event.kind != Kind::Payment => Ok(Err(format!(
+            "{} is not a payment; the program converts on payments",
+            event.event_type
+        ))),
+        "first_payment" => match &event.customer_id {
+            Some(c) if db::conversions::customer_has_any(&mut *conn, &program.id, c).await? => Ok(
+                Err("the program converts on a customer's first payment only".into()),
+            ),
+            _ => Ok(Ok(())),
+        },
+        _ => Ok(Ok(())),
+    }
+}
+
+/// A payment, a named event or a customer/subscription that binds: the conversion (new or
+/// matched) and its commissions.
+pub async fn on_event(
+    conn: &mut Conn,
+    program: &ProgramRow,
+    source: &str,
+    event: &Normalized,
+    click: Option<&db::clicks::ClickRow>,
+) -> AppResult<Processed> {
+    // The same money, seen before through another event or door?
+    let refs = event.refs();
+    let existing = if refs.is_empty() {
+        None
+    } else {
+        db::conversions::by_refs(&mut *conn, &program.id, &refs).await?
+    };
+    let existing = match (existing, &event.external_id) {
+        (None, Some(ext)) => db::conversions::by_external_id(&mut *conn, &program.id, ext).await?,
+        (found, _) => found,
+    };
+    if let Some(c) = existing {
+        db::conversions::add_refs(&mut *conn, &c.id, &refs).await?;
+        return Ok(Processed {
+            status: "processed",
+            result: json!({"matched_conversion": c.id, "note": "the same payment, already converted"}),
+            conversion_id: Some(c.id),
+        });
+    }
+    let earner = match attribute(conn, program, event, click).await? {
+        Ok(e) => e,
+        Err(reason) => {
+            return Ok(Processed::ignored(
+                reason,
+                json!({"customer_id": event.customer_id}),
+            ));
+        }
+    };
+    if let Err(why) = qualifies(conn, program, event).await? {
+        let bound = json!({"referral_id": earner.referral_id, "why": why});
+        return Ok(match event.kind {
+            // Binding the customer was the point of these.
+            Kind::SubscriptionStarted | Kind::Customer if earner.referral_id.is_some() => {
+                Processed {
+                    status: "processed",
+                    result: bound,
+                    conversion_id: None,
+                }
+            }
+            _ => Processed::ignored("not_qualifying", bound),
+        });
+    }
+    if event.kind == Kind::Payment && event.amount_cents <= 0 {
+        return Ok(Processed::ignored("zero_amount", json!({})));
+    }
+    let currency = event
+        .currency
+        .clone()
+        .unwrap_or_else(|| program.currency.clone());
+    let created = record(conn, program, source, event, &earner, &currency).await?;
+    let commission_cents: i64 = created.1.iter().map(|c| c.amount_cents).sum();
+    Ok(Processed {
+        status: "processed",
+        result: json!({
+            "conversion_id": created.0.id,
+            "status": created.0.status,
+            "reason": created.0.reason,
+            "affiliate_id": created.0.affiliate_id,
+            "commission_cents": commission_cents,
+            "commissions": created.1.iter().map(commission_json).collect::<Vec<_>>(),
+        }),
+        conversion_id: Some(created.0.id),
+    })
+}
+
+/// Why the earner earns nothing, if so.
+fn refusal(
+    program: &ProgramRow,
+    enrollment: &db::affiliates::EnrollmentRow,
+    affiliate: &db::affiliates::AffiliateRow,
+    event: &Normalized,
+) -> Option<&'static str> {
+    if program.status != "active" {
+        return Some("program_inactive");
+    }
+    if enrollment.status != "active" || affiliate.status != "active" {
+        return Some("affiliate_inactive");
+    }
+    if program.allow_self_referral == 0 {
+        let same_customer = event.customer_id.is_some()
+            && affiliate.customer_id.as_deref() == event.customer_id.as_deref();
+        let same_email = event
+            .email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(&affiliate.email));
+        if same_customer || same_email {
+            return Some("self_referral");
+        }
+    }
+    None
+}
+
+/// The terms an enrollment earns under (override, else its terms version) and the terms
+/// version itself (the upline ladder always comes from the program's terms).
+async fn terms_of(
+    conn: &mut Conn,
+    vendor_id: &str,
+    e: &db::affiliates::EnrollmentRow,
+) -> AppResult<(Commission, Commission)> {
+    let stored = db::programs::terms(&mut *conn, vendor_id, &e.program_id, e.terms_version).await?;
+    let version = stored
+        .as_deref()
+        .and_then(Commission::from_stored)
+        .ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!(
+                "terms v{} of {} are missing",
+                e.terms_version,
+                e.program_id
+            ))
+        })?;
+    let own = e
+        .commission_override
+        .as_deref()
+        .and_then(Commission::from_stored)
+        .unwrap_or_else(|| version.clone());
+    Ok((own, version))
+}
+
+/// Inserts the conversion, its commissions and their ledger lines.
+async fn record(
+    conn: &mut Conn,
+    program: &ProgramRow,
+    source: &str,
+    event: &Normalized,
+    earner: &Earner,
+    currency: &str,
+) -> AppResult<(ConversionRow, Vec<CommissionRow>)> {
+    let vendor_id = program.vendor_id.as_str();
+    let e = &earner.enrollment;
+    let affiliate = db::affiliates::by_id(&mut *conn, vendor_id, &e.affiliate_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (own_terms, version_terms) = terms_of(conn, vendor_id, e).await?;
+    // Facts counted before this conversion exists.
+    let cycle = match (&own_terms.rate, &event.subscription_id) {
+        (Rate::Recurring { .. }, Some(sub)) => {
+            db::conversions::count_for_subscription(&mut *conn, &program.id, sub).await? + 1
+        }
+        _ => 1,
+    };
+    let prior_approved = match &own_terms.rate {
+        Rate::Tiered { .. } => {
+            db::conversions::count_approved(&mut *conn, &program.id, &e.affiliate_id).await?
+        }
+        _ => 0,
+    };
+    let facts = Facts {
+        gross_cents: event.amount_cents,
+        cycle,
+        prior_approved,
+    };
+    let refused = refusal(program, e, &affiliate, event);
+    let direct = commission_rules::direct(&own_terms.rate, &facts);
+    let reason = refused.map(str::to_owned).or_else(|| direct.clone().err());
+    let available_at = event.occurred_at + program.holding_period_days * DAY_MS;
+    let new = NewConversion {
+        vendor_id,
+        program_id: &program.id,
+        enrollment_id: &e.id,
+        affiliate_id: &e.affiliate_id,
+        referral_id: earner.referral_id.as_deref(),
+        customer_id: event.customer_id.as_deref(),
+        source,
+        trigger_type: &event.event_type,
+        external_id: event.external_id.as_deref(),
+        refs: event.refs(),
+        subscription_id: event.subscription_id.as_deref(),
+        amount_cents: event.amount_cents,
+        currency,
+        status: if refused.is_some() {
+            "rejected"
+        } else {
+            "pending"
+        },
+        reason: reason.as_deref(),
+        occurred_at: event.occurred_at,
+        available_at,
+    };
+    let id = db::conversions::insert(&mut *conn, &new).await?;
+    let conversion = db::conversions::by_id(&mut *conn, vendor_id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut earned = Vec::new();
+    if refused.is_none() {
+        if let Ok(d) = direct {
+            earned.push((0, e.affiliate_id.clone(), d));
+        }
+        for (level, ancestor) in
+            uplines(conn, vendor_id, &program.id, &affiliate, &version_terms).await?
+        {
+            let l = &version_terms.multi_level[usize::try_from(level - 1).unwrap_or(0)];
+            earned.push((
+                level,
+                ancestor,
+                commission_rules::upline(l, event.amount_cents),
+            ));
+        }
+    }
+    let mut commissions = Vec::new();
+    for (level, affiliate_id, line) in earned {
+        if line.amount_cents <= 0 {
+            continue;
+        }
+        let commission_currency = if line.in_program_currency {
+            program.currency.as_str()
+        } else {
+            currency
+        };
+        let nc = NewCommission {
+            vendor_id,
+            program_id: &program.id,
+            conversion_id: &id,
+            affiliate_id: &affiliate_id,
+            level,
+            currency: commission_currency,
+            amount_cents: line.amount_cents,
+            bps: line.bps,
+            rule: &line.rule,
+            status: "pending",
+            available_at,
+        };
+        let Some(cid) = db::commissions::insert(&mut *conn, &nc).await? else {
+            continue;
+        };
+        let now = db::now_ms();
+        commissions.push(CommissionRow {
+            id: cid,
+            vendor_id: vendor_id.to_owned(),
+            program_id: program.id.clone(),
+            conversion_id: id.clone(),
+            affiliate_id,
+            level,
+            currency: commission_currency.to_owned(),
+            amount_cents: line.amount_cents,
+            reversed_cents: 0,
+            bps: line.bps,
+            rule: line.rule,
+            status: "pending".into(),
+            available_at,
+            payout_id: None,
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    ledger::earned(conn, vendor_id, &commissions).await?;
+    db::events::insert(
+        &mut *conn,
+        vendor_id,
+        "conversion.created",
+        &conversion_json(&conversion, &commissions).to_string(),
+    )
+    .await?;
+    Ok((conversion, commissions))
+}
+
+/// The active ancestors that earn a level of the ladder: (level, affiliate id). An inactive
+/// or unenrolled ancestor's level is skipped (no compression); cycles end the walk.
+async fn uplines(
+    conn: &mut Conn,
+    vendor_id: &str,
+    program_id: &str,
+    converter: &db::affiliates::AffiliateRow,
+    terms: &Commission,
+) -> AppResult<Vec<(i64, String)>> {
+    let mut out = Vec::new();
+    let mut seen: HashSet<String> = HashSet::from([converter.id.clone()]);
+    let mut next = converter.parent_affiliate_id.clone();
+    for level in &terms.multi_level {
+        let Some(id) = next.take() else { break };
+        if !seen.insert(id.clone()) {
+            break;
+        }
+        let Some(parent) = db::affiliates::by_id(&mut *conn, vendor_id, &id).await? else {
+            break;
+        };
+        next = parent.parent_affiliate_id.clone();
+        let enrolled = db::affiliates::enrollment_in(&mut *conn, vendor_id, &id, program_id)
+            .await?
+            .is_some_and(|e| e.status == "active");
+        if parent.status == "active" && enrolled {
+            out.push((level.level, id));
+        }
+    }
+    Ok(out)
+}
+
+/// A refund: reverses the conversion's commissions in proportion to the refunded share of
+/// the sale (computed on the cumulative refund, so the parts add up exactly).
+pub async fn on_refund(
+    conn: &mut Conn,
+    program: &ProgramRow,
+    event: &Normalized,
+    amount: RefundAmount,
+) -> AppResult<Processed> {
+    let Some(c) = db::conversions::by_refs(&mut *conn, &program.id, &event.refs()).await? else {
+        return Ok(Processed::ignored(
+            "no_conversion",
+            json!({"note": "no conversion of this program has this payment"}),
+        ));
+    };
+    let refunded = match amount {
+        RefundAmount::Increment(a) => c.refunded_cents.saturating_add(a),
+        RefundAmount::Cumulative(total) => total.max(c.refunded_cents),
+    }
+    .min(c.amount_cents);
+    if refunded == c.refunded_cents {
+        return Ok(Processed::ignored(
+            "already_refunded",
+            json!({"conversion_id": c.id, "refunded_cents": refunded}),
+        ));
+    }
+    let vendor_id = program.vendor_id.as_str();
+    if !db::conversions::set_refunded(&mut *conn, &c.id, c.refunded_cents, refunded).await? {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "conversion {} changed concurrently",
+            c.id
+        )));
+    }
+    let fully = refunded >= c.amount_cents;
+    let mut reversed_total = 0;
+    for m in db::commissions::for_conversion(&mut *conn, vendor_id, &c.id).await? {
+        if m.status == "rejected" {
+            continue;
+        }
+        let target = commission_rules::reversed_total(m.amount_cents, refunded, c.amount_cents);
+        let delta = target - m.reversed_cents;
+        if delta <= 0 {
+            continue;
+        }
+        if !db::commissions::add_reversed(&mut *conn, &m.id, m.reversed_cents, target, fully)
+            .await?
+        {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "commission {} changed concurrently",
+                m.id
+            )));
+        }
+        ledger::reversed(conn, vendor_id, &m, delta).await?;
+        reversed_total += delta;
+    }
+    if fully {
+        for from in ["pending", "approved"] {
+            db::conversions::transition(&mut *conn, &c.id, from, "reversed", Some("refunded"))
+                .await?;
+        }
+    }
+    let after = db::conversions::by_id(&mut *conn, vendor_id, &c.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    db::events::insert(
+        &mut *conn,
+        vendor_id,
+        "conversion.refunded",
+        &json!({"conversion_id": c.id, "refunded_cents": refunded, "reversed_cents": reversed_total}).to_string(),
+    )
+    .await?;
+    Ok(Processed {
+        status: "processed",
+        result: json!({
+            "conversion_id": c.id,
+            "refunded_cents": refunded,
+            "reversed_cents": reversed_total,
+            "status": after.status,
+        }),
+        conversion_id: Some(c.id),
+    })
+}
+
+/// Matures every conversion whose holding period ended by `now`: approved, and its pending
+/// commissions move to available. Each conversion in its own transaction; a conversion
+/// another worker took first is skipped. Returns how many matured.
+pub async fn mature_due(db: &Db, now: i64) -> AppResult<usize> {
+    let mut matured = 0;
+    loop {
+        let due = db::conversions::due(db.pool(), now, 200).await?;
+        if due.is_empty() {
+            return Ok(matured);
+        }
+        let mut progressed = false;
+        for c in due {
+            let mut tx = db.begin().await?;
+            if !db::conversions::transition(&mut *tx, &c.id, "pending", "approved", None).await? {
+                continue;
+            }
+            release_commissions(&mut tx, &c, "maturation", None).await?;
+            db::events::insert(
+                &mut *tx,
+                &c.vendor_id,
+                "conversion.approved",
+                &json!({"conversion_id": c.id, "by": "holding_period"}).to_string(),
+            )
+            .await?;
+            tx.commit().await?;
+            matured += 1;
+            progressed = true;
+        }
+        if !progressed {
+            return Ok(matured);
+        }
+    }
+}
+
+/// Moves the pending commissions of a conversion to available.
+async fn release_commissions(
+    conn: &mut Conn,
+    c: &ConversionRow,
+    kind: &str,
+    at: Option<i64>,
+) -> AppResult<()> {
+    for m in db::commissions::for_conversion(&mut *conn, &c.vendor_id, &c.id).await? {
+        if m.status != "pending" {
+            continue;
+        }
+        let moved = match at {
+            Some(at) => db::commissions::make_available(&mut *conn, &m.id, at).await?,
+            None => db::commissions::transition(&mut *conn, &m.id, "pending", "available").await?,
+        };
+        if moved {
+            ledger::made_available(conn, &c.vendor_id, &m, kind).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Approves a pending conversion now: its commissions become available at once.
+pub async fn approve(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+    actor: &Actor,
+) -> AppResult<ConversionRow> {
+    let mut tx = db.begin().await?;
+    let c = db::conversions::by_id(&mut *tx, vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !db::conversions::transition(&mut *tx, id, "pending", "approved", None).await? {
+        return Err(AppError::wrong_state(format!(
+            "only a pending conversion can be approved; this one is {}",
+            c.status
+        )));
+    }
+    release_commissions(&mut tx, &c, "approval", Some(db::now_ms())).await?;
+    audit::record(
+        &mut *tx,
+        vendor_id,
+        actor,
+        "conversion.approved",
+        ("conversion", Some(id)),
+        json!({}),
+    )
+    .await?;
+    db::events::insert(
+        &mut *tx,
+        vendor_id,
+        "conversion.approved",
+        &json!({"conversion_id": id, "by": "hand"}).to_string(),
+    )
+    .await?;
+    tx.commit().await?;
+    get_row(db, vendor_id, id).await
+}
+
+/// Rejects a pending conversion: its commissions are taken back.
+pub async fn reject(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+    reason: Option<&str>,
+    actor: &Actor,
+) -> AppResult<ConversionRow> {
+    let reason =
+        text::optional("reason", reason, 500)?.unwrap_or_else(|| "rejected by the vendor".into());
+    let mut tx = db.begin().await?;
+    let c = db::conversions::by_id(&mut *tx, vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !db::conversions::transition(&mut *tx, id, "pending", "rejected", Some(&reason)).await? {
+        return Err(AppError::wrong_state(format!(
+            "only a pending conversion can be rejected; this one is {}",
+            c.status
+        )));
+    }
+    for m in db::commissions::for_conversion(&mut *tx, vendor_id, id).await? {
+        if m.status == "pending"
+            && db::commissions::transition(&mut *tx, &m.id, "pending", "rejected").await?
+        {
+            ledger::rejected(&mut tx, vendor_id, &m).await?;
+        }
+    }
+    audit::record(
+        &mut *tx,
+        vendor_id,
+        actor,
+        "conversion.rejected",
+        ("conversion", Some(id)),
+        json!({"reason": reason}),
+    )
+    .await?;
+    db::events::insert(
+        &mut *tx,
+        vendor_id,
+        "conversion.rejected",
+        &json!({"conversion_id": id, "reason": reason}).to_string(),
+    )
+    .await?;
+    tx.commit().await?;
+    get_row(db, vendor_id, id).await
+}
+
+async fn get_row(db: &Db, vendor_id: &str, id: &str) -> AppResult<ConversionRow> {
+    db::conversions::by_id(db.pool(), vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// A conversion with its commissions.
+pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<Value> {
+    let c = get_row(db, vendor_id, id).await?;
+    let commissions = db::commissions::for_conversion(db.pool(), vendor_id, id).await?;
+    Ok(conversion_json(&c, &commissions))
+}
+
+/// The body of `POST /api/v1/conversions` (seed 004).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualInput {
+    /// The affiliate to credit (or `code`).
+    pub affiliate_id: Option<String>,
+    /// A referral code (instead of `affiliate_id`).
+    pub code: Option<String>,
+    /// Sale amount, a positive integer of minor units.
+    pub amount_cents: i64,
+    /// ISO 4217; the program's currency when absent.
+    pub currency: Option<String>,
+    /// Your order or invoice id: the idempotency key within the program.
+    pub external_id: Option<String>,
+    /// The program, when the affiliate is in several.
+    pub program_id: Option<String>,
+    /// The customer, if known (self-referral check, reports).
+    pub customer_id: Option<String>,
+}
+
+/// Records a manual conversion through the billing pipeline (source `manual`). A repeated
+/// `external_id` is a 409 naming the existing conversion.
+pub async fn record_manual(
+    db: &Db,
+    tracker: &Tracker,
+    vendor_id: &str,
+    input: &ManualInput,
+    actor: &Actor,
+) -> AppResult<(ConversionRow, i64)> {
+    if input.amount_cents <= 0 {
+        return Err(AppError::invalid(
+            "amount_cents",
+            "amount_cents must be a positive integer",
+        ));
+    }
+    let external_id = text::optional("external_id", input.external_id.as_deref(), 200)?;
+    let customer_id = text::optional("customer_id", input.customer_id.as_deref(), 200)?;
+    let enrollment = manual_enrollment(db, vendor_id, input).await?;
+    let program = db::programs::by_id(db.pool(), vendor_id, &enrollment.program_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let currency = match &input.currency {
+        Some(c) => Currency::parse("currency", c)?.as_str().to_owned(),
+        None => program.currency.clone(),
+    };
+    if let Some(ext) = &external_id
+        && let Some(c) = db::conversions::by_external_id(db.pool(), &program.id, ext).await?
+    {
+        return Err(duplicate_external_id(c.id));
+    }
+    let event = Normalized {
+        kind: Kind::Payment,
+        event_type: "manual".into(),
+        customer_id,
+        email: None,
+        amount_cents: input.amount_cents,
+        currency: Some(currency),
+        invoice_id: None,
+        payment_intent_id: None,
+        charge_id: None,
+        subscription_id: None,
+        external_id: external_id.clone(),
+        occurred_at: db::now_ms(),
+        hints: billing::Hints::default(),
+        enrollment_id: Some(enrollment.id.clone()),
+    };
+    let payload = serde_json::to_string(&event)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("serialising a conversion: {e}")))?;
+    let event_id = external_id.clone().unwrap_or_else(|| db::new_id("man"));
+    let door = Door {
+        source: "manual",
+        event_id: &event_id,
+        event_type: "manual",
+        payload: &payload,
+    };
+    let ingested: Ingested = billing::ingest(db, tracker, &program, &door, &event).await?;
+    match (ingested.duplicate, ingested.conversion_id) {
+        (true, Some(id)) => Err(duplicate_external_id(id)),
+        (false, Some(id)) => {
+            let c = get_row(db, vendor_id, &id).await?;
+            let commission_cents = ingested.result["commission_cents"].as_i64().unwrap_or(0);
+            audit::record(
+                db.pool(),
+                vendor_id,
+                actor,
+                "conversion.recorded",
+                ("conversion", Some(&id)),
+                json!({"amount_cents": c.amount_cents, "external_id": external_id}),
+            )
+            .await?;
+            Ok((c, commission_cents))
+        }
+        _ => Err(AppError::Internal(anyhow::anyhow!(
+            "manual conversion produced no conversion: {}",
+            ingested.result
+        ))),
+    }
+}
+
+fn duplicate_external_id(id: String) -> AppError {
+    AppError::AlreadyExists {
+        field: "external_id",
+        message: format!("a conversion with this external_id is already recorded: {id}"),
+        id,
+    }
+}
+
+/// The enrollment a manual conversion credits: by code, or the affiliate's enrollment in
+/// `program_id`, else in the default program, else its only enrollment. 404 when the
+/// affiliate or code is unknown.
+async fn manual_enrollment(
+    db: &Db,
+    vendor_id: &str,
+    input: &ManualInput,
+) -> AppResult<db::affiliates::EnrollmentRow> {
+    let program_id = input.program_id.as_deref().filter(|s| !s.is_empty());
+    if let Some(code) = input.code.as_deref().filter(|s| !s.trim().is_empty()) {
+        let code = crate::domain::affiliates::parse_code("code", code)?;
+        let t = db::links::resolve_code(db.pool(), &code)
+            .await?
+            .filter(|t| t.vendor_id == vendor_id)
+            .ok_or(AppError::NotFound)?;
+        if program_id.is_some_and(|p| p != t.program_id) {
+            return Err(AppError::invalid(
+                "code",
+                "this code belongs to another program",
+            ));
+        }
+        return db::affiliates::enrollment_by_id(db.pool(), vendor_id, &t.enrollment_id)
+            .await?
+            .ok_or(AppError::NotFound);
+    }
+    let affiliate_id = input
+        .affiliate_id
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| AppError::invalid("affiliate_id", "affiliate_id or code is required"))?;
+    let enrollments =
+        db::affiliates::enrollments(db.pool(), vendor_id, affiliate_id.trim()).await?;
+    if enrollments.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    if let Some(p) = program_id {
+        return enrollments
+            .into_iter()
+            .find(|e| e.program_id == p)
+            .ok_or_else(|| {
+                AppError::invalid("program_id", "the affiliate is not in this program")
+            });
+    }
+    let default = db::programs::default_for(db.pool(), vendor_id)
+        .await?
+        .map(|p| p.id);
+    let pick = enrollments
+        .iter()
+        .position(|e| Some(&e.program_id) == default.as_ref())
+        .unwrap_or(0);
+    enrollments.into_iter().nth(pick).ok_or(AppError::NotFound)
+}
+
+/// A commission as API JSON.
+pub fn commission_json(c: &CommissionRow) -> Value {
+    json!({
+        "id": c.id,
+        "conversion_id": c.conversion_id,
+        "program_id": c.program_id,
+        "affiliate_id": c.affiliate_id,
+        "level": c.level,
+        "amount_cents": c.amount_cents,
+        "reversed_cents": c.reversed_cents,
+        "net_cents": c.net_cents(),
+        "currency": c.currency,
+        "bps": c.bps,
+        "rule": c.rule,
+        "status": c.status,
+        "available_at": db::rfc3339(c.available_at),
+        "payout_id": c.payout_id,
+        "created_at": db::rfc3339(c.created_at),
+    })
+}
+
+/// A conversion as API JSON, with its commissions.
+pub fn conversion_json(c: &ConversionRow, commissions: &[CommissionRow]) -> Value {
+    let commission_cents: i64 = commissions
+        .iter()
+        .filter(|m| m.level == 0)
+        .map(CommissionRow::net_cents)
+        .sum();
+    json!({
+        "id": c.id,
+        "program_id": c.program_id,
+        "affiliate_id": c.affiliate_id,
+        "enrollment_id": c.enrollment_id,
+        "referral_id": c.referral_id,
+        "customer_id": c.customer_id,
+        "source": c.source,
+        "trigger": c.trigger_type,
+        "external_id": c.external_id,
+        "invoice_id": c.invoice_id,
+        "payment_intent_id": c.payment_intent_id,
+        "charge_id": c.charge_id,
+        "subscription_id": c.subscription_id,
+        "amount_cents": c.amount_cents,
+        "refunded_cents": c.refunded_cents,
+        "currency": c.currency,
+        "commission_cents": commission_cents,
+        "status": c.status,
+        "reason": c.reason,
+        "occurred_at": db::rfc3339(c.occurred_at),
+        "available_at": db::rfc3339(c.available_at),
+        "decided_at": c.decided_at.map(db::rfc3339),
+        "created_at": db::rfc3339(c.created_at),
+        "commissions": commissions.iter().map(commission_json).collect::<Vec<_>>(),
+    })
+}
+
+/// Checks a status filter against `allowed`.
+pub fn parse_status(
+    raw: Option<&str>,
+    allowed: &[&'static str],
+) -> AppResult<Option<&'static str>> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => allowed
+            .iter()
+            .find(|k| **k == s)
+            .map(|k| Some(*k))
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "status",
+                    format!("status must be one of: {}", allowed.join(", ")),
+                )
+            }),
+    }
+}
+
+/// One page of conversions with their commissions.
+pub async fn list(
+    db: &Db,
+    filter: &db::conversions::Filter<'_>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<Value>, i64)> {
+    let rows = db::conversions::page(db.pool(), filter, limit, offset).await?;
+    let total = db::conversions::count(db.pool(), filter).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for c in rows {
+        let commissions = db::commissions::for_conversion(db.pool(), &c.vendor_id, &c.id).await?;
+        out.push(conversion_json(&c, &commissions));
+    }
+    Ok((out, total))
+}

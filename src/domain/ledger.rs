@@ -1,0 +1,396 @@
+//! The double-entry ledger: every money movement as balanced journal lines, balances as
+//! sums of lines, and the invariants `affilia ledger verify` checks.
+//!
+//! Accounts, per affiliate and currency: `pending` (earned, in the holding period),
+//! `available` (payable; negative after a clawback), `paid` (settled by payouts). The
+//! vendor's side is `commission_expense` per currency. Signs: a line adds its amount to its
+//! account's balance, so crediting an affiliate is `+x` on one of its accounts and `-x` on
+//! the vendor's expense account, and the lines of every transaction sum to zero.
+//!
+//! | movement | lines |
+//! |---|---|
+//! | commission earned | pending +x, expense −x |
+//! | matured / approved early | pending −x, available +x |
+//! | rejected while pending | pending −x, expense +x |
+//! | refund (proportional) | pending or available −x, expense +x |
+//! | payout | available −x, paid +x |
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::db::{self, Conn, Db, commissions::CommissionRow, ledger::NewEntry};
+use crate::error::{AppError, AppResult};
+
+/// Affiliate account: earned, in the holding period.
+pub const PENDING: &str = "pending";
+/// Affiliate account: payable.
+pub const AVAILABLE: &str = "available";
+/// Affiliate account: paid out.
+pub const PAID: &str = "paid";
+/// Vendor account: what commissions cost.
+pub const EXPENSE: &str = "commission_expense";
+
+/// Posts one balanced transaction; refuses (without writing) lines that do not sum to zero
+/// per currency, so an unbalanced posting can never reach the journal.
+async fn post(
+    conn: &mut Conn,
+    vendor_id: &str,
+    kind: &str,
+    memo: &str,
+    lines: &[NewEntry<'_>],
+) -> AppResult<String> {
+    let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
+    for l in lines {
+        *sums.entry(l.currency).or_default() += l.amount_cents;
+    }
+    if sums.values().any(|s| *s != 0) {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "refusing an unbalanced {kind} posting: {sums:?}"
+        )));
+    }
+    let txn = db::new_id("ltx");
+    db::ledger::insert(conn, vendor_id, &txn, kind, memo, db::now_ms(), lines).await?;
+    Ok(txn)
+}
+
+/// The two lines moving `amount` of a commission from `from` to `to` (an affiliate account
+/// or the vendor's expense account).
+fn movement<'a>(
+    c: &'a CommissionRow,
+    from: &'a str,
+    to: &'a str,
+    amount: i64,
+) -> [NewEntry<'a>; 2] {
+    let line = |account: &'a str, amount_cents: i64| NewEntry {
+        account,
+        affiliate_id: (account != EXPENSE).then_some(c.affiliate_id.as_str()),
+        currency: &c.currency,
+        amount_cents,
+        program_id: Some(&c.program_id),
+        conversion_id: Some(&c.conversion_id),
+        commission_id: Some(&c.id),
+        payout_id: None,
+    };
+    [line(from, -amount), line(to, amount)]
+}
+
+/// Records earned commissions (one transaction for all levels of a conversion).
+pub async fn earned(
+    conn: &mut Conn,
+    vendor_id: &str,
+    commissions: &[CommissionRow],
+) -> AppResult<()> {
+    let lines: Vec<NewEntry<'_>> = commissions
+        .iter()
+        .filter(|c| c.amount_cents != 0)
+        .flat_map(|c| movement(c, EXPENSE, PENDING, c.amount_cents))
+        .collect();
+    if lines.is_empty() {
+        return Ok(());
+    }
+    post(conn, vendor_id, "commission", "commission earned", &lines).await?;
+    Ok(())
+}
+
+/// Moves what is left of a pending commission to available (`kind`: `maturation` after the
+/// holding period, `approval` by hand).
+pub async fn made_available(
+    conn: &mut Conn,
+    vendor_id: &str,
+    c: &CommissionRow,
+    kind: &str,
+) -> AppResult<()> {
+    let net = c.amount_cents - c.reversed_cents;
+    if net == 0 {
+        return Ok(());
+    }
+    let memo = if kind == "approval" {
+        "approved by hand"
+    } else {
+        "holding period ended"
+    };
+    post(
+        conn,
+        vendor_id,
+        kind,
+        memo,
+        &movement(c, PENDING, AVAILABLE, net),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Takes what is left of a pending commission back to the vendor (rejected by hand).
+pub async fn rejected(conn: &mut Conn, vendor_id: &str, c: &CommissionRow) -> AppResult<()> {
+    let net = c.amount_cents - c.reversed_cents;
+    if net == 0 {
+        return Ok(());
+    }
+    post(
+        conn,
+        vendor_id,
+        "rejection",
+        "conversion rejected",
+        &movement(c, PENDING, EXPENSE, net),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Takes `amount` of a commission back after a refund: from pending while it is held,
+/// else from available (which may go negative: a clawback the next payout nets off).
+pub async fn reversed(
+    conn: &mut Conn,
+    vendor_id: &str,
+    c: &CommissionRow,
+    amount: i64,
+) -> AppResult<()> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let from = if c.status == "pending" {
+        PENDING
+    } else {
+        AVAILABLE
+    };
+    post(
+        conn,
+        vendor_id,
+        "reversal",
+        "refund",
+        &movement(c, from, EXPENSE, amount),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Settles an affiliate's whole available balance in a currency into `payout_id`: the
+/// balance moves to `paid` and the available commissions are marked paid. A negative or
+/// zero balance settles nothing. Returns the amount paid.
+pub async fn settle_available(
+    conn: &mut Conn,
+    vendor_id: &str,
+    affiliate_id: &str,
+    currency: &str,
+    payout_id: &str,
+) -> AppResult<i64> {
+    let amount =
+        db::ledger::balance(&mut *conn, vendor_id, affiliate_id, currency, AVAILABLE).await?;
+    if amount <= 0 {
+        return Ok(0);
+    }
+    let line = |account: &'static str, amount_cents: i64| NewEntry {
+        account,
+        affiliate_id: Some(affiliate_id),
+        currency,
+        amount_cents,
+        program_id: None,
+        conversion_id: None,
+        commission_id: None,
+        payout_id: Some(payout_id),
+    };
+    post(
+        conn,
+        vendor_id,
+        "payout",
+        "payout",
+        &[line(AVAILABLE, -amount), line(PAID, amount)],
+    )
+    .await?;
+    db::commissions::mark_paid(&mut *conn, vendor_id, affiliate_id, currency, payout_id).await?;
+    Ok(amount)
+}
+
+/// An affiliate's balances in one currency.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Balance {
+    /// ISO 4217.
+    pub currency: String,
+    /// In the holding period.
+    pub pending_cents: i64,
+    /// Payable now (negative after a clawback).
+    pub available_cents: i64,
+    /// Paid out so far.
+    pub paid_cents: i64,
+    /// Everything earned and kept: pending + available + paid.
+    pub earned_cents: i64,
+}
+
+/// An affiliate's balances per currency, from the journal.
+pub async fn balances(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppResult<Vec<Balance>> {
+    let rows = db::ledger::balances(db.pool(), vendor_id, affiliate_id).await?;
+    let mut by_currency: BTreeMap<String, Balance> = BTreeMap::new();
+    for (currency, account, sum) in rows {
+        let b = by_currency
+            .entry(currency.clone())
+            .or_insert_with(|| Balance {
+                currency,
+                ..Balance::default()
+            });
+        match account.as_str() {
+            PENDING => b.pending_cents = sum,
+            AVAILABLE => b.available_cents = sum,
+            PAID => b.paid_cents = sum,
+            _ => {}
+        }
+    }
+    Ok(by_currency
+        .into_values()
+        .map(|mut b| {
+            b.earned_cents = b.pending_cents + b.available_cents + b.paid_cents;
+            b
+        })
+        .collect())
+}
+
+/// One broken invariant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Tenant.
+    pub vendor_id: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Checks every invariant of one vendor's journal against its commissions:
+/// 1. the lines of every transaction sum to zero per currency;
+/// 2. each commission's lines on pending + available equal what it is still worth;
+/// 3. per affiliate and currency, pending equals the worth of pending commissions, and
+///    available + paid equals the worth of the others;
+/// 4. no commission lost more to refunds than it earned, none is negative;
+/// 5. the vendor's expense account mirrors the affiliates' accounts.
+pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>> {
+    let mut out = Vec::new();
+    let mut fail = |message: String| {
+        out.push(Violation {
+            vendor_id: vendor_id.to_owned(),
+            message,
+        })
+    };
+    for (txn, currency, sum) in db::ledger::unbalanced(db.pool(), vendor_id).await? {
+        fail(format!(
+            "transaction {txn} sums to {sum} {currency}, not zero"
+        ));
+    }
+    let commissions = db::commissions::all_for_vendor(db.pool(), vendor_id).await?;
+    let journal: BTreeMap<String, i64> = db::ledger::per_commission(db.pool(), vendor_id)
+        .await?
+        .into_iter()
+        .collect();
+    // (affiliate, currency) → (worth of pending commissions, worth of the others)
+    let mut expected: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    for c in &commissions {
+        if c.amount_cents < 0 || c.reversed_cents < 0 || c.reversed_cents > c.amount_cents {
+            fail(format!(
+                "commission {} has amount {} and reversed {}",
+                c.id, c.amount_cents, c.reversed_cents
+            ));
+        }
+        let net = c.net_cents();
+        let posted = journal.get(&c.id).copied().unwrap_or(0);
+        if posted != net {
+            fail(format!(
+                "commission {} is worth {net} but its journal lines hold {posted}",
+                c.id
+            ));
+        }
+        let e = expected
+            .entry((c.affiliate_id.clone(), c.currency.clone()))
+            .or_default();
+        if c.status == "pending" {
+            e.0 += net;
+        } else {
+            e.1 += net;
+        }
+    }
+    // (affiliate, currency) → (pending, available, paid) from the journal.
+    let mut actual: BTreeMap<(String, String), (i64, i64, i64)> = BTreeMap::new();
+    let mut affiliates_total: BTreeMap<String, i64> = BTreeMap::new();
+    let mut expense: BTreeMap<String, i64> = BTreeMap::new();
+    for (affiliate, currency, account, sum) in
+        db::ledger::all_balances(db.pool(), vendor_id).await?
+    {
+        match affiliate {
+            Some(a) => {
+                *affiliates_total.entry(currency.clone()).or_default() += sum;
+                let slot = actual.entry((a, currency)).or_default();
+                match account.as_str() {
+                    PENDING => slot.0 = sum,
+                    AVAILABLE => slot.1 = sum,
+                    PAID => slot.2 = sum,
+                    other => fail(format!("unknown affiliate account {other}")),
+                }
+            }
+            None if account == EXPENSE => *expense.entry(currency).or_default() += sum,
+            None => fail(format!("unknown vendor account {account}")),
+        }
+    }
+    let keys: std::collections::BTreeSet<_> =
+        expected.keys().chain(actual.keys()).cloned().collect();
+    for key in keys {
+        let (pending_worth, settled_worth) = expected.get(&key).copied().unwrap_or_default();
+        let (pending, available, paid) = actual.get(&key).copied().unwrap_or_default();
+        if pending != pending_worth {
+            fail(format!(
+                "affiliate {} {}: pending balance {pending} but pending commissions are worth {pending_worth}",
+                key.0, key.1
+            ));
+        }
+        if available + paid != settled_worth {
+            fail(format!(
+                "affiliate {} {}: available {available} + paid {paid} but matured commissions are worth {settled_worth}",
+                key.0, key.1
+            ));
+        }
+        if paid < 0 {
+            fail(format!(
+                "affiliate {} {}: paid balance is negative ({paid})",
+                key.0, key.1
+            ));
+        }
+    }
+    let currencies: std::collections::BTreeSet<_> = expense
+        .keys()
+        .chain(affiliates_total.keys())
+        .cloned()
+        .collect();
+    for cur in currencies {
+        let e = expense.get(&cur).copied().unwrap_or(0);
+        let a = affiliates_total.get(&cur).copied().unwrap_or(0);
+        if e + a != 0 {
+            fail(format!(
+                "{cur}: commission expense {e} does not mirror affiliate accounts {a}"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Checks every vendor; see [`verify_vendor`].
+pub async fn verify(db: &Db) -> AppResult<Vec<Violation>> {
+    let mut out = Vec::new();
+    for vendor in db::ledger::vendors(db.pool()).await? {
+        out.extend(verify_vendor(db, &vendor).await?);
+    }
+    Ok(out)
+}
+
+/// A journal line as API JSON.
+pub fn entry_json(e: &db::ledger::EntryRow) -> serde_json::Value {
+    serde_json::json!({
+        "id": e.id,
+        "txn_id": e.txn_id,
+        "kind": e.kind,
+        "account": e.account,
+        "affiliate_id": e.affiliate_id,
+        "amount_cents": e.amount_cents,
+        "currency": e.currency,
+        "program_id": e.program_id,
+        "conversion_id": e.conversion_id,
+        "commission_id": e.commission_id,
+        "payout_id": e.payout_id,
+        "memo": e.memo,
+        "created_at": db::rfc3339(e.created_at),
+    })
+}

@@ -1,0 +1,347 @@
+//! The money API: billing events, conversions, commissions and the ledger.
+//!
+//! `POST /api/v1/events` (billing events, seed 000), `GET /api/v1/events[/{id}]`,
+//! `POST /api/v1/events/{id}/replay`; `POST|GET /api/v1/conversions` (manual conversions and
+//! the list, seed 004), `GET /api/v1/conversions/{id}`, `POST /api/v1/conversions/{id}/approve`
+//! and `/reject`; `GET /api/v1/commissions`; `GET /api/v1/ledger`.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::db;
+use crate::domain::api_keys::Scope;
+use crate::domain::audit::Actor;
+use crate::domain::billing::{self, api_event::ApiEvent};
+use crate::domain::conversions::{self, ManualInput};
+use crate::domain::{Currency, ledger};
+use crate::error::{AppError, AppResult};
+use crate::http::AppState;
+use crate::http::api::auth::ApiAuth;
+use crate::http::api::json::ApiJson;
+use crate::http::api::pagination::{List, PageQuery};
+
+fn actor(auth: &ApiAuth) -> Actor {
+    Actor::ApiKey(auth.0.key_id.clone())
+}
+
+fn opt(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// `POST /api/v1/events` → 201 with what the event produced; 200 with `duplicate: true`
+/// when the event id was received before (nothing changes).
+pub async fn ingest(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    body: ApiJson<ApiEvent>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let done =
+        billing::api_event::receive(&state.db, &state.tracker, auth.vendor_id(), &body.0).await?;
+    Ok(if done.duplicate {
+        HttpResponse::Ok().json(done)
+    } else {
+        HttpResponse::Created().json(done)
+    })
+}
+
+/// Query of `GET /api/v1/events`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    status: Option<String>,
+    source: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/events?status&source` — the billing event log, newest first.
+pub async fn events(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<EventsQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let source = match opt(&q.source) {
+        None => None,
+        Some(s) => Some(
+            ["api", "stripe", "manual"]
+                .into_iter()
+                .find(|k| *k == s)
+                .ok_or_else(|| {
+                    AppError::invalid("source", "source must be api, stripe or manual")
+                })?,
+        ),
+    };
+    let filter = db::billing_events::Filter {
+        vendor_id: auth.vendor_id(),
+        status: billing::parse_status(opt(&q.status))?,
+        source,
+    };
+    let (rows, total) = billing::list(&state.db, &filter, page.per_page, page.offset()).await?;
+    let data = rows.iter().map(|r| billing::event_json(r, false)).collect();
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
+}
+
+/// `GET /api/v1/events/{id}` — one event with its stored payload.
+pub async fn event(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let row = db::billing_events::by_id(state.db.pool(), auth.vendor_id(), &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(billing::event_json(&row, true)))
+}
+
+/// `POST /api/v1/events/{id}/replay` — processes a failed or ignored event again.
+pub async fn replay(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let done = billing::replay(&state.db, &state.tracker, auth.vendor_id(), &id).await?;
+    Ok(HttpResponse::Ok().json(done))
+}
+
+/// `POST /api/v1/conversions` → 201 `{id, commission_cents, ...}`; 409 with `existing_id`
+/// for a repeated `external_id`; 404 for an unknown affiliate or code.
+pub async fn create_conversion(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    body: ApiJson<ManualInput>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let (c, commission_cents) = conversions::record_manual(
+        &state.db,
+        &state.tracker,
+        auth.vendor_id(),
+        &body.0,
+        &actor(&auth),
+    )
+    .await?;
+    let mut out = conversions::get(&state.db, auth.vendor_id(), &c.id).await?;
+    out["commission_cents"] = json!(commission_cents);
+    Ok(HttpResponse::Created().json(out))
+}
+
+/// Query of `GET /api/v1/conversions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversionsQuery {
+    affiliate_id: Option<String>,
+    program_id: Option<String>,
+    status: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+    /// Seed 004's name for `per_page`.
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/conversions?page&per_page&affiliate_id&program_id&status`.
+pub async fn conversions_list(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<ConversionsQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let filter = db::conversions::Filter {
+        vendor_id: auth.vendor_id(),
+        affiliate_id: opt(&q.affiliate_id),
+        program_id: opt(&q.program_id),
+        status: conversions::parse_status(opt(&q.status), &conversions::STATUSES)?,
+    };
+    let (data, total) = conversions::list(&state.db, &filter, page.per_page, page.offset()).await?;
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
+}
+
+/// `GET /api/v1/conversions/{id}`.
+pub async fn conversion(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    Ok(HttpResponse::Ok().json(conversions::get(&state.db, auth.vendor_id(), &id).await?))
+}
+
+/// `POST /api/v1/conversions/{id}/approve` — its commissions become available now.
+pub async fn approve(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    conversions::approve(&state.db, auth.vendor_id(), &id, &actor(&auth)).await?;
+    Ok(HttpResponse::Ok().json(conversions::get(&state.db, auth.vendor_id(), &id).await?))
+}
+
+/// Body of `POST /api/v1/conversions/{id}/reject` (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectInput {
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/conversions/{id}/reject` `{reason?}` — its commissions are taken back.
+pub async fn reject(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let input: RejectInput = if body.iter().all(u8::is_ascii_whitespace) {
+        RejectInput::default()
+    } else {
+        crate::http::api::json::parse(&body)?
+    };
+    conversions::reject(
+        &state.db,
+        auth.vendor_id(),
+        &id,
+        input.reason.as_deref(),
+        &actor(&auth),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(conversions::get(&state.db, auth.vendor_id(), &id).await?))
+}
+
+/// Query of `GET /api/v1/commissions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommissionsQuery {
+    affiliate_id: Option<String>,
+    program_id: Option<String>,
+    conversion_id: Option<String>,
+    status: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/commissions?affiliate_id&program_id&conversion_id&status`.
+pub async fn commissions(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<CommissionsQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let filter = db::commissions::Filter {
+        vendor_id: auth.vendor_id(),
+        affiliate_id: opt(&q.affiliate_id),
+        program_id: opt(&q.program_id),
+        status: conversions::parse_status(opt(&q.status), &conversions::COMMISSION_STATUSES)?,
+        conversion_id: opt(&q.conversion_id),
+    };
+    let rows =
+        db::commissions::page(state.db.pool(), &filter, page.per_page, page.offset()).await?;
+    let total = db::commissions::count(state.db.pool(), &filter).await?;
+    let data = rows.iter().map(conversions::commission_json).collect();
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
+}
+
+/// Query of `GET /api/v1/ledger`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerQuery {
+    affiliate_id: Option<String>,
+    currency: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/ledger?affiliate_id&currency` — journal lines, newest first; with an
+/// affiliate, its balances per currency too.
+pub async fn ledger_list(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<LedgerQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let currency = opt(&q.currency)
+        .map(|c| Currency::parse("currency", c).map(|c| c.as_str().to_owned()))
+        .transpose()?;
+    let affiliate_id = opt(&q.affiliate_id);
+    if let Some(a) = affiliate_id {
+        db::affiliates::by_id(state.db.pool(), auth.vendor_id(), a)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    }
+    let filter = db::ledger::Filter {
+        vendor_id: auth.vendor_id(),
+        affiliate_id,
+        currency: currency.as_deref(),
+    };
+    let rows = db::ledger::page(state.db.pool(), &filter, page.per_page, page.offset()).await?;
+    let total = db::ledger::count(state.db.pool(), &filter).await?;
+    let data: Vec<_> = rows.iter().map(ledger::entry_json).collect();
+    let mut body = serde_json::to_value(List::new(data, total, page))
+        .map_err(|e| AppError::Internal(e.into()))?;
+    if let Some(a) = affiliate_id {
+        let balances: Vec<_> = ledger::balances(&state.db, auth.vendor_id(), a)
+            .await?
+            .into_iter()
+            .filter(|b| currency.as_deref().is_none_or(|c| b.currency == c))
+            .collect();
+        body["balances"] = json!(balances);
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Query of `GET /api/v1/analytics`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsQuery {
+    program_id: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /api/v1/analytics?program_id&from&to` — totals and the affiliate leaderboard.
+pub async fn analytics(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<AnalyticsQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let report = crate::domain::analytics::report(
+        &state.db,
+        auth.vendor_id(),
+        opt(&q.program_id),
+        opt(&q.from),
+        opt(&q.to),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
