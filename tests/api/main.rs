@@ -14,6 +14,7 @@ mod deals_links;
 mod email;
 mod host_routing;
 mod jobs;
+mod ledger_props;
 mod money;
 mod platform;
 mod programs;
