@@ -16,6 +16,7 @@ mod host_routing;
 mod jobs;
 mod ledger_props;
 mod money;
+mod money_dashboard;
 mod platform;
 mod programs;
 mod referrals;

@@ -3,9 +3,12 @@
 pub mod affiliates;
 pub mod applications;
 pub mod auth;
+pub mod conversions;
 pub mod deals;
 pub mod emails;
+pub mod events;
 pub mod home;
+pub mod ledger;
 pub mod programs;
 pub mod setup;
 
@@ -51,6 +54,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/dashboard/affiliates/{id}/override",
             web::post().to(affiliates::set_override),
         )
+        .route(
+            "/dashboard/affiliates/{id}/ledger",
+            web::get().to(ledger::show),
+        )
         .route("/dashboard/applications", web::get().to(applications::list))
         .route(
             "/dashboard/applications/bulk",
@@ -64,6 +71,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/deals/{id}/review",
             web::post().to(deals::review),
+        )
+        .route("/dashboard/conversions", web::get().to(conversions::list))
+        .route(
+            "/dashboard/conversions",
+            web::post().to(conversions::create),
+        )
+        .route(
+            "/dashboard/conversions/{id}",
+            web::get().to(conversions::show),
+        )
+        .route(
+            "/dashboard/conversions/{id}/approve",
+            web::post().to(conversions::approve),
+        )
+        .route(
+            "/dashboard/conversions/{id}/reject",
+            web::post().to(conversions::reject),
+        )
+        .route("/dashboard/events", web::get().to(events::list))
+        .route(
+            "/dashboard/events/{id}/replay",
+            web::post().to(events::replay),
         )
         .route("/dashboard/programs", web::get().to(programs::list))
         .route("/dashboard/programs", web::post().to(programs::create))

@@ -1,0 +1,510 @@
+//! Dashboard conversions: the list (status and affiliate filters, pagination; HTMX swaps
+//! the table), one conversion with its commissions, inline approval and rejection (HTMX),
+//! and the manual conversion form.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::db::{self, commissions::CommissionRow, conversions::ConversionRow};
+use crate::domain::audit::Actor;
+use crate::domain::conversions::{self, ManualInput, STATUSES};
+use crate::domain::terms::{format_cents, parse_amount};
+use crate::error::AppError;
+use crate::http::dashboard::Staff;
+use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::{AppState, session};
+
+const PER_PAGE: i64 = 50;
+
+/// One conversion as a table row.
+pub struct Row {
+    id: String,
+    when: String,
+    affiliate_id: String,
+    affiliate: String,
+    amount: String,
+    refunded: String,
+    commission: String,
+    status: String,
+    reason: String,
+    source: String,
+    trigger: String,
+}
+
+/// One commission on the detail page.
+struct CommissionView {
+    level: i64,
+    affiliate_id: String,
+    amount: String,
+    reversed: String,
+    rule: String,
+    status: String,
+    available: String,
+}
+
+fn when(ms: i64) -> String {
+    db::from_ms(ms).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The level-0 commission (what the converting affiliate earns), net of refunds, in its
+/// currency; empty when there is none.
+fn direct_commission(commissions: &[CommissionRow]) -> String {
+    let direct: Vec<&CommissionRow> = commissions.iter().filter(|m| m.level == 0).collect();
+    match direct.first() {
+        None => String::new(),
+        Some(first) => {
+            let net: i64 = direct.iter().map(|m| m.net_cents()).sum();
+            format!("{} {}", format_cents(net), first.currency)
+        }
+    }
+}
+
+/// Affiliate display names, looked up once per affiliate of a page.
+struct Names<'a> {
+    state: &'a AppState,
+    vendor_id: &'a str,
+    known: HashMap<String, String>,
+}
+
+impl<'a> Names<'a> {
+    fn new(state: &'a AppState, vendor_id: &'a str) -> Self {
+        Self {
+            state,
+            vendor_id,
+            known: HashMap::new(),
+        }
+    }
+
+    async fn of(&mut self, affiliate_id: &str) -> Result<String, HtmlError> {
+        if let Some(name) = self.known.get(affiliate_id) {
+            return Ok(name.clone());
+        }
+        let name = db::affiliates::by_id(self.state.db.pool(), self.vendor_id, affiliate_id)
+            .await?
+            .map(|a| if a.name.is_empty() { a.email } else { a.name })
+            .unwrap_or_default();
+        self.known.insert(affiliate_id.to_owned(), name.clone());
+        Ok(name)
+    }
+
+    async fn row(&mut self, c: ConversionRow) -> Result<Row, HtmlError> {
+        let commissions =
+            db::commissions::for_conversion(self.state.db.pool(), self.vendor_id, &c.id).await?;
+        Ok(Row {
+            affiliate: self.of(&c.affiliate_id).await?,
+            when: when(c.occurred_at),
+            amount: format!("{} {}", format_cents(c.amount_cents), c.currency),
+            refunded: if c.refunded_cents > 0 {
+                format!("{} {}", format_cents(c.refunded_cents), c.currency)
+            } else {
+                String::new()
+            },
+            commission: direct_commission(&commissions),
+            id: c.id,
+            affiliate_id: c.affiliate_id,
+            status: c.status,
+            reason: c.reason.unwrap_or_default(),
+            source: c.source,
+            trigger: c.trigger_type,
+        })
+    }
+}
+
+/// The list's state, as it appears in the URL.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    affiliate_id: String,
+    page: Option<i64>,
+}
+
+fn list_url(q: &ListQuery, page: i64) -> String {
+    let mut pairs: Vec<(&str, String)> = [("status", &q.status), ("affiliate_id", &q.affiliate_id)]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.clone()))
+        .collect();
+    pairs.push(("page", page.to_string()));
+    format!(
+        "/dashboard/conversions?{}",
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    )
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/conversions_table_partial.html")]
+struct Table {
+    csrf: String,
+    rows: Vec<Row>,
+    total: i64,
+    page: i64,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/conversion_row_partial.html")]
+struct RowPartial {
+    csrf: String,
+    r: Row,
+}
+
+/// The manual conversion form, as typed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ManualForm {
+    affiliate_id: String,
+    code: String,
+    amount: String,
+    currency: String,
+    external_id: String,
+    program_id: String,
+}
+
+struct ProgramOption {
+    id: String,
+    name: String,
+}
+
+/// What the form shows after a refused submission.
+struct FormError {
+    message: String,
+    field: String,
+    /// The conversion an already-used external id belongs to.
+    existing_id: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/conversions.html")]
+struct ListPage {
+    chrome: Chrome,
+    vendor_name: String,
+    user_email: String,
+    statuses: [&'static str; 4],
+    q: ListQuery,
+    table: Table,
+    programs: Vec<ProgramOption>,
+    f: ManualForm,
+    error_field: String,
+    error: Option<FormError>,
+}
+
+async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, HtmlError> {
+    let vendor_id = staff.vendor.id.as_str();
+    let status = conversions::parse_status(Some(&q.status), &STATUSES)?;
+    let affiliate_id = Some(q.affiliate_id.trim()).filter(|s| !s.is_empty());
+    let page = q.page.unwrap_or(1).max(1);
+    let filter = db::conversions::Filter {
+        vendor_id,
+        affiliate_id,
+        program_id: None,
+        status,
+    };
+    let pool = state.db.pool();
+    let found = db::conversions::page(pool, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let total = db::conversions::count(pool, &filter).await?;
+    let mut names = Names::new(state, vendor_id);
+    let mut rows = Vec::with_capacity(found.len());
+    for c in found {
+        rows.push(names.row(c).await?);
+    }
+    Ok(Table {
+        csrf: session::csrf_token(&staff.session),
+        rows,
+        total,
+        page,
+        prev_url: (page > 1).then(|| list_url(q, page - 1)),
+        next_url: (page * PER_PAGE < total).then(|| list_url(q, page + 1)),
+    })
+}
+
+async fn list_page(
+    staff: &Staff,
+    state: &AppState,
+    q: ListQuery,
+    f: ManualForm,
+    error: Option<FormError>,
+) -> Result<ListPage, HtmlError> {
+    let table = table(staff, state, &q).await?;
+    let (programs, _) = crate::domain::programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
+    Ok(ListPage {
+        chrome: Chrome::new(&staff.session, "Conversions"),
+        vendor_name: staff.vendor.name.clone(),
+        user_email: staff.user.email.clone(),
+        statuses: STATUSES,
+        q,
+        table,
+        programs: programs
+            .into_iter()
+            .map(|p| ProgramOption {
+                id: p.row.id,
+                name: p.row.name,
+            })
+            .collect(),
+        f,
+        error_field: error.as_ref().map(|e| e.field.clone()).unwrap_or_default(),
+        error,
+    })
+}
+
+/// `GET /dashboard/conversions?status=&affiliate_id=&page=`: the page, or only the table
+/// for HTMX.
+pub async fn list(
+    req: HttpRequest,
+    staff: Staff,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, HtmlError> {
+    let q = q.into_inner();
+    if req.headers().contains_key("hx-request") {
+        return render(StatusCode::OK, &table(&staff, &state, &q).await?);
+    }
+    let page = list_page(&staff, &state, q, ManualForm::default(), None).await?;
+    render(StatusCode::OK, &page)
+}
+
+/// Turns the typed form into the domain input; amounts are typed as decimals.
+fn manual_input(f: &ManualForm) -> Result<ManualInput, AppError> {
+    let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let amount_cents = parse_amount("amount", &f.amount)?;
+    if amount_cents <= 0 {
+        return Err(AppError::invalid(
+            "amount",
+            "enter an amount greater than zero",
+        ));
+    }
+    if f.affiliate_id.trim().is_empty() && f.code.trim().is_empty() {
+        return Err(AppError::invalid(
+            "affiliate_id",
+            "enter the affiliate's id or one of its referral codes",
+        ));
+    }
+    Ok(ManualInput {
+        affiliate_id: some(&f.affiliate_id),
+        code: some(&f.code),
+        amount_cents,
+        currency: some(&f.currency),
+        external_id: some(&f.external_id),
+        program_id: some(&f.program_id),
+        customer_id: None,
+    })
+}
+
+/// What the form says about a refused conversion; `None` for errors that are not the
+/// form's (they render as an error page).
+fn form_error(e: &AppError, f: &ManualForm) -> Option<(StatusCode, FormError)> {
+    let field = |name: &str| match name {
+        "amount_cents" => "amount".to_owned(),
+        other => other.to_owned(),
+    };
+    match e {
+        AppError::Invalid { field: name, .. } => Some((
+            e.status_code(),
+            FormError {
+                message: e.public_message(),
+                field: field(name),
+                existing_id: None,
+            },
+        )),
+        AppError::AlreadyExists { id, .. } => Some((
+            e.status_code(),
+            FormError {
+                message: "A conversion with this external id is already recorded.".into(),
+                field: "external_id".into(),
+                existing_id: Some(id.clone()),
+            },
+        )),
+        AppError::Conflict { .. } => Some((
+            e.status_code(),
+            FormError {
+                message: e.public_message(),
+                field: e.field().map(field).unwrap_or_default(),
+                existing_id: None,
+            },
+        )),
+        // The affiliate or code is unknown (or another vendor's).
+        AppError::NotFound => {
+            let by_code = f.affiliate_id.trim().is_empty();
+            Some((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                FormError {
+                    message: if by_code {
+                        "No affiliate of yours has this referral code.".into()
+                    } else {
+                        "No affiliate of yours has this id.".into()
+                    },
+                    field: if by_code { "code" } else { "affiliate_id" }.into(),
+                    existing_id: None,
+                },
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// `POST /dashboard/conversions`: records a manual conversion, then shows it; a refused
+/// one re-renders the form with the message and the typed values.
+pub async fn create(
+    staff: Staff,
+    state: web::Data<AppState>,
+    form: web::Form<ManualForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let f = form.into_inner();
+    let recorded = match manual_input(&f) {
+        Ok(input) => {
+            conversions::record_manual(
+                &state.db,
+                &state.tracker,
+                &staff.vendor.id,
+                &input,
+                &Actor::User(staff.user.id.clone()),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match recorded {
+        Ok((c, _)) => Ok(see_other(&format!("/dashboard/conversions/{}", c.id))),
+        Err(e) => match form_error(&e, &f) {
+            Some((status, error)) => {
+                let page = list_page(&staff, &state, ListQuery::default(), f, Some(error)).await?;
+                render(status, &page)
+            }
+            None => Err(e.into()),
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/conversion.html")]
+struct DetailPage {
+    chrome: Chrome,
+    vendor_name: String,
+    user_email: String,
+    csrf: String,
+    r: Row,
+    program_id: String,
+    customer_id: String,
+    external_id: String,
+    payment_ids: String,
+    available: String,
+    decided: String,
+    commissions: Vec<CommissionView>,
+}
+
+/// `GET /dashboard/conversions/{id}`: one conversion with every commission it produced.
+pub async fn show(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HtmlError> {
+    let vendor_id = staff.vendor.id.as_str();
+    let pool = state.db.pool();
+    let c = db::conversions::by_id(pool, vendor_id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let commissions = db::commissions::for_conversion(pool, vendor_id, &c.id)
+        .await?
+        .into_iter()
+        .map(|m| CommissionView {
+            amount: format!("{} {}", format_cents(m.net_cents()), m.currency),
+            reversed: if m.reversed_cents > 0 {
+                format_cents(m.reversed_cents)
+            } else {
+                String::new()
+            },
+            level: m.level,
+            affiliate_id: m.affiliate_id,
+            rule: m.rule,
+            status: m.status,
+            available: when(m.available_at),
+        })
+        .collect();
+    let payment_ids = [&c.invoice_id, &c.payment_intent_id, &c.charge_id]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let chrome = Chrome::new(&staff.session, format!("Conversion {}", c.id));
+    let page = DetailPage {
+        csrf: chrome.csrf.clone(),
+        chrome,
+        vendor_name: staff.vendor.name.clone(),
+        user_email: staff.user.email.clone(),
+        program_id: c.program_id.clone(),
+        customer_id: c.customer_id.clone().unwrap_or_default(),
+        external_id: c.external_id.clone().unwrap_or_default(),
+        payment_ids,
+        available: when(c.available_at),
+        decided: c.decided_at.map(when).unwrap_or_default(),
+        commissions,
+        r: Names::new(&state, vendor_id).row(c).await?,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// Answers a decision: the updated row for HTMX, else back to the list.
+async fn decided(
+    req: &HttpRequest,
+    staff: &Staff,
+    state: &AppState,
+    c: ConversionRow,
+) -> Result<HttpResponse, HtmlError> {
+    if !req.headers().contains_key("hx-request") {
+        return Ok(see_other("/dashboard/conversions"));
+    }
+    let r = Names::new(state, &staff.vendor.id).row(c).await?;
+    let csrf = session::csrf_token(&staff.session);
+    render(StatusCode::OK, &RowPartial { csrf, r })
+}
+
+/// `POST /dashboard/conversions/{id}/approve`: commissions become available now.
+pub async fn approve(
+    req: HttpRequest,
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HtmlError> {
+    let c = conversions::approve(
+        &state.db,
+        &staff.vendor.id,
+        &id,
+        &Actor::User(staff.user.id.clone()),
+    )
+    .await?;
+    decided(&req, &staff, &state, c).await
+}
+
+/// The inline rejection form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RejectForm {
+    reason: String,
+}
+
+/// `POST /dashboard/conversions/{id}/reject`: commissions are taken back.
+pub async fn reject(
+    req: HttpRequest,
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<RejectForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let reason = Some(form.reason.trim()).filter(|r| !r.is_empty());
+    let c = conversions::reject(
+        &state.db,
+        &staff.vendor.id,
+        &id,
+        reason,
+        &Actor::User(staff.user.id.clone()),
+    )
+    .await?;
+    decided(&req, &staff, &state, c).await
+}

@@ -1,0 +1,141 @@
+//! Dashboard event log: every billing event (events API, Stripe, manual conversions),
+//! newest first, with what it produced; failed and ignored events can be replayed inline
+//! (HTMX).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::db::{self, billing_events::BillingEventRow};
+use crate::domain::billing;
+use crate::error::AppError;
+use crate::http::dashboard::Staff;
+use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::{AppState, session};
+
+const PER_PAGE: i64 = 50;
+
+/// One event as a table row.
+pub struct Row {
+    id: String,
+    when: String,
+    source: String,
+    event_type: String,
+    event_id: String,
+    status: String,
+    attempts: i64,
+    conversion_id: String,
+    /// Why nothing came of it, or what went wrong.
+    note: String,
+}
+
+impl From<BillingEventRow> for Row {
+    fn from(e: BillingEventRow) -> Self {
+        let result: Value = serde_json::from_str(&e.result).unwrap_or(Value::Null);
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        let note = match (text(&result["reason"]), text(&result["error"])) {
+            (Some(reason), _) => match text(&result["detail"]["why"]) {
+                Some(why) => format!("{reason}: {why}"),
+                None => reason,
+            },
+            (None, Some(error)) => error,
+            (None, None) => String::new(),
+        };
+        Self {
+            when: db::from_ms(e.received_at)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+            id: e.id,
+            source: e.source,
+            event_type: e.r#type,
+            event_id: e.event_id,
+            status: e.status,
+            attempts: e.attempts,
+            conversion_id: e.conversion_id.unwrap_or_default(),
+            note,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/events.html")]
+struct ListPage {
+    chrome: Chrome,
+    vendor_name: String,
+    user_email: String,
+    csrf: String,
+    status: String,
+    rows: Vec<Row>,
+    page: i64,
+    has_next: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/event_row_partial.html")]
+struct RowPartial {
+    csrf: String,
+    r: Row,
+}
+
+/// `?status=&page=`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    page: Option<i64>,
+}
+
+/// `GET /dashboard/events`: the billing event log, newest first.
+pub async fn list(
+    staff: Staff,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, HtmlError> {
+    let status = billing::parse_status(q.status.as_deref())?;
+    let page = q.page.unwrap_or(1).max(1);
+    let filter = db::billing_events::Filter {
+        vendor_id: &staff.vendor.id,
+        status,
+        source: None,
+    };
+    let (found, total) = billing::list(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let chrome = Chrome::new(&staff.session, "Events");
+    render(
+        StatusCode::OK,
+        &ListPage {
+            csrf: chrome.csrf.clone(),
+            chrome,
+            vendor_name: staff.vendor.name.clone(),
+            user_email: staff.user.email.clone(),
+            status: status.unwrap_or_default().to_owned(),
+            rows: found.into_iter().map(Row::from).collect(),
+            page,
+            has_next: page * PER_PAGE < total,
+        },
+    )
+}
+
+/// `POST /dashboard/events/{id}/replay`: processes a failed or ignored event again; HTMX
+/// gets the updated row.
+pub async fn replay(
+    req: HttpRequest,
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HtmlError> {
+    let done = billing::replay(&state.db, &state.tracker, &staff.vendor.id, &id).await?;
+    if !req.headers().contains_key("hx-request") {
+        return Ok(see_other("/dashboard/events"));
+    }
+    let row = db::billing_events::by_id(state.db.pool(), &staff.vendor.id, &done.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    render(
+        StatusCode::OK,
+        &RowPartial {
+            csrf: session::csrf_token(&staff.session),
+            r: Row::from(row),
+        },
+    )
+}

@@ -1,0 +1,129 @@
+//! Dashboard: one affiliate's ledger, its balances per currency and the journal lines on
+//! its accounts, newest first.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::db::{self, ledger::EntryRow};
+use crate::domain::ledger::{self, Balance};
+use crate::domain::terms::format_cents;
+use crate::error::AppError;
+use crate::http::AppState;
+use crate::http::dashboard::Staff;
+use crate::http::pages::{Chrome, HtmlError, render};
+
+const PER_PAGE: i64 = 50;
+
+/// One currency's balances, formatted.
+struct BalanceView {
+    currency: String,
+    pending: String,
+    available: String,
+    paid: String,
+    earned: String,
+}
+
+impl From<Balance> for BalanceView {
+    fn from(b: Balance) -> Self {
+        Self {
+            pending: format_cents(b.pending_cents),
+            available: format_cents(b.available_cents),
+            paid: format_cents(b.paid_cents),
+            earned: format_cents(b.earned_cents),
+            currency: b.currency,
+        }
+    }
+}
+
+/// One journal line.
+struct LineView {
+    when: String,
+    kind: String,
+    account: String,
+    amount: String,
+    currency: String,
+    memo: String,
+    conversion_id: String,
+}
+
+impl From<EntryRow> for LineView {
+    fn from(e: EntryRow) -> Self {
+        Self {
+            when: db::from_ms(e.created_at)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+            kind: e.kind,
+            account: e.account,
+            amount: format_cents(e.amount_cents),
+            currency: e.currency,
+            memo: e.memo,
+            conversion_id: e.conversion_id.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/affiliate_ledger.html")]
+struct LedgerPage {
+    chrome: Chrome,
+    vendor_name: String,
+    user_email: String,
+    id: String,
+    name: String,
+    balances: Vec<BalanceView>,
+    lines: Vec<LineView>,
+    total: i64,
+    page: i64,
+    has_next: bool,
+}
+
+/// `?page=`.
+#[derive(Debug, Deserialize)]
+pub struct LedgerQuery {
+    page: Option<i64>,
+}
+
+/// `GET /dashboard/affiliates/{id}/ledger`: 404 for another vendor's affiliate.
+pub async fn show(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<LedgerQuery>,
+) -> Result<HttpResponse, HtmlError> {
+    let vendor_id = staff.vendor.id.as_str();
+    let pool = state.db.pool();
+    let a = db::affiliates::by_id(pool, vendor_id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let page = q.page.unwrap_or(1).max(1);
+    let filter = db::ledger::Filter {
+        vendor_id,
+        affiliate_id: Some(&a.id),
+        currency: None,
+    };
+    let lines = db::ledger::page(pool, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let total = db::ledger::count(pool, &filter).await?;
+    let balances = ledger::balances(&state.db, vendor_id, &a.id).await?;
+    let name = if a.name.is_empty() {
+        a.email.clone()
+    } else {
+        a.name.clone()
+    };
+    render(
+        StatusCode::OK,
+        &LedgerPage {
+            chrome: Chrome::new(&staff.session, format!("Ledger · {name}")),
+            vendor_name: staff.vendor.name.clone(),
+            user_email: staff.user.email.clone(),
+            id: a.id,
+            name,
+            balances: balances.into_iter().map(BalanceView::from).collect(),
+            lines: lines.into_iter().map(LineView::from).collect(),
+            total,
+            page,
+            has_next: page * PER_PAGE < total,
+        },
+    )
+}
