@@ -199,3 +199,43 @@ async fn serve_help_documents_every_setting() {
         assert!(help.contains(name), "{name} missing from:\n{help}");
     }
 }
+
+#[tokio::test]
+async fn ledger_verify_passes_on_a_sound_ledger_and_names_each_violation() {
+    use reqwest::Method;
+    use serde_json::json;
+    let app = spawn_app().await;
+    let s =
+        crate::money::money_shop(&app, "Verify", json!({"type": "percentage", "bps": 2000})).await;
+    let jane = crate::tracking::affiliate(&app, &s, "jane@example.com", "jane").await;
+    let (status, _) = app
+        .call(
+            &s.key,
+            Method::POST,
+            "/api/v1/conversions",
+            Some(json!({"affiliate_id": jane, "amount_cents": 1000})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let out = affilia(&app, &["ledger", "verify"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("ledger OK"));
+
+    // A stray line that balances nothing.
+    sqlx::query(
+        "INSERT INTO ledger_entries (id, vendor_id, txn_id, kind, account, affiliate_id, currency, \
+         amount_cents, memo, created_at) VALUES ('led_bad', $1, 'ltx_bad', 'commission', 'pending', $2, \
+         'USD', 7, '', 0)",
+    )
+    .bind(&s.vendor_id)
+    .bind(&jane)
+    .execute(app.db.pool())
+    .await
+    .unwrap();
+    let out = affilia(&app, &["ledger", "verify"]).await;
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("transaction ltx_bad sums to 7 USD"), "{text}");
+    assert!(text.contains("pending balance 207"), "{text}");
+    assert!(stderr(&out).contains("violation"), "{}", stderr(&out));
+}
