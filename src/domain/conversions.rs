@@ -222,7 +222,14 @@ pub async fn on_event(
         .clone()
         .unwrap_or_else(|| program.currency.clone());
     let created = record(conn, program, source, event, &earner, &currency).await?;
-    let commission_cents: i64 = created.1.iter().map(|c| c.amount_cents).sum();
+    // The converting affiliate's commission (seed 004's commission_cents); uplines are listed
+    // in `commissions`.
+    let commission_cents: i64 = created
+        .1
+        .iter()
+        .filter(|c| c.level == 0)
+        .map(|c| c.amount_cents)
+        .sum();
     Ok(Processed {
         status: "processed",
         result: json!({
