@@ -1,5 +1,6 @@
 //! Conversions, commissions and the ledger through the three doors: the billing events API,
-//! Stripe webhooks (real payload shapes from ../shared/fixtures/stripe, signed like Stripe
+//! Stripe webhooks (real payload shapes from tests/fixtures/stripe, a copy of
+//! ../shared/fixtures/stripe kept in the repository so CI has them; signed like Stripe
 //! signs them) and manual conversions.
 
 use reqwest::Method;
@@ -16,7 +17,7 @@ const DAY_MS: i64 = 86_400_000;
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
-        "{}/../shared/fixtures/stripe/{name}",
+        "{}/tests/fixtures/stripe/{name}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()

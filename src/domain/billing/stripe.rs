@@ -340,7 +340,7 @@ fn subscription_amount(object: &Value) -> i64 {
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/stripe");
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stripe");
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()
