@@ -248,13 +248,3 @@ pub async fn count<'e, E: Executor<'e, Database = Any>>(
         .await?;
     Ok(n)
 }
-
-/// Every vendor id with journal lines (verification walks them one by one).
-pub async fn vendors<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-) -> Result<Vec<String>, sqlx::Error> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM vendors ORDER BY id")
-        .fetch_all(ex)
-        .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
-}

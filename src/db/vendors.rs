@@ -142,3 +142,13 @@ pub async fn domains<'e, E: Executor<'e, Database = Any>>(
             .await?;
     Ok(rows.into_iter().map(|(h,)| h).collect())
 }
+
+/// Every vendor's id (installation-wide tasks such as `affilia ledger verify`).
+pub async fn all_ids<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM vendors ORDER BY id")
+        .fetch_all(ex)
+        .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}

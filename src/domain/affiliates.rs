@@ -809,22 +809,26 @@ pub async fn list(
     Ok((found, total))
 }
 
-/// The terms an enrollment earns under: its commission override when set, else the program
-/// terms version it activated under. The flag says whether it is an override.
-pub async fn effective_commission(
-    db: &Db,
+/// The commission terms of an enrollment.
+#[derive(Debug, Clone)]
+pub struct EnrollmentTerms {
+    /// What the affiliate earns under: its override when set, else `version`.
+    pub own: Commission,
+    /// Whether `own` is an override.
+    pub is_override: bool,
+    /// The program terms version the enrollment activated under (the upline ladder always
+    /// comes from these, never from an override).
+    pub version: Commission,
+}
+
+/// The terms of an enrollment, read on `conn` (inside the caller's transaction if any).
+pub async fn enrollment_terms(
+    conn: &mut db::Conn,
     vendor_id: &str,
     e: &EnrollmentRow,
-) -> AppResult<(Commission, bool)> {
-    if let Some(c) = e
-        .commission_override
-        .as_deref()
-        .and_then(Commission::from_stored)
-    {
-        return Ok((c, true));
-    }
-    let stored = db::programs::terms(db.pool(), vendor_id, &e.program_id, e.terms_version).await?;
-    let terms = stored
+) -> AppResult<EnrollmentTerms> {
+    let stored = db::programs::terms(&mut *conn, vendor_id, &e.program_id, e.terms_version).await?;
+    let version = stored
         .as_deref()
         .and_then(Commission::from_stored)
         .ok_or_else(|| {
@@ -834,5 +838,34 @@ pub async fn effective_commission(
                 e.program_id
             ))
         })?;
-    Ok((terms, false))
+    let own = e
+        .commission_override
+        .as_deref()
+        .and_then(Commission::from_stored);
+    Ok(EnrollmentTerms {
+        is_override: own.is_some(),
+        own: own.unwrap_or_else(|| version.clone()),
+        version,
+    })
+}
+
+/// The terms an enrollment earns under: its commission override when set, else the program
+/// terms version it activated under. The flag says whether it is an override.
+pub async fn effective_commission(
+    db: &Db,
+    vendor_id: &str,
+    e: &EnrollmentRow,
+) -> AppResult<(Commission, bool)> {
+    let mut conn = db.pool().acquire().await?;
+    let t = enrollment_terms(&mut conn, vendor_id, e).await?;
+    Ok((t.own, t.is_override))
+}
+
+/// Whether a customer is the affiliate itself: the affiliate's own `customer_id`, or its
+/// email. Self-referrals earn nothing unless the program allows them; the rule is checked
+/// when a customer is bound and again when a conversion is recorded.
+pub fn is_self_referral(a: &AffiliateRow, customer_id: Option<&str>, email: Option<&str>) -> bool {
+    let same_customer = customer_id.is_some() && a.customer_id.as_deref() == customer_id;
+    let same_email = email.is_some_and(|e| e.eq_ignore_ascii_case(&a.email));
+    same_customer || same_email
 }

@@ -23,7 +23,7 @@ use crate::domain::commission_rules::{self, Facts};
 use crate::domain::referrals::{self, Touch};
 use crate::domain::terms::{Commission, Rate};
 use crate::domain::tracking::Tracker;
-use crate::domain::{Currency, Email, ledger, text};
+use crate::domain::{Currency, Email, affiliates, ledger, text};
 use crate::error::{AppError, AppResult};
 
 /// Conversion statuses.
@@ -224,12 +224,7 @@ pub async fn on_event(
     let created = record(conn, program, source, event, &earner, &currency).await?;
     // The converting affiliate's commission (seed 004's commission_cents); uplines are listed
     // in `commissions`.
-    let commission_cents: i64 = created
-        .1
-        .iter()
-        .filter(|c| c.level == 0)
-        .map(|c| c.amount_cents)
-        .sum();
+    let commission_cents = direct_commission_cents(&created.1);
     Ok(Processed {
         status: "processed",
         result: json!({
@@ -257,44 +252,16 @@ fn refusal(
     if enrollment.status != "active" || affiliate.status != "active" {
         return Some("affiliate_inactive");
     }
-    if program.allow_self_referral == 0 {
-        let same_customer = event.customer_id.is_some()
-            && affiliate.customer_id.as_deref() == event.customer_id.as_deref();
-        let same_email = event
-            .email
-            .as_deref()
-            .is_some_and(|e| e.eq_ignore_ascii_case(&affiliate.email));
-        if same_customer || same_email {
-            return Some("self_referral");
-        }
+    if program.allow_self_referral == 0
+        && affiliates::is_self_referral(
+            affiliate,
+            event.customer_id.as_deref(),
+            event.email.as_deref(),
+        )
+    {
+        return Some("self_referral");
     }
     None
-}
-
-/// The terms an enrollment earns under (override, else its terms version) and the terms
-/// version itself (the upline ladder always comes from the program's terms).
-async fn terms_of(
-    conn: &mut Conn,
-    vendor_id: &str,
-    e: &db::affiliates::EnrollmentRow,
-) -> AppResult<(Commission, Commission)> {
-    let stored = db::programs::terms(&mut *conn, vendor_id, &e.program_id, e.terms_version).await?;
-    let version = stored
-        .as_deref()
-        .and_then(Commission::from_stored)
-        .ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!(
-                "terms v{} of {} are missing",
-                e.terms_version,
-                e.program_id
-            ))
-        })?;
-    let own = e
-        .commission_override
-        .as_deref()
-        .and_then(Commission::from_stored)
-        .unwrap_or_else(|| version.clone());
-    Ok((own, version))
 }
 
 /// Inserts the conversion, its commissions and their ledger lines.
@@ -311,7 +278,8 @@ async fn record(
     let affiliate = db::affiliates::by_id(&mut *conn, vendor_id, &e.affiliate_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (own_terms, version_terms) = terms_of(conn, vendor_id, e).await?;
+    let terms = affiliates::enrollment_terms(conn, vendor_id, e).await?;
+    let (own_terms, version_terms) = (terms.own, terms.version);
     // Facts counted before this conversion exists.
     let cycle = match (&own_terms.rate, &event.subscription_id) {
         (Rate::Recurring { .. }, Some(sub)) => {
@@ -694,10 +662,20 @@ async fn get_row(db: &Db, vendor_id: &str, id: &str) -> AppResult<ConversionRow>
         .ok_or(AppError::NotFound)
 }
 
-/// A conversion with its commissions.
-pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<Value> {
+/// A conversion with its commissions, by level.
+pub async fn with_commissions(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+) -> AppResult<(ConversionRow, Vec<CommissionRow>)> {
     let c = get_row(db, vendor_id, id).await?;
     let commissions = db::commissions::for_conversion(db.pool(), vendor_id, id).await?;
+    Ok((c, commissions))
+}
+
+/// A conversion with its commissions, as API JSON.
+pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<Value> {
+    let (c, commissions) = with_commissions(db, vendor_id, id).await?;
     Ok(conversion_json(&c, &commissions))
 }
 
@@ -818,7 +796,7 @@ async fn manual_enrollment(
 ) -> AppResult<db::affiliates::EnrollmentRow> {
     let program_id = input.program_id.as_deref().filter(|s| !s.is_empty());
     if let Some(code) = input.code.as_deref().filter(|s| !s.trim().is_empty()) {
-        let code = crate::domain::affiliates::parse_code("code", code)?;
+        let code = affiliates::parse_code("code", code)?;
         let t = db::links::resolve_code(db.pool(), &code)
             .await?
             .filter(|t| t.vendor_id == vendor_id)
@@ -882,13 +860,19 @@ pub fn commission_json(c: &CommissionRow) -> Value {
     })
 }
 
-/// A conversion as API JSON, with its commissions.
-pub fn conversion_json(c: &ConversionRow, commissions: &[CommissionRow]) -> Value {
-    let commission_cents: i64 = commissions
+/// What the converting affiliate keeps of a conversion: its level-0 commission, net of
+/// refunds (uplines' levels are separate).
+pub fn direct_commission_cents(commissions: &[CommissionRow]) -> i64 {
+    commissions
         .iter()
         .filter(|m| m.level == 0)
         .map(CommissionRow::net_cents)
-        .sum();
+        .sum()
+}
+
+/// A conversion as API JSON, with its commissions.
+pub fn conversion_json(c: &ConversionRow, commissions: &[CommissionRow]) -> Value {
+    let commission_cents = direct_commission_cents(commissions);
     json!({
         "id": c.id,
         "program_id": c.program_id,
@@ -917,39 +901,55 @@ pub fn conversion_json(c: &ConversionRow, commissions: &[CommissionRow]) -> Valu
     })
 }
 
-/// Checks a status filter against `allowed`.
-pub fn parse_status(
-    raw: Option<&str>,
-    allowed: &[&'static str],
-) -> AppResult<Option<&'static str>> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => allowed
-            .iter()
-            .find(|k| **k == s)
-            .map(|k| Some(*k))
-            .ok_or_else(|| {
-                AppError::invalid(
-                    "status",
-                    format!("status must be one of: {}", allowed.join(", ")),
-                )
-            }),
-    }
+/// Parses a conversion `?status=` filter.
+pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
+    text::choice("status", raw, &STATUSES)
 }
 
-/// One page of conversions with their commissions.
+/// Parses a commission `?status=` filter.
+pub fn parse_commission_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
+    text::choice("status", raw, &COMMISSION_STATUSES)
+}
+
+/// One page of commissions and the total.
+pub async fn commissions(
+    db: &Db,
+    filter: &db::commissions::Filter<'_>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<CommissionRow>, i64)> {
+    let rows = db::commissions::page(db.pool(), filter, limit, offset).await?;
+    let total = db::commissions::count(db.pool(), filter).await?;
+    Ok((rows, total))
+}
+
+/// One page of conversions, each with its commissions, and the total.
+pub async fn page(
+    db: &Db,
+    filter: &db::conversions::Filter<'_>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<(ConversionRow, Vec<CommissionRow>)>, i64)> {
+    let rows = db::conversions::page(db.pool(), filter, limit, offset).await?;
+    let total = db::conversions::count(db.pool(), filter).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for c in rows {
+        let commissions = db::commissions::for_conversion(db.pool(), &c.vendor_id, &c.id).await?;
+        out.push((c, commissions));
+    }
+    Ok((out, total))
+}
+
+/// One page of conversions as API JSON, and the total.
 pub async fn list(
     db: &Db,
     filter: &db::conversions::Filter<'_>,
     limit: i64,
     offset: i64,
 ) -> AppResult<(Vec<Value>, i64)> {
-    let rows = db::conversions::page(db.pool(), filter, limit, offset).await?;
-    let total = db::conversions::count(db.pool(), filter).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for c in rows {
-        let commissions = db::commissions::for_conversion(db.pool(), &c.vendor_id, &c.id).await?;
-        out.push(conversion_json(&c, &commissions));
-    }
-    Ok((out, total))
+    let (rows, total) = page(db, filter, limit, offset).await?;
+    Ok((
+        rows.iter().map(|(c, m)| conversion_json(c, m)).collect(),
+        total,
+    ))
 }

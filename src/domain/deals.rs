@@ -287,15 +287,8 @@ pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<Deal> {
 }
 
 /// Validates a status filter.
-pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&str>> {
-    match raw.filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) if STATUSES.contains(&s) => Ok(Some(s)),
-        Some(_) => Err(AppError::invalid(
-            "status",
-            format!("status must be one of: {}", STATUSES.join(", ")),
-        )),
-    }
+pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
+    text::choice("status", raw, &STATUSES)
 }
 
 /// One page of deals and the total.

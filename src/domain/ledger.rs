@@ -370,7 +370,7 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
 /// Checks every vendor; see [`verify_vendor`].
 pub async fn verify(db: &Db) -> AppResult<Vec<Violation>> {
     let mut out = Vec::new();
-    for vendor in db::ledger::vendors(db.pool()).await? {
+    for vendor in db::vendors::all_ids(db.pool()).await? {
         out.extend(verify_vendor(db, &vendor).await?);
     }
     Ok(out)
@@ -392,5 +392,62 @@ pub fn entry_json(e: &db::ledger::EntryRow) -> serde_json::Value {
         "payout_id": e.payout_id,
         "memo": e.memo,
         "created_at": db::rfc3339(e.created_at),
+    })
+}
+
+/// One page of journal lines, newest first, and the total.
+pub async fn entries(
+    db: &Db,
+    filter: &db::ledger::Filter<'_>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<db::ledger::EntryRow>, i64)> {
+    let rows = db::ledger::page(db.pool(), filter, limit, offset).await?;
+    let total = db::ledger::count(db.pool(), filter).await?;
+    Ok((rows, total))
+}
+
+/// An affiliate's statement: its balances and one page of its journal lines, optionally in
+/// one currency.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// The affiliate.
+    pub affiliate: db::affiliates::AffiliateRow,
+    /// Balances per currency.
+    pub balances: Vec<Balance>,
+    /// The page of lines.
+    pub entries: Vec<db::ledger::EntryRow>,
+    /// Lines across all pages.
+    pub total: i64,
+}
+
+/// The statement of one of the vendor's affiliates; another vendor's is 404.
+pub async fn statement(
+    db: &Db,
+    vendor_id: &str,
+    affiliate_id: &str,
+    currency: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<Statement> {
+    let affiliate = db::affiliates::by_id(db.pool(), vendor_id, affiliate_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let filter = db::ledger::Filter {
+        vendor_id,
+        affiliate_id: Some(&affiliate.id),
+        currency,
+    };
+    let (entries, total) = entries(db, &filter, limit, offset).await?;
+    let balances = balances(db, vendor_id, &affiliate.id)
+        .await?
+        .into_iter()
+        .filter(|b| currency.is_none_or(|c| b.currency == c))
+        .collect();
+    Ok(Statement {
+        affiliate,
+        balances,
+        entries,
+        total,
     })
 }

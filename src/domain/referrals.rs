@@ -255,10 +255,7 @@ pub async fn check_touch(
         let affiliate = db::affiliates::by_id(&mut *conn, vendor_id, &t.affiliate_id)
             .await?
             .ok_or(AppError::NotFound)?;
-        let same_email = email.is_some_and(|e| e.as_str().eq_ignore_ascii_case(&affiliate.email));
-        let same_customer =
-            customer_id.is_some() && affiliate.customer_id.as_deref() == customer_id;
-        if same_email || same_customer {
+        if affiliates::is_self_referral(&affiliate, customer_id, email.map(Email::as_str)) {
             return Ok(Err("self_referral"));
         }
     }

@@ -23,6 +23,28 @@ pub fn optional(field: &str, raw: Option<&str>, max: usize) -> Result<Option<Str
     }
 }
 
+/// An optional choice among `allowed` (list filters such as `?status=`): empty means
+/// `None`, anything else must be one of them.
+pub fn choice(
+    field: &str,
+    raw: Option<&str>,
+    allowed: &[&'static str],
+) -> Result<Option<&'static str>, AppError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => allowed
+            .iter()
+            .find(|k| **k == s)
+            .map(|k| Some(*k))
+            .ok_or_else(|| {
+                AppError::invalid(
+                    field,
+                    format!("{field} must be one of: {}", allowed.join(", ")),
+                )
+            }),
+    }
+}
+
 /// Longest URL accepted anywhere.
 pub const URL_MAX: usize = 2000;
 

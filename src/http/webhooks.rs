@@ -44,27 +44,35 @@ pub async fn stripe_event(
     .map_err(|e| AppError::BadRequest(e.to_string()))?;
     let raw = std::str::from_utf8(&body)
         .map_err(|_| AppError::BadRequest("the body is not UTF-8 JSON".into()))?;
-    let envelope: Value = serde_json::from_str(raw)
-        .map_err(|e| AppError::BadRequest(format!("the body is not JSON: {e}")))?;
-    let field = |k: &str| envelope.get(k).and_then(Value::as_str).unwrap_or("");
-    let (event_id, event_type) = (field("id"), field("type"));
-    if event_id.is_empty() || event_type.is_empty() {
-        return Err(AppError::BadRequest("the event has no id or type".into()));
-    }
-    let door = Door {
-        source: "stripe",
-        event_id,
-        event_type,
-        payload: raw,
-    };
     let done = match stripe::normalize(raw) {
-        Ok((_, event)) => {
+        Ok((envelope, event)) => {
             if event.kind == billing::Kind::Unhandled {
-                tracing::info!(event_id, event_type, program_id = %program.id, "Stripe event type not handled; acknowledged");
+                tracing::info!(event_id = %envelope.id, event_type = %envelope.r#type, program_id = %program.id, "Stripe event type not handled; acknowledged");
             }
+            let door = Door {
+                source: "stripe",
+                event_id: &envelope.id,
+                event_type: &envelope.r#type,
+                payload: raw,
+            };
             billing::ingest(&state.db, &state.tracker, &program, &door, &event).await?
         }
+        // Authentic but not readable as an event we know: kept as failed when it names
+        // itself (id and type), refused otherwise.
         Err(message) => {
+            let envelope: Value = serde_json::from_str(raw)
+                .map_err(|e| AppError::BadRequest(format!("the body is not JSON: {e}")))?;
+            let field = |k: &str| envelope.get(k).and_then(Value::as_str).unwrap_or("");
+            let (event_id, event_type) = (field("id"), field("type"));
+            if event_id.is_empty() || event_type.is_empty() {
+                return Err(AppError::BadRequest("the event has no id or type".into()));
+            }
+            let door = Door {
+                source: "stripe",
+                event_id,
+                event_type,
+                payload: raw,
+            };
             let created = envelope.get("created").and_then(Value::as_i64).unwrap_or(0);
             billing::store_unreadable(&state.db, &program, &door, created * 1000, &message).await?
         }

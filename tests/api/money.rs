@@ -613,6 +613,21 @@ async fn rejecting_a_pending_conversion_takes_its_commission_back() {
     verify_ledger(&app).await;
 }
 
+/// (level, amount) of each commission an event produced.
+fn levels_of(processed: &Value) -> Vec<(i64, i64)> {
+    processed["result"]["commissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["level"].as_i64().unwrap(),
+                c["amount_cents"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn commission_rules_recurring_tiered_override_and_upline() {
     let app = spawn_app().await;
@@ -658,17 +673,7 @@ async fn commission_rules_recurring_tiered_override_and_upline() {
     };
     // Cycle 1: kid 30 %, parent 5 %, grandpa 2 %.
     let (_, b) = event(&app, &s, pay(1)).await;
-    let levels: Vec<(i64, i64)> = b["result"]["commissions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["level"].as_i64().unwrap(),
-                c["amount_cents"].as_i64().unwrap(),
-            )
-        })
-        .collect();
+    let levels = levels_of(&b);
     assert_eq!(levels, vec![(0, 3000), (1, 500), (2, 200)], "{b}");
     // Paused grandpa: its level is skipped; override on the kid does not change uplines.
     set_status(&app, &s, &grandpa, "paused").await;
@@ -684,17 +689,7 @@ async fn commission_rules_recurring_tiered_override_and_upline() {
         .await;
     assert_eq!(status, 200);
     let (_, b) = event(&app, &s, pay(2)).await;
-    let levels: Vec<(i64, i64)> = b["result"]["commissions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["level"].as_i64().unwrap(),
-                c["amount_cents"].as_i64().unwrap(),
-            )
-        })
-        .collect();
+    let levels = levels_of(&b);
     assert_eq!(levels, vec![(0, 4000), (1, 500)], "{b}");
     // Cycle 3 of a 2-cycle rate: the kid earns nothing; the upline still earns its ladder.
     let (_, b) = event(&app, &s, pay(3)).await;
@@ -716,7 +711,7 @@ async fn commission_rules_recurring_tiered_override_and_upline() {
     .await;
     let tier = affiliate(&app, &s, "tier@example.com", "tier").await;
     let mut earned = Vec::new();
-    for n in 0..3 {
+    for _ in 0..3 {
         let (_, c) = app
             .call(
                 &s.key,
@@ -727,7 +722,6 @@ async fn commission_rules_recurring_tiered_override_and_upline() {
             .await;
         earned.push(c["commission_cents"].as_i64().unwrap());
         let id = c["id"].as_str().unwrap();
-        let _ = n;
         app.call(
             &s.key,
             Method::POST,

@@ -407,9 +407,7 @@ fn renormalize(row: &db::billing_events::BillingEventRow) -> AppResult<Normalize
 /// Processes a stored event again (events that failed or were ignored: e.g. the referral
 /// was reported after the payment arrived). A processed event is a 409: its effects exist.
 pub async fn replay(db: &Db, tracker: &Tracker, vendor_id: &str, id: &str) -> AppResult<Ingested> {
-    let row = db::billing_events::by_id(db.pool(), vendor_id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let row = get(db, vendor_id, id).await?;
     if row.status == "processed" {
         return Err(AppError::wrong_state(
             "this event was processed; replaying it would change nothing",
@@ -500,18 +498,30 @@ pub async fn list(
     Ok((rows, total))
 }
 
+/// Statuses of a stored event.
+pub const STATUSES: [&str; 3] = ["processed", "ignored", "failed"];
+/// The doors.
+pub const SOURCES: [&str; 3] = ["api", "stripe", "manual"];
+
 /// Parses the `status` filter of event lists.
 pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
-    match raw.filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => ["processed", "ignored", "failed"]
-            .into_iter()
-            .find(|k| *k == s)
-            .map(Some)
-            .ok_or_else(|| {
-                AppError::invalid("status", "status must be processed, ignored or failed")
-            }),
-    }
+    crate::domain::text::choice("status", raw, &STATUSES)
+}
+
+/// Parses the `source` filter of event lists.
+pub fn parse_source(raw: Option<&str>) -> AppResult<Option<&'static str>> {
+    crate::domain::text::choice("source", raw, &SOURCES)
+}
+
+/// One stored event of a vendor.
+pub async fn get(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+) -> AppResult<db::billing_events::BillingEventRow> {
+    db::billing_events::by_id(db.pool(), vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 #[cfg(test)]

@@ -70,21 +70,10 @@ pub async fn events(
         limit: q.limit,
     }
     .resolve()?;
-    let source = match opt(&q.source) {
-        None => None,
-        Some(s) => Some(
-            ["api", "stripe", "manual"]
-                .into_iter()
-                .find(|k| *k == s)
-                .ok_or_else(|| {
-                    AppError::invalid("source", "source must be api, stripe or manual")
-                })?,
-        ),
-    };
     let filter = db::billing_events::Filter {
         vendor_id: auth.vendor_id(),
         status: billing::parse_status(opt(&q.status))?,
-        source,
+        source: billing::parse_source(opt(&q.source))?,
     };
     let (rows, total) = billing::list(&state.db, &filter, page.per_page, page.offset()).await?;
     let data = rows.iter().map(|r| billing::event_json(r, false)).collect();
@@ -98,9 +87,7 @@ pub async fn event(
     id: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
-    let row = db::billing_events::by_id(state.db.pool(), auth.vendor_id(), &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let row = billing::get(&state.db, auth.vendor_id(), &id).await?;
     Ok(HttpResponse::Ok().json(billing::event_json(&row, true)))
 }
 
@@ -166,7 +153,7 @@ pub async fn conversions_list(
         vendor_id: auth.vendor_id(),
         affiliate_id: opt(&q.affiliate_id),
         program_id: opt(&q.program_id),
-        status: conversions::parse_status(opt(&q.status), &conversions::STATUSES)?,
+        status: conversions::parse_status(opt(&q.status))?,
     };
     let (data, total) = conversions::list(&state.db, &filter, page.per_page, page.offset()).await?;
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))
@@ -254,12 +241,11 @@ pub async fn commissions(
         vendor_id: auth.vendor_id(),
         affiliate_id: opt(&q.affiliate_id),
         program_id: opt(&q.program_id),
-        status: conversions::parse_status(opt(&q.status), &conversions::COMMISSION_STATUSES)?,
+        status: conversions::parse_commission_status(opt(&q.status))?,
         conversion_id: opt(&q.conversion_id),
     };
-    let rows =
-        db::commissions::page(state.db.pool(), &filter, page.per_page, page.offset()).await?;
-    let total = db::commissions::count(state.db.pool(), &filter).await?;
+    let (rows, total) =
+        conversions::commissions(&state.db, &filter, page.per_page, page.offset()).await?;
     let data = rows.iter().map(conversions::commission_json).collect();
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
@@ -292,30 +278,36 @@ pub async fn ledger_list(
     let currency = opt(&q.currency)
         .map(|c| Currency::parse("currency", c).map(|c| c.as_str().to_owned()))
         .transpose()?;
-    let affiliate_id = opt(&q.affiliate_id);
-    if let Some(a) = affiliate_id {
-        db::affiliates::by_id(state.db.pool(), auth.vendor_id(), a)
-            .await?
-            .ok_or(AppError::NotFound)?;
-    }
-    let filter = db::ledger::Filter {
-        vendor_id: auth.vendor_id(),
-        affiliate_id,
-        currency: currency.as_deref(),
+    let (limit, offset) = (page.per_page, page.offset());
+    let body = match opt(&q.affiliate_id) {
+        Some(a) => {
+            let st = ledger::statement(
+                &state.db,
+                auth.vendor_id(),
+                a,
+                currency.as_deref(),
+                limit,
+                offset,
+            )
+            .await?;
+            let data = st.entries.iter().map(ledger::entry_json).collect();
+            let mut body = serde_json::to_value(List::new(data, st.total, page))
+                .map_err(|e| AppError::Internal(e.into()))?;
+            body["balances"] = json!(st.balances);
+            body
+        }
+        None => {
+            let filter = db::ledger::Filter {
+                vendor_id: auth.vendor_id(),
+                affiliate_id: None,
+                currency: currency.as_deref(),
+            };
+            let (rows, total) = ledger::entries(&state.db, &filter, limit, offset).await?;
+            let data = rows.iter().map(ledger::entry_json).collect();
+            serde_json::to_value(List::new(data, total, page))
+                .map_err(|e| AppError::Internal(e.into()))?
+        }
     };
-    let rows = db::ledger::page(state.db.pool(), &filter, page.per_page, page.offset()).await?;
-    let total = db::ledger::count(state.db.pool(), &filter).await?;
-    let data: Vec<_> = rows.iter().map(ledger::entry_json).collect();
-    let mut body = serde_json::to_value(List::new(data, total, page))
-        .map_err(|e| AppError::Internal(e.into()))?;
-    if let Some(a) = affiliate_id {
-        let balances: Vec<_> = ledger::balances(&state.db, auth.vendor_id(), a)
-            .await?
-            .into_iter()
-            .filter(|b| currency.as_deref().is_none_or(|c| b.currency == c))
-            .collect();
-        body["balances"] = json!(balances);
-    }
     Ok(HttpResponse::Ok().json(body))
 }
 

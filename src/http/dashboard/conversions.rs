@@ -50,16 +50,15 @@ fn when(ms: i64) -> String {
     db::from_ms(ms).format("%Y-%m-%d %H:%M").to_string()
 }
 
-/// The level-0 commission (what the converting affiliate earns), net of refunds, in its
-/// currency; empty when there is none.
+/// The converting affiliate's commission in its currency; empty when there is none.
 fn direct_commission(commissions: &[CommissionRow]) -> String {
-    let direct: Vec<&CommissionRow> = commissions.iter().filter(|m| m.level == 0).collect();
-    match direct.first() {
+    match commissions.iter().find(|m| m.level == 0) {
         None => String::new(),
-        Some(first) => {
-            let net: i64 = direct.iter().map(|m| m.net_cents()).sum();
-            format!("{} {}", format_cents(net), first.currency)
-        }
+        Some(first) => format!(
+            "{} {}",
+            format_cents(conversions::direct_commission_cents(commissions)),
+            first.currency
+        ),
     }
 }
 
@@ -91,9 +90,11 @@ impl<'a> Names<'a> {
         Ok(name)
     }
 
-    async fn row(&mut self, c: ConversionRow) -> Result<Row, HtmlError> {
-        let commissions =
-            db::commissions::for_conversion(self.state.db.pool(), self.vendor_id, &c.id).await?;
+    async fn row(
+        &mut self,
+        c: ConversionRow,
+        commissions: &[CommissionRow],
+    ) -> Result<Row, HtmlError> {
         Ok(Row {
             affiliate: self.of(&c.affiliate_id).await?,
             when: when(c.occurred_at),
@@ -103,7 +104,7 @@ impl<'a> Names<'a> {
             } else {
                 String::new()
             },
-            commission: direct_commission(&commissions),
+            commission: direct_commission(commissions),
             id: c.id,
             affiliate_id: c.affiliate_id,
             status: c.status,
@@ -197,7 +198,7 @@ struct ListPage {
 
 async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, HtmlError> {
     let vendor_id = staff.vendor.id.as_str();
-    let status = conversions::parse_status(Some(&q.status), &STATUSES)?;
+    let status = conversions::parse_status(Some(&q.status))?;
     let affiliate_id = Some(q.affiliate_id.trim()).filter(|s| !s.is_empty());
     let page = q.page.unwrap_or(1).max(1);
     let filter = db::conversions::Filter {
@@ -206,13 +207,12 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
         program_id: None,
         status,
     };
-    let pool = state.db.pool();
-    let found = db::conversions::page(pool, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
-    let total = db::conversions::count(pool, &filter).await?;
+    let (found, total) =
+        conversions::page(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
     let mut names = Names::new(state, vendor_id);
     let mut rows = Vec::with_capacity(found.len());
-    for c in found {
-        rows.push(names.row(c).await?);
+    for (c, commissions) in found {
+        rows.push(names.row(c, &commissions).await?);
     }
     Ok(Table {
         csrf: session::csrf_token(&staff.session),
@@ -405,12 +405,9 @@ pub async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, HtmlError> {
     let vendor_id = staff.vendor.id.as_str();
-    let pool = state.db.pool();
-    let c = db::conversions::by_id(pool, vendor_id, &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let commissions = db::commissions::for_conversion(pool, vendor_id, &c.id)
-        .await?
+    let (c, rows) = conversions::with_commissions(&state.db, vendor_id, &id).await?;
+    let r = Names::new(&state, vendor_id).row(c.clone(), &rows).await?;
+    let commissions = rows
         .into_iter()
         .map(|m| CommissionView {
             amount: format!("{} {}", format_cents(m.net_cents()), m.currency),
@@ -445,7 +442,7 @@ pub async fn show(
         available: when(c.available_at),
         decided: c.decided_at.map(when).unwrap_or_default(),
         commissions,
-        r: Names::new(&state, vendor_id).row(c).await?,
+        r,
     };
     render(StatusCode::OK, &page)
 }
@@ -460,7 +457,11 @@ async fn decided(
     if !req.headers().contains_key("hx-request") {
         return Ok(see_other("/dashboard/conversions"));
     }
-    let r = Names::new(state, &staff.vendor.id).row(c).await?;
+    let (c, commissions) =
+        conversions::with_commissions(&state.db, &staff.vendor.id, &c.id).await?;
+    let r = Names::new(state, &staff.vendor.id)
+        .row(c, &commissions)
+        .await?;
     let csrf = session::csrf_token(&staff.session);
     render(StatusCode::OK, &RowPartial { csrf, r })
 }

@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use crate::db::{self, billing_events::BillingEventRow};
 use crate::domain::billing;
-use crate::error::AppError;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
 use crate::http::{AppState, session};
@@ -128,9 +127,7 @@ pub async fn replay(
     if !req.headers().contains_key("hx-request") {
         return Ok(see_other("/dashboard/events"));
     }
-    let row = db::billing_events::by_id(state.db.pool(), &staff.vendor.id, &done.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let row = billing::get(&state.db, &staff.vendor.id, &done.id).await?;
     render(
         StatusCode::OK,
         &RowPartial {

@@ -9,7 +9,6 @@ use serde::Deserialize;
 use crate::db::{self, ledger::EntryRow};
 use crate::domain::ledger::{self, Balance};
 use crate::domain::terms::format_cents;
-use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render};
@@ -92,20 +91,17 @@ pub async fn show(
     id: web::Path<String>,
     q: web::Query<LedgerQuery>,
 ) -> Result<HttpResponse, HtmlError> {
-    let vendor_id = staff.vendor.id.as_str();
-    let pool = state.db.pool();
-    let a = db::affiliates::by_id(pool, vendor_id, &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
     let page = q.page.unwrap_or(1).max(1);
-    let filter = db::ledger::Filter {
-        vendor_id,
-        affiliate_id: Some(&a.id),
-        currency: None,
-    };
-    let lines = db::ledger::page(pool, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
-    let total = db::ledger::count(pool, &filter).await?;
-    let balances = ledger::balances(&state.db, vendor_id, &a.id).await?;
+    let st = ledger::statement(
+        &state.db,
+        &staff.vendor.id,
+        &id,
+        None,
+        PER_PAGE,
+        (page - 1) * PER_PAGE,
+    )
+    .await?;
+    let (a, balances, lines, total) = (st.affiliate, st.balances, st.entries, st.total);
     let name = if a.name.is_empty() {
         a.email.clone()
     } else {
