@@ -15,6 +15,7 @@ use anyhow::Context;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::affiliate_tokens::Signer;
+use crate::domain::billing::IngestWriter;
 use crate::domain::mail::Sender;
 use crate::domain::tracking::Tracker;
 use crate::error::AppError;
@@ -65,6 +66,7 @@ impl Application {
         let state = web::Data::new(AppState {
             sender: Sender::from_settings(&settings),
             tracker: Tracker::start(db.clone(), settings.secret_key.expose()),
+            ingest: IngestWriter::start(db.clone()),
             affiliate_tokens: Signer::new(settings.secret_key.expose()),
             db,
             settings: Arc::new(settings),

@@ -97,6 +97,8 @@ pub struct EnrollmentRow {
     pub commission_override: Option<String>,
     /// Program terms version the enrollment joined under.
     pub terms_version: i64,
+    /// The commission JSON of that terms version.
+    pub terms_commission: Option<String>,
     /// Creation time, unix ms.
     pub created_at: i64,
 }
@@ -455,18 +457,28 @@ pub async fn code_taken<'e, E: Executor<'e, Database = Any>>(
     Ok(row.is_some())
 }
 
+/// Enrollment rows with their program's name and the commission of their terms version
+/// (terms versions are never changed once written, so reading them along is always right).
+macro_rules! select_enrollment {
+    () => {
+        "SELECT e.id, e.affiliate_id, e.program_id, p.name AS program_name, e.code, e.status, \
+         e.commission_override, e.terms_version, t.commission AS terms_commission, e.created_at \
+         FROM enrollments e JOIN programs p ON p.id = e.program_id \
+         LEFT JOIN program_terms t ON t.vendor_id = e.vendor_id \
+         AND t.program_id = e.program_id AND t.version = e.terms_version "
+    };
+}
+
 /// The enrollments of some affiliates of a vendor, oldest first.
 pub async fn enrollments<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     vendor_id: &str,
     affiliate_id: &str,
 ) -> Result<Vec<EnrollmentRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT e.id, e.affiliate_id, e.program_id, p.name AS program_name, e.code, e.status, \
-         e.commission_override, e.terms_version, e.created_at \
-         FROM enrollments e JOIN programs p ON p.id = e.program_id \
-         WHERE e.vendor_id = $1 AND e.affiliate_id = $2 ORDER BY e.created_at, e.id",
-    )
+    sqlx::query_as(concat!(
+        select_enrollment!(),
+        "WHERE e.vendor_id = $1 AND e.affiliate_id = $2 ORDER BY e.created_at, e.id"
+    ))
     .bind(vendor_id)
     .bind(affiliate_id)
     .fetch_all(ex)
@@ -479,12 +491,10 @@ pub async fn enrollment_by_id<'e, E: Executor<'e, Database = Any>>(
     vendor_id: &str,
     id: &str,
 ) -> Result<Option<EnrollmentRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT e.id, e.affiliate_id, e.program_id, p.name AS program_name, e.code, e.status, \
-         e.commission_override, e.terms_version, e.created_at \
-         FROM enrollments e JOIN programs p ON p.id = e.program_id \
-         WHERE e.vendor_id = $1 AND e.id = $2",
-    )
+    sqlx::query_as(concat!(
+        select_enrollment!(),
+        "WHERE e.vendor_id = $1 AND e.id = $2"
+    ))
     .bind(vendor_id)
     .bind(id)
     .fetch_optional(ex)
@@ -498,12 +508,10 @@ pub async fn enrollment_in<'e, E: Executor<'e, Database = Any>>(
     affiliate_id: &str,
     program_id: &str,
 ) -> Result<Option<EnrollmentRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT e.id, e.affiliate_id, e.program_id, p.name AS program_name, e.code, e.status, \
-         e.commission_override, e.terms_version, e.created_at \
-         FROM enrollments e JOIN programs p ON p.id = e.program_id \
-         WHERE e.vendor_id = $1 AND e.affiliate_id = $2 AND e.program_id = $3",
-    )
+    sqlx::query_as(concat!(
+        select_enrollment!(),
+        "WHERE e.vendor_id = $1 AND e.affiliate_id = $2 AND e.program_id = $3"
+    ))
     .bind(vendor_id)
     .bind(affiliate_id)
     .bind(program_id)

@@ -62,8 +62,16 @@ pub async fn live_by_hash<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// How often `last_used_at` is written at most.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// Whether a key last used at `last_used_at` should be touched at `now`.
+pub fn touch_due(last_used_at: Option<i64>, now: i64) -> bool {
+    last_used_at.is_none_or(|t| t < now - TOUCH_EVERY_MS)
+}
+
 /// Records use of a key, writing at most once a minute per key so a busy integration does
-/// not turn every read into a write.
+/// not turn every read into a write (the condition also settles concurrent touches).
 pub async fn touch<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
@@ -75,7 +83,7 @@ pub async fn touch<'e, E: Executor<'e, Database = Any>>(
     )
     .bind(now)
     .bind(id)
-    .bind(now - 60_000)
+    .bind(now - TOUCH_EVERY_MS)
     .execute(ex)
     .await?;
     Ok(())

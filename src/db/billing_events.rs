@@ -63,18 +63,20 @@ pub struct NewEvent<'a> {
     pub occurred_at: i64,
 }
 
-/// Stores an event unless its (vendor, source, program, event id) is known; returns the new
-/// id, or `None` for a repeat.
+/// Stores an event with its status, result (JSON) and conversion unless its (vendor,
+/// source, program, event id) is known; returns the new id, or `None` for a repeat.
 pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     e: &NewEvent<'_>,
     status: &str,
+    result: &str,
+    conversion_id: Option<&str>,
 ) -> Result<Option<String>, sqlx::Error> {
     let now = now_ms();
     let row: Option<(String,)> = sqlx::query_as(
         "INSERT INTO billing_events (id, vendor_id, program_id, source, event_id, type, payload, \
-         status, occurred_at, received_at, processed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+         status, result, conversion_id, occurred_at, received_at, processed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
          ON CONFLICT (vendor_id, source, program_id, event_id) DO NOTHING RETURNING id",
     )
     .bind(new_id("bev"))
@@ -85,6 +87,8 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(e.r#type)
     .bind(e.payload)
     .bind(status)
+    .bind(result)
+    .bind(conversion_id)
     .bind(e.occurred_at)
     .bind(now)
     .fetch_optional(ex)

@@ -1,6 +1,6 @@
 //! The double-entry journal. Rows are only ever inserted.
 
-use sqlx::{Any, Executor, FromRow};
+use sqlx::{Any, AssertSqlSafe, Executor, FromRow};
 
 use super::{Conn, new_id};
 
@@ -65,7 +65,14 @@ pub struct NewEntry<'a> {
     pub payout_id: Option<&'a str>,
 }
 
-/// Writes the lines of one transaction (the caller checked they balance).
+/// Columns shared by every line of a transaction, bound once.
+const SHARED: usize = 5;
+/// Columns of each line.
+const PER_LINE: usize = 9;
+
+/// Writes the lines of one transaction (the caller checked they balance), in one statement:
+/// a transaction is all its lines or none, and one round trip instead of one per line
+/// matters on the ingest path.
 pub async fn insert(
     conn: &mut Conn,
     vendor_id: &str,
@@ -75,29 +82,58 @@ pub async fn insert(
     at: i64,
     lines: &[NewEntry<'_>],
 ) -> Result<(), sqlx::Error> {
-    for l in lines {
-        sqlx::query(
-            "INSERT INTO ledger_entries (id, vendor_id, txn_id, kind, account, affiliate_id, \
-             currency, amount_cents, program_id, conversion_id, commission_id, payout_id, memo, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(new_id("led"))
+    for chunk in lines.chunks(MAX_LINES) {
+        insert_lines(conn, [vendor_id, txn_id, kind, memo], at, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Lines per statement at most (bound parameters stay far below both engines' limits).
+const MAX_LINES: usize = 500;
+
+async fn insert_lines(
+    conn: &mut Conn,
+    [vendor_id, txn_id, kind, memo]: [&str; 4],
+    at: i64,
+    lines: &[NewEntry<'_>],
+) -> Result<(), sqlx::Error> {
+    // Only placeholders are generated here; every value is bound.
+    let mut sql = String::from(
+        "INSERT INTO ledger_entries (vendor_id, txn_id, kind, memo, created_at, id, account, \
+         affiliate_id, currency, amount_cents, program_id, conversion_id, commission_id, \
+         payout_id) VALUES ",
+    );
+    for i in 0..lines.len() {
+        sql.push_str(if i == 0 {
+            "($1, $2, $3, $4, $5"
+        } else {
+            ", ($1, $2, $3, $4, $5"
+        });
+        for c in 0..PER_LINE {
+            sql.push_str(", $");
+            sql.push_str(&(SHARED + i * PER_LINE + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    let mut q = sqlx::query(AssertSqlSafe(sql))
         .bind(vendor_id)
         .bind(txn_id)
         .bind(kind)
-        .bind(l.account)
-        .bind(l.affiliate_id)
-        .bind(l.currency)
-        .bind(l.amount_cents)
-        .bind(l.program_id)
-        .bind(l.conversion_id)
-        .bind(l.commission_id)
-        .bind(l.payout_id)
         .bind(memo)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
+        .bind(at);
+    for l in lines {
+        q = q
+            .bind(new_id("led"))
+            .bind(l.account)
+            .bind(l.affiliate_id)
+            .bind(l.currency)
+            .bind(l.amount_cents)
+            .bind(l.program_id)
+            .bind(l.conversion_id)
+            .bind(l.commission_id)
+            .bind(l.payout_id);
     }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 

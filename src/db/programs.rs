@@ -302,25 +302,6 @@ pub async fn count<'e, E: Executor<'e, Database = Any>>(
     Ok(n)
 }
 
-/// The commission JSON of one terms version (enrollments keep the version they joined under).
-pub async fn terms<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    vendor_id: &str,
-    program_id: &str,
-    version: i64,
-) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT commission FROM program_terms WHERE vendor_id = $1 AND program_id = $2 \
-         AND version = $3",
-    )
-    .bind(vendor_id)
-    .bind(program_id)
-    .bind(version)
-    .fetch_optional(ex)
-    .await?;
-    Ok(row.map(|(c,)| c))
-}
-
 /// Landing URLs and extra domains of every active program (all vendors): the origins a
 /// browser may call the public click API from.
 pub async fn active_link_domains<'e, E: Executor<'e, Database = Any>>(

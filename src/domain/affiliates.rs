@@ -821,14 +821,10 @@ pub struct EnrollmentTerms {
     pub version: Commission,
 }
 
-/// The terms of an enrollment, read on `conn` (inside the caller's transaction if any).
-pub async fn enrollment_terms(
-    conn: &mut db::Conn,
-    vendor_id: &str,
-    e: &EnrollmentRow,
-) -> AppResult<EnrollmentTerms> {
-    let stored = db::programs::terms(&mut *conn, vendor_id, &e.program_id, e.terms_version).await?;
-    let version = stored
+/// The terms of an enrollment (its row carries its terms version's commission).
+pub fn enrollment_terms(e: &EnrollmentRow) -> AppResult<EnrollmentTerms> {
+    let version = e
+        .terms_commission
         .as_deref()
         .and_then(Commission::from_stored)
         .ok_or_else(|| {
@@ -851,13 +847,8 @@ pub async fn enrollment_terms(
 
 /// The terms an enrollment earns under: its commission override when set, else the program
 /// terms version it activated under. The flag says whether it is an override.
-pub async fn effective_commission(
-    db: &Db,
-    vendor_id: &str,
-    e: &EnrollmentRow,
-) -> AppResult<(Commission, bool)> {
-    let mut conn = db.pool().acquire().await?;
-    let t = enrollment_terms(&mut conn, vendor_id, e).await?;
+pub fn effective_commission(e: &EnrollmentRow) -> AppResult<(Commission, bool)> {
+    let t = enrollment_terms(e)?;
     Ok((t.own, t.is_override))
 }
 

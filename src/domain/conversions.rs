@@ -46,6 +46,8 @@ const DAY_MS: i64 = 86_400_000;
 struct Earner {
     enrollment: db::affiliates::EnrollmentRow,
     referral_id: Option<String>,
+    /// The enrollment's affiliate, when attribution read it already.
+    affiliate: Option<db::affiliates::AffiliateRow>,
 }
 
 /// Finds the enrollment that earns from `event` in `program`: the touch in the event's
@@ -65,6 +67,7 @@ async fn attribute(
         return Ok(Ok(Earner {
             enrollment,
             referral_id: None,
+            affiliate: None,
         }));
     }
     let now = db::now_ms();
@@ -87,19 +90,47 @@ async fn attribute(
     let mut refusal = None;
     if let Some(touch) = touch {
         let found = match &event.customer_id {
-            Some(customer) => {
-                referrals::bind_in(conn, vendor_id, customer, email.as_ref(), &touch, now)
-                    .await?
-                    .map(|(r, _)| (r.enrollment_id, Some(r.id), r.program_id))
-            }
-            None => referrals::check_touch(conn, vendor_id, None, email.as_ref(), &touch, now)
-                .await?
-                .map(|(t, _)| (t.enrollment_id, None, t.program_id)),
+            Some(customer) => referrals::bind_in(
+                conn,
+                vendor_id,
+                Some(program),
+                customer,
+                email.as_ref(),
+                &touch,
+                now,
+            )
+            .await?
+            .map(|b| {
+                (
+                    b.referral.enrollment_id,
+                    Some(b.referral.id),
+                    b.referral.program_id,
+                    b.affiliate,
+                )
+            }),
+            None => referrals::check_touch(
+                conn,
+                vendor_id,
+                Some(program),
+                None,
+                email.as_ref(),
+                &touch,
+                now,
+            )
+            .await?
+            .map(|c| {
+                (
+                    c.target.enrollment_id,
+                    None,
+                    c.target.program_id,
+                    c.affiliate,
+                )
+            }),
         };
         match found {
             // A code of another program of the vendor does not attribute here.
-            Ok((_, _, p)) if p != program.id => refusal = Some("code_of_another_program"),
-            Ok((enrollment_id, referral_id, _)) => {
+            Ok((_, _, p, _)) if p != program.id => refusal = Some("code_of_another_program"),
+            Ok((enrollment_id, referral_id, _, affiliate)) => {
                 let enrollment =
                     db::affiliates::enrollment_by_id(&mut *conn, vendor_id, &enrollment_id)
                         .await?
@@ -107,6 +138,7 @@ async fn attribute(
                 return Ok(Ok(Earner {
                     enrollment,
                     referral_id,
+                    affiliate: Some(affiliate),
                 }));
             }
             Err(reason) => refusal = Some(reason),
@@ -122,6 +154,7 @@ async fn attribute(
         return Ok(Ok(Earner {
             enrollment,
             referral_id: Some(r.id),
+            affiliate: None,
         }));
     }
     Ok(Err(refusal.unwrap_or("not_attributed")))
@@ -275,10 +308,13 @@ async fn record(
 ) -> AppResult<(ConversionRow, Vec<CommissionRow>)> {
     let vendor_id = program.vendor_id.as_str();
     let e = &earner.enrollment;
-    let affiliate = db::affiliates::by_id(&mut *conn, vendor_id, &e.affiliate_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let terms = affiliates::enrollment_terms(conn, vendor_id, e).await?;
+    let affiliate = match &earner.affiliate {
+        Some(a) => a.clone(),
+        None => db::affiliates::by_id(&mut *conn, vendor_id, &e.affiliate_id)
+            .await?
+            .ok_or(AppError::NotFound)?,
+    };
+    let terms = affiliates::enrollment_terms(e)?;
     let (own_terms, version_terms) = (terms.own, terms.version);
     // Facts counted before this conversion exists.
     let cycle = match (&own_terms.rate, &event.subscription_id) {
@@ -325,10 +361,8 @@ async fn record(
         occurred_at: event.occurred_at,
         available_at,
     };
-    let id = db::conversions::insert(&mut *conn, &new).await?;
-    let conversion = db::conversions::by_id(&mut *conn, vendor_id, &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let conversion = db::conversions::insert(&mut *conn, &new).await?;
+    let id = conversion.id.clone();
     let mut earned = Vec::new();
     if refused.is_none() {
         if let Ok(d) = direct {
@@ -704,6 +738,7 @@ pub struct ManualInput {
 pub async fn record_manual(
     db: &Db,
     tracker: &Tracker,
+    writer: &billing::IngestWriter,
     vendor_id: &str,
     input: &ManualInput,
     actor: &Actor,
@@ -754,7 +789,7 @@ pub async fn record_manual(
         event_type: "manual",
         payload: &payload,
     };
-    let ingested: Ingested = billing::ingest(db, tracker, &program, &door, &event).await?;
+    let ingested: Ingested = billing::ingest(db, tracker, writer, &program, &door, &event).await?;
     match (ingested.duplicate, ingested.conversion_id) {
         (true, Some(id)) => Err(duplicate_external_id(id)),
         (false, Some(id)) => {

@@ -160,6 +160,7 @@ pub async fn bind(
         match bind_in(
             &mut tx,
             vendor_id,
+            None,
             &customer_id,
             email,
             &Touch::click(c),
@@ -179,6 +180,7 @@ pub async fn bind(
         match bind_in(
             &mut tx,
             vendor_id,
+            None,
             &customer_id,
             email,
             &Touch::code(code, now),
@@ -204,7 +206,17 @@ pub async fn bind(
             source: "deal",
             deal_id: Some(deal.id),
         };
-        match bind_in(&mut tx, vendor_id, &customer_id, Some(email), &touch, now).await? {
+        match bind_in(
+            &mut tx,
+            vendor_id,
+            None,
+            &customer_id,
+            Some(email),
+            &touch,
+            now,
+        )
+        .await?
+        {
             Ok(done) => return finish(tx, done).await,
             Err(reason) => refusal = refusal.or(Some(reason)),
         }
@@ -212,7 +224,12 @@ pub async fn bind(
     Ok(Attribution::refused(refusal.unwrap_or("no_touch")))
 }
 
-async fn finish(tx: db::Tx, (referral, outcome): (ReferralRow, Outcome)) -> AppResult<Attribution> {
+async fn finish(
+    tx: db::Tx,
+    Bound {
+        referral, outcome, ..
+    }: Bound,
+) -> AppResult<Attribution> {
     tx.commit().await?;
     Ok(Attribution {
         attributed: true,
@@ -222,17 +239,41 @@ async fn finish(tx: db::Tx, (referral, outcome): (ReferralRow, Outcome)) -> AppR
     })
 }
 
+/// A touch that may attribute: what its code resolved to.
+#[derive(Debug)]
+pub struct Checked {
+    /// The code's enrollment and program.
+    pub target: db::links::CodeTarget,
+    /// The program.
+    pub program: db::programs::ProgramRow,
+    /// The enrollment's affiliate.
+    pub affiliate: db::affiliates::AffiliateRow,
+}
+
+/// A customer bound by [`bind_in`].
+#[derive(Debug)]
+pub struct Bound {
+    /// The binding as stored.
+    pub referral: ReferralRow,
+    /// What changed.
+    pub outcome: Outcome,
+    /// The affiliate it attributes to.
+    pub affiliate: db::affiliates::AffiliateRow,
+}
+
 /// Whether a touch may attribute `customer_id` (or an anonymous payment when `None`) now:
 /// the code's enrollment and program are active, the touch is inside the program's window,
-/// and it is not a self-referral (unless allowed). `Err(reason)` when it may not.
+/// and it is not a self-referral (unless allowed). `Err(reason)` when it may not. `known` is
+/// a program the caller has loaded already, used when the code is of that program.
 pub async fn check_touch(
     conn: &mut db::Conn,
     vendor_id: &str,
+    known: Option<&db::programs::ProgramRow>,
     customer_id: Option<&str>,
     email: Option<&Email>,
     touch: &Touch,
     now: i64,
-) -> AppResult<Result<(db::links::CodeTarget, db::programs::ProgramRow), &'static str>> {
+) -> AppResult<Result<Checked, &'static str>> {
     let Some(t) = db::links::resolve_code(&mut *conn, &touch.enrollment_code).await? else {
         return Ok(Err("unknown_code"));
     };
@@ -245,39 +286,50 @@ pub async fn check_touch(
     if t.program_status != "active" {
         return Ok(Err("program_inactive"));
     }
-    let program = db::programs::by_id(&mut *conn, vendor_id, &t.program_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let program = match known {
+        Some(p) if p.id == t.program_id && p.vendor_id == vendor_id => p.clone(),
+        _ => db::programs::by_id(&mut *conn, vendor_id, &t.program_id)
+            .await?
+            .ok_or(AppError::NotFound)?,
+    };
     if now - touch.at > program.attribution_window_days * DAY_MS {
         return Ok(Err("outside_window"));
     }
-    if program.allow_self_referral == 0 {
-        let affiliate = db::affiliates::by_id(&mut *conn, vendor_id, &t.affiliate_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        if affiliates::is_self_referral(&affiliate, customer_id, email.map(Email::as_str)) {
-            return Ok(Err("self_referral"));
-        }
+    let affiliate = db::affiliates::by_id(&mut *conn, vendor_id, &t.affiliate_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if program.allow_self_referral == 0
+        && affiliates::is_self_referral(&affiliate, customer_id, email.map(Email::as_str))
+    {
+        return Ok(Err("self_referral"));
     }
-    Ok(Ok((t, program)))
+    Ok(Ok(Checked {
+        target: t,
+        program,
+        affiliate,
+    }))
 }
 
 /// Applies the rules to one touch in the caller's transaction and binds the customer:
 /// `Err(reason)` when the touch cannot attribute. With first touch an existing binding
-/// stays; with last touch a newer touch moves it.
+/// stays; with last touch a newer touch moves it. `known` as in [`check_touch`].
 pub async fn bind_in(
     conn: &mut db::Conn,
     vendor_id: &str,
+    known: Option<&db::programs::ProgramRow>,
     customer_id: &str,
     email: Option<&Email>,
     touch: &Touch,
     now: i64,
-) -> AppResult<Result<(ReferralRow, Outcome), &'static str>> {
-    let (t, program) =
-        match check_touch(conn, vendor_id, Some(customer_id), email, touch, now).await? {
-            Ok(found) => found,
-            Err(reason) => return Ok(Err(reason)),
-        };
+) -> AppResult<Result<Bound, &'static str>> {
+    let Checked {
+        target: t,
+        program,
+        affiliate,
+    } = match check_touch(conn, vendor_id, known, Some(customer_id), email, touch, now).await? {
+        Ok(found) => found,
+        Err(reason) => return Ok(Err(reason)),
+    };
     let binding = Binding {
         vendor_id,
         program_id: &t.program_id,
@@ -293,13 +345,19 @@ pub async fn bind_in(
     let first_touch = program.attribution_model == "first_touch";
     let existing =
         db::referrals::by_customer(&mut *conn, vendor_id, &t.program_id, customer_id).await?;
-    let outcome = match existing {
+    // A binding that stays is answered with the row already read; a new or moved one is
+    // read back as stored.
+    enum Row {
+        Read(Box<ReferralRow>),
+        Written(String),
+    }
+    let (row, outcome) = match existing {
         None => match db::referrals::insert(&mut *conn, &binding).await? {
             Some(id) => {
                 if let Some(deal) = &touch.deal_id {
                     db::deals::set_referral(&mut *conn, vendor_id, deal, &id).await?;
                 }
-                (id, Outcome::Created)
+                (Row::Written(id), Outcome::Created)
             }
             // Lost a race with a concurrent report; that one's binding stands.
             None => {
@@ -307,27 +365,32 @@ pub async fn bind_in(
                     db::referrals::by_customer(&mut *conn, vendor_id, &t.program_id, customer_id)
                         .await?
                         .ok_or(AppError::NotFound)?;
-                (r.id, Outcome::Unchanged)
+                (Row::Read(Box::new(r)), Outcome::Unchanged)
             }
         },
-        Some(r) if r.enrollment_id == t.enrollment_id => (r.id, Outcome::Unchanged),
-        Some(r) if first_touch => (r.id, Outcome::KeptFirstTouch),
+        Some(r) if r.enrollment_id == t.enrollment_id => {
+            (Row::Read(Box::new(r)), Outcome::Unchanged)
+        }
+        Some(r) if first_touch => (Row::Read(Box::new(r)), Outcome::KeptFirstTouch),
         Some(r) => {
             if db::referrals::rebind(&mut *conn, &r.id, &binding).await? {
                 if let Some(deal) = &touch.deal_id {
                     db::deals::set_referral(&mut *conn, vendor_id, deal, &r.id).await?;
                 }
-                (r.id, Outcome::Moved)
+                (Row::Written(r.id), Outcome::Moved)
             } else {
                 // The stored touch is newer than this one: last touch already holds.
-                (r.id, Outcome::Unchanged)
+                (Row::Read(Box::new(r)), Outcome::Unchanged)
             }
         }
     };
-    let referral = db::referrals::by_id(&mut *conn, vendor_id, &outcome.0)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let event = match outcome.1 {
+    let referral = match row {
+        Row::Read(r) => *r,
+        Row::Written(id) => db::referrals::by_id(&mut *conn, vendor_id, &id)
+            .await?
+            .ok_or(AppError::NotFound)?,
+    };
+    let event = match outcome {
         Outcome::Created => Some("referral.created"),
         Outcome::Moved => Some("referral.moved"),
         _ => None,
@@ -341,7 +404,11 @@ pub async fn bind_in(
         )
         .await?;
     }
-    Ok(Ok((referral, outcome.1)))
+    Ok(Ok(Bound {
+        referral,
+        outcome,
+        affiliate,
+    }))
 }
 
 /// A referral as JSON (API responses and event payloads).

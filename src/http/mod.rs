@@ -20,6 +20,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::affiliate_tokens::Signer;
+use crate::domain::billing::IngestWriter;
 use crate::domain::mail::Sender;
 use crate::domain::tracking::Tracker;
 use crate::error::AppError;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub sender: Sender,
     /// Referral-link cache, click writer and visitor windows.
     pub tracker: Tracker,
+    /// Stores and processes billing events, committing concurrent ones together.
+    pub ingest: IngestWriter,
     /// Signs and checks affiliate access tokens.
     pub affiliate_tokens: Signer,
 }

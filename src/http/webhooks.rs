@@ -55,7 +55,15 @@ pub async fn stripe_event(
                 event_type: &envelope.r#type,
                 payload: raw,
             };
-            billing::ingest(&state.db, &state.tracker, &program, &door, &event).await?
+            billing::ingest(
+                &state.db,
+                &state.tracker,
+                &state.ingest,
+                &program,
+                &door,
+                &event,
+            )
+            .await?
         }
         // Authentic but not readable as an event we know: kept as failed when it names
         // itself (id and type), refused otherwise.

@@ -146,14 +146,27 @@ impl World {
                 event_type: &env.r#type,
                 payload: &sent.body,
             };
-            billing::ingest(&self.db, &self.state.tracker, &self.program, &door, &event)
-                .await
-                .unwrap()
+            billing::ingest(
+                &self.db,
+                &self.state.tracker,
+                &self.state.ingest,
+                &self.program,
+                &door,
+                &event,
+            )
+            .await
+            .unwrap()
         } else {
             let e: ApiEvent = serde_json::from_str(&sent.body).unwrap();
-            billing::api_event::receive(&self.db, &self.state.tracker, &self.vendor_id, &e)
-                .await
-                .unwrap()
+            billing::api_event::receive(
+                &self.db,
+                &self.state.tracker,
+                &self.state.ingest,
+                &self.vendor_id,
+                &e,
+            )
+            .await
+            .unwrap()
         };
         assert_ne!(done.status, "failed", "{:?}", done.result);
         if let Some(c) = &done.conversion_id

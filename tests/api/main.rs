@@ -13,6 +13,7 @@ mod dashboard_auth;
 mod deals_links;
 mod email;
 mod host_routing;
+mod ingest_batch;
 mod jobs;
 mod ledger_props;
 mod money;

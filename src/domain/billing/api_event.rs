@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Door, Hints, Ingested, Kind, Normalized, RefundAmount};
+use super::{Door, Hints, IngestWriter, Ingested, Kind, Normalized, RefundAmount};
 use crate::db::{self, Db, programs::ProgramRow};
 use crate::domain::tracking::Tracker;
 use crate::domain::{Currency, Email, text};
@@ -208,6 +208,7 @@ async fn program_for(
 pub async fn receive(
     db: &Db,
     tracker: &Tracker,
+    writer: &IngestWriter,
     vendor_id: &str,
     body: &ApiEvent,
 ) -> AppResult<Ingested> {
@@ -221,5 +222,5 @@ pub async fn receive(
         event_type: &event.event_type,
         payload: &payload,
     };
-    super::ingest(db, tracker, &program, &door, &event).await
+    super::ingest(db, tracker, writer, &program, &door, &event).await
 }

@@ -10,6 +10,7 @@
 
 pub mod api_event;
 pub mod stripe;
+pub mod writer;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -20,6 +21,8 @@ use crate::db::{
 use crate::domain::conversions;
 use crate::domain::tracking::{Tracker, is_click_id, normalize_code, track::stored_click};
 use crate::error::{AppError, AppResult};
+pub use writer::IngestWriter;
+use writer::Job;
 
 /// Metadata keys that carry a click id (`aff_sess` from our snippet; seed 004's name).
 const CLICK_KEYS: [&str; 2] = ["aff_sess", "affiliate_session_id"];
@@ -228,104 +231,209 @@ fn is_race(e: &AppError) -> bool {
     )
 }
 
-/// Stores and processes one event; see the module docs.
+/// Stores and processes one event; see the module docs. The work is done by the
+/// [`IngestWriter`], which commits concurrent events together.
 pub async fn ingest(
     db: &Db,
     tracker: &Tracker,
+    writer: &IngestWriter,
     program: &ProgramRow,
     door: &Door<'_>,
     event: &Normalized,
 ) -> AppResult<Ingested> {
-    let vendor_id = program.vendor_id.as_str();
+    // A repeat is answered from the log without queueing (a read beside the writer).
+    if let Some(row) = db::billing_events::by_key(
+        db.pool(),
+        &program.vendor_id,
+        door.source,
+        &program.id,
+        door.event_id,
+    )
+    .await?
+    {
+        return Ok(Ingested::from_row(row, true));
+    }
+    let click = prefetch_click(db, tracker, &program.vendor_id, event).await?;
+    writer
+        .submit(Job {
+            program: program.clone(),
+            source: door.source.to_owned(),
+            event_id: door.event_id.to_owned(),
+            event_type: door.event_type.to_owned(),
+            payload: door.payload.to_owned(),
+            event: event.clone(),
+            click,
+        })
+        .await
+}
+
+/// Stores and processes one event in the caller's transaction. A repeat is answered from
+/// the log.
+///
+/// `Guard::None` (batches): a processing failure is returned as `Err`, and the caller rolls
+/// back and retries the events one by one. `Guard::Savepoint`: the event runs inside a
+/// savepoint; a processing failure rolls back to it (after one retry of a unique-index
+/// race) and the event is stored as `failed`. `Err` then only when the database itself
+/// fails, and the caller's transaction is unusable.
+async fn store_and_process(conn: &mut db::Conn, job: &Job, guard: Guard) -> AppResult<Ingested> {
+    let program = &job.program;
     let new = NewEvent {
-        vendor_id,
+        vendor_id: &program.vendor_id,
         program_id: &program.id,
-        source: door.source,
-        event_id: door.event_id,
-        r#type: door.event_type,
-        payload: door.payload,
-        occurred_at: event.occurred_at,
+        source: &job.source,
+        event_id: &job.event_id,
+        r#type: &job.event_type,
+        payload: &job.payload,
+        occurred_at: job.event.occurred_at,
     };
-    let click = prefetch_click(db, tracker, vendor_id, event).await?;
+    if guard == Guard::None {
+        return process_then_store(conn, job, &new).await;
+    }
     let mut last_error = None;
     for _ in 0..2 {
-        let mut tx = db.begin().await?;
-        let Some(id) = db::billing_events::insert(&mut *tx, &new, "processed").await? else {
-            drop(tx);
-            return duplicate(db, &new).await;
-        };
-        let done = match process(&mut tx, program, door.source, event, click.as_ref()).await {
-            Ok(p) => {
-                let stored = db::billing_events::set_result(
-                    &mut *tx,
-                    &id,
-                    p.status,
-                    &p.result.to_string(),
-                    p.conversion_id.as_deref(),
-                    false,
-                )
-                .await;
-                match stored {
-                    Ok(()) => tx.commit().await.map_err(AppError::from).map(|()| p),
-                    Err(e) => Err(e.into()),
-                }
+        let mut sp = sqlx::Connection::begin(&mut *conn).await?;
+        match claim_and_process(&mut sp, job, &new).await {
+            Ok(done) => {
+                sp.commit().await?;
+                return Ok(done);
             }
-            Err(e) => Err(e),
-        };
-        match done {
-            Ok(p) => {
-                return Ok(Ingested {
-                    id,
-                    status: p.status.to_owned(),
-                    result: p.result,
-                    conversion_id: p.conversion_id,
-                    duplicate: false,
-                });
-            }
-            Err(e) if is_race(&e) && last_error.is_none() => last_error = Some(e),
             Err(e) => {
+                sp.rollback().await?;
+                let retry = is_race(&e) && last_error.is_none();
                 last_error = Some(e);
-                break;
+                if !retry {
+                    break;
+                }
             }
         }
     }
     let error = last_error.unwrap_or_else(|| AppError::Internal(anyhow::anyhow!("no attempt")));
-    store_failed(db, &new, &error).await
+    store_failed(conn, &new, &error).await
 }
 
-async fn duplicate(db: &Db, new: &NewEvent<'_>) -> AppResult<Ingested> {
-    let row = db::billing_events::by_key(
-        db.pool(),
+/// How [`store_and_process`] contains a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    /// Not at all: the error ends the caller's transaction.
+    None,
+    /// A savepoint per event; the event is stored as `failed`.
+    Savepoint,
+}
+
+/// Processes the event, then stores it with its result: one statement less than claiming
+/// the key first, for batches. [`ingest`] found the key free before queueing; if it has been
+/// taken since (a resend in the same batch, another instance), the insert finds it and the
+/// `duplicate` error rolls the batch back, to be retried event by event with
+/// [`claim_and_process`], which answers the repeat from the log.
+async fn process_then_store(
+    conn: &mut db::Conn,
+    job: &Job,
+    new: &NewEvent<'_>,
+) -> AppResult<Ingested> {
+    let p = process(
+        conn,
+        &job.program,
+        &job.source,
+        &job.event,
+        job.click.as_ref(),
+    )
+    .await?;
+    let result = p.result.to_string();
+    let stored = db::billing_events::insert(
+        &mut *conn,
+        new,
+        p.status,
+        &result,
+        p.conversion_id.as_deref(),
+    )
+    .await?;
+    let Some(id) = stored else {
+        return Err(AppError::duplicate(
+            "id",
+            "this event was stored while it was being processed",
+        ));
+    };
+    Ok(Ingested {
+        id,
+        status: p.status.to_owned(),
+        result: p.result,
+        conversion_id: p.conversion_id,
+        duplicate: false,
+    })
+}
+
+/// Claims the event's key in the log and processes it; a known key is a repeat.
+async fn claim_and_process(
+    conn: &mut db::Conn,
+    job: &Job,
+    new: &NewEvent<'_>,
+) -> AppResult<Ingested> {
+    let Some(id) = db::billing_events::insert(&mut *conn, new, "processed", "{}", None).await?
+    else {
+        return Ok(Ingested::from_row(by_key(conn, new).await?, true));
+    };
+    let p = process(
+        conn,
+        &job.program,
+        &job.source,
+        &job.event,
+        job.click.as_ref(),
+    )
+    .await?;
+    db::billing_events::set_result(
+        &mut *conn,
+        &id,
+        p.status,
+        &p.result.to_string(),
+        p.conversion_id.as_deref(),
+        false,
+    )
+    .await?;
+    Ok(Ingested {
+        id,
+        status: p.status.to_owned(),
+        result: p.result,
+        conversion_id: p.conversion_id,
+        duplicate: false,
+    })
+}
+
+async fn by_key(
+    conn: &mut db::Conn,
+    new: &NewEvent<'_>,
+) -> AppResult<db::billing_events::BillingEventRow> {
+    db::billing_events::by_key(
+        &mut *conn,
         new.vendor_id,
         new.source,
         new.program_id,
         new.event_id,
     )
     .await?
-    .ok_or(AppError::NotFound)?;
-    Ok(Ingested::from_row(row, true))
+    .ok_or(AppError::NotFound)
 }
 
 /// Keeps an event whose processing failed, with the error, for a later replay.
-async fn store_failed(db: &Db, new: &NewEvent<'_>, error: &AppError) -> AppResult<Ingested> {
+async fn store_failed(
+    conn: &mut db::Conn,
+    new: &NewEvent<'_>,
+    error: &AppError,
+) -> AppResult<Ingested> {
     error.log();
     let message = match error {
         AppError::Internal(e) => format!("{e:#}"),
         other => other.to_string(),
     };
-    let result = json!({"error": message}).to_string();
-    let mut tx = db.begin().await?;
-    let Some(id) = db::billing_events::insert(&mut *tx, new, "failed").await? else {
-        drop(tx);
-        return duplicate(db, new).await;
+    let result = json!({"error": message});
+    let stored =
+        db::billing_events::insert(&mut *conn, new, "failed", &result.to_string(), None).await?;
+    let Some(id) = stored else {
+        return Ok(Ingested::from_row(by_key(conn, new).await?, true));
     };
-    db::billing_events::set_result(&mut *tx, &id, "failed", &result, None, false).await?;
-    tx.commit().await?;
-    tracing::warn!(event_id = %new.event_id, source = %new.source, error = %message, "billing event failed");
     Ok(Ingested {
         id,
         status: "failed".into(),
-        result: json!({"error": message}),
+        result,
         conversion_id: None,
         duplicate: false,
     })
@@ -349,7 +457,10 @@ pub async fn store_unreadable(
         payload: door.payload,
         occurred_at,
     };
-    store_failed(db, &new, &AppError::BadRequest(message.to_owned())).await
+    let mut tx = db.begin().await?;
+    let stored = store_failed(&mut tx, &new, &AppError::BadRequest(message.to_owned())).await?;
+    tx.commit().await?;
+    Ok(stored)
 }
 
 /// Clicks are written asynchronously; look one up before the transaction (waiting for the

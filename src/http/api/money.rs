@@ -37,8 +37,14 @@ pub async fn ingest(
     body: ApiJson<ApiEvent>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
-    let done =
-        billing::api_event::receive(&state.db, &state.tracker, auth.vendor_id(), &body.0).await?;
+    let done = billing::api_event::receive(
+        &state.db,
+        &state.tracker,
+        &state.ingest,
+        auth.vendor_id(),
+        &body.0,
+    )
+    .await?;
     Ok(if done.duplicate {
         HttpResponse::Ok().json(done)
     } else {
@@ -113,6 +119,7 @@ pub async fn create_conversion(
     let (c, commission_cents) = conversions::record_manual(
         &state.db,
         &state.tracker,
+        &state.ingest,
         auth.vendor_id(),
         &body.0,
         &actor(&auth),

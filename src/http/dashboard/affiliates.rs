@@ -296,8 +296,7 @@ pub async fn show(
     let mut enrollments = Vec::new();
     let mut override_percent = String::new();
     for e in &a.enrollments {
-        let (commission, is_override) =
-            affiliates::effective_commission(&state.db, &staff.vendor.id, e).await?;
+        let (commission, is_override) = affiliates::effective_commission(e)?;
         if let (true, Rate::Percentage { bps }) = (is_override, &commission.rate) {
             override_percent = terms::bps_to_percent_input(*bps);
         }

@@ -361,6 +361,7 @@ pub async fn create(
             conversions::record_manual(
                 &state.db,
                 &state.tracker,
+                &state.ingest,
                 &staff.vendor.id,
                 &input,
                 &Actor::User(staff.user.id.clone()),
