@@ -17,6 +17,7 @@ use crate::db::Db;
 use crate::domain::affiliate_tokens::Signer;
 use crate::domain::billing::IngestWriter;
 use crate::domain::mail::Sender;
+use crate::domain::payouts::stripe_connect::StripeConnect;
 use crate::domain::tracking::Tracker;
 use crate::error::AppError;
 use crate::http::middleware::{csrf::csrf, host_routing::route_by_host, htmx_errors::htmx_errors};
@@ -67,6 +68,10 @@ impl Application {
             sender: Sender::from_settings(&settings),
             tracker: Tracker::start(db.clone(), settings.secret_key.expose()),
             ingest: IngestWriter::start(db.clone()),
+            stripe_connect: StripeConnect::new(
+                settings.stripe_connect_payouts,
+                settings.stripe_api_base.clone(),
+            )?,
             affiliate_tokens: Signer::new(settings.secret_key.expose()),
             db,
             settings: Arc::new(settings),

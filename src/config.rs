@@ -96,6 +96,17 @@ pub struct SettingsArgs {
     #[arg(long, env = "AFFILIA_HTTP_WORKERS", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_workers: Option<usize>,
+
+    /// Let payouts be sent as Stripe Connect transfers (money leaves your Stripe account)
+    /// [default: false].
+    #[arg(long, env = "AFFILIA_STRIPE_CONNECT_PAYOUTS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stripe_connect_payouts: Option<bool>,
+
+    /// Stripe API base URL [default: https://api.stripe.com].
+    #[arg(long, env = "AFFILIA_STRIPE_API_BASE", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stripe_api_base: Option<String>,
 }
 
 /// How log lines are written.
@@ -156,6 +167,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// HTTP worker threads; `None` lets actix-web pick one per CPU.
     pub http_workers: Option<usize>,
+    /// Whether payouts may be sent as Stripe Connect transfers (off unless turned on).
+    pub stripe_connect_payouts: bool,
+    /// Stripe API base URL (tests point it at a local fake).
+    pub stripe_api_base: Url,
 }
 
 /// The layers merged by figment; every field optional so a file may set any subset.
@@ -172,7 +187,12 @@ struct Raw {
     trusted_proxy: Option<bool>,
     log_format: Option<LogFormat>,
     http_workers: Option<usize>,
+    stripe_connect_payouts: Option<bool>,
+    stripe_api_base: Option<String>,
 }
+
+/// Stripe's API.
+pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
 
 /// Default listen address.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -247,6 +267,13 @@ impl Settings {
             trusted_proxy: raw.trusted_proxy.unwrap_or(false),
             log_format: raw.log_format.unwrap_or_default(),
             http_workers: raw.http_workers,
+            stripe_connect_payouts: raw.stripe_connect_payouts.unwrap_or(false),
+            stripe_api_base: match raw.stripe_api_base {
+                Some(u) => {
+                    Url::parse(&u).with_context(|| format!("invalid Stripe API base {u:?}"))?
+                }
+                None => Url::parse(STRIPE_API_BASE).context("Stripe API base")?,
+            },
         })
     }
 

@@ -33,8 +33,12 @@ pub struct AffiliateRow {
     pub external_id: Option<String>,
     /// `paypal`, `wise`, `bank_transfer`, `stripe_connect` or `crypto`.
     pub payout_method: Option<String>,
-    /// Where payouts go (email, account id or details).
+    /// PayPal or Wise email.
     pub payout_email: Option<String>,
+    /// Bank transfer details or crypto wallet, free text.
+    pub payout_details: Option<String>,
+    /// Stripe Connect account (`acct_...`).
+    pub stripe_account_id: Option<String>,
     /// Arbitrary JSON object.
     pub metadata: String,
     /// First sign-in or explicit activation, unix ms.
@@ -68,10 +72,6 @@ pub struct AffiliateColumns<'a> {
     pub external_source: Option<&'a str>,
     /// Id there.
     pub external_id: Option<&'a str>,
-    /// Payout method.
-    pub payout_method: Option<&'a str>,
-    /// Payout destination.
-    pub payout_email: Option<&'a str>,
     /// JSON object.
     pub metadata: &'a str,
     /// Recruiting affiliate.
@@ -142,7 +142,7 @@ macro_rules! cols {
     () => {
         "a.id, a.vendor_id, a.email, a.name, a.first_name, a.last_name, a.company, a.website, \
          a.status, a.customer_id, a.external_source, a.external_id, a.payout_method, \
-         a.payout_email, a.metadata, a.activated_at, a.parent_affiliate_id, a.created_at, \
+         a.payout_email, a.payout_details, a.stripe_account_id, a.metadata, a.activated_at, a.parent_affiliate_id, a.created_at, \
          a.updated_at"
     };
 }
@@ -174,9 +174,9 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     let id = new_id("aff");
     sqlx::query(
         "INSERT INTO affiliates (id, vendor_id, email, name, first_name, last_name, company, website, \
-         status, customer_id, external_source, external_id, payout_method, payout_email, metadata, \
+         status, customer_id, external_source, external_id, metadata, \
          parent_affiliate_id, activated_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
     )
     .bind(&id)
     .bind(vendor_id)
@@ -190,8 +190,6 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(c.customer_id)
     .bind(c.external_source)
     .bind(c.external_id)
-    .bind(c.payout_method)
-    .bind(c.payout_email)
     .bind(c.metadata)
     .bind(c.parent_affiliate_id)
     .bind((status == "active").then_some(now))
@@ -210,9 +208,9 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE affiliates SET email = $1, name = $2, first_name = $3, last_name = $4, company = $5, \
-         website = $6, customer_id = $7, external_source = $8, external_id = $9, payout_method = $10, \
-         payout_email = $11, metadata = $12, parent_affiliate_id = $13, updated_at = $14 \
-         WHERE vendor_id = $15 AND id = $16",
+         website = $6, customer_id = $7, external_source = $8, external_id = $9, \
+         metadata = $10, parent_affiliate_id = $11, updated_at = $12 \
+         WHERE vendor_id = $13 AND id = $14",
     )
     .bind(c.email)
     .bind(c.name)
@@ -223,10 +221,44 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     .bind(c.customer_id)
     .bind(c.external_source)
     .bind(c.external_id)
-    .bind(c.payout_method)
-    .bind(c.payout_email)
     .bind(c.metadata)
     .bind(c.parent_affiliate_id)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Where an affiliate is paid: the method and the one destination field it uses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PayoutColumns<'a> {
+    /// Method.
+    pub method: Option<&'a str>,
+    /// PayPal or Wise email.
+    pub email: Option<&'a str>,
+    /// Bank details or wallet.
+    pub details: Option<&'a str>,
+    /// Stripe Connect account.
+    pub stripe_account_id: Option<&'a str>,
+}
+
+/// Rewrites an affiliate's payout settings.
+pub async fn set_payout<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+    p: &PayoutColumns<'_>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE affiliates SET payout_method = $1, payout_email = $2, payout_details = $3, \
+         stripe_account_id = $4, updated_at = $5 WHERE vendor_id = $6 AND id = $7",
+    )
+    .bind(p.method)
+    .bind(p.email)
+    .bind(p.details)
+    .bind(p.stripe_account_id)
     .bind(now_ms())
     .bind(vendor_id)
     .bind(id)

@@ -134,6 +134,22 @@ pub async fn for_conversion<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// The commissions a payout settles, oldest first.
+pub async fn for_payout<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    payout_id: &str,
+) -> Result<Vec<CommissionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE vendor_id = $1 AND payout_id = $2 ORDER BY created_at, id"
+    ))
+    .bind(vendor_id)
+    .bind(payout_id)
+    .fetch_all(ex)
+    .await
+}
+
 /// Moves a commission from `from` to `to`; `false` when it was not in `from`.
 pub async fn transition<'e, E: Executor<'e, Database = Any>>(
     ex: E,
@@ -192,28 +208,6 @@ pub async fn add_reversed<'e, E: Executor<'e, Database = Any>>(
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Settles available commissions of an affiliate in a currency into a payout.
-pub async fn mark_paid<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    vendor_id: &str,
-    affiliate_id: &str,
-    currency: &str,
-    payout_id: &str,
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE commissions SET status = 'paid', payout_id = $1, updated_at = $2 \
-         WHERE vendor_id = $3 AND affiliate_id = $4 AND currency = $5 AND status = 'available'",
-    )
-    .bind(payout_id)
-    .bind(now_ms())
-    .bind(vendor_id)
-    .bind(affiliate_id)
-    .bind(currency)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected())
 }
 
 /// Every commission of a vendor (ledger verification).

@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod links;
 pub mod login_tokens;
+pub mod payouts;
 pub mod programs;
 pub mod referrals;
 pub mod throttle;

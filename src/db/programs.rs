@@ -49,6 +49,12 @@ pub struct ProgramRow {
     pub conversion_event: Option<String>,
     /// Stripe's webhook signing secret; write-only, never rendered.
     pub stripe_webhook_secret: Option<String>,
+    /// Stripe secret key for Connect transfers (never shown).
+    pub stripe_secret_key: Option<String>,
+    /// Platform fee per payout, basis points.
+    pub platform_fee_bps: i64,
+    /// Monthly payout day (1-28), if payouts run on a schedule.
+    pub payout_day: Option<i64>,
     /// The current terms' JSON.
     pub commission: String,
     /// Creation time, unix ms.
@@ -92,6 +98,10 @@ pub struct ProgramColumns<'a> {
     pub conversion_kind: &'a str,
     /// The converting event type (`conversion_kind` `event`).
     pub conversion_event: Option<&'a str>,
+    /// Platform fee per payout, basis points.
+    pub platform_fee_bps: i64,
+    /// Monthly payout day.
+    pub payout_day: Option<i64>,
 }
 
 macro_rules! select {
@@ -100,7 +110,9 @@ macro_rules! select {
          p.is_default, p.holding_period_days, p.min_payout_cents, p.cookie_duration_days, \
          p.attribution_model, p.attribution_window_days, p.auto_approve, p.allow_self_referral, \
          p.terms_text, p.current_terms_version, p.allowed_domains, p.conversion_kind, \
-         p.conversion_event, p.stripe_webhook_secret, t.commission, p.created_at, p.updated_at \
+         p.conversion_event, p.stripe_webhook_secret, p.stripe_secret_key, p.platform_fee_bps, \
+         p.payout_day, \
+         t.commission, p.created_at, p.updated_at \
          FROM programs p JOIN program_terms t \
          ON t.program_id = p.id AND t.version = p.current_terms_version "
     };
@@ -120,9 +132,10 @@ pub async fn insert(
         "INSERT INTO programs (id, vendor_id, name, slug, currency, landing_url, status, is_default, \
          holding_period_days, min_payout_cents, cookie_duration_days, attribution_model, \
          attribution_window_days, auto_approve, allow_self_referral, terms_text, allowed_domains, \
-         conversion_kind, conversion_event, current_terms_version, created_at, updated_at) \
+         conversion_kind, conversion_event, platform_fee_bps, payout_day, current_terms_version, \
+         created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, 1, $20, $20)",
+         $19, $20, $21, 1, $22, $22)",
     )
     .bind(&id)
     .bind(vendor_id)
@@ -143,6 +156,8 @@ pub async fn insert(
     .bind(c.allowed_domains)
     .bind(c.conversion_kind)
     .bind(c.conversion_event)
+    .bind(c.platform_fee_bps)
+    .bind(c.payout_day)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -183,8 +198,9 @@ pub async fn update(
          holding_period_days = $6, min_payout_cents = $7, cookie_duration_days = $8, \
          attribution_model = $9, attribution_window_days = $10, auto_approve = $11, \
          allow_self_referral = $12, terms_text = $13, allowed_domains = $14, \
-         conversion_kind = $15, conversion_event = $16, updated_at = $17 \
-         WHERE vendor_id = $18 AND id = $19",
+         conversion_kind = $15, conversion_event = $16, platform_fee_bps = $17, \
+         payout_day = $18, updated_at = $19 \
+         WHERE vendor_id = $20 AND id = $21",
     )
     .bind(c.name)
     .bind(c.slug)
@@ -202,6 +218,8 @@ pub async fn update(
     .bind(c.allowed_domains)
     .bind(c.conversion_kind)
     .bind(c.conversion_event)
+    .bind(c.platform_fee_bps)
+    .bind(c.payout_day)
     .bind(now_ms())
     .bind(vendor_id)
     .bind(id)

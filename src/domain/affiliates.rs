@@ -9,6 +9,10 @@ use crate::db::vendors::VendorRow;
 use crate::db::{self, Db};
 use crate::domain::audit::{self, Actor};
 use crate::domain::mail::{self, Content, Recipient, Sender};
+use crate::domain::payouts::{
+    self,
+    settings::{PayoutInput, PayoutSettings},
+};
 use crate::domain::terms::Commission;
 use crate::domain::{Email, slug, text, tokens, vendors};
 use crate::error::{AppError, AppResult};
@@ -17,14 +21,6 @@ use crate::error::{AppError, AppResult};
 pub const SETTABLE_STATUSES: [&str; 4] = ["active", "paused", "banned", "deactivated"];
 /// Every status.
 pub const STATUSES: [&str; 5] = ["invited", "active", "paused", "banned", "deactivated"];
-/// Payout methods.
-pub const PAYOUT_METHODS: [&str; 5] = [
-    "paypal",
-    "wise",
-    "bank_transfer",
-    "stripe_connect",
-    "crypto",
-];
 /// Token purpose of invitation links.
 const INVITE: &str = "affiliate_invite";
 /// How long an invitation link works: 7 days.
@@ -58,12 +54,18 @@ pub struct AffiliateInput {
     /// Commission JSON replacing the program terms for this affiliate; `null` clears it.
     #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub commission_override: Option<Option<Value>>,
-    /// One of [`PAYOUT_METHODS`].
+    /// One of [`payouts::settings::METHODS`]; see [`payouts::settings`].
     #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub payout_method: Option<Option<String>>,
-    /// Payout destination (PayPal/Wise email, account id, bank details).
+    /// PayPal or Wise email.
     #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub payout_email: Option<Option<String>>,
+    /// Bank transfer details or crypto wallet.
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
+    pub payout_details: Option<Option<String>>,
+    /// Stripe Connect account id.
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
+    pub stripe_account_id: Option<Option<String>>,
     /// JSON object.
     pub metadata: Option<Value>,
     /// The vendor's customer id for this person.
@@ -117,8 +119,6 @@ struct Profile {
     customer_id: Option<String>,
     external_source: Option<String>,
     external_id: Option<String>,
-    payout_method: Option<String>,
-    payout_email: Option<String>,
     metadata: String,
     parent_affiliate_id: Option<String>,
 }
@@ -134,6 +134,18 @@ fn opt_text(
     }
 }
 
+impl AffiliateInput {
+    /// The payout settings part of the input.
+    fn payout(&self) -> PayoutInput {
+        PayoutInput {
+            payout_method: self.payout_method.clone(),
+            payout_email: self.payout_email.clone(),
+            payout_details: self.payout_details.clone(),
+            stripe_account_id: self.stripe_account_id.clone(),
+        }
+    }
+}
+
 impl Profile {
     fn from_row(r: &AffiliateRow) -> Self {
         Self {
@@ -146,8 +158,6 @@ impl Profile {
             customer_id: r.customer_id.clone(),
             external_source: r.external_source.clone(),
             external_id: r.external_id.clone(),
-            payout_method: r.payout_method.clone(),
-            payout_email: r.payout_email.clone(),
             metadata: r.metadata.clone(),
             parent_affiliate_id: r.parent_affiliate_id.clone(),
         }
@@ -182,19 +192,6 @@ impl Profile {
         self.external_source =
             opt_text("external_source", &i.external_source, &self.external_source)?;
         self.external_id = opt_text("external_id", &i.external_id, &self.external_id)?;
-        self.payout_method = opt_text("payout_method", &i.payout_method, &self.payout_method)?;
-        if let Some(m) = &self.payout_method
-            && !PAYOUT_METHODS.contains(&m.as_str())
-        {
-            return Err(AppError::invalid(
-                "payout_method",
-                format!(
-                    "payout_method must be one of: {}",
-                    PAYOUT_METHODS.join(", ")
-                ),
-            ));
-        }
-        self.payout_email = opt_text("payout_email", &i.payout_email, &self.payout_email)?;
         self.parent_affiliate_id = opt_text(
             "parent_affiliate_id",
             &i.parent_affiliate_id,
@@ -230,8 +227,6 @@ impl Profile {
             customer_id: self.customer_id.as_deref(),
             external_source: self.external_source.as_deref(),
             external_id: self.external_id.as_deref(),
-            payout_method: self.payout_method.as_deref(),
-            payout_email: self.payout_email.as_deref(),
             metadata: &self.metadata,
             parent_affiliate_id: self.parent_affiliate_id.as_deref(),
         }
@@ -309,6 +304,7 @@ pub async fn insert_enrolled(
     if profile.email.is_empty() {
         return Err(AppError::invalid("email", "email is required"));
     }
+    let payout = PayoutSettings::merged(&PayoutSettings::default(), &input.payout())?;
     let commission_override = override_of(input)?.flatten();
     let code = match enrollment.code {
         Some(code) => code,
@@ -336,6 +332,20 @@ pub async fn insert_enrolled(
     )
     .await
     .map_err(map_unique)?;
+    if payout.method.is_some() {
+        db::affiliates::set_payout(
+            &mut *conn,
+            vendor_id,
+            &id,
+            &db::affiliates::PayoutColumns {
+                method: payout.method.as_deref(),
+                email: payout.email.as_deref(),
+                details: payout.details.as_deref(),
+                stripe_account_id: payout.stripe_account_id.as_deref(),
+            },
+        )
+        .await?;
+    }
     Ok((id, code))
 }
 
@@ -517,11 +527,13 @@ pub async fn resend_invite(
 /// `code`, `program_id` and `send_invite` are creation-only.
 pub async fn update(
     db: &Db,
-    vendor_id: &str,
+    sender: &Sender,
+    vendor: &VendorRow,
     id: &str,
     input: &AffiliateInput,
     actor: &Actor,
 ) -> AppResult<Affiliate> {
+    let vendor_id = vendor.id.as_str();
     for (present, field) in [
         (input.code.is_some(), "code"),
         (input.program_id.is_some(), "program_id"),
@@ -539,6 +551,15 @@ pub async fn update(
         .ok_or(AppError::NotFound)?;
     let mut profile = Profile::from_row(&current);
     profile.apply(input)?;
+    let payout_input = input.payout();
+    let payout = if payout_input.is_empty() {
+        None
+    } else {
+        Some(PayoutSettings::merged(
+            &PayoutSettings::of(&current),
+            &payout_input,
+        )?)
+    };
     check_parent(db, vendor_id, Some(id), input).await?;
     let status = match &input.status {
         Some(s) if SETTABLE_STATUSES.contains(&s.as_str()) => Some(s.as_str()),
@@ -569,6 +590,10 @@ pub async fn update(
     }
     if let Some(o) = &commission_override {
         db::affiliates::set_override(&mut *tx, vendor_id, id, o.as_deref()).await?;
+    }
+    if let Some(p) = &payout {
+        // A vendor may correct payout details, but the affiliate always hears of it.
+        payouts::settings::write(&mut tx, Some((sender, vendor)), &current, p, actor).await?;
     }
     audit::record(
         &mut *tx,
@@ -623,12 +648,18 @@ async fn check_parent(
 
 /// Soft delete: the affiliate becomes `deactivated`, keeps its history, earns nothing new
 /// and cannot sign in. Deleting twice is harmless.
-pub async fn deactivate(db: &Db, vendor_id: &str, id: &str, actor: &Actor) -> AppResult<Affiliate> {
+pub async fn deactivate(
+    db: &Db,
+    sender: &Sender,
+    vendor: &VendorRow,
+    id: &str,
+    actor: &Actor,
+) -> AppResult<Affiliate> {
     let input = AffiliateInput {
         status: Some("deactivated".into()),
         ..AffiliateInput::default()
     };
-    update(db, vendor_id, id, &input, actor).await
+    update(db, sender, vendor, id, &input, actor).await
 }
 
 /// One affiliate of the vendor with its enrollments; others are 404.

@@ -2,8 +2,10 @@
 //! sums of lines, and the invariants `affilia ledger verify` checks.
 //!
 //! Accounts, per affiliate and currency: `pending` (earned, in the holding period),
-//! `available` (payable; negative after a clawback), `paid` (settled by payouts). The
-//! vendor's side is `commission_expense` per currency. Signs: a line adds its amount to its
+//! `available` (payable; negative after a clawback), `in_payout` (in a payout not yet paid
+//! or failed), `paid` (received), `fees` (platform fees deducted from payouts). The
+//! vendor's side is `commission_expense` per currency. Payout lines carry their program, so
+//! balances can be read per program. Signs: a line adds its amount to its
 //! account's balance, so crediting an affiliate is `+x` on one of its accounts and `-x` on
 //! the vendor's expense account, and the lines of every transaction sum to zero.
 //!
@@ -13,7 +15,9 @@
 //! | matured / approved early | pending −x, available +x |
 //! | rejected while pending | pending −x, expense +x |
 //! | refund (proportional) | pending or available −x, expense +x |
-//! | payout | available −x, paid +x |
+//! | payout created | available −x, in_payout +x |
+//! | payout paid (fee f) | in_payout −x, paid +(x − f), fees +f |
+//! | payout failed | in_payout −x, available +x |
 
 use std::collections::BTreeMap;
 
@@ -26,8 +30,12 @@ use crate::error::{AppError, AppResult};
 pub const PENDING: &str = "pending";
 /// Affiliate account: payable.
 pub const AVAILABLE: &str = "available";
+/// Affiliate account: in a payout that is not paid or failed yet.
+pub const IN_PAYOUT: &str = "in_payout";
 /// Affiliate account: paid out.
 pub const PAID: &str = "paid";
+/// Affiliate account: platform fees deducted from payouts.
+pub const FEES: &str = "fees";
 /// Vendor account: what commissions cost.
 pub const EXPENSE: &str = "commission_expense";
 
@@ -165,41 +173,56 @@ pub async fn reversed(
     Ok(())
 }
 
-/// Settles an affiliate's whole available balance in a currency into `payout_id`: the
-/// balance moves to `paid` and the available commissions are marked paid. A negative or
-/// zero balance settles nothing. Returns the amount paid.
-pub async fn settle_available(
-    conn: &mut Conn,
-    vendor_id: &str,
-    affiliate_id: &str,
-    currency: &str,
-    payout_id: &str,
-) -> AppResult<i64> {
-    let amount =
-        db::ledger::balance(&mut *conn, vendor_id, affiliate_id, currency, AVAILABLE).await?;
-    if amount <= 0 {
-        return Ok(0);
-    }
-    let line = |account: &'static str, amount_cents: i64| NewEntry {
-        account,
-        affiliate_id: Some(affiliate_id),
-        currency,
-        amount_cents,
-        program_id: None,
-        conversion_id: None,
-        commission_id: None,
-        payout_id: Some(payout_id),
-    };
-    post(
-        conn,
-        vendor_id,
-        "payout",
-        "payout",
-        &[line(AVAILABLE, -amount), line(PAID, amount)],
-    )
-    .await?;
-    db::commissions::mark_paid(&mut *conn, vendor_id, affiliate_id, currency, payout_id).await?;
-    Ok(amount)
+/// The lines of a payout's movement between affiliate accounts.
+fn payout_lines<'a>(p: &'a db::payouts::PayoutRow, moves: &[(&'a str, i64)]) -> Vec<NewEntry<'a>> {
+    moves
+        .iter()
+        .filter(|(_, amount)| *amount != 0)
+        .map(|(account, amount_cents)| NewEntry {
+            account,
+            affiliate_id: Some(&p.affiliate_id),
+            currency: &p.currency,
+            amount_cents: *amount_cents,
+            program_id: Some(&p.program_id),
+            conversion_id: None,
+            commission_id: None,
+            payout_id: Some(&p.id),
+        })
+        .collect()
+}
+
+/// A payout was created: its amount leaves available (so no other run can take it).
+pub async fn payout_opened(conn: &mut Conn, p: &db::payouts::PayoutRow) -> AppResult<()> {
+    let lines = payout_lines(
+        p,
+        &[(AVAILABLE, -p.amount_cents), (IN_PAYOUT, p.amount_cents)],
+    );
+    post(conn, &p.vendor_id, "payout", "payout created", &lines).await?;
+    Ok(())
+}
+
+/// A payout was paid: the affiliate received its net, the platform fee is recorded.
+pub async fn payout_paid(conn: &mut Conn, p: &db::payouts::PayoutRow) -> AppResult<()> {
+    let lines = payout_lines(
+        p,
+        &[
+            (IN_PAYOUT, -p.amount_cents),
+            (PAID, p.net_cents),
+            (FEES, p.fee_cents),
+        ],
+    );
+    post(conn, &p.vendor_id, "payout_paid", "payout paid", &lines).await?;
+    Ok(())
+}
+
+/// A payout failed: its amount is available again.
+pub async fn payout_failed(conn: &mut Conn, p: &db::payouts::PayoutRow) -> AppResult<()> {
+    let lines = payout_lines(
+        p,
+        &[(IN_PAYOUT, -p.amount_cents), (AVAILABLE, p.amount_cents)],
+    );
+    post(conn, &p.vendor_id, "payout_failed", "payout failed", &lines).await?;
+    Ok(())
 }
 
 /// An affiliate's balances in one currency.
@@ -211,9 +234,13 @@ pub struct Balance {
     pub pending_cents: i64,
     /// Payable now (negative after a clawback).
     pub available_cents: i64,
-    /// Paid out so far.
+    /// In payouts not paid yet.
+    pub in_payout_cents: i64,
+    /// Paid out so far (after fees).
     pub paid_cents: i64,
-    /// Everything earned and kept: pending + available + paid.
+    /// Platform fees deducted from payouts.
+    pub fees_cents: i64,
+    /// Everything earned and kept: pending + available + in payouts + paid + fees.
     pub earned_cents: i64,
 }
 
@@ -231,14 +258,20 @@ pub async fn balances(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppResult
         match account.as_str() {
             PENDING => b.pending_cents = sum,
             AVAILABLE => b.available_cents = sum,
+            IN_PAYOUT => b.in_payout_cents = sum,
             PAID => b.paid_cents = sum,
+            FEES => b.fees_cents = sum,
             _ => {}
         }
     }
     Ok(by_currency
         .into_values()
         .map(|mut b| {
-            b.earned_cents = b.pending_cents + b.available_cents + b.paid_cents;
+            b.earned_cents = b.pending_cents
+                + b.available_cents
+                + b.in_payout_cents
+                + b.paid_cents
+                + b.fees_cents;
             b
         })
         .collect())
@@ -257,9 +290,12 @@ pub struct Violation {
 /// 1. the lines of every transaction sum to zero per currency;
 /// 2. each commission's lines on pending + available equal what it is still worth;
 /// 3. per affiliate and currency, pending equals the worth of pending commissions, and
-///    available + paid equals the worth of the others;
+///    available + in payouts + paid + fees equals the worth of the others; paid, fees and
+///    in payouts are never negative;
 /// 4. no commission lost more to refunds than it earned, none is negative;
-/// 5. the vendor's expense account mirrors the affiliates' accounts.
+/// 5. the vendor's expense account mirrors the affiliates' accounts;
+/// 6. each payout holds its amount in `in_payout` while open and nothing once paid or
+///    failed, and a paid payout's `paid` and `fees` lines are its net and fee.
 pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>> {
     let mut out = Vec::new();
     let mut fail = |message: String| {
@@ -304,8 +340,8 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
             e.1 += net;
         }
     }
-    // (affiliate, currency) → (pending, available, paid) from the journal.
-    let mut actual: BTreeMap<(String, String), (i64, i64, i64)> = BTreeMap::new();
+    // (affiliate, currency) → [pending, available, in payouts, paid, fees] from the journal.
+    let mut actual: BTreeMap<(String, String), [i64; 5]> = BTreeMap::new();
     let mut affiliates_total: BTreeMap<String, i64> = BTreeMap::new();
     let mut expense: BTreeMap<String, i64> = BTreeMap::new();
     for (affiliate, currency, account, sum) in
@@ -316,9 +352,11 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
                 *affiliates_total.entry(currency.clone()).or_default() += sum;
                 let slot = actual.entry((a, currency)).or_default();
                 match account.as_str() {
-                    PENDING => slot.0 = sum,
-                    AVAILABLE => slot.1 = sum,
-                    PAID => slot.2 = sum,
+                    PENDING => slot[0] = sum,
+                    AVAILABLE => slot[1] = sum,
+                    IN_PAYOUT => slot[2] = sum,
+                    PAID => slot[3] = sum,
+                    FEES => slot[4] = sum,
                     other => fail(format!("unknown affiliate account {other}")),
                 }
             }
@@ -330,23 +368,55 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
         expected.keys().chain(actual.keys()).cloned().collect();
     for key in keys {
         let (pending_worth, settled_worth) = expected.get(&key).copied().unwrap_or_default();
-        let (pending, available, paid) = actual.get(&key).copied().unwrap_or_default();
+        let [pending, available, in_payout, paid, fees] =
+            actual.get(&key).copied().unwrap_or_default();
         if pending != pending_worth {
             fail(format!(
                 "affiliate {} {}: pending balance {pending} but pending commissions are worth {pending_worth}",
                 key.0, key.1
             ));
         }
-        if available + paid != settled_worth {
+        if available + in_payout + paid + fees != settled_worth {
             fail(format!(
-                "affiliate {} {}: available {available} + paid {paid} but matured commissions are worth {settled_worth}",
+                "affiliate {} {}: available {available} + in payouts {in_payout} + paid {paid} + fees {fees} but matured commissions are worth {settled_worth}",
                 key.0, key.1
             ));
         }
-        if paid < 0 {
+        for (name, value) in [("paid", paid), ("fees", fees), ("in payouts", in_payout)] {
+            if value < 0 {
+                fail(format!(
+                    "affiliate {} {}: {name} balance is negative ({value})",
+                    key.0, key.1
+                ));
+            }
+        }
+    }
+    let lines = db::ledger::per_payout(db.pool(), vendor_id).await?;
+    for p in db::payouts::all_for_vendor(db.pool(), vendor_id).await? {
+        let sum = |account: &str| {
+            lines
+                .get(&(p.id.clone(), account.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
+        let open = matches!(p.status.as_str(), "pending" | "processing");
+        let held = sum(IN_PAYOUT);
+        if held != if open { p.amount_cents } else { 0 } {
             fail(format!(
-                "affiliate {} {}: paid balance is negative ({paid})",
-                key.0, key.1
+                "payout {} ({}) holds {held} in in_payout, amount {}",
+                p.id, p.status, p.amount_cents
+            ));
+        }
+        let (paid, fees) = (sum(PAID), sum(FEES));
+        let want = if p.status == "paid" {
+            (p.net_cents, p.fee_cents)
+        } else {
+            (0, 0)
+        };
+        if (paid, fees) != want || p.net_cents + p.fee_cents != p.amount_cents {
+            fail(format!(
+                "payout {} ({}): paid {paid} and fees {fees} lines, net {} fee {} amount {}",
+                p.id, p.status, p.net_cents, p.fee_cents, p.amount_cents
             ));
         }
     }

@@ -19,6 +19,7 @@ pub mod links;
 pub mod mail;
 pub mod password;
 pub mod patch;
+pub mod payouts;
 pub mod programs;
 pub mod referrals;
 pub mod slug;

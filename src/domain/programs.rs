@@ -66,6 +66,15 @@ pub struct ProgramInput {
     /// Stripe's webhook signing secret (`whsec_...`); write-only, `null` removes it.
     #[serde(default, deserialize_with = "crate::domain::patch::present")]
     pub stripe_webhook_secret: Option<Option<String>>,
+    /// Stripe secret key (`sk_...` or restricted `rk_...`) Connect payouts are sent with;
+    /// write-only, `null` removes it.
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
+    pub stripe_secret_key: Option<Option<String>>,
+    /// Platform fee deducted from each payout, 0..=5000 basis points (default 0).
+    pub platform_fee_bps: Option<i64>,
+    /// Run payouts automatically each month on this day (1-28); `null` turns it off.
+    #[serde(default, deserialize_with = "crate::domain::patch::present")]
+    pub payout_day: Option<Option<i64>>,
 }
 
 /// A program with its parsed current terms.
@@ -111,6 +120,8 @@ struct Settings {
     allowed_domains: String,
     conversion_kind: String,
     conversion_event: Option<String>,
+    platform_fee_bps: i64,
+    payout_day: Option<i64>,
 }
 
 impl Settings {
@@ -132,6 +143,8 @@ impl Settings {
             allowed_domains: "[]".into(),
             conversion_kind: "every_payment".into(),
             conversion_event: None,
+            platform_fee_bps: 0,
+            payout_day: None,
         }
     }
 
@@ -153,6 +166,8 @@ impl Settings {
             allowed_domains: r.allowed_domains.clone(),
             conversion_kind: r.conversion_kind.clone(),
             conversion_event: r.conversion_event.clone(),
+            platform_fee_bps: r.platform_fee_bps,
+            payout_day: r.payout_day,
         }
     }
 
@@ -206,6 +221,25 @@ impl Settings {
             100_000_000,
             self.min_payout_cents,
         )?;
+        self.platform_fee_bps = ranged(
+            "platform_fee_bps",
+            input.platform_fee_bps,
+            0,
+            5000,
+            self.platform_fee_bps,
+        )?;
+        if let Some(day) = input.payout_day {
+            self.payout_day = match day {
+                None => None,
+                Some(d) if (1..=28).contains(&d) => Some(d),
+                Some(_) => {
+                    return Err(AppError::invalid(
+                        "payout_day",
+                        "payout_day is a day of the month from 1 to 28 (null: no schedule)",
+                    ));
+                }
+            };
+        }
         self.cookie_duration_days = ranged(
             "cookie_duration_days",
             input.cookie_duration_days,
@@ -279,6 +313,8 @@ impl Settings {
             allowed_domains: &self.allowed_domains,
             conversion_kind: &self.conversion_kind,
             conversion_event: self.conversion_event.as_deref(),
+            platform_fee_bps: self.platform_fee_bps,
+            payout_day: self.payout_day,
         }
     }
 }
@@ -367,6 +403,29 @@ fn stripe_secret_of(input: &ProgramInput) -> AppResult<Option<Option<String>>> {
     }
 }
 
+/// Validates a Stripe secret key: `Some(None)` removes it.
+fn stripe_key_of(input: &ProgramInput) -> AppResult<Option<Option<String>>> {
+    match &input.stripe_secret_key {
+        None => Ok(None),
+        Some(v) => match v.as_deref().map(str::trim) {
+            None | Some("") => Ok(Some(None)),
+            Some(s)
+                if ["sk_live_", "sk_test_", "rk_live_", "rk_test_"]
+                    .iter()
+                    .any(|p| s.starts_with(p))
+                    && s.len() <= 255
+                    && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                Ok(Some(Some(s.to_owned())))
+            }
+            Some(_) => Err(AppError::invalid(
+                "stripe_secret_key",
+                "stripe_secret_key is a Stripe secret key (sk_live_..., sk_test_...) or a restricted key (rk_...)",
+            )),
+        },
+    }
+}
+
 fn commission_of(input: &ProgramInput) -> AppResult<Option<Commission>> {
     input
         .commission
@@ -399,6 +458,7 @@ pub async fn create(
     settings.apply(input)?;
     let commission = commission_of(input)?.unwrap_or_else(Commission::default_terms);
     let stripe_secret = stripe_secret_of(input)?;
+    let stripe_key = stripe_key_of(input)?;
     let mut tx = db.begin().await?;
     let id = db::programs::insert(
         &mut tx,
@@ -411,6 +471,9 @@ pub async fn create(
     .map_err(map_slug_conflict)?;
     if let Some(secret) = &stripe_secret {
         db::programs::set_stripe_secret(&mut *tx, vendor_id, &id, secret.as_deref()).await?;
+    }
+    if let Some(key) = &stripe_key {
+        db::payouts::set_stripe_key(&mut *tx, vendor_id, &id, key.as_deref()).await?;
     }
     audit::record(
         &mut *tx,
@@ -459,6 +522,7 @@ pub async fn update(
     settings.apply(input)?;
     let commission = commission_of(input)?.filter(|c| *c != current.commission);
     let stripe_secret = stripe_secret_of(input)?;
+    let stripe_key = stripe_key_of(input)?;
     let mut tx = db.begin().await?;
     if !db::programs::update(&mut tx, vendor_id, id, &settings.columns())
         .await
@@ -468,6 +532,9 @@ pub async fn update(
     }
     if let Some(secret) = &stripe_secret {
         db::programs::set_stripe_secret(&mut *tx, vendor_id, id, secret.as_deref()).await?;
+    }
+    if let Some(key) = &stripe_key {
+        db::payouts::set_stripe_key(&mut *tx, vendor_id, id, key.as_deref()).await?;
     }
     let mut details = json!({"fields": changed_fields(input)});
     if let Some(c) = &commission {
@@ -518,6 +585,9 @@ fn changed_fields(input: &ProgramInput) -> Vec<&'static str> {
         input.stripe_webhook_secret.is_some(),
         "stripe_webhook_secret",
     );
+    note(input.stripe_secret_key.is_some(), "stripe_secret_key");
+    note(input.platform_fee_bps.is_some(), "platform_fee_bps");
+    note(input.payout_day.is_some(), "payout_day");
     f
 }
 

@@ -22,6 +22,7 @@ use crate::db::Db;
 use crate::domain::affiliate_tokens::Signer;
 use crate::domain::billing::IngestWriter;
 use crate::domain::mail::Sender;
+use crate::domain::payouts::stripe_connect::StripeConnect;
 use crate::domain::tracking::Tracker;
 use crate::error::AppError;
 use pages::HtmlError;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub tracker: Tracker,
     /// Stores and processes billing events, committing concurrent ones together.
     pub ingest: IngestWriter,
+    /// Money out through Stripe Connect (off unless turned on).
+    pub stripe_connect: StripeConnect,
     /// Signs and checks affiliate access tokens.
     pub affiliate_tokens: Signer,
 }

@@ -127,6 +127,9 @@ impl Worker {
         if matured > 0 {
             tracing::info!(matured, "conversions matured after their holding period");
         }
+        crate::domain::payouts::schedule::run_due(&self.db, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("scheduled payouts: {e}"))?;
         let mut ran = 0;
         loop {
             let mut conn = self.db.begin().await?;

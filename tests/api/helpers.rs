@@ -29,12 +29,18 @@ pub struct TestApp {
 /// The throwaway database of one test, removed when the test ends.
 pub enum DbGuard {
     Sqlite(PathBuf),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// Another instance's database: the first instance removes it.
+    Shared,
 }
 
 impl Drop for DbGuard {
     fn drop(&mut self) {
         match self {
+            DbGuard::Shared => {}
             DbGuard::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let mut p = path.clone().into_os_string();
@@ -112,6 +118,8 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         trusted_proxy: false,
         log_format: LogFormat::Pretty,
         http_workers: Some(1),
+        stripe_connect_payouts: false,
+        stripe_api_base: url::Url::parse("http://127.0.0.1:9").expect("static URL"),
     }
 }
 
@@ -151,6 +159,32 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         client: new_client(),
         secret_hex,
         _guard: guard,
+    }
+}
+
+/// A second instance of the application on `first`'s database, with its own pool, click
+/// writer and ingest writer (what two servers behind a load balancer are).
+pub async fn second_instance(first: &TestApp) -> TestApp {
+    let mut secret = vec![0u8; 64];
+    rand::fill(&mut secret[..]);
+    let secret_hex = hex::encode(&secret);
+    let mut settings = test_settings(&first.database_url, secret);
+    let db = Db::connect(&first.database_url).await.expect("connect");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    settings.base_url = url::Url::parse(&format!("http://{addr}")).expect("base URL");
+    let app = Application::build_with_listener(settings, db.clone(), listener).expect("build app");
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        state,
+        addr,
+        smtp_url: None,
+        db,
+        database_url: first.database_url.clone(),
+        client: new_client(),
+        secret_hex,
+        _guard: DbGuard::Shared,
     }
 }
 

@@ -18,6 +18,7 @@ mod jobs;
 mod ledger_props;
 mod money;
 mod money_dashboard;
+mod payouts;
 mod platform;
 mod programs;
 mod referrals;

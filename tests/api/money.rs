@@ -426,12 +426,7 @@ async fn refunds_reverse_proportionally_and_a_refund_after_payout_is_clawed_back
         .await;
     assert_eq!(status, 409);
     // Paid out.
-    let mut tx = app.db.begin().await.unwrap();
-    let paid = ledger::settle_available(&mut tx, &s.vendor_id, &jane, "USD", "pay_test_1")
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(paid, 1500);
+    crate::payouts::pay_everyone(&app, &s, &jane).await;
     assert_eq!(usd(&balances(&app, &s, &jane).await), (0, 0, 1500));
     // The rest refunded after the payout: clawed back from available (negative).
     let (_, body) = event(&app, &s, refund("ref_2", 7500)).await;

@@ -44,6 +44,8 @@ struct AffiliateJson {
     external_id: Option<String>,
     payout_method: Option<String>,
     payout_email: Option<String>,
+    payout_details: Option<String>,
+    stripe_account_id: Option<String>,
     parent_affiliate_id: Option<String>,
     metadata: Value,
     enrollments: Vec<EnrollmentJson>,
@@ -93,6 +95,8 @@ fn to_json(a: Affiliate, stats: Option<Stats>) -> AffiliateJson {
         external_id: r.external_id,
         payout_method: r.payout_method,
         payout_email: r.payout_email,
+        payout_details: r.payout_details,
+        stripe_account_id: r.stripe_account_id,
         parent_affiliate_id: r.parent_affiliate_id,
         metadata: serde_json::from_str(&r.metadata).unwrap_or_else(|_| json!({})),
         activated_at: r.activated_at.map(db::rfc3339),
@@ -191,8 +195,16 @@ pub async fn update(
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
     let actor = Actor::ApiKey(auth.0.key_id.clone());
-    let affiliate =
-        affiliates::update(&state.db, auth.vendor_id(), &id, &body.into_inner(), &actor).await?;
+    let vendor = auth.vendor(&state).await?;
+    let affiliate = affiliates::update(
+        &state.db,
+        &state.sender,
+        &vendor,
+        &id,
+        &body.into_inner(),
+        &actor,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(with_stats(&state, affiliate).await?))
 }
 
@@ -204,7 +216,8 @@ pub async fn delete(
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
     let actor = Actor::ApiKey(auth.0.key_id.clone());
-    let affiliate = affiliates::deactivate(&state.db, auth.vendor_id(), &id, &actor).await?;
+    let vendor = auth.vendor(&state).await?;
+    let affiliate = affiliates::deactivate(&state.db, &state.sender, &vendor, &id, &actor).await?;
     Ok(HttpResponse::Ok().json(with_stats(&state, affiliate).await?))
 }
 

@@ -89,3 +89,12 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         }
     })
 }
+
+/// An optional JSON body: empty (or whitespace) is `T::default()`, anything else must parse.
+pub fn parse_optional<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse(body)
+    }
+}

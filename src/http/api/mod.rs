@@ -13,6 +13,7 @@ pub mod json;
 pub mod me;
 pub mod money;
 pub mod pagination;
+pub mod payouts;
 pub mod programs;
 pub mod referrals;
 pub mod tracking;
@@ -75,6 +76,34 @@ pub fn scope() -> Scope {
         .route("/commissions", web::get().to(money::commissions))
         .route("/ledger", web::get().to(money::ledger_list))
         .route("/analytics", web::get().to(money::analytics))
+        .route("/payouts/run", web::post().to(payouts::run))
+        .route("/payouts", web::get().to(payouts::list))
+        .route("/payouts/export", web::get().to(payouts::export))
+        .route("/payouts/{id}", web::get().to(payouts::show))
+        .route(
+            "/payouts/{id}/mark-paid",
+            web::post().to(payouts::mark_paid),
+        )
+        .route(
+            "/payouts/{id}/mark-failed",
+            web::post().to(payouts::mark_failed),
+        )
+        .route(
+            "/payouts/{id}/mark-processing",
+            web::post().to(payouts::mark_processing),
+        )
+        .route("/payouts/{id}/send", web::post().to(payouts::send))
+        .route("/payout-runs", web::get().to(payouts::runs))
+        .route("/payout-runs/{id}", web::get().to(payouts::run_show))
+        .route(
+            "/payout-runs/{id}/mark-processing",
+            web::post().to(payouts::run_processing),
+        )
+        .route(
+            "/payout-runs/{id}/mark-paid",
+            web::post().to(payouts::run_paid),
+        )
+        .route("/payout-runs/{id}/send", web::post().to(payouts::run_send))
         .route("/programs", web::get().to(programs::list))
         .route("/programs", web::post().to(programs::create))
         .route("/programs/{id}", web::get().to(programs::show))

@@ -41,6 +41,12 @@ pub struct ProgramJson {
     stripe_webhook_configured: bool,
     /// Where to point the program's Stripe webhook endpoint (path; prefix the base URL).
     stripe_webhook_path: String,
+    /// Whether a Stripe secret key for Connect payouts is set (never shown).
+    stripe_connect_configured: bool,
+    /// Platform fee deducted from each payout, basis points.
+    platform_fee_bps: i64,
+    /// Day of the month payouts run by themselves, if scheduled.
+    payout_day: Option<i64>,
     created_at: String,
     updated_at: String,
 }
@@ -72,6 +78,9 @@ impl From<Program> for ProgramJson {
             conversion_event: r.conversion_event,
             stripe_webhook_configured: r.stripe_webhook_secret.is_some(),
             stripe_webhook_path: format!("/webhooks/stripe/{}", p_id),
+            stripe_connect_configured: r.stripe_secret_key.is_some(),
+            platform_fee_bps: r.platform_fee_bps,
+            payout_day: r.payout_day,
             created_at: db::rfc3339(r.created_at),
             updated_at: db::rfc3339(r.updated_at),
         }

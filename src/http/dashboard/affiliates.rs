@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::db;
 use crate::domain::affiliates::{self, AffiliateInput};
 use crate::domain::audit::Actor;
+use crate::domain::payouts::settings::{PayoutSettings, method_label};
 use crate::domain::terms::{self, Rate};
 use crate::error::AppError;
 use crate::http::AppState;
@@ -336,11 +337,7 @@ pub async fn show(
             company: r.company.clone().unwrap_or_default(),
             website: r.website.clone().unwrap_or_default(),
             customer_id: r.customer_id.clone().unwrap_or_default(),
-            payout: match (&r.payout_method, &r.payout_email) {
-                (Some(m), Some(e)) => format!("{m}: {e}"),
-                (Some(m), None) => m.clone(),
-                _ => String::new(),
-            },
+            payout: payout_settings(r),
             metadata: if r.metadata == "{}" {
                 String::new()
             } else {
@@ -352,6 +349,17 @@ pub async fn show(
             activity,
         },
     )
+}
+
+/// The affiliate's payout method and where it is paid, read-only (the affiliate sets them
+/// in the portal); empty when not set.
+fn payout_settings(r: &db::affiliates::AffiliateRow) -> String {
+    let s = PayoutSettings::of(r);
+    match (s.method.as_deref(), s.destination()) {
+        (Some(m), Some(d)) => format!("{}: {d}", method_label(m)),
+        (Some(m), None) => method_label(m).to_owned(),
+        _ => String::new(),
+    }
 }
 
 /// The status action.
@@ -373,7 +381,8 @@ pub async fn set_status(
     };
     affiliates::update(
         &state.db,
-        &staff.vendor.id,
+        &state.sender,
+        &staff.vendor,
         &id,
         &input,
         &Actor::User(staff.user.id.clone()),
@@ -425,7 +434,8 @@ pub async fn set_override(
     };
     affiliates::update(
         &state.db,
-        &staff.vendor.id,
+        &state.sender,
+        &staff.vendor,
         &id,
         &input,
         &Actor::User(staff.user.id.clone()),

@@ -9,6 +9,7 @@ pub mod emails;
 pub mod events;
 pub mod home;
 pub mod ledger;
+pub mod payouts;
 pub mod programs;
 pub mod setup;
 
@@ -93,6 +94,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/events/{id}/replay",
             web::post().to(events::replay),
+        )
+        .route("/dashboard/payouts", web::get().to(payouts::list))
+        .route("/dashboard/payouts/run", web::post().to(payouts::run))
+        .route(
+            "/dashboard/payouts/runs/{id}",
+            web::get().to(payouts::run_show),
+        )
+        .route(
+            "/dashboard/payouts/runs/{id}/export",
+            web::get().to(payouts::run_export),
+        )
+        .route(
+            "/dashboard/payouts/runs/{id}/processing",
+            web::post().to(payouts::run_processing),
+        )
+        .route(
+            "/dashboard/payouts/runs/{id}/paid",
+            web::post().to(payouts::run_paid),
+        )
+        .route("/dashboard/payouts/{id}", web::get().to(payouts::show))
+        .route(
+            "/dashboard/payouts/{id}/processing",
+            web::post().to(payouts::mark_processing),
+        )
+        .route(
+            "/dashboard/payouts/{id}/paid",
+            web::post().to(payouts::mark_paid),
+        )
+        .route(
+            "/dashboard/payouts/{id}/failed",
+            web::post().to(payouts::mark_failed),
         )
         .route("/dashboard/programs", web::get().to(programs::list))
         .route("/dashboard/programs", web::post().to(programs::create))

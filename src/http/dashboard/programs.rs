@@ -73,6 +73,17 @@ pub struct ProgramForm {
     /// Shown only: whether a secret is set (never the secret).
     #[serde(skip)]
     stripe_configured: bool,
+    /// Platform fee deducted from each payout, a percentage (empty: none).
+    platform_fee: String,
+    /// Day of the month payouts run by themselves (1-28); empty: no schedule.
+    payout_day: String,
+    /// A new Stripe secret key for Connect payouts; blank keeps the current one.
+    stripe_secret_key: String,
+    /// Checked: remove the Stripe secret key.
+    remove_stripe_key: Option<String>,
+    /// Shown only: whether a secret key is set (never the key).
+    #[serde(skip)]
+    stripe_key_configured: bool,
 }
 
 #[derive(Template)]
@@ -121,6 +132,9 @@ impl ProgramForm {
             auto_approve: (r.auto_approve == 1).then(|| "on".into()),
             allow_self_referral: (r.allow_self_referral == 1).then(|| "on".into()),
             terms_text: r.terms_text.clone(),
+            platform_fee: terms::bps_to_percent_input(r.platform_fee_bps),
+            payout_day: r.payout_day.map(|d| d.to_string()).unwrap_or_default(),
+            stripe_key_configured: r.stripe_secret_key.is_some(),
             ..Self::default()
         };
         f.set_commission(&p.commission);
@@ -136,6 +150,7 @@ impl ProgramForm {
             cookie_duration_days: "30".into(),
             attribution_model: "last_touch".into(),
             attribution_window_days: "30".into(),
+            platform_fee: "0".into(),
             ..Self::default()
         };
         f.set_commission(&Commission::default_terms());
@@ -273,9 +288,43 @@ impl ProgramForm {
                     .filter(|s| !s.is_empty())
                     .map(Some)
             },
+            stripe_secret_key: if self.remove_stripe_key.is_some() {
+                Some(None)
+            } else {
+                text(&self.stripe_secret_key)
+                    .filter(|s| !s.is_empty())
+                    .map(Some)
+            },
+            platform_fee_bps: Some(self.platform_fee_bps()?),
+            payout_day: Some(int("payout_day", &self.payout_day)?),
         })
     }
+
+    /// The typed fee percentage in basis points; empty is no fee.
+    fn platform_fee_bps(&self) -> AppResult<i64> {
+        if self.platform_fee.trim().is_empty() {
+            return Ok(0);
+        }
+        let bps = terms::parse_percent("platform_fee", &self.platform_fee)?;
+        if bps > PLATFORM_FEE_MAX_BPS {
+            return Err(AppError::invalid(
+                "platform_fee",
+                "enter a platform fee between 0 and 50%",
+            ));
+        }
+        Ok(bps)
+    }
+
+    /// Restores what the form shows but never posts back (whether secrets are set).
+    fn with_secrets_of(mut self, p: &Program) -> Self {
+        self.stripe_configured = p.row.stripe_webhook_secret.is_some();
+        self.stripe_key_configured = p.row.stripe_secret_key.is_some();
+        self
+    }
 }
+
+/// Highest platform fee, as the service allows it.
+const PLATFORM_FEE_MAX_BPS: i64 = 5000;
 
 /// `GET /dashboard/programs`.
 pub async fn list(staff: Staff, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
@@ -413,7 +462,7 @@ pub async fn update(
     form: web::Form<ProgramForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let current = programs::get(&state.db, &staff.vendor.id, &id).await?;
-    let f = form.into_inner();
+    let f = form.into_inner().with_secrets_of(&current);
     let actor = Actor::User(staff.user.id.clone());
     let result = match f.to_input() {
         Ok(input) => programs::update(&state.db, &staff.vendor.id, &id, &input, &actor).await,

@@ -1,0 +1,211 @@
+//! Payout files: PayPal Payouts' mass-payment upload and a generic CSV / JSON.
+//!
+//! PayPal's file has no header row and one currency; each line is recipient email, amount
+//! with two decimals, currency, a unique id of at most 30 characters (our payout id is
+//! exactly 30), the note to the recipient, and the wallet `PAYPAL`. Every text cell of every
+//! CSV is escaped against formula injection: a value a spreadsheet would read as a formula
+//! (starting with `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::db::{self, Db, affiliates::AffiliateRow, payouts::Filter, payouts::PayoutRow};
+use crate::domain::terms::format_cents;
+use crate::error::{AppError, AppResult};
+
+/// Export formats.
+pub const FORMATS: [&str; 3] = ["paypal", "csv", "json"];
+
+/// A payout with the affiliate it pays.
+pub type Line<'a> = (&'a PayoutRow, &'a AffiliateRow);
+
+/// One CSV cell: quoted when needed, and defused when a spreadsheet would run it.
+pub fn cell(raw: &str) -> String {
+    let defused = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{raw}")
+    } else {
+        raw.to_owned()
+    };
+    if defused.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", defused.replace('"', "\"\""))
+    } else {
+        defused
+    }
+}
+
+fn row(cells: &[&str]) -> String {
+    let mut line = cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(",");
+    line.push_str("\r\n");
+    line
+}
+
+/// The PayPal Payouts file of the PayPal payouts among `lines` that are not paid or failed.
+/// PayPal takes one currency per file: several → 422 asking for `currency`.
+pub fn paypal(lines: &[Line<'_>], note: &str) -> AppResult<String> {
+    let open: Vec<&Line<'_>> = lines
+        .iter()
+        .filter(|(p, _)| {
+            p.method == "paypal" && matches!(p.status.as_str(), "pending" | "processing")
+        })
+        .collect();
+    let mut currencies: Vec<&str> = open.iter().map(|(p, _)| p.currency.as_str()).collect();
+    currencies.sort_unstable();
+    currencies.dedup();
+    if currencies.len() > 1 {
+        return Err(AppError::invalid(
+            "currency",
+            format!(
+                "a PayPal file holds one currency; choose one of {}",
+                currencies.join(", ")
+            ),
+        ));
+    }
+    Ok(open
+        .iter()
+        .map(|(p, _)| {
+            row(&[
+                &p.destination,
+                &format_cents(p.net_cents),
+                &p.currency,
+                &p.id,
+                note,
+                "PAYPAL",
+            ])
+        })
+        .collect())
+}
+
+/// Every payout of `lines` with its affiliate, one row each, with a header.
+pub fn csv(lines: &[Line<'_>]) -> String {
+    let mut out = row(&[
+        "payout_id",
+        "affiliate_id",
+        "affiliate_email",
+        "affiliate_name",
+        "program_id",
+        "method",
+        "destination",
+        "currency",
+        "amount",
+        "fee",
+        "net",
+        "status",
+        "reference",
+        "created_at",
+        "paid_at",
+    ]);
+    for (p, a) in lines {
+        out.push_str(&row(&[
+            &p.id,
+            &a.id,
+            &a.email,
+            &a.name,
+            &p.program_id,
+            &p.method,
+            &p.destination,
+            &p.currency,
+            &format_cents(p.amount_cents),
+            &format_cents(p.fee_cents),
+            &format_cents(p.net_cents),
+            &p.status,
+            p.reference.as_deref().unwrap_or(""),
+            &crate::db::rfc3339(p.created_at),
+            &p.paid_at.map(crate::db::rfc3339).unwrap_or_default(),
+        ]));
+    }
+    out
+}
+
+/// Every payout of `lines` as JSON objects with the affiliate's email and name.
+pub fn json(lines: &[Line<'_>]) -> Value {
+    Value::Array(
+        lines
+            .iter()
+            .map(|(p, a)| {
+                let mut v = super::payout_json(p);
+                v["affiliate_email"] = Value::String(a.email.clone());
+                v["affiliate_name"] = Value::String(a.name.clone());
+                v
+            })
+            .collect(),
+    )
+}
+
+/// An export ready to download.
+#[derive(Debug, Clone)]
+pub struct File {
+    /// MIME type.
+    pub content_type: &'static str,
+    /// Suggested file name.
+    pub filename: String,
+    /// Contents.
+    pub body: String,
+}
+
+/// The payouts matching `filter` in `format` (`paypal`, `csv` or `json`).
+pub async fn file(db: &Db, filter: &Filter<'_>, format: &str) -> AppResult<File> {
+    let format = FORMATS.iter().find(|f| **f == format).ok_or_else(|| {
+        AppError::invalid(
+            "format",
+            format!("format must be one of: {}", FORMATS.join(", ")),
+        )
+    })?;
+    let vendor = db::vendors::by_id(db.pool(), filter.vendor_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let payouts = db::payouts::page(db.pool(), filter, EXPORT_MAX, 0).await?;
+    let mut affiliates: HashMap<String, AffiliateRow> = HashMap::new();
+    for p in &payouts {
+        if !affiliates.contains_key(&p.affiliate_id)
+            && let Some(a) =
+                db::affiliates::by_id(db.pool(), filter.vendor_id, &p.affiliate_id).await?
+        {
+            affiliates.insert(a.id.clone(), a);
+        }
+    }
+    let lines: Vec<Line<'_>> = payouts
+        .iter()
+        .filter_map(|p| affiliates.get(&p.affiliate_id).map(|a| (p, a)))
+        .collect();
+    let stem = match filter.run_id {
+        Some(run) => format!("payouts-{run}"),
+        None => format!("payouts-{}", chrono::Utc::now().format("%Y%m%d")),
+    };
+    Ok(match *format {
+        "paypal" => File {
+            content_type: "text/csv; charset=utf-8",
+            filename: format!("{stem}-paypal.csv"),
+            body: paypal(&lines, &format!("Commission payout from {}", vendor.name))?,
+        },
+        "csv" => File {
+            content_type: "text/csv; charset=utf-8",
+            filename: format!("{stem}.csv"),
+            body: csv(&lines),
+        },
+        _ => File {
+            content_type: "application/json",
+            filename: format!("{stem}.json"),
+            body: json(&lines).to_string(),
+        },
+    })
+}
+
+/// Payouts in one file at most (PayPal takes 5,000 per file; this bounds the others).
+const EXPORT_MAX: i64 = 50_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_defused_and_cells_quoted() {
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(cell("+1"), "'+1");
+        assert_eq!(cell("-2"), "'-2");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("a,b"), "\"a,b\"");
+        assert_eq!(cell("jane@example.com"), "jane@example.com");
+        assert_eq!(cell("12.50"), "12.50");
+    }
+}

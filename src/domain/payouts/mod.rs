@@ -1,0 +1,836 @@
+//! Payouts: paying affiliates their available balance (seeds 001, 002, 003).
+//!
+//! A payout run, for one program, selects every active affiliate whose available balance in
+//! a currency is at least the program's minimum and has payout details, and creates one
+//! payout per (affiliate, currency) with the commissions it settles. The balance leaves
+//! `available` for `in_payout` in the same transaction, so a second run (another instance
+//! included) finds nothing left to pay: runs of one program also queue on the program's
+//! row lock. A payout then goes `pending` → `processing` (exported or sent) → `paid` (the
+//! affiliate received `net` = amount − platform fee) or `failed` (the amount is available
+//! again and its commissions can be paid by a later run). Every step posts its ledger lines
+//! in the transaction of the state change; see [`crate::domain::ledger`].
+
+pub mod export;
+pub mod schedule;
+pub mod settings;
+pub mod stripe_connect;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::db::{
+    self, Conn, Db,
+    commissions::CommissionRow,
+    payouts::{NewPayout, NewRun, PayoutRow, RunRow},
+    programs::ProgramRow,
+    vendors::VendorRow,
+};
+use crate::domain::audit::{self, Actor};
+use crate::domain::commission_rules::apply_bps;
+use crate::domain::mail::{self, Content, Recipient, Sender};
+use crate::domain::terms::format_cents;
+use crate::domain::{Currency, conversions, ledger, text};
+use crate::error::{AppError, AppResult};
+use settings::{PayoutSettings, method_label};
+
+/// Payout statuses.
+pub const STATUSES: [&str; 4] = ["pending", "processing", "paid", "failed"];
+/// Longest reference or failure reason.
+const NOTE_MAX: usize = 500;
+
+/// Parses the `status` filter of payout lists.
+pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
+    text::choice("status", raw, &STATUSES)
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The dashboard button.
+    Dashboard,
+    /// `POST /api/v1/payouts/run`.
+    Api,
+    /// The program's monthly schedule, for this month (`YYYY-MM`).
+    Schedule,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Dashboard => "dashboard",
+            Self::Api => "api",
+            Self::Schedule => "schedule",
+        }
+    }
+}
+
+/// A payout a run creates (or, dry, would create).
+#[derive(Debug, Clone, Serialize)]
+pub struct Planned {
+    /// Who is paid.
+    pub affiliate_id: String,
+    /// Their email.
+    pub affiliate_email: String,
+    /// Their name.
+    pub affiliate_name: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Available balance settled.
+    pub amount_cents: i64,
+    /// Platform fee rate.
+    pub fee_bps: i64,
+    /// Platform fee.
+    pub fee_cents: i64,
+    /// What the affiliate receives.
+    pub net_cents: i64,
+    /// Payout method.
+    pub method: String,
+    /// Where the money goes.
+    pub destination: String,
+}
+
+/// An affiliate with money available that a run does not pay, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    /// Affiliate.
+    pub affiliate_id: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Available balance.
+    pub amount_cents: i64,
+    /// `below_minimum`, `no_payout_method` or `affiliate_inactive`.
+    pub reason: &'static str,
+}
+
+/// What a run did (or would do) for one program.
+#[derive(Debug, Clone)]
+pub struct ProgramRun {
+    /// The program.
+    pub program: ProgramRow,
+    /// The stored run (`None` for a dry run, or a scheduled run that had run already).
+    pub run: Option<RunRow>,
+    /// The payouts created, with their planned figures.
+    pub payouts: Vec<(Option<PayoutRow>, Planned)>,
+    /// Balances left alone.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A run request.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    /// One program; every active program of the vendor when `None`.
+    pub program_id: Option<String>,
+    /// One currency.
+    pub currency: Option<String>,
+    /// Show the payouts without creating them.
+    pub dry_run: bool,
+}
+
+/// Decides what a run pays, reading on `conn` (inside the run's transaction, after the
+/// program lock, or on a plain connection for a dry run).
+async fn plan(
+    conn: &mut Conn,
+    program: &ProgramRow,
+    currency: Option<&str>,
+) -> AppResult<(Vec<Planned>, Vec<Skipped>)> {
+    let balances =
+        db::ledger::available_in_program(&mut *conn, &program.vendor_id, &program.id, currency)
+            .await?;
+    let mut planned = Vec::new();
+    let mut skipped = Vec::new();
+    for (affiliate_id, currency, amount) in balances {
+        let skip = |reason| Skipped {
+            affiliate_id: affiliate_id.clone(),
+            currency: currency.clone(),
+            amount_cents: amount,
+            reason,
+        };
+        let Some(a) = db::affiliates::by_id(&mut *conn, &program.vendor_id, &affiliate_id).await?
+        else {
+            continue;
+        };
+        if a.status != "active" {
+            skipped.push(skip("affiliate_inactive"));
+            continue;
+        }
+        if amount < program.min_payout_cents {
+            skipped.push(skip("below_minimum"));
+            continue;
+        }
+        let s = PayoutSettings::of(&a);
+        let (Some(method), Some(destination)) = (s.method.clone(), s.destination()) else {
+            skipped.push(skip("no_payout_method"));
+            continue;
+        };
+        let fee = apply_bps(amount, program.platform_fee_bps);
+        planned.push(Planned {
+            affiliate_id: a.id.clone(),
+            affiliate_email: a.email.clone(),
+            affiliate_name: a.name.clone(),
+            currency: currency.clone(),
+            amount_cents: amount,
+            fee_bps: program.platform_fee_bps,
+            fee_cents: fee,
+            net_cents: amount - fee,
+            method,
+            destination: destination.to_owned(),
+        });
+    }
+    Ok((planned, skipped))
+}
+
+/// Runs payouts (see the module docs); one result per program.
+pub async fn run(
+    db: &Db,
+    vendor_id: &str,
+    req: &RunRequest,
+    trigger: Trigger,
+    actor: &Actor,
+) -> AppResult<Vec<ProgramRun>> {
+    let currency = req
+        .currency
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| Currency::parse("currency", c).map(|c| c.as_str().to_owned()))
+        .transpose()?;
+    let programs = match req.program_id.as_deref().filter(|p| !p.trim().is_empty()) {
+        Some(id) => vec![
+            db::programs::by_id(db.pool(), vendor_id, id.trim())
+                .await?
+                .ok_or_else(|| AppError::invalid("program_id", "no such program"))?,
+        ],
+        None => crate::domain::programs::list(db, vendor_id, 1000, 0)
+            .await?
+            .0
+            .into_iter()
+            .map(|p| p.row)
+            .filter(|p| p.status == "active")
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for program in programs {
+        out.push(if req.dry_run {
+            let mut conn = db.pool().acquire().await?;
+            let (planned, skipped) = plan(&mut conn, &program, currency.as_deref()).await?;
+            ProgramRun {
+                program,
+                run: None,
+                payouts: planned.into_iter().map(|p| (None, p)).collect(),
+                skipped,
+            }
+        } else {
+            run_program(db, program, currency.as_deref(), trigger, None, actor).await?
+        });
+    }
+    Ok(out)
+}
+
+/// Creates the payouts of one program in one transaction. A scheduled run names its month;
+/// if that month's run exists (another instance did it), nothing happens.
+pub(crate) async fn run_program(
+    db: &Db,
+    program: ProgramRow,
+    currency: Option<&str>,
+    trigger: Trigger,
+    schedule_key: Option<&str>,
+    actor: &Actor,
+) -> AppResult<ProgramRun> {
+    let vendor_id = program.vendor_id.clone();
+    let mut tx = db.begin().await?;
+    if !db::payouts::lock_program(&mut *tx, &vendor_id, &program.id).await? {
+        return Err(AppError::NotFound);
+    }
+    let created_by = actor_label(actor);
+    let Some(run_id) = db::payouts::insert_run(
+        &mut *tx,
+        &NewRun {
+            vendor_id: &vendor_id,
+            program_id: &program.id,
+            currency,
+            trigger_source: trigger.as_str(),
+            schedule_key,
+            created_by: created_by.as_deref(),
+        },
+    )
+    .await?
+    else {
+        return Ok(ProgramRun {
+            program,
+            run: None,
+            payouts: Vec::new(),
+            skipped: Vec::new(),
+        });
+    };
+    let (planned, skipped) = plan(&mut tx, &program, currency).await?;
+    let mut payouts = Vec::new();
+    for p in planned {
+        let payout = db::payouts::insert(
+            &mut *tx,
+            &NewPayout {
+                vendor_id: &vendor_id,
+                program_id: &program.id,
+                run_id: &run_id,
+                affiliate_id: &p.affiliate_id,
+                currency: &p.currency,
+                amount_cents: p.amount_cents,
+                fee_bps: p.fee_bps,
+                fee_cents: p.fee_cents,
+                method: &p.method,
+                destination: &p.destination,
+            },
+        )
+        .await?;
+        let worth = db::payouts::claim_commissions(&mut tx, &payout).await?;
+        let payout = PayoutRow {
+            commissions_cents: worth,
+            ..payout
+        };
+        ledger::payout_opened(&mut tx, &payout).await?;
+        db::events::insert(
+            &mut *tx,
+            &vendor_id,
+            "payout.created",
+            &payout_json(&payout).to_string(),
+        )
+        .await?;
+        payouts.push((Some(payout), p));
+    }
+    let count = i64::try_from(payouts.len()).unwrap_or(i64::MAX);
+    db::payouts::set_run_count(&mut *tx, &run_id, count).await?;
+    audit::record(
+        &mut *tx,
+        &vendor_id,
+        actor,
+        "payout_run.created",
+        ("payout_run", Some(&run_id)),
+        json!({"program_id": program.id, "currency": currency, "payouts": count,
+               "trigger": trigger.as_str()}),
+    )
+    .await?;
+    let run = db::payouts::run_by_id(&mut *tx, &vendor_id, &run_id).await?;
+    tx.commit().await?;
+    Ok(ProgramRun {
+        program,
+        run,
+        payouts,
+        skipped,
+    })
+}
+
+fn actor_label(actor: &Actor) -> Option<String> {
+    match actor {
+        Actor::User(id) => Some(format!("user:{id}")),
+        Actor::ApiKey(id) => Some(format!("api_key:{id}")),
+        Actor::Affiliate(id) => Some(format!("affiliate:{id}")),
+        Actor::Cli => Some("cli".into()),
+        Actor::System => Some("system".into()),
+    }
+}
+
+/// One payout of a vendor; another vendor's is 404.
+pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<PayoutRow> {
+    db::payouts::by_id(db.pool(), vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// A payout with what it covers: its commissions, and the clawbacks it netted.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// The payout.
+    pub payout: PayoutRow,
+    /// The affiliate paid.
+    pub affiliate: db::affiliates::AffiliateRow,
+    /// The commissions it settles.
+    pub commissions: Vec<CommissionRow>,
+}
+
+impl Statement {
+    /// Refunds of earlier paid commissions netted by this payout (≤ 0): its amount minus
+    /// what its commissions are worth.
+    pub fn adjustments_cents(&self) -> i64 {
+        self.payout.amount_cents - self.payout.commissions_cents
+    }
+}
+
+/// The statement of a payout. With `affiliate_id`, only that affiliate's (the portal).
+pub async fn statement(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+    affiliate_id: Option<&str>,
+) -> AppResult<Statement> {
+    let payout = get(db, vendor_id, id).await?;
+    if affiliate_id.is_some_and(|a| a != payout.affiliate_id) {
+        return Err(AppError::NotFound);
+    }
+    let affiliate = db::affiliates::by_id(db.pool(), vendor_id, &payout.affiliate_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let commissions = db::commissions::for_payout(db.pool(), vendor_id, &payout.id).await?;
+    Ok(Statement {
+        payout,
+        affiliate,
+        commissions,
+    })
+}
+
+/// A page of payouts and the total.
+pub async fn list(
+    db: &Db,
+    filter: &db::payouts::Filter<'_>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<PayoutRow>, i64)> {
+    let rows = db::payouts::page(db.pool(), filter, limit, offset).await?;
+    let total = db::payouts::count(db.pool(), filter).await?;
+    Ok((rows, total))
+}
+
+/// A page of runs and the total.
+pub async fn runs(
+    db: &Db,
+    vendor_id: &str,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<RunRow>, i64)> {
+    let rows = db::payouts::runs(db.pool(), vendor_id, limit, offset).await?;
+    let total = db::payouts::count_runs(db.pool(), vendor_id).await?;
+    Ok((rows, total))
+}
+
+/// One run of a vendor with its payouts.
+pub async fn run_detail(db: &Db, vendor_id: &str, id: &str) -> AppResult<(RunRow, Vec<PayoutRow>)> {
+    let run = db::payouts::run_by_id(db.pool(), vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let filter = db::payouts::Filter {
+        vendor_id,
+        run_id: Some(id),
+        ..db::payouts::Filter::default()
+    };
+    let payouts = db::payouts::page(db.pool(), &filter, 100_000, 0).await?;
+    Ok((run, payouts))
+}
+
+/// 409 for a payout that is not in a state the action starts from; 404 if there is none.
+async fn refuse(conn: &mut Conn, vendor_id: &str, id: &str, action: &str) -> AppError {
+    match db::payouts::by_id(&mut *conn, vendor_id, id).await {
+        Ok(Some(p)) => AppError::wrong_state(format!(
+            "this payout is {}; it cannot be {action}",
+            p.status
+        )),
+        Ok(None) => AppError::NotFound,
+        Err(e) => e.into(),
+    }
+}
+
+fn note(field: &str, raw: Option<&str>, required: bool) -> AppResult<Option<String>> {
+    match (text::optional(field, raw, NOTE_MAX)?, required) {
+        (None, true) => Err(AppError::invalid(field, format!("{field} is required"))),
+        (v, _) => Ok(v),
+    }
+}
+
+/// `pending` → `processing`: handed to the payment provider (exported, or a transfer sent).
+pub async fn mark_processing(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+    actor: &Actor,
+) -> AppResult<PayoutRow> {
+    let mut tx = db.begin().await?;
+    let p = processing_in(&mut tx, vendor_id, id, actor).await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+async fn processing_in(
+    conn: &mut Conn,
+    vendor_id: &str,
+    id: &str,
+    actor: &Actor,
+) -> AppResult<PayoutRow> {
+    let Some(p) = db::payouts::transition(
+        &mut *conn,
+        vendor_id,
+        id,
+        &["pending"],
+        "processing",
+        None,
+        None,
+    )
+    .await?
+    else {
+        return Err(refuse(conn, vendor_id, id, "marked as processing").await);
+    };
+    audit::record(
+        &mut *conn,
+        vendor_id,
+        actor,
+        "payout.processing",
+        ("payout", Some(id)),
+        json!({}),
+    )
+    .await?;
+    Ok(p)
+}
+
+/// `pending`/`processing` → `paid` with the payment's reference: the ledger moves the
+/// amount to `paid` (net) and `fees`, the commissions become paid, the affiliate is emailed.
+pub async fn mark_paid(
+    db: &Db,
+    sender: &Sender,
+    vendor_id: &str,
+    id: &str,
+    reference: Option<&str>,
+    actor: &Actor,
+) -> AppResult<PayoutRow> {
+    let reference = note("reference", reference, false)?;
+    let vendor = vendor(db, vendor_id).await?;
+    let mut tx = db.begin().await?;
+    let p = paid_in(&mut tx, sender, &vendor, id, reference.as_deref(), actor).await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+async fn paid_in(
+    conn: &mut Conn,
+    sender: &Sender,
+    vendor: &VendorRow,
+    id: &str,
+    reference: Option<&str>,
+    actor: &Actor,
+) -> AppResult<PayoutRow> {
+    let Some(p) = db::payouts::transition(
+        &mut *conn,
+        &vendor.id,
+        id,
+        &["pending", "processing"],
+        "paid",
+        reference,
+        None,
+    )
+    .await?
+    else {
+        return Err(refuse(conn, &vendor.id, id, "marked as paid").await);
+    };
+    ledger::payout_paid(conn, &p).await?;
+    db::payouts::commissions_paid(&mut *conn, &p.id).await?;
+    db::events::insert(
+        &mut *conn,
+        &vendor.id,
+        "payout.paid",
+        &payout_json(&p).to_string(),
+    )
+    .await?;
+    audit::record(
+        &mut *conn,
+        &vendor.id,
+        actor,
+        "payout.paid",
+        ("payout", Some(id)),
+        json!({"reference": reference, "net_cents": p.net_cents, "currency": p.currency}),
+    )
+    .await?;
+    paid_email(conn, sender, vendor, &p).await?;
+    Ok(p)
+}
+
+/// `pending`/`processing` → `failed` with the reason: the amount is available again and
+/// its commissions can be paid by a later run.
+pub async fn mark_failed(
+    db: &Db,
+    sender: &Sender,
+    vendor_id: &str,
+    id: &str,
+    reason: Option<&str>,
+    actor: &Actor,
+) -> AppResult<PayoutRow> {
+    let reason = note("reason", reason, true)?;
+    let vendor = vendor(db, vendor_id).await?;
+    let mut tx = db.begin().await?;
+    let p = failed_in(
+        &mut tx,
+        sender,
+        &vendor,
+        id,
+        reason.as_deref().unwrap_or(""),
+        actor,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+pub(crate) async fn failed_in(
+    conn: &mut Conn,
+    sender: &Sender,
+    vendor: &VendorRow,
+    id: &str,
+    reason: &str,
+    actor: &Actor,
+) -> AppResult<PayoutRow> {
+    let Some(p) = db::payouts::transition(
+        &mut *conn,
+        &vendor.id,
+        id,
+        &["pending", "processing"],
+        "failed",
+        None,
+        Some(reason),
+    )
+    .await?
+    else {
+        return Err(refuse(conn, &vendor.id, id, "marked as failed").await);
+    };
+    ledger::payout_failed(conn, &p).await?;
+    db::payouts::release_commissions(&mut *conn, &p.id).await?;
+    db::events::insert(
+        &mut *conn,
+        &vendor.id,
+        "payout.failed",
+        &payout_json(&p).to_string(),
+    )
+    .await?;
+    audit::record(
+        &mut *conn,
+        &vendor.id,
+        actor,
+        "payout.failed",
+        ("payout", Some(id)),
+        json!({"reason": reason}),
+    )
+    .await?;
+    failed_email(conn, sender, vendor, &p).await?;
+    Ok(p)
+}
+
+/// What a run-level action did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BulkResult {
+    /// Payouts changed.
+    pub changed: Vec<String>,
+    /// Payouts left alone (already past that state).
+    pub unchanged: Vec<String>,
+}
+
+/// Marks every pending payout of a run as processing (e.g. after uploading its file).
+pub async fn run_processing(
+    db: &Db,
+    vendor_id: &str,
+    run_id: &str,
+    actor: &Actor,
+) -> AppResult<BulkResult> {
+    let (_, payouts) = run_detail(db, vendor_id, run_id).await?;
+    let mut out = BulkResult::default();
+    let mut tx = db.begin().await?;
+    for p in payouts {
+        if p.status == "pending" {
+            processing_in(&mut tx, vendor_id, &p.id, actor).await?;
+            out.changed.push(p.id);
+        } else {
+            out.unchanged.push(p.id);
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Marks every open payout of a run as paid with one reference (a PayPal batch id).
+pub async fn run_paid(
+    db: &Db,
+    sender: &Sender,
+    vendor_id: &str,
+    run_id: &str,
+    reference: Option<&str>,
+    actor: &Actor,
+) -> AppResult<BulkResult> {
+    let reference = note("reference", reference, false)?;
+    let vendor = vendor(db, vendor_id).await?;
+    let (_, payouts) = run_detail(db, vendor_id, run_id).await?;
+    let mut out = BulkResult::default();
+    let mut tx = db.begin().await?;
+    for p in payouts {
+        if matches!(p.status.as_str(), "pending" | "processing") {
+            paid_in(&mut tx, sender, &vendor, &p.id, reference.as_deref(), actor).await?;
+            out.changed.push(p.id);
+        } else {
+            out.unchanged.push(p.id);
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn vendor(db: &Db, vendor_id: &str) -> AppResult<VendorRow> {
+    db::vendors::by_id(db.pool(), vendor_id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+fn money(cents: i64, currency: &str) -> String {
+    format!("{} {currency}", format_cents(cents))
+}
+
+async fn affiliate_of(conn: &mut Conn, p: &PayoutRow) -> AppResult<db::affiliates::AffiliateRow> {
+    db::affiliates::by_id(&mut *conn, &p.vendor_id, &p.affiliate_id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+async fn paid_email(
+    conn: &mut Conn,
+    sender: &Sender,
+    vendor: &VendorRow,
+    p: &PayoutRow,
+) -> AppResult<()> {
+    let a = affiliate_of(conn, p).await?;
+    let mut paragraphs = vec![format!(
+        "{} sent you {} via {}.",
+        vendor.name,
+        money(p.net_cents, &p.currency),
+        method_label(&p.method)
+    )];
+    if p.fee_cents > 0 {
+        paragraphs.push(format!(
+            "Commissions {}, platform fee {} ({}).",
+            money(p.amount_cents, &p.currency),
+            money(p.fee_cents, &p.currency),
+            crate::domain::terms::format_bps(p.fee_bps)
+        ));
+    }
+    if let Some(r) = &p.reference {
+        paragraphs.push(format!("Payment reference: {r}."));
+    }
+    let statement_url = format!("{}/p/{}/payouts/{}", sender.base_url, vendor.slug, p.id);
+    mail::enqueue(
+        conn,
+        sender,
+        vendor,
+        Recipient {
+            email: &a.email,
+            name: Some(a.name.as_str()).filter(|n| !n.is_empty()),
+        },
+        &Content {
+            kind: "payout_paid",
+            subject: format!(
+                "You've been paid {} by {}",
+                money(p.net_cents, &p.currency),
+                vendor.name
+            ),
+            heading: "Your payout is on its way".into(),
+            paragraphs,
+            action: Some(("See the statement".into(), statement_url)),
+            footnote: Some("You get this email for every payout of your partner account.".into()),
+            unsubscribe_url: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn failed_email(
+    conn: &mut Conn,
+    sender: &Sender,
+    vendor: &VendorRow,
+    p: &PayoutRow,
+) -> AppResult<()> {
+    let a = affiliate_of(conn, p).await?;
+    let settings_url = format!("{}/p/{}/payout-settings", sender.base_url, vendor.slug);
+    mail::enqueue(
+        conn,
+        sender,
+        vendor,
+        Recipient {
+            email: &a.email,
+            name: Some(a.name.as_str()).filter(|n| !n.is_empty()),
+        },
+        &Content {
+            kind: "payout_failed",
+            subject: format!("A payout from {} did not go through", vendor.name),
+            heading: "A payout did not go through".into(),
+            paragraphs: vec![
+                format!(
+                    "Your payout of {} via {} failed: {}.",
+                    money(p.net_cents, &p.currency),
+                    method_label(&p.method),
+                    p.failure_reason.as_deref().unwrap_or("no reason given")
+                ),
+                "The money is back in your available balance and will be paid with the next payout. Please check your payout details.".into(),
+            ],
+            action: Some(("Check payout details".into(), settings_url)),
+            footnote: Some("You get this email for every payout of your partner account.".into()),
+            unsubscribe_url: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// A payout as API JSON.
+pub fn payout_json(p: &PayoutRow) -> Value {
+    json!({
+        "id": p.id,
+        "program_id": p.program_id,
+        "run_id": p.run_id,
+        "affiliate_id": p.affiliate_id,
+        "currency": p.currency,
+        "amount_cents": p.amount_cents,
+        "commissions_cents": p.commissions_cents,
+        "adjustments_cents": p.amount_cents - p.commissions_cents,
+        "fee_bps": p.fee_bps,
+        "fee_cents": p.fee_cents,
+        "net_cents": p.net_cents,
+        "method": p.method,
+        "destination": p.destination,
+        "status": p.status,
+        "reference": p.reference,
+        "failure_reason": p.failure_reason,
+        "provider_error": p.provider_error,
+        "created_at": db::rfc3339(p.created_at),
+        "processing_at": p.processing_at.map(db::rfc3339),
+        "paid_at": p.paid_at.map(db::rfc3339),
+        "failed_at": p.failed_at.map(db::rfc3339),
+    })
+}
+
+/// A payout with its commissions, as API JSON.
+pub fn statement_json(s: &Statement) -> Value {
+    let mut v = payout_json(&s.payout);
+    v["affiliate"] =
+        json!({"id": s.affiliate.id, "email": s.affiliate.email, "name": s.affiliate.name});
+    v["commissions"] = s
+        .commissions
+        .iter()
+        .map(conversions::commission_json)
+        .collect();
+    v
+}
+
+/// A run as API JSON.
+pub fn run_json(r: &RunRow) -> Value {
+    json!({
+        "id": r.id,
+        "program_id": r.program_id,
+        "currency": r.currency,
+        "trigger": r.trigger_source,
+        "schedule_key": r.schedule_key,
+        "payouts": r.payouts,
+        "created_by": r.created_by,
+        "created_at": db::rfc3339(r.created_at),
+    })
+}
+
+/// A run's result as API JSON.
+pub fn program_run_json(r: &ProgramRun) -> Value {
+    json!({
+        "program_id": r.program.id,
+        "run": r.run.as_ref().map(run_json),
+        "payouts": r.payouts.iter().map(|(row, plan)| match row {
+            Some(p) => payout_json(p),
+            None => serde_json::to_value(plan).unwrap_or(Value::Null),
+        }).collect::<Vec<_>>(),
+        "skipped": r.skipped,
+    })
+}

@@ -1,0 +1,63 @@
+//! Scheduled payouts: a program with a `payout_day` (1-28) runs its payouts once a month,
+//! on that day (UTC) or at the first worker round after it. The run of a month is unique per
+//! program in the database, so several instances never run it twice.
+
+use chrono::Datelike;
+
+use super::{Trigger, run_program};
+use crate::db::{self, Db};
+use crate::domain::audit::Actor;
+use crate::error::AppResult;
+
+/// The month key of a scheduled run due at `now` for `payout_day`, if one is due.
+pub fn due_key(payout_day: i64, now: i64) -> Option<String> {
+    let today = db::from_ms(now);
+    (i64::from(today.day()) >= payout_day)
+        .then(|| format!("{:04}-{:02}", today.year(), today.month()))
+}
+
+/// Runs every scheduled payout due at `now`; returns how many runs were made.
+pub async fn run_due(db: &Db, now: i64) -> AppResult<usize> {
+    let mut made = 0;
+    for (vendor_id, program_id, day) in db::payouts::scheduled_programs(db.pool()).await? {
+        let Some(key) = due_key(day, now) else {
+            continue;
+        };
+        // A cheap read first: the run of the month usually exists already.
+        if db::payouts::schedule_done(db.pool(), &program_id, &key).await? {
+            continue;
+        }
+        let Some(program) = db::programs::by_id(db.pool(), &vendor_id, &program_id).await? else {
+            continue;
+        };
+        let done = run_program(
+            db,
+            program,
+            None,
+            Trigger::Schedule,
+            Some(&key),
+            &Actor::System,
+        )
+        .await?;
+        if let Some(run) = done.run {
+            tracing::info!(run = %run.id, program = %program_id, payouts = run.payouts, "scheduled payout run");
+            made += 1;
+        }
+    }
+    Ok(made)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_month_is_due_from_its_payout_day_on() {
+        let nov_14 = chrono::DateTime::parse_from_rfc3339("2026-11-14T08:00:00Z")
+            .map(|t| t.timestamp_millis())
+            .unwrap_or_default();
+        assert_eq!(due_key(15, nov_14), None);
+        assert_eq!(due_key(14, nov_14).as_deref(), Some("2026-11"));
+        assert_eq!(due_key(1, nov_14).as_deref(), Some("2026-11"));
+    }
+}

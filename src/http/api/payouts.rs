@@ -1,0 +1,347 @@
+//! The payouts API.
+//!
+//! `POST /api/v1/payouts/run` `{program_id?, currency?, dry_run?}`; `GET /api/v1/payouts`
+//! (list envelope); `GET /api/v1/payouts/export?format=paypal|csv|json`;
+//! `GET /api/v1/payouts/{id}` (with its commissions); `POST /api/v1/payouts/{id}/mark-paid`
+//! `{reference?}`, `/mark-failed` `{reason}`, `/mark-processing`, `/send` (Stripe Connect);
+//! `GET /api/v1/payout-runs[/{id}]` and the same actions for a whole run.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::db;
+use crate::domain::api_keys::Scope;
+use crate::domain::audit::Actor;
+use crate::domain::payouts::{self, RunRequest, Trigger, export, stripe_connect};
+use crate::domain::{Currency, text};
+use crate::error::AppResult;
+use crate::http::AppState;
+use crate::http::api::auth::ApiAuth;
+use crate::http::api::json::parse_optional;
+use crate::http::api::pagination::{List, PageQuery};
+
+fn actor(auth: &ApiAuth) -> Actor {
+    Actor::ApiKey(auth.0.key_id.clone())
+}
+
+fn opt(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Body of `POST /api/v1/payouts/run`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunInput {
+    program_id: Option<String>,
+    currency: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `POST /api/v1/payouts/run` → 201 with the payouts created (200 for a dry run).
+pub async fn run(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let body: RunInput = parse_optional(&body)?;
+    let req = RunRequest {
+        program_id: body.program_id,
+        currency: body.currency,
+        dry_run: body.dry_run,
+    };
+    let runs = payouts::run(
+        &state.db,
+        auth.vendor_id(),
+        &req,
+        Trigger::Api,
+        &actor(&auth),
+    )
+    .await?;
+    let out = json!({
+        "dry_run": req.dry_run,
+        "runs": runs.iter().map(payouts::program_run_json).collect::<Vec<_>>(),
+    });
+    Ok(if req.dry_run {
+        HttpResponse::Ok().json(out)
+    } else {
+        HttpResponse::Created().json(out)
+    })
+}
+
+/// Query of payout lists and exports.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    affiliate_id: Option<String>,
+    run_id: Option<String>,
+    status: Option<String>,
+    currency: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+    limit: Option<i64>,
+    /// Exports only.
+    format: Option<String>,
+}
+
+impl ListQuery {
+    fn filter<'a>(
+        &'a self,
+        vendor_id: &'a str,
+        currency: Option<&'a str>,
+    ) -> AppResult<db::payouts::Filter<'a>> {
+        Ok(db::payouts::Filter {
+            vendor_id,
+            affiliate_id: opt(&self.affiliate_id),
+            run_id: opt(&self.run_id),
+            status: payouts::parse_status(opt(&self.status))?,
+            currency,
+        })
+    }
+
+    fn currency(&self) -> AppResult<Option<String>> {
+        opt(&self.currency)
+            .map(|c| Currency::parse("currency", c).map(|c| c.as_str().to_owned()))
+            .transpose()
+    }
+}
+
+/// `GET /api/v1/payouts?page&per_page&affiliate_id&run_id&status&currency`.
+pub async fn list(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let currency = q.currency()?;
+    let filter = q.filter(auth.vendor_id(), currency.as_deref())?;
+    let (rows, total) = payouts::list(&state.db, &filter, page.per_page, page.offset()).await?;
+    let data = rows.iter().map(payouts::payout_json).collect();
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
+}
+
+/// `GET /api/v1/payouts/export?format=paypal|csv|json&run_id&status&currency&affiliate_id`.
+pub async fn export(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let currency = q.currency()?;
+    let filter = q.filter(auth.vendor_id(), currency.as_deref())?;
+    let file = export::file(&state.db, &filter, opt(&q.format).unwrap_or("csv")).await?;
+    Ok(download(file))
+}
+
+/// A file download response.
+pub fn download(file: export::File) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(file.content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", file.filename),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(file.body)
+}
+
+/// `GET /api/v1/payouts/{id}`: the payout, its affiliate and the commissions it settles.
+pub async fn show(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let s = payouts::statement(&state.db, auth.vendor_id(), &id, None).await?;
+    Ok(HttpResponse::Ok().json(payouts::statement_json(&s)))
+}
+
+/// Body of `mark-paid`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaidInput {
+    reference: Option<String>,
+}
+
+/// Body of `mark-failed`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailedInput {
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/payouts/{id}/mark-paid` `{reference?}`.
+pub async fn mark_paid(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let body: PaidInput = parse_optional(&body)?;
+    let p = payouts::mark_paid(
+        &state.db,
+        &state.sender,
+        auth.vendor_id(),
+        &id,
+        body.reference.as_deref(),
+        &actor(&auth),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(payouts::payout_json(&p)))
+}
+
+/// `POST /api/v1/payouts/{id}/mark-failed` `{reason}`: the money is available again.
+pub async fn mark_failed(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let body: FailedInput = parse_optional(&body)?;
+    let p = payouts::mark_failed(
+        &state.db,
+        &state.sender,
+        auth.vendor_id(),
+        &id,
+        body.reason.as_deref(),
+        &actor(&auth),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(payouts::payout_json(&p)))
+}
+
+/// `POST /api/v1/payouts/{id}/mark-processing`.
+pub async fn mark_processing(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let p = payouts::mark_processing(&state.db, auth.vendor_id(), &id, &actor(&auth)).await?;
+    Ok(HttpResponse::Ok().json(payouts::payout_json(&p)))
+}
+
+/// `POST /api/v1/payouts/{id}/send`: a Stripe Connect transfer (when turned on).
+pub async fn send(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let p = stripe_connect::send(
+        &state.db,
+        &state.sender,
+        &state.stripe_connect,
+        auth.vendor_id(),
+        &id,
+        &actor(&auth),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(payouts::payout_json(&p)))
+}
+
+/// Query of `GET /api/v1/payout-runs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunsQuery {
+    page: Option<i64>,
+    per_page: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/payout-runs`.
+pub async fn runs(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    q: web::Query<RunsQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let (rows, total) =
+        payouts::runs(&state.db, auth.vendor_id(), page.per_page, page.offset()).await?;
+    let data = rows.iter().map(payouts::run_json).collect();
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
+}
+
+/// `GET /api/v1/payout-runs/{id}`: the run and its payouts.
+pub async fn run_show(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let (run, rows) = payouts::run_detail(&state.db, auth.vendor_id(), &id).await?;
+    let mut out = payouts::run_json(&run);
+    out["payout_list"] = rows.iter().map(payouts::payout_json).collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// `POST /api/v1/payout-runs/{id}/mark-processing`.
+pub async fn run_processing(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let done = payouts::run_processing(&state.db, auth.vendor_id(), &id, &actor(&auth)).await?;
+    Ok(HttpResponse::Ok().json(done))
+}
+
+/// `POST /api/v1/payout-runs/{id}/mark-paid` `{reference?}`.
+pub async fn run_paid(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let body: PaidInput = parse_optional(&body)?;
+    let reference = text::optional("reference", body.reference.as_deref(), 500)?;
+    let done = payouts::run_paid(
+        &state.db,
+        &state.sender,
+        auth.vendor_id(),
+        &id,
+        reference.as_deref(),
+        &actor(&auth),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(done))
+}
+
+/// `POST /api/v1/payout-runs/{id}/send`: every Stripe Connect payout of the run.
+pub async fn run_send(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let sent = stripe_connect::send_run(
+        &state.db,
+        &state.sender,
+        &state.stripe_connect,
+        auth.vendor_id(),
+        &id,
+        &actor(&auth),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "data": sent.iter().map(payouts::payout_json).collect::<Vec<_>>(),
+    })))
+}

@@ -1,0 +1,391 @@
+//! The signed-in affiliate's money in the portal: balances and payout history, the
+//! statement of each of their payouts, and where they are paid (payout settings, changed
+//! here only by the affiliate and confirmed to them by email). Visitors who are not signed
+//! in are sent to the portal home.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::db::{self, affiliates::AffiliateRow, payouts::Filter};
+use crate::domain::audit::Actor;
+use crate::domain::payouts::settings::{self, PayoutInput, PayoutSettings, method_label};
+use crate::domain::terms::format_cents;
+use crate::domain::{affiliates, ledger, payouts};
+use crate::error::AppError;
+use crate::http::dashboard::payouts::{StatementView, statement_view};
+use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::portal::Portal;
+use crate::http::{AppState, session};
+
+const PER_PAGE: i64 = 25;
+
+/// The affiliate signed in to this portal, if they may still use it.
+async fn signed_in(
+    portal: &Portal,
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<AffiliateRow>, HtmlError> {
+    let Some(id) = session::affiliate(session, &portal.vendor.id) else {
+        return Ok(None);
+    };
+    match affiliates::get(&state.db, &portal.vendor.id, &id).await {
+        Ok(a) if affiliates::can_sign_in(&a.row.status) => Ok(Some(a.row)),
+        Ok(_) | Err(AppError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn when(ms: i64) -> String {
+    db::from_ms(ms).format("%Y-%m-%d").to_string()
+}
+
+fn money(cents: i64, currency: &str) -> String {
+    format!("{} {currency}", format_cents(cents))
+}
+
+/// Links every payout page shows.
+struct Nav {
+    home: String,
+    payouts: String,
+    settings: String,
+}
+
+impl Nav {
+    fn of(portal: &Portal) -> Self {
+        Self {
+            home: portal.url("/"),
+            payouts: portal.url("/payouts"),
+            settings: portal.url("/payout-settings"),
+        }
+    }
+}
+
+/// One currency's balances.
+struct BalanceView {
+    currency: String,
+    pending: String,
+    available: String,
+    in_payout: String,
+    paid: String,
+    fees: String,
+    earned: String,
+}
+
+/// One payout in the history.
+struct HistoryRow {
+    url: String,
+    date: String,
+    amount: String,
+    fee: String,
+    net: String,
+    status: String,
+    reference: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/payouts.html")]
+struct ListPage {
+    chrome: Chrome,
+    vendor_name: String,
+    brand_css: String,
+    nav: Nav,
+    email: String,
+    /// How they are paid, or empty when not set.
+    method: String,
+    balances: Vec<BalanceView>,
+    rows: Vec<HistoryRow>,
+    total: i64,
+    page: i64,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+}
+
+/// `?page=` of the history.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    page: Option<i64>,
+}
+
+/// `GET /payouts`: balances per currency and the payout history.
+pub async fn list(
+    portal: Portal,
+    state: web::Data<AppState>,
+    session: Session,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, HtmlError> {
+    let Some(a) = signed_in(&portal, &state, &session).await? else {
+        return Ok(see_other(&portal.url("/")));
+    };
+    let vendor_id = portal.vendor.id.as_str();
+    let balances = ledger::balances(&state.db, vendor_id, &a.id)
+        .await?
+        .into_iter()
+        .map(|b| BalanceView {
+            pending: format_cents(b.pending_cents),
+            available: format_cents(b.available_cents),
+            in_payout: format_cents(b.in_payout_cents),
+            paid: format_cents(b.paid_cents),
+            fees: format_cents(b.fees_cents),
+            earned: format_cents(b.earned_cents),
+            currency: b.currency,
+        })
+        .collect();
+    let page = q.page.unwrap_or(1).max(1);
+    let filter = Filter {
+        vendor_id,
+        affiliate_id: Some(&a.id),
+        run_id: None,
+        status: None,
+        currency: None,
+    };
+    let (found, total) = payouts::list(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let rows = found
+        .into_iter()
+        .map(|p| HistoryRow {
+            url: portal.url(&format!("/payouts/{}", p.id)),
+            date: when(p.paid_at.unwrap_or(p.created_at)),
+            amount: money(p.amount_cents, &p.currency),
+            fee: if p.fee_cents == 0 {
+                String::new()
+            } else {
+                money(p.fee_cents, &p.currency)
+            },
+            net: money(p.net_cents, &p.currency),
+            status: p.status,
+            reference: p.reference.unwrap_or_default(),
+        })
+        .collect();
+    let list_url = |n: i64| portal.url(&format!("/payouts?page={n}"));
+    render(
+        StatusCode::OK,
+        &ListPage {
+            chrome: Chrome::new(&session, format!("Payouts · {}", portal.vendor.name)),
+            vendor_name: portal.vendor.name.clone(),
+            brand_css: portal.url("/brand.css"),
+            nav: Nav::of(&portal),
+            method: PayoutSettings::of(&a)
+                .method
+                .map(|m| method_label(&m).to_owned())
+                .unwrap_or_default(),
+            email: a.email,
+            balances,
+            rows,
+            total,
+            page,
+            prev_url: (page > 1).then(|| list_url(page - 1)),
+            next_url: (page * PER_PAGE < total).then(|| list_url(page + 1)),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "portal/payout.html")]
+struct PayoutPage {
+    chrome: Chrome,
+    vendor_name: String,
+    brand_css: String,
+    nav: Nav,
+    id: String,
+    created: String,
+    paid: String,
+    method: String,
+    destination: String,
+    status: String,
+    reference: String,
+    failure_reason: String,
+    statement: StatementView,
+}
+
+/// `GET /payouts/{id}`: the statement of one of the affiliate's own payouts; anyone else's
+/// is a 404.
+pub async fn show(
+    portal: Portal,
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, HtmlError> {
+    let Some(a) = signed_in(&portal, &state, &session).await? else {
+        return Ok(see_other(&portal.url("/")));
+    };
+    let s = payouts::statement(&state.db, &portal.vendor.id, &path.1, Some(&a.id)).await?;
+    let statement = statement_view(&state, &s).await?;
+    let p = s.payout;
+    render(
+        StatusCode::OK,
+        &PayoutPage {
+            chrome: Chrome::new(&session, format!("Payout statement · {}", portal.vendor.name)),
+            vendor_name: portal.vendor.name.clone(),
+            brand_css: portal.url("/brand.css"),
+            nav: Nav::of(&portal),
+            created: when(p.created_at),
+            paid: p.paid_at.map(when).unwrap_or_default(),
+            method: method_label(&p.method).to_owned(),
+            destination: p.destination,
+            status: p.status,
+            reference: p.reference.unwrap_or_default(),
+            failure_reason: p.failure_reason.unwrap_or_default(),
+            id: p.id,
+            statement,
+        },
+    )
+}
+
+/// The payout settings form, as typed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SettingsForm {
+    payout_method: String,
+    payout_email: String,
+    payout_details: String,
+    stripe_account_id: String,
+}
+
+impl SettingsForm {
+    fn of(s: &PayoutSettings) -> Self {
+        Self {
+            payout_method: s.method.clone().unwrap_or_default(),
+            payout_email: s.email.clone().unwrap_or_default(),
+            payout_details: s.details.clone().unwrap_or_default(),
+            stripe_account_id: s.stripe_account_id.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Every field is sent: the chosen method keeps its destination, the others are
+    /// dropped by the service.
+    fn to_input(&self) -> Result<PayoutInput, AppError> {
+        let some = |s: &str| Some(Some(s.trim().to_owned()).filter(|s| !s.is_empty()));
+        if self.payout_method.trim().is_empty() {
+            return Err(AppError::invalid(
+                "payout_method",
+                "choose how you want to be paid",
+            ));
+        }
+        Ok(PayoutInput {
+            payout_method: some(&self.payout_method),
+            payout_email: some(&self.payout_email),
+            payout_details: some(&self.payout_details),
+            stripe_account_id: some(&self.stripe_account_id),
+        })
+    }
+}
+
+/// A method as a choice on the form.
+struct MethodOption {
+    value: &'static str,
+    label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "portal/payout_settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    vendor_name: String,
+    brand_css: String,
+    nav: Nav,
+    action: String,
+    methods: Vec<MethodOption>,
+    f: SettingsForm,
+    notice: Option<String>,
+    error: Option<String>,
+    error_field: String,
+}
+
+fn settings_page(
+    portal: &Portal,
+    session: &Session,
+    f: SettingsForm,
+    notice: Option<String>,
+    error: Option<&AppError>,
+) -> SettingsPage {
+    SettingsPage {
+        chrome: Chrome::new(session, format!("Payout settings · {}", portal.vendor.name)),
+        vendor_name: portal.vendor.name.clone(),
+        brand_css: portal.url("/brand.css"),
+        nav: Nav::of(portal),
+        action: portal.url("/payout-settings"),
+        methods: settings::METHODS
+            .iter()
+            .map(|m| MethodOption {
+                value: m,
+                label: method_label(m),
+            })
+            .collect(),
+        f,
+        notice,
+        error: error.map(AppError::public_message),
+        error_field: error.and_then(AppError::field).unwrap_or_default().to_owned(),
+    }
+}
+
+/// `?saved=1` (changed) or `?saved=0` (nothing to change) after a save.
+#[derive(Debug, Default, Deserialize)]
+pub struct Saved {
+    saved: Option<String>,
+}
+
+/// `GET /payout-settings`: the form with the affiliate's current settings.
+pub async fn settings_form(
+    portal: Portal,
+    state: web::Data<AppState>,
+    session: Session,
+    q: web::Query<Saved>,
+) -> Result<HttpResponse, HtmlError> {
+    let Some(a) = signed_in(&portal, &state, &session).await? else {
+        return Ok(see_other(&portal.url("/")));
+    };
+    let notice = match q.saved.as_deref() {
+        Some("1") => Some("Saved. We emailed you a confirmation.".to_owned()),
+        Some(_) => Some("Nothing changed.".to_owned()),
+        None => None,
+    };
+    let f = SettingsForm::of(&PayoutSettings::of(&a));
+    render(
+        StatusCode::OK,
+        &settings_page(&portal, &session, f, notice, None),
+    )
+}
+
+/// `POST /payout-settings`: saves the settings (audited, and confirmed to the affiliate by
+/// email); a refused value re-renders the form as typed with the message.
+pub async fn save_settings(
+    portal: Portal,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<SettingsForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let Some(a) = signed_in(&portal, &state, &session).await? else {
+        return Ok(see_other(&portal.url("/")));
+    };
+    let f = form.into_inner();
+    let saved = match f.to_input() {
+        Ok(input) => {
+            settings::update(
+                &state.db,
+                &state.sender,
+                &portal.vendor,
+                &a.id,
+                &input,
+                &Actor::Affiliate(a.id.clone()),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(row) => {
+            let changed = PayoutSettings::of(&row) != PayoutSettings::of(&a);
+            let flag = if changed { "1" } else { "0" };
+            Ok(see_other(
+                &portal.url(&format!("/payout-settings?saved={flag}")),
+            ))
+        }
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => render(
+            e.status_code(),
+            &settings_page(&portal, &session, f, None, Some(&e)),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
