@@ -154,27 +154,6 @@ pub async fn balances<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-/// Balance of one account of an affiliate in a currency.
-pub async fn balance<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    vendor_id: &str,
-    affiliate_id: &str,
-    currency: &str,
-    account: &str,
-) -> Result<i64, sqlx::Error> {
-    let (n,): (Option<i64>,) = sqlx::query_as(
-        "SELECT CAST(SUM(amount_cents) AS BIGINT) FROM ledger_entries \
-         WHERE vendor_id = $1 AND affiliate_id = $2 AND currency = $3 AND account = $4",
-    )
-    .bind(vendor_id)
-    .bind(affiliate_id)
-    .bind(currency)
-    .bind(account)
-    .fetch_one(ex)
-    .await?;
-    Ok(n.unwrap_or(0))
-}
-
 /// Every account balance of a vendor: (affiliate or NULL, currency, account, sum).
 pub async fn all_balances<'e, E: Executor<'e, Database = Any>>(
     ex: E,

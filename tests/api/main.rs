@@ -19,6 +19,7 @@ mod ledger_props;
 mod money;
 mod money_dashboard;
 mod payouts;
+mod payouts_pages;
 mod platform;
 mod programs;
 mod referrals;

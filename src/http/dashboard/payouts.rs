@@ -19,10 +19,10 @@ use crate::domain::payouts::settings::method_label;
 use crate::domain::payouts::{self, ProgramRun, RunRequest, Statement, Trigger, export};
 use crate::domain::terms::{format_bps, format_cents};
 use crate::error::AppError;
+use crate::http::AppState;
 use crate::http::api::payouts::download;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
-use crate::http::AppState;
 
 const PER_PAGE: i64 = 50;
 /// Runs listed on the payouts page (newest first).
@@ -212,7 +212,11 @@ fn skip_reason(reason: &str, minimum: &str) -> String {
     }
 }
 
-async fn preview(state: &AppState, staff: &Staff, runs: Vec<ProgramRun>) -> Result<Vec<PreviewView>, HtmlError> {
+async fn preview(
+    state: &AppState,
+    staff: &Staff,
+    runs: Vec<ProgramRun>,
+) -> Result<Vec<PreviewView>, HtmlError> {
     let mut names = Names::new(state, &staff.vendor.id);
     let mut out = Vec::with_capacity(runs.len());
     for r in runs {
@@ -377,7 +381,10 @@ async fn list_page(
             .collect(),
         f,
         error: error.map(AppError::public_message),
-        error_field: error.and_then(AppError::field).unwrap_or_default().to_owned(),
+        error_field: error
+            .and_then(AppError::field)
+            .unwrap_or_default()
+            .to_owned(),
         notice,
         preview,
         runs,
@@ -488,7 +495,9 @@ impl Done {
         match self.done.as_deref()? {
             "processing" => Some(format!("{n} {plural} marked as sent.")),
             "paid" => Some(format!("{n} {plural} marked as paid.")),
-            "failed" => Some("Marked as failed. The amount is available to the affiliate again.".into()),
+            "failed" => {
+                Some("Marked as failed. The amount is available to the affiliate again.".into())
+            }
             _ => None,
         }
     }
@@ -709,10 +718,7 @@ pub(crate) async fn statement_view(
         }
         lines.push(CommissionLine {
             conversion_id: c.conversion_id.clone(),
-            converted: converted
-                .get(&c.conversion_id)
-                .cloned()
-                .unwrap_or_default(),
+            converted: converted.get(&c.conversion_id).cloned().unwrap_or_default(),
             level: if c.level == 0 {
                 "direct".into()
             } else {
@@ -740,7 +746,11 @@ pub(crate) async fn statement_view(
         fee: if p.fee_cents == 0 {
             String::new()
         } else {
-            format!("{} ({})", money(p.fee_cents, &p.currency), format_bps(p.fee_bps))
+            format!(
+                "{} ({})",
+                money(p.fee_cents, &p.currency),
+                format_bps(p.fee_bps)
+            )
         },
         net: money(p.net_cents, &p.currency),
     })
@@ -799,7 +809,10 @@ async fn payout_page(
         can_settle,
         notice,
         error: error.map(AppError::public_message),
-        error_field: error.and_then(AppError::field).unwrap_or_default().to_owned(),
+        error_field: error
+            .and_then(AppError::field)
+            .unwrap_or_default()
+            .to_owned(),
         typed,
         p,
     })
@@ -833,7 +846,10 @@ async fn acted(
     typed: Typed,
 ) -> Result<HttpResponse, HtmlError> {
     match result {
-        Ok(p) => Ok(see_other(&format!("/dashboard/payouts/{}?done={done}", p.id))),
+        Ok(p) => Ok(see_other(&format!(
+            "/dashboard/payouts/{}?done={done}",
+            p.id
+        ))),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let status = e.status_code();
             let page = payout_page(staff, state, id, None, Some(&e), typed).await?;

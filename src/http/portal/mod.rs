@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod auth;
 pub mod home;
+pub mod payouts;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,6 +30,10 @@ pub fn scope() -> Scope {
         .route("/login/link/{token}", web::get().to(auth::confirm))
         .route("/login/link/{token}", web::post().to(auth::accept))
         .route("/logout", web::post().to(auth::logout))
+        .route("/payouts", web::get().to(payouts::list))
+        .route("/payouts/{id}", web::get().to(payouts::show))
+        .route("/payout-settings", web::get().to(payouts::settings_form))
+        .route("/payout-settings", web::post().to(payouts::save_settings))
         .default_service(web::to(crate::http::not_found))
 }
 

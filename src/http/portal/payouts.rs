@@ -216,7 +216,10 @@ pub async fn show(
     render(
         StatusCode::OK,
         &PayoutPage {
-            chrome: Chrome::new(&session, format!("Payout statement · {}", portal.vendor.name)),
+            chrome: Chrome::new(
+                &session,
+                format!("Payout statement · {}", portal.vendor.name),
+            ),
             vendor_name: portal.vendor.name.clone(),
             brand_css: portal.url("/brand.css"),
             nav: Nav::of(&portal),
@@ -316,7 +319,10 @@ fn settings_page(
         f,
         notice,
         error: error.map(AppError::public_message),
-        error_field: error.and_then(AppError::field).unwrap_or_default().to_owned(),
+        error_field: error
+            .and_then(AppError::field)
+            .unwrap_or_default()
+            .to_owned(),
     }
 }
 
