@@ -229,6 +229,54 @@ pub async fn update(
     Ok(done.rows_affected() == 1)
 }
 
+/// Takes the program's payout lock for the caller's transaction: concurrent runs of one
+/// program (several instances on PostgreSQL) wait here and then see each other's postings.
+/// SQLite's write transaction is exclusive already.
+pub async fn lock_for_payouts<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    program_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE programs SET updated_at = updated_at WHERE vendor_id = $1 AND id = $2")
+            .bind(vendor_id)
+            .bind(program_id)
+            .execute(ex)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Programs with a payout day, across vendors (the scheduler).
+pub async fn scheduled_programs<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT vendor_id, id, payout_day FROM programs \
+         WHERE payout_day IS NOT NULL AND status = 'active' ORDER BY id",
+    )
+    .fetch_all(ex)
+    .await
+}
+
+/// Sets or removes a program's Stripe secret key (Connect payouts).
+pub async fn set_stripe_key<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+    key: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE programs SET stripe_secret_key = $1, updated_at = $2 WHERE vendor_id = $3 AND id = $4",
+    )
+    .bind(key)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
 /// Adds the next version of a program's terms and makes it current; returns the version.
 /// The increment happens in the UPDATE, so concurrent edits get distinct versions.
 pub async fn add_terms_version(

@@ -333,18 +333,7 @@ pub async fn insert_enrolled(
     .await
     .map_err(map_unique)?;
     if payout.method.is_some() {
-        db::affiliates::set_payout(
-            &mut *conn,
-            vendor_id,
-            &id,
-            &db::affiliates::PayoutColumns {
-                method: payout.method.as_deref(),
-                email: payout.email.as_deref(),
-                details: payout.details.as_deref(),
-                stripe_account_id: payout.stripe_account_id.as_deref(),
-            },
-        )
-        .await?;
+        db::affiliates::set_payout(&mut *conn, vendor_id, &id, &payout.columns()).await?;
     }
     Ok((id, code))
 }

@@ -25,6 +25,14 @@ impl Actor {
         self.parts().1
     }
 
+    /// `user:usr_…`, `api_key:key_…`, `affiliate:aff_…`, `cli` or `system`.
+    pub fn label(&self) -> String {
+        match self.parts() {
+            (kind, Some(id)) => format!("{kind}:{id}"),
+            (kind, None) => kind.to_owned(),
+        }
+    }
+
     fn parts(&self) -> (&'static str, Option<&str>) {
         match self {
             Self::User(id) => ("user", Some(id)),

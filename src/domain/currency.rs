@@ -31,6 +31,15 @@ impl Currency {
         ))
     }
 
+    /// An optional currency (a list filter, a run's choice): blank is `None`, anything else
+    /// must be a code; returns the upper-case code.
+    pub fn parse_optional(field: &str, raw: Option<&str>) -> Result<Option<String>, AppError> {
+        raw.map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| Self::parse(field, c).map(|c| c.as_str().to_owned()))
+            .transpose()
+    }
+
     /// The code, e.g. `USD`.
     pub fn as_str(&self) -> &str {
         // The bytes come from the ASCII list above.

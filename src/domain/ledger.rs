@@ -399,7 +399,7 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
                 .copied()
                 .unwrap_or(0)
         };
-        let open = matches!(p.status.as_str(), "pending" | "processing");
+        let open = crate::domain::payouts::is_open(&p);
         let held = sum(IN_PAYOUT);
         if held != if open { p.amount_cents } else { 0 } {
             fail(format!(

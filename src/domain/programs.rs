@@ -473,7 +473,7 @@ pub async fn create(
         db::programs::set_stripe_secret(&mut *tx, vendor_id, &id, secret.as_deref()).await?;
     }
     if let Some(key) = &stripe_key {
-        db::payouts::set_stripe_key(&mut *tx, vendor_id, &id, key.as_deref()).await?;
+        db::programs::set_stripe_key(&mut *tx, vendor_id, &id, key.as_deref()).await?;
     }
     audit::record(
         &mut *tx,
@@ -534,7 +534,7 @@ pub async fn update(
         db::programs::set_stripe_secret(&mut *tx, vendor_id, id, secret.as_deref()).await?;
     }
     if let Some(key) = &stripe_key {
-        db::payouts::set_stripe_key(&mut *tx, vendor_id, id, key.as_deref()).await?;
+        db::programs::set_stripe_key(&mut *tx, vendor_id, id, key.as_deref()).await?;
     }
     let mut details = json!({"fields": changed_fields(input)});
     if let Some(c) = &commission {

@@ -243,6 +243,11 @@ pub fn format_cents(cents: i64) -> String {
     format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
+/// An amount with its currency, e.g. (1500, "USD") → "15.00 USD".
+pub fn format_money(cents: i64, currency: &str) -> String {
+    format!("{} {currency}", format_cents(cents))
+}
+
 /// Parses a decimal with at most `scale` fractional digits into an integer of that scale,
 /// exactly (no floating point): `("12.5", 2)` → 1250.
 fn parse_scaled(raw: &str, scale: u32) -> Option<i64> {

@@ -144,6 +144,16 @@ impl ResponseError for HtmlError {
     }
 }
 
+/// A time (unix ms, UTC) as pages show it: `2026-11-21 12:30`.
+pub fn when(ms: i64) -> String {
+    crate::db::from_ms(ms).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// A date (unix ms, UTC) as pages show it: `2026-11-21`.
+pub fn day(ms: i64) -> String {
+    crate::db::from_ms(ms).format("%Y-%m-%d").to_string()
+}
+
 /// Renders a template with a chosen status (askama_web's responder always answers 200).
 pub fn render<T: Template>(status: StatusCode, template: &T) -> Result<HttpResponse, HtmlError> {
     let body = template

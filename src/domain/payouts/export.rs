@@ -6,8 +6,6 @@
 //! CSV is escaped against formula injection: a value a spreadsheet would read as a formula
 //! (starting with `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use crate::db::{self, Db, affiliates::AffiliateRow, payouts::Filter, payouts::PayoutRow};
@@ -40,18 +38,28 @@ fn row(cells: &[&str]) -> String {
     line
 }
 
+/// What a PayPal file holds: PayPal payouts that are not paid or failed.
+fn in_paypal_file(p: &PayoutRow) -> bool {
+    p.method == "paypal" && super::is_open(p)
+}
+
+/// The currencies of the PayPal payouts a file of `payouts` would hold (one file each).
+pub fn paypal_currencies<'a>(payouts: impl IntoIterator<Item = &'a PayoutRow>) -> Vec<&'a str> {
+    let mut currencies: Vec<&str> = payouts
+        .into_iter()
+        .filter(|p| in_paypal_file(p))
+        .map(|p| p.currency.as_str())
+        .collect();
+    currencies.sort_unstable();
+    currencies.dedup();
+    currencies
+}
+
 /// The PayPal Payouts file of the PayPal payouts among `lines` that are not paid or failed.
 /// PayPal takes one currency per file: several → 422 asking for `currency`.
 pub fn paypal(lines: &[Line<'_>], note: &str) -> AppResult<String> {
-    let open: Vec<&Line<'_>> = lines
-        .iter()
-        .filter(|(p, _)| {
-            p.method == "paypal" && matches!(p.status.as_str(), "pending" | "processing")
-        })
-        .collect();
-    let mut currencies: Vec<&str> = open.iter().map(|(p, _)| p.currency.as_str()).collect();
-    currencies.sort_unstable();
-    currencies.dedup();
+    let open: Vec<&Line<'_>> = lines.iter().filter(|(p, _)| in_paypal_file(p)).collect();
+    let currencies = paypal_currencies(open.iter().map(|(p, _)| *p));
     if currencies.len() > 1 {
         return Err(AppError::invalid(
             "currency",
@@ -155,15 +163,12 @@ pub async fn file(db: &Db, filter: &Filter<'_>, format: &str) -> AppResult<File>
         .await?
         .ok_or(AppError::NotFound)?;
     let payouts = db::payouts::page(db.pool(), filter, EXPORT_MAX, 0).await?;
-    let mut affiliates: HashMap<String, AffiliateRow> = HashMap::new();
-    for p in &payouts {
-        if !affiliates.contains_key(&p.affiliate_id)
-            && let Some(a) =
-                db::affiliates::by_id(db.pool(), filter.vendor_id, &p.affiliate_id).await?
-        {
-            affiliates.insert(a.id.clone(), a);
-        }
-    }
+    let affiliates = super::affiliates_of(
+        db,
+        filter.vendor_id,
+        payouts.iter().map(|p| p.affiliate_id.as_str()),
+    )
+    .await?;
     let lines: Vec<Line<'_>> = payouts
         .iter()
         .filter_map(|p| affiliates.get(&p.affiliate_id).map(|a| (p, a)))

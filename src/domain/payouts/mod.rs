@@ -15,6 +15,8 @@ pub mod schedule;
 pub mod settings;
 pub mod stripe_connect;
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -28,7 +30,7 @@ use crate::db::{
 use crate::domain::audit::{self, Actor};
 use crate::domain::commission_rules::apply_bps;
 use crate::domain::mail::{self, Content, Recipient, Sender};
-use crate::domain::terms::format_cents;
+use crate::domain::terms::format_money;
 use crate::domain::{Currency, conversions, ledger, text};
 use crate::error::{AppError, AppResult};
 use settings::{PayoutSettings, method_label};
@@ -37,6 +39,14 @@ use settings::{PayoutSettings, method_label};
 pub const STATUSES: [&str; 4] = ["pending", "processing", "paid", "failed"];
 /// Longest reference or failure reason.
 const NOTE_MAX: usize = 500;
+
+/// Statuses from which a payout can still be paid or fail (its amount is in `in_payout`).
+const OPEN: [&str; 2] = ["pending", "processing"];
+
+/// Whether a payout is still open: not paid and not failed.
+pub fn is_open(p: &PayoutRow) -> bool {
+    OPEN.contains(&p.status.as_str())
+}
 
 /// Parses the `status` filter of payout lists.
 pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
@@ -187,12 +197,7 @@ pub async fn run(
     trigger: Trigger,
     actor: &Actor,
 ) -> AppResult<Vec<ProgramRun>> {
-    let currency = req
-        .currency
-        .as_deref()
-        .filter(|c| !c.trim().is_empty())
-        .map(|c| Currency::parse("currency", c).map(|c| c.as_str().to_owned()))
-        .transpose()?;
+    let currency = Currency::parse_optional("currency", req.currency.as_deref())?;
     let programs = match req.program_id.as_deref().filter(|p| !p.trim().is_empty()) {
         Some(id) => vec![
             db::programs::by_id(db.pool(), vendor_id, id.trim())
@@ -237,10 +242,10 @@ pub(crate) async fn run_program(
 ) -> AppResult<ProgramRun> {
     let vendor_id = program.vendor_id.clone();
     let mut tx = db.begin().await?;
-    if !db::payouts::lock_program(&mut *tx, &vendor_id, &program.id).await? {
+    if !db::programs::lock_for_payouts(&mut *tx, &vendor_id, &program.id).await? {
         return Err(AppError::NotFound);
     }
-    let created_by = actor_label(actor);
+    let created_by = actor.label();
     let Some(run_id) = db::payouts::insert_run(
         &mut *tx,
         &NewRun {
@@ -249,7 +254,7 @@ pub(crate) async fn run_program(
             currency,
             trigger_source: trigger.as_str(),
             schedule_key,
-            created_by: created_by.as_deref(),
+            created_by: Some(&created_by),
         },
     )
     .await?
@@ -317,16 +322,6 @@ pub(crate) async fn run_program(
     })
 }
 
-fn actor_label(actor: &Actor) -> Option<String> {
-    match actor {
-        Actor::User(id) => Some(format!("user:{id}")),
-        Actor::ApiKey(id) => Some(format!("api_key:{id}")),
-        Actor::Affiliate(id) => Some(format!("affiliate:{id}")),
-        Actor::Cli => Some("cli".into()),
-        Actor::System => Some("system".into()),
-    }
-}
-
 /// One payout of a vendor; another vendor's is 404.
 pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<PayoutRow> {
     db::payouts::by_id(db.pool(), vendor_id, id)
@@ -343,6 +338,8 @@ pub struct Statement {
     pub affiliate: db::affiliates::AffiliateRow,
     /// The commissions it settles.
     pub commissions: Vec<CommissionRow>,
+    /// When each of their conversions happened (unix ms), by conversion id.
+    pub converted_at: HashMap<String, i64>,
 }
 
 impl Statement {
@@ -368,11 +365,37 @@ pub async fn statement(
         .await?
         .ok_or(AppError::NotFound)?;
     let commissions = db::commissions::for_payout(db.pool(), vendor_id, &payout.id).await?;
+    let mut converted_at = HashMap::new();
+    for c in &commissions {
+        if !converted_at.contains_key(&c.conversion_id)
+            && let Some(cv) = db::conversions::by_id(db.pool(), vendor_id, &c.conversion_id).await?
+        {
+            converted_at.insert(cv.id, cv.occurred_at);
+        }
+    }
     Ok(Statement {
         payout,
         affiliate,
         commissions,
+        converted_at,
     })
+}
+
+/// The vendor's affiliates with these ids, by id (payout lists and files name who is paid).
+pub async fn affiliates_of<'a>(
+    db: &Db,
+    vendor_id: &str,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> AppResult<HashMap<String, db::affiliates::AffiliateRow>> {
+    let mut out = HashMap::new();
+    for id in ids {
+        if !out.contains_key(id)
+            && let Some(a) = db::affiliates::by_id(db.pool(), vendor_id, id).await?
+        {
+            out.insert(a.id.clone(), a);
+        }
+    }
+    Ok(out)
 }
 
 /// A page of payouts and the total.
@@ -502,16 +525,8 @@ async fn paid_in(
     reference: Option<&str>,
     actor: &Actor,
 ) -> AppResult<PayoutRow> {
-    let Some(p) = db::payouts::transition(
-        &mut *conn,
-        &vendor.id,
-        id,
-        &["pending", "processing"],
-        "paid",
-        reference,
-        None,
-    )
-    .await?
+    let Some(p) =
+        db::payouts::transition(&mut *conn, &vendor.id, id, &OPEN, "paid", reference, None).await?
     else {
         return Err(refuse(conn, &vendor.id, id, "marked as paid").await);
     };
@@ -575,7 +590,7 @@ pub(crate) async fn failed_in(
         &mut *conn,
         &vendor.id,
         id,
-        &["pending", "processing"],
+        &OPEN,
         "failed",
         None,
         Some(reason),
@@ -652,7 +667,7 @@ pub async fn run_paid(
     let mut out = BulkResult::default();
     let mut tx = db.begin().await?;
     for p in payouts {
-        if matches!(p.status.as_str(), "pending" | "processing") {
+        if is_open(&p) {
             paid_in(&mut tx, sender, &vendor, &p.id, reference.as_deref(), actor).await?;
             out.changed.push(p.id);
         } else {
@@ -667,10 +682,6 @@ async fn vendor(db: &Db, vendor_id: &str) -> AppResult<VendorRow> {
     db::vendors::by_id(db.pool(), vendor_id)
         .await?
         .ok_or(AppError::NotFound)
-}
-
-fn money(cents: i64, currency: &str) -> String {
-    format!("{} {currency}", format_cents(cents))
 }
 
 async fn affiliate_of(conn: &mut Conn, p: &PayoutRow) -> AppResult<db::affiliates::AffiliateRow> {
@@ -689,14 +700,14 @@ async fn paid_email(
     let mut paragraphs = vec![format!(
         "{} sent you {} via {}.",
         vendor.name,
-        money(p.net_cents, &p.currency),
+        format_money(p.net_cents, &p.currency),
         method_label(&p.method)
     )];
     if p.fee_cents > 0 {
         paragraphs.push(format!(
             "Commissions {}, platform fee {} ({}).",
-            money(p.amount_cents, &p.currency),
-            money(p.fee_cents, &p.currency),
+            format_money(p.amount_cents, &p.currency),
+            format_money(p.fee_cents, &p.currency),
             crate::domain::terms::format_bps(p.fee_bps)
         ));
     }
@@ -716,7 +727,7 @@ async fn paid_email(
             kind: "payout_paid",
             subject: format!(
                 "You've been paid {} by {}",
-                money(p.net_cents, &p.currency),
+                format_money(p.net_cents, &p.currency),
                 vendor.name
             ),
             heading: "Your payout is on its way".into(),
@@ -753,7 +764,7 @@ async fn failed_email(
             paragraphs: vec![
                 format!(
                     "Your payout of {} via {} failed: {}.",
-                    money(p.net_cents, &p.currency),
+                    format_money(p.net_cents, &p.currency),
                     method_label(&p.method),
                     p.failure_reason.as_deref().unwrap_or("no reason given")
                 ),

@@ -19,7 +19,7 @@ pub fn due_key(payout_day: i64, now: i64) -> Option<String> {
 /// Runs every scheduled payout due at `now`; returns how many runs were made.
 pub async fn run_due(db: &Db, now: i64) -> AppResult<usize> {
     let mut made = 0;
-    for (vendor_id, program_id, day) in db::payouts::scheduled_programs(db.pool()).await? {
+    for (vendor_id, program_id, day) in db::programs::scheduled_programs(db.pool()).await? {
         let Some(key) = due_key(day, now) else {
             continue;
         };

@@ -158,7 +158,8 @@ impl PayoutSettings {
         }
     }
 
-    fn columns(&self) -> PayoutColumns<'_> {
+    /// The columns that store these settings.
+    pub fn columns(&self) -> PayoutColumns<'_> {
         PayoutColumns {
             method: self.method.as_deref(),
             email: self.email.as_deref(),

@@ -155,8 +155,9 @@ pub async fn send(
             p.method
         )));
     }
-    let key = db::payouts::stripe_key(db.pool(), vendor_id, &p.program_id)
+    let key = db::programs::by_id(db.pool(), vendor_id, &p.program_id)
         .await?
+        .and_then(|program| program.stripe_secret_key)
         .ok_or_else(|| {
             AppError::invalid(
                 "stripe_secret_key",
@@ -221,7 +222,7 @@ pub async fn send_run(
     let (_, payouts) = super::run_detail(db, vendor_id, run_id).await?;
     let mut out = Vec::new();
     for p in payouts {
-        if p.method == "stripe_connect" && matches!(p.status.as_str(), "pending" | "processing") {
+        if p.method == "stripe_connect" && super::is_open(&p) {
             out.push(send(db, sender, provider, vendor_id, &p.id, actor).await?);
         }
     }

@@ -22,6 +22,11 @@ pub mod vendor;
 use actix_web::http::Method;
 use actix_web::{Scope, web};
 
+/// A query parameter with surrounding space removed; empty is absent.
+pub fn opt(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// The `/api/v1` scope.
 pub fn scope() -> Scope {
     web::scope("/api/v1")

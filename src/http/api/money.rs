@@ -19,14 +19,11 @@ use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::ApiJson;
+use crate::http::api::opt;
 use crate::http::api::pagination::{List, PageQuery};
 
 fn actor(auth: &ApiAuth) -> Actor {
     Actor::ApiKey(auth.0.key_id.clone())
-}
-
-fn opt(s: &Option<String>) -> Option<&str> {
-    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// `POST /api/v1/events` → 201 with what the event produced; 200 with `duplicate: true`
@@ -282,9 +279,7 @@ pub async fn ledger_list(
         limit: q.limit,
     }
     .resolve()?;
-    let currency = opt(&q.currency)
-        .map(|c| Currency::parse("currency", c).map(|c| c.as_str().to_owned()))
-        .transpose()?;
+    let currency = Currency::parse_optional("currency", q.currency.as_deref())?;
     let (limit, offset) = (page.per_page, page.offset());
     let body = match opt(&q.affiliate_id) {
         Some(a) => {

@@ -12,22 +12,19 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db;
+use crate::domain::Currency;
 use crate::domain::api_keys::Scope;
 use crate::domain::audit::Actor;
 use crate::domain::payouts::{self, RunRequest, Trigger, export, stripe_connect};
-use crate::domain::{Currency, text};
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::parse_optional;
+use crate::http::api::opt;
 use crate::http::api::pagination::{List, PageQuery};
 
 fn actor(auth: &ApiAuth) -> Actor {
     Actor::ApiKey(auth.0.key_id.clone())
-}
-
-fn opt(s: &Option<String>) -> Option<&str> {
-    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// Body of `POST /api/v1/payouts/run`.
@@ -103,9 +100,7 @@ impl ListQuery {
     }
 
     fn currency(&self) -> AppResult<Option<String>> {
-        opt(&self.currency)
-            .map(|c| Currency::parse("currency", c).map(|c| c.as_str().to_owned()))
-            .transpose()
+        Currency::parse_optional("currency", self.currency.as_deref())
     }
 }
 
@@ -312,13 +307,12 @@ pub async fn run_paid(
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
     let body: PaidInput = parse_optional(&body)?;
-    let reference = text::optional("reference", body.reference.as_deref(), 500)?;
     let done = payouts::run_paid(
         &state.db,
         &state.sender,
         auth.vendor_id(),
         &id,
-        reference.as_deref(),
+        body.reference.as_deref(),
         &actor(&auth),
     )
     .await?;

@@ -15,7 +15,7 @@ use crate::domain::conversions::{self, ManualInput, STATUSES};
 use crate::domain::terms::{format_cents, parse_amount};
 use crate::error::AppError;
 use crate::http::dashboard::Staff;
-use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pages::{Chrome, HtmlError, render, see_other, when};
 use crate::http::{AppState, session};
 
 const PER_PAGE: i64 = 50;
@@ -44,10 +44,6 @@ struct CommissionView {
     rule: String,
     status: String,
     available: String,
-}
-
-fn when(ms: i64) -> String {
-    db::from_ms(ms).format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// The converting affiliate's commission in its currency; empty when there is none.

@@ -11,30 +11,22 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::{
-    self,
+    affiliates::AffiliateRow,
     payouts::{Filter, PayoutRow, RunRow},
 };
 use crate::domain::audit::Actor;
 use crate::domain::payouts::settings::method_label;
 use crate::domain::payouts::{self, ProgramRun, RunRequest, Statement, Trigger, export};
-use crate::domain::terms::{format_bps, format_cents};
+use crate::domain::terms::{format_bps, format_money};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::api::payouts::download;
 use crate::http::dashboard::Staff;
-use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pages::{Chrome, HtmlError, day, render, see_other, when};
 
 const PER_PAGE: i64 = 50;
 /// Runs listed on the payouts page (newest first).
 const RUNS_SHOWN: i64 = 20;
-
-fn when(ms: i64) -> String {
-    db::from_ms(ms).format("%Y-%m-%d %H:%M").to_string()
-}
-
-fn money(cents: i64, currency: &str) -> String {
-    format!("{} {currency}", format_cents(cents))
-}
 
 fn some(raw: &str) -> Option<String> {
     Some(raw.trim().to_owned()).filter(|s| !s.is_empty())
@@ -44,57 +36,46 @@ fn actor(staff: &Staff) -> Actor {
     Actor::User(staff.user.id.clone())
 }
 
-/// Affiliate names and emails, looked up once per affiliate of a page.
-struct Names<'a> {
-    state: &'a AppState,
-    vendor_id: &'a str,
-    known: HashMap<String, (String, String)>,
-}
+/// The names and emails of the affiliates a page shows.
+struct Names(HashMap<String, AffiliateRow>);
 
-impl<'a> Names<'a> {
-    fn new(state: &'a AppState, vendor_id: &'a str) -> Self {
-        Self {
-            state,
-            vendor_id,
-            known: HashMap::new(),
-        }
+impl Names {
+    async fn load<'a>(
+        state: &AppState,
+        vendor_id: &str,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, HtmlError> {
+        Ok(Self(
+            payouts::affiliates_of(&state.db, vendor_id, ids).await?,
+        ))
     }
 
     /// (display name, email); the email stands in for a missing name.
-    async fn of(&mut self, affiliate_id: &str) -> Result<(String, String), HtmlError> {
-        if let Some(found) = self.known.get(affiliate_id) {
-            return Ok(found.clone());
-        }
-        let found = db::affiliates::by_id(self.state.db.pool(), self.vendor_id, affiliate_id)
-            .await?
+    fn of(&self, affiliate_id: &str) -> (String, String) {
+        self.0
+            .get(affiliate_id)
             .map(|a| {
-                let name = if a.name.is_empty() {
-                    a.email.clone()
-                } else {
-                    a.name
-                };
-                (name, a.email)
+                let name = if a.name.is_empty() { &a.email } else { &a.name };
+                (name.clone(), a.email.clone())
             })
-            .unwrap_or_default();
-        self.known.insert(affiliate_id.to_owned(), found.clone());
-        Ok(found)
+            .unwrap_or_default()
     }
 
-    async fn payout(&mut self, p: PayoutRow) -> Result<PayoutView, HtmlError> {
-        let (affiliate, affiliate_email) = self.of(&p.affiliate_id).await?;
-        Ok(PayoutView {
+    fn payout(&self, p: PayoutRow) -> PayoutView {
+        let (affiliate, affiliate_email) = self.of(&p.affiliate_id);
+        PayoutView {
             created: when(p.created_at),
             affiliate,
             affiliate_email,
             method: method_label(&p.method).to_owned(),
-            amount: money(p.amount_cents, &p.currency),
+            amount: format_money(p.amount_cents, &p.currency),
             fee: if p.fee_cents == 0 {
                 String::new()
             } else {
-                money(p.fee_cents, &p.currency)
+                format_money(p.fee_cents, &p.currency)
             },
             fee_rate: format_bps(p.fee_bps),
-            net: money(p.net_cents, &p.currency),
+            net: format_money(p.net_cents, &p.currency),
             reference: p.reference.unwrap_or_default(),
             failure_reason: p.failure_reason.unwrap_or_default(),
             provider_error: p.provider_error.unwrap_or_default(),
@@ -106,7 +87,7 @@ impl<'a> Names<'a> {
             affiliate_id: p.affiliate_id,
             destination: p.destination,
             status: p.status,
-        })
+        }
     }
 }
 
@@ -217,7 +198,16 @@ async fn preview(
     staff: &Staff,
     runs: Vec<ProgramRun>,
 ) -> Result<Vec<PreviewView>, HtmlError> {
-    let mut names = Names::new(state, &staff.vendor.id);
+    let skipped_ids: Vec<String> = runs
+        .iter()
+        .flat_map(|r| r.skipped.iter().map(|s| s.affiliate_id.clone()))
+        .collect();
+    let names = Names::load(
+        state,
+        &staff.vendor.id,
+        skipped_ids.iter().map(String::as_str),
+    )
+    .await?;
     let mut out = Vec::with_capacity(runs.len());
     for r in runs {
         let mut payouts = Vec::with_capacity(r.payouts.len());
@@ -231,22 +221,22 @@ async fn preview(
                 email: p.affiliate_email,
                 method: method_label(&p.method).to_owned(),
                 destination: p.destination,
-                amount: money(p.amount_cents, &p.currency),
+                amount: format_money(p.amount_cents, &p.currency),
                 fee: format!(
                     "{} ({})",
-                    money(p.fee_cents, &p.currency),
+                    format_money(p.fee_cents, &p.currency),
                     format_bps(p.fee_bps)
                 ),
-                net: money(p.net_cents, &p.currency),
+                net: format_money(p.net_cents, &p.currency),
                 affiliate_id: p.affiliate_id,
             });
         }
-        let minimum = money(r.program.min_payout_cents, &r.program.currency);
+        let minimum = format_money(r.program.min_payout_cents, &r.program.currency);
         let mut skipped = Vec::with_capacity(r.skipped.len());
         for s in r.skipped {
             skipped.push(SkippedView {
-                affiliate: names.of(&s.affiliate_id).await?.0,
-                amount: money(s.amount_cents, &s.currency),
+                affiliate: names.of(&s.affiliate_id).0,
+                amount: format_money(s.amount_cents, &s.currency),
                 reason: skip_reason(s.reason, &minimum),
                 affiliate_id: s.affiliate_id,
             });
@@ -306,11 +296,13 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
         currency: None,
     };
     let (found, total) = payouts::list(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
-    let mut names = Names::new(state, vendor_id);
-    let mut rows = Vec::with_capacity(found.len());
-    for p in found {
-        rows.push(names.payout(p).await?);
-    }
+    let names = Names::load(
+        state,
+        vendor_id,
+        found.iter().map(|p| p.affiliate_id.as_str()),
+    )
+    .await?;
+    let rows = found.into_iter().map(|p| names.payout(p)).collect();
     Ok(Table {
         rows,
         total,
@@ -513,7 +505,7 @@ async fn run_page(
 ) -> Result<RunPage, HtmlError> {
     let (run, rows) = payouts::run_detail(&state.db, &staff.vendor.id, id).await?;
     let programs = program_names(state, &staff.vendor.id).await?;
-    let is_open = |p: &PayoutRow| matches!(p.status.as_str(), "pending" | "processing");
+    let is_open = payouts::is_open;
     let mut totals: Vec<(String, i64)> = Vec::new();
     for p in rows.iter().filter(|p| is_open(p)) {
         match totals.iter_mut().find(|(c, _)| *c == p.currency) {
@@ -521,13 +513,7 @@ async fn run_page(
             None => totals.push((p.currency.clone(), p.net_cents)),
         }
     }
-    let mut paypal_currencies: Vec<&str> = rows
-        .iter()
-        .filter(|p| p.method == "paypal" && is_open(p))
-        .map(|p| p.currency.as_str())
-        .collect();
-    paypal_currencies.sort_unstable();
-    paypal_currencies.dedup();
+    let paypal_currencies = export::paypal_currencies(&rows);
     let base = format!("/dashboard/payouts/runs/{}/export", run.id);
     let paypal = match paypal_currencies.as_slice() {
         [] => Vec::new(),
@@ -545,17 +531,22 @@ async fn run_page(
     };
     let pending = rows.iter().filter(|p| p.status == "pending").count();
     let open = rows.iter().filter(|p| is_open(p)).count();
-    let mut names = Names::new(state, &staff.vendor.id);
-    let mut payouts = Vec::with_capacity(rows.len());
-    for p in rows {
-        payouts.push(names.payout(p).await?);
-    }
+    let names = Names::load(
+        state,
+        &staff.vendor.id,
+        rows.iter().map(|p| p.affiliate_id.as_str()),
+    )
+    .await?;
+    let payouts = rows.into_iter().map(|p| names.payout(p)).collect();
     let run = run_view(run, &programs);
     Ok(RunPage {
         chrome: Chrome::new(&staff.session, format!("Payout run {}", run.id)),
         vendor_name: staff.vendor.name.clone(),
         user_email: staff.user.email.clone(),
-        open_totals: totals.iter().map(|(c, sum)| money(*sum, c)).collect(),
+        open_totals: totals
+            .iter()
+            .map(|(c, sum)| format_money(*sum, c))
+            .collect(),
         pending,
         open,
         paypal,
@@ -598,9 +589,7 @@ pub async fn run_export(
 ) -> Result<HttpResponse, HtmlError> {
     let vendor_id = staff.vendor.id.as_str();
     let (run, _) = payouts::run_detail(&state.db, vendor_id, &id).await?;
-    let currency = some(&q.currency)
-        .map(|c| crate::domain::Currency::parse("currency", &c).map(|c| c.as_str().to_owned()))
-        .transpose()?;
+    let currency = crate::domain::Currency::parse_optional("currency", Some(&q.currency))?;
     let filter = Filter {
         vendor_id,
         affiliate_id: None,
@@ -701,59 +690,52 @@ pub(crate) struct StatementView {
 }
 
 /// Builds the statement shown by the dashboard and the portal.
-pub(crate) async fn statement_view(
-    state: &AppState,
-    s: &Statement,
-) -> Result<StatementView, HtmlError> {
+pub(crate) fn statement_view(s: &Statement) -> StatementView {
     let p = &s.payout;
-    let mut converted: HashMap<String, String> = HashMap::new();
     let mut lines = Vec::with_capacity(s.commissions.len());
     for c in &s.commissions {
-        if !converted.contains_key(&c.conversion_id) {
-            let at = db::conversions::by_id(state.db.pool(), &p.vendor_id, &c.conversion_id)
-                .await?
-                .map(|cv| db::from_ms(cv.occurred_at).format("%Y-%m-%d").to_string())
-                .unwrap_or_default();
-            converted.insert(c.conversion_id.clone(), at);
-        }
         lines.push(CommissionLine {
             conversion_id: c.conversion_id.clone(),
-            converted: converted.get(&c.conversion_id).cloned().unwrap_or_default(),
+            converted: s
+                .converted_at
+                .get(&c.conversion_id)
+                .map(|at| day(*at))
+                .unwrap_or_default(),
             level: if c.level == 0 {
                 "direct".into()
             } else {
                 format!("upline {}", c.level)
             },
             rule: c.rule.clone(),
-            amount: money(c.net_cents(), &c.currency),
+            amount: format_money(c.net_cents(), &c.currency),
             reversed: if c.reversed_cents > 0 {
-                money(c.reversed_cents, &c.currency)
+                format_money(c.reversed_cents, &c.currency)
             } else {
                 String::new()
             },
         });
     }
     let adjustments = s.adjustments_cents();
-    Ok(StatementView {
+    StatementView {
         lines,
-        commissions_total: money(p.commissions_cents, &p.currency),
+        commissions_total: format_money(p.commissions_cents, &p.currency),
         adjustments: if adjustments == 0 {
             String::new()
         } else {
-            money(adjustments, &p.currency)
+            format_money(adjustments, &p.currency)
         },
-        amount: money(p.amount_cents, &p.currency),
+        amount: format_money(p.amount_cents, &p.currency),
         fee: if p.fee_cents == 0 {
             String::new()
         } else {
             format!(
                 "{} ({})",
-                money(p.fee_cents, &p.currency),
+                format_money(p.fee_cents, &p.currency),
                 format_bps(p.fee_bps)
             )
         },
-        net: money(p.net_cents, &p.currency),
-    })
+        net: format_money(p.net_cents, &p.currency),
+    }
 }
 
 /// What the payout page's forms hold after a refused action.
@@ -789,7 +771,7 @@ async fn payout_page(
     typed: Typed,
 ) -> Result<PayoutPage, HtmlError> {
     let s = payouts::statement(&state.db, &staff.vendor.id, id, None).await?;
-    let statement = statement_view(state, &s).await?;
+    let statement = statement_view(&s);
     let programs = program_names(state, &staff.vendor.id).await?;
     let program = programs
         .into_iter()
@@ -797,8 +779,12 @@ async fn payout_page(
         .map(|(_, name)| name)
         .unwrap_or_else(|| s.payout.program_id.clone());
     let can_process = s.payout.status == "pending";
-    let can_settle = matches!(s.payout.status.as_str(), "pending" | "processing");
-    let p = Names::new(state, &staff.vendor.id).payout(s.payout).await?;
+    let can_settle = payouts::is_open(&s.payout);
+    let names = Names(HashMap::from([(
+        s.affiliate.id.clone(),
+        s.affiliate.clone(),
+    )]));
+    let p = names.payout(s.payout.clone());
     Ok(PayoutPage {
         chrome: Chrome::new(&staff.session, format!("Payout {}", p.id)),
         vendor_name: staff.vendor.name.clone(),

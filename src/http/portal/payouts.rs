@@ -9,14 +9,14 @@ use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::{self, affiliates::AffiliateRow, payouts::Filter};
+use crate::db::{affiliates::AffiliateRow, payouts::Filter};
 use crate::domain::audit::Actor;
 use crate::domain::payouts::settings::{self, PayoutInput, PayoutSettings, method_label};
-use crate::domain::terms::format_cents;
+use crate::domain::terms::{format_cents, format_money};
 use crate::domain::{affiliates, ledger, payouts};
 use crate::error::AppError;
 use crate::http::dashboard::payouts::{StatementView, statement_view};
-use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pages::{Chrome, HtmlError, day, render, see_other};
 use crate::http::portal::Portal;
 use crate::http::{AppState, session};
 
@@ -36,14 +36,6 @@ async fn signed_in(
         Ok(_) | Err(AppError::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
     }
-}
-
-fn when(ms: i64) -> String {
-    db::from_ms(ms).format("%Y-%m-%d").to_string()
-}
-
-fn money(cents: i64, currency: &str) -> String {
-    format!("{} {currency}", format_cents(cents))
 }
 
 /// Links every payout page shows.
@@ -146,14 +138,14 @@ pub async fn list(
         .into_iter()
         .map(|p| HistoryRow {
             url: portal.url(&format!("/payouts/{}", p.id)),
-            date: when(p.paid_at.unwrap_or(p.created_at)),
-            amount: money(p.amount_cents, &p.currency),
+            date: day(p.paid_at.unwrap_or(p.created_at)),
+            amount: format_money(p.amount_cents, &p.currency),
             fee: if p.fee_cents == 0 {
                 String::new()
             } else {
-                money(p.fee_cents, &p.currency)
+                format_money(p.fee_cents, &p.currency)
             },
-            net: money(p.net_cents, &p.currency),
+            net: format_money(p.net_cents, &p.currency),
             status: p.status,
             reference: p.reference.unwrap_or_default(),
         })
@@ -211,7 +203,7 @@ pub async fn show(
         return Ok(see_other(&portal.url("/")));
     };
     let s = payouts::statement(&state.db, &portal.vendor.id, &path.1, Some(&a.id)).await?;
-    let statement = statement_view(&state, &s).await?;
+    let statement = statement_view(&s);
     let p = s.payout;
     render(
         StatusCode::OK,
@@ -223,8 +215,8 @@ pub async fn show(
             vendor_name: portal.vendor.name.clone(),
             brand_css: portal.url("/brand.css"),
             nav: Nav::of(&portal),
-            created: when(p.created_at),
-            paid: p.paid_at.map(when).unwrap_or_default(),
+            created: day(p.created_at),
+            paid: p.paid_at.map(day).unwrap_or_default(),
             method: method_label(&p.method).to_owned(),
             destination: p.destination,
             status: p.status,
