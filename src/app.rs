@@ -118,7 +118,7 @@ impl Application {
                 .wrap(sessions)
                 .wrap(from_fn(htmx_errors))
                 .wrap(from_fn(route_by_host))
-                .wrap(security_headers())
+                .wrap(from_fn(security_headers))
                 .wrap(from_fn(request_id))
         })
         .listen(listener)?

@@ -21,11 +21,40 @@ pub struct VendorRow {
     pub support_email: Option<String>,
     /// Creation time, unix ms.
     pub created_at: i64,
+    /// Name shown on the portal and in emails; the vendor name when `None`.
+    pub portal_name: Option<String>,
+    /// When the current logo was stored (unix ms; also its cache-buster); `None` without one.
+    pub logo_version: Option<i64>,
+    /// JSON array of origins allowed to frame the embeds.
+    pub embed_origins: String,
+    /// JSON array of origins allowed to call the publishable-key endpoints from a browser.
+    pub site_origins: String,
+}
+
+impl VendorRow {
+    /// The name the portal and emails show.
+    pub fn display_name(&self) -> &str {
+        self.portal_name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&self.name)
+    }
+
+    /// Origins allowed to frame the embeds (validated when stored).
+    pub fn embed_origins(&self) -> Vec<String> {
+        serde_json::from_str(&self.embed_origins).unwrap_or_default()
+    }
+
+    /// Origins allowed to call the publishable-key endpoints (validated when stored).
+    pub fn site_origins(&self) -> Vec<String> {
+        serde_json::from_str(&self.site_origins).unwrap_or_default()
+    }
 }
 
 macro_rules! cols {
     () => {
-        "id, name, slug, default_currency, primary_color, support_email, created_at"
+        "id, name, slug, default_currency, primary_color, support_email, created_at, \
+         portal_name, logo_version, embed_origins, site_origins"
     };
 }
 
@@ -73,18 +102,45 @@ pub async fn by_slug<'e, E: Executor<'e, Database = Any>>(
         .await
 }
 
-/// The vendor whose portal is served on `host` (lower case, no port).
+/// A vendor read together with one of its portal domains.
+#[derive(Debug, Clone, FromRow)]
+struct VendorOnHost {
+    #[sqlx(flatten)]
+    vendor: VendorRow,
+    host_last_seen_at: Option<i64>,
+}
+
+/// The vendor whose portal is served on `host` (lower case, no port), and when a request
+/// for that host was last recorded.
 pub async fn by_portal_host<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     host: &str,
-) -> Result<Option<VendorRow>, sqlx::Error> {
-    sqlx::query_as(
+) -> Result<Option<(VendorRow, Option<i64>)>, sqlx::Error> {
+    let row: Option<VendorOnHost> = sqlx::query_as(
         "SELECT v.id, v.name, v.slug, v.default_currency, v.primary_color, v.support_email, \
-         v.created_at FROM vendors v JOIN vendor_domains d ON d.vendor_id = v.id WHERE d.host = $1",
+         v.created_at, v.portal_name, v.logo_version, v.embed_origins, v.site_origins, \
+         d.last_seen_at AS host_last_seen_at \
+         FROM vendors v JOIN vendor_domains d ON d.vendor_id = v.id WHERE d.host = $1",
     )
     .bind(host)
     .fetch_optional(ex)
-    .await
+    .await?;
+    Ok(row.map(|r| (r.vendor, r.host_last_seen_at)))
+}
+
+/// Records that a request for `host` arrived at `now` (the dashboard shows it, so a vendor
+/// can tell that its DNS record works).
+pub async fn touch_domain<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    host: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE vendor_domains SET last_seen_at = $1 WHERE host = $2")
+        .bind(now)
+        .bind(host)
+        .execute(ex)
+        .await?;
+    Ok(())
 }
 
 /// Whether any vendor exists yet.

@@ -4,7 +4,9 @@
 //! `X-CSRF-Token` header (HTMX adds it to every request through `hx-headers`) or as the
 //! `csrf_token` field of a url-encoded form. Checking here, before any handler runs, means
 //! a handler cannot forget it, and a refused request changes nothing. Bearer-authenticated
-//! API calls, webhooks and referral links carry no cookies worth forging and are exempt.
+//! API calls, webhooks and referral links carry no cookies worth forging and are exempt, and
+//! so are the embeds, which are authenticated by the signed token each request carries (an
+//! iframe cannot rely on cookies), never by the session.
 
 use actix_session::SessionExt;
 use actix_web::body::{BoxBody, MessageBody};
@@ -26,7 +28,7 @@ pub const FIELD: &str = "csrf_token";
 /// Largest form body read for the check (bigger forms must use the header).
 const MAX_FORM_BYTES: usize = 256 * 1024;
 
-const EXEMPT_PREFIXES: &[&str] = &["/api/", "/webhooks/", "/r/"];
+const EXEMPT_PREFIXES: &[&str] = &["/api/", "/webhooks/", "/r/", "/embed/"];
 
 /// The middleware function (`middleware::from_fn(csrf)`), inside the session middleware.
 pub async fn csrf(

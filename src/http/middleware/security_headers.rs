@@ -1,7 +1,17 @@
-//! Security headers on every response. A handler that sets one of them itself (the embed
-//! routes relax `frame-ancestors`) keeps its own value.
+//! Security headers on every response. A handler that sets one of them itself keeps its
+//! own value: the embed routes set a `Content-Security-Policy` whose `frame-ancestors`
+//! lists the vendor's allowed origins (see [`embed_csp`]), and get no `X-Frame-Options`,
+//! which cannot express a list and would block every framing.
 
-use actix_web::middleware::DefaultHeaders;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+
+/// The CSP of every page but the embeds, without its `frame-ancestors` directive.
+const BASE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
+base-uri 'none'; form-action 'self'";
 
 /// Only our own origin may supply scripts, styles, images, frames and form targets; no page
 /// may be framed.
@@ -9,16 +19,66 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
 base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// The middleware.
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add(("Content-Security-Policy", CSP))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("Referrer-Policy", "strict-origin-when-cross-origin"))
-        .add(("X-Frame-Options", "DENY"))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"))
-        .add((
-            "Permissions-Policy",
-            "camera=(), microphone=(), geolocation=()",
-        ))
+/// Path prefix of the routes made to be framed by the vendor's app.
+pub const EMBED_PREFIX: &str = "/embed/";
+
+/// The CSP of an embed page: the usual policy, framable by exactly `origins` (validated
+/// `scheme://host[:port]` values); by nobody when the list is empty.
+pub fn embed_csp(origins: &[String]) -> String {
+    let ancestors = if origins.is_empty() {
+        "'none'".to_owned()
+    } else {
+        origins.join(" ")
+    };
+    format!("{BASE_CSP}; frame-ancestors {ancestors}")
+}
+
+const FIXED: &[(&str, &str)] = &[
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+    ("cross-origin-opener-policy", "same-origin"),
+    (
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=()",
+    ),
+];
+
+/// The middleware function (`middleware::from_fn(security_headers)`).
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let embed = req.path().starts_with(EMBED_PREFIX);
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        // An embed response that did not name its vendor's origins is framable by nobody.
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    if !embed && !headers.contains_key(header::X_FRAME_OPTIONS) {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    for (name, value) in FIXED {
+        let name = HeaderName::from_static(name);
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embed_policy_lists_exactly_the_origins() {
+        let csp = embed_csp(&["https://app.acme.com".into(), "http://localhost:3000".into()]);
+        assert!(csp.ends_with("frame-ancestors https://app.acme.com http://localhost:3000"));
+        assert!(embed_csp(&[]).ends_with("frame-ancestors 'none'"));
+        assert_eq!(CSP, format!("{BASE_CSP}; frame-ancestors 'none'"));
+    }
 }

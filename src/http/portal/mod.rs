@@ -56,6 +56,18 @@ impl Portal {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// The name the portal shows (the vendor's portal name, else its name).
+    pub fn name(&self) -> &str {
+        self.vendor.display_name()
+    }
+
+    /// URL of the vendor's logo (versioned, so it can be cached), if it has one.
+    pub fn logo_url(&self) -> Option<String> {
+        self.vendor
+            .logo_version
+            .map(|v| self.url(&format!("/logo?v={v}")))
+    }
 }
 
 impl FromRequest for Portal {
