@@ -35,5 +35,6 @@ CREATE TABLE affiliate_api_tokens (
 CREATE UNIQUE INDEX ux_affiliate_api_tokens__token_hash ON affiliate_api_tokens (token_hash);
 CREATE INDEX ix_affiliate_api_tokens__affiliate ON affiliate_api_tokens (vendor_id, affiliate_id, created_at);
 
--- Recent links per subject, to cap how many sign-in emails one address can trigger.
-CREATE INDEX ix_login_tokens__subject ON login_tokens (purpose, subject_id, created_at);
+
+-- Applicants look up their applications by email (the portal's status page).
+CREATE INDEX ix_applications__email ON applications (vendor_id, LOWER(email));

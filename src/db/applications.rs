@@ -197,3 +197,21 @@ pub async fn decide<'e, E: Executor<'e, Database = Any>>(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Every application of an email at a vendor, newest first.
+pub async fn by_email<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    email: &str,
+) -> Result<Vec<ApplicationRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM applications WHERE vendor_id = $1 AND LOWER(email) = LOWER($2) \
+          ORDER BY created_at DESC, id DESC LIMIT 50"
+    ))
+    .bind(vendor_id)
+    .bind(email)
+    .fetch_all(ex)
+    .await
+}

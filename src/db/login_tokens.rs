@@ -72,3 +72,31 @@ pub async fn consume<'e, E: Executor<'e, Database = Any>>(
     .fetch_optional(ex)
     .await
 }
+
+/// The purpose and grant of an unused, unexpired token among `purposes`, without using it.
+pub async fn peek_among<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    purposes: [&str; 3],
+    token_hash: &str,
+) -> Result<Option<(String, TokenGrant)>, sqlx::Error> {
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT purpose, vendor_id, subject_id FROM login_tokens WHERE token_hash = $1 \
+         AND purpose IN ($2, $3, $4) AND used_at IS NULL AND expires_at > $5",
+    )
+    .bind(token_hash)
+    .bind(purposes[0])
+    .bind(purposes[1])
+    .bind(purposes[2])
+    .bind(now_ms())
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(|(purpose, vendor_id, subject_id)| {
+        (
+            purpose,
+            TokenGrant {
+                vendor_id,
+                subject_id,
+            },
+        )
+    }))
+}

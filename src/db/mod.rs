@@ -5,6 +5,7 @@
 //! take any executor (`&AnyPool` or `&mut *tx`); functions that need several statements
 //! take a `&mut AnyConnection` so callers decide the transaction.
 
+pub mod affiliate_api_tokens;
 pub mod affiliates;
 pub mod analytics;
 pub mod api_keys;

@@ -22,7 +22,8 @@ pub const SETTABLE_STATUSES: [&str; 4] = ["active", "paused", "banned", "deactiv
 /// Every status.
 pub const STATUSES: [&str; 5] = ["invited", "active", "paused", "banned", "deactivated"];
 /// Token purpose of invitation links.
-const INVITE: &str = "affiliate_invite";
+/// Token purpose of invitation and welcome links (7 days, single use).
+pub const INVITE_PURPOSE: &str = "affiliate_invite";
 /// How long an invitation link works: 7 days.
 const INVITE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 const METADATA_MAX: usize = 16 * 1024;
@@ -426,7 +427,7 @@ pub async fn send_link_email(
     db::login_tokens::insert(
         &mut *conn,
         &vendor.id,
-        INVITE,
+        INVITE_PURPOSE,
         &affiliate.id,
         &tokens::sha256_hex(&token),
         db::now_ms() + INVITE_TTL_MS,
@@ -703,49 +704,28 @@ pub async fn stats(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppResult<St
     })
 }
 
-/// What an invitation link would sign in, without using it.
-pub async fn peek_invite(db: &Db, vendor_id: &str, token: &str) -> AppResult<Option<AffiliateRow>> {
-    let Some(grant) = db::login_tokens::peek(db.pool(), INVITE, &tokens::sha256_hex(token)).await?
-    else {
-        return Ok(None);
-    };
-    if grant.vendor_id != vendor_id {
-        return Ok(None);
-    }
-    let row = db::affiliates::by_id(db.pool(), vendor_id, &grant.subject_id).await?;
-    Ok(row.filter(|a| can_sign_in(&a.status)))
-}
-
 /// Whether an affiliate in `status` may sign in to the portal.
 pub fn can_sign_in(status: &str) -> bool {
     !matches!(status, "banned" | "deactivated")
 }
 
-/// Uses an invitation link of this vendor: the affiliate is signed in and, if it was
-/// invited, activated with its enrollments.
-pub async fn accept_invite(db: &Db, vendor_id: &str, token: &str) -> AppResult<AffiliateRow> {
-    let expired = || AppError::wrong_state("This link has expired or was already used.");
-    let hash = tokens::sha256_hex(token);
-    // Check the vendor before using the token, so another vendor's portal cannot burn it.
-    let grant = db::login_tokens::peek(db.pool(), INVITE, &hash)
+/// Signs an affiliate in (inside the caller's transaction, which used the credential): a
+/// banned or deactivated affiliate is refused (403); an invited one is activated, its
+/// enrollments taking the current terms. Returns the affiliate as it is now.
+pub async fn sign_in_activating(
+    tx: &mut db::Conn,
+    vendor_id: &str,
+    affiliate_id: &str,
+) -> AppResult<AffiliateRow> {
+    let row = db::affiliates::by_id(&mut *tx, vendor_id, affiliate_id)
         .await?
-        .ok_or_else(expired)?;
-    if grant.vendor_id != vendor_id {
-        return Err(expired());
-    }
-    let mut tx = db.begin().await?;
-    db::login_tokens::consume(&mut *tx, INVITE, &hash)
-        .await?
-        .ok_or_else(expired)?;
-    let row = db::affiliates::by_id(&mut *tx, vendor_id, &grant.subject_id)
-        .await?
-        .ok_or_else(expired)?;
+        .ok_or(AppError::NotFound)?;
     if !can_sign_in(&row.status) {
         return Err(AppError::Forbidden(
             "This partner account is not active.".into(),
         ));
     }
-    if db::affiliates::set_status(&mut tx, vendor_id, &row.id, "active", Some("invited")).await? {
+    if db::affiliates::set_status(tx, vendor_id, &row.id, "active", Some("invited")).await? {
         // Enrollments are grandfathered to the terms they activate under, not those of the
         // day the invitation was sent.
         db::affiliates::adopt_current_terms(&mut *tx, vendor_id, None, Some(&row.id)).await?;
@@ -758,11 +738,11 @@ pub async fn accept_invite(db: &Db, vendor_id: &str, token: &str) -> AppResult<A
             json!({}),
         )
         .await?;
+        return db::affiliates::by_id(&mut *tx, vendor_id, &row.id)
+            .await?
+            .ok_or(AppError::NotFound);
     }
-    tx.commit().await?;
-    db::affiliates::by_id(db.pool(), vendor_id, &row.id)
-        .await?
-        .ok_or_else(expired)
+    Ok(row)
 }
 
 /// Parses `?sort=`: `created_at` (oldest first), `-created_at` (default), `email`, `name`.

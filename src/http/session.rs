@@ -62,9 +62,32 @@ pub fn sign_in_affiliate(
     Ok(())
 }
 
-/// Signs the affiliate out of one vendor's portal.
+/// Signs the affiliate (or applicant) out of one vendor's portal.
 pub fn sign_out_affiliate(session: &Session, vendor_id: &str) {
     session.remove(&affiliate_key(vendor_id));
+    session.remove(&applicant_key(vendor_id));
+}
+
+/// How long an applicant's sign-in (to see their application status) lasts: 1 day.
+pub const APPLICANT_SESSION_MS: i64 = 24 * 3600 * 1000;
+
+fn applicant_key(vendor_id: &str) -> String {
+    format!("applicant:{vendor_id}")
+}
+
+/// The email of the applicant signed in to this vendor's portal, if any (unexpired).
+pub fn applicant(session: &Session, vendor_id: &str) -> Option<String> {
+    let (email, exp): (String, i64) = session.get(&applicant_key(vendor_id)).ok()??;
+    (exp > now_ms()).then_some(email)
+}
+
+/// Signs an applicant in to one vendor's portal, to see the status of their applications
+/// (fresh session id and CSRF token).
+pub fn sign_in_applicant(session: &Session, vendor_id: &str, email: &str) -> anyhow::Result<()> {
+    session.renew();
+    session.remove(CSRF);
+    session.insert(applicant_key(vendor_id), (email, now_ms() + APPLICANT_SESSION_MS))?;
+    Ok(())
 }
 
 /// Ends every sign-in held by the session.

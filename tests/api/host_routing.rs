@@ -72,7 +72,7 @@ async fn each_portal_domain_serves_its_own_vendor() {
 async fn a_portal_domain_never_reaches_another_vendor_or_the_dashboard() {
     let app = two_vendors_with_domains().await;
     let acme = app.client_for_host("affiliates.acme.test");
-    for path in ["/p/beta-labs/", "/dashboard", "/setup", "/login", "/nope"] {
+    for path in ["/p/beta-labs/", "/dashboard", "/setup", "/nope"] {
         let res = acme
             .get(app.host_url("affiliates.acme.test", path))
             .send()
@@ -81,6 +81,16 @@ async fn a_portal_domain_never_reaches_another_vendor_or_the_dashboard() {
         assert_eq!(res.status(), 404, "{path}");
         assert!(!res.text().await.unwrap().contains("Beta"), "{path}");
     }
+    // `/login` there is the portal's magic-link sign-in, never the staff password form.
+    let login = acme
+        .get(app.host_url("affiliates.acme.test", "/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let login = login.text().await.unwrap();
+    assert!(login.contains("Email me a sign-in link"));
+    assert!(!login.contains("password") && !login.contains("Beta"));
     // Shared paths still work there.
     let res = acme
         .get(app.host_url("affiliates.acme.test", "/healthz"))

@@ -1,22 +1,31 @@
-//! `/api/v1/me/...`: the affiliate's self-service API. Authenticated by an affiliate access
-//! token (never an API key); no route takes an affiliate id — the affiliate is the token's.
+//! `/api/v1/me/...`: the affiliate's self-service API (seed 002's shape, our paths).
+//!
+//! Authenticated by an affiliate credential — a signed access or embed token (`afft_`) or
+//! a personal token created in the portal (`afpt_`), never a vendor API key. No route
+//! takes an affiliate id, and the queries refuse unknown parameters (so `?affiliate_id=`
+//! is a 400, not silently ignored): the affiliate is always the credential's.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::db;
-use crate::domain::affiliate_tokens::PREFIX;
 use crate::domain::affiliates::can_sign_in;
+use crate::domain::audit::Actor;
 use crate::domain::deals::{self, DealInput};
 use crate::domain::links::{self, LinkInput};
+use crate::domain::payouts::settings::{self, PayoutInput, PayoutSettings};
+use crate::domain::{affiliate_tokens, conversions, ledger, payouts, personal_tokens, self_service};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::bearer_token;
 use crate::http::api::json::ApiJson;
+use crate::http::api::opt;
+use crate::http::api::pagination::{List, PageQuery};
 
 /// An authenticated affiliate.
 #[derive(Debug, Clone)]
@@ -40,30 +49,161 @@ impl FromRequest for MeAuth {
             let token = bearer.ok_or_else(|| {
                 AppError::Unauthorized("missing Authorization: Bearer <affiliate token>".into())
             })?;
-            if !token.starts_with(PREFIX) {
+            let (vendor_id, affiliate_id) = if token.starts_with(affiliate_tokens::PREFIX) {
+                let claims = state
+                    .affiliate_tokens
+                    .verify(&token, db::now_ms())
+                    .ok_or_else(|| {
+                        AppError::Unauthorized("invalid or expired affiliate token".into())
+                    })?;
+                (claims.vendor_id, claims.affiliate_id)
+            } else if token.starts_with(personal_tokens::PREFIX) {
+                personal_tokens::authenticate(&state.db, &token)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::Unauthorized("invalid or revoked personal token".into())
+                    })?
+            } else {
                 return Err(AppError::Unauthorized(
                     "/api/v1/me takes an affiliate token, not an API key".into(),
                 ));
-            }
-            let claims = state
-                .affiliate_tokens
-                .verify(&token, db::now_ms())
-                .ok_or_else(|| {
-                    AppError::Unauthorized("invalid or expired affiliate token".into())
-                })?;
-            let affiliate =
-                db::affiliates::by_id(state.db.pool(), &claims.vendor_id, &claims.affiliate_id)
-                    .await?
-                    .filter(|a| can_sign_in(&a.status))
-                    .ok_or_else(|| {
-                        AppError::Unauthorized("this affiliate cannot sign in".into())
-                    })?;
+            };
+            let affiliate = db::affiliates::by_id(state.db.pool(), &vendor_id, &affiliate_id)
+                .await?
+                .filter(|a| can_sign_in(&a.status))
+                .ok_or_else(|| AppError::Unauthorized("this affiliate cannot sign in".into()))?;
             Ok(MeAuth {
                 vendor_id: affiliate.vendor_id,
                 affiliate_id: affiliate.id,
             })
         })
     }
+}
+
+/// `GET /api/v1/me`: the affiliate's profile and enrollments.
+pub async fn profile(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let value = self_service::profile(&state.db, &me.vendor_id, &me.affiliate_id).await?;
+    Ok(HttpResponse::Ok().json(value))
+}
+
+/// `GET /api/v1/me/programs`: the programs the affiliate is enrolled in, with their code,
+/// referral link and commission.
+pub async fn programs(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let data = self_service::programs(
+        &state.db,
+        &state.sender.base_url,
+        &me.vendor_id,
+        &me.affiliate_id,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({"data": data})))
+}
+
+/// Query of `GET /api/v1/me/referral`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralQuery {
+    program_id: Option<String>,
+}
+
+/// `GET /api/v1/me/referral?program_id=`: code and link for one program (the only one
+/// when omitted; 422 when there are several).
+pub async fn referral(
+    me: MeAuth,
+    state: web::Data<AppState>,
+    q: web::Query<ReferralQuery>,
+) -> AppResult<HttpResponse> {
+    let value = self_service::referral(
+        &state.db,
+        &state.sender.base_url,
+        &me.vendor_id,
+        &me.affiliate_id,
+        opt(&q.program_id),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(value))
+}
+
+/// `GET /api/v1/me/balance`: pending / available / in payout / paid per currency, from
+/// the ledger.
+pub async fn balance(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let data = ledger::balances(&state.db, &me.vendor_id, &me.affiliate_id).await?;
+    Ok(HttpResponse::Ok().json(json!({"data": data})))
+}
+
+/// Query of the paged `/me` lists.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeListQuery {
+    status: Option<String>,
+    program_id: Option<String>,
+    currency: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+    limit: Option<i64>,
+}
+
+impl MeListQuery {
+    fn page(&self) -> AppResult<crate::http::api::pagination::Page> {
+        PageQuery {
+            page: self.page,
+            per_page: self.per_page,
+            limit: self.limit,
+        }
+        .resolve()
+    }
+}
+
+/// `GET /api/v1/me/payouts?status&currency`: the affiliate's payouts, newest first.
+pub async fn payouts(
+    me: MeAuth,
+    state: web::Data<AppState>,
+    q: web::Query<MeListQuery>,
+) -> AppResult<HttpResponse> {
+    if q.program_id.is_some() {
+        return Err(AppError::invalid(
+            "program_id",
+            "payouts are not filtered by program",
+        ));
+    }
+    let page = q.page()?;
+    let currency = crate::domain::Currency::parse_optional("currency", opt(&q.currency))?;
+    let filter = db::payouts::Filter {
+        vendor_id: &me.vendor_id,
+        affiliate_id: Some(&me.affiliate_id),
+        run_id: None,
+        status: payouts::parse_status(opt(&q.status))?,
+        currency: currency.as_ref().map(|c| c.as_str()),
+    };
+    let (rows, total) = payouts::list(&state.db, &filter, page.per_page, page.offset()).await?;
+    let data = rows.iter().map(payouts::payout_json).collect();
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
+}
+
+/// `GET /api/v1/me/commissions?status&program_id`: the affiliate's commissions.
+pub async fn commissions(
+    me: MeAuth,
+    state: web::Data<AppState>,
+    q: web::Query<MeListQuery>,
+) -> AppResult<HttpResponse> {
+    if q.currency.is_some() {
+        return Err(AppError::invalid(
+            "currency",
+            "commissions are filtered by program, not currency",
+        ));
+    }
+    let page = q.page()?;
+    let filter = db::commissions::Filter {
+        vendor_id: &me.vendor_id,
+        affiliate_id: Some(&me.affiliate_id),
+        program_id: opt(&q.program_id),
+        status: conversions::parse_commission_status(opt(&q.status))?,
+        conversion_id: None,
+    };
+    let (rows, total) =
+        conversions::commissions(&state.db, &filter, page.per_page, page.offset()).await?;
+    let data = rows.iter().map(conversions::commission_json).collect();
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
 
 /// `GET /api/v1/me/links`.
@@ -93,6 +233,40 @@ pub async fn create_link(
     )
     .await?;
     Ok(HttpResponse::Created().json(link))
+}
+
+/// `GET /api/v1/me/payout-settings`: how the affiliate is paid (their own, unmasked).
+pub async fn payout_settings(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let row = db::affiliates::by_id(state.db.pool(), &me.vendor_id, &me.affiliate_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(self_service::payout_settings_json(
+        &PayoutSettings::of(&row),
+    )))
+}
+
+/// `PUT /api/v1/me/payout-settings`: sets how the affiliate is paid (validated per
+/// method; confirmed to the affiliate by email).
+pub async fn set_payout_settings(
+    me: MeAuth,
+    state: web::Data<AppState>,
+    body: ApiJson<PayoutInput>,
+) -> AppResult<HttpResponse> {
+    let vendor = db::vendors::by_id(state.db.pool(), &me.vendor_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let row = settings::update(
+        &state.db,
+        &state.sender,
+        &vendor,
+        &me.affiliate_id,
+        &body.0,
+        &Actor::Affiliate(me.affiliate_id.clone()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(self_service::payout_settings_json(
+        &PayoutSettings::of(&row),
+    )))
 }
 
 /// `GET /api/v1/me/deals`.

@@ -4,6 +4,7 @@
 //! Every handler takes an [`auth::ApiAuth`] and scopes every query by its vendor, so another
 //! tenant's object is a 404. Errors use the envelope of [`crate::error::AppError`].
 
+pub mod affiliate_access;
 pub mod affiliates;
 pub mod applications;
 pub mod audit;
@@ -45,7 +46,18 @@ pub fn scope() -> Scope {
             "/affiliates/{id}/invite",
             web::post().to(affiliates::invite),
         )
-        .route("/affiliates/{id}/token", web::post().to(affiliates::token))
+        .route(
+            "/affiliates/{id}/token",
+            web::post().to(affiliate_access::token),
+        )
+        .route(
+            "/affiliates/{id}/portal-link",
+            web::post().to(affiliate_access::portal_link),
+        )
+        .route(
+            "/affiliates/{id}/embed-token",
+            web::post().to(affiliate_access::embed_token),
+        )
         .route("/track", web::post().to(tracking::track))
         .route(
             "/track",
@@ -58,6 +70,14 @@ pub fn scope() -> Scope {
         .route("/deals", web::get().to(deals::list))
         .route("/deals/{id}", web::get().to(deals::show))
         .route("/deals/{id}/review", web::post().to(deals::review))
+        .route("/me", web::get().to(me::profile))
+        .route("/me/programs", web::get().to(me::programs))
+        .route("/me/referral", web::get().to(me::referral))
+        .route("/me/balance", web::get().to(me::balance))
+        .route("/me/payouts", web::get().to(me::payouts))
+        .route("/me/commissions", web::get().to(me::commissions))
+        .route("/me/payout-settings", web::get().to(me::payout_settings))
+        .route("/me/payout-settings", web::put().to(me::set_payout_settings))
         .route("/me/links", web::get().to(me::links))
         .route("/me/links", web::post().to(me::create_link))
         .route("/me/deals", web::get().to(me::deals))

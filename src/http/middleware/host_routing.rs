@@ -23,6 +23,8 @@ use crate::http::{AppState, client};
 pub struct PortalHost {
     /// The vendor whose domain it is.
     pub vendor: VendorRow,
+    /// The domain (lower case, no port).
+    pub host: String,
 }
 
 /// Paths served the same on every known host, never rewritten into the portal.
@@ -72,6 +74,6 @@ pub async fn route_by_host(
         req.match_info_mut().get_mut().update(&uri);
         req.head_mut().uri = uri;
     }
-    req.extensions_mut().insert(PortalHost { vendor });
+    req.extensions_mut().insert(PortalHost { vendor, host });
     Ok(next.call(req).await?.map_into_boxed_body())
 }

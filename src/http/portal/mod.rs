@@ -27,6 +27,10 @@ pub fn scope() -> Scope {
         .route("/brand.css", web::get().to(home::brand_css))
         .route("/apply", web::get().to(apply::form))
         .route("/apply", web::post().to(apply::submit))
+        .route("/login", web::get().to(auth::form))
+        .route("/login", web::post().to(auth::request))
+        .route("/login/portal/{token}", web::get().to(auth::portal_link))
+        .route("/application", web::get().to(auth::application))
         .route("/login/link/{token}", web::get().to(auth::confirm))
         .route("/login/link/{token}", web::post().to(auth::accept))
         .route("/logout", web::post().to(auth::logout))
@@ -49,12 +53,23 @@ pub struct Portal {
     pub vendor: VendorRow,
     /// Path prefix of portal URLs: empty on the vendor's own domain, `/p/{slug}` otherwise.
     pub base: String,
+    /// The vendor's own domain the request came in on, if any.
+    pub host: Option<String>,
 }
 
 impl Portal {
     /// A portal-relative path as a URL path, e.g. `url("/login")`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The absolute URL of a portal path on the host this request is served on (links in
+    /// emails bring the person back to the same host, where their session cookie lives).
+    /// Built from the configured base URL and the vendor's known domain, never from
+    /// request headers.
+    pub fn absolute_url(&self, base_url: &str, path: &str) -> String {
+        let root = crate::domain::vendors::site_root(base_url, self.host.as_deref());
+        format!("{root}{}", self.url(path))
     }
 
     /// The name the portal shows (the vendor's portal name, else its name).
@@ -83,10 +98,11 @@ impl FromRequest for Portal {
             .to_ascii_lowercase();
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            if let Some(PortalHost { vendor }) = on_own_domain {
+            if let Some(PortalHost { vendor, host }) = on_own_domain {
                 return Ok(Portal {
                     vendor,
                     base: String::new(),
+                    host: Some(host),
                 });
             }
             let state = state.ok_or(HtmlError::App(AppError::NotFound))?;
@@ -94,7 +110,11 @@ impl FromRequest for Portal {
                 .await?
                 .ok_or(HtmlError::App(AppError::NotFound))?;
             let base = format!("/p/{}", vendor.slug);
-            Ok(Portal { vendor, base })
+            Ok(Portal {
+                vendor,
+                base,
+                host: None,
+            })
         })
     }
 }

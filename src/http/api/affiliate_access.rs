@@ -1,0 +1,132 @@
+//! Access the vendor's backend hands out for one affiliate: API access tokens
+//! (`/token`), signed 24-hour portal links (`/portal-link`) and iframe embeds
+//! (`/embed-token`). Each body is optional JSON.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::db;
+use crate::domain::affiliate_tokens;
+use crate::domain::api_keys::Scope;
+use crate::domain::audit::Actor;
+use crate::domain::portal_access::{Issuer, parse_surface};
+use crate::error::AppResult;
+use crate::http::AppState;
+use crate::http::api::auth::ApiAuth;
+
+/// An optional JSON body: empty means all defaults.
+fn optional_body<T: Default + serde::de::DeserializeOwned>(body: &web::Bytes) -> AppResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        crate::http::api::json::parse(body)
+    }
+}
+
+fn issuer(state: &AppState) -> Issuer<'_> {
+    Issuer {
+        db: &state.db,
+        signer: &state.affiliate_tokens,
+        base_url: &state.sender.base_url,
+    }
+}
+
+/// Body of `POST /api/v1/affiliates/{id}/token`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenInput {
+    /// Lifetime, 60..=3600 seconds (default 3600).
+    ttl_seconds: Option<i64>,
+}
+
+/// `POST /api/v1/affiliates/{id}/token` → 201 `{token, token_type, expires_at}`: a
+/// short-lived access token for the self-service API under `/api/v1/me`.
+pub async fn token(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let input: TokenInput = optional_body(&body)?;
+    let (token, expires_at) = affiliate_tokens::issue(
+        &state.db,
+        &state.affiliate_tokens,
+        auth.vendor_id(),
+        &id,
+        input.ttl_seconds,
+        "api",
+        &Actor::ApiKey(auth.0.key_id.clone()),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "token": token,
+        "token_type": "affiliate",
+        "expires_at": db::rfc3339(expires_at),
+    })))
+}
+
+/// Body of `POST /api/v1/affiliates/{id}/portal-link` (nothing to set today; unknown
+/// fields are refused so a typo is not silently ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalLinkInput {}
+
+/// `POST /api/v1/affiliates/{id}/portal-link` → 201 `{url, expires_at}`: a signed link,
+/// valid 24 hours, that opens the vendor's portal signed in as the affiliate (seed 001).
+pub async fn portal_link(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let _: PortalLinkInput = optional_body(&body)?;
+    let (url, expires_at) = issuer(&state)
+        .portal_link(auth.vendor_id(), &id, &Actor::ApiKey(auth.0.key_id.clone()))
+        .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "url": url,
+        "expires_at": db::rfc3339(expires_at),
+    })))
+}
+
+/// Body of `POST /api/v1/affiliates/{id}/embed-token`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedInput {
+    /// `dashboard` (default), `links` or `payouts`.
+    surface: Option<String>,
+    /// Lifetime, 60..=3600 seconds (default 3600).
+    ttl_seconds: Option<i64>,
+}
+
+/// `POST /api/v1/affiliates/{id}/embed-token` → 201 `{token, url, surface, expires_at}`:
+/// the URL of a portal surface to put in an iframe of the vendor's app (framable only by
+/// the vendor's `embed_origins`). The token also works on `/api/v1/me`.
+pub async fn embed_token(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let input: EmbedInput = optional_body(&body)?;
+    let surface = parse_surface(input.surface.as_deref())?;
+    let (token, url, expires_at) = issuer(&state)
+        .embed(
+            auth.vendor_id(),
+            &id,
+            surface,
+            input.ttl_seconds,
+            &Actor::ApiKey(auth.0.key_id.clone()),
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "token": token,
+        "url": url,
+        "surface": surface,
+        "expires_at": db::rfc3339(expires_at),
+    })))
+}
