@@ -9,3 +9,40 @@ document.addEventListener("htmx:afterSwap", function () {
     setTimeout(function () { toast.remove(); }, 6000);
   });
 });
+
+// Copy buttons: any element with data-copy="text" copies that text when clicked and says
+// "Copied" for a moment. Delegated, so buttons swapped in by HTMX work too.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest ? event.target.closest("[data-copy]") : null;
+  if (!button) { return; }
+  var text = button.getAttribute("data-copy") || "";
+  var label = button.getAttribute("data-label") || button.textContent;
+  function done(message) {
+    button.setAttribute("data-label", label);
+    button.setAttribute("data-copied", "");
+    button.textContent = message;
+    clearTimeout(button._copyTimer);
+    button._copyTimer = setTimeout(function () {
+      button.removeAttribute("data-copied");
+      button.textContent = label;
+    }, 2000);
+  }
+  function fallback() {
+    // Without the clipboard API (insecure context, old browser): select a hidden field.
+    var field = document.createElement("textarea");
+    field.value = text;
+    field.setAttribute("readonly", "");
+    field.className = "hp";
+    document.body.appendChild(field);
+    field.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    field.remove();
+    done(ok ? "Copied" : "Press Ctrl+C");
+  }
+  if (navigator.clipboard && navigator.clipboard.writeText) {
+    navigator.clipboard.writeText(text).then(function () { done("Copied"); }, fallback);
+  } else {
+    fallback();
+  }
+});

@@ -243,7 +243,8 @@ macro_rules! filter {
     () => {
         "WHERE vendor_id = $1 AND ($2 IS NULL OR affiliate_id = $2) \
          AND ($3 IS NULL OR program_id = $3) AND ($4 IS NULL OR status = $4) \
-         AND ($5 IS NULL OR conversion_id = $5) "
+         AND ($5 IS NULL OR conversion_id = $5) \
+         AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7) "
     };
 }
 
@@ -254,16 +255,31 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<CommissionRow>, sqlx::Error> {
+    page_between(ex, f, None, None, limit, offset).await
+}
+
+/// One page of the commissions created in `[from, to)` (unix ms; either bound optional),
+/// newest first.
+pub async fn page_between<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+    from: Option<i64>,
+    to: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<CommissionRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         select!(),
         filter!(),
-        "ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
+        "ORDER BY created_at DESC, id DESC LIMIT $8 OFFSET $9"
     ))
     .bind(f.vendor_id)
     .bind(f.affiliate_id)
     .bind(f.program_id)
     .bind(f.status)
     .bind(f.conversion_id)
+    .bind(from)
+    .bind(to)
     .bind(limit)
     .bind(offset)
     .fetch_all(ex)
@@ -275,12 +291,24 @@ pub async fn count<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     f: &Filter<'_>,
 ) -> Result<i64, sqlx::Error> {
+    count_between(ex, f, None, None).await
+}
+
+/// How many commissions created in `[from, to)` match.
+pub async fn count_between<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*) FROM commissions ", filter!()))
         .bind(f.vendor_id)
         .bind(f.affiliate_id)
         .bind(f.program_id)
         .bind(f.status)
         .bind(f.conversion_id)
+        .bind(from)
+        .bind(to)
         .fetch_one(ex)
         .await?;
     Ok(n)

@@ -169,6 +169,8 @@ pub struct CodeTarget {
     pub attribution_model: String,
     /// The vendor's slug (for the portal fallback URL).
     pub vendor_slug: String,
+    /// The vendor's site origins (JSON array): pages there may report clicks too.
+    pub vendor_site_origins: String,
 }
 
 /// Resolves a referral code (lower case) across the installation.
@@ -179,7 +181,8 @@ pub async fn resolve_code<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(
         "SELECT e.vendor_id, e.id AS enrollment_id, e.status AS enrollment_status, e.affiliate_id, \
          p.id AS program_id, p.status AS program_status, p.landing_url, p.allowed_domains, \
-         p.cookie_duration_days, p.attribution_model, v.slug AS vendor_slug \
+         p.cookie_duration_days, p.attribution_model, v.slug AS vendor_slug, \
+         v.site_origins AS vendor_site_origins \
          FROM enrollments e JOIN programs p ON p.id = e.program_id \
          JOIN vendors v ON v.id = e.vendor_id WHERE e.code = $1",
     )

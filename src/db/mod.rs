@@ -6,6 +6,7 @@
 //! take a `&mut AnyConnection` so callers decide the transaction.
 
 pub mod affiliate_api_tokens;
+pub mod affiliate_stats;
 pub mod affiliates;
 pub mod analytics;
 pub mod api_keys;

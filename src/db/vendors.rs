@@ -208,3 +208,186 @@ pub async fn all_ids<'e, E: Executor<'e, Database = Any>>(
         .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
+
+/// The branding and origin columns of a vendor, as [`update_settings`] writes them.
+#[derive(Debug, Clone)]
+pub struct SettingsColumns<'a> {
+    /// Name shown on the portal and in emails; `None`: the vendor name.
+    pub portal_name: Option<&'a str>,
+    /// `#rrggbb`.
+    pub primary_color: &'a str,
+    /// Reply-To of vendor emails.
+    pub support_email: Option<&'a str>,
+    /// JSON array of normalised origins that may frame the embeds.
+    pub embed_origins: &'a str,
+    /// JSON array of normalised origins that may call the publishable-key endpoints.
+    pub site_origins: &'a str,
+}
+
+/// Writes a vendor's branding and origins.
+pub async fn update_settings<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    s: &SettingsColumns<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE vendors SET portal_name = $1, primary_color = $2, support_email = $3, \
+         embed_origins = $4, site_origins = $5, updated_at = $6 WHERE id = $7",
+    )
+    .bind(s.portal_name)
+    .bind(s.primary_color)
+    .bind(s.support_email)
+    .bind(s.embed_origins)
+    .bind(s.site_origins)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .execute(ex)
+    .await?;
+    // Site origins are part of what the click API checks for a code.
+    super::routing_changed();
+    Ok(())
+}
+
+/// A portal domain with its bookkeeping.
+#[derive(Debug, Clone, FromRow)]
+pub struct DomainRow {
+    /// Host name, lower case, no port.
+    pub host: String,
+    /// When it was added, unix ms.
+    pub created_at: i64,
+    /// When a request for it was last recorded (at most once a minute), unix ms.
+    pub last_seen_at: Option<i64>,
+}
+
+/// The portal domains of a vendor, in host order.
+pub async fn domain_rows<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Vec<DomainRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT host, created_at, last_seen_at FROM vendor_domains WHERE vendor_id = $1 \
+         ORDER BY host",
+    )
+    .bind(vendor_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// The vendor a portal host belongs to, if any.
+pub async fn domain_owner<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    host: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT vendor_id FROM vendor_domains WHERE host = $1")
+            .bind(host)
+            .fetch_optional(ex)
+            .await?;
+    Ok(row.map(|(v,)| v))
+}
+
+/// Makes `hosts` the vendor's portal domains: dropped ones are deleted, new ones inserted,
+/// kept ones left alone (so their `created_at` and `last_seen_at` stay). A host another
+/// vendor holds is a unique violation on `host`.
+pub async fn replace_domains(
+    conn: &mut Conn,
+    vendor_id: &str,
+    hosts: &[String],
+) -> Result<(), sqlx::Error> {
+    let current = domains(&mut *conn, vendor_id).await?;
+    for host in current.iter().filter(|h| !hosts.contains(h)) {
+        sqlx::query("DELETE FROM vendor_domains WHERE vendor_id = $1 AND host = $2")
+            .bind(vendor_id)
+            .bind(host)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for host in hosts.iter().filter(|h| !current.contains(h)) {
+        add_domain(conn, vendor_id, host).await?;
+    }
+    Ok(())
+}
+
+/// A stored logo.
+#[derive(Debug, Clone, FromRow)]
+pub struct LogoRow {
+    /// `image/png`, `image/jpeg` or `image/svg+xml`.
+    pub content_type: String,
+    /// The bytes, base64 (standard alphabet, padded).
+    pub data: String,
+    /// When it was stored, unix ms; equals `vendors.logo_version`.
+    pub updated_at: i64,
+}
+
+/// The vendor's logo, if it has one.
+pub async fn logo<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Option<LogoRow>, sqlx::Error> {
+    sqlx::query_as("SELECT content_type, data, updated_at FROM vendor_logos WHERE vendor_id = $1")
+        .bind(vendor_id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Stores (or replaces) the vendor's logo and sets `vendors.logo_version` to its time,
+/// which always moves forward so a cached old logo is never served under the new URL.
+/// Returns the new version.
+pub async fn put_logo(
+    conn: &mut Conn,
+    vendor_id: &str,
+    content_type: &str,
+    data_base64: &str,
+) -> Result<i64, sqlx::Error> {
+    let (version,): (i64,) = sqlx::query_as(
+        "UPDATE vendors SET logo_version = CASE WHEN logo_version IS NOT NULL \
+         AND logo_version >= $1 THEN logo_version + 1 ELSE $1 END, updated_at = $1 \
+         WHERE id = $2 RETURNING logo_version",
+    )
+    .bind(now_ms())
+    .bind(vendor_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO vendor_logos (vendor_id, content_type, data, updated_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (vendor_id) DO UPDATE SET \
+         content_type = excluded.content_type, data = excluded.data, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(vendor_id)
+    .bind(content_type)
+    .bind(data_base64)
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
+    Ok(version)
+}
+
+/// Removes the vendor's logo and clears `vendors.logo_version`; `false` if it had none.
+pub async fn delete_logo(conn: &mut Conn, vendor_id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM vendor_logos WHERE vendor_id = $1")
+        .bind(vendor_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE vendors SET logo_version = NULL, updated_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(vendor_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Whether any vendor lists `origin` (normalised, as stored) among its site origins. The
+/// JSON text is matched with `LIKE` first and confirmed exactly by the caller's parse; a
+/// normalised origin holds no `%`, `_` or quote, so the pattern cannot match wider.
+pub async fn site_origin_candidates<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    origin: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT site_origins FROM vendors WHERE site_origins LIKE $1 LIMIT 20")
+            .bind(format!("%\"{origin}\"%"))
+            .fetch_all(ex)
+            .await?;
+    Ok(rows.into_iter().map(|(s,)| s).collect())
+}

@@ -119,7 +119,9 @@ pub fn parse_period(from: Option<&str>, to: Option<&str>, now: i64) -> AppResult
     Ok((from_ms, to_ms))
 }
 
-fn parse_instant(field: &str, raw: &str, end: bool) -> AppResult<i64> {
+/// Parses one bound of a period for `field`: a date (`YYYY-MM-DD`, its start, or with `end`
+/// the start of the next day, so an end date is inclusive) or an RFC 3339 instant.
+pub fn parse_instant(field: &str, raw: &str, end: bool) -> AppResult<i64> {
     if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
         let start = date.and_time(NaiveTime::MIN).and_utc().timestamp_millis();
         return Ok(if end { start + DAY_MS } else { start });

@@ -953,9 +953,38 @@ pub async fn commissions(
     limit: i64,
     offset: i64,
 ) -> AppResult<(Vec<CommissionRow>, i64)> {
-    let rows = db::commissions::page(db.pool(), filter, limit, offset).await?;
-    let total = db::commissions::count(db.pool(), filter).await?;
+    commissions_between(db, filter, (None, None), limit, offset).await
+}
+
+/// One page of the commissions created in `[from, to)` (unix ms, either bound optional)
+/// and the total.
+pub async fn commissions_between(
+    db: &Db,
+    filter: &db::commissions::Filter<'_>,
+    (from, to): (Option<i64>, Option<i64>),
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<CommissionRow>, i64)> {
+    let rows = db::commissions::page_between(db.pool(), filter, from, to, limit, offset).await?;
+    let total = db::commissions::count_between(db.pool(), filter, from, to).await?;
     Ok((rows, total))
+}
+
+/// When the conversions of these commissions happened (unix ms), by conversion id.
+pub async fn converted_at(
+    db: &Db,
+    vendor_id: &str,
+    commissions: &[CommissionRow],
+) -> AppResult<std::collections::HashMap<String, i64>> {
+    let mut out = std::collections::HashMap::new();
+    for c in commissions {
+        if !out.contains_key(&c.conversion_id)
+            && let Some(cv) = db::conversions::by_id(db.pool(), vendor_id, &c.conversion_id).await?
+        {
+            out.insert(cv.id, cv.occurred_at);
+        }
+    }
+    Ok(out)
 }
 
 /// One page of conversions, each with its commissions, and the total.

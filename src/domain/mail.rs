@@ -113,6 +113,8 @@ struct TextBody<'a> {
 struct HtmlBody<'a> {
     vendor_name: &'a str,
     color: &'a str,
+    /// Absolute logo URL on the main host, when the vendor has a logo.
+    logo_url: Option<String>,
     c: &'a Content,
 }
 
@@ -130,15 +132,18 @@ pub async fn enqueue(
     } else {
         "#4f46e5"
     };
+    // The portal name when the vendor set one: emails speak for the affiliate program.
+    let vendor_name = vendor.display_name();
     let body_text = TextBody {
-        vendor_name: &vendor.name,
+        vendor_name,
         c: content,
     }
     .render()
     .map_err(anyhow::Error::from)?;
     let body_html = HtmlBody {
-        vendor_name: &vendor.name,
+        vendor_name,
         color,
+        logo_url: crate::domain::branding::logo_url(&sender.base_url, vendor),
         c: content,
     }
     .render()
@@ -155,7 +160,7 @@ pub async fn enqueue(
             kind: content.kind,
             to_email: to.email,
             to_name: to.name,
-            from_name: &vendor.name,
+            from_name: vendor_name,
             from_email: &sender.address,
             reply_to: vendor.support_email.as_deref(),
             subject: &content.subject,

@@ -1,6 +1,7 @@
 //! Validated types and business services. Rules live here once; handlers and the CLI call
 //! these functions, and the functions call `db` for storage.
 
+pub mod affiliate_stats;
 pub mod affiliate_tokens;
 pub mod affiliates;
 pub mod analytics;
@@ -8,6 +9,7 @@ pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod billing;
+pub mod branding;
 pub mod clicks;
 pub mod commission_rules;
 pub mod conversions;
@@ -16,6 +18,7 @@ pub mod deals;
 pub mod email;
 pub mod ledger;
 pub mod links;
+pub mod logo;
 pub mod mail;
 pub mod password;
 pub mod patch;

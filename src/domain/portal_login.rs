@@ -36,7 +36,7 @@ const PURPOSES: [&str; 3] = [INVITE_PURPOSE, SIGN_IN_PURPOSE, APPLICANT_PURPOSE]
 #[derive(Debug, Clone)]
 pub enum Grant {
     /// An affiliate (invitation, welcome or magic link).
-    Affiliate(AffiliateRow),
+    Affiliate(Box<AffiliateRow>),
     /// Someone whose application is not approved yet: they may see its status.
     Applicant {
         /// The address the applications were made with.
@@ -71,10 +71,12 @@ pub async fn request_link(
 
     let affiliate = db::affiliates::by_email(db.pool(), &vendor.id, email.as_str()).await?;
     let name = vendor.display_name();
-    let (purpose, subject, to_name, content) = match affiliate {
+    // The link goes to the address on file, not to the spelling typed in the form.
+    let (purpose, subject, to_email, to_name, content) = match affiliate {
         Some(a) if can_sign_in(&a.status) => (
             SIGN_IN_PURPOSE,
             a.id.clone(),
+            a.email.clone(),
             (!a.name.is_empty()).then(|| a.name.clone()),
             Content {
                 kind: "portal_sign_in",
@@ -105,6 +107,7 @@ pub async fn request_link(
             (
                 APPLICANT_PURPOSE,
                 application.id.clone(),
+                application.email.clone(),
                 (!application.name.is_empty()).then(|| application.name.clone()),
                 Content {
                     kind: "applicant_sign_in",
@@ -148,7 +151,7 @@ pub async fn request_link(
         sender,
         vendor,
         Recipient {
-            email: email.as_str(),
+            email: &to_email,
             name: to_name.as_deref(),
         },
         &content,
@@ -186,7 +189,7 @@ async fn grant_of<'e, E: sqlx::Executor<'e, Database = sqlx::Any> + Copy>(
     let row = db::affiliates::by_id(ex, vendor_id, subject_id).await?;
     Ok(row
         .filter(|a| can_sign_in(&a.status))
-        .map(Grant::Affiliate))
+        .map(|a| Grant::Affiliate(Box::new(a))))
 }
 
 /// Uses a link of this vendor: exactly once, within its lifetime. An invited affiliate is
@@ -213,7 +216,9 @@ pub async fn redeem(db: &Db, vendor_id: &str, token: &str) -> AppResult<Grant> {
             email: application.email,
         }
     } else {
-        Grant::Affiliate(sign_in_activating(&mut tx, vendor_id, &grant.subject_id).await?)
+        Grant::Affiliate(Box::new(
+            sign_in_activating(&mut tx, vendor_id, &grant.subject_id).await?,
+        ))
     };
     tx.commit().await?;
     Ok(granted)

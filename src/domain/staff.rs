@@ -157,3 +157,9 @@ pub async fn consume_magic_link(db: &Db, token: &str) -> AppResult<UserRow> {
     db::users::touch_login(db.pool(), &user.id).await?;
     Ok(user)
 }
+
+/// Whether a staff role may change the vendor's settings: owners and admins; viewers only
+/// look.
+pub fn may_change(role: &str) -> bool {
+    matches!(role, "owner" | "admin")
+}

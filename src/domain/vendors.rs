@@ -213,15 +213,40 @@ pub fn portal_url_from(base_url: &str, slug: &str, domain: Option<&str>) -> Stri
     }
 }
 
-/// `scheme://host` of the vendor's portal domain when it has one (same scheme as the base
-/// URL), else the base URL without a trailing slash.
+/// `scheme://host` of the vendor's portal domain when it has one (same scheme, and same
+/// explicit port, as the base URL: one server answers every host on its port), else the
+/// base URL without a trailing slash.
 pub fn site_root(base_url: &str, domain: Option<&str>) -> String {
     let base = base_url.trim_end_matches('/');
     match domain {
         Some(host) => {
-            let scheme = base.split("://").next().unwrap_or("https");
-            format!("{scheme}://{host}")
+            let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+            let authority = rest.split('/').next().unwrap_or_default();
+            // An explicit port follows the last ':' unless that is inside an IPv6 literal.
+            let port = authority
+                .rsplit_once(':')
+                .filter(|(_, p)| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+                .map(|(_, p)| p);
+            match port {
+                Some(p) => format!("{scheme}://{host}:{p}"),
+                None => format!("{scheme}://{host}"),
+            }
         }
         None => base.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_root_keeps_scheme_and_explicit_port() {
+        let d = Some("affiliates.acme.com");
+        assert_eq!(site_root("https://app.example.com/", d), "https://affiliates.acme.com");
+        assert_eq!(site_root("http://localhost:8080", d), "http://affiliates.acme.com:8080");
+        assert_eq!(site_root("http://[::1]:9000", d), "http://affiliates.acme.com:9000");
+        assert_eq!(site_root("http://[::1]", d), "http://affiliates.acme.com");
+        assert_eq!(site_root("https://app.example.com/", None), "https://app.example.com");
     }
 }

@@ -4,6 +4,7 @@ pub mod api;
 pub mod assets;
 pub mod client;
 pub mod dashboard;
+pub mod embed;
 pub mod health;
 pub mod middleware;
 pub mod pages;
@@ -66,6 +67,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(api::scope())
         .service(portal::scope())
+        .service(embed::scope())
         .configure(dashboard::routes);
 }
 

@@ -620,7 +620,7 @@ async fn the_portal_shows_payouts_statements_and_saves_payout_settings() {
     paypal(&app, &s, &bob, "bob@paypal.test").await;
     earn(&app, &s, &bob, 3_000, "inv-2").await;
 
-    // Not signed in: back to the portal home.
+    // Not signed in: to the portal's sign-in page.
     for path in [
         "/p/acme/payouts",
         "/p/acme/payout-settings",
@@ -628,7 +628,7 @@ async fn the_portal_shows_payouts_statements_and_saves_payout_settings() {
     ] {
         let res = new_client().get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 303, "{path}");
-        assert_eq!(res.headers()["location"], "/p/acme/", "{path}");
+        assert_eq!(res.headers()["location"], "/p/acme/login", "{path}");
     }
     let (_, home) = page(&app, &browser, "/p/acme/").await;
     assert!(

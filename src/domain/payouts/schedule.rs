@@ -16,6 +16,26 @@ pub fn due_key(payout_day: i64, now: i64) -> Option<String> {
         .then(|| format!("{:04}-{:02}", today.year(), today.month()))
 }
 
+/// The UTC day of a program's next scheduled run for `payout_day`, seen at `now`: this
+/// month's payout day while it is ahead; today while this month's run is due but has not
+/// run yet (the next worker round makes it); otherwise next month's.
+pub fn next_run(payout_day: i64, now: i64, ran_this_month: bool) -> chrono::NaiveDate {
+    let today = db::from_ms(now).date_naive();
+    let day = u32::try_from(payout_day.clamp(1, 28)).unwrap_or(1);
+    if today.day() < day {
+        return today.with_day(day).unwrap_or(today);
+    }
+    if !ran_this_month {
+        return today;
+    }
+    let (year, month) = if today.month() == 12 {
+        (today.year() + 1, 1)
+    } else {
+        (today.year(), today.month() + 1)
+    };
+    chrono::NaiveDate::from_ymd_opt(year, month, day).unwrap_or(today)
+}
+
 /// Runs every scheduled payout due at `now`; returns how many runs were made.
 pub async fn run_due(db: &Db, now: i64) -> AppResult<usize> {
     let mut made = 0;
@@ -59,5 +79,23 @@ mod tests {
         assert_eq!(due_key(15, nov_14), None);
         assert_eq!(due_key(14, nov_14).as_deref(), Some("2026-11"));
         assert_eq!(due_key(1, nov_14).as_deref(), Some("2026-11"));
+    }
+
+    #[test]
+    fn the_next_run_is_this_months_payout_day_today_or_next_months() {
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.timestamp_millis())
+                .unwrap_or_default()
+        };
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let nov_14 = at("2026-11-14T08:00:00Z");
+        assert_eq!(next_run(15, nov_14, false), day("2026-11-15"));
+        assert_eq!(next_run(14, nov_14, false), day("2026-11-14"));
+        assert_eq!(next_run(14, nov_14, true), day("2026-12-14"));
+        assert_eq!(
+            next_run(1, at("2026-12-20T00:00:00Z"), true),
+            day("2027-01-01")
+        );
     }
 }

@@ -41,6 +41,9 @@ pub struct Target {
     pub landing_url: Option<String>,
     /// Hosts links may lead to.
     pub domains: Domains,
+    /// The vendor's site origins (normalised): browsers there may report clicks of any of
+    /// its programs.
+    pub site_origins: Vec<String>,
     /// Cookie lifetime in days.
     pub cookie_days: i64,
     /// First-touch attribution.
@@ -51,6 +54,7 @@ impl Target {
     fn from_row(code: &str, r: CodeTarget) -> Self {
         Self {
             domains: Domains::from_stored(r.landing_url.as_deref(), &r.allowed_domains),
+            site_origins: serde_json::from_str(&r.vendor_site_origins).unwrap_or_default(),
             attributable: !matches!(r.enrollment_status.as_str(), "banned" | "deactivated")
                 && r.program_status == "active",
             vendor_id: r.vendor_id,
@@ -123,6 +127,8 @@ pub struct LinkCache {
     links: Map<LinkTarget>,
     /// Vendor id → landing URL of its default program (unknown codes on portal domains).
     landings: Map<String>,
+    /// Browser origin → whether it may call the click API (`Some` = yes).
+    origins: Map<()>,
 }
 
 impl LinkCache {
@@ -160,6 +166,21 @@ impl LinkCache {
         Ok(value)
     }
 
+    /// Whether a browser origin may call the click API: it is on an active program's
+    /// domains or among a vendor's site origins. Answers (refusals too) are cached like
+    /// codes, so the preflight of a busy site costs no query.
+    pub async fn origin_allowed(&self, db: &Db, origin: &str) -> Result<bool, sqlx::Error> {
+        if let Some(hit) = self.origins.get(origin) {
+            return Ok(hit.is_some());
+        }
+        let generation = db::routing_generation();
+        let allowed =
+            origin_of_some_program(db, origin).await? || origin_of_some_site(db, origin).await?;
+        self.origins
+            .put(origin.to_owned(), allowed.then(|| Arc::new(())), generation);
+        Ok(allowed)
+    }
+
     /// The link `slug` of `code`, if it exists.
     pub async fn link(
         &self,
@@ -183,4 +204,23 @@ impl LinkCache {
         self.links.put(key, value.clone(), generation);
         Ok(value)
     }
+}
+
+/// Whether a browser origin belongs to any active program.
+async fn origin_of_some_program(db: &Db, origin: &str) -> Result<bool, sqlx::Error> {
+    let programs = db::programs::active_link_domains(db.pool()).await?;
+    Ok(programs.iter().any(|(landing, allowed)| {
+        Domains::from_stored(landing.as_deref(), allowed).allows_origin(origin)
+    }))
+}
+
+/// Whether a browser origin is one of some vendor's site origins.
+async fn origin_of_some_site(db: &Db, origin: &str) -> Result<bool, sqlx::Error> {
+    let Ok(origin) = crate::domain::branding::parse_origin("origin", origin) else {
+        return Ok(false);
+    };
+    let candidates = db::vendors::site_origin_candidates(db.pool(), &origin).await?;
+    Ok(candidates.iter().any(|stored| {
+        serde_json::from_str::<Vec<String>>(stored).is_ok_and(|list| list.contains(&origin))
+    }))
 }

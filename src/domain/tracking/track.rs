@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{self, Db};
 use crate::domain::affiliates;
+use crate::domain::branding;
 use crate::domain::text;
-use crate::domain::tracking::destination::Domains;
 use crate::domain::tracking::{Tracker, Visit, is_click_id};
 use crate::error::{AppError, AppResult};
 
@@ -80,12 +80,20 @@ pub async fn track(
         Reporter::Browser { origin } => {
             if let Some(origin) = origin
                 && !target.domains.allows_origin(origin)
+                && !branding::origin_listed(&target.site_origins, origin)
             {
                 return Err(AppError::Forbidden(
                     "this origin is not one of the program's domains".into(),
                 ));
             }
-            if !target.domains.allows(&url) {
+            // A page on one of the vendor's site origins counts like one on the program's
+            // own domains.
+            if !target.domains.allows(&url)
+                && !branding::origin_listed(
+                    &target.site_origins,
+                    &url.origin().ascii_serialization(),
+                )
+            {
                 return Err(AppError::invalid(
                     "url",
                     format!(
@@ -132,13 +140,11 @@ pub async fn track(
     })
 }
 
-/// Whether a browser origin belongs to any active program (the CORS preflight of the
-/// click API; the POST itself then checks the code's own program).
-pub async fn origin_of_some_program(db: &Db, origin: &str) -> Result<bool, sqlx::Error> {
-    let programs = db::programs::active_link_domains(db.pool()).await?;
-    Ok(programs.iter().any(|(landing, allowed)| {
-        Domains::from_stored(landing.as_deref(), allowed).allows_origin(origin)
-    }))
+/// Whether a browser origin may call the click API: on an active program's domains or
+/// among a vendor's site origins (the CORS preflight; the POST itself then checks the
+/// code's own program and vendor). Cached, see [`super::cache::LinkCache::origin_allowed`].
+pub async fn origin_allowed(tracker: &Tracker, db: &Db, origin: &str) -> Result<bool, sqlx::Error> {
+    tracker.cache.origin_allowed(db, origin).await
 }
 
 /// A stored click of a vendor. Clicks are written asynchronously, so a miss first waits

@@ -19,6 +19,7 @@ use crate::domain::audit::Actor;
 use crate::domain::deals::{self, DealInput};
 use crate::domain::links::{self, LinkInput};
 use crate::domain::payouts::settings::{self, PayoutInput, PayoutSettings};
+use crate::domain::affiliate_stats::{self, Period};
 use crate::domain::{affiliate_tokens, conversions, ledger, payouts, personal_tokens, self_service};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
@@ -124,6 +125,43 @@ pub async fn referral(
     Ok(HttpResponse::Ok().json(value))
 }
 
+/// Query of `GET /api/v1/me/stats`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    program_id: Option<String>,
+    period: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    bucket: Option<String>,
+}
+
+/// `GET /api/v1/me/stats?period=7d|30d|90d|12m` or `?from&to`, `&program_id&bucket`:
+/// clicks, referrals, conversions and earnings per currency over the period (the last 30
+/// days by default), with a series for a chart.
+pub async fn stats(
+    me: MeAuth,
+    state: web::Data<AppState>,
+    q: web::Query<StatsQuery>,
+) -> AppResult<HttpResponse> {
+    let period = Period::parse(
+        opt(&q.period),
+        opt(&q.from),
+        opt(&q.to),
+        opt(&q.bucket),
+        db::now_ms(),
+    )?;
+    let stats = affiliate_stats::for_period(
+        &state.db,
+        &me.vendor_id,
+        &me.affiliate_id,
+        opt(&q.program_id),
+        &period,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(stats))
+}
+
 /// `GET /api/v1/me/balance`: pending / available / in payout / paid per currency, from
 /// the ledger.
 pub async fn balance(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
@@ -173,7 +211,7 @@ pub async fn payouts(
         affiliate_id: Some(&me.affiliate_id),
         run_id: None,
         status: payouts::parse_status(opt(&q.status))?,
-        currency: currency.as_ref().map(|c| c.as_str()),
+        currency: currency.as_deref(),
     };
     let (rows, total) = payouts::list(&state.db, &filter, page.per_page, page.offset()).await?;
     let data = rows.iter().map(payouts::payout_json).collect();

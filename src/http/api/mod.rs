@@ -32,6 +32,9 @@ pub fn opt(s: &Option<String>) -> Option<&str> {
 pub fn scope() -> Scope {
     web::scope("/api/v1")
         .route("/vendor", web::get().to(vendor::show))
+        .route("/vendor", web::patch().to(vendor::update))
+        .route("/vendor/logo", web::put().to(vendor::put_logo))
+        .route("/vendor/logo", web::delete().to(vendor::delete_logo))
         .route("/audit-log", web::get().to(audit::list))
         .route("/affiliates", web::get().to(affiliates::list))
         .route("/affiliates", web::post().to(affiliates::create))
@@ -73,6 +76,7 @@ pub fn scope() -> Scope {
         .route("/me", web::get().to(me::profile))
         .route("/me/programs", web::get().to(me::programs))
         .route("/me/referral", web::get().to(me::referral))
+        .route("/me/stats", web::get().to(me::stats))
         .route("/me/balance", web::get().to(me::balance))
         .route("/me/payouts", web::get().to(me::payouts))
         .route("/me/commissions", web::get().to(me::commissions))

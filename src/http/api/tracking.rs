@@ -64,7 +64,8 @@ pub async fn track(
 }
 
 /// `OPTIONS /api/v1/track`: CORS preflight, allowed for origins on any active program's
-/// domains (the POST itself checks the code's own program).
+/// domains and for vendors' site origins (the POST itself checks the code's own program
+/// and vendor).
 pub async fn track_preflight(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -72,7 +73,7 @@ pub async fn track_preflight(
     let mut res = HttpResponse::NoContent();
     res.insert_header((header::VARY, "Origin"));
     if let Some(origin) = header_str(&req, header::ORIGIN)
-        && track::origin_of_some_program(&state.db, origin).await?
+        && track::origin_allowed(&state.tracker, &state.db, origin).await?
     {
         res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
             .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST"))

@@ -1,48 +1,103 @@
-//! `GET /api/v1/vendor`: the vendor the key belongs to.
+//! `/api/v1/vendor`: the vendor the key belongs to, its branding, portal domains, origins
+//! and logo.
 
-use actix_web::{HttpResponse, web};
-use serde::Serialize;
+use actix_web::http::header;
+use actix_web::web::BytesMut;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
 
-use crate::db;
 use crate::domain::api_keys::Scope;
+use crate::domain::audit::Actor;
+use crate::domain::branding::{self, BrandingInput};
+use crate::domain::logo;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
+use crate::http::api::json::ApiJson;
+use crate::http::client::header_str;
 
-#[derive(Serialize)]
-struct VendorJson {
-    id: String,
-    name: String,
-    slug: String,
-    default_currency: String,
-    primary_color: String,
-    support_email: Option<String>,
-    portal_domains: Vec<String>,
-    portal_url: String,
-    created_at: String,
-}
+/// Largest logo body read; bigger uploads are refused as soon as they pass it.
+pub const LOGO_BODY_LIMIT: usize = logo::MAX_BYTES;
 
-/// Shows the caller's vendor.
+/// `GET /api/v1/vendor`: the caller's vendor and its settings.
 pub async fn show(auth: ApiAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
-    let vendor = db::vendors::by_id(state.db.pool(), auth.vendor_id())
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let domains = db::vendors::domains(state.db.pool(), &vendor.id).await?;
-    let portal_url = crate::domain::vendors::portal_url_from(
+    let view = branding::view(
+        &state.db,
         state.settings.base_url.as_str(),
-        &vendor.slug,
-        domains.first().map(String::as_str),
-    );
-    Ok(HttpResponse::Ok().json(VendorJson {
-        id: vendor.id,
-        name: vendor.name,
-        slug: vendor.slug,
-        default_currency: vendor.default_currency,
-        primary_color: vendor.primary_color,
-        support_email: vendor.support_email,
-        portal_domains: domains,
-        portal_url,
-        created_at: db::rfc3339(vendor.created_at),
-    }))
+        auth.vendor_id(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `PATCH /api/v1/vendor` (full scope): change branding, portal domains and origins.
+pub async fn update(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    body: ApiJson<BrandingInput>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Full)?;
+    let actor = Actor::ApiKey(auth.0.key_id.clone());
+    let view = branding::update(
+        &state.db,
+        &state.settings,
+        auth.vendor_id(),
+        &body.into_inner(),
+        &actor,
+    )
+    .await?;
+    state.portal_hosts.forget_all();
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `PUT /api/v1/vendor/logo` (full scope): the raw image as the body, with its
+/// `Content-Type` (`image/png`, `image/jpeg` or `image/svg+xml`).
+pub async fn put_logo(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Full)?;
+    let declared = header_str(&req, header::CONTENT_TYPE).map(str::to_owned);
+    let too_big = || AppError::invalid("logo", "the logo is larger than 512 KiB");
+    if req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > LOGO_BODY_LIMIT)
+    {
+        return Err(too_big());
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("could not read body: {e}")))?;
+        if body.len() + chunk.len() > LOGO_BODY_LIMIT {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let actor = Actor::ApiKey(auth.0.key_id.clone());
+    let view = branding::set_logo(
+        &state.db,
+        state.settings.base_url.as_str(),
+        auth.vendor_id(),
+        declared.as_deref(),
+        &body,
+        &actor,
+    )
+    .await?;
+    state.portal_hosts.forget_all();
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `DELETE /api/v1/vendor/logo` (full scope) → 204; 404 without a logo.
+pub async fn delete_logo(auth: ApiAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    auth.require(Scope::Full)?;
+    let actor = Actor::ApiKey(auth.0.key_id.clone());
+    branding::remove_logo(&state.db, auth.vendor_id(), &actor).await?;
+    state.portal_hosts.forget_all();
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -11,6 +11,7 @@ pub mod home;
 pub mod ledger;
 pub mod payouts;
 pub mod programs;
+pub mod settings;
 pub mod setup;
 
 use std::future::Future;
@@ -135,6 +136,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/dashboard/programs/{id}/migrate",
             web::post().to(programs::migrate),
         )
+        .route("/dashboard/settings", web::get().to(settings::show))
+        .route("/dashboard/settings", web::post().to(settings::save))
+        .route(
+            "/dashboard/settings/logo",
+            web::post().to(settings::upload_logo),
+        )
+        .route(
+            "/dashboard/settings/logo/delete",
+            web::post().to(settings::delete_logo),
+        )
         .route("/dashboard/emails", web::get().to(emails::list))
         .route("/dashboard/emails/{id}", web::get().to(emails::show))
         .route("/dashboard/emails/{id}/html", web::get().to(emails::html))
@@ -165,6 +176,24 @@ pub struct Staff {
     pub vendor: VendorRow,
     /// The session, for the page chrome.
     pub session: Session,
+}
+
+impl Staff {
+    /// Whether this account may change settings (see [`crate::domain::staff::may_change`]).
+    pub fn can_change(&self) -> bool {
+        crate::domain::staff::may_change(&self.user.role)
+    }
+
+    /// Refuses viewers with 403: they may look at a page but not change anything.
+    pub fn require_change(&self) -> Result<(), HtmlError> {
+        if self.can_change() {
+            Ok(())
+        } else {
+            Err(HtmlError::App(crate::error::AppError::Forbidden(
+                "Your account can view these settings but not change them.".into(),
+            )))
+        }
+    }
 }
 
 impl FromRequest for Staff {

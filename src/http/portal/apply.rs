@@ -47,6 +47,7 @@ struct ApplyPage {
     chrome: Chrome,
     vendor_name: String,
     brand_css: String,
+    logo_url: Option<String>,
     action: String,
     /// Other active programs to choose from when there are several.
     choices: Vec<Choice>,
@@ -64,6 +65,7 @@ struct ThanksPage {
     chrome: Chrome,
     vendor_name: String,
     brand_css: String,
+    logo_url: Option<String>,
     approved: bool,
 }
 
@@ -110,6 +112,7 @@ fn page(
         chrome: Chrome::new(session, format!("Apply · {} partners", portal.vendor.name)),
         vendor_name: portal.vendor.name.clone(),
         brand_css: portal.url("/brand.css"),
+        logo_url: portal.logo_url(),
         action: portal.url("/apply"),
         choices,
         program_slug: program.slug.clone(),
@@ -159,6 +162,7 @@ pub async fn submit(
         ),
         vendor_name: portal.vendor.name.clone(),
         brand_css: portal.url("/brand.css"),
+        logo_url: portal.logo_url(),
         approved,
     };
     if !f.nickname.is_empty() {

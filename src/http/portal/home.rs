@@ -1,15 +1,17 @@
-//! The portal's landing page and the vendor's brand stylesheet.
+//! The portal's home (the landing page for visitors, the dashboard for a signed-in
+//! affiliate) and the vendor's brand stylesheet.
 
 use actix_session::Session;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::domain::{affiliates, programs};
+use crate::domain::programs;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render};
 use crate::http::portal::Portal;
-use crate::http::session;
+use crate::http::portal::dashboard::{self, DashboardQuery};
+use crate::http::portal::layout::{self, SignedIn};
 
 struct ProgramView {
     name: String,
@@ -21,23 +23,31 @@ struct ProgramView {
 #[template(path = "portal/home.html")]
 struct PortalHome {
     chrome: Chrome,
-    /// The signed-in affiliate's email and referral codes.
-    signed_in: Option<(String, Vec<String>)>,
-    logout_url: String,
+    home_url: String,
+    logo_url: Option<String>,
+    login_url: String,
     apply_url: String,
-    payouts_url: String,
-    payout_settings_url: String,
     vendor_name: String,
     brand_css: String,
     programs: Vec<ProgramView>,
 }
 
-/// `GET /`: who the vendor is and what its active programs pay.
+/// `GET /`: the signed-in affiliate's dashboard (`?period=&program=`); for anyone else,
+/// who the vendor is and what its active programs pay, with links to apply and sign in.
 pub async fn show(
     portal: Portal,
     state: web::Data<AppState>,
     session: Session,
+    q: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, HtmlError> {
+    if let Some(affiliate) = layout::current(&portal, &state, &session).await? {
+        let who = SignedIn {
+            portal,
+            affiliate,
+            session,
+        };
+        return dashboard::show(who, &state, &q).await;
+    }
     let (list, _) = programs::list(&state.db, &portal.vendor.id, 100, 0).await?;
     let programs = list
         .into_iter()
@@ -48,27 +58,16 @@ pub async fn show(
             currency: p.row.currency,
         })
         .collect();
-    let signed_in = match session::affiliate(&session, &portal.vendor.id) {
-        Some(id) => match affiliates::get(&state.db, &portal.vendor.id, &id).await {
-            Ok(a) if affiliates::can_sign_in(&a.row.status) => Some((
-                a.row.email,
-                a.enrollments.into_iter().map(|e| e.code).collect(),
-            )),
-            _ => None,
-        },
-        None => None,
-    };
     render(
         StatusCode::OK,
         &PortalHome {
-            signed_in,
-            logout_url: portal.url("/logout"),
+            home_url: portal.url("/"),
+            logo_url: portal.logo_url(),
+            login_url: portal.url("/login"),
             apply_url: portal.url("/apply"),
-            payouts_url: portal.url("/payouts"),
-            payout_settings_url: portal.url("/payout-settings"),
-            chrome: Chrome::new(&session, format!("{} partners", portal.vendor.name)),
+            chrome: Chrome::new(&session, format!("{} partners", portal.name())),
             brand_css: portal.url("/brand.css"),
-            vendor_name: portal.vendor.name,
+            vendor_name: portal.name().to_owned(),
             programs,
         },
     )

@@ -2,10 +2,21 @@
 //! on the dashboard host and the root of the vendor's own portal domain (see
 //! `middleware::host_routing`).
 
+pub mod api_tokens;
 pub mod apply;
 pub mod auth;
+pub mod chart;
+pub mod commissions;
+pub mod dashboard;
+pub mod deals;
 pub mod home;
+pub mod layout;
+pub mod links;
+pub mod logo;
 pub mod payouts;
+pub mod profile;
+
+pub use layout::SignedIn;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,8 +36,15 @@ pub fn scope() -> Scope {
         .route("", web::get().to(add_slash))
         .route("/", web::get().to(home::show))
         .route("/brand.css", web::get().to(home::brand_css))
+        .route("/logo", web::get().to(logo::show))
         .route("/apply", web::get().to(apply::form))
         .route("/apply", web::post().to(apply::submit))
+        .route("/api-tokens", web::get().to(api_tokens::list))
+        .route("/api-tokens", web::post().to(api_tokens::create))
+        .route(
+            "/api-tokens/{id}/revoke",
+            web::post().to(api_tokens::revoke),
+        )
         .route("/login", web::get().to(auth::form))
         .route("/login", web::post().to(auth::request))
         .route("/login/portal/{token}", web::get().to(auth::portal_link))
@@ -38,6 +56,13 @@ pub fn scope() -> Scope {
         .route("/payouts/{id}", web::get().to(payouts::show))
         .route("/payout-settings", web::get().to(payouts::settings_form))
         .route("/payout-settings", web::post().to(payouts::save_settings))
+        .route("/links", web::get().to(links::list))
+        .route("/links", web::post().to(links::submit))
+        .route("/commissions", web::get().to(commissions::list))
+        .route("/deals", web::get().to(deals::list))
+        .route("/deals", web::post().to(deals::submit))
+        .route("/profile", web::get().to(profile::show))
+        .route("/profile", web::post().to(profile::save))
         .default_service(web::to(crate::http::not_found))
 }
 

@@ -1,46 +1,29 @@
-//! The signed-in affiliate's money in the portal: balances and payout history, the
-//! statement of each of their payouts, and where they are paid (payout settings, changed
-//! here only by the affiliate and confirmed to them by email). Visitors who are not signed
-//! in are sent to the portal home.
+//! The signed-in affiliate's money in the portal: balances and payout history (also the
+//! `payouts` embed), the statement of each of their payouts, and where they are paid
+//! (payout settings, changed here only by the affiliate and confirmed to them by email).
+//! Visitors who are not signed in are sent to the portal's sign-in page.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::{affiliates::AffiliateRow, payouts::Filter};
+use crate::db::{affiliates::AffiliateRow, payouts::Filter, vendors::VendorRow};
 use crate::domain::audit::Actor;
 use crate::domain::payouts::settings::{self, PayoutInput, PayoutSettings, method_label};
 use crate::domain::terms::{format_cents, format_money};
-use crate::domain::{affiliates, ledger, payouts};
+use crate::domain::{ledger, payouts};
 use crate::error::AppError;
+use crate::http::AppState;
 use crate::http::dashboard::payouts::{StatementView, statement_view};
 use crate::http::pages::{Chrome, HtmlError, day, render, see_other};
 use crate::http::portal::Portal;
-use crate::http::{AppState, session};
+use crate::http::portal::layout::{Shell, SignedIn, Site};
 
 const PER_PAGE: i64 = 25;
 
-/// The affiliate signed in to this portal, if they may still use it.
-async fn signed_in(
-    portal: &Portal,
-    state: &AppState,
-    session: &Session,
-) -> Result<Option<AffiliateRow>, HtmlError> {
-    let Some(id) = session::affiliate(session, &portal.vendor.id) else {
-        return Ok(None);
-    };
-    match affiliates::get(&state.db, &portal.vendor.id, &id).await {
-        Ok(a) if affiliates::can_sign_in(&a.row.status) => Ok(Some(a.row)),
-        Ok(_) | Err(AppError::NotFound) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Links every payout page shows.
+/// Links the statement and settings pages show.
 struct Nav {
-    home: String,
     payouts: String,
     settings: String,
 }
@@ -48,7 +31,6 @@ struct Nav {
 impl Nav {
     fn of(portal: &Portal) -> Self {
         Self {
-            home: portal.url("/"),
             payouts: portal.url("/payouts"),
             settings: portal.url("/payout-settings"),
         }
@@ -56,62 +38,75 @@ impl Nav {
 }
 
 /// One currency's balances.
-struct BalanceView {
-    currency: String,
-    pending: String,
-    available: String,
-    in_payout: String,
-    paid: String,
-    fees: String,
-    earned: String,
+#[derive(Debug, Clone)]
+pub struct BalanceView {
+    /// ISO 4217.
+    pub currency: String,
+    /// In the holding period.
+    pub pending: String,
+    /// Payable.
+    pub available: String,
+    /// In payouts under way.
+    pub in_payout: String,
+    /// Paid out (after fees).
+    pub paid: String,
+    /// Fees deducted.
+    pub fees: String,
+    /// Everything earned and kept.
+    pub earned: String,
 }
 
 /// One payout in the history.
-struct HistoryRow {
-    url: String,
-    date: String,
-    amount: String,
-    fee: String,
-    net: String,
-    status: String,
-    reference: String,
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    /// Its statement, when reachable here.
+    pub url: Option<String>,
+    /// Paid (or created) on.
+    pub date: String,
+    /// Amount.
+    pub amount: String,
+    /// Fee (empty when none).
+    pub fee: String,
+    /// Net.
+    pub net: String,
+    /// Status.
+    pub status: String,
+    /// Reference (may be empty).
+    pub reference: String,
 }
 
-#[derive(Template)]
-#[template(path = "portal/payouts.html")]
-struct ListPage {
-    chrome: Chrome,
-    vendor_name: String,
-    brand_css: String,
-    nav: Nav,
-    email: String,
+/// The payouts body, shared by the portal page and the embed.
+#[derive(Debug, Clone)]
+pub struct PayoutsView {
+    /// The affiliate's email.
+    pub email: String,
     /// How they are paid, or empty when not set.
-    method: String,
-    balances: Vec<BalanceView>,
-    rows: Vec<HistoryRow>,
-    total: i64,
+    pub method: String,
+    /// Balances per currency.
+    pub balances: Vec<BalanceView>,
+    /// The history page.
+    pub rows: Vec<HistoryRow>,
+    /// Payouts in all.
+    pub total: i64,
+    /// Page number.
+    pub page: i64,
+    /// Newer page.
+    pub prev_url: Option<String>,
+    /// Older page.
+    pub next_url: Option<String>,
+    /// Payout settings, when reachable here.
+    pub settings_url: Option<String>,
+}
+
+/// Builds page `page` (from 1) of the payouts body.
+pub async fn view(
+    state: &AppState,
+    vendor: &VendorRow,
+    a: &AffiliateRow,
+    site: &Site,
     page: i64,
-    prev_url: Option<String>,
-    next_url: Option<String>,
-}
-
-/// `?page=` of the history.
-#[derive(Debug, Default, Deserialize)]
-pub struct PageQuery {
-    page: Option<i64>,
-}
-
-/// `GET /payouts`: balances per currency and the payout history.
-pub async fn list(
-    portal: Portal,
-    state: web::Data<AppState>,
-    session: Session,
-    q: web::Query<PageQuery>,
-) -> Result<HttpResponse, HtmlError> {
-    let Some(a) = signed_in(&portal, &state, &session).await? else {
-        return Ok(see_other(&portal.url("/")));
-    };
-    let vendor_id = portal.vendor.id.as_str();
+) -> Result<PayoutsView, AppError> {
+    let vendor_id = vendor.id.as_str();
     let balances = ledger::balances(&state.db, vendor_id, &a.id)
         .await?
         .into_iter()
@@ -125,7 +120,7 @@ pub async fn list(
             currency: b.currency,
         })
         .collect();
-    let page = q.page.unwrap_or(1).max(1);
+    let page = page.max(1);
     let filter = Filter {
         vendor_id,
         affiliate_id: Some(&a.id),
@@ -137,7 +132,7 @@ pub async fn list(
     let rows = found
         .into_iter()
         .map(|p| HistoryRow {
-            url: portal.url(&format!("/payouts/{}", p.id)),
+            url: site.url(&format!("/payouts/{}", p.id), &[]),
             date: day(p.paid_at.unwrap_or(p.created_at)),
             amount: format_money(p.amount_cents, &p.currency),
             fee: if p.fee_cents == 0 {
@@ -150,25 +145,67 @@ pub async fn list(
             reference: p.reference.unwrap_or_default(),
         })
         .collect();
-    let list_url = |n: i64| portal.url(&format!("/payouts?page={n}"));
+    let list_url = |n: i64| site.url("/payouts", &[("page", &n.to_string())]);
+    Ok(PayoutsView {
+        method: PayoutSettings::of(a)
+            .method
+            .map(|m| method_label(&m).to_owned())
+            .unwrap_or_default(),
+        email: a.email.clone(),
+        balances,
+        rows,
+        total,
+        page,
+        prev_url: if page > 1 { list_url(page - 1) } else { None },
+        next_url: if page * PER_PAGE < total {
+            list_url(page + 1)
+        } else {
+            None
+        },
+        settings_url: site.url("/payout-settings", &[]),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "portal/payouts.html")]
+struct ListPage {
+    chrome: Chrome,
+    vendor_name: String,
+    brand_css: String,
+    shell: Shell,
+    v: PayoutsView,
+}
+
+/// `?page=` of the history.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    page: Option<i64>,
+}
+
+/// `GET /payouts`: balances per currency and the payout history.
+pub async fn list(
+    who: SignedIn,
+    state: web::Data<AppState>,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, HtmlError> {
+    let chrome = Chrome::new(&who.session, format!("Payouts · {}", who.portal.name()));
+    let site = Site::portal(&who.portal, &chrome);
+    let v = view(
+        &state,
+        &who.portal.vendor,
+        &who.affiliate,
+        &site,
+        q.page.unwrap_or(1),
+    )
+    .await?;
     render(
         StatusCode::OK,
         &ListPage {
-            chrome: Chrome::new(&session, format!("Payouts · {}", portal.vendor.name)),
-            vendor_name: portal.vendor.name.clone(),
-            brand_css: portal.url("/brand.css"),
-            nav: Nav::of(&portal),
-            method: PayoutSettings::of(&a)
-                .method
-                .map(|m| method_label(&m).to_owned())
-                .unwrap_or_default(),
-            email: a.email,
-            balances,
-            rows,
-            total,
-            page,
-            prev_url: (page > 1).then(|| list_url(page - 1)),
-            next_url: (page * PER_PAGE < total).then(|| list_url(page + 1)),
+            vendor_name: who.portal.name().to_owned(),
+            brand_css: who.portal.url("/brand.css"),
+            shell: Shell::new(&who.portal, &who.affiliate, "payouts"),
+            chrome,
+            v,
         },
     )
 }
@@ -179,6 +216,7 @@ struct PayoutPage {
     chrome: Chrome,
     vendor_name: String,
     brand_css: String,
+    shell: Shell,
     nav: Nav,
     id: String,
     created: String,
@@ -194,27 +232,31 @@ struct PayoutPage {
 /// `GET /payouts/{id}`: the statement of one of the affiliate's own payouts; anyone else's
 /// is a 404.
 pub async fn show(
-    portal: Portal,
+    who: SignedIn,
     state: web::Data<AppState>,
-    session: Session,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, HtmlError> {
-    let Some(a) = signed_in(&portal, &state, &session).await? else {
-        return Ok(see_other(&portal.url("/")));
-    };
-    let s = payouts::statement(&state.db, &portal.vendor.id, &path.1, Some(&a.id)).await?;
+    let portal = &who.portal;
+    let s = payouts::statement(
+        &state.db,
+        &portal.vendor.id,
+        &path.1,
+        Some(&who.affiliate.id),
+    )
+    .await?;
     let statement = statement_view(&s);
     let p = s.payout;
     render(
         StatusCode::OK,
         &PayoutPage {
             chrome: Chrome::new(
-                &session,
-                format!("Payout statement · {}", portal.vendor.name),
+                &who.session,
+                format!("Payout statement · {}", portal.name()),
             ),
-            vendor_name: portal.vendor.name.clone(),
+            vendor_name: portal.name().to_owned(),
             brand_css: portal.url("/brand.css"),
-            nav: Nav::of(&portal),
+            shell: Shell::new(portal, &who.affiliate, "payouts"),
+            nav: Nav::of(portal),
             created: day(p.created_at),
             paid: p.paid_at.map(day).unwrap_or_default(),
             method: method_label(&p.method).to_owned(),
@@ -279,6 +321,7 @@ struct SettingsPage {
     chrome: Chrome,
     vendor_name: String,
     brand_css: String,
+    shell: Shell,
     nav: Nav,
     action: String,
     methods: Vec<MethodOption>,
@@ -289,16 +332,17 @@ struct SettingsPage {
 }
 
 fn settings_page(
-    portal: &Portal,
-    session: &Session,
+    who: &SignedIn,
     f: SettingsForm,
     notice: Option<String>,
     error: Option<&AppError>,
 ) -> SettingsPage {
+    let portal = &who.portal;
     SettingsPage {
-        chrome: Chrome::new(session, format!("Payout settings · {}", portal.vendor.name)),
-        vendor_name: portal.vendor.name.clone(),
+        chrome: Chrome::new(&who.session, format!("Payout settings · {}", portal.name())),
+        vendor_name: portal.name().to_owned(),
         brand_css: portal.url("/brand.css"),
+        shell: Shell::new(portal, &who.affiliate, "payouts"),
         nav: Nav::of(portal),
         action: portal.url("/payout-settings"),
         methods: settings::METHODS
@@ -325,38 +369,24 @@ pub struct Saved {
 }
 
 /// `GET /payout-settings`: the form with the affiliate's current settings.
-pub async fn settings_form(
-    portal: Portal,
-    state: web::Data<AppState>,
-    session: Session,
-    q: web::Query<Saved>,
-) -> Result<HttpResponse, HtmlError> {
-    let Some(a) = signed_in(&portal, &state, &session).await? else {
-        return Ok(see_other(&portal.url("/")));
-    };
+pub async fn settings_form(who: SignedIn, q: web::Query<Saved>) -> Result<HttpResponse, HtmlError> {
     let notice = match q.saved.as_deref() {
         Some("1") => Some("Saved. We emailed you a confirmation.".to_owned()),
         Some(_) => Some("Nothing changed.".to_owned()),
         None => None,
     };
-    let f = SettingsForm::of(&PayoutSettings::of(&a));
-    render(
-        StatusCode::OK,
-        &settings_page(&portal, &session, f, notice, None),
-    )
+    let f = SettingsForm::of(&PayoutSettings::of(&who.affiliate));
+    render(StatusCode::OK, &settings_page(&who, f, notice, None))
 }
 
 /// `POST /payout-settings`: saves the settings (audited, and confirmed to the affiliate by
 /// email); a refused value re-renders the form as typed with the message.
 pub async fn save_settings(
-    portal: Portal,
+    who: SignedIn,
     state: web::Data<AppState>,
-    session: Session,
     form: web::Form<SettingsForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    let Some(a) = signed_in(&portal, &state, &session).await? else {
-        return Ok(see_other(&portal.url("/")));
-    };
+    let (portal, a) = (&who.portal, &who.affiliate);
     let f = form.into_inner();
     let saved = match f.to_input() {
         Ok(input) => {
@@ -374,16 +404,15 @@ pub async fn save_settings(
     };
     match saved {
         Ok(row) => {
-            let changed = PayoutSettings::of(&row) != PayoutSettings::of(&a);
+            let changed = PayoutSettings::of(&row) != PayoutSettings::of(a);
             let flag = if changed { "1" } else { "0" };
             Ok(see_other(
                 &portal.url(&format!("/payout-settings?saved={flag}")),
             ))
         }
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => render(
-            e.status_code(),
-            &settings_page(&portal, &session, f, None, Some(&e)),
-        ),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            render(e.status_code(), &settings_page(&who, f, None, Some(&e)))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -1,0 +1,345 @@
+//! Iframe embeds: a portal surface inside the vendor's own app.
+//!
+//! `GET /embed/{surface}?token=...` for `dashboard`, `links` and `payouts`, and
+//! `POST /embed/links` (the form carries the token in a hidden field). Browsers block
+//! third-party cookies in iframes, so the signed, short-lived affiliate access token
+//! authenticates every request instead of the session (the CSRF check exempts `/embed/`).
+//! The bodies are the portal's own (`portal/*_partial.html` and the same view builders),
+//! without the portal's navigation; every link and form in them carries the token.
+//!
+//! Every answer sets its own headers: a `Content-Security-Policy` whose `frame-ancestors`
+//! lists exactly the vendor's allowed origins (`'none'` when it has none, or when the token
+//! is not genuine), `Referrer-Policy: no-referrer` (the URL holds the token) and
+//! `Cache-Control: no-store`. An expired token still names its vendor, so the page saying
+//! so can be shown inside that vendor's app.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, Scope, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::db::{self, affiliates::AffiliateRow, vendors::VendorRow};
+use crate::domain::affiliates;
+use crate::error::AppError;
+use crate::http::middleware::host_routing::PortalHost;
+use crate::http::middleware::security_headers::embed_csp;
+use crate::http::pages::{Chrome, HtmlError, see_other};
+use crate::http::portal::dashboard::{self, DashboardQuery, DashboardView};
+use crate::http::portal::layout::{Site, is_htmx};
+use crate::http::portal::links::{self, LinkForm, LinksPartial, LinksView};
+use crate::http::portal::payouts::{self, PayoutsView};
+use crate::http::{AppState, assets};
+
+/// The embed scope.
+pub fn scope() -> Scope {
+    web::scope("/embed")
+        .route("/links", web::post().to(create_link))
+        .route("/{surface}", web::get().to(show))
+        .default_service(web::to(unknown))
+}
+
+/// `?token=` and the surfaces' own parameters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmbedQuery {
+    /// The affiliate access token.
+    pub token: String,
+    /// Dashboard period preset.
+    pub period: Option<String>,
+    /// Dashboard program filter.
+    pub program: Option<String>,
+    /// Payout history page.
+    pub page: Option<i64>,
+    /// Set after a link was created.
+    pub created: Option<String>,
+}
+
+/// The link form of `POST /embed/links`, with its token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmbedLinkForm {
+    /// The affiliate access token.
+    pub token: String,
+    /// The link.
+    #[serde(flatten)]
+    pub link: LinkForm,
+}
+
+/// Who an accepted token speaks for.
+struct Access {
+    vendor: VendorRow,
+    affiliate: AffiliateRow,
+    token: String,
+}
+
+/// Checks a token. `Err` carries the origins that may frame the refusal: the vendor's for
+/// a genuine token (expired, or its affiliate may no longer sign in), none otherwise.
+async fn authenticate(
+    state: &AppState,
+    token: &str,
+) -> Result<Result<Access, Vec<String>>, AppError> {
+    let pool = state.db.pool();
+    let Some(claims) = state.affiliate_tokens.decode(token) else {
+        return Ok(Err(Vec::new()));
+    };
+    let Some(vendor) = db::vendors::by_id(pool, &claims.vendor_id).await? else {
+        return Ok(Err(Vec::new()));
+    };
+    if state.affiliate_tokens.verify(token, db::now_ms()).is_none() {
+        return Ok(Err(vendor.embed_origins()));
+    }
+    match affiliates::get(&state.db, &vendor.id, &claims.affiliate_id).await {
+        Ok(a) if affiliates::can_sign_in(&a.row.status) => Ok(Ok(Access {
+            vendor,
+            affiliate: a.row,
+            token: token.to_owned(),
+        })),
+        Ok(_) | Err(AppError::NotFound) => Ok(Err(vendor.embed_origins())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Adds the embed headers to an answer.
+fn finish(mut res: HttpResponse, origins: &[String]) -> HttpResponse {
+    let headers = res.headers_mut();
+    let set = |headers: &mut actix_web::http::header::HeaderMap, name, value: &str| {
+        if let Ok(v) = header::HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    };
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        &embed_csp(origins),
+    );
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    set(headers, header::CACHE_CONTROL, "no-store");
+    res
+}
+
+fn html<T: Template>(status: StatusCode, page: &T, origins: &[String]) -> HttpResponse {
+    let res = match crate::http::pages::render(status, page) {
+        Ok(res) => res,
+        Err(e) => e.error_response(),
+    };
+    finish(res, origins)
+}
+
+fn error(e: AppError, origins: &[String]) -> HttpResponse {
+    finish(HtmlError::App(e).error_response(), origins)
+}
+
+#[derive(Template)]
+#[template(path = "embed/expired.html")]
+struct ExpiredPage {
+    css_url: String,
+}
+
+/// 401: the token expired, was revoked with its affiliate, or is not ours.
+fn expired(origins: &[String]) -> HttpResponse {
+    html(
+        StatusCode::UNAUTHORIZED,
+        &ExpiredPage {
+            css_url: assets::url("app.css"),
+        },
+        origins,
+    )
+}
+
+/// The chrome of an embed page: assets and title, no session (and so no cookie).
+fn chrome(title: String) -> Chrome {
+    Chrome {
+        title,
+        csrf: String::new(),
+        css_url: assets::url("app.css"),
+        js_url: assets::url("app.js"),
+        htmx_url: assets::url(assets::HTMX),
+    }
+}
+
+/// Where the vendor's portal routes (brand stylesheet, logo) are on this host: the root of
+/// its own portal domain, `/p/{slug}` elsewhere.
+fn brand_css(req: &HttpRequest, vendor: &VendorRow) -> String {
+    match req.extensions().get::<PortalHost>() {
+        Some(h) if h.vendor.id == vendor.id => "/brand.css".to_owned(),
+        _ => format!("/p/{}/brand.css", vendor.slug),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "embed/dashboard.html")]
+struct DashboardEmbed {
+    chrome: Chrome,
+    vendor_name: String,
+    brand_css: String,
+    site: Site,
+    v: DashboardView,
+}
+
+#[derive(Template)]
+#[template(path = "embed/links.html")]
+struct LinksEmbed {
+    chrome: Chrome,
+    brand_css: String,
+    site: Site,
+    v: LinksView,
+}
+
+#[derive(Template)]
+#[template(path = "embed/payouts.html")]
+struct PayoutsEmbed {
+    chrome: Chrome,
+    brand_css: String,
+    v: PayoutsView,
+}
+
+/// The origins that may frame an answer about `token` before it is checked in full.
+async fn origins_of(state: &AppState, token: &str) -> Vec<String> {
+    match state.affiliate_tokens.decode(token) {
+        Some(c) => match db::vendors::by_id(state.db.pool(), &c.vendor_id).await {
+            Ok(Some(v)) => v.embed_origins(),
+            _ => Vec::new(),
+        },
+        None => Vec::new(),
+    }
+}
+
+/// `GET /embed/{surface}?token=...`.
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    surface: web::Path<String>,
+    q: web::Query<EmbedQuery>,
+) -> HttpResponse {
+    let q = q.into_inner();
+    let surface = surface.into_inner();
+    if !matches!(surface.as_str(), "dashboard" | "links" | "payouts") {
+        return error(AppError::NotFound, &origins_of(&state, &q.token).await);
+    }
+    let access = match authenticate(&state, &q.token).await {
+        Ok(Ok(access)) => access,
+        Ok(Err(origins)) => return expired(&origins),
+        Err(e) => return error(e, &[]),
+    };
+    let origins = access.vendor.embed_origins();
+    match render_surface(&req, &state, &access, &surface, q).await {
+        Ok(res) => finish(res, &origins),
+        Err(e) => error(e, &origins),
+    }
+}
+
+/// A page with status 200.
+fn ok_page<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
+    crate::http::pages::render(StatusCode::OK, page).map_err(|e| match e {
+        HtmlError::App(e) => e,
+        HtmlError::SignIn => AppError::Unauthorized("sign in".into()),
+    })
+}
+
+async fn render_surface(
+    req: &HttpRequest,
+    state: &AppState,
+    access: &Access,
+    surface: &str,
+    q: EmbedQuery,
+) -> Result<HttpResponse, AppError> {
+    let (vendor, affiliate) = (&access.vendor, &access.affiliate);
+    let site = Site::Embed {
+        token: access.token.clone(),
+    };
+    let name = vendor.display_name().to_owned();
+    let brand_css = brand_css(req, vendor);
+    match surface {
+        "dashboard" => {
+            let dq = DashboardQuery {
+                period: q.period,
+                program: q.program,
+            };
+            let v = dashboard::view(state, vendor, affiliate, &site, &dq).await?;
+            ok_page(&DashboardEmbed {
+                chrome: chrome(format!("Dashboard · {name}")),
+                vendor_name: name,
+                brand_css,
+                site,
+                v,
+            })
+        }
+        "links" => {
+            let notice = q.created.map(|_| "Link created.".to_owned());
+            let v = links::view(
+                state,
+                vendor,
+                affiliate,
+                &site,
+                LinkForm::default(),
+                notice,
+                None,
+            )
+            .await?;
+            ok_page(&LinksEmbed {
+                chrome: chrome(format!("Links · {name}")),
+                brand_css,
+                site,
+                v,
+            })
+        }
+        _ => {
+            let v = payouts::view(state, vendor, affiliate, &site, q.page.unwrap_or(1)).await?;
+            ok_page(&PayoutsEmbed {
+                chrome: chrome(format!("Payouts · {name}")),
+                brand_css,
+                v,
+            })
+        }
+    }
+}
+
+/// `POST /embed/links`: creates a campaign link for the token's affiliate. HTMX gets the
+/// refreshed body; a plain post is redirected to the links surface, or shown the form
+/// again with the refusal.
+pub async fn create_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<EmbedLinkForm>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    let access = match authenticate(&state, &form.token).await {
+        Ok(Ok(access)) => access,
+        Ok(Err(origins)) => return expired(&origins),
+        Err(e) => return error(e, &[]),
+    };
+    let origins = access.vendor.embed_origins();
+    let site = Site::Embed {
+        token: access.token.clone(),
+    };
+    let created = links::create(&state, &access.vendor, &access.affiliate, &site, form.link).await;
+    let (status, v) = match created {
+        Ok(done) => done,
+        Err(e) => return error(e, &origins),
+    };
+    if is_htmx(&req) {
+        return html(status, &LinksPartial { site, v }, &origins);
+    }
+    if status.is_success() {
+        let to = site
+            .url("/links", &[("created", "1")])
+            .unwrap_or_else(|| "/embed/links".to_owned());
+        return finish(see_other(&to), &origins);
+    }
+    let name = access.vendor.display_name().to_owned();
+    html(
+        status,
+        &LinksEmbed {
+            chrome: chrome(format!("Links · {name}")),
+            brand_css: brand_css(&req, &access.vendor),
+            site,
+            v,
+        },
+        &origins,
+    )
+}
+
+/// Any other path under `/embed/`.
+async fn unknown() -> HttpResponse {
+    error(AppError::NotFound, &[])
+}

@@ -1,0 +1,221 @@
+//! The affiliate's commissions (`GET /commissions`): filterable by status, program and
+//! creation dates, 25 a page, through the same commission listing as
+//! `GET /api/v1/commissions`.
+
+use actix_web::HttpResponse;
+use actix_web::ResponseError;
+use actix_web::http::StatusCode;
+use actix_web::web;
+use askama::Template;
+use serde::Deserialize;
+
+use crate::db;
+use crate::domain::clicks::parse_instant;
+use crate::domain::conversions::{self, COMMISSION_STATUSES};
+use crate::domain::terms::format_money;
+use crate::error::AppError;
+use crate::http::AppState;
+use crate::http::pages::{Chrome, HtmlError, day, render};
+use crate::http::portal::dashboard::Choice;
+use crate::http::portal::layout::{FormError, Shell, SignedIn, Site};
+
+const PER_PAGE: i64 = 25;
+
+/// `?status=&program=&from=&to=&page=`; dates are `YYYY-MM-DD`, `to` inclusive.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct CommissionsQuery {
+    /// `pending`, `available`, `paid`, `rejected` or `reversed`.
+    pub status: String,
+    /// A program id.
+    pub program: String,
+    /// First day.
+    pub from: String,
+    /// Last day.
+    pub to: String,
+    /// Page, from 1.
+    pub page: Option<i64>,
+}
+
+/// One commission.
+#[derive(Debug, Clone)]
+struct Row {
+    amount: String,
+    reversed: String,
+    currency: String,
+    status: String,
+    program: String,
+    level: String,
+    rule: String,
+    converted: String,
+    available: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/commissions.html")]
+struct CommissionsPage {
+    chrome: Chrome,
+    vendor_name: String,
+    brand_css: String,
+    shell: Shell,
+    action: String,
+    q: CommissionsQuery,
+    statuses: Vec<Choice>,
+    programs: Vec<Choice>,
+    error: Option<FormError>,
+    rows: Vec<Row>,
+    total: i64,
+    page: i64,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+}
+
+impl CommissionsPage {
+    fn error_field(&self) -> &str {
+        self.error.as_ref().map(|e| e.field.as_str()).unwrap_or("")
+    }
+}
+
+fn bound(field: &str, raw: &str, end: bool) -> Result<Option<i64>, AppError> {
+    match raw.trim() {
+        "" => Ok(None),
+        s => parse_instant(field, s, end).map(Some),
+    }
+}
+
+/// `GET /commissions`: a filter the list cannot use is shown above an empty list (422).
+pub async fn list(
+    who: SignedIn,
+    state: web::Data<AppState>,
+    q: web::Query<CommissionsQuery>,
+) -> Result<HttpResponse, HtmlError> {
+    let q = q.into_inner();
+    let portal = &who.portal;
+    let vendor_id = portal.vendor.id.as_str();
+    let chrome = Chrome::new(&who.session, format!("Commissions · {}", portal.name()));
+    let site = Site::portal(portal, &chrome);
+    let enrollments =
+        db::affiliates::enrollments(state.db.pool(), vendor_id, &who.affiliate.id).await?;
+    let program_name = |id: &str| {
+        enrollments
+            .iter()
+            .find(|e| e.program_id == id)
+            .map(|e| e.program_name.clone())
+            .unwrap_or_default()
+    };
+    let page = q.page.unwrap_or(1).max(1);
+    let parsed = (|| {
+        let status = conversions::parse_commission_status(Some(q.status.as_str()))?;
+        let from = bound("from", &q.from, false)?;
+        let to = bound("to", &q.to, true)?;
+        if let (Some(f), Some(t)) = (from, to)
+            && f >= t
+        {
+            return Err(AppError::invalid("from", "from must be on or before to"));
+        }
+        Ok((status, from, to))
+    })();
+    let program = Some(q.program.trim()).filter(|p| !p.is_empty());
+    let (rows, total, error) = match parsed {
+        Ok((status, from, to)) => {
+            let filter = db::commissions::Filter {
+                vendor_id,
+                affiliate_id: Some(&who.affiliate.id),
+                program_id: program,
+                status,
+                conversion_id: None,
+            };
+            let (found, total) = conversions::commissions_between(
+                &state.db,
+                &filter,
+                (from, to),
+                PER_PAGE,
+                (page - 1) * PER_PAGE,
+            )
+            .await?;
+            let converted = conversions::converted_at(&state.db, vendor_id, &found).await?;
+            let rows = found
+                .iter()
+                .map(|c| Row {
+                    amount: format_money(c.amount_cents, &c.currency),
+                    reversed: if c.reversed_cents > 0 {
+                        format_money(c.reversed_cents, &c.currency)
+                    } else {
+                        String::new()
+                    },
+                    currency: c.currency.clone(),
+                    status: c.status.clone(),
+                    program: program_name(&c.program_id),
+                    level: if c.level == 0 {
+                        "your referral".into()
+                    } else {
+                        format!("upline level {}", c.level)
+                    },
+                    rule: c.rule.clone(),
+                    converted: converted
+                        .get(&c.conversion_id)
+                        .map(|at| day(*at))
+                        .unwrap_or_default(),
+                    available: day(c.available_at),
+                })
+                .collect();
+            (rows, total, None)
+        }
+        Err(e) => match FormError::of(&e) {
+            Some(err) => (Vec::new(), 0, Some((e.status_code(), err))),
+            None => return Err(e.into()),
+        },
+    };
+    let list_url = |n: i64| {
+        site.url(
+            "/commissions",
+            &[
+                ("status", q.status.as_str()),
+                ("program", q.program.as_str()),
+                ("from", q.from.as_str()),
+                ("to", q.to.as_str()),
+                ("page", &n.to_string()),
+            ],
+        )
+    };
+    let statuses = COMMISSION_STATUSES
+        .iter()
+        .map(|s| Choice {
+            value: (*s).to_owned(),
+            label: (*s).to_owned(),
+            current: q.status == *s,
+        })
+        .collect();
+    let programs = enrollments
+        .iter()
+        .map(|e| Choice {
+            value: e.program_id.clone(),
+            label: e.program_name.clone(),
+            current: q.program == e.program_id,
+        })
+        .collect();
+    let status = error.as_ref().map_or(StatusCode::OK, |(s, _)| *s);
+    render(
+        status,
+        &CommissionsPage {
+            vendor_name: portal.name().to_owned(),
+            brand_css: portal.url("/brand.css"),
+            shell: Shell::new(portal, &who.affiliate, "commissions"),
+            action: site.url("/commissions", &[]).unwrap_or_default(),
+            statuses,
+            programs,
+            error: error.map(|(_, e)| e),
+            rows,
+            total,
+            page,
+            prev_url: if page > 1 { list_url(page - 1) } else { None },
+            next_url: if page * PER_PAGE < total {
+                list_url(page + 1)
+            } else {
+                None
+            },
+            q,
+            chrome,
+        },
+    )
+}
