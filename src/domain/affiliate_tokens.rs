@@ -201,7 +201,15 @@ pub async fn issue_portal_link(
 ) -> AppResult<(String, i64)> {
     let expires_at = db::now_ms() + PORTAL_LINK_TTL_MS;
     let token = signer.mint_portal_link(vendor_id, affiliate_id, expires_at);
-    record_issue(db, vendor_id, affiliate_id, "portal_link", expires_at, actor).await?;
+    record_issue(
+        db,
+        vendor_id,
+        affiliate_id,
+        "portal_link",
+        expires_at,
+        actor,
+    )
+    .await?;
     Ok((token, expires_at))
 }
 
@@ -261,7 +269,10 @@ mod tests {
     fn portal_links_and_access_tokens_are_not_interchangeable() {
         let s = Signer::new(b"secret");
         let link = s.mint_portal_link("ven_1", "aff_1", 10_000);
-        assert_eq!(s.verify_portal_link(&link, 0).unwrap().affiliate_id, "aff_1");
+        assert_eq!(
+            s.verify_portal_link(&link, 0).unwrap().affiliate_id,
+            "aff_1"
+        );
         assert!(s.verify_portal_link(&link, 10_000).is_none());
         assert!(s.verify(&link, 0).is_none());
         let access = s.mint("ven_1", "aff_1", 10_000);

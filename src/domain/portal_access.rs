@@ -64,9 +64,14 @@ impl Issuer<'_> {
         affiliate_id: &str,
         actor: &Actor,
     ) -> AppResult<(String, i64)> {
-        let (token, expires_at) =
-            affiliate_tokens::issue_portal_link(self.db, self.signer, vendor_id, affiliate_id, actor)
-                .await?;
+        let (token, expires_at) = affiliate_tokens::issue_portal_link(
+            self.db,
+            self.signer,
+            vendor_id,
+            affiliate_id,
+            actor,
+        )
+        .await?;
         let (portal, _) = self.portal_roots(vendor_id).await?;
         Ok((format!("{portal}login/portal/{token}"), expires_at))
     }

@@ -90,7 +90,9 @@ pub async fn referral(
         Some(p) => enrollments
             .iter()
             .find(|e| e.program_id == p)
-            .ok_or_else(|| AppError::invalid("program_id", "you are not enrolled in this program"))?,
+            .ok_or_else(|| {
+                AppError::invalid("program_id", "you are not enrolled in this program")
+            })?,
         None if enrollments.len() == 1 => &enrollments[0],
         None if enrollments.is_empty() => {
             return Err(AppError::wrong_state("you are not enrolled in any program"));

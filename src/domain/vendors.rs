@@ -243,10 +243,22 @@ mod tests {
     #[test]
     fn site_root_keeps_scheme_and_explicit_port() {
         let d = Some("affiliates.acme.com");
-        assert_eq!(site_root("https://app.example.com/", d), "https://affiliates.acme.com");
-        assert_eq!(site_root("http://localhost:8080", d), "http://affiliates.acme.com:8080");
-        assert_eq!(site_root("http://[::1]:9000", d), "http://affiliates.acme.com:9000");
+        assert_eq!(
+            site_root("https://app.example.com/", d),
+            "https://affiliates.acme.com"
+        );
+        assert_eq!(
+            site_root("http://localhost:8080", d),
+            "http://affiliates.acme.com:8080"
+        );
+        assert_eq!(
+            site_root("http://[::1]:9000", d),
+            "http://affiliates.acme.com:9000"
+        );
         assert_eq!(site_root("http://[::1]", d), "http://affiliates.acme.com");
-        assert_eq!(site_root("https://app.example.com/", None), "https://app.example.com");
+        assert_eq!(
+            site_root("https://app.example.com/", None),
+            "https://app.example.com"
+        );
     }
 }

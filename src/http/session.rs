@@ -86,7 +86,10 @@ pub fn applicant(session: &Session, vendor_id: &str) -> Option<String> {
 pub fn sign_in_applicant(session: &Session, vendor_id: &str, email: &str) -> anyhow::Result<()> {
     session.renew();
     session.remove(CSRF);
-    session.insert(applicant_key(vendor_id), (email, now_ms() + APPLICANT_SESSION_MS))?;
+    session.insert(
+        applicant_key(vendor_id),
+        (email, now_ms() + APPLICANT_SESSION_MS),
+    )?;
     Ok(())
 }
 

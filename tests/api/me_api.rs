@@ -95,7 +95,10 @@ async fn each_affiliate_reads_only_its_own_figures() {
     .await;
     assert_eq!(referral["referral_url"], app.url("/r/jane"));
     let (status, err) = get(&app, &tj, "/api/v1/me/referral?program_id=prg_nope").await;
-    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("program_id")));
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("program_id"))
+    );
 
     let (_, balance) = get(&app, &tj, "/api/v1/me/balance").await;
     assert_eq!(balance["data"][0]["available_cents"], 1_000, "{balance}");
@@ -180,11 +183,21 @@ async fn payout_settings_links_and_deals_are_written_for_the_caller() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["payout_email"], "jane@paypal.test");
     let (_, a) = app
-        .call(&s.key, Method::GET, &format!("/api/v1/affiliates/{jane}"), None)
+        .call(
+            &s.key,
+            Method::GET,
+            &format!("/api/v1/affiliates/{jane}"),
+            None,
+        )
         .await;
     assert_eq!(a["payout_method"], "paypal", "{a}");
     let (_, b) = app
-        .call(&s.key, Method::GET, &format!("/api/v1/affiliates/{bob}"), None)
+        .call(
+            &s.key,
+            Method::GET,
+            &format!("/api/v1/affiliates/{bob}"),
+            None,
+        )
         .await;
     assert!(b["payout_method"].is_null());
     assert_eq!(
@@ -201,7 +214,9 @@ async fn payout_settings_links_and_deals_are_written_for_the_caller() {
             &tj,
             Method::PUT,
             "/api/v1/me/payout-settings",
-            Some(json!({"affiliate_id": bob, "payout_method": "paypal", "payout_email": "e@x.test"})),
+            Some(
+                json!({"affiliate_id": bob, "payout_method": "paypal", "payout_email": "e@x.test"}),
+            ),
         )
         .await;
     assert_eq!(status, 400);
@@ -284,7 +299,11 @@ async fn the_portal_creates_shows_once_and_revokes_personal_tokens() {
         )
         .await;
     let browser = crate::helpers::new_client();
-    let res = browser.get(link["url"].as_str().unwrap()).send().await.unwrap();
+    let res = browser
+        .get(link["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
 
     let page = browser

@@ -44,7 +44,14 @@ async fn submit(
     action_url: &str,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
-    let page = client.get(page_url).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_from(&page);
     let mut form = vec![("csrf_token", token.as_str())];
     form.extend_from_slice(fields);
@@ -78,7 +85,11 @@ fn without_tokens(page: &str) -> String {
             run.push(c);
             continue;
         }
-        out.push_str(if run.len() == 64 { "TOKEN" } else { run.as_str() });
+        out.push_str(if run.len() == 64 {
+            "TOKEN"
+        } else {
+            run.as_str()
+        });
         run.clear();
         out.push(c);
     }
@@ -158,7 +169,13 @@ async fn magic_links_sign_in_once_and_reveal_no_accounts() {
     assert_eq!(status, 410);
 
     // Sign out: back to the sign-in page, and the session no longer works.
-    let res = submit(&browser, &app.url("/p/acme/payouts"), &app.url("/p/acme/logout"), &[]).await;
+    let res = submit(
+        &browser,
+        &app.url("/p/acme/payouts"),
+        &app.url("/p/acme/logout"),
+        &[],
+    )
+    .await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/p/acme/login");
     assert!(!signed_in_at(&browser, &app.url("/p/acme/payouts")).await);
@@ -173,17 +190,28 @@ async fn links_expire_are_capped_per_address_and_belong_to_one_vendor() {
     let root = app.url("/p/acme");
 
     ask_link(&new_client(), &root, "jane@partners.test").await;
-    let link = link_in(&last_email(&app, "portal_sign_in", "jane@partners.test").await.unwrap());
+    let link = link_in(
+        &last_email(&app, "portal_sign_in", "jane@partners.test")
+            .await
+            .unwrap(),
+    );
     // Another vendor's portal refuses it without using it up.
     let token = link.rsplit('/').next().unwrap();
     let beta_link = app.url(&format!("/p/beta/login/link/{token}"));
-    assert_eq!(new_client().get(&beta_link).send().await.unwrap().status(), 410);
+    assert_eq!(
+        new_client().get(&beta_link).send().await.unwrap().status(),
+        410
+    );
     assert_eq!(use_link(&new_client(), &beta_link).await.0, 410);
     assert_eq!(use_link(&new_client(), &link).await.0, 303);
 
     // Expired after 15 minutes.
     ask_link(&new_client(), &root, "jane@partners.test").await;
-    let link = link_in(&last_email(&app, "portal_sign_in", "jane@partners.test").await.unwrap());
+    let link = link_in(
+        &last_email(&app, "portal_sign_in", "jane@partners.test")
+            .await
+            .unwrap(),
+    );
     sqlx::query("UPDATE login_tokens SET expires_at = $1 WHERE used_at IS NULL")
         .bind(affilia::db::now_ms() - 1)
         .execute(app.db.pool())
@@ -222,31 +250,61 @@ async fn invited_affiliates_are_activated_and_deactivated_ones_locked_out() {
     assert_eq!(a["status"], "invited");
     // A magic link works for an invited affiliate too, and activates it.
     ask_link(&new_client(), &app.url("/p/acme"), "ivy@partners.test").await;
-    let link = link_in(&last_email(&app, "portal_sign_in", "ivy@partners.test").await.unwrap());
+    let link = link_in(
+        &last_email(&app, "portal_sign_in", "ivy@partners.test")
+            .await
+            .unwrap(),
+    );
     let browser = new_client();
-    assert!(browser.get(&link).send().await.unwrap().text().await.unwrap().contains("Accept invitation"));
+    assert!(
+        browser
+            .get(&link)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("Accept invitation")
+    );
     assert_eq!(use_link(&browser, &link).await.0, 303);
     let (_, a) = app
-        .call(&s.key, Method::GET, &format!("/api/v1/affiliates/{ivy}"), None)
+        .call(
+            &s.key,
+            Method::GET,
+            &format!("/api/v1/affiliates/{ivy}"),
+            None,
+        )
         .await;
     assert_eq!(a["status"], "active");
     assert_eq!(a["enrollments"][0]["status"], "active", "{a}");
 
     // The invitation link still in the inbox works once too (same redemption).
-    let invite = link_in(&last_email(&app, "affiliate_invite", "ivy@partners.test").await.unwrap());
+    let invite = link_in(
+        &last_email(&app, "affiliate_invite", "ivy@partners.test")
+            .await
+            .unwrap(),
+    );
     assert_eq!(use_link(&new_client(), &invite).await.0, 303);
 
     // Deactivated: the live session stops working, no new link is sent, and an
     // outstanding link is refused.
     ask_link(&new_client(), &app.url("/p/acme"), "ivy@partners.test").await;
-    let pending = link_in(&last_email(&app, "portal_sign_in", "ivy@partners.test").await.unwrap());
+    let pending = link_in(
+        &last_email(&app, "portal_sign_in", "ivy@partners.test")
+            .await
+            .unwrap(),
+    );
     set_status(&app, &s, &ivy, "deactivated").await;
     assert!(!signed_in_at(&browser, &app.url("/p/acme/payouts")).await);
     let before = emails_of(&app, "ivy@partners.test").await;
     let (status, _) = ask_link(&new_client(), &app.url("/p/acme"), "ivy@partners.test").await;
     assert_eq!(status, 200);
     assert_eq!(emails_of(&app, "ivy@partners.test").await, before);
-    assert_eq!(new_client().get(&pending).send().await.unwrap().status(), 410);
+    assert_eq!(
+        new_client().get(&pending).send().await.unwrap().status(),
+        410
+    );
     assert_eq!(use_link(&new_client(), &pending).await.0, 410);
 }
 
@@ -265,14 +323,29 @@ async fn applicants_see_their_application_status() {
     assert_eq!(status, 201, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
     // Not signed in: the status page sends to sign-in.
-    let res = new_client().get(app.url("/p/acme/application")).send().await.unwrap();
+    let res = new_client()
+        .get(app.url("/p/acme/application"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
     ask_link(&new_client(), &app.url("/p/acme"), "ann@partners.test").await;
-    let link = link_in(&last_email(&app, "applicant_sign_in", "ann@partners.test").await.unwrap());
+    let link = link_in(
+        &last_email(&app, "applicant_sign_in", "ann@partners.test")
+            .await
+            .unwrap(),
+    );
     let browser = new_client();
     let (status, location) = use_link(&browser, &link).await;
     assert_eq!((status, location.as_str()), (303, "/p/acme/application"));
-    let page = browser.get(app.url("/p/acme/application")).send().await.unwrap().text().await.unwrap();
+    let page = browser
+        .get(app.url("/p/acme/application"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Pending review"), "{page}");
     // An applicant is not an affiliate.
     assert!(!signed_in_at(&browser, &app.url("/p/acme/payouts")).await);
@@ -286,7 +359,14 @@ async fn applicants_see_their_application_status() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let page = browser.get(app.url("/p/acme/application")).send().await.unwrap().text().await.unwrap();
+    let page = browser
+        .get(app.url("/p/acme/application"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Not accepted"));
     assert!(page.contains("Audience outside our market"));
 }
@@ -308,7 +388,10 @@ async fn signed_portal_links_sign_in_for_a_day_on_the_vendor_portal_only() {
         .await;
     assert_eq!(status, 201, "{body}");
     let url = body["url"].as_str().unwrap().to_owned();
-    assert!(url.starts_with(&app.url("/p/acme/login/portal/afpl_")), "{url}");
+    assert!(
+        url.starts_with(&app.url("/p/acme/login/portal/afpl_")),
+        "{url}"
+    );
     let expires = chrono::DateTime::parse_from_rfc3339(body["expires_at"].as_str().unwrap())
         .unwrap()
         .timestamp_millis();
@@ -325,15 +408,22 @@ async fn signed_portal_links_sign_in_for_a_day_on_the_vendor_portal_only() {
     // …but only on its vendor's portal, unaltered, unexpired, and not as an API token.
     let token = url.rsplit('/').next().unwrap();
     let other = new_client();
-    let res = other.get(app.url(&format!("/p/beta/login/portal/{token}"))).send().await.unwrap();
+    let res = other
+        .get(app.url(&format!("/p/beta/login/portal/{token}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 410);
     assert!(!signed_in_at(&other, &app.url("/p/beta/payouts")).await);
     let tampered = format!("{}x", &url[..url.len() - 1]);
-    assert_eq!(new_client().get(&tampered).send().await.unwrap().status(), 410);
-    let expired = app
-        .state
-        .affiliate_tokens
-        .mint_portal_link(&s.vendor_id, &jane, affilia::db::now_ms() - 1);
+    assert_eq!(
+        new_client().get(&tampered).send().await.unwrap().status(),
+        410
+    );
+    let expired =
+        app.state
+            .affiliate_tokens
+            .mint_portal_link(&s.vendor_id, &jane, affilia::db::now_ms() - 1);
     let res = new_client()
         .get(app.url(&format!("/p/acme/login/portal/{expired}")))
         .send()
@@ -343,7 +433,10 @@ async fn signed_portal_links_sign_in_for_a_day_on_the_vendor_portal_only() {
     assert!(res.text().await.unwrap().contains("expired"));
     let (status, _) = app.call(token, Method::GET, "/api/v1/me", None).await;
     assert_eq!(status, 401);
-    let access = app.state.affiliate_tokens.mint(&s.vendor_id, &jane, affilia::db::now_ms() + 60_000);
+    let access =
+        app.state
+            .affiliate_tokens
+            .mint(&s.vendor_id, &jane, affilia::db::now_ms() + 60_000);
     let res = new_client()
         .get(app.url(&format!("/p/acme/login/portal/{access}")))
         .send()
@@ -396,8 +489,15 @@ async fn links_and_embeds_use_the_vendor_domain_and_its_host() {
 
     // A link asked for on the custom domain leads back there (same port as the base URL).
     ask_link(&host, &root, "jane@partners.test").await;
-    let link = link_in(&last_email(&app, "portal_sign_in", "jane@partners.test").await.unwrap());
-    assert!(link.starts_with(&app.host_url("affiliates.acme.test", "/login/link/")), "{link}");
+    let link = link_in(
+        &last_email(&app, "portal_sign_in", "jane@partners.test")
+            .await
+            .unwrap(),
+    );
+    assert!(
+        link.starts_with(&app.host_url("affiliates.acme.test", "/login/link/")),
+        "{link}"
+    );
     let (status, location) = use_link(&host, &link).await;
     assert_eq!((status, location.as_str()), (303, "/"));
     assert!(signed_in_at(&host, &app.host_url("affiliates.acme.test", "/payouts")).await);
@@ -414,7 +514,10 @@ async fn links_and_embeds_use_the_vendor_domain_and_its_host() {
         )
         .await;
     let url = body["url"].as_str().unwrap();
-    assert!(url.starts_with(&app.host_url("affiliates.acme.test", "/login/portal/")), "{url}");
+    assert!(
+        url.starts_with(&app.host_url("affiliates.acme.test", "/login/portal/")),
+        "{url}"
+    );
     let (status, body) = app
         .call(
             &s.key,
@@ -429,7 +532,10 @@ async fn links_and_embeds_use_the_vendor_domain_and_its_host() {
     assert_eq!(body["surface"], "links");
     assert_eq!(
         body["url"].as_str().unwrap(),
-        app.host_url("affiliates.acme.test", &format!("/embed/links?token={token}"))
+        app.host_url(
+            "affiliates.acme.test",
+            &format!("/embed/links?token={token}")
+        )
     );
     // The embed token also works on the self-service API.
     let (status, me) = app.call(token, Method::GET, "/api/v1/me", None).await;

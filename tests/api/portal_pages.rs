@@ -1159,12 +1159,37 @@ async fn scratch_screenshot_server() {
     let jane = affiliate(&app, &s, "jane@partners.test", "jane").await;
     set_embed_origins(&app, &s.vendor_id, r#"["http://127.0.0.1:9"]"#).await;
     for i in 0..12 {
-        let c = convert(&app, &s, &jane, 3_000 + i * 1_700, &format!("x{i}"), i % 3 != 0).await;
+        let c = convert(
+            &app,
+            &s,
+            &jane,
+            3_000 + i * 1_700,
+            &format!("x{i}"),
+            i % 3 != 0,
+        )
+        .await;
         backdate(&app, &c, i * 2).await;
     }
-    let issuer = Issuer { db: &app.db, signer: &app.state.affiliate_tokens, base_url: &app.url("") };
-    let (link, _) = issuer.portal_link(&s.vendor_id, &jane, &Actor::Cli).await.unwrap();
-    let token = app.state.affiliate_tokens.mint(&s.vendor_id, &jane, now_ms() + 3_600_000);
-    std::fs::write("/tmp/portal_demo.txt", format!("{link}\n{}\n", app.url(&format!("/embed/dashboard?token={token}")))).unwrap();
+    let issuer = Issuer {
+        db: &app.db,
+        signer: &app.state.affiliate_tokens,
+        base_url: &app.url(""),
+    };
+    let (link, _) = issuer
+        .portal_link(&s.vendor_id, &jane, &Actor::Cli)
+        .await
+        .unwrap();
+    let token = app
+        .state
+        .affiliate_tokens
+        .mint(&s.vendor_id, &jane, now_ms() + 3_600_000);
+    std::fs::write(
+        "/tmp/portal_demo.txt",
+        format!(
+            "{link}\n{}\n",
+            app.url(&format!("/embed/dashboard?token={token}"))
+        ),
+    )
+    .unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(240)).await;
 }

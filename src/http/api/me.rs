@@ -14,13 +14,15 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db;
+use crate::domain::affiliate_stats::{self, Period};
 use crate::domain::affiliates::can_sign_in;
 use crate::domain::audit::Actor;
 use crate::domain::deals::{self, DealInput};
 use crate::domain::links::{self, LinkInput};
 use crate::domain::payouts::settings::{self, PayoutInput, PayoutSettings};
-use crate::domain::affiliate_stats::{self, Period};
-use crate::domain::{affiliate_tokens, conversions, ledger, payouts, personal_tokens, self_service};
+use crate::domain::{
+    affiliate_tokens, conversions, ledger, payouts, personal_tokens, self_service,
+};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::bearer_token;
@@ -278,9 +280,11 @@ pub async fn payout_settings(me: MeAuth, state: web::Data<AppState>) -> AppResul
     let row = db::affiliates::by_id(state.db.pool(), &me.vendor_id, &me.affiliate_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(HttpResponse::Ok().json(self_service::payout_settings_json(
-        &PayoutSettings::of(&row),
-    )))
+    Ok(
+        HttpResponse::Ok().json(self_service::payout_settings_json(&PayoutSettings::of(
+            &row,
+        ))),
+    )
 }
 
 /// `PUT /api/v1/me/payout-settings`: sets how the affiliate is paid (validated per
@@ -302,9 +306,11 @@ pub async fn set_payout_settings(
         &Actor::Affiliate(me.affiliate_id.clone()),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(self_service::payout_settings_json(
-        &PayoutSettings::of(&row),
-    )))
+    Ok(
+        HttpResponse::Ok().json(self_service::payout_settings_json(&PayoutSettings::of(
+            &row,
+        ))),
+    )
 }
 
 /// `GET /api/v1/me/deals`.

@@ -81,7 +81,10 @@ pub fn scope() -> Scope {
         .route("/me/payouts", web::get().to(me::payouts))
         .route("/me/commissions", web::get().to(me::commissions))
         .route("/me/payout-settings", web::get().to(me::payout_settings))
-        .route("/me/payout-settings", web::put().to(me::set_payout_settings))
+        .route(
+            "/me/payout-settings",
+            web::put().to(me::set_payout_settings),
+        )
         .route("/me/links", web::get().to(me::links))
         .route("/me/links", web::post().to(me::create_link))
         .route("/me/deals", web::get().to(me::deals))

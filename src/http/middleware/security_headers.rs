@@ -76,7 +76,10 @@ mod tests {
 
     #[test]
     fn embed_policy_lists_exactly_the_origins() {
-        let csp = embed_csp(&["https://app.acme.com".into(), "http://localhost:3000".into()]);
+        let csp = embed_csp(&[
+            "https://app.acme.com".into(),
+            "http://localhost:3000".into(),
+        ]);
         assert!(csp.ends_with("frame-ancestors https://app.acme.com http://localhost:3000"));
         assert!(embed_csp(&[]).ends_with("frame-ancestors 'none'"));
         assert_eq!(CSP, format!("{BASE_CSP}; frame-ancestors 'none'"));

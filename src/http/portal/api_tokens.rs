@@ -72,7 +72,10 @@ async fn page(
 
 /// `GET /api-tokens`.
 pub async fn list(me: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
-    render(StatusCode::OK, &page(&me, &state, None, None, String::new()).await?)
+    render(
+        StatusCode::OK,
+        &page(&me, &state, None, None, String::new()).await?,
+    )
 }
 
 /// The create form.
@@ -88,8 +91,7 @@ pub async fn create(
     state: web::Data<AppState>,
     form: web::Form<CreateForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    match personal_tokens::create(&state.db, me.vendor_id(), &me.affiliate.id, &form.name).await
-    {
+    match personal_tokens::create(&state.db, me.vendor_id(), &me.affiliate.id, &form.name).await {
         Ok((secret, _)) => render(
             StatusCode::CREATED,
             &page(&me, &state, Some(secret), None, String::new()).await?,
