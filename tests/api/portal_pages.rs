@@ -693,6 +693,7 @@ async fn the_profile_edits_only_profile_fields() {
     assert_eq!(status, 200);
     assert!(html.contains("value=\"jane@partners.test\" readonly"));
     assert!(html.contains("id=\"api-tokens\""), "the tokens section");
+    assert!(html.contains("href=\"/p/acme/api-tokens\""));
 
     let res = post(
         &app,
@@ -1146,50 +1147,4 @@ async fn the_payout_pages_use_the_portal_shell() {
         .await
         .unwrap();
     assert_eq!(location(&res), "/p/acme/login");
-}
-
-#[tokio::test]
-#[ignore = "scratch: serves a demo for screenshots"]
-async fn scratch_screenshot_server() {
-    use affilia::domain::audit::Actor;
-    use affilia::domain::portal_access::Issuer;
-    let app = spawn_app().await;
-    let s = shop10(&app, "Acme").await;
-    patch_program(&app, &s, json!({"min_payout_cents": 5000, "payout_day": 1})).await;
-    let jane = affiliate(&app, &s, "jane@partners.test", "jane").await;
-    set_embed_origins(&app, &s.vendor_id, r#"["http://127.0.0.1:9"]"#).await;
-    for i in 0..12 {
-        let c = convert(
-            &app,
-            &s,
-            &jane,
-            3_000 + i * 1_700,
-            &format!("x{i}"),
-            i % 3 != 0,
-        )
-        .await;
-        backdate(&app, &c, i * 2).await;
-    }
-    let issuer = Issuer {
-        db: &app.db,
-        signer: &app.state.affiliate_tokens,
-        base_url: &app.url(""),
-    };
-    let (link, _) = issuer
-        .portal_link(&s.vendor_id, &jane, &Actor::Cli)
-        .await
-        .unwrap();
-    let token = app
-        .state
-        .affiliate_tokens
-        .mint(&s.vendor_id, &jane, now_ms() + 3_600_000);
-    std::fs::write(
-        "/tmp/portal_demo.txt",
-        format!(
-            "{link}\n{}\n",
-            app.url(&format!("/embed/dashboard?token={token}"))
-        ),
-    )
-    .unwrap();
-    tokio::time::sleep(std::time::Duration::from_secs(240)).await;
 }

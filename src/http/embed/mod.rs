@@ -19,7 +19,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::{self, affiliates::AffiliateRow, vendors::VendorRow};
-use crate::domain::affiliates;
+use crate::domain::{affiliates, vendors};
 use crate::error::AppError;
 use crate::http::middleware::host_routing::PortalHost;
 use crate::http::middleware::security_headers::embed_csp;
@@ -78,12 +78,13 @@ async fn authenticate(
     state: &AppState,
     token: &str,
 ) -> Result<Result<Access, Vec<String>>, AppError> {
-    let pool = state.db.pool();
     let Some(claims) = state.affiliate_tokens.decode(token) else {
         return Ok(Err(Vec::new()));
     };
-    let Some(vendor) = db::vendors::by_id(pool, &claims.vendor_id).await? else {
-        return Ok(Err(Vec::new()));
+    let vendor = match vendors::find(&state.db, &claims.vendor_id).await {
+        Ok(v) => v,
+        Err(AppError::NotFound) => return Ok(Err(Vec::new())),
+        Err(e) => return Err(e),
     };
     if state.affiliate_tokens.verify(token, db::now_ms()).is_none() {
         return Ok(Err(vendor.embed_origins()));
@@ -196,9 +197,9 @@ struct PayoutsEmbed {
 /// The origins that may frame an answer about `token` before it is checked in full.
 async fn origins_of(state: &AppState, token: &str) -> Vec<String> {
     match state.affiliate_tokens.decode(token) {
-        Some(c) => match db::vendors::by_id(state.db.pool(), &c.vendor_id).await {
-            Ok(Some(v)) => v.embed_origins(),
-            _ => Vec::new(),
+        Some(c) => match vendors::find(&state.db, &c.vendor_id).await {
+            Ok(v) => v.embed_origins(),
+            Err(_) => Vec::new(),
         },
         None => Vec::new(),
     }

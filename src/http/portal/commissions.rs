@@ -10,6 +10,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db;
+use crate::domain::affiliates;
 use crate::domain::clicks::parse_instant;
 use crate::domain::conversions::{self, COMMISSION_STATUSES};
 use crate::domain::terms::format_money;
@@ -94,8 +95,9 @@ pub async fn list(
     let vendor_id = portal.vendor.id.as_str();
     let chrome = Chrome::new(&who.session, format!("Commissions · {}", portal.name()));
     let site = Site::portal(portal, &chrome);
-    let enrollments =
-        db::affiliates::enrollments(state.db.pool(), vendor_id, &who.affiliate.id).await?;
+    let enrollments = affiliates::get(&state.db, vendor_id, &who.affiliate.id)
+        .await?
+        .enrollments;
     let program_name = |id: &str| {
         enrollments
             .iter()

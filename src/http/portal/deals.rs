@@ -8,6 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db;
+use crate::domain::affiliates;
 use crate::domain::deals::{self, DealInput};
 use crate::error::AppError;
 use crate::http::AppState;
@@ -107,8 +108,9 @@ async fn view(
         affiliate_id: Some(&who.affiliate.id),
     };
     let (found, total) = deals::list(&state.db, &filter, SHOWN, 0).await?;
-    let enrollments =
-        db::affiliates::enrollments(state.db.pool(), vendor_id, &who.affiliate.id).await?;
+    let enrollments = affiliates::get(&state.db, vendor_id, &who.affiliate.id)
+        .await?
+        .enrollments;
     let active: Vec<_> = enrollments
         .iter()
         .filter(|e| e.status == "active")

@@ -7,7 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::{self, affiliates::AffiliateRow, vendors::VendorRow};
+use crate::db::{affiliates::AffiliateRow, vendors::VendorRow};
+use crate::domain::affiliates;
 use crate::domain::links::{self, LinkInput};
 use crate::error::AppError;
 use crate::http::AppState;
@@ -97,9 +98,9 @@ pub async fn view(
     notice: Option<String>,
     error: Option<FormError>,
 ) -> Result<LinksView, AppError> {
-    let enrollments = db::affiliates::enrollments(state.db.pool(), &vendor.id, &affiliate.id)
-        .await
-        .map_err(AppError::from)?;
+    let enrollments = affiliates::get(&state.db, &vendor.id, &affiliate.id)
+        .await?
+        .enrollments;
     let program_name = |id: &str| {
         enrollments
             .iter()

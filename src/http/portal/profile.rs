@@ -1,7 +1,7 @@
 //! The affiliate's profile (`GET/POST /profile`): name, company and website, changed by
 //! the affiliate through the same service as the vendor's edits (audited as theirs). The
 //! email is shown, not editable. Personal API tokens have their own section at the bottom
-//! of the page (`portal/tokens_partial.html`).
+//! of the page (`portal/tokens_partial.html`), leading to their page (`api_tokens`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError, web};
@@ -62,6 +62,8 @@ struct ProfilePage {
     f: ProfileForm,
     notice: Option<String>,
     error: Option<FormError>,
+    /// The personal API tokens page, linked from the tokens section.
+    tokens_url: String,
 }
 
 impl ProfilePage {
@@ -83,6 +85,7 @@ fn page(
         shell: Shell::new(&who.portal, &who.affiliate, "profile"),
         action: who.portal.url("/profile"),
         email: who.affiliate.email.clone(),
+        tokens_url: who.portal.url("/api-tokens"),
         f,
         notice,
         error,
