@@ -109,8 +109,8 @@ fn page(
     error: Option<&AppError>,
 ) -> ApplyPage {
     ApplyPage {
-        chrome: Chrome::new(session, format!("Apply · {} partners", portal.vendor.name)),
-        vendor_name: portal.vendor.name.clone(),
+        chrome: Chrome::new(session, format!("Apply · {}", portal.name())),
+        vendor_name: portal.name().to_owned(),
         brand_css: portal.url("/brand.css"),
         logo_url: portal.logo_url(),
         action: portal.url("/apply"),
@@ -156,11 +156,8 @@ pub async fn submit(
     let f = form.into_inner();
     let (program, choices) = program(&state, &portal, Some(&f.program)).await?;
     let thanks = |approved| ThanksPage {
-        chrome: Chrome::new(
-            &session,
-            format!("Thank you · {} partners", portal.vendor.name),
-        ),
-        vendor_name: portal.vendor.name.clone(),
+        chrome: Chrome::new(&session, format!("Thank you · {}", portal.name())),
+        vendor_name: portal.name().to_owned(),
         brand_css: portal.url("/brand.css"),
         logo_url: portal.logo_url(),
         approved,

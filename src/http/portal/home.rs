@@ -65,7 +65,7 @@ pub async fn show(
             logo_url: portal.logo_url(),
             login_url: portal.url("/login"),
             apply_url: portal.url("/apply"),
-            chrome: Chrome::new(&session, format!("{} partners", portal.name())),
+            chrome: Chrome::new(&session, portal.name().to_owned()),
             brand_css: portal.url("/brand.css"),
             vendor_name: portal.name().to_owned(),
             programs,
