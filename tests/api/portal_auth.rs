@@ -537,6 +537,41 @@ async fn links_and_embeds_use_the_vendor_domain_and_its_host() {
             &format!("/embed/links?token={token}")
         )
     );
+    let res = host
+        .get(body["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Another vendor's token is refused on this vendor's domain (its data never shows here).
+    let beta = shop(&app, "Beta", "https://beta.test/").await;
+    let bob = affiliate(&app, &beta, "bob@partners.test", "bob").await;
+    let foreign =
+        app.state
+            .affiliate_tokens
+            .mint(&beta.vendor_id, &bob, affilia::db::now_ms() + 60_000);
+    let res = host
+        .get(app.host_url(
+            "affiliates.acme.test",
+            &format!("/embed/dashboard?token={foreign}"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .ends_with("frame-ancestors 'none'")
+    );
+    assert!(!res.text().await.unwrap().contains("bob@partners.test"));
+    let res = new_client()
+        .get(app.url(&format!("/embed/dashboard?token={foreign}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "on the main host it is served");
     // The embed token also works on the self-service API.
     let (status, me) = app.call(token, Method::GET, "/api/v1/me", None).await;
     assert_eq!(status, 200);

@@ -14,15 +14,7 @@ use crate::domain::portal_access::{Issuer, parse_surface};
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
-
-/// An optional JSON body: empty means all defaults.
-fn optional_body<T: Default + serde::de::DeserializeOwned>(body: &web::Bytes) -> AppResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        Ok(T::default())
-    } else {
-        crate::http::api::json::parse(body)
-    }
-}
+use crate::http::api::json::parse_optional;
 
 fn issuer(state: &AppState) -> Issuer<'_> {
     Issuer {
@@ -49,7 +41,7 @@ pub async fn token(
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
-    let input: TokenInput = optional_body(&body)?;
+    let input: TokenInput = parse_optional(&body)?;
     let (token, expires_at) = affiliate_tokens::issue(
         &state.db,
         &state.affiliate_tokens,
@@ -82,7 +74,7 @@ pub async fn portal_link(
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
-    let _: PortalLinkInput = optional_body(&body)?;
+    let _: PortalLinkInput = parse_optional(&body)?;
     let (url, expires_at) = issuer(&state)
         .portal_link(auth.vendor_id(), &id, &Actor::ApiKey(auth.0.key_id.clone()))
         .await?;
@@ -112,7 +104,7 @@ pub async fn embed_token(
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
-    let input: EmbedInput = optional_body(&body)?;
+    let input: EmbedInput = parse_optional(&body)?;
     let surface = parse_surface(input.surface.as_deref())?;
     let (token, url, expires_at) = issuer(&state)
         .embed(

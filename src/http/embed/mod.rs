@@ -19,6 +19,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::{self, affiliates::AffiliateRow, vendors::VendorRow};
+use crate::domain::portal_access::EMBED_SURFACES;
 use crate::domain::{affiliates, vendors};
 use crate::error::AppError;
 use crate::http::middleware::host_routing::PortalHost;
@@ -73,14 +74,24 @@ struct Access {
 }
 
 /// Checks a token. `Err` carries the origins that may frame the refusal: the vendor's for
-/// a genuine token (expired, or its affiliate may no longer sign in), none otherwise.
+/// a genuine token (expired, or its affiliate may no longer sign in), none otherwise. On a
+/// vendor's own portal domain only that vendor's tokens are accepted, so one vendor's
+/// domain never shows another vendor's data.
 async fn authenticate(
+    req: &HttpRequest,
     state: &AppState,
     token: &str,
 ) -> Result<Result<Access, Vec<String>>, AppError> {
     let Some(claims) = state.affiliate_tokens.decode(token) else {
         return Ok(Err(Vec::new()));
     };
+    let host_vendor = req
+        .extensions()
+        .get::<PortalHost>()
+        .map(|h| h.vendor.id.clone());
+    if host_vendor.is_some_and(|v| v != claims.vendor_id) {
+        return Ok(Err(Vec::new()));
+    }
     let vendor = match vendors::find(&state.db, &claims.vendor_id).await {
         Ok(v) => v,
         Err(AppError::NotFound) => return Ok(Err(Vec::new())),
@@ -214,10 +225,10 @@ pub async fn show(
 ) -> HttpResponse {
     let q = q.into_inner();
     let surface = surface.into_inner();
-    if !matches!(surface.as_str(), "dashboard" | "links" | "payouts") {
+    if !EMBED_SURFACES.contains(&surface.as_str()) {
         return error(AppError::NotFound, &origins_of(&state, &q.token).await);
     }
-    let access = match authenticate(&state, &q.token).await {
+    let access = match authenticate(&req, &state, &q.token).await {
         Ok(Ok(access)) => access,
         Ok(Err(origins)) => return expired(&origins),
         Err(e) => return error(e, &[]),
@@ -304,7 +315,7 @@ pub async fn create_link(
     form: web::Form<EmbedLinkForm>,
 ) -> HttpResponse {
     let form = form.into_inner();
-    let access = match authenticate(&state, &form.token).await {
+    let access = match authenticate(&req, &state, &form.token).await {
         Ok(Ok(access)) => access,
         Ok(Err(origins)) => return expired(&origins),
         Err(e) => return error(e, &[]),
