@@ -704,6 +704,14 @@ pub async fn stats(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppResult<St
     })
 }
 
+/// The affiliate of this vendor, if it exists and may still sign in: the check every
+/// affiliate credential (session, access, embed or personal token) passes on each use.
+pub async fn signed_in(db: &Db, vendor_id: &str, id: &str) -> AppResult<Option<AffiliateRow>> {
+    Ok(db::affiliates::by_id(db.pool(), vendor_id, id)
+        .await?
+        .filter(|a| can_sign_in(&a.status)))
+}
+
 /// Whether an affiliate in `status` may sign in to the portal.
 pub fn can_sign_in(status: &str) -> bool {
     !matches!(status, "banned" | "deactivated")

@@ -4,8 +4,9 @@
 
 use serde_json::{Value, json};
 
+use crate::db::affiliates::AffiliateRow;
 use crate::db::{self, Db, affiliate_api_tokens::TokenRow};
-use crate::domain::affiliates::can_sign_in;
+use crate::domain::affiliates::signed_in;
 use crate::domain::audit::{self, Actor};
 use crate::domain::{text, tokens};
 use crate::error::{AppError, AppResult};
@@ -80,23 +81,22 @@ pub async fn revoke(db: &Db, vendor_id: &str, affiliate_id: &str, id: &str) -> A
     Ok(())
 }
 
-/// Who a presented personal token speaks for: `(vendor_id, affiliate_id)` of a live token
-/// whose affiliate may still sign in.
-pub async fn authenticate(db: &Db, secret: &str) -> AppResult<Option<(String, String)>> {
+/// Who a presented personal token speaks for: the affiliate of a live token, if it may
+/// still sign in.
+pub async fn authenticate(db: &Db, secret: &str) -> AppResult<Option<AffiliateRow>> {
     let Some(row) =
         db::affiliate_api_tokens::by_hash(db.pool(), &tokens::sha256_hex(secret)).await?
     else {
         return Ok(None);
     };
-    let affiliate = db::affiliates::by_id(db.pool(), &row.vendor_id, &row.affiliate_id).await?;
-    if !affiliate.is_some_and(|a| can_sign_in(&a.status)) {
+    let Some(affiliate) = signed_in(db, &row.vendor_id, &row.affiliate_id).await? else {
         return Ok(None);
-    }
+    };
     let now = db::now_ms();
     if db::api_keys::touch_due(row.last_used_at, now) {
         db::affiliate_api_tokens::touch(db.pool(), &row.id, now).await?;
     }
-    Ok(Some((row.vendor_id, row.affiliate_id)))
+    Ok(Some(affiliate))
 }
 
 /// A token in JSON (never the secret).

@@ -6,7 +6,7 @@
 use crate::db::{self, Db};
 use crate::domain::affiliate_tokens::{self, Signer};
 use crate::domain::audit::Actor;
-use crate::domain::vendors;
+use crate::domain::{links, vendors};
 use crate::error::{AppError, AppResult};
 
 /// The portal surfaces that can be embedded (`/embed/{surface}`).
@@ -48,8 +48,8 @@ impl Issuer<'_> {
         let vendor = db::vendors::by_id(self.db.pool(), vendor_id)
             .await?
             .ok_or(AppError::NotFound)?;
-        let domains = db::vendors::domains(self.db.pool(), vendor_id).await?;
-        let domain = domains.first().map(String::as_str);
+        let domain = links::portal_domain(self.db, vendor_id).await?;
+        let domain = domain.as_deref();
         Ok((
             vendors::portal_url_from(self.base_url, &vendor.slug, domain),
             vendors::site_root(self.base_url, domain),

@@ -6,8 +6,10 @@ use serde_json::{Value, json};
 
 use crate::db::{self, Db, affiliates::EnrollmentRow};
 use crate::domain::affiliates::{self, effective_commission};
+use crate::domain::audit::Actor;
 use crate::domain::links::portal_domain;
-use crate::domain::payouts::settings::PayoutSettings;
+use crate::domain::mail::Sender;
+use crate::domain::payouts::settings::{self, PayoutInput, PayoutSettings};
 use crate::domain::{programs, tracking};
 use crate::error::{AppError, AppResult};
 
@@ -109,8 +111,39 @@ pub async fn referral(
     enrollment_json(e, program.as_ref(), base_url, domain.as_deref())
 }
 
-/// Payout settings as the affiliate sees them (their own: not masked).
-pub fn payout_settings_json(s: &PayoutSettings) -> Value {
+/// The affiliate's payout settings, as they see them (their own: not masked).
+pub async fn payout_settings(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppResult<Value> {
+    let row = db::affiliates::by_id(db.pool(), vendor_id, affiliate_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(payout_settings_json(&PayoutSettings::of(&row)))
+}
+
+/// Changes the affiliate's own payout settings (validated per method, audited as the
+/// affiliate, confirmed by email) and returns them.
+pub async fn set_payout_settings(
+    db: &Db,
+    sender: &Sender,
+    vendor_id: &str,
+    affiliate_id: &str,
+    input: &PayoutInput,
+) -> AppResult<Value> {
+    let vendor = db::vendors::by_id(db.pool(), vendor_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let row = settings::update(
+        db,
+        sender,
+        &vendor,
+        affiliate_id,
+        input,
+        &Actor::Affiliate(affiliate_id.to_owned()),
+    )
+    .await?;
+    Ok(payout_settings_json(&PayoutSettings::of(&row)))
+}
+
+fn payout_settings_json(s: &PayoutSettings) -> Value {
     json!({
         "payout_method": s.method,
         "payout_email": s.email,

@@ -15,13 +15,11 @@ use serde_json::json;
 
 use crate::db;
 use crate::domain::affiliate_stats::{self, Period};
-use crate::domain::affiliates::can_sign_in;
-use crate::domain::audit::Actor;
 use crate::domain::deals::{self, DealInput};
 use crate::domain::links::{self, LinkInput};
-use crate::domain::payouts::settings::{self, PayoutInput, PayoutSettings};
+use crate::domain::payouts::settings::PayoutInput;
 use crate::domain::{
-    affiliate_tokens, conversions, ledger, payouts, personal_tokens, self_service,
+    affiliate_tokens, affiliates, conversions, ledger, payouts, personal_tokens, self_service,
 };
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
@@ -52,14 +50,16 @@ impl FromRequest for MeAuth {
             let token = bearer.ok_or_else(|| {
                 AppError::Unauthorized("missing Authorization: Bearer <affiliate token>".into())
             })?;
-            let (vendor_id, affiliate_id) = if token.starts_with(affiliate_tokens::PREFIX) {
+            let affiliate = if token.starts_with(affiliate_tokens::PREFIX) {
                 let claims = state
                     .affiliate_tokens
                     .verify(&token, db::now_ms())
                     .ok_or_else(|| {
                         AppError::Unauthorized("invalid or expired affiliate token".into())
                     })?;
-                (claims.vendor_id, claims.affiliate_id)
+                affiliates::signed_in(&state.db, &claims.vendor_id, &claims.affiliate_id)
+                    .await?
+                    .ok_or_else(|| AppError::Unauthorized("this affiliate cannot sign in".into()))?
             } else if token.starts_with(personal_tokens::PREFIX) {
                 personal_tokens::authenticate(&state.db, &token)
                     .await?
@@ -71,10 +71,6 @@ impl FromRequest for MeAuth {
                     "/api/v1/me takes an affiliate token, not an API key".into(),
                 ));
             };
-            let affiliate = db::affiliates::by_id(state.db.pool(), &vendor_id, &affiliate_id)
-                .await?
-                .filter(|a| can_sign_in(&a.status))
-                .ok_or_else(|| AppError::Unauthorized("this affiliate cannot sign in".into()))?;
             Ok(MeAuth {
                 vendor_id: affiliate.vendor_id,
                 affiliate_id: affiliate.id,
@@ -277,14 +273,8 @@ pub async fn create_link(
 
 /// `GET /api/v1/me/payout-settings`: how the affiliate is paid (their own, unmasked).
 pub async fn payout_settings(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    let row = db::affiliates::by_id(state.db.pool(), &me.vendor_id, &me.affiliate_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok(
-        HttpResponse::Ok().json(self_service::payout_settings_json(&PayoutSettings::of(
-            &row,
-        ))),
-    )
+    let value = self_service::payout_settings(&state.db, &me.vendor_id, &me.affiliate_id).await?;
+    Ok(HttpResponse::Ok().json(value))
 }
 
 /// `PUT /api/v1/me/payout-settings`: sets how the affiliate is paid (validated per
@@ -294,23 +284,15 @@ pub async fn set_payout_settings(
     state: web::Data<AppState>,
     body: ApiJson<PayoutInput>,
 ) -> AppResult<HttpResponse> {
-    let vendor = db::vendors::by_id(state.db.pool(), &me.vendor_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let row = settings::update(
+    let value = self_service::set_payout_settings(
         &state.db,
         &state.sender,
-        &vendor,
+        &me.vendor_id,
         &me.affiliate_id,
         &body.0,
-        &Actor::Affiliate(me.affiliate_id.clone()),
     )
     .await?;
-    Ok(
-        HttpResponse::Ok().json(self_service::payout_settings_json(&PayoutSettings::of(
-            &row,
-        ))),
-    )
+    Ok(HttpResponse::Ok().json(value))
 }
 
 /// `GET /api/v1/me/deals`.

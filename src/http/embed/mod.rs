@@ -100,14 +100,13 @@ async fn authenticate(
     if state.affiliate_tokens.verify(token, db::now_ms()).is_none() {
         return Ok(Err(vendor.embed_origins()));
     }
-    match affiliates::get(&state.db, &vendor.id, &claims.affiliate_id).await {
-        Ok(a) if affiliates::can_sign_in(&a.row.status) => Ok(Ok(Access {
+    match affiliates::signed_in(&state.db, &vendor.id, &claims.affiliate_id).await? {
+        Some(affiliate) => Ok(Ok(Access {
             vendor,
-            affiliate: a.row,
+            affiliate,
             token: token.to_owned(),
         })),
-        Ok(_) | Err(AppError::NotFound) => Ok(Err(vendor.embed_origins())),
-        Err(e) => Err(e),
+        None => Ok(Err(vendor.embed_origins())),
     }
 }
 

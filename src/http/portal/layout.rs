@@ -26,11 +26,7 @@ pub async fn current(
     let Some(id) = session::affiliate(session, &portal.vendor.id) else {
         return Ok(None);
     };
-    match affiliates::get(&state.db, &portal.vendor.id, &id).await {
-        Ok(a) if affiliates::can_sign_in(&a.row.status) => Ok(Some(a.row)),
-        Ok(_) | Err(AppError::NotFound) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    Ok(affiliates::signed_in(&state.db, &portal.vendor.id, &id).await?)
 }
 
 /// A portal page's signed-in affiliate. Extracting it sends visitors who are not signed in
