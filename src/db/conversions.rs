@@ -172,26 +172,151 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-/// The program's conversion for a payment, found by any of its ids.
+/// The program's conversions for a payment, found by any of its ids, oldest first. More
+/// than one only when two events of one payment were recorded apart before an event naming
+/// both ids arrived (the caller folds them into the oldest).
 pub async fn by_refs<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     program_id: &str,
     r: &PaymentRefs<'_>,
-) -> Result<Option<ConversionRow>, sqlx::Error> {
+) -> Result<Vec<ConversionRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         select!(),
         // `program_id` repeated in each arm: SQLite then searches the three unique indexes
         // (a multi-index OR); with it factored out it scans the program's conversions.
         "WHERE (program_id = $1 AND invoice_id = $2) \
          OR (program_id = $1 AND payment_intent_id = $3) \
-         OR (program_id = $1 AND charge_id = $4) ORDER BY created_at LIMIT 1"
+         OR (program_id = $1 AND charge_id = $4) ORDER BY created_at, id LIMIT 3"
     ))
     .bind(program_id)
     .bind(r.invoice_id)
     .bind(r.payment_intent_id)
     .bind(r.charge_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// Which half of a payment a conversion is known by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnownBy {
+    /// Its invoice only (no payment intent or charge yet).
+    InvoiceOnly,
+    /// Its payment intent or charge only (no invoice).
+    PaymentOnly,
+}
+
+/// What [`pair_candidate`] looks for: the other half of one Stripe payment.
+#[derive(Debug, Clone, Copy)]
+pub struct PairQuery<'a> {
+    /// Program.
+    pub program_id: &'a str,
+    /// The paying customer.
+    pub customer_id: &'a str,
+    /// Currency of the payment.
+    pub currency: &'a str,
+    /// Gross amount, minor units.
+    pub amount_cents: i64,
+    /// The half the candidate must be known by.
+    pub known_by: KnownBy,
+    /// Earliest sale time, unix ms.
+    pub from: i64,
+    /// Latest sale time, unix ms.
+    pub to: i64,
+    /// The sale time the nearest candidate is chosen by.
+    pub near: i64,
+}
+
+/// A Stripe conversion of the customer with the same amount and currency, known by the other
+/// half of its ids only, whose sale time is in the window: the nearest one.
+pub async fn pair_candidate<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    q: &PairQuery<'_>,
+) -> Result<Option<ConversionRow>, sqlx::Error> {
+    let invoice_only = q.known_by == KnownBy::InvoiceOnly;
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE program_id = $1 AND customer_id = $2 AND currency = $3 AND amount_cents = $4 \
+         AND occurred_at >= $5 AND occurred_at <= $6 AND source = 'stripe' \
+         AND ((1 = $7 AND invoice_id IS NOT NULL AND payment_intent_id IS NULL \
+               AND charge_id IS NULL) \
+           OR (0 = $7 AND invoice_id IS NULL \
+               AND (payment_intent_id IS NOT NULL OR charge_id IS NOT NULL))) \
+         ORDER BY ABS(occurred_at - $8), created_at LIMIT 1"
+    ))
+    .bind(q.program_id)
+    .bind(q.customer_id)
+    .bind(q.currency)
+    .bind(q.amount_cents)
+    .bind(q.from)
+    .bind(q.to)
+    .bind(i32::from(invoice_only))
+    .bind(q.near)
     .fetch_optional(ex)
     .await
+}
+
+/// Takes every payment id off a conversion (it was folded into another conversion of the
+/// same payment, which takes the ids).
+pub async fn clear_refs<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE conversions SET invoice_id = NULL, payment_intent_id = NULL, charge_id = NULL, \
+         updated_at = $1 WHERE id = $2",
+    )
+    .bind(now_ms())
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Records one refund (or a charge's cumulative refunded total) of a conversion under its
+/// key; a key seen before keeps the larger amount.
+pub async fn record_refund<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    conversion_id: &str,
+    key: &str,
+    cumulative: bool,
+    amount_cents: i64,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO conversion_refunds (id, vendor_id, conversion_id, refund_key, cumulative, \
+         amount_cents, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+         ON CONFLICT (conversion_id, refund_key) DO UPDATE SET \
+         amount_cents = CASE WHEN excluded.amount_cents > conversion_refunds.amount_cents \
+           THEN excluded.amount_cents ELSE conversion_refunds.amount_cents END, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(new_id("rfd"))
+    .bind(vendor_id)
+    .bind(conversion_id)
+    .bind(key)
+    .bind(i32::from(cumulative))
+    .bind(amount_cents)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// The refunds recorded for a conversion: (sum of single refunds, sum of cumulative totals).
+pub async fn refund_sums<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    conversion_id: &str,
+) -> Result<(i64, i64), sqlx::Error> {
+    let row: (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT CAST(SUM(CASE WHEN cumulative = 0 THEN amount_cents ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN cumulative = 1 THEN amount_cents ELSE 0 END) AS BIGINT) \
+         FROM conversion_refunds WHERE conversion_id = $1",
+    )
+    .bind(conversion_id)
+    .fetch_one(ex)
+    .await?;
+    Ok((row.0.unwrap_or(0), row.1.unwrap_or(0)))
 }
 
 /// Fills in payment ids a conversion did not know yet (a later event of the same payment
@@ -364,12 +489,15 @@ pub struct Filter<'a> {
     pub program_id: Option<&'a str>,
     /// Only this status.
     pub status: Option<&'a str>,
+    /// Only this customer's (the vendor's customer id).
+    pub customer_id: Option<&'a str>,
 }
 
 macro_rules! filter {
     () => {
         "WHERE vendor_id = $1 AND ($2 IS NULL OR affiliate_id = $2) \
-         AND ($3 IS NULL OR program_id = $3) AND ($4 IS NULL OR status = $4) "
+         AND ($3 IS NULL OR program_id = $3) AND ($4 IS NULL OR status = $4) \
+         AND ($5 IS NULL OR customer_id = $5) "
     };
 }
 
@@ -383,12 +511,13 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(concat!(
         select!(),
         filter!(),
-        "ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
+        "ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
     ))
     .bind(f.vendor_id)
     .bind(f.affiliate_id)
     .bind(f.program_id)
     .bind(f.status)
+    .bind(f.customer_id)
     .bind(limit)
     .bind(offset)
     .fetch_all(ex)
@@ -405,6 +534,7 @@ pub async fn count<'e, E: Executor<'e, Database = Any>>(
         .bind(f.affiliate_id)
         .bind(f.program_id)
         .bind(f.status)
+        .bind(f.customer_id)
         .fetch_one(ex)
         .await?;
     Ok(n)

@@ -22,6 +22,7 @@ pub mod events;
 pub mod jobs;
 pub mod ledger;
 pub mod links;
+pub mod payment_links;
 pub mod login_tokens;
 pub mod payouts;
 pub mod programs;

@@ -683,6 +683,7 @@ pub async fn stats(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppResult<St
             affiliate_id: Some(affiliate_id),
             program_id: None,
             status: None,
+            customer_id: None,
         },
     )
     .await?;

@@ -206,18 +206,21 @@ pub async fn on_event(
     click: Option<&db::clicks::ClickRow>,
 ) -> AppResult<Processed> {
     // The same money, seen before through another event or door?
-    let refs = event.refs();
-    let existing = if refs.is_empty() {
-        None
+    let ids = PaymentIds::linked(conn, &program.id, event).await?;
+    let mut found = if ids.refs().is_empty() {
+        Vec::new()
     } else {
-        db::conversions::by_refs(&mut *conn, &program.id, &refs).await?
+        db::conversions::by_refs(&mut *conn, &program.id, &ids.refs()).await?
     };
-    let existing = match (existing, &event.external_id) {
-        (None, Some(ext)) => db::conversions::by_external_id(&mut *conn, &program.id, ext).await?,
-        (found, _) => found,
-    };
-    if let Some(c) = existing {
-        db::conversions::add_refs(&mut *conn, &c.id, &refs).await?;
+    if found.is_empty()
+        && let Some(ext) = &event.external_id
+    {
+        found.extend(db::conversions::by_external_id(&mut *conn, &program.id, ext).await?);
+    }
+    if found.is_empty() && event.kind == Kind::Payment {
+        found.extend(pair(conn, program, event, false).await?);
+    }
+    if let Some(c) = settle(conn, program, found, &ids).await? {
         return Ok(Processed {
             status: "processed",
             result: json!({"matched_conversion": c.id, "note": "the same payment, already converted"}),
@@ -254,7 +257,7 @@ pub async fn on_event(
         .currency
         .clone()
         .unwrap_or_else(|| program.currency.clone());
-    let created = record(conn, program, source, event, &earner, &currency).await?;
+    let created = record(conn, program, source, event, &ids, &earner, &currency).await?;
     // The converting affiliate's commission (seed 004's commission_cents); uplines are listed
     // in `commissions`.
     let commission_cents = direct_commission_cents(&created.1);
@@ -303,6 +306,7 @@ async fn record(
     program: &ProgramRow,
     source: &str,
     event: &Normalized,
+    ids: &PaymentIds,
     earner: &Earner,
     currency: &str,
 ) -> AppResult<(ConversionRow, Vec<CommissionRow>)> {
@@ -348,7 +352,7 @@ async fn record(
         source,
         trigger_type: &event.event_type,
         external_id: event.external_id.as_deref(),
-        refs: event.refs(),
+        refs: ids.refs(),
         subscription_id: event.subscription_id.as_deref(),
         amount_cents: event.amount_cents,
         currency,
@@ -467,38 +471,152 @@ async fn uplines(
     Ok(out)
 }
 
-/// A refund: reverses the conversion's commissions in proportion to the refunded share of
-/// the sale (computed on the cumulative refund, so the parts add up exactly).
-pub async fn on_refund(
+/// The ids of one payment: the event's, completed by a recorded invoice-payment link.
+#[derive(Debug, Clone, Default)]
+struct PaymentIds {
+    invoice_id: Option<String>,
+    payment_intent_id: Option<String>,
+    charge_id: Option<String>,
+}
+
+impl PaymentIds {
+    /// The event's ids; when it knows only one half of its payment (an invoice, or a charge
+    /// or payment intent), the other half from an `invoice_payment.paid` seen before.
+    async fn linked(conn: &mut Conn, program_id: &str, event: &Normalized) -> AppResult<Self> {
+        let mut ids = Self {
+            invoice_id: event.invoice_id.clone(),
+            payment_intent_id: event.payment_intent_id.clone(),
+            charge_id: event.charge_id.clone(),
+        };
+        let has_payment = ids.payment_intent_id.is_some() || ids.charge_id.is_some();
+        if ids.invoice_id.is_some() != has_payment
+            && let Some(link) = db::payment_links::find(&mut *conn, program_id, &ids.refs()).await?
+        {
+            ids.invoice_id.get_or_insert(link.invoice_id);
+            if let Some(pi) = link.payment_intent_id {
+                ids.payment_intent_id.get_or_insert(pi);
+            }
+            if let Some(ch) = link.charge_id {
+                ids.charge_id.get_or_insert(ch);
+            }
+        }
+        Ok(ids)
+    }
+
+    fn refs(&self) -> db::conversions::PaymentRefs<'_> {
+        db::conversions::PaymentRefs {
+            invoice_id: self.invoice_id.as_deref(),
+            payment_intent_id: self.payment_intent_id.as_deref(),
+            charge_id: self.charge_id.as_deref(),
+        }
+    }
+}
+
+/// A Stripe payment is paid at about the same moment on its invoice and its charge.
+const PAIR_SLACK_MS: i64 = 3_600_000;
+/// A charge by bank debit is created days before it succeeds and its invoice is paid.
+const PAIR_DEBIT_MS: i64 = 14 * DAY_MS;
+
+/// The sale times a conversion recorded from the other half of the payment may have:
+/// around the payment's time, or for a refund (which knows the charge's creation time) up to
+/// two weeks after it.
+fn pair_window(at: i64, refund: bool) -> (i64, i64) {
+    let after = if refund { PAIR_DEBIT_MS } else { PAIR_SLACK_MS };
+    (at.saturating_sub(PAIR_SLACK_MS), at.saturating_add(after))
+}
+
+/// For an event that knows one half of its payment's ids (basil and later Stripe shapes):
+/// the conversion recorded from the other half, by the same customer, currency and amount
+/// paid in the window. `refund`: the event is a `charge.refunded`, whose amount is the
+/// charge's.
+async fn pair(
     conn: &mut Conn,
     program: &ProgramRow,
     event: &Normalized,
-    amount: RefundAmount,
-) -> AppResult<Processed> {
-    let Some(c) = db::conversions::by_refs(&mut *conn, &program.id, &event.refs()).await? else {
-        return Ok(Processed::ignored(
-            "no_conversion",
-            json!({"note": "no conversion of this program has this payment"}),
-        ));
+    refund: bool,
+) -> AppResult<Option<ConversionRow>> {
+    let (Some(pairing), Some(customer_id), Some(currency)) =
+        (&event.pairing, &event.customer_id, &event.currency)
+    else {
+        return Ok(None);
     };
-    let refunded = match amount {
-        RefundAmount::Increment(a) => c.refunded_cents.saturating_add(a),
-        RefundAmount::Cumulative(total) => total.max(c.refunded_cents),
+    if event.amount_cents <= 0 {
+        return Ok(None);
     }
-    .min(c.amount_cents);
-    if refunded == c.refunded_cents {
-        return Ok(Processed::ignored(
-            "already_refunded",
-            json!({"conversion_id": c.id, "refunded_cents": refunded}),
-        ));
+    let (from, to) = pair_window(pairing.at, refund);
+    let known_by = match pairing.knows {
+        billing::Half::Invoice => db::conversions::KnownBy::PaymentOnly,
+        billing::Half::Payment => db::conversions::KnownBy::InvoiceOnly,
+    };
+    let q = db::conversions::PairQuery {
+        program_id: &program.id,
+        customer_id,
+        currency,
+        amount_cents: event.amount_cents,
+        known_by,
+        from,
+        to,
+        near: pairing.at,
+    };
+    Ok(db::conversions::pair_candidate(&mut *conn, &q).await?)
+}
+
+/// The one conversion of a payment among `found` (oldest first), with every id of the
+/// payment recorded on it. Conversions recorded apart from two halves of the payment before
+/// an event named both are folded into the oldest: their commissions are reversed and their
+/// ids move to it.
+async fn settle(
+    conn: &mut Conn,
+    program: &ProgramRow,
+    found: Vec<ConversionRow>,
+    ids: &PaymentIds,
+) -> AppResult<Option<ConversionRow>> {
+    let mut found = found.into_iter();
+    let Some(keep) = found.next() else {
+        return Ok(None);
+    };
+    let mut ids = ids.clone();
+    for dup in found.filter(|d| d.id != keep.id) {
+        fold_duplicate(conn, program, &keep, &dup).await?;
+        ids.invoice_id = ids.invoice_id.or(dup.invoice_id);
+        ids.payment_intent_id = ids.payment_intent_id.or(dup.payment_intent_id);
+        ids.charge_id = ids.charge_id.or(dup.charge_id);
     }
-    let vendor_id = program.vendor_id.as_str();
-    if !db::conversions::set_refunded(&mut *conn, &c.id, c.refunded_cents, refunded).await? {
-        return Err(AppError::Internal(anyhow::anyhow!(
-            "conversion {} changed concurrently",
-            c.id
-        )));
+    db::conversions::add_refs(&mut *conn, &keep.id, &ids.refs()).await?;
+    Ok(Some(keep))
+}
+
+/// Reverses a conversion that turned out to be a second record of `keep`'s payment.
+async fn fold_duplicate(
+    conn: &mut Conn,
+    program: &ProgramRow,
+    keep: &ConversionRow,
+    dup: &ConversionRow,
+) -> AppResult<()> {
+    db::conversions::clear_refs(&mut *conn, &dup.id).await?;
+    let reason = format!("duplicate of {}: the same payment", keep.id);
+    reverse_share(conn, &program.vendor_id, dup, dup.amount_cents).await?;
+    for from in ["pending", "approved"] {
+        db::conversions::transition(&mut *conn, &dup.id, from, "reversed", Some(&reason)).await?;
     }
+    db::events::insert(
+        &mut *conn,
+        &program.vendor_id,
+        "conversion.reversed",
+        &json!({"conversion_id": dup.id, "duplicate_of": keep.id}).to_string(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Reverses the conversion's commissions in proportion to `refunded` of its amount; returns
+/// the amount reversed now.
+async fn reverse_share(
+    conn: &mut Conn,
+    vendor_id: &str,
+    c: &ConversionRow,
+    refunded: i64,
+) -> AppResult<i64> {
     let fully = refunded >= c.amount_cents;
     let mut reversed_total = 0;
     for m in db::commissions::for_conversion(&mut *conn, vendor_id, &c.id).await? {
@@ -521,7 +639,105 @@ pub async fn on_refund(
         ledger::reversed(conn, vendor_id, &m, delta).await?;
         reversed_total += delta;
     }
-    if fully {
+    Ok(reversed_total)
+}
+
+/// `invoice_payment.paid`: records which payment paid an invoice, and joins the conversion
+/// recorded from either half (folding two into one if both halves were recorded apart).
+pub async fn on_link(
+    conn: &mut Conn,
+    program: &ProgramRow,
+    event: &Normalized,
+) -> AppResult<Processed> {
+    let refs = event.refs();
+    let Some(invoice_id) = refs.invoice_id.filter(|_| {
+        refs.payment_intent_id.is_some() || refs.charge_id.is_some()
+    }) else {
+        return Ok(Processed::ignored(
+            "no_link",
+            json!({"note": "the invoice payment does not name an invoice and a payment"}),
+        ));
+    };
+    db::payment_links::record(
+        &mut *conn,
+        &program.vendor_id,
+        &program.id,
+        invoice_id,
+        refs.payment_intent_id,
+        refs.charge_id,
+    )
+    .await?;
+    let ids = PaymentIds::linked(conn, &program.id, event).await?;
+    let found = db::conversions::by_refs(&mut *conn, &program.id, &ids.refs()).await?;
+    let linked = json!({"invoice_id": ids.invoice_id, "payment_intent_id": ids.payment_intent_id,
+                        "charge_id": ids.charge_id});
+    Ok(match settle(conn, program, found, &ids).await? {
+        Some(c) => Processed {
+            status: "processed",
+            result: json!({"matched_conversion": c.id, "linked": linked}),
+            conversion_id: Some(c.id),
+        },
+        None => Processed {
+            status: "processed",
+            result: json!({"linked": linked, "note": "no conversion yet; later events of this payment use the link"}),
+            conversion_id: None,
+        },
+    })
+}
+
+/// A refund: reverses the conversion's commissions in proportion to the refunded share of
+/// the sale. Each refund counts once under its key, however often and through whichever
+/// events it arrives; the refunded total is the larger of the single refunds' sum and the
+/// charges' cumulative totals, so the parts add up exactly.
+pub async fn on_refund(
+    conn: &mut Conn,
+    program: &ProgramRow,
+    event: &Normalized,
+    amount: RefundAmount,
+) -> AppResult<Processed> {
+    let ids = PaymentIds::linked(conn, &program.id, event).await?;
+    let mut found = db::conversions::by_refs(&mut *conn, &program.id, &ids.refs()).await?;
+    if found.is_empty() && matches!(amount, RefundAmount::Cumulative(_)) {
+        found.extend(pair(conn, program, event, true).await?);
+    }
+    let Some(c) = settle(conn, program, found, &ids).await? else {
+        return Ok(Processed::ignored(
+            "no_conversion",
+            json!({"note": "no conversion of this program has this payment"}),
+        ));
+    };
+    let vendor_id = program.vendor_id.as_str();
+    let (key, cumulative, cents) = match amount {
+        RefundAmount::Increment(a) => (
+            event
+                .refund_id
+                .clone()
+                .unwrap_or_else(|| db::new_id("refund")),
+            false,
+            a,
+        ),
+        RefundAmount::Cumulative(total) => {
+            let charge = ids.charge_id.as_deref().or(ids.payment_intent_id.as_deref());
+            (format!("charge:{}", charge.unwrap_or("")), true, total)
+        }
+    };
+    db::conversions::record_refund(&mut *conn, vendor_id, &c.id, &key, cumulative, cents).await?;
+    let (single, whole) = db::conversions::refund_sums(&mut *conn, &c.id).await?;
+    let refunded = c.refunded_cents.max(single).max(whole).min(c.amount_cents);
+    if refunded == c.refunded_cents {
+        return Ok(Processed::ignored(
+            "already_refunded",
+            json!({"conversion_id": c.id, "refunded_cents": refunded}),
+        ));
+    }
+    if !db::conversions::set_refunded(&mut *conn, &c.id, c.refunded_cents, refunded).await? {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "conversion {} changed concurrently",
+            c.id
+        )));
+    }
+    let reversed_total = reverse_share(conn, vendor_id, &c, refunded).await?;
+    if refunded >= c.amount_cents {
         for from in ["pending", "approved"] {
             db::conversions::transition(&mut *conn, &c.id, from, "reversed", Some("refunded"))
                 .await?;
@@ -779,6 +995,8 @@ pub async fn record_manual(
         occurred_at: db::now_ms(),
         hints: billing::Hints::default(),
         enrollment_id: Some(enrollment.id.clone()),
+        refund_id: None,
+        pairing: None,
     };
     let payload = serde_json::to_string(&event)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("serialising a conversion: {e}")))?;

@@ -152,6 +152,9 @@ pub fn normalize(e: &ApiEvent, now: i64) -> AppResult<Normalized> {
         occurred_at,
         hints,
         enrollment_id: None,
+        // Each refund is counted once under its event id.
+        refund_id: (*r#type == "refund.processed").then(|| id.clone()),
+        pairing: None,
     };
     match event.kind {
         Kind::Payment if event.refs().is_empty() => event.charge_id = Some(id),

@@ -107,8 +107,34 @@ pub enum Kind {
     SubscriptionCanceled,
     /// The customer was created or changed (binds the customer from its metadata).
     Customer,
+    /// Names which payment paid an invoice (Stripe `invoice_payment.paid`): joins the ids of
+    /// one payment, moves no money.
+    Link,
     /// A type this pipeline does not handle; acknowledged and logged.
     Unhandled,
+}
+
+/// The half of a payment's ids an event can know. From Stripe API version 2025-03-31
+/// ("basil") a charge no longer names its invoice, and an invoice names its payment only in
+/// an expanded `payments` list that webhooks leave out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Half {
+    /// An invoice that does not say which payment paid it.
+    Invoice,
+    /// A charge or payment intent that cannot say which invoice it paid.
+    Payment,
+}
+
+/// How an event that knows one half of a payment finds the conversion recorded from the
+/// other half: the same customer, currency and amount, paid at about the same time (see
+/// `conversions::pair_window`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pairing {
+    /// The half this event knows.
+    pub knows: Half,
+    /// When this event says the payment happened, unix ms (a refund: the charge's time).
+    pub at: i64,
 }
 
 /// An input from any door, in one shape.
@@ -144,6 +170,13 @@ pub struct Normalized {
     pub hints: Hints,
     /// Manual conversions: the enrollment that earns, chosen by the request.
     pub enrollment_id: Option<String>,
+    /// Refunds: the key this refund is counted once under (Stripe `re_...`, the events
+    /// API's `refund_id` or event id); `None` for a charge's cumulative total.
+    #[serde(default)]
+    pub refund_id: Option<String>,
+    /// Set when the event knows only one half of its payment's ids.
+    #[serde(default)]
+    pub pairing: Option<Pairing>,
 }
 
 impl Normalized {
@@ -490,6 +523,7 @@ async fn process(
             conversions::on_event(conn, program, source, event, click).await
         }
         Kind::Refund(amount) => conversions::on_refund(conn, program, event, amount).await,
+        Kind::Link => conversions::on_link(conn, program, event).await,
         Kind::SubscriptionCanceled => Ok(Processed {
             status: "processed",
             result: json!({"subscription_canceled": event.subscription_id}),

@@ -8,14 +8,23 @@
 //! protection); the comparison is constant-time.
 //!
 //! One payment reaches Stripe webhooks several times (`checkout.session.completed`,
-//! `invoice.paid`, `charge.succeeded` with `invoice` set): each carries the ids it knows
-//! (invoice, payment intent, charge) and the pipeline matches them to one conversion.
+//! `invoice.paid` / `invoice.payment_succeeded`, `charge.succeeded`, `invoice_payment.paid`):
+//! each carries the ids it knows (invoice, payment intent, charge) and the pipeline matches
+//! them to one conversion. Every place an id has had since API version 2019 is read:
+//!
+//! - up to 2025-02-24 ("acacia") an invoice names its `charge` and `payment_intent`, and a
+//!   charge names its `invoice`;
+//! - from 2025-03-31 ("basil", then "clover", "dahlia") the invoice's payments are listed
+//!   under `payments.data[].payment` (only when expanded; webhooks leave it out), its
+//!   subscription under `parent.subscription_details`, and a charge no longer names its
+//!   invoice. `invoice_payment.paid` names both halves; without it, an event that knows one
+//!   half carries a [`Pairing`] so the pipeline can find the other half's conversion.
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use super::{Hints, Kind, Normalized, RefundAmount};
+use super::{Half, Hints, Kind, Normalized, Pairing, RefundAmount};
 use crate::domain::Currency;
 
 /// Seconds an old signature stays acceptable (Stripe's default).
@@ -114,6 +123,17 @@ pub struct Envelope {
     pub id: String,
     /// e.g. `invoice.paid`.
     pub r#type: String,
+    /// The API version the event was rendered in (`2025-03-31.basil`), when it says.
+    pub api_version: Option<String>,
+}
+
+/// The first API version whose charges no longer name their invoice.
+const BASIL: &str = "2025-03-31";
+
+/// Whether the event is rendered in the "basil" shapes or later. Versions are dates, so
+/// they compare as text.
+fn basil_or_later(api_version: Option<&str>) -> bool {
+    api_version.is_some_and(|v| v.get(..BASIL.len()).is_some_and(|d| d >= BASIL))
 }
 
 fn s(v: &Value, key: &str) -> Option<String> {
@@ -164,40 +184,21 @@ pub fn normalize(raw: &str) -> Result<(Envelope, Normalized), String> {
         occurred_at: created.saturating_mul(1000),
         hints: Hints::default(),
         enrollment_id: None,
+        refund_id: None,
+        pairing: None,
     };
+    let api_version = s(&v, "api_version");
+    let basil = basil_or_later(api_version.as_deref());
     let metadata = |key: &str| object.get(key).cloned().unwrap_or(Value::Null);
     match r#type.as_str() {
         "checkout.session.completed" => checkout_session(object, &mut event),
-        "invoice.paid" => {
-            event.kind = Kind::Payment;
-            event.amount_cents = i(object, "amount_paid").unwrap_or(0);
-            event.invoice_id = s(object, "id");
-            event.payment_intent_id = s(object, "payment_intent");
-            event.charge_id = s(object, "charge");
-            event.email = s(object, "customer_email");
-            // The subscription moved under `parent` in newer API versions.
-            let parent_sub = object.pointer("/parent/subscription_details").cloned();
-            event.subscription_id = s(object, "subscription")
-                .or_else(|| parent_sub.as_ref().and_then(|p| s(p, "subscription")));
-            event.hints.read(&metadata("metadata"));
-            if let Some(m) = object.pointer("/subscription_details/metadata") {
-                event.hints.read(m);
-            }
-            if let Some(m) = parent_sub.as_ref().and_then(|p| p.get("metadata")) {
-                event.hints.read(m);
-            }
-            if let Some(lines) = object.pointer("/lines/data").and_then(Value::as_array) {
-                for line in lines {
-                    event
-                        .hints
-                        .read(&line.get("metadata").cloned().unwrap_or(Value::Null));
-                }
-            }
-        }
+        "invoice.paid" | "invoice.payment_succeeded" => invoice(object, basil, &mut event),
+        "invoice_payment.paid" => invoice_payment(object, &mut event),
         "charge.succeeded" => {
             event.kind = Kind::Payment;
             event.amount_cents = i(object, "amount").unwrap_or(0);
             charge_ids(object, &mut event);
+            event.pairing = charge_pairing(object, basil, &event, event.occurred_at);
             event.hints.read(&metadata("metadata"));
         }
         "charge.refunded" => {
@@ -206,7 +207,11 @@ pub fn normalize(raw: &str) -> Result<(Envelope, Normalized), String> {
             event.event_type = "refund.processed".into();
             event.amount_cents = i(object, "amount").unwrap_or(0);
             charge_ids(object, &mut event);
+            // The sale is matched by the charge's own time: the event is the refund's.
+            let charged_at = i(object, "created").map_or(event.occurred_at, |t| t * 1000);
+            event.pairing = charge_pairing(object, basil, &event, charged_at);
         }
+        "refund.created" | "refund.updated" | "charge.refund.updated" => refund(object, &mut event)?,
         "customer.subscription.created" => {
             event.kind = Kind::SubscriptionStarted;
             event.event_type = "subscription.created".into();
@@ -242,7 +247,110 @@ pub fn normalize(raw: &str) -> Result<(Envelope, Normalized), String> {
         }
         _ => {}
     }
-    Ok((Envelope { id, r#type }, event))
+    Ok((
+        Envelope {
+            id,
+            r#type,
+            api_version,
+        },
+        event,
+    ))
+}
+
+/// A paid invoice (`invoice.paid` and `invoice.payment_succeeded`, sent together for the
+/// same invoice, so they are one conversion by its id).
+fn invoice(object: &Value, basil: bool, event: &mut Normalized) {
+    event.kind = Kind::Payment;
+    event.event_type = "invoice.paid".into();
+    event.amount_cents = i(object, "amount_paid").unwrap_or(0);
+    event.invoice_id = s(object, "id");
+    event.payment_intent_id = s(object, "payment_intent");
+    event.charge_id = s(object, "charge");
+    if event.payment_intent_id.is_none() && event.charge_id.is_none() {
+        // Basil and later, when the payments list is expanded: the paid payment.
+        let payments = object.pointer("/payments/data").and_then(Value::as_array);
+        let paid = payments.and_then(|list| {
+            list.iter()
+                .find(|p| p.get("status").and_then(Value::as_str) == Some("paid"))
+                .or_else(|| list.first())
+        });
+        if let Some(payment) = paid.and_then(|p| p.get("payment")) {
+            event.payment_intent_id = s(payment, "payment_intent");
+            event.charge_id = s(payment, "charge");
+        }
+    }
+    event.email = s(object, "customer_email");
+    let parent_sub = object.pointer("/parent/subscription_details").cloned();
+    event.subscription_id = s(object, "subscription")
+        .or_else(|| parent_sub.as_ref().and_then(|p| s(p, "subscription")));
+    let shape_without_payment = basil || object.get("charge").is_none();
+    if event.payment_intent_id.is_none() && event.charge_id.is_none() && shape_without_payment {
+        let paid_at = object
+            .pointer("/status_transitions/paid_at")
+            .and_then(Value::as_i64)
+            .map_or(event.occurred_at, |t| t.saturating_mul(1000));
+        event.pairing = Some(Pairing {
+            knows: Half::Invoice,
+            at: paid_at,
+        });
+    }
+    event
+        .hints
+        .read(&object.get("metadata").cloned().unwrap_or(Value::Null));
+    if let Some(m) = object.pointer("/subscription_details/metadata") {
+        event.hints.read(m);
+    }
+    if let Some(m) = parent_sub.as_ref().and_then(|p| p.get("metadata")) {
+        event.hints.read(m);
+    }
+    if let Some(lines) = object.pointer("/lines/data").and_then(Value::as_array) {
+        for line in lines {
+            event
+                .hints
+                .read(&line.get("metadata").cloned().unwrap_or(Value::Null));
+        }
+    }
+}
+
+/// `invoice_payment.paid` (basil and later): which payment intent or charge paid an invoice.
+fn invoice_payment(object: &Value, event: &mut Normalized) {
+    event.kind = Kind::Link;
+    event.invoice_id = s(object, "invoice");
+    event.amount_cents = i(object, "amount_paid").unwrap_or(0);
+    if let Some(payment) = object.get("payment") {
+        event.payment_intent_id = s(payment, "payment_intent");
+        event.charge_id = s(payment, "charge");
+    }
+}
+
+/// A charge that does not name an invoice: in basil and later shapes (where the field is
+/// gone) it may still have paid one, so it carries a [`Pairing`]; in older shapes
+/// `invoice: null` means it paid none.
+fn charge_pairing(object: &Value, basil: bool, event: &Normalized, at: i64) -> Option<Pairing> {
+    let shape_without_invoice = basil || object.get("invoice").is_none();
+    (event.invoice_id.is_none() && shape_without_invoice).then_some(Pairing {
+        knows: Half::Payment,
+        at,
+    })
+}
+
+/// `refund.created` / `refund.updated`: one refund, counted once by its id however often it
+/// is sent. A failed or canceled refund gave nothing back and changes nothing.
+fn refund(object: &Value, event: &mut Normalized) -> Result<(), String> {
+    let amount = i(object, "amount").ok_or("refund has no amount")?;
+    let status = object.get("status").and_then(Value::as_str).unwrap_or("");
+    event.event_type = "refund.processed".into();
+    event.refund_id = s(object, "id");
+    event.charge_id = s(object, "charge");
+    event.payment_intent_id = s(object, "payment_intent");
+    event.kind = match status {
+        "failed" | "canceled" => {
+            event.event_type = format!("refund.{status}");
+            Kind::Unhandled
+        }
+        _ => Kind::Refund(RefundAmount::Increment(amount)),
+    };
+    Ok(())
 }
 
 fn charge_ids(object: &Value, event: &mut Normalized) {
@@ -290,6 +398,13 @@ fn checkout_session(object: &Value, event: &mut Normalized) {
             .and_then(Value::as_str)
             .and_then(|c| Currency::parse("currency", c).ok())
             .map(|c| c.as_str().to_owned());
+    }
+    if event.invoice_id.is_some() && event.payment_intent_id.is_none() {
+        // A subscription's first invoice: its charge (basil and later) cannot name it.
+        event.pairing = Some(Pairing {
+            knows: Half::Invoice,
+            at: event.occurred_at,
+        });
     }
     let keyed = event.payment_intent_id.is_some() || event.invoice_id.is_some();
     event.kind = if paid && keyed {

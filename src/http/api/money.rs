@@ -132,6 +132,7 @@ pub async fn create_conversion(
 #[serde(deny_unknown_fields)]
 pub struct ConversionsQuery {
     affiliate_id: Option<String>,
+    customer_id: Option<String>,
     program_id: Option<String>,
     status: Option<String>,
     page: Option<i64>,
@@ -140,7 +141,7 @@ pub struct ConversionsQuery {
     limit: Option<i64>,
 }
 
-/// `GET /api/v1/conversions?page&per_page&affiliate_id&program_id&status`.
+/// `GET /api/v1/conversions?page&per_page&affiliate_id&program_id&status&customer_id`.
 pub async fn conversions_list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -158,6 +159,7 @@ pub async fn conversions_list(
         affiliate_id: opt(&q.affiliate_id),
         program_id: opt(&q.program_id),
         status: conversions::parse_status(opt(&q.status))?,
+        customer_id: opt(&q.customer_id),
     };
     let (data, total) = conversions::list(&state.db, &filter, page.per_page, page.offset()).await?;
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))

@@ -202,6 +202,7 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
         affiliate_id,
         program_id: None,
         status,
+        customer_id: None,
     };
     let (found, total) =
         conversions::page(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
