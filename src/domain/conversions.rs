@@ -650,9 +650,10 @@ pub async fn on_link(
     event: &Normalized,
 ) -> AppResult<Processed> {
     let refs = event.refs();
-    let Some(invoice_id) = refs.invoice_id.filter(|_| {
-        refs.payment_intent_id.is_some() || refs.charge_id.is_some()
-    }) else {
+    let Some(invoice_id) = refs
+        .invoice_id
+        .filter(|_| refs.payment_intent_id.is_some() || refs.charge_id.is_some())
+    else {
         return Ok(Processed::ignored(
             "no_link",
             json!({"note": "the invoice payment does not name an invoice and a payment"}),
@@ -717,7 +718,10 @@ pub async fn on_refund(
             a,
         ),
         RefundAmount::Cumulative(total) => {
-            let charge = ids.charge_id.as_deref().or(ids.payment_intent_id.as_deref());
+            let charge = ids
+                .charge_id
+                .as_deref()
+                .or(ids.payment_intent_id.as_deref());
             (format!("charge:{}", charge.unwrap_or("")), true, total)
         }
     };

@@ -27,6 +27,6 @@ mod portal_auth;
 mod portal_pages;
 mod programs;
 mod referrals;
-mod stripe_versions;
 mod smtp_sink;
+mod stripe_versions;
 mod tracking;

@@ -6,7 +6,8 @@
 //
 // Flows: A branding + custom domain, B magic-link sign-in on the custom domain (dashboard
 // figures, campaign links, sign-out, used link), C signed portal link, D iframe embed
-// (allowed and refused origins), E mobile layout. Screenshots go to tests/e2e/artifacts/
+// (allowed and refused origins), E mobile layout, F Stripe webhooks signed by the official
+// `stripe` npm package (generateTestHeaderString). Screenshots go to tests/e2e/artifacts/
 // (or $E2E_ARTIFACTS) together with the server log.
 
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import { AffiliaServer, E2E_DIR, ensureBinary, freePort } from './lib/app.mjs';
 import { Flow, HostApp, launch, moneyPattern, testText, until, visibleText } from './lib/browser.mjs';
 import { SmtpSink } from './lib/smtp-sink.mjs';
+import Stripe from 'stripe';
 
 const PORTAL_HOST = 'affiliates.acme.test';
 const PORTAL_NAME = 'Acme Partners';
@@ -465,5 +467,54 @@ describe('affiliate portal in Chromium', () => {
     await f.step('no page is wider than the screen', () => {
       assert.ok(overflow.length === 0, overflow.join('; '));
     });
+  });
+});
+
+describe("Stripe's own signer", () => {
+  it('F: a basil invoice and its charge signed by the stripe npm package are one conversion', { timeout: FLOW_TIMEOUT }, async () => {
+    const stripe = new Stripe('sk_test_unused_by_this_check');
+    const secret = 'whsec_e2e_official_signer_0123456789';
+    const programs = await h.api.get('/api/v1/programs');
+    const program = programs.data[0];
+    await h.api.expect(200, 'PATCH', `/api/v1/programs/${program.id}`, { stripe_webhook_secret: secret });
+    const customer = 'cus_e2e_signer';
+    await h.api.expect(201, 'POST', '/api/v1/referrals', { customer_id: customer, code: h.grace.code });
+    const now = Math.floor(Date.now() / 1000);
+    const event = (id, type, object) =>
+      JSON.stringify({ id, object: 'event', api_version: '2025-03-31.basil', created: now, type, data: { object } });
+    const invoice = event('evt_e2e_invoice', 'invoice.paid', {
+      id: 'in_e2e', object: 'invoice', customer, amount_paid: 4900, currency: 'usd', status: 'paid',
+      parent: { type: 'subscription_details', subscription_details: { subscription: 'sub_e2e', metadata: {} } },
+      status_transitions: { paid_at: now },
+    });
+    const charge = event('evt_e2e_charge', 'charge.succeeded', {
+      id: 'ch_e2e', object: 'charge', customer, amount: 4900, currency: 'usd', payment_intent: 'pi_e2e',
+      status: 'succeeded', paid: true, created: now, metadata: {},
+    });
+    const post = async (payload, header) => {
+      const res = await fetch(`${h.server.baseUrl}/webhooks/stripe/${program.id}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Stripe-Signature': header },
+        body: payload,
+      });
+      return { status: res.status, body: await res.json().catch(() => null) };
+    };
+    const sign = (payload, s = secret) => stripe.webhooks.generateTestHeaderString({ payload, secret: s });
+    // Our verifier accepts what Stripe's library signs, and Stripe's library accepts ours' input.
+    const first = await post(invoice, sign(invoice));
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.status, 'processed', JSON.stringify(first.body));
+    const header = sign(charge);
+    stripe.webhooks.constructEvent(charge, header, secret);
+    const second = await post(charge, header);
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    assert.equal(second.body.conversion_id, first.body.conversion_id, 'the charge is the invoice’s payment');
+    // A signature by another secret is refused, and nothing is recorded.
+    const forged = event('evt_e2e_forged', 'charge.succeeded', { id: 'ch_forged', customer, amount: 100, currency: 'usd' });
+    const refused = await post(forged, sign(forged, 'whsec_someone_else_0000000000'));
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    const list = await h.api.get(`/api/v1/conversions?customer_id=${customer}`);
+    assert.equal(list.total, 1, JSON.stringify(list));
+    assert.equal(list.data[0].commission_cents, 980);
   });
 });

@@ -211,7 +211,9 @@ pub fn normalize(raw: &str) -> Result<(Envelope, Normalized), String> {
             let charged_at = i(object, "created").map_or(event.occurred_at, |t| t * 1000);
             event.pairing = charge_pairing(object, basil, &event, charged_at);
         }
-        "refund.created" | "refund.updated" | "charge.refund.updated" => refund(object, &mut event)?,
+        "refund.created" | "refund.updated" | "charge.refund.updated" => {
+            refund(object, &mut event)?
+        }
         "customer.subscription.created" => {
             event.kind = Kind::SubscriptionStarted;
             event.event_type = "subscription.created".into();
