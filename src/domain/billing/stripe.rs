@@ -514,6 +514,22 @@ mod tests {
     }
 
     #[test]
+    fn the_signed_basil_vector_verifies_with_the_clock_fixed() {
+        // Raw bytes with a non-ASCII character: the MAC is over bytes, not characters.
+        let body = std::fs::read(format!(
+            "{FIXTURES}/invoice.payment_succeeded.event.clearstats.signed.json"
+        ))
+        .unwrap();
+        let header = "t=1746757390,v1=bc889a3926c751e3ea753efc027f6adbb11d224b57ebae9e86c0da62461e9f35,v0=537d1b7f8ebf0452111cafdcd6ee4cf80eb1b1ba62bc2ded7569289edfa0a2b0";
+        let secret = "whsec_750e601a79a762e75cf1ec30b41b2e6f88daafcc644b3a9f29e735b4453ebb9a";
+        assert_eq!(verify(Some(header), &body, secret, 1_746_757_390), Ok(()));
+        assert_eq!(
+            sign(&body, secret, 1_746_757_390),
+            header[..header.find(",v0").unwrap()]
+        );
+    }
+
+    #[test]
     fn sign_matches_verify() {
         let header = sign(b"{}", "whsec_x", 1000);
         assert_eq!(verify(Some(&header), b"{}", "whsec_x", 1100), Ok(()));
@@ -576,6 +592,103 @@ mod tests {
         assert_eq!(e.amount_cents, 600);
         assert_eq!(e.currency.as_deref(), Some("USD"));
         assert_eq!(e.occurred_at, 1_700_000_000_000);
+    }
+
+    #[test]
+    fn basil_and_later_shapes_name_every_id_they_can() {
+        // clearstats' signed basil invoice: subscription under `parent`, no payment named.
+        let (env, e) = normalize(&fixture(
+            "invoice.payment_succeeded.event.clearstats.signed.json",
+        ))
+        .unwrap();
+        assert_eq!(env.api_version.as_deref(), Some("2025-03-31.basil"));
+        assert_eq!(e.kind, Kind::Payment);
+        assert_eq!(e.event_type, "invoice.paid");
+        assert_eq!((e.amount_cents, e.currency.as_deref()), (4999, Some("CAD")));
+        assert_eq!(
+            e.subscription_id.as_deref(),
+            Some("sub_1RMgafCMHTTliF5imBKfvfyV")
+        );
+        assert_eq!(
+            (e.payment_intent_id.as_ref(), e.charge_id.as_ref()),
+            (None, None)
+        );
+        assert_eq!(
+            e.pairing,
+            Some(Pairing {
+                knows: Half::Invoice,
+                at: 1_746_757_388_000
+            })
+        );
+
+        // The basil Checkout Session of a subscription names its invoice only.
+        let (_, e) =
+            normalize(&fixture("checkout.session.completed.event.clearstats.json")).unwrap();
+        assert_eq!(e.kind, Kind::Payment);
+        assert_eq!(e.invoice_id.as_deref(), Some("in_1RMcdRCMHTTliF5i3unGNWXV"));
+        assert_eq!(e.pairing.map(|p| p.knows), Some(Half::Invoice));
+
+        let wrap = |version: &str, t: &str, object: Value| {
+            serde_json::json!({"id": "evt_x", "object": "event", "api_version": version,
+                               "created": 1_700_000_000, "type": t, "data": {"object": object}})
+            .to_string()
+        };
+        // An expanded payments list names the paid payment, not a failed attempt.
+        let invoice = serde_json::json!({"id": "in_1", "customer": "cus_1", "amount_paid": 500,
+            "currency": "usd", "payments": {"data": [
+                {"status": "failed", "payment": {"type": "payment_intent", "payment_intent": "pi_failed"}},
+                {"status": "paid", "payment": {"type": "charge", "charge": "ch_paid"}}]}});
+        let (_, e) = normalize(&wrap("2025-09-30.clover", "invoice.paid", invoice)).unwrap();
+        assert_eq!(e.charge_id.as_deref(), Some("ch_paid"));
+        assert_eq!(e.payment_intent_id, None);
+        assert_eq!(e.pairing, None);
+
+        // A basil charge cannot name its invoice; an old one with `invoice: null` paid none.
+        let charge = serde_json::json!({"id": "ch_1", "customer": "cus_1", "amount": 500,
+            "currency": "usd", "payment_intent": "pi_1", "created": 1_699_999_990});
+        let (_, e) = normalize(&wrap(
+            "2025-03-31.basil",
+            "charge.succeeded",
+            charge.clone(),
+        ))
+        .unwrap();
+        assert_eq!(e.pairing.map(|p| p.knows), Some(Half::Payment));
+        let mut old = charge.clone();
+        old["invoice"] = Value::Null;
+        let (_, e) = normalize(&wrap("2020-08-27", "charge.succeeded", old)).unwrap();
+        assert_eq!(e.pairing, None);
+        // A refunded charge is paired by the charge's own time, not the refund's.
+        let mut refunded = charge;
+        refunded["amount_refunded"] = serde_json::json!(200);
+        let (_, e) = normalize(&wrap("2025-03-31.basil", "charge.refunded", refunded)).unwrap();
+        assert_eq!(e.kind, Kind::Refund(RefundAmount::Cumulative(200)));
+        assert_eq!(e.pairing.map(|p| p.at), Some(1_699_999_990_000));
+
+        // invoice_payment.paid links the halves and moves no money.
+        let link = serde_json::json!({"id": "inpay_1", "object": "invoice_payment",
+            "invoice": "in_1", "amount_paid": 500, "currency": "usd", "status": "paid",
+            "payment": {"type": "payment_intent", "payment_intent": "pi_1"}});
+        let (_, e) = normalize(&wrap("2025-03-31.basil", "invoice_payment.paid", link)).unwrap();
+        assert_eq!(e.kind, Kind::Link);
+        assert_eq!(
+            (e.invoice_id.as_deref(), e.payment_intent_id.as_deref()),
+            (Some("in_1"), Some("pi_1"))
+        );
+
+        // Stripe's own refund fixture (dahlia): one refund, keyed by its id; a failed one
+        // changes nothing.
+        let refund: Value =
+            serde_json::from_str(&fixture("refund.object.stripe-openapi-fixtures3.json")).unwrap();
+        let (_, e) =
+            normalize(&wrap("2026-07-29.dahlia", "refund.created", refund.clone())).unwrap();
+        assert_eq!(e.kind, Kind::Refund(RefundAmount::Increment(100)));
+        assert_eq!(e.refund_id.as_deref(), Some("re_1Pgc72B7WZ01zgkWqPvrRrPE"));
+        assert_eq!(e.charge_id.as_deref(), Some("ch_1PgafuB7WZ01zgkWXYmPNZs8"));
+        let mut failed = refund;
+        failed["status"] = serde_json::json!("failed");
+        let (_, e) = normalize(&wrap("2026-07-29.dahlia", "refund.updated", failed)).unwrap();
+        assert_eq!(e.kind, Kind::Unhandled);
+        assert_eq!(e.event_type, "refund.failed");
     }
 
     #[test]
