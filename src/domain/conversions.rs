@@ -951,6 +951,17 @@ pub struct ManualInput {
     pub program_id: Option<String>,
     /// The customer, if known (self-referral check, reports).
     pub customer_id: Option<String>,
+    /// The payment's invoice, payment intent and charge ids, if it was a Stripe payment (or
+    /// one sent through the events API): a later event of the same payment then finds this
+    /// conversion instead of recording another.
+    #[serde(default)]
+    pub invoice_id: Option<String>,
+    /// See `invoice_id`.
+    #[serde(default)]
+    pub payment_intent_id: Option<String>,
+    /// See `invoice_id`.
+    #[serde(default)]
+    pub charge_id: Option<String>,
 }
 
 /// Records a manual conversion through the billing pipeline (source `manual`). A repeated
@@ -984,6 +995,34 @@ pub async fn record_manual(
     {
         return Err(duplicate_external_id(c.id));
     }
+    let ids = PaymentIds {
+        invoice_id: text::optional("invoice_id", input.invoice_id.as_deref(), 200)?,
+        payment_intent_id: text::optional(
+            "payment_intent_id",
+            input.payment_intent_id.as_deref(),
+            200,
+        )?,
+        charge_id: text::optional("charge_id", input.charge_id.as_deref(), 200)?,
+    };
+    if !ids.refs().is_empty()
+        && let Some(c) = db::conversions::by_refs(db.pool(), &program.id, &ids.refs())
+            .await?
+            .into_iter()
+            .next()
+    {
+        let field = if c.invoice_id.is_some() && c.invoice_id == ids.invoice_id {
+            "invoice_id"
+        } else if c.payment_intent_id.is_some() && c.payment_intent_id == ids.payment_intent_id {
+            "payment_intent_id"
+        } else {
+            "charge_id"
+        };
+        return Err(AppError::AlreadyExists {
+            field,
+            message: format!("this payment is already recorded as conversion {}", c.id),
+            id: c.id,
+        });
+    }
     let event = Normalized {
         kind: Kind::Payment,
         event_type: "manual".into(),
@@ -991,9 +1030,9 @@ pub async fn record_manual(
         email: None,
         amount_cents: input.amount_cents,
         currency: Some(currency),
-        invoice_id: None,
-        payment_intent_id: None,
-        charge_id: None,
+        invoice_id: ids.invoice_id,
+        payment_intent_id: ids.payment_intent_id,
+        charge_id: ids.charge_id,
         subscription_id: None,
         external_id: external_id.clone(),
         occurred_at: db::now_ms(),

@@ -290,6 +290,9 @@ fn manual_input(f: &ManualForm) -> Result<ManualInput, AppError> {
         external_id: some(&f.external_id),
         program_id: some(&f.program_id),
         customer_id: None,
+        invoice_id: None,
+        payment_intent_id: None,
+        charge_id: None,
     })
 }
 
