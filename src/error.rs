@@ -149,6 +149,18 @@ impl From<sqlx::Error> for AppError {
         if let Some(field) = crate::db::unique_violation_field(&e) {
             return Self::duplicate(&field, format!("{field} is already taken"));
         }
+        if crate::db::is_sum_overflow(&e) {
+            // Only rows written before amounts were bounded can make a total overflow
+            // (README, "Money range"): say so instead of a bare 500.
+            return Self::Conflict {
+                code: "amount_out_of_range",
+                message: "a total of stored amounts does not fit in 64 bits: the database \
+                          holds amounts above the money range (10^11 minor units) written \
+                          before amounts were bounded; see the README's money range section"
+                    .to_owned(),
+                field: None,
+            };
+        }
         Self::Internal(e.into())
     }
 }

@@ -139,3 +139,45 @@ pub async fn earnings<'e, E: Executor<'e, Database = Any>>(
     .fetch_all(ex)
     .await
 }
+
+/// The currency an affiliate's headline figures are given in: the currency of the program
+/// of its first enrollment (oldest; the one whose code the API shows first), else the
+/// vendor's default currency.
+pub async fn payout_currency<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let (currency,): (Option<String>,) = sqlx::query_as(
+        "SELECT COALESCE( \
+           (SELECT p.currency FROM enrollments e JOIN programs p ON p.id = e.program_id \
+            WHERE e.vendor_id = $1 AND e.affiliate_id = $2 \
+            ORDER BY e.created_at, e.id LIMIT 1), \
+           (SELECT default_currency FROM vendors WHERE id = $1))",
+    )
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .fetch_one(ex)
+    .await?;
+    Ok(currency)
+}
+
+/// How many of an affiliate's commissions in `currency` still count (pending, available
+/// or paid: neither rejected nor wholly reversed), all levels.
+pub async fn counting_commissions<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+    currency: &str,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM commissions WHERE vendor_id = $1 AND affiliate_id = $2 \
+         AND currency = $3 AND status IN ('pending', 'available', 'paid')",
+    )
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .bind(currency)
+    .fetch_one(ex)
+    .await?;
+    Ok(n)
+}

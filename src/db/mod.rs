@@ -215,6 +215,15 @@ pub fn unique_violation_field(e: &sqlx::Error) -> Option<String> {
     Some(last.rsplit('.').next().unwrap_or(last).to_owned())
 }
 
+/// Whether a query failed because a sum (or a cast of one) left 64 bits: SQLite's SUM
+/// raises "integer overflow", PostgreSQL's `CAST(SUM(..) AS BIGINT)` raises SQLSTATE 22003.
+pub fn is_sum_overflow(e: &sqlx::Error) -> bool {
+    let Some(db) = e.as_database_error() else {
+        return false;
+    };
+    db.code().as_deref() == Some("22003") || db.message().contains("integer overflow")
+}
+
 fn field_from_index_name(name: &str) -> String {
     name.rsplit("__").next().unwrap_or(name).to_owned()
 }

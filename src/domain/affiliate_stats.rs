@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::db::{self, Db, affiliate_stats::Scope};
 use crate::domain::clicks;
+use crate::domain::ledger::Balance;
 use crate::domain::payouts::schedule;
 use crate::error::{AppError, AppResult};
 
@@ -216,6 +217,71 @@ pub struct AffiliateStats {
     pub earnings: Vec<Earnings>,
     /// One point per bucket, oldest first, empty buckets included.
     pub series: Vec<Point>,
+}
+
+/// An affiliate's all-time headline figures in one currency (seed 003's `stats`, seed 001's
+/// `totalEarned`), read from the journal: `total_earned_cents = pending_cents +
+/// approved_cents + paid_cents` always holds. Other currencies are left to the
+/// per-currency balances given beside them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// ISO 4217: the payout currency (see [`totals`]).
+    pub currency: String,
+    /// Commissions in `currency` that still count: pending, available or paid (all
+    /// levels; rejected and wholly reversed ones excluded).
+    pub total_commissions: i64,
+    /// Everything earned and kept in `currency`, net of refunds and rejections.
+    pub total_earned_cents: i64,
+    /// In the holding period.
+    pub pending_cents: i64,
+    /// Approved and not paid yet: available (negative after a clawback) plus in payouts.
+    pub approved_cents: i64,
+    /// Settled by paid payouts, before the platform fee (the balances show the fee apart).
+    pub paid_cents: i64,
+}
+
+impl Totals {
+    /// The figures of `currency` from an affiliate's balances (zero when it has none).
+    pub fn from_balances(currency: &str, balances: &[Balance], total_commissions: i64) -> Self {
+        let b = balances
+            .iter()
+            .find(|b| b.currency == currency)
+            .cloned()
+            .unwrap_or_default();
+        // Saturating: bounded amounts never approach i64, but old unbounded rows must not
+        // panic a debug build.
+        let pending_cents = b.pending_cents;
+        let approved_cents = b.available_cents.saturating_add(b.in_payout_cents);
+        let paid_cents = b.paid_cents.saturating_add(b.fees_cents);
+        Self {
+            currency: currency.to_owned(),
+            total_commissions,
+            total_earned_cents: pending_cents
+                .saturating_add(approved_cents)
+                .saturating_add(paid_cents),
+            pending_cents,
+            approved_cents,
+            paid_cents,
+        }
+    }
+}
+
+/// The headline figures of an affiliate whose per-currency `balances` were read already:
+/// in the currency of the program of its first enrollment, else the vendor's default
+/// currency.
+pub async fn totals(
+    db: &Db,
+    vendor_id: &str,
+    affiliate_id: &str,
+    balances: &[Balance],
+) -> AppResult<Totals> {
+    let currency = db::affiliate_stats::payout_currency(db.pool(), vendor_id, affiliate_id)
+        .await?
+        .unwrap_or_default();
+    let n =
+        db::affiliate_stats::counting_commissions(db.pool(), vendor_id, affiliate_id, &currency)
+            .await?;
+    Ok(Totals::from_balances(&currency, balances, n))
 }
 
 /// The affiliate's figures over `[from, to)` (unix ms), optionally for one of their

@@ -104,6 +104,11 @@ pub struct Stats {
     pub conversions: i64,
     /// Commissions earned (all levels, any status).
     pub commissions: i64,
+    /// Headline figures in the payout currency (seed 003): `currency`,
+    /// `total_commissions`, `total_earned_cents`, `pending_cents`, `approved_cents`,
+    /// `paid_cents`.
+    #[serde(flatten)]
+    pub totals: crate::domain::affiliate_stats::Totals,
     /// Balances per currency: pending, available, paid, earned.
     pub balances: Vec<crate::domain::ledger::Balance>,
 }
@@ -698,10 +703,14 @@ pub async fn stats(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppResult<St
         },
     )
     .await?;
+    let balances = crate::domain::ledger::balances(db, vendor_id, affiliate_id).await?;
+    let totals =
+        crate::domain::affiliate_stats::totals(db, vendor_id, affiliate_id, &balances).await?;
     Ok(Stats {
         conversions,
         commissions,
-        balances: crate::domain::ledger::balances(db, vendor_id, affiliate_id).await?,
+        totals,
+        balances,
     })
 }
 

@@ -23,7 +23,7 @@ use crate::domain::commission_rules::{self, Facts};
 use crate::domain::referrals::{self, Touch};
 use crate::domain::terms::{Commission, Rate};
 use crate::domain::tracking::Tracker;
-use crate::domain::{Currency, Email, affiliates, ledger, text};
+use crate::domain::{Currency, Email, Money, affiliates, ledger, money, text};
 use crate::error::{AppError, AppResult};
 
 /// Conversion statuses.
@@ -941,7 +941,8 @@ pub struct ManualInput {
     pub affiliate_id: Option<String>,
     /// A referral code (instead of `affiliate_id`).
     pub code: Option<String>,
-    /// Sale amount, a positive integer of minor units.
+    /// Sale amount: 1 ..= 10^11 minor units (see [`crate::domain::money`]).
+    #[serde(deserialize_with = "crate::domain::money::lenient_cents")]
     pub amount_cents: i64,
     /// ISO 4217; the program's currency when absent.
     pub currency: Option<String>,
@@ -974,12 +975,8 @@ pub async fn record_manual(
     input: &ManualInput,
     actor: &Actor,
 ) -> AppResult<(ConversionRow, i64)> {
-    if input.amount_cents <= 0 {
-        return Err(AppError::invalid(
-            "amount_cents",
-            "amount_cents must be a positive integer",
-        ));
-    }
+    // Checked before anything is looked up, so a refused amount writes nothing.
+    money::positive("amount_cents", input.amount_cents)?;
     let external_id = text::optional("external_id", input.external_id.as_deref(), 200)?;
     let customer_id = text::optional("customer_id", input.customer_id.as_deref(), 200)?;
     let enrollment = manual_enrollment(db, vendor_id, input).await?;
@@ -987,9 +984,10 @@ pub async fn record_manual(
         .await?
         .ok_or(AppError::NotFound)?;
     let currency = match &input.currency {
-        Some(c) => Currency::parse("currency", c)?.as_str().to_owned(),
-        None => program.currency.clone(),
+        Some(c) => Currency::parse("currency", c)?,
+        None => Currency::parse("currency", &program.currency)?,
     };
+    let amount = Money::payment("amount_cents", input.amount_cents, currency)?;
     if let Some(ext) = &external_id
         && let Some(c) = db::conversions::by_external_id(db.pool(), &program.id, ext).await?
     {
@@ -1028,8 +1026,8 @@ pub async fn record_manual(
         event_type: "manual".into(),
         customer_id,
         email: None,
-        amount_cents: input.amount_cents,
-        currency: Some(currency),
+        amount_cents: amount.cents(),
+        currency: Some(amount.currency().as_str().to_owned()),
         invoice_id: ids.invoice_id,
         payment_intent_id: ids.payment_intent_id,
         charge_id: ids.charge_id,
@@ -1163,7 +1161,7 @@ pub fn direct_commission_cents(commissions: &[CommissionRow]) -> i64 {
         .iter()
         .filter(|m| m.level == 0)
         .map(CommissionRow::net_cents)
-        .sum()
+        .fold(0, i64::saturating_add)
 }
 
 /// A conversion as API JSON, with its commissions.

@@ -50,7 +50,9 @@ async fn post(
 ) -> AppResult<String> {
     let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
     for l in lines {
-        *sums.entry(l.currency).or_default() += l.amount_cents;
+        let sum = sums.entry(l.currency).or_default();
+        // Checked: an overflowing posting is refused below like an unbalanced one.
+        *sum = sum.checked_add(l.amount_cents).unwrap_or(i64::MAX);
     }
     if sums.values().any(|s| *s != 0) {
         return Err(AppError::Internal(anyhow::anyhow!(
@@ -267,11 +269,16 @@ pub async fn balances(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppResult
     Ok(by_currency
         .into_values()
         .map(|mut b| {
-            b.earned_cents = b.pending_cents
-                + b.available_cents
-                + b.in_payout_cents
-                + b.paid_cents
-                + b.fees_cents;
+            // Saturating: bounded amounts never get near i64, but a database holding rows
+            // from before the bound must not panic a debug build.
+            b.earned_cents = [
+                b.available_cents,
+                b.in_payout_cents,
+                b.paid_cents,
+                b.fees_cents,
+            ]
+            .iter()
+            .fold(b.pending_cents, |acc, x| acc.saturating_add(*x));
             b
         })
         .collect())

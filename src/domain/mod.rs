@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod links;
 pub mod logo;
 pub mod mail;
+pub mod money;
 pub mod password;
 pub mod patch;
 pub mod payouts;
@@ -39,3 +40,4 @@ pub mod vendors;
 
 pub use currency::Currency;
 pub use email::Email;
+pub use money::Money;

@@ -19,6 +19,9 @@ pub const ATTRIBUTION_MODELS: [&str; 2] = ["first_touch", "last_touch"];
 const TERMS_TEXT_MAX: usize = 20_000;
 /// Longest program slug.
 const SLUG_MAX: usize = 40;
+/// Largest minimum payout: 1,000,000.00; tighter than the money range, which it stays in.
+const MIN_PAYOUT_MAX_CENTS: i64 = 100_000_000;
+const _: () = assert!(MIN_PAYOUT_MAX_CENTS <= crate::domain::money::MAX_CENTS);
 
 /// Fields a client may set; every one optional (a PATCH sends only what changes, a create
 /// falls back to the defaults). `landing_url: null` clears the landing URL.
@@ -38,7 +41,8 @@ pub struct ProgramInput {
     pub status: Option<String>,
     /// 0..=365 (default 30).
     pub holding_period_days: Option<i64>,
-    /// 0..=100,000,000 minor units (default 5000).
+    /// 0..=100,000,000 minor units (default 5000), inside the money range.
+    #[serde(default, deserialize_with = "crate::domain::money::lenient_cents_opt")]
     pub min_payout_cents: Option<i64>,
     /// 1..=730 (default 30).
     pub cookie_duration_days: Option<i64>,
@@ -218,7 +222,7 @@ impl Settings {
             "min_payout_cents",
             input.min_payout_cents,
             0,
-            100_000_000,
+            MIN_PAYOUT_MAX_CENTS,
             self.min_payout_cents,
         )?;
         self.platform_fee_bps = ranged(

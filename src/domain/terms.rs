@@ -18,6 +18,8 @@ use crate::error::AppError;
 pub const BPS_MAX: i64 = 10_000;
 /// Largest flat commission: 1,000,000.00 in minor units.
 pub const FLAT_MAX_CENTS: i64 = 100_000_000;
+// Terms values are money too: they must stay inside the one money range.
+const _: () = assert!(FLAT_MAX_CENTS <= crate::domain::money::MAX_CENTS);
 /// Most tiers or upline levels accepted.
 const MAX_STEPS: usize = 20;
 
@@ -32,7 +34,9 @@ pub enum Rate {
     },
     /// A fixed amount per conversion, in the program's currency.
     Flat {
-        /// Minor units.
+        /// Minor units, 0 ..= [`FLAT_MAX_CENTS`]; any JSON integer is read, so an
+        /// out-of-range one is refused as a 422 naming `commission.amount_cents`.
+        #[serde(deserialize_with = "crate::domain::money::lenient_cents")]
         amount_cents: i64,
     },
     /// A share of each payment of a subscription for its first `max_cycles` billing cycles.

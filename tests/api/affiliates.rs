@@ -42,7 +42,9 @@ async fn an_invited_affiliate_gets_an_email_and_activates_on_first_sign_in() {
     assert_eq!(a["enrollments"][0]["terms_version"], 1);
     assert_eq!(
         a["stats"],
-        json!({"conversions": 0, "commissions": 0, "balances": []})
+        json!({"conversions": 0, "commissions": 0, "currency": "USD", "total_commissions": 0,
+               "total_earned_cents": 0, "pending_cents": 0, "approved_cents": 0,
+               "paid_cents": 0, "balances": []})
     );
     assert_eq!(a["metadata"]["source"], "conference");
     let id = a["id"].as_str().unwrap().to_owned();
@@ -122,6 +124,7 @@ async fn an_invited_affiliate_gets_an_email_and_activates_on_first_sign_in() {
     assert_eq!(found["status"], "active");
     assert_eq!(found["conversions"], 0);
     assert_eq!(found["balances"], json!([]));
+    assert_eq!(found["total_earned_cents"], 0);
     let (_, missing) = app
         .call(
             &key,

@@ -19,6 +19,7 @@ mod jobs;
 mod ledger_props;
 mod me_api;
 mod money;
+mod money_bounds;
 mod money_dashboard;
 mod payouts;
 mod payouts_pages;

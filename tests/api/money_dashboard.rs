@@ -10,7 +10,7 @@ use crate::tracking::{Shop, affiliate, patch_program, shop};
 
 /// A shop paying 10 % with a 30-day holding period (conversions stay pending), an active
 /// affiliate `jane`, and the owner signed in to the dashboard.
-async fn setup(app: &TestApp) -> (Shop, String, Client) {
+pub async fn setup(app: &TestApp) -> (Shop, String, Client) {
     let s = shop(app, "Acme", "https://shop.acme.test/").await;
     patch_program(
         app,
@@ -72,7 +72,7 @@ async fn htmx_post(
 }
 
 /// Submits the manual conversion form as a browser does: (status, Location, body).
-async fn submit(
+pub async fn submit(
     app: &TestApp,
     staff: &Client,
     fields: Vec<(&'static str, String)>,

@@ -616,3 +616,43 @@ async fn real_basil_payloads_pair_the_invoice_with_its_charge() {
 async fn patch_currency(app: &crate::helpers::TestApp, s: &Shop) {
     crate::tracking::patch_program(app, s, json!({"currency": "CAD"})).await;
 }
+
+#[tokio::test]
+async fn a_manual_conversion_naming_the_payment_is_the_one_a_stripe_event_finds() {
+    let app = spawn_app().await;
+    let s = money_shop(&app, "Manual", json!({"type": "percentage", "bps": 2000})).await;
+    let jane = affiliate(&app, &s, "jane@example.com", "jane").await;
+    let p = Payment::new(2000);
+    refer(&app, &s, &p.customer, "jane").await;
+    let (status, manual) = app
+        .call(
+            &s.key,
+            reqwest::Method::POST,
+            "/api/v1/conversions",
+            Some(json!({"affiliate_id": jane, "amount_cents": AMOUNT, "customer_id": p.customer,
+                        "invoice_id": p.invoice})),
+        )
+        .await;
+    assert_eq!(status, 201, "{manual}");
+    let id = manual["id"].as_str().unwrap().to_owned();
+    // Stripe's invoice and charge of that payment land on it.
+    for shape in [Shape::InvoiceOld, Shape::ChargeBasil] {
+        let answer = deliver(&app, &s, &payment_event(shape, &p), "stripe").await;
+        assert_eq!(answer["conversion_id"], id.as_str(), "{answer}");
+    }
+    assert_eq!(conversions_of(&app, &s, &p.customer).await.len(), 1);
+    // Recording it again by hand, under any of its ids, is a 409 naming it.
+    let (status, err) = app
+        .call(
+            &s.key,
+            reqwest::Method::POST,
+            "/api/v1/conversions",
+            Some(json!({"affiliate_id": jane, "amount_cents": AMOUNT, "charge_id": p.charge})),
+        )
+        .await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"]["field"], "charge_id", "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains(&id));
+    assert_eq!(pending_balance(&app, &s, &jane).await, COMMISSION);
+    verify_ledger(&app).await;
+}

@@ -1,7 +1,7 @@
 //! The billing events API (seed 000): `POST /api/v1/events`.
 //!
 //! `{id, type, customer_id, amount_cents, currency, subscription_id?, charge_id?,
-//! invoice_id?, payment_intent_id?, occurred_at, metadata?, email?, program_id?}` with type
+//! invoice_id?, payment_intent_id?, occurred_at?, metadata?, email?, program_id?}` with type
 //! `subscription.created`, `charge.succeeded`, `refund.processed` (partial refunds
 //! included: `amount_cents` is this refund's amount) or `subscription.canceled`.
 //!
@@ -9,6 +9,11 @@
 //! the vendor's default program: decided by the body alone, so a resent event always lands
 //! on the same key. A payment without charge, invoice or payment intent id is named by its
 //! event id (`charge_id` = `id`), which is what a later refund refers to.
+//!
+//! Amounts are bounded (see [`crate::domain::money`]): a payment or refund is
+//! 1 ..= 10^11 minor units, a subscription's price 0 ..= 10^11; anything else is a 422 on
+//! `amount_cents` and nothing is stored. `occurred_at` defaults to the time the event is
+//! received; that time is written into the stored body, so a replay reads the same time.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,7 +21,7 @@ use serde_json::Value;
 use super::{Door, Hints, IngestWriter, Ingested, Kind, Normalized, RefundAmount};
 use crate::db::{self, Db, programs::ProgramRow};
 use crate::domain::tracking::Tracker;
-use crate::domain::{Currency, Email, text};
+use crate::domain::{Currency, Email, Money, money, text};
 use crate::error::{AppError, AppResult};
 
 /// Types the API takes.
@@ -42,7 +47,9 @@ pub struct ApiEvent {
     pub r#type: String,
     /// Your customer id.
     pub customer_id: String,
-    /// Minor units: the payment, this refund, or the subscription's price.
+    /// Minor units: the payment, this refund, or the subscription's price. Any JSON
+    /// integer is read, so an out-of-range one is a 422 naming the field.
+    #[serde(deserialize_with = "crate::domain::money::lenient_cents")]
     pub amount_cents: i64,
     /// ISO 4217.
     pub currency: Option<String>,
@@ -58,8 +65,9 @@ pub struct ApiEvent {
     /// Payment intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_intent_id: Option<String>,
-    /// RFC 3339.
-    pub occurred_at: String,
+    /// RFC 3339; the time received when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<String>,
     /// `affiliate_code`, `aff_sess`, `ref`, `affiliate_id` are read for attribution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
@@ -88,25 +96,25 @@ pub fn normalize(e: &ApiEvent, now: i64) -> AppResult<Normalized> {
     let currency = e
         .currency
         .as_deref()
-        .map(|c| Currency::parse("currency", c).map(|c| c.as_str().to_owned()))
+        .map(|c| Currency::parse("currency", c))
         .transpose()?;
-    let money = matches!(*r#type, "charge.succeeded" | "refund.processed");
-    if money && currency.is_none() {
-        return Err(AppError::invalid("currency", "currency is required"));
-    }
-    if e.amount_cents < 0 || (money && e.amount_cents == 0) {
-        return Err(AppError::invalid(
-            "amount_cents",
-            if money {
-                "amount_cents must be a positive integer"
-            } else {
-                "amount_cents must not be negative"
-            },
-        ));
-    }
-    let occurred_at = chrono::DateTime::parse_from_rfc3339(e.occurred_at.trim())
-        .map_err(|_| AppError::invalid("occurred_at", "occurred_at must be an RFC 3339 time"))?
-        .timestamp_millis();
+    let is_money = matches!(*r#type, "charge.succeeded" | "refund.processed");
+    let amount_cents = match currency {
+        Some(c) if is_money => Money::payment("amount_cents", e.amount_cents, c)?.cents(),
+        Some(c) => Money::amount("amount_cents", e.amount_cents, c)?.cents(),
+        None if is_money => {
+            return Err(AppError::invalid("currency", "currency is required"));
+        }
+        // A subscription without a currency: its price is informational.
+        None => money::non_negative("amount_cents", e.amount_cents)?,
+    };
+    let currency = currency.map(|c| c.as_str().to_owned());
+    let occurred_at = match e.occurred_at.as_deref().map(str::trim) {
+        None | Some("") => now,
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|_| AppError::invalid("occurred_at", "occurred_at must be an RFC 3339 time"))?
+            .timestamp_millis(),
+    };
     if occurred_at > now + FUTURE_SKEW_MS {
         return Err(AppError::invalid(
             "occurred_at",
@@ -135,14 +143,14 @@ pub fn normalize(e: &ApiEvent, now: i64) -> AppResult<Normalized> {
     let mut event = Normalized {
         kind: match *r#type {
             "charge.succeeded" => Kind::Payment,
-            "refund.processed" => Kind::Refund(RefundAmount::Increment(e.amount_cents)),
+            "refund.processed" => Kind::Refund(RefundAmount::Increment(amount_cents)),
             "subscription.created" => Kind::SubscriptionStarted,
             _ => Kind::SubscriptionCanceled,
         },
         event_type: (*r#type).to_owned(),
         customer_id: Some(customer_id),
         email,
-        amount_cents: e.amount_cents,
+        amount_cents,
         currency,
         invoice_id: opt_id("invoice_id", &e.invoice_id)?,
         payment_intent_id: opt_id("payment_intent_id", &e.payment_intent_id)?,
@@ -215,9 +223,20 @@ pub async fn receive(
     vendor_id: &str,
     body: &ApiEvent,
 ) -> AppResult<Ingested> {
-    let event = normalize(body, db::now_ms())?;
+    let now = db::now_ms();
+    let event = normalize(body, now)?;
     let program = program_for(db, vendor_id, body, &event.hints).await?;
-    let payload = serde_json::to_string(body)
+    // A body without a time is stored with the time it was received, so a replay reads
+    // the same time; a given time is stored exactly as sent.
+    let mut body = body.clone();
+    if body
+        .occurred_at
+        .as_deref()
+        .is_none_or(|t| t.trim().is_empty())
+    {
+        body.occurred_at = Some(db::rfc3339(event.occurred_at));
+    }
+    let payload = serde_json::to_string(&body)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("serialising an event: {e}")))?;
     let door = Door {
         source: "api",

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use crate::db::{
     self, Db, billing_events::NewEvent, conversions::PaymentRefs, programs::ProgramRow,
 };
-use crate::domain::conversions;
 use crate::domain::tracking::{Tracker, is_click_id, normalize_code, track::stored_click};
+use crate::domain::{conversions, money};
 use crate::error::{AppError, AppResult};
 pub use writer::IngestWriter;
 use writer::Job;
@@ -518,9 +518,17 @@ async fn process(
     event: &Normalized,
     click: Option<&db::clicks::ClickRow>,
 ) -> AppResult<Processed> {
+    // Every door passes here, so no out-of-range amount becomes money whichever door it
+    // came through (the API doors refuse them earlier with a 422; this catches provider
+    // events, which are authentic and must be kept, not refused).
+    if let Some(detail) = amount_out_of_range(event) {
+        return Ok(Processed::ignored("amount_out_of_range", detail));
+    }
     match event.kind {
         Kind::Payment | Kind::SubscriptionStarted | Kind::Customer => {
-            conversions::on_event(conn, program, source, event, click).await
+            let mut p = conversions::on_event(conn, program, source, event, click).await?;
+            note_currency(&mut p, program, event);
+            Ok(p)
         }
         Kind::Refund(amount) => conversions::on_refund(conn, program, event, amount).await,
         Kind::Link => conversions::on_link(conn, program, event).await,
@@ -534,6 +542,50 @@ async fn process(
             json!({"type": event.event_type}),
         )),
     }
+}
+
+/// Why the amounts of `event` cannot be money, if so: an amount, or a refund's amount,
+/// outside 0 ..= [`money::MAX_CENTS`]. The check providers' doors (Stripe) share with the
+/// pipeline; the detail names the field and the range.
+pub fn amount_out_of_range(event: &Normalized) -> Option<Value> {
+    let refund = match event.kind {
+        Kind::Refund(RefundAmount::Increment(c) | RefundAmount::Cumulative(c)) => Some(c),
+        _ => None,
+    };
+    let (field, cents) = match refund {
+        Some(c) if !money::in_range(c) => ("refund_amount_cents", c),
+        _ if !money::in_range(event.amount_cents) => ("amount_cents", event.amount_cents),
+        _ => return None,
+    };
+    Some(json!({
+        "field": field,
+        "amount_cents": cents,
+        "message": format!(
+            "{field} {cents} is outside the money range 0 to {} minor units; \
+             nothing was recorded",
+            money::MAX_CENTS
+        ),
+    }))
+}
+
+/// Says in the event's answer when a new conversion is in another currency than its
+/// program (see the README's multi-currency section): nothing is converted, so the
+/// client must not read the amounts as the program's currency.
+fn note_currency(p: &mut Processed, program: &ProgramRow, event: &Normalized) {
+    let Some(currency) = event.currency.as_deref() else {
+        return;
+    };
+    if currency == program.currency || p.result.get("commissions").is_none() {
+        return;
+    }
+    let pc = program.currency.as_str();
+    p.result["currency"] = json!(currency);
+    p.result["program_currency"] = json!(pc);
+    p.result["currency_note"] = json!(format!(
+        "the sale is in {currency}, the program in {pc}: the conversion is recorded in \
+         {currency} without exchange; percentage and upline commissions are in {currency}, \
+         flat commissions in {pc}; balances and payouts are kept per currency"
+    ));
 }
 
 /// Turns a stored payload back into its event.

@@ -261,6 +261,9 @@ pub async fn by_customer(
         "email": a.row.email,
         "name": a.row.name,
         "conversions": stats.conversions,
+        // Seed 001's totalEarned, in `currency` (see the stats figures in the README).
+        "total_earned_cents": stats.totals.total_earned_cents,
+        "currency": stats.totals.currency,
         "balances": stats.balances,
     })))
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::db::{self, commissions::CommissionRow, conversions::ConversionRow};
 use crate::domain::audit::Actor;
 use crate::domain::conversions::{self, ManualInput, STATUSES};
+use crate::domain::money;
 use crate::domain::terms::{format_cents, parse_amount};
 use crate::error::AppError;
 use crate::http::dashboard::Staff;
@@ -274,6 +275,16 @@ fn manual_input(f: &ManualForm) -> Result<ManualInput, AppError> {
         return Err(AppError::invalid(
             "amount",
             "enter an amount greater than zero",
+        ));
+    }
+    if amount_cents > money::MAX_CENTS {
+        // The domain refuses it too; here the message speaks in the form's units.
+        return Err(AppError::invalid(
+            "amount",
+            format!(
+                "enter an amount of at most {}",
+                format_cents(money::MAX_CENTS)
+            ),
         ));
     }
     if f.affiliate_id.trim().is_empty() && f.code.trim().is_empty() {

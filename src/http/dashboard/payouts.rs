@@ -509,7 +509,7 @@ async fn run_page(
     let mut totals: Vec<(String, i64)> = Vec::new();
     for p in rows.iter().filter(|p| is_open(p)) {
         match totals.iter_mut().find(|(c, _)| *c == p.currency) {
-            Some((_, sum)) => *sum += p.net_cents,
+            Some((_, sum)) => *sum = sum.saturating_add(p.net_cents),
             None => totals.push((p.currency.clone(), p.net_cents)),
         }
     }
