@@ -14,11 +14,11 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::domain::affiliate_tokens::Signer;
-use crate::domain::billing::IngestWriter;
-use crate::domain::mail::Sender;
+use crate::domain::access::affiliate_tokens::Signer;
+use crate::domain::attribution::tracking::Tracker;
+use crate::domain::earnings::billing::IngestWriter;
 use crate::domain::payouts::stripe_connect::StripeConnect;
-use crate::domain::tracking::Tracker;
+use crate::domain::tenancy::mail::Sender;
 use crate::error::AppError;
 use crate::http::middleware::{csrf::csrf, host_routing::route_by_host, htmx_errors::htmx_errors};
 use crate::http::middleware::{request_id::request_id, security_headers::security_headers};

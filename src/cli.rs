@@ -11,9 +11,10 @@ use tokio::sync::watch;
 use crate::app::Application;
 use crate::config::{Settings, SettingsArgs};
 use crate::db::Db;
-use crate::domain::api_keys::{self, Scope};
-use crate::domain::audit::Actor;
-use crate::domain::{staff, vendors};
+use crate::domain::partners::onboarding;
+use crate::domain::tenancy::api_keys::{self, Scope};
+use crate::domain::tenancy::audit::Actor;
+use crate::domain::{tenancy::staff, tenancy::vendors};
 use crate::jobs::Worker;
 use crate::jobs::mailer::Mailer;
 use crate::telemetry;
@@ -149,7 +150,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Ledger(LedgerCommand::Verify) => {
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
-            let violations = crate::domain::ledger::verify(&db).await;
+            let violations = crate::domain::earnings::ledger::verify(&db).await;
             db.close().await;
             let violations = violations.map_err(|e| anyhow::anyhow!("{e}"))?;
             if violations.is_empty() {
@@ -241,13 +242,13 @@ async fn admin(cmd: AdminCommand, db: &Db, settings: &Settings) -> anyhow::Resul
             owner_password,
             currency,
         } => {
-            let input = vendors::NewVendor {
+            let input = onboarding::NewVendor {
                 name,
                 owner_email,
                 owner_password,
                 currency,
             };
-            let created = vendors::create(db, input, vendors::Origin::Cli).await?;
+            let created = onboarding::create(db, input, onboarding::Origin::Cli).await?;
             println!("vendor_id: {}", created.vendor.id);
             println!("slug: {}", created.vendor.slug);
             println!("owner_id: {}", created.owner.id);

@@ -20,11 +20,11 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::domain::affiliate_tokens::Signer;
-use crate::domain::billing::IngestWriter;
-use crate::domain::mail::Sender;
+use crate::domain::access::affiliate_tokens::Signer;
+use crate::domain::attribution::tracking::Tracker;
+use crate::domain::earnings::billing::IngestWriter;
 use crate::domain::payouts::stripe_connect::StripeConnect;
-use crate::domain::tracking::Tracker;
+use crate::domain::tenancy::mail::Sender;
 use crate::error::AppError;
 use pages::HtmlError;
 use portal_hosts::PortalHosts;

@@ -103,7 +103,7 @@ pub fn csrf_token(session: &Session) -> String {
     if let Ok(Some(token)) = session.get::<String>(CSRF) {
         return token;
     }
-    let token = crate::domain::tokens::random_hex(32);
+    let token = crate::domain::values::tokens::random_hex(32);
     // A failure here only means the next form post is refused; nothing to recover.
     let _ = session.insert(CSRF, &token);
     token

@@ -1,13 +1,13 @@
 //! Referral links (`/r/{code}[/{slug}]`) and the tracking snippet (`/t.js`), served on every
-//! known host. Thin: the decisions are in `domain::tracking::redirect`.
+//! known host. Thin: the decisions are in `domain::attribution::tracking::redirect`.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use crate::domain::tracking::Visit;
-use crate::domain::tracking::redirect::{self, COOKIE, LinkRequest, Outcome};
+use crate::domain::attribution::tracking::Visit;
+use crate::domain::attribution::tracking::redirect::{self, COOKIE, LinkRequest, Outcome};
 use crate::http::client::{self, header_str};
 use crate::http::middleware::host_routing::PortalHost;
 use crate::http::pages::ErrorPage;

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::db;
-use crate::domain::billing::{self, Door, stripe};
+use crate::domain::earnings::billing::{self, Door, stripe};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::client::header_str;

@@ -121,7 +121,7 @@ impl Worker {
     /// Runs every job due at `now` (unix ms), batch after batch, until none is due or
     /// `stop` turns true. Returns how many jobs ran.
     pub async fn run_due(&self, now: i64, stop: &watch::Receiver<bool>) -> anyhow::Result<usize> {
-        let matured = crate::domain::conversions::mature_due(&self.db, now)
+        let matured = crate::domain::earnings::conversions::mature_due(&self.db, now)
             .await
             .map_err(|e| anyhow::anyhow!("maturing conversions: {e}"))?;
         if matured > 0 {

@@ -4,7 +4,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::db::{self, Db, jobs::ClaimedJob};
-use crate::domain::mail;
+use crate::domain::tenancy::mail;
 use crate::jobs::mailer::{Mailer, SendError};
 use crate::jobs::{Outcome, Settled, settle};
 

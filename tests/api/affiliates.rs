@@ -1,6 +1,6 @@
 //! Affiliates through the API: invitations, lists, updates, soft delete, isolation.
 
-use affilia::domain::api_keys::Scope;
+use affilia::domain::tenancy::api_keys::Scope;
 use reqwest::Method;
 use serde_json::{Value, json};
 

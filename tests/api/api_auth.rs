@@ -1,6 +1,6 @@
 //! API keys resolve to their vendor; errors use the envelope.
 
-use affilia::domain::api_keys::Scope;
+use affilia::domain::tenancy::api_keys::Scope;
 use serde_json::Value;
 
 use crate::helpers::spawn_app;

@@ -1,6 +1,6 @@
 //! Applications (seed 001): submit, duplicates, status, review, events, emails.
 
-use affilia::domain::api_keys::Scope;
+use affilia::domain::tenancy::api_keys::Scope;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -420,12 +420,12 @@ async fn the_public_form_works_on_the_portal_and_the_custom_domain() {
         .await
         .unwrap()
         .unwrap();
-    affilia::domain::vendors::add_portal_domain(
+    affilia::domain::tenancy::vendors::add_portal_domain(
         &app.db,
         &[],
         &acme.id,
         "partners.acme.test",
-        &affilia::domain::audit::Actor::Cli,
+        &affilia::domain::tenancy::audit::Actor::Cli,
     )
     .await
     .unwrap();

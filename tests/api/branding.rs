@@ -1,7 +1,7 @@
 //! Vendor branding, portal domains, origins and the logo: API, portal, dashboard page,
 //! emails and the click API's CORS.
 
-use affilia::domain::api_keys::Scope;
+use affilia::domain::tenancy::api_keys::Scope;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -730,7 +730,7 @@ async fn the_dashboard_settings_page_saves_validates_and_uploads_the_logo() {
 async fn a_viewer_sees_the_settings_but_cannot_change_them() {
     let app = spawn_app().await;
     let acme = vendor(&app, "Acme").await;
-    let hash = affilia::domain::password::hash(OWNER_PASSWORD.into())
+    let hash = affilia::domain::tenancy::password::hash(OWNER_PASSWORD.into())
         .await
         .unwrap();
     affilia::db::users::insert(

@@ -1,7 +1,7 @@
 //! Affiliate tokens, the /me self-service API (links, deals), deal review by the vendor in
 //! the API and the dashboard, and deals turning into referrals.
 
-use affilia::domain::affiliate_tokens::Signer;
+use affilia::domain::access::affiliate_tokens::Signer;
 use reqwest::Method;
 use serde_json::{Value, json};
 

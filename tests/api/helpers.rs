@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use affilia::app::Application;
 use affilia::config::{LogFormat, Secret, Settings};
 use affilia::db::Db;
-use affilia::domain::api_keys::{self, Scope};
-use affilia::domain::audit::Actor;
-use affilia::domain::vendors::{self, CreatedVendor, NewVendor, Origin};
+use affilia::domain::partners::onboarding::{self, CreatedVendor, NewVendor, Origin};
+use affilia::domain::tenancy::api_keys::{self, Scope};
+use affilia::domain::tenancy::audit::Actor;
 use affilia::jobs::Worker;
 use affilia::jobs::mailer::Mailer;
 use reqwest::redirect::Policy;
@@ -328,7 +328,7 @@ impl TestApp {
 
     /// Creates a vendor directly through the service layer (as the CLI does).
     pub async fn create_vendor(&self, name: &str, owner_email: &str) -> CreatedVendor {
-        vendors::create(
+        onboarding::create(
             &self.db,
             NewVendor {
                 name: name.into(),

@@ -1,7 +1,7 @@
 //! Host routing: dashboard hosts, vendors' portal domains, `/p/{slug}`, unknown hosts.
 
-use affilia::domain::audit::Actor;
-use affilia::domain::vendors;
+use affilia::domain::tenancy::audit::Actor;
+use affilia::domain::tenancy::vendors;
 
 use crate::helpers::{TestApp, spawn_app};
 

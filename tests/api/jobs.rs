@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use affilia::config::Secret;
 use affilia::db::{Db, now_ms};
-use affilia::domain::mail::{self, Content, Recipient, Sender};
+use affilia::domain::tenancy::mail::{self, Content, Recipient, Sender};
 use affilia::jobs::Worker;
 use affilia::jobs::mailer::Mailer;
 use tokio::sync::watch;

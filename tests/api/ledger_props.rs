@@ -17,9 +17,9 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use affilia::db::{self, Db, programs::ProgramRow};
-use affilia::domain::audit::Actor;
-use affilia::domain::billing::{self, Door, api_event::ApiEvent, stripe};
-use affilia::domain::{conversions, ledger, payouts};
+use affilia::domain::earnings::billing::{self, Door, api_event::ApiEvent, stripe};
+use affilia::domain::tenancy::audit::Actor;
+use affilia::domain::{earnings::conversions, earnings::ledger, payouts};
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::money::{money_shop, refer};
@@ -206,7 +206,7 @@ impl World {
                 let Some(id) = self.conversions.get(*i).cloned() else {
                     return;
                 };
-                let actor = affilia::domain::audit::Actor::System;
+                let actor = affilia::domain::tenancy::audit::Actor::System;
                 let r = if matches!(step, Step::Approve(_)) {
                     conversions::approve(&self.db, &self.vendor_id, &id, &actor)
                         .await

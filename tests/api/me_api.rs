@@ -255,7 +255,7 @@ async fn personal_tokens_work_until_revoked() {
     let jane = affiliate(&app, &s, "jane@partners.test", "jane").await;
     let bob = affiliate(&app, &s, "bob@partners.test", "bob").await;
     let (secret, row) =
-        affilia::domain::personal_tokens::create(&app.db, &s.vendor_id, &jane, "Zapier")
+        affilia::domain::access::personal_tokens::create(&app.db, &s.vendor_id, &jane, "Zapier")
             .await
             .unwrap();
     assert!(secret.starts_with("afpt_"));
@@ -270,13 +270,14 @@ async fn personal_tokens_work_until_revoked() {
     let (status, me) = get(&app, &secret, "/api/v1/me").await;
     assert_eq!((status, me["id"].as_str()), (200, Some(jane.as_str())));
     // Bob cannot revoke Jane's token.
-    let err = affilia::domain::personal_tokens::revoke(&app.db, &s.vendor_id, &bob, &row.id)
-        .await
-        .unwrap_err();
+    let err =
+        affilia::domain::access::personal_tokens::revoke(&app.db, &s.vendor_id, &bob, &row.id)
+            .await
+            .unwrap_err();
     assert!(matches!(err, affilia::error::AppError::NotFound));
     let (status, _) = get(&app, &secret, "/api/v1/me").await;
     assert_eq!(status, 200);
-    affilia::domain::personal_tokens::revoke(&app.db, &s.vendor_id, &jane, &row.id)
+    affilia::domain::access::personal_tokens::revoke(&app.db, &s.vendor_id, &jane, &row.id)
         .await
         .unwrap();
     let (status, _) = get(&app, &secret, "/api/v1/me").await;

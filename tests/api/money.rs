@@ -6,8 +6,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use affilia::domain::billing::stripe;
-use affilia::domain::ledger;
+use affilia::domain::earnings::billing::stripe;
+use affilia::domain::earnings::ledger;
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::tracking::{Shop, affiliate, patch_program, set_status, shop};

@@ -3,7 +3,7 @@
 //! applicants' status page, signed 24-hour portal links, embed tokens, sign-out, and
 //! deactivated affiliates locked out.
 
-use affilia::domain::audit::Actor;
+use affilia::domain::tenancy::audit::Actor;
 use reqwest::{Client, Method};
 use serde_json::json;
 
@@ -144,7 +144,7 @@ async fn magic_links_sign_in_once_and_reveal_no_accounts() {
         app.count(&format!(
             "SELECT COUNT(*) FROM login_tokens WHERE token_hash = '{}' AND purpose = 'affiliate_sign_in' \
              AND expires_at <= created_at + 900000",
-            affilia::domain::tokens::sha256_hex(token)
+            affilia::domain::values::tokens::sha256_hex(token)
         ))
         .await,
         1
@@ -475,7 +475,7 @@ async fn links_and_embeds_use_the_vendor_domain_and_its_host() {
     let app = spawn_app().await;
     let s: Shop = shop(&app, "Acme", "https://acme.test/").await;
     let jane = affiliate(&app, &s, "jane@partners.test", "jane").await;
-    affilia::domain::vendors::add_portal_domain(
+    affilia::domain::tenancy::vendors::add_portal_domain(
         &app.db,
         &[],
         &s.vendor_id,

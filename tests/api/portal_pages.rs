@@ -3,10 +3,10 @@
 //! refusals, tenant isolation, and the embeds' token and framing rules.
 
 use affilia::db::now_ms;
-use affilia::domain::affiliate_stats::{self, Period};
-use affilia::domain::affiliate_tokens::Signer;
-use affilia::domain::ledger;
-use affilia::domain::terms::format_money;
+use affilia::domain::access::affiliate_tokens::Signer;
+use affilia::domain::earnings::affiliate_stats::{self, Period};
+use affilia::domain::earnings::ledger;
+use affilia::domain::partners::terms::format_money;
 use reqwest::{Client, Method, Response};
 use serde_json::json;
 
@@ -318,9 +318,10 @@ async fn the_dashboard_shows_the_affiliates_own_figures_chart_and_balances() {
         "{next}"
     );
     assert!(next.contains(": Next payout "), "{next}");
-    let estimate = affiliate_stats::next_payouts(&app.db, &s.vendor_id, &jane, now_ms())
-        .await
-        .unwrap();
+    let estimate =
+        affilia::domain::payouts::schedule::next_payouts(&app.db, &s.vendor_id, &jane, now_ms())
+            .await
+            .unwrap();
     assert_eq!(estimate.len(), 1);
     assert!(!estimate[0].reaches_minimum);
     assert!(estimate[0].next_run.is_some());

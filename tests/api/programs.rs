@@ -1,6 +1,6 @@
 //! Programs and versioned commission terms through the API.
 
-use affilia::domain::api_keys::Scope;
+use affilia::domain::tenancy::api_keys::Scope;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
@@ -357,7 +357,7 @@ async fn dashboard_creates_and_edits_programs_with_exact_decimal_terms() {
     assert!(page.contains("Saved."));
     assert!(page.contains("10: 15\n50: 20"), "{page}");
 
-    let program = affilia::domain::programs::get(&app.db, &app_vendor(&app).await, &id)
+    let program = affilia::domain::partners::programs::get(&app.db, &app_vendor(&app).await, &id)
         .await
         .unwrap();
     let expected = json!({"type": "tiered", "bps": 1250, "tiers": [{"min_conversions": 10, "bps": 1500}, {"min_conversions": 50, "bps": 2000}],
@@ -380,7 +380,7 @@ async fn dashboard_creates_and_edits_programs_with_exact_decimal_terms() {
         )
         .await;
     assert_eq!(res.status(), 303);
-    let program = affilia::domain::programs::get(&app.db, &app_vendor(&app).await, &id)
+    let program = affilia::domain::partners::programs::get(&app.db, &app_vendor(&app).await, &id)
         .await
         .unwrap();
     assert_eq!(program.row.current_terms_version, 2);

@@ -306,7 +306,10 @@ async fn bad_referral_reports_are_refused_and_change_nothing() {
     assert_eq!(app.count("SELECT COUNT(*) FROM referrals").await, 0);
 
     let read = app
-        .api_key(&shop.vendor_id, affilia::domain::api_keys::Scope::Read)
+        .api_key(
+            &shop.vendor_id,
+            affilia::domain::tenancy::api_keys::Scope::Read,
+        )
         .await;
     let (status, _) = app
         .call(

@@ -629,8 +629,10 @@ async fn a_manual_conversion_naming_the_payment_is_the_one_a_stripe_event_finds(
             &s.key,
             reqwest::Method::POST,
             "/api/v1/conversions",
-            Some(json!({"affiliate_id": jane, "amount_cents": AMOUNT, "customer_id": p.customer,
-                        "invoice_id": p.invoice})),
+            Some(
+                json!({"affiliate_id": jane, "amount_cents": AMOUNT, "customer_id": p.customer,
+                        "invoice_id": p.invoice}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{manual}");

@@ -1,7 +1,7 @@
 //! Referral links, clicks, the tracking snippet and the public click API.
 
 use affilia::db::clicks::ClickRow;
-use affilia::domain::api_keys::Scope;
+use affilia::domain::tenancy::api_keys::Scope;
 use reqwest::Method;
 use reqwest::header::{HeaderValue, LOCATION, REFERER, USER_AGENT};
 use serde_json::{Value, json};
@@ -332,12 +332,12 @@ async fn on_a_portal_domain_unknown_codes_land_on_the_vendors_site() {
     let app = spawn_app().await;
     let shop = shop(&app, "Acme", "https://shop.acme.test/").await;
     affiliate(&app, &shop, "jane@partners.test", "jane").await;
-    affilia::domain::vendors::add_portal_domain(
+    affilia::domain::tenancy::vendors::add_portal_domain(
         &app.db,
         &["127.0.0.1".to_owned()],
         &shop.vendor_id,
         "affiliates.acme.test",
-        &affilia::domain::audit::Actor::Cli,
+        &affilia::domain::tenancy::audit::Actor::Cli,
     )
     .await
     .unwrap();

@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use crate::db::{self, Db, affiliates::AffiliateRow, payouts::Filter, payouts::PayoutRow};
-use crate::domain::terms::format_cents;
+use crate::domain::partners::terms::format_cents;
 use crate::error::{AppError, AppResult};
 
 /// Export formats.

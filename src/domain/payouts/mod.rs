@@ -8,11 +8,10 @@
 //! row lock. A payout then goes `pending` → `processing` (exported or sent) → `paid` (the
 //! affiliate received `net` = amount − platform fee) or `failed` (the amount is available
 //! again and its commissions can be paid by a later run). Every step posts its ledger lines
-//! in the transaction of the state change; see [`crate::domain::ledger`].
+//! in the transaction of the state change; see [`crate::domain::earnings::ledger`].
 
 pub mod export;
 pub mod schedule;
-pub mod settings;
 pub mod stripe_connect;
 
 use std::collections::HashMap;
@@ -27,25 +26,34 @@ use crate::db::{
     programs::ProgramRow,
     vendors::VendorRow,
 };
-use crate::domain::audit::{self, Actor};
-use crate::domain::commission_rules::apply_bps;
-use crate::domain::mail::{self, Content, Recipient, Sender};
-use crate::domain::terms::format_money;
-use crate::domain::{Currency, conversions, ledger, text};
+use crate::domain::earnings::commission_rules::apply_bps;
+use crate::domain::partners::payout_settings::{PayoutSettings, method_label};
+use crate::domain::partners::terms::format_money;
+use crate::domain::tenancy::audit::{self, Actor};
+use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
+use crate::domain::values::status::PayoutStatus;
+use crate::domain::{earnings::conversions, earnings::ledger, values::Currency, values::text};
 use crate::error::{AppError, AppResult};
-use settings::{PayoutSettings, method_label};
 
 /// Payout statuses.
-pub const STATUSES: [&str; 4] = ["pending", "processing", "paid", "failed"];
+pub const STATUSES: [&str; 4] = PayoutStatus::ALL_TEXT;
 /// Longest reference or failure reason.
 const NOTE_MAX: usize = 500;
 
-/// Statuses from which a payout can still be paid or fail (its amount is in `in_payout`).
-const OPEN: [&str; 2] = ["pending", "processing"];
+/// Statuses from which a payout can still be paid or fail (conditional updates).
+const OPEN: [&str; 2] = [
+    PayoutStatus::Pending.as_str(),
+    PayoutStatus::Processing.as_str(),
+];
 
-/// Whether a payout is still open: not paid and not failed.
+/// Whether a payout is still open: not paid and not failed (see [`PayoutStatus::is_open`]).
 pub fn is_open(p: &PayoutRow) -> bool {
-    OPEN.contains(&p.status.as_str())
+    PayoutStatus::of(&p.status).is_some_and(PayoutStatus::is_open)
+}
+
+/// Whether a payout can be handed to a provider now.
+pub fn can_process(p: &PayoutRow) -> bool {
+    PayoutStatus::of(&p.status).is_some_and(PayoutStatus::can_process)
 }
 
 /// Parses the `status` filter of payout lists.
@@ -204,7 +212,7 @@ pub async fn run(
                 .await?
                 .ok_or_else(|| AppError::invalid("program_id", "no such program"))?,
         ],
-        None => crate::domain::programs::list(db, vendor_id, 1000, 0)
+        None => crate::domain::partners::programs::list(db, vendor_id, 1000, 0)
             .await?
             .0
             .into_iter()
@@ -708,7 +716,7 @@ async fn paid_email(
             "Commissions {}, platform fee {} ({}).",
             format_money(p.amount_cents, &p.currency),
             format_money(p.fee_cents, &p.currency),
-            crate::domain::terms::format_bps(p.fee_bps)
+            crate::domain::partners::terms::format_bps(p.fee_bps)
         ));
     }
     if let Some(r) = &p.reference {

@@ -3,10 +3,11 @@
 //! program in the database, so several instances never run it twice.
 
 use chrono::Datelike;
+use serde::Serialize;
 
 use super::{Trigger, run_program};
 use crate::db::{self, Db};
-use crate::domain::audit::Actor;
+use crate::domain::tenancy::audit::Actor;
 use crate::error::AppResult;
 
 /// The month key of a scheduled run due at `now` for `payout_day`, if one is due.
@@ -65,6 +66,75 @@ pub async fn run_due(db: &Db, now: i64) -> AppResult<usize> {
         }
     }
     Ok(made)
+}
+
+/// Where one program's next payout stands for the affiliate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextPayout {
+    /// The program.
+    pub program_id: String,
+    /// Its name.
+    pub program_name: String,
+    /// Its currency.
+    pub currency: String,
+    /// The affiliate's available balance in the program (negative after a clawback).
+    pub available_cents: i64,
+    /// The smallest payout the program makes.
+    pub min_payout_cents: i64,
+    /// Whether the available balance reaches the minimum.
+    pub reaches_minimum: bool,
+    /// Day of the next scheduled run (`YYYY-MM-DD`, UTC) when the program pays on a
+    /// schedule; `None` when the vendor pays by hand.
+    pub next_run: Option<String>,
+}
+
+/// The next payout of each program the affiliate is actively enrolled in: the available
+/// balance against the program's minimum, and the next scheduled run (see
+/// [`next_run`]).
+pub async fn next_payouts(
+    db: &Db,
+    vendor_id: &str,
+    affiliate_id: &str,
+    now: i64,
+) -> AppResult<Vec<NextPayout>> {
+    let pool = db.pool();
+    let mut out = Vec::new();
+    for e in db::affiliates::enrollments(pool, vendor_id, affiliate_id).await? {
+        if e.status != "active" {
+            continue;
+        }
+        let Some(program) = db::programs::by_id(pool, vendor_id, &e.program_id).await? else {
+            continue;
+        };
+        let available = db::ledger::available_of(
+            pool,
+            vendor_id,
+            &program.id,
+            affiliate_id,
+            &program.currency,
+        )
+        .await?;
+        let next_run = match program.payout_day.filter(|_| program.status == "active") {
+            Some(day) => {
+                let ran = match due_key(day, now) {
+                    Some(key) => db::payouts::schedule_done(pool, &program.id, &key).await?,
+                    None => false,
+                };
+                Some(next_run(day, now, ran).format("%Y-%m-%d").to_string())
+            }
+            None => None,
+        };
+        out.push(NextPayout {
+            program_id: program.id,
+            program_name: program.name,
+            currency: program.currency,
+            available_cents: available,
+            min_payout_cents: program.min_payout_cents,
+            reaches_minimum: available >= program.min_payout_cents && available > 0,
+            next_run,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ use url::Url;
 
 use super::{failed_in, paid_in, processing_in};
 use crate::db::{self, Db, payouts::PayoutRow};
-use crate::domain::audit::Actor;
-use crate::domain::mail::Sender;
+use crate::domain::tenancy::audit::Actor;
+use crate::domain::tenancy::mail::Sender;
 use crate::error::{AppError, AppResult};
 
 /// The provider: whether it is on, where Stripe is, and an HTTP client.

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db;
-use crate::domain::affiliate_tokens;
-use crate::domain::api_keys::Scope;
-use crate::domain::audit::Actor;
-use crate::domain::portal_access::{Issuer, parse_surface};
+use crate::domain::access::affiliate_tokens;
+use crate::domain::access::portal_access::{Issuer, parse_surface};
+use crate::domain::tenancy::api_keys::Scope;
+use crate::domain::tenancy::audit::Actor;
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;

@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::db;
-use crate::domain::affiliates::{self, Affiliate, AffiliateInput, Stats};
-use crate::domain::api_keys::Scope;
-use crate::domain::audit::Actor;
+use crate::domain::earnings::affiliate_stats::{self, Stats};
+use crate::domain::partners::affiliates::{self, Affiliate, AffiliateInput};
+use crate::domain::tenancy::api_keys::Scope;
+use crate::domain::tenancy::audit::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
@@ -57,7 +58,7 @@ struct AffiliateJson {
 }
 
 async fn with_stats(state: &AppState, a: Affiliate) -> AppResult<AffiliateJson> {
-    let stats = affiliates::stats(&state.db, &a.row.vendor_id, &a.row.id).await?;
+    let stats = affiliate_stats::of_affiliate(&state.db, &a.row.vendor_id, &a.row.id).await?;
     Ok(to_json(a, Some(stats)))
 }
 
@@ -251,7 +252,7 @@ pub async fn by_customer(
     let Some(a) = affiliates::by_customer(&state.db, auth.vendor_id(), &customer_id).await? else {
         return Ok(HttpResponse::Ok().json(json!({"enrolled": false})));
     };
-    let stats = affiliates::stats(&state.db, auth.vendor_id(), &a.row.id).await?;
+    let stats = affiliate_stats::of_affiliate(&state.db, auth.vendor_id(), &a.row.id).await?;
     let code = a.enrollments.first().map(|e| e.code.clone());
     Ok(HttpResponse::Ok().json(json!({
         "enrolled": true,

@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::db::{self, applications::ApplicationRow};
-use crate::domain::api_keys::Scope;
-use crate::domain::applications::{self, ApplicationInput, ReviewInput, Source};
-use crate::domain::audit::Actor;
+use crate::domain::partners::applications::{self, ApplicationInput, ReviewInput, Source};
+use crate::domain::tenancy::api_keys::Scope;
+use crate::domain::tenancy::audit::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
@@ -159,7 +159,8 @@ pub async fn review(
     let mut body =
         serde_json::to_value(ApplicationJson::from(a.clone())).map_err(anyhow::Error::from)?;
     if let Some(affiliate_id) = &a.affiliate_id {
-        let affiliate = crate::domain::affiliates::get(&state.db, &vendor.id, affiliate_id).await?;
+        let affiliate =
+            crate::domain::partners::affiliates::get(&state.db, &vendor.id, affiliate_id).await?;
         let code = affiliate
             .enrollments
             .iter()

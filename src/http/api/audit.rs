@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use crate::db;
-use crate::domain::api_keys::Scope;
+use crate::domain::tenancy::api_keys::Scope;
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;

@@ -7,7 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use crate::domain::api_keys::{self, ApiPrincipal, Scope};
+use crate::domain::tenancy::api_keys::{self, ApiPrincipal, Scope};
 use crate::error::AppError;
 use crate::http::AppState;
 

@@ -4,9 +4,9 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::db::deals::Filter;
-use crate::domain::api_keys::Scope;
-use crate::domain::audit::Actor;
-use crate::domain::deals::{self, ReviewInput};
+use crate::domain::attribution::deals::{self, ReviewInput};
+use crate::domain::tenancy::api_keys::Scope;
+use crate::domain::tenancy::audit::Actor;
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;

@@ -14,12 +14,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db;
-use crate::domain::affiliate_stats::{self, Period};
-use crate::domain::deals::{self, DealInput};
-use crate::domain::links::{self, LinkInput};
-use crate::domain::payouts::settings::PayoutInput;
+use crate::domain::attribution::deals::{self, DealInput};
+use crate::domain::attribution::links::{self, LinkInput};
+use crate::domain::earnings::affiliate_stats::{self, Period};
+use crate::domain::partners::payout_settings::PayoutInput;
 use crate::domain::{
-    affiliate_tokens, affiliates, conversions, ledger, payouts, personal_tokens, self_service,
+    access::affiliate_tokens, access::personal_tokens, access::self_service, earnings::conversions,
+    earnings::ledger, partners::affiliates, payouts,
 };
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
@@ -203,7 +204,7 @@ pub async fn payouts(
         ));
     }
     let page = q.page()?;
-    let currency = crate::domain::Currency::parse_optional("currency", opt(&q.currency))?;
+    let currency = crate::domain::values::Currency::parse_optional("currency", opt(&q.currency))?;
     let filter = db::payouts::Filter {
         vendor_id: &me.vendor_id,
         affiliate_id: Some(&me.affiliate_id),

@@ -10,11 +10,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db;
-use crate::domain::api_keys::Scope;
-use crate::domain::audit::Actor;
-use crate::domain::billing::{self, api_event::ApiEvent};
-use crate::domain::conversions::{self, ManualInput};
-use crate::domain::{Currency, ledger};
+use crate::domain::earnings::billing::{self, api_event::ApiEvent};
+use crate::domain::earnings::conversions::{self, ManualInput};
+use crate::domain::tenancy::api_keys::Scope;
+use crate::domain::tenancy::audit::Actor;
+use crate::domain::{earnings::ledger, values::Currency};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
@@ -331,7 +331,7 @@ pub async fn analytics(
     q: web::Query<AnalyticsQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
-    let report = crate::domain::analytics::report(
+    let report = crate::domain::earnings::analytics::report(
         &state.db,
         auth.vendor_id(),
         opt(&q.program_id),

@@ -12,10 +12,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db;
-use crate::domain::Currency;
-use crate::domain::api_keys::Scope;
-use crate::domain::audit::Actor;
 use crate::domain::payouts::{self, RunRequest, Trigger, export, stripe_connect};
+use crate::domain::tenancy::api_keys::Scope;
+use crate::domain::tenancy::audit::Actor;
+use crate::domain::values::Currency;
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;

@@ -4,10 +4,10 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use crate::db;
-use crate::domain::api_keys::Scope;
-use crate::domain::audit::Actor;
-use crate::domain::programs::{self, Program, ProgramInput};
-use crate::domain::terms::Commission;
+use crate::domain::partners::programs::{self, Program, ProgramInput};
+use crate::domain::partners::terms::Commission;
+use crate::domain::tenancy::api_keys::Scope;
+use crate::domain::tenancy::audit::Actor;
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;

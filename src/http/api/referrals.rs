@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::db::referrals::Filter;
-use crate::domain::api_keys::Scope;
-use crate::domain::referrals::{self, Outcome, ReferralInput};
+use crate::domain::attribution::referrals::{self, Outcome, ReferralInput};
+use crate::domain::tenancy::api_keys::Scope;
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;

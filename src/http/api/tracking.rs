@@ -6,10 +6,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db::{self, clicks::Range};
-use crate::domain::api_keys::Scope;
-use crate::domain::clicks;
-use crate::domain::tracking::Visit;
-use crate::domain::tracking::track::{self, Reporter, TrackInput};
+use crate::domain::attribution::clicks;
+use crate::domain::attribution::tracking::Visit;
+use crate::domain::attribution::tracking::track::{self, Reporter, TrackInput};
+use crate::domain::tenancy::api_keys::Scope;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;

@@ -6,10 +6,10 @@ use actix_web::web::BytesMut;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 
-use crate::domain::api_keys::Scope;
-use crate::domain::audit::Actor;
-use crate::domain::branding::{self, BrandingInput};
-use crate::domain::logo;
+use crate::domain::tenancy::api_keys::Scope;
+use crate::domain::tenancy::audit::Actor;
+use crate::domain::tenancy::branding::{self, BrandingInput};
+use crate::domain::tenancy::logo;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;

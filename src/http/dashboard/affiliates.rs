@@ -9,10 +9,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db;
-use crate::domain::affiliates::{self, AffiliateInput};
-use crate::domain::audit::Actor;
-use crate::domain::payouts::settings::{PayoutSettings, method_label};
-use crate::domain::terms::{self, Rate};
+use crate::domain::earnings::affiliate_stats;
+use crate::domain::partners::affiliates::{self, AffiliateInput};
+use crate::domain::partners::payout_settings::{PayoutSettings, method_label};
+use crate::domain::partners::terms::{self, Rate};
+use crate::domain::tenancy::audit::Actor;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
@@ -139,7 +140,8 @@ pub async fn list(
     if req.headers().contains_key("hx-request") {
         return render(StatusCode::OK, &table);
     }
-    let (programs, _) = crate::domain::programs::list(&state.db, vendor_id, 100, 0).await?;
+    let (programs, _) =
+        crate::domain::partners::programs::list(&state.db, vendor_id, 100, 0).await?;
     render(
         StatusCode::OK,
         &ListPage {
@@ -189,7 +191,8 @@ async fn new_page(
     f: InviteForm,
     error: Option<&AppError>,
 ) -> Result<NewPage, HtmlError> {
-    let (programs, _) = crate::domain::programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
+    let (programs, _) =
+        crate::domain::partners::programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
     Ok(NewPage {
         chrome: Chrome::new(&staff.session, "Invite an affiliate"),
         vendor_name: staff.vendor.name.clone(),
@@ -282,7 +285,7 @@ struct DetailPage {
     metadata: String,
     joined: String,
     enrollments: Vec<EnrollmentView>,
-    stats: affiliates::Stats,
+    stats: affiliate_stats::Stats,
     override_percent: String,
     activity: Vec<ActivityView>,
 }
@@ -329,7 +332,7 @@ pub async fn show(
             chrome: Chrome::new(&staff.session, r.email.clone()),
             vendor_name: staff.vendor.name.clone(),
             user_email: staff.user.email.clone(),
-            stats: affiliates::stats(&state.db, &staff.vendor.id, &a.row.id).await?,
+            stats: affiliate_stats::of_affiliate(&state.db, &staff.vendor.id, &a.row.id).await?,
             id: r.id.clone(),
             name: r.name.clone(),
             email: r.email.clone(),

@@ -8,8 +8,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::{self, applications::ApplicationRow};
-use crate::domain::applications::{self, ReviewInput};
-use crate::domain::audit::Actor;
+use crate::domain::partners::applications::{self, ReviewInput};
+use crate::domain::tenancy::audit::Actor;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;

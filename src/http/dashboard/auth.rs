@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db;
-use crate::domain::staff;
+use crate::domain::tenancy::staff;
 use crate::error::AppError;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
 use crate::http::{AppState, client, session};

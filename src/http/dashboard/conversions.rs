@@ -10,10 +10,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::{self, commissions::CommissionRow, conversions::ConversionRow};
-use crate::domain::audit::Actor;
-use crate::domain::conversions::{self, ManualInput, STATUSES};
-use crate::domain::money;
-use crate::domain::terms::{format_cents, parse_amount};
+use crate::domain::earnings::conversions::{self, ManualInput, STATUSES};
+use crate::domain::partners::terms::{format_cents, parse_amount};
+use crate::domain::tenancy::audit::Actor;
+use crate::domain::values::money;
 use crate::error::AppError;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other, when};
@@ -230,7 +230,8 @@ async fn list_page(
     error: Option<FormError>,
 ) -> Result<ListPage, HtmlError> {
     let table = table(staff, state, &q).await?;
-    let (programs, _) = crate::domain::programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
+    let (programs, _) =
+        crate::domain::partners::programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
     Ok(ListPage {
         chrome: Chrome::new(&staff.session, "Conversions"),
         vendor_name: staff.vendor.name.clone(),

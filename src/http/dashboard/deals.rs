@@ -6,8 +6,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db;
-use crate::domain::audit::Actor;
-use crate::domain::deals::{self, Deal, ReviewInput};
+use crate::domain::attribution::deals::{self, Deal, ReviewInput};
+use crate::domain::tenancy::audit::Actor;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};

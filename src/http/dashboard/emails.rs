@@ -10,8 +10,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::{self, emails::EmailRow};
-use crate::domain::audit::Actor;
-use crate::domain::mail;
+use crate::domain::tenancy::audit::Actor;
+use crate::domain::tenancy::mail;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::db::{self, billing_events::BillingEventRow};
-use crate::domain::billing;
+use crate::domain::earnings::billing;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
 use crate::http::{AppState, session};

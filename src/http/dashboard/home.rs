@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::db;
-use crate::domain::{programs, vendors};
+use crate::domain::{partners::programs, tenancy::vendors};
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render};

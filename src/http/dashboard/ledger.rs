@@ -7,8 +7,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::{self, ledger::EntryRow};
-use crate::domain::ledger::{self, Balance};
-use crate::domain::terms::format_cents;
+use crate::domain::earnings::ledger::{self, Balance};
+use crate::domain::partners::terms::format_cents;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render};

@@ -179,9 +179,9 @@ pub struct Staff {
 }
 
 impl Staff {
-    /// Whether this account may change settings (see [`crate::domain::staff::may_change`]).
+    /// Whether this account may change settings (see [`crate::domain::tenancy::staff::may_change`]).
     pub fn can_change(&self) -> bool {
-        crate::domain::staff::may_change(&self.user.role)
+        crate::domain::tenancy::staff::may_change(&self.user.role)
     }
 
     /// Refuses viewers with 403: they may look at a page but not change anything.

@@ -14,10 +14,10 @@ use crate::db::{
     affiliates::AffiliateRow,
     payouts::{Filter, PayoutRow, RunRow},
 };
-use crate::domain::audit::Actor;
-use crate::domain::payouts::settings::method_label;
+use crate::domain::partners::payout_settings::method_label;
+use crate::domain::partners::terms::{format_bps, format_money};
 use crate::domain::payouts::{self, ProgramRun, RunRequest, Statement, Trigger, export};
-use crate::domain::terms::{format_bps, format_money};
+use crate::domain::tenancy::audit::Actor;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::api::payouts::download;
@@ -131,7 +131,8 @@ async fn program_names(
     state: &AppState,
     vendor_id: &str,
 ) -> Result<Vec<(String, String)>, HtmlError> {
-    let (programs, _) = crate::domain::programs::list(&state.db, vendor_id, 1000, 0).await?;
+    let (programs, _) =
+        crate::domain::partners::programs::list(&state.db, vendor_id, 1000, 0).await?;
     Ok(programs
         .into_iter()
         .map(|p| (p.row.id, p.row.name))
@@ -589,7 +590,7 @@ pub async fn run_export(
 ) -> Result<HttpResponse, HtmlError> {
     let vendor_id = staff.vendor.id.as_str();
     let (run, _) = payouts::run_detail(&state.db, vendor_id, &id).await?;
-    let currency = crate::domain::Currency::parse_optional("currency", Some(&q.currency))?;
+    let currency = crate::domain::values::Currency::parse_optional("currency", Some(&q.currency))?;
     let filter = Filter {
         vendor_id,
         affiliate_id: None,
@@ -778,7 +779,7 @@ async fn payout_page(
         .find(|(pid, _)| *pid == s.payout.program_id)
         .map(|(_, name)| name)
         .unwrap_or_else(|| s.payout.program_id.clone());
-    let can_process = s.payout.status == "pending";
+    let can_process = payouts::can_process(&s.payout);
     let can_settle = payouts::is_open(&s.payout);
     let names = Names(HashMap::from([(
         s.affiliate.id.clone(),

@@ -7,9 +7,9 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::domain::audit::Actor;
-use crate::domain::programs::{self, Program, ProgramInput};
-use crate::domain::terms::{self, Commission, Rate};
+use crate::domain::partners::programs::{self, Program, ProgramInput};
+use crate::domain::partners::terms::{self, Commission, Rate};
+use crate::domain::tenancy::audit::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::dashboard::Staff;

@@ -12,9 +12,9 @@ use askama::Template;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use crate::domain::audit::Actor;
-use crate::domain::branding::{self, BrandingInput, VendorSettings};
-use crate::domain::logo;
+use crate::domain::tenancy::audit::Actor;
+use crate::domain::tenancy::branding::{self, BrandingInput, VendorSettings};
+use crate::domain::tenancy::logo;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;

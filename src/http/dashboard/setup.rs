@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db;
-use crate::domain::vendors::{self, NewVendor, Origin};
+use crate::domain::partners::onboarding::{self, NewVendor, Origin};
 use crate::error::AppError;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
 use crate::http::{AppState, session};
@@ -66,7 +66,7 @@ pub async fn submit(
         owner_password: form.owner_password,
         currency: form.currency.clone(),
     };
-    match vendors::create(&state.db, input, Origin::FirstRunSetup).await {
+    match onboarding::create(&state.db, input, Origin::FirstRunSetup).await {
         Ok(created) => {
             session::sign_in_staff(&session, &created.owner.id, &created.vendor.id)?;
             Ok(see_other("/dashboard"))

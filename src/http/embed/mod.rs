@@ -19,8 +19,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::{self, affiliates::AffiliateRow, vendors::VendorRow};
-use crate::domain::portal_access::EMBED_SURFACES;
-use crate::domain::{affiliates, vendors};
+use crate::domain::access::portal_access::EMBED_SURFACES;
+use crate::domain::{partners::affiliates, tenancy::vendors};
 use crate::error::AppError;
 use crate::http::middleware::host_routing::PortalHost;
 use crate::http::middleware::security_headers::embed_csp;

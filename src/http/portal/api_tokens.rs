@@ -1,12 +1,12 @@
 //! The affiliate's personal API tokens (`/api-tokens`): create one for the self-service API
-//! (shown once), see when each was last used, revoke. Rules in `domain::personal_tokens`.
+//! (shown once), see when each was last used, revoke. Rules in `domain::access::personal_tokens`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::domain::personal_tokens;
+use crate::domain::access::personal_tokens;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render, see_other, when};
 use crate::http::portal::layout::{FormError, Shell, SignedIn};

@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::{self, programs::ProgramRow};
-use crate::domain::applications::{self, ApplicationInput, Source};
+use crate::domain::partners::applications::{self, ApplicationInput, Source};
 use crate::error::AppError;
 use crate::http::pages::{Chrome, HtmlError, render};
 use crate::http::portal::Portal;
@@ -74,7 +74,8 @@ async fn program(
     portal: &Portal,
     slug: Option<&str>,
 ) -> Result<(ProgramRow, Vec<Choice>), HtmlError> {
-    let (all, _) = crate::domain::programs::list(&state.db, &portal.vendor.id, 100, 0).await?;
+    let (all, _) =
+        crate::domain::partners::programs::list(&state.db, &portal.vendor.id, 100, 0).await?;
     let active: Vec<_> = all
         .into_iter()
         .filter(|p| p.row.status == "active")

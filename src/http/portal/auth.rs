@@ -1,6 +1,6 @@
 //! Portal sign-in: the magic-link form, the page behind every emailed link (magic links,
 //! invitations, welcome links, applicant links), signed portal links from the vendor's app,
-//! the applicant's status page, and sign-out. The rules live in `domain::portal_login`.
+//! the applicant's status page, and sign-out. The rules live in `domain::access::portal_login`.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -8,8 +8,8 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::domain::portal_login::{self, Grant};
-use crate::domain::programs;
+use crate::domain::access::portal_login::{self, Grant};
+use crate::domain::partners::programs;
 use crate::error::AppError;
 use crate::http::pages::{Chrome, HtmlError, day, render, see_other};
 use crate::http::portal::Portal;

@@ -4,8 +4,8 @@
 
 use chrono::NaiveDate;
 
-use crate::domain::affiliate_stats::{AffiliateStats, Bucket};
-use crate::domain::terms::{format_cents, format_money};
+use crate::domain::earnings::affiliate_stats::{AffiliateStats, Bucket};
+use crate::domain::partners::terms::{format_cents, format_money};
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 240.0;

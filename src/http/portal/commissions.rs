@@ -10,10 +10,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db;
-use crate::domain::affiliates;
-use crate::domain::clicks::parse_instant;
-use crate::domain::conversions::{self, COMMISSION_STATUSES};
-use crate::domain::terms::format_money;
+use crate::domain::attribution::clicks::parse_instant;
+use crate::domain::earnings::conversions::{self, COMMISSION_STATUSES};
+use crate::domain::partners::affiliates;
+use crate::domain::partners::terms::format_money;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, day, render};

@@ -7,10 +7,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::{self, affiliates::AffiliateRow, vendors::VendorRow};
-use crate::domain::affiliate_stats::{self, NextPayout, Period};
-use crate::domain::payouts::settings::PayoutSettings;
-use crate::domain::terms::format_money;
-use crate::domain::{affiliates, ledger, links, tracking};
+use crate::domain::earnings::affiliate_stats::{self, Period};
+use crate::domain::partners::payout_settings::PayoutSettings;
+use crate::domain::partners::terms::format_money;
+use crate::domain::payouts::schedule::{self, NextPayout};
+use crate::domain::{
+    attribution::links, attribution::tracking, earnings::ledger, partners::affiliates,
+};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render};
@@ -214,7 +217,7 @@ pub async fn view(
     }
     let settings = PayoutSettings::of(affiliate);
     let payable = settings.method.is_some() && settings.destination().is_some();
-    let next_payouts = affiliate_stats::next_payouts(&state.db, &vendor.id, &affiliate.id, now)
+    let next_payouts = schedule::next_payouts(&state.db, &vendor.id, &affiliate.id, now)
         .await?
         .iter()
         .map(|n| describe_next(n, vendor.display_name(), payable))

@@ -8,8 +8,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db;
-use crate::domain::affiliates;
-use crate::domain::deals::{self, DealInput};
+use crate::domain::attribution::deals::{self, DealInput};
+use crate::domain::partners::affiliates;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};

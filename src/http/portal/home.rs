@@ -6,7 +6,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::domain::programs;
+use crate::domain::partners::programs;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render};
 use crate::http::portal::Portal;
@@ -76,7 +76,7 @@ pub async fn show(
 /// `GET /brand.css`: the vendor's colours as CSS variables. A stylesheet rather than an
 /// inline style keeps the CSP at `style-src 'self'`.
 pub async fn brand_css(portal: Portal) -> HttpResponse {
-    let color = if crate::domain::mail::is_hex_color(&portal.vendor.primary_color) {
+    let color = if crate::domain::tenancy::mail::is_hex_color(&portal.vendor.primary_color) {
         portal.vendor.primary_color.as_str()
     } else {
         "#4f46e5"

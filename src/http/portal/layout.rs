@@ -11,7 +11,7 @@ use actix_web::error::InternalError;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 
 use crate::db::affiliates::AffiliateRow;
-use crate::domain::affiliates;
+use crate::domain::partners::affiliates;
 use crate::error::AppError;
 use crate::http::pages::{Chrome, HtmlError, see_other};
 use crate::http::portal::Portal;

@@ -8,8 +8,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::{affiliates::AffiliateRow, vendors::VendorRow};
-use crate::domain::affiliates;
-use crate::domain::links::{self, LinkInput};
+use crate::domain::attribution::links::{self, LinkInput};
+use crate::domain::partners::affiliates;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};

@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::domain::{branding, logo};
+use crate::domain::{tenancy::branding, tenancy::logo};
 use crate::http::AppState;
 use crate::http::pages::HtmlError;
 use crate::http::portal::Portal;

@@ -93,7 +93,7 @@ impl Portal {
     /// Built from the configured base URL and the vendor's known domain, never from
     /// request headers.
     pub fn absolute_url(&self, base_url: &str, path: &str) -> String {
-        let root = crate::domain::vendors::site_root(base_url, self.host.as_deref());
+        let root = crate::domain::tenancy::vendors::site_root(base_url, self.host.as_deref());
         format!("{root}{}", self.url(path))
     }
 

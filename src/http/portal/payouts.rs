@@ -9,10 +9,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::{affiliates::AffiliateRow, payouts::Filter, vendors::VendorRow};
-use crate::domain::audit::Actor;
-use crate::domain::payouts::settings::{self, PayoutInput, PayoutSettings, method_label};
-use crate::domain::terms::{format_cents, format_money};
-use crate::domain::{ledger, payouts};
+use crate::domain::partners::payout_settings::{self, PayoutInput, PayoutSettings, method_label};
+use crate::domain::partners::terms::{format_cents, format_money};
+use crate::domain::tenancy::audit::Actor;
+use crate::domain::{earnings::ledger, payouts};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::payouts::{StatementView, statement_view};
@@ -345,7 +345,7 @@ fn settings_page(
         shell: Shell::new(portal, &who.affiliate, "payouts"),
         nav: Nav::of(portal),
         action: portal.url("/payout-settings"),
-        methods: settings::METHODS
+        methods: payout_settings::METHODS
             .iter()
             .map(|m| MethodOption {
                 value: m,
@@ -390,7 +390,7 @@ pub async fn save_settings(
     let f = form.into_inner();
     let saved = match f.to_input() {
         Ok(input) => {
-            settings::update(
+            payout_settings::update(
                 &state.db,
                 &state.sender,
                 &portal.vendor,

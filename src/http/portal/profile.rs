@@ -8,9 +8,9 @@ use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::domain::affiliates::{self, AffiliateInput};
-use crate::domain::audit::Actor;
-use crate::domain::text;
+use crate::domain::partners::affiliates::{self, AffiliateInput};
+use crate::domain::tenancy::audit::Actor;
+use crate::domain::values::text;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};

@@ -1,0 +1,531 @@
+//! The double-entry ledger: every money movement as balanced journal lines, balances as
+//! sums of lines, and the invariants `affilia ledger verify` checks.
+//!
+//! Accounts, per affiliate and currency: `pending` (earned, in the holding period),
+//! `available` (payable; negative after a clawback), `in_payout` (in a payout not yet paid
+//! or failed), `paid` (received), `fees` (platform fees deducted from payouts). The
+//! vendor's side is `commission_expense` per currency. Payout lines carry their program, so
+//! balances can be read per program. Signs: a line adds its amount to its
+//! account's balance, so crediting an affiliate is `+x` on one of its accounts and `-x` on
+//! the vendor's expense account, and the lines of every transaction sum to zero.
+//!
+//! | movement | lines |
+//! |---|---|
+//! | commission earned | pending +x, expense −x |
+//! | matured / approved early | pending −x, available +x |
+//! | rejected while pending | pending −x, expense +x |
+//! | refund (proportional) | pending or available −x, expense +x |
+//! | payout created | available −x, in_payout +x |
+//! | payout paid (fee f) | in_payout −x, paid +(x − f), fees +f |
+//! | payout failed | in_payout −x, available +x |
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::db::{self, Conn, Db, commissions::CommissionRow, ledger::NewEntry};
+use crate::domain::values::status::PayoutStatus;
+use crate::error::{AppError, AppResult};
+
+/// Affiliate account: earned, in the holding period.
+pub const PENDING: &str = "pending";
+/// Affiliate account: payable.
+pub const AVAILABLE: &str = "available";
+/// Affiliate account: in a payout that is not paid or failed yet.
+pub const IN_PAYOUT: &str = "in_payout";
+/// Affiliate account: paid out.
+pub const PAID: &str = "paid";
+/// Affiliate account: platform fees deducted from payouts.
+pub const FEES: &str = "fees";
+/// Vendor account: what commissions cost.
+pub const EXPENSE: &str = "commission_expense";
+
+/// Posts one balanced transaction; refuses (without writing) lines that do not sum to zero
+/// per currency, so an unbalanced posting can never reach the journal.
+async fn post(
+    conn: &mut Conn,
+    vendor_id: &str,
+    kind: &str,
+    memo: &str,
+    lines: &[NewEntry<'_>],
+) -> AppResult<String> {
+    let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
+    for l in lines {
+        let sum = sums.entry(l.currency).or_default();
+        // Checked: an overflowing posting is refused below like an unbalanced one.
+        *sum = sum.checked_add(l.amount_cents).unwrap_or(i64::MAX);
+    }
+    if sums.values().any(|s| *s != 0) {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "refusing an unbalanced {kind} posting: {sums:?}"
+        )));
+    }
+    let txn = db::new_id("ltx");
+    db::ledger::insert(conn, vendor_id, &txn, kind, memo, db::now_ms(), lines).await?;
+    Ok(txn)
+}
+
+/// The two lines moving `amount` of a commission from `from` to `to` (an affiliate account
+/// or the vendor's expense account).
+fn movement<'a>(
+    c: &'a CommissionRow,
+    from: &'a str,
+    to: &'a str,
+    amount: i64,
+) -> [NewEntry<'a>; 2] {
+    let line = |account: &'a str, amount_cents: i64| NewEntry {
+        account,
+        affiliate_id: (account != EXPENSE).then_some(c.affiliate_id.as_str()),
+        currency: &c.currency,
+        amount_cents,
+        program_id: Some(&c.program_id),
+        conversion_id: Some(&c.conversion_id),
+        commission_id: Some(&c.id),
+        payout_id: None,
+    };
+    [line(from, -amount), line(to, amount)]
+}
+
+/// Records earned commissions (one transaction for all levels of a conversion).
+pub async fn earned(
+    conn: &mut Conn,
+    vendor_id: &str,
+    commissions: &[CommissionRow],
+) -> AppResult<()> {
+    let lines: Vec<NewEntry<'_>> = commissions
+        .iter()
+        .filter(|c| c.amount_cents != 0)
+        .flat_map(|c| movement(c, EXPENSE, PENDING, c.amount_cents))
+        .collect();
+    if lines.is_empty() {
+        return Ok(());
+    }
+    post(conn, vendor_id, "commission", "commission earned", &lines).await?;
+    Ok(())
+}
+
+/// Moves what is left of a pending commission to available (`kind`: `maturation` after the
+/// holding period, `approval` by hand).
+pub async fn made_available(
+    conn: &mut Conn,
+    vendor_id: &str,
+    c: &CommissionRow,
+    kind: &str,
+) -> AppResult<()> {
+    let net = c.amount_cents - c.reversed_cents;
+    if net == 0 {
+        return Ok(());
+    }
+    let memo = if kind == "approval" {
+        "approved by hand"
+    } else {
+        "holding period ended"
+    };
+    post(
+        conn,
+        vendor_id,
+        kind,
+        memo,
+        &movement(c, PENDING, AVAILABLE, net),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Takes what is left of a pending commission back to the vendor (rejected by hand).
+pub async fn rejected(conn: &mut Conn, vendor_id: &str, c: &CommissionRow) -> AppResult<()> {
+    let net = c.amount_cents - c.reversed_cents;
+    if net == 0 {
+        return Ok(());
+    }
+    post(
+        conn,
+        vendor_id,
+        "rejection",
+        "conversion rejected",
+        &movement(c, PENDING, EXPENSE, net),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Takes `amount` of a commission back after a refund: from pending while it is held,
+/// else from available (which may go negative: a clawback the next payout nets off).
+pub async fn reversed(
+    conn: &mut Conn,
+    vendor_id: &str,
+    c: &CommissionRow,
+    amount: i64,
+) -> AppResult<()> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let from = if c.status == "pending" {
+        PENDING
+    } else {
+        AVAILABLE
+    };
+    post(
+        conn,
+        vendor_id,
+        "reversal",
+        "refund",
+        &movement(c, from, EXPENSE, amount),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The lines of a payout's movement between affiliate accounts.
+fn payout_lines<'a>(p: &'a db::payouts::PayoutRow, moves: &[(&'a str, i64)]) -> Vec<NewEntry<'a>> {
+    moves
+        .iter()
+        .filter(|(_, amount)| *amount != 0)
+        .map(|(account, amount_cents)| NewEntry {
+            account,
+            affiliate_id: Some(&p.affiliate_id),
+            currency: &p.currency,
+            amount_cents: *amount_cents,
+            program_id: Some(&p.program_id),
+            conversion_id: None,
+            commission_id: None,
+            payout_id: Some(&p.id),
+        })
+        .collect()
+}
+
+/// A payout was created: its amount leaves available (so no other run can take it).
+pub async fn payout_opened(conn: &mut Conn, p: &db::payouts::PayoutRow) -> AppResult<()> {
+    let lines = payout_lines(
+        p,
+        &[(AVAILABLE, -p.amount_cents), (IN_PAYOUT, p.amount_cents)],
+    );
+    post(conn, &p.vendor_id, "payout", "payout created", &lines).await?;
+    Ok(())
+}
+
+/// A payout was paid: the affiliate received its net, the platform fee is recorded.
+pub async fn payout_paid(conn: &mut Conn, p: &db::payouts::PayoutRow) -> AppResult<()> {
+    let lines = payout_lines(
+        p,
+        &[
+            (IN_PAYOUT, -p.amount_cents),
+            (PAID, p.net_cents),
+            (FEES, p.fee_cents),
+        ],
+    );
+    post(conn, &p.vendor_id, "payout_paid", "payout paid", &lines).await?;
+    Ok(())
+}
+
+/// A payout failed: its amount is available again.
+pub async fn payout_failed(conn: &mut Conn, p: &db::payouts::PayoutRow) -> AppResult<()> {
+    let lines = payout_lines(
+        p,
+        &[(IN_PAYOUT, -p.amount_cents), (AVAILABLE, p.amount_cents)],
+    );
+    post(conn, &p.vendor_id, "payout_failed", "payout failed", &lines).await?;
+    Ok(())
+}
+
+/// An affiliate's balances in one currency.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Balance {
+    /// ISO 4217.
+    pub currency: String,
+    /// In the holding period.
+    pub pending_cents: i64,
+    /// Payable now (negative after a clawback).
+    pub available_cents: i64,
+    /// In payouts not paid yet.
+    pub in_payout_cents: i64,
+    /// Paid out so far (after fees).
+    pub paid_cents: i64,
+    /// Platform fees deducted from payouts.
+    pub fees_cents: i64,
+    /// Everything earned and kept: pending + available + in payouts + paid + fees.
+    pub earned_cents: i64,
+}
+
+/// An affiliate's balances per currency, from the journal.
+pub async fn balances(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppResult<Vec<Balance>> {
+    let rows = db::ledger::balances(db.pool(), vendor_id, affiliate_id).await?;
+    let mut by_currency: BTreeMap<String, Balance> = BTreeMap::new();
+    for (currency, account, sum) in rows {
+        let b = by_currency
+            .entry(currency.clone())
+            .or_insert_with(|| Balance {
+                currency,
+                ..Balance::default()
+            });
+        match account.as_str() {
+            PENDING => b.pending_cents = sum,
+            AVAILABLE => b.available_cents = sum,
+            IN_PAYOUT => b.in_payout_cents = sum,
+            PAID => b.paid_cents = sum,
+            FEES => b.fees_cents = sum,
+            _ => {}
+        }
+    }
+    Ok(by_currency
+        .into_values()
+        .map(|mut b| {
+            // Saturating: bounded amounts never get near i64, but a database holding rows
+            // from before the bound must not panic a debug build.
+            b.earned_cents = [
+                b.available_cents,
+                b.in_payout_cents,
+                b.paid_cents,
+                b.fees_cents,
+            ]
+            .iter()
+            .fold(b.pending_cents, |acc, x| acc.saturating_add(*x));
+            b
+        })
+        .collect())
+}
+
+/// One broken invariant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Tenant.
+    pub vendor_id: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Checks every invariant of one vendor's journal against its commissions:
+/// 1. the lines of every transaction sum to zero per currency;
+/// 2. each commission's lines on pending + available equal what it is still worth;
+/// 3. per affiliate and currency, pending equals the worth of pending commissions, and
+///    available + in payouts + paid + fees equals the worth of the others; paid, fees and
+///    in payouts are never negative;
+/// 4. no commission lost more to refunds than it earned, none is negative;
+/// 5. the vendor's expense account mirrors the affiliates' accounts;
+/// 6. each payout holds its amount in `in_payout` while open and nothing once paid or
+///    failed, and a paid payout's `paid` and `fees` lines are its net and fee.
+pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>> {
+    let mut out = Vec::new();
+    let mut fail = |message: String| {
+        out.push(Violation {
+            vendor_id: vendor_id.to_owned(),
+            message,
+        })
+    };
+    for (txn, currency, sum) in db::ledger::unbalanced(db.pool(), vendor_id).await? {
+        fail(format!(
+            "transaction {txn} sums to {sum} {currency}, not zero"
+        ));
+    }
+    let commissions = db::commissions::all_for_vendor(db.pool(), vendor_id).await?;
+    let journal: BTreeMap<String, i64> = db::ledger::per_commission(db.pool(), vendor_id)
+        .await?
+        .into_iter()
+        .collect();
+    // (affiliate, currency) → (worth of pending commissions, worth of the others)
+    let mut expected: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    for c in &commissions {
+        if c.amount_cents < 0 || c.reversed_cents < 0 || c.reversed_cents > c.amount_cents {
+            fail(format!(
+                "commission {} has amount {} and reversed {}",
+                c.id, c.amount_cents, c.reversed_cents
+            ));
+        }
+        let net = c.net_cents();
+        let posted = journal.get(&c.id).copied().unwrap_or(0);
+        if posted != net {
+            fail(format!(
+                "commission {} is worth {net} but its journal lines hold {posted}",
+                c.id
+            ));
+        }
+        let e = expected
+            .entry((c.affiliate_id.clone(), c.currency.clone()))
+            .or_default();
+        if c.status == "pending" {
+            e.0 += net;
+        } else {
+            e.1 += net;
+        }
+    }
+    // (affiliate, currency) → [pending, available, in payouts, paid, fees] from the journal.
+    let mut actual: BTreeMap<(String, String), [i64; 5]> = BTreeMap::new();
+    let mut affiliates_total: BTreeMap<String, i64> = BTreeMap::new();
+    let mut expense: BTreeMap<String, i64> = BTreeMap::new();
+    for (affiliate, currency, account, sum) in
+        db::ledger::all_balances(db.pool(), vendor_id).await?
+    {
+        match affiliate {
+            Some(a) => {
+                *affiliates_total.entry(currency.clone()).or_default() += sum;
+                let slot = actual.entry((a, currency)).or_default();
+                match account.as_str() {
+                    PENDING => slot[0] = sum,
+                    AVAILABLE => slot[1] = sum,
+                    IN_PAYOUT => slot[2] = sum,
+                    PAID => slot[3] = sum,
+                    FEES => slot[4] = sum,
+                    other => fail(format!("unknown affiliate account {other}")),
+                }
+            }
+            None if account == EXPENSE => *expense.entry(currency).or_default() += sum,
+            None => fail(format!("unknown vendor account {account}")),
+        }
+    }
+    let keys: std::collections::BTreeSet<_> =
+        expected.keys().chain(actual.keys()).cloned().collect();
+    for key in keys {
+        let (pending_worth, settled_worth) = expected.get(&key).copied().unwrap_or_default();
+        let [pending, available, in_payout, paid, fees] =
+            actual.get(&key).copied().unwrap_or_default();
+        if pending != pending_worth {
+            fail(format!(
+                "affiliate {} {}: pending balance {pending} but pending commissions are worth {pending_worth}",
+                key.0, key.1
+            ));
+        }
+        if available + in_payout + paid + fees != settled_worth {
+            fail(format!(
+                "affiliate {} {}: available {available} + in payouts {in_payout} + paid {paid} + fees {fees} but matured commissions are worth {settled_worth}",
+                key.0, key.1
+            ));
+        }
+        for (name, value) in [("paid", paid), ("fees", fees), ("in payouts", in_payout)] {
+            if value < 0 {
+                fail(format!(
+                    "affiliate {} {}: {name} balance is negative ({value})",
+                    key.0, key.1
+                ));
+            }
+        }
+    }
+    let lines = db::ledger::per_payout(db.pool(), vendor_id).await?;
+    for p in db::payouts::all_for_vendor(db.pool(), vendor_id).await? {
+        let sum = |account: &str| {
+            lines
+                .get(&(p.id.clone(), account.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
+        let open = PayoutStatus::of(&p.status).is_some_and(PayoutStatus::is_open);
+        let held = sum(IN_PAYOUT);
+        if held != if open { p.amount_cents } else { 0 } {
+            fail(format!(
+                "payout {} ({}) holds {held} in in_payout, amount {}",
+                p.id, p.status, p.amount_cents
+            ));
+        }
+        let (paid, fees) = (sum(PAID), sum(FEES));
+        let want = if p.status == "paid" {
+            (p.net_cents, p.fee_cents)
+        } else {
+            (0, 0)
+        };
+        if (paid, fees) != want || p.net_cents + p.fee_cents != p.amount_cents {
+            fail(format!(
+                "payout {} ({}): paid {paid} and fees {fees} lines, net {} fee {} amount {}",
+                p.id, p.status, p.net_cents, p.fee_cents, p.amount_cents
+            ));
+        }
+    }
+    let currencies: std::collections::BTreeSet<_> = expense
+        .keys()
+        .chain(affiliates_total.keys())
+        .cloned()
+        .collect();
+    for cur in currencies {
+        let e = expense.get(&cur).copied().unwrap_or(0);
+        let a = affiliates_total.get(&cur).copied().unwrap_or(0);
+        if e + a != 0 {
+            fail(format!(
+                "{cur}: commission expense {e} does not mirror affiliate accounts {a}"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Checks every vendor; see [`verify_vendor`].
+pub async fn verify(db: &Db) -> AppResult<Vec<Violation>> {
+    let mut out = Vec::new();
+    for vendor in db::vendors::all_ids(db.pool()).await? {
+        out.extend(verify_vendor(db, &vendor).await?);
+    }
+    Ok(out)
+}
+
+/// A journal line as API JSON.
+pub fn entry_json(e: &db::ledger::EntryRow) -> serde_json::Value {
+    serde_json::json!({
+        "id": e.id,
+        "txn_id": e.txn_id,
+        "kind": e.kind,
+        "account": e.account,
+        "affiliate_id": e.affiliate_id,
+        "amount_cents": e.amount_cents,
+        "currency": e.currency,
+        "program_id": e.program_id,
+        "conversion_id": e.conversion_id,
+        "commission_id": e.commission_id,
+        "payout_id": e.payout_id,
+        "memo": e.memo,
+        "created_at": db::rfc3339(e.created_at),
+    })
+}
+
+/// One page of journal lines, newest first, and the total.
+pub async fn entries(
+    db: &Db,
+    filter: &db::ledger::Filter<'_>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<db::ledger::EntryRow>, i64)> {
+    let rows = db::ledger::page(db.pool(), filter, limit, offset).await?;
+    let total = db::ledger::count(db.pool(), filter).await?;
+    Ok((rows, total))
+}
+
+/// An affiliate's statement: its balances and one page of its journal lines, optionally in
+/// one currency.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// The affiliate.
+    pub affiliate: db::affiliates::AffiliateRow,
+    /// Balances per currency.
+    pub balances: Vec<Balance>,
+    /// The page of lines.
+    pub entries: Vec<db::ledger::EntryRow>,
+    /// Lines across all pages.
+    pub total: i64,
+}
+
+/// The statement of one of the vendor's affiliates; another vendor's is 404.
+pub async fn statement(
+    db: &Db,
+    vendor_id: &str,
+    affiliate_id: &str,
+    currency: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<Statement> {
+    let affiliate = db::affiliates::by_id(db.pool(), vendor_id, affiliate_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let filter = db::ledger::Filter {
+        vendor_id,
+        affiliate_id: Some(&affiliate.id),
+        currency,
+    };
+    let (entries, total) = entries(db, &filter, limit, offset).await?;
+    let balances = balances(db, vendor_id, &affiliate.id)
+        .await?
+        .into_iter()
+        .filter(|b| currency.is_none_or(|c| b.currency == c))
+        .collect();
+    Ok(Statement {
+        affiliate,
+        balances,
+        entries,
+        total,
+    })
+}

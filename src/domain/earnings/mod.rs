@@ -1,0 +1,8 @@
+//! What referrals earn: billing ingest (one door per provider, one pipeline), conversions, commission rules, the ledger, affiliate stats and analytics.
+
+pub mod affiliate_stats;
+pub mod analytics;
+pub mod billing;
+pub mod commission_rules;
+pub mod conversions;
+pub mod ledger;

@@ -1,0 +1,432 @@
+//! Applications to join a program (seed 001): submission from the public form or the API,
+//! status lookup, and review. Approval creates or reuses the affiliate, enrolls it with a
+//! referral code, emails a welcome with a sign-in link and records
+//! `partner_application_approved`; rejection emails the reason and records
+//! `partner_application_rejected`. Each decision commits with its email and event, or not at
+//! all.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::db::{
+    self, Db, applications::ApplicationRow, applications::NewApplication, vendors::VendorRow,
+};
+use crate::domain::partners::affiliates::{self, AffiliateInput, Enrollment, LinkEmail};
+use crate::domain::tenancy::audit::{self, Actor};
+use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
+use crate::domain::{values::Email, values::text};
+use crate::error::{AppError, AppResult};
+
+/// Application statuses.
+pub const STATUSES: [&str; 3] = ["pending", "approved", "rejected"];
+const REASON_MAX: usize = 2000;
+
+/// An application as submitted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationInput {
+    /// Applicant email.
+    pub email: Option<String>,
+    /// Applicant name.
+    pub name: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Website.
+    pub website: Option<String>,
+    /// Why they want to join.
+    pub reason: Option<String>,
+    /// Program; the default program when absent.
+    pub program_id: Option<String>,
+}
+
+/// A review decision.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewInput {
+    /// `approve` or `reject`.
+    pub action: String,
+    /// Referral code for the approved affiliate; generated when absent.
+    pub code: Option<String>,
+    /// Why the application is rejected (shown to the applicant).
+    #[serde(alias = "rejectionReason")]
+    pub rejection_reason: Option<String>,
+}
+
+/// Where an application came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The vendor's backend.
+    Api,
+    /// The public form on the portal.
+    Portal,
+}
+
+/// The outcome of a submission.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// The stored application (already approved when the program auto-approves).
+    pub application: ApplicationRow,
+}
+
+/// Submits an application. Another open (pending or approved) application of the same
+/// email to the same program, or an existing enrollment, is 409.
+pub async fn submit(
+    db: &Db,
+    sender: &Sender,
+    vendor: &VendorRow,
+    input: &ApplicationInput,
+    source: Source,
+) -> AppResult<Submitted> {
+    let email = Email::parse("email", input.email.as_deref().unwrap_or_default())?;
+    let name = text::required(
+        "name",
+        input.name.as_deref().unwrap_or_default(),
+        text::NAME_MAX,
+    )?;
+    let company = text::optional("company", input.company.as_deref(), 200)?;
+    let website = text::optional("website", input.website.as_deref(), 500)?;
+    let reason = long_text("reason", input.reason.as_deref())?;
+    let program = affiliates::program_for(db, &vendor.id, input.program_id.as_deref()).await?;
+    if program.status != "active" {
+        return Err(AppError::invalid(
+            "program_id",
+            "this program is not accepting applications",
+        ));
+    }
+    if let Some(a) = db::affiliates::by_email(db.pool(), &vendor.id, email.as_str()).await? {
+        let enrolled = db::affiliates::enrollments(db.pool(), &vendor.id, &a.id)
+            .await?
+            .iter()
+            .any(|e| e.program_id == program.id);
+        if enrolled {
+            return Err(AppError::duplicate(
+                "email",
+                "this email is already a partner in this program",
+            ));
+        }
+    }
+    let mut tx = db.begin().await?;
+    let application = db::applications::insert(
+        &mut *tx,
+        &vendor.id,
+        &NewApplication {
+            program_id: &program.id,
+            email: email.as_str(),
+            name: &name,
+            company: company.as_deref(),
+            website: website.as_deref(),
+            reason: reason.as_deref(),
+            source: match source {
+                Source::Api => "api",
+                Source::Portal => "portal",
+            },
+        },
+    )
+    .await
+    .map_err(|e| match db::unique_violation_field(&e) {
+        Some(_) => AppError::duplicate(
+            "email",
+            "an application from this email is already pending or approved",
+        ),
+        None => e.into(),
+    })?;
+    let application = if program.auto_approve == 1 {
+        approve_in(&mut tx, sender, vendor, &application, None, &Actor::System).await?
+    } else {
+        application
+    };
+    tx.commit().await?;
+    Ok(Submitted { application })
+}
+
+fn long_text(field: &str, raw: Option<&str>) -> AppResult<Option<String>> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) if s.chars().count() > REASON_MAX => Err(AppError::invalid(
+            field,
+            format!("{field} is longer than {REASON_MAX} characters"),
+        )),
+        Some(s) => Ok(Some(s.to_owned())),
+    }
+}
+
+/// Reviews a pending application; a reviewed one is 409 and nothing changes.
+pub async fn review(
+    db: &Db,
+    sender: &Sender,
+    vendor: &VendorRow,
+    id: &str,
+    input: &ReviewInput,
+    actor: &Actor,
+) -> AppResult<ApplicationRow> {
+    let application = db::applications::by_id(db.pool(), &vendor.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let code = input
+        .code
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| affiliates::parse_code("code", c))
+        .transpose()?;
+    let reason = long_text("rejection_reason", input.rejection_reason.as_deref())?;
+    if input.action != "approve" && input.action != "reject" {
+        return Err(AppError::invalid(
+            "action",
+            "action must be approve or reject",
+        ));
+    }
+    if application.status != "pending" {
+        return Err(AppError::wrong_state(format!(
+            "this application was already {}",
+            application.status
+        )));
+    }
+    let mut tx = db.begin().await?;
+    let decided = if input.action == "approve" {
+        approve_in(&mut tx, sender, vendor, &application, code, actor).await?
+    } else {
+        reject_in(&mut tx, sender, vendor, &application, reason, actor).await?
+    };
+    tx.commit().await?;
+    Ok(decided)
+}
+
+async fn approve_in(
+    conn: &mut db::Conn,
+    sender: &Sender,
+    vendor: &VendorRow,
+    application: &ApplicationRow,
+    code: Option<String>,
+    actor: &Actor,
+) -> AppResult<ApplicationRow> {
+    let program = db::programs::by_id(&mut *conn, &vendor.id, &application.program_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let existing = db::affiliates::by_email(&mut *conn, &vendor.id, &application.email).await?;
+    let (affiliate_id, code) = match existing {
+        Some(a) => {
+            if !affiliates::can_sign_in(&a.status) {
+                return Err(AppError::wrong_state(format!(
+                    "{} is a {} affiliate; reactivate it first",
+                    a.email, a.status
+                )));
+            }
+            let code = match code {
+                Some(c) => c,
+                None => {
+                    affiliates::generate_code(
+                        conn,
+                        if a.name.is_empty() { &a.email } else { &a.name },
+                    )
+                    .await?
+                }
+            };
+            db::affiliates::enroll(
+                &mut *conn,
+                &vendor.id,
+                &a.id,
+                &program.id,
+                &code,
+                "active",
+                None,
+                program.current_terms_version,
+            )
+            .await
+            .map_err(|e| match db::unique_violation_field(&e).as_deref() {
+                Some("code") => AppError::duplicate("code", "this referral code is taken"),
+                Some(_) => {
+                    AppError::wrong_state("this affiliate is already enrolled in the program")
+                }
+                None => e.into(),
+            })?;
+            db::affiliates::set_status(conn, &vendor.id, &a.id, "active", None).await?;
+            (a.id, code)
+        }
+        None => {
+            let input = AffiliateInput {
+                email: Some(application.email.clone()),
+                name: Some(application.name.clone()),
+                company: Some(application.company.clone()),
+                website: Some(application.website.clone()),
+                ..AffiliateInput::default()
+            };
+            affiliates::insert_enrolled(
+                conn,
+                &vendor.id,
+                &input,
+                Enrollment {
+                    program: &program,
+                    code,
+                    status: "active",
+                },
+            )
+            .await?
+        }
+    };
+    if !db::applications::decide(
+        &mut *conn,
+        &vendor.id,
+        &application.id,
+        "approved",
+        None,
+        Some(&affiliate_id),
+        actor.id(),
+    )
+    .await?
+    {
+        return Err(AppError::wrong_state(
+            "this application was already reviewed",
+        ));
+    }
+    let affiliate = db::affiliates::by_id(&mut *conn, &vendor.id, &affiliate_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    affiliates::send_link_email(conn, sender, vendor, &affiliate, LinkEmail::Welcome).await?;
+    let payload = json!({
+        "event": "partner_application_approved",
+        "data": {
+            "application": {"id": application.id, "email": application.email, "name": application.name},
+            "affiliate": {"id": affiliate.id, "code": code, "customer_id": affiliate.customer_id},
+        }
+    });
+    db::events::insert(
+        &mut *conn,
+        &vendor.id,
+        "partner_application_approved",
+        &payload.to_string(),
+    )
+    .await?;
+    audit::record(
+        &mut *conn,
+        &vendor.id,
+        actor,
+        "application.approved",
+        ("application", Some(&application.id)),
+        json!({"affiliate_id": affiliate.id, "code": code}),
+    )
+    .await?;
+    db::applications::by_id(&mut *conn, &vendor.id, &application.id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+async fn reject_in(
+    conn: &mut db::Conn,
+    sender: &Sender,
+    vendor: &VendorRow,
+    application: &ApplicationRow,
+    reason: Option<String>,
+    actor: &Actor,
+) -> AppResult<ApplicationRow> {
+    if !db::applications::decide(
+        &mut *conn,
+        &vendor.id,
+        &application.id,
+        "rejected",
+        reason.as_deref(),
+        None,
+        actor.id(),
+    )
+    .await?
+    {
+        return Err(AppError::wrong_state(
+            "this application was already reviewed",
+        ));
+    }
+    let mut paragraphs = vec![format!(
+        "Thank you for applying to the {} partner program. After reviewing your application, we are not able to accept it at this time.",
+        vendor.name
+    )];
+    if let Some(r) = &reason {
+        paragraphs.push(format!("Reason: {r}"));
+    }
+    let content = Content {
+        kind: "application_rejected",
+        subject: format!("Your application to the {} partner program", vendor.name),
+        heading: format!("Hello {}", application.name),
+        paragraphs,
+        action: None,
+        footnote: Some("You are welcome to apply again later.".into()),
+        unsubscribe_url: None,
+    };
+    mail::enqueue(
+        conn,
+        sender,
+        vendor,
+        Recipient {
+            email: &application.email,
+            name: Some(&application.name),
+        },
+        &content,
+    )
+    .await?;
+    let payload = json!({
+        "event": "partner_application_rejected",
+        "data": {"application": {"id": application.id, "email": application.email, "name": application.name, "reason": reason}}
+    });
+    db::events::insert(
+        &mut *conn,
+        &vendor.id,
+        "partner_application_rejected",
+        &payload.to_string(),
+    )
+    .await?;
+    audit::record(
+        &mut *conn,
+        &vendor.id,
+        actor,
+        "application.rejected",
+        ("application", Some(&application.id)),
+        json!({"reason": reason}),
+    )
+    .await?;
+    db::applications::by_id(&mut *conn, &vendor.id, &application.id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// The newest application of an email (seed 001's status lookup), with no side effects.
+pub async fn status_of(
+    db: &Db,
+    vendor_id: &str,
+    email: &str,
+    program_id: Option<&str>,
+) -> AppResult<Option<ApplicationRow>> {
+    let email = Email::parse("email", email)?;
+    Ok(db::applications::latest_by_email(db.pool(), vendor_id, email.as_str(), program_id).await?)
+}
+
+/// Public-form submissions allowed per client address per hour.
+const SUBMISSIONS_PER_HOUR: i64 = 10;
+
+/// Counts a public-form submission from `client` and refuses (429) past the hourly cap.
+/// The client address is stored only as a hash.
+pub async fn check_submission_rate(db: &Db, client: &str) -> AppResult<()> {
+    let key = format!(
+        "apply|{}",
+        crate::domain::values::tokens::sha256_hex(client)
+    );
+    let hour = 3600 * 1000;
+    let now = db::now_ms();
+    let (n, oldest) = db::throttle::failures_since(db.pool(), &key, now - hour).await?;
+    if n >= SUBMISSIONS_PER_HOUR {
+        let wait = (oldest.unwrap_or(now) + hour - now).max(1000) / 1000;
+        return Err(AppError::RateLimited {
+            retry_after_secs: u64::try_from(wait).unwrap_or(60),
+        });
+    }
+    db::throttle::record_failure(db.pool(), &key).await?;
+    Ok(())
+}
+
+/// Validates a `?status=` filter.
+pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&str>> {
+    match raw.filter(|s| !s.is_empty()) {
+        Some(s) if STATUSES.contains(&s) => Ok(Some(s)),
+        Some(_) => Err(AppError::invalid(
+            "status",
+            "status must be pending, approved or rejected",
+        )),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,8 @@
+//! Who partners with a vendor: programs and their versioned terms, applications, affiliates and their enrollments.
+
+pub mod affiliates;
+pub mod applications;
+pub mod onboarding;
+pub mod payout_settings;
+pub mod programs;
+pub mod terms;

@@ -1,0 +1,391 @@
+//! Where an affiliate is paid: a method and the one destination it needs (PayPal or Wise
+//! email, bank transfer details or crypto wallet as free text, a Stripe Connect account).
+//!
+//! Affiliates set these in the portal; the vendor sees them and may change them through the
+//! API, but never silently: every change is audited and emailed to the affiliate (seed 003's
+//! `payout_method` / `payout_email`, with the destination fields the other methods need).
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::db::{
+    self, Conn, Db,
+    affiliates::{AffiliateRow, PayoutColumns},
+    vendors::VendorRow,
+};
+use crate::domain::tenancy::audit::{self, Actor};
+use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
+use crate::domain::{values::Email, values::text};
+use crate::error::{AppError, AppResult};
+
+/// Payout methods.
+pub const METHODS: [&str; 5] = [
+    "paypal",
+    "wise",
+    "bank_transfer",
+    "stripe_connect",
+    "crypto",
+];
+/// Longest bank details / wallet text.
+const DETAILS_MAX: usize = 1000;
+
+/// A change of payout settings; absent fields keep their value, `null` clears.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutInput {
+    /// One of [`METHODS`]; `null` removes the payout settings.
+    #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    pub payout_method: Option<Option<String>>,
+    /// PayPal or Wise email.
+    #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    pub payout_email: Option<Option<String>>,
+    /// Bank transfer details (account holder, IBAN/account number, bank) or crypto wallet.
+    #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    pub payout_details: Option<Option<String>>,
+    /// Stripe Connect account id (`acct_...`).
+    #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    pub stripe_account_id: Option<Option<String>>,
+}
+
+impl PayoutInput {
+    /// Whether the input touches payout settings at all.
+    pub fn is_empty(&self) -> bool {
+        self.payout_method.is_none()
+            && self.payout_email.is_none()
+            && self.payout_details.is_none()
+            && self.stripe_account_id.is_none()
+    }
+}
+
+/// Validated payout settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PayoutSettings {
+    /// Method, if set.
+    pub method: Option<String>,
+    /// PayPal / Wise email.
+    pub email: Option<String>,
+    /// Bank details / wallet.
+    pub details: Option<String>,
+    /// Stripe Connect account.
+    pub stripe_account_id: Option<String>,
+}
+
+impl PayoutSettings {
+    /// The settings stored on an affiliate.
+    pub fn of(a: &AffiliateRow) -> Self {
+        Self {
+            method: a.payout_method.clone(),
+            email: a.payout_email.clone(),
+            details: a.payout_details.clone(),
+            stripe_account_id: a.stripe_account_id.clone(),
+        }
+    }
+
+    /// `current` changed by `input`, validated: the method's destination is required, and
+    /// only that destination is kept.
+    pub fn merged(current: &Self, input: &PayoutInput) -> AppResult<Self> {
+        let pick = |field: &Option<Option<String>>, now: &Option<String>| match field {
+            None => now.clone(),
+            Some(v) => v.clone().filter(|s| !s.trim().is_empty()),
+        };
+        let method = pick(&input.payout_method, &current.method);
+        let email = pick(&input.payout_email, &current.email);
+        let details = pick(&input.payout_details, &current.details);
+        let stripe = pick(&input.stripe_account_id, &current.stripe_account_id);
+        let Some(method) = method else {
+            return Ok(Self::default());
+        };
+        let method = METHODS
+            .iter()
+            .find(|m| **m == method.trim())
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "payout_method",
+                    format!("payout_method must be one of: {}", METHODS.join(", ")),
+                )
+            })?;
+        let mut out = Self {
+            method: Some((*method).to_owned()),
+            ..Self::default()
+        };
+        match *method {
+            "paypal" | "wise" => {
+                let raw = email.ok_or_else(|| {
+                    AppError::invalid(
+                        "payout_email",
+                        format!("payout_email is required for {method}"),
+                    )
+                })?;
+                out.email = Some(Email::parse("payout_email", &raw)?.as_str().to_owned());
+            }
+            "stripe_connect" => {
+                let raw = stripe.ok_or_else(|| {
+                    AppError::invalid(
+                        "stripe_account_id",
+                        "stripe_account_id is required for stripe_connect",
+                    )
+                })?;
+                out.stripe_account_id = Some(parse_account(&raw)?);
+            }
+            _ => {
+                let raw = details.ok_or_else(|| {
+                    AppError::invalid(
+                        "payout_details",
+                        format!("payout_details is required for {method}"),
+                    )
+                })?;
+                out.details = Some(parse_details(&raw)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where the money goes under the method: email, account or details.
+    pub fn destination(&self) -> Option<&str> {
+        match self.method.as_deref()? {
+            "paypal" | "wise" => self.email.as_deref(),
+            "stripe_connect" => self.stripe_account_id.as_deref(),
+            _ => self.details.as_deref(),
+        }
+    }
+
+    /// For people: "PayPal (j•••@example.com)", with the destination partly hidden (emails
+    /// travel through mail servers).
+    pub fn describe_masked(&self) -> String {
+        match (&self.method, self.destination()) {
+            (Some(m), Some(d)) => format!("{} ({})", method_label(m), mask(d)),
+            _ => "not set".into(),
+        }
+    }
+
+    /// The columns that store these settings.
+    pub fn columns(&self) -> PayoutColumns<'_> {
+        PayoutColumns {
+            method: self.method.as_deref(),
+            email: self.email.as_deref(),
+            details: self.details.as_deref(),
+            stripe_account_id: self.stripe_account_id.as_deref(),
+        }
+    }
+}
+
+/// A method's name for people.
+pub fn method_label(method: &str) -> &'static str {
+    match method {
+        "paypal" => "PayPal",
+        "wise" => "Wise",
+        "bank_transfer" => "Bank transfer",
+        "stripe_connect" => "Stripe",
+        "crypto" => "Crypto",
+        _ => "Other",
+    }
+}
+
+fn parse_account(raw: &str) -> AppResult<String> {
+    let s = raw.trim();
+    let ok = s.len() <= 64
+        && s.strip_prefix("acct_").is_some_and(|rest| {
+            !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(AppError::invalid(
+            "stripe_account_id",
+            "stripe_account_id is a Stripe Connect account id such as acct_1Nv0FGQ9RKHgCVdK",
+        ))
+    }
+}
+
+fn parse_details(raw: &str) -> AppResult<String> {
+    let s = raw.trim().replace("\r\n", "\n");
+    if s.chars().count() > DETAILS_MAX {
+        return Err(AppError::invalid(
+            "payout_details",
+            format!("payout_details is longer than {DETAILS_MAX} characters"),
+        ));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(AppError::invalid(
+            "payout_details",
+            "payout_details must be plain text",
+        ));
+    }
+    text::required("payout_details", &s.replace('\n', " "), DETAILS_MAX)?;
+    Ok(s)
+}
+
+/// The first character and the domain of an email, or the ends of anything else.
+fn mask(d: &str) -> String {
+    if let Some((local, domain)) = d.split_once('@') {
+        let first: String = local.chars().take(1).collect();
+        return format!("{first}•••@{domain}");
+    }
+    let chars: Vec<char> = d.chars().filter(|c| !c.is_whitespace()).collect();
+    if chars.len() <= 6 {
+        return "•••".into();
+    }
+    let head: String = chars[..2].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}•••{tail}")
+}
+
+/// Writes new settings in the caller's transaction when they differ from the affiliate's:
+/// audited, and (with `sender`) emailed to the affiliate, who learns of any change made for
+/// them. Returns whether anything changed.
+pub async fn write(
+    conn: &mut Conn,
+    notify: Option<(&Sender, &VendorRow)>,
+    affiliate: &AffiliateRow,
+    new: &PayoutSettings,
+    actor: &Actor,
+) -> AppResult<bool> {
+    let before = PayoutSettings::of(affiliate);
+    if &before == new {
+        return Ok(false);
+    }
+    db::affiliates::set_payout(
+        &mut *conn,
+        &affiliate.vendor_id,
+        &affiliate.id,
+        &new.columns(),
+    )
+    .await?;
+    audit::record(
+        &mut *conn,
+        &affiliate.vendor_id,
+        actor,
+        "affiliate.payout_settings_changed",
+        ("affiliate", Some(&affiliate.id)),
+        json!({
+            "from": {"method": before.method, "destination": before.destination()},
+            "to": {"method": new.method, "destination": new.destination()},
+        }),
+    )
+    .await?;
+    if let Some((sender, vendor)) = notify {
+        let by_them = matches!(actor, Actor::Affiliate(id) if *id == affiliate.id);
+        let who = if by_them {
+            "You changed".to_owned()
+        } else {
+            format!("{} changed", vendor.name)
+        };
+        let mut paragraphs = vec![
+            format!("{who} where your {} commissions are paid.", vendor.name),
+            format!("Before: {}.", before.describe_masked()),
+            format!("Now: {}.", new.describe_masked()),
+        ];
+        paragraphs.push(match &vendor.support_email {
+            Some(s) => {
+                format!("If you did not expect this change, reply to this email or write to {s}.")
+            }
+            None => "If you did not expect this change, reply to this email.".to_owned(),
+        });
+        mail::enqueue(
+            conn,
+            sender,
+            vendor,
+            Recipient {
+                email: &affiliate.email,
+                name: Some(&affiliate.name).filter(|n| !n.is_empty()).map(String::as_str),
+            },
+            &Content {
+                kind: "payout_settings_changed",
+                subject: format!("Your {} payout details were changed", vendor.name),
+                heading: "Your payout details were changed".into(),
+                paragraphs,
+                action: None,
+                footnote: Some(
+                    "You get this email whenever the payout details of your partner account change."
+                        .into(),
+                ),
+                unsubscribe_url: None,
+            },
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Changes an affiliate's payout settings (portal, self-service API, vendor API) and emails
+/// the affiliate. Another vendor's affiliate is a 404.
+pub async fn update(
+    db: &Db,
+    sender: &Sender,
+    vendor: &VendorRow,
+    affiliate_id: &str,
+    input: &PayoutInput,
+    actor: &Actor,
+) -> AppResult<AffiliateRow> {
+    let mut tx = db.begin().await?;
+    let current = db::affiliates::by_id(&mut *tx, &vendor.id, affiliate_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let new = PayoutSettings::merged(&PayoutSettings::of(&current), input)?;
+    write(&mut tx, Some((sender, vendor)), &current, &new, actor).await?;
+    let row = db::affiliates::by_id(&mut *tx, &vendor.id, affiliate_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(method: &str, field: &str, value: &str) -> PayoutInput {
+        let mut i = PayoutInput {
+            payout_method: Some(Some(method.into())),
+            ..PayoutInput::default()
+        };
+        let v = Some(Some(value.to_owned()));
+        match field {
+            "email" => i.payout_email = v,
+            "details" => i.payout_details = v,
+            _ => i.stripe_account_id = v,
+        }
+        i
+    }
+
+    #[test]
+    fn each_method_needs_its_destination_and_keeps_only_it() {
+        let none = PayoutSettings::default();
+        let p =
+            PayoutSettings::merged(&none, &input("paypal", "email", " Jane@PayPal.test ")).unwrap();
+        assert_eq!(p.destination(), Some("Jane@PayPal.test"));
+        assert!(PayoutSettings::merged(&none, &input("paypal", "details", "x")).is_err());
+        let s =
+            PayoutSettings::merged(&p, &input("stripe_connect", "stripe", "acct_1AbC")).unwrap();
+        assert_eq!(
+            (s.email.as_deref(), s.destination()),
+            (None, Some("acct_1AbC"))
+        );
+        assert!(
+            PayoutSettings::merged(&none, &input("stripe_connect", "stripe", "acct_")).is_err()
+        );
+        let b = PayoutSettings::merged(
+            &none,
+            &input("bank_transfer", "details", "IBAN DE89 3704\nJane"),
+        )
+        .unwrap();
+        assert_eq!(b.destination(), Some("IBAN DE89 3704\nJane"));
+        assert!(PayoutSettings::merged(&none, &input("cheque", "email", "a@b.test")).is_err());
+        let cleared = PayoutSettings::merged(
+            &b,
+            &PayoutInput {
+                payout_method: Some(None),
+                ..PayoutInput::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(cleared, PayoutSettings::default());
+    }
+
+    #[test]
+    fn destinations_are_masked_for_email() {
+        assert_eq!(mask("jane@paypal.test"), "j•••@paypal.test");
+        assert_eq!(mask("acct_1Nv0FGQ9RKHgCVdK"), "ac•••CVdK");
+        assert_eq!(mask("short"), "•••");
+    }
+}

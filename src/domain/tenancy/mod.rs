@@ -1,0 +1,10 @@
+//! The tenant and its staff: vendors, branding and logo, staff sign-in and passwords, API keys, the audit log and outgoing mail.
+
+pub mod api_keys;
+pub mod audit;
+pub mod branding;
+pub mod logo;
+pub mod mail;
+pub mod password;
+pub mod staff;
+pub mod vendors;

@@ -1,0 +1,165 @@
+//! Staff sign-in (password with throttling, or emailed magic link) and password resets.
+
+use crate::db::{self, Db, users::UserRow};
+use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
+use crate::domain::{tenancy::password, values::Email, values::tokens};
+use crate::error::{AppError, AppResult};
+
+/// Failures allowed per (email, client) within [`THROTTLE_WINDOW_MS`].
+pub const MAX_FAILURES: i64 = 10;
+/// The sliding window of the throttle: 15 minutes.
+pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// Checks an email and password. Wrong credentials are recorded; the 11th attempt within
+/// 15 minutes for the same email from the same client is refused with 429, right password
+/// or not, until the oldest failure leaves the window.
+pub async fn sign_in(db: &Db, email: &str, password: &str, client: &str) -> AppResult<UserRow> {
+    let key = throttle_key(email, client);
+    let now = db::now_ms();
+    let (failures, oldest) =
+        db::throttle::failures_since(db.pool(), &key, now - THROTTLE_WINDOW_MS).await?;
+    if failures >= MAX_FAILURES {
+        let until = oldest.unwrap_or(now) + THROTTLE_WINDOW_MS;
+        let retry_after_secs = u64::try_from((until - now).max(1000) / 1000).unwrap_or(1);
+        return Err(AppError::RateLimited { retry_after_secs });
+    }
+    let user = match Email::parse("email", email) {
+        Ok(e) => db::users::by_email(db.pool(), e.as_str()).await?,
+        Err(_) => None,
+    };
+    let ok = password::verify(
+        password.to_owned(),
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
+    match user {
+        Some(user) if ok => {
+            db::throttle::clear(db.pool(), &key, now - THROTTLE_WINDOW_MS).await?;
+            db::users::touch_login(db.pool(), &user.id).await?;
+            Ok(user)
+        }
+        _ => {
+            db::throttle::record_failure(db.pool(), &key).await?;
+            Err(AppError::Unauthorized("wrong email or password".into()))
+        }
+    }
+}
+
+/// Sets a new password for the staff account with this email.
+pub async fn reset_password(db: &Db, email: &str, new_password: &str) -> AppResult<UserRow> {
+    let email = Email::parse("email", email)?;
+    password::check_policy("password", new_password)?;
+    let user = db::users::by_email(db.pool(), email.as_str())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let hash = password::hash(new_password.to_owned()).await?;
+    db::users::set_password(db.pool(), &user.id, &hash).await?;
+    Ok(user)
+}
+
+/// The throttle bucket: a hash, so neither emails nor addresses sit in the table in clear.
+fn throttle_key(email: &str, client: &str) -> String {
+    tokens::sha256_hex(&format!("{}|{client}", email.trim().to_lowercase()))
+}
+
+/// Token purpose of staff magic links.
+const MAGIC_LINK: &str = "staff_sign_in";
+/// How long a magic link works: 15 minutes.
+pub const MAGIC_LINK_TTL_MS: i64 = 15 * 60 * 1000;
+/// Links emailed per address per throttle window; more requests are silently dropped so
+/// nobody can use the form to flood an inbox.
+const MAX_LINKS_PER_WINDOW: i64 = 5;
+
+/// Emails a single-use sign-in link if `email` belongs to a staff account. The caller
+/// answers the same "check your email" whatever happens, so the form reveals no accounts.
+pub async fn request_magic_link(db: &Db, sender: &Sender, email: &str) -> AppResult<()> {
+    let Ok(email) = Email::parse("email", email) else {
+        return Ok(());
+    };
+    let key = format!("link|{}", throttle_key(email.as_str(), ""));
+    let now = db::now_ms();
+    let (sent, _) = db::throttle::failures_since(db.pool(), &key, now - THROTTLE_WINDOW_MS).await?;
+    if sent >= MAX_LINKS_PER_WINDOW {
+        tracing::warn!("magic-link requests throttled for one address");
+        return Ok(());
+    }
+    db::throttle::record_failure(db.pool(), &key).await?;
+    let Some(user) = db::users::by_email(db.pool(), email.as_str()).await? else {
+        return Ok(());
+    };
+    let vendor = db::vendors::by_id(db.pool(), &user.vendor_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let token = tokens::random_hex(32);
+    let url = format!(
+        "{}/login/link/{token}",
+        sender.base_url.trim_end_matches('/')
+    );
+    let mut tx = db.begin().await?;
+    db::login_tokens::insert(
+        &mut *tx,
+        &vendor.id,
+        MAGIC_LINK,
+        &user.id,
+        &tokens::sha256_hex(&token),
+        now + MAGIC_LINK_TTL_MS,
+    )
+    .await?;
+    let content = Content {
+        kind: "staff_sign_in",
+        subject: format!("Your sign-in link for {}", vendor.name),
+        heading: "Sign in to your partner dashboard".into(),
+        paragraphs: vec![format!(
+            "Use the link below to sign in to the {} dashboard as {}. It works once and expires in 15 minutes.",
+            vendor.name, user.email
+        )],
+        action: Some(("Sign in".into(), url)),
+        footnote: Some(
+            "If you did not ask for this link, ignore this email: nobody can sign in without it."
+                .into(),
+        ),
+        unsubscribe_url: None,
+    };
+    mail::enqueue(
+        &mut tx,
+        sender,
+        &vendor,
+        Recipient {
+            email: &user.email,
+            name: None,
+        },
+        &content,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The account a magic link would sign in, without using the link.
+pub async fn peek_magic_link(db: &Db, token: &str) -> AppResult<Option<UserRow>> {
+    let Some(grant) =
+        db::login_tokens::peek(db.pool(), MAGIC_LINK, &tokens::sha256_hex(token)).await?
+    else {
+        return Ok(None);
+    };
+    Ok(db::users::by_id(db.pool(), &grant.vendor_id, &grant.subject_id).await?)
+}
+
+/// Uses a magic link; a used, expired or unknown link is refused (409).
+pub async fn consume_magic_link(db: &Db, token: &str) -> AppResult<UserRow> {
+    let expired = || AppError::wrong_state("This sign-in link has expired or was already used.");
+    let grant = db::login_tokens::consume(db.pool(), MAGIC_LINK, &tokens::sha256_hex(token))
+        .await?
+        .ok_or_else(expired)?;
+    let user = db::users::by_id(db.pool(), &grant.vendor_id, &grant.subject_id)
+        .await?
+        .ok_or_else(expired)?;
+    db::users::touch_login(db.pool(), &user.id).await?;
+    Ok(user)
+}
+
+/// Whether a staff role may change the vendor's settings: owners and admins; viewers only
+/// look.
+pub fn may_change(role: &str) -> bool {
+    matches!(role, "owner" | "admin")
+}
