@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::db::{self, Db, jobs::ClaimedJob};
 use crate::domain::tenancy::mail;
+use crate::domain::values::status::EmailStatus;
 use crate::jobs::mailer::{Mailer, SendError};
 use crate::jobs::{Outcome, Settled, settle};
 
@@ -43,7 +44,7 @@ pub async fn run(
         tx.commit().await?;
         return Ok(());
     };
-    if email.status == "sent" || email.status == "mailbox" {
+    if EmailStatus::of(&email.status).is_some_and(EmailStatus::is_done) {
         // Delivered by an earlier attempt whose job update was lost; do not send twice.
         let mut tx = db.begin().await?;
         settle(&mut tx, worker, job, &Outcome::Done, now).await?;
@@ -73,8 +74,8 @@ pub async fn run(
         Outcome::Retry(e) | Outcome::Fail(e) => Some(e.as_str()),
     };
     let (status, next) = match settled {
-        Settled::Done if mailer.is_dev_mailbox() => ("mailbox", None),
-        Settled::Done => ("sent", None),
+        Settled::Done if mailer.is_dev_mailbox() => (EmailStatus::Mailbox.as_str(), None),
+        Settled::Done => (EmailStatus::Sent.as_str(), None),
         Settled::RetryAt(at) => ("pending", Some(at)),
         Settled::Failed => ("failed", None),
     };

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::{self, Db, affiliates::EnrollmentRow, links::LinkRow, links::NewLink};
 use crate::domain::attribution::tracking;
 use crate::domain::values::destination::Domains;
+use crate::domain::values::status;
 use crate::domain::{values::slug, values::text};
 use crate::error::{AppError, AppResult};
 
@@ -68,7 +69,7 @@ pub async fn active_enrollment(
         None => enrollments.into_iter().next(),
     }
     .ok_or_else(|| AppError::invalid("program_id", "you are not enrolled in this program"))?;
-    if enrollment.status != "active" {
+    if !status::is_active(&enrollment.status) {
         return Err(AppError::wrong_state(format!(
             "only active affiliates can {what}; this enrollment is {}",
             enrollment.status

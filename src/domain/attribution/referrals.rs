@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::db::{self, Db, referrals::Binding, referrals::ReferralRow};
 use crate::domain::attribution::tracking::{Tracker, is_click_id, track::stored_click};
 use crate::domain::partners::affiliates;
+use crate::domain::values::status;
 use crate::domain::{values::Email, values::text};
 use crate::error::{AppError, AppResult};
 
@@ -283,7 +284,7 @@ pub async fn check_touch(
     if matches!(t.enrollment_status.as_str(), "banned" | "deactivated") {
         return Ok(Err("affiliate_inactive"));
     }
-    if t.program_status != "active" {
+    if !status::program_is_open(&t.program_status) {
         return Ok(Err("program_inactive"));
     }
     let program = match known {

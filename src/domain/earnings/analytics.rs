@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use crate::db::{self, Db, analytics::Scope};
 use crate::domain::attribution::clicks::parse_period;
+use crate::domain::values::status::CommissionStatus;
 use crate::error::{AppError, AppResult};
 
 /// Affiliates on the leaderboard.
@@ -52,7 +53,7 @@ pub async fn report(
         .map(|(status, currency, n, amount, reversed)| {
             json!({"status": status, "currency": currency, "count": n,
                    "amount_cents": amount, "reversed_cents": reversed,
-                   "net_cents": if status == "rejected" { 0 } else { amount - reversed }})
+                   "net_cents": if CommissionStatus::Rejected.is(&status) { 0 } else { amount - reversed }})
         })
         .collect();
     let leaderboard: Vec<Value> = db::analytics::leaderboard(pool, &scope, LEADERS)

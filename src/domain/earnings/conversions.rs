@@ -25,6 +25,7 @@ use crate::domain::earnings::billing::{
 use crate::domain::earnings::commission_rules::{self, Facts};
 use crate::domain::partners::terms::{Commission, Rate};
 use crate::domain::tenancy::audit::{self, Actor};
+use crate::domain::values::status::{self, CommissionStatus, ConversionStatus};
 use crate::domain::{
     earnings::ledger, partners::affiliates, values::Currency, values::Email, values::Money,
     values::money, values::text,
@@ -32,9 +33,9 @@ use crate::domain::{
 use crate::error::{AppError, AppResult};
 
 /// Conversion statuses.
-pub const STATUSES: [&str; 4] = ["pending", "approved", "rejected", "reversed"];
+pub const STATUSES: &[&str] = ConversionStatus::ALL_TEXT;
 /// Commission statuses.
-pub const COMMISSION_STATUSES: [&str; 5] = ["pending", "available", "paid", "rejected", "reversed"];
+pub const COMMISSION_STATUSES: &[&str] = CommissionStatus::ALL_TEXT;
 const DAY_MS: i64 = 86_400_000;
 
 /// Who earns from an event.
@@ -277,10 +278,10 @@ fn refusal(
     affiliate: &db::affiliates::AffiliateRow,
     event: &Normalized,
 ) -> Option<&'static str> {
-    if program.status != "active" {
+    if !status::program_is_open(&program.status) {
         return Some("program_inactive");
     }
-    if enrollment.status != "active" || affiliate.status != "active" {
+    if !status::is_active(&enrollment.status) || !status::is_active(&affiliate.status) {
         return Some("affiliate_inactive");
     }
     if program.allow_self_referral == 0
@@ -458,8 +459,8 @@ async fn uplines(
         next = parent.parent_affiliate_id.clone();
         let enrolled = db::affiliates::enrollment_in(&mut *conn, vendor_id, &id, program_id)
             .await?
-            .is_some_and(|e| e.status == "active");
-        if parent.status == "active" && enrolled {
+            .is_some_and(|e| status::is_active(&e.status));
+        if status::is_active(&parent.status) && enrolled {
             out.push((level.level, id));
         }
     }
@@ -615,7 +616,7 @@ async fn reverse_share(
     let fully = refunded >= c.amount_cents;
     let mut reversed_total = 0;
     for m in db::commissions::for_conversion(&mut *conn, vendor_id, &c.id).await? {
-        if m.status == "rejected" {
+        if CommissionStatus::Rejected.is(&m.status) {
             continue;
         }
         let target = commission_rules::reversed_total(m.amount_cents, refunded, c.amount_cents);
@@ -806,7 +807,7 @@ async fn release_commissions(
     at: Option<i64>,
 ) -> AppResult<()> {
     for m in db::commissions::for_conversion(&mut *conn, &c.vendor_id, &c.id).await? {
-        if m.status != "pending" {
+        if !CommissionStatus::Pending.is(&m.status) {
             continue;
         }
         let moved = match at {
@@ -879,7 +880,7 @@ pub async fn reject(
         )));
     }
     for m in db::commissions::for_conversion(&mut *tx, vendor_id, id).await? {
-        if m.status == "pending"
+        if CommissionStatus::Pending.is(&m.status)
             && db::commissions::transition(&mut *tx, &m.id, "pending", "rejected").await?
         {
             ledger::rejected(&mut tx, vendor_id, &m).await?;
@@ -1192,12 +1193,12 @@ pub fn conversion_json(c: &ConversionRow, commissions: &[CommissionRow]) -> Valu
 
 /// Parses a conversion `?status=` filter.
 pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
-    text::choice("status", raw, &STATUSES)
+    text::choice("status", raw, STATUSES)
 }
 
 /// Parses a commission `?status=` filter.
 pub fn parse_commission_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
-    text::choice("status", raw, &COMMISSION_STATUSES)
+    text::choice("status", raw, COMMISSION_STATUSES)
 }
 
 /// One page of commissions and the total.

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::db::{self, Conn, Db, commissions::CommissionRow, ledger::NewEntry};
-use crate::domain::values::status::PayoutStatus;
+use crate::domain::values::status::{CommissionStatus, PayoutStatus};
 use crate::error::{AppError, AppResult};
 
 /// Affiliate account: earned, in the holding period.
@@ -160,7 +160,7 @@ pub async fn reversed(
     if amount == 0 {
         return Ok(());
     }
-    let from = if c.status == "pending" {
+    let from = if CommissionStatus::Pending.is(&c.status) {
         PENDING
     } else {
         AVAILABLE
@@ -342,7 +342,7 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
         let e = expected
             .entry((c.affiliate_id.clone(), c.currency.clone()))
             .or_default();
-        if c.status == "pending" {
+        if CommissionStatus::Pending.is(&c.status) {
             e.0 += net;
         } else {
             e.1 += net;
@@ -416,7 +416,7 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
             ));
         }
         let (paid, fees) = (sum(PAID), sum(FEES));
-        let want = if p.status == "paid" {
+        let want = if PayoutStatus::Paid.is(&p.status) {
             (p.net_cents, p.fee_cents)
         } else {
             (0, 0)

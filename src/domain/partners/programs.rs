@@ -8,6 +8,7 @@ use crate::db::{self, Db, programs::ProgramColumns, programs::ProgramRow};
 use crate::domain::partners::terms::Commission;
 use crate::domain::tenancy::audit::{self, Actor};
 use crate::domain::values::destination;
+use crate::domain::values::status::ProgramStatus;
 use crate::domain::{values::Currency, values::slug, values::text};
 use crate::error::{AppError, AppResult};
 
@@ -22,7 +23,7 @@ pub const CONVERSION_EVENTS: [&str; 5] = [
     "charge.succeeded",
 ];
 /// Program statuses.
-pub const STATUSES: [&str; 3] = ["active", "paused", "archived"];
+pub const STATUSES: &[&str] = ProgramStatus::ALL_TEXT;
 /// Attribution models.
 pub const ATTRIBUTION_MODELS: [&str; 2] = ["first_touch", "last_touch"];
 /// Longest terms text accepted.
@@ -208,7 +209,7 @@ impl Settings {
             };
         }
         if let Some(s) = &input.status {
-            self.status = one_of("status", s, &STATUSES)?;
+            self.status = one_of("status", s, STATUSES)?;
         }
         if let Some(m) = &input.attribution_model {
             self.attribution_model = one_of("attribution_model", m, &ATTRIBUTION_MODELS)?;

@@ -31,12 +31,12 @@ use crate::domain::partners::payout_settings::{PayoutSettings, method_label};
 use crate::domain::partners::terms::format_money;
 use crate::domain::tenancy::audit::{self, Actor};
 use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
-use crate::domain::values::status::PayoutStatus;
+use crate::domain::values::status::{self, PayoutStatus};
 use crate::domain::{earnings::conversions, earnings::ledger, values::Currency, values::text};
 use crate::error::{AppError, AppResult};
 
 /// Payout statuses.
-pub const STATUSES: [&str; 4] = PayoutStatus::ALL_TEXT;
+pub const STATUSES: &[&str] = PayoutStatus::ALL_TEXT;
 /// Longest reference or failure reason.
 const NOTE_MAX: usize = 500;
 
@@ -58,7 +58,7 @@ pub fn can_process(p: &PayoutRow) -> bool {
 
 /// Parses the `status` filter of payout lists.
 pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
-    text::choice("status", raw, &STATUSES)
+    text::choice("status", raw, STATUSES)
 }
 
 /// What started a run.
@@ -167,7 +167,7 @@ async fn plan(
         else {
             continue;
         };
-        if a.status != "active" {
+        if !status::is_active(&a.status) {
             skipped.push(skip("affiliate_inactive"));
             continue;
         }
@@ -217,7 +217,7 @@ pub async fn run(
             .0
             .into_iter()
             .map(|p| p.row)
-            .filter(|p| p.status == "active")
+            .filter(|p| status::program_is_open(&p.status))
             .collect(),
     };
     let mut out = Vec::new();
@@ -649,7 +649,7 @@ pub async fn run_processing(
     let mut out = BulkResult::default();
     let mut tx = db.begin().await?;
     for p in payouts {
-        if p.status == "pending" {
+        if PayoutStatus::Pending.is(&p.status) {
             processing_in(&mut tx, vendor_id, &p.id, actor).await?;
             out.changed.push(p.id);
         } else {

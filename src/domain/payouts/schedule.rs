@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::{Trigger, run_program};
 use crate::db::{self, Db};
 use crate::domain::tenancy::audit::Actor;
+use crate::domain::values::status;
 use crate::error::AppResult;
 
 /// The month key of a scheduled run due at `now` for `payout_day`, if one is due.
@@ -100,7 +101,7 @@ pub async fn next_payouts(
     let pool = db.pool();
     let mut out = Vec::new();
     for e in db::affiliates::enrollments(pool, vendor_id, affiliate_id).await? {
-        if e.status != "active" {
+        if !status::is_active(&e.status) {
             continue;
         }
         let Some(program) = db::programs::by_id(pool, vendor_id, &e.program_id).await? else {
@@ -114,7 +115,10 @@ pub async fn next_payouts(
             &program.currency,
         )
         .await?;
-        let next_run = match program.payout_day.filter(|_| program.status == "active") {
+        let next_run = match program
+            .payout_day
+            .filter(|_| status::program_is_open(&program.status))
+        {
             Some(day) => {
                 let ran = match due_key(day, now) {
                     Some(key) => db::payouts::schedule_done(pool, &program.id, &key).await?,

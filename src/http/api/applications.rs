@@ -8,6 +8,7 @@ use crate::db::{self, applications::ApplicationRow};
 use crate::domain::partners::applications::{self, ApplicationInput, ReviewInput, Source};
 use crate::domain::tenancy::api_keys::Scope;
 use crate::domain::tenancy::audit::Actor;
+use crate::domain::values::status::ApplicationStatus;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
@@ -69,7 +70,7 @@ pub async fn submit(
     )
     .await?;
     let a = done.application;
-    let message = if a.status == "approved" {
+    let message = if ApplicationStatus::Approved.is(&a.status) {
         "Application approved: the applicant has been emailed a sign-in link."
     } else {
         "Application received: it will be reviewed."

@@ -184,7 +184,7 @@ struct ListPage {
     chrome: Chrome,
     vendor_name: String,
     user_email: String,
-    statuses: [&'static str; 4],
+    statuses: &'static [&'static str],
     q: ListQuery,
     table: Table,
     programs: Vec<ProgramOption>,

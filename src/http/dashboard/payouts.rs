@@ -18,6 +18,7 @@ use crate::domain::partners::payout_settings::method_label;
 use crate::domain::partners::terms::{format_bps, format_money};
 use crate::domain::payouts::{self, ProgramRun, RunRequest, Statement, Trigger, export};
 use crate::domain::tenancy::audit::Actor;
+use crate::domain::values::status::PayoutStatus;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::api::payouts::download;
@@ -334,7 +335,7 @@ struct ListPage {
     chrome: Chrome,
     vendor_name: String,
     user_email: String,
-    statuses: [&'static str; 4],
+    statuses: &'static [&'static str],
     programs: Vec<ProgramOption>,
     f: RunForm,
     error: Option<String>,
@@ -530,7 +531,10 @@ async fn run_page(
             })
             .collect(),
     };
-    let pending = rows.iter().filter(|p| p.status == "pending").count();
+    let pending = rows
+        .iter()
+        .filter(|p| PayoutStatus::Pending.is(&p.status))
+        .count();
     let open = rows.iter().filter(|p| is_open(p)).count();
     let names = Names::load(
         state,

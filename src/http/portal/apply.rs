@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::db::{self, programs::ProgramRow};
 use crate::domain::partners::applications::{self, ApplicationInput, Source};
+use crate::domain::values::status::{self, ApplicationStatus};
 use crate::error::AppError;
 use crate::http::pages::{Chrome, HtmlError, render};
 use crate::http::portal::Portal;
@@ -78,12 +79,12 @@ async fn program(
         crate::domain::partners::programs::list(&state.db, &portal.vendor.id, 100, 0).await?;
     let active: Vec<_> = all
         .into_iter()
-        .filter(|p| p.row.status == "active")
+        .filter(|p| status::program_is_open(&p.row.status))
         .collect();
     let chosen = match slug.filter(|s| !s.is_empty()) {
         Some(s) => db::programs::by_slug(state.db.pool(), &portal.vendor.id, s)
             .await?
-            .filter(|p| p.status == "active"),
+            .filter(|p| status::program_is_open(&p.status)),
         None => active.first().map(|p| p.row.clone()),
     };
     let chosen = chosen.ok_or(AppError::NotFound)?;
@@ -198,7 +199,7 @@ pub async fn submit(
     match result {
         Ok(done) => render(
             StatusCode::OK,
-            &thanks(done.application.status == "approved"),
+            &thanks(ApplicationStatus::Approved.is(&done.application.status)),
         ),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => render(
             e.status_code(),

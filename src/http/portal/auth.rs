@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::domain::access::portal_login::{self, Grant};
 use crate::domain::partners::programs;
+use crate::domain::values::status::AffiliateStatus;
 use crate::error::AppError;
 use crate::http::pages::{Chrome, HtmlError, day, render, see_other};
 use crate::http::portal::Portal;
@@ -144,7 +145,7 @@ pub async fn confirm(
     let name = portal.name().to_owned();
     page.offer = match portal_login::peek(&state.db, &portal.vendor.id, token).await? {
         None => return page.gone(None),
-        Some(Grant::Affiliate(a)) if a.status == "invited" => Some((
+        Some(Grant::Affiliate(a)) if AffiliateStatus::Invited.is(&a.status) => Some((
             format!("Join the {name} partner program"),
             format!(
                 "Accept the invitation for {} to start referring customers.",

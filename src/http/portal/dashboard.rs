@@ -11,6 +11,7 @@ use crate::domain::earnings::affiliate_stats::{self, Period};
 use crate::domain::partners::payout_settings::PayoutSettings;
 use crate::domain::partners::terms::format_money;
 use crate::domain::payouts::schedule::{self, NextPayout};
+use crate::domain::values::status;
 use crate::domain::{
     attribution::links, attribution::tracking, earnings::ledger, partners::affiliates,
 };
@@ -161,7 +162,7 @@ pub async fn view(
     let referral_links = a
         .enrollments
         .iter()
-        .filter(|e| e.status == "active")
+        .filter(|e| status::is_active(&e.status))
         .map(|e| ReferralLink {
             program: e.program_name.clone(),
             code: e.code.clone(),

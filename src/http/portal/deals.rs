@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::db;
 use crate::domain::attribution::deals::{self, DealInput};
 use crate::domain::partners::affiliates;
+use crate::domain::values::status;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
@@ -113,7 +114,7 @@ async fn view(
         .enrollments;
     let active: Vec<_> = enrollments
         .iter()
-        .filter(|e| e.status == "active")
+        .filter(|e| status::is_active(&e.status))
         .collect();
     let programs = if active.len() > 1 {
         active

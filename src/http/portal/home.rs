@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::domain::partners::programs;
+use crate::domain::values::status;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render};
 use crate::http::portal::Portal;
@@ -51,7 +52,7 @@ pub async fn show(
     let (list, _) = programs::list(&state.db, &portal.vendor.id, 100, 0).await?;
     let programs = list
         .into_iter()
-        .filter(|p| p.row.status == "active")
+        .filter(|p| status::program_is_open(&p.row.status))
         .map(|p| ProgramView {
             commission: p.commission.describe(),
             name: p.row.name,

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::db::{affiliates::AffiliateRow, vendors::VendorRow};
 use crate::domain::attribution::links::{self, LinkInput};
 use crate::domain::partners::affiliates;
+use crate::domain::values::status;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
@@ -122,7 +123,7 @@ pub async fn view(
         .collect();
     let active: Vec<_> = enrollments
         .iter()
-        .filter(|e| e.status == "active")
+        .filter(|e| status::is_active(&e.status))
         .collect();
     let programs = if active.len() > 1 {
         active

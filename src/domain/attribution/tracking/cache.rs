@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::db::{self, Db, links::CodeTarget};
 use crate::domain::values::destination::Domains;
+use crate::domain::values::status;
 
 /// Longest time a cached answer is used.
 pub const TTL: Duration = Duration::from_secs(3);
@@ -56,7 +57,7 @@ impl Target {
             domains: Domains::from_stored(r.landing_url.as_deref(), &r.allowed_domains),
             site_origins: serde_json::from_str(&r.vendor_site_origins).unwrap_or_default(),
             attributable: !matches!(r.enrollment_status.as_str(), "banned" | "deactivated")
-                && r.program_status == "active",
+                && status::program_is_open(&r.program_status),
             vendor_id: r.vendor_id,
             vendor_slug: r.vendor_slug,
             enrollment_id: r.enrollment_id,

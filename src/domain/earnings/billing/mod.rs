@@ -21,6 +21,7 @@ use crate::db::{
 use crate::domain::attribution::tracking::{
     Tracker, is_click_id, normalize_code, track::stored_click,
 };
+use crate::domain::values::status::EventStatus;
 use crate::domain::{earnings::conversions, values::money};
 use crate::error::{AppError, AppResult};
 pub use writer::IngestWriter;
@@ -607,7 +608,7 @@ fn renormalize(row: &db::billing_events::BillingEventRow) -> AppResult<Normalize
 /// was reported after the payment arrived). A processed event is a 409: its effects exist.
 pub async fn replay(db: &Db, tracker: &Tracker, vendor_id: &str, id: &str) -> AppResult<Ingested> {
     let row = get(db, vendor_id, id).await?;
-    if row.status == "processed" {
+    if EventStatus::Processed.is(&row.status) {
         return Err(AppError::wrong_state(
             "this event was processed; replaying it would change nothing",
         ));
@@ -642,7 +643,7 @@ pub async fn replay(db: &Db, tracker: &Tracker, vendor_id: &str, id: &str) -> Ap
         }
         Err(e) => ("failed".to_owned(), json!({"error": e.to_string()}), None),
     };
-    if status == "failed" {
+    if EventStatus::Failed.is(&status) {
         db::billing_events::set_result(
             db.pool(),
             &row.id,
@@ -698,13 +699,13 @@ pub async fn list(
 }
 
 /// Statuses of a stored event.
-pub const STATUSES: [&str; 3] = ["processed", "ignored", "failed"];
+pub const STATUSES: &[&str] = EventStatus::ALL_TEXT;
 /// The doors.
 pub const SOURCES: [&str; 3] = ["api", "stripe", "manual"];
 
 /// Parses the `status` filter of event lists.
 pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
-    crate::domain::values::text::choice("status", raw, &STATUSES)
+    crate::domain::values::text::choice("status", raw, STATUSES)
 }
 
 /// Parses the `source` filter of event lists.

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Guard, Ingested, Normalized};
 use crate::db::{Db, clicks::ClickRow, programs::ProgramRow};
+use crate::domain::values::status::EventStatus;
 use crate::error::{AppError, AppResult};
 
 /// Events taken into one transaction at most (bounds the time a batch holds the lock).
@@ -137,7 +138,7 @@ async fn in_one_tx(db: &Db, jobs: &[&Job], guard: Guard) -> AppResult<Vec<Ingest
     }
     tx.commit().await?;
     for d in &done {
-        if d.status == "failed" && !d.duplicate {
+        if EventStatus::Failed.is(&d.status) && !d.duplicate {
             tracing::warn!(event = %d.id, result = %d.result, "billing event failed");
         }
     }
