@@ -1,0 +1,156 @@
+//! After recording: maturation at the end of the holding period, approval and rejection.
+
+use serde_json::json;
+
+use crate::db::{self, Conn, Db, conversions::ConversionRow};
+use crate::domain::tenancy::audit::{self, Actor};
+use crate::domain::values::status::CommissionStatus;
+use crate::domain::{earnings::ledger, values::text};
+use crate::error::{AppError, AppResult};
+
+/// Matures every conversion whose holding period ended by `now`: approved, and its pending
+/// commissions move to available. Each conversion in its own transaction; a conversion
+/// another worker took first is skipped. Returns how many matured.
+pub async fn mature_due(db: &Db, now: i64) -> AppResult<usize> {
+    let mut matured = 0;
+    loop {
+        let due = db::conversions::due(db.pool(), now, 200).await?;
+        if due.is_empty() {
+            return Ok(matured);
+        }
+        let mut progressed = false;
+        for c in due {
+            let mut tx = db.begin().await?;
+            if !db::conversions::transition(&mut *tx, &c.id, "pending", "approved", None).await? {
+                continue;
+            }
+            release_commissions(&mut tx, &c, "maturation", None).await?;
+            db::events::insert(
+                &mut *tx,
+                &c.vendor_id,
+                "conversion.approved",
+                &json!({"conversion_id": c.id, "by": "holding_period"}).to_string(),
+            )
+            .await?;
+            tx.commit().await?;
+            matured += 1;
+            progressed = true;
+        }
+        if !progressed {
+            return Ok(matured);
+        }
+    }
+}
+
+/// Moves the pending commissions of a conversion to available.
+pub(super) async fn release_commissions(
+    conn: &mut Conn,
+    c: &ConversionRow,
+    kind: &str,
+    at: Option<i64>,
+) -> AppResult<()> {
+    for m in db::commissions::for_conversion(&mut *conn, &c.vendor_id, &c.id).await? {
+        if !CommissionStatus::Pending.is(&m.status) {
+            continue;
+        }
+        let moved = match at {
+            Some(at) => db::commissions::make_available(&mut *conn, &m.id, at).await?,
+            None => db::commissions::transition(&mut *conn, &m.id, "pending", "available").await?,
+        };
+        if moved {
+            ledger::made_available(conn, &c.vendor_id, &m, kind).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Approves a pending conversion now: its commissions become available at once.
+pub async fn approve(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+    actor: &Actor,
+) -> AppResult<ConversionRow> {
+    let mut tx = db.begin().await?;
+    let c = db::conversions::by_id(&mut *tx, vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !db::conversions::transition(&mut *tx, id, "pending", "approved", None).await? {
+        return Err(AppError::wrong_state(format!(
+            "only a pending conversion can be approved; this one is {}",
+            c.status
+        )));
+    }
+    release_commissions(&mut tx, &c, "approval", Some(db::now_ms())).await?;
+    audit::record(
+        &mut *tx,
+        vendor_id,
+        actor,
+        "conversion.approved",
+        ("conversion", Some(id)),
+        json!({}),
+    )
+    .await?;
+    db::events::insert(
+        &mut *tx,
+        vendor_id,
+        "conversion.approved",
+        &json!({"conversion_id": id, "by": "hand"}).to_string(),
+    )
+    .await?;
+    tx.commit().await?;
+    get_row(db, vendor_id, id).await
+}
+
+/// Rejects a pending conversion: its commissions are taken back.
+pub async fn reject(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+    reason: Option<&str>,
+    actor: &Actor,
+) -> AppResult<ConversionRow> {
+    let reason =
+        text::optional("reason", reason, 500)?.unwrap_or_else(|| "rejected by the vendor".into());
+    let mut tx = db.begin().await?;
+    let c = db::conversions::by_id(&mut *tx, vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !db::conversions::transition(&mut *tx, id, "pending", "rejected", Some(&reason)).await? {
+        return Err(AppError::wrong_state(format!(
+            "only a pending conversion can be rejected; this one is {}",
+            c.status
+        )));
+    }
+    for m in db::commissions::for_conversion(&mut *tx, vendor_id, id).await? {
+        if CommissionStatus::Pending.is(&m.status)
+            && db::commissions::transition(&mut *tx, &m.id, "pending", "rejected").await?
+        {
+            ledger::rejected(&mut tx, vendor_id, &m).await?;
+        }
+    }
+    audit::record(
+        &mut *tx,
+        vendor_id,
+        actor,
+        "conversion.rejected",
+        ("conversion", Some(id)),
+        json!({"reason": reason}),
+    )
+    .await?;
+    db::events::insert(
+        &mut *tx,
+        vendor_id,
+        "conversion.rejected",
+        &json!({"conversion_id": id, "reason": reason}).to_string(),
+    )
+    .await?;
+    tx.commit().await?;
+    get_row(db, vendor_id, id).await
+}
+
+pub(super) async fn get_row(db: &Db, vendor_id: &str, id: &str) -> AppResult<ConversionRow> {
+    db::conversions::by_id(db.pool(), vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
