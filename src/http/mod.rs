@@ -8,6 +8,7 @@ pub mod embed;
 pub mod health;
 pub mod middleware;
 pub mod pages;
+pub mod pagination;
 pub mod portal;
 pub mod portal_hosts;
 pub mod session;

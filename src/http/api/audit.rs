@@ -8,7 +8,7 @@ use crate::domain::api_keys::Scope;
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
-use crate::http::api::pagination::{List, PageQuery};
+use crate::http::pagination::{List, PageQuery};
 
 #[derive(Serialize)]
 struct EntryJson {

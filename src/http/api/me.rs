@@ -26,7 +26,7 @@ use crate::http::AppState;
 use crate::http::api::auth::bearer_token;
 use crate::http::api::json::ApiJson;
 use crate::http::api::opt;
-use crate::http::api::pagination::{List, PageQuery};
+use crate::http::pagination::{List, PageQuery};
 
 /// An authenticated affiliate.
 #[derive(Debug, Clone)]
@@ -180,7 +180,7 @@ pub struct MeListQuery {
 }
 
 impl MeListQuery {
-    fn page(&self) -> AppResult<crate::http::api::pagination::Page> {
+    fn page(&self) -> AppResult<crate::http::pagination::Page> {
         PageQuery {
             page: self.page,
             per_page: self.per_page,

@@ -20,7 +20,7 @@ use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::ApiJson;
 use crate::http::api::opt;
-use crate::http::api::pagination::{List, PageQuery};
+use crate::http::pagination::{List, PageQuery};
 
 fn actor(auth: &ApiAuth) -> Actor {
     Actor::ApiKey(auth.0.key_id.clone())

@@ -21,7 +21,7 @@ use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::parse_optional;
 use crate::http::api::opt;
-use crate::http::api::pagination::{List, PageQuery};
+use crate::http::pagination::{List, PageQuery};
 
 fn actor(auth: &ApiAuth) -> Actor {
     Actor::ApiKey(auth.0.key_id.clone())

@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pagination::Page;
 
 const PER_PAGE: i64 = 25;
 
@@ -102,15 +103,16 @@ pub async fn list(
     } else {
         &q.sort
     }))?;
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Page::fixed(q.page, PER_PAGE)?;
+    let page = paging.page;
     let vendor_id = &staff.vendor.id;
     let (found, total) = affiliates::list(
         &state.db,
         vendor_id,
         &filter,
         sort,
-        PER_PAGE,
-        (page - 1) * PER_PAGE,
+        paging.limit(),
+        paging.offset(),
     )
     .await?;
     let rows = found
@@ -133,8 +135,8 @@ pub async fn list(
         rows,
         total,
         page,
-        prev_url: (page > 1).then(|| list_url(&q, page - 1)),
-        next_url: (page * PER_PAGE < total).then(|| list_url(&q, page + 1)),
+        prev_url: paging.prev().map(|n| list_url(&q, n)),
+        next_url: paging.next(total).map(|n| list_url(&q, n)),
     };
     if req.headers().contains_key("hx-request") {
         return render(StatusCode::OK, &table);

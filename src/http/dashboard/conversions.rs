@@ -16,6 +16,7 @@ use crate::domain::terms::{format_cents, parse_amount};
 use crate::error::AppError;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other, when};
+use crate::http::pagination::Page;
 use crate::http::{AppState, session};
 
 const PER_PAGE: i64 = 50;
@@ -196,7 +197,8 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
     let vendor_id = staff.vendor.id.as_str();
     let status = conversions::parse_status(Some(&q.status))?;
     let affiliate_id = Some(q.affiliate_id.trim()).filter(|s| !s.is_empty());
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Page::fixed(q.page, PER_PAGE)?;
+    let page = paging.page;
     let filter = db::conversions::Filter {
         vendor_id,
         affiliate_id,
@@ -204,7 +206,7 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
         status,
     };
     let (found, total) =
-        conversions::page(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+        conversions::page(&state.db, &filter, paging.limit(), paging.offset()).await?;
     let mut names = Names::new(state, vendor_id);
     let mut rows = Vec::with_capacity(found.len());
     for (c, commissions) in found {
@@ -215,8 +217,8 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
         rows,
         total,
         page,
-        prev_url: (page > 1).then(|| list_url(q, page - 1)),
-        next_url: (page * PER_PAGE < total).then(|| list_url(q, page + 1)),
+        prev_url: paging.prev().map(|n| list_url(q, n)),
+        next_url: paging.next(total).map(|n| list_url(q, n)),
     })
 }
 

@@ -23,6 +23,7 @@ use crate::http::AppState;
 use crate::http::api::payouts::download;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, day, render, see_other, when};
+use crate::http::pagination::Page;
 
 const PER_PAGE: i64 = 50;
 /// Runs listed on the payouts page (newest first).
@@ -287,7 +288,8 @@ struct Table {
 
 async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, HtmlError> {
     let vendor_id = staff.vendor.id.as_str();
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Page::fixed(q.page, PER_PAGE)?;
+    let page = paging.page;
     let filter = Filter {
         vendor_id,
         affiliate_id: Some(q.affiliate_id.trim()).filter(|s| !s.is_empty()),
@@ -295,7 +297,7 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
         status: payouts::parse_status(Some(&q.status))?,
         currency: None,
     };
-    let (found, total) = payouts::list(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let (found, total) = payouts::list(&state.db, &filter, paging.limit(), paging.offset()).await?;
     let names = Names::load(
         state,
         vendor_id,
@@ -307,8 +309,8 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
         rows,
         total,
         page,
-        prev_url: (page > 1).then(|| list_url(q, page - 1)),
-        next_url: (page * PER_PAGE < total).then(|| list_url(q, page + 1)),
+        prev_url: paging.prev().map(|n| list_url(q, n)),
+        next_url: paging.next(total).map(|n| list_url(q, n)),
     })
 }
 

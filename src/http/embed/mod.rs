@@ -295,7 +295,7 @@ async fn render_surface(
             })
         }
         _ => {
-            let v = payouts::view(state, vendor, affiliate, &site, q.page.unwrap_or(1)).await?;
+            let v = payouts::view(state, vendor, affiliate, &site, q.page).await?;
             ok_page(&PayoutsEmbed {
                 chrome: chrome(format!("Payouts · {name}")),
                 brand_css,
