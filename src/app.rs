@@ -91,20 +91,15 @@ impl Application {
                     web::JsonConfig::default()
                         .limit(JSON_LIMIT)
                         .error_handler(|e, req| {
-                            http::request_error(
-                                req,
-                                AppError::BadRequest(format!("invalid JSON body: {e}")),
-                            )
+                            http::request_error(req, http::extract::unnamed_error(&e.to_string()))
                         }),
                 )
                 .app_data(web::QueryConfig::default().error_handler(|e, req| {
-                    http::request_error(
-                        req,
-                        AppError::BadRequest(format!("invalid query string: {e}")),
-                    )
+                    // `web::Query` reports no field name; prefer `http::extract::Query`.
+                    http::request_error(req, http::extract::unnamed_error(&e.to_string()))
                 }))
                 .app_data(web::FormConfig::default().error_handler(|e, req| {
-                    http::request_error(req, AppError::BadRequest(format!("invalid form: {e}")))
+                    http::request_error(req, http::extract::unnamed_error(&e.to_string()))
                 }))
                 .app_data(
                     web::PathConfig::default()

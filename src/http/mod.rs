@@ -5,6 +5,7 @@ pub mod assets;
 pub mod client;
 pub mod dashboard;
 pub mod embed;
+pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod pages;

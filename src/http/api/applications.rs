@@ -88,7 +88,7 @@ pub struct StatusQuery {
 pub async fn status(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<StatusQuery>,
+    q: crate::http::extract::Query<StatusQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let email = q
@@ -119,7 +119,7 @@ pub struct ListQuery {
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {

@@ -28,7 +28,7 @@ pub struct ListQuery {
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {

@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
+use crate::http::extract::field_error;
 
 /// Largest body accepted.
 const LIMIT: usize = 1024 * 1024;
@@ -60,34 +61,34 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
-/// Parses a JSON body: syntax errors and type errors are 400, the latter naming the field.
+/// Parses a JSON body: syntax errors and type errors are 400, the latter naming the field
+/// in words ([`crate::http::extract::field_error`]).
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            AppError::BadRequest(format!("malformed JSON: {inner}"))
-        } else if path == "." {
-            // serde reports a missing field at the parent: name it like any other field.
-            let message = inner.to_string();
-            match message
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split('`').next())
-            {
-                Some(field) => AppError::BadRequestField {
-                    field: field.to_owned(),
-                    message: format!("{field} is required"),
-                },
-                None => AppError::BadRequest(format!("invalid body: {message}")),
-            }
+            malformed(&inner)
         } else {
-            AppError::BadRequestField {
-                field: path,
-                message: format!("{inner}"),
-            }
+            field_error(&path, &inner.to_string())
         }
-    })
+    })?;
+    de.end().map_err(|e| malformed(&e))?;
+    Ok(value)
+}
+
+/// A body that is not JSON at all.
+fn malformed(e: &serde_json::Error) -> AppError {
+    if e.is_eof() {
+        AppError::BadRequest("the request body is empty or not complete JSON".into())
+    } else {
+        AppError::BadRequest(format!(
+            "the request body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    }
 }
 
 /// An optional JSON body: empty (or whitespace) is `T::default()`, anything else must parse.

@@ -110,7 +110,7 @@ pub struct ReferralQuery {
 pub async fn referral(
     me: MeAuth,
     state: web::Data<AppState>,
-    q: web::Query<ReferralQuery>,
+    q: crate::http::extract::Query<ReferralQuery>,
 ) -> AppResult<HttpResponse> {
     let value = self_service::referral(
         &state.db,
@@ -140,7 +140,7 @@ pub struct StatsQuery {
 pub async fn stats(
     me: MeAuth,
     state: web::Data<AppState>,
-    q: web::Query<StatsQuery>,
+    q: crate::http::extract::Query<StatsQuery>,
 ) -> AppResult<HttpResponse> {
     let period = Period::parse(
         opt(&q.period),
@@ -194,7 +194,7 @@ impl MeListQuery {
 pub async fn payouts(
     me: MeAuth,
     state: web::Data<AppState>,
-    q: web::Query<MeListQuery>,
+    q: crate::http::extract::Query<MeListQuery>,
 ) -> AppResult<HttpResponse> {
     if q.program_id.is_some() {
         return Err(AppError::invalid(
@@ -220,7 +220,7 @@ pub async fn payouts(
 pub async fn commissions(
     me: MeAuth,
     state: web::Data<AppState>,
-    q: web::Query<MeListQuery>,
+    q: crate::http::extract::Query<MeListQuery>,
 ) -> AppResult<HttpResponse> {
     if q.currency.is_some() {
         return Err(AppError::invalid(

@@ -64,7 +64,7 @@ pub struct EventsQuery {
 pub async fn events(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<EventsQuery>,
+    q: crate::http::extract::Query<EventsQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {
@@ -144,7 +144,7 @@ pub struct ConversionsQuery {
 pub async fn conversions_list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<ConversionsQuery>,
+    q: crate::http::extract::Query<ConversionsQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {
@@ -232,7 +232,7 @@ pub struct CommissionsQuery {
 pub async fn commissions(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<CommissionsQuery>,
+    q: crate::http::extract::Query<CommissionsQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {
@@ -270,7 +270,7 @@ pub struct LedgerQuery {
 pub async fn ledger_list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<LedgerQuery>,
+    q: crate::http::extract::Query<LedgerQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {
@@ -326,7 +326,7 @@ pub struct AnalyticsQuery {
 pub async fn analytics(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<AnalyticsQuery>,
+    q: crate::http::extract::Query<AnalyticsQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let report = crate::domain::analytics::report(

@@ -91,7 +91,7 @@ impl From<Program> for ProgramJson {
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
+    query: crate::http::extract::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = query.resolve()?;

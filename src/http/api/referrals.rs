@@ -49,7 +49,7 @@ fn given(s: &Option<String>) -> Option<&str> {
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {

@@ -101,7 +101,7 @@ pub struct ClicksQuery {
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<ClicksQuery>,
+    q: crate::http::extract::Query<ClicksQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {

@@ -94,7 +94,7 @@ pub async fn list(
     req: HttpRequest,
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let q = q.into_inner();
     let filter = affiliates::parse_filter(Some(&q.status), Some(&q.search), Some(&q.program_id))?;
@@ -222,7 +222,7 @@ pub async fn new(staff: Staff, state: web::Data<AppState>) -> Result<HttpRespons
 pub async fn create(
     staff: Staff,
     state: web::Data<AppState>,
-    form: web::Form<InviteForm>,
+    form: crate::http::extract::Form<InviteForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
@@ -375,7 +375,7 @@ pub async fn set_status(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<StatusForm>,
+    form: crate::http::extract::Form<StatusForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let input = AffiliateInput {
         status: Some(form.into_inner().status),
@@ -422,7 +422,7 @@ pub async fn set_override(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<OverrideForm>,
+    form: crate::http::extract::Form<OverrideForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let percent = form.percent.trim();
     let value = if percent.is_empty() {

@@ -99,7 +99,7 @@ pub struct ListQuery {
 pub async fn list(
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let status = applications::parse_status(Some(q.status.as_deref().unwrap_or("pending")))?
         .unwrap_or("pending")
@@ -158,7 +158,7 @@ pub async fn review(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<ReviewForm>,
+    form: crate::http::extract::Form<ReviewForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let input = ReviewInput {
@@ -193,7 +193,7 @@ pub async fn review(
 pub async fn bulk(
     staff: Staff,
     state: web::Data<AppState>,
-    form: web::Form<Vec<(String, String)>>,
+    form: crate::http::extract::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, HtmlError> {
     let fields = form.into_inner();
     let value = |name: &str| {

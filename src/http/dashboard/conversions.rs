@@ -257,7 +257,7 @@ pub async fn list(
     req: HttpRequest,
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let q = q.into_inner();
     if req.headers().contains_key("hx-request") {
@@ -351,7 +351,7 @@ fn form_error(e: &AppError, f: &ManualForm) -> Option<(StatusCode, FormError)> {
 pub async fn create(
     staff: Staff,
     state: web::Data<AppState>,
-    form: web::Form<ManualForm>,
+    form: crate::http::extract::Form<ManualForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let recorded = match manual_input(&f) {
@@ -495,7 +495,7 @@ pub async fn reject(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<RejectForm>,
+    form: crate::http::extract::Form<RejectForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let reason = Some(form.reason.trim()).filter(|r| !r.is_empty());
     let c = conversions::reject(

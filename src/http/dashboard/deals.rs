@@ -77,7 +77,7 @@ pub struct ListQuery {
 pub async fn list(
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let status = deals::parse_status(Some(q.status.as_deref().unwrap_or("pending")))?
         .unwrap_or("pending")
@@ -118,7 +118,7 @@ pub async fn review(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<ReviewForm>,
+    form: crate::http::extract::Form<ReviewForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let input = ReviewInput {

@@ -96,7 +96,7 @@ pub struct ListQuery {
 pub async fn list(
     staff: Staff,
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let paging = Page::fixed(query.page, PER_PAGE)?;
     let page = paging.page;

@@ -90,7 +90,7 @@ pub struct ListQuery {
 pub async fn list(
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let status = billing::parse_status(q.status.as_deref())?;
     let paging = Page::fixed(q.page, PER_PAGE)?;

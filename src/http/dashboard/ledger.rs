@@ -90,7 +90,7 @@ pub async fn show(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<LedgerQuery>,
+    q: crate::http::extract::Query<LedgerQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let paging = Page::fixed(q.page, PER_PAGE)?;
     let page = paging.page;

@@ -393,7 +393,7 @@ pub async fn list(
     req: HttpRequest,
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let q = q.into_inner();
     if req.headers().contains_key("hx-request") {
@@ -409,7 +409,7 @@ pub async fn list(
 pub async fn run(
     staff: Staff,
     state: web::Data<AppState>,
-    form: web::Form<RunForm>,
+    form: crate::http::extract::Form<RunForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let req = RunRequest {
@@ -567,7 +567,7 @@ pub async fn run_show(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<Done>,
+    q: crate::http::extract::Query<Done>,
 ) -> Result<HttpResponse, HtmlError> {
     let page = run_page(&staff, &state, &id, q.notice(), None, String::new()).await?;
     render(StatusCode::OK, &page)
@@ -587,7 +587,7 @@ pub async fn run_export(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<ExportQuery>,
+    q: crate::http::extract::Query<ExportQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let vendor_id = staff.vendor.id.as_str();
     let (run, _) = payouts::run_detail(&state.db, vendor_id, &id).await?;
@@ -631,7 +631,7 @@ pub async fn run_paid(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<PaidForm>,
+    form: crate::http::extract::Form<PaidForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let reference = some(&form.reference);
     let result = payouts::run_paid(
@@ -811,7 +811,7 @@ pub async fn show(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<Done>,
+    q: crate::http::extract::Query<Done>,
 ) -> Result<HttpResponse, HtmlError> {
     let notice = match q.done.as_deref() {
         Some("processing") => Some("Marked as sent.".to_owned()),
@@ -862,7 +862,7 @@ pub async fn mark_paid(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<PaidForm>,
+    form: crate::http::extract::Form<PaidForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let reference = some(&form.reference);
     let result = payouts::mark_paid(
@@ -893,7 +893,7 @@ pub async fn mark_failed(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<FailedForm>,
+    form: crate::http::extract::Form<FailedForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let reason = some(&form.reason);
     let result = payouts::mark_failed(

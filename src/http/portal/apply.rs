@@ -129,7 +129,7 @@ pub async fn form(
     portal: Portal,
     state: web::Data<AppState>,
     session: Session,
-    q: web::Query<ProgramQuery>,
+    q: crate::http::extract::Query<ProgramQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let (program, choices) = program(&state, &portal, q.program.as_deref()).await?;
     render(
@@ -151,7 +151,7 @@ pub async fn submit(
     portal: Portal,
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<ApplyForm>,
+    form: crate::http::extract::Form<ApplyForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let (program, choices) = program(&state, &portal, Some(&f.program)).await?;

@@ -65,7 +65,7 @@ pub async fn request(
     portal: Portal,
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<LoginForm>,
+    form: crate::http::extract::Form<LoginForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let root = portal.absolute_url(&state.sender.base_url, "/");
     let mut page = LoginPage::new(&portal, &session);

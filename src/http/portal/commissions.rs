@@ -89,7 +89,7 @@ fn bound(field: &str, raw: &str, end: bool) -> Result<Option<i64>, AppError> {
 pub async fn list(
     who: SignedIn,
     state: web::Data<AppState>,
-    q: web::Query<CommissionsQuery>,
+    q: crate::http::extract::Query<CommissionsQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let q = q.into_inner();
     let portal = &who.portal;

@@ -38,7 +38,7 @@ pub async fn show(
     portal: Portal,
     state: web::Data<AppState>,
     session: Session,
-    q: web::Query<DashboardQuery>,
+    q: crate::http::extract::Query<DashboardQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     if let Some(affiliate) = layout::current(&portal, &state, &session).await? {
         let who = SignedIn {

@@ -231,7 +231,7 @@ pub struct Created {
 pub async fn list(
     who: SignedIn,
     state: web::Data<AppState>,
-    q: web::Query<Created>,
+    q: crate::http::extract::Query<Created>,
 ) -> Result<HttpResponse, HtmlError> {
     let chrome = Chrome::new(&who.session, format!("Links · {}", who.portal.name()));
     let site = Site::portal(&who.portal, &chrome);
@@ -255,7 +255,7 @@ pub async fn submit(
     req: HttpRequest,
     who: SignedIn,
     state: web::Data<AppState>,
-    form: web::Form<LinkForm>,
+    form: crate::http::extract::Form<LinkForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let chrome = Chrome::new(&who.session, format!("Links · {}", who.portal.name()));
     let site = Site::portal(&who.portal, &chrome);

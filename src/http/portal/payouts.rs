@@ -184,7 +184,7 @@ pub struct PageQuery {
 pub async fn list(
     who: SignedIn,
     state: web::Data<AppState>,
-    q: web::Query<PageQuery>,
+    q: crate::http::extract::Query<PageQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let chrome = Chrome::new(&who.session, format!("Payouts · {}", who.portal.name()));
     let site = Site::portal(&who.portal, &chrome);
@@ -360,7 +360,10 @@ pub struct Saved {
 }
 
 /// `GET /payout-settings`: the form with the affiliate's current settings.
-pub async fn settings_form(who: SignedIn, q: web::Query<Saved>) -> Result<HttpResponse, HtmlError> {
+pub async fn settings_form(
+    who: SignedIn,
+    q: crate::http::extract::Query<Saved>,
+) -> Result<HttpResponse, HtmlError> {
     let notice = match q.saved.as_deref() {
         Some("1") => Some("Saved. We emailed you a confirmation.".to_owned()),
         Some(_) => Some("Nothing changed.".to_owned()),
@@ -375,7 +378,7 @@ pub async fn settings_form(who: SignedIn, q: web::Query<Saved>) -> Result<HttpRe
 pub async fn save_settings(
     who: SignedIn,
     state: web::Data<AppState>,
-    form: web::Form<SettingsForm>,
+    form: crate::http::extract::Form<SettingsForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let (portal, a) = (&who.portal, &who.affiliate);
     let f = form.into_inner();
