@@ -162,6 +162,17 @@ pub async fn file(db: &Db, filter: &Filter<'_>, format: &str) -> AppResult<File>
     let vendor = db::vendors::by_id(db.pool(), filter.vendor_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    // A file never stops short silently: too many matches is an error that says so.
+    let matching = db::payouts::count(db.pool(), filter).await?;
+    if matching > EXPORT_MAX {
+        return Err(AppError::invalid(
+            "run_id",
+            format!(
+                "{matching} payouts match; one export holds at most {EXPORT_MAX}: \
+                 export one run, status or currency at a time"
+            ),
+        ));
+    }
     let payouts = db::payouts::page(db.pool(), filter, EXPORT_MAX, 0).await?;
     let affiliates = super::affiliates_of(
         db,

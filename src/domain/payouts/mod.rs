@@ -204,9 +204,8 @@ pub async fn run(
                 .await?
                 .ok_or_else(|| AppError::invalid("program_id", "no such program"))?,
         ],
-        None => crate::domain::programs::list(db, vendor_id, 1000, 0)
+        None => crate::domain::programs::all(db, vendor_id)
             .await?
-            .0
             .into_iter()
             .map(|p| p.row)
             .filter(|p| p.status == "active")
@@ -432,7 +431,8 @@ pub async fn run_detail(db: &Db, vendor_id: &str, id: &str) -> AppResult<(RunRow
         run_id: Some(id),
         ..db::payouts::Filter::default()
     };
-    let payouts = db::payouts::page(db.pool(), &filter, 100_000, 0).await?;
+    // Every payout of the run: no page size may cut a run short.
+    let payouts = db::payouts::page(db.pool(), &filter, i64::MAX, 0).await?;
     Ok((run, payouts))
 }
 

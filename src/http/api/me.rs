@@ -295,15 +295,20 @@ pub async fn set_payout_settings(
     Ok(HttpResponse::Ok().json(value))
 }
 
-/// `GET /api/v1/me/deals`.
-pub async fn deals(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+/// `GET /api/v1/me/deals?page&per_page`: the affiliate's deals, one page at a time.
+pub async fn deals(
+    me: MeAuth,
+    state: web::Data<AppState>,
+    q: crate::http::extract::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let page = q.resolve()?;
     let filter = db::deals::Filter {
         vendor_id: &me.vendor_id,
         status: None,
         affiliate_id: Some(&me.affiliate_id),
     };
-    let (data, total) = deals::list(&state.db, &filter, 100, 0).await?;
-    Ok(HttpResponse::Ok().json(json!({"data": data, "total": total})))
+    let (data, total) = deals::list(&state.db, &filter, page.limit(), page.offset()).await?;
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
 
 /// `POST /api/v1/me/deals` → 201 with the pending deal.

@@ -141,7 +141,7 @@ pub async fn list(
     if req.headers().contains_key("hx-request") {
         return render(StatusCode::OK, &table);
     }
-    let (programs, _) = crate::domain::programs::list(&state.db, vendor_id, 100, 0).await?;
+    let programs = crate::domain::programs::all(&state.db, vendor_id).await?;
     render(
         StatusCode::OK,
         &ListPage {
@@ -191,7 +191,7 @@ async fn new_page(
     f: InviteForm,
     error: Option<&AppError>,
 ) -> Result<NewPage, HtmlError> {
-    let (programs, _) = crate::domain::programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
+    let programs = crate::domain::programs::all(&state.db, &staff.vendor.id).await?;
     Ok(NewPage {
         chrome: Chrome::new(&staff.session, "Invite an affiliate"),
         vendor_name: staff.vendor.name.clone(),

@@ -230,7 +230,7 @@ async fn list_page(
     error: Option<FormError>,
 ) -> Result<ListPage, HtmlError> {
     let table = table(staff, state, &q).await?;
-    let (programs, _) = crate::domain::programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
+    let programs = crate::domain::programs::all(&state.db, &staff.vendor.id).await?;
     Ok(ListPage {
         chrome: Chrome::new(&staff.session, "Conversions"),
         vendor_name: staff.vendor.name.clone(),

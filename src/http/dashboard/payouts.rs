@@ -132,7 +132,7 @@ async fn program_names(
     state: &AppState,
     vendor_id: &str,
 ) -> Result<Vec<(String, String)>, HtmlError> {
-    let (programs, _) = crate::domain::programs::list(&state.db, vendor_id, 1000, 0).await?;
+    let programs = crate::domain::programs::all(&state.db, vendor_id).await?;
     Ok(programs
         .into_iter()
         .map(|p| (p.row.id, p.row.name))

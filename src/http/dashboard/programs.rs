@@ -328,7 +328,7 @@ const PLATFORM_FEE_MAX_BPS: i64 = 5000;
 
 /// `GET /dashboard/programs`.
 pub async fn list(staff: Staff, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
-    let (items, _) = programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
+    let items = programs::all(&state.db, &staff.vendor.id).await?;
     let rows = items
         .into_iter()
         .map(|p| Row {

@@ -74,7 +74,7 @@ async fn program(
     portal: &Portal,
     slug: Option<&str>,
 ) -> Result<(ProgramRow, Vec<Choice>), HtmlError> {
-    let (all, _) = crate::domain::programs::list(&state.db, &portal.vendor.id, 100, 0).await?;
+    let all = crate::domain::programs::all(&state.db, &portal.vendor.id).await?;
     let active: Vec<_> = all
         .into_iter()
         .filter(|p| p.row.status == "active")

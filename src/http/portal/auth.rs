@@ -262,7 +262,7 @@ pub async fn application(
         return Ok(see_other(&portal.url("/login")));
     };
     let rows = portal_login::applications_of(&state.db, vendor_id, &email).await?;
-    let (list, _) = programs::list(&state.db, vendor_id, 100, 0).await?;
+    let list = programs::all(&state.db, vendor_id).await?;
     let program_name = |id: &str| {
         list.iter()
             .find(|p| p.row.id == id)

@@ -48,7 +48,7 @@ pub async fn show(
         };
         return dashboard::show(who, &state, &q).await;
     }
-    let (list, _) = programs::list(&state.db, &portal.vendor.id, 100, 0).await?;
+    let list = programs::all(&state.db, &portal.vendor.id).await?;
     let programs = list
         .into_iter()
         .filter(|p| p.row.status == "active")
