@@ -714,7 +714,9 @@ async fn paid_email(
     if let Some(r) = &p.reference {
         paragraphs.push(format!("Payment reference: {r}."));
     }
-    let statement_url = format!("{}/p/{}/payouts/{}", sender.base_url, vendor.slug, p.id);
+    // Through the one portal-URL rule: the vendor's own portal domain when it has one.
+    let portal = crate::domain::vendors::portal_url(conn, &sender.base_url, vendor).await?;
+    let statement_url = format!("{portal}payouts/{}", p.id);
     mail::enqueue(
         conn,
         sender,
@@ -748,7 +750,8 @@ async fn failed_email(
     p: &PayoutRow,
 ) -> AppResult<()> {
     let a = affiliate_of(conn, p).await?;
-    let settings_url = format!("{}/p/{}/payout-settings", sender.base_url, vendor.slug);
+    let portal = crate::domain::vendors::portal_url(conn, &sender.base_url, vendor).await?;
+    let settings_url = format!("{portal}payout-settings");
     mail::enqueue(
         conn,
         sender,
