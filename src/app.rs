@@ -20,6 +20,7 @@ use crate::domain::mail::Sender;
 use crate::domain::payouts::stripe_connect::StripeConnect;
 use crate::domain::tracking::Tracker;
 use crate::error::AppError;
+use crate::http::middleware::nul_bytes::nul_bytes;
 use crate::http::middleware::{csrf::csrf, host_routing::route_by_host, htmx_errors::htmx_errors};
 use crate::http::middleware::{request_id::request_id, security_headers::security_headers};
 use crate::http::portal_hosts::PortalHosts;
@@ -108,7 +109,9 @@ impl Application {
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
                 // The last `wrap` runs first: request id → headers → host → HTMX error
-                // toasts (so CSRF refusals become toasts too) → session → CSRF → handler.
+                // toasts (so CSRF refusals become toasts too) → session → CSRF → NUL
+                // characters in the address → handler.
+                .wrap(from_fn(nul_bytes))
                 .wrap(from_fn(csrf))
                 .wrap(sessions)
                 .wrap(from_fn(htmx_errors))

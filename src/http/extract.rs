@@ -113,9 +113,34 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
 
 /// Parses a query string or form body into `T`, naming the field of any error.
 pub fn parse_urlencoded<T: DeserializeOwned>(input: &[u8]) -> Result<T, AppError> {
+    if let Some(e) = nul_in_urlencoded(input) {
+        return Err(e);
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(input));
     serde_path_to_error::deserialize(de)
         .map_err(|e| field_error(&e.path().to_string(), &e.into_inner().to_string()))
+}
+
+/// A 400 naming the first parameter of a query string or form whose name or value holds a
+/// NUL character: no text column can store one (PostgreSQL refuses it outright).
+pub fn nul_in_urlencoded(input: &[u8]) -> Option<AppError> {
+    if !input.windows(3).any(|w| w == b"%00") && !input.contains(&0) {
+        return None;
+    }
+    form_urlencoded::parse(input)
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| nul_error(&k.replace('\0', "")))
+}
+
+/// A 400 for a NUL character in `field`.
+pub fn nul_error(field: &str) -> AppError {
+    if field.is_empty() || field == "." {
+        return AppError::BadRequest("the request must not contain NUL characters".into());
+    }
+    AppError::BadRequestField {
+        field: field.to_owned(),
+        message: format!("{field} must not contain NUL characters"),
+    }
 }
 
 /// A serde error at `path` (`.` for the top level) as a 400 naming the field, in words.
@@ -301,6 +326,13 @@ mod tests {
         assert_eq!(
             err("nope=1"),
             (Some("nope".into()), "nope is not a known field".into())
+        );
+        assert_eq!(
+            err("page=1&name=a%00b"),
+            (
+                Some("name".into()),
+                "name must not contain NUL characters".into()
+            )
         );
         let q: Q = parse_urlencoded(b"page=2&name=%C3%A9").unwrap();
         assert_eq!((q.page, q.name.as_deref()), (Some(2), Some("é")));

@@ -28,4 +28,5 @@ mod portal_pages;
 mod programs;
 mod referrals;
 mod smtp_sink;
+mod sweep;
 mod tracking;

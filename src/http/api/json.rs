@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
-use crate::http::extract::field_error;
+use crate::http::extract::{field_error, nul_error};
 
 /// Largest body accepted.
 const LIMIT: usize = 1024 * 1024;
@@ -75,7 +75,59 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         }
     })?;
     de.end().map_err(|e| malformed(&e))?;
+    if has_nul_escape(body) {
+        return Err(nul_error(&nul_path(body).unwrap_or_default()));
+    }
     Ok(value)
+}
+
+/// Whether a JSON text holds the escape `\u0000` (inside a string, where escapes live; a
+/// raw NUL byte is not valid JSON at all). PostgreSQL text cannot store U+0000.
+fn has_nul_escape(body: &[u8]) -> bool {
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b'\\' {
+            if body.get(i + 1) == Some(&b'u') && body.get(i + 2..i + 6) == Some(b"0000".as_slice())
+            {
+                return true;
+            }
+            // Skip the escaped character (`\\` included) so it cannot start an escape.
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// The path (`a.b[0]`) of the first string or key holding U+0000, if any.
+fn nul_path(body: &[u8]) -> Option<String> {
+    fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
+        let at = |p: String| {
+            if path.is_empty() {
+                p
+            } else {
+                format!("{path}.{p}")
+            }
+        };
+        match v {
+            serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| walk(x, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+                if k.contains('\0') {
+                    Some(at(k.replace('\0', "")))
+                } else {
+                    walk(x, &at(k.clone()))
+                }
+            }),
+            _ => None,
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    walk(&value, "")
 }
 
 /// A body that is not JSON at all.
@@ -97,5 +149,43 @@ pub fn parse_optional<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, A
         Ok(T::default())
     } else {
         parse(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: Option<String>,
+        tags: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_the_field() {
+        let e = parse::<Body>(br#"{"name": "a\u0000b"}"#).unwrap_err();
+        assert_eq!(e.field(), Some("name"));
+        assert_eq!(e.public_message(), "name must not contain NUL characters");
+        let e = parse::<Body>(br#"{"tags": ["x", "\u0000"]}"#).unwrap_err();
+        assert_eq!(e.field(), Some("tags[1]"));
+        // An escaped backslash followed by "u0000" is plain text.
+        assert!(parse::<Body>(br#"{"name": "C:\\u0000"}"#).is_ok());
+    }
+
+    #[test]
+    fn messages_are_for_people() {
+        let e = parse::<Body>(br#"{"name": 5}"#).unwrap_err();
+        assert_eq!(
+            (e.field(), e.public_message().as_str()),
+            (Some("name"), "name must be text")
+        );
+        let e = parse::<Body>(b"{\"name\": ").unwrap_err();
+        assert_eq!(
+            e.public_message(),
+            "the request body is empty or not complete JSON"
+        );
+        assert!(parse::<Body>(b"{} trailing").is_err());
     }
 }
