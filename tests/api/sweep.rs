@@ -1014,3 +1014,92 @@ async fn no_route_answers_hostile_input_with_a_server_error() {
         failures.join("\n")
     );
 }
+
+#[tokio::test]
+async fn bad_values_are_named_in_words_on_every_surface() {
+    let app = spawn_app().await;
+    let s = money_shop(&app, "Words", json!({"type": "percentage", "bps": 1000})).await;
+    let staff = app
+        .signed_in_client("owner@words.test", OWNER_PASSWORD)
+        .await;
+
+    // Dashboard: a readable page, never serde's text; a page far past the end is empty.
+    let res = staff
+        .get(app.url("/dashboard/affiliates?page=abc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("page must be a whole number"), "{html}");
+    assert!(!html.contains("deserialize"), "{html}");
+    for path in [
+        "/dashboard/affiliates?page=9223372036854775807",
+        "/dashboard/conversions?page=9223372036854775807",
+        "/dashboard/payouts?page=9223372036854775807",
+    ] {
+        let res = staff.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+    }
+    // HTMX gets the same words as a toast.
+    let res = staff
+        .get(app.url("/dashboard/events?page=-"))
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("page must be a whole number")
+    );
+
+    // API: the envelope names the field, in words, without parser positions.
+    let (status, body) = app
+        .call(&s.key, Method::GET, "/api/v1/conversions?page=abc", None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "page");
+    assert_eq!(body["error"]["message"], "page must be a whole number");
+    let (status, body) = app
+        .call(
+            &s.key,
+            Method::GET,
+            "/api/v1/conversions?page=9223372036854775807&per_page=100",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["data"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{body}"
+    );
+    let (status, body) = app
+        .call(
+            &s.key,
+            Method::POST,
+            "/api/v1/conversions",
+            Some(json!({"code": "x", "amount_cents": "12.50"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "amount_cents");
+    assert_eq!(
+        body["error"]["message"],
+        "amount_cents must be a whole number"
+    );
+    let (status, body) = app
+        .call(
+            &s.key,
+            Method::POST,
+            "/api/v1/conversions",
+            Some(json!({"code": "x\u{0}", "amount_cents": 100})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].clone()),
+        (400, json!("code"))
+    );
+}

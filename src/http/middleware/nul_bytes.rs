@@ -15,12 +15,17 @@ use crate::error::AppError;
 use crate::http::extract::nul_in_urlencoded;
 use crate::http::request_error;
 
+/// Paths whose handlers validate every segment themselves: referral links answer an
+/// unknown or malformed code with their own "Link not found" page.
+const OWN_VALIDATION: &[&str] = &["/r/"];
+
 /// The middleware function (`middleware::from_fn(nul_bytes)`).
 pub async fn nul_bytes(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let refusal = if has_nul_escape(req.uri().path()) {
+    let path = req.uri().path();
+    let refusal = if has_nul_escape(path) && !OWN_VALIDATION.iter().any(|p| path.starts_with(p)) {
         Some(AppError::NotFound)
     } else {
         nul_in_urlencoded(req.query_string().as_bytes())
