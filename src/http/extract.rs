@@ -183,6 +183,16 @@ pub fn field_error(path: &str, raw: &str) -> AppError {
 /// A serde error of actix's own extractors, which do not say where it happened: named
 /// when the message names the field, otherwise worded for people without a name.
 pub fn unnamed_error(raw: &str) -> AppError {
+    // actix prefixes serde's text with the extractor's name.
+    let raw = [
+        "Query deserialize error: ",
+        "Json deserialize error: ",
+        "URL encoded error: ",
+        "Parse error: ",
+    ]
+    .iter()
+    .find_map(|p| raw.strip_prefix(p))
+    .unwrap_or(raw);
     match field_error(".", raw) {
         named @ AppError::BadRequestField { .. } => named,
         _ => AppError::BadRequest(format!("a parameter {}", describe(strip_position(raw)))),
@@ -336,6 +346,17 @@ mod tests {
         );
         let q: Q = parse_urlencoded(b"page=2&name=%C3%A9").unwrap();
         assert_eq!((q.page, q.name.as_deref()), (Some(2), Some("é")));
+    }
+
+    #[test]
+    fn actix_extractor_errors_are_worded_too() {
+        let e = unnamed_error("Query deserialize error: invalid digit found in string");
+        assert_eq!(e.public_message(), "a parameter must be a whole number");
+        let e = unnamed_error("Query deserialize error: unknown field `nope`, expected `page`");
+        assert_eq!(
+            (e.field(), e.public_message().as_str()),
+            (Some("nope"), "nope is not a known field")
+        );
     }
 
     #[test]
