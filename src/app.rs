@@ -20,6 +20,7 @@ use crate::domain::earnings::billing::IngestWriter;
 use crate::domain::payouts::stripe_connect::StripeConnect;
 use crate::domain::tenancy::mail::Sender;
 use crate::error::AppError;
+use crate::http::middleware::nul_bytes::nul_bytes;
 use crate::http::middleware::{csrf::csrf, host_routing::route_by_host, htmx_errors::htmx_errors};
 use crate::http::middleware::{request_id::request_id, security_headers::security_headers};
 use crate::http::portal_hosts::PortalHosts;
@@ -91,20 +92,15 @@ impl Application {
                     web::JsonConfig::default()
                         .limit(JSON_LIMIT)
                         .error_handler(|e, req| {
-                            http::request_error(
-                                req,
-                                AppError::BadRequest(format!("invalid JSON body: {e}")),
-                            )
+                            http::request_error(req, http::extract::unnamed_error(&e.to_string()))
                         }),
                 )
                 .app_data(web::QueryConfig::default().error_handler(|e, req| {
-                    http::request_error(
-                        req,
-                        AppError::BadRequest(format!("invalid query string: {e}")),
-                    )
+                    // `web::Query` reports no field name; prefer `http::extract::Query`.
+                    http::request_error(req, http::extract::unnamed_error(&e.to_string()))
                 }))
                 .app_data(web::FormConfig::default().error_handler(|e, req| {
-                    http::request_error(req, AppError::BadRequest(format!("invalid form: {e}")))
+                    http::request_error(req, http::extract::unnamed_error(&e.to_string()))
                 }))
                 .app_data(
                     web::PathConfig::default()
@@ -113,7 +109,9 @@ impl Application {
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
                 // The last `wrap` runs first: request id → headers → host → HTMX error
-                // toasts (so CSRF refusals become toasts too) → session → CSRF → handler.
+                // toasts (so CSRF refusals become toasts too) → session → CSRF → NUL
+                // characters in the address → handler.
+                .wrap(from_fn(nul_bytes))
                 .wrap(from_fn(csrf))
                 .wrap(sessions)
                 .wrap(from_fn(htmx_errors))

@@ -17,7 +17,8 @@ pub enum AppError {
     #[error("{0}")]
     BadRequest(String),
     /// A field of the request has the wrong type or is unknown (400, naming the field).
-    #[error("{field}: {message}")]
+    /// The message names the field itself ("page must be a whole number").
+    #[error("{message}")]
     BadRequestField {
         /// Path of the field, e.g. `commission.bps`.
         field: String,

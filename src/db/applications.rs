@@ -208,7 +208,7 @@ pub async fn by_email<'e, E: Executor<'e, Database = Any>>(
         "SELECT ",
         cols!(),
         " FROM applications WHERE vendor_id = $1 AND LOWER(email) = LOWER($2) \
-          ORDER BY created_at DESC, id DESC LIMIT 50"
+          ORDER BY created_at DESC, id DESC"
     ))
     .bind(vendor_id)
     .bind(email)

@@ -356,6 +356,20 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// Every program of the vendor, default first (no page size: for filters, menus and runs).
+pub async fn all<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Vec<ProgramRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE p.vendor_id = $1 ORDER BY p.is_default DESC, p.created_at, p.id"
+    ))
+    .bind(vendor_id)
+    .fetch_all(ex)
+    .await
+}
+
 /// How many programs a vendor has.
 pub async fn count<'e, E: Executor<'e, Database = Any>>(
     ex: E,

@@ -30,4 +30,5 @@ mod programs;
 mod referrals;
 mod smtp_sink;
 mod stripe_versions;
+mod sweep;
 mod tracking;

@@ -972,3 +972,75 @@ async fn another_vendors_payouts_are_not_found() {
     let p = payouts::get(&app.db, &s.vendor_id, &payout).await.unwrap();
     assert_eq!(p.status, "pending");
 }
+
+#[tokio::test]
+async fn payout_emails_link_to_the_vendors_own_portal_domain() {
+    let app = spawn_app().await;
+    let s = payout_shop(&app, "Domained").await;
+    let (status, b) = app
+        .call(
+            &s.key,
+            Method::PATCH,
+            "/api/v1/vendor",
+            Some(json!({"portal_domains": ["partners.domained.test"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{b}");
+    let jane = affiliate(&app, &s, "jane@example.com", "jane").await;
+    payout_settings(
+        &app,
+        &s,
+        &jane,
+        json!({"payout_method": "paypal", "payout_email": "jane@paypal.test"}),
+    )
+    .await;
+    let mut payouts = Vec::new();
+    for _ in 0..2 {
+        earn(&app, &s, &jane, 9000).await;
+        let (status, body) = run(&app, &s, json!({})).await;
+        assert_eq!(status, 201, "{body}");
+        payouts.push(
+            body["runs"][0]["payouts"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let (status, b) = app
+        .call(
+            &s.key,
+            Method::POST,
+            &format!("/api/v1/payouts/{}/mark-paid", payouts[0]),
+            Some(json!({"reference": "r1"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{b}");
+    let (status, b) = app
+        .call(
+            &s.key,
+            Method::POST,
+            &format!("/api/v1/payouts/{}/mark-failed", payouts[1]),
+            Some(json!({"reason": "closed"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{b}");
+    let root = app.host_url("partners.domained.test", "/");
+    for (kind, path) in [
+        ("payout_paid", format!("payouts/{}", payouts[0])),
+        ("payout_failed", "payout-settings".to_owned()),
+    ] {
+        let (text, html): (String, String) =
+            sqlx::query_as("SELECT body_text, body_html FROM email_outbox WHERE kind = $1")
+                .bind(kind)
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
+        let link = format!("{root}{path}");
+        assert!(text.contains(&link), "{kind}: {link} not in {text}");
+        assert!(html.contains(&link), "{kind}: {link} not in the HTML");
+        assert!(
+            !text.contains("/p/"),
+            "{kind} links to the main host: {text}"
+        );
+    }
+}

@@ -50,7 +50,12 @@ async fn set_embed_origins(app: &TestApp, vendor_id: &str, origins: &str) {
 }
 
 /// An invited affiliate who accepted the invitation: (id, their signed-in browser).
-async fn portal_affiliate(app: &TestApp, s: &Shop, email: &str, code: &str) -> (String, Client) {
+pub async fn portal_affiliate(
+    app: &TestApp,
+    s: &Shop,
+    email: &str,
+    code: &str,
+) -> (String, Client) {
     let (status, a) = app
         .call(
             &s.key,

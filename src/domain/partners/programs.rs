@@ -638,6 +638,16 @@ pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<Program> {
     Program::from_row(row)
 }
 
+/// Every program of the vendor, default first. Use this, not a page of [`list`], wherever
+/// all of them are needed (filters, menus, payout runs): nothing may stop at a page size.
+pub async fn all(db: &Db, vendor_id: &str) -> AppResult<Vec<Program>> {
+    db::programs::all(db.pool(), vendor_id)
+        .await?
+        .into_iter()
+        .map(Program::from_row)
+        .collect()
+}
+
 /// One page of the vendor's programs and the total count.
 pub async fn list(
     db: &Db,

@@ -162,6 +162,17 @@ pub async fn file(db: &Db, filter: &Filter<'_>, format: &str) -> AppResult<File>
     let vendor = db::vendors::by_id(db.pool(), filter.vendor_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    // A file never stops short silently: too many matches is an error that says so.
+    let matching = db::payouts::count(db.pool(), filter).await?;
+    if matching > EXPORT_MAX {
+        return Err(AppError::invalid(
+            "run_id",
+            format!(
+                "{matching} payouts match; one export holds at most {EXPORT_MAX}: \
+                 export one run, status or currency at a time"
+            ),
+        ));
+    }
     let payouts = db::payouts::page(db.pool(), filter, EXPORT_MAX, 0).await?;
     let affiliates = super::affiliates_of(
         db,
@@ -174,7 +185,7 @@ pub async fn file(db: &Db, filter: &Filter<'_>, format: &str) -> AppResult<File>
         .filter_map(|p| affiliates.get(&p.affiliate_id).map(|a| (p, a)))
         .collect();
     let stem = match filter.run_id {
-        Some(run) => format!("payouts-{run}"),
+        Some(run) => format!("payouts-{}", file_safe(run)),
         None => format!("payouts-{}", chrono::Utc::now().format("%Y%m%d")),
     };
     Ok(match *format {
@@ -196,12 +207,27 @@ pub async fn file(db: &Db, filter: &Filter<'_>, format: &str) -> AppResult<File>
     })
 }
 
+/// `run` as it may appear in a file name (and so in a `Content-Disposition` header): a run
+/// id as given by a client may hold anything, so only letters, digits, `-` and `_` are kept.
+fn file_safe(run: &str) -> String {
+    run.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .take(64)
+        .collect()
+}
+
 /// Payouts in one file at most (PayPal takes 5,000 per file; this bounds the others).
 const EXPORT_MAX: i64 = 50_000;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_ids_in_file_names_are_header_safe() {
+        assert_eq!(file_safe("run_01H\0\"x/../é"), "run_01Hx");
+        assert_eq!(file_safe(&"a".repeat(500)).len(), 64);
+    }
 
     #[test]
     fn formulas_are_defused_and_cells_quoted() {

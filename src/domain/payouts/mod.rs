@@ -212,9 +212,8 @@ pub async fn run(
                 .await?
                 .ok_or_else(|| AppError::invalid("program_id", "no such program"))?,
         ],
-        None => crate::domain::partners::programs::list(db, vendor_id, 1000, 0)
+        None => crate::domain::partners::programs::all(db, vendor_id)
             .await?
-            .0
             .into_iter()
             .map(|p| p.row)
             .filter(|p| status::program_is_open(&p.status))
@@ -440,7 +439,8 @@ pub async fn run_detail(db: &Db, vendor_id: &str, id: &str) -> AppResult<(RunRow
         run_id: Some(id),
         ..db::payouts::Filter::default()
     };
-    let payouts = db::payouts::page(db.pool(), &filter, 100_000, 0).await?;
+    // Every payout of the run: no page size may cut a run short.
+    let payouts = db::payouts::page(db.pool(), &filter, i64::MAX, 0).await?;
     Ok((run, payouts))
 }
 
@@ -722,7 +722,10 @@ async fn paid_email(
     if let Some(r) = &p.reference {
         paragraphs.push(format!("Payment reference: {r}."));
     }
-    let statement_url = format!("{}/p/{}/payouts/{}", sender.base_url, vendor.slug, p.id);
+    // Through the one portal-URL rule: the vendor's own portal domain when it has one.
+    let portal =
+        crate::domain::tenancy::vendors::portal_url(conn, &sender.base_url, vendor).await?;
+    let statement_url = format!("{portal}payouts/{}", p.id);
     mail::enqueue(
         conn,
         sender,
@@ -756,7 +759,9 @@ async fn failed_email(
     p: &PayoutRow,
 ) -> AppResult<()> {
     let a = affiliate_of(conn, p).await?;
-    let settings_url = format!("{}/p/{}/payout-settings", sender.base_url, vendor.slug);
+    let portal =
+        crate::domain::tenancy::vendors::portal_url(conn, &sender.base_url, vendor).await?;
+    let settings_url = format!("{portal}payout-settings");
     mail::enqueue(
         conn,
         sender,

@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::ApiJson;
-use crate::http::api::pagination::{List, PageQuery};
+use crate::http::pagination::{List, PageQuery};
 
 /// An application in API responses.
 #[derive(Serialize)]
@@ -89,7 +89,7 @@ pub struct StatusQuery {
 pub async fn status(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<StatusQuery>,
+    q: crate::http::extract::Query<StatusQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let email = q
@@ -120,7 +120,7 @@ pub struct ListQuery {
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {

@@ -8,7 +8,7 @@ use crate::domain::tenancy::api_keys::Scope;
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
-use crate::http::api::pagination::{List, PageQuery};
+use crate::http::pagination::{List, PageQuery};
 
 #[derive(Serialize)]
 struct EntryJson {
@@ -26,7 +26,7 @@ struct EntryJson {
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
+    query: crate::http::extract::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = query.resolve()?;

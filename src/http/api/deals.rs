@@ -11,7 +11,7 @@ use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::ApiJson;
-use crate::http::api::pagination::{List, PageQuery};
+use crate::http::pagination::{List, PageQuery};
 
 /// Query of `GET /api/v1/deals`.
 #[derive(Debug, Deserialize)]
@@ -28,7 +28,7 @@ pub struct ListQuery {
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {

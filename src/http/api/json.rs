@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
+use crate::http::extract::{field_error, nul_error};
 
 /// Largest body accepted.
 const LIMIT: usize = 1024 * 1024;
@@ -60,34 +61,86 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
-/// Parses a JSON body: syntax errors and type errors are 400, the latter naming the field.
+/// Parses a JSON body: syntax errors and type errors are 400, the latter naming the field
+/// in words ([`crate::http::extract::field_error`]).
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            AppError::BadRequest(format!("malformed JSON: {inner}"))
-        } else if path == "." {
-            // serde reports a missing field at the parent: name it like any other field.
-            let message = inner.to_string();
-            match message
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split('`').next())
-            {
-                Some(field) => AppError::BadRequestField {
-                    field: field.to_owned(),
-                    message: format!("{field} is required"),
-                },
-                None => AppError::BadRequest(format!("invalid body: {message}")),
-            }
+            malformed(&inner)
         } else {
-            AppError::BadRequestField {
-                field: path,
-                message: format!("{inner}"),
-            }
+            field_error(&path, &inner.to_string())
         }
-    })
+    })?;
+    de.end().map_err(|e| malformed(&e))?;
+    if has_nul_escape(body) {
+        return Err(nul_error(&nul_path(body).unwrap_or_default()));
+    }
+    Ok(value)
+}
+
+/// Whether a JSON text holds the escape `\u0000` (inside a string, where escapes live; a
+/// raw NUL byte is not valid JSON at all). PostgreSQL text cannot store U+0000.
+fn has_nul_escape(body: &[u8]) -> bool {
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b'\\' {
+            if body.get(i + 1) == Some(&b'u') && body.get(i + 2..i + 6) == Some(b"0000".as_slice())
+            {
+                return true;
+            }
+            // Skip the escaped character (`\\` included) so it cannot start an escape.
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// The path (`a.b[0]`) of the first string or key holding U+0000, if any.
+fn nul_path(body: &[u8]) -> Option<String> {
+    fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
+        let at = |p: String| {
+            if path.is_empty() {
+                p
+            } else {
+                format!("{path}.{p}")
+            }
+        };
+        match v {
+            serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| walk(x, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+                if k.contains('\0') {
+                    Some(at(k.replace('\0', "")))
+                } else {
+                    walk(x, &at(k.clone()))
+                }
+            }),
+            _ => None,
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    walk(&value, "")
+}
+
+/// A body that is not JSON at all.
+fn malformed(e: &serde_json::Error) -> AppError {
+    if e.is_eof() {
+        AppError::BadRequest("the request body is empty or not complete JSON".into())
+    } else {
+        AppError::BadRequest(format!(
+            "the request body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    }
 }
 
 /// An optional JSON body: empty (or whitespace) is `T::default()`, anything else must parse.
@@ -96,5 +149,43 @@ pub fn parse_optional<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, A
         Ok(T::default())
     } else {
         parse(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: Option<String>,
+        tags: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_the_field() {
+        let e = parse::<Body>(br#"{"name": "a\u0000b"}"#).unwrap_err();
+        assert_eq!(e.field(), Some("name"));
+        assert_eq!(e.public_message(), "name must not contain NUL characters");
+        let e = parse::<Body>(br#"{"tags": ["x", "\u0000"]}"#).unwrap_err();
+        assert_eq!(e.field(), Some("tags[1]"));
+        // An escaped backslash followed by "u0000" is plain text.
+        assert!(parse::<Body>(br#"{"name": "C:\\u0000"}"#).is_ok());
+    }
+
+    #[test]
+    fn messages_are_for_people() {
+        let e = parse::<Body>(br#"{"name": 5}"#).unwrap_err();
+        assert_eq!(
+            (e.field(), e.public_message().as_str()),
+            (Some("name"), "name must be text")
+        );
+        let e = parse::<Body>(b"{\"name\": ").unwrap_err();
+        assert_eq!(
+            e.public_message(),
+            "the request body is empty or not complete JSON"
+        );
+        assert!(parse::<Body>(b"{} trailing").is_err());
     }
 }

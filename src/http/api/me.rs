@@ -27,7 +27,7 @@ use crate::http::AppState;
 use crate::http::api::auth::bearer_token;
 use crate::http::api::json::ApiJson;
 use crate::http::api::opt;
-use crate::http::api::pagination::{List, PageQuery};
+use crate::http::pagination::{List, PageQuery};
 
 /// An authenticated affiliate.
 #[derive(Debug, Clone)]
@@ -111,7 +111,7 @@ pub struct ReferralQuery {
 pub async fn referral(
     me: MeAuth,
     state: web::Data<AppState>,
-    q: web::Query<ReferralQuery>,
+    q: crate::http::extract::Query<ReferralQuery>,
 ) -> AppResult<HttpResponse> {
     let value = self_service::referral(
         &state.db,
@@ -141,7 +141,7 @@ pub struct StatsQuery {
 pub async fn stats(
     me: MeAuth,
     state: web::Data<AppState>,
-    q: web::Query<StatsQuery>,
+    q: crate::http::extract::Query<StatsQuery>,
 ) -> AppResult<HttpResponse> {
     let period = Period::parse(
         opt(&q.period),
@@ -181,7 +181,7 @@ pub struct MeListQuery {
 }
 
 impl MeListQuery {
-    fn page(&self) -> AppResult<crate::http::api::pagination::Page> {
+    fn page(&self) -> AppResult<crate::http::pagination::Page> {
         PageQuery {
             page: self.page,
             per_page: self.per_page,
@@ -195,7 +195,7 @@ impl MeListQuery {
 pub async fn payouts(
     me: MeAuth,
     state: web::Data<AppState>,
-    q: web::Query<MeListQuery>,
+    q: crate::http::extract::Query<MeListQuery>,
 ) -> AppResult<HttpResponse> {
     if q.program_id.is_some() {
         return Err(AppError::invalid(
@@ -221,7 +221,7 @@ pub async fn payouts(
 pub async fn commissions(
     me: MeAuth,
     state: web::Data<AppState>,
-    q: web::Query<MeListQuery>,
+    q: crate::http::extract::Query<MeListQuery>,
 ) -> AppResult<HttpResponse> {
     if q.currency.is_some() {
         return Err(AppError::invalid(
@@ -296,15 +296,20 @@ pub async fn set_payout_settings(
     Ok(HttpResponse::Ok().json(value))
 }
 
-/// `GET /api/v1/me/deals`.
-pub async fn deals(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+/// `GET /api/v1/me/deals?page&per_page`: the affiliate's deals, one page at a time.
+pub async fn deals(
+    me: MeAuth,
+    state: web::Data<AppState>,
+    q: crate::http::extract::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let page = q.resolve()?;
     let filter = db::deals::Filter {
         vendor_id: &me.vendor_id,
         status: None,
         affiliate_id: Some(&me.affiliate_id),
     };
-    let (data, total) = deals::list(&state.db, &filter, 100, 0).await?;
-    Ok(HttpResponse::Ok().json(json!({"data": data, "total": total})))
+    let (data, total) = deals::list(&state.db, &filter, page.limit(), page.offset()).await?;
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
 
 /// `POST /api/v1/me/deals` → 201 with the pending deal.

@@ -13,7 +13,7 @@ pub mod deals;
 pub mod json;
 pub mod me;
 pub mod money;
-pub mod pagination;
+pub use crate::http::pagination;
 pub mod payouts;
 pub mod programs;
 pub mod referrals;

@@ -20,7 +20,7 @@ use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::ApiJson;
 use crate::http::api::opt;
-use crate::http::api::pagination::{List, PageQuery};
+use crate::http::pagination::{List, PageQuery};
 
 fn actor(auth: &ApiAuth) -> Actor {
     Actor::ApiKey(auth.0.key_id.clone())
@@ -64,7 +64,7 @@ pub struct EventsQuery {
 pub async fn events(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<EventsQuery>,
+    q: crate::http::extract::Query<EventsQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {
@@ -145,7 +145,7 @@ pub struct ConversionsQuery {
 pub async fn conversions_list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<ConversionsQuery>,
+    q: crate::http::extract::Query<ConversionsQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {
@@ -234,7 +234,7 @@ pub struct CommissionsQuery {
 pub async fn commissions(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<CommissionsQuery>,
+    q: crate::http::extract::Query<CommissionsQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {
@@ -272,7 +272,7 @@ pub struct LedgerQuery {
 pub async fn ledger_list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<LedgerQuery>,
+    q: crate::http::extract::Query<LedgerQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {
@@ -328,7 +328,7 @@ pub struct AnalyticsQuery {
 pub async fn analytics(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<AnalyticsQuery>,
+    q: crate::http::extract::Query<AnalyticsQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let report = crate::domain::earnings::analytics::report(

@@ -21,7 +21,7 @@ use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::parse_optional;
 use crate::http::api::opt;
-use crate::http::api::pagination::{List, PageQuery};
+use crate::http::pagination::{List, PageQuery};
 
 fn actor(auth: &ApiAuth) -> Actor {
     Actor::ApiKey(auth.0.key_id.clone())
@@ -108,7 +108,7 @@ impl ListQuery {
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {
@@ -128,7 +128,7 @@ pub async fn list(
 pub async fn export(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let currency = q.currency()?;
@@ -259,7 +259,7 @@ pub struct RunsQuery {
 pub async fn runs(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<RunsQuery>,
+    q: crate::http::extract::Query<RunsQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {

@@ -12,7 +12,7 @@ use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::ApiJson;
-use crate::http::api::pagination::{List, PageQuery};
+use crate::http::pagination::{List, PageQuery};
 
 /// A program in API responses.
 #[derive(Debug, Serialize)]
@@ -91,7 +91,7 @@ impl From<Program> for ProgramJson {
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
+    query: crate::http::extract::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = query.resolve()?;

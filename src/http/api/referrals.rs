@@ -10,7 +10,7 @@ use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::ApiJson;
-use crate::http::api::pagination::{List, PageQuery};
+use crate::http::pagination::{List, PageQuery};
 
 /// `POST /api/v1/referrals` → 201 with a new binding, 200 otherwise (also when nothing was
 /// attributed: `attributed: false` and the reason).
@@ -49,7 +49,7 @@ fn given(s: &Option<String>) -> Option<&str> {
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {

@@ -14,8 +14,8 @@ use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json;
-use crate::http::api::pagination::{List, PageQuery};
 use crate::http::client::{self, header_str};
+use crate::http::pagination::{List, PageQuery};
 
 /// Largest click report body.
 const TRACK_BODY_MAX: usize = 16 * 1024;
@@ -101,7 +101,7 @@ pub struct ClicksQuery {
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    q: web::Query<ClicksQuery>,
+    q: crate::http::extract::Query<ClicksQuery>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let page = PageQuery {

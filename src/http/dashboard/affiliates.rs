@@ -18,6 +18,7 @@ use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pagination::Page;
 
 const PER_PAGE: i64 = 25;
 
@@ -94,7 +95,7 @@ pub async fn list(
     req: HttpRequest,
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let q = q.into_inner();
     let filter = affiliates::parse_filter(Some(&q.status), Some(&q.search), Some(&q.program_id))?;
@@ -103,15 +104,16 @@ pub async fn list(
     } else {
         &q.sort
     }))?;
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Page::fixed(q.page, PER_PAGE)?;
+    let page = paging.page;
     let vendor_id = &staff.vendor.id;
     let (found, total) = affiliates::list(
         &state.db,
         vendor_id,
         &filter,
         sort,
-        PER_PAGE,
-        (page - 1) * PER_PAGE,
+        paging.limit(),
+        paging.offset(),
     )
     .await?;
     let rows = found
@@ -134,14 +136,13 @@ pub async fn list(
         rows,
         total,
         page,
-        prev_url: (page > 1).then(|| list_url(&q, page - 1)),
-        next_url: (page * PER_PAGE < total).then(|| list_url(&q, page + 1)),
+        prev_url: paging.prev().map(|n| list_url(&q, n)),
+        next_url: paging.next(total).map(|n| list_url(&q, n)),
     };
     if req.headers().contains_key("hx-request") {
         return render(StatusCode::OK, &table);
     }
-    let (programs, _) =
-        crate::domain::partners::programs::list(&state.db, vendor_id, 100, 0).await?;
+    let programs = crate::domain::partners::programs::all(&state.db, vendor_id).await?;
     render(
         StatusCode::OK,
         &ListPage {
@@ -191,8 +192,7 @@ async fn new_page(
     f: InviteForm,
     error: Option<&AppError>,
 ) -> Result<NewPage, HtmlError> {
-    let (programs, _) =
-        crate::domain::partners::programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
+    let programs = crate::domain::partners::programs::all(&state.db, &staff.vendor.id).await?;
     Ok(NewPage {
         chrome: Chrome::new(&staff.session, "Invite an affiliate"),
         vendor_name: staff.vendor.name.clone(),
@@ -223,7 +223,7 @@ pub async fn new(staff: Staff, state: web::Data<AppState>) -> Result<HttpRespons
 pub async fn create(
     staff: Staff,
     state: web::Data<AppState>,
-    form: web::Form<InviteForm>,
+    form: crate::http::extract::Form<InviteForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
@@ -376,7 +376,7 @@ pub async fn set_status(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<StatusForm>,
+    form: crate::http::extract::Form<StatusForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let input = AffiliateInput {
         status: Some(form.into_inner().status),
@@ -423,7 +423,7 @@ pub async fn set_override(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<OverrideForm>,
+    form: crate::http::extract::Form<OverrideForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let percent = form.percent.trim();
     let value = if percent.is_empty() {

@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pagination::Page;
 
 const PER_PAGE: i64 = 50;
 
@@ -98,12 +99,13 @@ pub struct ListQuery {
 pub async fn list(
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let status = applications::parse_status(Some(q.status.as_deref().unwrap_or("pending")))?
         .unwrap_or("pending")
         .to_owned();
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Page::fixed(q.page, PER_PAGE)?;
+    let page = paging.page;
     let counts = counts(&state, &staff.vendor.id).await?;
     let total = match status.as_str() {
         "approved" => counts.approved,
@@ -114,8 +116,8 @@ pub async fn list(
         state.db.pool(),
         &staff.vendor.id,
         Some(&status),
-        PER_PAGE,
-        (page - 1) * PER_PAGE,
+        paging.limit(),
+        paging.offset(),
     )
     .await?;
     let notice = match (q.done, q.failed) {
@@ -136,7 +138,7 @@ pub async fn list(
             rows: rows.into_iter().map(Row::from).collect(),
             notice,
             page,
-            has_next: page * PER_PAGE < total,
+            has_next: paging.has_next(total),
         },
     )
 }
@@ -156,7 +158,7 @@ pub async fn review(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<ReviewForm>,
+    form: crate::http::extract::Form<ReviewForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let input = ReviewInput {
@@ -191,7 +193,7 @@ pub async fn review(
 pub async fn bulk(
     staff: Staff,
     state: web::Data<AppState>,
-    form: web::Form<Vec<(String, String)>>,
+    form: crate::http::extract::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, HtmlError> {
     let fields = form.into_inner();
     let value = |name: &str| {

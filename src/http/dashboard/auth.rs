@@ -51,7 +51,7 @@ pub async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<LoginForm>,
+    form: crate::http::extract::Form<LoginForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.into_inner();
     let client = client::client_ip(&req, state.settings.trusted_proxy);
@@ -108,7 +108,7 @@ struct MagicLinkPage {
 pub async fn request_link(
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<LinkForm>,
+    form: crate::http::extract::Form<LinkForm>,
 ) -> Result<HttpResponse, HtmlError> {
     staff::request_magic_link(&state.db, &state.sender, &form.email).await?;
     render(

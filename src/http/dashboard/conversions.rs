@@ -17,6 +17,7 @@ use crate::domain::values::money;
 use crate::error::AppError;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other, when};
+use crate::http::pagination::Page;
 use crate::http::{AppState, session};
 
 const PER_PAGE: i64 = 50;
@@ -197,7 +198,8 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
     let vendor_id = staff.vendor.id.as_str();
     let status = conversions::parse_status(Some(&q.status))?;
     let affiliate_id = Some(q.affiliate_id.trim()).filter(|s| !s.is_empty());
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Page::fixed(q.page, PER_PAGE)?;
+    let page = paging.page;
     let filter = db::conversions::Filter {
         vendor_id,
         affiliate_id,
@@ -206,7 +208,7 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
         customer_id: None,
     };
     let (found, total) =
-        conversions::page(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+        conversions::page(&state.db, &filter, paging.limit(), paging.offset()).await?;
     let mut names = Names::new(state, vendor_id);
     let mut rows = Vec::with_capacity(found.len());
     for (c, commissions) in found {
@@ -217,8 +219,8 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
         rows,
         total,
         page,
-        prev_url: (page > 1).then(|| list_url(q, page - 1)),
-        next_url: (page * PER_PAGE < total).then(|| list_url(q, page + 1)),
+        prev_url: paging.prev().map(|n| list_url(q, n)),
+        next_url: paging.next(total).map(|n| list_url(q, n)),
     })
 }
 
@@ -230,8 +232,7 @@ async fn list_page(
     error: Option<FormError>,
 ) -> Result<ListPage, HtmlError> {
     let table = table(staff, state, &q).await?;
-    let (programs, _) =
-        crate::domain::partners::programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
+    let programs = crate::domain::partners::programs::all(&state.db, &staff.vendor.id).await?;
     Ok(ListPage {
         chrome: Chrome::new(&staff.session, "Conversions"),
         vendor_name: staff.vendor.name.clone(),
@@ -258,7 +259,7 @@ pub async fn list(
     req: HttpRequest,
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let q = q.into_inner();
     if req.headers().contains_key("hx-request") {
@@ -365,7 +366,7 @@ fn form_error(e: &AppError, f: &ManualForm) -> Option<(StatusCode, FormError)> {
 pub async fn create(
     staff: Staff,
     state: web::Data<AppState>,
-    form: web::Form<ManualForm>,
+    form: crate::http::extract::Form<ManualForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let recorded = match manual_input(&f) {
@@ -509,7 +510,7 @@ pub async fn reject(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<RejectForm>,
+    form: crate::http::extract::Form<RejectForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let reason = Some(form.reason.trim()).filter(|r| !r.is_empty());
     let c = conversions::reject(

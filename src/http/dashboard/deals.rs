@@ -11,6 +11,7 @@ use crate::domain::tenancy::audit::Actor;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pagination::Page;
 
 const PER_PAGE: i64 = 50;
 
@@ -76,18 +77,19 @@ pub struct ListQuery {
 pub async fn list(
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let status = deals::parse_status(Some(q.status.as_deref().unwrap_or("pending")))?
         .unwrap_or("pending")
         .to_owned();
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Page::fixed(q.page, PER_PAGE)?;
+    let page = paging.page;
     let filter = db::deals::Filter {
         vendor_id: &staff.vendor.id,
         status: Some(&status),
         affiliate_id: None,
     };
-    let (found, total) = deals::list(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let (found, total) = deals::list(&state.db, &filter, paging.limit(), paging.offset()).await?;
     render(
         StatusCode::OK,
         &ListPage {
@@ -97,7 +99,7 @@ pub async fn list(
             status,
             rows: found.into_iter().map(Row::from).collect(),
             page,
-            has_next: page * PER_PAGE < total,
+            has_next: paging.has_next(total),
         },
     )
 }
@@ -116,7 +118,7 @@ pub async fn review(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<ReviewForm>,
+    form: crate::http::extract::Form<ReviewForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let input = ReviewInput {

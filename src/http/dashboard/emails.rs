@@ -16,6 +16,7 @@ use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pagination::Page;
 
 const PER_PAGE: i64 = 50;
 
@@ -95,12 +96,13 @@ pub struct ListQuery {
 pub async fn list(
     staff: Staff,
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
-    let page = query.page.unwrap_or(1).max(1);
+    let paging = Page::fixed(query.page, PER_PAGE)?;
+    let page = paging.page;
     let pool = state.db.pool();
     let total = db::emails::count(pool, &staff.vendor.id).await?;
-    let rows = db::emails::page(pool, &staff.vendor.id, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let rows = db::emails::page(pool, &staff.vendor.id, paging.limit(), paging.offset()).await?;
     render(
         StatusCode::OK,
         &ListPage {
@@ -110,7 +112,7 @@ pub async fn list(
             dev_mailbox: state.settings.dev_mailbox(),
             emails: rows.iter().map(EmailView::from).collect(),
             page,
-            has_next: page * PER_PAGE < total,
+            has_next: paging.has_next(total),
         },
     )
 }

@@ -12,6 +12,7 @@ use crate::db::{self, billing_events::BillingEventRow};
 use crate::domain::earnings::billing;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pagination::Page;
 use crate::http::{AppState, session};
 
 const PER_PAGE: i64 = 50;
@@ -89,16 +90,17 @@ pub struct ListQuery {
 pub async fn list(
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let status = billing::parse_status(q.status.as_deref())?;
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Page::fixed(q.page, PER_PAGE)?;
+    let page = paging.page;
     let filter = db::billing_events::Filter {
         vendor_id: &staff.vendor.id,
         status,
         source: None,
     };
-    let (found, total) = billing::list(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let (found, total) = billing::list(&state.db, &filter, paging.limit(), paging.offset()).await?;
     let chrome = Chrome::new(&staff.session, "Events");
     render(
         StatusCode::OK,
@@ -110,7 +112,7 @@ pub async fn list(
             status: status.unwrap_or_default().to_owned(),
             rows: found.into_iter().map(Row::from).collect(),
             page,
-            has_next: page * PER_PAGE < total,
+            has_next: paging.has_next(total),
         },
     )
 }

@@ -39,7 +39,7 @@ struct HomePage {
 pub async fn show(staff: Staff, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
     let pool = state.db.pool();
     let vendor_id = &staff.vendor.id;
-    let (list, _) = programs::list(&state.db, vendor_id, 100, 0).await?;
+    let list = programs::all(&state.db, vendor_id).await?;
     let programs = list
         .into_iter()
         .map(|p| ProgramView {

@@ -12,6 +12,7 @@ use crate::domain::partners::terms::format_cents;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render};
+use crate::http::pagination::Page;
 
 const PER_PAGE: i64 = 50;
 
@@ -89,16 +90,17 @@ pub async fn show(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<LedgerQuery>,
+    q: crate::http::extract::Query<LedgerQuery>,
 ) -> Result<HttpResponse, HtmlError> {
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Page::fixed(q.page, PER_PAGE)?;
+    let page = paging.page;
     let st = ledger::statement(
         &state.db,
         &staff.vendor.id,
         &id,
         None,
-        PER_PAGE,
-        (page - 1) * PER_PAGE,
+        paging.limit(),
+        paging.offset(),
     )
     .await?;
     let (a, balances, lines, total) = (st.affiliate, st.balances, st.entries, st.total);
@@ -119,7 +121,7 @@ pub async fn show(
             lines: lines.into_iter().map(LineView::from).collect(),
             total,
             page,
-            has_next: page * PER_PAGE < total,
+            has_next: paging.has_next(total),
         },
     )
 }

@@ -24,6 +24,7 @@ use crate::http::AppState;
 use crate::http::api::payouts::download;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, day, render, see_other, when};
+use crate::http::pagination::Page;
 
 const PER_PAGE: i64 = 50;
 /// Runs listed on the payouts page (newest first).
@@ -132,8 +133,7 @@ async fn program_names(
     state: &AppState,
     vendor_id: &str,
 ) -> Result<Vec<(String, String)>, HtmlError> {
-    let (programs, _) =
-        crate::domain::partners::programs::list(&state.db, vendor_id, 1000, 0).await?;
+    let programs = crate::domain::partners::programs::all(&state.db, vendor_id).await?;
     Ok(programs
         .into_iter()
         .map(|p| (p.row.id, p.row.name))
@@ -289,7 +289,8 @@ struct Table {
 
 async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, HtmlError> {
     let vendor_id = staff.vendor.id.as_str();
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Page::fixed(q.page, PER_PAGE)?;
+    let page = paging.page;
     let filter = Filter {
         vendor_id,
         affiliate_id: Some(q.affiliate_id.trim()).filter(|s| !s.is_empty()),
@@ -297,7 +298,7 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
         status: payouts::parse_status(Some(&q.status))?,
         currency: None,
     };
-    let (found, total) = payouts::list(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let (found, total) = payouts::list(&state.db, &filter, paging.limit(), paging.offset()).await?;
     let names = Names::load(
         state,
         vendor_id,
@@ -309,8 +310,8 @@ async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, 
         rows,
         total,
         page,
-        prev_url: (page > 1).then(|| list_url(q, page - 1)),
-        next_url: (page * PER_PAGE < total).then(|| list_url(q, page + 1)),
+        prev_url: paging.prev().map(|n| list_url(q, n)),
+        next_url: paging.next(total).map(|n| list_url(q, n)),
     })
 }
 
@@ -393,7 +394,7 @@ pub async fn list(
     req: HttpRequest,
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let q = q.into_inner();
     if req.headers().contains_key("hx-request") {
@@ -409,7 +410,7 @@ pub async fn list(
 pub async fn run(
     staff: Staff,
     state: web::Data<AppState>,
-    form: web::Form<RunForm>,
+    form: crate::http::extract::Form<RunForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let req = RunRequest {
@@ -570,7 +571,7 @@ pub async fn run_show(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<Done>,
+    q: crate::http::extract::Query<Done>,
 ) -> Result<HttpResponse, HtmlError> {
     let page = run_page(&staff, &state, &id, q.notice(), None, String::new()).await?;
     render(StatusCode::OK, &page)
@@ -590,7 +591,7 @@ pub async fn run_export(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<ExportQuery>,
+    q: crate::http::extract::Query<ExportQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let vendor_id = staff.vendor.id.as_str();
     let (run, _) = payouts::run_detail(&state.db, vendor_id, &id).await?;
@@ -634,7 +635,7 @@ pub async fn run_paid(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<PaidForm>,
+    form: crate::http::extract::Form<PaidForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let reference = some(&form.reference);
     let result = payouts::run_paid(
@@ -814,7 +815,7 @@ pub async fn show(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<Done>,
+    q: crate::http::extract::Query<Done>,
 ) -> Result<HttpResponse, HtmlError> {
     let notice = match q.done.as_deref() {
         Some("processing") => Some("Marked as sent.".to_owned()),
@@ -865,7 +866,7 @@ pub async fn mark_paid(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<PaidForm>,
+    form: crate::http::extract::Form<PaidForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let reference = some(&form.reference);
     let result = payouts::mark_paid(
@@ -896,7 +897,7 @@ pub async fn mark_failed(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<FailedForm>,
+    form: crate::http::extract::Form<FailedForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let reason = some(&form.reason);
     let result = payouts::mark_failed(

@@ -328,7 +328,7 @@ const PLATFORM_FEE_MAX_BPS: i64 = 5000;
 
 /// `GET /dashboard/programs`.
 pub async fn list(staff: Staff, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
-    let (items, _) = programs::list(&state.db, &staff.vendor.id, 100, 0).await?;
+    let items = programs::all(&state.db, &staff.vendor.id).await?;
     let rows = items
         .into_iter()
         .map(|p| Row {
@@ -409,7 +409,7 @@ fn refused(
 pub async fn create(
     staff: Staff,
     state: web::Data<AppState>,
-    form: web::Form<ProgramForm>,
+    form: crate::http::extract::Form<ProgramForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let actor = Actor::User(staff.user.id.clone());
@@ -437,7 +437,7 @@ pub async fn edit(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: web::Query<Saved>,
+    q: crate::http::extract::Query<Saved>,
 ) -> Result<HttpResponse, HtmlError> {
     let p = programs::get(&state.db, &staff.vendor.id, &id).await?;
     let f = ProgramForm::from_program(&p);
@@ -459,7 +459,7 @@ pub async fn update(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    form: web::Form<ProgramForm>,
+    form: crate::http::extract::Form<ProgramForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let current = programs::get(&state.db, &staff.vendor.id, &id).await?;
     let f = form.into_inner().with_secrets_of(&current);

@@ -167,7 +167,7 @@ fn page(
 pub async fn show(
     staff: Staff,
     state: web::Data<AppState>,
-    q: web::Query<Saved>,
+    q: crate::http::extract::Query<Saved>,
 ) -> Result<HttpResponse, HtmlError> {
     let current = current(&state, &staff).await?;
     let notice = match q.saved.as_deref() {
@@ -219,7 +219,7 @@ fn refused(
 pub async fn save(
     staff: Staff,
     state: web::Data<AppState>,
-    form: web::Form<SettingsForm>,
+    form: crate::http::extract::Form<SettingsForm>,
 ) -> Result<HttpResponse, HtmlError> {
     staff.require_change()?;
     let f = form.into_inner();

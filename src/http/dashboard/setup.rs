@@ -57,7 +57,7 @@ pub async fn form(state: web::Data<AppState>, session: Session) -> Result<HttpRe
 pub async fn submit(
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<SetupForm>,
+    form: crate::http::extract::Form<SetupForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let form = form.into_inner();
     let input = NewVendor {

@@ -220,7 +220,7 @@ pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     surface: web::Path<String>,
-    q: web::Query<EmbedQuery>,
+    q: crate::http::extract::Query<EmbedQuery>,
 ) -> HttpResponse {
     let q = q.into_inner();
     let surface = surface.into_inner();
@@ -295,7 +295,7 @@ async fn render_surface(
             })
         }
         _ => {
-            let v = payouts::view(state, vendor, affiliate, &site, q.page.unwrap_or(1)).await?;
+            let v = payouts::view(state, vendor, affiliate, &site, q.page).await?;
             ok_page(&PayoutsEmbed {
                 chrome: chrome(format!("Payouts · {name}")),
                 brand_css,
@@ -311,7 +311,7 @@ async fn render_surface(
 pub async fn create_link(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<EmbedLinkForm>,
+    form: crate::http::extract::Form<EmbedLinkForm>,
 ) -> HttpResponse {
     let form = form.into_inner();
     let access = match authenticate(&req, &state, &form.token).await {

@@ -89,7 +89,7 @@ pub struct CreateForm {
 pub async fn create(
     me: SignedIn,
     state: web::Data<AppState>,
-    form: web::Form<CreateForm>,
+    form: crate::http::extract::Form<CreateForm>,
 ) -> Result<HttpResponse, HtmlError> {
     match personal_tokens::create(&state.db, me.vendor_id(), &me.affiliate.id, &form.name).await {
         Ok((secret, _)) => render(

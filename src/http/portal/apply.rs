@@ -75,8 +75,7 @@ async fn program(
     portal: &Portal,
     slug: Option<&str>,
 ) -> Result<(ProgramRow, Vec<Choice>), HtmlError> {
-    let (all, _) =
-        crate::domain::partners::programs::list(&state.db, &portal.vendor.id, 100, 0).await?;
+    let all = crate::domain::partners::programs::all(&state.db, &portal.vendor.id).await?;
     let active: Vec<_> = all
         .into_iter()
         .filter(|p| status::program_is_open(&p.row.status))
@@ -131,7 +130,7 @@ pub async fn form(
     portal: Portal,
     state: web::Data<AppState>,
     session: Session,
-    q: web::Query<ProgramQuery>,
+    q: crate::http::extract::Query<ProgramQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let (program, choices) = program(&state, &portal, q.program.as_deref()).await?;
     render(
@@ -153,7 +152,7 @@ pub async fn submit(
     portal: Portal,
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<ApplyForm>,
+    form: crate::http::extract::Form<ApplyForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let (program, choices) = program(&state, &portal, Some(&f.program)).await?;

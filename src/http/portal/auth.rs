@@ -66,7 +66,7 @@ pub async fn request(
     portal: Portal,
     state: web::Data<AppState>,
     session: Session,
-    form: web::Form<LoginForm>,
+    form: crate::http::extract::Form<LoginForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let root = portal.absolute_url(&state.sender.base_url, "/");
     let mut page = LoginPage::new(&portal, &session);
@@ -263,7 +263,7 @@ pub async fn application(
         return Ok(see_other(&portal.url("/login")));
     };
     let rows = portal_login::applications_of(&state.db, vendor_id, &email).await?;
-    let (list, _) = programs::list(&state.db, vendor_id, 100, 0).await?;
+    let list = programs::all(&state.db, vendor_id).await?;
     let program_name = |id: &str| {
         list.iter()
             .find(|p| p.row.id == id)

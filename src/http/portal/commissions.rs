@@ -17,6 +17,7 @@ use crate::domain::partners::terms::format_money;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, day, render};
+use crate::http::pagination::Page;
 use crate::http::portal::dashboard::Choice;
 use crate::http::portal::layout::{FormError, Shell, SignedIn, Site};
 
@@ -88,7 +89,7 @@ fn bound(field: &str, raw: &str, end: bool) -> Result<Option<i64>, AppError> {
 pub async fn list(
     who: SignedIn,
     state: web::Data<AppState>,
-    q: web::Query<CommissionsQuery>,
+    q: crate::http::extract::Query<CommissionsQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let q = q.into_inner();
     let portal = &who.portal;
@@ -105,7 +106,8 @@ pub async fn list(
             .map(|e| e.program_name.clone())
             .unwrap_or_default()
     };
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Page::fixed(q.page, PER_PAGE)?;
+    let page = paging.page;
     let parsed = (|| {
         let status = conversions::parse_commission_status(Some(q.status.as_str()))?;
         let from = bound("from", &q.from, false)?;
@@ -131,8 +133,8 @@ pub async fn list(
                 &state.db,
                 &filter,
                 (from, to),
-                PER_PAGE,
-                (page - 1) * PER_PAGE,
+                paging.limit(),
+                paging.offset(),
             )
             .await?;
             let converted = conversions::converted_at(&state.db, vendor_id, &found).await?;
@@ -210,12 +212,8 @@ pub async fn list(
             rows,
             total,
             page,
-            prev_url: if page > 1 { list_url(page - 1) } else { None },
-            next_url: if page * PER_PAGE < total {
-                list_url(page + 1)
-            } else {
-                None
-            },
+            prev_url: paging.prev().and_then(list_url),
+            next_url: paging.next(total).and_then(list_url),
             q,
             chrome,
         },

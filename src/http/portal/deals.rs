@@ -189,7 +189,7 @@ pub struct Registered {
 pub async fn list(
     who: SignedIn,
     state: web::Data<AppState>,
-    q: web::Query<Registered>,
+    q: crate::http::extract::Query<Registered>,
 ) -> Result<HttpResponse, HtmlError> {
     let chrome = Chrome::new(&who.session, format!("Deals · {}", who.portal.name()));
     let site = Site::portal(&who.portal, &chrome);
@@ -207,7 +207,7 @@ pub async fn submit(
     req: HttpRequest,
     who: SignedIn,
     state: web::Data<AppState>,
-    form: web::Form<DealForm>,
+    form: crate::http::extract::Form<DealForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let chrome = Chrome::new(&who.session, format!("Deals · {}", who.portal.name()));
     let site = Site::portal(&who.portal, &chrome);

@@ -39,7 +39,7 @@ pub async fn show(
     portal: Portal,
     state: web::Data<AppState>,
     session: Session,
-    q: web::Query<DashboardQuery>,
+    q: crate::http::extract::Query<DashboardQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     if let Some(affiliate) = layout::current(&portal, &state, &session).await? {
         let who = SignedIn {
@@ -49,7 +49,7 @@ pub async fn show(
         };
         return dashboard::show(who, &state, &q).await;
     }
-    let (list, _) = programs::list(&state.db, &portal.vendor.id, 100, 0).await?;
+    let list = programs::all(&state.db, &portal.vendor.id).await?;
     let programs = list
         .into_iter()
         .filter(|p| status::program_is_open(&p.row.status))

@@ -232,7 +232,7 @@ pub struct Created {
 pub async fn list(
     who: SignedIn,
     state: web::Data<AppState>,
-    q: web::Query<Created>,
+    q: crate::http::extract::Query<Created>,
 ) -> Result<HttpResponse, HtmlError> {
     let chrome = Chrome::new(&who.session, format!("Links · {}", who.portal.name()));
     let site = Site::portal(&who.portal, &chrome);
@@ -256,7 +256,7 @@ pub async fn submit(
     req: HttpRequest,
     who: SignedIn,
     state: web::Data<AppState>,
-    form: web::Form<LinkForm>,
+    form: crate::http::extract::Form<LinkForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let chrome = Chrome::new(&who.session, format!("Links · {}", who.portal.name()));
     let site = Site::portal(&who.portal, &chrome);

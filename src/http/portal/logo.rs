@@ -24,7 +24,7 @@ const SVG_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 pub async fn show(
     portal: Portal,
     state: web::Data<AppState>,
-    q: web::Query<Version>,
+    q: crate::http::extract::Query<Version>,
 ) -> Result<HttpResponse, HtmlError> {
     let stored = branding::stored_logo(&state.db, &portal.vendor.id)
         .await?

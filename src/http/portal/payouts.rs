@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::payouts::{StatementView, statement_view};
 use crate::http::pages::{Chrome, HtmlError, day, render, see_other};
+use crate::http::pagination::Page;
 use crate::http::portal::Portal;
 use crate::http::portal::layout::{Shell, SignedIn, Site};
 
@@ -98,14 +99,16 @@ pub struct PayoutsView {
     pub settings_url: Option<String>,
 }
 
-/// Builds page `page` (from 1) of the payouts body.
+/// Builds page `page` (from 1, by the one pagination rule) of the payouts body.
 pub async fn view(
     state: &AppState,
     vendor: &VendorRow,
     a: &AffiliateRow,
     site: &Site,
-    page: i64,
+    page: Option<i64>,
 ) -> Result<PayoutsView, AppError> {
+    let paging = Page::fixed(page, PER_PAGE)?;
+    let page = paging.page;
     let vendor_id = vendor.id.as_str();
     let balances = ledger::balances(&state.db, vendor_id, &a.id)
         .await?
@@ -120,7 +123,6 @@ pub async fn view(
             currency: b.currency,
         })
         .collect();
-    let page = page.max(1);
     let filter = Filter {
         vendor_id,
         affiliate_id: Some(&a.id),
@@ -128,7 +130,7 @@ pub async fn view(
         status: None,
         currency: None,
     };
-    let (found, total) = payouts::list(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let (found, total) = payouts::list(&state.db, &filter, paging.limit(), paging.offset()).await?;
     let rows = found
         .into_iter()
         .map(|p| HistoryRow {
@@ -156,12 +158,8 @@ pub async fn view(
         rows,
         total,
         page,
-        prev_url: if page > 1 { list_url(page - 1) } else { None },
-        next_url: if page * PER_PAGE < total {
-            list_url(page + 1)
-        } else {
-            None
-        },
+        prev_url: paging.prev().and_then(list_url),
+        next_url: paging.next(total).and_then(list_url),
         settings_url: site.url("/payout-settings", &[]),
     })
 }
@@ -186,18 +184,11 @@ pub struct PageQuery {
 pub async fn list(
     who: SignedIn,
     state: web::Data<AppState>,
-    q: web::Query<PageQuery>,
+    q: crate::http::extract::Query<PageQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let chrome = Chrome::new(&who.session, format!("Payouts · {}", who.portal.name()));
     let site = Site::portal(&who.portal, &chrome);
-    let v = view(
-        &state,
-        &who.portal.vendor,
-        &who.affiliate,
-        &site,
-        q.page.unwrap_or(1),
-    )
-    .await?;
+    let v = view(&state, &who.portal.vendor, &who.affiliate, &site, q.page).await?;
     render(
         StatusCode::OK,
         &ListPage {
@@ -369,7 +360,10 @@ pub struct Saved {
 }
 
 /// `GET /payout-settings`: the form with the affiliate's current settings.
-pub async fn settings_form(who: SignedIn, q: web::Query<Saved>) -> Result<HttpResponse, HtmlError> {
+pub async fn settings_form(
+    who: SignedIn,
+    q: crate::http::extract::Query<Saved>,
+) -> Result<HttpResponse, HtmlError> {
     let notice = match q.saved.as_deref() {
         Some("1") => Some("Saved. We emailed you a confirmation.".to_owned()),
         Some(_) => Some("Nothing changed.".to_owned()),
@@ -384,7 +378,7 @@ pub async fn settings_form(who: SignedIn, q: web::Query<Saved>) -> Result<HttpRe
 pub async fn save_settings(
     who: SignedIn,
     state: web::Data<AppState>,
-    form: web::Form<SettingsForm>,
+    form: crate::http::extract::Form<SettingsForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let (portal, a) = (&who.portal, &who.affiliate);
     let f = form.into_inner();

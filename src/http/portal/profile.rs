@@ -99,7 +99,10 @@ pub struct Saved {
 }
 
 /// `GET /profile`.
-pub async fn show(who: SignedIn, q: web::Query<Saved>) -> Result<HttpResponse, HtmlError> {
+pub async fn show(
+    who: SignedIn,
+    q: crate::http::extract::Query<Saved>,
+) -> Result<HttpResponse, HtmlError> {
     let notice = q.saved.as_ref().map(|_| "Profile saved.".to_owned());
     let f = ProfileForm::of(&who.affiliate);
     render(StatusCode::OK, &page(&who, f, notice, None))
@@ -110,7 +113,7 @@ pub async fn show(who: SignedIn, q: web::Query<Saved>) -> Result<HttpResponse, H
 pub async fn save(
     who: SignedIn,
     state: web::Data<AppState>,
-    form: web::Form<ProfileForm>,
+    form: crate::http::extract::Form<ProfileForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
     let saved = match f.to_input() {
