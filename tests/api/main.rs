@@ -28,6 +28,5 @@ mod portal_auth;
 mod portal_pages;
 mod programs;
 mod referrals;
-mod smtp_sink;
 mod stripe_versions;
 mod tracking;
