@@ -1,23 +1,15 @@
 //! Affiliates through the API: invitations, lists, updates, soft delete, isolation.
 
-use affilia::domain::tenancy::api_keys::Scope;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, new_client, spawn_app};
-
-async fn vendor(app: &TestApp, name: &str, email: &str) -> (String, String) {
-    let v = app.create_vendor(name, email).await;
-    (
-        v.vendor.id.clone(),
-        app.api_key(&v.vendor.id, Scope::Full).await,
-    )
-}
+use crate::helpers::vendors::vendor;
+use crate::helpers::{new_client, spawn_app};
 
 #[tokio::test]
 async fn an_invited_affiliate_gets_an_email_and_activates_on_first_sign_in() {
     let app = spawn_app().await;
-    let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
+    let key = vendor(&app, "Acme").await.key;
     let (status, a) = app
         .call(
             &key,
@@ -139,7 +131,7 @@ async fn an_invited_affiliate_gets_an_email_and_activates_on_first_sign_in() {
 #[tokio::test]
 async fn list_searches_filters_sorts_and_paginates() {
     let app = spawn_app().await;
-    let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
+    let key = vendor(&app, "Acme").await.key;
     for (email, name, code) in [
         ("ann@x.test", "Ann Archer", "ann_100%"),
         ("bob@x.test", "Bob Baker", "bobby"),
@@ -243,8 +235,8 @@ async fn list_searches_filters_sorts_and_paginates() {
 #[tokio::test]
 async fn duplicates_are_conflicts_and_bad_input_names_the_field() {
     let app = spawn_app().await;
-    let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
-    let (_, beta_key) = vendor(&app, "Beta", "owner@beta.test").await;
+    let key = vendor(&app, "Acme").await.key;
+    let beta_key = vendor(&app, "Beta").await.key;
     let (status, a) = app
         .call(
             &key,
@@ -361,7 +353,7 @@ async fn duplicates_are_conflicts_and_bad_input_names_the_field() {
 #[tokio::test]
 async fn updates_validate_status_and_delete_is_a_soft_deactivation() {
     let app = spawn_app().await;
-    let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
+    let key = vendor(&app, "Acme").await.key;
     let (_, a) = app
         .call(
             &key,
@@ -447,7 +439,7 @@ async fn updates_validate_status_and_delete_is_a_soft_deactivation() {
 #[tokio::test]
 async fn a_deactivated_affiliate_cannot_use_its_invitation() {
     let app = spawn_app().await;
-    let (_, key) = vendor(&app, "Acme", "owner@acme.test").await;
+    let key = vendor(&app, "Acme").await.key;
     let (_, a) = app
         .call(
             &key,
@@ -478,8 +470,8 @@ async fn a_deactivated_affiliate_cannot_use_its_invitation() {
 #[tokio::test]
 async fn other_vendors_affiliates_are_404_everywhere() {
     let app = spawn_app().await;
-    let (_, acme_key) = vendor(&app, "Acme", "owner@acme.test").await;
-    let (_, beta_key) = vendor(&app, "Beta", "owner@beta.test").await;
+    let acme_key = vendor(&app, "Acme").await.key;
+    let beta_key = vendor(&app, "Beta").await.key;
     let (_, a) = app
         .call(
             &acme_key,
@@ -705,8 +697,8 @@ async fn the_dashboard_invites_lists_and_manages_affiliates() {
 #[tokio::test]
 async fn dashboard_affiliates_are_per_vendor() {
     let app = spawn_app().await;
-    let (_, acme_key) = vendor(&app, "Acme", "owner@acme.test").await;
-    vendor(&app, "Beta", "owner@beta.test").await;
+    let acme_key = vendor(&app, "Acme").await.key;
+    vendor(&app, "Beta").await;
     let (_, a) = app
         .call(
             &acme_key,

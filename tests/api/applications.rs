@@ -1,15 +1,10 @@
 //! Applications (seed 001): submit, duplicates, status, review, events, emails.
 
-use affilia::domain::tenancy::api_keys::Scope;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
-
-async fn vendor(app: &TestApp, name: &str, email: &str) -> String {
-    let v = app.create_vendor(name, email).await;
-    app.api_key(&v.vendor.id, Scope::Full).await
-}
+use crate::helpers::spawn_app;
+use crate::helpers::vendors::vendor;
 
 fn jane() -> Value {
     json!({"email": "partner@example.test", "name": "Jane Smith", "company": "Acme Inc",
@@ -19,7 +14,7 @@ fn jane() -> Value {
 #[tokio::test]
 async fn seed_001_apply_status_and_approve() {
     let app = spawn_app().await;
-    let key = vendor(&app, "Acme", "owner@acme.test").await;
+    let key = vendor(&app, "Acme").await.key;
 
     let (status, body) = app
         .call(&key, Method::POST, "/api/v1/applications", Some(jane()))
@@ -156,7 +151,7 @@ async fn seed_001_apply_status_and_approve() {
 #[tokio::test]
 async fn rejection_emails_the_reason_and_allows_a_new_application() {
     let app = spawn_app().await;
-    let key = vendor(&app, "Acme", "owner@acme.test").await;
+    let key = vendor(&app, "Acme").await.key;
     let (_, body) = app
         .call(&key, Method::POST, "/api/v1/applications", Some(jane()))
         .await;
@@ -206,7 +201,7 @@ async fn rejection_emails_the_reason_and_allows_a_new_application() {
 #[tokio::test]
 async fn auto_approve_programs_approve_on_submit() {
     let app = spawn_app().await;
-    let key = vendor(&app, "Acme", "owner@acme.test").await;
+    let key = vendor(&app, "Acme").await.key;
     let (_, programs) = app.call(&key, Method::GET, "/api/v1/programs", None).await;
     let pid = programs["data"][0]["id"].as_str().unwrap().to_owned();
     app.call(
@@ -231,7 +226,7 @@ async fn auto_approve_programs_approve_on_submit() {
 #[tokio::test]
 async fn approval_reuses_an_existing_affiliate_and_code_conflicts_change_nothing() {
     let app = spawn_app().await;
-    let key = vendor(&app, "Acme", "owner@acme.test").await;
+    let key = vendor(&app, "Acme").await.key;
     let (_, second) = app
         .call(
             &key,
@@ -308,8 +303,8 @@ async fn approval_reuses_an_existing_affiliate_and_code_conflicts_change_nothing
 #[tokio::test]
 async fn bad_applications_and_reviews_are_refused() {
     let app = spawn_app().await;
-    let key = vendor(&app, "Acme", "owner@acme.test").await;
-    let beta_key = vendor(&app, "Beta", "owner@beta.test").await;
+    let key = vendor(&app, "Acme").await.key;
+    let beta_key = vendor(&app, "Beta").await.key;
     for (body, status, field) in [
         (json!({"name": "Jane"}), 422, "email"),
         (json!({"email": "bad", "name": "Jane"}), 422, "email"),
@@ -415,7 +410,7 @@ fn apply_fields<'a>(email: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a st
 #[tokio::test]
 async fn the_public_form_works_on_the_portal_and_the_custom_domain() {
     let app = spawn_app().await;
-    let key = vendor(&app, "Acme", "owner@acme.test").await;
+    let key = vendor(&app, "Acme").await.key;
     let acme = affilia::db::vendors::by_slug(app.db.pool(), "acme")
         .await
         .unwrap()
@@ -509,7 +504,7 @@ async fn the_public_form_works_on_the_portal_and_the_custom_domain() {
 #[tokio::test]
 async fn bots_and_floods_are_kept_out_of_the_public_form() {
     let app = spawn_app().await;
-    vendor(&app, "Acme", "owner@acme.test").await;
+    vendor(&app, "Acme").await;
     let res = app
         .post_form(
             "/p/acme/apply",
@@ -547,7 +542,7 @@ async fn bots_and_floods_are_kept_out_of_the_public_form() {
 #[tokio::test]
 async fn program_terms_must_be_accepted_and_inactive_programs_take_no_applications() {
     let app = spawn_app().await;
-    let key = vendor(&app, "Acme", "owner@acme.test").await;
+    let key = vendor(&app, "Acme").await.key;
     let (_, programs) = app.call(&key, Method::GET, "/api/v1/programs", None).await;
     let pid = programs["data"][0]["id"].as_str().unwrap().to_owned();
     app.call(
@@ -731,8 +726,8 @@ async fn the_dashboard_queue_reviews_inline_and_in_bulk() {
 #[tokio::test]
 async fn the_dashboard_queue_is_per_vendor() {
     let app = spawn_app().await;
-    let acme_key = vendor(&app, "Acme", "owner@acme.test").await;
-    vendor(&app, "Beta", "owner@beta.test").await;
+    let acme_key = vendor(&app, "Acme").await.key;
+    vendor(&app, "Beta").await;
     let (_, created) = app
         .call(
             &acme_key,

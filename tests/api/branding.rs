@@ -5,6 +5,10 @@ use affilia::domain::tenancy::api_keys::Scope;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::helpers::affiliates::affiliate;
+use crate::helpers::pages::page;
+use crate::helpers::tracking::BROWSER;
+use crate::helpers::vendors::{self, vendor};
 use crate::helpers::{OWNER_PASSWORD, TestApp, csrf_from, spawn_app};
 
 /// A 1×1 transparent PNG.
@@ -25,24 +29,6 @@ const HOSTILE_SVG: &str = r##"<?xml version="1.0"?>
   <use href="https://evil.test/sprite.svg#a"/>
   <text>&x;Acme</text>
 </svg>"##;
-
-/// A vendor with a full-scope key.
-struct Vendor {
-    id: String,
-    key: String,
-    owner: String,
-}
-
-async fn vendor(app: &TestApp, name: &str) -> Vendor {
-    let owner = format!("owner@{}.test", name.to_lowercase());
-    let v = app.create_vendor(name, &owner).await;
-    let key = app.api_key(&v.vendor.id, Scope::Full).await;
-    Vendor {
-        id: v.vendor.id,
-        key,
-        owner,
-    }
-}
 
 async fn get_vendor(app: &TestApp, key: &str) -> Value {
     let (status, v) = app.call(key, Method::GET, "/api/v1/vendor", None).await;
@@ -598,24 +584,13 @@ async fn upload(
         .unwrap()
 }
 
-async fn page(app: &TestApp, client: &reqwest::Client) -> String {
-    client
-        .get(app.url("/dashboard/settings"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_dashboard_settings_page_saves_validates_and_uploads_the_logo() {
     let app = spawn_app().await;
     let acme = vendor(&app, "Acme").await;
     let owner = app.signed_in_client(&acme.owner, OWNER_PASSWORD).await;
 
-    let html = page(&app, &owner).await;
+    let html = page(&app, &owner, "/dashboard/settings").await.1;
     assert!(html.contains("href=\"/dashboard/settings\""), "nav link");
     assert!(html.contains("type=\"color\" name=\"primary_color\" value=\"#4f46e5\""));
     assert!(html.contains("No logo yet"));
@@ -651,7 +626,7 @@ async fn the_dashboard_settings_page_saves_validates_and_uploads_the_logo() {
     assert_eq!(v["portal_domains"].as_array().unwrap().len(), 2);
     assert_eq!(v["embed_origins"], json!(["https://app.acme.test"]));
     assert_eq!(v["site_origins"], json!(["https://www.acme.test"]));
-    let html = page(&app, &owner).await;
+    let html = page(&app, &owner, "/dashboard/settings").await.1;
     assert!(html.contains("value=\"Acme Partners\""));
     assert!(
         html.contains("affiliates.acme.test\npartners.acme.test"),
@@ -687,13 +662,13 @@ async fn the_dashboard_settings_page_saves_validates_and_uploads_the_logo() {
     assert_eq!(get_vendor(&app, &acme.key).await, v);
 
     // Logo upload (multipart, CSRF token in the form), preview, removal.
-    let token = csrf_from(&page(&app, &owner).await);
+    let token = csrf_from(&page(&app, &owner, "/dashboard/settings").await.1);
     let res = upload(&app, &owner, Some(&token), "image/png", PNG).await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/dashboard/settings?saved=logo");
     let v = get_vendor(&app, &acme.key).await;
     let logo_path = path_of(v["logo_url"].as_str().unwrap());
-    let html = page(&app, &owner).await;
+    let html = page(&app, &owner, "/dashboard/settings").await.1;
     assert!(
         html.contains(&format!("<img src=\"{logo_path}\"")),
         "{html}"
@@ -748,7 +723,7 @@ async fn a_viewer_sees_the_settings_but_cannot_change_them() {
         .await;
     let before = get_vendor(&app, &acme.key).await;
 
-    let html = page(&app, &viewer).await;
+    let html = page(&app, &viewer, "/dashboard/settings").await.1;
     assert!(
         html.contains("can view these settings but not change them"),
         "{html}"
@@ -765,7 +740,7 @@ async fn a_viewer_sees_the_settings_but_cannot_change_them() {
         )
         .await;
     assert_eq!(res.status(), 403);
-    let token = csrf_from(&page(&app, &viewer).await);
+    let token = csrf_from(&page(&app, &viewer, "/dashboard/settings").await.1);
     let res = upload(&app, &viewer, Some(&token), "image/png", PNG).await;
     assert_eq!(res.status(), 403);
     let res = app
@@ -821,9 +796,9 @@ async fn emails_carry_the_portal_name_and_logo() {
 #[tokio::test]
 async fn the_click_api_allows_the_vendors_site_origins() {
     let app = spawn_app().await;
-    let shop = crate::tracking::shop(&app, "Acme", "https://shop.acme.test/").await;
-    crate::tracking::affiliate(&app, &shop, "jane@partners.test", "jane").await;
-    let rival = crate::tracking::shop(&app, "Rival", "https://rival.test/").await;
+    let shop = vendors::shop(&app, "Acme", "https://shop.acme.test/").await;
+    affiliate(&app, &shop, "jane@partners.test", "jane").await;
+    let rival = vendors::shop(&app, "Rival", "https://rival.test/").await;
     let (status, _) = patch(
         &app,
         &rival.key,
@@ -843,7 +818,7 @@ async fn the_click_api_allows_the_vendors_site_origins() {
         app.client
             .post(app.url("/api/v1/track"))
             .header("content-type", "text/plain;charset=UTF-8")
-            .header("user-agent", crate::tracking::BROWSER)
+            .header("user-agent", BROWSER)
             .header("origin", origin)
             .body(format!(r#"{{"code":"jane","url":"{url}"}}"#))
             .send()

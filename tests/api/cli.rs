@@ -4,6 +4,8 @@ use std::process::Output;
 
 use serde_json::Value;
 
+use crate::helpers::affiliates::affiliate;
+use crate::helpers::money::money_shop;
 use crate::helpers::{TestApp, spawn_app};
 
 async fn affilia(app: &TestApp, args: &[&str]) -> Output {
@@ -205,9 +207,8 @@ async fn ledger_verify_passes_on_a_sound_ledger_and_names_each_violation() {
     use reqwest::Method;
     use serde_json::json;
     let app = spawn_app().await;
-    let s =
-        crate::money::money_shop(&app, "Verify", json!({"type": "percentage", "bps": 2000})).await;
-    let jane = crate::tracking::affiliate(&app, &s, "jane@example.com", "jane").await;
+    let s = money_shop(&app, "Verify", json!({"type": "percentage", "bps": 2000})).await;
+    let jane = affiliate(&app, &s, "jane@example.com", "jane").await;
     let (status, _) = app
         .call(
             &s.key,

@@ -5,8 +5,10 @@ use affilia::domain::access::affiliate_tokens::Signer;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::helpers::affiliates::{affiliate, set_status};
+use crate::helpers::tracking::click;
+use crate::helpers::vendors::{Shop, patch_program, shop, shop_named};
 use crate::helpers::{TestApp, spawn_app};
-use crate::tracking::{Shop, affiliate, click, patch_program, set_status, shop};
 
 async fn token(app: &TestApp, shop: &Shop, affiliate_id: &str) -> String {
     let (status, t) = app
@@ -189,10 +191,6 @@ async fn the_me_api_takes_valid_affiliate_tokens_only() {
         )
         .await;
     assert_eq!(status, 409);
-}
-
-async fn shop_named(app: &TestApp, name: &str) -> Shop {
-    shop(app, name, &format!("https://{}.test/", name.to_lowercase())).await
 }
 
 #[tokio::test]

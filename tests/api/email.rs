@@ -3,8 +3,8 @@
 use affilia::config::Secret;
 use affilia::db::now_ms;
 
+use crate::helpers::smtp_sink::SmtpSink;
 use crate::helpers::{TestApp, csrf_from, new_client, spawn_app, spawn_app_with};
-use crate::smtp_sink::SmtpSink;
 
 async fn app_with_smtp(sink: &SmtpSink) -> TestApp {
     let url = sink.url();

@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 
 use affilia::db::DbKind;
 
+use crate::helpers::affiliates::affiliate;
+use crate::helpers::money::{event, money_shop, verify_ledger};
+use crate::helpers::vendors::Shop;
 use crate::helpers::{TestApp, spawn_app};
-use crate::money::{event, money_shop, verify_ledger};
-use crate::tracking::{Shop, affiliate};
 
 /// Makes inserting a conversion for `cus_poison` fail inside the database, the way an
 /// unexpected database error would.

@@ -9,8 +9,8 @@ use affilia::jobs::Worker;
 use affilia::jobs::mailer::Mailer;
 use tokio::sync::watch;
 
+use crate::helpers::smtp_sink::SmtpSink;
 use crate::helpers::{TestApp, spawn_app_with};
-use crate::smtp_sink::SmtpSink;
 
 async fn enqueue_emails(app: &TestApp, vendor_id: &str, n: usize) -> Vec<String> {
     let vendor = affilia::db::vendors::by_id(app.db.pool(), vendor_id)

@@ -21,9 +21,10 @@ use affilia::domain::earnings::billing::{self, Door, api_event::ApiEvent, stripe
 use affilia::domain::tenancy::audit::Actor;
 use affilia::domain::{earnings::conversions, earnings::ledger, payouts};
 
+use crate::helpers::affiliates::affiliate;
+use crate::helpers::money::{money_shop, refer};
+use crate::helpers::vendors::patch_program;
 use crate::helpers::{TestApp, spawn_app};
-use crate::money::{money_shop, refer};
-use crate::tracking::affiliate;
 
 const AFFILIATES: usize = 2;
 const CUSTOMERS: usize = 4; // the last one was never referred
@@ -123,7 +124,7 @@ async fn world(app: &TestApp, case: usize) -> World {
         .await;
     }
     // Payable from the first cent, with a 2.5 % platform fee; everyone paid by PayPal.
-    crate::tracking::patch_program(
+    patch_program(
         app,
         &s,
         json!({"min_payout_cents": 1, "platform_fee_bps": 250}),

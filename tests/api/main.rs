@@ -28,7 +28,6 @@ mod portal_auth;
 mod portal_pages;
 mod programs;
 mod referrals;
-mod smtp_sink;
 mod stripe_versions;
 mod sweep;
 mod tracking;

@@ -5,9 +5,10 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::helpers::affiliates::{affiliate, set_status};
+use crate::helpers::money::{earn, money_shop};
+use crate::helpers::vendors::Shop;
 use crate::helpers::{TestApp, spawn_app};
-use crate::money::money_shop;
-use crate::tracking::{Shop, affiliate, set_status};
 
 async fn token(app: &TestApp, s: &Shop, affiliate_id: &str) -> String {
     let (status, body) = app
@@ -20,28 +21,6 @@ async fn token(app: &TestApp, s: &Shop, affiliate_id: &str) -> String {
         .await;
     assert_eq!(status, 201, "{body}");
     body["token"].as_str().unwrap().to_owned()
-}
-
-/// An approved manual conversion of `sale_cents` (commission available at once).
-async fn earn(app: &TestApp, s: &Shop, affiliate_id: &str, sale_cents: i64, external: &str) {
-    let (status, c) = app
-        .call(
-            &s.key,
-            Method::POST,
-            "/api/v1/conversions",
-            Some(json!({"affiliate_id": affiliate_id, "amount_cents": sale_cents, "external_id": external})),
-        )
-        .await;
-    assert_eq!(status, 201, "{c}");
-    let (status, body) = app
-        .call(
-            &s.key,
-            Method::POST,
-            &format!("/api/v1/conversions/{}/approve", c["id"].as_str().unwrap()),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
 }
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
@@ -67,8 +46,8 @@ async fn each_affiliate_reads_only_its_own_figures() {
     let s = money_shop(&app, "Acme", json!({"type": "percentage", "bps": 1000})).await;
     let jane = affiliate(&app, &s, "jane@partners.test", "jane").await;
     let bob = affiliate(&app, &s, "bob@partners.test", "bob").await;
-    earn(&app, &s, &jane, 10_000, "inv-1").await;
-    earn(&app, &s, &bob, 50_000, "inv-2").await;
+    earn(&app, &s, &jane, 10_000, Some("inv-1")).await;
+    earn(&app, &s, &bob, 50_000, Some("inv-2")).await;
     let tj = token(&app, &s, &jane).await;
     let tb = token(&app, &s, &bob).await;
 

@@ -7,12 +7,15 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use affilia::domain::earnings::billing::stripe;
-use affilia::domain::earnings::ledger;
 
+use crate::helpers::affiliates::{affiliate, set_status};
+use crate::helpers::money::{
+    SECRET, event, money_shop, pay_everyone, post_stripe, post_stripe_raw, refer, stripe_event,
+    verify_ledger,
+};
+use crate::helpers::vendors::{Shop, patch_program};
 use crate::helpers::{TestApp, spawn_app};
-use crate::tracking::{Shop, affiliate, patch_program, set_status, shop};
 
-pub const SECRET: &str = "whsec_test_0123456789abcdef";
 const DAY_MS: i64 = 86_400_000;
 
 fn fixture(name: &str) -> String {
@@ -21,75 +24,6 @@ fn fixture(name: &str) -> String {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
-}
-
-/// A Stripe event envelope around `object`.
-pub fn stripe_event(id: &str, kind: &str, object: Value) -> String {
-    json!({"id": id, "object": "event", "api_version": "2024-06-20",
-           "created": chrono::Utc::now().timestamp(), "type": kind,
-           "data": {"object": object}})
-    .to_string()
-}
-
-/// Posts a body to the program's Stripe endpoint, signed with `secret` now.
-pub async fn post_stripe(
-    app: &TestApp,
-    program_id: &str,
-    body: &str,
-    secret: &str,
-) -> (u16, Value) {
-    let header = stripe::sign(body.as_bytes(), secret, chrono::Utc::now().timestamp());
-    post_stripe_raw(app, program_id, body, Some(&header)).await
-}
-
-async fn post_stripe_raw(
-    app: &TestApp,
-    program_id: &str,
-    body: &str,
-    header: Option<&str>,
-) -> (u16, Value) {
-    let mut req = app
-        .client
-        .post(app.url(&format!("/webhooks/stripe/{program_id}")))
-        .header("content-type", "application/json")
-        .body(body.to_owned());
-    if let Some(h) = header {
-        req = req.header("stripe-signature", h);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-/// A shop whose program pays `terms`, with the Stripe secret set and no holding period
-/// unless `holding_days` says otherwise.
-pub async fn money_shop(app: &TestApp, name: &str, terms: Value) -> Shop {
-    let s = shop(app, name, "https://shop.example.com/").await;
-    patch_program(
-        app,
-        &s,
-        json!({"commission": terms, "stripe_webhook_secret": SECRET, "holding_period_days": 30}),
-    )
-    .await;
-    s
-}
-
-pub async fn refer(app: &TestApp, s: &Shop, customer: &str, code: &str) {
-    let (status, body) = app
-        .call(
-            &s.key,
-            Method::POST,
-            "/api/v1/referrals",
-            Some(json!({"customer_id": customer, "code": code})),
-        )
-        .await;
-    assert!(status == 200 || status == 201, "{body}");
-    assert_eq!(body["attributed"], true, "{body}");
-}
-
-pub async fn event(app: &TestApp, s: &Shop, body: Value) -> (u16, Value) {
-    app.call(&s.key, Method::POST, "/api/v1/events", Some(body))
-        .await
 }
 
 fn charge(id: &str, customer: &str, amount: i64, extra: Value) -> Value {
@@ -102,11 +36,6 @@ fn charge(id: &str, customer: &str, amount: i64, extra: Value) -> Value {
         }
     }
     v
-}
-
-pub async fn verify_ledger(app: &TestApp) {
-    let violations = ledger::verify(&app.db).await.unwrap();
-    assert!(violations.is_empty(), "{violations:?}");
 }
 
 async fn balances(app: &TestApp, s: &Shop, affiliate_id: &str) -> Value {
@@ -426,7 +355,7 @@ async fn refunds_reverse_proportionally_and_a_refund_after_payout_is_clawed_back
         .await;
     assert_eq!(status, 409);
     // Paid out.
-    crate::payouts::pay_everyone(&app, &s, &jane).await;
+    pay_everyone(&app, &s, &jane).await;
     assert_eq!(usd(&balances(&app, &s, &jane).await), (0, 0, 1500));
     // The rest refunded after the payout: clawed back from available (negative).
     let (_, body) = event(&app, &s, refund("ref_2", 7500)).await;

@@ -6,9 +6,13 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::helpers::affiliates::{affiliate, set_status};
+use crate::helpers::money::{
+    SECRET, event, money_shop, post_stripe, refer, stripe_event, verify_ledger,
+};
+use crate::helpers::pages::{setup, submit};
+use crate::helpers::vendors::{Shop, patch_program};
 use crate::helpers::{TestApp, spawn_app};
-use crate::money::{SECRET, event, money_shop, post_stripe, refer, stripe_event, verify_ledger};
-use crate::tracking::{Shop, affiliate, patch_program};
 
 const MAX: i64 = 100_000_000_000;
 
@@ -144,8 +148,8 @@ async fn manual_conversions_and_terms_refuse_out_of_range_amounts() {
 #[tokio::test]
 async fn the_manual_form_refuses_amounts_above_the_range() {
     let app = spawn_app().await;
-    let (_s, jane, staff) = crate::money_dashboard::setup(&app).await;
-    let (status, _, html) = crate::money_dashboard::submit(
+    let (_s, jane, staff) = setup(&app).await;
+    let (status, _, html) = submit(
         &app,
         &staff,
         vec![
@@ -406,7 +410,7 @@ async fn affiliate_stats_carry_the_seed_figures() {
         .await;
     assert_eq!(status, 201, "{a}");
     let jane = a["id"].as_str().unwrap().to_owned();
-    crate::tracking::set_status(&app, &s, &jane, "active").await;
+    set_status(&app, &s, &jane, "active").await;
     refer(&app, &s, "cus_1", "jane").await;
 
     // Paid: 250.00 of sales → 50.00 of commissions, approved and paid out (fee 5.00).

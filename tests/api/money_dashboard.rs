@@ -5,50 +5,11 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, Method};
 use serde_json::json;
 
+use crate::helpers::affiliates::affiliate;
+use crate::helpers::money::convert;
+use crate::helpers::pages::{page, setup, submit};
+use crate::helpers::vendors::shop;
 use crate::helpers::{OWNER_PASSWORD, TestApp, csrf_from, spawn_app};
-use crate::tracking::{Shop, affiliate, patch_program, shop};
-
-/// A shop paying 10 % with a 30-day holding period (conversions stay pending), an active
-/// affiliate `jane`, and the owner signed in to the dashboard.
-pub async fn setup(app: &TestApp) -> (Shop, String, Client) {
-    let s = shop(app, "Acme", "https://shop.acme.test/").await;
-    patch_program(
-        app,
-        &s,
-        json!({"commission": {"type": "percentage", "bps": 1000}, "holding_period_days": 30}),
-    )
-    .await;
-    let jane = affiliate(app, &s, "jane@partners.test", "jane").await;
-    let staff = app
-        .signed_in_client("owner@acme.test", OWNER_PASSWORD)
-        .await;
-    (s, jane, staff)
-}
-
-/// Records a manual conversion through the API; returns its id.
-async fn convert(
-    app: &TestApp,
-    s: &Shop,
-    affiliate_id: &str,
-    cents: i64,
-    external: &str,
-) -> String {
-    let (status, c) = app
-        .call(
-            &s.key,
-            Method::POST,
-            "/api/v1/conversions",
-            Some(json!({"affiliate_id": affiliate_id, "amount_cents": cents, "external_id": external})),
-        )
-        .await;
-    assert_eq!(status, 201, "{c}");
-    c["id"].as_str().unwrap().to_owned()
-}
-
-async fn page(app: &TestApp, client: &Client, path: &str) -> (u16, String) {
-    let res = client.get(app.url(path)).send().await.unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
-}
 
 /// A POST as HTMX sends it: the CSRF token in the header.
 async fn htmx_post(
@@ -71,30 +32,6 @@ async fn htmx_post(
     (status, headers, res.text().await.unwrap())
 }
 
-/// Submits the manual conversion form as a browser does: (status, Location, body).
-pub async fn submit(
-    app: &TestApp,
-    staff: &Client,
-    fields: Vec<(&'static str, String)>,
-) -> (u16, String, String) {
-    let (_, html) = page(app, staff, "/dashboard/conversions").await;
-    let mut form = vec![("csrf_token", csrf_from(&html))];
-    form.extend(fields);
-    let res = staff
-        .post(app.url("/dashboard/conversions"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let location = res
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, location, res.text().await.unwrap())
-}
-
 async fn conversion_status(app: &TestApp, id: &str) -> String {
     let (status,): (String,) = sqlx::query_as("SELECT status FROM conversions WHERE id = $1")
         .bind(id)
@@ -108,9 +45,9 @@ async fn conversion_status(app: &TestApp, id: &str) -> String {
 async fn conversions_are_listed_filtered_and_decided_inline() {
     let app = spawn_app().await;
     let (s, jane, staff) = setup(&app).await;
-    let first = convert(&app, &s, &jane, 4900, "inv-1").await;
-    let second = convert(&app, &s, &jane, 1000, "inv-2").await;
-    let third = convert(&app, &s, &jane, 2500, "inv-3").await;
+    let first = convert(&app, &s, &jane, 4900, Some("inv-1"), false).await;
+    let second = convert(&app, &s, &jane, 1000, Some("inv-2"), false).await;
+    let third = convert(&app, &s, &jane, 2500, Some("inv-3"), false).await;
 
     let (status, html) = page(&app, &staff, "/dashboard/conversions").await;
     assert_eq!(status, 200);
@@ -381,7 +318,7 @@ async fn the_manual_form_records_a_conversion_and_explains_refusals() {
 async fn the_event_log_shows_what_events_produced_and_replays_ignored_ones() {
     let app = spawn_app().await;
     let (s, jane, staff) = setup(&app).await;
-    let manual = convert(&app, &s, &jane, 4900, "inv-9").await;
+    let manual = convert(&app, &s, &jane, 4900, Some("inv-9"), false).await;
     // A payment of a customer nobody referred (yet) is ignored.
     let (status, ignored) = app
         .call(
@@ -515,9 +452,9 @@ async fn the_ledger_page_shows_balances_and_lines_of_the_vendors_own_affiliates(
     assert_eq!(status, 200);
     assert!(html.contains("Nothing earned yet."), "{html}");
 
-    let id = convert(&app, &s, &jane, 4900, "inv-1").await;
+    let id = convert(&app, &s, &jane, 4900, Some("inv-1"), false).await;
     let bob = affiliate(&app, &s, "bob@partners.test", "bob").await;
-    convert(&app, &s, &bob, 1230, "inv-2").await;
+    convert(&app, &s, &bob, 1230, Some("inv-2"), false).await;
     let (status, html) = page(&app, &staff, &path).await;
     assert_eq!(status, 200);
     // Only jane's accounts: neither bob's lines nor the vendor's expense side.

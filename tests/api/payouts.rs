@@ -12,72 +12,10 @@ use serde_json::{Value, json};
 
 use affilia::domain::payouts;
 
+use crate::helpers::affiliates::{affiliate, payout_settings, set_status};
+use crate::helpers::money::{earn, event, money_shop, verify_ledger};
+use crate::helpers::vendors::{Shop, patch_program};
 use crate::helpers::{TestApp, second_instance, spawn_app, spawn_app_with};
-use crate::money::{event, money_shop, verify_ledger};
-use crate::tracking::{Shop, affiliate, patch_program, set_status};
-
-/// Pays `affiliate_id` everything available now (run + mark paid); used by other tests.
-pub async fn pay_everyone(app: &TestApp, s: &Shop, affiliate_id: &str) {
-    payout_settings(
-        app,
-        s,
-        affiliate_id,
-        json!({"payout_method": "paypal", "payout_email": "payee@paypal.test"}),
-    )
-    .await;
-    patch_program(app, s, json!({"min_payout_cents": 1})).await;
-    let (status, body) = app
-        .call(&s.key, Method::POST, "/api/v1/payouts/run", Some(json!({})))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    for p in body["runs"][0]["payouts"].as_array().unwrap() {
-        let (status, body) = app
-            .call(
-                &s.key,
-                Method::POST,
-                &format!("/api/v1/payouts/{}/mark-paid", p["id"].as_str().unwrap()),
-                Some(json!({"reference": "test"})),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-    }
-}
-
-async fn payout_settings(app: &TestApp, s: &Shop, id: &str, body: Value) {
-    let (status, b) = app
-        .call(
-            &s.key,
-            Method::PATCH,
-            &format!("/api/v1/affiliates/{id}"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(status, 200, "{b}");
-}
-
-/// A manual conversion of `amount` for `affiliate_id`, approved (its commission available).
-async fn earn(app: &TestApp, s: &Shop, affiliate_id: &str, amount: i64) -> String {
-    let (status, c) = app
-        .call(
-            &s.key,
-            Method::POST,
-            "/api/v1/conversions",
-            Some(json!({"affiliate_id": affiliate_id, "amount_cents": amount})),
-        )
-        .await;
-    assert_eq!(status, 201, "{c}");
-    let id = c["id"].as_str().unwrap().to_owned();
-    let (status, b) = app
-        .call(
-            &s.key,
-            Method::POST,
-            &format!("/api/v1/conversions/{id}/approve"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{b}");
-    id
-}
 
 /// (available, in payouts, paid, fees) in USD.
 async fn usd(app: &TestApp, s: &Shop, affiliate_id: &str) -> (i64, i64, i64, i64) {
@@ -145,7 +83,7 @@ async fn a_run_pays_those_above_the_minimum_and_the_paypal_file_and_mark_paid_se
     let ann = affiliate(&app, &s, "ann@example.com", "ann").await;
     let bob = affiliate(&app, &s, "bob@example.com", "bob").await;
     for (who, amount) in [(&jane, 6000), (&joe, 3000), (&ann, 7000), (&bob, 8000)] {
-        earn(&app, &s, who, amount).await;
+        earn(&app, &s, who, amount, None).await;
     }
     for who in [&jane, &joe, &bob] {
         payout_settings(
@@ -322,7 +260,7 @@ async fn a_failed_payout_returns_the_money_and_the_next_run_pays_it() {
     let app = spawn_app().await;
     let s = payout_shop(&app, "Failing").await;
     let jane = affiliate(&app, &s, "jane@example.com", "jane").await;
-    earn(&app, &s, &jane, 9000).await;
+    earn(&app, &s, &jane, 9000, None).await;
     payout_settings(
         &app,
         &s,
@@ -451,7 +389,7 @@ async fn a_refund_after_payout_is_netted_by_the_next_payout() {
     let (_, body) = run(&app, &s, json!({})).await;
     assert_eq!(body["runs"][0]["payouts"], json!([]));
     // New earnings: the next payout nets the clawback off.
-    earn(&app, &s, &jane, 11_000).await;
+    earn(&app, &s, &jane, 11_000, None).await;
     let (_, body) = run(&app, &s, json!({})).await;
     let p = body["runs"][0]["payouts"][0].clone();
     assert_eq!(
@@ -487,7 +425,7 @@ async fn exports_escape_formulas_and_paypal_files_hold_one_currency() {
     assert_eq!(status, 201, "{a}");
     let evil = a["id"].as_str().unwrap().to_owned();
     set_status(&app, &s, &evil, "active").await;
-    earn(&app, &s, &evil, 7000).await;
+    earn(&app, &s, &evil, 7000, None).await;
     // A second currency.
     let (status, c) = app
         .call(
@@ -547,7 +485,7 @@ async fn two_instances_running_payouts_at_once_never_pay_twice() {
             json!({"payout_method": "paypal", "payout_email": format!("a{i}@paypal.test")}),
         )
         .await;
-        earn(&app, &s, &id, 5000 + i * 100).await;
+        earn(&app, &s, &id, 5000 + i * 100, None).await;
         team.push(id);
     }
     for _ in 0..3 {
@@ -627,7 +565,7 @@ async fn stripe_connect_transfers_are_off_by_default() {
         json!({"payout_method": "stripe_connect", "stripe_account_id": "acct_ok"}),
     )
     .await;
-    earn(&app, &s, &jane, 6000).await;
+    earn(&app, &s, &jane, 6000, None).await;
     let (_, body) = run(&app, &s, json!({})).await;
     let payout = body["runs"][0]["payouts"][0]["id"]
         .as_str()
@@ -670,7 +608,7 @@ async fn stripe_connect_sends_one_transfer_per_payout_and_a_refusal_fails_it() {
             json!({"payout_method": "stripe_connect", "stripe_account_id": acct}),
         )
         .await;
-        earn(&app, &s, &id, 6000).await;
+        earn(&app, &s, &id, 6000, None).await;
         ids.push(id);
     }
     let (_, body) = run(&app, &s, json!({})).await;
@@ -804,7 +742,7 @@ async fn a_program_with_a_payout_day_runs_once_a_month() {
         json!({"payout_method": "paypal", "payout_email": "jane@paypal.test"}),
     )
     .await;
-    earn(&app, &s, &jane, 6000).await;
+    earn(&app, &s, &jane, 6000, None).await;
     let (status, b) = app
         .call(
             &s.key,
@@ -938,7 +876,7 @@ async fn another_vendors_payouts_are_not_found() {
         json!({"payout_method": "paypal", "payout_email": "jane@paypal.test"}),
     )
     .await;
-    earn(&app, &s, &jane, 6000).await;
+    earn(&app, &s, &jane, 6000, None).await;
     let (_, body) = run(&app, &s, json!({})).await;
     let payout = body["runs"][0]["payouts"][0]["id"]
         .as_str()

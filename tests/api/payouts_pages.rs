@@ -5,9 +5,11 @@
 use reqwest::{Client, Method};
 use serde_json::json;
 
+use crate::helpers::affiliates::affiliate;
+use crate::helpers::money::{earn, money_shop, verify_ledger};
+use crate::helpers::pages::{one, page};
+use crate::helpers::vendors::{Shop, patch_program};
 use crate::helpers::{OWNER_PASSWORD, TestApp, new_client, spawn_app};
-use crate::money::money_shop;
-use crate::tracking::{Shop, affiliate, patch_program};
 
 /// A shop paying 10 % (30-day holding period), a minimum payout of 1.00 and a platform
 /// fee of `fee_bps`.
@@ -22,37 +24,6 @@ async fn payout_shop(app: &TestApp, name: &str, fee_bps: i64) -> Shop {
     s
 }
 
-/// A manual conversion of `sale_cents` for the affiliate, approved so its commission is
-/// available at once; returns the conversion id.
-async fn earn(
-    app: &TestApp,
-    s: &Shop,
-    affiliate_id: &str,
-    sale_cents: i64,
-    external: &str,
-) -> String {
-    let (status, c) = app
-        .call(
-            &s.key,
-            Method::POST,
-            "/api/v1/conversions",
-            Some(json!({"affiliate_id": affiliate_id, "amount_cents": sale_cents, "external_id": external})),
-        )
-        .await;
-    assert_eq!(status, 201, "{c}");
-    let id = c["id"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .call(
-            &s.key,
-            Method::POST,
-            &format!("/api/v1/conversions/{id}/approve"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    id
-}
-
 /// Sets an affiliate's PayPal address through the vendor API.
 async fn paypal(app: &TestApp, s: &Shop, affiliate_id: &str, email: &str) {
     let (status, body) = app
@@ -64,11 +35,6 @@ async fn paypal(app: &TestApp, s: &Shop, affiliate_id: &str, email: &str) {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-}
-
-async fn page(app: &TestApp, client: &Client, path: &str) -> (u16, String) {
-    let res = client.get(app.url(path)).send().await.unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
 }
 
 /// Posts a form as a browser does, with the CSRF token of `token_page`:
@@ -90,15 +56,6 @@ async fn post(
     (status, location, res.text().await.unwrap())
 }
 
-async fn one(app: &TestApp, sql: &str, bind: &str) -> String {
-    let (v,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
-        .bind(bind)
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
-    v
-}
-
 async fn payout_status(app: &TestApp, id: &str) -> String {
     one(app, "SELECT status FROM payouts WHERE id = $1", id).await
 }
@@ -109,10 +66,10 @@ async fn the_dashboard_previews_runs_exports_and_pays_a_payout() {
     let s = payout_shop(&app, "Acme", 500).await;
     let jane = affiliate(&app, &s, "jane@partners.test", "jane").await;
     paypal(&app, &s, &jane, "jane@paypal.test").await;
-    let conversion = earn(&app, &s, &jane, 10_000, "inv-1").await;
+    let conversion = earn(&app, &s, &jane, 10_000, Some("inv-1")).await;
     // Bob has money but no payout method: the preview says why he is not paid.
     let bob = affiliate(&app, &s, "bob@partners.test", "bob").await;
-    earn(&app, &s, &bob, 5_000, "inv-2").await;
+    earn(&app, &s, &bob, 5_000, Some("inv-2")).await;
     let staff = app
         .signed_in_client("owner@acme.test", OWNER_PASSWORD)
         .await;
@@ -368,7 +325,7 @@ async fn a_run_is_marked_sent_then_paid_as_a_whole() {
     for (n, name) in ["ann", "ben"].iter().enumerate() {
         let id = affiliate(&app, &s, &format!("{name}@partners.test"), name).await;
         paypal(&app, &s, &id, &format!("{name}@paypal.test")).await;
-        earn(&app, &s, &id, 2_000, &format!("inv-{n}")).await;
+        earn(&app, &s, &id, 2_000, Some(format!("inv-{n}").as_str())).await;
         ids.push(id);
     }
     let staff = app
@@ -454,7 +411,7 @@ async fn a_run_is_marked_sent_then_paid_as_a_whole() {
             .await,
         2
     );
-    crate::money::verify_ledger(&app).await;
+    verify_ledger(&app).await;
 }
 
 fn program_form<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
@@ -615,10 +572,10 @@ async fn the_portal_shows_payouts_statements_and_saves_payout_settings() {
     let app = spawn_app().await;
     let s = payout_shop(&app, "Acme", 0).await;
     let (jane, browser) = portal_affiliate(&app, &s, "jane@partners.test", "jane").await;
-    let conversion = earn(&app, &s, &jane, 10_000, "inv-1").await;
+    let conversion = earn(&app, &s, &jane, 10_000, Some("inv-1")).await;
     let bob = affiliate(&app, &s, "bob@partners.test", "bob").await;
     paypal(&app, &s, &bob, "bob@paypal.test").await;
-    earn(&app, &s, &bob, 3_000, "inv-2").await;
+    earn(&app, &s, &bob, 3_000, Some("inv-2")).await;
 
     // Not signed in: to the portal's sign-in page.
     for path in [

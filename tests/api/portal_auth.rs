@@ -7,8 +7,9 @@ use affilia::domain::tenancy::audit::Actor;
 use reqwest::{Client, Method};
 use serde_json::json;
 
+use crate::helpers::affiliates::{affiliate, set_status};
+use crate::helpers::vendors::{Shop, shop};
 use crate::helpers::{TestApp, csrf_from, new_client, spawn_app};
-use crate::tracking::{Shop, affiliate, set_status, shop};
 
 /// The newest email of `kind` to `to`, as text.
 async fn last_email(app: &TestApp, kind: &str, to: &str) -> Option<String> {

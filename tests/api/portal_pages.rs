@@ -10,24 +10,18 @@ use affilia::domain::partners::terms::format_money;
 use reqwest::{Client, Method, Response};
 use serde_json::json;
 
+use crate::helpers::affiliates::{affiliate, set_status};
+use crate::helpers::money::{convert, money_shop, refer};
+use crate::helpers::pages::one;
+use crate::helpers::tracking::BROWSER;
+use crate::helpers::vendors::{Shop, patch_program};
 use crate::helpers::{TestApp, csrf_from, new_client, spawn_app};
-use crate::money::{money_shop, refer};
-use crate::tracking::{BROWSER, Shop, affiliate, patch_program, set_status};
 
 const DAY_MS: i64 = 86_400_000;
 
 /// A shop paying 10 % with a 30-day holding period.
 async fn shop10(app: &TestApp, name: &str) -> Shop {
     money_shop(app, name, json!({"type": "percentage", "bps": 1000})).await
-}
-
-async fn one(app: &TestApp, sql: &str, bind: &str) -> String {
-    let (v,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
-        .bind(bind)
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
-    v
 }
 
 async fn exec(app: &TestApp, sql: &str, a: i64, b: &str) {
@@ -79,40 +73,6 @@ pub async fn portal_affiliate(
     let res = app.post_form_as(&browser, &path, &path, &[]).await;
     assert_eq!(res.status(), 303, "accepting the invitation");
     (id, browser)
-}
-
-/// A manual conversion of `sale_cents` for the affiliate (pending, in its holding
-/// period); approved when `approve`, so its commission is available. Returns its id.
-async fn convert(
-    app: &TestApp,
-    s: &Shop,
-    affiliate_id: &str,
-    sale_cents: i64,
-    external: &str,
-    approve: bool,
-) -> String {
-    let (status, c) = app
-        .call(
-            &s.key,
-            Method::POST,
-            "/api/v1/conversions",
-            Some(json!({"affiliate_id": affiliate_id, "amount_cents": sale_cents, "external_id": external})),
-        )
-        .await;
-    assert_eq!(status, 201, "{c}");
-    let id = c["id"].as_str().unwrap().to_owned();
-    if approve {
-        let (status, body) = app
-            .call(
-                &s.key,
-                Method::POST,
-                &format!("/api/v1/conversions/{id}/approve"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-    }
-    id
 }
 
 /// Moves a conversion and its commissions `days` into the past.
@@ -245,8 +205,8 @@ async fn the_dashboard_shows_the_affiliates_own_figures_chart_and_balances() {
     }
     app.flush_clicks().await;
     refer(&app, &s, "cus_1", "jane").await;
-    convert(&app, &s, &jane, 10_000, "inv-1", true).await;
-    convert(&app, &s, &jane, 5_000, "inv-2", false).await;
+    convert(&app, &s, &jane, 10_000, Some("inv-1"), true).await;
+    convert(&app, &s, &jane, 5_000, Some("inv-2"), false).await;
 
     let (status, html) = page(&browser, &app.url("/p/acme/")).await;
     assert_eq!(status, 200, "{html}");
@@ -345,11 +305,11 @@ async fn the_period_and_program_filters_change_the_figures() {
     let app = spawn_app().await;
     let s = shop10(&app, "Acme").await;
     let (jane, browser) = portal_affiliate(&app, &s, "jane@partners.test", "jane").await;
-    let old = convert(&app, &s, &jane, 20_000, "old", true).await;
+    let old = convert(&app, &s, &jane, 20_000, Some("old"), true).await;
     backdate(&app, &old, 40).await;
-    let recent = convert(&app, &s, &jane, 10_000, "recent", true).await;
+    let recent = convert(&app, &s, &jane, 10_000, Some("recent"), true).await;
     backdate(&app, &recent, 10).await;
-    convert(&app, &s, &jane, 5_000, "today", false).await;
+    convert(&app, &s, &jane, 5_000, Some("today"), false).await;
 
     let earnings = |html: &str| figure(html, "earnings");
     let (_, html) = page(&browser, &app.url("/p/acme/?period=7d")).await;
@@ -523,10 +483,10 @@ async fn commissions_are_filtered_by_status_program_and_dates_and_paged() {
     let app = spawn_app().await;
     let s = shop10(&app, "Acme").await;
     let (jane, browser) = portal_affiliate(&app, &s, "jane@partners.test", "jane").await;
-    let approved = convert(&app, &s, &jane, 10_000, "a", true).await;
-    let old = convert(&app, &s, &jane, 30_000, "old", false).await;
+    let approved = convert(&app, &s, &jane, 10_000, Some("a"), true).await;
+    let old = convert(&app, &s, &jane, 30_000, Some("old"), false).await;
     backdate(&app, &old, 40).await;
-    let rejected = convert(&app, &s, &jane, 7_000, "r", false).await;
+    let rejected = convert(&app, &s, &jane, 7_000, Some("r"), false).await;
     let (status, body) = app
         .call(
             &s.key,
@@ -595,7 +555,15 @@ async fn commissions_are_filtered_by_status_program_and_dates_and_paged() {
 
     // 25 a page, the filters kept across pages.
     for i in 0..24 {
-        convert(&app, &s, &jane, 1_000, &format!("bulk-{i}"), false).await;
+        convert(
+            &app,
+            &s,
+            &jane,
+            1_000,
+            Some(format!("bulk-{i}").as_str()),
+            false,
+        )
+        .await;
     }
     let (_, html) = page(&browser, &app.url("/p/acme/commissions?status=pending")).await;
     assert_eq!(figure(&html, "commission-total"), "25 commission(s)");
@@ -841,8 +809,8 @@ async fn an_affiliate_sees_only_their_own_vendor_data_and_branding() {
         .unwrap();
     let (jane, browser) = portal_affiliate(&app, &acme, "jane@partners.test", "jane").await;
     let bob = affiliate(&app, &beta, "bob@beta-partners.test", "bobby").await;
-    convert(&app, &beta, &bob, 99_000, "beta-1", true).await;
-    convert(&app, &acme, &jane, 10_000, "acme-1", true).await;
+    convert(&app, &beta, &bob, 99_000, Some("beta-1"), true).await;
+    convert(&app, &acme, &jane, 10_000, Some("acme-1"), true).await;
 
     for path in [
         "/",
@@ -916,8 +884,8 @@ async fn embeds_show_the_tokens_affiliate_framed_by_the_vendors_origins_only() {
     .await;
     let jane = affiliate(&app, &acme, "jane@partners.test", "jane").await;
     let bob = affiliate(&app, &beta, "bob@beta-partners.test", "bobby").await;
-    convert(&app, &acme, &jane, 10_000, "acme-1", true).await;
-    convert(&app, &beta, &bob, 99_000, "beta-1", true).await;
+    convert(&app, &acme, &jane, 10_000, Some("acme-1"), true).await;
+    convert(&app, &beta, &bob, 99_000, Some("beta-1"), true).await;
     let signer = &app.state.affiliate_tokens;
     let soon = now_ms() + 600_000;
     let token = signer.mint(&acme.vendor_id, &jane, soon);

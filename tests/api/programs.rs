@@ -3,6 +3,7 @@
 use affilia::domain::tenancy::api_keys::Scope;
 use serde_json::{Value, json};
 
+use crate::helpers::vendors::{Vendor, vendor};
 use crate::helpers::{TestApp, spawn_app};
 
 async fn send(
@@ -15,16 +16,14 @@ async fn send(
     app.call(key, method, path, Some(body)).await
 }
 
-async fn vendor_with_key(app: &TestApp, name: &str, email: &str) -> (String, String) {
-    let v = app.create_vendor(name, email).await;
-    let key = app.api_key(&v.vendor.id, Scope::Full).await;
-    (v.program_id, key)
-}
-
 #[tokio::test]
 async fn the_default_program_pays_twenty_percent_and_new_programs_take_defaults() {
     let app = spawn_app().await;
-    let (default_id, key) = vendor_with_key(&app, "Acme", "owner@acme.test").await;
+    let Vendor {
+        program_id: default_id,
+        key,
+        ..
+    } = vendor(&app, "Acme").await;
 
     let list: Value = app
         .api_get(&key, "/api/v1/programs")
@@ -82,7 +81,11 @@ async fn the_default_program_pays_twenty_percent_and_new_programs_take_defaults(
 #[tokio::test]
 async fn patching_commission_creates_the_next_terms_version() {
     let app = spawn_app().await;
-    let (id, key) = vendor_with_key(&app, "Acme", "owner@acme.test").await;
+    let Vendor {
+        program_id: id,
+        key,
+        ..
+    } = vendor(&app, "Acme").await;
     let path = format!("/api/v1/programs/{id}");
 
     let (status, p) = send(&app, &key, reqwest::Method::PATCH, &path, json!({
@@ -132,7 +135,11 @@ async fn patching_commission_creates_the_next_terms_version() {
 #[tokio::test]
 async fn invalid_programs_are_refused_naming_the_field_and_change_nothing() {
     let app = spawn_app().await;
-    let (id, key) = vendor_with_key(&app, "Acme", "owner@acme.test").await;
+    let Vendor {
+        program_id: id,
+        key,
+        ..
+    } = vendor(&app, "Acme").await;
     let cases = [
         (json!({"name": ""}), 422, "name"),
         (json!({"name": "x".repeat(121)}), 422, "name"),
@@ -263,8 +270,8 @@ async fn invalid_programs_are_refused_naming_the_field_and_change_nothing() {
 #[tokio::test]
 async fn programs_of_other_vendors_are_404_and_read_keys_cannot_write() {
     let app = spawn_app().await;
-    let (acme_program, _) = vendor_with_key(&app, "Acme", "owner@acme.test").await;
-    let (_, beta_key) = vendor_with_key(&app, "Beta", "owner@beta.test").await;
+    let acme_program = vendor(&app, "Acme").await.program_id;
+    let beta_key = vendor(&app, "Beta").await.key;
     let path = format!("/api/v1/programs/{acme_program}");
     assert_eq!(app.api_get(&beta_key, &path).await.status(), 404);
     let (status, _) = send(
@@ -461,7 +468,11 @@ async fn dashboard_programs_are_per_vendor_and_need_sign_in() {
 #[tokio::test]
 async fn enrollments_keep_their_terms_until_the_vendor_migrates_them() {
     let app = spawn_app().await;
-    let (pid, key) = vendor_with_key(&app, "Acme", "owner@acme.test").await;
+    let Vendor {
+        program_id: pid,
+        key,
+        ..
+    } = vendor(&app, "Acme").await;
     let (_, early) = send(
         &app,
         &key,

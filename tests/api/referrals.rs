@@ -4,8 +4,10 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::helpers::affiliates::{affiliate, set_status};
+use crate::helpers::tracking::{aff_sess, click};
+use crate::helpers::vendors::{Shop, patch_program, shop, shop_named};
 use crate::helpers::{TestApp, spawn_app};
-use crate::tracking::{Shop, aff_sess, affiliate, click, patch_program, set_status, shop};
 
 async fn refer(app: &TestApp, shop: &Shop, body: Value) -> (u16, Value) {
     app.call(&shop.key, Method::POST, "/api/v1/referrals", Some(body))
@@ -91,10 +93,6 @@ async fn a_referral_binds_the_customer_of_a_click_once() {
     )
     .await;
     assert_eq!(r["reason"], "unknown_code");
-}
-
-async fn shop_named(app: &TestApp, name: &str) -> Shop {
-    shop(app, name, &format!("https://{}.test/", name.to_lowercase())).await
 }
 
 #[tokio::test]

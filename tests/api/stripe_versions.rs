@@ -7,9 +7,10 @@
 
 use serde_json::{Value, json};
 
+use crate::helpers::affiliates::affiliate;
+use crate::helpers::money::{SECRET, money_shop, post_stripe, refer, verify_ledger};
 use crate::helpers::spawn_app;
-use crate::money::{SECRET, money_shop, post_stripe, refer, verify_ledger};
-use crate::tracking::{Shop, affiliate};
+use crate::helpers::vendors::{Shop, patch_program};
 
 const AMOUNT: i64 = 4900;
 /// 20 % of 4,900.
@@ -614,7 +615,7 @@ async fn real_basil_payloads_pair_the_invoice_with_its_charge() {
 }
 
 async fn patch_currency(app: &crate::helpers::TestApp, s: &Shop) {
-    crate::tracking::patch_program(app, s, json!({"currency": "CAD"})).await;
+    patch_program(app, s, json!({"currency": "CAD"})).await;
 }
 
 #[tokio::test]

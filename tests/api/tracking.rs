@@ -1,110 +1,14 @@
 //! Referral links, clicks, the tracking snippet and the public click API.
 
 use affilia::db::clicks::ClickRow;
-use affilia::domain::tenancy::api_keys::Scope;
 use reqwest::Method;
 use reqwest::header::{HeaderValue, LOCATION, REFERER, USER_AGENT};
 use serde_json::{Value, json};
 
+use crate::helpers::affiliates::{affiliate, set_status};
+use crate::helpers::tracking::{BROWSER, aff_sess, click};
+use crate::helpers::vendors::{self, patch_program, shop};
 use crate::helpers::{TestApp, spawn_app};
-
-pub const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
-
-/// A vendor with an API key whose default program lands on `landing`.
-pub struct Shop {
-    pub vendor_id: String,
-    pub key: String,
-    pub program_id: String,
-}
-
-pub async fn shop(app: &TestApp, name: &str, landing: &str) -> Shop {
-    let v = app
-        .create_vendor(name, &format!("owner@{}.test", name.to_lowercase()))
-        .await;
-    let key = app.api_key(&v.vendor.id, Scope::Full).await;
-    let (status, programs) = app.call(&key, Method::GET, "/api/v1/programs", None).await;
-    assert_eq!(status, 200);
-    let program_id = programs["data"][0]["id"].as_str().unwrap().to_owned();
-    let (status, p) = app
-        .call(
-            &key,
-            Method::PATCH,
-            &format!("/api/v1/programs/{program_id}"),
-            Some(json!({"landing_url": landing})),
-        )
-        .await;
-    assert_eq!(status, 200, "{p}");
-    Shop {
-        vendor_id: v.vendor.id,
-        key,
-        program_id,
-    }
-}
-
-/// An active affiliate with `code`; returns its id.
-pub async fn affiliate(app: &TestApp, shop: &Shop, email: &str, code: &str) -> String {
-    let (status, a) = app
-        .call(
-            &shop.key,
-            Method::POST,
-            "/api/v1/affiliates",
-            Some(json!({"email": email, "name": email, "code": code, "send_invite": false})),
-        )
-        .await;
-    assert_eq!(status, 201, "{a}");
-    let id = a["id"].as_str().unwrap().to_owned();
-    set_status(app, shop, &id, "active").await;
-    id
-}
-
-pub async fn set_status(app: &TestApp, shop: &Shop, id: &str, status: &str) {
-    let (code, body) = app
-        .call(
-            &shop.key,
-            Method::PATCH,
-            &format!("/api/v1/affiliates/{id}"),
-            Some(json!({ "status": status })),
-        )
-        .await;
-    assert_eq!(code, 200, "{body}");
-}
-
-pub async fn patch_program(app: &TestApp, shop: &Shop, body: Value) {
-    let (status, p) = app
-        .call(
-            &shop.key,
-            Method::PATCH,
-            &format!("/api/v1/programs/{}", shop.program_id),
-            Some(body),
-        )
-        .await;
-    assert_eq!(status, 200, "{p}");
-}
-
-/// Follows `/r/...` as a browser; returns (status, Location).
-pub async fn click(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, String) {
-    let res = client
-        .get(app.url(path))
-        .header(USER_AGENT, BROWSER)
-        .send()
-        .await
-        .unwrap();
-    let location = res
-        .headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (res.status().as_u16(), location)
-}
-
-/// The `aff_sess` of a redirect location.
-pub fn aff_sess(location: &str) -> String {
-    let url = url::Url::parse(location).unwrap();
-    url.query_pairs()
-        .find(|(k, _)| k == "aff_sess")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
 
 #[tokio::test]
 async fn a_click_lands_on_the_program_site_with_ref_and_aff_sess() {
@@ -266,7 +170,7 @@ async fn bots_and_repeat_clicks_are_recorded_but_not_counted() {
     assert_eq!(res.status(), 400);
 
     // Another vendor sees none of them.
-    let rival = crate::tracking::shop(&app, "Rival", "https://rival.test/").await;
+    let rival = vendors::shop(&app, "Rival", "https://rival.test/").await;
     let theirs: Value = app
         .api_get(&rival.key, &format!("/api/v1/clicks?affiliate_id={jane}"))
         .await
@@ -615,7 +519,7 @@ async fn the_public_click_api_accepts_the_programs_own_pages_only() {
         )
         .await;
     assert_eq!(status, 200, "{tracked}");
-    let rival = crate::tracking::shop(&app, "Rival", "https://rival.test/").await;
+    let rival = vendors::shop(&app, "Rival", "https://rival.test/").await;
     let (status, _) = app
         .call(
             &rival.key,

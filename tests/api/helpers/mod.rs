@@ -14,6 +14,13 @@ use affilia::jobs::mailer::Mailer;
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
 
+pub mod affiliates;
+pub mod money;
+pub mod pages;
+pub mod smtp_sink;
+pub mod tracking;
+pub mod vendors;
+
 /// A running application and a client that keeps cookies and does not follow redirects.
 pub struct TestApp {
     pub addr: SocketAddr,
