@@ -934,7 +934,7 @@ async fn payout_emails_link_to_the_vendors_own_portal_domain() {
     .await;
     let mut payouts = Vec::new();
     for _ in 0..2 {
-        earn(&app, &s, &jane, 9000).await;
+        earn(&app, &s, &jane, 9000, None).await;
         let (status, body) = run(&app, &s, json!({})).await;
         assert_eq!(status, 201, "{body}");
         payouts.push(

@@ -10,10 +10,10 @@ use futures_util::stream;
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
+use crate::helpers::money::money_shop;
+use crate::helpers::vendors::patch_program;
 use crate::helpers::{OWNER_PASSWORD, TestApp, csrf_from, new_client, spawn_app};
-use crate::money::money_shop;
 use crate::portal_pages::portal_affiliate;
-use crate::tracking::patch_program;
 
 /// Hostile values of query parameters and form fields.
 fn text_values() -> Vec<String> {
