@@ -14,6 +14,7 @@ pub mod portal;
 pub mod portal_hosts;
 pub mod session;
 pub mod tracking;
+pub mod views;
 pub mod webhooks;
 
 use std::sync::Arc;

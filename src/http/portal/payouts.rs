@@ -15,11 +15,11 @@ use crate::domain::tenancy::audit::Actor;
 use crate::domain::{earnings::ledger, payouts};
 use crate::error::AppError;
 use crate::http::AppState;
-use crate::http::dashboard::payouts::{StatementView, statement_view};
 use crate::http::pages::{Chrome, HtmlError, day, render, see_other};
 use crate::http::pagination::Page;
 use crate::http::portal::Portal;
 use crate::http::portal::layout::{Shell, SignedIn, Site};
+use crate::http::views::statement::{StatementView, statement_view};
 
 const PER_PAGE: i64 = 25;
 

@@ -1,0 +1,201 @@
+//! One payout run: its payouts, its files (PayPal, CSV, JSON) and its bulk actions.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::db::payouts::Filter;
+use crate::domain::partners::terms::format_money;
+use crate::domain::payouts::{self, export};
+use crate::domain::values::status::PayoutStatus;
+use crate::error::AppError;
+use crate::http::AppState;
+use crate::http::api::payouts::download;
+use crate::http::dashboard::Staff;
+use crate::http::pages::{Chrome, HtmlError, render, see_other};
+
+use super::{Done, Names, PaidForm, PayoutView, RunView, actor, program_names, run_view, some};
+
+/// A download link of a run's file.
+struct Download {
+    label: String,
+    url: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/payout_run.html")]
+struct RunPage {
+    chrome: Chrome,
+    vendor_name: String,
+    user_email: String,
+    run: RunView,
+    payouts: Vec<PayoutView>,
+    /// Net to pay per currency, for the open payouts.
+    open_totals: Vec<String>,
+    pending: usize,
+    open: usize,
+    paypal: Vec<Download>,
+    csv_url: String,
+    json_url: String,
+    notice: Option<String>,
+    error: Option<String>,
+    reference: String,
+}
+
+async fn run_page(
+    staff: &Staff,
+    state: &AppState,
+    id: &str,
+    notice: Option<String>,
+    error: Option<&AppError>,
+    reference: String,
+) -> Result<RunPage, HtmlError> {
+    let (run, rows) = payouts::run_detail(&state.db, &staff.vendor.id, id).await?;
+    let programs = program_names(state, &staff.vendor.id).await?;
+    let is_open = payouts::is_open;
+    let mut totals: Vec<(String, i64)> = Vec::new();
+    for p in rows.iter().filter(|p| is_open(p)) {
+        match totals.iter_mut().find(|(c, _)| *c == p.currency) {
+            Some((_, sum)) => *sum = sum.saturating_add(p.net_cents),
+            None => totals.push((p.currency.clone(), p.net_cents)),
+        }
+    }
+    let paypal_currencies = export::paypal_currencies(&rows);
+    let base = format!("/dashboard/payouts/runs/{}/export", run.id);
+    let paypal = match paypal_currencies.as_slice() {
+        [] => Vec::new(),
+        [_] => vec![Download {
+            label: "PayPal Payouts file (CSV)".into(),
+            url: format!("{base}?format=paypal"),
+        }],
+        several => several
+            .iter()
+            .map(|c| Download {
+                label: format!("PayPal Payouts file, {c} (CSV)"),
+                url: format!("{base}?format=paypal&currency={c}"),
+            })
+            .collect(),
+    };
+    let pending = rows
+        .iter()
+        .filter(|p| PayoutStatus::Pending.is(&p.status))
+        .count();
+    let open = rows.iter().filter(|p| is_open(p)).count();
+    let names = Names::load(
+        state,
+        &staff.vendor.id,
+        rows.iter().map(|p| p.affiliate_id.as_str()),
+    )
+    .await?;
+    let payouts = rows.into_iter().map(|p| names.payout(p)).collect();
+    let run = run_view(run, &programs);
+    Ok(RunPage {
+        chrome: Chrome::new(&staff.session, format!("Payout run {}", run.id)),
+        vendor_name: staff.vendor.name.clone(),
+        user_email: staff.user.email.clone(),
+        open_totals: totals
+            .iter()
+            .map(|(c, sum)| format_money(*sum, c))
+            .collect(),
+        pending,
+        open,
+        paypal,
+        csv_url: format!("{base}?format=csv"),
+        json_url: format!("{base}?format=json"),
+        notice,
+        error: error.map(AppError::public_message),
+        reference,
+        run,
+        payouts,
+    })
+}
+
+/// `GET /dashboard/payouts/runs/{id}`: a run's payouts, its files and bulk actions.
+pub async fn run_show(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: crate::http::extract::Query<Done>,
+) -> Result<HttpResponse, HtmlError> {
+    let page = run_page(&staff, &state, &id, q.notice(), None, String::new()).await?;
+    render(StatusCode::OK, &page)
+}
+
+/// `?format=paypal|csv|json&currency=` of a run's export.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: String,
+    #[serde(default)]
+    currency: String,
+}
+
+/// `GET /dashboard/payouts/runs/{id}/export?format=&currency=`: a run's payouts as a file.
+pub async fn run_export(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: crate::http::extract::Query<ExportQuery>,
+) -> Result<HttpResponse, HtmlError> {
+    let vendor_id = staff.vendor.id.as_str();
+    let (run, _) = payouts::run_detail(&state.db, vendor_id, &id).await?;
+    let currency = crate::domain::values::Currency::parse_optional("currency", Some(&q.currency))?;
+    let filter = Filter {
+        vendor_id,
+        affiliate_id: None,
+        run_id: Some(&run.id),
+        status: None,
+        currency: currency.as_deref(),
+    };
+    let format = some(&q.format).unwrap_or_else(|| "csv".into());
+    let file = export::file(&state.db, &filter, &format).await?;
+    Ok(download(file))
+}
+
+/// `POST /dashboard/payouts/runs/{id}/processing`: every pending payout of the run is
+/// marked as sent (after uploading its file to the provider).
+pub async fn run_processing(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, HtmlError> {
+    let done = payouts::run_processing(&state.db, &staff.vendor.id, &id, &actor(&staff)).await?;
+    Ok(see_other(&format!(
+        "/dashboard/payouts/runs/{id}?done=processing&n={}",
+        done.changed.len()
+    )))
+}
+
+/// `POST /dashboard/payouts/runs/{id}/paid`: every open payout of the run is paid with one
+/// reference; a refused reference re-renders the run with the message.
+pub async fn run_paid(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: crate::http::extract::Form<PaidForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let reference = some(&form.reference);
+    let result = payouts::run_paid(
+        &state.db,
+        &state.sender,
+        &staff.vendor.id,
+        &id,
+        reference.as_deref(),
+        &actor(&staff),
+    )
+    .await;
+    match result {
+        Ok(done) => Ok(see_other(&format!(
+            "/dashboard/payouts/runs/{id}?done=paid&n={}",
+            done.changed.len()
+        ))),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            let status = e.status_code();
+            let typed = form.into_inner().reference;
+            let page = run_page(&staff, &state, &id, None, Some(&e), typed).await?;
+            render(status, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,3 @@
+//! Views shared by the dashboard and the portal.
+
+pub mod statement;
