@@ -10,7 +10,7 @@ use crate::db::{self, Db};
 use crate::domain::partners::payout_settings::{self, PayoutInput, PayoutSettings};
 use crate::domain::partners::terms::Commission;
 use crate::domain::tenancy::audit::{self, Actor};
-use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
+use crate::domain::tenancy::mail::{self, Recipient, Sender};
 use crate::domain::{tenancy::vendors, values::Email, values::slug, values::text, values::tokens};
 use crate::error::{AppError, AppResult};
 
@@ -400,6 +400,36 @@ pub enum LinkEmail {
     Welcome,
 }
 
+/// The `affiliate_invite` email (copy in `templates/emails/affiliate_invite.*`).
+#[derive(Debug, Clone)]
+struct InviteEmail {
+    /// Greets by first name when there is one.
+    first_name: String,
+    vendor_name: String,
+    url: String,
+}
+mail::email_kind!(
+    InviteEmail,
+    "affiliate_invite",
+    "emails/affiliate_invite.txt",
+    "emails/affiliate_invite.html"
+);
+
+/// The `application_approved` email (copy in `templates/emails/application_approved.*`).
+#[derive(Debug, Clone)]
+struct WelcomeEmail {
+    /// Greets by first name when there is one.
+    first_name: String,
+    vendor_name: String,
+    url: String,
+}
+mail::email_kind!(
+    WelcomeEmail,
+    "application_approved",
+    "emails/application_approved.txt",
+    "emails/application_approved.html"
+);
+
 /// Writes a single-use sign-in token (7 days) and the email carrying it, in the caller's
 /// transaction. Using the link signs the affiliate in to the portal and activates it.
 pub async fn send_link_email(
@@ -420,50 +450,32 @@ pub async fn send_link_email(
     )
     .await?;
     let portal = vendors::portal_url(&mut *conn, &sender.base_url, vendor).await?;
-    let link = format!("{portal}login/link/{token}");
-    let greeting = if affiliate.first_name.is_empty() {
-        "Hello".to_owned()
-    } else {
-        format!("Hello {}", affiliate.first_name)
-    };
-    let content = match kind {
-        LinkEmail::Invite => Content {
-            kind: "affiliate_invite",
-            subject: format!("You're invited to the {} partner program", vendor.name),
-            heading: format!("{greeting}, join the {} partner program", vendor.name),
-            paragraphs: vec![
-                format!("{} invited you to refer customers and earn a commission on what they pay.", vendor.name),
-                "Accept the invitation to see your referral link and your earnings. The link works once and for 7 days.".into(),
-            ],
-            action: Some(("Accept invitation".into(), link)),
-            footnote: Some(format!("You received this because {} added your address to its partner program.", vendor.name)),
-            unsubscribe_url: None,
-        },
-        LinkEmail::Welcome => Content {
-            kind: "application_approved",
-            subject: format!("Welcome to the {} partner program", vendor.name),
-            heading: format!("{greeting}, your application was approved"),
-            paragraphs: vec![
-                format!("Welcome to the {} partner program. You can start referring customers right away.", vendor.name),
-                "Sign in to get your referral link and follow your earnings. The link works once and for 7 days.".into(),
-            ],
-            action: Some(("Sign in to your partner portal".into(), link)),
-            footnote: None,
-            unsubscribe_url: None,
-        },
-    };
+    let url = format!("{portal}login/link/{token}");
     let name = (!affiliate.name.is_empty()).then_some(affiliate.name.as_str());
-    mail::enqueue(
-        conn,
-        sender,
-        vendor,
-        Recipient {
-            email: &affiliate.email,
-            name,
-        },
-        &content,
-    )
-    .await?;
+    let to = Recipient {
+        email: &affiliate.email,
+        name,
+    };
+    let first_name = affiliate.first_name.clone();
+    let vendor_name = vendor.name.clone();
+    match kind {
+        LinkEmail::Invite => {
+            let message = InviteEmail {
+                first_name,
+                vendor_name,
+                url,
+            };
+            mail::enqueue(conn, sender, vendor, to, &message).await?;
+        }
+        LinkEmail::Welcome => {
+            let message = WelcomeEmail {
+                first_name,
+                vendor_name,
+                url,
+            };
+            mail::enqueue(conn, sender, vendor, to, &message).await?;
+        }
+    }
     Ok(())
 }
 
@@ -822,4 +834,58 @@ pub fn is_self_referral(a: &AffiliateRow, customer_id: Option<&str>, email: Opti
     let same_customer = customer_id.is_some() && a.customer_id.as_deref() == customer_id;
     let same_email = email.is_some_and(|e| e.eq_ignore_ascii_case(&a.email));
     same_customer || same_email
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tenancy::mail::testing::render;
+
+    #[test]
+    fn the_link_emails_render_their_copy() {
+        for first in ["Ann", ""] {
+            let greeting = if first.is_empty() {
+                "Hello".to_owned()
+            } else {
+                format!("Hello {first}")
+            };
+            let url = "https://p.test/login/link/inv";
+            let r = render(
+                &InviteEmail {
+                    first_name: first.into(),
+                    vendor_name: "Acme & Co".into(),
+                    url: url.into(),
+                },
+                first.is_empty(),
+            );
+            assert_eq!(r.subject, "You're invited to the Acme & Co partner program");
+            assert!(r.text.starts_with(&format!(
+                "{greeting}, join the Acme & Co partner program\n\n"
+            )));
+            assert!(
+                r.text
+                    .contains(&format!("\n\nAccept invitation: {url}\n\n"))
+            );
+            assert!(r.html.contains(
+                "<title>You&#39;re invited to the Acme &#38; Co partner program</title>"
+            ));
+
+            let r = render(
+                &WelcomeEmail {
+                    first_name: first.into(),
+                    vendor_name: "Acme & Co".into(),
+                    url: url.into(),
+                },
+                !first.is_empty(),
+            );
+            assert_eq!(r.subject, "Welcome to the Acme & Co partner program");
+            assert!(
+                r.text
+                    .starts_with(&format!("{greeting}, your application was approved\n\n"))
+            );
+            assert!(r.text.contains(&format!(
+                "\n\nSign in to your partner portal: {url}\n\n-- \n"
+            )));
+        }
+    }
 }
