@@ -4,13 +4,39 @@ use std::collections::HashSet;
 
 use affilia::config::Secret;
 use affilia::db::{Db, now_ms};
-use affilia::domain::tenancy::mail::{self, Content, Recipient, Sender};
+use affilia::domain::tenancy::mail::{self, Brand, Message, Recipient, Rendered, Sender};
 use affilia::jobs::Worker;
 use affilia::jobs::mailer::Mailer;
 use tokio::sync::watch;
 
 use crate::helpers::smtp_sink::SmtpSink;
 use crate::helpers::{TestApp, spawn_app_with};
+
+/// A plain email of kind `test` that a person may unsubscribe from.
+struct TestEmail {
+    i: usize,
+    unsubscribe_url: String,
+}
+
+impl Message for TestEmail {
+    const KIND: &'static str = "test";
+
+    fn render(&self, brand: &Brand<'_>) -> askama::Result<Rendered> {
+        let i = self.i;
+        Ok(Rendered {
+            subject: format!("Message {i}"),
+            text: format!(
+                "Hello\n\nThis is message {i}.\n\n-- \n{}\n",
+                brand.vendor_name
+            ),
+            html: format!("<p>Hello</p><p>This is message {i}.</p>"),
+        })
+    }
+
+    fn unsubscribe_url(&self) -> Option<&str> {
+        Some(&self.unsubscribe_url)
+    }
+}
 
 async fn enqueue_emails(app: &TestApp, vendor_id: &str, n: usize) -> Vec<String> {
     let vendor = affilia::db::vendors::by_id(app.db.pool(), vendor_id)
@@ -25,14 +51,9 @@ async fn enqueue_emails(app: &TestApp, vendor_id: &str, n: usize) -> Vec<String>
     for i in 0..n {
         let mut tx = app.db.begin().await.unwrap();
         let to = format!("person{i}@example.test");
-        let content = Content {
-            kind: "test",
-            subject: format!("Message {i}"),
-            heading: "Hello".into(),
-            paragraphs: vec![format!("This is message {i}.")],
-            action: None,
-            footnote: None,
-            unsubscribe_url: Some(app.url("/unsubscribe")),
+        let content = TestEmail {
+            i,
+            unsubscribe_url: app.url("/unsubscribe"),
         };
         ids.push(
             mail::enqueue(

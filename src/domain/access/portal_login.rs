@@ -14,7 +14,8 @@
 use crate::db::{self, Db, affiliates::AffiliateRow, applications::ApplicationRow};
 use crate::domain::access::affiliate_tokens::Signer;
 use crate::domain::partners::affiliates::{INVITE_PURPOSE, can_sign_in, sign_in_activating};
-use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
+use crate::domain::tenancy::mail::{self, Recipient, Sender};
+use crate::domain::values::status::ApplicationStatus;
 use crate::domain::{values::Email, values::tokens};
 use crate::error::{AppError, AppResult};
 
@@ -70,29 +71,13 @@ pub async fn request_link(
     db::throttle::record_failure(db.pool(), &key).await?;
 
     let affiliate = db::affiliates::by_email(db.pool(), &vendor.id, email.as_str()).await?;
-    let name = vendor.display_name();
     // The link goes to the address on file, not to the spelling typed in the form.
-    let (purpose, subject, to_email, to_name, content) = match affiliate {
+    let (purpose, subject, to_email, to_name) = match affiliate {
         Some(a) if can_sign_in(&a.status) => (
             SIGN_IN_PURPOSE,
             a.id.clone(),
             a.email.clone(),
             (!a.name.is_empty()).then(|| a.name.clone()),
-            Content {
-                kind: "portal_sign_in",
-                subject: format!("Your sign-in link for {name}"),
-                heading: format!("Sign in to {name}"),
-                paragraphs: vec![format!(
-                    "Use the button below to sign in to your partner portal as {}. The link works once and expires in 15 minutes.",
-                    a.email
-                )],
-                action: None,
-                footnote: Some(
-                    "If you did not ask for this link, ignore this email: nobody can sign in without it."
-                        .into(),
-                ),
-                unsubscribe_url: None,
-            },
         ),
         // A known but banned or deactivated affiliate gets nothing, like an unknown address.
         Some(_) => return Ok(()),
@@ -100,7 +85,7 @@ pub async fn request_link(
             let Some(application) =
                 db::applications::latest_by_email(db.pool(), &vendor.id, email.as_str(), None)
                     .await?
-                    .filter(|a| a.status != "approved")
+                    .filter(|a| !ApplicationStatus::Approved.is(&a.status))
             else {
                 return Ok(());
             };
@@ -109,33 +94,12 @@ pub async fn request_link(
                 application.id.clone(),
                 application.email.clone(),
                 (!application.name.is_empty()).then(|| application.name.clone()),
-                Content {
-                    kind: "applicant_sign_in",
-                    subject: format!("Your application to {name}"),
-                    heading: "See the status of your application".into(),
-                    paragraphs: vec![format!(
-                        "Use the button below to see where your application to the {name} partner program stands. The link works once and expires in 15 minutes."
-                    )],
-                    action: None,
-                    footnote: Some(
-                        "If you did not ask for this link, ignore this email.".into(),
-                    ),
-                    unsubscribe_url: None,
-                },
             )
         }
     };
     let token = tokens::random_hex(32);
     let url = format!("{portal_root}login/link/{token}");
-    let label = if purpose == SIGN_IN_PURPOSE {
-        "Sign in"
-    } else {
-        "See my application"
-    };
-    let content = Content {
-        action: Some((label.into(), url)),
-        ..content
-    };
+    let portal_name = vendor.display_name().to_owned();
     let mut tx = db.begin().await?;
     db::login_tokens::insert(
         &mut *tx,
@@ -146,20 +110,51 @@ pub async fn request_link(
         now + LINK_TTL_MS,
     )
     .await?;
-    mail::enqueue(
-        &mut tx,
-        sender,
-        vendor,
-        Recipient {
-            email: &to_email,
-            name: to_name.as_deref(),
-        },
-        &content,
-    )
-    .await?;
+    let to = Recipient {
+        email: &to_email,
+        name: to_name.as_deref(),
+    };
+    if purpose == SIGN_IN_PURPOSE {
+        let message = PortalSignInEmail {
+            portal_name,
+            email: to_email.clone(),
+            url,
+        };
+        mail::enqueue(&mut tx, sender, vendor, to, &message).await?;
+    } else {
+        let message = ApplicantSignInEmail { portal_name, url };
+        mail::enqueue(&mut tx, sender, vendor, to, &message).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
+
+/// The `portal_sign_in` email (copy in `templates/emails/portal_sign_in.*`).
+#[derive(Debug, Clone)]
+struct PortalSignInEmail {
+    portal_name: String,
+    email: String,
+    url: String,
+}
+mail::email_kind!(
+    PortalSignInEmail,
+    "portal_sign_in",
+    "emails/portal_sign_in.txt",
+    "emails/portal_sign_in.html"
+);
+
+/// The `applicant_sign_in` email (copy in `templates/emails/applicant_sign_in.*`).
+#[derive(Debug, Clone)]
+struct ApplicantSignInEmail {
+    portal_name: String,
+    url: String,
+}
+mail::email_kind!(
+    ApplicantSignInEmail,
+    "applicant_sign_in",
+    "emails/applicant_sign_in.txt",
+    "emails/applicant_sign_in.html"
+);
 
 /// What a link of this vendor would sign in, without using it (the confirmation page, so
 /// mail scanners that open links do not use them up). `None` when it no longer works.
@@ -250,4 +245,46 @@ pub async fn applications_of(
     email: &str,
 ) -> AppResult<Vec<ApplicationRow>> {
     Ok(db::applications::by_email(db.pool(), vendor_id, email).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tenancy::mail::testing::render;
+
+    #[test]
+    fn the_sign_in_emails_render_their_copy() {
+        let r = render(
+            &PortalSignInEmail {
+                portal_name: "Acme <Partners>".into(),
+                email: "ann@x.test".into(),
+                url: "https://p.test/login/link/t1".into(),
+            },
+            true,
+        );
+        assert_eq!(r.subject, "Your sign-in link for Acme <Partners>");
+        assert!(r.text.starts_with("Sign in to Acme <Partners>\n\nUse the button below to sign in to your partner portal as ann@x.test."));
+        assert!(
+            r.text
+                .contains("\n\nSign in: https://p.test/login/link/t1\n\n")
+        );
+        assert!(
+            r.html
+                .contains("<title>Your sign-in link for Acme &#60;Partners&#62;</title>")
+        );
+
+        let r = render(
+            &ApplicantSignInEmail {
+                portal_name: "Acme <Partners>".into(),
+                url: "https://p.test/login/link/t2".into(),
+            },
+            false,
+        );
+        assert_eq!(r.subject, "Your application to Acme <Partners>");
+        assert!(
+            r.text
+                .contains("\n\nSee my application: https://p.test/login/link/t2\n\n")
+        );
+        assert!(r.html.contains(">See my application</a>"));
+    }
 }

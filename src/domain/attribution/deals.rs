@@ -9,13 +9,14 @@ use crate::db::vendors::VendorRow;
 use crate::db::{self, Db, deals::DealRow, deals::NewDeal};
 use crate::domain::attribution::links::active_enrollment;
 use crate::domain::tenancy::audit::{self, Actor};
-use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
+use crate::domain::tenancy::mail::{self, Recipient, Sender};
 use crate::domain::tenancy::vendors;
+use crate::domain::values::status::DealStatus;
 use crate::domain::{values::Email, values::text};
 use crate::error::{AppError, AppResult};
 
 /// Deal statuses.
-pub const STATUSES: [&str; 3] = ["pending", "accepted", "rejected"];
+pub const STATUSES: &[&str] = DealStatus::ALL_TEXT;
 /// Longest notes.
 const NOTES_MAX: usize = 5000;
 /// Longest rejection reason.
@@ -220,6 +221,40 @@ pub async fn review(
     Ok(deal)
 }
 
+/// The `deal_accepted` email (copy in `templates/emails/deal_accepted.*`).
+#[derive(Debug, Clone)]
+struct DealAcceptedEmail {
+    affiliate_name: String,
+    vendor_name: String,
+    lead_name: String,
+    lead_email: String,
+    reason: Option<String>,
+    portal_url: String,
+}
+mail::email_kind!(
+    DealAcceptedEmail,
+    "deal_accepted",
+    "emails/deal_accepted.txt",
+    "emails/deal_accepted.html"
+);
+
+/// The `deal_rejected` email (copy in `templates/emails/deal_rejected.*`).
+#[derive(Debug, Clone)]
+struct DealRejectedEmail {
+    affiliate_name: String,
+    vendor_name: String,
+    lead_name: String,
+    lead_email: String,
+    reason: Option<String>,
+    portal_url: String,
+}
+mail::email_kind!(
+    DealRejectedEmail,
+    "deal_rejected",
+    "emails/deal_rejected.txt",
+    "emails/deal_rejected.html"
+);
+
 /// The decision email to the affiliate who registered the deal.
 async fn notify(
     conn: &mut db::Conn,
@@ -227,54 +262,37 @@ async fn notify(
     vendor: &VendorRow,
     deal: &Deal,
 ) -> AppResult<()> {
-    let lead = format!("{} ({})", deal.lead_name, deal.lead_email);
-    let (kind, subject, mut paragraphs) = if deal.status == "accepted" {
-        (
-            "deal_accepted",
-            format!("Your deal for {} was accepted", deal.lead_name),
-            vec![format!(
-                "{} accepted the deal you registered for {lead}. When they become a customer, \
-                 the referral is credited to you.",
-                vendor.name
-            )],
-        )
+    let portal_url = vendors::portal_url(&mut *conn, &sender.base_url, vendor).await?;
+    let to = Recipient {
+        email: &deal.affiliate_email,
+        name: Some(&deal.affiliate_name),
+    };
+    let affiliate_name = deal.affiliate_name.clone();
+    let vendor_name = vendor.name.clone();
+    let lead_name = deal.lead_name.clone();
+    let lead_email = deal.lead_email.clone();
+    let reason = deal.rejection_reason.clone();
+    if DealStatus::Accepted.is(&deal.status) {
+        let email = DealAcceptedEmail {
+            affiliate_name,
+            vendor_name,
+            lead_name,
+            lead_email,
+            reason,
+            portal_url,
+        };
+        mail::enqueue(conn, sender, vendor, to, &email).await?;
     } else {
-        (
-            "deal_rejected",
-            format!("Your deal for {} was not accepted", deal.lead_name),
-            vec![format!(
-                "{} did not accept the deal you registered for {lead}.",
-                vendor.name
-            )],
-        )
-    };
-    if let Some(reason) = &deal.rejection_reason {
-        paragraphs.push(format!("Reason: {reason}"));
+        let email = DealRejectedEmail {
+            affiliate_name,
+            vendor_name,
+            lead_name,
+            lead_email,
+            reason,
+            portal_url,
+        };
+        mail::enqueue(conn, sender, vendor, to, &email).await?;
     }
-    let portal = vendors::portal_url(&mut *conn, &sender.base_url, vendor).await?;
-    let content = Content {
-        kind,
-        subject,
-        heading: format!("Hello {}", deal.affiliate_name),
-        paragraphs,
-        action: Some(("Open your partner portal".into(), portal)),
-        footnote: Some(format!(
-            "You receive this because you registered this deal with {}.",
-            vendor.name
-        )),
-        unsubscribe_url: None,
-    };
-    mail::enqueue(
-        conn,
-        sender,
-        vendor,
-        Recipient {
-            email: &deal.affiliate_email,
-            name: Some(&deal.affiliate_name),
-        },
-        &content,
-    )
-    .await?;
     Ok(())
 }
 
@@ -288,7 +306,7 @@ pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<Deal> {
 
 /// Validates a status filter.
 pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
-    text::choice("status", raw, &STATUSES)
+    text::choice("status", raw, STATUSES)
 }
 
 /// One page of deals and the total.
@@ -301,4 +319,52 @@ pub async fn list(
     let total = db::deals::count(db.pool(), filter).await?;
     let rows = db::deals::page(db.pool(), filter, limit, offset).await?;
     Ok((rows.into_iter().map(Deal::from).collect(), total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tenancy::mail::testing::render;
+
+    #[test]
+    fn the_deal_emails_render_their_copy() {
+        let r = render(
+            &DealAcceptedEmail {
+                affiliate_name: "Ann O'Neil".into(),
+                vendor_name: "Acme & Co".into(),
+                lead_name: "Lee <Lead>".into(),
+                lead_email: "lee@example.com".into(),
+                reason: None,
+                portal_url: "https://p.test/?a=1&b=2".into(),
+            },
+            true,
+        );
+        assert_eq!(r.subject, "Your deal for Lee <Lead> was accepted");
+        assert!(r.text.starts_with("Hello Ann O'Neil\n\nAcme & Co accepted the deal you registered for Lee <Lead> (lee@example.com)."));
+        assert!(
+            r.text
+                .contains("\n\nOpen your partner portal: https://p.test/?a=1&b=2\n\n")
+        );
+        assert!(!r.text.contains("Reason:"));
+        assert!(r.html.contains(">Open your partner portal</a>"));
+        assert!(r.html.contains("Lee &#60;Lead&#62;"));
+
+        let r = render(
+            &DealRejectedEmail {
+                affiliate_name: "Ann O'Neil".into(),
+                vendor_name: "Acme & Co".into(),
+                lead_name: "Lee <Lead>".into(),
+                lead_email: "lee@example.com".into(),
+                reason: Some("Not a fit & 'late'".into()),
+                portal_url: "https://p.test/?a=1&b=2".into(),
+            },
+            false,
+        );
+        assert_eq!(r.subject, "Your deal for Lee <Lead> was not accepted");
+        assert!(r.text.contains("Acme & Co did not accept the deal you registered for Lee <Lead> (lee@example.com).\n\nReason: Not a fit & 'late'\n\n"));
+        assert!(
+            r.html
+                .contains("Reason: Not a fit &#38; &#39;late&#39;</p>")
+        );
+    }
 }

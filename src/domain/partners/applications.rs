@@ -13,12 +13,13 @@ use crate::db::{
 };
 use crate::domain::partners::affiliates::{self, AffiliateInput, Enrollment, LinkEmail};
 use crate::domain::tenancy::audit::{self, Actor};
-use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
+use crate::domain::tenancy::mail::{self, Recipient, Sender};
+use crate::domain::values::status::{self, ApplicationStatus};
 use crate::domain::{values::Email, values::text};
 use crate::error::{AppError, AppResult};
 
 /// Application statuses.
-pub const STATUSES: [&str; 3] = ["pending", "approved", "rejected"];
+pub const STATUSES: &[&str] = ApplicationStatus::ALL_TEXT;
 const REASON_MAX: usize = 2000;
 
 /// An application as submitted.
@@ -87,7 +88,7 @@ pub async fn submit(
     let website = text::optional("website", input.website.as_deref(), 500)?;
     let reason = long_text("reason", input.reason.as_deref())?;
     let program = affiliates::program_for(db, &vendor.id, input.program_id.as_deref()).await?;
-    if program.status != "active" {
+    if !status::program_is_open(&program.status) {
         return Err(AppError::invalid(
             "program_id",
             "this program is not accepting applications",
@@ -175,7 +176,7 @@ pub async fn review(
             "action must be approve or reject",
         ));
     }
-    if application.status != "pending" {
+    if !ApplicationStatus::Pending.is(&application.status) {
         return Err(AppError::wrong_state(format!(
             "this application was already {}",
             application.status
@@ -310,6 +311,20 @@ async fn approve_in(
         .ok_or(AppError::NotFound)
 }
 
+/// The `application_rejected` email (copy in `templates/emails/application_rejected.*`).
+#[derive(Debug, Clone)]
+struct ApplicationRejectedEmail {
+    applicant_name: String,
+    vendor_name: String,
+    reason: Option<String>,
+}
+mail::email_kind!(
+    ApplicationRejectedEmail,
+    "application_rejected",
+    "emails/application_rejected.txt",
+    "emails/application_rejected.html"
+);
+
 async fn reject_in(
     conn: &mut db::Conn,
     sender: &Sender,
@@ -333,21 +348,10 @@ async fn reject_in(
             "this application was already reviewed",
         ));
     }
-    let mut paragraphs = vec![format!(
-        "Thank you for applying to the {} partner program. After reviewing your application, we are not able to accept it at this time.",
-        vendor.name
-    )];
-    if let Some(r) = &reason {
-        paragraphs.push(format!("Reason: {r}"));
-    }
-    let content = Content {
-        kind: "application_rejected",
-        subject: format!("Your application to the {} partner program", vendor.name),
-        heading: format!("Hello {}", application.name),
-        paragraphs,
-        action: None,
-        footnote: Some("You are welcome to apply again later.".into()),
-        unsubscribe_url: None,
+    let message = ApplicationRejectedEmail {
+        applicant_name: application.name.clone(),
+        vendor_name: vendor.name.clone(),
+        reason: reason.clone(),
     };
     mail::enqueue(
         conn,
@@ -357,7 +361,7 @@ async fn reject_in(
             email: &application.email,
             name: Some(&application.name),
         },
-        &content,
+        &message,
     )
     .await?;
     let payload = json!({
@@ -428,5 +432,38 @@ pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&str>> {
             "status must be pending, approved or rejected",
         )),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tenancy::mail::testing::render;
+
+    #[test]
+    fn the_rejection_email_renders_its_copy() {
+        for reason in [Some("Too <small>"), None] {
+            let r = render(
+                &ApplicationRejectedEmail {
+                    applicant_name: "Ann O'Neil".into(),
+                    vendor_name: "Acme & Co".into(),
+                    reason: reason.map(str::to_owned),
+                },
+                reason.is_some(),
+            );
+            assert_eq!(
+                r.subject,
+                "Your application to the Acme & Co partner program"
+            );
+            assert!(r.text.starts_with(
+                "Hello Ann O'Neil\n\nThank you for applying to the Acme & Co partner program."
+            ));
+            assert_eq!(r.text.contains("Reason: Too <small>\n\n"), reason.is_some());
+            assert!(
+                r.text
+                    .contains("\n\nYou are welcome to apply again later.\n\n")
+            );
+            assert!(!r.html.contains("Or paste this link"));
+        }
     }
 }

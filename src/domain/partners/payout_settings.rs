@@ -14,7 +14,7 @@ use crate::db::{
     vendors::VendorRow,
 };
 use crate::domain::tenancy::audit::{self, Actor};
-use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
+use crate::domain::tenancy::mail::{self, Recipient, Sender};
 use crate::domain::{values::Email, values::text};
 use crate::error::{AppError, AppResult};
 
@@ -264,48 +264,46 @@ pub async fn write(
     )
     .await?;
     if let Some((sender, vendor)) = notify {
-        let by_them = matches!(actor, Actor::Affiliate(id) if *id == affiliate.id);
-        let who = if by_them {
-            "You changed".to_owned()
-        } else {
-            format!("{} changed", vendor.name)
+        let message = PayoutSettingsChangedEmail {
+            vendor_name: vendor.name.clone(),
+            by_affiliate: matches!(actor, Actor::Affiliate(id) if *id == affiliate.id),
+            before: before.describe_masked(),
+            now: new.describe_masked(),
+            support_email: vendor.support_email.clone(),
         };
-        let mut paragraphs = vec![
-            format!("{who} where your {} commissions are paid.", vendor.name),
-            format!("Before: {}.", before.describe_masked()),
-            format!("Now: {}.", new.describe_masked()),
-        ];
-        paragraphs.push(match &vendor.support_email {
-            Some(s) => {
-                format!("If you did not expect this change, reply to this email or write to {s}.")
-            }
-            None => "If you did not expect this change, reply to this email.".to_owned(),
-        });
         mail::enqueue(
             conn,
             sender,
             vendor,
             Recipient {
                 email: &affiliate.email,
-                name: Some(&affiliate.name).filter(|n| !n.is_empty()).map(String::as_str),
+                name: Some(&affiliate.name)
+                    .filter(|n| !n.is_empty())
+                    .map(String::as_str),
             },
-            &Content {
-                kind: "payout_settings_changed",
-                subject: format!("Your {} payout details were changed", vendor.name),
-                heading: "Your payout details were changed".into(),
-                paragraphs,
-                action: None,
-                footnote: Some(
-                    "You get this email whenever the payout details of your partner account change."
-                        .into(),
-                ),
-                unsubscribe_url: None,
-            },
+            &message,
         )
         .await?;
     }
     Ok(true)
 }
+
+/// The `payout_settings_changed` email (copy in `templates/emails/payout_settings_changed.*`).
+#[derive(Debug, Clone)]
+struct PayoutSettingsChangedEmail {
+    vendor_name: String,
+    /// Whether the affiliate made the change itself.
+    by_affiliate: bool,
+    before: String,
+    now: String,
+    support_email: Option<String>,
+}
+mail::email_kind!(
+    PayoutSettingsChangedEmail,
+    "payout_settings_changed",
+    "emails/payout_settings_changed.txt",
+    "emails/payout_settings_changed.html"
+);
 
 /// Changes an affiliate's payout settings (portal, self-service API, vendor API) and emails
 /// the affiliate. Another vendor's affiliate is a 404.
@@ -333,6 +331,34 @@ pub async fn update(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::tenancy::mail::testing::render;
+
+    #[test]
+    fn the_change_email_renders_its_copy() {
+        for (by_affiliate, support) in [(true, Some("help@acme.test")), (false, None)] {
+            let r = render(
+                &PayoutSettingsChangedEmail {
+                    vendor_name: "Acme & Co".into(),
+                    by_affiliate,
+                    before: "PayPal (a***@x.test)".into(),
+                    now: "bank transfer (…1234)".into(),
+                    support_email: support.map(str::to_owned),
+                },
+                by_affiliate,
+            );
+            assert_eq!(r.subject, "Your Acme & Co payout details were changed");
+            let who = if by_affiliate { "You" } else { "Acme & Co" };
+            assert!(r.text.contains(&format!("\n\n{who} changed where your Acme & Co commissions are paid.\n\nBefore: PayPal (a***@x.test).\n\nNow: bank transfer (…1234).\n\n")));
+            let tail = if by_affiliate {
+                " or write to help@acme.test."
+            } else {
+                "."
+            };
+            assert!(r.text.contains(&format!(
+                "If you did not expect this change, reply to this email{tail}\n\n"
+            )));
+        }
+    }
 
     fn input(method: &str, field: &str, value: &str) -> PayoutInput {
         let mut i = PayoutInput {

@@ -30,7 +30,7 @@ use crate::domain::earnings::commission_rules::apply_bps;
 use crate::domain::partners::payout_settings::{PayoutSettings, method_label};
 use crate::domain::partners::terms::format_money;
 use crate::domain::tenancy::audit::{self, Actor};
-use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
+use crate::domain::tenancy::mail::{self, Recipient, Sender};
 use crate::domain::values::status::{self, PayoutStatus};
 use crate::domain::{earnings::conversions, earnings::ledger, values::Currency, values::text};
 use crate::error::{AppError, AppResult};
@@ -698,6 +698,49 @@ async fn affiliate_of(conn: &mut Conn, p: &PayoutRow) -> AppResult<db::affiliate
         .ok_or(AppError::NotFound)
 }
 
+/// The `payout_paid` email (copy in `templates/emails/payout_paid.*`).
+#[derive(Debug, Clone)]
+struct PayoutPaidEmail {
+    vendor_name: String,
+    /// What the affiliate received, formatted.
+    net: String,
+    method: String,
+    /// The platform fee, when one was taken.
+    fee: Option<PayoutFee>,
+    reference: Option<String>,
+    statement_url: String,
+}
+mail::email_kind!(
+    PayoutPaidEmail,
+    "payout_paid",
+    "emails/payout_paid.txt",
+    "emails/payout_paid.html"
+);
+
+/// The commissions and platform fee of a payout, formatted.
+#[derive(Debug, Clone)]
+struct PayoutFee {
+    commissions: String,
+    fee: String,
+    rate: String,
+}
+
+/// The `payout_failed` email (copy in `templates/emails/payout_failed.*`).
+#[derive(Debug, Clone)]
+struct PayoutFailedEmail {
+    vendor_name: String,
+    net: String,
+    method: String,
+    failure_reason: Option<String>,
+    settings_url: String,
+}
+mail::email_kind!(
+    PayoutFailedEmail,
+    "payout_failed",
+    "emails/payout_failed.txt",
+    "emails/payout_failed.html"
+);
+
 async fn paid_email(
     conn: &mut Conn,
     sender: &Sender,
@@ -705,27 +748,21 @@ async fn paid_email(
     p: &PayoutRow,
 ) -> AppResult<()> {
     let a = affiliate_of(conn, p).await?;
-    let mut paragraphs = vec![format!(
-        "{} sent you {} via {}.",
-        vendor.name,
-        format_money(p.net_cents, &p.currency),
-        method_label(&p.method)
-    )];
-    if p.fee_cents > 0 {
-        paragraphs.push(format!(
-            "Commissions {}, platform fee {} ({}).",
-            format_money(p.amount_cents, &p.currency),
-            format_money(p.fee_cents, &p.currency),
-            crate::domain::partners::terms::format_bps(p.fee_bps)
-        ));
-    }
-    if let Some(r) = &p.reference {
-        paragraphs.push(format!("Payment reference: {r}."));
-    }
     // Through the one portal-URL rule: the vendor's own portal domain when it has one.
     let portal =
         crate::domain::tenancy::vendors::portal_url(conn, &sender.base_url, vendor).await?;
-    let statement_url = format!("{portal}payouts/{}", p.id);
+    let message = PayoutPaidEmail {
+        vendor_name: vendor.name.clone(),
+        net: format_money(p.net_cents, &p.currency),
+        method: method_label(&p.method).to_string(),
+        fee: (p.fee_cents > 0).then(|| PayoutFee {
+            commissions: format_money(p.amount_cents, &p.currency),
+            fee: format_money(p.fee_cents, &p.currency),
+            rate: crate::domain::partners::terms::format_bps(p.fee_bps),
+        }),
+        reference: p.reference.clone(),
+        statement_url: format!("{portal}payouts/{}", p.id),
+    };
     mail::enqueue(
         conn,
         sender,
@@ -734,19 +771,7 @@ async fn paid_email(
             email: &a.email,
             name: Some(a.name.as_str()).filter(|n| !n.is_empty()),
         },
-        &Content {
-            kind: "payout_paid",
-            subject: format!(
-                "You've been paid {} by {}",
-                format_money(p.net_cents, &p.currency),
-                vendor.name
-            ),
-            heading: "Your payout is on its way".into(),
-            paragraphs,
-            action: Some(("See the statement".into(), statement_url)),
-            footnote: Some("You get this email for every payout of your partner account.".into()),
-            unsubscribe_url: None,
-        },
+        &message,
     )
     .await?;
     Ok(())
@@ -761,7 +786,13 @@ async fn failed_email(
     let a = affiliate_of(conn, p).await?;
     let portal =
         crate::domain::tenancy::vendors::portal_url(conn, &sender.base_url, vendor).await?;
-    let settings_url = format!("{portal}payout-settings");
+    let message = PayoutFailedEmail {
+        vendor_name: vendor.name.clone(),
+        net: format_money(p.net_cents, &p.currency),
+        method: method_label(&p.method).to_string(),
+        failure_reason: p.failure_reason.clone(),
+        settings_url: format!("{portal}payout-settings"),
+    };
     mail::enqueue(
         conn,
         sender,
@@ -770,23 +801,7 @@ async fn failed_email(
             email: &a.email,
             name: Some(a.name.as_str()).filter(|n| !n.is_empty()),
         },
-        &Content {
-            kind: "payout_failed",
-            subject: format!("A payout from {} did not go through", vendor.name),
-            heading: "A payout did not go through".into(),
-            paragraphs: vec![
-                format!(
-                    "Your payout of {} via {} failed: {}.",
-                    format_money(p.net_cents, &p.currency),
-                    method_label(&p.method),
-                    p.failure_reason.as_deref().unwrap_or("no reason given")
-                ),
-                "The money is back in your available balance and will be paid with the next payout. Please check your payout details.".into(),
-            ],
-            action: Some(("Check payout details".into(), settings_url)),
-            footnote: Some("You get this email for every payout of your partner account.".into()),
-            unsubscribe_url: None,
-        },
+        &message,
     )
     .await?;
     Ok(())
@@ -857,4 +872,65 @@ pub fn program_run_json(r: &ProgramRun) -> Value {
         }).collect::<Vec<_>>(),
         "skipped": r.skipped,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tenancy::mail::testing::render;
+
+    #[test]
+    fn the_payout_emails_render_their_copy() {
+        for full in [true, false] {
+            let r = render(
+                &PayoutPaidEmail {
+                    vendor_name: "Acme & Co".into(),
+                    net: "€95.00".into(),
+                    method: "PayPal".into(),
+                    fee: full.then(|| PayoutFee {
+                        commissions: "€100.00".into(),
+                        fee: "€5.00".into(),
+                        rate: "5%".into(),
+                    }),
+                    reference: full.then(|| "ref<1>".into()),
+                    statement_url: "https://x.test/p/acme/payouts/po_1".into(),
+                },
+                full,
+            );
+            assert_eq!(r.subject, "You've been paid €95.00 by Acme & Co");
+            assert!(
+                r.text
+                    .contains("\n\nAcme & Co sent you €95.00 via PayPal.\n\n")
+            );
+            assert_eq!(
+                r.text.contains("Commissions €100.00, platform fee €5.00 (5%).\n\nPayment reference: ref<1>.\n\n"),
+                full
+            );
+            assert!(
+                r.text
+                    .contains("See the statement: https://x.test/p/acme/payouts/po_1\n\n")
+            );
+
+            let r = render(
+                &PayoutFailedEmail {
+                    vendor_name: "Acme & Co".into(),
+                    net: "€95.00".into(),
+                    method: "PayPal".into(),
+                    failure_reason: full.then(|| "account closed".into()),
+                    settings_url: "https://x.test/p/acme/payout-settings".into(),
+                },
+                full,
+            );
+            assert_eq!(r.subject, "A payout from Acme & Co did not go through");
+            let reason = if full {
+                "account closed"
+            } else {
+                "no reason given"
+            };
+            assert!(r.text.contains(&format!(
+                "Your payout of €95.00 via PayPal failed: {reason}.\n\n"
+            )));
+            assert!(r.html.contains(">Check payout details</a>"));
+        }
+    }
 }

@@ -1,11 +1,10 @@
 //! Composing branded emails and writing them to the outbox.
 //!
-//! Every email is one [`Content`] (heading, paragraphs, an optional button) rendered through
-//! one askama pair, `templates/emails/message.txt` and `message.html`, with the vendor's
-//! name and colour. [`enqueue`] stores the rendered email and its delivery job with the
+//! Every email kind is a struct of its data implementing [`Message`]; its copy is one askama
+//! pair, `templates/emails/<kind>.txt` and `<kind>.html`, extending the shared layout
+//! (`layout.txt`, `layout.html`, `parts.html`) that frames it with the vendor's name, logo
+//! and colour. The struct lives beside the rule that sends the email. [`enqueue`] stores the rendered email and its delivery job with the
 //! caller's transaction, so the email exists exactly when the change that caused it does.
-
-use askama::Template;
 
 use crate::db::{self, Conn, emails::NewEmail, vendors::VendorRow};
 use crate::error::AppResult;
@@ -73,24 +72,110 @@ pub async fn retry(
     Ok(())
 }
 
-/// What an email says.
+/// The vendor's branding, the frame every email is rendered in (the shared layout,
+/// `templates/emails/layout.txt` and `layout.html`, reads it as `brand`).
 #[derive(Debug, Clone)]
-pub struct Content {
-    /// Kind, e.g. `staff_sign_in` (shown in the outbox).
-    pub kind: &'static str,
+pub struct Brand<'a> {
+    /// The name emails speak for: the portal name when the vendor set one.
+    pub vendor_name: &'a str,
+    /// Accent colour, always `#rrggbb`.
+    pub color: &'a str,
+    /// Absolute logo URL on the main host, when the vendor has a logo.
+    pub logo_url: Option<String>,
+}
+
+/// An email rendered for the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
     /// Subject line.
     pub subject: String,
-    /// First line of the body.
-    pub heading: String,
-    /// Paragraphs of plain text.
-    pub paragraphs: Vec<String>,
-    /// The main action: button label and absolute URL.
-    pub action: Option<(String, String)>,
-    /// Small print under the action (why the person got this email).
-    pub footnote: Option<String>,
-    /// List-Unsubscribe URL, for notifications a person may turn off.
-    pub unsubscribe_url: Option<String>,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
 }
+
+/// One kind of email: a struct holding the data its copy needs (names, amounts, URLs).
+///
+/// The copy lives in askama templates, `templates/emails/<kind>.txt` (which also holds the
+/// `subject` block) and `templates/emails/<kind>.html`, both extending the shared layout.
+/// [`email_kind!`] implements this trait from the two template paths.
+pub trait Message {
+    /// Kind, e.g. `staff_sign_in` (shown in the outbox).
+    const KIND: &'static str;
+
+    /// Renders the subject and both bodies, framed by `brand`.
+    fn render(&self, brand: &Brand<'_>) -> askama::Result<Rendered>;
+
+    /// List-Unsubscribe URL, for notifications a person may turn off.
+    fn unsubscribe_url(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Implements [`Message`] for a struct of email data:
+/// `email_kind!(StaffSignIn, "staff_sign_in", "emails/staff_sign_in.txt", "emails/staff_sign_in.html");`
+///
+/// Both templates see the data as `m`, the [`Brand`] as `brand` and the optional
+/// `unsubscribe_url`; the HTML one also sees the rendered `subject`. The text template's
+/// `subject` block is the subject line (the layout renders it alone when `subject_only`).
+macro_rules! email_kind {
+    ($ty:ty, $kind:literal, $txt:literal, $html:literal) => {
+        impl $crate::domain::tenancy::mail::Message for $ty {
+            const KIND: &'static str = $kind;
+
+            fn render(
+                &self,
+                brand: &$crate::domain::tenancy::mail::Brand<'_>,
+            ) -> ::askama::Result<$crate::domain::tenancy::mail::Rendered> {
+                use ::askama::Template as _;
+
+                #[derive(::askama::Template)]
+                #[template(path = $txt)]
+                struct Text<'a, 'b> {
+                    brand: &'a $crate::domain::tenancy::mail::Brand<'b>,
+                    m: &'a $ty,
+                    unsubscribe_url: Option<&'a str>,
+                    /// Renders only the `subject` block.
+                    subject_only: bool,
+                }
+
+                #[derive(::askama::Template)]
+                #[template(path = $html)]
+                struct Html<'a, 'b> {
+                    brand: &'a $crate::domain::tenancy::mail::Brand<'b>,
+                    m: &'a $ty,
+                    subject: &'a str,
+                    unsubscribe_url: Option<&'a str>,
+                }
+
+                let unsubscribe_url =
+                    <$ty as $crate::domain::tenancy::mail::Message>::unsubscribe_url(self);
+                let mut text = Text {
+                    brand,
+                    m: self,
+                    unsubscribe_url,
+                    subject_only: true,
+                };
+                let subject = text.render()?;
+                text.subject_only = false;
+                let html = Html {
+                    brand,
+                    m: self,
+                    subject: &subject,
+                    unsubscribe_url,
+                }
+                .render()?;
+                Ok($crate::domain::tenancy::mail::Rendered {
+                    text: text.render()?,
+                    html,
+                    subject,
+                })
+            }
+        }
+    };
+}
+pub(crate) use email_kind;
 
 /// An email to one person.
 #[derive(Debug, Clone)]
@@ -101,31 +186,14 @@ pub struct Recipient<'a> {
     pub name: Option<&'a str>,
 }
 
-#[derive(Template)]
-#[template(path = "emails/message.txt")]
-struct TextBody<'a> {
-    vendor_name: &'a str,
-    c: &'a Content,
-}
-
-#[derive(Template)]
-#[template(path = "emails/message.html")]
-struct HtmlBody<'a> {
-    vendor_name: &'a str,
-    color: &'a str,
-    /// Absolute logo URL on the main host, when the vendor has a logo.
-    logo_url: Option<String>,
-    c: &'a Content,
-}
-
 /// Renders and stores an email with its delivery job, in the caller's transaction.
 /// Returns the email id.
-pub async fn enqueue(
+pub async fn enqueue<M: Message>(
     conn: &mut Conn,
     sender: &Sender,
     vendor: &VendorRow,
     to: Recipient<'_>,
-    content: &Content,
+    message: &M,
 ) -> AppResult<String> {
     let color = if is_hex_color(&vendor.primary_color) {
         vendor.primary_color.as_str()
@@ -134,38 +202,30 @@ pub async fn enqueue(
     };
     // The portal name when the vendor set one: emails speak for the affiliate program.
     let vendor_name = vendor.display_name();
-    let body_text = TextBody {
-        vendor_name,
-        c: content,
-    }
-    .render()
-    .map_err(anyhow::Error::from)?;
-    let body_html = HtmlBody {
+    let brand = Brand {
         vendor_name,
         color,
         logo_url: crate::domain::tenancy::branding::logo_url(&sender.base_url, vendor),
-        c: content,
-    }
-    .render()
-    .map_err(anyhow::Error::from)?;
+    };
+    let rendered = message.render(&brand).map_err(anyhow::Error::from)?;
     let id = db::new_id("eml");
     let domain = sender.address.rsplit('@').next().unwrap_or("localhost");
     let message_id = format!("<{id}@{domain}>");
-    let unsubscribe = content.unsubscribe_url.as_ref().map(|u| format!("<{u}>"));
+    let unsubscribe = message.unsubscribe_url().map(|u| format!("<{u}>"));
     db::emails::insert(
         &mut *conn,
         &NewEmail {
             id: &id,
             vendor_id: &vendor.id,
-            kind: content.kind,
+            kind: M::KIND,
             to_email: to.email,
             to_name: to.name,
             from_name: vendor_name,
             from_email: &sender.address,
             reply_to: vendor.support_email.as_deref(),
-            subject: &content.subject,
-            body_text: &body_text,
-            body_html: &body_html,
+            subject: &rendered.subject,
+            body_text: &rendered.text,
+            body_html: &rendered.html,
             message_id: &message_id,
             list_unsubscribe: unsubscribe.as_deref(),
         },
@@ -195,4 +255,21 @@ pub fn links(text: &str) -> Vec<String> {
         .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
         .map(|w| w.trim_end_matches(['.', ',', ')', '>']).to_owned())
         .collect()
+}
+
+/// Rendering every kind with sample data, for the unit tests beside each kind.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Brand, Message, Rendered};
+
+    /// Renders `m` framed by a sample brand whose name needs escaping; with a logo or not.
+    pub(crate) fn render<M: Message>(m: &M, logo: bool) -> Rendered {
+        let logo_url = logo.then(|| "https://x.test/p/acme/logo?v=1&s=2".to_owned());
+        let brand = Brand {
+            vendor_name: "Acme <Partners>",
+            color: "#112233",
+            logo_url,
+        };
+        m.render(&brand).unwrap()
+    }
 }

@@ -1,7 +1,7 @@
 //! Staff sign-in (password with throttling, or emailed magic link) and password resets.
 
 use crate::db::{self, Db, users::UserRow};
-use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
+use crate::domain::tenancy::mail::{self, Recipient, Sender};
 use crate::domain::{tenancy::password, values::Email, values::tokens};
 use crate::error::{AppError, AppResult};
 
@@ -105,20 +105,10 @@ pub async fn request_magic_link(db: &Db, sender: &Sender, email: &str) -> AppRes
         now + MAGIC_LINK_TTL_MS,
     )
     .await?;
-    let content = Content {
-        kind: "staff_sign_in",
-        subject: format!("Your sign-in link for {}", vendor.name),
-        heading: "Sign in to your partner dashboard".into(),
-        paragraphs: vec![format!(
-            "Use the link below to sign in to the {} dashboard as {}. It works once and expires in 15 minutes.",
-            vendor.name, user.email
-        )],
-        action: Some(("Sign in".into(), url)),
-        footnote: Some(
-            "If you did not ask for this link, ignore this email: nobody can sign in without it."
-                .into(),
-        ),
-        unsubscribe_url: None,
+    let message = StaffSignInEmail {
+        vendor_name: vendor.name.clone(),
+        user_email: user.email.clone(),
+        url,
     };
     mail::enqueue(
         &mut tx,
@@ -128,12 +118,26 @@ pub async fn request_magic_link(db: &Db, sender: &Sender, email: &str) -> AppRes
             email: &user.email,
             name: None,
         },
-        &content,
+        &message,
     )
     .await?;
     tx.commit().await?;
     Ok(())
 }
+
+/// The `staff_sign_in` email (copy in `templates/emails/staff_sign_in.*`).
+#[derive(Debug, Clone)]
+struct StaffSignInEmail {
+    vendor_name: String,
+    user_email: String,
+    url: String,
+}
+mail::email_kind!(
+    StaffSignInEmail,
+    "staff_sign_in",
+    "emails/staff_sign_in.txt",
+    "emails/staff_sign_in.html"
+);
 
 /// The account a magic link would sign in, without using the link.
 pub async fn peek_magic_link(db: &Db, token: &str) -> AppResult<Option<UserRow>> {
@@ -162,4 +166,32 @@ pub async fn consume_magic_link(db: &Db, token: &str) -> AppResult<UserRow> {
 /// look.
 pub fn may_change(role: &str) -> bool {
     matches!(role, "owner" | "admin")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tenancy::mail::testing::render;
+
+    #[test]
+    fn the_sign_in_email_renders_its_copy() {
+        let r = render(
+            &StaffSignInEmail {
+                vendor_name: "Acme & Co".into(),
+                user_email: "staff@acme.test".into(),
+                url: "https://x.test/login/link/abc".into(),
+            },
+            false,
+        );
+        assert_eq!(r.subject, "Your sign-in link for Acme & Co");
+        assert!(r.text.starts_with("Sign in to your partner dashboard\n\nUse the link below to sign in to the Acme & Co dashboard as staff@acme.test."));
+        assert!(
+            r.text
+                .contains("\n\nSign in: https://x.test/login/link/abc\n\n")
+        );
+        assert!(
+            r.html
+                .contains(r#"<a href="https://x.test/login/link/abc""#)
+        );
+    }
 }

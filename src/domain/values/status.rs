@@ -150,6 +150,13 @@ status_enum! {
 impl AffiliateStatus {
     /// The statuses a vendor may set (an invitation is sent, not set).
     pub const SETTABLE: [Self; 4] = [Self::Active, Self::Paused, Self::Banned, Self::Deactivated];
+    /// Their stored texts.
+    pub const SETTABLE_TEXT: [&'static str; 4] = [
+        Self::Active.as_str(),
+        Self::Paused.as_str(),
+        Self::Banned.as_str(),
+        Self::Deactivated.as_str(),
+    ];
 
     /// Earns commissions and gets paid.
     pub fn is_active(self) -> bool {

@@ -1,28 +1,22 @@
-//! Affiliates: creation and invitations, profile changes, status rules, enrollments,
-//! referral codes, and invite acceptance. The dashboard and the API both call these.
+//! An affiliate's profile: the input clients send, its validation, creating an affiliate
+//! with its first enrollment, changing it, and deactivating it.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::db::affiliates::{AffiliateColumns, AffiliateRow, EnrollmentRow, Filter, Sort};
+use crate::db::affiliates::{AffiliateColumns, AffiliateRow};
 use crate::db::vendors::VendorRow;
 use crate::db::{self, Db};
+use crate::domain::partners::affiliates::{
+    Affiliate, LinkEmail, SETTABLE_STATUSES, generate_code, get, parse_code, send_link_email,
+};
 use crate::domain::partners::payout_settings::{self, PayoutInput, PayoutSettings};
 use crate::domain::partners::terms::Commission;
 use crate::domain::tenancy::audit::{self, Actor};
-use crate::domain::tenancy::mail::{self, Content, Recipient, Sender};
-use crate::domain::{tenancy::vendors, values::Email, values::slug, values::text, values::tokens};
+use crate::domain::tenancy::mail::Sender;
+use crate::domain::{values::Email, values::text};
 use crate::error::{AppError, AppResult};
 
-/// Statuses a vendor may set.
-pub const SETTABLE_STATUSES: [&str; 4] = ["active", "paused", "banned", "deactivated"];
-/// Every status.
-pub const STATUSES: [&str; 5] = ["invited", "active", "paused", "banned", "deactivated"];
-/// Token purpose of invitation links.
-/// Token purpose of invitation and welcome links (7 days, single use).
-pub const INVITE_PURPOSE: &str = "affiliate_invite";
-/// How long an invitation link works: 7 days.
-const INVITE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 const METADATA_MAX: usize = 16 * 1024;
 const FIELD_MAX: usize = 200;
 
@@ -83,15 +77,6 @@ pub struct AffiliateInput {
     pub status: Option<String>,
     /// Email an invitation (create only; default true).
     pub send_invite: Option<bool>,
-}
-
-/// An affiliate with its enrollments.
-#[derive(Debug, Clone)]
-pub struct Affiliate {
-    /// The stored row.
-    pub row: AffiliateRow,
-    /// Its programs, oldest first.
-    pub enrollments: Vec<EnrollmentRow>,
 }
 
 /// Validated profile fields.
@@ -218,26 +203,6 @@ impl Profile {
             parent_affiliate_id: self.parent_affiliate_id.as_deref(),
         }
     }
-}
-
-/// Validates a referral code: lower-cased, then 3-40 of `[a-z0-9-_]`.
-pub fn parse_code(field: &str, raw: &str) -> AppResult<String> {
-    slug::normalize_code(raw)
-        .ok_or_else(|| AppError::invalid(field, "codes are 3-40 characters of a-z, 0-9, - and _"))
-}
-
-/// A free, readable code such as `jane-smith-7g2k`.
-pub async fn generate_code(conn: &mut db::Conn, base: &str) -> AppResult<String> {
-    let stem = slug::slugify(base, 24, "partner");
-    for _ in 0..10 {
-        let candidate = format!("{stem}-{}", slug::random_suffix(4));
-        if !db::affiliates::code_taken(&mut *conn, &candidate).await? {
-            return Ok(candidate);
-        }
-    }
-    Err(AppError::Internal(anyhow::anyhow!(
-        "no free referral code for {stem}"
-    )))
 }
 
 fn override_of(input: &AffiliateInput) -> AppResult<Option<Option<String>>> {
@@ -391,114 +356,6 @@ pub async fn create(
     get(db, &vendor.id, &id).await
 }
 
-/// Which sign-in email an affiliate gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkEmail {
-    /// Added by the vendor: "you're invited".
-    Invite,
-    /// Application approved: "welcome".
-    Welcome,
-}
-
-/// Writes a single-use sign-in token (7 days) and the email carrying it, in the caller's
-/// transaction. Using the link signs the affiliate in to the portal and activates it.
-pub async fn send_link_email(
-    conn: &mut db::Conn,
-    sender: &Sender,
-    vendor: &VendorRow,
-    affiliate: &AffiliateRow,
-    kind: LinkEmail,
-) -> AppResult<()> {
-    let token = tokens::random_hex(32);
-    db::login_tokens::insert(
-        &mut *conn,
-        &vendor.id,
-        INVITE_PURPOSE,
-        &affiliate.id,
-        &tokens::sha256_hex(&token),
-        db::now_ms() + INVITE_TTL_MS,
-    )
-    .await?;
-    let portal = vendors::portal_url(&mut *conn, &sender.base_url, vendor).await?;
-    let link = format!("{portal}login/link/{token}");
-    let greeting = if affiliate.first_name.is_empty() {
-        "Hello".to_owned()
-    } else {
-        format!("Hello {}", affiliate.first_name)
-    };
-    let content = match kind {
-        LinkEmail::Invite => Content {
-            kind: "affiliate_invite",
-            subject: format!("You're invited to the {} partner program", vendor.name),
-            heading: format!("{greeting}, join the {} partner program", vendor.name),
-            paragraphs: vec![
-                format!("{} invited you to refer customers and earn a commission on what they pay.", vendor.name),
-                "Accept the invitation to see your referral link and your earnings. The link works once and for 7 days.".into(),
-            ],
-            action: Some(("Accept invitation".into(), link)),
-            footnote: Some(format!("You received this because {} added your address to its partner program.", vendor.name)),
-            unsubscribe_url: None,
-        },
-        LinkEmail::Welcome => Content {
-            kind: "application_approved",
-            subject: format!("Welcome to the {} partner program", vendor.name),
-            heading: format!("{greeting}, your application was approved"),
-            paragraphs: vec![
-                format!("Welcome to the {} partner program. You can start referring customers right away.", vendor.name),
-                "Sign in to get your referral link and follow your earnings. The link works once and for 7 days.".into(),
-            ],
-            action: Some(("Sign in to your partner portal".into(), link)),
-            footnote: None,
-            unsubscribe_url: None,
-        },
-    };
-    let name = (!affiliate.name.is_empty()).then_some(affiliate.name.as_str());
-    mail::enqueue(
-        conn,
-        sender,
-        vendor,
-        Recipient {
-            email: &affiliate.email,
-            name,
-        },
-        &content,
-    )
-    .await?;
-    Ok(())
-}
-
-/// Emails a new invitation to an affiliate that has not accepted yet (409 otherwise).
-pub async fn resend_invite(
-    db: &Db,
-    sender: &Sender,
-    vendor: &VendorRow,
-    id: &str,
-    actor: &Actor,
-) -> AppResult<()> {
-    let row = db::affiliates::by_id(db.pool(), &vendor.id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if row.status != "invited" {
-        return Err(AppError::wrong_state(format!(
-            "the affiliate is {}, not invited",
-            row.status
-        )));
-    }
-    let mut tx = db.begin().await?;
-    send_link_email(&mut tx, sender, vendor, &row, LinkEmail::Invite).await?;
-    audit::record(
-        &mut *tx,
-        &vendor.id,
-        actor,
-        "affiliate.invite_sent",
-        ("affiliate", Some(id)),
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// Changes profile fields, status and commission override. `invited` cannot be set;
 /// `code`, `program_id` and `send_invite` are creation-only.
 pub async fn update(
@@ -636,190 +493,4 @@ pub async fn deactivate(
         ..AffiliateInput::default()
     };
     update(db, sender, vendor, id, &input, actor).await
-}
-
-/// One affiliate of the vendor with its enrollments; others are 404.
-pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<Affiliate> {
-    let row = db::affiliates::by_id(db.pool(), vendor_id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let enrollments = db::affiliates::enrollments(db.pool(), vendor_id, id).await?;
-    Ok(Affiliate { row, enrollments })
-}
-
-/// The affiliate who is the vendor's customer `customer_id`, if any.
-pub async fn by_customer(
-    db: &Db,
-    vendor_id: &str,
-    customer_id: &str,
-) -> AppResult<Option<Affiliate>> {
-    match db::affiliates::by_customer(db.pool(), vendor_id, customer_id).await? {
-        Some(row) => Ok(Some(get(db, vendor_id, &row.id).await?)),
-        None => Ok(None),
-    }
-}
-
-/// The affiliate of this vendor, if it exists and may still sign in: the check every
-/// affiliate credential (session, access, embed or personal token) passes on each use.
-pub async fn signed_in(db: &Db, vendor_id: &str, id: &str) -> AppResult<Option<AffiliateRow>> {
-    Ok(db::affiliates::by_id(db.pool(), vendor_id, id)
-        .await?
-        .filter(|a| can_sign_in(&a.status)))
-}
-
-/// Whether an affiliate in `status` may sign in to the portal.
-pub fn can_sign_in(status: &str) -> bool {
-    !matches!(status, "banned" | "deactivated")
-}
-
-/// Signs an affiliate in (inside the caller's transaction, which used the credential): a
-/// banned or deactivated affiliate is refused (403); an invited one is activated, its
-/// enrollments taking the current terms. Returns the affiliate as it is now.
-pub async fn sign_in_activating(
-    tx: &mut db::Conn,
-    vendor_id: &str,
-    affiliate_id: &str,
-) -> AppResult<AffiliateRow> {
-    let row = db::affiliates::by_id(&mut *tx, vendor_id, affiliate_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !can_sign_in(&row.status) {
-        return Err(AppError::Forbidden(
-            "This partner account is not active.".into(),
-        ));
-    }
-    if db::affiliates::set_status(tx, vendor_id, &row.id, "active", Some("invited")).await? {
-        // Enrollments are grandfathered to the terms they activate under, not those of the
-        // day the invitation was sent.
-        db::affiliates::adopt_current_terms(&mut *tx, vendor_id, None, Some(&row.id)).await?;
-        audit::record(
-            &mut *tx,
-            vendor_id,
-            &Actor::Affiliate(row.id.clone()),
-            "affiliate.activated",
-            ("affiliate", Some(&row.id)),
-            json!({}),
-        )
-        .await?;
-        return db::affiliates::by_id(&mut *tx, vendor_id, &row.id)
-            .await?
-            .ok_or(AppError::NotFound);
-    }
-    Ok(row)
-}
-
-/// Parses `?sort=`: `created_at` (oldest first), `-created_at` (default), `email`, `name`.
-pub fn parse_sort(raw: Option<&str>) -> AppResult<Sort> {
-    match raw.unwrap_or("-created_at") {
-        "-created_at" => Ok(Sort::Newest),
-        "created_at" => Ok(Sort::Oldest),
-        "email" => Ok(Sort::Email),
-        "name" => Ok(Sort::Name),
-        _ => Err(AppError::invalid(
-            "sort",
-            "sort must be -created_at, created_at, email or name",
-        )),
-    }
-}
-
-/// Validates the list filters shared by the API and the dashboard.
-pub fn parse_filter<'a>(
-    status: Option<&'a str>,
-    search: Option<&'a str>,
-    program_id: Option<&'a str>,
-) -> AppResult<Filter<'a>> {
-    let status = status.filter(|s| !s.is_empty());
-    if let Some(s) = status
-        && !STATUSES.contains(&s)
-    {
-        return Err(AppError::invalid(
-            "status",
-            format!("status must be one of: {}", STATUSES.join(", ")),
-        ));
-    }
-    let search = search.map(str::trim).filter(|s| !s.is_empty());
-    if search.is_some_and(|s| s.chars().count() > 200) {
-        return Err(AppError::invalid(
-            "search",
-            "search is longer than 200 characters",
-        ));
-    }
-    Ok(Filter {
-        status,
-        search,
-        program_id: program_id.filter(|p| !p.is_empty()),
-    })
-}
-
-/// One page of a vendor's affiliates matching `filter`, with their enrollments, and the
-/// number of matches.
-pub async fn list(
-    db: &Db,
-    vendor_id: &str,
-    filter: &Filter<'_>,
-    sort: Sort,
-    limit: i64,
-    offset: i64,
-) -> AppResult<(Vec<Affiliate>, i64)> {
-    let pool = db.pool();
-    let total = db::affiliates::count(pool, vendor_id, filter).await?;
-    let rows = db::affiliates::page(pool, vendor_id, filter, sort, limit, offset).await?;
-    let mut found = Vec::with_capacity(rows.len());
-    for row in rows {
-        let enrollments = db::affiliates::enrollments(pool, vendor_id, &row.id).await?;
-        found.push(Affiliate { row, enrollments });
-    }
-    Ok((found, total))
-}
-
-/// The commission terms of an enrollment.
-#[derive(Debug, Clone)]
-pub struct EnrollmentTerms {
-    /// What the affiliate earns under: its override when set, else `version`.
-    pub own: Commission,
-    /// Whether `own` is an override.
-    pub is_override: bool,
-    /// The program terms version the enrollment activated under (the upline ladder always
-    /// comes from these, never from an override).
-    pub version: Commission,
-}
-
-/// The terms of an enrollment (its row carries its terms version's commission).
-pub fn enrollment_terms(e: &EnrollmentRow) -> AppResult<EnrollmentTerms> {
-    let version = e
-        .terms_commission
-        .as_deref()
-        .and_then(Commission::from_stored)
-        .ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!(
-                "terms v{} of {} are missing",
-                e.terms_version,
-                e.program_id
-            ))
-        })?;
-    let own = e
-        .commission_override
-        .as_deref()
-        .and_then(Commission::from_stored);
-    Ok(EnrollmentTerms {
-        is_override: own.is_some(),
-        own: own.unwrap_or_else(|| version.clone()),
-        version,
-    })
-}
-
-/// The terms an enrollment earns under: its commission override when set, else the program
-/// terms version it activated under. The flag says whether it is an override.
-pub fn effective_commission(e: &EnrollmentRow) -> AppResult<(Commission, bool)> {
-    let t = enrollment_terms(e)?;
-    Ok((t.own, t.is_override))
-}
-
-/// Whether a customer is the affiliate itself: the affiliate's own `customer_id`, or its
-/// email. Self-referrals earn nothing unless the program allows them; the rule is checked
-/// when a customer is bound and again when a conversion is recorded.
-pub fn is_self_referral(a: &AffiliateRow, customer_id: Option<&str>, email: Option<&str>) -> bool {
-    let same_customer = customer_id.is_some() && a.customer_id.as_deref() == customer_id;
-    let same_email = email.is_some_and(|e| e.eq_ignore_ascii_case(&a.email));
-    same_customer || same_email
 }

@@ -1,0 +1,70 @@
+//! Listing a vendor's affiliates: filters, sort order and pages (API and dashboard).
+
+use crate::db::affiliates::{Filter, Sort};
+use crate::db::{self, Db};
+use crate::domain::partners::affiliates::{Affiliate, STATUSES};
+use crate::error::{AppError, AppResult};
+
+/// Parses `?sort=`: `created_at` (oldest first), `-created_at` (default), `email`, `name`.
+pub fn parse_sort(raw: Option<&str>) -> AppResult<Sort> {
+    match raw.unwrap_or("-created_at") {
+        "-created_at" => Ok(Sort::Newest),
+        "created_at" => Ok(Sort::Oldest),
+        "email" => Ok(Sort::Email),
+        "name" => Ok(Sort::Name),
+        _ => Err(AppError::invalid(
+            "sort",
+            "sort must be -created_at, created_at, email or name",
+        )),
+    }
+}
+
+/// Validates the list filters shared by the API and the dashboard.
+pub fn parse_filter<'a>(
+    status: Option<&'a str>,
+    search: Option<&'a str>,
+    program_id: Option<&'a str>,
+) -> AppResult<Filter<'a>> {
+    let status = status.filter(|s| !s.is_empty());
+    if let Some(s) = status
+        && !STATUSES.contains(&s)
+    {
+        return Err(AppError::invalid(
+            "status",
+            format!("status must be one of: {}", STATUSES.join(", ")),
+        ));
+    }
+    let search = search.map(str::trim).filter(|s| !s.is_empty());
+    if search.is_some_and(|s| s.chars().count() > 200) {
+        return Err(AppError::invalid(
+            "search",
+            "search is longer than 200 characters",
+        ));
+    }
+    Ok(Filter {
+        status,
+        search,
+        program_id: program_id.filter(|p| !p.is_empty()),
+    })
+}
+
+/// One page of a vendor's affiliates matching `filter`, with their enrollments, and the
+/// number of matches.
+pub async fn list(
+    db: &Db,
+    vendor_id: &str,
+    filter: &Filter<'_>,
+    sort: Sort,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<Affiliate>, i64)> {
+    let pool = db.pool();
+    let total = db::affiliates::count(pool, vendor_id, filter).await?;
+    let rows = db::affiliates::page(pool, vendor_id, filter, sort, limit, offset).await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        let enrollments = db::affiliates::enrollments(pool, vendor_id, &row.id).await?;
+        found.push(Affiliate { row, enrollments });
+    }
+    Ok((found, total))
+}
