@@ -144,6 +144,34 @@ impl ResponseError for HtmlError {
     }
 }
 
+/// A program in a chooser (list filters, forms): its id and name.
+pub struct ProgramOption {
+    /// `prg_...`
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// Every program of the vendor, oldest first, for a chooser.
+pub async fn program_options(
+    db: &crate::db::Db,
+    vendor_id: &str,
+) -> Result<Vec<ProgramOption>, AppError> {
+    Ok(crate::domain::partners::programs::all(db, vendor_id)
+        .await?
+        .into_iter()
+        .map(|p| ProgramOption {
+            id: p.row.id,
+            name: p.row.name,
+        })
+        .collect())
+}
+
+/// How a person is named on a page: the name, else the email.
+pub fn person_label<'a>(name: &'a str, email: &'a str) -> &'a str {
+    if name.trim().is_empty() { email } else { name }
+}
+
 /// A time (unix ms, UTC) as pages show it: `2026-11-21 12:30`.
 pub fn when(ms: i64) -> String {
     crate::db::from_ms(ms).format("%Y-%m-%d %H:%M").to_string()

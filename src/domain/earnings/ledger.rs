@@ -454,25 +454,6 @@ pub async fn verify(db: &Db) -> AppResult<Vec<Violation>> {
     Ok(out)
 }
 
-/// A journal line as API JSON.
-pub fn entry_json(e: &db::ledger::EntryRow) -> serde_json::Value {
-    serde_json::json!({
-        "id": e.id,
-        "txn_id": e.txn_id,
-        "kind": e.kind,
-        "account": e.account,
-        "affiliate_id": e.affiliate_id,
-        "amount_cents": e.amount_cents,
-        "currency": e.currency,
-        "program_id": e.program_id,
-        "conversion_id": e.conversion_id,
-        "commission_id": e.commission_id,
-        "payout_id": e.payout_id,
-        "memo": e.memo,
-        "created_at": db::rfc3339(e.created_at),
-    })
-}
-
 /// One page of journal lines, newest first, and the total.
 pub async fn entries(
     db: &Db,

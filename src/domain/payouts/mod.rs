@@ -32,7 +32,7 @@ use crate::domain::partners::terms::format_money;
 use crate::domain::tenancy::audit::{self, Actor};
 use crate::domain::tenancy::mail::{self, Recipient, Sender};
 use crate::domain::values::status::{self, PayoutStatus};
-use crate::domain::{earnings::conversions, earnings::ledger, values::Currency, values::text};
+use crate::domain::{earnings::ledger, values::Currency, values::text};
 use crate::error::{AppError, AppResult};
 
 /// Payout statuses.
@@ -831,46 +831,6 @@ pub fn payout_json(p: &PayoutRow) -> Value {
         "processing_at": p.processing_at.map(db::rfc3339),
         "paid_at": p.paid_at.map(db::rfc3339),
         "failed_at": p.failed_at.map(db::rfc3339),
-    })
-}
-
-/// A payout with its commissions, as API JSON.
-pub fn statement_json(s: &Statement) -> Value {
-    let mut v = payout_json(&s.payout);
-    v["affiliate"] =
-        json!({"id": s.affiliate.id, "email": s.affiliate.email, "name": s.affiliate.name});
-    v["commissions"] = s
-        .commissions
-        .iter()
-        .map(conversions::commission_json)
-        .collect();
-    v
-}
-
-/// A run as API JSON.
-pub fn run_json(r: &RunRow) -> Value {
-    json!({
-        "id": r.id,
-        "program_id": r.program_id,
-        "currency": r.currency,
-        "trigger": r.trigger_source,
-        "schedule_key": r.schedule_key,
-        "payouts": r.payouts,
-        "created_by": r.created_by,
-        "created_at": db::rfc3339(r.created_at),
-    })
-}
-
-/// A run's result as API JSON.
-pub fn program_run_json(r: &ProgramRun) -> Value {
-    json!({
-        "program_id": r.program.id,
-        "run": r.run.as_ref().map(run_json),
-        "payouts": r.payouts.iter().map(|(row, plan)| match row {
-            Some(p) => payout_json(p),
-            None => serde_json::to_value(plan).unwrap_or(Value::Null),
-        }).collect::<Vec<_>>(),
-        "skipped": r.skipped,
     })
 }
 

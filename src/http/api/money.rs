@@ -7,7 +7,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::db;
 use crate::domain::earnings::billing::{self, api_event::ApiEvent};
@@ -79,7 +79,7 @@ pub async fn events(
         source: billing::parse_source(opt(&q.source))?,
     };
     let (rows, total) = billing::list(&state.db, &filter, page.per_page, page.offset()).await?;
-    let data = rows.iter().map(|r| billing::event_json(r, false)).collect();
+    let data = rows.iter().map(|r| event_json(r, false)).collect();
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
 
@@ -91,7 +91,7 @@ pub async fn event(
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let row = billing::get(&state.db, auth.vendor_id(), &id).await?;
-    Ok(HttpResponse::Ok().json(billing::event_json(&row, true)))
+    Ok(HttpResponse::Ok().json(event_json(&row, true)))
 }
 
 /// `POST /api/v1/events/{id}/replay` — processes a failed or ignored event again.
@@ -294,7 +294,7 @@ pub async fn ledger_list(
                 offset,
             )
             .await?;
-            let data = st.entries.iter().map(ledger::entry_json).collect();
+            let data = st.entries.iter().map(entry_json).collect();
             let mut body = serde_json::to_value(List::new(data, st.total, page))
                 .map_err(|e| AppError::Internal(e.into()))?;
             body["balances"] = json!(st.balances);
@@ -307,7 +307,7 @@ pub async fn ledger_list(
                 currency: currency.as_deref(),
             };
             let (rows, total) = ledger::entries(&state.db, &filter, limit, offset).await?;
-            let data = rows.iter().map(ledger::entry_json).collect();
+            let data = rows.iter().map(entry_json).collect();
             serde_json::to_value(List::new(data, total, page))
                 .map_err(|e| AppError::Internal(e.into()))?
         }
@@ -340,4 +340,46 @@ pub async fn analytics(
     )
     .await?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// A journal line as API JSON.
+pub fn entry_json(e: &db::ledger::EntryRow) -> serde_json::Value {
+    json!({
+        "id": e.id,
+        "txn_id": e.txn_id,
+        "kind": e.kind,
+        "account": e.account,
+        "affiliate_id": e.affiliate_id,
+        "amount_cents": e.amount_cents,
+        "currency": e.currency,
+        "program_id": e.program_id,
+        "conversion_id": e.conversion_id,
+        "commission_id": e.commission_id,
+        "payout_id": e.payout_id,
+        "memo": e.memo,
+        "created_at": db::rfc3339(e.created_at),
+    })
+}
+
+/// A stored event as API JSON (payload included only on request: Stripe bodies are large).
+pub fn event_json(r: &db::billing_events::BillingEventRow, with_payload: bool) -> Value {
+    let mut v = json!({
+        "id": r.id,
+        "program_id": r.program_id,
+        "source": r.source,
+        "event_id": r.event_id,
+        "type": r.r#type,
+        "status": r.status,
+        "result": serde_json::from_str::<Value>(&r.result).unwrap_or(Value::Null),
+        "conversion_id": r.conversion_id,
+        "attempts": r.attempts,
+        "occurred_at": db::rfc3339(r.occurred_at),
+        "received_at": db::rfc3339(r.received_at),
+        "processed_at": db::rfc3339(r.processed_at),
+    });
+    if with_payload {
+        v["payload"] = serde_json::from_str::<Value>(&r.payload)
+            .unwrap_or_else(|_| Value::String(r.payload.clone()));
+    }
+    v
 }

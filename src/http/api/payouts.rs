@@ -60,7 +60,7 @@ pub async fn run(
     .await?;
     let out = json!({
         "dry_run": req.dry_run,
-        "runs": runs.iter().map(payouts::program_run_json).collect::<Vec<_>>(),
+        "runs": runs.iter().map(program_run_json).collect::<Vec<_>>(),
     });
     Ok(if req.dry_run {
         HttpResponse::Ok().json(out)
@@ -157,7 +157,7 @@ pub async fn show(
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let s = payouts::statement(&state.db, auth.vendor_id(), &id, None).await?;
-    Ok(HttpResponse::Ok().json(payouts::statement_json(&s)))
+    Ok(HttpResponse::Ok().json(statement_json(&s)))
 }
 
 /// Body of `mark-paid`.
@@ -270,7 +270,7 @@ pub async fn runs(
     .resolve()?;
     let (rows, total) =
         payouts::runs(&state.db, auth.vendor_id(), page.per_page, page.offset()).await?;
-    let data = rows.iter().map(payouts::run_json).collect();
+    let data = rows.iter().map(run_json).collect();
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
 
@@ -282,7 +282,7 @@ pub async fn run_show(
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let (run, rows) = payouts::run_detail(&state.db, auth.vendor_id(), &id).await?;
-    let mut out = payouts::run_json(&run);
+    let mut out = run_json(&run);
     out["payout_list"] = rows.iter().map(payouts::payout_json).collect();
     Ok(HttpResponse::Ok().json(out))
 }
@@ -338,4 +338,44 @@ pub async fn run_send(
     Ok(HttpResponse::Ok().json(json!({
         "data": sent.iter().map(payouts::payout_json).collect::<Vec<_>>(),
     })))
+}
+
+/// A payout with its commissions, as API JSON.
+pub fn statement_json(s: &payouts::Statement) -> serde_json::Value {
+    let mut v = payouts::payout_json(&s.payout);
+    v["affiliate"] =
+        json!({"id": s.affiliate.id, "email": s.affiliate.email, "name": s.affiliate.name});
+    v["commissions"] = s
+        .commissions
+        .iter()
+        .map(crate::domain::earnings::conversions::commission_json)
+        .collect();
+    v
+}
+
+/// A run as API JSON.
+pub fn run_json(r: &db::payouts::RunRow) -> serde_json::Value {
+    json!({
+        "id": r.id,
+        "program_id": r.program_id,
+        "currency": r.currency,
+        "trigger": r.trigger_source,
+        "schedule_key": r.schedule_key,
+        "payouts": r.payouts,
+        "created_by": r.created_by,
+        "created_at": db::rfc3339(r.created_at),
+    })
+}
+
+/// A run's result as API JSON.
+pub fn program_run_json(r: &payouts::ProgramRun) -> serde_json::Value {
+    json!({
+        "program_id": r.program.id,
+        "run": r.run.as_ref().map(run_json),
+        "payouts": r.payouts.iter().map(|(row, plan)| match row {
+            Some(p) => payouts::payout_json(p),
+            None => serde_json::to_value(plan).unwrap_or(serde_json::Value::Null),
+        }).collect::<Vec<_>>(),
+        "skipped": r.skipped,
+    })
 }

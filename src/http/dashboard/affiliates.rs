@@ -17,7 +17,7 @@ use crate::domain::tenancy::audit::Actor;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
-use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pages::{Chrome, HtmlError, ProgramOption, program_options, render, see_other};
 use crate::http::pagination::Page;
 
 const PER_PAGE: i64 = 25;
@@ -43,11 +43,6 @@ struct Row {
     codes: String,
     status: String,
     joined: String,
-}
-
-struct ProgramOption {
-    id: String,
-    name: String,
 }
 
 #[derive(Template)]
@@ -142,20 +137,14 @@ pub async fn list(
     if req.headers().contains_key("hx-request") {
         return render(StatusCode::OK, &table);
     }
-    let programs = crate::domain::partners::programs::all(&state.db, vendor_id).await?;
+    let programs = program_options(&state.db, vendor_id).await?;
     render(
         StatusCode::OK,
         &ListPage {
             chrome: Chrome::new(&staff.session, "Affiliates"),
             vendor_name: staff.vendor.name.clone(),
             user_email: staff.user.email.clone(),
-            programs: programs
-                .into_iter()
-                .map(|p| ProgramOption {
-                    id: p.row.id,
-                    name: p.row.name,
-                })
-                .collect(),
+            programs,
             q,
             table,
         },
@@ -192,18 +181,12 @@ async fn new_page(
     f: InviteForm,
     error: Option<&AppError>,
 ) -> Result<NewPage, HtmlError> {
-    let programs = crate::domain::partners::programs::all(&state.db, &staff.vendor.id).await?;
+    let programs = program_options(&state.db, &staff.vendor.id).await?;
     Ok(NewPage {
         chrome: Chrome::new(&staff.session, "Invite an affiliate"),
         vendor_name: staff.vendor.name.clone(),
         user_email: staff.user.email.clone(),
-        programs: programs
-            .into_iter()
-            .map(|p| ProgramOption {
-                id: p.row.id,
-                name: p.row.name,
-            })
-            .collect(),
+        programs,
         error: error.map(|e| e.public_message()),
         error_field: error.and_then(|e| e.field()).unwrap_or_default().to_owned(),
         f,

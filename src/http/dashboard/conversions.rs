@@ -16,7 +16,9 @@ use crate::domain::tenancy::audit::Actor;
 use crate::domain::values::money;
 use crate::error::AppError;
 use crate::http::dashboard::Staff;
-use crate::http::pages::{Chrome, HtmlError, render, see_other, when};
+use crate::http::pages::{
+    Chrome, HtmlError, ProgramOption, person_label, program_options, render, see_other, when,
+};
 use crate::http::pagination::Page;
 use crate::http::{AppState, session};
 
@@ -82,7 +84,7 @@ impl<'a> Names<'a> {
         }
         let name = db::affiliates::by_id(self.state.db.pool(), self.vendor_id, affiliate_id)
             .await?
-            .map(|a| if a.name.is_empty() { a.email } else { a.name })
+            .map(|a| person_label(&a.name, &a.email).to_owned())
             .unwrap_or_default();
         self.known.insert(affiliate_id.to_owned(), name.clone());
         Ok(name)
@@ -166,11 +168,6 @@ pub struct ManualForm {
     program_id: String,
 }
 
-struct ProgramOption {
-    id: String,
-    name: String,
-}
-
 /// What the form shows after a refused submission.
 struct FormError {
     message: String,
@@ -232,7 +229,7 @@ async fn list_page(
     error: Option<FormError>,
 ) -> Result<ListPage, HtmlError> {
     let table = table(staff, state, &q).await?;
-    let programs = crate::domain::partners::programs::all(&state.db, &staff.vendor.id).await?;
+    let programs = program_options(&state.db, &staff.vendor.id).await?;
     Ok(ListPage {
         chrome: Chrome::new(&staff.session, "Conversions"),
         vendor_name: staff.vendor.name.clone(),
@@ -240,13 +237,7 @@ async fn list_page(
         statuses: STATUSES,
         q,
         table,
-        programs: programs
-            .into_iter()
-            .map(|p| ProgramOption {
-                id: p.row.id,
-                name: p.row.name,
-            })
-            .collect(),
+        programs,
         f,
         error_field: error.as_ref().map(|e| e.field.clone()).unwrap_or_default(),
         error,

@@ -11,7 +11,7 @@ use crate::domain::earnings::ledger::{self, Balance};
 use crate::domain::partners::terms::format_cents;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
-use crate::http::pages::{Chrome, HtmlError, render};
+use crate::http::pages::{Chrome, HtmlError, person_label, render};
 use crate::http::pagination::Page;
 
 const PER_PAGE: i64 = 50;
@@ -104,11 +104,7 @@ pub async fn show(
     )
     .await?;
     let (a, balances, lines, total) = (st.affiliate, st.balances, st.entries, st.total);
-    let name = if a.name.is_empty() {
-        a.email.clone()
-    } else {
-        a.name.clone()
-    };
+    let name = person_label(&a.name, &a.email).to_owned();
     render(
         StatusCode::OK,
         &LedgerPage {

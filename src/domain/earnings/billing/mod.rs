@@ -663,29 +663,6 @@ pub async fn replay(db: &Db, tracker: &Tracker, vendor_id: &str, id: &str) -> Ap
     })
 }
 
-/// A stored event as API JSON (payload included only on request: Stripe bodies are large).
-pub fn event_json(r: &db::billing_events::BillingEventRow, with_payload: bool) -> Value {
-    let mut v = json!({
-        "id": r.id,
-        "program_id": r.program_id,
-        "source": r.source,
-        "event_id": r.event_id,
-        "type": r.r#type,
-        "status": r.status,
-        "result": serde_json::from_str::<Value>(&r.result).unwrap_or(Value::Null),
-        "conversion_id": r.conversion_id,
-        "attempts": r.attempts,
-        "occurred_at": db::rfc3339(r.occurred_at),
-        "received_at": db::rfc3339(r.received_at),
-        "processed_at": db::rfc3339(r.processed_at),
-    });
-    if with_payload {
-        v["payload"] = serde_json::from_str::<Value>(&r.payload)
-            .unwrap_or_else(|_| Value::String(r.payload.clone()));
-    }
-    v
-}
-
 /// Billing events of a vendor, newest first.
 pub async fn list(
     db: &Db,

@@ -13,7 +13,7 @@ use crate::domain::payouts::{self, ProgramRun, RunRequest, Trigger};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
-use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pages::{Chrome, HtmlError, ProgramOption, person_label, render, see_other};
 use crate::http::pagination::Page;
 
 use super::{
@@ -76,11 +76,7 @@ async fn preview(
         let mut payouts = Vec::with_capacity(r.payouts.len());
         for (_, p) in r.payouts {
             payouts.push(PlannedView {
-                affiliate: if p.affiliate_name.is_empty() {
-                    p.affiliate_email.clone()
-                } else {
-                    p.affiliate_name
-                },
+                affiliate: person_label(&p.affiliate_name, &p.affiliate_email).to_owned(),
                 email: p.affiliate_email,
                 method: method_label(&p.method).to_owned(),
                 destination: p.destination,
@@ -184,11 +180,6 @@ pub struct RunForm {
     currency: String,
     /// `preview` (a dry run) or `run`.
     action: String,
-}
-
-struct ProgramOption {
-    id: String,
-    name: String,
 }
 
 #[derive(Template)]

@@ -25,7 +25,7 @@ use crate::domain::payouts;
 use crate::domain::tenancy::audit::Actor;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
-use crate::http::pages::{HtmlError, when};
+use crate::http::pages::{HtmlError, person_label, when};
 
 const PER_PAGE: i64 = 50;
 
@@ -59,8 +59,8 @@ impl Names {
         self.0
             .get(affiliate_id)
             .map(|a| {
-                let name = if a.name.is_empty() { &a.email } else { &a.name };
-                (name.clone(), a.email.clone())
+                let name = person_label(&a.name, &a.email);
+                (name.to_owned(), a.email.clone())
             })
             .unwrap_or_default()
     }
