@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
 use crate::http::portal::dashboard::Choice;
-use crate::http::portal::layout::{FormError, Shell, SignedIn, Site, is_htmx};
+use crate::http::portal::layout::{FormError, SignedIn, Site, is_htmx, signed_in_page};
 
 /// Deals listed (newest first).
 const SHOWN: i64 = 100;
@@ -150,33 +150,19 @@ async fn view(
     })
 }
 
-#[derive(Template)]
-#[template(path = "portal/deals.html")]
-struct DealsPage {
-    chrome: Chrome,
-    vendor_name: String,
-    brand_css: String,
-    shell: Shell,
-    site: Site,
-    v: DealsView,
-}
+signed_in_page!(
+    /// The deals page.
+    DealsPage,
+    "portal/deals.html",
+    DealsView,
+    "deals"
+);
 
 #[derive(Template)]
 #[template(path = "portal/deals_partial.html")]
 struct DealsPartial {
     site: Site,
     v: DealsView,
-}
-
-fn page(who: &SignedIn, chrome: Chrome, site: Site, v: DealsView) -> DealsPage {
-    DealsPage {
-        vendor_name: who.portal.name().to_owned(),
-        brand_css: who.portal.url("/brand.css"),
-        shell: Shell::new(&who.portal, &who.affiliate, "deals"),
-        chrome,
-        site,
-        v,
-    }
 }
 
 /// `?registered=1` after a registration without HTMX.
@@ -198,7 +184,7 @@ pub async fn list(
         .as_ref()
         .map(|_| "Deal registered. We will email you when it has been reviewed.".to_owned());
     let v = view(&state, &who, &site, DealForm::default(), notice, None).await?;
-    render(StatusCode::OK, &page(&who, chrome, site, v))
+    render(StatusCode::OK, &DealsPage::new(&who, chrome, site, v))
 }
 
 /// `POST /deals`: registers a lead. A refusal (invalid field, lead already registered)
@@ -236,5 +222,5 @@ pub async fn submit(
     if status.is_success() {
         return Ok(see_other(&who.portal.url("/deals?registered=1")));
     }
-    render(status, &page(&who, chrome, site, v))
+    render(status, &DealsPage::new(&who, chrome, site, v))
 }

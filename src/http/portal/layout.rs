@@ -152,6 +152,49 @@ impl Shell {
     }
 }
 
+/// Declares the page of a signed-in portal section whose body is a view shared with its
+/// HTMX partial and its embed (deals, links): the page struct around `portal/app_base.html`
+/// (chrome, portal name, brand stylesheet, shell, site, the view) and its constructor
+/// `$name::new(who, chrome, site, v)`, so each such page is one line.
+macro_rules! signed_in_page {
+    ($(#[$meta:meta])* $name:ident, $path:literal, $view:ty, $nav:literal) => {
+        $(#[$meta])*
+        #[derive(askama::Template)]
+        #[template(path = $path)]
+        struct $name {
+            chrome: crate::http::pages::Chrome,
+            vendor_name: String,
+            brand_css: String,
+            shell: crate::http::portal::layout::Shell,
+            site: crate::http::portal::layout::Site,
+            v: $view,
+        }
+
+        impl $name {
+            fn new(
+                who: &crate::http::portal::layout::SignedIn,
+                chrome: crate::http::pages::Chrome,
+                site: crate::http::portal::layout::Site,
+                v: $view,
+            ) -> Self {
+                Self {
+                    vendor_name: who.portal.name().to_owned(),
+                    brand_css: who.portal.url("/brand.css"),
+                    shell: crate::http::portal::layout::Shell::new(
+                        &who.portal,
+                        &who.affiliate,
+                        $nav,
+                    ),
+                    chrome,
+                    site,
+                    v,
+                }
+            }
+        }
+    };
+}
+pub(crate) use signed_in_page;
+
 /// Where a shared page body is shown, which decides its URLs and hidden form fields.
 #[derive(Debug, Clone)]
 pub enum Site {

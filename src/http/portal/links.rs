@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
 use crate::http::portal::dashboard::Choice;
-use crate::http::portal::layout::{FormError, Shell, SignedIn, Site, is_htmx};
+use crate::http::portal::layout::{FormError, SignedIn, Site, is_htmx, signed_in_page};
 
 /// The link form, as typed.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -190,16 +190,13 @@ pub async fn create(
     }
 }
 
-#[derive(Template)]
-#[template(path = "portal/links.html")]
-struct LinksPage {
-    chrome: Chrome,
-    vendor_name: String,
-    brand_css: String,
-    shell: Shell,
-    site: Site,
-    v: LinksView,
-}
+signed_in_page!(
+    /// The links page.
+    LinksPage,
+    "portal/links.html",
+    LinksView,
+    "links"
+);
 
 /// The links body alone, for HTMX.
 #[derive(Template)]
@@ -209,17 +206,6 @@ pub struct LinksPartial {
     pub site: Site,
     /// The body.
     pub v: LinksView,
-}
-
-fn page(who: &SignedIn, chrome: Chrome, site: Site, v: LinksView) -> LinksPage {
-    LinksPage {
-        vendor_name: who.portal.name().to_owned(),
-        brand_css: who.portal.url("/brand.css"),
-        shell: Shell::new(&who.portal, &who.affiliate, "links"),
-        chrome,
-        site,
-        v,
-    }
 }
 
 /// `?created=1` after a creation without HTMX.
@@ -247,7 +233,7 @@ pub async fn list(
         None,
     )
     .await?;
-    render(StatusCode::OK, &page(&who, chrome, site, v))
+    render(StatusCode::OK, &LinksPage::new(&who, chrome, site, v))
 }
 
 /// `POST /links`: creates a link. HTMX gets the refreshed body (with the message of a
@@ -274,5 +260,5 @@ pub async fn submit(
     if status.is_success() {
         return Ok(see_other(&who.portal.url("/links?created=1")));
     }
-    render(status, &page(&who, chrome, site, v))
+    render(status, &LinksPage::new(&who, chrome, site, v))
 }
