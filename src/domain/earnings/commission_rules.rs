@@ -7,7 +7,8 @@
 //! amount, so several partial refunds that add up to the whole sale take back exactly the
 //! whole commission, never a cent more or less.
 
-use crate::domain::partners::terms::{BPS_MAX, Commission, Level, Rate};
+use crate::domain::partners::terms::{Commission, Level, Rate};
+use crate::domain::values::bps::{BPS_MAX, format_bps};
 
 /// `amount × bps / 10 000`, rounded half-up to a whole minor unit. Amounts are non-negative.
 pub fn apply_bps(amount_cents: i64, bps: i64) -> i64 {
@@ -60,7 +61,7 @@ pub fn direct(rate: &Rate, facts: &Facts) -> Result<Earned, String> {
         rule,
     };
     match rate {
-        Rate::Percentage { bps } => Ok(pct(*bps, format!("{} of the sale", fmt_bps(*bps)))),
+        Rate::Percentage { bps } => Ok(pct(*bps, format!("{} of the sale", format_bps(*bps)))),
         Rate::Flat { amount_cents } => Ok(Earned {
             amount_cents: *amount_cents,
             bps: None,
@@ -78,7 +79,7 @@ pub fn direct(rate: &Rate, facts: &Facts) -> Result<Earned, String> {
                     *bps,
                     format!(
                         "{} of payment {} of {max_cycles}",
-                        fmt_bps(*bps),
+                        format_bps(*bps),
                         facts.cycle
                     ),
                 ))
@@ -97,11 +98,11 @@ pub fn direct(rate: &Rate, facts: &Facts) -> Result<Earned, String> {
                     format!(
                         "tier {}: {} after {} approved conversions",
                         i + 1,
-                        fmt_bps(t.bps),
+                        format_bps(t.bps),
                         t.min_conversions
                     ),
                 ),
-                None => pct(*bps, format!("base tier: {}", fmt_bps(*bps))),
+                None => pct(*bps, format!("base tier: {}", format_bps(*bps))),
             })
         }
     }
@@ -113,7 +114,7 @@ pub fn upline(level: &Level, gross_cents: i64) -> Earned {
         amount_cents: apply_bps(gross_cents, level.bps),
         bps: Some(level.bps),
         in_program_currency: false,
-        rule: format!("level {} upline: {}", level.level, fmt_bps(level.bps)),
+        rule: format!("level {} upline: {}", level.level, format_bps(level.bps)),
     }
 }
 
@@ -129,10 +130,6 @@ pub fn reversed_total(commission_cents: i64, refunded_cents: i64, gross_cents: i
         return commission_cents;
     }
     ratio(commission_cents, refunded_cents.max(0), gross_cents).min(commission_cents)
-}
-
-fn fmt_bps(bps: i64) -> String {
-    crate::domain::partners::terms::format_bps(bps)
 }
 
 #[cfg(test)]

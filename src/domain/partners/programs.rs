@@ -382,7 +382,7 @@ fn parse_allowed_domains(raw: &[String]) -> AppResult<Vec<String>> {
             None => (false, d),
         };
         let host =
-            crate::domain::tenancy::vendors::parse_host("allowed_domains", host).map_err(|_| {
+            crate::domain::values::host::parse_host("allowed_domains", host).map_err(|_| {
                 AppError::invalid(
                     "allowed_domains",
                     format!("{d:?} is not a host name such as shop.example.com or *.example.com"),

@@ -10,12 +10,12 @@
 //! The maths that applies them lives with conversions; this module owns the shape and the
 //! validity rules.
 
+use crate::domain::values::bps::check_bps;
+pub use crate::domain::values::bps::{BPS_MAX, bps_to_percent_input, format_bps};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-/// Basis points in 100 %.
-pub const BPS_MAX: i64 = 10_000;
 /// Largest flat commission: 1,000,000.00 in minor units.
 pub const FLAT_MAX_CENTS: i64 = 100_000_000;
 // Terms values are money too: they must stay inside the one money range.
@@ -88,14 +88,6 @@ pub struct Commission {
     /// Optional upline ladder.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub multi_level: Vec<Level>,
-}
-
-fn check_bps(field: &str, bps: i64) -> Result<(), AppError> {
-    if (0..=BPS_MAX).contains(&bps) {
-        Ok(())
-    } else {
-        Err(AppError::invalid(field, "bps must be between 0 and 10000"))
-    }
 }
 
 impl Commission {
@@ -227,19 +219,6 @@ impl Commission {
     }
 }
 
-/// Basis points as a percentage without trailing zeros: 2000 → "20%", 1250 → "12.5%".
-pub fn format_bps(bps: i64) -> String {
-    let whole = bps / 100;
-    let frac = (bps % 100).abs();
-    if frac == 0 {
-        format!("{whole}%")
-    } else if frac % 10 == 0 {
-        format!("{whole}.{}%", frac / 10)
-    } else {
-        format!("{whole}.{frac:02}%")
-    }
-}
-
 /// Minor units with two decimals, e.g. 1500 → "15.00".
 pub fn format_cents(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
@@ -295,11 +274,6 @@ pub fn parse_percent(field: &str, raw: &str) -> Result<i64, AppError> {
 pub fn parse_amount(field: &str, raw: &str) -> Result<i64, AppError> {
     parse_scaled(raw, 2)
         .ok_or_else(|| AppError::invalid(field, "enter an amount such as 15 or 15.50"))
-}
-
-/// Basis points as a plain percentage number for form fields: 1250 → "12.5".
-pub fn bps_to_percent_input(bps: i64) -> String {
-    format_bps(bps).trim_end_matches('%').to_owned()
 }
 
 #[cfg(test)]

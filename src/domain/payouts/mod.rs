@@ -758,7 +758,7 @@ async fn paid_email(
         fee: (p.fee_cents > 0).then(|| PayoutFee {
             commissions: format_money(p.amount_cents, &p.currency),
             fee: format_money(p.fee_cents, &p.currency),
-            rate: crate::domain::partners::terms::format_bps(p.fee_bps),
+            rate: crate::domain::values::bps::format_bps(p.fee_bps),
         }),
         reference: p.reference.clone(),
         statement_url: format!("{portal}payouts/{}", p.id),

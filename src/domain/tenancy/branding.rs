@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::db::{self, Db, vendors::SettingsColumns, vendors::VendorRow};
 use crate::domain::tenancy::audit::{self, Actor};
 use crate::domain::tenancy::logo;
+use crate::domain::values::host;
 use crate::domain::{tenancy::mail, tenancy::vendors, values::Email, values::text};
 use crate::error::{AppError, AppResult};
 
@@ -20,8 +21,6 @@ use crate::error::{AppError, AppResult};
 pub const PORTAL_NAME_MAX: usize = 80;
 /// Most portal domains per vendor.
 pub const PORTAL_DOMAINS_MAX: usize = 10;
-/// Most origins per list (embed origins, site origins).
-pub const ORIGINS_MAX: usize = 20;
 
 /// The settings a vendor may change, with PATCH semantics: an absent field stays as it is;
 /// `portal_name: null` and `support_email: null` clear; a list replaces the whole list.
@@ -215,10 +214,10 @@ impl Stored {
             self.portal_domains = parse_domains(domains, settings)?;
         }
         if let Some(origins) = &input.embed_origins {
-            self.embed_origins = parse_origins("embed_origins", origins)?;
+            self.embed_origins = host::parse_origins("embed_origins", origins)?;
         }
         if let Some(origins) = &input.site_origins {
-            self.site_origins = parse_origins("site_origins", origins)?;
+            self.site_origins = host::parse_origins("site_origins", origins)?;
         }
         Ok(())
     }
@@ -327,7 +326,7 @@ fn parse_domains(raw: &[String], settings: &Settings) -> AppResult<Vec<String>> 
     let base = cname_target(settings.base_url.as_str());
     let mut out: Vec<String> = Vec::with_capacity(raw.len());
     for d in raw {
-        let host = vendors::parse_host(FIELD, d).map_err(|_| {
+        let host = host::parse_host(FIELD, d).map_err(|_| {
             AppError::invalid(
                 FIELD,
                 format!(
@@ -348,108 +347,6 @@ fn parse_domains(raw: &[String], settings: &Settings) -> AppResult<Vec<String>> 
         out.push(host);
     }
     Ok(out)
-}
-
-/// A list of origins: each through [`parse_origin`], duplicates (after normalisation)
-/// kept once, at most [`ORIGINS_MAX`].
-pub fn parse_origins(field: &str, raw: &[String]) -> AppResult<Vec<String>> {
-    if raw.len() > ORIGINS_MAX {
-        return Err(AppError::invalid(
-            field,
-            format!("at most {ORIGINS_MAX} origins"),
-        ));
-    }
-    let mut out: Vec<String> = Vec::with_capacity(raw.len());
-    for o in raw {
-        let origin = parse_origin(field, o)?;
-        if !out.contains(&origin) {
-            out.push(origin);
-        }
-    }
-    Ok(out)
-}
-
-/// Longest origin accepted.
-const ORIGIN_MAX: usize = 300;
-
-/// Parses a browser origin, `http(s)://host[:port]`, into the exact form browsers send in
-/// the `Origin` header: lower case, default port dropped, international names in
-/// punycode. No path (a lone trailing `/` is tolerated), query, fragment, user info or
-/// wildcard. Hosts are DNS names (`localhost` included) or IP addresses.
-///
-/// This is the one origin parser: branding settings, CSP `frame-ancestors` lists and
-/// CORS checks all compare its output.
-pub fn parse_origin(field: &str, raw: &str) -> AppResult<String> {
-    let shown = raw.trim();
-    let err = |why: &str| {
-        AppError::invalid(
-            field,
-            format!(
-                "{shown:?} is not an origin such as https://app.example.com ({why})",
-                shown = shown.chars().take(80).collect::<String>()
-            ),
-        )
-    };
-    if shown.is_empty() {
-        return Err(err("empty"));
-    }
-    if shown.len() > ORIGIN_MAX {
-        return Err(err("too long"));
-    }
-    if shown.contains('*') {
-        return Err(err("wildcards are not allowed"));
-    }
-    if shown
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
-    {
-        return Err(err("it contains spaces or backslashes"));
-    }
-    let lower = shown.to_lowercase();
-    let Some((scheme, rest)) = lower.split_once("://") else {
-        return Err(err("it must start with http:// or https://"));
-    };
-    if scheme != "http" && scheme != "https" {
-        return Err(err("it must start with http:// or https://"));
-    }
-    let (authority, tail) = match rest.find(['/', '?', '#']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    if !tail.is_empty() && tail != "/" {
-        return Err(err("no path, query or fragment"));
-    }
-    if authority.contains('@') {
-        return Err(err("no user name or password"));
-    }
-    if authority.is_empty() {
-        return Err(err("a host is required"));
-    }
-    let url = url::Url::parse(&format!("{scheme}://{authority}/"))
-        .map_err(|_| err("not a valid host and port"))?;
-    match url.host() {
-        Some(url::Host::Domain(d)) => {
-            let ok = d.len() <= 253
-                && d.split('.').all(|l| {
-                    !l.is_empty()
-                        && l.len() <= 63
-                        && !l.starts_with('-')
-                        && !l.ends_with('-')
-                        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                });
-            if !ok {
-                return Err(err("not a valid host name"));
-            }
-        }
-        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => {}
-        None => return Err(err("a host is required")),
-    }
-    Ok(url.origin().ascii_serialization())
-}
-
-/// Whether a browser's `Origin` header is one of `allowed` (normalised origins).
-pub fn origin_listed(allowed: &[String], origin: &str) -> bool {
-    !allowed.is_empty() && parse_origin("origin", origin).is_ok_and(|o| allowed.contains(&o))
 }
 
 /// Stores a checked logo (see [`logo::validate`]) as the vendor's, with an audit entry.
@@ -536,7 +433,7 @@ mod tests {
     use super::*;
 
     fn origin(raw: &str) -> Result<String, String> {
-        parse_origin("site_origins", raw).map_err(|e| {
+        host::parse_origin("site_origins", raw).map_err(|e| {
             assert_eq!(e.field(), Some("site_origins"));
             e.public_message()
         })
@@ -598,21 +495,24 @@ mod tests {
             .map(String::from)
             .to_vec();
         assert_eq!(
-            parse_origins("embed_origins", &list).ok(),
+            host::parse_origins("embed_origins", &list).ok(),
             Some(vec![
                 "https://a.test".to_owned(),
                 "http://a.test".to_owned()
             ])
         );
         let many: Vec<String> = (0..21).map(|i| format!("https://s{i}.test")).collect();
-        let e = parse_origins("embed_origins", &many).unwrap_err();
+        let e = host::parse_origins("embed_origins", &many).unwrap_err();
         assert_eq!(e.field(), Some("embed_origins"));
-        assert!(origin_listed(
+        assert!(host::origin_listed(
             &["https://app.acme.com".into()],
             "https://App.acme.com"
         ));
-        assert!(!origin_listed(&["https://app.acme.com".into()], "null"));
-        assert!(!origin_listed(&[], "https://app.acme.com"));
+        assert!(!host::origin_listed(
+            &["https://app.acme.com".into()],
+            "null"
+        ));
+        assert!(!host::origin_listed(&[], "https://app.acme.com"));
     }
 
     #[test]

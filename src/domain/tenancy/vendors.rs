@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::db::{self, Db, vendors::VendorRow};
 use crate::domain::tenancy::audit::{self, Actor};
+use crate::domain::values::host;
 use crate::error::{AppError, AppResult};
 
 /// Looks a vendor up by id or slug (command-line convenience).
@@ -16,28 +17,6 @@ pub async fn find(db: &Db, id_or_slug: &str) -> AppResult<VendorRow> {
     found.ok_or(AppError::NotFound)
 }
 
-/// Validates a portal host name: lower-case DNS labels, at least one dot, no port.
-pub fn parse_host(field: &str, raw: &str) -> AppResult<String> {
-    let host = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-    let ok = host.len() <= 253
-        && host.contains('.')
-        && host.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
-    if ok {
-        Ok(host)
-    } else {
-        Err(AppError::invalid(
-            field,
-            "not a valid host name, e.g. affiliates.example.com",
-        ))
-    }
-}
-
 /// Serves the vendor's portal on `host` as well. A host used by another vendor or
 /// configured as a dashboard host is refused.
 pub async fn add_portal_domain(
@@ -47,7 +26,7 @@ pub async fn add_portal_domain(
     host: &str,
     actor: &Actor,
 ) -> AppResult<String> {
-    let host = parse_host("host", host)?;
+    let host = host::parse_host("host", host)?;
     if dashboard_hosts.contains(&host) {
         return Err(AppError::invalid("host", "this host serves the dashboard"));
     }

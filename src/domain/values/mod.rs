@@ -1,8 +1,10 @@
 //! Value types, validated once at the edge. Depends on nothing else in the domain.
 
+pub mod bps;
 pub mod currency;
 pub mod destination;
 pub mod email;
+pub mod host;
 pub mod money;
 pub mod patch;
 pub mod slug;

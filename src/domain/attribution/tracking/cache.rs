@@ -217,7 +217,7 @@ async fn origin_of_some_program(db: &Db, origin: &str) -> Result<bool, sqlx::Err
 
 /// Whether a browser origin is one of some vendor's site origins.
 async fn origin_of_some_site(db: &Db, origin: &str) -> Result<bool, sqlx::Error> {
-    let Ok(origin) = crate::domain::tenancy::branding::parse_origin("origin", origin) else {
+    let Ok(origin) = crate::domain::values::host::parse_origin("origin", origin) else {
         return Ok(false);
     };
     let candidates = db::vendors::site_origin_candidates(db.pool(), &origin).await?;

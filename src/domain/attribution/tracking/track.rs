@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::{self, Db};
 use crate::domain::attribution::tracking::{Tracker, Visit, is_click_id};
 use crate::domain::partners::affiliates;
-use crate::domain::tenancy::branding;
+use crate::domain::values::host;
 use crate::domain::values::text;
 use crate::error::{AppError, AppResult};
 
@@ -80,7 +80,7 @@ pub async fn track(
         Reporter::Browser { origin } => {
             if let Some(origin) = origin
                 && !target.domains.allows_origin(origin)
-                && !branding::origin_listed(&target.site_origins, origin)
+                && !host::origin_listed(&target.site_origins, origin)
             {
                 return Err(AppError::Forbidden(
                     "this origin is not one of the program's domains".into(),
@@ -89,10 +89,7 @@ pub async fn track(
             // A page on one of the vendor's site origins counts like one on the program's
             // own domains.
             if !target.domains.allows(&url)
-                && !branding::origin_listed(
-                    &target.site_origins,
-                    &url.origin().ascii_serialization(),
-                )
+                && !host::origin_listed(&target.site_origins, &url.origin().ascii_serialization())
             {
                 return Err(AppError::invalid(
                     "url",
