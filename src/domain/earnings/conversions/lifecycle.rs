@@ -43,7 +43,7 @@ pub async fn mature_due(db: &Db, now: i64) -> AppResult<usize> {
 }
 
 /// Moves the pending commissions of a conversion to available.
-pub(super) async fn release_commissions(
+async fn release_commissions(
     conn: &mut Conn,
     c: &ConversionRow,
     kind: &str,

@@ -155,7 +155,7 @@ pub async fn record_manual(
     }
 }
 
-pub(super) fn duplicate_external_id(id: String) -> AppError {
+fn duplicate_external_id(id: String) -> AppError {
     AppError::AlreadyExists {
         field: "external_id",
         message: format!("a conversion with this external_id is already recorded: {id}"),
@@ -166,7 +166,7 @@ pub(super) fn duplicate_external_id(id: String) -> AppError {
 /// The enrollment a manual conversion credits: by code, or the affiliate's enrollment in
 /// `program_id`, else in the default program, else its only enrollment. 404 when the
 /// affiliate or code is unknown.
-pub(super) async fn manual_enrollment(
+async fn manual_enrollment(
     db: &Db,
     vendor_id: &str,
     input: &ManualInput,

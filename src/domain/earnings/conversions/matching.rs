@@ -57,15 +57,15 @@ impl PaymentIds {
 }
 
 /// A Stripe payment is paid at about the same moment on its invoice and its charge.
-pub(super) const PAIR_SLACK_MS: i64 = 3_600_000;
+const PAIR_SLACK_MS: i64 = 3_600_000;
 
 /// A charge by bank debit is created days before it succeeds and its invoice is paid.
-pub(super) const PAIR_DEBIT_MS: i64 = 14 * DAY_MS;
+const PAIR_DEBIT_MS: i64 = 14 * DAY_MS;
 
 /// The sale times a conversion recorded from the other half of the payment may have:
 /// around the payment's time, or for a refund (which knows the charge's creation time) up to
 /// two weeks after it.
-pub(super) fn pair_window(at: i64, refund: bool) -> (i64, i64) {
+fn pair_window(at: i64, refund: bool) -> (i64, i64) {
     let after = if refund { PAIR_DEBIT_MS } else { PAIR_SLACK_MS };
     (at.saturating_sub(PAIR_SLACK_MS), at.saturating_add(after))
 }
@@ -132,7 +132,7 @@ pub(super) async fn settle(
 }
 
 /// Reverses a conversion that turned out to be a second record of `keep`'s payment.
-pub(super) async fn fold_duplicate(
+async fn fold_duplicate(
     conn: &mut Conn,
     program: &ProgramRow,
     keep: &ConversionRow,
