@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::db::{self, Conn, conversions::ConversionRow, programs::ProgramRow};
-use crate::domain::earnings::billing::{self, Normalized, Processed};
+use crate::domain::earnings::billing::{self, Kind, Normalized, Processed};
 use crate::error::AppResult;
 
 use super::DAY_MS;
@@ -21,7 +21,10 @@ pub(super) struct PaymentIds {
 
 impl PaymentIds {
     /// The event's ids; when it knows only one half of its payment (an invoice, or a charge
-    /// or payment intent), the other half from an `invoice_payment.paid` seen before.
+    /// or payment intent) because of the Stripe shape it came in (a [`billing::Pairing`]) or
+    /// it is a refund, the other half from an `invoice_payment.paid` seen before. Ids sent
+    /// through the events API are taken as they are, so the hot path of API payments does
+    /// no lookup.
     pub(super) async fn linked(
         conn: &mut Conn,
         program_id: &str,
@@ -33,7 +36,9 @@ impl PaymentIds {
             charge_id: event.charge_id.clone(),
         };
         let has_payment = ids.payment_intent_id.is_some() || ids.charge_id.is_some();
-        if ids.invoice_id.is_some() != has_payment
+        let may_be_linked = event.pairing.is_some() || matches!(event.kind, Kind::Refund(_));
+        if may_be_linked
+            && ids.invoice_id.is_some() != has_payment
             && let Some(link) = db::payment_links::find(&mut *conn, program_id, &ids.refs()).await?
         {
             ids.invoice_id.get_or_insert(link.invoice_id);
