@@ -19,6 +19,7 @@ use crate::domain::attribution::tracking::Tracker;
 use crate::domain::earnings::billing::IngestWriter;
 use crate::domain::payouts::stripe_connect::StripeConnect;
 use crate::domain::tenancy::mail::Sender;
+use crate::domain::tenancy::rate_limits::RateLimiter;
 use crate::error::AppError;
 use crate::http::middleware::nul_bytes::nul_bytes;
 use crate::http::middleware::{csrf::csrf, host_routing::route_by_host, htmx_errors::htmx_errors};
@@ -74,6 +75,7 @@ impl Application {
                 settings.stripe_api_base.clone(),
             )?,
             affiliate_tokens: Signer::new(settings.secret_key.expose()),
+            rate_limiter: RateLimiter::new(db.kind()),
             db,
             settings: Arc::new(settings),
             portal_hosts: PortalHosts::default(),

@@ -107,6 +107,18 @@ pub struct SettingsArgs {
     #[arg(long, env = "AFFILIA_STRIPE_API_BASE", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stripe_api_base: Option<String>,
+
+    /// API reads (GET, HEAD, OPTIONS) allowed per minute per key, for vendors that set no
+    /// limit of their own [default: 120].
+    #[arg(long, env = "AFFILIA_API_RATE_LIMIT_READ", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_rate_limit_read: Option<u32>,
+
+    /// API writes (POST, PUT, PATCH, DELETE) allowed per minute per key, for vendors that
+    /// set no limit of their own [default: 30].
+    #[arg(long, env = "AFFILIA_API_RATE_LIMIT_WRITE", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_rate_limit_write: Option<u32>,
 }
 
 /// How log lines are written.
@@ -171,6 +183,10 @@ pub struct Settings {
     pub stripe_connect_payouts: bool,
     /// Stripe API base URL (tests point it at a local fake).
     pub stripe_api_base: Url,
+    /// Default API reads per minute per key (vendors may set their own).
+    pub api_rate_limit_read: u32,
+    /// Default API writes per minute per key (vendors may set their own).
+    pub api_rate_limit_write: u32,
 }
 
 /// The layers merged by figment; every field optional so a file may set any subset.
@@ -189,7 +205,14 @@ struct Raw {
     http_workers: Option<usize>,
     stripe_connect_payouts: Option<bool>,
     stripe_api_base: Option<String>,
+    api_rate_limit_read: Option<u32>,
+    api_rate_limit_write: Option<u32>,
 }
+
+/// Default API reads per minute per key (seed 004).
+pub const DEFAULT_API_RATE_LIMIT_READ: u32 = 120;
+/// Default API writes per minute per key (seed 004).
+pub const DEFAULT_API_RATE_LIMIT_WRITE: u32 = 30;
 
 /// Stripe's API.
 pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
@@ -274,6 +297,16 @@ impl Settings {
                 }
                 None => Url::parse(STRIPE_API_BASE).context("Stripe API base")?,
             },
+            api_rate_limit_read: positive(
+                "api_rate_limit_read",
+                raw.api_rate_limit_read
+                    .unwrap_or(DEFAULT_API_RATE_LIMIT_READ),
+            )?,
+            api_rate_limit_write: positive(
+                "api_rate_limit_write",
+                raw.api_rate_limit_write
+                    .unwrap_or(DEFAULT_API_RATE_LIMIT_WRITE),
+            )?,
         })
     }
 
@@ -286,6 +319,14 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.base_url.scheme() == "https"
     }
+}
+
+/// A budget of at least one request: 0 would refuse every API call.
+fn positive(name: &str, n: u32) -> anyhow::Result<u32> {
+    if n == 0 {
+        bail!("{name} must be at least 1");
+    }
+    Ok(n)
 }
 
 /// Lower-cases a host name and strips any port, so `Example.com:8080` matches `example.com`.
@@ -351,6 +392,25 @@ mod tests {
         assert_eq!(normalize_host("Example.COM:8080"), "example.com");
         assert_eq!(normalize_host("example.com"), "example.com");
         assert_eq!(normalize_host("[::1]:8080"), "[::1]");
+    }
+
+    #[test]
+    fn rate_limits_default_to_120_and_30() {
+        let s = Settings::from_raw(Raw {
+            secret_key: Some("ab".repeat(32)),
+            ..Raw::default()
+        })
+        .map(|s| (s.api_rate_limit_read, s.api_rate_limit_write))
+        .ok();
+        assert_eq!(s, Some((120, 30)));
+        assert!(
+            Settings::from_raw(Raw {
+                secret_key: Some("ab".repeat(32)),
+                api_rate_limit_write: Some(0),
+                ..Raw::default()
+            })
+            .is_err()
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod login_tokens;
 pub mod payment_links;
 pub mod payouts;
 pub mod programs;
+pub mod rate_limits;
 pub mod referrals;
 pub mod throttle;
 pub mod users;

@@ -51,6 +51,8 @@ pub struct AppState {
     pub stripe_connect: StripeConnect,
     /// Signs and checks affiliate access tokens.
     pub affiliate_tokens: Signer,
+    /// Counts API requests per credential and minute.
+    pub rate_limiter: crate::domain::tenancy::rate_limits::RateLimiter,
 }
 
 /// Registers every route.

@@ -1,8 +1,12 @@
 //! Vendor API keys: generation, hashed storage and authentication.
 //!
-//! A key looks like `afk_` + 48 hex characters. Only its SHA-256 is stored, so a leaked
-//! database does not leak usable keys; the key is shown once at creation. The developer
-//! platform adds key management pages and rate limits on top of this.
+//! A secret key looks like `afk_` + 48 hex characters. Only its SHA-256 is stored, so a
+//! leaked database does not leak usable keys; the key is shown once at creation. A
+//! publishable key (`afp_` + 48 hex, scope `publishable`) is meant to sit in a web page:
+//! it may only report clicks and submit applications, from the vendor's site origins, and
+//! being public anyway it is kept in clear so it can be shown again. Keys are listed and
+//! revoked from the Developers page, the API and the CLI; revocation takes effect on the
+//! next request on every instance because every request reads the key from the database.
 
 use subtle::ConstantTimeEq;
 
@@ -12,6 +16,8 @@ use crate::domain::{values::text, values::tokens};
 use crate::error::{AppError, AppResult};
 
 const KEY_PREFIX: &str = "afk_";
+/// Prefix of publishable keys.
+pub const PUBLISHABLE_PREFIX: &str = "afp_";
 const KEY_RANDOM_BYTES: usize = 24;
 /// Characters of the key shown in lists (`afk_1a2b3c4d`).
 const SHOWN_PREFIX_LEN: usize = 12;
@@ -25,6 +31,9 @@ pub enum Scope {
     Write,
     /// Read only.
     Read,
+    /// Browser key: only `POST /api/v1/track` and `POST /api/v1/applications`, from the
+    /// vendor's site origins. Includes no other scope.
+    Publishable,
 }
 
 impl Scope {
@@ -34,9 +43,10 @@ impl Scope {
             "full" => Ok(Self::Full),
             "write" => Ok(Self::Write),
             "read" => Ok(Self::Read),
+            "publishable" => Ok(Self::Publishable),
             _ => Err(AppError::invalid(
                 "scope",
-                "scope must be full, write or read",
+                "scope must be full, write, read or publishable",
             )),
         }
     }
@@ -47,6 +57,7 @@ impl Scope {
             Self::Full => "full",
             Self::Write => "write",
             Self::Read => "read",
+            Self::Publishable => "publishable",
         }
     }
 
@@ -54,7 +65,10 @@ impl Scope {
     pub fn allows(self, needed: Scope) -> bool {
         matches!(
             (self, needed),
-            (Self::Full, _) | (Self::Write, Self::Write | Self::Read) | (Self::Read, Self::Read)
+            (Self::Full, Self::Full | Self::Write | Self::Read)
+                | (Self::Write, Self::Write | Self::Read)
+                | (Self::Read, Self::Read)
+                | (Self::Publishable, Self::Publishable)
         )
     }
 }
@@ -77,6 +91,102 @@ pub struct ApiPrincipal {
     pub key_id: String,
     /// What it may do.
     pub scope: Scope,
+    /// The vendor's own read budget per minute (`None`: installation default).
+    pub rate_limit_read: Option<i64>,
+    /// The vendor's own write budget per minute (`None`: installation default).
+    pub rate_limit_write: Option<i64>,
+}
+
+/// A key as listed (never its hash; the key itself only for publishable keys).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyView {
+    /// `key_...`
+    pub id: String,
+    /// Label given at creation.
+    pub name: String,
+    /// The first characters of the key, to recognise it.
+    pub prefix: String,
+    /// `full`, `write`, `read` or `publishable`.
+    pub scope: String,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Last use (RFC 3339), `null` before the first (recorded at most once a minute).
+    pub last_used_at: Option<String>,
+    /// Revocation time (RFC 3339), `null` while live.
+    pub revoked_at: Option<String>,
+    /// The whole key, for publishable keys only (they are public by nature).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Times in unix ms, for pages.
+    #[serde(skip)]
+    pub created_ms: i64,
+    /// Last use in unix ms, for pages.
+    #[serde(skip)]
+    pub last_used_ms: Option<i64>,
+    /// Revocation in unix ms, for pages.
+    #[serde(skip)]
+    pub revoked_ms: Option<i64>,
+}
+
+impl From<db::api_keys::ApiKeyListRow> for KeyView {
+    fn from(r: db::api_keys::ApiKeyListRow) -> Self {
+        Self {
+            created_at: db::rfc3339(r.created_at),
+            last_used_at: r.last_used_at.map(db::rfc3339),
+            revoked_at: r.revoked_at.map(db::rfc3339),
+            created_ms: r.created_at,
+            last_used_ms: r.last_used_at,
+            revoked_ms: r.revoked_at,
+            key: r.publishable_key,
+            id: r.id,
+            name: r.name,
+            prefix: r.prefix,
+            scope: r.scope,
+        }
+    }
+}
+
+/// A vendor's keys, newest first (revoked ones included), and how many there are.
+pub async fn list(
+    db: &Db,
+    vendor_id: &str,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<KeyView>, i64)> {
+    let total = db::api_keys::count(db.pool(), vendor_id).await?;
+    let rows = db::api_keys::page(db.pool(), vendor_id, limit, offset).await?;
+    Ok((rows.into_iter().map(KeyView::from).collect(), total))
+}
+
+/// One key of a vendor; another vendor's key is 404.
+pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<KeyView> {
+    db::api_keys::by_id(db.pool(), vendor_id, id)
+        .await?
+        .map(KeyView::from)
+        .ok_or(AppError::NotFound)
+}
+
+/// Revokes a key: from the next request on, on every instance, it is refused with 401.
+/// Revoking an already revoked key changes nothing and succeeds; another vendor's key is
+/// 404.
+pub async fn revoke(db: &Db, vendor_id: &str, id: &str, actor: &Actor) -> AppResult<KeyView> {
+    let mut tx = db.begin().await?;
+    let key = db::api_keys::by_id(&mut *tx, vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if db::api_keys::revoke(&mut *tx, vendor_id, id).await? {
+        audit::record(
+            &mut *tx,
+            vendor_id,
+            actor,
+            "api_key.revoked",
+            ("api_key", Some(id)),
+            serde_json::json!({"name": key.name, "prefix": key.prefix, "scope": key.scope}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    get(db, vendor_id, id).await
 }
 
 /// Creates a key for a vendor.
@@ -88,7 +198,13 @@ pub async fn create(
     actor: &Actor,
 ) -> AppResult<CreatedKey> {
     let name = text::required("name", name, text::NAME_MAX)?;
-    let key = format!("{KEY_PREFIX}{}", tokens::random_hex(KEY_RANDOM_BYTES));
+    let publishable = scope == Scope::Publishable;
+    let prefix = if publishable {
+        PUBLISHABLE_PREFIX
+    } else {
+        KEY_PREFIX
+    };
+    let key = format!("{prefix}{}", tokens::random_hex(KEY_RANDOM_BYTES));
     let mut tx = db.begin().await?;
     let id = db::api_keys::insert(
         &mut *tx,
@@ -97,6 +213,7 @@ pub async fn create(
         &key[..SHOWN_PREFIX_LEN],
         &tokens::sha256_hex(&key),
         scope.as_str(),
+        publishable.then_some(key.as_str()),
     )
     .await?;
     audit::record(
@@ -115,9 +232,7 @@ pub async fn create(
 /// Resolves a presented key to its vendor; anything unknown, revoked or malformed is 401.
 pub async fn authenticate(db: &Db, presented: &str) -> AppResult<ApiPrincipal> {
     let unauthorized = || AppError::Unauthorized("invalid API key".into());
-    if !presented.starts_with(KEY_PREFIX)
-        || presented.len() != KEY_PREFIX.len() + 2 * KEY_RANDOM_BYTES
-    {
+    if !looks_like_key(presented) {
         return Err(unauthorized());
     }
     let digest = tokens::sha256_hex(presented);
@@ -139,7 +254,16 @@ pub async fn authenticate(db: &Db, presented: &str) -> AppResult<ApiPrincipal> {
         vendor_id: row.vendor_id,
         key_id: row.id,
         scope,
+        rate_limit_read: row.rate_limit_read_per_minute,
+        rate_limit_write: row.rate_limit_write_per_minute,
     })
+}
+
+/// Whether a presented credential has the shape of an API key (secret or publishable), so
+/// other bearer tokens are not looked up as keys.
+pub fn looks_like_key(presented: &str) -> bool {
+    (presented.starts_with(KEY_PREFIX) || presented.starts_with(PUBLISHABLE_PREFIX))
+        && presented.len() == KEY_PREFIX.len() + 2 * KEY_RANDOM_BYTES
 }
 
 #[cfg(test)]
@@ -153,5 +277,9 @@ mod tests {
         assert!(!Scope::Read.allows(Scope::Write));
         assert!(!Scope::Write.allows(Scope::Full));
         assert!(Scope::parse("admin").is_err());
+        assert!(!Scope::Full.allows(Scope::Publishable));
+        assert!(!Scope::Publishable.allows(Scope::Read));
+        assert!(looks_like_key(&format!("afp_{}", "a".repeat(48))));
+        assert!(!looks_like_key(&format!("afpt_{}", "a".repeat(47))));
     }
 }

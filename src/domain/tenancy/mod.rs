@@ -6,5 +6,6 @@ pub mod branding;
 pub mod logo;
 pub mod mail;
 pub mod password;
+pub mod rate_limits;
 pub mod staff;
 pub mod vendors;

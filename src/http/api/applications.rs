@@ -53,13 +53,15 @@ impl From<ApplicationRow> for ApplicationJson {
     }
 }
 
-/// `POST /api/v1/applications` → 201 `{id, status, message}`.
+/// `POST /api/v1/applications` → 201 `{id, status, message}`. Takes a write key, or a
+/// publishable key from the vendor's site origins (an application form on the vendor's
+/// site).
 pub async fn submit(
     auth: ApiAuth,
     state: web::Data<AppState>,
     body: ApiJson<ApplicationInput>,
 ) -> AppResult<HttpResponse> {
-    auth.require(Scope::Write)?;
+    auth.require_any(&[Scope::Write, Scope::Publishable])?;
     let vendor = auth.vendor(&state).await?;
     let done = applications::submit(
         &state.db,

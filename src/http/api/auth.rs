@@ -1,15 +1,20 @@
 //! `Authorization: Bearer <api key>` → the vendor the request acts for.
+//!
+//! The `/api/v1` middleware ([`crate::http::middleware::rate_limit`]) resolves the key once
+//! per request; the extractor reads its result from the request extensions.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::domain::tenancy::api_keys::{self, ApiPrincipal, Scope};
+use crate::domain::tenancy::rate_limits::Principal;
 use crate::error::AppError;
 use crate::http::AppState;
+use crate::http::middleware::rate_limit::Resolved;
 
 /// An authenticated vendor API request.
 #[derive(Debug, Clone)]
@@ -33,7 +38,14 @@ impl ApiAuth {
 
     /// Fails with 403 unless the key's scope includes `needed`.
     pub fn require(&self, needed: Scope) -> Result<(), AppError> {
-        if self.0.scope.allows(needed) {
+        self.require_any(&[needed])
+    }
+
+    /// Fails with 403 unless the key's scope includes one of `allowed` (the browser
+    /// routes take a write key or a publishable key).
+    pub fn require_any(&self, allowed: &[Scope]) -> Result<(), AppError> {
+        let needed = allowed.first().copied().unwrap_or(Scope::Full);
+        if allowed.iter().any(|s| self.0.scope.allows(*s)) {
             Ok(())
         } else {
             Err(AppError::Forbidden(format!(
@@ -64,13 +76,21 @@ impl FromRequest for ApiAuth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let bearer = bearer_token(req);
+        let resolved = req.extensions().get::<Resolved>().cloned();
         Box::pin(async move {
-            let state =
-                state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("state missing")))?;
             let key = bearer.ok_or_else(|| {
                 AppError::Unauthorized("missing Authorization: Bearer <api key> header".into())
             })?;
-            api_keys::authenticate(&state.db, &key).await.map(ApiAuth)
+            match resolved {
+                Some(Resolved(Principal::ApiKey(p))) => Ok(ApiAuth(p)),
+                Some(_) => Err(AppError::Unauthorized("invalid API key".into())),
+                // Outside the `/api/v1` middleware: authenticate here.
+                None => {
+                    let state = state
+                        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("state missing")))?;
+                    api_keys::authenticate(&state.db, &key).await.map(ApiAuth)
+                }
+            }
         })
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod affiliate_access;
 pub mod affiliates;
+pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod auth;
@@ -20,17 +21,23 @@ pub mod referrals;
 pub mod tracking;
 pub mod vendor;
 
+use actix_web::dev::HttpServiceFactory;
 use actix_web::http::Method;
-use actix_web::{Scope, web};
+use actix_web::middleware::from_fn;
+use actix_web::web;
 
 /// A query parameter with surrounding space removed; empty is absent.
 pub fn opt(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// The `/api/v1` scope.
-pub fn scope() -> Scope {
+/// The `/api/v1` scope, behind the credential and rate-limit middleware.
+pub fn scope() -> impl HttpServiceFactory {
     web::scope("/api/v1")
+        .wrap(from_fn(crate::http::middleware::rate_limit::rate_limit))
+        .route("/api-keys", web::get().to(api_keys::list))
+        .route("/api-keys", web::post().to(api_keys::create))
+        .route("/api-keys/{id}", web::delete().to(api_keys::revoke))
         .route("/vendor", web::get().to(vendor::show))
         .route("/vendor", web::patch().to(vendor::update))
         .route("/vendor/logo", web::put().to(vendor::put_logo))
@@ -91,6 +98,10 @@ pub fn scope() -> Scope {
         .route("/me/deals", web::post().to(me::create_deal))
         .route("/applications", web::get().to(applications::list))
         .route("/applications", web::post().to(applications::submit))
+        .route(
+            "/applications",
+            web::method(Method::OPTIONS).to(tracking::track_preflight),
+        )
         .route("/applications/status", web::get().to(applications::status))
         .route(
             "/applications/{id}/review",

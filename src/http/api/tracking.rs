@@ -20,8 +20,10 @@ use crate::http::pagination::{List, PageQuery};
 /// Largest click report body.
 const TRACK_BODY_MAX: usize = 16 * 1024;
 
-/// `POST /api/v1/track`. With an API key: the vendor's own codes. Without: a browser on
-/// one of the program's domains (CORS), throttled per visitor and code. The body is JSON
+/// `POST /api/v1/track`. With an API key (write, full or publishable): the vendor's own
+/// codes (a publishable key only from the vendor's site origins, checked by the `/api/v1`
+/// middleware, which also answers its CORS headers). Without: a browser on one of the
+/// program's domains (CORS), throttled per visitor and code. The body is JSON
 /// whatever the Content-Type, so the snippet can send `text/plain` and skip the preflight.
 pub async fn track(
     req: HttpRequest,
@@ -34,7 +36,7 @@ pub async fn track(
         None
     };
     if let Some(a) = &auth {
-        a.require(Scope::Write)?;
+        a.require_any(&[Scope::Write, Scope::Publishable])?;
     }
     if body.len() > TRACK_BODY_MAX {
         return Err(AppError::BadRequest("body larger than 16 KiB".into()));
@@ -63,9 +65,10 @@ pub async fn track(
     Ok(res.json(tracked))
 }
 
-/// `OPTIONS /api/v1/track`: CORS preflight, allowed for origins on any active program's
-/// domains and for vendors' site origins (the POST itself checks the code's own program
-/// and vendor).
+/// `OPTIONS /api/v1/track` and `OPTIONS /api/v1/applications`: CORS preflight, allowed
+/// for origins on any active program's domains and for vendors' site origins (the POST
+/// itself checks the code's own program and vendor, or the publishable key's vendor's
+/// site origins). `Authorization` is allowed so a page can send its publishable key.
 pub async fn track_preflight(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -77,7 +80,10 @@ pub async fn track_preflight(
     {
         res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
             .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST"))
-            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "Authorization, Content-Type",
+            ))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"));
     }
     Ok(res.finish())

@@ -10,14 +10,29 @@ use crate::domain::tenancy::api_keys::Scope;
 use crate::domain::tenancy::audit::Actor;
 use crate::domain::tenancy::branding::{self, BrandingInput};
 use crate::domain::tenancy::logo;
+use crate::domain::tenancy::rate_limits;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
-use crate::http::api::json::ApiJson;
+use crate::http::api::json::{self, ApiJson};
+use serde_json::Value;
 use crate::http::client::header_str;
 
 /// Largest logo body read; bigger uploads are refused as soon as they pass it.
 pub const LOGO_BODY_LIMIT: usize = logo::MAX_BYTES;
+
+/// The settings view plus the vendor's API rate limits (`null` = installation default).
+async fn with_limits(
+    state: &AppState,
+    vendor_id: &str,
+    view: branding::VendorSettings,
+) -> AppResult<serde_json::Value> {
+    let limits = rate_limits::vendor_limits(&state.db, vendor_id).await?;
+    let mut body = serde_json::to_value(view).map_err(anyhow::Error::from)?;
+    body["rate_limit_read_per_minute"] = limits.rate_limit_read_per_minute.into();
+    body["rate_limit_write_per_minute"] = limits.rate_limit_write_per_minute.into();
+    Ok(body)
+}
 
 /// `GET /api/v1/vendor`: the caller's vendor and its settings.
 pub async fn show(auth: ApiAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
@@ -28,27 +43,59 @@ pub async fn show(auth: ApiAuth, state: web::Data<AppState>) -> AppResult<HttpRe
         auth.vendor_id(),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(with_limits(&state, auth.vendor_id(), view).await?))
 }
 
-/// `PATCH /api/v1/vendor` (full scope): change branding, portal domains and origins.
+/// A rate-limit field of the PATCH body: absent → `None`, `null` → `Some(None)`.
+fn limit_field(field: &str, value: Option<Value>) -> AppResult<Option<Option<i64>>> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(v) => v.as_i64().map(|n| Some(Some(n))).ok_or_else(|| {
+            AppError::BadRequestField {
+                field: field.to_owned(),
+                message: format!("{field} must be a whole number or null"),
+            }
+        }),
+    }
+}
+
+/// `PATCH /api/v1/vendor` (full scope): change branding, portal domains, origins and the
+/// API rate limits (`rate_limit_read_per_minute`, `rate_limit_write_per_minute`: requests
+/// per minute per key, `null` = installation default). Every field is checked before
+/// anything is stored.
 pub async fn update(
     auth: ApiAuth,
     state: web::Data<AppState>,
-    body: ApiJson<BrandingInput>,
+    body: ApiJson<serde_json::Map<String, Value>>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Full)?;
+    let mut fields = body.into_inner();
+    let read = limit_field(
+        "rate_limit_read_per_minute",
+        fields.remove("rate_limit_read_per_minute"),
+    )?;
+    let write = limit_field(
+        "rate_limit_write_per_minute",
+        fields.remove("rate_limit_write_per_minute"),
+    )?;
+    // The rest is the branding input, parsed as its own body so its errors name fields.
+    let rest = serde_json::to_vec(&fields).map_err(anyhow::Error::from)?;
+    let input: BrandingInput = json::parse(&rest)?;
+    let current = rate_limits::vendor_limits(&state.db, auth.vendor_id()).await?;
+    let limits = rate_limits::patch(current, read, write)?;
     let actor = Actor::ApiKey(auth.0.key_id.clone());
     let view = branding::update(
         &state.db,
         &state.settings,
         auth.vendor_id(),
-        &body.into_inner(),
+        &input,
         &actor,
     )
     .await?;
+    rate_limits::set_vendor_limits(&state.db, auth.vendor_id(), limits, &actor).await?;
     state.portal_hosts.forget_all();
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(with_limits(&state, auth.vendor_id(), view).await?))
 }
 
 /// `PUT /api/v1/vendor/logo` (full scope): the raw image as the body, with its

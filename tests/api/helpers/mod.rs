@@ -127,6 +127,10 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         http_workers: Some(1),
         stripe_connect_payouts: false,
         stripe_api_base: url::Url::parse("http://127.0.0.1:9").expect("static URL"),
+        // High enough that no test is throttled by accident; the rate-limit tests set
+        // their own limits.
+        api_rate_limit_read: 1_000_000,
+        api_rate_limit_write: 1_000_000,
     }
 }
 
