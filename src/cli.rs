@@ -82,9 +82,24 @@ enum AdminCommand {
         /// A label to recognise the key by.
         #[arg(long)]
         name: String,
-        /// What the key may do: full, write or read.
+        /// What the key may do: full, write, read or publishable.
         #[arg(long, default_value = "full")]
         scope: String,
+    },
+    /// List a vendor's API keys (prefix, name, scope, created, last used, revoked).
+    ListApiKeys {
+        /// Vendor id or slug.
+        #[arg(long)]
+        vendor: String,
+    },
+    /// Revoke an API key: it is refused from the next request on, on every instance.
+    RevokeApiKey {
+        /// Vendor id or slug.
+        #[arg(long)]
+        vendor: String,
+        /// The key's id (`key_...`, see list-api-keys).
+        #[arg(long)]
+        id: String,
     },
     /// Set a new password for a staff account.
     ResetPassword {
@@ -269,6 +284,31 @@ async fn admin(cmd: AdminCommand, db: &Db, settings: &Settings) -> anyhow::Resul
                 scope.as_str()
             );
             println!("{}", key.key);
+        }
+        AdminCommand::ListApiKeys { vendor } => {
+            let vendor = vendors::find(db, &vendor).await.context("no such vendor")?;
+            let (keys, _) = api_keys::list(db, &vendor.id, i64::MAX, 0).await?;
+            println!("id\tprefix\tscope\tname\tcreated_at\tlast_used_at\trevoked_at");
+            for k in keys {
+                let or_dash = |t: Option<String>| t.unwrap_or_else(|| "-".into());
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    k.id,
+                    k.prefix,
+                    k.scope,
+                    k.name,
+                    k.created_at,
+                    or_dash(k.last_used_at),
+                    or_dash(k.revoked_at)
+                );
+            }
+        }
+        AdminCommand::RevokeApiKey { vendor, id } => {
+            let vendor = vendors::find(db, &vendor).await.context("no such vendor")?;
+            let key = api_keys::revoke(db, &vendor.id, &id, &Actor::Cli)
+                .await
+                .with_context(|| format!("no API key {id} for {}", vendor.slug))?;
+            println!("revoked {} ({}, {})", key.id, key.prefix, key.name);
         }
         AdminCommand::ResetPassword { email, password } => {
             let user = staff::reset_password(db, &email, &password).await?;

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod auth;
 pub mod conversions;
 pub mod deals;
+pub mod developers;
 pub mod emails;
 pub mod events;
 pub mod home;
@@ -145,6 +146,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/settings/logo/delete",
             web::post().to(settings::delete_logo),
+        )
+        .route("/dashboard/developers", web::get().to(developers::show))
+        .route(
+            "/dashboard/developers/keys",
+            web::post().to(developers::create),
+        )
+        .route(
+            "/dashboard/developers/keys/{id}/revoke",
+            web::post().to(developers::revoke),
+        )
+        .route(
+            "/dashboard/developers/rate-limits",
+            web::post().to(developers::save_limits),
         )
         .route("/dashboard/emails", web::get().to(emails::list))
         .route("/dashboard/emails/{id}", web::get().to(emails::show))
