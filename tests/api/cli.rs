@@ -8,7 +8,7 @@ use crate::helpers::affiliates::affiliate;
 use crate::helpers::money::money_shop;
 use crate::helpers::{TestApp, spawn_app};
 
-async fn affilia(app: &TestApp, args: &[&str]) -> Output {
+pub(crate) async fn affilia(app: &TestApp, args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_affilia"))
         .args(args)
         .env("DATABASE_URL", &app.database_url)
@@ -20,11 +20,11 @@ async fn affilia(app: &TestApp, args: &[&str]) -> Output {
         .expect("run affilia")
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
@@ -174,7 +174,7 @@ async fn bad_arguments_fail_clearly_and_change_nothing() {
     )
     .await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("scope must be full, write or read"));
+    assert!(stderr(&out).contains("scope must be full, write, read or publishable"));
 
     let out = affilia(&app, &["admin", "create-vendor", "--name", "Acme"]).await;
     assert_eq!(out.status.code(), Some(2), "clap reports missing flags");

@@ -7,6 +7,7 @@ mod helpers;
 
 mod affiliates;
 mod api_auth;
+mod api_keys;
 mod applications;
 mod branding;
 mod cli;
@@ -27,6 +28,7 @@ mod platform;
 mod portal_auth;
 mod portal_pages;
 mod programs;
+mod rate_limits;
 mod referrals;
 mod stripe_versions;
 mod sweep;
