@@ -55,6 +55,8 @@ export AFFILIA_DATA_DIR="$TMP/data"
 export AFFILIA_BASE_URL="http://127.0.0.1:$PORT"
 export AFFILIA_BIND="127.0.0.1:$PORT"
 export AFFILIA_HTTP_WORKERS="$WORKERS"
+# One API key sends every event: lift the per-key limit (30 writes a minute by default).
+export AFFILIA_API_RATE_LIMIT_WRITE=${AFFILIA_API_RATE_LIMIT_WRITE:-1000000000}
 unset RUST_LOG
 
 log "seeding"

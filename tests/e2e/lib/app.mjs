@@ -76,6 +76,9 @@ export class AffiliaServer {
       AFFILIA_SMTP_URL: `smtp://127.0.0.1:${this.smtpPort}`,
       AFFILIA_DASHBOARD_HOSTS: 'localhost,127.0.0.1',
       AFFILIA_HTTP_WORKERS: '2',
+      // The browser tests drive the API faster than the default 30 writes a minute.
+      AFFILIA_API_RATE_LIMIT_READ: '1000000',
+      AFFILIA_API_RATE_LIMIT_WRITE: '1000000',
       RUST_LOG: process.env.RUST_LOG || 'info',
       NO_COLOR: '1',
     };
