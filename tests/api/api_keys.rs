@@ -60,7 +60,10 @@ async fn a_key_made_on_the_dashboard_is_shown_once_works_and_is_revoked_on_every
     let key = shown_key(&html);
     assert!(key.starts_with("afk_") && key.len() == 52, "{key}");
     assert!(html.contains("will not be shown again"));
-    assert!(html.contains(&format!(r#"data-copy="{key}""#)), "copy button");
+    assert!(
+        html.contains(&format!(r#"data-copy="{key}""#)),
+        "copy button"
+    );
 
     // It works on the API, on both instances, with its write scope.
     let res = app.api_get(&key, "/api/v1/affiliates").await;
@@ -196,7 +199,12 @@ async fn the_api_creates_lists_and_revokes_keys_with_full_scope_only() {
             .await;
         assert_eq!(status, 403);
         let (status, _) = app
-            .call(k, Method::DELETE, &format!("/api/v1/api-keys/{read_id}"), None)
+            .call(
+                k,
+                Method::DELETE,
+                &format!("/api/v1/api-keys/{read_id}"),
+                None,
+            )
             .await;
         assert_eq!(status, 403);
     }
@@ -227,7 +235,10 @@ async fn the_api_creates_lists_and_revokes_keys_with_full_scope_only() {
             Some(json!({"name": "x", "scope": "root"})),
         )
         .await;
-    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("scope")));
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("scope"))
+    );
 
     // Another vendor's key id is 404, and stays live.
     let (status, _) = app
@@ -251,23 +262,39 @@ async fn the_api_creates_lists_and_revokes_keys_with_full_scope_only() {
         .await;
     assert_eq!(status, 200, "{revoked}");
     assert!(revoked["revoked_at"].as_str().unwrap().ends_with('Z'));
-    assert!(revoked["last_used_at"].is_string(), "it was used: {revoked}");
+    assert!(
+        revoked["last_used_at"].is_string(),
+        "it was used: {revoked}"
+    );
     assert_eq!(app.api_get(&read_key, "/api/v1/vendor").await.status(), 401);
 
     let (status, list) = app
         .call(&acme.key, Method::GET, "/api/v1/api-keys?per_page=2", None)
         .await;
     assert_eq!(status, 200);
-    assert_eq!((list["total"].as_i64(), list["per_page"].as_i64()), (Some(3), Some(2)));
+    assert_eq!(
+        (list["total"].as_i64(), list["per_page"].as_i64()),
+        (Some(3), Some(2))
+    );
     let (_, list) = app
         .call(&acme.key, Method::GET, "/api/v1/api-keys", None)
         .await;
     let data = list["data"].as_array().unwrap();
     assert_eq!(data.len(), 3);
     for k in data {
-        assert!(k.get("key").is_none(), "secret keys are never shown again: {k}");
+        assert!(
+            k.get("key").is_none(),
+            "secret keys are never shown again: {k}"
+        );
         assert!(k["prefix"].as_str().unwrap().starts_with("afk_"));
-        for field in ["id", "name", "scope", "created_at", "last_used_at", "revoked_at"] {
+        for field in [
+            "id",
+            "name",
+            "scope",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ] {
             assert!(k.get(field).is_some(), "{field} in {k}");
         }
     }
@@ -280,7 +307,12 @@ async fn the_api_creates_lists_and_revokes_keys_with_full_scope_only() {
 
     // A key may revoke itself; its next call is refused.
     let (_, me) = app
-        .call(&acme.key, Method::GET, "/api/v1/api-keys?per_page=100", None)
+        .call(
+            &acme.key,
+            Method::GET,
+            "/api/v1/api-keys?per_page=100",
+            None,
+        )
         .await;
     let own_id = me["data"]
         .as_array()
@@ -300,7 +332,9 @@ async fn the_api_creates_lists_and_revokes_keys_with_full_scope_only() {
         )
         .await;
     assert_eq!(status, 200);
-    let (status, _) = app.call(&acme.key, Method::GET, "/api/v1/api-keys", None).await;
+    let (status, _) = app
+        .call(&acme.key, Method::GET, "/api/v1/api-keys", None)
+        .await;
     assert_eq!(status, 401);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'api_key.revoked' AND actor_type = 'api_key'")
@@ -340,8 +374,10 @@ async fn the_cli_lists_and_revokes_keys() {
     let line = text.lines().find(|l| l.starts_with(&id)).unwrap();
     assert!(line.ends_with('Z'), "revoked_at shown: {line}");
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'api_key.revoked' AND actor_type = 'cli'")
-            .await,
+        app.count(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'api_key.revoked' AND actor_type = 'cli'"
+        )
+        .await,
         1
     );
 
@@ -362,11 +398,7 @@ async fn browser_post(
     path: &str,
     body: Value,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut req = app
-        .client
-        .post(app.url(path))
-        .bearer_auth(key)
-        .json(&body);
+    let mut req = app.client.post(app.url(path)).bearer_auth(key).json(&body);
     if let Some(o) = origin {
         req = req.header("origin", o);
     }
@@ -416,9 +448,13 @@ async fn a_publishable_key_tracks_and_applies_from_the_site_origins_only() {
 
     let site = Some("https://www.acme.test");
     let click = json!({"code": "jane", "url": "https://www.acme.test/pricing"});
-    let (status, headers, body) = browser_post(&app, &pk, site, "/api/v1/track", click.clone()).await;
+    let (status, headers, body) =
+        browser_post(&app, &pk, site, "/api/v1/track", click.clone()).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(headers["access-control-allow-origin"], "https://www.acme.test");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://www.acme.test"
+    );
     assert!(body["click_id"].is_string() || body.is_object(), "{body}");
 
     let application = json!({"email": "new@partner.test", "name": "New Partner"});
@@ -429,8 +465,14 @@ async fn a_publishable_key_tracks_and_applies_from_the_site_origins_only() {
     // Another origin, or none, is refused, and nothing is written.
     let before = app.count("SELECT COUNT(*) FROM applications").await;
     for origin in [Some("https://evil.test"), None] {
-        let (status, headers, body) =
-            browser_post(&app, &pk, origin, "/api/v1/applications", json!({"email": "x@evil.test", "name": "X"})).await;
+        let (status, headers, body) = browser_post(
+            &app,
+            &pk,
+            origin,
+            "/api/v1/applications",
+            json!({"email": "x@evil.test", "name": "X"}),
+        )
+        .await;
         assert_eq!(status, 403, "{body}");
         assert!(!headers.contains_key("access-control-allow-origin"));
         let (status, _, _) = browser_post(&app, &pk, origin, "/api/v1/track", click.clone()).await;
@@ -465,13 +507,22 @@ async fn a_publishable_key_tracks_and_applies_from_the_site_origins_only() {
         .request(Method::OPTIONS, app.url("/api/v1/applications"))
         .header("origin", "https://www.acme.test")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization, content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
         .send()
         .await
         .unwrap();
     assert!(res.status().is_success());
-    assert_eq!(res.headers()["access-control-allow-origin"], "https://www.acme.test");
-    let allowed = res.headers()["access-control-allow-headers"].to_str().unwrap().to_lowercase();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://www.acme.test"
+    );
+    let allowed = res.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
     assert!(allowed.contains("authorization"), "{allowed}");
     let res = app
         .client

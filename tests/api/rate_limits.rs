@@ -69,11 +69,24 @@ async fn every_answer_carries_the_headers_and_the_budget_ends_in_429() {
     let reset = header(&h, "x-ratelimit-reset");
     assert!(reset > now && reset <= now + 60, "{reset} vs {now}");
 
-    let (status, h, _) =
-        send(&app, Some(&acme.key), Method::GET, "/api/v1/affiliates/aff_nope", None).await;
+    let (status, h, _) = send(
+        &app,
+        Some(&acme.key),
+        Method::GET,
+        "/api/v1/affiliates/aff_nope",
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
     assert_eq!(header(&h, "x-ratelimit-remaining"), 2);
-    let (status, h, _) = send(&app, Some(&acme.key), Method::GET, "/api/v1/no-such-route", None).await;
+    let (status, h, _) = send(
+        &app,
+        Some(&acme.key),
+        Method::GET,
+        "/api/v1/no-such-route",
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
     assert_eq!(header(&h, "x-ratelimit-remaining"), 1);
 
@@ -95,7 +108,9 @@ async fn every_answer_carries_the_headers_and_the_budget_ends_in_429() {
             Some(&acme.key),
             Method::POST,
             "/api/v1/affiliates",
-            Some(json!({"email": format!("a{i}@partners.test"), "name": "A", "send_invite": false})),
+            Some(
+                json!({"email": format!("a{i}@partners.test"), "name": "A", "send_invite": false}),
+            ),
         )
         .await;
         assert_eq!(status, 201, "{body}");
@@ -147,7 +162,10 @@ async fn the_defaults_are_120_reads_and_30_writes_a_minute() {
         s.api_rate_limit_write = DEFAULT_API_RATE_LIMIT_WRITE;
     })
     .await;
-    assert_eq!((DEFAULT_API_RATE_LIMIT_READ, DEFAULT_API_RATE_LIMIT_WRITE), (120, 30));
+    assert_eq!(
+        (DEFAULT_API_RATE_LIMIT_READ, DEFAULT_API_RATE_LIMIT_WRITE),
+        (120, 30)
+    );
     let acme = vendor(&app, "Acme").await;
     let (_, h, _) = send(&app, Some(&acme.key), Method::GET, "/api/v1/vendor", None).await;
     assert_eq!(header(&h, "x-ratelimit-limit"), 120);
@@ -168,7 +186,11 @@ async fn the_defaults_are_120_reads_and_30_writes_a_minute() {
         None,
     )
     .await;
-    assert_eq!(header(&h, "x-ratelimit-limit"), 30, "DELETE spends the write budget");
+    assert_eq!(
+        header(&h, "x-ratelimit-limit"),
+        30,
+        "DELETE spends the write budget"
+    );
 }
 
 #[tokio::test]
@@ -201,7 +223,11 @@ async fn a_vendor_sets_its_own_limits_through_the_api_and_the_dashboard() {
         Some(json!({"email": "a@partners.test", "name": "A", "send_invite": false})),
     )
     .await;
-    assert_eq!(header(&h, "x-ratelimit-limit"), 1_000_000, "writes keep the default");
+    assert_eq!(
+        header(&h, "x-ratelimit-limit"),
+        1_000_000,
+        "writes keep the default"
+    );
 
     // Out of range or the wrong type: refused, nothing changed.
     let (status, _, body) = send(
@@ -230,7 +256,10 @@ async fn a_vendor_sets_its_own_limits_through_the_api_and_the_dashboard() {
     // The dashboard form: empty = default.
     let staff = app.signed_in_client(&acme.owner, OWNER_PASSWORD).await;
     let (_, html) = page(&app, &staff, "/dashboard/developers").await;
-    assert!(html.contains(r#"name="rate_limit_read_per_minute" inputmode="numeric" value="3""#), "{html}");
+    assert!(
+        html.contains(r#"name="rate_limit_read_per_minute" inputmode="numeric" value="3""#),
+        "{html}"
+    );
     let res = app
         .post_form_as(
             &staff,
@@ -257,7 +286,10 @@ async fn a_vendor_sets_its_own_limits_through_the_api_and_the_dashboard() {
             &staff,
             "/dashboard/developers/rate-limits",
             "/dashboard/developers",
-            &[("rate_limit_read_per_minute", "lots"), ("rate_limit_write_per_minute", "")],
+            &[
+                ("rate_limit_read_per_minute", "lots"),
+                ("rate_limit_write_per_minute", ""),
+            ],
         )
         .await;
     assert_eq!(res.status(), 422);
@@ -290,13 +322,20 @@ async fn two_instances_on_postgresql_share_one_budget() {
     assert_eq!(status, 200);
     let mut remaining = Vec::new();
     for (i, instance) in [&app, &other, &app, &other].into_iter().enumerate() {
-        let (status, h, _) =
-            send(instance, Some(&acme.key), Method::GET, "/api/v1/vendor", None).await;
+        let (status, h, _) = send(
+            instance,
+            Some(&acme.key),
+            Method::GET,
+            "/api/v1/vendor",
+            None,
+        )
+        .await;
         assert_eq!(status, 200, "request {i}");
         remaining.push(header(&h, "x-ratelimit-remaining"));
     }
     assert_eq!(remaining, vec![3, 2, 1, 0]);
-    let (status, h, body) = send(&other, Some(&acme.key), Method::GET, "/api/v1/vendor", None).await;
+    let (status, h, body) =
+        send(&other, Some(&acme.key), Method::GET, "/api/v1/vendor", None).await;
     assert_eq!(status, 429, "{body}");
     assert!(h.contains_key("retry-after"));
     let (status, _, _) = send(&app, Some(&acme.key), Method::GET, "/api/v1/vendor", None).await;

@@ -224,9 +224,7 @@ impl RateLimiter {
     ) -> AppResult<Decision> {
         let limit = principal.limits(defaults).of(budget);
         let start = window_start(now_secs);
-        let hits = self
-            .hit(db, &principal.bucket(ip, budget), start)
-            .await?;
+        let hits = self.hit(db, &principal.bucket(ip, budget), start).await?;
         Ok(Decision::of(limit, hits, start, now_secs))
     }
 }

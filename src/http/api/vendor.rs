@@ -15,8 +15,8 @@ use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::{self, ApiJson};
-use serde_json::Value;
 use crate::http::client::header_str;
+use serde_json::Value;
 
 /// Largest logo body read; bigger uploads are refused as soon as they pass it.
 pub const LOGO_BODY_LIMIT: usize = logo::MAX_BYTES;
@@ -51,12 +51,13 @@ fn limit_field(field: &str, value: Option<Value>) -> AppResult<Option<Option<i64
     match value {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
-        Some(v) => v.as_i64().map(|n| Some(Some(n))).ok_or_else(|| {
-            AppError::BadRequestField {
+        Some(v) => v
+            .as_i64()
+            .map(|n| Some(Some(n)))
+            .ok_or_else(|| AppError::BadRequestField {
                 field: field.to_owned(),
                 message: format!("{field} must be a whole number or null"),
-            }
-        }),
+            }),
     }
 }
 
@@ -85,14 +86,8 @@ pub async fn update(
     let current = rate_limits::vendor_limits(&state.db, auth.vendor_id()).await?;
     let limits = rate_limits::patch(current, read, write)?;
     let actor = Actor::ApiKey(auth.0.key_id.clone());
-    let view = branding::update(
-        &state.db,
-        &state.settings,
-        auth.vendor_id(),
-        &input,
-        &actor,
-    )
-    .await?;
+    let view =
+        branding::update(&state.db, &state.settings, auth.vendor_id(), &input, &actor).await?;
     rate_limits::set_vendor_limits(&state.db, auth.vendor_id(), limits, &actor).await?;
     state.portal_hosts.forget_all();
     Ok(HttpResponse::Ok().json(with_limits(&state, auth.vendor_id(), view).await?))

@@ -10,8 +10,8 @@
 use actix_web::HttpMessage;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
 
@@ -52,10 +52,7 @@ pub async fn resolve(state: &AppState, bearer: Option<&str>, ip: &str) -> AppRes
     // Signed affiliate tokens are checked here (no database read) so made-up ones cannot
     // open fresh budgets; personal tokens are checked by `/me` itself.
     let affiliate_token = token.starts_with(affiliate_tokens::PREFIX)
-        && state
-            .affiliate_tokens
-            .verify(token, db::now_ms())
-            .is_some();
+        && state.affiliate_tokens.verify(token, db::now_ms()).is_some();
     if affiliate_token || token.starts_with(personal_tokens::PREFIX) {
         return Ok(Principal::Token {
             hash: tokens::sha256_hex(token),
