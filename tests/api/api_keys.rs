@@ -318,7 +318,7 @@ async fn the_api_creates_lists_and_revokes_keys_with_full_scope_only() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|k| k["prefix"] == &acme.key[..12])
+        .find(|k| k["prefix"] == acme.key[..12])
         .unwrap()["id"]
         .as_str()
         .unwrap()
