@@ -107,6 +107,14 @@ pub struct SettingsArgs {
     #[arg(long, env = "AFFILIA_STRIPE_API_BASE", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stripe_api_base: Option<String>,
+
+    /// Let webhook endpoints use plain http and addresses that are private, loopback,
+    /// link-local or cloud metadata (refused by default, at creation and at delivery, as
+    /// a guard against server-side request forgery); for local development and tests
+    /// [default: false].
+    #[arg(long, env = "AFFILIA_ALLOW_PRIVATE_WEBHOOK_URLS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_private_webhook_urls: Option<bool>,
 }
 
 /// How log lines are written.
@@ -171,6 +179,8 @@ pub struct Settings {
     pub stripe_connect_payouts: bool,
     /// Stripe API base URL (tests point it at a local fake).
     pub stripe_api_base: Url,
+    /// Whether webhook endpoints may be plain http or private/loopback addresses.
+    pub allow_private_webhook_urls: bool,
 }
 
 /// The layers merged by figment; every field optional so a file may set any subset.
@@ -189,6 +199,7 @@ struct Raw {
     http_workers: Option<usize>,
     stripe_connect_payouts: Option<bool>,
     stripe_api_base: Option<String>,
+    allow_private_webhook_urls: Option<bool>,
 }
 
 /// Stripe's API.
@@ -274,6 +285,7 @@ impl Settings {
                 }
                 None => Url::parse(STRIPE_API_BASE).context("Stripe API base")?,
             },
+            allow_private_webhook_urls: raw.allow_private_webhook_urls.unwrap_or(false),
         })
     }
 

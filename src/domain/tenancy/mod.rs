@@ -8,3 +8,4 @@ pub mod mail;
 pub mod password;
 pub mod staff;
 pub mod vendors;
+pub mod webhooks;

@@ -127,6 +127,7 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         http_workers: Some(1),
         stripe_connect_payouts: false,
         stripe_api_base: url::Url::parse("http://127.0.0.1:9").expect("static URL"),
+        allow_private_webhook_urls: false,
     }
 }
 
@@ -363,6 +364,7 @@ impl TestApp {
         let mailer = Mailer::from_url(self.smtp_url.as_deref()).expect("mailer");
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         Worker::new(self.db.clone(), mailer)
+            .with_settings(&self.state.settings)
             .run_due(now, &stopped)
             .await
             .expect("run jobs")
