@@ -306,4 +306,24 @@ mod tests {
         assert!(check_url_shape("https://2130706433/", false).is_err());
         assert!(check_url_shape("https://0x7f000001/", false).is_err());
     }
+
+    #[tokio::test]
+    async fn the_delivery_resolver_drops_private_addresses() {
+        use reqwest::dns::Resolve;
+        let name = || "localhost".parse::<reqwest::dns::Name>().unwrap();
+        let refused = GuardedResolver {
+            allow_private: false,
+        }
+        .resolve(name())
+        .await;
+        let err = refused.err().expect("localhost must be refused").to_string();
+        assert!(err.contains("non-public"), "{err}");
+        let allowed = GuardedResolver {
+            allow_private: true,
+        }
+        .resolve(name())
+        .await
+        .unwrap();
+        assert!(allowed.into_iter().any(|a| a.ip().is_loopback()));
+    }
 }
