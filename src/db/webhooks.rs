@@ -164,7 +164,11 @@ pub async fn update_endpoint<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// Deletes an endpoint with its deliveries and their attempts.
-pub async fn delete_endpoint(conn: &mut Conn, vendor_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+pub async fn delete_endpoint(
+    conn: &mut Conn,
+    vendor_id: &str,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
     sqlx::query(
         "DELETE FROM webhook_attempts WHERE delivery_id IN \
          (SELECT id FROM webhook_deliveries WHERE vendor_id = $1 AND endpoint_id = $2)",

@@ -12,8 +12,8 @@ use futures_util::future::join_all;
 
 use crate::db::{self, Db, webhooks::DeliveryRow};
 use crate::domain::tenancy::mail::Sender;
-use crate::domain::tenancy::webhooks::{address, delivery, signing};
 use crate::domain::tenancy::webhooks::delivery::AttemptResult;
+use crate::domain::tenancy::webhooks::{address, delivery, signing};
 
 /// Request timeout, connection included.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -156,7 +156,8 @@ impl Outbound {
             status_code: Some(status),
             latency_ms: elapsed_ms(started),
             response_excerpt: (!text.is_empty()).then_some(text),
-            error: (!(200..300).contains(&status)).then(|| format!("the endpoint answered {status}")),
+            error: (!(200..300).contains(&status))
+                .then(|| format!("the endpoint answered {status}")),
         }
     }
 }

@@ -138,10 +138,7 @@ async fn seed_001_apply_status_and_approve() {
             .await
             .unwrap();
     let payload: Value = serde_json::from_str(&payload).unwrap();
-    assert_eq!(
-        payload["application"]["email"],
-        "partner@example.test"
-    );
+    assert_eq!(payload["application"]["email"], "partner@example.test");
     assert_eq!(
         payload["affiliate"],
         json!({"id": affiliate_id, "code": "jane20", "customer_id": null})

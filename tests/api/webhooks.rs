@@ -168,10 +168,16 @@ fn verify_affilia(secret: &str, got: &Got) {
             _ => {}
         }
     }
-    let expected = hex::encode(hmac(secret.as_bytes(), format!("{t}.{}", got.body).as_bytes()));
+    let expected = hex::encode(hmac(
+        secret.as_bytes(),
+        format!("{t}.{}", got.body).as_bytes(),
+    ));
     assert_eq!(v1, expected, "Affilia-Signature must verify: {header}");
     let now = affilia::db::now_ms() / 1000;
-    assert!((now - t.parse::<i64>().unwrap()).abs() < 600, "fresh timestamp");
+    assert!(
+        (now - t.parse::<i64>().unwrap()).abs() < 600,
+        "fresh timestamp"
+    );
 }
 
 /// Verifies the Standard Webhooks headers as the standardwebhooks libraries do.
@@ -211,7 +217,10 @@ async fn an_approved_application_reaches_the_endpoint_with_signatures_that_verif
         .await;
     assert_eq!(listed["total"], 2);
     assert!(listed["data"][0].get("secret").is_none(), "{listed}");
-    assert_eq!(listed["data"][0]["events"], json!(["partner_application_approved"]));
+    assert_eq!(
+        listed["data"][0]["events"],
+        json!(["partner_application_approved"])
+    );
 
     let application_id = approved_application(&app, &v.key, "partner@example.test").await;
     assert!(app.run_jobs().await > 0);
@@ -284,7 +293,10 @@ async fn endpoints_are_validated_and_edited() {
             let (status, e) = app
                 .call(&key, Method::POST, "/api/v1/webhook-endpoints", Some(body))
                 .await;
-            (status, e["error"]["field"].as_str().unwrap_or_default().to_owned())
+            (
+                status,
+                e["error"]["field"].as_str().unwrap_or_default().to_owned(),
+            )
         }
     };
     assert_eq!(
@@ -295,10 +307,15 @@ async fn endpoints_are_validated_and_edited() {
         bad(json!({"url": "https://hooks.example.com/x", "events": []})).await,
         (422, "events".to_owned())
     );
-    assert_eq!(bad(json!({"url": "ftp://example.com/"})).await, (422, "url".to_owned()));
+    assert_eq!(
+        bad(json!({"url": "ftp://example.com/"})).await,
+        (422, "url".to_owned())
+    );
     assert_eq!(bad(json!({})).await, (422, "url".to_owned()));
     assert_eq!(
-        bad(json!({"url": "https://hooks.example.com/x", "colour": "red"})).await.0,
+        bad(json!({"url": "https://hooks.example.com/x", "colour": "red"}))
+            .await
+            .0,
         400
     );
 
@@ -386,11 +403,22 @@ async fn failures_are_retried_on_the_schedule_then_the_endpoint_is_disabled_with
     let got = rx.got();
     assert_eq!(got.len(), 9);
     let first_id = got[0].header("webhook-id");
-    assert!(got.iter().all(|g| g.header("webhook-id") == first_id), "stable id");
-    assert!(got.iter().all(|g| g.body == got[0].body), "same body on every retry");
+    assert!(
+        got.iter().all(|g| g.header("webhook-id") == first_id),
+        "stable id"
+    );
+    assert!(
+        got.iter().all(|g| g.body == got[0].body),
+        "same body on every retry"
+    );
 
     let (_, e) = app
-        .call(&v.key, Method::GET, &format!("/api/v1/webhook-endpoints/{id}"), None)
+        .call(
+            &v.key,
+            Method::GET,
+            &format!("/api/v1/webhook-endpoints/{id}"),
+            None,
+        )
         .await;
     assert_eq!(e["enabled"], false, "{e}");
     assert!(e["disabled_reason"].as_str().unwrap().contains("failed"));
@@ -405,7 +433,10 @@ async fn failures_are_retried_on_the_schedule_then_the_endpoint_is_disabled_with
     assert_eq!(log["data"][0]["status"], "failed");
     assert_eq!(log["data"][0]["attempts"].as_array().unwrap().len(), 9);
     assert_eq!(log["data"][0]["last_status_code"], 500);
-    assert_eq!(log["data"][0]["attempts"][8]["error"], "the endpoint answered 500");
+    assert_eq!(
+        log["data"][0]["attempts"][8]["error"],
+        "the endpoint answered 500"
+    );
 
     // Nothing more goes out, and the owner hears of it.
     app.run_jobs_at(t + 100 * 3_600_000).await;
@@ -413,7 +444,11 @@ async fn failures_are_retried_on_the_schedule_then_the_endpoint_is_disabled_with
     let mail = sink.wait_for(1, 10).await;
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].rcpt_to, vec![format!("<{}>", v.owner)]);
-    assert!(mail[0].data.contains("webhook endpoint"), "{}", mail[0].data);
+    assert!(
+        mail[0].data.contains("webhook endpoint"),
+        "{}",
+        mail[0].data
+    );
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'webhook_endpoint.disabled'")
             .await,
@@ -501,7 +536,12 @@ async fn a_410_disables_at_once_and_redelivery_and_test_events_work() {
     .await;
     app.run_jobs().await;
     let (_, e) = app
-        .call(&v.key, Method::GET, &format!("/api/v1/webhook-endpoints/{id}"), None)
+        .call(
+            &v.key,
+            Method::GET,
+            &format!("/api/v1/webhook-endpoints/{id}"),
+            None,
+        )
         .await;
     assert_eq!(e["enabled"], false);
     assert!(e["disabled_reason"].as_str().unwrap().contains("410"));
@@ -523,7 +563,10 @@ async fn a_410_disables_at_once_and_redelivery_and_test_events_work() {
             Some(json!({"enabled": true})),
         )
         .await;
-    assert_eq!((e["enabled"].clone(), e["disabled_reason"].clone()), (json!(true), Value::Null));
+    assert_eq!(
+        (e["enabled"].clone(), e["disabled_reason"].clone()),
+        (json!(true), Value::Null)
+    );
 }
 
 #[tokio::test]
@@ -550,7 +593,11 @@ async fn private_addresses_are_refused_at_creation_and_at_delivery() {
                 Some(json!({"url": url})),
             )
             .await;
-        assert_eq!((status, e["error"]["field"].as_str()), (422, Some("url")), "{url}: {e}");
+        assert_eq!(
+            (status, e["error"]["field"].as_str()),
+            (422, Some("url")),
+            "{url}: {e}"
+        );
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM webhook_endpoints").await, 0);
 
@@ -584,7 +631,10 @@ async fn private_addresses_are_refused_at_creation_and_at_delivery() {
         .await;
     let attempt = &log["data"][0]["attempts"][0];
     assert_eq!(attempt["status_code"], Value::Null, "{log}");
-    assert!(attempt["error"].as_str().unwrap().contains("url must"), "{log}");
+    assert!(
+        attempt["error"].as_str().unwrap().contains("url must"),
+        "{log}"
+    );
     assert_eq!(log["data"][0]["status"], "pending", "retried later");
 }
 
@@ -611,14 +661,26 @@ async fn tenants_see_only_their_own_endpoints_and_deliveries() {
             format!("/api/v1/webhook-endpoints/{id}"),
             Some(json!({"enabled": false})),
         ),
-        (Method::GET, format!("/api/v1/webhook-endpoints/{id}/deliveries"), None),
-        (Method::POST, format!("/api/v1/webhook-endpoints/{id}/test"), None),
+        (
+            Method::GET,
+            format!("/api/v1/webhook-endpoints/{id}/deliveries"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/webhook-endpoints/{id}/test"),
+            None,
+        ),
         (
             Method::POST,
             format!("/api/v1/webhook-deliveries/{delivery_id}/redeliver"),
             None,
         ),
-        (Method::DELETE, format!("/api/v1/webhook-endpoints/{id}"), None),
+        (
+            Method::DELETE,
+            format!("/api/v1/webhook-endpoints/{id}"),
+            None,
+        ),
     ] {
         let (status, e) = app.call(&b.key, method.clone(), &path, body).await;
         assert_eq!(status, 404, "{method} {path}: {e}");
@@ -649,7 +711,13 @@ async fn two_workers_make_one_delivery_per_endpoint_and_event() {
     let rx = Receiver::start().await;
     let rx2 = Receiver::start().await;
     endpoint(&app, &v.key, &rx.url, json!(["*"])).await;
-    endpoint(&app, &v.key, &rx2.url, json!(["partner_application_submitted"])).await;
+    endpoint(
+        &app,
+        &v.key,
+        &rx2.url,
+        json!(["partner_application_submitted"]),
+    )
+    .await;
     for i in 0..6 {
         let (status, _) = app
             .call(
@@ -683,4 +751,178 @@ async fn two_workers_make_one_delivery_per_endpoint_and_event() {
         ids.dedup();
         assert_eq!(ids.len(), 6, "each event once");
     }
+}
+
+#[tokio::test]
+async fn the_dashboard_page_manages_endpoints_and_shows_the_delivery_log() {
+    use crate::helpers::{OWNER_PASSWORD, csrf_from, pages::page};
+    let app = private_app().await;
+    let v = vendor(&app, "Acme").await;
+    let rival = vendor(&app, "Rival").await;
+    let staff = app.signed_in_client(&v.owner, OWNER_PASSWORD).await;
+    let rx = Receiver::start().await;
+    let (status, html) = page(&app, &staff, "/dashboard/developers/webhooks").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No endpoints yet"));
+    assert!(
+        html.contains("partner_application_approved"),
+        "catalogue checkboxes"
+    );
+    let token = csrf_from(&html);
+
+    // An unknown event type is refused with the form kept.
+    let res = staff
+        .post(app.url("/dashboard/developers/webhooks"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("url", rx.url.as_str()),
+            ("events", "nope.nothing"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("unknown event type"));
+
+    // Created: the secret is shown once.
+    let res = staff
+        .post(app.url("/dashboard/developers/webhooks"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("url", rx.url.as_str()),
+            ("description", "CRM sync"),
+            ("events", "deal.created"),
+            ("events", "webhook.test.never"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422, "every checkbox value is checked");
+    let res = staff
+        .post(app.url("/dashboard/developers/webhooks"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("url", rx.url.as_str()),
+            ("description", "CRM sync"),
+            ("all_events", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let html = res.text().await.unwrap();
+    let secret_at = html.find("whsec_").expect("secret shown");
+    let secret: String = html[secret_at..]
+        .chars()
+        .take_while(|c| !matches!(c, '<' | '"'))
+        .collect();
+    let (_, html) = page(&app, &staff, "/dashboard/developers/webhooks").await;
+    assert!(!html.contains(&secret), "shown once only");
+    assert!(html.contains("CRM sync"));
+    let (id,): (String,) = sqlx::query_as("SELECT id FROM webhook_endpoints")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+
+    // Send a test event from the page; the log shows the answer.
+    let res = staff
+        .post(app.url(&format!("/dashboard/developers/webhooks/{id}/test")))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    app.run_jobs().await;
+    assert_eq!(rx.got().len(), 1);
+    verify_standard(&secret, &rx.got()[0]);
+    let (status, html) = page(
+        &app,
+        &staff,
+        &format!("/dashboard/developers/webhooks/{id}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("webhook.test") && html.contains("succeeded"),
+        "{html}"
+    );
+    assert!(html.contains("answered 200"));
+    let (delivery_id,): (String,) = sqlx::query_as("SELECT id FROM webhook_deliveries")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+
+    // Redeliver inline (HTMX gets the row back).
+    let res = staff
+        .post(app.url(&format!(
+            "/dashboard/developers/webhooks/deliveries/{delivery_id}/redeliver"
+        )))
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains(&format!("delivery-{delivery_id}"))
+    );
+    app.run_jobs().await;
+    assert_eq!(rx.got().len(), 2);
+
+    // Disable from the list, then edit the filter.
+    let res = staff
+        .post(app.url(&format!("/dashboard/developers/webhooks/{id}/toggle")))
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.text().await.unwrap().contains("Enable"));
+    let res = staff
+        .post(app.url(&format!("/dashboard/developers/webhooks/{id}")))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("url", rx.url.as_str()),
+            ("description", "CRM"),
+            ("events", "deal.created"),
+            ("events", "payout.paid"),
+            ("enabled", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, e) = app
+        .call(
+            &v.key,
+            Method::GET,
+            &format!("/api/v1/webhook-endpoints/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(e["events"], json!(["deal.created", "payout.paid"]));
+    assert_eq!(e["enabled"], true);
+
+    // Another vendor's staff sees a 404.
+    let other = app.signed_in_client(&rival.owner, OWNER_PASSWORD).await;
+    let (status, _) = page(
+        &app,
+        &other,
+        &format!("/dashboard/developers/webhooks/{id}"),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Delete.
+    let res = staff
+        .post(app.url(&format!("/dashboard/developers/webhooks/{id}/delete")))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_endpoints").await, 0);
 }

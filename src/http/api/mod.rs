@@ -149,12 +149,18 @@ pub fn scope() -> Scope {
         .route("/webhook-endpoints", web::post().to(webhooks::create))
         .route("/webhook-endpoints/{id}", web::get().to(webhooks::show))
         .route("/webhook-endpoints/{id}", web::patch().to(webhooks::update))
-        .route("/webhook-endpoints/{id}", web::delete().to(webhooks::delete))
+        .route(
+            "/webhook-endpoints/{id}",
+            web::delete().to(webhooks::delete),
+        )
         .route(
             "/webhook-endpoints/{id}/deliveries",
             web::get().to(webhooks::deliveries),
         )
-        .route("/webhook-endpoints/{id}/test", web::post().to(webhooks::test))
+        .route(
+            "/webhook-endpoints/{id}/test",
+            web::post().to(webhooks::test),
+        )
         .route(
             "/webhook-deliveries/{id}/redeliver",
             web::post().to(webhooks::redeliver),

@@ -283,7 +283,16 @@ pub async fn create(
                 all_events: true,
                 ..FormValues::default()
             };
-            list_page(&staff, &state, StatusCode::CREATED, f, &[], None, Some(created)).await
+            list_page(
+                &staff,
+                &state,
+                StatusCode::CREATED,
+                f,
+                &[],
+                None,
+                Some(created),
+            )
+            .await
         }
         Err(e @ (AppError::Invalid { .. } | AppError::BadRequestField { .. })) => {
             list_page(

@@ -41,8 +41,13 @@ pub(super) async fn emit_commission_events(
     }
     for m in db::commissions::for_conversion(&mut *conn, vendor_id, conversion_id).await? {
         if ids.contains(&m.id) {
-            db::events::insert(&mut *conn, vendor_id, kind, &commission_json(&m).to_string())
-                .await?;
+            db::events::insert(
+                &mut *conn,
+                vendor_id,
+                kind,
+                &commission_json(&m).to_string(),
+            )
+            .await?;
         }
     }
     Ok(())

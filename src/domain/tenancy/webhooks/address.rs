@@ -77,7 +77,8 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 
 /// Why a URL cannot be an endpoint (the message of a 422 on `url`).
 pub fn check_url_shape(raw: &str, allow_private: bool) -> Result<Url, String> {
-    let url = Url::parse(raw.trim()).map_err(|_| "url must be an absolute https:// URL".to_owned())?;
+    let url =
+        Url::parse(raw.trim()).map_err(|_| "url must be an absolute https:// URL".to_owned())?;
     match url.scheme() {
         "https" => {}
         "http" if allow_private => {}
@@ -156,9 +157,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed: Vec<SocketAddr> = found
                 .iter()
                 .copied()
@@ -316,7 +316,10 @@ mod tests {
         }
         .resolve(name())
         .await;
-        let err = refused.err().expect("localhost must be refused").to_string();
+        let err = refused
+            .err()
+            .expect("localhost must be refused")
+            .to_string();
         assert!(err.contains("non-public"), "{err}");
         let allowed = GuardedResolver {
             allow_private: true,

@@ -52,7 +52,10 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ),
     ("payout.created", "A payout was opened in a payout run."),
     ("payout.paid", "A payout was marked as paid."),
-    ("payout.failed", "A payout failed; its commissions are available again."),
+    (
+        "payout.failed",
+        "A payout failed; its commissions are available again.",
+    ),
     ("deal.created", "An affiliate registered a deal."),
     ("deal.accepted", "A deal was accepted."),
     ("deal.rejected", "A deal was rejected."),

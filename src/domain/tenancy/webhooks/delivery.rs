@@ -314,10 +314,7 @@ mod tests {
         assert_eq!(total, 71 * 3_600_000 + 36 * 60_000);
         assert_eq!(next_step(1, false, false, 0), Next::RetryAt(60_000));
         assert_eq!(next_step(2, false, false, 0), Next::RetryAt(300_000));
-        assert_eq!(
-            next_step(8, false, false, 0),
-            Next::RetryAt(30 * 3_600_000)
-        );
+        assert_eq!(next_step(8, false, false, 0), Next::RetryAt(30 * 3_600_000));
         assert_eq!(next_step(9, false, false, 0), Next::Failed);
         assert_eq!(next_step(1, true, false, 0), Next::Failed);
         assert_eq!(next_step(3, false, true, 0), Next::Succeeded);
@@ -336,8 +333,14 @@ mod tests {
             None
         );
         assert!(
-            disable_reason(&failed(None), Next::RetryAt(1), false, Some(0), DISABLE_AFTER_MS)
-                .is_some()
+            disable_reason(
+                &failed(None),
+                Next::RetryAt(1),
+                false,
+                Some(0),
+                DISABLE_AFTER_MS
+            )
+            .is_some()
         );
         assert!(disable_reason(&failed(Some(500)), Next::Failed, false, Some(5), 10).is_some());
         assert_eq!(

@@ -136,7 +136,9 @@ pub fn parse_filter(events: &[String]) -> AppResult<Option<String>> {
         if !catalogue::is_known(kind) {
             return Err(AppError::invalid(
                 &format!("events[{i}]"),
-                format!("unknown event type {kind:?}; see the list of event types in the documentation"),
+                format!(
+                    "unknown event type {kind:?}; see the list of event types in the documentation"
+                ),
             ));
         }
         if !kinds.iter().any(|k| k == kind) {

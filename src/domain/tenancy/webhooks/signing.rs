@@ -77,7 +77,9 @@ mod tests {
     #[test]
     fn secrets_are_whsec_base64_of_32_bytes() {
         let s = new_secret();
-        let key = STANDARD.decode(s.strip_prefix(SECRET_PREFIX).unwrap()).unwrap();
+        let key = STANDARD
+            .decode(s.strip_prefix(SECRET_PREFIX).unwrap())
+            .unwrap();
         assert_eq!(key.len(), 32);
         assert_ne!(s, new_secret());
     }
