@@ -84,4 +84,14 @@ mod tests {
         assert!(!is_known("payout.exploded"));
         assert!(!is_known(TEST_EVENT));
     }
+
+    #[test]
+    fn the_readme_table_lists_the_catalogue() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        for (kind, description) in EVENT_TYPES {
+            let row = format!("| `{kind}` | {description} |");
+            assert!(readme.contains(&row), "README.md lacks the row {row}");
+        }
+    }
 }
