@@ -76,6 +76,8 @@ export class AffiliaServer {
       AFFILIA_SMTP_URL: `smtp://127.0.0.1:${this.smtpPort}`,
       AFFILIA_DASHBOARD_HOSTS: 'localhost,127.0.0.1',
       AFFILIA_HTTP_WORKERS: '2',
+      // Flow W delivers webhooks to a receiver on 127.0.0.1.
+      AFFILIA_ALLOW_PRIVATE_WEBHOOK_URLS: 'true',
       RUST_LOG: process.env.RUST_LOG || 'info',
       NO_COLOR: '1',
     };
