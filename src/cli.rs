@@ -192,10 +192,16 @@ async fn serve(settings: Settings, with_worker: bool) -> anyhow::Result<()> {
     let base_url = settings.base_url.clone();
     let db_url = crate::db::redact_url(&settings.database_url);
     let mailer = Mailer::from_url(settings.smtp_url.as_ref().map(|s| s.expose().as_str()))?;
+    let worker_settings = settings.clone();
     let app = Application::build(settings).await?;
     let (stop, stopped) = watch::channel(false);
-    let worker =
-        with_worker.then(|| tokio::spawn(Worker::new(app.state().db.clone(), mailer).run(stopped)));
+    let worker = with_worker.then(|| {
+        tokio::spawn(
+            Worker::new(app.state().db.clone(), mailer)
+                .with_settings(&worker_settings)
+                .run(stopped),
+        )
+    });
     tracing::info!(port = app.port(), database = %db_url, "Affilia is listening; open {base_url} in a browser");
     let served = app.run_until_stopped().await;
     // The HTTP server has drained; let the job in flight finish, then stop.
@@ -217,7 +223,11 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(Worker::new(db.clone(), mailer).run(stopped));
+    let task = tokio::spawn(
+        Worker::new(db.clone(), mailer)
+            .with_settings(&settings)
+            .run(stopped),
+    );
     shutdown_signal().await;
     tracing::info!("stopping: finishing the job in flight");
     let _ = stop.send(true);

@@ -119,6 +119,14 @@ pub struct SettingsArgs {
     #[arg(long, env = "AFFILIA_API_RATE_LIMIT_WRITE", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_rate_limit_write: Option<u32>,
+
+    /// Let webhook endpoints use plain http and addresses that are private, loopback,
+    /// link-local or cloud metadata (refused by default, at creation and at delivery, as
+    /// a guard against server-side request forgery); for local development and tests
+    /// [default: false].
+    #[arg(long, env = "AFFILIA_ALLOW_PRIVATE_WEBHOOK_URLS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_private_webhook_urls: Option<bool>,
 }
 
 /// How log lines are written.
@@ -187,6 +195,8 @@ pub struct Settings {
     pub api_rate_limit_read: u32,
     /// Default API writes per minute per key (vendors may set their own).
     pub api_rate_limit_write: u32,
+    /// Whether webhook endpoints may be plain http or private/loopback addresses.
+    pub allow_private_webhook_urls: bool,
 }
 
 /// The layers merged by figment; every field optional so a file may set any subset.
@@ -207,6 +217,7 @@ struct Raw {
     stripe_api_base: Option<String>,
     api_rate_limit_read: Option<u32>,
     api_rate_limit_write: Option<u32>,
+    allow_private_webhook_urls: Option<bool>,
 }
 
 /// Default API reads per minute per key (seed 004).
@@ -307,6 +318,7 @@ impl Settings {
                 raw.api_rate_limit_write
                     .unwrap_or(DEFAULT_API_RATE_LIMIT_WRITE),
             )?,
+            allow_private_webhook_urls: raw.allow_private_webhook_urls.unwrap_or(false),
         })
     }
 

@@ -31,6 +31,7 @@ pub mod referrals;
 pub mod throttle;
 pub mod users;
 pub mod vendors;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,12 +6,14 @@
 //! (1 min doubling to 6 h) until the job's attempts run out. On shutdown the job in flight
 //! finishes and the rest of the batch is handed back.
 //!
-//! Kinds: `send_email` now; webhook deliveries and scheduled payouts are added beside it.
-//! Each round also matures conversions whose holding period ended (a sweep rather than one
-//! job per conversion: conditional updates make it safe on several instances).
+//! Kinds: `send_email`. Each round also matures conversions whose holding period ended (a
+//! sweep rather than one job per conversion: conditional updates make it safe on several
+//! instances), runs scheduled payouts, and delivers webhooks from their own outbox
+//! ([`webhooks`]).
 
 pub mod mailer;
 pub mod send_email;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,16 +103,33 @@ pub struct Worker {
     db: Db,
     mailer: Arc<Mailer>,
     id: String,
+    webhooks: Option<Arc<webhooks::Outbound>>,
 }
 
 impl Worker {
-    /// A worker with a unique id.
+    /// A worker with a unique id. Webhooks go only to public addresses until
+    /// [`Worker::with_settings`] says otherwise.
     pub fn new(db: Db, mailer: Mailer) -> Self {
+        let sender = crate::domain::tenancy::mail::Sender {
+            address: "no-reply@localhost".into(),
+            base_url: "http://localhost".into(),
+        };
         Self {
             db,
             mailer: Arc::new(mailer),
             id: db::new_id("wrk"),
+            webhooks: outbound(false, sender),
         }
+    }
+
+    /// Takes the installation's settings for webhook delivery (private addresses, the
+    /// sender and links of the endpoint-disabled email).
+    pub fn with_settings(mut self, settings: &crate::config::Settings) -> Self {
+        self.webhooks = outbound(
+            settings.allow_private_webhook_urls,
+            crate::domain::tenancy::mail::Sender::from_settings(settings),
+        );
+        self
     }
 
     /// This worker's id (recorded on the jobs it claims).
@@ -131,6 +150,9 @@ impl Worker {
             .await
             .map_err(|e| anyhow::anyhow!("scheduled payouts: {e}"))?;
         let mut ran = 0;
+        if let Some(webhooks) = &self.webhooks {
+            ran += webhooks.run_due(&self.db, &self.id, now).await?;
+        }
         loop {
             let mut conn = self.db.begin().await?;
             let batch = db::jobs::claim(&mut *conn, &self.id, now, now + LEASE_MS, BATCH).await?;
@@ -204,6 +226,20 @@ impl Worker {
             }
         }
         tracing::info!(worker = %self.id, "job worker stopped");
+    }
+}
+
+/// The webhook client; without one (TLS set-up failed), deliveries wait in their outbox.
+fn outbound(
+    allow_private: bool,
+    sender: crate::domain::tenancy::mail::Sender,
+) -> Option<Arc<webhooks::Outbound>> {
+    match webhooks::Outbound::new(allow_private, sender) {
+        Ok(o) => Some(Arc::new(o)),
+        Err(e) => {
+            tracing::error!(error = ?e, "webhook client could not be built; deliveries wait");
+            None
+        }
     }
 }
 

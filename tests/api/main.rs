@@ -33,3 +33,4 @@ mod referrals;
 mod stripe_versions;
 mod sweep;
 mod tracking;
+mod webhooks;

@@ -7,7 +7,8 @@
 // Flows: A branding + custom domain, B magic-link sign-in on the custom domain (dashboard
 // figures, campaign links, sign-out, used link), C signed portal link, D iframe embed
 // (allowed and refused origins), E mobile layout, F Stripe webhooks signed by the official
-// `stripe` npm package (generateTestHeaderString). Screenshots go to tests/e2e/artifacts/
+// `stripe` npm package (generateTestHeaderString), W an outbound webhook verified with the
+// official `standardwebhooks` npm package. Screenshots go to tests/e2e/artifacts/
 // (or $E2E_ARTIFACTS) together with the server log.
 
 import assert from 'node:assert/strict';
@@ -20,6 +21,9 @@ import { AffiliaServer, E2E_DIR, ensureBinary, freePort } from './lib/app.mjs';
 import { Flow, HostApp, launch, moneyPattern, testText, until, visibleText } from './lib/browser.mjs';
 import { SmtpSink } from './lib/smtp-sink.mjs';
 import Stripe from 'stripe';
+import { Webhook } from 'standardwebhooks';
+import crypto from 'node:crypto';
+import http from 'node:http';
 
 const PORTAL_HOST = 'affiliates.acme.test';
 const PORTAL_NAME = 'Acme Partners';
@@ -516,5 +520,106 @@ describe("Stripe's own signer", () => {
     const list = await h.api.get(`/api/v1/conversions?customer_id=${customer}`);
     assert.equal(list.total, 1, JSON.stringify(list));
     assert.equal(list.data[0].commission_cents, 980);
+  });
+});
+
+/** A local HTTP receiver that records each request's raw body and headers. */
+async function webhookReceiver() {
+  const got = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), path: req.url });
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('ok');
+    });
+  });
+  const port = await freePort();
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { got, url: `http://127.0.0.1:${port}/hooks/affilia`, stop: () => new Promise((r) => server.close(r)) };
+}
+
+describe('outbound webhooks', () => {
+  it('W: an approved application reaches the endpoint and verifies with the standardwebhooks library', { timeout: FLOW_TIMEOUT }, async () => {
+    const f = new Flow('W-webhooks', artifacts);
+    const rx = await webhookReceiver();
+    try {
+      const endpoint = await f.step('POST /api/v1/webhook-endpoints', () =>
+        h.api.expect(201, 'POST', '/api/v1/webhook-endpoints', {
+          url: rx.url,
+          description: 'e2e receiver',
+          events: ['partner_application_approved'],
+        }),
+      );
+      assert.match(endpoint.secret, /^whsec_[A-Za-z0-9+/]+=*$/);
+      const app = await f.step('an application, approved through the API', async () => {
+        const a = await h.api.expect(201, 'POST', '/api/v1/applications', {
+          email: 'webhook.partner@example.com',
+          name: 'Ada Webhook',
+        });
+        await h.api.expect(200, 'POST', `/api/v1/applications/${a.id}/review`, { action: 'approve', code: 'ADA-HOOK' });
+        return a;
+      });
+      const delivery = await f.step('the worker delivers it', async () => {
+        await until(() => rx.got.length > 0, { timeout: 20000, message: () => 'no webhook arrived within 20 s' });
+        return rx.got[0];
+      });
+      await f.step('the official standardwebhooks library verifies it', () => {
+        const payload = new Webhook(endpoint.secret).verify(delivery.body, delivery.headers);
+        assert.equal(payload.event, 'partner_application_approved');
+        assert.equal(payload.id, delivery.headers['webhook-id']);
+        assert.equal(payload.data.application.id, app.id);
+        assert.equal(payload.data.application.email, 'webhook.partner@example.com');
+        assert.equal(payload.data.application.name, 'Ada Webhook');
+        assert.equal(payload.data.affiliate.code, 'ada-hook');
+        assert.ok('customer_id' in payload.data.affiliate);
+        // A tampered body or another secret is refused.
+        assert.throws(() => new Webhook(endpoint.secret).verify(delivery.body.replace('Ada', 'Eve'), delivery.headers));
+        assert.throws(() => new Webhook('whsec_' + crypto.randomBytes(32).toString('base64')).verify(delivery.body, delivery.headers));
+      });
+      await f.step('Affilia-Signature verifies too (Stripe-style HMAC of "t.body")', () => {
+        const parts = Object.fromEntries(delivery.headers['affilia-signature'].split(',').map((p) => p.split('=', 2)));
+        const expected = crypto.createHmac('sha256', endpoint.secret).update(`${parts.t}.${delivery.body}`).digest('hex');
+        assert.equal(parts.v1, expected);
+        assert.ok(Math.abs(Date.now() / 1000 - Number(parts.t)) < 300);
+        assert.match(delivery.headers['user-agent'], /^Affilia-Webhooks\//);
+        assert.equal(delivery.headers['content-type'], 'application/json');
+      });
+      await f.step('the delivery log shows the 200', async () => {
+        await until(async () => (await h.api.get(`/api/v1/webhook-endpoints/${endpoint.id}/deliveries`)).data[0]?.status === 'succeeded', {
+          message: () => 'delivery not marked succeeded',
+        });
+        const log = await h.api.get(`/api/v1/webhook-endpoints/${endpoint.id}/deliveries`);
+        assert.equal(log.data[0].attempts[0].status_code, 200);
+        assert.equal(log.data[0].attempts[0].response_excerpt, 'ok');
+      });
+      // The dashboard page, signed in as the owner, on a desktop and a phone.
+      for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['mobile', { width: 375, height: 740 }]]) {
+        const ctx = await context({ viewport });
+        f.page = await ctx.newPage();
+        await f.step(`dashboard sign-in and the webhook pages (${label})`, async () => {
+          await f.page.goto(`${h.server.baseUrl}/login`);
+          await f.page.locator('input[name="email"]').first().fill('owner@acme.test');
+          await f.page.locator('input[name="password"]').first().fill('correct horse battery');
+          await Promise.all([f.page.waitForURL(/\/dashboard/), f.page.locator('form:has(input[name="password"]) button[type="submit"]').first().click()]);
+          const res = await f.page.goto(`${h.server.baseUrl}/dashboard/developers/webhooks`);
+          assert.equal(res.status(), 200);
+          assert.match(await visibleText(f.page), /e2e receiver/);
+          // The page's own content fits the screen (the shared top bar is the layout's).
+          const width = await f.page.evaluate(() => document.querySelector('main').scrollWidth);
+          assert.ok(width <= viewport.width + 1, `webhooks content is ${width}px wide at ${viewport.width}`);
+        });
+        await f.screenshot(`list-${label}`);
+        await f.step(`the delivery log (${label})`, async () => {
+          const res = await f.page.goto(`${h.server.baseUrl}/dashboard/developers/webhooks/${endpoint.id}`);
+          assert.equal(res.status(), 200);
+          assert.match(await visibleText(f.page), /succeeded/);
+        });
+        await f.screenshot(`log-${label}`);
+      }
+    } finally {
+      await rx.stop();
+    }
   });
 });

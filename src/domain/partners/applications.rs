@@ -131,6 +131,23 @@ pub async fn submit(
         ),
         None => e.into(),
     })?;
+    db::events::insert(
+        &mut *tx,
+        &vendor.id,
+        "partner_application_submitted",
+        &json!({"application": {
+            "id": application.id,
+            "email": application.email,
+            "name": application.name,
+            "company": application.company,
+            "website": application.website,
+            "reason": application.reason,
+            "program_id": application.program_id,
+            "source": application.source,
+        }})
+        .to_string(),
+    )
+    .await?;
     let application = if program.auto_approve == 1 {
         approve_in(&mut tx, sender, vendor, &application, None, &Actor::System).await?
     } else {
@@ -283,12 +300,10 @@ async fn approve_in(
         .await?
         .ok_or(AppError::NotFound)?;
     affiliates::send_link_email(conn, sender, vendor, &affiliate, LinkEmail::Welcome).await?;
+    // Seed 001's payload; the stored payload is the delivery's `data` object.
     let payload = json!({
-        "event": "partner_application_approved",
-        "data": {
-            "application": {"id": application.id, "email": application.email, "name": application.name},
-            "affiliate": {"id": affiliate.id, "code": code, "customer_id": affiliate.customer_id},
-        }
+        "application": {"id": application.id, "email": application.email, "name": application.name},
+        "affiliate": {"id": affiliate.id, "code": code, "customer_id": affiliate.customer_id},
     });
     db::events::insert(
         &mut *conn,
@@ -365,8 +380,7 @@ async fn reject_in(
     )
     .await?;
     let payload = json!({
-        "event": "partner_application_rejected",
-        "data": {"application": {"id": application.id, "email": application.email, "name": application.name, "reason": reason}}
+        "application": {"id": application.id, "email": application.email, "name": application.name, "reason": reason}
     });
     db::events::insert(
         &mut *conn,

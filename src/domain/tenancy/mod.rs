@@ -9,3 +9,4 @@ pub mod password;
 pub mod rate_limits;
 pub mod staff;
 pub mod vendors;
+pub mod webhooks;

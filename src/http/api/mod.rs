@@ -20,6 +20,7 @@ pub mod programs;
 pub mod referrals;
 pub mod tracking;
 pub mod vendor;
+pub mod webhooks;
 
 use actix_web::dev::HttpServiceFactory;
 use actix_web::http::Method;
@@ -154,6 +155,26 @@ pub fn scope() -> impl HttpServiceFactory {
         .route(
             "/programs/{id}/migrate-enrollments",
             web::post().to(programs::migrate),
+        )
+        .route("/webhook-endpoints", web::get().to(webhooks::list))
+        .route("/webhook-endpoints", web::post().to(webhooks::create))
+        .route("/webhook-endpoints/{id}", web::get().to(webhooks::show))
+        .route("/webhook-endpoints/{id}", web::patch().to(webhooks::update))
+        .route(
+            "/webhook-endpoints/{id}",
+            web::delete().to(webhooks::delete),
+        )
+        .route(
+            "/webhook-endpoints/{id}/deliveries",
+            web::get().to(webhooks::deliveries),
+        )
+        .route(
+            "/webhook-endpoints/{id}/test",
+            web::post().to(webhooks::test),
+        )
+        .route(
+            "/webhook-deliveries/{id}/redeliver",
+            web::post().to(webhooks::redeliver),
         )
         .default_service(web::to(crate::http::not_found))
 }

@@ -14,6 +14,7 @@ pub mod payouts;
 pub mod programs;
 pub mod settings;
 pub mod setup;
+pub mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -136,6 +137,38 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/programs/{id}/migrate",
             web::post().to(programs::migrate),
+        )
+        .route(
+            "/dashboard/developers/webhooks",
+            web::get().to(webhooks::list),
+        )
+        .route(
+            "/dashboard/developers/webhooks",
+            web::post().to(webhooks::create),
+        )
+        .route(
+            "/dashboard/developers/webhooks/deliveries/{id}/redeliver",
+            web::post().to(webhooks::redeliver),
+        )
+        .route(
+            "/dashboard/developers/webhooks/{id}",
+            web::get().to(webhooks::show),
+        )
+        .route(
+            "/dashboard/developers/webhooks/{id}",
+            web::post().to(webhooks::update),
+        )
+        .route(
+            "/dashboard/developers/webhooks/{id}/toggle",
+            web::post().to(webhooks::toggle),
+        )
+        .route(
+            "/dashboard/developers/webhooks/{id}/delete",
+            web::post().to(webhooks::delete),
+        )
+        .route(
+            "/dashboard/developers/webhooks/{id}/test",
+            web::post().to(webhooks::test),
         )
         .route("/dashboard/settings", web::get().to(settings::show))
         .route("/dashboard/settings", web::post().to(settings::save))

@@ -131,6 +131,7 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         // their own limits.
         api_rate_limit_read: 1_000_000,
         api_rate_limit_write: 1_000_000,
+        allow_private_webhook_urls: false,
     }
 }
 
@@ -367,6 +368,7 @@ impl TestApp {
         let mailer = Mailer::from_url(self.smtp_url.as_deref()).expect("mailer");
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         Worker::new(self.db.clone(), mailer)
+            .with_settings(&self.state.settings)
             .run_due(now, &stopped)
             .await
             .expect("run jobs")

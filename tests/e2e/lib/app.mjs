@@ -79,6 +79,8 @@ export class AffiliaServer {
       // The browser tests drive the API faster than the default 30 writes a minute.
       AFFILIA_API_RATE_LIMIT_READ: '1000000',
       AFFILIA_API_RATE_LIMIT_WRITE: '1000000',
+      // Flow W delivers webhooks to a receiver on 127.0.0.1.
+      AFFILIA_ALLOW_PRIVATE_WEBHOOK_URLS: 'true',
       RUST_LOG: process.env.RUST_LOG || 'info',
       NO_COLOR: '1',
     };

@@ -8,6 +8,8 @@ use crate::domain::values::status::CommissionStatus;
 use crate::domain::{earnings::ledger, values::text};
 use crate::error::{AppError, AppResult};
 
+use super::reads::emit_commission_events;
+
 /// Matures every conversion whose holding period ended by `now`: approved, and its pending
 /// commissions move to available. Each conversion in its own transaction; a conversion
 /// another worker took first is skipped. Returns how many matured.
@@ -49,6 +51,7 @@ async fn release_commissions(
     kind: &str,
     at: Option<i64>,
 ) -> AppResult<()> {
+    let mut released = Vec::new();
     for m in db::commissions::for_conversion(&mut *conn, &c.vendor_id, &c.id).await? {
         if !CommissionStatus::Pending.is(&m.status) {
             continue;
@@ -59,9 +62,10 @@ async fn release_commissions(
         };
         if moved {
             ledger::made_available(conn, &c.vendor_id, &m, kind).await?;
+            released.push(m.id);
         }
     }
-    Ok(())
+    emit_commission_events(conn, &c.vendor_id, &c.id, "commission.approved", &released).await
 }
 
 /// Approves a pending conversion now: its commissions become available at once.
@@ -122,13 +126,16 @@ pub async fn reject(
             c.status
         )));
     }
+    let mut taken_back = Vec::new();
     for m in db::commissions::for_conversion(&mut *tx, vendor_id, id).await? {
         if CommissionStatus::Pending.is(&m.status)
             && db::commissions::transition(&mut *tx, &m.id, "pending", "rejected").await?
         {
             ledger::rejected(&mut tx, vendor_id, &m).await?;
+            taken_back.push(m.id);
         }
     }
+    emit_commission_events(&mut tx, vendor_id, id, "commission.reversed", &taken_back).await?;
     audit::record(
         &mut *tx,
         vendor_id,

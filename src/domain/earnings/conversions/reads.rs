@@ -27,6 +27,32 @@ pub async fn get(db: &Db, vendor_id: &str, id: &str) -> AppResult<Value> {
     Ok(conversion_json(&c, &commissions))
 }
 
+/// Writes a `commission.*` event (the commission's API JSON, as stored now) for each of
+/// `ids` among the conversion's commissions, in the caller's transaction.
+pub(super) async fn emit_commission_events(
+    conn: &mut crate::db::Conn,
+    vendor_id: &str,
+    conversion_id: &str,
+    kind: &str,
+    ids: &[String],
+) -> crate::error::AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    for m in db::commissions::for_conversion(&mut *conn, vendor_id, conversion_id).await? {
+        if ids.contains(&m.id) {
+            db::events::insert(
+                &mut *conn,
+                vendor_id,
+                kind,
+                &commission_json(&m).to_string(),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// A commission as API JSON.
 pub fn commission_json(c: &CommissionRow) -> Value {
     json!({

@@ -239,6 +239,15 @@ pub(super) async fn record(
         &conversion_json(&conversion, &commissions).to_string(),
     )
     .await?;
+    for m in &commissions {
+        db::events::insert(
+            &mut *conn,
+            vendor_id,
+            "commission.created",
+            &commission_json(m).to_string(),
+        )
+        .await?;
+    }
     Ok((conversion, commissions))
 }
 

@@ -11,6 +11,7 @@ use crate::domain::values::status::CommissionStatus;
 use crate::error::{AppError, AppResult};
 
 use super::matching::{PaymentIds, pair, settle};
+use super::reads::emit_commission_events;
 
 /// Reverses the conversion's commissions in proportion to `refunded` of its amount; returns
 /// the amount reversed now.
@@ -22,6 +23,7 @@ pub(super) async fn reverse_share(
 ) -> AppResult<i64> {
     let fully = refunded >= c.amount_cents;
     let mut reversed_total = 0;
+    let mut reversed = Vec::new();
     for m in db::commissions::for_conversion(&mut *conn, vendor_id, &c.id).await? {
         if CommissionStatus::Rejected.is(&m.status) {
             continue;
@@ -41,7 +43,9 @@ pub(super) async fn reverse_share(
         }
         ledger::reversed(conn, vendor_id, &m, delta).await?;
         reversed_total += delta;
+        reversed.push(m.id);
     }
+    emit_commission_events(conn, vendor_id, &c.id, "commission.reversed", &reversed).await?;
     Ok(reversed_total)
 }
 
@@ -109,13 +113,17 @@ pub async fn on_refund(
     let after = db::conversions::by_id(&mut *conn, vendor_id, &c.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    db::events::insert(
-        &mut *conn,
-        vendor_id,
-        "conversion.refunded",
-        &json!({"conversion_id": c.id, "refunded_cents": refunded, "reversed_cents": reversed_total}).to_string(),
-    )
-    .await?;
+    // A partial refund shows as `commission.reversed` events; the conversion itself is
+    // reversed only once the whole sale is refunded.
+    if after.status == "reversed" && c.status != "reversed" {
+        db::events::insert(
+            &mut *conn,
+            vendor_id,
+            "conversion.reversed",
+            &json!({"conversion_id": c.id, "reason": "refunded", "refunded_cents": refunded, "reversed_cents": reversed_total}).to_string(),
+        )
+        .await?;
+    }
     Ok(Processed {
         status: "processed",
         result: json!({

@@ -287,7 +287,46 @@ pub async fn insert_enrolled(
     if payout.method.is_some() {
         db::affiliates::set_payout(&mut *conn, vendor_id, &id, &payout.columns()).await?;
     }
+    emit_event(conn, vendor_id, &id, "affiliate.created", Some(&code)).await?;
     Ok((id, code))
+}
+
+/// Writes an `affiliate.created` / `affiliate.updated` event (`data.affiliate`, with the
+/// referral code of the first enrollment when it is known) in the caller's transaction.
+pub async fn emit_event(
+    conn: &mut db::Conn,
+    vendor_id: &str,
+    id: &str,
+    kind: &str,
+    code: Option<&str>,
+) -> AppResult<()> {
+    let a = db::affiliates::by_id(&mut *conn, vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut affiliate = json!({
+        "id": a.id,
+        "email": a.email,
+        "name": a.name,
+        "company": a.company,
+        "website": a.website,
+        "status": a.status,
+        "customer_id": a.customer_id,
+        "external_source": a.external_source,
+        "external_id": a.external_id,
+        "parent_affiliate_id": a.parent_affiliate_id,
+        "created_at": db::rfc3339(a.created_at),
+    });
+    if let Some(code) = code {
+        affiliate["code"] = json!(code);
+    }
+    db::events::insert(
+        &mut *conn,
+        vendor_id,
+        kind,
+        &json!({ "affiliate": affiliate }).to_string(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The program a request names (422 if it is not the vendor's), or the default program.
@@ -437,6 +476,7 @@ pub async fn update(
         json!({}),
     )
     .await?;
+    emit_event(&mut tx, vendor_id, id, "affiliate.updated", None).await?;
     tx.commit().await?;
     get(db, vendor_id, id).await
 }
