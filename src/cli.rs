@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::domain::partners::onboarding;
 use crate::domain::tenancy::api_keys::{self, Scope};
 use crate::domain::tenancy::audit::Actor;
+use crate::domain::tenancy::consumers;
 use crate::domain::{tenancy::staff, tenancy::vendors};
 use crate::jobs::Worker;
 use crate::jobs::mailer::Mailer;
@@ -85,6 +86,19 @@ enum AdminCommand {
         /// What the key may do: full, write or read.
         #[arg(long, default_value = "full")]
         scope: String,
+    },
+    /// Register a kernel consumer (an embedded integration signing HS256 JWTs) for a vendor
+    /// and print its secret (it is shown only this once).
+    CreateConsumer {
+        /// Vendor id or slug.
+        #[arg(long)]
+        vendor: String,
+        /// The consumer's name: the JWT `iss`, unique across the installation.
+        #[arg(long)]
+        name: String,
+        /// Label stamped on the affiliates it provisions (default: the name).
+        #[arg(long)]
+        external_source: Option<String>,
     },
     /// Set a new password for a staff account.
     ResetPassword {
@@ -269,6 +283,32 @@ async fn admin(cmd: AdminCommand, db: &Db, settings: &Settings) -> anyhow::Resul
                 scope.as_str()
             );
             println!("{}", key.key);
+        }
+        AdminCommand::CreateConsumer {
+            vendor,
+            name,
+            external_source,
+        } => {
+            let vendor = vendors::find(db, &vendor).await.context("no such vendor")?;
+            let secrets = consumers::ConsumerSecrets::new(settings.secret_key.expose());
+            let input = consumers::NewConsumerInput {
+                name,
+                external_source,
+                ..consumers::NewConsumerInput::default()
+            };
+            let created =
+                consumers::create(db, &secrets, &vendor.id, &input, &Actor::Cli).await?;
+            eprintln!(
+                "consumer {} ({}) for {}, external source {}; sign HS256 JWTs with iss={} \
+                 and aud={}. Its secret is shown only once:",
+                created.consumer.id,
+                created.consumer.name,
+                vendor.slug,
+                created.consumer.external_source,
+                created.consumer.name,
+                consumers::AUDIENCE,
+            );
+            println!("{}", created.secret);
         }
         AdminCommand::ResetPassword { email, password } => {
             let user = staff::reset_password(db, &email, &password).await?;
