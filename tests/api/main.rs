@@ -14,6 +14,7 @@ mod dashboard_auth;
 mod deals_links;
 mod email;
 mod host_routing;
+mod kernel;
 mod ingest_batch;
 mod jobs;
 mod ledger_props;
