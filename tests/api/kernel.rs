@@ -631,3 +631,224 @@ async fn kernel_events_convert_for_a_provisioned_affiliate() {
     .await;
     assert_eq!((status, err["error"]["code"].as_str()), (401, Some("invalid_token")));
 }
+
+#[tokio::test]
+async fn the_cli_creates_a_consumer_whose_secret_signs_working_tokens() {
+    let app = spawn_app().await;
+    let v = vendor(&app, "Acme").await;
+    let run = |args: Vec<&'static str>| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_affilia"))
+            .args(args)
+            .env("DATABASE_URL", &app.database_url)
+            .env("AFFILIA_SECRET_KEY", &app.secret_hex)
+            .env("AFFILIA_DATA_DIR", std::env::temp_dir())
+            .env("RUST_LOG", "warn")
+            .output()
+    };
+    let out = run(vec![
+        "admin",
+        "create-consumer",
+        "--vendor",
+        "acme",
+        "--name",
+        "newgensales",
+        "--external-source",
+        "your-app",
+    ])
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("shown only once"), "{stderr}");
+    let secret = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(secret.starts_with("afcs_"), "{secret}");
+    let c = Consumer {
+        id: String::new(),
+        name: "newgensales".into(),
+        secret,
+    };
+    let (status, out) = provision(&app, &c, alex(&v)).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["external_source"], "your-app");
+
+    // A taken name fails with a one-line message and status 1.
+    let again = run(vec![
+        "admin",
+        "create-consumer",
+        "--vendor",
+        "acme",
+        "--name",
+        "newgensales",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM consumers").await, 1);
+}
+
+/// The secret shown on the page after a create or rotate.
+fn shown_secret(html: &str) -> String {
+    let marker = "<code class=\"secret\">";
+    let start = html.find(marker).expect("the page shows the secret") + marker.len();
+    html[start..start + 69].to_owned()
+}
+
+#[tokio::test]
+async fn the_dashboard_creates_disables_limits_and_rotates_consumers() {
+    use crate::helpers::{OWNER_PASSWORD, csrf_from};
+    let app = spawn_app().await;
+    let v = vendor(&app, "Acme").await;
+    let browser = app.signed_in_client(&v.owner, OWNER_PASSWORD).await;
+    let page_url = app.url("/dashboard/developers/consumers");
+    let html = browser.get(&page_url).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("No consumer yet"), "{html}");
+    assert!(html.contains(&v.id), "the page names the vendor id for the body");
+    let csrf = csrf_from(&html);
+
+    // Create: 201 with the secret shown once and a copy button.
+    let res = browser
+        .post(&page_url)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("name", "NewGenSales"),
+            ("external_source", ""),
+            ("read_limit_per_minute", ""),
+            ("write_limit_per_minute", "30"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let html = res.text().await.unwrap();
+    let secret = shown_secret(&html);
+    assert!(secret.starts_with("afcs_"));
+    assert!(html.contains(&format!("data-copy=\"{secret}\"")));
+    let c = Consumer {
+        id: String::new(),
+        name: "newgensales".into(),
+        secret: secret.clone(),
+    };
+    let (status, out) = provision(&app, &c, alex(&v)).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["external_source"], "newgensales");
+    // Reloading never shows it again.
+    let html = browser.get(&page_url).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains(&secret));
+    assert!(html.contains(&secret[..11]), "the prefix is listed");
+    let (_, list) = app.call(&v.key, Method::GET, "/api/v1/consumers", None).await;
+    let id = list["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(list["data"][0]["write_limit_per_minute"], 30);
+
+    // A taken name or a bad limit re-shows the form with the error.
+    let res = browser
+        .post(&page_url)
+        .form(&[("csrf_token", csrf.as_str()), ("name", "newgensales")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let res = browser
+        .post(&page_url)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("name", "other"),
+            ("read_limit_per_minute", "lots"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("must be a whole number"));
+
+    // Disable inline (HTMX): the row comes back disabled and tokens are refused at once.
+    let res = browser
+        .post(app.url(&format!("/dashboard/developers/consumers/{id}/enabled")))
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", &csrf)
+        .form(&[("enabled", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let row = res.text().await.unwrap();
+    assert!(row.starts_with(&format!("<tr id=\"consumer-{id}\"")), "{row}");
+    assert!(row.contains(">disabled<") && row.contains(">Enable<"), "{row}");
+    let (status, err) = provision(&app, &c, alex(&v)).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (401, Some("consumer_disabled")));
+
+    // Limits inline; a bad one answers the row with the reason and changes nothing.
+    let limits = app.url(&format!("/dashboard/developers/consumers/{id}/limits"));
+    let res = browser
+        .post(&limits)
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", &csrf)
+        .form(&[("read_limit_per_minute", "600"), ("write_limit_per_minute", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = browser
+        .post(&limits)
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", &csrf)
+        .form(&[("read_limit_per_minute", "0"), ("write_limit_per_minute", "")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.text().await.unwrap().contains("between 1 and"));
+    let (_, one) = app
+        .call(&v.key, Method::GET, &format!("/api/v1/consumers/{id}"), None)
+        .await;
+    assert_eq!(one["read_limit_per_minute"], 600);
+    assert_eq!(one["write_limit_per_minute"], Value::Null);
+    assert_eq!(one["enabled"], false);
+
+    // Without HTMX the forms redirect back; enable again, then rotate the secret.
+    let res = browser
+        .post(app.url(&format!("/dashboard/developers/consumers/{id}/enabled")))
+        .form(&[("csrf_token", csrf.as_str()), ("enabled", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = browser
+        .post(app.url(&format!("/dashboard/developers/consumers/{id}/rotate")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let rotated = shown_secret(&res.text().await.unwrap());
+    assert_ne!(rotated, secret);
+    let (status, err) = provision(&app, &c, alex(&v)).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (401, Some("invalid_signature")));
+    let c = Consumer { secret: rotated, ..c };
+    let (status, _) = provision(&app, &c, alex(&v)).await;
+    assert_eq!(status, 200);
+
+    // Another vendor's staff cannot touch it; without the CSRF token nothing changes.
+    let other = vendor(&app, "Globex").await;
+    let rival = app.signed_in_client(&other.owner, OWNER_PASSWORD).await;
+    let rival_csrf = csrf_from(
+        &rival.get(&page_url).send().await.unwrap().text().await.unwrap(),
+    );
+    let res = rival
+        .post(app.url(&format!("/dashboard/developers/consumers/{id}/enabled")))
+        .form(&[("csrf_token", rival_csrf.as_str()), ("enabled", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = browser
+        .post(app.url(&format!("/dashboard/developers/consumers/{id}/enabled")))
+        .form(&[("enabled", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let (_, one) = app
+        .call(&v.key, Method::GET, &format!("/api/v1/consumers/{id}"), None)
+        .await;
+    assert_eq!(one["enabled"], true);
+}
