@@ -296,8 +296,7 @@ async fn admin(cmd: AdminCommand, db: &Db, settings: &Settings) -> anyhow::Resul
                 external_source,
                 ..consumers::NewConsumerInput::default()
             };
-            let created =
-                consumers::create(db, &secrets, &vendor.id, &input, &Actor::Cli).await?;
+            let created = consumers::create(db, &secrets, &vendor.id, &input, &Actor::Cli).await?;
             eprintln!(
                 "consumer {} ({}) for {}, external source {}; sign HS256 JWTs with iss={} \
                  and aud={}. Its secret is shown only once:",

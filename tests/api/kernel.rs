@@ -75,12 +75,13 @@ async fn provisioning_twice_gives_one_affiliate_and_the_same_rows() {
 
     let (status, first) = provision(&app, &c, alex(&v)).await;
     assert_eq!(status, 200, "{first}");
-    let keys: Vec<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(
-        keys.len(),
-        6,
-        "exactly the seed-000 fields: {first}"
-    );
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.len(), 6, "exactly the seed-000 fields: {first}");
     assert_eq!(first["created"], true);
     assert_eq!(first["external_source"], "newgensales");
     assert_eq!(first["external_id"], "user_abc123");
@@ -105,7 +106,12 @@ async fn provisioning_twice_gives_one_affiliate_and_the_same_rows() {
     // The affiliate is in the vendor's dashboard list and API, active, paid through Stripe.
     let id = first["affiliate_id"].as_str().unwrap();
     let (status, a) = app
-        .call(&v.key, Method::GET, &format!("/api/v1/affiliates/{id}"), None)
+        .call(
+            &v.key,
+            Method::GET,
+            &format!("/api/v1/affiliates/{id}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{a}");
     assert_eq!(a["status"], "active");
@@ -113,7 +119,10 @@ async fn provisioning_twice_gives_one_affiliate_and_the_same_rows() {
     assert_eq!(a["external_id"], "user_abc123");
     assert_eq!(a["payout_method"], "stripe_connect");
     assert_eq!(a["stripe_account_id"], "acct_1Nv0FGQ9RKHgCVdK");
-    assert_eq!(a["enrollments"][0]["program_id"].as_str(), Some(v.program_id.as_str()));
+    assert_eq!(
+        a["enrollments"][0]["program_id"].as_str(),
+        Some(v.program_id.as_str())
+    );
 }
 
 #[tokio::test]
@@ -163,7 +172,13 @@ async fn concurrent_identical_provisions_create_one_affiliate() {
 async fn an_email_of_a_self_signed_up_affiliate_is_stamped_not_duplicated() {
     let app = spawn_app().await;
     let v = vendor(&app, "Acme").await;
-    let c = consumer(&app, &v, "newgensales", json!({"external_source": "your-app"})).await;
+    let c = consumer(
+        &app,
+        &v,
+        "newgensales",
+        json!({"external_source": "your-app"}),
+    )
+    .await;
     // Jane signed up by herself (an affiliate of another program only).
     let (status, p) = app
         .call(
@@ -180,9 +195,11 @@ async fn an_email_of_a_self_signed_up_affiliate_is_stamped_not_duplicated() {
             &v.key,
             Method::POST,
             "/api/v1/affiliates",
-            Some(json!({"email": "jane@acme.test", "name": "Jane", "program_id": resellers,
+            Some(
+                json!({"email": "jane@acme.test", "name": "Jane", "program_id": resellers,
                         "send_invite": false, "payout_method": "paypal",
-                        "payout_email": "jane@paypal.test"})),
+                        "payout_email": "jane@paypal.test"}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{jane}");
@@ -197,7 +214,12 @@ async fn an_email_of_a_self_signed_up_affiliate_is_stamped_not_duplicated() {
     assert_eq!(out["external_source"], "your-app");
     // Enrolled in the default program, which she was not in.
     let (_, a) = app
-        .call(&v.key, Method::GET, &format!("/api/v1/affiliates/{jane_id}"), None)
+        .call(
+            &v.key,
+            Method::GET,
+            &format!("/api/v1/affiliates/{jane_id}"),
+            None,
+        )
         .await;
     assert_eq!(a["external_id"], "u_jane");
     assert_eq!(a["external_source"], "your-app");
@@ -216,7 +238,10 @@ async fn an_email_of_a_self_signed_up_affiliate_is_stamped_not_duplicated() {
 
     // A repeat is the same; another external id for that email is a 409.
     let (status, again) = provision(&app, &c, body).await;
-    assert_eq!((status, &again["membership_id"]), (200, &out["membership_id"]));
+    assert_eq!(
+        (status, &again["membership_id"]),
+        (200, &out["membership_id"])
+    );
     let (status, err) = provision(
         &app,
         &c,
@@ -319,7 +344,10 @@ async fn every_bad_token_is_a_401_with_its_code() {
             "invalid_token",
         ),
         (
-            sign(json!({"iss": c.name, "aud": "affilia", "iat": t}), &c.secret),
+            sign(
+                json!({"iss": c.name, "aud": "affilia", "iat": t}),
+                &c.secret,
+            ),
             "invalid_token",
         ),
         (
@@ -327,11 +355,17 @@ async fn every_bad_token_is_a_401_with_its_code() {
             "invalid_token",
         ),
         (
-            sign(json!({"iss": c.name, "aud": "affilia", "exp": t + 600}), &c.secret),
+            sign(
+                json!({"iss": c.name, "aud": "affilia", "exp": t + 600}),
+                &c.secret,
+            ),
             "invalid_token",
         ),
         (
-            sign(json!({"aud": "affilia", "iat": t, "exp": t + 600}), &c.secret),
+            sign(
+                json!({"aud": "affilia", "iat": t, "exp": t + 600}),
+                &c.secret,
+            ),
             "invalid_token",
         ),
         ("not.a.jwt".into(), "invalid_token"),
@@ -352,15 +386,29 @@ async fn every_bad_token_is_a_401_with_its_code() {
     )
     .unwrap();
     let (status, err) = post(&app, &hs512, path, alex(&v)).await;
-    assert_eq!((status, err["error"]["code"].as_str()), (401, Some("invalid_token")));
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("invalid_token"))
+    );
     // No header at all.
-    let res = app.client.post(app.url(path)).json(&alex(&v)).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url(path))
+        .json(&alex(&v))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(app.count("SELECT COUNT(*) FROM affiliates").await, 0);
 
     // A consumer JWT opens nothing else of the API.
     let jwt = token(&c);
-    for path in ["/api/v1/vendor", "/api/v1/affiliates", "/api/v1/me", "/api/v1/consumers"] {
+    for path in [
+        "/api/v1/vendor",
+        "/api/v1/affiliates",
+        "/api/v1/me",
+        "/api/v1/consumers",
+    ] {
         let res = app.api_get(&jwt, path).await;
         assert_eq!(res.status(), 401, "{path}");
     }
@@ -391,7 +439,12 @@ async fn a_disabled_consumer_is_refused_at_once_and_a_rotated_secret_replaces_th
 
     let path = format!("/api/v1/consumers/{}", c.id);
     let (status, out) = app
-        .call(&v.key, Method::PATCH, &path, Some(json!({"enabled": false})))
+        .call(
+            &v.key,
+            Method::PATCH,
+            &path,
+            Some(json!({"enabled": false})),
+        )
         .await;
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["enabled"], false);
@@ -423,7 +476,10 @@ async fn a_disabled_consumer_is_refused_at_once_and_a_rotated_secret_replaces_th
     let new_secret = rotated["secret"].as_str().unwrap().to_owned();
     assert_ne!(new_secret, c.secret);
     let (status, err) = post(&app, &jwt, "/api/v1/kernel/affiliates/provision", alex(&v)).await;
-    assert_eq!((status, err["error"]["code"].as_str()), (401, Some("invalid_signature")));
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("invalid_signature"))
+    );
     let fresh = Consumer {
         secret: new_secret,
         ..c
@@ -432,7 +488,9 @@ async fn a_disabled_consumer_is_refused_at_once_and_a_rotated_secret_replaces_th
     assert_eq!(status, 200);
 
     // The list never shows secrets; the name cannot change; bad limits are 422.
-    let (status, list) = app.call(&v.key, Method::GET, "/api/v1/consumers", None).await;
+    let (status, list) = app
+        .call(&v.key, Method::GET, "/api/v1/consumers", None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(list["total"], 1);
     assert!(list["data"][0].get("secret").is_none());
@@ -440,9 +498,17 @@ async fn a_disabled_consumer_is_refused_at_once_and_a_rotated_secret_replaces_th
     let (status, err) = app
         .call(&v.key, Method::PATCH, &path, Some(json!({"name": "other"})))
         .await;
-    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("name")));
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("name"))
+    );
     let (status, err) = app
-        .call(&v.key, Method::PATCH, &path, Some(json!({"read_limit_per_minute": 0})))
+        .call(
+            &v.key,
+            Method::PATCH,
+            &path,
+            Some(json!({"read_limit_per_minute": 0})),
+        )
         .await;
     assert_eq!(
         (status, err["error"]["field"].as_str()),
@@ -476,7 +542,10 @@ async fn consumers_are_per_vendor_with_installation_wide_names() {
     assert_eq!(err["error"]["field"], "name");
     for (body, field) in [
         (json!({"name": "x"}), "name"),
-        (json!({"name": "ok-name", "write_limit_per_minute": -1}), "write_limit_per_minute"),
+        (
+            json!({"name": "ok-name", "write_limit_per_minute": -1}),
+            "write_limit_per_minute",
+        ),
     ] {
         let (status, err) = app
             .call(&other.key, Method::POST, "/api/v1/consumers", Some(body))
@@ -492,15 +561,24 @@ async fn consumers_are_per_vendor_with_installation_wide_names() {
         assert_eq!(status, 404);
     }
     let (status, _) = app
-        .call(&other.key, Method::POST, &format!("{path}/rotate-secret"), None)
+        .call(
+            &other.key,
+            Method::POST,
+            &format!("{path}/rotate-secret"),
+            None,
+        )
         .await;
     assert_eq!(status, 404);
-    let (_, list) = app.call(&other.key, Method::GET, "/api/v1/consumers", None).await;
+    let (_, list) = app
+        .call(&other.key, Method::GET, "/api/v1/consumers", None)
+        .await;
     assert_eq!(list["total"], 0);
     let write_key = app
         .api_key(&v.id, affilia::domain::tenancy::api_keys::Scope::Write)
         .await;
-    let (status, _) = app.call(&write_key, Method::GET, "/api/v1/consumers", None).await;
+    let (status, _) = app
+        .call(&write_key, Method::GET, "/api/v1/consumers", None)
+        .await;
     assert_eq!(status, 403);
 
     // Other tenants' affiliates stay theirs: the same email and external id at Globex are
@@ -563,14 +641,21 @@ async fn kernel_events_convert_for_a_provisioned_affiliate() {
             &v.key,
             Method::POST,
             "/api/v1/events",
-            Some(json!({"id": "evt_charge_1", "type": "charge.succeeded", "customer_id": "cus_9",
-                        "amount_cents": 4900, "currency": "USD", "charge_id": "ch_9"})),
+            Some(
+                json!({"id": "evt_charge_1", "type": "charge.succeeded", "customer_id": "cus_9",
+                        "amount_cents": 4900, "currency": "USD", "charge_id": "ch_9"}),
+            ),
         )
         .await;
     assert_eq!((status, &api["duplicate"]), (200, &json!(true)), "{api}");
 
     let (status, conv) = app
-        .call(&v.key, Method::GET, &format!("/api/v1/conversions/{conversion_id}"), None)
+        .call(
+            &v.key,
+            Method::GET,
+            &format!("/api/v1/conversions/{conversion_id}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{conv}");
     assert_eq!(conv["affiliate_id"], affiliate_id, "{conv}");
@@ -598,7 +683,8 @@ async fn kernel_events_convert_for_a_provisioned_affiliate() {
     assert_eq!(status, 201, "{refund}");
     assert_eq!(refund["status"], "processed", "{refund}");
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM billing_events WHERE source = 'api'").await,
+        app.count("SELECT COUNT(*) FROM billing_events WHERE source = 'api'")
+            .await,
         3
     );
 
@@ -611,7 +697,10 @@ async fn kernel_events_convert_for_a_provisioned_affiliate() {
                "amount_cents": 100, "currency": "USD", "affiliate_external_id": "nobody"}),
     )
     .await;
-    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("affiliate_external_id")));
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("affiliate_external_id"))
+    );
     let (status, _) = post(
         &app,
         &jwt,
@@ -629,7 +718,10 @@ async fn kernel_events_convert_for_a_provisioned_affiliate() {
                "amount_cents": 100, "currency": "USD"}),
     )
     .await;
-    assert_eq!((status, err["error"]["code"].as_str()), (401, Some("invalid_token")));
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("invalid_token"))
+    );
 }
 
 #[tokio::test]
@@ -701,9 +793,19 @@ async fn the_dashboard_creates_disables_limits_and_rotates_consumers() {
     let v = vendor(&app, "Acme").await;
     let browser = app.signed_in_client(&v.owner, OWNER_PASSWORD).await;
     let page_url = app.url("/dashboard/developers/consumers");
-    let html = browser.get(&page_url).send().await.unwrap().text().await.unwrap();
+    let html = browser
+        .get(&page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("No consumer yet"), "{html}");
-    assert!(html.contains(&v.id), "the page names the vendor id for the body");
+    assert!(
+        html.contains(&v.id),
+        "the page names the vendor id for the body"
+    );
     let csrf = csrf_from(&html);
 
     // Create: 201 with the secret shown once and a copy button.
@@ -733,10 +835,19 @@ async fn the_dashboard_creates_disables_limits_and_rotates_consumers() {
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["external_source"], "newgensales");
     // Reloading never shows it again.
-    let html = browser.get(&page_url).send().await.unwrap().text().await.unwrap();
+    let html = browser
+        .get(&page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!html.contains(&secret));
     assert!(html.contains(&secret[..11]), "the prefix is listed");
-    let (_, list) = app.call(&v.key, Method::GET, "/api/v1/consumers", None).await;
+    let (_, list) = app
+        .call(&v.key, Method::GET, "/api/v1/consumers", None)
+        .await;
     let id = list["data"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(list["data"][0]["write_limit_per_minute"], 30);
 
@@ -772,10 +883,19 @@ async fn the_dashboard_creates_disables_limits_and_rotates_consumers() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let row = res.text().await.unwrap();
-    assert!(row.starts_with(&format!("<tr id=\"consumer-{id}\"")), "{row}");
-    assert!(row.contains(">disabled<") && row.contains(">Enable<"), "{row}");
+    assert!(
+        row.starts_with(&format!("<tr id=\"consumer-{id}\"")),
+        "{row}"
+    );
+    assert!(
+        row.contains(">disabled<") && row.contains(">Enable<"),
+        "{row}"
+    );
     let (status, err) = provision(&app, &c, alex(&v)).await;
-    assert_eq!((status, err["error"]["code"].as_str()), (401, Some("consumer_disabled")));
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("consumer_disabled"))
+    );
 
     // Limits inline; a bad one answers the row with the reason and changes nothing.
     let limits = app.url(&format!("/dashboard/developers/consumers/{id}/limits"));
@@ -783,7 +903,10 @@ async fn the_dashboard_creates_disables_limits_and_rotates_consumers() {
         .post(&limits)
         .header("HX-Request", "true")
         .header("X-CSRF-Token", &csrf)
-        .form(&[("read_limit_per_minute", "600"), ("write_limit_per_minute", "")])
+        .form(&[
+            ("read_limit_per_minute", "600"),
+            ("write_limit_per_minute", ""),
+        ])
         .send()
         .await
         .unwrap();
@@ -792,13 +915,21 @@ async fn the_dashboard_creates_disables_limits_and_rotates_consumers() {
         .post(&limits)
         .header("HX-Request", "true")
         .header("X-CSRF-Token", &csrf)
-        .form(&[("read_limit_per_minute", "0"), ("write_limit_per_minute", "")])
+        .form(&[
+            ("read_limit_per_minute", "0"),
+            ("write_limit_per_minute", ""),
+        ])
         .send()
         .await
         .unwrap();
     assert!(res.text().await.unwrap().contains("between 1 and"));
     let (_, one) = app
-        .call(&v.key, Method::GET, &format!("/api/v1/consumers/{id}"), None)
+        .call(
+            &v.key,
+            Method::GET,
+            &format!("/api/v1/consumers/{id}"),
+            None,
+        )
         .await;
     assert_eq!(one["read_limit_per_minute"], 600);
     assert_eq!(one["write_limit_per_minute"], Value::Null);
@@ -822,8 +953,14 @@ async fn the_dashboard_creates_disables_limits_and_rotates_consumers() {
     let rotated = shown_secret(&res.text().await.unwrap());
     assert_ne!(rotated, secret);
     let (status, err) = provision(&app, &c, alex(&v)).await;
-    assert_eq!((status, err["error"]["code"].as_str()), (401, Some("invalid_signature")));
-    let c = Consumer { secret: rotated, ..c };
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("invalid_signature"))
+    );
+    let c = Consumer {
+        secret: rotated,
+        ..c
+    };
     let (status, _) = provision(&app, &c, alex(&v)).await;
     assert_eq!(status, 200);
 
@@ -831,7 +968,14 @@ async fn the_dashboard_creates_disables_limits_and_rotates_consumers() {
     let other = vendor(&app, "Globex").await;
     let rival = app.signed_in_client(&other.owner, OWNER_PASSWORD).await;
     let rival_csrf = csrf_from(
-        &rival.get(&page_url).send().await.unwrap().text().await.unwrap(),
+        &rival
+            .get(&page_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
     );
     let res = rival
         .post(app.url(&format!("/dashboard/developers/consumers/{id}/enabled")))
@@ -848,7 +992,12 @@ async fn the_dashboard_creates_disables_limits_and_rotates_consumers() {
         .unwrap();
     assert_eq!(res.status(), 403);
     let (_, one) = app
-        .call(&v.key, Method::GET, &format!("/api/v1/consumers/{id}"), None)
+        .call(
+            &v.key,
+            Method::GET,
+            &format!("/api/v1/consumers/{id}"),
+            None,
+        )
         .await;
     assert_eq!(one["enabled"], true);
 }

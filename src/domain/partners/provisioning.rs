@@ -167,8 +167,7 @@ pub async fn provision(
     let mut tx = db.begin().await?;
     for _ in 0..ATTEMPTS {
         if let Some(a) =
-            db::affiliates::by_external(&mut *tx, vendor_id, ctx.source, &valid.external_id)
-                .await?
+            db::affiliates::by_external(&mut *tx, vendor_id, ctx.source, &valid.external_id).await?
         {
             let Some(done) = ctx.existing(&mut tx, &a).await? else {
                 continue;
@@ -218,7 +217,13 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn answer(&self, affiliate_id: &str, code: &str, membership_id: &str, created: bool) -> Provisioned {
+    fn answer(
+        &self,
+        affiliate_id: &str,
+        code: &str,
+        membership_id: &str,
+        created: bool,
+    ) -> Provisioned {
         Provisioned {
             affiliate_id: affiliate_id.to_owned(),
             affiliate_code: code.to_owned(),
@@ -295,10 +300,21 @@ impl Ctx<'_> {
             let current = db::affiliates::by_id(&mut **tx, vendor_id, &a.id)
                 .await?
                 .ok_or(AppError::NotFound)?;
-            payout_settings::write(tx, Some((self.sender, self.vendor)), &current, p, &self.actor)
-                .await?;
+            payout_settings::write(
+                tx,
+                Some((self.sender, self.vendor)),
+                &current,
+                p,
+                &self.actor,
+            )
+            .await?;
         }
-        Ok(Some(self.answer(&a.id, &enrollment.code, &enrollment.id, false)))
+        Ok(Some(self.answer(
+            &a.id,
+            &enrollment.code,
+            &enrollment.id,
+            false,
+        )))
     }
 
     /// Enrolls an existing affiliate in the program with its current status; `false` when a

@@ -6,9 +6,7 @@ use actix_web::{HttpResponse, web};
 
 use crate::domain::tenancy::api_keys::Scope;
 use crate::domain::tenancy::audit::Actor;
-use crate::domain::tenancy::consumers::{
-    self, ConsumerPatch, ConsumerSecrets, NewConsumerInput,
-};
+use crate::domain::tenancy::consumers::{self, ConsumerPatch, ConsumerSecrets, NewConsumerInput};
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;

@@ -34,9 +34,7 @@ impl FromRequest for KernelAuth {
             let state =
                 state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("state missing")))?;
             let token = bearer.ok_or_else(|| {
-                AppError::Unauthorized(
-                    "missing Authorization: Bearer <kernel JWT> header".into(),
-                )
+                AppError::Unauthorized("missing Authorization: Bearer <kernel JWT> header".into())
             })?;
             let secrets = ConsumerSecrets::new(state.settings.secret_key.expose());
             consumers::authenticate(&state.db, &secrets, &token)

@@ -285,7 +285,10 @@ pub async fn set_enabled(
     let patch = match form.enabled.as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(AppError::invalid("enabled", "enabled must be true or false")),
+        _ => Err(AppError::invalid(
+            "enabled",
+            "enabled must be true or false",
+        )),
     }
     .map(|enabled| ConsumerPatch {
         enabled: Some(enabled),
