@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::domain::partners::onboarding;
 use crate::domain::tenancy::api_keys::{self, Scope};
 use crate::domain::tenancy::audit::Actor;
+use crate::domain::tenancy::consumers;
 use crate::domain::{tenancy::staff, tenancy::vendors};
 use crate::jobs::Worker;
 use crate::jobs::mailer::Mailer;
@@ -100,6 +101,19 @@ enum AdminCommand {
         /// The key's id (`key_...`, see list-api-keys).
         #[arg(long)]
         id: String,
+    },
+    /// Register a kernel consumer (an embedded integration signing HS256 JWTs) for a vendor
+    /// and print its secret (it is shown only this once).
+    CreateConsumer {
+        /// Vendor id or slug.
+        #[arg(long)]
+        vendor: String,
+        /// The consumer's name: the JWT `iss`, unique across the installation.
+        #[arg(long)]
+        name: String,
+        /// Label stamped on the affiliates it provisions (default: the name).
+        #[arg(long)]
+        external_source: Option<String>,
     },
     /// Set a new password for a staff account.
     ResetPassword {
@@ -319,6 +333,31 @@ async fn admin(cmd: AdminCommand, db: &Db, settings: &Settings) -> anyhow::Resul
                 .await
                 .with_context(|| format!("no API key {id} for {}", vendor.slug))?;
             println!("revoked {} ({}, {})", key.id, key.prefix, key.name);
+        }
+        AdminCommand::CreateConsumer {
+            vendor,
+            name,
+            external_source,
+        } => {
+            let vendor = vendors::find(db, &vendor).await.context("no such vendor")?;
+            let secrets = consumers::ConsumerSecrets::new(settings.secret_key.expose());
+            let input = consumers::NewConsumerInput {
+                name,
+                external_source,
+                ..consumers::NewConsumerInput::default()
+            };
+            let created = consumers::create(db, &secrets, &vendor.id, &input, &Actor::Cli).await?;
+            eprintln!(
+                "consumer {} ({}) for {}, external source {}; sign HS256 JWTs with iss={} \
+                 and aud={}. Its secret is shown only once:",
+                created.consumer.id,
+                created.consumer.name,
+                vendor.slug,
+                created.consumer.external_source,
+                created.consumer.name,
+                consumers::AUDIENCE,
+            );
+            println!("{}", created.secret);
         }
         AdminCommand::ResetPassword { email, password } => {
             let user = staff::reset_password(db, &email, &password).await?;

@@ -28,6 +28,15 @@ pub enum AppError {
     /// No or invalid credentials (401).
     #[error("{0}")]
     Unauthorized(String),
+    /// Invalid credentials with a specific envelope code (401), e.g. `token_expired` for
+    /// a kernel JWT, so clients can tell why without parsing the message.
+    #[error("{message}")]
+    UnauthorizedCode {
+        /// Machine-readable code, e.g. `invalid_signature`.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
     /// Authenticated but not allowed, or a failed CSRF check (403).
     #[error("{0}")]
     Forbidden(String),
@@ -94,6 +103,14 @@ impl AppError {
         }
     }
 
+    /// A 401 with a specific envelope `code`.
+    pub fn unauthorized_code(code: &'static str, message: impl Into<String>) -> Self {
+        Self::UnauthorizedCode {
+            code,
+            message: message.into(),
+        }
+    }
+
     /// A 409 `invalid_state`: the object is not in a state that allows the action.
     pub fn wrong_state(message: impl Into<String>) -> Self {
         Self::Conflict {
@@ -108,6 +125,7 @@ impl AppError {
         match self {
             Self::BadRequest(_) | Self::BadRequestField { .. } => "bad_request",
             Self::Unauthorized(_) => "unauthorized",
+            Self::UnauthorizedCode { code, .. } => code,
             Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
             Self::Conflict { code, .. } => code,
@@ -186,7 +204,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) | Self::BadRequestField { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::UnauthorizedCode { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } | Self::AlreadyExists { .. } => StatusCode::CONFLICT,
@@ -202,7 +220,7 @@ impl ResponseError for AppError {
         if let Self::RateLimited { retry_after_secs } = self {
             res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
-        if let Self::Unauthorized(_) = self {
+        if let Self::Unauthorized(_) | Self::UnauthorizedCode { .. } = self {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         res.json(Envelope {

@@ -550,3 +550,46 @@ pub async fn enrollment_in<'e, E: Executor<'e, Database = Any>>(
     .fetch_optional(ex)
     .await
 }
+
+/// The affiliate a provisioning integration knows as `external_id` (kernel provisioning).
+pub async fn by_external<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    external_source: &str,
+    external_id: &str,
+) -> Result<Option<AffiliateRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM affiliates a WHERE a.vendor_id = $1 AND a.external_source = $2 \
+          AND a.external_id = $3"
+    ))
+    .bind(vendor_id)
+    .bind(external_source)
+    .bind(external_id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Stamps an integration's ids onto an affiliate that has no external id yet; `false` when
+/// it has one by now (a concurrent call stamped it first).
+pub async fn stamp_external<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+    external_source: &str,
+    external_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE affiliates SET external_source = $1, external_id = $2, updated_at = $3 \
+         WHERE vendor_id = $4 AND id = $5 AND external_id IS NULL",
+    )
+    .bind(external_source)
+    .bind(external_id)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod billing_events;
 pub mod clicks;
 pub mod commissions;
+pub mod consumers;
 pub mod conversions;
 pub mod deals;
 pub mod emails;

@@ -17,6 +17,7 @@ mod email;
 mod host_routing;
 mod ingest_batch;
 mod jobs;
+mod kernel;
 mod ledger_props;
 mod me_api;
 mod money;

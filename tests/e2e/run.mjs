@@ -7,8 +7,9 @@
 // Flows: A branding + custom domain, B magic-link sign-in on the custom domain (dashboard
 // figures, campaign links, sign-out, used link), C signed portal link, D iframe embed
 // (allowed and refused origins), E mobile layout, F Stripe webhooks signed by the official
-// `stripe` npm package (generateTestHeaderString), W an outbound webhook verified with the
-// official `standardwebhooks` npm package. Screenshots go to tests/e2e/artifacts/
+// `stripe` npm package (generateTestHeaderString), G kernel JWTs signed by the `jsonwebtoken`
+// npm package, W an outbound webhook verified with the official `standardwebhooks` npm
+// package. Screenshots go to tests/e2e/artifacts/
 // (or $E2E_ARTIFACTS) together with the server log.
 
 import assert from 'node:assert/strict';
@@ -24,6 +25,7 @@ import Stripe from 'stripe';
 import { Webhook } from 'standardwebhooks';
 import crypto from 'node:crypto';
 import http from 'node:http';
+import jwt from 'jsonwebtoken';
 
 const PORTAL_HOST = 'affiliates.acme.test';
 const PORTAL_NAME = 'Acme Partners';
@@ -621,5 +623,49 @@ describe('outbound webhooks', () => {
     } finally {
       await rx.stop();
     }
+describe('kernel JWTs signed by the jsonwebtoken npm package', () => {
+  it('G: a consumer from the CLI provisions an affiliate once with tokens from jsonwebtoken', { timeout: FLOW_TIMEOUT }, async () => {
+    const secret = h.server
+      .cli(['admin', 'create-consumer', '--vendor', h.vendor.slug, '--name', 'newgensales-e2e'])
+      .trim();
+    assert.match(secret, /^afcs_[0-9a-f]{64}$/, 'create-consumer prints the secret');
+    // What a consumer's Node backend does: HS256, iss = the consumer, aud = affilia, 10 min.
+    const token = (options = {}) =>
+      jwt.sign({}, secret, {
+        algorithm: 'HS256',
+        issuer: 'newgensales-e2e',
+        audience: 'affilia',
+        expiresIn: '10m',
+        ...options,
+      });
+    const provision = async (bearer) => {
+      const res = await fetch(`${h.server.apiUrl}/api/v1/kernel/affiliates/provision`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          external_id: 'user_e2e_1',
+          email: 'rep@e2e-saas.test',
+          name: 'Alex Rep',
+          vendor_id: h.vendor.vendor_id,
+        }),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    const first = await provision(token());
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.created, true);
+    assert.equal(first.body.external_source, 'newgensales-e2e');
+    const again = await provision(token());
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(again.body.created, false);
+    assert.equal(again.body.affiliate_id, first.body.affiliate_id);
+    // jsonwebtoken's own expired token and another audience are refused with their codes.
+    const expired = await provision(token({ expiresIn: -120 }));
+    assert.equal(expired.status, 401);
+    assert.equal(expired.body.error.code, 'token_expired');
+    const audience = await provision(token({ audience: 'someone-else' }));
+    assert.equal(audience.body.error.code, 'invalid_audience');
+    const forged = await provision(jwt.sign({}, 'afcs_wrong', { algorithm: 'HS256', issuer: 'newgensales-e2e', audience: 'affilia', expiresIn: '10m' }));
+    assert.equal(forged.body.error.code, 'invalid_signature');
   });
 });

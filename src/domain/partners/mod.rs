@@ -5,4 +5,5 @@ pub mod applications;
 pub mod onboarding;
 pub mod payout_settings;
 pub mod programs;
+pub mod provisioning;
 pub mod terms;

@@ -13,6 +13,8 @@ pub enum Actor {
     ApiKey(String),
     /// An affiliate acting for itself.
     Affiliate(String),
+    /// A kernel consumer (an embedded integration signing JWTs).
+    Consumer(String),
     /// The command line (`affilia admin ...`).
     Cli,
     /// The application itself (first-run setup, background jobs).
@@ -25,7 +27,7 @@ impl Actor {
         self.parts().1
     }
 
-    /// `user:usr_…`, `api_key:key_…`, `affiliate:aff_…`, `cli` or `system`.
+    /// `user:usr_…`, `api_key:key_…`, `affiliate:aff_…`, `consumer:csm_…`, `cli` or `system`.
     pub fn label(&self) -> String {
         match self.parts() {
             (kind, Some(id)) => format!("{kind}:{id}"),
@@ -38,6 +40,7 @@ impl Actor {
             Self::User(id) => ("user", Some(id)),
             Self::ApiKey(id) => ("api_key", Some(id)),
             Self::Affiliate(id) => ("affiliate", Some(id)),
+            Self::Consumer(id) => ("consumer", Some(id)),
             Self::Cli => ("cli", None),
             Self::System => ("system", None),
         }

@@ -1,8 +1,9 @@
-//! The tenant and its staff: vendors, branding and logo, staff sign-in and passwords, API keys, the audit log and outgoing mail.
+//! The tenant and its staff: vendors, branding and logo, staff sign-in and passwords, API keys, kernel consumers, the audit log and outgoing mail.
 
 pub mod api_keys;
 pub mod audit;
 pub mod branding;
+pub mod consumers;
 pub mod logo;
 pub mod mail;
 pub mod password;

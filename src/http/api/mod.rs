@@ -10,8 +10,10 @@ pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod consumers;
 pub mod deals;
 pub mod json;
+pub mod kernel;
 pub mod me;
 pub mod money;
 pub use crate::http::pagination;
@@ -44,6 +46,19 @@ pub fn scope() -> impl HttpServiceFactory {
         .route("/vendor/logo", web::put().to(vendor::put_logo))
         .route("/vendor/logo", web::delete().to(vendor::delete_logo))
         .route("/audit-log", web::get().to(audit::list))
+        .route("/consumers", web::get().to(consumers::list))
+        .route("/consumers", web::post().to(consumers::create))
+        .route("/consumers/{id}", web::get().to(consumers::show))
+        .route("/consumers/{id}", web::patch().to(consumers::update))
+        .route(
+            "/consumers/{id}/rotate-secret",
+            web::post().to(consumers::rotate_secret),
+        )
+        .route(
+            "/kernel/affiliates/provision",
+            web::post().to(kernel::provision),
+        )
+        .route("/kernel/events", web::post().to(kernel::events))
         .route("/affiliates", web::get().to(affiliates::list))
         .route("/affiliates", web::post().to(affiliates::create))
         .route(

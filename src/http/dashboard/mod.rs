@@ -3,6 +3,7 @@
 pub mod affiliates;
 pub mod applications;
 pub mod auth;
+pub mod consumers;
 pub mod conversions;
 pub mod deals;
 pub mod developers;
@@ -192,6 +193,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/developers/rate-limits",
             web::post().to(developers::save_limits),
+        )
+        .route(
+            "/dashboard/developers/consumers",
+            web::get().to(consumers::list),
+        )
+        .route(
+            "/dashboard/developers/consumers",
+            web::post().to(consumers::create),
+        )
+        .route(
+            "/dashboard/developers/consumers/{id}/enabled",
+            web::post().to(consumers::set_enabled),
+        )
+        .route(
+            "/dashboard/developers/consumers/{id}/limits",
+            web::post().to(consumers::set_limits),
+        )
+        .route(
+            "/dashboard/developers/consumers/{id}/rotate",
+            web::post().to(consumers::rotate),
         )
         .route("/dashboard/emails", web::get().to(emails::list))
         .route("/dashboard/emails/{id}", web::get().to(emails::show))

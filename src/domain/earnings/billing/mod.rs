@@ -9,6 +9,7 @@
 //! lost and the dashboard can [`replay`] it.
 
 pub mod api_event;
+pub mod kernel_event;
 pub mod stripe;
 pub mod writer;
 

@@ -1,0 +1,94 @@
+//! Kernel consumers through the API (full scope): `GET/POST /api/v1/consumers`,
+//! `GET/PATCH /api/v1/consumers/{id}`, `POST /api/v1/consumers/{id}/rotate-secret`.
+//! Rules in `domain::tenancy::consumers`.
+
+use actix_web::{HttpResponse, web};
+
+use crate::domain::tenancy::api_keys::Scope;
+use crate::domain::tenancy::audit::Actor;
+use crate::domain::tenancy::consumers::{self, ConsumerPatch, ConsumerSecrets, NewConsumerInput};
+use crate::error::AppResult;
+use crate::http::AppState;
+use crate::http::api::auth::ApiAuth;
+use crate::http::api::json::ApiJson;
+use crate::http::pagination::{List, PageQuery};
+
+fn actor(auth: &ApiAuth) -> Actor {
+    Actor::ApiKey(auth.0.key_id.clone())
+}
+
+fn secrets(state: &AppState) -> ConsumerSecrets {
+    ConsumerSecrets::new(state.settings.secret_key.expose())
+}
+
+/// `GET /api/v1/consumers` — the vendor's consumers, newest first (paginated).
+pub async fn list(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    query: crate::http::extract::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Full)?;
+    let page = query.resolve()?;
+    let (data, total) =
+        consumers::list(&state.db, auth.vendor_id(), page.per_page, page.offset()).await?;
+    Ok(HttpResponse::Ok().json(List::new(data, total, page)))
+}
+
+/// `POST /api/v1/consumers` → 201 with the consumer and its `secret` (shown once).
+pub async fn create(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    body: ApiJson<NewConsumerInput>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Full)?;
+    let created = consumers::create(
+        &state.db,
+        &secrets(&state),
+        auth.vendor_id(),
+        &body.0,
+        &actor(&auth),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// `GET /api/v1/consumers/{id}`.
+pub async fn show(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Full)?;
+    Ok(HttpResponse::Ok().json(consumers::get(&state.db, auth.vendor_id(), &id).await?))
+}
+
+/// `PATCH /api/v1/consumers/{id}` `{enabled?, external_source?, read_limit_per_minute?,
+/// write_limit_per_minute?}`.
+pub async fn update(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: ApiJson<ConsumerPatch>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Full)?;
+    let c = consumers::update(&state.db, auth.vendor_id(), &id, &body.0, &actor(&auth)).await?;
+    Ok(HttpResponse::Ok().json(c))
+}
+
+/// `POST /api/v1/consumers/{id}/rotate-secret` → 200 with the new `secret` (shown once).
+pub async fn rotate_secret(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Full)?;
+    let done = consumers::rotate_secret(
+        &state.db,
+        &secrets(&state),
+        auth.vendor_id(),
+        &id,
+        &actor(&auth),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(done))
+}

@@ -1,0 +1,78 @@
+//! The kernel surface (seed 000) under `/api/v1/kernel`: embedded integrations authenticate
+//! with an HS256 JWT signed with their consumer secret (`Authorization: Bearer <jwt>`).
+//!
+//! Only consumer JWTs are accepted here (an API key is a malformed token → 401), and a
+//! consumer JWT is accepted nowhere else (the other routes take API keys or affiliate
+//! tokens, which a JWT never is).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+
+use crate::domain::earnings::billing::kernel_event::{self, KernelEvent};
+use crate::domain::partners::provisioning::{self, ProvisionInput};
+use crate::domain::tenancy::consumers::{self, ConsumerPrincipal, ConsumerSecrets};
+use crate::error::{AppError, AppResult};
+use crate::http::AppState;
+use crate::http::api::auth::bearer_token;
+use crate::http::api::json::ApiJson;
+
+/// An authenticated kernel request: the consumer and its vendor.
+#[derive(Debug, Clone)]
+pub struct KernelAuth(pub ConsumerPrincipal);
+
+impl FromRequest for KernelAuth {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let bearer = bearer_token(req);
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("state missing")))?;
+            let token = bearer.ok_or_else(|| {
+                AppError::Unauthorized("missing Authorization: Bearer <kernel JWT> header".into())
+            })?;
+            let secrets = ConsumerSecrets::new(state.settings.secret_key.expose());
+            consumers::authenticate(&state.db, &secrets, &token)
+                .await
+                .map(KernelAuth)
+        })
+    }
+}
+
+/// `POST /api/v1/kernel/affiliates/provision` → 200 `{affiliate_id, affiliate_code,
+/// membership_id, external_source, external_id, created}`.
+pub async fn provision(
+    auth: KernelAuth,
+    state: web::Data<AppState>,
+    body: ApiJson<ProvisionInput>,
+) -> AppResult<HttpResponse> {
+    let done = provisioning::provision(&state.db, &state.sender, &auth.0, &body.0).await?;
+    Ok(HttpResponse::Ok().json(done))
+}
+
+/// `POST /api/v1/kernel/events` → as `POST /api/v1/events`: 201 with what the event
+/// produced, 200 `duplicate: true` for a repeat.
+pub async fn events(
+    auth: KernelAuth,
+    state: web::Data<AppState>,
+    body: ApiJson<KernelEvent>,
+) -> AppResult<HttpResponse> {
+    let done = kernel_event::receive(
+        &state.db,
+        &state.tracker,
+        &state.ingest,
+        &auth.0,
+        body.into_inner(),
+    )
+    .await?;
+    Ok(if done.duplicate {
+        HttpResponse::Ok().json(done)
+    } else {
+        HttpResponse::Created().json(done)
+    })
+}
