@@ -1001,3 +1001,65 @@ async fn the_dashboard_creates_disables_limits_and_rotates_consumers() {
         .await;
     assert_eq!(one["enabled"], true);
 }
+
+/// A consumer spends its own budget (the installation's limits are lifted in tests): its
+/// write limit answers in the headers, the call past it is a 429 with `Retry-After` that
+/// provisions nothing, and the vendor's API key keeps its separate budget.
+#[tokio::test]
+async fn a_consumer_spends_its_own_rate_limit() {
+    let app = spawn_app().await;
+    let v = vendor(&app, "Acme").await;
+    let c = consumer(&app, &v, "limited", json!({"write_limit_per_minute": 2})).await;
+    let client = reqwest::Client::new();
+    let send = |n: u32| {
+        let body = json!({"external_id": format!("user_{n}"), "email": format!("rep{n}@your-saas.test"),
+                          "name": "Rep", "vendor_id": v.id});
+        client
+            .post(app.url("/api/v1/kernel/affiliates/provision"))
+            .bearer_auth(token(&c))
+            .json(&body)
+            .send()
+    };
+    let first = send(1).await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["x-ratelimit-limit"], "2");
+    assert_eq!(first.headers()["x-ratelimit-remaining"], "1");
+    assert_eq!(send(2).await.unwrap().status(), 200);
+    let refused = send(3).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refused.headers()["x-ratelimit-remaining"], "0");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM affiliates WHERE external_id = 'user_3'")
+            .await,
+        0
+    );
+    // The vendor's key is counted apart from its consumer.
+    let (status, _) = app
+        .call(&v.key, Method::GET, "/api/v1/consumers", None)
+        .await;
+    assert_eq!(status, 200);
+
+    // Without a limit of its own, a consumer takes its vendor's.
+    let (status, _) = app
+        .call(
+            &v.key,
+            Method::PATCH,
+            "/api/v1/vendor",
+            Some(json!({"rate_limit_write_per_minute": 5})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let plain = consumer(&app, &v, "plain", json!({})).await;
+    let res = client
+        .post(app.url("/api/v1/kernel/affiliates/provision"))
+        .bearer_auth(token(&plain))
+        .json(&json!({"external_id": "user_p", "email": "p@your-saas.test", "name": "P", "vendor_id": v.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-ratelimit-limit"], "5");
+}

@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::db::{self, Db, DbKind};
 use crate::domain::tenancy::api_keys::{ApiPrincipal, Scope};
 use crate::domain::tenancy::audit::{self, Actor};
+use crate::domain::tenancy::consumers::ConsumerPrincipal;
 use crate::error::{AppError, AppResult};
 
 /// Length of a window, seconds.
@@ -46,6 +47,13 @@ pub enum Principal {
     Token {
         /// Hex SHA-256 of the token.
         hash: String,
+    },
+    /// A kernel consumer's JWT: the consumer's own budgets, else its vendor's.
+    Consumer {
+        /// The verified consumer.
+        consumer: ConsumerPrincipal,
+        /// The vendor's own budgets (`None` = the installation default).
+        vendor: VendorLimits,
     },
 }
 
@@ -102,10 +110,20 @@ impl Limits {
 }
 
 impl Principal {
-    /// The budgets that apply: the vendor's for a key, the installation's otherwise.
+    /// The budgets that apply: the vendor's for a key; the consumer's, else its vendor's,
+    /// for a kernel consumer; the installation's otherwise.
     pub fn limits(&self, defaults: Limits) -> Limits {
         match self {
             Self::ApiKey(p) => Limits::resolve(defaults, p.rate_limit_read, p.rate_limit_write),
+            Self::Consumer { consumer, vendor } => Limits::resolve(
+                Limits::resolve(
+                    defaults,
+                    vendor.rate_limit_read_per_minute,
+                    vendor.rate_limit_write_per_minute,
+                ),
+                consumer.read_limit_per_minute,
+                consumer.write_limit_per_minute,
+            ),
             Self::Anonymous { .. } | Self::Token { .. } => defaults,
         }
     }
@@ -121,6 +139,7 @@ impl Principal {
             Self::ApiKey(p) => format!("key:{}:{b}", p.key_id),
             Self::Anonymous { ip } => format!("ip:{ip}:{b}"),
             Self::Token { hash } => format!("tok:{hash}:{b}"),
+            Self::Consumer { consumer, .. } => format!("csm:{}:{b}", consumer.consumer_id),
         }
     }
 }

@@ -9,15 +9,17 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 
 use crate::domain::earnings::billing::kernel_event::{self, KernelEvent};
 use crate::domain::partners::provisioning::{self, ProvisionInput};
 use crate::domain::tenancy::consumers::{self, ConsumerPrincipal, ConsumerSecrets};
+use crate::domain::tenancy::rate_limits::Principal;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::bearer_token;
 use crate::http::api::json::ApiJson;
+use crate::http::middleware::rate_limit::Resolved;
 
 /// An authenticated kernel request: the consumer and its vendor.
 #[derive(Debug, Clone)]
@@ -30,7 +32,13 @@ impl FromRequest for KernelAuth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let bearer = bearer_token(req);
+        // The `/api/v1` gate has verified a valid token already (to count it against the
+        // consumer's budget); an invalid one is verified again here for its precise code.
+        let resolved = req.extensions().get::<Resolved>().cloned();
         Box::pin(async move {
+            if let Some(Resolved(Principal::Consumer { consumer, .. })) = resolved {
+                return Ok(KernelAuth(consumer));
+            }
             let state =
                 state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("state missing")))?;
             let token = bearer.ok_or_else(|| {

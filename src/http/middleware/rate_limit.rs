@@ -18,7 +18,8 @@ use actix_web::web;
 use crate::db;
 use crate::domain::access::{affiliate_tokens, personal_tokens};
 use crate::domain::tenancy::api_keys::{self, ApiPrincipal, Scope};
-use crate::domain::tenancy::rate_limits::{Budget, Decision, Limits, Principal};
+use crate::domain::tenancy::consumers::{self, ConsumerSecrets};
+use crate::domain::tenancy::rate_limits::{self, Budget, Decision, Limits, Principal};
 use crate::domain::values::{host, tokens};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
@@ -35,13 +36,25 @@ const PUBLISHABLE_PATHS: &[&str] = &["/api/v1/track", "/api/v1/applications"];
 /// Resolves the credential of a request to whom it is counted against: a live API key,
 /// a bearer token that is not an API key (affiliate tokens), or the client IP for requests
 /// without a valid credential. A wrong or revoked key counts against the IP (its 401 comes
-/// from the handler). A Bearer token with two dots (a consumer's JWT) is left to the IP
-/// bucket here; the consumer principal is resolved by the kernel's code.
+/// from the handler). A Bearer token with two dots is a kernel consumer's JWT: a valid one
+/// counts against the consumer, an invalid one against the IP (the kernel route answers
+/// with the precise 401 code).
 pub async fn resolve(state: &AppState, bearer: Option<&str>, ip: &str) -> AppResult<Principal> {
     let anonymous = || Principal::Anonymous { ip: ip.to_owned() };
     let Some(token) = bearer else {
         return Ok(anonymous());
     };
+    if token.matches('.').count() == 2 {
+        let secrets = ConsumerSecrets::new(state.settings.secret_key.expose());
+        return match consumers::authenticate(&state.db, &secrets, token).await {
+            Ok(consumer) => {
+                let vendor = rate_limits::vendor_limits(&state.db, &consumer.vendor_id).await?;
+                Ok(Principal::Consumer { consumer, vendor })
+            }
+            Err(AppError::Unauthorized(_) | AppError::UnauthorizedCode { .. }) => Ok(anonymous()),
+            Err(e) => Err(e),
+        };
+    }
     if api_keys::looks_like_key(token) {
         return match api_keys::authenticate(&state.db, token).await {
             Ok(p) => Ok(Principal::ApiKey(p)),
