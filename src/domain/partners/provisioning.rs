@@ -177,6 +177,12 @@ pub async fn provision(
         }
         if let Some(a) = db::affiliates::by_email(&mut *tx, vendor_id, valid.email.as_str()).await?
         {
+            let ours = a.external_source.as_deref() == Some(ctx.source)
+                && a.external_id.as_deref() == Some(valid.external_id.as_str());
+            if ours {
+                // Stamped by a concurrent call that committed after the lookup above.
+                continue;
+            }
             if a.external_id.is_some() {
                 return Err(AppError::Conflict {
                     code: "duplicate",
