@@ -150,8 +150,13 @@ impl Worker {
             .await
             .map_err(|e| anyhow::anyhow!("scheduled payouts: {e}"))?;
         let mut ran = 0;
+        // A webhook problem (a database hiccup) must not hold up email; the next round
+        // picks the deliveries up again.
         if let Some(webhooks) = &self.webhooks {
-            ran += webhooks.run_due(&self.db, &self.id, now).await?;
+            match webhooks.run_due(&self.db, &self.id, now).await {
+                Ok(n) => ran += n,
+                Err(e) => tracing::error!(error = ?e, "webhook delivery round failed"),
+            }
         }
         loop {
             let mut conn = self.db.begin().await?;

@@ -137,6 +137,9 @@ pub fn body(d: &DeliveryRow) -> String {
 /// written in one transaction; the unique (endpoint, event) index keeps a second worker
 /// that re-claims an event after an expired lease from doubling a delivery.
 pub async fn fan_out(db: &Db, now: i64) -> AppResult<usize> {
+    // Events of vendors without endpoints are settled in bulk. As on the per-event path, an
+    // endpoint receives the events that happen after it is saved (committed).
+    db::webhooks::skip_events_without_endpoints(db.pool()).await?;
     let mut created = 0;
     loop {
         let mut tx = db.begin().await?;
