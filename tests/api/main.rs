@@ -17,6 +17,7 @@ mod host_routing;
 mod ingest_batch;
 mod jobs;
 mod ledger_props;
+mod mcp;
 mod me_api;
 mod money;
 mod money_bounds;
