@@ -2,9 +2,10 @@
 
 Starts nothing itself: run.sh starts the server and passes the URL and credentials.
 Connects over streamable HTTP with a vendor API key, lists the tools, calls programs_list
-and payout_run (a dry run), then connects again with a read-only key and checks that the
-write tools are not offered and that confirming a payout run is refused with the API's
-`forbidden` code. Exits non-zero on any mismatch.
+and payout_run (a dry run); connects again with a read-only key and checks that the write
+tools are not offered and that confirming a payout run is refused with the API's
+`forbidden` code; then with an affiliate token, which sees only the self-service tools
+and fetches its own link and balance. Exits non-zero on any mismatch.
 """
 
 import asyncio
@@ -18,6 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 URL = os.environ["AFFILIA_MCP_URL"]
 FULL_KEY = os.environ["AFFILIA_FULL_KEY"]
 READ_KEY = os.environ["AFFILIA_READ_KEY"]
+AFFILIATE_TOKEN = os.environ["AFFILIA_AFFILIATE_TOKEN"]
 
 
 def check(cond, what):
@@ -65,7 +67,23 @@ async def main():
         check(confirmed.is_error and confirmed.structured_content["error"]["code"] == "forbidden",
               "a read key cannot confirm a payout run")
 
-    print("MCP client: 2 sessions, tools listed and called")
+    async with Client(transport(AFFILIATE_TOKEN)) as client:
+        tools = await client.list_tools()
+        names = {t.name for t in tools.tools}
+        check(names == {"my_programs_list", "my_referral_get", "my_stats_get", "my_balance_get",
+                        "my_payouts_list", "my_link_create", "my_deal_register"},
+              "an affiliate token sees only the self-service tools")
+        link = await client.call_tool("my_referral_get", {})
+        check(not link.is_error and link.structured_content["referral_url"].endswith("/r/jane"),
+              "the affiliate fetches its own referral link")
+        balance = await client.call_tool("my_balance_get", {})
+        check(not balance.is_error and balance.structured_content["data"] == [],
+              "the affiliate fetches its own (empty) balance")
+        peer = await client.call_tool("my_balance_get", {"affiliate_id": "aff_someone_else"})
+        check(peer.is_error and peer.structured_content["error"]["code"] == "bad_request",
+              "no tool takes another affiliate's id")
+
+    print("MCP client: 3 sessions, tools listed and called")
 
 
 asyncio.run(main())

@@ -35,5 +35,16 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# An affiliate and its access token, through the REST API.
+API="http://127.0.0.1:$PORT/api/v1"
+AFFILIATE_ID="$(curl -fsS -H "Authorization: Bearer $FULL_KEY" -H 'Content-Type: application/json' \
+  -d '{"email":"jane@partners.test","name":"Jane","code":"jane","send_invite":false}' \
+  "$API/affiliates" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+curl -fsS -X PATCH -H "Authorization: Bearer $FULL_KEY" -H 'Content-Type: application/json' \
+  -d '{"status":"active"}' "$API/affiliates/$AFFILIATE_ID" >/dev/null
+AFFILIATE_TOKEN="$(curl -fsS -X POST -H "Authorization: Bearer $FULL_KEY" "$API/affiliates/$AFFILIATE_ID/token" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+
 AFFILIA_MCP_URL="http://127.0.0.1:$PORT/mcp" AFFILIA_FULL_KEY="$FULL_KEY" AFFILIA_READ_KEY="$READ_KEY" \
+  AFFILIA_AFFILIATE_TOKEN="$AFFILIATE_TOKEN" \
   timeout 120 "$VENV/bin/python" tests/mcp_client/client.py || { cat "$WORK/server.log" >&2; exit 1; }
