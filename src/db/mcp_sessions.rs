@@ -9,11 +9,13 @@ pub async fn end<'e, E: Executor<'e, Database = Any>>(
     id: &str,
     at_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO mcp_ended_sessions (id, ended_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-        .bind(id)
-        .bind(at_ms)
-        .execute(ex)
-        .await?;
+    sqlx::query(
+        "INSERT INTO mcp_ended_sessions (id, ended_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(at_ms)
+    .execute(ex)
+    .await?;
     Ok(())
 }
 

@@ -196,12 +196,31 @@ async fn transport_answers_json_with_sessions_and_version_negotiation() {
     // No credential, a wrong one: 401 in the API's envelope, never the CSRF page.
     let res = post_raw(&client, &url, None, None, &initialize_body(VERSION)).await;
     assert_eq!(res.status(), 401);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthorized");
-    let res = post_raw(&client, &url, Some("afk_nope"), None, &initialize_body(VERSION)).await;
+    let res = post_raw(
+        &client,
+        &url,
+        Some("afk_nope"),
+        None,
+        &initialize_body(VERSION),
+    )
+    .await;
     assert_eq!(res.status(), 401);
-    let res = post_raw(&client, &url, Some("afft_nope.x"), None, &initialize_body(VERSION)).await;
+    let res = post_raw(
+        &client,
+        &url,
+        Some("afft_nope.x"),
+        None,
+        &initialize_body(VERSION),
+    )
+    .await;
     assert_eq!(res.status(), 401);
     // GET offers no stream; other methods are refused too, in JSON.
     let res = client.get(&url).bearer_auth(&s.key).send().await.unwrap();
@@ -238,7 +257,10 @@ async fn transport_answers_json_with_sessions_and_version_negotiation() {
     let unknown = mcp.rpc("resources/list", json!({})).await;
     assert_eq!(unknown["error"]["code"], -32601);
     let unknown_tool = mcp
-        .rpc("tools/call", json!({"name": "drop_tables", "arguments": {}}))
+        .rpc(
+            "tools/call",
+            json!({"name": "drop_tables", "arguments": {}}),
+        )
         .await;
     assert_eq!(unknown_tool["error"]["code"], -32602);
 
@@ -283,7 +305,12 @@ async fn transport_answers_json_with_sessions_and_version_negotiation() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let text = res.text().await.unwrap();
     assert!(text.starts_with("event: message\ndata: {"), "{text}");
     assert!(text.contains("\"id\":\"p\""), "{text}");
@@ -341,43 +368,63 @@ async fn an_admin_key_runs_a_whole_program() {
 
     // Programs.
     let created = mcp
-        .ok("programs_create", json!({"name": "Partners", "currency": "EUR",
-              "commission": {"type": "flat", "amount_cents": 500}}))
+        .ok(
+            "programs_create",
+            json!({"name": "Partners", "currency": "EUR",
+              "commission": {"type": "flat", "amount_cents": 500}}),
+        )
         .await;
     let program_id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(created["currency"], "EUR");
     let listed = mcp.ok("programs_list", json!({"per_page": 10})).await;
     assert_eq!(listed["total"], 2);
-    let got = mcp.ok("programs_get", json!({"program_id": program_id})).await;
+    let got = mcp
+        .ok("programs_get", json!({"program_id": program_id}))
+        .await;
     assert_eq!(got["name"], "Partners");
     let updated = mcp
-        .ok("programs_update", json!({"program_id": program_id,
-              "commission": {"type": "percentage", "bps": 1500}}))
+        .ok(
+            "programs_update",
+            json!({"program_id": program_id,
+              "commission": {"type": "percentage", "bps": 1500}}),
+        )
         .await;
     assert_eq!(updated["terms_version"], 2);
     assert_eq!(
-        mcp.fails("programs_update", json!({"program_id": program_id, "holding_period_days": 999}))
-            .await
-            .0,
+        mcp.fails(
+            "programs_update",
+            json!({"program_id": program_id, "holding_period_days": 999})
+        )
+        .await
+        .0,
         "invalid"
     );
 
     // Affiliates.
     let invited = mcp
-        .ok("affiliate_invite", json!({"email": "jane@partners.test", "name": "Jane",
-              "code": "jane", "send_invite": false}))
+        .ok(
+            "affiliate_invite",
+            json!({"email": "jane@partners.test", "name": "Jane",
+              "code": "jane", "send_invite": false}),
+        )
         .await;
     let jane = invited["id"].as_str().unwrap().to_owned();
     assert_eq!(invited["status"], "invited");
     assert_eq!(
-        mcp.fails("affiliate_invite", json!({"email": "jane@partners.test"})).await,
+        mcp.fails("affiliate_invite", json!({"email": "jane@partners.test"}))
+            .await,
         ("duplicate".to_owned(), Some("email".to_owned()))
     );
-    let approved = mcp.ok("affiliate_approve", json!({"affiliate_id": jane})).await;
+    let approved = mcp
+        .ok("affiliate_approve", json!({"affiliate_id": jane}))
+        .await;
     assert_eq!(approved["status"], "active");
-    let paused = mcp.ok("affiliate_pause", json!({"affiliate_id": jane})).await;
+    let paused = mcp
+        .ok("affiliate_pause", json!({"affiliate_id": jane}))
+        .await;
     assert_eq!(paused["status"], "paused");
-    mcp.ok("affiliate_approve", json!({"affiliate_id": jane})).await;
+    mcp.ok("affiliate_approve", json!({"affiliate_id": jane}))
+        .await;
     let bob = affiliate(&app, &s, "bob@partners.test", "bob").await;
     let banned = mcp.ok("affiliate_ban", json!({"affiliate_id": bob})).await;
     assert_eq!(banned["status"], "banned");
@@ -387,69 +434,123 @@ async fn an_admin_key_runs_a_whole_program() {
 
     // Applications: review one.
     let (status, submitted) = app
-        .call(&s.key, Method::POST, "/api/v1/applications",
-              Some(json!({"email": "ann@partners.test", "name": "Ann Lee"})))
+        .call(
+            &s.key,
+            Method::POST,
+            "/api/v1/applications",
+            Some(json!({"email": "ann@partners.test", "name": "Ann Lee"})),
+        )
         .await;
     assert_eq!(status, 201, "{submitted}");
-    let pending = mcp.ok("applications_list", json!({"status": "pending"})).await;
+    let pending = mcp
+        .ok("applications_list", json!({"status": "pending"}))
+        .await;
     assert_eq!(pending["total"], 1);
     let application_id = pending["data"][0]["id"].as_str().unwrap().to_owned();
     let reviewed = mcp
-        .ok("application_review", json!({"application_id": application_id,
-              "action": "approve", "code": "ann"}))
+        .ok(
+            "application_review",
+            json!({"application_id": application_id,
+              "action": "approve", "code": "ann"}),
+        )
         .await;
     assert_eq!(reviewed["status"], "approved");
     assert_eq!(reviewed["affiliate"]["code"], "ann");
     assert_eq!(
-        mcp.fails("application_review", json!({"application_id": application_id, "action": "reject"}))
-            .await
-            .0,
+        mcp.fails(
+            "application_review",
+            json!({"application_id": application_id, "action": "reject"})
+        )
+        .await
+        .0,
         "invalid_state"
     );
 
     // Conversions: report, approve one, reject another.
     let c1 = mcp
-        .ok("conversion_report", json!({"affiliate_id": jane, "amount_cents": 20000,
-              "external_id": "order-1"}))
+        .ok(
+            "conversion_report",
+            json!({"affiliate_id": jane, "amount_cents": 20000,
+              "external_id": "order-1"}),
+        )
         .await;
     assert_eq!(c1["commission_cents"], 2000);
     let c1 = c1["id"].as_str().unwrap().to_owned();
     let (code, _) = mcp
-        .fails("conversion_report", json!({"affiliate_id": jane, "amount_cents": 20000,
-               "external_id": "order-1"}))
+        .fails(
+            "conversion_report",
+            json!({"affiliate_id": jane, "amount_cents": 20000,
+               "external_id": "order-1"}),
+        )
         .await;
     assert_eq!(code, "duplicate");
     let c2 = mcp
-        .ok("conversion_report", json!({"code": "jane", "amount_cents": 5000}))
+        .ok(
+            "conversion_report",
+            json!({"code": "jane", "amount_cents": 5000}),
+        )
         .await["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(mcp.ok("conversion_approve", json!({"conversion_id": c1})).await["status"], "approved");
     assert_eq!(
-        mcp.ok("conversion_reject", json!({"conversion_id": c2, "reason": "test order"}))
+        mcp.ok("conversion_approve", json!({"conversion_id": c1}))
             .await["status"],
+        "approved"
+    );
+    assert_eq!(
+        mcp.ok(
+            "conversion_reject",
+            json!({"conversion_id": c2, "reason": "test order"})
+        )
+        .await["status"],
         "rejected"
     );
-    assert_eq!(mcp.fails("conversion_approve", json!({"conversion_id": c2})).await.0, "invalid_state");
-    let listed = mcp.ok("conversions_list", json!({"affiliate_id": jane})).await;
+    assert_eq!(
+        mcp.fails("conversion_approve", json!({"conversion_id": c2}))
+            .await
+            .0,
+        "invalid_state"
+    );
+    let listed = mcp
+        .ok("conversions_list", json!({"affiliate_id": jane}))
+        .await;
     assert_eq!(listed["total"], 2);
 
     // Analytics.
-    let analytics = mcp.ok("analytics_get", json!({"program_id": s.program_id})).await;
+    let analytics = mcp
+        .ok("analytics_get", json!({"program_id": s.program_id}))
+        .await;
     assert!(analytics["totals"].is_object(), "{analytics}");
-    assert_eq!(analytics["leaderboard"][0]["affiliate_id"], jane.as_str(), "{analytics}");
+    assert_eq!(
+        analytics["leaderboard"][0]["affiliate_id"],
+        jane.as_str(),
+        "{analytics}"
+    );
 
     // Payouts: a dry run first (nothing changes), then a confirmed run.
-    payout_settings(&app, &s, &jane, json!({"payout_method": "paypal", "payout_email": "jane@paypal.test"})).await;
+    payout_settings(
+        &app,
+        &s,
+        &jane,
+        json!({"payout_method": "paypal", "payout_email": "jane@paypal.test"}),
+    )
+    .await;
     patch_program(&app, &s, json!({"min_payout_cents": 1})).await;
     let dry = mcp.ok("payout_run", json!({})).await;
     assert_eq!(dry["dry_run"], true);
-    assert_eq!(dry["runs"][0]["payouts"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(
+        dry["runs"][0]["payouts"].as_array().unwrap().len(),
+        1,
+        "{dry}"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM payouts").await, 0);
     let real = mcp.ok("payout_run", json!({"confirm": true})).await;
     assert_eq!(real["dry_run"], false);
-    assert_eq!(real["runs"][0]["payouts"][0]["amount_cents"], 2000, "{real}");
+    assert_eq!(
+        real["runs"][0]["payouts"][0]["amount_cents"], 2000,
+        "{real}"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM payouts").await, 1);
     // Audited as the key's actions.
     assert!(app.count("SELECT COUNT(*) FROM audit_log").await > 0);
@@ -461,10 +562,15 @@ async fn scopes_tenants_and_arguments_are_checked_as_in_the_api() {
     let s = money_shop(&app, "Acme", json!({"type": "percentage", "bps": 1000})).await;
     let other = money_shop(&app, "Globex", json!({"type": "percentage", "bps": 1000})).await;
     let theirs = affiliate(&app, &other, "them@globex.test", "them").await;
-    let their_conversion = crate::helpers::money::convert(&app, &other, &theirs, 1000, None, false).await;
+    let their_conversion =
+        crate::helpers::money::convert(&app, &other, &theirs, 1000, None, false).await;
     let (_, their_application) = app
-        .call(&other.key, Method::POST, "/api/v1/applications",
-              Some(json!({"email": "x@globex.test", "name": "X"})))
+        .call(
+            &other.key,
+            Method::POST,
+            "/api/v1/applications",
+            Some(json!({"email": "x@globex.test", "name": "X"})),
+        )
         .await;
 
     // A read key sees only read tools and cannot call write ones (403 → forbidden).
@@ -472,12 +578,17 @@ async fn scopes_tenants_and_arguments_are_checked_as_in_the_api() {
     let mcp = Mcp::connect(&app, &read).await;
     assert_eq!(mcp.names().await, READ_TOOLS);
     assert_eq!(
-        mcp.fails("programs_create", json!({"name": "Nope"})).await.0,
+        mcp.fails("programs_create", json!({"name": "Nope"}))
+            .await
+            .0,
         "forbidden"
     );
     let dry = mcp.ok("payout_run", json!({})).await;
     assert_eq!(dry["dry_run"], true);
-    assert_eq!(mcp.fails("payout_run", json!({"confirm": true})).await.0, "forbidden");
+    assert_eq!(
+        mcp.fails("payout_run", json!({"confirm": true})).await.0,
+        "forbidden"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM payout_runs").await, 0);
     let write = app.api_key(&s.vendor_id, Scope::Write).await;
     assert_eq!(Mcp::connect(&app, &write).await.names().await, ADMIN_TOOLS);
@@ -485,36 +596,75 @@ async fn scopes_tenants_and_arguments_are_checked_as_in_the_api() {
     // Another vendor's ids are not found, exactly as the API's 404.
     let mcp = Mcp::connect(&app, &s.key).await;
     let (status, api) = app
-        .call(&s.key, Method::GET, &format!("/api/v1/programs/{}", other.program_id), None)
+        .call(
+            &s.key,
+            Method::GET,
+            &format!("/api/v1/programs/{}", other.program_id),
+            None,
+        )
         .await;
-    assert_eq!((status, api["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, api["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     for (tool, args) in [
         ("programs_get", json!({"program_id": other.program_id})),
-        ("programs_update", json!({"program_id": other.program_id, "name": "Mine"})),
+        (
+            "programs_update",
+            json!({"program_id": other.program_id, "name": "Mine"}),
+        ),
         ("affiliate_approve", json!({"affiliate_id": theirs})),
         ("affiliate_pause", json!({"affiliate_id": theirs})),
         ("affiliate_ban", json!({"affiliate_id": theirs})),
-        ("conversion_approve", json!({"conversion_id": their_conversion})),
-        ("conversion_reject", json!({"conversion_id": their_conversion})),
-        ("application_review", json!({"application_id": their_application["id"], "action": "approve"})),
-        ("conversion_report", json!({"affiliate_id": theirs, "amount_cents": 100})),
+        (
+            "conversion_approve",
+            json!({"conversion_id": their_conversion}),
+        ),
+        (
+            "conversion_reject",
+            json!({"conversion_id": their_conversion}),
+        ),
+        (
+            "application_review",
+            json!({"application_id": their_application["id"], "action": "approve"}),
+        ),
+        (
+            "conversion_report",
+            json!({"affiliate_id": theirs, "amount_cents": 100}),
+        ),
     ] {
-        assert_eq!(mcp.fails(tool, args).await, ("not_found".to_owned(), None), "{tool}");
+        assert_eq!(
+            mcp.fails(tool, args).await,
+            ("not_found".to_owned(), None),
+            "{tool}"
+        );
     }
-    let listed = mcp.ok("conversions_list", json!({"affiliate_id": theirs})).await;
+    let listed = mcp
+        .ok("conversions_list", json!({"affiliate_id": theirs}))
+        .await;
     assert_eq!(listed["total"], 0);
     let (status, c) = app
-        .call(&other.key, Method::GET, &format!("/api/v1/conversions/{their_conversion}"), None)
+        .call(
+            &other.key,
+            Method::GET,
+            &format!("/api/v1/conversions/{their_conversion}"),
+            None,
+        )
         .await;
     assert_eq!((status, c["status"].as_str()), (200, Some("pending")));
 
     // Arguments are read like API bodies: unknown or mistyped fields are named.
     assert_eq!(
-        mcp.fails("programs_list", json!({"vendor_id": other.vendor_id})).await,
+        mcp.fails("programs_list", json!({"vendor_id": other.vendor_id}))
+            .await,
         ("bad_request".to_owned(), Some("vendor_id".to_owned()))
     );
     assert_eq!(
-        mcp.fails("conversion_report", json!({"code": "x", "amount_cents": "lots"})).await,
+        mcp.fails(
+            "conversion_report",
+            json!({"code": "x", "amount_cents": "lots"})
+        )
+        .await,
         ("bad_request".to_owned(), Some("amount_cents".to_owned()))
     );
     assert_eq!(
@@ -522,7 +672,12 @@ async fn scopes_tenants_and_arguments_are_checked_as_in_the_api() {
         ("invalid".to_owned(), Some("program_id".to_owned()))
     );
     // An affiliate tool is no tool at all for a key.
-    let v = mcp.rpc("tools/call", json!({"name": "my_balance_get", "arguments": {}})).await;
+    let v = mcp
+        .rpc(
+            "tools/call",
+            json!({"name": "my_balance_get", "arguments": {}}),
+        )
+        .await;
     assert_eq!(v["error"]["code"], -32602);
 }
 
@@ -543,7 +698,12 @@ async fn an_affiliate_token_gets_only_its_own_self_service() {
         let writes = ["my_link_create", "my_deal_register"].contains(&name);
         assert_eq!(tool["annotations"]["readOnlyHint"], !writes, "{name}");
         // No self-service tool takes an affiliate id.
-        assert!(tool["inputSchema"]["properties"].get("affiliate_id").is_none(), "{name}");
+        assert!(
+            tool["inputSchema"]["properties"]
+                .get("affiliate_id")
+                .is_none(),
+            "{name}"
+        );
     }
 
     let programs = mcp.ok("my_programs_list", json!({})).await;
@@ -557,23 +717,43 @@ async fn an_affiliate_token_gets_only_its_own_self_service() {
     let payouts = mcp.ok("my_payouts_list", json!({})).await;
     assert_eq!(payouts["total"], 0);
     let link = mcp
-        .ok("my_link_create", json!({"name": "Newsletter", "slug": "news"}))
+        .ok(
+            "my_link_create",
+            json!({"name": "Newsletter", "slug": "news"}),
+        )
         .await;
-    assert!(link["url"].as_str().unwrap().ends_with("/r/jane/news"), "{link}");
+    assert!(
+        link["url"].as_str().unwrap().ends_with("/r/jane/news"),
+        "{link}"
+    );
     let deal = mcp
-        .ok("my_deal_register", json!({"lead_email": "lead@corp.test", "lead_name": "Lee"}))
+        .ok(
+            "my_deal_register",
+            json!({"lead_email": "lead@corp.test", "lead_name": "Lee"}),
+        )
         .await;
     assert_eq!(deal["status"], "pending");
     let (status, deals) = app.call(&s.key, Method::GET, "/api/v1/deals", None).await;
-    assert_eq!((status, deals["data"][0]["affiliate_id"].as_str()), (200, Some(jane.as_str())));
+    assert_eq!(
+        (status, deals["data"][0]["affiliate_id"].as_str()),
+        (200, Some(jane.as_str()))
+    );
 
     // No way to name another affiliate, and no admin tool at all.
     assert_eq!(
-        mcp.fails("my_balance_get", json!({"affiliate_id": bob})).await,
+        mcp.fails("my_balance_get", json!({"affiliate_id": bob}))
+            .await,
         ("bad_request".to_owned(), Some("affiliate_id".to_owned()))
     );
-    for admin in ["programs_list", "affiliates_list", "payout_run", "conversion_approve"] {
-        let v = mcp.rpc("tools/call", json!({"name": admin, "arguments": {}})).await;
+    for admin in [
+        "programs_list",
+        "affiliates_list",
+        "payout_run",
+        "conversion_approve",
+    ] {
+        let v = mcp
+            .rpc("tools/call", json!({"name": admin, "arguments": {}}))
+            .await;
         assert_eq!(v["error"]["code"], -32602, "{admin}: {v}");
     }
 

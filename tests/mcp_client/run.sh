@@ -8,7 +8,10 @@ cd "$(dirname "$0")/../.."
 BIN="${AFFILIA_BIN:-target/debug/affilia}"
 VENV="${MCP_VENV:-target/mcp-venv}"
 if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
+  python3 -m venv "$VENV" || {
+    # Debian's python3 keeps venv in a package of its own.
+    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$VENV"
+  }
 fi
 "$VENV/bin/pip" install -q -r tests/mcp_client/requirements.txt
 

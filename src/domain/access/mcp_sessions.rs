@@ -159,7 +159,11 @@ mod tests {
         assert_eq!(got.map(|x| x.protocol_version), Some("2025-06-18".into()));
         assert!(s.verify(&id, "afk_two", 2_000).is_none());
         assert!(s.verify(&id, "afk_one", 1_000 + MAX_AGE_MS + 1).is_none());
-        assert!(SessionSigner::new(b"other").verify(&id, "afk_one", 2_000).is_none());
+        assert!(
+            SessionSigner::new(b"other")
+                .verify(&id, "afk_one", 2_000)
+                .is_none()
+        );
         assert!(s.verify(&format!("{id}x"), "afk_one", 2_000).is_none());
     }
 }

@@ -130,9 +130,14 @@ pub async fn list(
     }
     .resolve()?;
     let status = applications::parse_status(q.status.as_deref())?;
-    let (rows, total) =
-        applications::list(&state.db, auth.vendor_id(), status, page.per_page, page.offset())
-            .await?;
+    let (rows, total) = applications::list(
+        &state.db,
+        auth.vendor_id(),
+        status,
+        page.per_page,
+        page.offset(),
+    )
+    .await?;
     let data = rows.into_iter().map(ApplicationJson::from).collect();
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }

@@ -172,9 +172,7 @@ pub async fn handle(ctx: &Ctx<'_>, message: Incoming) -> Option<Value> {
         ),
         "tools/list" => response(
             id,
-            ServerResult::ListToolsResult(ListToolsResult::with_all_items(tools::list(
-                ctx.caller,
-            ))),
+            ServerResult::ListToolsResult(ListToolsResult::with_all_items(tools::list(ctx.caller))),
         ),
         "tools/call" => {
             let params: CallToolRequestParams =

@@ -93,7 +93,11 @@ struct PayoutArgs {
     confirm: bool,
 }
 
-fn list_value<T: serde::Serialize>(data: Vec<T>, total: i64, page: Page) -> AppResult<serde_json::Value> {
+fn list_value<T: serde::Serialize>(
+    data: Vec<T>,
+    total: i64,
+    page: Page,
+) -> AppResult<serde_json::Value> {
     to_value(&List::new(data, total, page))
 }
 
@@ -112,9 +116,13 @@ pub async fn call(
         "programs_list" => {
             let a: PageArgs = parse(&args)?;
             let page = page(a.page, a.per_page)?;
-            let (items, total) = programs::list(db, vendor_id, page.per_page, page.offset()).await?;
+            let (items, total) =
+                programs::list(db, vendor_id, page.per_page, page.offset()).await?;
             let data: Vec<ProgramJson> = items.into_iter().map(ProgramJson::from).collect();
-            Ok(Outcome::new(list_value(data, total, page)?, format!("{total} program(s)")))
+            Ok(Outcome::new(
+                list_value(data, total, page)?,
+                format!("{total} program(s)"),
+            ))
         }
         "programs_get" => {
             let id = take_id(&mut args, "program_id")?;
@@ -126,15 +134,26 @@ pub async fn call(
         }
         "programs_create" => {
             let input: ProgramInput = parse(&args)?;
-            let v = to_value(&ProgramJson::from(programs::create(db, vendor_id, &input, &actor).await?))?;
-            let summary = format!("created program {} ({})", v["name"].as_str().unwrap_or(""), v["id"].as_str().unwrap_or(""));
+            let v = to_value(&ProgramJson::from(
+                programs::create(db, vendor_id, &input, &actor).await?,
+            ))?;
+            let summary = format!(
+                "created program {} ({})",
+                v["name"].as_str().unwrap_or(""),
+                v["id"].as_str().unwrap_or("")
+            );
             Ok(Outcome::new(v, summary))
         }
         "programs_update" => {
             let id = take_id(&mut args, "program_id")?;
             let input: ProgramInput = parse(&args)?;
-            let v = to_value(&ProgramJson::from(programs::update(db, vendor_id, &id, &input, &actor).await?))?;
-            let summary = format!("updated program {} (terms version {})", id, v["terms_version"]);
+            let v = to_value(&ProgramJson::from(
+                programs::update(db, vendor_id, &id, &input, &actor).await?,
+            ))?;
+            let summary = format!(
+                "updated program {} (terms version {})",
+                id, v["terms_version"]
+            );
             Ok(Outcome::new(v, summary))
         }
         "affiliate_invite" => {
@@ -142,17 +161,30 @@ pub async fn call(
             let vendor = vendor_row(state, vendor_id).await?;
             let a = affiliates::create(db, &state.sender, &vendor, &input, &actor).await?;
             let v = to_value(&with_stats(state, a).await?)?;
-            let summary = format!("invited {} ({})", v["email"].as_str().unwrap_or(""), v["id"].as_str().unwrap_or(""));
+            let summary = format!(
+                "invited {} ({})",
+                v["email"].as_str().unwrap_or(""),
+                v["id"].as_str().unwrap_or("")
+            );
             Ok(Outcome::new(v, summary))
         }
         "affiliates_list" => {
             let a: AffiliatesArgs = parse(&args)?;
             let page = page(a.page, a.per_page)?;
-            let filter = affiliates::parse_filter(a.status.as_deref(), a.search.as_deref(), a.program_id.as_deref())?;
+            let filter = affiliates::parse_filter(
+                a.status.as_deref(),
+                a.search.as_deref(),
+                a.program_id.as_deref(),
+            )?;
             let sort = affiliates::parse_sort(a.sort.as_deref())?;
-            let (found, total) = affiliates::list(db, vendor_id, &filter, sort, page.per_page, page.offset()).await?;
+            let (found, total) =
+                affiliates::list(db, vendor_id, &filter, sort, page.per_page, page.offset())
+                    .await?;
             let data: Vec<_> = found.into_iter().map(|a| to_json(a, None)).collect();
-            Ok(Outcome::new(list_value(data, total, page)?, format!("{total} affiliate(s)")))
+            Ok(Outcome::new(
+                list_value(data, total, page)?,
+                format!("{total} affiliate(s)"),
+            ))
         }
         "affiliate_approve" | "affiliate_pause" | "affiliate_ban" => {
             let id = take_id(&mut args, "affiliate_id")?;
@@ -175,9 +207,13 @@ pub async fn call(
             let a: ApplicationsArgs = parse(&args)?;
             let page = page(a.page, a.per_page)?;
             let status = applications::parse_status(a.status.as_deref())?;
-            let (rows, total) = applications::list(db, vendor_id, status, page.per_page, page.offset()).await?;
+            let (rows, total) =
+                applications::list(db, vendor_id, status, page.per_page, page.offset()).await?;
             let data: Vec<ApplicationJson> = rows.into_iter().map(ApplicationJson::from).collect();
-            Ok(Outcome::new(list_value(data, total, page)?, format!("{total} application(s)")))
+            Ok(Outcome::new(
+                list_value(data, total, page)?,
+                format!("{total} application(s)"),
+            ))
         }
         "application_review" => {
             let id = take_id(&mut args, "application_id")?;
@@ -198,16 +234,30 @@ pub async fn call(
                 status: conversions::parse_status(opt(&a.status))?,
                 customer_id: opt(&a.customer_id),
             };
-            let (data, total) = conversions::list(db, &filter, page.per_page, page.offset()).await?;
-            Ok(Outcome::new(list_value(data, total, page)?, format!("{total} conversion(s)")))
+            let (data, total) =
+                conversions::list(db, &filter, page.per_page, page.offset()).await?;
+            Ok(Outcome::new(
+                list_value(data, total, page)?,
+                format!("{total} conversion(s)"),
+            ))
         }
         "conversion_report" => {
             let input: ManualInput = parse(&args)?;
-            let (c, commission_cents) =
-                conversions::record_manual(db, &state.tracker, &state.ingest, vendor_id, &input, &actor).await?;
+            let (c, commission_cents) = conversions::record_manual(
+                db,
+                &state.tracker,
+                &state.ingest,
+                vendor_id,
+                &input,
+                &actor,
+            )
+            .await?;
             let mut v = conversions::get(db, vendor_id, &c.id).await?;
             v["commission_cents"] = json!(commission_cents);
-            let summary = format!("recorded conversion {} (commission {commission_cents} minor units)", c.id);
+            let summary = format!(
+                "recorded conversion {} (commission {commission_cents} minor units)",
+                c.id
+            );
             Ok(Outcome::new(v, summary))
         }
         "conversion_approve" => {
@@ -226,9 +276,19 @@ pub async fn call(
         }
         "analytics_get" => {
             let a: AnalyticsArgs = parse(&args)?;
-            let report = crate::domain::earnings::analytics::report(db, vendor_id, opt(&a.program_id), opt(&a.from), opt(&a.to)).await?;
+            let report = crate::domain::earnings::analytics::report(
+                db,
+                vendor_id,
+                opt(&a.program_id),
+                opt(&a.from),
+                opt(&a.to),
+            )
+            .await?;
             let v = to_value(&report)?;
-            Ok(Outcome::new(v, "program totals and the affiliate leaderboard"))
+            Ok(Outcome::new(
+                v,
+                "program totals and the affiliate leaderboard",
+            ))
         }
         "payout_run" => {
             let a: PayoutArgs = parse(&args)?;
@@ -251,7 +311,9 @@ pub async fn call(
                 "runs": runs.iter().map(program_run_json).collect::<Vec<_>>(),
             });
             let summary = if req.dry_run {
-                format!("dry run: {count} payout(s) would be created; call again with confirm: true to create them")
+                format!(
+                    "dry run: {count} payout(s) would be created; call again with confirm: true to create them"
+                )
             } else {
                 format!("created {count} payout(s)")
             };

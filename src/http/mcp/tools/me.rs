@@ -64,19 +64,43 @@ pub async fn call(
             let _: NoArgs = parse(&args)?;
             let data = self_service::programs(db, base_url, vendor_id, affiliate_id).await?;
             let n = data.len();
-            Ok(Outcome::new(json!({"data": data}), format!("enrolled in {n} program(s)")))
+            Ok(Outcome::new(
+                json!({"data": data}),
+                format!("enrolled in {n} program(s)"),
+            ))
         }
         "my_referral_get" => {
             let a: ReferralArgs = parse(&args)?;
-            let v = self_service::referral(db, base_url, vendor_id, affiliate_id, opt(&a.program_id)).await?;
-            let summary = format!("your referral link: {}", v["referral_url"].as_str().unwrap_or(""));
+            let v =
+                self_service::referral(db, base_url, vendor_id, affiliate_id, opt(&a.program_id))
+                    .await?;
+            let summary = format!(
+                "your referral link: {}",
+                v["referral_url"].as_str().unwrap_or("")
+            );
             Ok(Outcome::new(v, summary))
         }
         "my_stats_get" => {
             let a: StatsArgs = parse(&args)?;
-            let period = Period::parse(opt(&a.period), opt(&a.from), opt(&a.to), opt(&a.bucket), db::now_ms())?;
-            let stats = affiliate_stats::for_period(db, vendor_id, affiliate_id, opt(&a.program_id), &period).await?;
-            Ok(Outcome::new(to_value(&stats)?, "your clicks, referrals, conversions and earnings"))
+            let period = Period::parse(
+                opt(&a.period),
+                opt(&a.from),
+                opt(&a.to),
+                opt(&a.bucket),
+                db::now_ms(),
+            )?;
+            let stats = affiliate_stats::for_period(
+                db,
+                vendor_id,
+                affiliate_id,
+                opt(&a.program_id),
+                &period,
+            )
+            .await?;
+            Ok(Outcome::new(
+                to_value(&stats)?,
+                "your clicks, referrals, conversions and earnings",
+            ))
         }
         "my_balance_get" => {
             let _: NoArgs = parse(&args)?;
@@ -86,7 +110,14 @@ pub async fn call(
                 Some([]) | None => "no earnings yet".to_owned(),
                 Some(items) => items
                     .iter()
-                    .map(|b| format!("{}: {} available, {} pending", b["currency"].as_str().unwrap_or(""), b["available_cents"], b["pending_cents"]))
+                    .map(|b| {
+                        format!(
+                            "{}: {} available, {} pending",
+                            b["currency"].as_str().unwrap_or(""),
+                            b["available_cents"],
+                            b["pending_cents"]
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("; "),
             };
@@ -94,7 +125,12 @@ pub async fn call(
         }
         "my_payouts_list" => {
             let a: PayoutsArgs = parse(&args)?;
-            let page = PageQuery { page: a.page, per_page: a.per_page, limit: None }.resolve()?;
+            let page = PageQuery {
+                page: a.page,
+                per_page: a.per_page,
+                limit: None,
+            }
+            .resolve()?;
             let currency = Currency::parse_optional("currency", opt(&a.currency))?;
             let filter = db::payouts::Filter {
                 vendor_id,
@@ -105,7 +141,10 @@ pub async fn call(
             };
             let (rows, total) = payouts::list(db, &filter, page.per_page, page.offset()).await?;
             let data: Vec<_> = rows.iter().map(payouts::payout_json).collect();
-            Ok(Outcome::new(to_value(&List::new(data, total, page))?, format!("{total} payout(s)")))
+            Ok(Outcome::new(
+                to_value(&List::new(data, total, page))?,
+                format!("{total} payout(s)"),
+            ))
         }
         "my_link_create" => {
             let input: LinkInput = parse(&args)?;
@@ -118,7 +157,10 @@ pub async fn call(
             let input: DealInput = parse(&args)?;
             let deal = deals::submit(db, vendor_id, affiliate_id, &input).await?;
             let v = to_value(&deal)?;
-            let summary = format!("registered deal {} (pending review)", v["id"].as_str().unwrap_or(""));
+            let summary = format!(
+                "registered deal {} (pending review)",
+                v["id"].as_str().unwrap_or("")
+            );
             Ok(Outcome::new(v, summary))
         }
         _ => Err(AppError::NotFound),

@@ -14,7 +14,9 @@ mod schema;
 
 use std::sync::Arc;
 
-use rmcp::model::{CallToolResult, ContentBlock, ErrorCode, ErrorData, JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{
+    CallToolResult, ContentBlock, ErrorCode, ErrorData, JsonObject, Tool, ToolAnnotations,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -121,33 +123,201 @@ const fn destructive(def: Def) -> Def {
 
 /// Every tool, admin tools first (seed 002's set, our names).
 static TOOLS: &[Def] = &[
-    vendor("programs_list", "List programs", "The vendor's programs, default first (paginated).", Scope::Read, schema::page_input, schema::list_output),
-    vendor("programs_get", "Get a program", "One program with its current commission terms and terms version.", Scope::Read, schema::program_get_input, schema::program_output),
-    vendor("programs_create", "Create a program", "Creates a program (name required; everything else defaults; commission is a tagged union such as {\"type\":\"percentage\",\"bps\":2000}).", Scope::Write, schema::program_create_input, schema::program_output),
-    vendor("programs_update", "Update a program", "Changes any field of a program; a changed commission becomes the next terms version.", Scope::Write, schema::program_update_input, schema::program_output),
-    vendor("affiliate_invite", "Invite an affiliate", "Creates an affiliate (status invited) enrolled in the given or default program and emails an invitation unless send_invite is false.", Scope::Write, schema::invite_input, schema::affiliate_output),
-    vendor("affiliates_list", "List affiliates", "Affiliates with optional status, search (email, name, code), program and sort filters (paginated).", Scope::Read, schema::affiliates_list_input, schema::list_output),
-    vendor("affiliate_approve", "Approve an affiliate", "Sets the affiliate active (approves an invited or paused affiliate).", Scope::Write, schema::affiliate_id_input, schema::affiliate_output),
-    vendor("affiliate_pause", "Pause an affiliate", "Pauses the affiliate: it earns nothing new until approved again.", Scope::Write, schema::affiliate_id_input, schema::affiliate_output),
-    destructive(vendor("affiliate_ban", "Ban an affiliate", "Bans the affiliate: it can no longer sign in and earns nothing new; history is kept.", Scope::Write, schema::affiliate_id_input, schema::affiliate_output)),
-    vendor("applications_list", "List applications", "Applications to join, pending first; filter by status (paginated).", Scope::Read, schema::applications_list_input, schema::list_output),
-    vendor("application_review", "Review an application", "Approves (optionally choosing the referral code) or rejects (with a reason) a pending application; the applicant is emailed.", Scope::Write, schema::application_review_input, schema::application_output),
-    vendor("conversions_list", "List conversions", "Conversions with optional affiliate, program, customer and status filters (paginated).", Scope::Read, schema::conversions_list_input, schema::list_output),
-    vendor("conversion_report", "Report a conversion", "Records a manual conversion for an affiliate (by id or referral code); idempotent per external_id (a repeat is a duplicate error naming the existing conversion).", Scope::Write, schema::conversion_report_input, schema::conversion_output),
-    vendor("conversion_approve", "Approve a conversion", "Approves a pending conversion early: its commissions become available now.", Scope::Write, schema::conversion_id_input, schema::conversion_output),
-    destructive(vendor("conversion_reject", "Reject a conversion", "Rejects a pending conversion: its commissions are taken back.", Scope::Write, schema::conversion_reject_input, schema::conversion_output)),
-    vendor("analytics_get", "Program analytics", "Totals (clicks, referrals, conversions, revenue, commissions by status) and the affiliate leaderboard, optionally for one program and a date range.", Scope::Read, schema::analytics_input, schema::analytics_output),
+    vendor(
+        "programs_list",
+        "List programs",
+        "The vendor's programs, default first (paginated).",
+        Scope::Read,
+        schema::page_input,
+        schema::list_output,
+    ),
+    vendor(
+        "programs_get",
+        "Get a program",
+        "One program with its current commission terms and terms version.",
+        Scope::Read,
+        schema::program_get_input,
+        schema::program_output,
+    ),
+    vendor(
+        "programs_create",
+        "Create a program",
+        "Creates a program (name required; everything else defaults; commission is a tagged union such as {\"type\":\"percentage\",\"bps\":2000}).",
+        Scope::Write,
+        schema::program_create_input,
+        schema::program_output,
+    ),
+    vendor(
+        "programs_update",
+        "Update a program",
+        "Changes any field of a program; a changed commission becomes the next terms version.",
+        Scope::Write,
+        schema::program_update_input,
+        schema::program_output,
+    ),
+    vendor(
+        "affiliate_invite",
+        "Invite an affiliate",
+        "Creates an affiliate (status invited) enrolled in the given or default program and emails an invitation unless send_invite is false.",
+        Scope::Write,
+        schema::invite_input,
+        schema::affiliate_output,
+    ),
+    vendor(
+        "affiliates_list",
+        "List affiliates",
+        "Affiliates with optional status, search (email, name, code), program and sort filters (paginated).",
+        Scope::Read,
+        schema::affiliates_list_input,
+        schema::list_output,
+    ),
+    vendor(
+        "affiliate_approve",
+        "Approve an affiliate",
+        "Sets the affiliate active (approves an invited or paused affiliate).",
+        Scope::Write,
+        schema::affiliate_id_input,
+        schema::affiliate_output,
+    ),
+    vendor(
+        "affiliate_pause",
+        "Pause an affiliate",
+        "Pauses the affiliate: it earns nothing new until approved again.",
+        Scope::Write,
+        schema::affiliate_id_input,
+        schema::affiliate_output,
+    ),
+    destructive(vendor(
+        "affiliate_ban",
+        "Ban an affiliate",
+        "Bans the affiliate: it can no longer sign in and earns nothing new; history is kept.",
+        Scope::Write,
+        schema::affiliate_id_input,
+        schema::affiliate_output,
+    )),
+    vendor(
+        "applications_list",
+        "List applications",
+        "Applications to join, pending first; filter by status (paginated).",
+        Scope::Read,
+        schema::applications_list_input,
+        schema::list_output,
+    ),
+    vendor(
+        "application_review",
+        "Review an application",
+        "Approves (optionally choosing the referral code) or rejects (with a reason) a pending application; the applicant is emailed.",
+        Scope::Write,
+        schema::application_review_input,
+        schema::application_output,
+    ),
+    vendor(
+        "conversions_list",
+        "List conversions",
+        "Conversions with optional affiliate, program, customer and status filters (paginated).",
+        Scope::Read,
+        schema::conversions_list_input,
+        schema::list_output,
+    ),
+    vendor(
+        "conversion_report",
+        "Report a conversion",
+        "Records a manual conversion for an affiliate (by id or referral code); idempotent per external_id (a repeat is a duplicate error naming the existing conversion).",
+        Scope::Write,
+        schema::conversion_report_input,
+        schema::conversion_output,
+    ),
+    vendor(
+        "conversion_approve",
+        "Approve a conversion",
+        "Approves a pending conversion early: its commissions become available now.",
+        Scope::Write,
+        schema::conversion_id_input,
+        schema::conversion_output,
+    ),
+    destructive(vendor(
+        "conversion_reject",
+        "Reject a conversion",
+        "Rejects a pending conversion: its commissions are taken back.",
+        Scope::Write,
+        schema::conversion_reject_input,
+        schema::conversion_output,
+    )),
+    vendor(
+        "analytics_get",
+        "Program analytics",
+        "Totals (clicks, referrals, conversions, revenue, commissions by status) and the affiliate leaderboard, optionally for one program and a date range.",
+        Scope::Read,
+        schema::analytics_input,
+        schema::analytics_output,
+    ),
     Def {
         read_only: false,
-        ..vendor("payout_run", "Run payouts", "Computes the payouts due (a dry run that changes nothing, by default). With confirm: true and a key with write scope it creates them.", Scope::Read, schema::payout_run_input, schema::payout_run_output)
+        ..vendor(
+            "payout_run",
+            "Run payouts",
+            "Computes the payouts due (a dry run that changes nothing, by default). With confirm: true and a key with write scope it creates them.",
+            Scope::Read,
+            schema::payout_run_input,
+            schema::payout_run_output,
+        )
     },
-    mine("my_programs_list", "My programs", "The programs you are enrolled in, with your code, referral link and commission.", true, schema::empty_input, schema::data_output),
-    mine("my_referral_get", "My referral link", "Your code and referral link for one program (program_id optional when you are in one program).", true, schema::my_referral_input, schema::referral_output),
-    mine("my_stats_get", "My stats", "Your clicks, referrals, conversions and earnings over a period (7d, 30d, 90d, 12m or from/to), with a series.", true, schema::my_stats_input, schema::object_output),
-    mine("my_balance_get", "My balance", "Your balances per currency from the ledger: pending, available, in payout, paid, fees, earned.", true, schema::empty_input, schema::data_output),
-    mine("my_payouts_list", "My payouts", "Your payouts, newest first (paginated).", true, schema::my_payouts_input, schema::list_output),
-    mine("my_link_create", "Create a link", "Creates an extra referral link (name, optional slug, destination URL, sub id, program).", false, schema::my_link_input, schema::link_output),
-    mine("my_deal_register", "Register a deal", "Registers a lead (email, name, company, notes) for the vendor to accept or reject.", false, schema::my_deal_input, schema::deal_output),
+    mine(
+        "my_programs_list",
+        "My programs",
+        "The programs you are enrolled in, with your code, referral link and commission.",
+        true,
+        schema::empty_input,
+        schema::data_output,
+    ),
+    mine(
+        "my_referral_get",
+        "My referral link",
+        "Your code and referral link for one program (program_id optional when you are in one program).",
+        true,
+        schema::my_referral_input,
+        schema::referral_output,
+    ),
+    mine(
+        "my_stats_get",
+        "My stats",
+        "Your clicks, referrals, conversions and earnings over a period (7d, 30d, 90d, 12m or from/to), with a series.",
+        true,
+        schema::my_stats_input,
+        schema::object_output,
+    ),
+    mine(
+        "my_balance_get",
+        "My balance",
+        "Your balances per currency from the ledger: pending, available, in payout, paid, fees, earned.",
+        true,
+        schema::empty_input,
+        schema::data_output,
+    ),
+    mine(
+        "my_payouts_list",
+        "My payouts",
+        "Your payouts, newest first (paginated).",
+        true,
+        schema::my_payouts_input,
+        schema::list_output,
+    ),
+    mine(
+        "my_link_create",
+        "Create a link",
+        "Creates an extra referral link (name, optional slug, destination URL, sub id, program).",
+        false,
+        schema::my_link_input,
+        schema::link_output,
+    ),
+    mine(
+        "my_deal_register",
+        "Register a deal",
+        "Registers a lead (email, name, company, notes) for the vendor to accept or reject.",
+        false,
+        schema::my_deal_input,
+        schema::deal_output,
+    ),
 ];
 
 fn visible(def: &Def, caller: &Caller) -> bool {
@@ -189,7 +359,11 @@ pub fn list(caller: &Caller) -> Vec<Tool> {
 
 /// Runs a tool: a tool result (success or tool error), or a protocol error for a tool the
 /// caller cannot see.
-pub async fn call(ctx: &Ctx<'_>, name: &str, args: JsonObject) -> Result<CallToolResult, ErrorData> {
+pub async fn call(
+    ctx: &Ctx<'_>,
+    name: &str,
+    args: JsonObject,
+) -> Result<CallToolResult, ErrorData> {
     let unknown = || {
         ErrorData::new(
             ErrorCode::INVALID_PARAMS,
@@ -203,9 +377,13 @@ pub async fn call(ctx: &Ctx<'_>, name: &str, args: JsonObject) -> Result<CallToo
             Ok(()) => admin::call(ctx.state, p, name, args).await,
             Err(e) => Err(e),
         },
-        (Audience::Affiliate, Caller::Affiliate { vendor_id, affiliate_id }) => {
-            me::call(ctx.state, vendor_id, affiliate_id, name, args).await
-        }
+        (
+            Audience::Affiliate,
+            Caller::Affiliate {
+                vendor_id,
+                affiliate_id,
+            },
+        ) => me::call(ctx.state, vendor_id, affiliate_id, name, args).await,
         _ => return Err(unknown()),
     };
     Ok(match outcome {
@@ -261,7 +439,9 @@ fn parse<T: DeserializeOwned>(args: &JsonObject) -> AppResult<T> {
 fn take_id(args: &mut JsonObject, field: &str) -> AppResult<String> {
     match args.remove(field) {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-        Some(Value::String(_)) | None => Err(AppError::invalid(field, format!("{field} is required"))),
+        Some(Value::String(_)) | None => {
+            Err(AppError::invalid(field, format!("{field} is required")))
+        }
         Some(_) => Err(AppError::BadRequestField {
             field: field.to_owned(),
             message: format!("{field} must be a string"),

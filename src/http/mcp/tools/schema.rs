@@ -27,8 +27,7 @@ fn integer(description: &str) -> Value {
 
 fn paging(mut props: Value) -> Value {
     props["page"] = json!({"type": "integer", "minimum": 1, "description": "page number, from 1"});
-    props["per_page"] =
-        json!({"type": "integer", "minimum": 1, "maximum": 100, "description": "items per page (default 20, at most 100)"});
+    props["per_page"] = json!({"type": "integer", "minimum": 1, "maximum": 100, "description": "items per page (default 20, at most 100)"});
     props
 }
 
@@ -44,7 +43,10 @@ pub fn page_input() -> Value {
 
 /// `{program_id}`.
 pub fn program_get_input() -> Value {
-    input(json!({"program_id": string("the program's id")}), &["program_id"])
+    input(
+        json!({"program_id": string("the program's id")}),
+        &["program_id"],
+    )
 }
 
 fn program_fields() -> Value {
@@ -120,7 +122,10 @@ pub fn invite_input() -> Value {
 
 /// `{affiliate_id}`.
 pub fn affiliate_id_input() -> Value {
-    input(json!({"affiliate_id": string("the affiliate's id")}), &["affiliate_id"])
+    input(
+        json!({"affiliate_id": string("the affiliate's id")}),
+        &["affiliate_id"],
+    )
 }
 
 /// An affiliate.
@@ -210,7 +215,10 @@ pub fn conversion_report_input() -> Value {
 
 /// `{conversion_id}`.
 pub fn conversion_id_input() -> Value {
-    input(json!({"conversion_id": string("the conversion's id")}), &["conversion_id"])
+    input(
+        json!({"conversion_id": string("the conversion's id")}),
+        &["conversion_id"],
+    )
 }
 
 /// `{conversion_id, reason?}`.
@@ -275,7 +283,10 @@ pub fn payout_run_output() -> Value {
 
 /// `{program_id?}`.
 pub fn my_referral_input() -> Value {
-    input(json!({"program_id": string("one of your programs (optional when you have one)")}), &[])
+    input(
+        json!({"program_id": string("one of your programs (optional when you have one)")}),
+        &[],
+    )
 }
 
 /// Code and link.
@@ -327,7 +338,10 @@ pub fn my_link_input() -> Value {
 
 /// A link.
 pub fn link_output() -> Value {
-    output(json!({"id": {"type": "string"}, "url": {"type": "string"}}), &["id", "url"])
+    output(
+        json!({"id": {"type": "string"}, "url": {"type": "string"}}),
+        &["id", "url"],
+    )
 }
 
 /// A new deal.
@@ -346,7 +360,10 @@ pub fn my_deal_input() -> Value {
 
 /// A deal.
 pub fn deal_output() -> Value {
-    output(json!({"id": {"type": "string"}, "status": {"type": "string"}}), &["id", "status"])
+    output(
+        json!({"id": {"type": "string"}, "status": {"type": "string"}}),
+        &["id", "status"],
+    )
 }
 
 /// A paged list.
@@ -362,7 +379,10 @@ pub fn list_output() -> Value {
 
 /// `{data: [...]}`.
 pub fn data_output() -> Value {
-    output(json!({"data": {"type": "array", "items": {"type": "object"}}}), &["data"])
+    output(
+        json!({"data": {"type": "array", "items": {"type": "object"}}}),
+        &["data"],
+    )
 }
 
 /// Any object.
