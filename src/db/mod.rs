@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod links;
 pub mod login_tokens;
+pub mod mcp_sessions;
 pub mod payment_links;
 pub mod payouts;
 pub mod programs;

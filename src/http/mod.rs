@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod embed;
 pub mod extract;
 pub mod health;
+pub mod mcp;
 pub mod middleware;
 pub mod pages;
 pub mod pagination;
@@ -71,14 +72,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(webhooks::stripe_event)),
         )
         .service(api::scope())
+        .service(mcp::resource())
         .service(portal::scope())
         .service(embed::scope())
         .configure(dashboard::routes);
 }
 
-/// Whether a request belongs to the JSON API (and so gets JSON errors).
+/// Whether a request belongs to the JSON API or the MCP endpoint (and so gets JSON errors).
 pub fn is_api(req: &HttpRequest) -> bool {
-    req.path().starts_with("/api/")
+    req.path().starts_with("/api/") || mcp::is_mcp(req.path())
 }
 
 /// The fallback for unmatched routes: a JSON 404 under `/api`, a page elsewhere.

@@ -19,6 +19,7 @@ mod ingest_batch;
 mod jobs;
 mod kernel;
 mod ledger_props;
+mod mcp;
 mod me_api;
 mod money;
 mod money_bounds;

@@ -449,6 +449,21 @@ pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&str>> {
     }
 }
 
+/// One page of the vendor's applications (pending first, oldest first) and how many
+/// match `status` in all.
+pub async fn list(
+    db: &Db,
+    vendor_id: &str,
+    status: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<ApplicationRow>, i64)> {
+    let pool = db.pool();
+    let total = db::applications::count(pool, vendor_id, status).await?;
+    let rows = db::applications::page(pool, vendor_id, status, limit, offset).await?;
+    Ok((rows, total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use crate::domain::earnings::affiliate_stats::{self, Stats};
 use crate::domain::partners::affiliates::{self, Affiliate, AffiliateInput};
 use crate::domain::tenancy::api_keys::Scope;
 use crate::domain::tenancy::audit::Actor;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::ApiJson;
@@ -29,7 +29,7 @@ struct EnrollmentJson {
 
 /// An affiliate in API responses.
 #[derive(Serialize)]
-struct AffiliateJson {
+pub struct AffiliateJson {
     id: String,
     email: String,
     name: String,
@@ -57,12 +57,14 @@ struct AffiliateJson {
     updated_at: String,
 }
 
-async fn with_stats(state: &AppState, a: Affiliate) -> AppResult<AffiliateJson> {
+/// An affiliate with its all-time stats, as the API (and the MCP tools) answer it.
+pub async fn with_stats(state: &AppState, a: Affiliate) -> AppResult<AffiliateJson> {
     let stats = affiliate_stats::of_affiliate(&state.db, &a.row.vendor_id, &a.row.id).await?;
     Ok(to_json(a, Some(stats)))
 }
 
-fn to_json(a: Affiliate, stats: Option<Stats>) -> AffiliateJson {
+/// An affiliate in API responses (lists leave `stats` out).
+pub fn to_json(a: Affiliate, stats: Option<Stats>) -> AffiliateJson {
     let r = a.row;
     AffiliateJson {
         code: a.enrollments.first().map(|e| e.code.clone()),
@@ -158,12 +160,6 @@ pub async fn create(
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
     let input = body.into_inner();
-    if input.status.is_some() {
-        return Err(AppError::invalid(
-            "status",
-            "new affiliates start as invited; change the status afterwards",
-        ));
-    }
     let vendor = auth.vendor(&state).await?;
     let affiliate = affiliates::create(
         &state.db,

@@ -17,7 +17,7 @@ use crate::http::pagination::{List, PageQuery};
 
 /// An application in API responses.
 #[derive(Serialize)]
-struct ApplicationJson {
+pub struct ApplicationJson {
     id: String,
     program_id: String,
     email: String,
@@ -132,10 +132,14 @@ pub async fn list(
     }
     .resolve()?;
     let status = applications::parse_status(q.status.as_deref())?;
-    let pool = state.db.pool();
-    let total = db::applications::count(pool, auth.vendor_id(), status).await?;
-    let rows = db::applications::page(pool, auth.vendor_id(), status, page.per_page, page.offset())
-        .await?;
+    let (rows, total) = applications::list(
+        &state.db,
+        auth.vendor_id(),
+        status,
+        page.per_page,
+        page.offset(),
+    )
+    .await?;
     let data = rows.into_iter().map(ApplicationJson::from).collect();
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
@@ -159,11 +163,21 @@ pub async fn review(
         &actor,
     )
     .await?;
+    Ok(HttpResponse::Ok().json(reviewed_json(&state, &vendor.id, a).await?))
+}
+
+/// A reviewed application as the API (and the MCP tool) answers it: the application and,
+/// once approved, its affiliate's id, code and customer id.
+pub async fn reviewed_json(
+    state: &AppState,
+    vendor_id: &str,
+    a: ApplicationRow,
+) -> AppResult<serde_json::Value> {
     let mut body =
         serde_json::to_value(ApplicationJson::from(a.clone())).map_err(anyhow::Error::from)?;
     if let Some(affiliate_id) = &a.affiliate_id {
         let affiliate =
-            crate::domain::partners::affiliates::get(&state.db, &vendor.id, affiliate_id).await?;
+            crate::domain::partners::affiliates::get(&state.db, vendor_id, affiliate_id).await?;
         let code = affiliate
             .enrollments
             .iter()
@@ -172,5 +186,5 @@ pub async fn review(
         body["affiliate"] =
             json!({"id": affiliate.row.id, "code": code, "customer_id": affiliate.row.customer_id});
     }
-    Ok(HttpResponse::Ok().json(body))
+    Ok(body)
 }

@@ -19,8 +19,7 @@ use crate::domain::attribution::links::{self, LinkInput};
 use crate::domain::earnings::affiliate_stats::{self, Period};
 use crate::domain::partners::payout_settings::PayoutInput;
 use crate::domain::{
-    access::affiliate_tokens, access::personal_tokens, access::self_service, earnings::conversions,
-    earnings::ledger, partners::affiliates, payouts,
+    access::credentials, access::self_service, earnings::conversions, earnings::ledger, payouts,
 };
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
@@ -51,27 +50,13 @@ impl FromRequest for MeAuth {
             let token = bearer.ok_or_else(|| {
                 AppError::Unauthorized("missing Authorization: Bearer <affiliate token>".into())
             })?;
-            let affiliate = if token.starts_with(affiliate_tokens::PREFIX) {
-                let claims = state
-                    .affiliate_tokens
-                    .verify(&token, db::now_ms())
-                    .ok_or_else(|| {
-                        AppError::Unauthorized("invalid or expired affiliate token".into())
-                    })?;
-                affiliates::signed_in(&state.db, &claims.vendor_id, &claims.affiliate_id)
-                    .await?
-                    .ok_or_else(|| AppError::Unauthorized("this affiliate cannot sign in".into()))?
-            } else if token.starts_with(personal_tokens::PREFIX) {
-                personal_tokens::authenticate(&state.db, &token)
-                    .await?
-                    .ok_or_else(|| {
-                        AppError::Unauthorized("invalid or revoked personal token".into())
-                    })?
-            } else {
+            if !credentials::is_affiliate_token(&token) {
                 return Err(AppError::Unauthorized(
                     "/api/v1/me takes an affiliate token, not an API key".into(),
                 ));
-            };
+            }
+            let affiliate =
+                credentials::affiliate(&state.db, &state.affiliate_tokens, &token).await?;
             Ok(MeAuth {
                 vendor_id: affiliate.vendor_id,
                 affiliate_id: affiliate.id,

@@ -31,7 +31,8 @@ const MAX_FORM_BYTES: usize = 256 * 1024;
 /// and the other fields. Bigger uploads without the header are refused with 413.
 const MAX_MULTIPART_BYTES: usize = 1024 * 1024;
 
-const EXEMPT_PREFIXES: &[&str] = &["/api/", "/webhooks/", "/r/", "/embed/"];
+// `/mcp` is bearer-authenticated like the API (it never reads the session).
+const EXEMPT_PREFIXES: &[&str] = &["/api/", "/mcp", "/webhooks/", "/r/", "/embed/"];
 
 /// The middleware function (`middleware::from_fn(csrf)`), inside the session middleware.
 pub async fn csrf(

@@ -28,7 +28,15 @@ pub struct PortalHost {
 }
 
 /// Paths served the same on every known host, never rewritten into the portal.
-const SHARED_PREFIXES: &[&str] = &["/static/", "/api/", "/r/", "/t.js", "/embed/", "/webhooks/"];
+const SHARED_PREFIXES: &[&str] = &[
+    "/static/",
+    "/api/",
+    "/mcp",
+    "/r/",
+    "/t.js",
+    "/embed/",
+    "/webhooks/",
+];
 /// Paths that answer on any host, known or not (load-balancer probes use bare addresses).
 const ANY_HOST: &[&str] = &["/healthz", "/readyz"];
 

@@ -357,6 +357,12 @@ pub async fn create(
     if input.email.is_none() {
         return Err(AppError::invalid("email", "email is required"));
     }
+    if input.status.is_some() {
+        return Err(AppError::invalid(
+            "status",
+            "new affiliates start as invited; change the status afterwards",
+        ));
+    }
     let program = program_for(db, &vendor.id, input.program_id.as_deref()).await?;
     check_parent(db, &vendor.id, None, input).await?;
     let code = input
