@@ -34,6 +34,15 @@ pub struct TokenInput {
 
 /// `POST /api/v1/affiliates/{id}/token` → 201 `{token, token_type, expires_at}`: a
 /// short-lived access token for the self-service API under `/api/v1/me`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/affiliates/{id}/token",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<Object>, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn token(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -67,6 +76,15 @@ pub struct PortalLinkInput {}
 
 /// `POST /api/v1/affiliates/{id}/portal-link` → 201 `{url, expires_at}`: a signed link,
 /// valid 24 hours, that opens the vendor's portal signed in as the affiliate (seed 001).
+#[utoipa::path(
+    post,
+    path = "/api/v1/affiliates/{id}/portal-link",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<Object>, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn portal_link(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -97,6 +115,15 @@ pub struct EmbedInput {
 /// `POST /api/v1/affiliates/{id}/embed-token` → 201 `{token, url, surface, expires_at}`:
 /// the URL of a portal surface to put in an iframe of the vendor's app (framable only by
 /// the vendor's `embed_origins`). The token also works on `/api/v1/me`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/affiliates/{id}/embed-token",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<Object>, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn embed_token(
     auth: ApiAuth,
     state: web::Data<AppState>,

@@ -107,7 +107,8 @@ fn to_json(a: Affiliate, stats: Option<Stats>) -> AffiliateJson {
 }
 
 /// Query of the list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     page: Option<i64>,
     per_page: Option<i64>,
@@ -119,6 +120,14 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/affiliates`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/affiliates",
+    tag = "affiliates",
+    params(ListQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -151,6 +160,14 @@ pub async fn list(
 }
 
 /// `POST /api/v1/affiliates` → 201.
+#[utoipa::path(
+    post,
+    path = "/api/v1/affiliates",
+    tag = "affiliates",
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn create(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -177,6 +194,14 @@ pub async fn create(
 }
 
 /// `GET /api/v1/affiliates/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/affiliates/{id}",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn show(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -188,6 +213,15 @@ pub async fn show(
 }
 
 /// `PATCH /api/v1/affiliates/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/affiliates/{id}",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn update(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -210,6 +244,14 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/affiliates/{id}`: soft delete (deactivate).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/affiliates/{id}",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn delete(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -223,6 +265,14 @@ pub async fn delete(
 }
 
 /// `POST /api/v1/affiliates/{id}/invite`: email a fresh invitation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/affiliates/{id}/invite",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 202, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn invite(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -243,6 +293,14 @@ pub async fn invite(
 
 /// `GET /api/v1/affiliates/by-customer/{customer_id}` → `{enrolled: false}` or the
 /// affiliate's summary with `enrolled: true`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/affiliates/by-customer/{customer_id}",
+    tag = "affiliates",
+    params(("customer_id" = String, Path, description = "The vendor's own customer id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn by_customer(
     auth: ApiAuth,
     state: web::Data<AppState>,

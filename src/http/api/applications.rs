@@ -54,6 +54,14 @@ impl From<ApplicationRow> for ApplicationJson {
 }
 
 /// `POST /api/v1/applications` → 201 `{id, status, message}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications",
+    tag = "applications",
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn submit(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -79,13 +87,22 @@ pub async fn submit(
 }
 
 /// Query of the status lookup.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatusQuery {
     email: Option<String>,
     program_id: Option<String>,
 }
 
 /// `GET /api/v1/applications/status?email=` → `{applied, status, rejection_reason}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/applications/status",
+    tag = "applications",
+    params(StatusQuery),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn status(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -108,7 +125,8 @@ pub async fn status(
 }
 
 /// Query of the list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     page: Option<i64>,
     per_page: Option<i64>,
@@ -117,6 +135,14 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/applications?status=&page=&per_page=`: pending first (oldest first).
+#[utoipa::path(
+    get,
+    path = "/api/v1/applications",
+    tag = "applications",
+    params(ListQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -139,6 +165,15 @@ pub async fn list(
 }
 
 /// `POST /api/v1/applications/{id}/review` `{action, code?, rejection_reason?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/review",
+    tag = "applications",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn review(
     auth: ApiAuth,
     state: web::Data<AppState>,

@@ -28,6 +28,14 @@ fn actor(auth: &ApiAuth) -> Actor {
 
 /// `POST /api/v1/events` → 201 with what the event produced; 200 with `duplicate: true`
 /// when the event id was received before (nothing changes).
+#[utoipa::path(
+    post,
+    path = "/api/v1/events",
+    tag = "money",
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn ingest(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -50,7 +58,8 @@ pub async fn ingest(
 }
 
 /// Query of `GET /api/v1/events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     status: Option<String>,
@@ -61,6 +70,14 @@ pub struct EventsQuery {
 }
 
 /// `GET /api/v1/events?status&source` — the billing event log, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "money",
+    params(EventsQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn events(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -84,6 +101,14 @@ pub async fn events(
 }
 
 /// `GET /api/v1/events/{id}` — one event with its stored payload.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{id}",
+    tag = "money",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn event(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -95,6 +120,14 @@ pub async fn event(
 }
 
 /// `POST /api/v1/events/{id}/replay` — processes a failed or ignored event again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/events/{id}/replay",
+    tag = "money",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn replay(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -107,6 +140,14 @@ pub async fn replay(
 
 /// `POST /api/v1/conversions` → 201 `{id, commission_cents, ...}`; 409 with `existing_id`
 /// for a repeated `external_id`; 404 for an unknown affiliate or code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversions",
+    tag = "money",
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn create_conversion(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -128,7 +169,8 @@ pub async fn create_conversion(
 }
 
 /// Query of `GET /api/v1/conversions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConversionsQuery {
     affiliate_id: Option<String>,
@@ -142,6 +184,14 @@ pub struct ConversionsQuery {
 }
 
 /// `GET /api/v1/conversions?page&per_page&affiliate_id&program_id&status&customer_id`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversions",
+    tag = "money",
+    params(ConversionsQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn conversions_list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -166,6 +216,14 @@ pub async fn conversions_list(
 }
 
 /// `GET /api/v1/conversions/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversions/{id}",
+    tag = "money",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn conversion(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -176,6 +234,14 @@ pub async fn conversion(
 }
 
 /// `POST /api/v1/conversions/{id}/approve` — its commissions become available now.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversions/{id}/approve",
+    tag = "money",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn approve(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -194,6 +260,15 @@ pub struct RejectInput {
 }
 
 /// `POST /api/v1/conversions/{id}/reject` `{reason?}` — its commissions are taken back.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversions/{id}/reject",
+    tag = "money",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<Object>, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn reject(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -218,7 +293,8 @@ pub async fn reject(
 }
 
 /// Query of `GET /api/v1/commissions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CommissionsQuery {
     affiliate_id: Option<String>,
@@ -231,6 +307,14 @@ pub struct CommissionsQuery {
 }
 
 /// `GET /api/v1/commissions?affiliate_id&program_id&conversion_id&status`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/commissions",
+    tag = "money",
+    params(CommissionsQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn commissions(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -257,7 +341,8 @@ pub async fn commissions(
 }
 
 /// Query of `GET /api/v1/ledger`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerQuery {
     affiliate_id: Option<String>,
@@ -269,6 +354,14 @@ pub struct LedgerQuery {
 
 /// `GET /api/v1/ledger?affiliate_id&currency` — journal lines, newest first; with an
 /// affiliate, its balances per currency too.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ledger",
+    tag = "money",
+    params(LedgerQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn ledger_list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -316,7 +409,8 @@ pub async fn ledger_list(
 }
 
 /// Query of `GET /api/v1/analytics`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsQuery {
     program_id: Option<String>,
@@ -325,6 +419,14 @@ pub struct AnalyticsQuery {
 }
 
 /// `GET /api/v1/analytics?program_id&from&to` — totals and the affiliate leaderboard.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics",
+    tag = "money",
+    params(AnalyticsQuery),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn analytics(
     auth: ApiAuth,
     state: web::Data<AppState>,

@@ -38,6 +38,14 @@ pub struct RunInput {
 }
 
 /// `POST /api/v1/payouts/run` → 201 with the payouts created (200 for a dry run).
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/run",
+    tag = "payouts",
+    request_body(content = Option<Object>, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn run(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -70,7 +78,8 @@ pub async fn run(
 }
 
 /// Query of payout lists and exports.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     affiliate_id: Option<String>,
@@ -105,6 +114,14 @@ impl ListQuery {
 }
 
 /// `GET /api/v1/payouts?page&per_page&affiliate_id&run_id&status&currency`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payouts",
+    tag = "payouts",
+    params(ListQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -125,6 +142,17 @@ pub async fn list(
 }
 
 /// `GET /api/v1/payouts/export?format=paypal|csv|json&run_id&status&currency&affiliate_id`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payouts/export",
+    tag = "payouts",
+    params(ListQuery),
+    responses((status = 200, description = "The file: CSV for `csv` and `paypal`, JSON for `json`", content(
+        (String = "text/csv"),
+        (Object = "application/json"),
+    ))),
+    security(("api_key" = [])),
+)]
 pub async fn export(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -150,6 +178,14 @@ pub fn download(file: export::File) -> HttpResponse {
 }
 
 /// `GET /api/v1/payouts/{id}`: the payout, its affiliate and the commissions it settles.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payouts/{id}",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn show(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -175,6 +211,15 @@ pub struct FailedInput {
 }
 
 /// `POST /api/v1/payouts/{id}/mark-paid` `{reference?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/{id}/mark-paid",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<Object>, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn mark_paid(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -196,6 +241,15 @@ pub async fn mark_paid(
 }
 
 /// `POST /api/v1/payouts/{id}/mark-failed` `{reason}`: the money is available again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/{id}/mark-failed",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<Object>, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn mark_failed(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -217,6 +271,14 @@ pub async fn mark_failed(
 }
 
 /// `POST /api/v1/payouts/{id}/mark-processing`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/{id}/mark-processing",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn mark_processing(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -228,6 +290,14 @@ pub async fn mark_processing(
 }
 
 /// `POST /api/v1/payouts/{id}/send`: a Stripe Connect transfer (when turned on).
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/{id}/send",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn send(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -247,7 +317,8 @@ pub async fn send(
 }
 
 /// Query of `GET /api/v1/payout-runs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunsQuery {
     page: Option<i64>,
@@ -256,6 +327,14 @@ pub struct RunsQuery {
 }
 
 /// `GET /api/v1/payout-runs`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payout-runs",
+    tag = "payouts",
+    params(RunsQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn runs(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -275,6 +354,14 @@ pub async fn runs(
 }
 
 /// `GET /api/v1/payout-runs/{id}`: the run and its payouts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payout-runs/{id}",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn run_show(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -288,6 +375,14 @@ pub async fn run_show(
 }
 
 /// `POST /api/v1/payout-runs/{id}/mark-processing`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payout-runs/{id}/mark-processing",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn run_processing(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -299,6 +394,15 @@ pub async fn run_processing(
 }
 
 /// `POST /api/v1/payout-runs/{id}/mark-paid` `{reference?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payout-runs/{id}/mark-paid",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<Object>, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn run_paid(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -320,6 +424,14 @@ pub async fn run_paid(
 }
 
 /// `POST /api/v1/payout-runs/{id}/send`: every Stripe Connect payout of the run.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payout-runs/{id}/send",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn run_send(
     auth: ApiAuth,
     state: web::Data<AppState>,

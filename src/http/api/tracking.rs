@@ -23,6 +23,17 @@ const TRACK_BODY_MAX: usize = 16 * 1024;
 /// `POST /api/v1/track`. With an API key: the vendor's own codes. Without: a browser on
 /// one of the program's domains (CORS), throttled per visitor and code. The body is JSON
 /// whatever the Content-Type, so the snippet can send `text/plain` and skip the preflight.
+#[utoipa::path(
+    post,
+    path = "/api/v1/track",
+    tag = "tracking",
+    request_body(content(
+        (Object = "application/json"),
+        (Object = "text/plain"),
+    )),
+    responses((status = 200, description = "Success", body = Object)),
+    security((), ("api_key" = [])),
+)]
 pub async fn track(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -66,6 +77,13 @@ pub async fn track(
 /// `OPTIONS /api/v1/track`: CORS preflight, allowed for origins on any active program's
 /// domains and for vendors' site origins (the POST itself checks the code's own program
 /// and vendor).
+#[utoipa::path(
+    options,
+    path = "/api/v1/track",
+    tag = "tracking",
+    responses((status = 204, description = "CORS preflight; `Access-Control-Allow-*` when the origin is allowed")),
+    security(()),
+)]
 pub async fn track_preflight(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -84,7 +102,8 @@ pub async fn track_preflight(
 }
 
 /// Query of `GET /api/v1/clicks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ClicksQuery {
     affiliate_id: Option<String>,
@@ -98,6 +117,14 @@ pub struct ClicksQuery {
 
 /// `GET /api/v1/clicks?affiliate_id&program_id&from&to&page&per_page` → the list envelope of
 /// clicks (newest first) plus `summary` with the period's counts per day.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clicks",
+    tag = "tracking",
+    params(ClicksQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
