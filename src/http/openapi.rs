@@ -415,13 +415,17 @@ fn route_table() -> &'static [(ResourceDef, Vec<&'static str>)] {
     })
 }
 
-/// The methods `/api/v1` supports at `path`; empty when no route has that path.
+/// The methods `/api/v1` supports at `path`; empty when no route has that path. Several
+/// patterns can match one path (`/payouts/run` and `/payouts/{id}`): their methods add up.
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
-    route_table()
+    let mut methods: Vec<&'static str> = route_table()
         .iter()
-        .find(|(def, _)| def.is_match(path))
-        .map(|(_, methods)| methods.clone())
-        .unwrap_or_default()
+        .filter(|(def, _)| def.is_match(path))
+        .flat_map(|(_, methods)| methods.iter().copied())
+        .collect();
+    methods.sort_unstable();
+    methods.dedup();
+    methods
 }
 
 /// The document and Swagger UI.
@@ -435,4 +439,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         }),
     )
     .service(SwaggerUi::new("/api/docs/{_:.*}").url(DOCUMENT_PATH, document().clone()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_of_overlapping_patterns_add_up() {
+        assert_eq!(allowed_methods("/api/v1/payouts/run"), vec!["GET", "POST"]);
+        assert_eq!(allowed_methods("/api/v1/affiliates"), vec!["GET", "POST"]);
+        assert!(allowed_methods("/api/v1/nothing").is_empty());
+    }
 }
