@@ -18,7 +18,9 @@ use serde::Serialize;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{
+    ArrayItems, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -114,7 +116,7 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         api::programs::migrate
     ),
     components(schemas(ErrorEnvelope, ErrorBody, ListPage)),
-    modifiers(&SecuritySchemes, &CommonResponses),
+    modifiers(&SecuritySchemes, &CommonResponses, &BodyVariants, &FieldRules, &NoNulInText),
     tags(
         (name = "vendor", description = "The vendor of the API key: branding, domains, logo"),
         (name = "audit", description = "Who did what"),
@@ -338,16 +340,18 @@ fn add_errors(path: &str, method: HttpMethod, op: &mut Operation) {
         .security
         .as_ref()
         .is_some_and(|s| s.iter().all(|r| r == &Default::default()));
-    let names_object = path.contains('{') || path.starts_with("/api/v1/vendor");
+    let with_query = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    // A filter naming another vendor's (or no) affiliate is a 404 as well.
+    let names_object = path.contains('{') || path.starts_with("/api/v1/vendor") || with_query;
     let writes = !matches!(
         method,
         HttpMethod::Get | HttpMethod::Options | HttpMethod::Head
     );
-    let with_query = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
     for (status, _) in ERRORS {
         let applies = match status {
             401 | 403 => !public,
-            404 => names_object,
+            // Bodies name objects too (`program_id`, `affiliate_id`).
+            404 => names_object || writes,
             409 => writes,
             422 => writes || with_query,
             _ => true,
@@ -380,6 +384,279 @@ fn operations_mut(item: &mut PathItem) -> Vec<(HttpMethod, &mut Operation)> {
     .into_iter()
     .filter_map(|(m, op)| op.map(|op| (m, op)))
     .collect()
+}
+
+/// Where one input type serves two operations with different rules (create and update),
+/// each operation gets its own copy of the schema with the fields it requires and without
+/// the fields it refuses.
+struct BodyVariants;
+
+/// (method, path, schema, variant name, required fields, refused fields).
+type Variant = (
+    HttpMethod,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+const VARIANTS: &[Variant] = &[
+    (HttpMethod::Post, "/api/v1/affiliates", "AffiliateInput", "AffiliateCreate", &["email"], &["status"]),
+    (HttpMethod::Patch, "/api/v1/affiliates/{id}", "AffiliateInput", "AffiliateUpdate", &[], &["code", "program_id", "send_invite"]),
+    (HttpMethod::Post, "/api/v1/programs", "ProgramInput", "ProgramCreate", &["name"], &[]),
+    (HttpMethod::Post, "/api/v1/applications", "ApplicationInput", "ApplicationCreate", &["email", "name"], &[]),
+    (HttpMethod::Post, "/api/v1/payouts/{id}/mark-failed", "FailedInput", "FailedInput", &["reason"], &[]),
+];
+
+impl Modify for BodyVariants {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        for (method, path, schema, variant, required, refused) in VARIANTS {
+            let Some(RefOr::T(Schema::Object(base))) = components.schemas.get(*schema).cloned()
+            else {
+                continue;
+            };
+            let mut copy = base;
+            for field in *refused {
+                copy.properties.remove(*field);
+            }
+            for field in *required {
+                if !copy.required.iter().any(|r| r == field) {
+                    copy.required.push((*field).to_owned());
+                }
+                // A required field is not null either.
+                if let Some(RefOr::T(Schema::Object(p))) = copy.properties.get_mut(*field)
+                    && let SchemaType::Array(types) = &p.schema_type
+                {
+                    let types: Vec<Type> =
+                        types.iter().filter(|t| **t != Type::Null).cloned().collect();
+                    p.schema_type = match types.as_slice() {
+                        [one] => SchemaType::Type(one.clone()),
+                        _ => SchemaType::Array(types),
+                    };
+                }
+            }
+            components
+                .schemas
+                .insert((*variant).to_owned(), RefOr::T(Schema::Object(copy)));
+            let Some(item) = doc.paths.paths.get_mut(*path) else {
+                continue;
+            };
+            for (m, op) in operations_mut(item) {
+                if m != *method {
+                    continue;
+                }
+                if let Some(RefOr::T(body)) = op.request_body.as_mut() {
+                    // The body is required once a field in it is.
+                    if !required.is_empty() {
+                        body.required = Some(utoipa::openapi::Required::True);
+                    }
+                    for content in body.content.values_mut() {
+                        if let RefOr::T(content) = content {
+                            content.schema = Some(RefOr::Ref(Ref::from_schema_name(*variant)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Rules that follow from a field's name wherever it appears in a request body: currencies
+/// are ISO 4217 codes, emails are emails, URLs are absolute http(s) URLs, and text is one line
+/// without control characters (`domain::values::text`), not blank where it is required.
+struct FieldRules;
+
+/// Single-line text.
+const ONE_LINE: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]*$";
+/// Single-line text with at least one visible character.
+const ONE_LINE_NOT_BLANK: &str =
+    "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$";
+/// A browser origin: scheme, host and optional port.
+const HTTP_ORIGIN: &str =
+    "^https?://[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?)*\\.[a-z]{2,10}(:[1-9][0-9]{0,3})?$";
+/// A host name with at least two labels.
+const HOST_NAME: &str =
+    "^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?)*\\.[a-z]{2,10}$";
+/// An absolute http(s) URL.
+const HTTP_URL: &str =
+    "^https?://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$";
+
+impl Modify for FieldRules {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let currencies: Vec<serde_json::Value> = crate::domain::values::Currency::all_codes()
+            .map(|c| serde_json::Value::String(c.to_owned()))
+            .collect();
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        for (name, schema) in components.schemas.iter_mut() {
+            if ["ErrorEnvelope", "ErrorBody", "ListPage"].contains(&name.as_str()) {
+                continue;
+            }
+            let RefOr::T(Schema::Object(obj)) = schema else {
+                continue;
+            };
+            let required = obj.required.clone();
+            for (field, prop) in obj.properties.iter_mut() {
+                // Lists of browser origins and of host names.
+                let item_pattern = if field.ends_with("_origins") {
+                    Some(HTTP_ORIGIN)
+                } else if field.ends_with("_domains") {
+                    Some(HOST_NAME)
+                } else {
+                    None
+                };
+                if let (Some(pattern), RefOr::T(Schema::Array(arr))) = (item_pattern, &mut *prop)
+                    && let ArrayItems::RefOrSchema(items) = &mut arr.items
+                    && let RefOr::T(Schema::Object(item)) = items.as_mut()
+                {
+                    item.pattern = Some(pattern.to_owned());
+                    continue;
+                }
+                let RefOr::T(Schema::Object(p)) = prop else {
+                    continue;
+                };
+                let is_text = match &p.schema_type {
+                    SchemaType::Type(t) => *t == Type::String,
+                    SchemaType::Array(ts) => ts.contains(&Type::String),
+                    SchemaType::AnyValue => false,
+                };
+                if !is_text || p.pattern.is_some() || p.enum_values.is_some() {
+                    continue;
+                }
+                if field == "currency" {
+                    let mut values = currencies.clone();
+                    if matches!(&p.schema_type, SchemaType::Array(ts) if ts.contains(&Type::Null)) {
+                        values.push(serde_json::Value::Null);
+                    }
+                    p.enum_values = Some(values);
+                } else if field == "email" || field.ends_with("_email") {
+                    if required.contains(field) {
+                        p.format = Some(SchemaFormat::KnownFormat(KnownFormat::Email));
+                    } else {
+                        // An optional email may be empty (or null where the type allows):
+                        // both mean "none".
+                        *prop = or_blank(p, "email");
+                    }
+                } else if field == "aff_sess" {
+                    // A click id (`domain::attribution::tracking::is_click_id`).
+                    p.pattern = Some("^clk_[0-9a-z]{26}$".to_owned());
+                } else if field.ends_with("_at") {
+                    *prop = or_blank(p, "date-time");
+                } else if field == "url" || field.ends_with("_url") || field == "website" {
+                    p.pattern = Some(HTTP_URL.to_owned());
+                } else if required.contains(field) {
+                    p.pattern = Some(ONE_LINE_NOT_BLANK.to_owned());
+                } else {
+                    p.pattern = Some(ONE_LINE.to_owned());
+                }
+            }
+        }
+    }
+}
+
+/// A value of `format`, or blank text, or null where `p` allows null.
+fn or_blank(p: &utoipa::openapi::schema::Object, format: &str) -> RefOr<Schema> {
+    let nullable = matches!(&p.schema_type, SchemaType::Array(ts) if ts.contains(&Type::Null));
+    let mut options = vec![
+        serde_json::json!({"type": "string", "format": format}),
+        serde_json::json!({"type": "string", "pattern": "^\\s*$"}),
+    ];
+    if nullable {
+        options.push(serde_json::json!({"type": "null"}));
+    }
+    serde_json::from_value(serde_json::json!({ "anyOf": options }))
+        .unwrap_or_else(|_| RefOr::T(Schema::Object(p.clone())))
+}
+
+/// Text anywhere in a request (query, path, JSON strings) must not hold U+0000: PostgreSQL
+/// cannot store it, so the API refuses it with a 400 (`http::middleware::nul_bytes`,
+/// `http::api::json::parse`). Every string parameter and property says so with a pattern.
+struct NoNulInText;
+
+/// The pattern of text without U+0000.
+const NO_NUL: &str = "^[^\\x00]*$";
+
+impl Modify for NoNulInText {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            for (_, op) in operations_mut(item) {
+                for param in op.parameters.iter_mut().flatten() {
+                    if let RefOr::T(param) = param
+                        && let Some(schema) = param.schema.as_mut()
+                    {
+                        if param.name == "email" {
+                            // `?email=` is required where it is a parameter (application status).
+                            param.required = utoipa::openapi::Required::True;
+                            if let RefOr::T(Schema::Object(obj)) = schema {
+                                obj.format = Some(SchemaFormat::KnownFormat(KnownFormat::Email));
+                                obj.schema_type = SchemaType::Type(Type::String);
+                            }
+                        }
+                        if param.name == "from" || param.name == "to" {
+                            // A date or an RFC 3339 time.
+                            if let Ok(s) = serde_json::from_value(serde_json::json!({"anyOf": [
+                                {"type": "string", "format": "date"},
+                                {"type": "string", "format": "date-time"},
+                            ]})) {
+                                *schema = s;
+                            }
+                        }
+                        if param.name == "currency"
+                            && let RefOr::T(Schema::Object(obj)) = schema
+                        {
+                            // Empty is "any currency"; otherwise a known code.
+                            let mut codes: Vec<serde_json::Value> =
+                                crate::domain::values::Currency::all_codes()
+                                    .map(|c| serde_json::Value::String(c.to_owned()))
+                                    .collect();
+                            codes.push(serde_json::Value::String(String::new()));
+                            obj.enum_values = Some(codes);
+                        }
+                        forbid_nul(schema);
+                    }
+                }
+            }
+        }
+        if let Some(components) = doc.components.as_mut() {
+            for schema in components.schemas.values_mut() {
+                forbid_nul(schema);
+            }
+        }
+    }
+}
+
+/// Adds [`NO_NUL`] to every string type in `schema`, recursively.
+fn forbid_nul(schema: &mut RefOr<Schema>) {
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::Object(obj) => {
+            let is_text = match &obj.schema_type {
+                SchemaType::Type(t) => *t == Type::String,
+                SchemaType::Array(ts) => ts.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            if is_text && obj.pattern.is_none() && obj.format.is_none() && obj.enum_values.is_none() {
+                obj.pattern = Some(NO_NUL.to_owned());
+            }
+            for prop in obj.properties.values_mut() {
+                forbid_nul(prop);
+            }
+        }
+        Schema::Array(arr) => {
+            if let ArrayItems::RefOrSchema(items) = &mut arr.items {
+                forbid_nul(items);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(forbid_nul),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(forbid_nul),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(forbid_nul),
+        _ => {}
+    }
 }
 
 /// The document, built once.
@@ -415,12 +692,25 @@ fn route_table() -> &'static [(ResourceDef, Vec<&'static str>)] {
     })
 }
 
-/// The methods `/api/v1` supports at `path`; empty when no route has that path. Several
-/// patterns can match one path (`/payouts/run` and `/payouts/{id}`): their methods add up.
+/// The methods `/api/v1` supports at `path`; empty when no route has that path. A literal
+/// route (`/payouts/run`) names its path exactly, so its methods are the answer even where a
+/// pattern (`/payouts/{id}`) matches too; otherwise the matching patterns' methods add up.
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
-    let mut methods: Vec<&'static str> = route_table()
+    let matching: Vec<_> = route_table()
         .iter()
         .filter(|(def, _)| def.is_match(path))
+        .collect();
+    let literal: Vec<_> = matching
+        .iter()
+        .filter(|(def, _)| !def.pattern().unwrap_or_default().contains('{'))
+        .collect();
+    let chosen: Vec<_> = if literal.is_empty() {
+        matching.iter().collect()
+    } else {
+        literal
+    };
+    let mut methods: Vec<&'static str> = chosen
+        .iter()
         .flat_map(|(_, methods)| methods.iter().copied())
         .collect();
     methods.sort_unstable();
@@ -446,8 +736,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn methods_of_overlapping_patterns_add_up() {
-        assert_eq!(allowed_methods("/api/v1/payouts/run"), vec!["GET", "POST"]);
+    fn literal_paths_win_over_patterns() {
+        assert_eq!(allowed_methods("/api/v1/payouts/run"), vec!["POST"]);
+        assert_eq!(allowed_methods("/api/v1/payouts/po_1"), vec!["GET"]);
         assert_eq!(allowed_methods("/api/v1/affiliates"), vec!["GET", "POST"]);
         assert!(allowed_methods("/api/v1/nothing").is_empty());
     }

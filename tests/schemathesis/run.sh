@@ -67,7 +67,7 @@ curl -fsS "${auth[@]}" "$BASE/api/v1/affiliates" \
   -d '{"email":"seed@st.example.com","name":"Seed Affiliate","customer_id":"cus_seed"}' >/dev/null
 
 set +e
-"$ST_VENV/bin/schemathesis" run "$BASE/api/openapi.json" \
+"$ST_VENV/bin/schemathesis" --config-file tests/schemathesis/schemathesis.toml run "$BASE/api/openapi.json" \
   --url "$BASE" \
   --header "Authorization: Bearer $KEY" \
   --max-examples "$MAX_EXAMPLES" \

@@ -25,10 +25,11 @@ fn issuer(state: &AppState) -> Issuer<'_> {
 }
 
 /// Body of `POST /api/v1/affiliates/{id}/token`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenInput {
     /// Lifetime, 60..=3600 seconds (default 3600).
+    #[schema(minimum = 60, maximum = 3600)]
     ttl_seconds: Option<i64>,
 }
 
@@ -39,7 +40,7 @@ pub struct TokenInput {
     path = "/api/v1/affiliates/{id}/token",
     tag = "affiliates",
     params(("id" = String, Path, description = "The object id")),
-    request_body(content = Option<Object>, content_type = "application/json"),
+    request_body(content = Option<TokenInput>, content_type = "application/json"),
     responses((status = 201, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]
@@ -70,7 +71,7 @@ pub async fn token(
 
 /// Body of `POST /api/v1/affiliates/{id}/portal-link` (nothing to set today; unknown
 /// fields are refused so a typo is not silently ignored).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortalLinkInput {}
 
@@ -81,7 +82,7 @@ pub struct PortalLinkInput {}
     path = "/api/v1/affiliates/{id}/portal-link",
     tag = "affiliates",
     params(("id" = String, Path, description = "The object id")),
-    request_body(content = Option<Object>, content_type = "application/json"),
+    request_body(content = Option<PortalLinkInput>, content_type = "application/json"),
     responses((status = 201, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]
@@ -103,12 +104,14 @@ pub async fn portal_link(
 }
 
 /// Body of `POST /api/v1/affiliates/{id}/embed-token`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbedInput {
     /// `dashboard` (default), `links` or `payouts`.
+    #[schema(pattern = "^(dashboard|links|payouts)$")]
     surface: Option<String>,
     /// Lifetime, 60..=3600 seconds (default 3600).
+    #[schema(minimum = 60, maximum = 3600)]
     ttl_seconds: Option<i64>,
 }
 
@@ -120,7 +123,7 @@ pub struct EmbedInput {
     path = "/api/v1/affiliates/{id}/embed-token",
     tag = "affiliates",
     params(("id" = String, Path, description = "The object id")),
-    request_body(content = Option<Object>, content_type = "application/json"),
+    request_body(content = Option<EmbedInput>, content_type = "application/json"),
     responses((status = 201, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]

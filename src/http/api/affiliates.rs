@@ -110,12 +110,17 @@ fn to_json(a: Affiliate, stats: Option<Stats>) -> AffiliateJson {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
+    #[param(pattern = "^(|invited|pending|active|paused|banned|deactivated)$")]
     status: Option<String>,
     search: Option<String>,
     program_id: Option<String>,
+    #[param(pattern = "^(-created_at|created_at|email|name)$")]
     sort: Option<String>,
 }
 
@@ -164,7 +169,7 @@ pub async fn list(
     post,
     path = "/api/v1/affiliates",
     tag = "affiliates",
-    request_body(content = Object, content_type = "application/json"),
+    request_body(content = AffiliateInput, content_type = "application/json"),
     responses((status = 201, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]
@@ -218,7 +223,7 @@ pub async fn show(
     path = "/api/v1/affiliates/{id}",
     tag = "affiliates",
     params(("id" = String, Path, description = "The object id")),
-    request_body(content = Object, content_type = "application/json"),
+    request_body(content = AffiliateInput, content_type = "application/json"),
     responses((status = 200, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]

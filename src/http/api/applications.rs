@@ -58,7 +58,7 @@ impl From<ApplicationRow> for ApplicationJson {
     post,
     path = "/api/v1/applications",
     tag = "applications",
-    request_body(content = Object, content_type = "application/json"),
+    request_body(content = ApplicationInput, content_type = "application/json"),
     responses((status = 201, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]
@@ -90,6 +90,7 @@ pub async fn submit(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatusQuery {
+    #[param(required = true)]
     email: Option<String>,
     program_id: Option<String>,
 }
@@ -128,9 +129,13 @@ pub async fn status(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
+    #[param(pattern = "^(|pending|approved|rejected)$")]
     status: Option<String>,
 }
 
@@ -170,7 +175,7 @@ pub async fn list(
     path = "/api/v1/applications/{id}/review",
     tag = "applications",
     params(("id" = String, Path, description = "The object id")),
-    request_body(content = Object, content_type = "application/json"),
+    request_body(content = crate::domain::partners::applications::ReviewInput, content_type = "application/json"),
     responses((status = 200, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]

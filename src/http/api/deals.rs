@@ -18,10 +18,14 @@ use crate::http::pagination::{List, PageQuery};
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(pattern = "^(|pending|accepted|rejected)$")]
     status: Option<String>,
     affiliate_id: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
@@ -79,7 +83,7 @@ pub async fn show(
     path = "/api/v1/deals/{id}/review",
     tag = "deals",
     params(("id" = String, Path, description = "The object id")),
-    request_body(content = Object, content_type = "application/json"),
+    request_body(content = crate::domain::attribution::deals::ReviewInput, content_type = "application/json"),
     responses((status = 200, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]

@@ -215,8 +215,11 @@ pub struct MeListQuery {
     status: Option<String>,
     program_id: Option<String>,
     currency: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
@@ -323,7 +326,7 @@ pub async fn links(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResp
     post,
     path = "/api/v1/me/links",
     tag = "me",
-    request_body(content = Object, content_type = "application/json"),
+    request_body(content = LinkInput, content_type = "application/json"),
     responses((status = 201, description = "Success", body = Object)),
     security(("affiliate_token" = [])),
 )]
@@ -362,7 +365,7 @@ pub async fn payout_settings(me: MeAuth, state: web::Data<AppState>) -> AppResul
     put,
     path = "/api/v1/me/payout-settings",
     tag = "me",
-    request_body(content = Object, content_type = "application/json"),
+    request_body(content = PayoutInput, content_type = "application/json"),
     responses((status = 200, description = "Success", body = Object)),
     security(("affiliate_token" = [])),
 )]
@@ -411,7 +414,7 @@ pub async fn deals(
     post,
     path = "/api/v1/me/deals",
     tag = "me",
-    request_body(content = Object, content_type = "application/json"),
+    request_body(content = DealInput, content_type = "application/json"),
     responses((status = 201, description = "Success", body = Object)),
     security(("affiliate_token" = [])),
 )]

@@ -32,8 +32,11 @@ fn actor(auth: &ApiAuth) -> Actor {
     post,
     path = "/api/v1/events",
     tag = "money",
-    request_body(content = Object, content_type = "application/json"),
-    responses((status = 201, description = "Success", body = Object)),
+    request_body(content = ApiEvent, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The event, stored and processed", body = Object),
+        (status = 200, description = "The same event id again: the stored event", body = Object),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn ingest(
@@ -62,10 +65,15 @@ pub async fn ingest(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
+    #[param(pattern = "^(|processed|ignored|failed)$")]
     status: Option<String>,
+    #[param(pattern = "^(|api|stripe|manual)$")]
     source: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
@@ -144,7 +152,7 @@ pub async fn replay(
     post,
     path = "/api/v1/conversions",
     tag = "money",
-    request_body(content = Object, content_type = "application/json"),
+    request_body(content = ManualInput, content_type = "application/json"),
     responses((status = 201, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]
@@ -176,10 +184,14 @@ pub struct ConversionsQuery {
     affiliate_id: Option<String>,
     customer_id: Option<String>,
     program_id: Option<String>,
+    #[param(pattern = "^(|pending|approved|rejected|reversed)$")]
     status: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
     /// Seed 004's name for `per_page`.
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
@@ -253,7 +265,7 @@ pub async fn approve(
 }
 
 /// Body of `POST /api/v1/conversions/{id}/reject` (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectInput {
     reason: Option<String>,
@@ -265,7 +277,7 @@ pub struct RejectInput {
     path = "/api/v1/conversions/{id}/reject",
     tag = "money",
     params(("id" = String, Path, description = "The object id")),
-    request_body(content = Option<Object>, content_type = "application/json"),
+    request_body(content = Option<RejectInput>, content_type = "application/json"),
     responses((status = 200, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]
@@ -276,11 +288,7 @@ pub async fn reject(
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
-    let input: RejectInput = if body.iter().all(u8::is_ascii_whitespace) {
-        RejectInput::default()
-    } else {
-        crate::http::api::json::parse(&body)?
-    };
+    let input: RejectInput = crate::http::api::json::parse_optional(&body)?;
     conversions::reject(
         &state.db,
         auth.vendor_id(),
@@ -300,9 +308,13 @@ pub struct CommissionsQuery {
     affiliate_id: Option<String>,
     program_id: Option<String>,
     conversion_id: Option<String>,
+    #[param(pattern = "^(|pending|available|paid|rejected|reversed)$")]
     status: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
@@ -347,8 +359,11 @@ pub async fn commissions(
 pub struct LedgerQuery {
     affiliate_id: Option<String>,
     currency: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 

@@ -28,7 +28,7 @@ fn actor(auth: &ApiAuth) -> Actor {
 }
 
 /// Body of `POST /api/v1/payouts/run`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunInput {
     program_id: Option<String>,
@@ -42,8 +42,11 @@ pub struct RunInput {
     post,
     path = "/api/v1/payouts/run",
     tag = "payouts",
-    request_body(content = Option<Object>, content_type = "application/json"),
-    responses((status = 201, description = "Success", body = Object)),
+    request_body(content = Option<RunInput>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The runs and the payouts they created", body = Object),
+        (status = 200, description = "A dry run: what a run would create", body = Object),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn run(
@@ -84,12 +87,17 @@ pub async fn run(
 pub struct ListQuery {
     affiliate_id: Option<String>,
     run_id: Option<String>,
+    #[param(pattern = "^(|pending|processing|paid|failed)$")]
     status: Option<String>,
     currency: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
     /// Exports only.
+    #[param(pattern = "^(|paypal|csv|json)$")]
     format: Option<String>,
 }
 
@@ -99,6 +107,22 @@ impl ListQuery {
         vendor_id: &'a str,
         currency: Option<&'a str>,
     ) -> AppResult<db::payouts::Filter<'a>> {
+        // The list and the export share these parameters, so both check all of them: a
+        // bad `format` on the list or a bad `per_page` on the export is refused, not ignored.
+        if let Some(f) = opt(&self.format)
+            && !export::FORMATS.contains(&f)
+        {
+            return Err(crate::error::AppError::invalid(
+                "format",
+                format!("format must be one of: {}", export::FORMATS.join(", ")),
+            ));
+        }
+        PageQuery {
+            page: self.page,
+            per_page: self.per_page,
+            limit: self.limit,
+        }
+        .resolve()?;
         Ok(db::payouts::Filter {
             vendor_id,
             affiliate_id: opt(&self.affiliate_id),
@@ -149,7 +173,7 @@ pub async fn list(
     params(ListQuery),
     responses((status = 200, description = "The file: CSV for `csv` and `paypal`, JSON for `json`", content(
         (String = "text/csv"),
-        (Object = "application/json"),
+        (Vec<Object> = "application/json"),
     ))),
     security(("api_key" = [])),
 )]
@@ -197,14 +221,14 @@ pub async fn show(
 }
 
 /// Body of `mark-paid`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaidInput {
     reference: Option<String>,
 }
 
 /// Body of `mark-failed`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailedInput {
     reason: Option<String>,
@@ -216,7 +240,7 @@ pub struct FailedInput {
     path = "/api/v1/payouts/{id}/mark-paid",
     tag = "payouts",
     params(("id" = String, Path, description = "The object id")),
-    request_body(content = Option<Object>, content_type = "application/json"),
+    request_body(content = Option<PaidInput>, content_type = "application/json"),
     responses((status = 200, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]
@@ -246,7 +270,7 @@ pub async fn mark_paid(
     path = "/api/v1/payouts/{id}/mark-failed",
     tag = "payouts",
     params(("id" = String, Path, description = "The object id")),
-    request_body(content = Option<Object>, content_type = "application/json"),
+    request_body(content = Option<FailedInput>, content_type = "application/json"),
     responses((status = 200, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]
@@ -321,8 +345,11 @@ pub async fn send(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunsQuery {
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
@@ -399,7 +426,7 @@ pub async fn run_processing(
     path = "/api/v1/payout-runs/{id}/mark-paid",
     tag = "payouts",
     params(("id" = String, Path, description = "The object id")),
-    request_body(content = Option<Object>, content_type = "application/json"),
+    request_body(content = Option<PaidInput>, content_type = "application/json"),
     responses((status = 200, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]

@@ -114,7 +114,7 @@ pub async fn list(
     post,
     path = "/api/v1/programs",
     tag = "programs",
-    request_body(content = Object, content_type = "application/json"),
+    request_body(content = ProgramInput, content_type = "application/json"),
     responses((status = 201, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]
@@ -154,7 +154,7 @@ pub async fn show(
     path = "/api/v1/programs/{id}",
     tag = "programs",
     params(("id" = String, Path, description = "The object id")),
-    request_body(content = Object, content_type = "application/json"),
+    request_body(content = ProgramInput, content_type = "application/json"),
     responses((status = 200, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]

@@ -18,8 +18,11 @@ use crate::http::pagination::{List, PageQuery};
     post,
     path = "/api/v1/referrals",
     tag = "referrals",
-    request_body(content = Object, content_type = "application/json"),
-    responses((status = 201, description = "Success", body = Object)),
+    request_body(content = ReferralInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "A new referral", body = Object),
+        (status = 200, description = "The customer was already referred: the existing referral", body = Object),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn create(
@@ -44,8 +47,11 @@ pub struct ListQuery {
     affiliate_id: Option<String>,
     program_id: Option<String>,
     customer_id: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 

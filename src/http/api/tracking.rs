@@ -28,8 +28,8 @@ const TRACK_BODY_MAX: usize = 16 * 1024;
     path = "/api/v1/track",
     tag = "tracking",
     request_body(content(
-        (Object = "application/json"),
-        (Object = "text/plain"),
+        (TrackInput = "application/json"),
+        (TrackInput = "text/plain"),
     )),
     responses((status = 200, description = "Success", body = Object)),
     security((), ("api_key" = [])),
@@ -110,8 +110,11 @@ pub struct ClicksQuery {
     program_id: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 

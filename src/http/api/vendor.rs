@@ -43,7 +43,7 @@ pub async fn show(auth: ApiAuth, state: web::Data<AppState>) -> AppResult<HttpRe
     patch,
     path = "/api/v1/vendor",
     tag = "vendor",
-    request_body(content = Object, content_type = "application/json"),
+    request_body(content = BrandingInput, content_type = "application/json"),
     responses((status = 200, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]
