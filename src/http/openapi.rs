@@ -402,11 +402,46 @@ type Variant = (
 );
 
 const VARIANTS: &[Variant] = &[
-    (HttpMethod::Post, "/api/v1/affiliates", "AffiliateInput", "AffiliateCreate", &["email"], &["status"]),
-    (HttpMethod::Patch, "/api/v1/affiliates/{id}", "AffiliateInput", "AffiliateUpdate", &[], &["code", "program_id", "send_invite"]),
-    (HttpMethod::Post, "/api/v1/programs", "ProgramInput", "ProgramCreate", &["name"], &[]),
-    (HttpMethod::Post, "/api/v1/applications", "ApplicationInput", "ApplicationCreate", &["email", "name"], &[]),
-    (HttpMethod::Post, "/api/v1/payouts/{id}/mark-failed", "FailedInput", "FailedInput", &["reason"], &[]),
+    (
+        HttpMethod::Post,
+        "/api/v1/affiliates",
+        "AffiliateInput",
+        "AffiliateCreate",
+        &["email"],
+        &["status"],
+    ),
+    (
+        HttpMethod::Patch,
+        "/api/v1/affiliates/{id}",
+        "AffiliateInput",
+        "AffiliateUpdate",
+        &[],
+        &["code", "program_id", "send_invite"],
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v1/programs",
+        "ProgramInput",
+        "ProgramCreate",
+        &["name"],
+        &[],
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v1/applications",
+        "ApplicationInput",
+        "ApplicationCreate",
+        &["email", "name"],
+        &[],
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v1/payouts/{id}/mark-failed",
+        "FailedInput",
+        "FailedInput",
+        &["reason"],
+        &[],
+    ),
 ];
 
 impl Modify for BodyVariants {
@@ -431,8 +466,11 @@ impl Modify for BodyVariants {
                 if let Some(RefOr::T(Schema::Object(p))) = copy.properties.get_mut(*field)
                     && let SchemaType::Array(types) = &p.schema_type
                 {
-                    let types: Vec<Type> =
-                        types.iter().filter(|t| **t != Type::Null).cloned().collect();
+                    let types: Vec<Type> = types
+                        .iter()
+                        .filter(|t| **t != Type::Null)
+                        .cloned()
+                        .collect();
                     p.schema_type = match types.as_slice() {
                         [one] => SchemaType::Type(one.clone()),
                         _ => SchemaType::Array(types),
@@ -476,14 +514,12 @@ const ONE_LINE: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]*$";
 const ONE_LINE_NOT_BLANK: &str =
     "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$";
 /// A browser origin: scheme, host and optional port.
-const HTTP_ORIGIN: &str =
-    "^https?://[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?)*\\.[a-z]{2,10}(:[1-9][0-9]{0,3})?$";
+const HTTP_ORIGIN: &str = "^https?://[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?)*\\.[a-z]{2,10}(:[1-9][0-9]{0,3})?$";
 /// A host name with at least two labels.
 const HOST_NAME: &str =
     "^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?)*\\.[a-z]{2,10}$";
 /// An absolute http(s) URL.
-const HTTP_URL: &str =
-    "^https?://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$";
+const HTTP_URL: &str = "^https?://[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?)*\\.[a-z]{2,10}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$";
 
 impl Modify for FieldRules {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
@@ -544,7 +580,12 @@ impl Modify for FieldRules {
                     }
                 } else if field == "aff_sess" {
                     // A click id (`domain::attribution::tracking::is_click_id`).
-                    p.pattern = Some("^clk_[0-9a-z]{26}$".to_owned());
+                    // A referral takes an empty one as "none"; a click report does not.
+                    p.pattern = Some(if name == "ReferralInput" {
+                        "^(clk_[0-9a-z]{26})?$".to_owned()
+                    } else {
+                        "^clk_[0-9a-z]{26}$".to_owned()
+                    });
                 } else if field.ends_with("_at") {
                     *prop = or_blank(p, "date-time");
                 } else if field == "url" || field.ends_with("_url") || field == "website" {
@@ -602,6 +643,7 @@ impl Modify for NoNulInText {
                             if let Ok(s) = serde_json::from_value(serde_json::json!({"anyOf": [
                                 {"type": "string", "format": "date"},
                                 {"type": "string", "format": "date-time"},
+                                {"type": "string", "maxLength": 0},
                             ]})) {
                                 *schema = s;
                             }
@@ -640,7 +682,8 @@ fn forbid_nul(schema: &mut RefOr<Schema>) {
                 SchemaType::Array(ts) => ts.contains(&Type::String),
                 SchemaType::AnyValue => false,
             };
-            if is_text && obj.pattern.is_none() && obj.format.is_none() && obj.enum_values.is_none() {
+            if is_text && obj.pattern.is_none() && obj.format.is_none() && obj.enum_values.is_none()
+            {
                 obj.pattern = Some(NO_NUL.to_owned());
             }
             for prop in obj.properties.values_mut() {

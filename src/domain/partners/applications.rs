@@ -49,6 +49,7 @@ pub struct ReviewInput {
     #[schema(pattern = "^(approve|reject)$")]
     pub action: String,
     /// Referral code for the approved affiliate; generated when absent.
+    #[schema(pattern = "^([a-z0-9_-]{3,40})?$")]
     pub code: Option<String>,
     /// Why the application is rejected (shown to the applicant).
     #[serde(alias = "rejectionReason")]

@@ -50,6 +50,7 @@ pub struct ProgramInput {
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     pub landing_url: Option<Option<String>>,
     /// `active`, `paused` or `archived`.
+    #[schema(pattern = "^(active|paused|archived)$")]
     pub status: Option<String>,
     /// 0..=365 (default 30).
     #[schema(minimum = 0, maximum = 365)]
@@ -65,6 +66,7 @@ pub struct ProgramInput {
     #[schema(minimum = 1, maximum = 730)]
     pub cookie_duration_days: Option<i64>,
     /// `first_touch` or `last_touch` (default).
+    #[schema(pattern = "^(first_touch|last_touch)$")]
     pub attribution_model: Option<String>,
     /// 1..=730 (default 30).
     #[schema(minimum = 1, maximum = 730)]
@@ -82,6 +84,7 @@ pub struct ProgramInput {
     /// any subdomain); also the origins the tracking snippet may call from.
     pub allowed_domains: Option<Vec<String>>,
     /// What counts as a conversion: `every_payment` (default), `first_payment` or `event`.
+    #[schema(pattern = "^(every_payment|first_payment|event)$")]
     pub conversion_kind: Option<String>,
     /// The converting event type when `conversion_kind` is `event`, e.g.
     /// `subscription.created`.
@@ -99,6 +102,7 @@ pub struct ProgramInput {
     pub platform_fee_bps: Option<i64>,
     /// Run payouts automatically each month on this day (1-28); `null` turns it off.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(minimum = 1, maximum = 28)]
     pub payout_day: Option<Option<i64>>,
 }
 

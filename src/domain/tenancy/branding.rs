@@ -38,6 +38,7 @@ pub struct BrandingInput {
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     pub support_email: Option<Option<String>>,
     /// Host names the portal is served on (at most 10), e.g. `affiliates.acme.com`.
+    #[schema(max_items = 10)]
     pub portal_domains: Option<Vec<String>>,
     /// Origins allowed to frame the embeds, e.g. `https://app.acme.com` (at most 20).
     #[schema(max_items = 20)]

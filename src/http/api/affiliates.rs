@@ -116,7 +116,7 @@ pub struct ListQuery {
     per_page: Option<i64>,
     #[param(minimum = 1)]
     limit: Option<i64>,
-    #[param(pattern = "^(|invited|pending|active|paused|banned|deactivated)$")]
+    #[param(pattern = "^(|invited|active|paused|banned|deactivated)$")]
     status: Option<String>,
     search: Option<String>,
     program_id: Option<String>,

@@ -44,7 +44,9 @@ pub struct ApiEvent {
     /// Your event id: the idempotency key.
     pub id: String,
     /// One of [`TYPES`].
-    #[schema(pattern = "^(subscription\\.created|charge\\.succeeded|refund\\.processed|subscription\\.canceled)$")]
+    #[schema(
+        pattern = "^(subscription\\.created|charge\\.succeeded|refund\\.processed|subscription\\.canceled)$"
+    )]
     pub r#type: String,
     /// Your customer id.
     pub customer_id: String,
