@@ -529,7 +529,26 @@ impl Modify for FieldRules {
         let Some(components) = doc.components.as_mut() else {
             return;
         };
+        let any_json = free_json_schemas();
+        if let Some((any, _)) = &any_json {
+            components
+                .schemas
+                .insert("JsonWithoutNul".to_owned(), RefOr::T(any.clone()));
+        }
         for (name, schema) in components.schemas.iter_mut() {
+            if let (Some((_, free_object)), RefOr::T(Schema::Object(obj))) =
+                (&any_json, &mut *schema)
+                && let Some(RefOr::T(Schema::Object(p))) = obj.properties.get_mut("metadata")
+            {
+                // Free-form JSON, but its keys and strings are text without U+0000 too.
+                let nullable =
+                    matches!(&p.schema_type, SchemaType::Array(ts) if ts.contains(&Type::Null));
+                let mut free = free_object.clone();
+                if nullable && let Schema::Object(o) = &mut free {
+                    o.schema_type = SchemaType::Array(vec![Type::Object, Type::Null]);
+                }
+                obj.properties.insert("metadata".to_owned(), RefOr::T(free));
+            }
             if ["ErrorEnvelope", "ErrorBody", "ListPage"].contains(&name.as_str()) {
                 continue;
             }
@@ -561,7 +580,8 @@ impl Modify for FieldRules {
                     SchemaType::Array(ts) => ts.contains(&Type::String),
                     SchemaType::AnyValue => false,
                 };
-                if !is_text || p.pattern.is_some() || p.enum_values.is_some() {
+                if !is_text || p.pattern.is_some() || p.enum_values.is_some() || field == "metadata"
+                {
                     continue;
                 }
                 if field == "currency" {
@@ -598,6 +618,31 @@ impl Modify for FieldRules {
             }
         }
     }
+}
+
+/// Any JSON value whose keys and strings hold no U+0000 (`JsonWithoutNul`), and an object
+/// of such values (for free-form `metadata`).
+fn free_json_schemas() -> Option<(Schema, Schema)> {
+    let any: Schema = serde_json::from_value(serde_json::json!({"anyOf": [
+        {"type": "null"},
+        {"type": "boolean"},
+        {"type": "number"},
+        {"type": "string", "pattern": NO_NUL},
+        {"type": "array", "items": {"$ref": "#/components/schemas/JsonWithoutNul"}},
+        {
+            "type": "object",
+            "propertyNames": {"type": "string", "pattern": NO_NUL},
+            "additionalProperties": {"$ref": "#/components/schemas/JsonWithoutNul"}
+        },
+    ]}))
+    .ok()?;
+    let object: Schema = serde_json::from_value(serde_json::json!({
+        "type": "object",
+        "propertyNames": {"type": "string", "pattern": NO_NUL},
+        "additionalProperties": {"$ref": "#/components/schemas/JsonWithoutNul"}
+    }))
+    .ok()?;
+    Some((any, object))
 }
 
 /// A value of `format`, or blank text, or null where `p` allows null.
