@@ -89,6 +89,9 @@ pub struct ProgramInput {
     /// The converting event type when `conversion_kind` is `event`, e.g.
     /// `subscription.created`.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(
+        pattern = "^(subscription\\.created|customer\\.created|checkout\\.session\\.completed|invoice\\.paid|charge\\.succeeded)$"
+    )]
     pub conversion_event: Option<Option<String>>,
     /// Stripe's webhook signing secret (`whsec_...`); write-only, `null` removes it.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
