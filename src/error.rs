@@ -43,6 +43,13 @@ pub enum AppError {
     /// No such object for this tenant; other tenants' objects are indistinguishable (404).
     #[error("not found")]
     NotFound,
+    /// The path exists, but not with this method (405); `allow` lists the methods it has
+    /// (the `Allow` header).
+    #[error("this path does not support this method; it supports {allow}")]
+    MethodNotAllowed {
+        /// The supported methods, comma-separated.
+        allow: String,
+    },
     /// A duplicate or an action from the wrong state (409).
     #[error("{message}")]
     Conflict {
@@ -128,6 +135,7 @@ impl AppError {
             Self::UnauthorizedCode { code, .. } => code,
             Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Conflict { code, .. } => code,
             Self::AlreadyExists { .. } => "duplicate",
             Self::Invalid { .. } => "invalid",
@@ -207,6 +215,7 @@ impl ResponseError for AppError {
             Self::Unauthorized(_) | Self::UnauthorizedCode { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } | Self::AlreadyExists { .. } => StatusCode::CONFLICT,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -219,6 +228,11 @@ impl ResponseError for AppError {
         let mut res = HttpResponse::build(self.status_code());
         if let Self::RateLimited { retry_after_secs } = self {
             res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        if let Self::MethodNotAllowed { allow } = self
+            && let Ok(v) = HeaderValue::from_str(allow)
+        {
+            res.insert_header((header::ALLOW, v));
         }
         if let Self::Unauthorized(_) | Self::UnauthorizedCode { .. } = self {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));

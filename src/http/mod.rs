@@ -9,6 +9,7 @@ pub mod extract;
 pub mod health;
 pub mod mcp;
 pub mod middleware;
+pub mod openapi;
 pub mod pages;
 pub mod pagination;
 pub mod portal;
@@ -71,6 +72,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(webhooks::BODY_LIMIT))
                 .route(web::post().to(webhooks::stripe_event)),
         )
+        .configure(openapi::routes)
         .service(api::scope())
         .service(mcp::resource())
         .service(portal::scope())
@@ -83,10 +85,19 @@ pub fn is_api(req: &HttpRequest) -> bool {
     req.path().starts_with("/api/") || mcp::is_mcp(req.path())
 }
 
-/// The fallback for unmatched routes: a JSON 404 under `/api`, a page elsewhere.
+/// The fallback for unmatched routes: a JSON 404 under `/api`, a page elsewhere; a 405
+/// with `Allow` when an API path exists with other methods.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     if is_api(&req) {
-        AppError::NotFound.error_response()
+        let allowed = openapi::allowed_methods(req.path());
+        if allowed.is_empty() {
+            AppError::NotFound.error_response()
+        } else {
+            AppError::MethodNotAllowed {
+                allow: allowed.join(", "),
+            }
+            .error_response()
+        }
     } else {
         HttpResponse::from_error(HtmlError::App(AppError::NotFound))
     }

@@ -16,13 +16,17 @@ pub const DEFAULT_PER_PAGE: i64 = 20;
 pub const MAX_PER_PAGE: i64 = 100;
 
 /// The raw query parameters (`limit` is accepted as an alias of `per_page`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1-based page number.
+    #[param(minimum = 1)]
     pub page: Option<i64>,
     /// Items per page.
+    #[param(minimum = 1)]
     pub per_page: Option<i64>,
     /// Alias of `per_page`.
+    #[param(minimum = 1)]
     pub limit: Option<i64>,
 }
 
@@ -38,6 +42,10 @@ pub struct Page {
 impl PageQuery {
     /// The API's page: 20 a page by default, at most 100.
     pub fn resolve(&self) -> Result<Page, AppError> {
+        // `per_page` wins over its alias, but a bad alias is still refused, not ignored.
+        if self.limit.is_some_and(|l| l < 1) {
+            return Err(AppError::invalid("limit", "limit must be 1 or more"));
+        }
         Page::new(
             self.page,
             self.per_page.or(self.limit),

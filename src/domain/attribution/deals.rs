@@ -23,7 +23,7 @@ const NOTES_MAX: usize = 5000;
 const REASON_MAX: usize = 1000;
 
 /// The request body of `POST /api/v1/me/deals`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DealInput {
     /// The program (the affiliate's first enrollment when absent).
@@ -39,10 +39,12 @@ pub struct DealInput {
 }
 
 /// A review decision.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DealReview)]
 pub struct ReviewInput {
     /// `accept` or `reject`.
+    #[schema(pattern = "^(accept|reject)$")]
     pub decision: String,
     /// Shown to the affiliate when rejecting.
     pub reason: Option<String>,

@@ -18,7 +18,7 @@ const SUB_ID_MAX: usize = 100;
 const LINKS_MAX: i64 = 200;
 
 /// The request body of `POST /api/v1/me/links`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkInput {
     /// The program (the affiliate's first enrollment when absent).

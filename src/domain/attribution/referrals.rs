@@ -25,7 +25,7 @@ const CUSTOMER_ID_MAX: usize = 200;
 const DAY_MS: i64 = 86_400_000;
 
 /// The request body of `POST /api/v1/referrals`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReferralInput {
     /// The vendor's id of the customer (e.g. Stripe `cus_...`).

@@ -23,7 +23,7 @@ pub const STATUSES: &[&str] = ApplicationStatus::ALL_TEXT;
 const REASON_MAX: usize = 2000;
 
 /// An application as submitted.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationInput {
     /// Applicant email.
@@ -41,12 +41,15 @@ pub struct ApplicationInput {
 }
 
 /// A review decision.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApplicationReview)]
 pub struct ReviewInput {
     /// `approve` or `reject`.
+    #[schema(pattern = "^(approve|reject)$")]
     pub action: String,
     /// Referral code for the approved affiliate; generated when absent.
+    #[schema(pattern = "^([a-z0-9_-]{3,40})?$")]
     pub code: Option<String>,
     /// Why the application is rejected (shown to the applicant).
     #[serde(alias = "rejectionReason")]

@@ -30,7 +30,7 @@ pub const METHODS: [&str; 5] = [
 const DETAILS_MAX: usize = 1000;
 
 /// A change of payout settings; absent fields keep their value, `null` clears.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayoutInput {
     /// One of [`METHODS`]; `null` removes the payout settings.

@@ -36,12 +36,13 @@ const _: () = assert!(MIN_PAYOUT_MAX_CENTS <= crate::domain::values::money::MAX_
 
 /// Fields a client may set; every one optional (a PATCH sends only what changes, a create
 /// falls back to the defaults). `landing_url: null` clears the landing URL.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgramInput {
     /// Display name (required on create).
     pub name: Option<String>,
     /// URL-safe name; derived from the name when absent.
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")]
     pub slug: Option<String>,
     /// ISO 4217 currency; the vendor's default when absent.
     pub currency: Option<String>,
@@ -49,20 +50,26 @@ pub struct ProgramInput {
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     pub landing_url: Option<Option<String>>,
     /// `active`, `paused` or `archived`.
+    #[schema(pattern = "^(active|paused|archived)$")]
     pub status: Option<String>,
     /// 0..=365 (default 30).
+    #[schema(minimum = 0, maximum = 365)]
     pub holding_period_days: Option<i64>,
     /// 0..=100,000,000 minor units (default 5000), inside the money range.
     #[serde(
         default,
         deserialize_with = "crate::domain::values::money::lenient_cents_opt"
     )]
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub min_payout_cents: Option<i64>,
     /// 1..=730 (default 30).
+    #[schema(minimum = 1, maximum = 730)]
     pub cookie_duration_days: Option<i64>,
     /// `first_touch` or `last_touch` (default).
+    #[schema(pattern = "^(first_touch|last_touch)$")]
     pub attribution_model: Option<String>,
     /// 1..=730 (default 30).
+    #[schema(minimum = 1, maximum = 730)]
     pub attribution_window_days: Option<i64>,
     /// Approve applications on submission.
     pub auto_approve: Option<bool>,
@@ -71,15 +78,20 @@ pub struct ProgramInput {
     /// Terms shown on the application form.
     pub terms_text: Option<String>,
     /// Commission terms; a change creates the next terms version.
+    #[schema(value_type = Option<Object>)]
     pub commission: Option<serde_json::Value>,
     /// Host names besides the landing URL's that links may lead to (`*.example.com` for
     /// any subdomain); also the origins the tracking snippet may call from.
     pub allowed_domains: Option<Vec<String>>,
     /// What counts as a conversion: `every_payment` (default), `first_payment` or `event`.
+    #[schema(pattern = "^(every_payment|first_payment|event)$")]
     pub conversion_kind: Option<String>,
     /// The converting event type when `conversion_kind` is `event`, e.g.
     /// `subscription.created`.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(
+        pattern = "^(subscription\\.created|customer\\.created|checkout\\.session\\.completed|invoice\\.paid|charge\\.succeeded)$"
+    )]
     pub conversion_event: Option<Option<String>>,
     /// Stripe's webhook signing secret (`whsec_...`); write-only, `null` removes it.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
@@ -89,9 +101,11 @@ pub struct ProgramInput {
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     pub stripe_secret_key: Option<Option<String>>,
     /// Platform fee deducted from each payout, 0..=5000 basis points (default 0).
+    #[schema(minimum = 0, maximum = 5000)]
     pub platform_fee_bps: Option<i64>,
     /// Run payouts automatically each month on this day (1-28); `null` turns it off.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(minimum = 1, maximum = 28)]
     pub payout_day: Option<Option<i64>>,
 }
 

@@ -24,7 +24,7 @@ pub const PORTAL_DOMAINS_MAX: usize = 10;
 
 /// The settings a vendor may change, with PATCH semantics: an absent field stays as it is;
 /// `portal_name: null` and `support_email: null` clear; a list replaces the whole list.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrandingInput {
     /// Name shown on the portal and in emails (at most 80 characters); `null` or empty:
@@ -32,16 +32,20 @@ pub struct BrandingInput {
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     pub portal_name: Option<Option<String>>,
     /// Brand colour, `#rrggbb`.
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
     pub primary_color: Option<String>,
     /// Reply-To of the vendor's emails; `null` or empty clears it.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     pub support_email: Option<Option<String>>,
     /// Host names the portal is served on (at most 10), e.g. `affiliates.acme.com`.
+    #[schema(max_items = 10)]
     pub portal_domains: Option<Vec<String>>,
     /// Origins allowed to frame the embeds, e.g. `https://app.acme.com` (at most 20).
+    #[schema(max_items = 20)]
     pub embed_origins: Option<Vec<String>>,
     /// Origins allowed to call the publishable-key endpoints (the click API) from a
     /// browser (at most 20).
+    #[schema(max_items = 20)]
     pub site_origins: Option<Vec<String>>,
 }
 

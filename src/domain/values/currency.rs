@@ -18,6 +18,11 @@ UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// Every code accepted, upper case (the OpenAPI document lists them).
+    pub fn all_codes() -> impl Iterator<Item = &'static str> {
+        CODES.split_whitespace()
+    }
+
     /// Parses a code case-insensitively for the request field `field`.
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
         let code = raw.trim().to_ascii_uppercase();

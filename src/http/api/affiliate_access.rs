@@ -25,15 +25,25 @@ fn issuer(state: &AppState) -> Issuer<'_> {
 }
 
 /// Body of `POST /api/v1/affiliates/{id}/token`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenInput {
     /// Lifetime, 60..=3600 seconds (default 3600).
+    #[schema(minimum = 60, maximum = 3600)]
     ttl_seconds: Option<i64>,
 }
 
 /// `POST /api/v1/affiliates/{id}/token` → 201 `{token, token_type, expires_at}`: a
 /// short-lived access token for the self-service API under `/api/v1/me`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/affiliates/{id}/token",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<TokenInput>, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn token(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -61,12 +71,21 @@ pub async fn token(
 
 /// Body of `POST /api/v1/affiliates/{id}/portal-link` (nothing to set today; unknown
 /// fields are refused so a typo is not silently ignored).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortalLinkInput {}
 
 /// `POST /api/v1/affiliates/{id}/portal-link` → 201 `{url, expires_at}`: a signed link,
 /// valid 24 hours, that opens the vendor's portal signed in as the affiliate (seed 001).
+#[utoipa::path(
+    post,
+    path = "/api/v1/affiliates/{id}/portal-link",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<PortalLinkInput>, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn portal_link(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -85,18 +104,29 @@ pub async fn portal_link(
 }
 
 /// Body of `POST /api/v1/affiliates/{id}/embed-token`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbedInput {
     /// `dashboard` (default), `links` or `payouts`.
+    #[schema(pattern = "^(dashboard|links|payouts)$")]
     surface: Option<String>,
     /// Lifetime, 60..=3600 seconds (default 3600).
+    #[schema(minimum = 60, maximum = 3600)]
     ttl_seconds: Option<i64>,
 }
 
 /// `POST /api/v1/affiliates/{id}/embed-token` → 201 `{token, url, surface, expires_at}`:
 /// the URL of a portal surface to put in an iframe of the vendor's app (framable only by
 /// the vendor's `embed_origins`). The token also works on `/api/v1/me`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/affiliates/{id}/embed-token",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<EmbedInput>, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn embed_token(
     auth: ApiAuth,
     state: web::Data<AppState>,

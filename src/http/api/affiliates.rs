@@ -109,18 +109,32 @@ pub fn to_json(a: Affiliate, stats: Option<Stats>) -> AffiliateJson {
 }
 
 /// Query of the list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
+    #[param(pattern = "^(|invited|active|paused|banned|deactivated)$")]
     status: Option<String>,
     search: Option<String>,
     program_id: Option<String>,
+    #[param(pattern = "^(-created_at|created_at|email|name)$")]
     sort: Option<String>,
 }
 
 /// `GET /api/v1/affiliates`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/affiliates",
+    tag = "affiliates",
+    params(ListQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -153,6 +167,14 @@ pub async fn list(
 }
 
 /// `POST /api/v1/affiliates` → 201.
+#[utoipa::path(
+    post,
+    path = "/api/v1/affiliates",
+    tag = "affiliates",
+    request_body(content = AffiliateInput, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn create(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -173,6 +195,14 @@ pub async fn create(
 }
 
 /// `GET /api/v1/affiliates/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/affiliates/{id}",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn show(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -184,6 +214,15 @@ pub async fn show(
 }
 
 /// `PATCH /api/v1/affiliates/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/affiliates/{id}",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = AffiliateInput, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn update(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -206,6 +245,14 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/affiliates/{id}`: soft delete (deactivate).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/affiliates/{id}",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn delete(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -219,6 +266,14 @@ pub async fn delete(
 }
 
 /// `POST /api/v1/affiliates/{id}/invite`: email a fresh invitation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/affiliates/{id}/invite",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 202, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn invite(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -239,6 +294,14 @@ pub async fn invite(
 
 /// `GET /api/v1/affiliates/by-customer/{customer_id}` → `{enrolled: false}` or the
 /// affiliate's summary with `enrolled: true`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/affiliates/by-customer/{customer_id}",
+    tag = "affiliates",
+    params(("customer_id" = String, Path, description = "The vendor's own customer id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn by_customer(
     auth: ApiAuth,
     state: web::Data<AppState>,

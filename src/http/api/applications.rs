@@ -56,6 +56,14 @@ impl From<ApplicationRow> for ApplicationJson {
 /// `POST /api/v1/applications` → 201 `{id, status, message}`. Takes a write key, or a
 /// publishable key from the vendor's site origins (an application form on the vendor's
 /// site).
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications",
+    tag = "applications",
+    request_body(content = ApplicationInput, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn submit(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -81,13 +89,23 @@ pub async fn submit(
 }
 
 /// Query of the status lookup.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatusQuery {
+    #[param(required = true)]
     email: Option<String>,
     program_id: Option<String>,
 }
 
 /// `GET /api/v1/applications/status?email=` → `{applied, status, rejection_reason}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/applications/status",
+    tag = "applications",
+    params(StatusQuery),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn status(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -110,15 +128,28 @@ pub async fn status(
 }
 
 /// Query of the list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
+    #[param(pattern = "^(|pending|approved|rejected)$")]
     status: Option<String>,
 }
 
 /// `GET /api/v1/applications?status=&page=&per_page=`: pending first (oldest first).
+#[utoipa::path(
+    get,
+    path = "/api/v1/applications",
+    tag = "applications",
+    params(ListQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -145,6 +176,15 @@ pub async fn list(
 }
 
 /// `POST /api/v1/applications/{id}/review` `{action, code?, rejection_reason?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/review",
+    tag = "applications",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = crate::domain::partners::applications::ReviewInput, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn review(
     auth: ApiAuth,
     state: web::Data<AppState>,

@@ -23,6 +23,14 @@ struct EntryJson {
 }
 
 /// Lists one page of audit entries.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit-log",
+    tag = "audit",
+    params(PageQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,

@@ -14,17 +14,30 @@ use crate::http::api::json::ApiJson;
 use crate::http::pagination::{List, PageQuery};
 
 /// Query of `GET /api/v1/deals`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(pattern = "^(|pending|accepted|rejected)$")]
     status: Option<String>,
     affiliate_id: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
 /// `GET /api/v1/deals?status&affiliate_id&page&per_page`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deals",
+    tag = "deals",
+    params(ListQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -47,6 +60,14 @@ pub async fn list(
 }
 
 /// `GET /api/v1/deals/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deals/{id}",
+    tag = "deals",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn show(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -57,6 +78,15 @@ pub async fn show(
 }
 
 /// `POST /api/v1/deals/{id}/review` `{decision: accept|reject, reason?}`; 409 unless pending.
+#[utoipa::path(
+    post,
+    path = "/api/v1/deals/{id}/review",
+    tag = "deals",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = crate::domain::attribution::deals::ReviewInput, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn review(
     auth: ApiAuth,
     state: web::Data<AppState>,

@@ -62,23 +62,45 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 }
 
 /// Parses a JSON body: syntax errors and type errors are 400, the latter naming the field
-/// in words ([`crate::http::extract::field_error`]).
+/// in words ([`crate::http::extract::field_error`]). Every body of the API is an object;
+/// serde would also read a struct from an array (`[null, null]`), which is refused here.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            malformed(&inner)
-        } else {
-            field_error(&path, &inner.to_string())
-        }
-    })?;
-    de.end().map_err(|e| malformed(&e))?;
+    if body.trim_ascii_start().first() == Some(&b'[') {
+        return Err(AppError::BadRequest("the request must be an object".into()));
+    }
+    let mut tree: serde_json::Value = serde_json::from_slice(body).map_err(|e| malformed(&e))?;
+    whole_numbers_as_integers(&mut tree);
+    let value = serde_path_to_error::deserialize(tree)
+        .map_err(|e| field_error(&e.path().to_string(), &e.inner().to_string()))?;
     if has_nul_escape(body) {
         return Err(nul_error(&nul_path(body).unwrap_or_default()));
     }
     Ok(value)
+}
+
+/// JSON does not tell `3600` from `3600.0`, and JSON Schema calls both integers: a whole
+/// number written with a fraction or exponent is read as the integer it is (up to 2^53,
+/// where every such float is exact). Larger ones stay floats for the fields' own checks.
+fn whole_numbers_as_integers(v: &mut serde_json::Value) {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64()
+                && !n.is_i64()
+                && !n.is_u64()
+                && f.fract() == 0.0
+                && f.abs() <= EXACT
+            {
+                // Exact: |f| <= 2^53 and whole.
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *n = serde_json::Number::from(i);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// Whether a JSON text holds the escape `\u0000` (inside a string, where escapes live; a
@@ -143,9 +165,11 @@ fn malformed(e: &serde_json::Error) -> AppError {
     }
 }
 
-/// An optional JSON body: empty (or whitespace) is `T::default()`, anything else must parse.
+/// An optional JSON body: empty (or whitespace) or JSON `null` is `T::default()`, anything
+/// else must parse. `null` is what generic clients (and the OpenAPI document's optional
+/// body) send for "no options".
 pub fn parse_optional<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AppError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         Ok(T::default())
     } else {
         parse(body)

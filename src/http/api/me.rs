@@ -66,6 +66,13 @@ impl FromRequest for MeAuth {
 }
 
 /// `GET /api/v1/me`: the affiliate's profile and enrollments.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "me",
+    responses((status = 200, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn profile(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let value = self_service::profile(&state.db, &me.vendor_id, &me.affiliate_id).await?;
     Ok(HttpResponse::Ok().json(value))
@@ -73,6 +80,13 @@ pub async fn profile(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpRe
 
 /// `GET /api/v1/me/programs`: the programs the affiliate is enrolled in, with their code,
 /// referral link and commission.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/programs",
+    tag = "me",
+    responses((status = 200, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn programs(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let data = self_service::programs(
         &state.db,
@@ -85,7 +99,8 @@ pub async fn programs(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpR
 }
 
 /// Query of `GET /api/v1/me/referral`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReferralQuery {
     program_id: Option<String>,
@@ -93,6 +108,14 @@ pub struct ReferralQuery {
 
 /// `GET /api/v1/me/referral?program_id=`: code and link for one program (the only one
 /// when omitted; 422 when there are several).
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/referral",
+    tag = "me",
+    params(ReferralQuery),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn referral(
     me: MeAuth,
     state: web::Data<AppState>,
@@ -110,7 +133,8 @@ pub async fn referral(
 }
 
 /// Query of `GET /api/v1/me/stats`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatsQuery {
     program_id: Option<String>,
@@ -123,6 +147,14 @@ pub struct StatsQuery {
 /// `GET /api/v1/me/stats?period=7d|30d|90d|12m` or `?from&to`, `&program_id&bucket`:
 /// clicks, referrals, conversions and earnings per currency over the period (the last 30
 /// days by default), with a series for a chart.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/stats",
+    tag = "me",
+    params(StatsQuery),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn stats(
     me: MeAuth,
     state: web::Data<AppState>,
@@ -148,20 +180,31 @@ pub async fn stats(
 
 /// `GET /api/v1/me/balance`: pending / available / in payout / paid per currency, from
 /// the ledger.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/balance",
+    tag = "me",
+    responses((status = 200, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn balance(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let data = ledger::balances(&state.db, &me.vendor_id, &me.affiliate_id).await?;
     Ok(HttpResponse::Ok().json(json!({"data": data})))
 }
 
 /// Query of the paged `/me` lists.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MeListQuery {
     status: Option<String>,
     program_id: Option<String>,
     currency: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
@@ -177,6 +220,14 @@ impl MeListQuery {
 }
 
 /// `GET /api/v1/me/payouts?status&currency`: the affiliate's payouts, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/payouts",
+    tag = "me",
+    params(MeListQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn payouts(
     me: MeAuth,
     state: web::Data<AppState>,
@@ -203,6 +254,14 @@ pub async fn payouts(
 }
 
 /// `GET /api/v1/me/commissions?status&program_id`: the affiliate's commissions.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/commissions",
+    tag = "me",
+    params(MeListQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn commissions(
     me: MeAuth,
     state: web::Data<AppState>,
@@ -229,6 +288,13 @@ pub async fn commissions(
 }
 
 /// `GET /api/v1/me/links`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/links",
+    tag = "me",
+    responses((status = 200, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn links(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let data = links::list(
         &state.db,
@@ -241,6 +307,14 @@ pub async fn links(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResp
 }
 
 /// `POST /api/v1/me/links` → 201 with the link and its URL.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/links",
+    tag = "me",
+    request_body(content = LinkInput, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn create_link(
     me: MeAuth,
     state: web::Data<AppState>,
@@ -258,6 +332,13 @@ pub async fn create_link(
 }
 
 /// `GET /api/v1/me/payout-settings`: how the affiliate is paid (their own, unmasked).
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/payout-settings",
+    tag = "me",
+    responses((status = 200, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn payout_settings(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let value = self_service::payout_settings(&state.db, &me.vendor_id, &me.affiliate_id).await?;
     Ok(HttpResponse::Ok().json(value))
@@ -265,6 +346,14 @@ pub async fn payout_settings(me: MeAuth, state: web::Data<AppState>) -> AppResul
 
 /// `PUT /api/v1/me/payout-settings`: sets how the affiliate is paid (validated per
 /// method; confirmed to the affiliate by email).
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/payout-settings",
+    tag = "me",
+    request_body(content = PayoutInput, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn set_payout_settings(
     me: MeAuth,
     state: web::Data<AppState>,
@@ -282,6 +371,14 @@ pub async fn set_payout_settings(
 }
 
 /// `GET /api/v1/me/deals?page&per_page`: the affiliate's deals, one page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/deals",
+    tag = "me",
+    params(PageQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn deals(
     me: MeAuth,
     state: web::Data<AppState>,
@@ -298,6 +395,14 @@ pub async fn deals(
 }
 
 /// `POST /api/v1/me/deals` → 201 with the pending deal.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/deals",
+    tag = "me",
+    request_body(content = DealInput, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
 pub async fn create_deal(
     me: MeAuth,
     state: web::Data<AppState>,

@@ -28,6 +28,17 @@ fn actor(auth: &ApiAuth) -> Actor {
 
 /// `POST /api/v1/events` → 201 with what the event produced; 200 with `duplicate: true`
 /// when the event id was received before (nothing changes).
+#[utoipa::path(
+    post,
+    path = "/api/v1/events",
+    tag = "money",
+    request_body(content = ApiEvent, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The event, stored and processed", body = Object),
+        (status = 200, description = "The same event id again: the stored event", body = Object),
+    ),
+    security(("api_key" = [])),
+)]
 pub async fn ingest(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -50,17 +61,31 @@ pub async fn ingest(
 }
 
 /// Query of `GET /api/v1/events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
+    #[param(pattern = "^(|processed|ignored|failed)$")]
     status: Option<String>,
+    #[param(pattern = "^(|api|stripe|manual)$")]
     source: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
 /// `GET /api/v1/events?status&source` — the billing event log, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "money",
+    params(EventsQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn events(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -84,6 +109,14 @@ pub async fn events(
 }
 
 /// `GET /api/v1/events/{id}` — one event with its stored payload.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{id}",
+    tag = "money",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn event(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -95,6 +128,14 @@ pub async fn event(
 }
 
 /// `POST /api/v1/events/{id}/replay` — processes a failed or ignored event again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/events/{id}/replay",
+    tag = "money",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn replay(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -107,6 +148,14 @@ pub async fn replay(
 
 /// `POST /api/v1/conversions` → 201 `{id, commission_cents, ...}`; 409 with `existing_id`
 /// for a repeated `external_id`; 404 for an unknown affiliate or code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversions",
+    tag = "money",
+    request_body(content = ManualInput, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn create_conversion(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -128,20 +177,33 @@ pub async fn create_conversion(
 }
 
 /// Query of `GET /api/v1/conversions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConversionsQuery {
     affiliate_id: Option<String>,
     customer_id: Option<String>,
     program_id: Option<String>,
+    #[param(pattern = "^(|pending|approved|rejected|reversed)$")]
     status: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
     /// Seed 004's name for `per_page`.
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
 /// `GET /api/v1/conversions?page&per_page&affiliate_id&program_id&status&customer_id`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversions",
+    tag = "money",
+    params(ConversionsQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn conversions_list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -166,6 +228,14 @@ pub async fn conversions_list(
 }
 
 /// `GET /api/v1/conversions/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversions/{id}",
+    tag = "money",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn conversion(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -176,6 +246,14 @@ pub async fn conversion(
 }
 
 /// `POST /api/v1/conversions/{id}/approve` — its commissions become available now.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversions/{id}/approve",
+    tag = "money",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn approve(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -187,13 +265,22 @@ pub async fn approve(
 }
 
 /// Body of `POST /api/v1/conversions/{id}/reject` (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectInput {
     reason: Option<String>,
 }
 
 /// `POST /api/v1/conversions/{id}/reject` `{reason?}` — its commissions are taken back.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversions/{id}/reject",
+    tag = "money",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<RejectInput>, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn reject(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -201,11 +288,7 @@ pub async fn reject(
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
-    let input: RejectInput = if body.iter().all(u8::is_ascii_whitespace) {
-        RejectInput::default()
-    } else {
-        crate::http::api::json::parse(&body)?
-    };
+    let input: RejectInput = crate::http::api::json::parse_optional(&body)?;
     conversions::reject(
         &state.db,
         auth.vendor_id(),
@@ -218,19 +301,32 @@ pub async fn reject(
 }
 
 /// Query of `GET /api/v1/commissions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CommissionsQuery {
     affiliate_id: Option<String>,
     program_id: Option<String>,
     conversion_id: Option<String>,
+    #[param(pattern = "^(|pending|available|paid|rejected|reversed)$")]
     status: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
 /// `GET /api/v1/commissions?affiliate_id&program_id&conversion_id&status`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/commissions",
+    tag = "money",
+    params(CommissionsQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn commissions(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -257,18 +353,30 @@ pub async fn commissions(
 }
 
 /// Query of `GET /api/v1/ledger`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerQuery {
     affiliate_id: Option<String>,
     currency: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
 /// `GET /api/v1/ledger?affiliate_id&currency` — journal lines, newest first; with an
 /// affiliate, its balances per currency too.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ledger",
+    tag = "money",
+    params(LedgerQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn ledger_list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -316,7 +424,8 @@ pub async fn ledger_list(
 }
 
 /// Query of `GET /api/v1/analytics`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsQuery {
     program_id: Option<String>,
@@ -325,6 +434,14 @@ pub struct AnalyticsQuery {
 }
 
 /// `GET /api/v1/analytics?program_id&from&to` — totals and the affiliate leaderboard.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics",
+    tag = "money",
+    params(AnalyticsQuery),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn analytics(
     auth: ApiAuth,
     state: web::Data<AppState>,

@@ -28,7 +28,7 @@ fn actor(auth: &ApiAuth) -> Actor {
 }
 
 /// Body of `POST /api/v1/payouts/run`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunInput {
     program_id: Option<String>,
@@ -38,6 +38,17 @@ pub struct RunInput {
 }
 
 /// `POST /api/v1/payouts/run` → 201 with the payouts created (200 for a dry run).
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/run",
+    tag = "payouts",
+    request_body(content = Option<RunInput>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The runs and the payouts they created", body = Object),
+        (status = 200, description = "A dry run: what a run would create", body = Object),
+    ),
+    security(("api_key" = [])),
+)]
 pub async fn run(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -70,17 +81,23 @@ pub async fn run(
 }
 
 /// Query of payout lists and exports.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     affiliate_id: Option<String>,
     run_id: Option<String>,
+    #[param(pattern = "^(|pending|processing|paid|failed)$")]
     status: Option<String>,
     currency: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
     /// Exports only.
+    #[param(pattern = "^(|paypal|csv|json)$")]
     format: Option<String>,
 }
 
@@ -90,6 +107,22 @@ impl ListQuery {
         vendor_id: &'a str,
         currency: Option<&'a str>,
     ) -> AppResult<db::payouts::Filter<'a>> {
+        // The list and the export share these parameters, so both check all of them: a
+        // bad `format` on the list or a bad `per_page` on the export is refused, not ignored.
+        if let Some(f) = opt(&self.format)
+            && !export::FORMATS.contains(&f)
+        {
+            return Err(crate::error::AppError::invalid(
+                "format",
+                format!("format must be one of: {}", export::FORMATS.join(", ")),
+            ));
+        }
+        PageQuery {
+            page: self.page,
+            per_page: self.per_page,
+            limit: self.limit,
+        }
+        .resolve()?;
         Ok(db::payouts::Filter {
             vendor_id,
             affiliate_id: opt(&self.affiliate_id),
@@ -105,6 +138,14 @@ impl ListQuery {
 }
 
 /// `GET /api/v1/payouts?page&per_page&affiliate_id&run_id&status&currency`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payouts",
+    tag = "payouts",
+    params(ListQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -125,6 +166,17 @@ pub async fn list(
 }
 
 /// `GET /api/v1/payouts/export?format=paypal|csv|json&run_id&status&currency&affiliate_id`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payouts/export",
+    tag = "payouts",
+    params(ListQuery),
+    responses((status = 200, description = "The file: CSV for `csv` and `paypal`, JSON for `json`", content(
+        (String = "text/csv"),
+        (Vec<Object> = "application/json"),
+    ))),
+    security(("api_key" = [])),
+)]
 pub async fn export(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -150,6 +202,14 @@ pub fn download(file: export::File) -> HttpResponse {
 }
 
 /// `GET /api/v1/payouts/{id}`: the payout, its affiliate and the commissions it settles.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payouts/{id}",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn show(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -161,20 +221,29 @@ pub async fn show(
 }
 
 /// Body of `mark-paid`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaidInput {
     reference: Option<String>,
 }
 
 /// Body of `mark-failed`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailedInput {
     reason: Option<String>,
 }
 
 /// `POST /api/v1/payouts/{id}/mark-paid` `{reference?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/{id}/mark-paid",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<PaidInput>, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn mark_paid(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -196,6 +265,15 @@ pub async fn mark_paid(
 }
 
 /// `POST /api/v1/payouts/{id}/mark-failed` `{reason}`: the money is available again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/{id}/mark-failed",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<FailedInput>, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn mark_failed(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -217,6 +295,14 @@ pub async fn mark_failed(
 }
 
 /// `POST /api/v1/payouts/{id}/mark-processing`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/{id}/mark-processing",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn mark_processing(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -228,6 +314,14 @@ pub async fn mark_processing(
 }
 
 /// `POST /api/v1/payouts/{id}/send`: a Stripe Connect transfer (when turned on).
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/{id}/send",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn send(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -247,15 +341,27 @@ pub async fn send(
 }
 
 /// Query of `GET /api/v1/payout-runs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunsQuery {
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
 /// `GET /api/v1/payout-runs`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payout-runs",
+    tag = "payouts",
+    params(RunsQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn runs(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -275,6 +381,14 @@ pub async fn runs(
 }
 
 /// `GET /api/v1/payout-runs/{id}`: the run and its payouts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payout-runs/{id}",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn run_show(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -288,6 +402,14 @@ pub async fn run_show(
 }
 
 /// `POST /api/v1/payout-runs/{id}/mark-processing`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payout-runs/{id}/mark-processing",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn run_processing(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -299,6 +421,15 @@ pub async fn run_processing(
 }
 
 /// `POST /api/v1/payout-runs/{id}/mark-paid` `{reference?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payout-runs/{id}/mark-paid",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = Option<PaidInput>, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn run_paid(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -320,6 +451,14 @@ pub async fn run_paid(
 }
 
 /// `POST /api/v1/payout-runs/{id}/send`: every Stripe Connect payout of the run.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payout-runs/{id}/send",
+    tag = "payouts",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn run_send(
     auth: ApiAuth,
     state: web::Data<AppState>,

@@ -88,6 +88,14 @@ impl From<Program> for ProgramJson {
 }
 
 /// `GET /api/v1/programs`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/programs",
+    tag = "programs",
+    params(PageQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -102,6 +110,14 @@ pub async fn list(
 }
 
 /// `POST /api/v1/programs` → 201.
+#[utoipa::path(
+    post,
+    path = "/api/v1/programs",
+    tag = "programs",
+    request_body(content = ProgramInput, content_type = "application/json"),
+    responses((status = 201, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn create(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -114,6 +130,14 @@ pub async fn create(
 }
 
 /// `GET /api/v1/programs/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/programs/{id}",
+    tag = "programs",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn show(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -125,6 +149,15 @@ pub async fn show(
 }
 
 /// `PATCH /api/v1/programs/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/programs/{id}",
+    tag = "programs",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = ProgramInput, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn update(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -140,6 +173,14 @@ pub async fn update(
 
 /// `POST /api/v1/programs/{id}/migrate-enrollments`: move every enrollment to the current
 /// terms version → `{migrated, terms_version}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/programs/{id}/migrate-enrollments",
+    tag = "programs",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn migrate(
     auth: ApiAuth,
     state: web::Data<AppState>,

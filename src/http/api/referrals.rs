@@ -14,6 +14,17 @@ use crate::http::pagination::{List, PageQuery};
 
 /// `POST /api/v1/referrals` → 201 with a new binding, 200 otherwise (also when nothing was
 /// attributed: `attributed: false` and the reason).
+#[utoipa::path(
+    post,
+    path = "/api/v1/referrals",
+    tag = "referrals",
+    request_body(content = ReferralInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "A new referral", body = Object),
+        (status = 200, description = "The customer was already referred: the existing referral", body = Object),
+    ),
+    security(("api_key" = [])),
+)]
 pub async fn create(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -29,14 +40,18 @@ pub async fn create(
 }
 
 /// Query of `GET /api/v1/referrals`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     affiliate_id: Option<String>,
     program_id: Option<String>,
     customer_id: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
@@ -46,6 +61,14 @@ fn given(s: &Option<String>) -> Option<&str> {
 }
 
 /// `GET /api/v1/referrals?affiliate_id&program_id&customer_id&page&per_page`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/referrals",
+    tag = "referrals",
+    params(ListQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -69,6 +92,14 @@ pub async fn list(
 }
 
 /// `GET /api/v1/referrals/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/referrals/{id}",
+    tag = "referrals",
+    params(("id" = String, Path, description = "The object id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn show(
     auth: ApiAuth,
     state: web::Data<AppState>,

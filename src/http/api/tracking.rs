@@ -25,6 +25,17 @@ const TRACK_BODY_MAX: usize = 16 * 1024;
 /// middleware, which also answers its CORS headers). Without: a browser on one of the
 /// program's domains (CORS), throttled per visitor and code. The body is JSON
 /// whatever the Content-Type, so the snippet can send `text/plain` and skip the preflight.
+#[utoipa::path(
+    post,
+    path = "/api/v1/track",
+    tag = "tracking",
+    request_body(content(
+        (TrackInput = "application/json"),
+        (TrackInput = "text/plain"),
+    )),
+    responses((status = 200, description = "Success", body = Object)),
+    security((), ("api_key" = [])),
+)]
 pub async fn track(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -69,6 +80,13 @@ pub async fn track(
 /// for origins on any active program's domains and for vendors' site origins (the POST
 /// itself checks the code's own program and vendor, or the publishable key's vendor's
 /// site origins). `Authorization` is allowed so a page can send its publishable key.
+#[utoipa::path(
+    options,
+    path = "/api/v1/track",
+    tag = "tracking",
+    responses((status = 204, description = "CORS preflight; `Access-Control-Allow-*` when the origin is allowed")),
+    security(()),
+)]
 pub async fn track_preflight(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -90,20 +108,32 @@ pub async fn track_preflight(
 }
 
 /// Query of `GET /api/v1/clicks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ClicksQuery {
     affiliate_id: Option<String>,
     program_id: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    #[param(minimum = 1)]
     page: Option<i64>,
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
 /// `GET /api/v1/clicks?affiliate_id&program_id&from&to&page&per_page` → the list envelope of
 /// clicks (newest first) plus `summary` with the period's counts per day.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clicks",
+    tag = "tracking",
+    params(ClicksQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,

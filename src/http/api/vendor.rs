@@ -35,6 +35,13 @@ async fn with_limits(
 }
 
 /// `GET /api/v1/vendor`: the caller's vendor and its settings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/vendor",
+    tag = "vendor",
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn show(auth: ApiAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let view = branding::view(
@@ -65,6 +72,14 @@ fn limit_field(field: &str, value: Option<Value>) -> AppResult<Option<Option<i64
 /// API rate limits (`rate_limit_read_per_minute`, `rate_limit_write_per_minute`: requests
 /// per minute per key, `null` = installation default). Every field is checked before
 /// anything is stored.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/vendor",
+    tag = "vendor",
+    request_body(content = BrandingInput, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn update(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -95,6 +110,18 @@ pub async fn update(
 
 /// `PUT /api/v1/vendor/logo` (full scope): the raw image as the body, with its
 /// `Content-Type` (`image/png`, `image/jpeg` or `image/svg+xml`).
+#[utoipa::path(
+    put,
+    path = "/api/v1/vendor/logo",
+    tag = "vendor",
+    request_body(content(
+        (Vec<u8> = "image/png"),
+        (Vec<u8> = "image/jpeg"),
+        (Vec<u8> = "image/svg+xml"),
+    )),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn put_logo(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -136,6 +163,13 @@ pub async fn put_logo(
 }
 
 /// `DELETE /api/v1/vendor/logo` (full scope) → 204; 404 without a logo.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/vendor/logo",
+    tag = "vendor",
+    responses((status = 204, description = "Done; no body")),
+    security(("api_key" = [])),
+)]
 pub async fn delete_logo(auth: ApiAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     auth.require(Scope::Full)?;
     let actor = Actor::ApiKey(auth.0.key_id.clone());

@@ -11,10 +11,11 @@ use crate::domain::values::text;
 use crate::error::{AppError, AppResult};
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrackInput {
     /// The referral code from `?ref=` (or `?via=`).
+    #[schema(pattern = "^[a-z0-9_-]{3,40}$")]
     pub code: String,
     /// The page the visitor landed on.
     pub url: String,

@@ -38,18 +38,22 @@ const FUTURE_SKEW_MS: i64 = 3_600_000;
 const METADATA_MAX_BYTES: usize = 8 * 1024;
 
 /// The request body.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiEvent {
     /// Your event id: the idempotency key.
     pub id: String,
     /// One of [`TYPES`].
+    #[schema(
+        pattern = "^(subscription\\.created|charge\\.succeeded|refund\\.processed|subscription\\.canceled)$"
+    )]
     pub r#type: String,
     /// Your customer id.
     pub customer_id: String,
     /// Minor units: the payment, this refund, or the subscription's price. Any JSON
     /// integer is read, so an out-of-range one is a 422 naming the field.
     #[serde(deserialize_with = "crate::domain::values::money::lenient_cents")]
+    #[schema(minimum = 0, maximum = 100_000_000_000_i64)]
     pub amount_cents: i64,
     /// ISO 4217.
     pub currency: Option<String>,
@@ -70,6 +74,7 @@ pub struct ApiEvent {
     pub occurred_at: Option<String>,
     /// `affiliate_code`, `aff_sess`, `ref`, `affiliate_id` are read for attribution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// The customer's email (self-referral check).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -17,7 +17,7 @@ use super::lifecycle::get_row;
 use super::matching::PaymentIds;
 
 /// The body of `POST /api/v1/conversions` (seed 004).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualInput {
     /// The affiliate to credit (or `code`).
@@ -26,6 +26,7 @@ pub struct ManualInput {
     pub code: Option<String>,
     /// Sale amount: 1 ..= 10^11 minor units (see [`crate::domain::values::money`]).
     #[serde(deserialize_with = "crate::domain::values::money::lenient_cents")]
+    #[schema(minimum = 1, maximum = 100_000_000_000_i64)]
     pub amount_cents: i64,
     /// ISO 4217; the program's currency when absent.
     pub currency: Option<String>,

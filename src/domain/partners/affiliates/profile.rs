@@ -22,7 +22,7 @@ const FIELD_MAX: usize = 200;
 
 /// Fields a client may send. On create, `email` is required; on update every field is
 /// optional and `null` clears the nullable ones.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AffiliateInput {
     /// Email, unique per vendor.
@@ -59,6 +59,7 @@ pub struct AffiliateInput {
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     pub stripe_account_id: Option<Option<String>>,
     /// JSON object.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// The vendor's customer id for this person.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
