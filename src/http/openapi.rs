@@ -113,9 +113,22 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         api::programs::create,
         api::programs::show,
         api::programs::update,
-        api::programs::migrate
+        api::programs::migrate,
+        api::webhooks::list,
+        api::webhooks::create,
+        api::webhooks::show,
+        api::webhooks::update,
+        api::webhooks::delete,
+        api::webhooks::deliveries,
+        api::webhooks::test,
+        api::webhooks::redeliver
     ),
-    components(schemas(ErrorEnvelope, ErrorBody, ListPage)),
+    components(schemas(
+        ErrorEnvelope,
+        ErrorBody,
+        ListPage,
+        crate::domain::tenancy::webhooks::catalogue::EventTypeSchema
+    )),
     modifiers(&SecuritySchemes, &CommonResponses, &BodyVariants, &FieldRules, &NoNulInText),
     tags(
         (name = "vendor", description = "The vendor of the API key: branding, domains, logo"),
@@ -129,6 +142,7 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         (name = "money", description = "Billing events, conversions, commissions, ledger, analytics"),
         (name = "payouts", description = "Payouts and payout runs"),
         (name = "programs", description = "Programs and their commission terms"),
+        (name = "webhooks", description = "Outbound webhook endpoints and their delivery log (full-scope keys)"),
     )
 )]
 pub struct ApiDoc;

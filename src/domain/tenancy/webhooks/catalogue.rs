@@ -64,6 +64,28 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
 /// The type of the test event sent from the dashboard or the API (never filtered out).
 pub const TEST_EVENT: &str = "webhook.test";
 
+/// The catalogue as the OpenAPI string enum `WebhookEventType`, built from [`EVENT_TYPES`]
+/// so the API document cannot drift from the filter validation.
+pub struct EventTypeSchema;
+
+impl utoipa::PartialSchema for EventTypeSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(EVENT_TYPES.iter().map(|(kind, _)| *kind)))
+            .description(Some(
+                "A domain event type an endpoint can subscribe to (see the README's table).",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventTypeSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("WebhookEventType")
+    }
+}
+
 /// Whether `kind` is a catalogued event type.
 pub fn is_known(kind: &str) -> bool {
     EVENT_TYPES.iter().any(|(k, _)| *k == kind)

@@ -26,23 +26,108 @@ const URL_MAX: usize = 2000;
 /// The filter value that means every event.
 pub const ALL_EVENTS: &str = "*";
 
+/// The URLs the API document promises to accept: `https://`, a lower-case host name of
+/// letters, digits and single hyphens whose last label is 2 to 4 letters (so never an IP
+/// address, `localhost`, `*.local` or `*.internal`), an optional port and a plain path.
+/// The server accepts more (queries, IP literals of public hosts, ...); a host that resolves
+/// to a non-public address is refused whatever its shape, which no schema can state.
+pub const URL_PATTERN: &str = "^https://[a-z0-9]{1,10}(-[a-z0-9]{1,10}){0,2}(\\.[a-z0-9]{1,10}(-[a-z0-9]{1,10}){0,2})*\\.[a-z]{2,4}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$";
+
+/// What the document says about an endpoint's `url` on input.
+const URL_DOC: &str = "Where deliveries are POSTed: an absolute `https://` URL on a public \
+address, at most 2000 characters, without user name, password or #fragment. A host that \
+is, or resolves to, a loopback, private, link-local, CGNAT, unique-local, multicast, \
+reserved or documentation address, and `localhost`, `*.localhost`, `*.local`, `*.internal` \
+are refused with 422 on `url` (the SSRF guard), as is plain `http://`, unless the \
+installation runs with `--allow-private-webhook-urls`. A name that does not resolve yet is \
+accepted: every delivery checks again.";
+
+fn url_schema(nullable: bool) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let ty = if nullable {
+        SchemaType::Array(vec![Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    ObjectBuilder::new()
+        .schema_type(ty)
+        .pattern(Some(URL_PATTERN))
+        .max_length(Some(URL_MAX))
+        .description(Some(URL_DOC))
+        .build()
+}
+
+fn url_input_schema() -> utoipa::openapi::schema::Object {
+    url_schema(false)
+}
+
+fn url_patch_schema() -> utoipa::openapi::schema::Object {
+    url_schema(true)
+}
+
+/// An event filter: a non-empty list of catalogued event types (repeats are dropped), or
+/// exactly `["*"]` for every event, types added later included; `null` where allowed.
+fn filter_schema(nullable: bool) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::Ref;
+    use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Type};
+    let types = ArrayBuilder::new()
+        .items(Ref::from_schema_name("WebhookEventType"))
+        .min_items(Some(1));
+    let every = ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([ALL_EVENTS])),
+        )
+        .min_items(Some(1))
+        .max_items(Some(1));
+    let mut any = AnyOfBuilder::new().item(types).item(every);
+    if nullable {
+        any = any.item(ObjectBuilder::new().schema_type(Type::Null));
+    }
+    let description = if nullable {
+        "Event types delivered to the endpoint, or `[\"*\"]` for every event (types added \
+         later included); absent or null: `[\"*\"]` on creation, unchanged on update. An \
+         unknown type, or `*` with other types, is a 422 naming `events[i]`; an empty list is \
+         a 422 naming `events`."
+    } else {
+        "Event types delivered to the endpoint, or `[\"*\"]` for every event (types added \
+         later included)."
+    };
+    any.description(Some(description)).into()
+}
+
+fn filter_input_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    filter_schema(true)
+}
+
+fn filter_output_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    filter_schema(false)
+}
+
 /// An endpoint as the API shows it (the secret only once, at creation).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpoint)]
 pub struct Endpoint {
     /// `whe_...`
     pub id: String,
     /// Where deliveries are POSTed.
+    #[schema(pattern = "^https?://")]
     pub url: String,
-    /// The vendor's note.
+    /// The vendor's note (empty when none).
+    #[schema(pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub description: String,
     /// Event types delivered; `["*"]` is every event.
+    #[schema(schema_with = filter_output_schema)]
     pub events: Vec<String>,
     /// Whether deliveries are made.
     pub enabled: bool,
     /// Why it was disabled, when it was disabled automatically.
     pub disabled_reason: Option<String>,
-    /// The signing secret: present only in the answer that created the endpoint.
+    /// The signing secret (`whsec_` + base64 of 32 random bytes): present only in the answer
+    /// that created the endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^whsec_[A-Za-z0-9+/=]+$")]
     pub secret: Option<String>,
     /// RFC 3339.
     pub created_at: String,
@@ -85,31 +170,39 @@ pub fn wants(r: &EndpointRow, kind: &str) -> bool {
 }
 
 /// Body of `POST /api/v1/webhook-endpoints`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WebhookEndpointInput)]
 pub struct NewEndpoint {
-    /// HTTPS URL.
+    /// HTTPS URL (required: a missing one is a 422 naming `url`).
     #[serde(default)]
+    #[schema(schema_with = url_input_schema, required = true)]
     pub url: String,
-    /// Optional note.
+    /// Optional note, one line of at most 500 characters.
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     /// Event types, or `["*"]` (the default) for all.
+    #[schema(schema_with = filter_input_schema)]
     pub events: Option<Vec<String>>,
     /// Defaults to true.
     pub enabled: Option<bool>,
 }
 
-/// Body of `PATCH /api/v1/webhook-endpoints/{id}`: absent fields stay as they are.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Body of `PATCH /api/v1/webhook-endpoints/{id}`: absent (or null) fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WebhookEndpointPatch)]
 pub struct EndpointPatch {
     /// New URL.
+    #[schema(schema_with = url_patch_schema)]
     pub url: Option<String>,
-    /// New description.
+    /// New description, one line of at most 500 characters (empty clears it).
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     /// New filter.
+    #[schema(schema_with = filter_input_schema)]
     pub events: Option<Vec<String>>,
-    /// Enable or disable.
+    /// Enable or disable; enabling again clears the failure state.
     pub enabled: Option<bool>,
 }
 
@@ -292,22 +385,26 @@ pub async fn delete(db: &Db, vendor_id: &str, id: &str, actor: &Actor) -> AppRes
 }
 
 /// One logged attempt of a delivery.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookAttempt)]
 pub struct Attempt {
     /// HTTP status of the answer; null when none came.
     pub status_code: Option<i64>,
     /// Milliseconds until the answer or the failure.
     pub latency_ms: i64,
-    /// Up to 1 KiB of the answer's body.
+    /// Up to 1 KiB of the answer's body (any text: several lines are common).
+    #[schema(pattern = "^[^\\x00]*$")]
     pub response_excerpt: Option<String>,
     /// What went wrong (timeout, refused address, non-2xx ...).
+    #[schema(pattern = "^[^\\x00]*$")]
     pub error: Option<String>,
     /// RFC 3339.
     pub created_at: String,
 }
 
 /// A delivery of one event to one endpoint, with its attempt log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookDelivery)]
 pub struct Delivery {
     /// `whd_...`
     pub id: String,
@@ -315,15 +412,17 @@ pub struct Delivery {
     pub endpoint_id: String,
     /// The event id: the body's `id` and `webhook-id`.
     pub event_id: String,
-    /// The event type.
+    /// The event type (a `WebhookEventType`, or `webhook.test`).
     pub event: String,
     /// `pending`, `succeeded` or `failed`.
+    #[schema(pattern = "^(pending|succeeded|failed)$")]
     pub status: String,
     /// When the next attempt is due (pending deliveries), RFC 3339.
     pub next_attempt_at: Option<String>,
     /// Status code of the last answer.
     pub last_status_code: Option<i64>,
     /// Error of the last attempt.
+    #[schema(pattern = "^[^\\x00]*$")]
     pub last_error: Option<String>,
     /// Every attempt, oldest first.
     pub attempts: Vec<Attempt>,
