@@ -101,11 +101,31 @@ pub fn check_url_shape(raw: &str, allow_private: bool) -> Result<Url, String> {
         Some(Host::Ipv6(ip)) if !allow_private && !is_public(IpAddr::V6(ip)) => {
             Err(refused(IpAddr::V6(ip)))
         }
+        Some(Host::Domain(d)) if !is_host_name(d) => {
+            Err("url must name a valid host: letters, digits, hyphens and dots".into())
+        }
         Some(Host::Domain(d)) if !allow_private && is_local_name(d) => Err(format!(
             "url must not point to a private or loopback host ({d})"
         )),
         Some(_) => Ok(url),
     }
+}
+
+/// Whether a host (as the URL parser leaves it: lower case, international names in
+/// punycode) is a DNS name: dot-separated labels of 1 to 63 letters, digits, hyphens or
+/// underscores, 253 characters at most (a final dot allowed). The URL standard lets other
+/// characters through (`*`, `!`, `$` ...) that no DNS name can hold, so such a URL could
+/// never be delivered to.
+fn is_host_name(host: &str) -> bool {
+    let name = host.strip_suffix('.').unwrap_or(host);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// Names that always mean this machine or its private network, whatever DNS says.
@@ -302,6 +322,13 @@ mod tests {
         assert!(check_url_shape("https://api.localhost/", false).is_err());
         assert!(check_url_shape("https://metadata.google.internal/", false).is_err());
         assert!(check_url_shape("https://localhost/", true).is_ok());
+        // Only DNS names: the URL standard would let `*` and friends into a host.
+        assert!(check_url_shape("https://hooks.example.com*", false).is_err());
+        assert!(check_url_shape("https://hooks.exa$mple.com/x", true).is_err());
+        assert!(check_url_shape("https://a..example.com/", false).is_err());
+        assert!(check_url_shape("https://HOOKS.Example.com./x*", false).is_ok());
+        assert!(check_url_shape("https://my_hooks.example.com/", false).is_ok());
+        assert!(check_url_shape("https://bücher.example/", false).is_ok());
         // Decimal and hex IPv4 spellings are normalised by the URL parser and still caught.
         assert!(check_url_shape("https://2130706433/", false).is_err());
         assert!(check_url_shape("https://0x7f000001/", false).is_err());

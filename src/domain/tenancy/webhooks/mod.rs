@@ -26,12 +26,13 @@ const URL_MAX: usize = 2000;
 /// The filter value that means every event.
 pub const ALL_EVENTS: &str = "*";
 
-/// The URLs the API document promises to accept: `https://`, a lower-case host name of
-/// letters, digits and single hyphens whose last label is 2 to 4 letters (so never an IP
-/// address, `localhost`, `*.local` or `*.internal`), an optional port and a plain path.
-/// The server accepts more (queries, IP literals of public hosts, ...); a host that resolves
-/// to a non-public address is refused whatever its shape, which no schema can state.
-pub const URL_PATTERN: &str = "^https://[a-z0-9]{1,10}(-[a-z0-9]{1,10}){0,2}(\\.[a-z0-9]{1,10}(-[a-z0-9]{1,10}){0,2})*\\.[a-z]{2,4}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$";
+/// The URLs the API document promises to accept: `https://`, a lower-case host name of up
+/// to six labels of letters, digits and single hyphens, the last 2 to 4 letters (so never an IP
+/// address, `localhost`, `*.local` or `*.internal`), an optional port, then any path and
+/// query without control characters or a `#fragment`. The server also takes upper-case and
+/// longer names and public IP literals; a host that resolves to a non-public address is
+/// refused whatever its shape, which no schema can state.
+pub const URL_PATTERN: &str = "^https://[a-z0-9]{1,10}(-[a-z0-9]{1,10}){0,2}(\\.[a-z0-9]{1,10}(-[a-z0-9]{1,10}){0,2}){0,4}\\.[a-z]{2,4}(:[1-9][0-9]{0,3})?([/?\\\\][^\\x00-\\x1f\\x7f-\\x9f#]*)?$";
 
 /// What the document says about an endpoint's `url` on input.
 const URL_DOC: &str = "Where deliveries are POSTed: an absolute `https://` URL on a public \
