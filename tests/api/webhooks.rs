@@ -926,3 +926,164 @@ async fn the_dashboard_page_manages_endpoints_and_shows_the_delivery_log() {
     assert_eq!(res.status(), 303);
     assert_eq!(app.count("SELECT COUNT(*) FROM webhook_endpoints").await, 0);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_webhook_routes() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let op = |method: &str, path: &str| doc["paths"][path][method].clone();
+    let schema = |name: &str| doc["components"]["schemas"][name].clone();
+    let ok_ref = |op: &Value, status: &str| {
+        op["responses"][status]["content"]["application/json"]["schema"]["$ref"].clone()
+    };
+    let routes = [
+        (
+            "get",
+            "/api/v1/webhook-endpoints",
+            "list_webhook_endpoints",
+            "200",
+            Some("WebhookEndpointPage"),
+        ),
+        (
+            "post",
+            "/api/v1/webhook-endpoints",
+            "create_webhook_endpoint",
+            "201",
+            Some("WebhookEndpoint"),
+        ),
+        (
+            "get",
+            "/api/v1/webhook-endpoints/{id}",
+            "get_webhook_endpoint",
+            "200",
+            Some("WebhookEndpoint"),
+        ),
+        (
+            "patch",
+            "/api/v1/webhook-endpoints/{id}",
+            "update_webhook_endpoint",
+            "200",
+            Some("WebhookEndpoint"),
+        ),
+        (
+            "delete",
+            "/api/v1/webhook-endpoints/{id}",
+            "delete_webhook_endpoint",
+            "204",
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/webhook-endpoints/{id}/deliveries",
+            "list_webhook_deliveries",
+            "200",
+            Some("WebhookDeliveryPage"),
+        ),
+        (
+            "post",
+            "/api/v1/webhook-endpoints/{id}/test",
+            "test_webhook_endpoint",
+            "202",
+            Some("WebhookDelivery"),
+        ),
+        (
+            "post",
+            "/api/v1/webhook-deliveries/{id}/redeliver",
+            "redeliver_webhook_delivery",
+            "202",
+            Some("WebhookDelivery"),
+        ),
+    ];
+    for (method, path, id, status, body) in routes {
+        let o = op(method, path);
+        assert_eq!(o["operationId"], id, "{method} {path}");
+        assert_eq!(o["tags"], json!(["webhooks"]), "{method} {path}");
+        assert_eq!(o["security"], json!([{"api_key": []}]), "{method} {path}");
+        assert!(
+            o["responses"][status].is_object(),
+            "{method} {path} {status}"
+        );
+        match body {
+            Some(name) => assert_eq!(
+                ok_ref(&o, status),
+                format!("#/components/schemas/{name}"),
+                "{method} {path}"
+            ),
+            None => assert!(o["responses"][status]["content"].is_null()),
+        }
+        // Full-scope keys only; another vendor's object is a 404.
+        for error in ["401", "403", "404", "429"] {
+            assert!(o["responses"][error].is_object(), "{method} {path} {error}");
+        }
+    }
+
+    // The event catalogue is the enum, and a filter is those types or exactly ["*"].
+    let kinds: Vec<&str> = affilia::domain::tenancy::webhooks::catalogue::EVENT_TYPES
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
+    assert_eq!(schema("WebhookEventType")["enum"], json!(kinds));
+    for name in ["WebhookEndpointInput", "WebhookEndpointPatch"] {
+        let s = schema(name);
+        assert_eq!(s["additionalProperties"], false, "{name}");
+        let events = &s["properties"]["events"]["anyOf"];
+        assert_eq!(
+            events[0]["items"]["$ref"],
+            "#/components/schemas/WebhookEventType"
+        );
+        assert_eq!(events[1]["items"]["enum"], json!(["*"]));
+        assert_eq!(events[1]["maxItems"], 1);
+        assert_eq!(
+            s["properties"]["url"]["pattern"],
+            affilia::domain::tenancy::webhooks::URL_PATTERN
+        );
+        assert_eq!(s["properties"]["description"]["maxLength"], 500);
+    }
+    assert_eq!(schema("WebhookEndpointInput")["required"], json!(["url"]));
+    let create = op("post", "/api/v1/webhook-endpoints");
+    assert_eq!(
+        create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/WebhookEndpointInput"
+    );
+    let refusal = create["responses"]["422"]["description"].as_str().unwrap();
+    assert!(refusal.contains("SSRF"), "{refusal}");
+    assert!(
+        schema("WebhookDelivery")["properties"]["attempts"]["items"]["$ref"]
+            == "#/components/schemas/WebhookAttempt"
+    );
+
+    // What the document promises is what the server does, without private URLs allowed: a
+    // URL of the documented shape whose name does not resolve is accepted (delivery checks
+    // again), and a host no DNS name can be is refused.
+    let v = vendor(&app, "Acme").await;
+    let (status, body) = app
+        .call(
+            &v.key,
+            Method::POST,
+            "/api/v1/webhook-endpoints",
+            Some(json!({"url": "https://nx-1.affilia-st.zz/hook?x=1*", "events": ["payout.paid"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["url"], "https://nx-1.affilia-st.zz/hook?x=1*");
+    assert!(body["secret"].as_str().unwrap().starts_with("whsec_"));
+    for url in [
+        "https://hooks.example.com*",
+        "https://hooks.exa$mple.com/x",
+        "https://hooks.example.com/x#fragment",
+    ] {
+        let (status, e) = app
+            .call(
+                &v.key,
+                Method::POST,
+                "/api/v1/webhook-endpoints",
+                Some(json!({"url": url})),
+            )
+            .await;
+        assert_eq!(
+            (status, e["error"]["field"].as_str()),
+            (422, Some("url")),
+            "{url}: {e}"
+        );
+    }
+}

@@ -65,6 +65,13 @@ curl -fsS "$BASE/healthz" >/dev/null
 auth=(-H "Authorization: Bearer $KEY" -H "Content-Type: application/json")
 curl -fsS "${auth[@]}" "$BASE/api/v1/affiliates" \
   -d '{"email":"seed@st.example.com","name":"Seed Affiliate","customer_id":"cus_seed"}' >/dev/null
+# A webhook endpoint on a public https URL with one queued test delivery, so the endpoint and
+# delivery-log operations have real rows. The server runs without its worker, so nothing is
+# ever sent: no request leaves the machine during the run.
+WHE_ID="$(curl -fsS "${auth[@]}" "$BASE/api/v1/webhook-endpoints" \
+  -d '{"url":"https://example.com/hook","description":"Seed endpoint"}' \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+curl -fsS "${auth[@]}" -X POST "$BASE/api/v1/webhook-endpoints/$WHE_ID/test" >/dev/null
 
 set +e
 "$ST_VENV/bin/schemathesis" --config-file tests/schemathesis/schemathesis.toml run "$BASE/api/openapi.json" \
