@@ -32,6 +32,7 @@ pub struct ListQuery {
 #[utoipa::path(
     get,
     path = "/api/v1/api-keys",
+    operation_id = "api_keys_list",
     tag = "api-keys",
     params(ListQuery),
     responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
@@ -71,6 +72,7 @@ pub struct CreateBody {
 #[utoipa::path(
     post,
     path = "/api/v1/api-keys",
+    operation_id = "api_keys_create",
     tag = "api-keys",
     request_body(content = CreateBody, content_type = "application/json"),
     responses((status = 201, description = "The key's fields and `key`, the key itself (shown once)", body = Object)),
@@ -96,6 +98,7 @@ pub async fn create(
 #[utoipa::path(
     delete,
     path = "/api/v1/api-keys/{id}",
+    operation_id = "api_keys_revoke",
     tag = "api-keys",
     params(("id" = String, Path, description = "The key's id")),
     responses((status = 200, description = "The revoked key", body = Object)),

@@ -25,6 +25,7 @@ fn secrets(state: &AppState) -> ConsumerSecrets {
 #[utoipa::path(
     get,
     path = "/api/v1/consumers",
+    operation_id = "consumers_list",
     tag = "consumers",
     params(PageQuery),
     responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
@@ -46,6 +47,7 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/v1/consumers",
+    operation_id = "consumers_create",
     tag = "consumers",
     request_body(content = NewConsumerInput, content_type = "application/json"),
     responses((status = 201, description = "The consumer and its `secret` (shown once)", body = Object)),
@@ -72,6 +74,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/consumers/{id}",
+    operation_id = "consumers_show",
     tag = "consumers",
     params(("id" = String, Path, description = "The consumer's id")),
     responses((status = 200, description = "The consumer", body = Object)),
@@ -91,6 +94,7 @@ pub async fn show(
 #[utoipa::path(
     patch,
     path = "/api/v1/consumers/{id}",
+    operation_id = "consumers_update",
     tag = "consumers",
     params(("id" = String, Path, description = "The consumer's id")),
     request_body(content = ConsumerPatch, content_type = "application/json"),
@@ -112,6 +116,7 @@ pub async fn update(
 #[utoipa::path(
     post,
     path = "/api/v1/consumers/{id}/rotate-secret",
+    operation_id = "consumers_rotate_secret",
     tag = "consumers",
     params(("id" = String, Path, description = "The consumer's id")),
     responses((status = 200, description = "The consumer and its new `secret` (shown once); the old secret stops working", body = Object)),

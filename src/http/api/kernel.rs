@@ -57,6 +57,7 @@ impl FromRequest for KernelAuth {
 #[utoipa::path(
     post,
     path = "/api/v1/kernel/affiliates/provision",
+    operation_id = "kernel_provision",
     tag = "kernel",
     description = "Provisions the consumer's user as an affiliate of its vendor (idempotent on \
 `external_id`): 200 `{affiliate_id, affiliate_code, membership_id, external_source, external_id, \
@@ -83,6 +84,7 @@ pub async fn provision(
 #[utoipa::path(
     post,
     path = "/api/v1/kernel/events",
+    operation_id = "kernel_events",
     tag = "kernel",
     description = "A billing event of the consumer's vendor, as `POST /api/v1/events`, naming the \
 referrer by `affiliate_external_id`: 201 with what it produced, 200 with `duplicate: true` for a \

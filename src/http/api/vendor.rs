@@ -78,7 +78,7 @@ fn limit_field(field: &str, value: Option<Value>) -> AppResult<Option<Option<i64
 pub struct VendorUpdate {
     /// Name shown on the portal and in emails (at most 80 characters); `null` or empty:
     /// the vendor name.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 80)]
     portal_name: Option<Option<String>>,
     /// Brand colour, `#rrggbb`.
     #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
@@ -86,8 +86,9 @@ pub struct VendorUpdate {
     /// Reply-To of the vendor's emails; `null` or empty clears it.
     #[schema(value_type = Option<String>)]
     support_email: Option<Option<String>>,
-    /// Host names the portal is served on (at most 10), e.g. `affiliates.acme.com`.
-    #[schema(max_items = 10)]
+    /// Host names the portal is served on (at most 10, each once), e.g.
+    /// `affiliates.acme.com`.
+    #[schema(schema_with = crate::domain::tenancy::branding::portal_domains_schema)]
     portal_domains: Option<Vec<String>>,
     /// Origins allowed to frame the embeds, e.g. `https://app.acme.com` (at most 20).
     #[schema(max_items = 20)]
@@ -218,30 +219,35 @@ pub async fn delete_logo(auth: ApiAuth, state: web::Data<AppState>) -> AppResult
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use utoipa::PartialSchema;
     use utoipa::openapi::RefOr;
     use utoipa::openapi::schema::Schema;
 
     use super::*;
 
-    fn properties(schema: RefOr<Schema>) -> Vec<String> {
+    fn properties(schema: RefOr<Schema>) -> BTreeMap<String, serde_json::Value> {
         match schema {
-            RefOr::T(Schema::Object(o)) => o.properties.keys().cloned().collect(),
+            RefOr::T(Schema::Object(o)) => o
+                .properties
+                .into_iter()
+                .map(|(name, p)| (name, serde_json::to_value(p).unwrap()))
+                .collect(),
             _ => panic!("not an object schema"),
         }
     }
 
-    /// The documented PATCH body is BrandingInput's fields plus the two rate limits.
     #[test]
     fn vendor_update_lists_branding_fields_and_limits() {
-        let mut expected = properties(BrandingInput::schema());
-        expected.extend([
-            "rate_limit_read_per_minute".to_owned(),
-            "rate_limit_write_per_minute".to_owned(),
-        ]);
-        expected.sort();
+        let branding = properties(BrandingInput::schema());
         let mut documented = properties(VendorUpdate::schema());
-        documented.sort();
-        assert_eq!(documented, expected);
+        for limit in ["rate_limit_read_per_minute", "rate_limit_write_per_minute"] {
+            let schema = documented.remove(limit).expect(limit);
+            assert_eq!(schema["minimum"], 1, "{limit}");
+            assert_eq!(schema["maximum"], 1_000_000, "{limit}");
+            assert_eq!(schema["type"], serde_json::json!(["integer", "null"]), "{limit}");
+        }
+        assert_eq!(documented, branding);
     }
 }
