@@ -150,7 +150,9 @@ pub struct NewConsumerInput {
     /// trimmed).
     // The pattern's spaces are exactly what `str::trim` removes, so the schema accepts
     // what the server accepts and nothing else.
-    #[schema(pattern = "^[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[A-Za-z0-9][A-Za-z0-9._-]{1,63}[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$")]
+    #[schema(
+        pattern = "^[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[A-Za-z0-9][A-Za-z0-9._-]{1,63}[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+    )]
     pub name: String,
     /// Label stamped on provisioned affiliates (at most 100 characters); absent, `null` or
     /// empty: the name.
@@ -176,7 +178,10 @@ pub struct ConsumerPatch {
     /// Enable or disable (`null` leaves it as it is).
     pub enabled: Option<bool>,
     /// New label (at most 100 characters, not blank; `null` keeps it).
-    #[schema(max_length = 100, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub external_source: Option<String>,
     /// Read requests per minute; `null` = the default.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]

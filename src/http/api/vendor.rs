@@ -246,7 +246,11 @@ mod tests {
             let schema = documented.remove(limit).expect(limit);
             assert_eq!(schema["minimum"], 1, "{limit}");
             assert_eq!(schema["maximum"], 1_000_000, "{limit}");
-            assert_eq!(schema["type"], serde_json::json!(["integer", "null"]), "{limit}");
+            assert_eq!(
+                schema["type"],
+                serde_json::json!(["integer", "null"]),
+                "{limit}"
+            );
         }
         assert_eq!(documented, branding);
     }
