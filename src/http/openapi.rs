@@ -522,7 +522,8 @@ const HOST_NAME: &str =
 const HTTP_URL: &str = "^https?://[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?)*\\.[a-z]{2,10}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$";
 
 /// A Stripe secret or restricted key (`partners::programs`); blank removes it.
-const STRIPE_SECRET_KEY: &str = "^[ \\t\\r\\n]*((sk|rk)_(live|test)_[A-Za-z0-9_]{0,240})?[ \\t\\r\\n]*$";
+const STRIPE_SECRET_KEY: &str =
+    "^[ \\t\\r\\n]*((sk|rk)_(live|test)_[A-Za-z0-9_]{0,240})?[ \\t\\r\\n]*$";
 /// A Stripe webhook signing secret (`partners::programs`); blank removes it.
 const STRIPE_WEBHOOK_SECRET: &str = "^[ \\t\\r\\n]*(whsec_[A-Za-z0-9_]{8,190})?[ \\t\\r\\n]*$";
 /// Fields (schema, field) that take several lines of free text (terms, reasons for an
@@ -693,7 +694,10 @@ fn commission_terms_schema() -> Option<Schema> {
     });
     let variant = |kind: &str, fields: serde_json::Value| {
         let mut properties = serde_json::Map::new();
-        properties.insert("type".into(), serde_json::json!({"type": "string", "enum": [kind]}));
+        properties.insert(
+            "type".into(),
+            serde_json::json!({"type": "string", "enum": [kind]}),
+        );
         let mut required = vec![serde_json::Value::from("type")];
         if let (Some(fields), Some(ladder)) = (fields.as_object(), ladder.as_object()) {
             for (k, v) in fields {
