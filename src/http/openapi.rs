@@ -60,7 +60,6 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         api::affiliate_access::embed_token,
         api::tracking::track,
         api::tracking::track_preflight,
-        api::tracking::applications_preflight,
         api::tracking::list,
         api::referrals::create,
         api::referrals::list,
