@@ -113,7 +113,18 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         api::programs::create,
         api::programs::show,
         api::programs::update,
-        api::programs::migrate
+        api::programs::migrate,
+        api::api_keys::list,
+        api::api_keys::create,
+        api::api_keys::revoke,
+        api::consumers::list,
+        api::consumers::create,
+        api::consumers::show,
+        api::consumers::update,
+        api::consumers::rotate_secret,
+        api::kernel::provision,
+        api::kernel::events,
+        api::tracking::applications_preflight
     ),
     components(schemas(ErrorEnvelope, ErrorBody, ListPage)),
     modifiers(&SecuritySchemes, &CommonResponses, &BodyVariants, &FieldRules, &NoNulInText),
@@ -129,6 +140,9 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         (name = "money", description = "Billing events, conversions, commissions, ledger, analytics"),
         (name = "payouts", description = "Payouts and payout runs"),
         (name = "programs", description = "Programs and their commission terms"),
+        (name = "api-keys", description = "The vendor's API keys (full scope)"),
+        (name = "consumers", description = "Kernel consumers: embedded integrations that sign HS256 JWTs (full scope)"),
+        (name = "kernel", description = "The kernel surface, called by consumers with their JWTs (`kernel_jwt`)"),
     )
 )]
 pub struct ApiDoc;

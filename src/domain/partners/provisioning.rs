@@ -37,18 +37,26 @@ const EXTERNAL_ID_MAX: usize = 200;
 const ATTEMPTS: usize = 4;
 
 /// The seed-000 body.
-#[derive(Debug, Clone, Default, Deserialize)]
+// Required fields are `Option`s so a missing one is a 422 naming it; the schema says
+// they are required strings.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionInput {
-    /// The consumer's id for this user (its primary key).
+    /// The consumer's id for this user (its primary key; at most 200 characters).
+    #[schema(value_type = String, required = true, max_length = 200)]
     pub external_id: Option<String>,
     /// The user's email.
+    #[schema(value_type = String, required = true)]
     pub email: Option<String>,
-    /// The user's name.
+    /// The user's name (at most 120 characters).
+    #[schema(max_length = 120)]
     pub name: Option<String>,
     /// Must be the consumer's vendor (403 otherwise).
+    #[schema(value_type = String, required = true)]
     pub vendor_id: Option<String>,
-    /// Optional Stripe Connect account (`acct_...`) to pay the affiliate through.
+    /// Optional Stripe Connect account (`acct_...`) to pay the affiliate through; empty is
+    /// none.
+    #[schema(pattern = "^\\s*((acct_[A-Za-z0-9]{1,59})\\s*)?$")]
     pub stripe_account_id: Option<String>,
     /// Optional program; the vendor's default program when absent.
     pub program_id: Option<String>,

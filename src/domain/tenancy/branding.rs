@@ -30,6 +30,7 @@ pub struct BrandingInput {
     /// Name shown on the portal and in emails (at most 80 characters); `null` or empty:
     /// the vendor name.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(max_length = 80)]
     pub portal_name: Option<Option<String>>,
     /// Brand colour, `#rrggbb`.
     #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
@@ -37,8 +38,9 @@ pub struct BrandingInput {
     /// Reply-To of the vendor's emails; `null` or empty clears it.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     pub support_email: Option<Option<String>>,
-    /// Host names the portal is served on (at most 10), e.g. `affiliates.acme.com`.
-    #[schema(max_items = 10)]
+    /// Host names the portal is served on (at most 10, each once), e.g.
+    /// `affiliates.acme.com`.
+    #[schema(schema_with = crate::domain::tenancy::branding::portal_domains_schema)]
     pub portal_domains: Option<Vec<String>>,
     /// Origins allowed to frame the embeds, e.g. `https://app.acme.com` (at most 20).
     #[schema(max_items = 20)]
@@ -47,6 +49,23 @@ pub struct BrandingInput {
     /// browser (at most 20).
     #[schema(max_items = 20)]
     pub site_origins: Option<Vec<String>>,
+}
+
+/// The OpenAPI schema of `portal_domains`: at most [`PORTAL_DOMAINS_MAX`] host names, each
+/// once (a repeat is refused), or `null` (unchanged). utoipa's field attributes cannot say
+/// "each once", hence a function.
+pub fn portal_domains_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(ObjectBuilder::new().schema_type(Type::String))
+        .max_items(Some(PORTAL_DOMAINS_MAX))
+        .unique_items(true)
+        .description(Some(
+            "Host names the portal is served on (at most 10, each once), e.g. \
+             `affiliates.acme.com`.",
+        ))
+        .build()
 }
 
 /// The DNS record a portal domain needs.

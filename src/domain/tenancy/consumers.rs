@@ -142,35 +142,54 @@ pub struct WithSecret {
 }
 
 /// Body of `POST /api/v1/consumers` (and the dashboard form).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConsumerInput {
-    /// The JWT `iss`, e.g. `newgensales`.
+    /// The JWT `iss`, e.g. `newgensales`: 2-64 of `a-z 0-9 - _ .` starting with a letter or
+    /// digit, unique across the installation (upper case is lowered, surrounding space
+    /// trimmed).
+    // The pattern's spaces are exactly what `str::trim` removes, so the schema accepts
+    // what the server accepts and nothing else.
+    #[schema(
+        pattern = "^[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[A-Za-z0-9][A-Za-z0-9._-]{1,63}[\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+    )]
     pub name: String,
-    /// Label stamped on provisioned affiliates; defaults to the name.
+    /// Label stamped on provisioned affiliates (at most 100 characters); absent, `null` or
+    /// empty: the name.
+    #[schema(max_length = 100)]
     pub external_source: Option<String>,
     /// Read requests per minute; absent or `null` = the default.
+    #[schema(minimum = 1, maximum = 100_000)]
     pub read_limit_per_minute: Option<i64>,
     /// Write requests per minute; absent or `null` = the default.
+    #[schema(minimum = 1, maximum = 100_000)]
     pub write_limit_per_minute: Option<i64>,
 }
 
 /// Body of `PATCH /api/v1/consumers/{id}`: absent fields keep their value, `null` limits
 /// go back to the default.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerPatch {
-    /// Refused: the name is the JWT `iss` (create another consumer instead).
+    /// Refused: the name is the JWT `iss` (create another consumer instead). Left out of
+    /// the OpenAPI schema, which lists only what may be sent.
+    #[schema(ignore)]
     pub name: Option<String>,
-    /// Enable or disable.
+    /// Enable or disable (`null` leaves it as it is).
     pub enabled: Option<bool>,
-    /// New label.
+    /// New label (at most 100 characters, not blank; `null` keeps it).
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub external_source: Option<String>,
-    /// Read requests per minute.
+    /// Read requests per minute; `null` = the default.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 100_000)]
     pub read_limit_per_minute: Option<Option<i64>>,
-    /// Write requests per minute.
+    /// Write requests per minute; `null` = the default.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 100_000)]
     pub write_limit_per_minute: Option<Option<i64>>,
 }
 

@@ -22,6 +22,15 @@ fn secrets(state: &AppState) -> ConsumerSecrets {
 }
 
 /// `GET /api/v1/consumers` — the vendor's consumers, newest first (paginated).
+#[utoipa::path(
+    get,
+    path = "/api/v1/consumers",
+    operation_id = "consumers_list",
+    tag = "consumers",
+    params(PageQuery),
+    responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
+    security(("api_key" = [])),
+)]
 pub async fn list(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -35,6 +44,15 @@ pub async fn list(
 }
 
 /// `POST /api/v1/consumers` → 201 with the consumer and its `secret` (shown once).
+#[utoipa::path(
+    post,
+    path = "/api/v1/consumers",
+    operation_id = "consumers_create",
+    tag = "consumers",
+    request_body(content = NewConsumerInput, content_type = "application/json"),
+    responses((status = 201, description = "The consumer and its `secret` (shown once)", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn create(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -53,6 +71,15 @@ pub async fn create(
 }
 
 /// `GET /api/v1/consumers/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/consumers/{id}",
+    operation_id = "consumers_show",
+    tag = "consumers",
+    params(("id" = String, Path, description = "The consumer's id")),
+    responses((status = 200, description = "The consumer", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn show(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -64,6 +91,16 @@ pub async fn show(
 
 /// `PATCH /api/v1/consumers/{id}` `{enabled?, external_source?, read_limit_per_minute?,
 /// write_limit_per_minute?}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/consumers/{id}",
+    operation_id = "consumers_update",
+    tag = "consumers",
+    params(("id" = String, Path, description = "The consumer's id")),
+    request_body(content = ConsumerPatch, content_type = "application/json"),
+    responses((status = 200, description = "The consumer", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn update(
     auth: ApiAuth,
     state: web::Data<AppState>,
@@ -76,6 +113,15 @@ pub async fn update(
 }
 
 /// `POST /api/v1/consumers/{id}/rotate-secret` → 200 with the new `secret` (shown once).
+#[utoipa::path(
+    post,
+    path = "/api/v1/consumers/{id}/rotate-secret",
+    operation_id = "consumers_rotate_secret",
+    tag = "consumers",
+    params(("id" = String, Path, description = "The consumer's id")),
+    responses((status = 200, description = "The consumer and its new `secret` (shown once); the old secret stops working", body = Object)),
+    security(("api_key" = [])),
+)]
 pub async fn rotate_secret(
     auth: ApiAuth,
     state: web::Data<AppState>,

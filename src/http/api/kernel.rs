@@ -54,6 +54,22 @@ impl FromRequest for KernelAuth {
 
 /// `POST /api/v1/kernel/affiliates/provision` → 200 `{affiliate_id, affiliate_code,
 /// membership_id, external_source, external_id, created}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/kernel/affiliates/provision",
+    operation_id = "kernel_provision",
+    tag = "kernel",
+    description = "Provisions the consumer's user as an affiliate of its vendor (idempotent on \
+`external_id`): 200 `{affiliate_id, affiliate_code, membership_id, external_source, external_id, \
+created}`. Takes a consumer's HS256 JWT (`kernel_jwt`); a bad token is a 401 with the code \
+`invalid_signature`, `token_expired`, `invalid_audience`, `unknown_consumer`, `consumer_disabled` or `invalid_token`.",
+    request_body(content = ProvisionInput, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The affiliate (`created` tells whether this call made it)", body = Object),
+        (status = 401, description = "No valid kernel JWT: `error.code` is `invalid_signature`, `token_expired`, `invalid_audience`, `unknown_consumer`, `consumer_disabled` or `invalid_token`", body = crate::http::openapi::ErrorEnvelope),
+    ),
+    security(("kernel_jwt" = [])),
+)]
 pub async fn provision(
     auth: KernelAuth,
     state: web::Data<AppState>,
@@ -65,6 +81,23 @@ pub async fn provision(
 
 /// `POST /api/v1/kernel/events` → as `POST /api/v1/events`: 201 with what the event
 /// produced, 200 `duplicate: true` for a repeat.
+#[utoipa::path(
+    post,
+    path = "/api/v1/kernel/events",
+    operation_id = "kernel_events",
+    tag = "kernel",
+    description = "A billing event of the consumer's vendor, as `POST /api/v1/events`, naming the \
+referrer by `affiliate_external_id`: 201 with what it produced, 200 with `duplicate: true` for a \
+repeated `id`. Takes a consumer's HS256 JWT (`kernel_jwt`); a bad token is a 401 with the code \
+`invalid_signature`, `token_expired`, `invalid_audience`, `unknown_consumer`, `consumer_disabled` or `invalid_token`.",
+    request_body(content = KernelEvent, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The event, stored and processed", body = Object),
+        (status = 200, description = "The same event id again (`duplicate: true`)", body = Object),
+        (status = 401, description = "No valid kernel JWT: `error.code` is `invalid_signature`, `token_expired`, `invalid_audience`, `unknown_consumer`, `consumer_disabled` or `invalid_token`", body = crate::http::openapi::ErrorEnvelope),
+    ),
+    security(("kernel_jwt" = [])),
+)]
 pub async fn events(
     auth: KernelAuth,
     state: web::Data<AppState>,

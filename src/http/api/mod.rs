@@ -116,7 +116,7 @@ pub fn scope() -> impl HttpServiceFactory {
         .route("/applications", web::post().to(applications::submit))
         .route(
             "/applications",
-            web::method(Method::OPTIONS).to(tracking::track_preflight),
+            web::method(Method::OPTIONS).to(tracking::applications_preflight),
         )
         .route("/applications/status", web::get().to(applications::status))
         .route(

@@ -107,6 +107,22 @@ pub async fn track_preflight(
     Ok(res.finish())
 }
 
+/// `OPTIONS /api/v1/applications`: the same CORS preflight as [`track_preflight`], so a
+/// program's site can post applications from the browser.
+#[utoipa::path(
+    options,
+    path = "/api/v1/applications",
+    tag = "applications",
+    responses((status = 204, description = "CORS preflight; `Access-Control-Allow-*` when the origin is allowed")),
+    security(()),
+)]
+pub async fn applications_preflight(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    track_preflight(req, state).await
+}
+
 /// Query of `GET /api/v1/clicks`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

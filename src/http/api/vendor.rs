@@ -68,6 +68,45 @@ fn limit_field(field: &str, value: Option<Value>) -> AppResult<Option<Option<i64
     }
 }
 
+/// The body of `PATCH /api/v1/vendor` as the document shows it: the fields of
+/// [`BrandingInput`] and the two rate limits. The handler reads a JSON map (the limits are
+/// taken out, the rest parsed as [`BrandingInput`]), so this type only describes the body;
+/// the test below keeps its fields in step with [`BrandingInput`]'s.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Read by utoipa only.
+pub struct VendorUpdate {
+    /// Name shown on the portal and in emails (at most 80 characters); `null` or empty:
+    /// the vendor name.
+    #[schema(value_type = Option<String>, max_length = 80)]
+    portal_name: Option<Option<String>>,
+    /// Brand colour, `#rrggbb`.
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
+    primary_color: Option<String>,
+    /// Reply-To of the vendor's emails; `null` or empty clears it.
+    #[schema(value_type = Option<String>)]
+    support_email: Option<Option<String>>,
+    /// Host names the portal is served on (at most 10, each once), e.g.
+    /// `affiliates.acme.com`.
+    #[schema(schema_with = crate::domain::tenancy::branding::portal_domains_schema)]
+    portal_domains: Option<Vec<String>>,
+    /// Origins allowed to frame the embeds, e.g. `https://app.acme.com` (at most 20).
+    #[schema(max_items = 20)]
+    embed_origins: Option<Vec<String>>,
+    /// Origins allowed to call the publishable-key endpoints (the click API) from a
+    /// browser (at most 20).
+    #[schema(max_items = 20)]
+    site_origins: Option<Vec<String>>,
+    /// Read requests per minute for each of the vendor's keys; `null` = the installation
+    /// default.
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    rate_limit_read_per_minute: Option<i64>,
+    /// Write requests per minute for each of the vendor's keys; `null` = the installation
+    /// default.
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    rate_limit_write_per_minute: Option<i64>,
+}
+
 /// `PATCH /api/v1/vendor` (full scope): change branding, portal domains, origins and the
 /// API rate limits (`rate_limit_read_per_minute`, `rate_limit_write_per_minute`: requests
 /// per minute per key, `null` = installation default). Every field is checked before
@@ -76,7 +115,7 @@ fn limit_field(field: &str, value: Option<Value>) -> AppResult<Option<Option<i64
     patch,
     path = "/api/v1/vendor",
     tag = "vendor",
-    request_body(content = BrandingInput, content_type = "application/json"),
+    request_body(content = VendorUpdate, content_type = "application/json"),
     responses((status = 200, description = "Success", body = Object)),
     security(("api_key" = [])),
 )]
@@ -176,4 +215,43 @@ pub async fn delete_logo(auth: ApiAuth, state: web::Data<AppState>) -> AppResult
     branding::remove_logo(&state.db, auth.vendor_id(), &actor).await?;
     state.portal_hosts.forget_all();
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use utoipa::PartialSchema;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+
+    use super::*;
+
+    fn properties(schema: RefOr<Schema>) -> BTreeMap<String, serde_json::Value> {
+        match schema {
+            RefOr::T(Schema::Object(o)) => o
+                .properties
+                .into_iter()
+                .map(|(name, p)| (name, serde_json::to_value(p).unwrap()))
+                .collect(),
+            _ => panic!("not an object schema"),
+        }
+    }
+
+    #[test]
+    fn vendor_update_lists_branding_fields_and_limits() {
+        let branding = properties(BrandingInput::schema());
+        let mut documented = properties(VendorUpdate::schema());
+        for limit in ["rate_limit_read_per_minute", "rate_limit_write_per_minute"] {
+            let schema = documented.remove(limit).expect(limit);
+            assert_eq!(schema["minimum"], 1, "{limit}");
+            assert_eq!(schema["maximum"], 1_000_000, "{limit}");
+            assert_eq!(
+                schema["type"],
+                serde_json::json!(["integer", "null"]),
+                "{limit}"
+            );
+        }
+        assert_eq!(documented, branding);
+    }
 }

@@ -23,7 +23,7 @@ use crate::domain::tenancy::consumers::ConsumerPrincipal;
 use crate::error::{AppError, AppResult};
 
 /// The request body: an [`ApiEvent`] with `vendor_id` and `affiliate_external_id`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KernelEvent {
     /// The consumer's vendor (optional; checked when present).
@@ -31,13 +31,19 @@ pub struct KernelEvent {
     /// A provisioned affiliate's external id: who referred the customer.
     pub affiliate_external_id: Option<String>,
     /// Event id: the idempotency key.
+    #[schema(max_length = 200)]
     pub id: String,
     /// See [`api_event::TYPES`].
+    #[schema(
+        pattern = "^(subscription\\.created|charge\\.succeeded|refund\\.processed|subscription\\.canceled)$"
+    )]
     pub r#type: String,
     /// The consumer's customer id.
+    #[schema(max_length = 200)]
     pub customer_id: String,
     /// Minor units.
     #[serde(deserialize_with = "crate::domain::values::money::lenient_cents")]
+    #[schema(minimum = 0, maximum = 100_000_000_000_i64)]
     pub amount_cents: i64,
     /// ISO 4217.
     pub currency: Option<String>,
@@ -52,6 +58,7 @@ pub struct KernelEvent {
     /// RFC 3339; the time received when absent.
     pub occurred_at: Option<String>,
     /// Attribution keys, as on the events API.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// The customer's email (self-referral check).
     pub email: Option<String>,
