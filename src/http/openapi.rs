@@ -549,6 +549,23 @@ const HOST_NAME: &str =
 /// An absolute http(s) URL.
 const HTTP_URL: &str = "^https?://[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?)*\\.[a-z]{2,10}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$";
 
+/// A Stripe secret or restricted key (`partners::programs`); blank removes it.
+const STRIPE_SECRET_KEY: &str =
+    "^[ \\t\\r\\n]*((sk|rk)_(live|test)_[A-Za-z0-9_]{0,240})?[ \\t\\r\\n]*$";
+/// A Stripe webhook signing secret (`partners::programs`); blank removes it.
+const STRIPE_WEBHOOK_SECRET: &str = "^[ \\t\\r\\n]*(whsec_[A-Za-z0-9_]{8,190})?[ \\t\\r\\n]*$";
+/// Fields (schema, field) that take several lines of free text (terms, reasons for an
+/// application or its review: `partners::applications`, `partners::programs`), so only the
+/// length caps and U+0000 apply.
+const MULTI_LINE: &[(&str, &str)] = &[
+    ("ProgramCreate", "terms_text"),
+    ("ProgramInput", "terms_text"),
+    ("ApplicationCreate", "reason"),
+    ("ApplicationInput", "reason"),
+    ("ApplicationReview", "rejection_reason"),
+    ("PayoutInput", "payout_details"),
+];
+
 impl Modify for FieldRules {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let currencies: Vec<serde_json::Value> = crate::domain::values::Currency::all_codes()
@@ -563,7 +580,23 @@ impl Modify for FieldRules {
                 .schemas
                 .insert("JsonWithoutNul".to_owned(), RefOr::T(any.clone()));
         }
+        if let Some(terms) = commission_terms_schema() {
+            components
+                .schemas
+                .insert("CommissionTerms".to_owned(), RefOr::T(terms));
+        }
         for (name, schema) in components.schemas.iter_mut() {
+            if let RefOr::T(Schema::Object(obj)) = &mut *schema
+                && let Some(RefOr::T(Schema::Object(p))) = obj.properties.get_mut("commission")
+                && let Some(description) = p.description.clone()
+                && let Ok(terms) = serde_json::from_value(serde_json::json!({
+                    "description": description,
+                    "anyOf": [{"$ref": "#/components/schemas/CommissionTerms"}, {"type": "null"}]
+                }))
+            {
+                // Commission terms (`partners::terms`) instead of a free object.
+                obj.properties.insert("commission".to_owned(), terms);
+            }
             if let (Some((_, free_object)), RefOr::T(Schema::Object(obj))) =
                 (&any_json, &mut *schema)
                 && let Some(RefOr::T(Schema::Object(p))) = obj.properties.get_mut("metadata")
@@ -598,6 +631,11 @@ impl Modify for FieldRules {
                     && let RefOr::T(Schema::Object(item)) = items.as_mut()
                 {
                     item.pattern = Some(pattern.to_owned());
+                    // A portal domain listed twice is refused (`tenancy::branding`), where
+                    // origins and a program's domains are merged.
+                    if field == "portal_domains" {
+                        arr.unique_items = true;
+                    }
                     continue;
                 }
                 let RefOr::T(Schema::Object(p)) = prop else {
@@ -636,8 +674,29 @@ impl Modify for FieldRules {
                     });
                 } else if field.ends_with("_at") {
                     *prop = or_blank(p, "date-time");
+                } else if field == "landing_url" {
+                    // A program's landing page: blank (or null) clears it.
+                    p.pattern = Some(format!("^({})?$", &HTTP_URL[1..HTTP_URL.len() - 1]));
                 } else if field == "url" || field.ends_with("_url") || field == "website" {
                     p.pattern = Some(HTTP_URL.to_owned());
+                } else if field == "payout_method" {
+                    // One of `partners::payout_settings::METHODS`; blank (or null) clears.
+                    let mut values: Vec<serde_json::Value> =
+                        crate::domain::partners::payout_settings::METHODS
+                            .iter()
+                            .chain(std::iter::once(&""))
+                            .map(|m| serde_json::Value::String((*m).to_owned()))
+                            .collect();
+                    if matches!(&p.schema_type, SchemaType::Array(ts) if ts.contains(&Type::Null)) {
+                        values.push(serde_json::Value::Null);
+                    }
+                    p.enum_values = Some(values);
+                } else if field == "stripe_secret_key" {
+                    p.pattern = Some(STRIPE_SECRET_KEY.to_owned());
+                } else if field == "stripe_webhook_secret" {
+                    p.pattern = Some(STRIPE_WEBHOOK_SECRET.to_owned());
+                } else if MULTI_LINE.contains(&(name.as_str(), field.as_str())) {
+                    // Any text but U+0000 (`NoNulInText` adds that pattern).
                 } else if required.contains(field) {
                     p.pattern = Some(ONE_LINE_NOT_BLANK.to_owned());
                 } else {
@@ -646,6 +705,55 @@ impl Modify for FieldRules {
             }
         }
     }
+}
+
+/// Commission terms (`domain::partners::terms::Commission`): a `type`-tagged rate and an
+/// optional upline ladder. Two rules stay out of the schema (a 422 names them): tiers sorted
+/// by `min_conversions` strictly ascending, levels numbered 1, 2, 3, ... in order (and
+/// `multi_level_enabled` agreeing with the ladder).
+fn commission_terms_schema() -> Option<Schema> {
+    let bps = serde_json::json!({"type": "integer", "minimum": 0, "maximum": 10000});
+    let ladder = serde_json::json!({
+        "multi_level_enabled": {"type": ["boolean", "null"]},
+        "multi_level": {"type": "array", "maxItems": 20, "items": {
+            "type": "object", "additionalProperties": false, "required": ["level", "bps"],
+            "properties": {"level": {"type": "integer", "minimum": 1, "maximum": 20}, "bps": bps}
+        }}
+    });
+    let variant = |kind: &str, fields: serde_json::Value| {
+        let mut properties = serde_json::Map::new();
+        properties.insert(
+            "type".into(),
+            serde_json::json!({"type": "string", "enum": [kind]}),
+        );
+        let mut required = vec![serde_json::Value::from("type")];
+        if let (Some(fields), Some(ladder)) = (fields.as_object(), ladder.as_object()) {
+            for (k, v) in fields {
+                properties.insert(k.clone(), v.clone());
+                required.push(k.clone().into());
+            }
+            properties.extend(ladder.clone());
+        }
+        serde_json::json!({"type": "object", "additionalProperties": false,
+            "required": required, "properties": properties})
+    };
+    serde_json::from_value(serde_json::json!({"oneOf": [
+        variant("percentage", serde_json::json!({"bps": bps})),
+        variant("flat", serde_json::json!({
+            "amount_cents": {"type": "integer", "minimum": 0, "maximum": 100_000_000}
+        })),
+        variant("recurring", serde_json::json!({
+            "bps": bps, "max_cycles": {"type": "integer", "minimum": 1, "maximum": 1200}
+        })),
+        variant("tiered", serde_json::json!({"bps": bps, "tiers": {
+            "type": "array", "minItems": 1, "maxItems": 20, "items": {
+                "type": "object", "additionalProperties": false,
+                "required": ["min_conversions", "bps"],
+                "properties": {"min_conversions": {"type": "integer", "minimum": 1}, "bps": bps}
+            }
+        }})),
+    ]}))
+    .ok()
 }
 
 /// Any JSON value whose keys and strings hold no U+0000 (`JsonWithoutNul`), and an object

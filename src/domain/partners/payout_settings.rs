@@ -88,6 +88,24 @@ impl PayoutSettings {
             None => now.clone(),
             Some(v) => v.clone().filter(|s| !s.trim().is_empty()),
         };
+        // A destination sent is checked even where the method does not use it, so a bad
+        // value is refused rather than silently dropped.
+        let sent = |field: &Option<Option<String>>| {
+            field
+                .as_ref()
+                .and_then(|v| v.as_deref())
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_owned)
+        };
+        if let Some(raw) = sent(&input.payout_email) {
+            Email::parse("payout_email", &raw)?;
+        }
+        if let Some(raw) = sent(&input.stripe_account_id) {
+            parse_account(&raw)?;
+        }
+        if let Some(raw) = sent(&input.payout_details) {
+            parse_details(&raw)?;
+        }
         let method = pick(&input.payout_method, &current.method);
         let email = pick(&input.payout_email, &current.email);
         let details = pick(&input.payout_details, &current.details);

@@ -87,10 +87,10 @@ pub struct ProgramInput {
     #[schema(pattern = "^(every_payment|first_payment|event)$")]
     pub conversion_kind: Option<String>,
     /// The converting event type when `conversion_kind` is `event`, e.g.
-    /// `subscription.created`.
+    /// `subscription.created`; blank or `null` clears it.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     #[schema(
-        pattern = "^(subscription\\.created|customer\\.created|checkout\\.session\\.completed|invoice\\.paid|charge\\.succeeded)$"
+        pattern = "^[ \\t\\r\\n]*(subscription\\.created|customer\\.created|checkout\\.session\\.completed|invoice\\.paid|charge\\.succeeded)?[ \\t\\r\\n]*$"
     )]
     pub conversion_event: Option<Option<String>>,
     /// Stripe's webhook signing secret (`whsec_...`); write-only, `null` removes it.

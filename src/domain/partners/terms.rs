@@ -103,6 +103,15 @@ impl Commission {
     /// Parses terms from request JSON and validates them; `field` prefixes field names
     /// in errors (e.g. `commission`).
     pub fn from_json(field: &str, value: serde_json::Value) -> Result<Self, AppError> {
+        // serde also reads a variant's index (`"type": 0`) as its tag; only names count.
+        if let Some(tag) = value.get("type")
+            && !tag.is_string()
+        {
+            return Err(AppError::invalid(
+                &format!("{field}.type"),
+                "type must be one of: percentage, flat, recurring, tiered",
+            ));
+        }
         let terms: Self = serde_json::from_value(value)
             .map_err(|e| AppError::invalid(field, format!("invalid commission terms: {e}")))?;
         terms.validate(field)?;
@@ -280,6 +289,12 @@ pub fn parse_amount(field: &str, raw: &str) -> Result<i64, AppError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_variant_index_is_not_a_type() {
+        let err = Commission::from_json("commission", json!({"type": 0, "bps": 0})).unwrap_err();
+        assert!(format!("{err:?}").contains("commission.type"), "{err:?}");
+    }
 
     #[test]
     fn seed_shapes_round_trip() {

@@ -208,6 +208,40 @@ pub struct MeListQuery {
     limit: Option<i64>,
 }
 
+/// The query `GET /api/v1/me/payouts` documents: `MeListQuery` without `program_id`
+/// (payouts are not filtered by program; the server says so with a 422).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // only describes the query in the OpenAPI document
+pub struct MePayoutsQuery {
+    #[param(pattern = "^(|pending|processing|paid|failed)$")]
+    status: Option<String>,
+    currency: Option<String>,
+    #[param(minimum = 1)]
+    page: Option<i64>,
+    #[param(minimum = 1)]
+    per_page: Option<i64>,
+    #[param(minimum = 1)]
+    limit: Option<i64>,
+}
+
+/// The query `GET /api/v1/me/commissions` documents: `MeListQuery` without `currency`
+/// (commissions are filtered by program; the server says so with a 422).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // only describes the query in the OpenAPI document
+pub struct MeCommissionsQuery {
+    #[param(pattern = "^(|pending|available|paid|rejected|reversed)$")]
+    status: Option<String>,
+    program_id: Option<String>,
+    #[param(minimum = 1)]
+    page: Option<i64>,
+    #[param(minimum = 1)]
+    per_page: Option<i64>,
+    #[param(minimum = 1)]
+    limit: Option<i64>,
+}
+
 impl MeListQuery {
     fn page(&self) -> AppResult<crate::http::pagination::Page> {
         PageQuery {
@@ -224,7 +258,7 @@ impl MeListQuery {
     get,
     path = "/api/v1/me/payouts",
     tag = "me",
-    params(MeListQuery),
+    params(MePayoutsQuery),
     responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
     security(("affiliate_token" = [])),
 )]
@@ -258,7 +292,7 @@ pub async fn payouts(
     get,
     path = "/api/v1/me/commissions",
     tag = "me",
-    params(MeListQuery),
+    params(MeCommissionsQuery),
     responses((status = 200, description = "One page of the list", body = crate::http::openapi::ListPage)),
     security(("affiliate_token" = [])),
 )]
