@@ -140,7 +140,14 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         ListPage,
         crate::domain::tenancy::webhooks::catalogue::EventTypeSchema
     )),
-    modifiers(&SecuritySchemes, &CommonResponses, &BodyVariants, &FieldRules, &NoNulInText),
+    modifiers(
+        &SecuritySchemes,
+        &CommonResponses,
+        &BodyVariants,
+        &FieldRules,
+        &NoNulInText,
+        &UniqueOperationIds
+    ),
     tags(
         (name = "vendor", description = "The vendor of the API key: branding, domains, logo"),
         (name = "audit", description = "Who did what"),
@@ -412,6 +419,52 @@ fn operations_mut(item: &mut PathItem) -> Vec<(HttpMethod, &mut Operation)> {
     .into_iter()
     .filter_map(|(m, op)| op.map(|op| (m, op)))
     .collect()
+}
+
+/// utoipa names an operation after its handler function, and several modules have a `list`
+/// or a `create`; OpenAPI requires operation ids to be unique (client generators name
+/// methods after them). An id used more than once becomes `<method>_<path>` on every
+/// operation carrying it, e.g. `get_api_v1_affiliates_id`; explicit unique ids stay.
+struct UniqueOperationIds;
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for item in doc.paths.paths.values_mut() {
+            for (_, op) in operations_mut(item) {
+                if let Some(id) = &op.operation_id {
+                    *seen.entry(id.clone()).or_default() += 1;
+                }
+            }
+        }
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for (method, op) in operations_mut(item) {
+                let shared = op
+                    .operation_id
+                    .as_ref()
+                    .is_none_or(|id| seen.get(id).is_some_and(|n| *n > 1));
+                if shared {
+                    let method = match method {
+                        HttpMethod::Get => "get",
+                        HttpMethod::Put => "put",
+                        HttpMethod::Post => "post",
+                        HttpMethod::Delete => "delete",
+                        HttpMethod::Options => "options",
+                        HttpMethod::Head => "head",
+                        HttpMethod::Patch => "patch",
+                        HttpMethod::Trace => "trace",
+                    };
+                    let slug: String = path
+                        .trim_matches('/')
+                        .chars()
+                        .filter(|c| !matches!(c, '{' | '}'))
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                        .collect();
+                    op.operation_id = Some(format!("{method}_{slug}"));
+                }
+            }
+        }
+    }
 }
 
 /// Where one input type serves two operations with different rules (create and update),

@@ -57,6 +57,23 @@ async fn document_is_openapi_3_1_and_covers_every_route() {
     assert_eq!(doc["openapi"], "3.1.0");
     assert_eq!(doc["info"]["title"], "Affilia API");
 
+    // Operation ids are unique (client generators name their methods after them).
+    let mut ids = std::collections::BTreeMap::<String, usize>::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"]
+                .as_str()
+                .expect("every operation has an id");
+            *ids.entry(id.to_owned()).or_default() += 1;
+        }
+    }
+    let repeated: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "operation ids used twice: {repeated:?}"
+    );
+    assert!(ids.contains_key("get_api_v1_affiliates_id"), "{ids:?}");
+
     // Every registered route is documented and every documented route is registered: a new
     // route without `#[utoipa::path]` (listed in `http::openapi::ApiDoc`) fails here.
     let registered = registered_routes();
