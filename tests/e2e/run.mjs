@@ -623,6 +623,9 @@ describe('outbound webhooks', () => {
     } finally {
       await rx.stop();
     }
+  });
+});
+
 describe('kernel JWTs signed by the jsonwebtoken npm package', () => {
   it('G: a consumer from the CLI provisions an affiliate once with tokens from jsonwebtoken', { timeout: FLOW_TIMEOUT }, async () => {
     const secret = h.server
