@@ -57,6 +57,13 @@ pub struct AppState {
     pub rate_limiter: crate::domain::tenancy::rate_limits::RateLimiter,
 }
 
+impl AppState {
+    /// The key that derives kernel consumers' secrets (from the installation secret key).
+    pub fn consumer_secrets(&self) -> crate::domain::tenancy::consumers::ConsumerSecrets {
+        crate::domain::tenancy::consumers::ConsumerSecrets::new(self.settings.secret_key.expose())
+    }
+}
+
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))

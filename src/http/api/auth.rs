@@ -11,6 +11,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::domain::tenancy::api_keys::{self, ApiPrincipal, Scope};
+use crate::domain::tenancy::audit::Actor;
 use crate::domain::tenancy::rate_limits::Principal;
 use crate::error::AppError;
 use crate::http::AppState;
@@ -34,6 +35,11 @@ impl ApiAuth {
         crate::db::vendors::by_id(state.db.pool(), self.vendor_id())
             .await?
             .ok_or(AppError::NotFound)
+    }
+
+    /// The audit-log actor of the request: the key that made it.
+    pub fn actor(&self) -> Actor {
+        Actor::ApiKey(self.0.key_id.clone())
     }
 
     /// Fails with 403 unless the key's scope includes `needed`.

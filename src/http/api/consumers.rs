@@ -5,21 +5,12 @@
 use actix_web::{HttpResponse, web};
 
 use crate::domain::tenancy::api_keys::Scope;
-use crate::domain::tenancy::audit::Actor;
-use crate::domain::tenancy::consumers::{self, ConsumerPatch, ConsumerSecrets, NewConsumerInput};
+use crate::domain::tenancy::consumers::{self, ConsumerPatch, NewConsumerInput};
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::ApiJson;
 use crate::http::pagination::{List, PageQuery};
-
-fn actor(auth: &ApiAuth) -> Actor {
-    Actor::ApiKey(auth.0.key_id.clone())
-}
-
-fn secrets(state: &AppState) -> ConsumerSecrets {
-    ConsumerSecrets::new(state.settings.secret_key.expose())
-}
 
 /// `GET /api/v1/consumers` — the vendor's consumers, newest first (paginated).
 #[utoipa::path(
@@ -61,10 +52,10 @@ pub async fn create(
     auth.require(Scope::Full)?;
     let created = consumers::create(
         &state.db,
-        &secrets(&state),
+        &state.consumer_secrets(),
         auth.vendor_id(),
         &body.0,
-        &actor(&auth),
+        &auth.actor(),
     )
     .await?;
     Ok(HttpResponse::Created().json(created))
@@ -108,7 +99,7 @@ pub async fn update(
     body: ApiJson<ConsumerPatch>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Full)?;
-    let c = consumers::update(&state.db, auth.vendor_id(), &id, &body.0, &actor(&auth)).await?;
+    let c = consumers::update(&state.db, auth.vendor_id(), &id, &body.0, &auth.actor()).await?;
     Ok(HttpResponse::Ok().json(c))
 }
 
@@ -130,10 +121,10 @@ pub async fn rotate_secret(
     auth.require(Scope::Full)?;
     let done = consumers::rotate_secret(
         &state.db,
-        &secrets(&state),
+        &state.consumer_secrets(),
         auth.vendor_id(),
         &id,
-        &actor(&auth),
+        &auth.actor(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(done))

@@ -13,7 +13,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 
 use crate::domain::earnings::billing::kernel_event::{self, KernelEvent};
 use crate::domain::partners::provisioning::{self, ProvisionInput};
-use crate::domain::tenancy::consumers::{self, ConsumerPrincipal, ConsumerSecrets};
+use crate::domain::tenancy::consumers::{self, ConsumerPrincipal};
 use crate::domain::tenancy::rate_limits::Principal;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
@@ -44,7 +44,7 @@ impl FromRequest for KernelAuth {
             let token = bearer.ok_or_else(|| {
                 AppError::Unauthorized("missing Authorization: Bearer <kernel JWT> header".into())
             })?;
-            let secrets = ConsumerSecrets::new(state.settings.secret_key.expose());
+            let secrets = state.consumer_secrets();
             consumers::authenticate(&state.db, &secrets, &token)
                 .await
                 .map(KernelAuth)

@@ -13,7 +13,6 @@ use crate::db;
 use crate::domain::earnings::billing::{self, api_event::ApiEvent};
 use crate::domain::earnings::conversions::{self, ManualInput};
 use crate::domain::tenancy::api_keys::Scope;
-use crate::domain::tenancy::audit::Actor;
 use crate::domain::{earnings::ledger, values::Currency};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
@@ -21,10 +20,6 @@ use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::ApiJson;
 use crate::http::api::opt;
 use crate::http::pagination::{List, PageQuery};
-
-fn actor(auth: &ApiAuth) -> Actor {
-    Actor::ApiKey(auth.0.key_id.clone())
-}
 
 /// `POST /api/v1/events` → 201 with what the event produced; 200 with `duplicate: true`
 /// when the event id was received before (nothing changes).
@@ -168,7 +163,7 @@ pub async fn create_conversion(
         &state.ingest,
         auth.vendor_id(),
         &body.0,
-        &actor(&auth),
+        &auth.actor(),
     )
     .await?;
     let mut out = conversions::get(&state.db, auth.vendor_id(), &c.id).await?;
@@ -260,7 +255,7 @@ pub async fn approve(
     id: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
-    conversions::approve(&state.db, auth.vendor_id(), &id, &actor(&auth)).await?;
+    conversions::approve(&state.db, auth.vendor_id(), &id, &auth.actor()).await?;
     Ok(HttpResponse::Ok().json(conversions::get(&state.db, auth.vendor_id(), &id).await?))
 }
 
@@ -294,7 +289,7 @@ pub async fn reject(
         auth.vendor_id(),
         &id,
         input.reason.as_deref(),
-        &actor(&auth),
+        &auth.actor(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(conversions::get(&state.db, auth.vendor_id(), &id).await?))

@@ -14,7 +14,6 @@ use serde_json::json;
 use crate::db;
 use crate::domain::payouts::{self, RunRequest, Trigger, export, stripe_connect};
 use crate::domain::tenancy::api_keys::Scope;
-use crate::domain::tenancy::audit::Actor;
 use crate::domain::values::Currency;
 use crate::error::AppResult;
 use crate::http::AppState;
@@ -22,10 +21,6 @@ use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::parse_optional;
 use crate::http::api::opt;
 use crate::http::pagination::{List, PageQuery};
-
-fn actor(auth: &ApiAuth) -> Actor {
-    Actor::ApiKey(auth.0.key_id.clone())
-}
 
 /// Body of `POST /api/v1/payouts/run`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -66,7 +61,7 @@ pub async fn run(
         auth.vendor_id(),
         &req,
         Trigger::Api,
-        &actor(&auth),
+        &auth.actor(),
     )
     .await?;
     let out = json!({
@@ -258,7 +253,7 @@ pub async fn mark_paid(
         auth.vendor_id(),
         &id,
         body.reference.as_deref(),
-        &actor(&auth),
+        &auth.actor(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(payouts::payout_json(&p)))
@@ -288,7 +283,7 @@ pub async fn mark_failed(
         auth.vendor_id(),
         &id,
         body.reason.as_deref(),
-        &actor(&auth),
+        &auth.actor(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(payouts::payout_json(&p)))
@@ -309,7 +304,7 @@ pub async fn mark_processing(
     id: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
-    let p = payouts::mark_processing(&state.db, auth.vendor_id(), &id, &actor(&auth)).await?;
+    let p = payouts::mark_processing(&state.db, auth.vendor_id(), &id, &auth.actor()).await?;
     Ok(HttpResponse::Ok().json(payouts::payout_json(&p)))
 }
 
@@ -334,7 +329,7 @@ pub async fn send(
         &state.stripe_connect,
         auth.vendor_id(),
         &id,
-        &actor(&auth),
+        &auth.actor(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(payouts::payout_json(&p)))
@@ -416,7 +411,7 @@ pub async fn run_processing(
     id: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
-    let done = payouts::run_processing(&state.db, auth.vendor_id(), &id, &actor(&auth)).await?;
+    let done = payouts::run_processing(&state.db, auth.vendor_id(), &id, &auth.actor()).await?;
     Ok(HttpResponse::Ok().json(done))
 }
 
@@ -444,7 +439,7 @@ pub async fn run_paid(
         auth.vendor_id(),
         &id,
         body.reference.as_deref(),
-        &actor(&auth),
+        &auth.actor(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(done))
@@ -471,7 +466,7 @@ pub async fn run_send(
         &state.stripe_connect,
         auth.vendor_id(),
         &id,
-        &actor(&auth),
+        &auth.actor(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(json!({

@@ -5,7 +5,6 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::tenancy::api_keys::Scope;
-use crate::domain::tenancy::audit::Actor;
 use crate::domain::tenancy::webhooks::{self, Delivery, Endpoint, EndpointPatch, NewEndpoint};
 use crate::error::AppResult;
 use crate::http::AppState;
@@ -72,10 +71,6 @@ impl ListQuery {
     }
 }
 
-fn actor(auth: &ApiAuth) -> Actor {
-    Actor::ApiKey(auth.0.key_id.clone())
-}
-
 /// `GET /api/v1/webhook-endpoints`.
 #[utoipa::path(
     get,
@@ -123,7 +118,7 @@ pub async fn create(
         auth.vendor_id(),
         &body.0,
         state.settings.allow_private_webhook_urls,
-        &actor(&auth),
+        &auth.actor(),
     )
     .await?;
     Ok(HttpResponse::Created().json(endpoint))
@@ -176,7 +171,7 @@ pub async fn update(
         &id,
         &body.0,
         state.settings.allow_private_webhook_urls,
-        &actor(&auth),
+        &auth.actor(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(endpoint))
@@ -198,7 +193,7 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Full)?;
-    webhooks::delete(&state.db, auth.vendor_id(), &id, &actor(&auth)).await?;
+    webhooks::delete(&state.db, auth.vendor_id(), &id, &auth.actor()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -247,7 +242,7 @@ pub async fn test(
     id: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Full)?;
-    let d = webhooks::send_test(&state.db, auth.vendor_id(), &id, &actor(&auth)).await?;
+    let d = webhooks::send_test(&state.db, auth.vendor_id(), &id, &auth.actor()).await?;
     Ok(HttpResponse::Accepted().json(d))
 }
 
@@ -267,6 +262,6 @@ pub async fn redeliver(
     id: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Full)?;
-    let d = webhooks::redeliver(&state.db, auth.vendor_id(), &id, &actor(&auth)).await?;
+    let d = webhooks::redeliver(&state.db, auth.vendor_id(), &id, &auth.actor()).await?;
     Ok(HttpResponse::Accepted().json(d))
 }

@@ -9,9 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::domain::tenancy::audit::Actor;
-use crate::domain::tenancy::consumers::{
-    self, Consumer, ConsumerPatch, ConsumerSecrets, NewConsumerInput,
-};
+use crate::domain::tenancy::consumers::{self, Consumer, ConsumerPatch, NewConsumerInput};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
@@ -120,10 +118,6 @@ fn limit(field: &str, raw: &str) -> Result<Option<i64>, AppError> {
         .map_err(|_| AppError::invalid(field, format!("{field} must be a whole number")))
 }
 
-fn secrets(state: &AppState) -> ConsumerSecrets {
-    ConsumerSecrets::new(state.settings.secret_key.expose())
-}
-
 async fn page(
     staff: &Staff,
     state: &AppState,
@@ -183,7 +177,7 @@ pub async fn create(
         Ok(input) => {
             consumers::create(
                 &state.db,
-                &secrets(&state),
+                &state.consumer_secrets(),
                 &staff.vendor.id,
                 &input,
                 &Actor::User(staff.user.id.clone()),
@@ -331,7 +325,7 @@ pub async fn rotate(
     staff.require_change()?;
     let done = consumers::rotate_secret(
         &state.db,
-        &secrets(&state),
+        &state.consumer_secrets(),
         &staff.vendor.id,
         &id,
         &Actor::User(staff.user.id.clone()),

@@ -18,7 +18,7 @@ use actix_web::web;
 use crate::db;
 use crate::domain::access::{affiliate_tokens, personal_tokens};
 use crate::domain::tenancy::api_keys::{self, ApiPrincipal, Scope};
-use crate::domain::tenancy::consumers::{self, ConsumerSecrets};
+use crate::domain::tenancy::consumers;
 use crate::domain::tenancy::rate_limits::{self, Budget, Decision, Limits, Principal};
 use crate::domain::values::{host, tokens};
 use crate::error::{AppError, AppResult};
@@ -45,7 +45,7 @@ pub async fn resolve(state: &AppState, bearer: Option<&str>, ip: &str) -> AppRes
         return Ok(anonymous());
     };
     if token.matches('.').count() == 2 {
-        let secrets = ConsumerSecrets::new(state.settings.secret_key.expose());
+        let secrets = state.consumer_secrets();
         return match consumers::authenticate(&state.db, &secrets, token).await {
             Ok(consumer) => {
                 let vendor = rate_limits::vendor_limits(&state.db, &consumer.vendor_id).await?;
