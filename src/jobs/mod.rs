@@ -278,6 +278,16 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_runs_from_the_clock_even_in_a_late_round() {
+        let clock = db::now_ms();
+        // A round that started ten minutes ago takes leases that are still live.
+        assert!(lease_until(clock - 600_000, LEASE_MS) >= clock + LEASE_MS);
+        // A round in the future (tests) leases from its own time.
+        let later = clock + 86_400_000;
+        assert_eq!(lease_until(later, LEASE_MS), later + LEASE_MS);
+    }
+
+    #[test]
     fn retries_stop_at_max_attempts() {
         let job = |attempts| ClaimedJob {
             id: "j".into(),
