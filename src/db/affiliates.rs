@@ -434,6 +434,28 @@ pub async fn enroll<'e, E: Executor<'e, Database = Any>>(
     Ok(id)
 }
 
+/// Changes the referral code of one enrollment of a vendor; `false` when there is no such
+/// enrollment. A code taken by any enrollment is a unique violation (`code`).
+pub async fn set_code<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    enrollment_id: &str,
+    code: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE enrollments SET code = $1, updated_at = $2 WHERE vendor_id = $3 AND id = $4",
+    )
+    .bind(code)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(enrollment_id)
+    .execute(ex)
+    .await?;
+    // The old code is cached as resolving, the new one perhaps as unknown.
+    super::routing_changed();
+    Ok(done.rows_affected() == 1)
+}
+
 /// Sets (or clears) the commission override of all of an affiliate's enrollments.
 pub async fn set_override<'e, E: Executor<'e, Database = Any>>(
     ex: E,

@@ -55,6 +55,7 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         api::affiliates::update,
         api::affiliates::delete,
         api::affiliates::invite,
+        api::affiliates::change_code,
         api::affiliate_access::token,
         api::affiliate_access::portal_link,
         api::affiliate_access::embed_token,

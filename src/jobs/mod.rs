@@ -34,6 +34,17 @@ const BACKOFF_BASE_MS: i64 = 60 * 1000;
 /// Longest retry delay.
 const BACKOFF_MAX_MS: i64 = 6 * 3600 * 1000;
 
+/// The end of a lease taken now, for a round that started at `now` (unix ms).
+///
+/// A round can outlast a lease (ten slow SMTP servers, a backlog of webhooks), so the lease
+/// runs from the clock at claim time, not from the round's start: a lease computed from a
+/// stale `now` could already have expired when taken, and another instance would then claim
+/// and run the same job again. `now` still counts when it is ahead of the clock (tests run
+/// rounds in the future).
+pub fn lease_until(now: i64, lease_ms: i64) -> i64 {
+    now.max(db::now_ms()).saturating_add(lease_ms)
+}
+
 /// What an attempt at a job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -140,18 +151,20 @@ impl Worker {
     /// Runs every job due at `now` (unix ms), batch after batch, until none is due or
     /// `stop` turns true. Returns how many jobs ran.
     pub async fn run_due(&self, now: i64, stop: &watch::Receiver<bool>) -> anyhow::Result<usize> {
-        let matured = crate::domain::earnings::conversions::mature_due(&self.db, now)
-            .await
-            .map_err(|e| anyhow::anyhow!("maturing conversions: {e}"))?;
-        if matured > 0 {
-            tracing::info!(matured, "conversions matured after their holding period");
+        // Each kind of work is independent: a failure in one (a database hiccup, a
+        // serialisation error while another instance works on the same rows) is logged and
+        // must not hold up the others; the next round picks it up again.
+        match crate::domain::earnings::conversions::mature_due(&self.db, now).await {
+            Ok(0) => {}
+            Ok(matured) => {
+                tracing::info!(matured, "conversions matured after their holding period")
+            }
+            Err(e) => tracing::error!(error = ?e, "maturing conversions failed"),
         }
-        crate::domain::payouts::schedule::run_due(&self.db, now)
-            .await
-            .map_err(|e| anyhow::anyhow!("scheduled payouts: {e}"))?;
+        if let Err(e) = crate::domain::payouts::schedule::run_due(&self.db, now).await {
+            tracing::error!(error = ?e, "scheduled payouts failed");
+        }
         let mut ran = 0;
-        // A webhook problem (a database hiccup) must not hold up email; the next round
-        // picks the deliveries up again.
         if let Some(webhooks) = &self.webhooks {
             match webhooks.run_due(&self.db, &self.id, now).await {
                 Ok(n) => ran += n,
@@ -160,7 +173,9 @@ impl Worker {
         }
         loop {
             let mut conn = self.db.begin().await?;
-            let batch = db::jobs::claim(&mut *conn, &self.id, now, now + LEASE_MS, BATCH).await?;
+            let batch =
+                db::jobs::claim(&mut *conn, &self.id, now, lease_until(now, LEASE_MS), BATCH)
+                    .await?;
             conn.commit().await?;
             if batch.is_empty() {
                 return Ok(ran);
@@ -260,6 +275,16 @@ mod tests {
         assert_eq!(backoff_ms(9), 256 * 60_000);
         assert_eq!(backoff_ms(10), 6 * 3600 * 1000);
         assert_eq!(backoff_ms(50), 6 * 3600 * 1000);
+    }
+
+    #[test]
+    fn a_lease_runs_from_the_clock_even_in_a_late_round() {
+        let clock = db::now_ms();
+        // A round that started ten minutes ago takes leases that are still live.
+        assert!(lease_until(clock - 600_000, LEASE_MS) >= clock + LEASE_MS);
+        // A round in the future (tests) leases from its own time.
+        let later = clock + 86_400_000;
+        assert_eq!(lease_until(later, LEASE_MS), later + LEASE_MS);
     }
 
     #[test]

@@ -65,7 +65,7 @@ impl Outbound {
                 &mut *tx,
                 worker,
                 now,
-                now + delivery::LEASE_MS,
+                super::lease_until(now, delivery::LEASE_MS),
                 BATCH,
             )
             .await?;

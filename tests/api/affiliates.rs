@@ -745,3 +745,85 @@ async fn dashboard_affiliates_are_per_vendor() {
         .await;
     assert_eq!(a["status"], "invited");
 }
+
+#[tokio::test]
+async fn a_referral_code_is_changed_and_the_old_one_stops_resolving() {
+    use crate::helpers::affiliates::affiliate;
+    use crate::helpers::vendors::shop;
+    let app = spawn_app().await;
+    let acme = shop(&app, "Acme", "https://shop.acme.test/").await;
+    let other = shop(&app, "Other", "https://shop.other.test/").await;
+    let jane = affiliate(&app, &acme, "jane@acme.test", "jane20").await;
+    affiliate(&app, &other, "olga@other.test", "olga20").await;
+    let path = format!("/api/v1/affiliates/{jane}/code");
+    assert_eq!(app.get("/r/jane20").await.status(), 302);
+
+    for (body, status, field) in [
+        (json!({"code": "no"}), 422, "code"),
+        (json!({"code": "OLGA20"}), 409, "code"),
+        (
+            json!({"code": "jane-new", "program_id": other.program_id}),
+            422,
+            "program_id",
+        ),
+        (json!({"code": "jane-new", "extra": 1}), 400, ""),
+    ] {
+        let (got, err) = app.call(&acme.key, Method::PUT, &path, Some(body)).await;
+        assert_eq!(got, status, "{err}");
+        if !field.is_empty() {
+            assert_eq!(err["error"]["field"], field, "{err}");
+        }
+    }
+    // Another vendor's affiliate is not found.
+    let (status, _) = app
+        .call(
+            &other.key,
+            Method::PUT,
+            &path,
+            Some(json!({"code": "x-y-z"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    let (status, body) = app
+        .call(
+            &acme.key,
+            Method::PUT,
+            &path,
+            Some(json!({"code": "Jane-New", "program_id": acme.program_id})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["code"], "jane-new");
+    assert_eq!(body["enrollments"][0]["code"], "jane-new");
+    let res = app.get("/r/jane-new").await;
+    assert_eq!(res.status(), 302);
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("ref=jane-new")
+    );
+    assert_eq!(app.get("/r/jane20").await.status(), 404, "the old code");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'affiliate.code_changed'")
+            .await,
+        1
+    );
+    // The same code again changes nothing; the freed code can be taken again.
+    let (status, _) = app
+        .call(
+            &acme.key,
+            Method::PUT,
+            &path,
+            Some(json!({"code": "jane-new"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    affiliate(&app, &other, "olaf@other.test", "jane20").await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'affiliate.code_changed'")
+            .await,
+        1
+    );
+}

@@ -24,6 +24,7 @@ mod me_api;
 mod money;
 mod money_bounds;
 mod money_dashboard;
+mod multi_instance;
 mod openapi;
 mod payouts;
 mod payouts_pages;

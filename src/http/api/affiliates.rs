@@ -1,5 +1,5 @@
 //! `/api/v1/affiliates`: invite/create, list and search, show, update, soft delete,
-//! lookup by the vendor's customer id, and resending invitations.
+//! lookup by the vendor's customer id, resending invitations, and changing a referral code.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -290,6 +290,48 @@ pub async fn invite(
     )
     .await?;
     Ok(HttpResponse::Accepted().json(json!({"sent": true})))
+}
+
+/// Body of `PUT /api/v1/affiliates/{id}/code`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeInput {
+    /// The new referral code: 3-40 of `a-z 0-9 - _` (stored lower case), unique across the
+    /// installation.
+    code: String,
+    /// The program whose enrollment changes code; optional when the affiliate has one.
+    program_id: Option<String>,
+}
+
+/// `PUT /api/v1/affiliates/{id}/code`: change the referral code of one enrollment; the
+/// old code stops resolving (README, "Affiliates").
+#[utoipa::path(
+    put,
+    path = "/api/v1/affiliates/{id}/code",
+    tag = "affiliates",
+    params(("id" = String, Path, description = "The object id")),
+    request_body(content = CodeInput, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
+pub async fn change_code(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: ApiJson<CodeInput>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Write)?;
+    let input = body.into_inner();
+    let affiliate = affiliates::change_code(
+        &state.db,
+        auth.vendor_id(),
+        &id,
+        input.program_id.as_deref(),
+        &input.code,
+        &Actor::ApiKey(auth.0.key_id.clone()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(with_stats(&state, affiliate).await?))
 }
 
 /// `GET /api/v1/affiliates/by-customer/{customer_id}` → `{enrolled: false}` or the

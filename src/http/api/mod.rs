@@ -73,6 +73,10 @@ pub fn scope() -> impl HttpServiceFactory {
             web::post().to(affiliates::invite),
         )
         .route(
+            "/affiliates/{id}/code",
+            web::put().to(affiliates::change_code),
+        )
+        .route(
             "/affiliates/{id}/token",
             web::post().to(affiliate_access::token),
         )

@@ -4,7 +4,7 @@
 //! - [`profile`]: the input, its validation, create, update, deactivate;
 //! - [`invitations`]: invite and welcome links, resending, accepting (first sign-in);
 //! - [`lists`]: filters, sort and pages;
-//! - [`codes`]: referral codes, parsed or generated;
+//! - [`codes`]: referral codes, parsed, generated or changed;
 //! - [`status`]: settable statuses and who may sign in;
 //! - [`terms`]: the commission terms of an enrollment;
 //! - [`self_referral`]: whether a customer is the affiliate itself.
@@ -17,7 +17,7 @@ pub mod self_referral;
 pub mod status;
 pub mod terms;
 
-pub use codes::{generate_code, parse_code};
+pub use codes::{change_code, generate_code, parse_code};
 pub use invitations::{
     INVITE_PURPOSE, LinkEmail, resend_invite, send_link_email, sign_in_activating,
 };

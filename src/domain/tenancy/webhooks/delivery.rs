@@ -144,7 +144,7 @@ pub async fn fan_out(db: &Db, now: i64) -> AppResult<usize> {
     loop {
         let mut tx = db.begin().await?;
         let events =
-            db::webhooks::claim_events(&mut *tx, now, now + LEASE_MS, FANOUT_BATCH).await?;
+            db::webhooks::claim_events(&mut *tx, now, lease_until(now), FANOUT_BATCH).await?;
         tx.commit().await?;
         if events.is_empty() {
             return Ok(created);
@@ -177,6 +177,13 @@ pub async fn fan_out(db: &Db, now: i64) -> AppResult<usize> {
             tx.commit().await?;
         }
     }
+}
+
+/// The end of a fan-out lease taken now, in a round that started at `now`: from the clock at
+/// claim time (a long round must not take leases that have already run out, which another
+/// instance could take over at once), or from `now` when that is ahead (tests).
+fn lease_until(now: i64) -> i64 {
+    now.max(db::now_ms()).saturating_add(LEASE_MS)
 }
 
 /// Records an attempt of a delivery `worker` holds: the log row, the delivery's next step,
