@@ -15,7 +15,7 @@ use anyhow::Context;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::access::affiliate_tokens::Signer;
-use crate::domain::attribution::tracking::Tracker;
+use crate::domain::attribution::tracking::{Tracker, WriterConfig, spill};
 use crate::domain::earnings::billing::IngestWriter;
 use crate::domain::payouts::stripe_connect::StripeConnect;
 use crate::domain::tenancy::mail::Sender;
@@ -68,7 +68,15 @@ impl Application {
         let workers = settings.http_workers;
         let state = web::Data::new(AppState {
             sender: Sender::from_settings(&settings),
-            tracker: Tracker::start(db.clone(), settings.secret_key.expose()),
+            tracker: Tracker::start(
+                db.clone(),
+                settings.secret_key.expose(),
+                WriterConfig {
+                    capacity: settings.click_queue,
+                    wait: settings.click_queue_wait,
+                    spill_root: spill::root(&settings.data_dir, &settings.database_url),
+                },
+            ),
             ingest: IngestWriter::start(db.clone()),
             stripe_connect: StripeConnect::new(
                 settings.stripe_connect_payouts,

@@ -10,6 +10,7 @@ mod api_auth;
 mod api_keys;
 mod applications;
 mod branding;
+mod click_spill;
 mod cli;
 mod dashboard_auth;
 mod deals_links;
