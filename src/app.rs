@@ -116,18 +116,30 @@ impl Application {
                     web::PathConfig::default()
                         .error_handler(|_, req| http::request_error(req, AppError::NotFound)),
                 )
-                .configure(http::routes)
-                .default_service(web::to(http::not_found))
-                // The last `wrap` runs first: request id → headers → host → HTMX error
-                // toasts (so CSRF refusals become toasts too) → session → CSRF → NUL
-                // characters in the address → handler.
-                .wrap(from_fn(nul_bytes))
-                .wrap(from_fn(csrf))
-                .wrap(sessions)
-                .wrap(from_fn(htmx_errors))
-                .wrap(from_fn(route_by_host))
-                .wrap(from_fn(security_headers))
-                .wrap(from_fn(request_id))
+                // Referral links first, behind host routing only: a redirect reads no
+                // session, renders no page and needs none of the HTML surfaces' headers,
+                // and each layer cost about as much as the redirect itself (profile in
+                // bench/RESULTS.md). Their error pages set the security headers themselves.
+                .service(
+                    web::scope("/r")
+                        .configure(http::tracking::referral_routes)
+                        .wrap(from_fn(route_by_host)),
+                )
+                .service(
+                    web::scope("")
+                        .configure(http::routes)
+                        .default_service(web::to(http::not_found))
+                        // The last `wrap` runs first: request id → headers → host → HTMX
+                        // error toasts (so CSRF refusals become toasts too) → session →
+                        // CSRF → NUL characters in the address → handler.
+                        .wrap(from_fn(nul_bytes))
+                        .wrap(from_fn(csrf))
+                        .wrap(sessions)
+                        .wrap(from_fn(htmx_errors))
+                        .wrap(from_fn(route_by_host))
+                        .wrap(from_fn(security_headers))
+                        .wrap(from_fn(request_id)),
+                )
         })
         .listen(listener)?
         .shutdown_timeout(30);
