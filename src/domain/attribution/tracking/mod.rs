@@ -118,27 +118,27 @@ impl Tracker {
         let is_duplicate = !is_bot && self.visitors.is_repeat(&ip_hash, &target.code, now);
         self.clicks
             .record(ClickRow {
-            id: id.clone(),
-            vendor_id: target.vendor_id.clone(),
-            program_id: target.program_id.clone(),
-            enrollment_id: target.enrollment_id.clone(),
-            affiliate_id: target.affiliate_id.clone(),
-            link_id: link_id.map(str::to_owned),
-            code: target.code.clone(),
-            landing_url: clipped(landing_url, LANDING_MAX),
-            referrer: visit
-                .referrer
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(|r| clipped(r, REFERRER_MAX)),
-            user_agent: visit.user_agent.map(|u| clipped(u, USER_AGENT_MAX)),
-            ip_hash,
-            is_bot: i64::from(is_bot),
-            is_duplicate: i64::from(is_duplicate),
-            source: source.to_owned(),
-            created_at: now,
-        })
-        .await?;
+                id: id.clone(),
+                vendor_id: target.vendor_id.clone(),
+                program_id: target.program_id.clone(),
+                enrollment_id: target.enrollment_id.clone(),
+                affiliate_id: target.affiliate_id.clone(),
+                link_id: link_id.map(str::to_owned),
+                code: target.code.clone(),
+                landing_url: clipped(landing_url, LANDING_MAX),
+                referrer: visit
+                    .referrer
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(|r| clipped(r, REFERRER_MAX)),
+                user_agent: visit.user_agent.map(|u| clipped(u, USER_AGENT_MAX)),
+                ip_hash,
+                is_bot: i64::from(is_bot),
+                is_duplicate: i64::from(is_duplicate),
+                source: source.to_owned(),
+                created_at: now,
+            })
+            .await?;
         Ok(id)
     }
 }

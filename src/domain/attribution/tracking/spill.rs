@@ -197,7 +197,11 @@ impl Spill {
         let Some(slot) = guard.as_mut() else {
             return Err(io::Error::other("no spill slot"));
         };
-        if slot.active.as_ref().is_some_and(|(_, _, size)| *size >= SEGMENT_MAX) {
+        if slot
+            .active
+            .as_ref()
+            .is_some_and(|(_, _, size)| *size >= SEGMENT_MAX)
+        {
             close_active(slot);
         }
         if slot.active.is_none() {
@@ -341,7 +345,10 @@ mod tests {
         let last = encode(&click(3)).unwrap();
         bytes.extend(&last[..last.len() - 5]);
         let (rows, torn) = decode(&bytes);
-        assert_eq!(rows.iter().map(|r| r.created_at).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(
+            rows.iter().map(|r| r.created_at).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
         assert_eq!(torn, bytes.len() - whole);
         // A flipped byte in the last record fails its checksum.
         let mut bad = bytes[..whole].to_vec();

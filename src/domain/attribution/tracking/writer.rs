@@ -354,7 +354,10 @@ async fn store(db: &Db, batch: &mut Vec<ClickRow>, shared: &Shared) {
                 }
             }
         }
-        tracing::warn!(rows = batch.len(), "database refused a click batch; spilled it");
+        tracing::warn!(
+            rows = batch.len(),
+            "database refused a click batch; spilled it"
+        );
     }
     batch.clear();
 }
