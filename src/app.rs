@@ -15,7 +15,7 @@ use anyhow::Context;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::access::affiliate_tokens::Signer;
-use crate::domain::attribution::tracking::Tracker;
+use crate::domain::attribution::tracking::{Tracker, WriterConfig, spill};
 use crate::domain::earnings::billing::IngestWriter;
 use crate::domain::payouts::stripe_connect::StripeConnect;
 use crate::domain::tenancy::mail::Sender;
@@ -68,7 +68,15 @@ impl Application {
         let workers = settings.http_workers;
         let state = web::Data::new(AppState {
             sender: Sender::from_settings(&settings),
-            tracker: Tracker::start(db.clone(), settings.secret_key.expose()),
+            tracker: Tracker::start(
+                db.clone(),
+                settings.secret_key.expose(),
+                WriterConfig {
+                    capacity: settings.click_queue,
+                    wait: settings.click_queue_wait,
+                    spill_root: spill::root(&settings.data_dir, &settings.database_url),
+                },
+            ),
             ingest: IngestWriter::start(db.clone()),
             stripe_connect: StripeConnect::new(
                 settings.stripe_connect_payouts,
@@ -108,18 +116,30 @@ impl Application {
                     web::PathConfig::default()
                         .error_handler(|_, req| http::request_error(req, AppError::NotFound)),
                 )
-                .configure(http::routes)
-                .default_service(web::to(http::not_found))
-                // The last `wrap` runs first: request id → headers → host → HTMX error
-                // toasts (so CSRF refusals become toasts too) → session → CSRF → NUL
-                // characters in the address → handler.
-                .wrap(from_fn(nul_bytes))
-                .wrap(from_fn(csrf))
-                .wrap(sessions)
-                .wrap(from_fn(htmx_errors))
-                .wrap(from_fn(route_by_host))
-                .wrap(from_fn(security_headers))
-                .wrap(from_fn(request_id))
+                // Referral links first, behind host routing only: a redirect reads no
+                // session, renders no page and needs none of the HTML surfaces' headers,
+                // and each layer cost about as much as the redirect itself (profile in
+                // bench/RESULTS.md). Their error pages set the security headers themselves.
+                .service(
+                    web::scope("/r")
+                        .configure(http::tracking::referral_routes)
+                        .wrap(from_fn(route_by_host)),
+                )
+                .service(
+                    web::scope("")
+                        .configure(http::routes)
+                        .default_service(web::to(http::not_found))
+                        // The last `wrap` runs first: request id → headers → host → HTMX
+                        // error toasts (so CSRF refusals become toasts too) → session →
+                        // CSRF → NUL characters in the address → handler.
+                        .wrap(from_fn(nul_bytes))
+                        .wrap(from_fn(csrf))
+                        .wrap(sessions)
+                        .wrap(from_fn(htmx_errors))
+                        .wrap(from_fn(route_by_host))
+                        .wrap(from_fn(security_headers))
+                        .wrap(from_fn(request_id)),
+                )
         })
         .listen(listener)?
         .shutdown_timeout(30);

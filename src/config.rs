@@ -127,6 +127,19 @@ pub struct SettingsArgs {
     #[arg(long, env = "AFFILIA_ALLOW_PRIVATE_WEBHOOK_URLS", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_private_webhook_urls: Option<bool>,
+
+    /// Clicks the in-memory queue between referral redirects and the click writer holds;
+    /// past it a redirect waits `click_queue_wait_ms`, then spills its click to
+    /// `<data_dir>/click-spill/` (never dropped) [default: 20000].
+    #[arg(long, env = "AFFILIA_CLICK_QUEUE", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub click_queue: Option<usize>,
+
+    /// Milliseconds a referral redirect waits for room in a full click queue before it
+    /// spills its click to disk (0: spill at once) [default: 5].
+    #[arg(long, env = "AFFILIA_CLICK_QUEUE_WAIT_MS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub click_queue_wait_ms: Option<u64>,
 }
 
 /// How log lines are written.
@@ -197,6 +210,10 @@ pub struct Settings {
     pub api_rate_limit_write: u32,
     /// Whether webhook endpoints may be plain http or private/loopback addresses.
     pub allow_private_webhook_urls: bool,
+    /// Capacity of the click queue (at least 1).
+    pub click_queue: usize,
+    /// How long a redirect waits for room in a full click queue before spilling.
+    pub click_queue_wait: std::time::Duration,
 }
 
 /// The layers merged by figment; every field optional so a file may set any subset.
@@ -218,6 +235,8 @@ struct Raw {
     api_rate_limit_read: Option<u32>,
     api_rate_limit_write: Option<u32>,
     allow_private_webhook_urls: Option<bool>,
+    click_queue: Option<usize>,
+    click_queue_wait_ms: Option<u64>,
 }
 
 /// Default API reads per minute per key (seed 004).
@@ -319,6 +338,15 @@ impl Settings {
                     .unwrap_or(DEFAULT_API_RATE_LIMIT_WRITE),
             )?,
             allow_private_webhook_urls: raw.allow_private_webhook_urls.unwrap_or(false),
+            click_queue: match raw.click_queue {
+                Some(0) => bail!("click_queue must be at least 1"),
+                Some(n) => n,
+                None => crate::domain::attribution::tracking::writer::QUEUE,
+            },
+            click_queue_wait: raw.click_queue_wait_ms.map_or(
+                crate::domain::attribution::tracking::writer::WAIT,
+                std::time::Duration::from_millis,
+            ),
         })
     }
 

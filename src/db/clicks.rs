@@ -4,8 +4,8 @@ use sqlx::{Any, AssertSqlSafe, Executor, FromRow};
 
 use super::DbKind;
 
-/// A click as stored (also the shape the writer inserts).
-#[derive(Debug, Clone, FromRow)]
+/// A click as stored (also the shape the writer inserts and spills to disk as JSON).
+#[derive(Debug, Clone, FromRow, serde::Serialize, serde::Deserialize)]
 pub struct ClickRow {
     /// The click id, handed to the vendor's site as `aff_sess`.
     pub id: String,

@@ -64,16 +64,13 @@ impl AppState {
     }
 }
 
-/// Registers every route.
+/// Registers every route but the referral links ([`tracking::referral_routes`], mounted
+/// apart by the app factory).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/static/{path:.*}", web::get().to(assets::serve))
         .route("/t.js", web::get().to(tracking::snippet))
-        .route("/r/{code}", web::get().to(tracking::follow))
-        .route("/r/{code}", web::head().to(tracking::follow))
-        .route("/r/{code}/{slug}", web::get().to(tracking::follow))
-        .route("/r/{code}/{slug}", web::head().to(tracking::follow))
         .service(
             web::resource("/webhooks/stripe/{program_id}")
                 .app_data(web::PayloadConfig::new(webhooks::BODY_LIMIT))

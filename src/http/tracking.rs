@@ -10,8 +10,27 @@ use crate::domain::attribution::tracking::Visit;
 use crate::domain::attribution::tracking::redirect::{self, COOKIE, LinkRequest, Outcome};
 use crate::http::client::{self, header_str};
 use crate::http::middleware::host_routing::PortalHost;
+use crate::http::middleware::security_headers;
 use crate::http::pages::ErrorPage;
 use crate::http::{AppState, assets};
+
+/// The referral-link routes, relative to the `/r` scope the app factory mounts them in.
+pub fn referral_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/{code}", web::get().to(follow))
+        .route("/{code}", web::head().to(follow))
+        .route("/{code}/{slug}", web::get().to(follow))
+        .route("/{code}/{slug}", web::head().to(follow))
+        .default_service(web::to(not_found));
+}
+
+/// Any other address under `/r/`.
+async fn not_found() -> HttpResponse {
+    page(
+        StatusCode::NOT_FOUND,
+        "Link not found",
+        "This referral link does not exist. Check the address, or ask the person who shared it.",
+    )
+}
 
 /// `GET /r/{code}` and `GET /r/{code}/{slug}`.
 pub async fn follow(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -74,10 +93,13 @@ fn page(status: StatusCode, heading: &str, message: &str) -> HttpResponse {
         message: message.into(),
         css_url: assets::url("app.css"),
     };
-    HttpResponse::build(status)
+    let mut res = HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page.render().unwrap_or_else(|_| message.to_owned()))
+        .body(page.render().unwrap_or_else(|_| message.to_owned()));
+    // Referral links run outside the security-header middleware; their pages still get them.
+    security_headers::apply(res.headers_mut(), false);
+    res
 }
 
 /// `GET /t.js`: the tracking snippet for the vendor's site. Its URL cannot carry a version

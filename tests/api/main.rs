@@ -11,6 +11,7 @@ mod api_keys;
 mod applications;
 mod branding;
 mod cli;
+mod click_spill;
 mod dashboard_auth;
 mod deals_links;
 mod email;

@@ -128,7 +128,11 @@ pub fn redirect_url(
         q.extend_pairs(kept.iter().chain(forwarded.iter()));
         if let Some(a) = attribution {
             q.append_pair("ref", a.code);
-            q.append_pair("aff_sess", a.click_id);
+            // No click id when the click could not be stored: `ref` alone still lets the
+            // vendor's snippet report the click and checkout attribute by code.
+            if !a.click_id.is_empty() {
+                q.append_pair("aff_sess", a.click_id);
+            }
         }
     }
     if url.query() == Some("") {

@@ -50,7 +50,13 @@ pub async fn security_headers(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let embed = req.path().starts_with(EMBED_PREFIX);
     let mut res = next.call(req).await?;
-    let headers = res.headers_mut();
+    apply(res.headers_mut(), embed);
+    Ok(res)
+}
+
+/// Adds the security headers a response does not set itself (`embed`: a framable page,
+/// without `X-Frame-Options`). For handlers outside this middleware (referral links).
+pub fn apply(headers: &mut actix_web::http::header::HeaderMap, embed: bool) {
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         // An embed response that did not name its vendor's origins is framable by nobody.
         headers.insert(
@@ -67,7 +73,6 @@ pub async fn security_headers(
             headers.insert(name, HeaderValue::from_static(value));
         }
     }
-    Ok(res)
 }
 
 #[cfg(test)]

@@ -132,6 +132,8 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         api_rate_limit_read: 1_000_000,
         api_rate_limit_write: 1_000_000,
         allow_private_webhook_urls: false,
+        click_queue: 20_000,
+        click_queue_wait: std::time::Duration::from_millis(5),
     }
 }
 
@@ -177,10 +179,17 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 /// A second instance of the application on `first`'s database, with its own pool, click
 /// writer and ingest writer (what two servers behind a load balancer are).
 pub async fn second_instance(first: &TestApp) -> TestApp {
+    second_instance_with(first, |_| {}).await
+}
+
+/// [`second_instance`] after letting the test adjust its settings (a restart with the same
+/// data dir, for example).
+pub async fn second_instance_with(first: &TestApp, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut secret = vec![0u8; 64];
     rand::fill(&mut secret[..]);
     let secret_hex = hex::encode(&secret);
     let mut settings = test_settings(&first.database_url, secret);
+    adjust(&mut settings);
     let db = Db::connect(&first.database_url).await.expect("connect");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");

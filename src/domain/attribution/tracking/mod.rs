@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod redirect;
+pub mod spill;
 pub mod track;
 pub mod visitor;
 pub mod writer;
@@ -17,7 +18,7 @@ use crate::db::{self, Db, clicks::ClickRow};
 
 pub use cache::{LinkCache, Target};
 pub use visitor::Visitors;
-pub use writer::ClickWriter;
+pub use writer::{ClickStats, ClickWriter, Lost, WriterConfig};
 
 /// Tracking state shared by every request of one process.
 #[derive(Debug)]
@@ -32,10 +33,10 @@ pub struct Tracker {
 
 impl Tracker {
     /// Starts the click writer (needs a Tokio runtime).
-    pub fn start(db: Db, secret: &[u8]) -> Self {
+    pub fn start(db: Db, secret: &[u8], clicks: WriterConfig) -> Self {
         Self {
             cache: LinkCache::default(),
-            clicks: ClickWriter::start(db),
+            clicks: ClickWriter::start(db, clicks),
             visitors: Visitors::new(secret),
         }
     }
@@ -95,9 +96,11 @@ fn clipped(s: &str, max: usize) -> String {
 }
 
 impl Tracker {
-    /// Queues a click on `target` and returns its id (`aff_sess`): `click_id` when the caller
-    /// supplies one (an already issued id), else a new one.
-    pub fn record_click(
+    /// Hands a click on `target` to the writer and returns its id (`aff_sess`): `click_id`
+    /// when the caller supplies one (an already issued id), else a new one. `Err` when the
+    /// click could be neither queued nor spilled to disk: the caller must not hand out an id
+    /// that names no stored click.
+    pub async fn record_click(
         &self,
         target: &Target,
         link_id: Option<&str>,
@@ -105,7 +108,7 @@ impl Tracker {
         visit: &Visit<'_>,
         source: &str,
         click_id: Option<String>,
-    ) -> String {
+    ) -> Result<String, Lost> {
         let now = db::now_ms();
         let id = click_id.unwrap_or_else(|| db::new_id("clk"));
         let ip_hash = self.visitors.ip_hash(visit.ip, now);
@@ -113,27 +116,29 @@ impl Tracker {
         // Bots are not remembered as "previous clicks": a crawler prefetching the link must
         // not turn the human's click right after it into a duplicate.
         let is_duplicate = !is_bot && self.visitors.is_repeat(&ip_hash, &target.code, now);
-        self.clicks.record(ClickRow {
-            id: id.clone(),
-            vendor_id: target.vendor_id.clone(),
-            program_id: target.program_id.clone(),
-            enrollment_id: target.enrollment_id.clone(),
-            affiliate_id: target.affiliate_id.clone(),
-            link_id: link_id.map(str::to_owned),
-            code: target.code.clone(),
-            landing_url: clipped(landing_url, LANDING_MAX),
-            referrer: visit
-                .referrer
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(|r| clipped(r, REFERRER_MAX)),
-            user_agent: visit.user_agent.map(|u| clipped(u, USER_AGENT_MAX)),
-            ip_hash,
-            is_bot: i64::from(is_bot),
-            is_duplicate: i64::from(is_duplicate),
-            source: source.to_owned(),
-            created_at: now,
-        });
-        id
+        self.clicks
+            .record(ClickRow {
+                id: id.clone(),
+                vendor_id: target.vendor_id.clone(),
+                program_id: target.program_id.clone(),
+                enrollment_id: target.enrollment_id.clone(),
+                affiliate_id: target.affiliate_id.clone(),
+                link_id: link_id.map(str::to_owned),
+                code: target.code.clone(),
+                landing_url: clipped(landing_url, LANDING_MAX),
+                referrer: visit
+                    .referrer
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(|r| clipped(r, REFERRER_MAX)),
+                user_agent: visit.user_agent.map(|u| clipped(u, USER_AGENT_MAX)),
+                ip_hash,
+                is_bot: i64::from(is_bot),
+                is_duplicate: i64::from(is_duplicate),
+                source: source.to_owned(),
+                created_at: now,
+            })
+            .await?;
+        Ok(id)
     }
 }

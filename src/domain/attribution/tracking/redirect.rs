@@ -91,14 +91,20 @@ pub async fn follow(
             cookie: None,
         });
     }
-    let click_id = tracker.record_click(
-        &target,
-        link.as_ref().map(|l| l.link_id.as_str()),
-        destination.as_str(),
-        &req.visit,
-        "redirect",
-        None,
-    );
+    // `None` only when the click could be neither queued nor spilled (a full disk): the
+    // visitor still gets where they were going, with `ref` but no click id that would name
+    // nothing (the loss is logged and counted by the writer).
+    let click_id = tracker
+        .record_click(
+            &target,
+            link.as_ref().map(|l| l.link_id.as_str()),
+            destination.as_str(),
+            &req.visit,
+            "redirect",
+            None,
+        )
+        .await
+        .ok();
     // First touch: a visitor who already carries a click of this program keeps it, so the
     // vendor's site sees the first affiliate again. The new click is still recorded.
     let earlier = if target.first_touch {
@@ -106,9 +112,9 @@ pub async fn follow(
     } else {
         None
     };
-    let (code, aff_sess, cookie) = match &earlier {
-        Some((code, click)) => (code.as_str(), click.as_str(), None),
-        None => (
+    let (code, aff_sess, cookie) = match (&earlier, &click_id) {
+        (Some((code, click)), _) => (code.as_str(), click.as_str(), None),
+        (None, Some(click_id)) => (
             target.code.as_str(),
             click_id.as_str(),
             Some(RefCookie {
@@ -116,6 +122,7 @@ pub async fn follow(
                 days: target.cookie_days,
             }),
         ),
+        (None, None) => (target.code.as_str(), "", None),
     };
     let location = destination::redirect_url(
         &destination,

@@ -130,7 +130,10 @@ pub async fn track(
         referrer: input.referrer.as_deref().or(visit.referrer),
         ..*visit
     };
-    let click_id = tracker.record_click(&target, None, url.as_str(), &visit, source, None);
+    let click_id = tracker
+        .record_click(&target, None, url.as_str(), &visit, source, None)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
     Ok(Tracked {
         click_id: Some(click_id),
         attributed: true,

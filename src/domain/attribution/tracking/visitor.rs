@@ -81,6 +81,8 @@ pub fn is_bot(user_agent: Option<&str>) -> bool {
 #[derive(Debug)]
 pub struct Visitors {
     secret: Vec<u8>,
+    /// The salt of the current day (day number, salt): one SHA-256 per click instead of two.
+    salt: Mutex<(i64, [u8; 32])>,
     /// Keyed by [`pair_key`], not by the strings: no allocation per click.
     last_click: Mutex<HashMap<u64, i64>>,
     track_calls: Mutex<HashMap<u64, (i64, u32)>>,
@@ -91,6 +93,7 @@ impl Visitors {
     pub fn new(secret: &[u8]) -> Self {
         Self {
             secret: secret.to_vec(),
+            salt: Mutex::new((i64::MIN, [0; 32])),
             last_click: Mutex::default(),
             track_calls: Mutex::default(),
         }
@@ -99,17 +102,31 @@ impl Visitors {
     /// Hex SHA-256 of the day's salt and the address.
     pub fn ip_hash(&self, ip: &str, now_ms: i64) -> String {
         let day = now_ms.div_euclid(DAY_MS);
-        let salt = Sha256::new()
-            .chain_update(b"affilia click salt\0")
-            .chain_update(&self.secret)
-            .chain_update(day.to_be_bytes())
-            .finalize();
+        let salt = self.salt(day);
         hex::encode(
             Sha256::new()
                 .chain_update(salt)
                 .chain_update(ip.as_bytes())
                 .finalize(),
         )
+    }
+
+    fn salt(&self, day: i64) -> [u8; 32] {
+        let derive = || -> [u8; 32] {
+            Sha256::new()
+                .chain_update(b"affilia click salt\0")
+                .chain_update(&self.secret)
+                .chain_update(day.to_be_bytes())
+                .finalize()
+                .into()
+        };
+        let Ok(mut cached) = self.salt.lock() else {
+            return derive();
+        };
+        if cached.0 != day {
+            *cached = (day, derive());
+        }
+        cached.1
     }
 
     /// Records a click and tells whether it repeats one by the same visitor on the same code
