@@ -96,15 +96,13 @@ impl Db {
                         // cache size times the pool size bounds SQLite's share of the RSS
                         // (8 x 32 MiB filled up at 10M clicks); the process-wide soft heap
                         // limit makes SQLite recycle cache pages before going past it.
-                        // `optimize` with 0x10002 on open analyses tables that have no (or
-                        // stale) planner statistics, bounded by analysis_limit so it stays
-                        // fast on large tables; without statistics SQLite picked poor
-                        // indexes at scale.
+                        // analysis_limit bounds every ANALYZE (see `migrate`) so it stays
+                        // fast on large tables.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
                              PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
                              PRAGMA cache_size = -16384; PRAGMA soft_heap_limit = 100663296; \
-                             PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;",
+                             PRAGMA analysis_limit = 1000;",
                         )
                         .await?;
                     }
@@ -124,8 +122,11 @@ impl Db {
             .await
             .context("database migration failed")?;
         if self.kind == DbKind::Sqlite {
-            // New tables and indexes get statistics (bounded, see `connect`).
-            sqlx::query("PRAGMA optimize")
+            // Tables without (or with stale) planner statistics are analysed, bounded by
+            // analysis_limit: without statistics SQLite picked poor indexes at scale. Not
+            // on connect: a cold 10M-click database takes longer than the pool's acquire
+            // timeout.
+            sqlx::query("PRAGMA optimize = 0x10002")
                 .execute(&self.pool)
                 .await
                 .context("PRAGMA optimize failed")?;
