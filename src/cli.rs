@@ -49,6 +49,16 @@ enum Command {
     /// The double-entry ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Summary tables derived from the click log.
+    #[command(subcommand)]
+    Rollups(RollupsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RollupsCommand {
+    /// Recompute the click rollups (per program and hour, per affiliate and day) from the
+    /// click log, then refresh the query planner's statistics.
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,6 +201,17 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
                 }
                 anyhow::bail!("{} ledger invariant violation(s)", violations.len())
             }
+        }
+        Command::Rollups(RollupsCommand::Rebuild) => {
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            let result = crate::domain::attribution::clicks::rebuild_rollups(&db).await;
+            let analyzed = db.analyze().await;
+            db.close().await;
+            let vendors = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+            analyzed?;
+            println!("click rollups rebuilt for {vendors} vendor(s)");
+            Ok(())
         }
         Command::Admin(cmd) => {
             let db = Db::connect(&settings.database_url).await?;

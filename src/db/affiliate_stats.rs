@@ -6,6 +6,8 @@
 
 use sqlx::{Any, Executor, FromRow};
 
+use super::sql::Sql;
+
 /// One affiliate of one vendor, optionally one program, over `[from, to)` in unix ms.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
@@ -21,11 +23,16 @@ pub struct Scope<'a> {
     pub to: i64,
 }
 
-macro_rules! scope {
-    () => {
-        "WHERE vendor_id = $1 AND affiliate_id = $2 AND ($3 IS NULL OR program_id = $3) \
-         AND created_at >= $4 AND created_at < $5 "
-    };
+/// `<head> WHERE vendor_id = $1 AND affiliate_id = $2 [AND program_id = $3] AND created_at
+/// in the period`, only the filters given so each database plans with the affiliate index.
+fn scoped<'a>(head: &'static str, s: &Scope<'a>) -> Sql<'a> {
+    Sql::new(head)
+        .push(" WHERE vendor_id = ")
+        .bind(s.vendor_id)
+        .and("affiliate_id = ", s.affiliate_id)
+        .and_eq("program_id", s.program_id)
+        .and("created_at >= ", s.from)
+        .and("created_at < ", s.to)
 }
 
 /// A count of one UTC day.
@@ -52,35 +59,35 @@ pub struct DayEarnings {
 
 async fn per_day<'e, E: Executor<'e, Database = Any>>(
     ex: E,
-    sql: &'static str,
+    head: &'static str,
+    tail: &'static str,
     s: &Scope<'_>,
 ) -> Result<Vec<DayCount>, sqlx::Error> {
-    sqlx::query_as(sql)
-        .bind(s.vendor_id)
-        .bind(s.affiliate_id)
-        .bind(s.program_id)
-        .bind(s.from)
-        .bind(s.to)
-        .fetch_all(ex)
-        .await
+    scoped(head, s).push(tail).fetch_all(ex).await
 }
 
 /// Counted clicks (neither bot nor repeat) per day, oldest first; days without are absent.
-pub async fn clicks<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    s: &Scope<'_>,
-) -> Result<Vec<DayCount>, sqlx::Error> {
-    per_day(
+pub async fn clicks<'e, E>(ex: E, s: &Scope<'_>) -> Result<Vec<DayCount>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    // From the per-affiliate daily click rollup (plus the raw clicks of partial days).
+    let days = super::rollups::per_day(
         ex,
-        concat!(
-            "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM clicks ",
-            scope!(),
-            "AND is_bot = 0 AND is_duplicate = 0 ",
-            "GROUP BY created_at / 86400000 ORDER BY day"
-        ),
-        s,
+        &super::rollups::Scope {
+            vendor_id: s.vendor_id,
+            affiliate_id: Some(s.affiliate_id),
+            program_id: s.program_id,
+            from: s.from,
+            to: s.to,
+        },
     )
-    .await
+    .await?;
+    Ok(days
+        .into_iter()
+        .filter(|(_, c)| c.clicks > 0)
+        .map(|(day, c)| DayCount { day, n: c.clicks })
+        .collect())
 }
 
 /// Referred customers bound per day, oldest first.
@@ -90,11 +97,8 @@ pub async fn referrals<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<Vec<DayCount>, sqlx::Error> {
     per_day(
         ex,
-        concat!(
-            "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM referrals ",
-            scope!(),
-            "GROUP BY created_at / 86400000 ORDER BY day"
-        ),
+        "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM referrals",
+        " GROUP BY created_at / 86400000 ORDER BY day",
         s,
     )
     .await
@@ -107,12 +111,8 @@ pub async fn conversions<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<Vec<DayCount>, sqlx::Error> {
     per_day(
         ex,
-        concat!(
-            "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM conversions ",
-            scope!(),
-            "AND status <> 'rejected' ",
-            "GROUP BY created_at / 86400000 ORDER BY day"
-        ),
+        "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM conversions",
+        " AND status <> 'rejected' GROUP BY created_at / 86400000 ORDER BY day",
         s,
     )
     .await
@@ -124,18 +124,15 @@ pub async fn earnings<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     s: &Scope<'_>,
 ) -> Result<Vec<DayEarnings>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    scoped(
         "SELECT created_at / 86400000 AS day, currency, COUNT(*) AS commissions, \
-         CAST(SUM(amount_cents - reversed_cents) AS BIGINT) AS earned_cents FROM commissions ",
-        scope!(),
-        "AND status <> 'rejected' ",
-        "GROUP BY created_at / 86400000, currency ORDER BY day, currency"
-    ))
-    .bind(s.vendor_id)
-    .bind(s.affiliate_id)
-    .bind(s.program_id)
-    .bind(s.from)
-    .bind(s.to)
+         CAST(SUM(amount_cents - reversed_cents) AS BIGINT) AS earned_cents FROM commissions",
+        s,
+    )
+    .push(
+        " AND status <> 'rejected' \
+         GROUP BY created_at / 86400000, currency ORDER BY day, currency",
+    )
     .fetch_all(ex)
     .await
 }

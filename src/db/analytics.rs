@@ -1,6 +1,9 @@
-//! Aggregates for program analytics: one query per figure, all over indexed ranges.
+//! Aggregates for program analytics: one query per figure, each over a rollup or a
+//! covering index range (see `migrations/0015_query_scale.sql`).
 
 use sqlx::{Any, Executor, FromRow};
+
+use super::sql::Sql;
 
 /// A vendor, optionally one program, and a time range `[from, to)` in unix ms.
 #[derive(Debug, Clone, Copy)]
@@ -15,48 +18,39 @@ pub struct Scope<'a> {
     pub to: i64,
 }
 
-macro_rules! scope {
-    ($time:literal) => {
-        concat!(
-            "WHERE vendor_id = $1 AND ($2 IS NULL OR program_id = $2) AND ",
-            $time,
-            " >= $3 AND ",
-            $time,
-            " < $4 "
-        )
-    };
-}
-
-async fn count<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    sql: &'static str,
-    s: &Scope<'_>,
-) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as(sql)
+/// `<head> WHERE vendor_id = $1 [AND program_id = $n] AND <time> >= $n AND <time> < $n`.
+fn scoped<'a>(
+    head: &'static str,
+    time_ge: &'static str,
+    time_lt: &'static str,
+    s: &Scope<'a>,
+) -> Sql<'a> {
+    Sql::new(head)
+        .push(" WHERE vendor_id = ")
         .bind(s.vendor_id)
-        .bind(s.program_id)
-        .bind(s.from)
-        .bind(s.to)
-        .fetch_one(ex)
-        .await?;
-    Ok(n)
+        .and_eq("program_id", s.program_id)
+        .and(time_ge, s.from)
+        .and(time_lt, s.to)
 }
 
-/// Counted clicks (no bots, no repeats).
-pub async fn clicks<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    s: &Scope<'_>,
-) -> Result<i64, sqlx::Error> {
-    count(
+/// Counted clicks (no bots, no repeats), from the hourly click rollup and the raw clicks of
+/// the period's partial hours.
+pub async fn clicks<'e, E>(ex: E, s: &Scope<'_>) -> Result<i64, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    let days = super::rollups::per_day(
         ex,
-        concat!(
-            "SELECT COUNT(*) FROM clicks ",
-            scope!("created_at"),
-            "AND is_bot = 0 AND is_duplicate = 0"
-        ),
-        s,
+        &super::rollups::Scope {
+            vendor_id: s.vendor_id,
+            affiliate_id: None,
+            program_id: s.program_id,
+            from: s.from,
+            to: s.to,
+        },
     )
-    .await
+    .await?;
+    Ok(days.iter().map(|(_, c)| c.clicks).sum())
 }
 
 /// Referred customers bound in the range.
@@ -64,48 +58,48 @@ pub async fn referrals<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     s: &Scope<'_>,
 ) -> Result<i64, sqlx::Error> {
-    count(
-        ex,
-        concat!("SELECT COUNT(*) FROM referrals ", scope!("created_at")),
+    scoped(
+        "SELECT COUNT(*) FROM referrals",
+        "created_at >= ",
+        "created_at < ",
         s,
     )
+    .fetch_count(ex)
     .await
 }
 
 /// Conversions per currency: (currency, count, gross, refunded), rejected ones left out.
+/// Served by the covering `ix_conversions__vendor_occurred`.
 pub async fn revenue<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     s: &Scope<'_>,
 ) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    scoped(
         "SELECT currency, COUNT(*), CAST(SUM(amount_cents) AS BIGINT), \
-         CAST(SUM(refunded_cents) AS BIGINT) FROM conversions ",
-        scope!("occurred_at"),
-        "AND status <> 'rejected' GROUP BY currency ORDER BY currency"
-    ))
-    .bind(s.vendor_id)
-    .bind(s.program_id)
-    .bind(s.from)
-    .bind(s.to)
+         CAST(SUM(refunded_cents) AS BIGINT) FROM conversions",
+        "occurred_at >= ",
+        "occurred_at < ",
+        s,
+    )
+    .push(" AND status <> 'rejected' GROUP BY currency ORDER BY currency")
     .fetch_all(ex)
     .await
 }
 
 /// Commissions per status and currency: (status, currency, count, amount, reversed).
+/// Served by the covering `ix_commissions__vendor_time_cover`.
 pub async fn commissions_by_status<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     s: &Scope<'_>,
 ) -> Result<Vec<(String, String, i64, i64, i64)>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    scoped(
         "SELECT status, currency, COUNT(*), CAST(SUM(amount_cents) AS BIGINT), \
-         CAST(SUM(reversed_cents) AS BIGINT) FROM commissions ",
-        scope!("created_at"),
-        "GROUP BY status, currency ORDER BY status, currency"
-    ))
-    .bind(s.vendor_id)
-    .bind(s.program_id)
-    .bind(s.from)
-    .bind(s.to)
+         CAST(SUM(reversed_cents) AS BIGINT) FROM commissions",
+        "created_at >= ",
+        "created_at < ",
+        s,
+    )
+    .push(" GROUP BY status, currency ORDER BY status, currency")
     .fetch_all(ex)
     .await
 }
@@ -133,20 +127,26 @@ pub async fn leaderboard<'e, E: Executor<'e, Database = Any>>(
     s: &Scope<'_>,
     limit: i64,
 ) -> Result<Vec<Leader>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT c.affiliate_id, a.name, a.email, c.currency, COUNT(*) AS commissions, \
-         CAST(SUM(c.amount_cents - c.reversed_cents) AS BIGINT) AS earned_cents \
-         FROM commissions c JOIN affiliates a ON a.id = c.affiliate_id \
-         WHERE c.vendor_id = $1 AND ($2 IS NULL OR c.program_id = $2) AND c.created_at >= $3 \
-         AND c.created_at < $4 AND c.status <> 'rejected' \
-         GROUP BY c.affiliate_id, a.name, a.email, c.currency \
-         ORDER BY earned_cents DESC, c.affiliate_id LIMIT $5",
+    // Aggregate over the covering index first, then look up the ten names: joining
+    // affiliates before grouping looked up one affiliate row per commission.
+    Sql::new(
+        "SELECT t.affiliate_id, a.name, a.email, t.currency, t.commissions, t.earned_cents \
+         FROM (SELECT affiliate_id, currency, COUNT(*) AS commissions, \
+         CAST(SUM(amount_cents - reversed_cents) AS BIGINT) AS earned_cents \
+         FROM commissions WHERE vendor_id = ",
     )
     .bind(s.vendor_id)
-    .bind(s.program_id)
-    .bind(s.from)
-    .bind(s.to)
+    .and_eq("program_id", s.program_id)
+    .and("created_at >= ", s.from)
+    .and("created_at < ", s.to)
+    .push(
+        " AND status <> 'rejected' GROUP BY affiliate_id, currency \
+         ORDER BY earned_cents DESC, affiliate_id LIMIT ",
+    )
     .bind(limit)
+    .push(") t JOIN affiliates a ON a.id = t.affiliate_id AND a.vendor_id = ")
+    .bind(s.vendor_id)
+    .push(" ORDER BY t.earned_cents DESC, t.affiliate_id")
     .fetch_all(ex)
     .await
 }

@@ -1,8 +1,9 @@
 //! Clicks: batch inserts from the click writer, lists and per-day counts.
 
-use sqlx::{Any, AssertSqlSafe, Executor, FromRow};
+use sqlx::{Acquire, Any, AssertSqlSafe, Executor, FromRow};
 
 use super::DbKind;
+use super::sql::Sql;
 
 /// A click as stored (also the shape the writer inserts and spills to disk as JSON).
 #[derive(Debug, Clone, FromRow, serde::Serialize, serde::Deserialize)]
@@ -52,14 +53,18 @@ pub const MAX_BATCH: usize = 200;
 /// quadratic and capped the writer at ~13k clicks/s (45 % of the server's CPU in
 /// `sqlite3_bind_parameter_name`). Anonymous `?` parameters bind positionally. PostgreSQL
 /// only understands `$n`.
-pub async fn insert_batch<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+///
+/// The click rollups ([`super::rollups`]) are updated in the same transaction with the
+/// rows that were actually inserted, so they never drift from the log.
+pub async fn insert_batch<'c, A: Acquire<'c, Database = Any>>(
+    conn: A,
     kind: DbKind,
     rows: &[ClickRow],
 ) -> Result<u64, sqlx::Error> {
     if rows.is_empty() {
         return Ok(0);
     }
+    let mut tx = conn.begin().await?;
     // Only placeholders are generated here; every value is bound.
     let mut sql = String::from(
         "INSERT INTO clicks (id, vendor_id, program_id, enrollment_id, affiliate_id, link_id, \
@@ -85,8 +90,8 @@ pub async fn insert_batch<'e, E: Executor<'e, Database = Any>>(
         }
         sql.push(')');
     }
-    sql.push_str(" ON CONFLICT (id) DO NOTHING");
-    let mut q = sqlx::query(AssertSqlSafe(sql));
+    sql.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
+    let mut q = sqlx::query_as::<_, (String,)>(AssertSqlSafe(sql));
     for r in rows {
         q = q
             .bind(r.id.as_str())
@@ -105,14 +110,27 @@ pub async fn insert_batch<'e, E: Executor<'e, Database = Any>>(
             .bind(r.source.as_str())
             .bind(r.created_at);
     }
-    Ok(q.execute(ex).await?.rows_affected())
+    let inserted = q.fetch_all(&mut *tx).await?;
+    let new_rows: Vec<&ClickRow> = if inserted.len() == rows.len() {
+        rows.iter().collect()
+    } else {
+        // A retried batch: only the ids stored now count.
+        let ids: std::collections::HashSet<&str> =
+            inserted.iter().map(|(id,)| id.as_str()).collect();
+        rows.iter()
+            .filter(|r| ids.contains(r.id.as_str()))
+            .collect()
+    };
+    super::rollups::add_clicks(&mut tx, &new_rows).await?;
+    tx.commit().await?;
+    Ok(inserted.len() as u64)
 }
 
 macro_rules! select {
     () => {
         "SELECT id, vendor_id, program_id, enrollment_id, affiliate_id, link_id, code, \
          landing_url, referrer, user_agent, ip_hash, is_bot, is_duplicate, source, created_at \
-         FROM clicks "
+         FROM clicks"
     };
 }
 
@@ -122,7 +140,7 @@ pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
     vendor_id: &str,
     id: &str,
 ) -> Result<Option<ClickRow>, sqlx::Error> {
-    sqlx::query_as(concat!(select!(), "WHERE vendor_id = $1 AND id = $2"))
+    sqlx::query_as(concat!(select!(), " WHERE vendor_id = $1 AND id = $2"))
         .bind(vendor_id)
         .bind(id)
         .fetch_optional(ex)
@@ -145,11 +163,15 @@ pub struct Range<'a> {
     pub to: i64,
 }
 
-macro_rules! range {
-    () => {
-        "WHERE vendor_id = $1 AND ($2 IS NULL OR affiliate_id = $2) \
-         AND ($3 IS NULL OR program_id = $3) AND created_at >= $4 AND created_at < $5 "
-    };
+/// `SELECT <cols> FROM clicks WHERE` with only the filters of `r` that were given.
+fn filtered<'a>(head: &'static str, r: &Range<'a>) -> Sql<'a> {
+    Sql::new(head)
+        .push(" WHERE vendor_id = ")
+        .bind(r.vendor_id)
+        .and_eq("affiliate_id", r.affiliate_id)
+        .and_eq("program_id", r.program_id)
+        .and("created_at >= ", r.from)
+        .and("created_at < ", r.to)
 }
 
 /// One page of clicks in a range, newest first.
@@ -159,20 +181,13 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<ClickRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        select!(),
-        range!(),
-        "ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
-    ))
-    .bind(r.vendor_id)
-    .bind(r.affiliate_id)
-    .bind(r.program_id)
-    .bind(r.from)
-    .bind(r.to)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(ex)
-    .await
+    filtered(select!(), r)
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset)
+        .fetch_all(ex)
+        .await
 }
 
 /// Counts of one UTC day.
@@ -190,25 +205,31 @@ pub struct DayCounts {
     pub duplicates: i64,
 }
 
-/// Per-day counts of a range, oldest day first (days without clicks are absent).
-pub async fn per_day<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    r: &Range<'_>,
-) -> Result<Vec<DayCounts>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT created_at / 86400000 AS day, COUNT(*) AS recorded, \
-         CAST(SUM(CASE WHEN is_bot = 0 AND is_duplicate = 0 THEN 1 ELSE 0 END) AS BIGINT) AS clicks, \
-         CAST(SUM(is_bot) AS BIGINT) AS bots, \
-         CAST(SUM(CASE WHEN is_bot = 0 AND is_duplicate = 1 THEN 1 ELSE 0 END) AS BIGINT) AS duplicates \
-         FROM clicks ",
-        range!(),
-        "GROUP BY created_at / 86400000 ORDER BY day"
-    ))
-    .bind(r.vendor_id)
-    .bind(r.affiliate_id)
-    .bind(r.program_id)
-    .bind(r.from)
-    .bind(r.to)
-    .fetch_all(ex)
-    .await
+/// Per-day counts of a range, oldest day first (days without clicks are absent), from the
+/// click rollups and the raw clicks of the range's partial buckets.
+pub async fn per_day<'e, E>(ex: E, r: &Range<'_>) -> Result<Vec<DayCounts>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    let days = super::rollups::per_day(
+        ex,
+        &super::rollups::Scope {
+            vendor_id: r.vendor_id,
+            affiliate_id: r.affiliate_id,
+            program_id: r.program_id,
+            from: r.from,
+            to: r.to,
+        },
+    )
+    .await?;
+    Ok(days
+        .into_iter()
+        .map(|(day, c)| DayCounts {
+            day,
+            recorded: c.recorded,
+            clicks: c.clicks,
+            bots: c.bots,
+            duplicates: c.duplicates,
+        })
+        .collect())
 }

@@ -1,5 +1,6 @@
 //! Commissions: what one affiliate earns from one conversion.
 
+use super::sql::Sql;
 use sqlx::{Any, Executor, FromRow};
 
 use super::{new_id, now_ms};
@@ -239,13 +240,17 @@ pub struct Filter<'a> {
     pub conversion_id: Option<&'a str>,
 }
 
-macro_rules! filter {
-    () => {
-        "WHERE vendor_id = $1 AND ($2 IS NULL OR affiliate_id = $2) \
-         AND ($3 IS NULL OR program_id = $3) AND ($4 IS NULL OR status = $4) \
-         AND ($5 IS NULL OR conversion_id = $5) \
-         AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7) "
-    };
+/// `<head> WHERE` with only the filters given.
+fn filtered<'a>(head: &'static str, f: &Filter<'a>, from: Option<i64>, to: Option<i64>) -> Sql<'a> {
+    Sql::new(head)
+        .push(" WHERE vendor_id = ")
+        .bind(f.vendor_id)
+        .and_eq("affiliate_id", f.affiliate_id)
+        .and_eq("program_id", f.program_id)
+        .and_eq("status", f.status)
+        .and_eq("conversion_id", f.conversion_id)
+        .and_opt("created_at >= ", from)
+        .and_opt("created_at < ", to)
 }
 
 /// One page of commissions, newest first.
@@ -268,22 +273,13 @@ pub async fn page_between<'e, E: Executor<'e, Database = Any>>(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<CommissionRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        select!(),
-        filter!(),
-        "ORDER BY created_at DESC, id DESC LIMIT $8 OFFSET $9"
-    ))
-    .bind(f.vendor_id)
-    .bind(f.affiliate_id)
-    .bind(f.program_id)
-    .bind(f.status)
-    .bind(f.conversion_id)
-    .bind(from)
-    .bind(to)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(ex)
-    .await
+    filtered(select!(), f, from, to)
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset)
+        .fetch_all(ex)
+        .await
 }
 
 /// How many commissions match.
@@ -301,15 +297,7 @@ pub async fn count_between<'e, E: Executor<'e, Database = Any>>(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*) FROM commissions ", filter!()))
-        .bind(f.vendor_id)
-        .bind(f.affiliate_id)
-        .bind(f.program_id)
-        .bind(f.status)
-        .bind(f.conversion_id)
-        .bind(from)
-        .bind(to)
-        .fetch_one(ex)
-        .await?;
-    Ok(n)
+    filtered("SELECT COUNT(*) FROM commissions", f, from, to)
+        .fetch_count(ex)
+        .await
 }

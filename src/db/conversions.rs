@@ -1,5 +1,6 @@
 //! Conversions: qualifying sales bound to an enrollment.
 
+use super::sql::Sql;
 use sqlx::{Any, Executor, FromRow};
 
 use super::{new_id, now_ms};
@@ -493,12 +494,15 @@ pub struct Filter<'a> {
     pub customer_id: Option<&'a str>,
 }
 
-macro_rules! filter {
-    () => {
-        "WHERE vendor_id = $1 AND ($2 IS NULL OR affiliate_id = $2) \
-         AND ($3 IS NULL OR program_id = $3) AND ($4 IS NULL OR status = $4) \
-         AND ($5 IS NULL OR customer_id = $5) "
-    };
+/// `<head> WHERE` with only the filters of `f` that were given.
+fn filtered<'a>(head: &'static str, f: &Filter<'a>) -> Sql<'a> {
+    Sql::new(head)
+        .push(" WHERE vendor_id = ")
+        .bind(f.vendor_id)
+        .and_eq("affiliate_id", f.affiliate_id)
+        .and_eq("program_id", f.program_id)
+        .and_eq("status", f.status)
+        .and_eq("customer_id", f.customer_id)
 }
 
 /// One page of conversions, newest first.
@@ -508,20 +512,13 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<ConversionRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        select!(),
-        filter!(),
-        "ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
-    ))
-    .bind(f.vendor_id)
-    .bind(f.affiliate_id)
-    .bind(f.program_id)
-    .bind(f.status)
-    .bind(f.customer_id)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(ex)
-    .await
+    filtered(select!(), f)
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset)
+        .fetch_all(ex)
+        .await
 }
 
 /// How many conversions match.
@@ -529,13 +526,7 @@ pub async fn count<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     f: &Filter<'_>,
 ) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*) FROM conversions ", filter!()))
-        .bind(f.vendor_id)
-        .bind(f.affiliate_id)
-        .bind(f.program_id)
-        .bind(f.status)
-        .bind(f.customer_id)
-        .fetch_one(ex)
-        .await?;
-    Ok(n)
+    filtered("SELECT COUNT(*) FROM conversions", f)
+        .fetch_count(ex)
+        .await
 }

@@ -212,28 +212,6 @@ pub async fn per_payout<'e, E: Executor<'e, Database = Any>>(
     Ok(rows.into_iter().map(|(p, a, s)| ((p, a), s)).collect())
 }
 
-/// Available balance per (affiliate, currency) in one program, for payout runs: only
-/// positive balances, optionally in one currency.
-pub async fn available_in_program<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    vendor_id: &str,
-    program_id: &str,
-    currency: Option<&str>,
-) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT affiliate_id, currency, CAST(SUM(amount_cents) AS BIGINT) FROM ledger_entries \
-         WHERE vendor_id = $1 AND program_id = $2 AND account = 'available' \
-         AND affiliate_id IS NOT NULL AND ($3 IS NULL OR currency = $3) \
-         GROUP BY affiliate_id, currency HAVING SUM(amount_cents) > 0 \
-         ORDER BY affiliate_id, currency",
-    )
-    .bind(vendor_id)
-    .bind(program_id)
-    .bind(currency)
-    .fetch_all(ex)
-    .await
-}
-
 /// One affiliate's available balance in one program and currency.
 pub async fn available_of<'e, E: Executor<'e, Database = Any>>(
     ex: E,

@@ -1,5 +1,6 @@
 //! Referred customers bound to enrollments.
 
+use super::sql::Sql;
 use sqlx::{Any, Executor, FromRow};
 
 use super::{new_id, now_ms};
@@ -167,11 +168,14 @@ pub struct Filter<'a> {
     pub customer_id: Option<&'a str>,
 }
 
-macro_rules! filter {
-    () => {
-        "WHERE vendor_id = $1 AND ($2 IS NULL OR affiliate_id = $2) \
-         AND ($3 IS NULL OR program_id = $3) AND ($4 IS NULL OR customer_id = $4) "
-    };
+/// `<head> WHERE` with only the filters given.
+fn filtered<'a>(head: &'static str, f: &Filter<'a>) -> Sql<'a> {
+    Sql::new(head)
+        .push(" WHERE vendor_id = ")
+        .bind(f.vendor_id)
+        .and_eq("affiliate_id", f.affiliate_id)
+        .and_eq("program_id", f.program_id)
+        .and_eq("customer_id", f.customer_id)
 }
 
 /// One page of referrals, newest first.
@@ -181,19 +185,13 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<ReferralRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        select!(),
-        filter!(),
-        "ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
-    ))
-    .bind(f.vendor_id)
-    .bind(f.affiliate_id)
-    .bind(f.program_id)
-    .bind(f.customer_id)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(ex)
-    .await
+    filtered(select!(), f)
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset)
+        .fetch_all(ex)
+        .await
 }
 
 /// How many referrals match.
@@ -201,12 +199,7 @@ pub async fn count<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     f: &Filter<'_>,
 ) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*) FROM referrals ", filter!()))
-        .bind(f.vendor_id)
-        .bind(f.affiliate_id)
-        .bind(f.program_id)
-        .bind(f.customer_id)
-        .fetch_one(ex)
-        .await?;
-    Ok(n)
+    filtered("SELECT COUNT(*) FROM referrals", f)
+        .fetch_count(ex)
+        .await
 }

@@ -35,6 +35,7 @@ mod portal_pages;
 mod programs;
 mod rate_limits;
 mod referrals;
+mod rollups;
 mod stripe_versions;
 mod sweep;
 mod tracking;

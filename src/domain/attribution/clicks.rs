@@ -182,3 +182,28 @@ pub async fn report(
     };
     Ok((rows.into_iter().map(Click::from).collect(), summary))
 }
+
+/// Recomputes every vendor's click rollups from the click log, one vendor per
+/// transaction; returns how many vendors were rebuilt. Clicks written meanwhile wait for
+/// the vendor's transaction (SQLite's write lock, PostgreSQL's row locks on the rollups).
+pub async fn rebuild_rollups(db: &Db) -> AppResult<usize> {
+    let vendors = db::vendors::all_ids(db.pool()).await?;
+    for vendor in &vendors {
+        let mut tx = db.begin().await?;
+        db::rollups::rebuild(&mut tx, vendor).await?;
+        tx.commit().await?;
+    }
+    Ok(vendors.len())
+}
+
+/// Where a vendor's click rollups disagree with its click log (at most 20 buckets of each
+/// rollup), worded for `affilia ledger verify`.
+pub async fn rollup_mismatches(db: &Db, vendor_id: &str) -> AppResult<Vec<String>> {
+    Ok(db::rollups::mismatches(db.pool(), vendor_id, 20)
+        .await?
+        .into_iter()
+        .map(|(table, bucket)| {
+            format!("click rollup ({table}) differs from the click log at {bucket}; run `affilia rollups rebuild`")
+        })
+        .collect())
+}

@@ -303,7 +303,8 @@ pub struct Violation {
 /// 4. no commission lost more to refunds than it earned, none is negative;
 /// 5. the vendor's expense account mirrors the affiliates' accounts;
 /// 6. each payout holds its amount in `in_payout` while open and nothing once paid or
-///    failed, and a paid payout's `paid` and `fees` lines are its net and fee.
+///    failed, and a paid payout's `paid` and `fees` lines are its net and fee;
+/// 7. the click rollups equal the click log they summarise (checked first).
 pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>> {
     let mut out = Vec::new();
     let mut fail = |message: String| {
@@ -312,6 +313,9 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
             message,
         })
     };
+    for m in crate::domain::attribution::clicks::rollup_mismatches(db, vendor_id).await? {
+        fail(m);
+    }
     for (txn, currency, sum) in db::ledger::unbalanced(db.pool(), vendor_id).await? {
         fail(format!(
             "transaction {txn} sums to {sum} {currency}, not zero"

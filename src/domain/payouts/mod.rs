@@ -151,21 +151,22 @@ async fn plan(
     program: &ProgramRow,
     currency: Option<&str>,
 ) -> AppResult<(Vec<Planned>, Vec<Skipped>)> {
-    let balances =
-        db::ledger::available_in_program(&mut *conn, &program.vendor_id, &program.id, currency)
-            .await?;
+    let balances = db::affiliates::with_available_balance(
+        &mut *conn,
+        &program.vendor_id,
+        &program.id,
+        currency,
+    )
+    .await?;
     let mut planned = Vec::new();
     let mut skipped = Vec::new();
-    for (affiliate_id, currency, amount) in balances {
+    for b in balances {
+        let (a, currency, amount) = (b.affiliate, b.balance_currency, b.balance_cents);
         let skip = |reason| Skipped {
-            affiliate_id: affiliate_id.clone(),
+            affiliate_id: a.id.clone(),
             currency: currency.clone(),
             amount_cents: amount,
             reason,
-        };
-        let Some(a) = db::affiliates::by_id(&mut *conn, &program.vendor_id, &affiliate_id).await?
-        else {
-            continue;
         };
         if !status::is_active(&a.status) {
             skipped.push(skip("affiliate_inactive"));
