@@ -69,7 +69,7 @@ impl Application {
         let state = web::Data::new(AppState {
             sender: Sender::from_settings(&settings),
             tracker: Tracker::start(db.clone(), settings.secret_key.expose()),
-            ingest: IngestWriter::start(db.clone()),
+            ingest: IngestWriter::start(db.clone(), settings.ingest_lanes),
             stripe_connect: StripeConnect::new(
                 settings.stripe_connect_payouts,
                 settings.stripe_api_base.clone(),
