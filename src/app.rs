@@ -77,7 +77,7 @@ impl Application {
                     spill_root: spill::root(&settings.data_dir, &settings.database_url),
                 },
             ),
-            ingest: IngestWriter::start(db.clone()),
+            ingest: IngestWriter::start(db.clone(), settings.ingest_lanes),
             stripe_connect: StripeConnect::new(
                 settings.stripe_connect_payouts,
                 settings.stripe_api_base.clone(),

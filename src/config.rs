@@ -97,6 +97,13 @@ pub struct SettingsArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_workers: Option<usize>,
 
+    /// Billing-event writer lanes on PostgreSQL: transactions that store and process
+    /// events in parallel, each batching what waits for it [default: 6]. SQLite always has
+    /// one (a single writer).
+    #[arg(long, env = "AFFILIA_INGEST_LANES", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingest_lanes: Option<usize>,
+
     /// Let payouts be sent as Stripe Connect transfers (money leaves your Stripe account)
     /// [default: false].
     #[arg(long, env = "AFFILIA_STRIPE_CONNECT_PAYOUTS", global = true)]
@@ -200,6 +207,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// HTTP worker threads; `None` lets actix-web pick one per CPU.
     pub http_workers: Option<usize>,
+    /// Billing-event writer lanes on PostgreSQL (`None`: the default); SQLite has one.
+    pub ingest_lanes: Option<usize>,
     /// Whether payouts may be sent as Stripe Connect transfers (off unless turned on).
     pub stripe_connect_payouts: bool,
     /// Stripe API base URL (tests point it at a local fake).
@@ -230,6 +239,7 @@ struct Raw {
     trusted_proxy: Option<bool>,
     log_format: Option<LogFormat>,
     http_workers: Option<usize>,
+    ingest_lanes: Option<usize>,
     stripe_connect_payouts: Option<bool>,
     stripe_api_base: Option<String>,
     api_rate_limit_read: Option<u32>,
@@ -320,6 +330,7 @@ impl Settings {
             trusted_proxy: raw.trusted_proxy.unwrap_or(false),
             log_format: raw.log_format.unwrap_or_default(),
             http_workers: raw.http_workers,
+            ingest_lanes: raw.ingest_lanes.filter(|n| *n > 0),
             stripe_connect_payouts: raw.stripe_connect_payouts.unwrap_or(false),
             stripe_api_base: match raw.stripe_api_base {
                 Some(u) => {

@@ -24,3 +24,40 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .await?;
     Ok(id)
 }
+
+/// Appends several events of a vendor in the caller's transaction, two per statement (a
+/// conversion and its direct commission are the common pair: one round trip instead of
+/// two on the ingest path).
+pub async fn insert_all(
+    conn: &mut super::Conn,
+    vendor_id: &str,
+    events: &[(&str, String)],
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    for chunk in events.chunks(2) {
+        match chunk {
+            [(k1, p1), (k2, p2)] => {
+                sqlx::query(
+                    "INSERT INTO events (id, vendor_id, type, payload, created_at) \
+                     VALUES ($1, $2, $3, $4, $5), ($6, $2, $7, $8, $5)",
+                )
+                .bind(new_id("evt"))
+                .bind(vendor_id)
+                .bind(*k1)
+                .bind(p1.as_str())
+                .bind(now)
+                .bind(new_id("evt"))
+                .bind(*k2)
+                .bind(p2.as_str())
+                .execute(&mut *conn)
+                .await?;
+            }
+            _ => {
+                for (kind, payload) in chunk {
+                    insert(&mut *conn, vendor_id, kind, payload).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -22,6 +22,33 @@ pub async fn hit<'e, E: Executor<'e, Database = Any>>(
     Ok(hits)
 }
 
+/// PostgreSQL: makes the counter table UNLOGGED (once; a no-op when it already is).
+///
+/// Why: each counted request is its own short transaction on one hot row per bucket. In a
+/// logged table every such commit waits for a WAL flush while it still holds the row lock,
+/// so all requests of one key queue behind one fsync each (measured: ~250 requests/s on a
+/// disk with 4 ms flushes, whatever the CPU). Writes to an unlogged table make no WAL, so
+/// their commits do not wait for the disk and the lock is held for microseconds; counts
+/// stay exact and shared across instances. What is given up is only what a counter of the
+/// current minute does not need: the table is emptied after a PostgreSQL crash and is not
+/// copied to standbys (limits restart for that minute).
+pub async fn make_unlogged_pg<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<(), sqlx::Error> {
+    // One statement: the check and the change run only when the table is still logged.
+    sqlx::query(
+        "DO $$ BEGIN \
+           IF EXISTS (SELECT 1 FROM pg_class WHERE oid = 'rate_limit_counters'::regclass \
+                      AND relpersistence = 'p') THEN \
+             ALTER TABLE rate_limit_counters SET UNLOGGED; \
+           END IF; \
+         END $$",
+    )
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
 /// Forgets windows that started before `before` (unix seconds).
 pub async fn delete_before<'e, E: Executor<'e, Database = Any>>(
     ex: E,

@@ -11,8 +11,8 @@ use affilia::db::DbKind;
 
 use crate::helpers::affiliates::affiliate;
 use crate::helpers::money::{event, money_shop, verify_ledger};
-use crate::helpers::vendors::Shop;
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::vendors::{Shop, patch_program};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// Makes inserting a conversion for `cus_poison` fail inside the database, the way an
 /// unexpected database error would.
@@ -159,5 +159,32 @@ async fn a_burst_of_repeats_changes_nothing() {
     }
     assert_eq!(count(&app, &s, "/api/v1/conversions").await, 10);
     assert_eq!(count(&app, &s, "/api/v1/events").await, 10);
+    verify_ledger(&app).await;
+}
+
+/// On PostgreSQL several writer lanes commit in parallel; the events of one customer stay in
+/// one lane, in order. Many payments of few customers at once under "first payment only":
+/// each customer converts exactly once, every event is stored once, and the ledger holds.
+#[tokio::test]
+async fn parallel_lanes_keep_one_customers_events_in_order() {
+    let app = spawn_app_with(|s| s.ingest_lanes = Some(4)).await;
+    let s = money_shop(&app, "Lanes", json!({"type": "percentage", "bps": 1000})).await;
+    affiliate(&app, &s, "lanes@aff.example", "burst").await;
+    patch_program(&app, &s, json!({"conversion_kind": "first_payment"})).await;
+
+    // 8 customers, 6 payments each, all sent at once (and one resend of each first one).
+    let mut bodies: Vec<Value> = (0..48)
+        .map(|i| sale(&format!("evt_{i}"), &format!("cus_{}", i % 8), 1000 + i))
+        .collect();
+    bodies.extend((0..8).map(|i| sale(&format!("evt_{i}"), &format!("cus_{i}"), 1000 + i)));
+    let answers = join_all(bodies.iter().map(|b| event(&app, &s, b.clone()))).await;
+    for (status, body) in &answers {
+        assert!(*status == 200 || *status == 201, "{body}");
+        assert_ne!(body["status"], "failed", "{body}");
+    }
+    assert_eq!(count(&app, &s, "/api/v1/conversions").await, 8);
+    assert_eq!(count(&app, &s, "/api/v1/commissions").await, 8);
+    assert_eq!(count(&app, &s, "/api/v1/events").await, 48);
+    assert_eq!(count(&app, &s, "/api/v1/events?status=processed").await, 8);
     verify_ledger(&app).await;
 }

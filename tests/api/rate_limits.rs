@@ -341,3 +341,50 @@ async fn two_instances_on_postgresql_share_one_budget() {
     let (status, _, _) = send(&app, Some(&acme.key), Method::GET, "/api/v1/vendor", None).await;
     assert_eq!(status, 429);
 }
+
+/// On PostgreSQL the counters live in an UNLOGGED table (their commits wait for no WAL
+/// flush: README, "Rate limits"), and concurrent requests on two instances still count
+/// exactly: 60 at once against a budget of 50 let exactly 50 through.
+#[tokio::test]
+async fn postgresql_counters_are_unlogged_and_exact_under_concurrency() {
+    let app = spawn_app().await;
+    if app.db.kind() != DbKind::Postgres {
+        return;
+    }
+    let (persistence,): (String,) = sqlx::query_as(
+        "SELECT CAST(relpersistence AS TEXT) FROM pg_class WHERE relname = 'rate_limit_counters'",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(persistence, "u");
+    // Migrating again (a restart, another instance) leaves it so.
+    app.db.migrate().await.unwrap();
+
+    let other = second_instance(&app).await;
+    let acme = vendor(&app, "Acme").await;
+    fresh_window().await;
+    let (status, _, _) = send(
+        &app,
+        Some(&acme.key),
+        Method::PATCH,
+        "/api/v1/vendor",
+        Some(json!({"rate_limit_read_per_minute": 50})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let answers = futures_util::future::join_all((0..60).map(|i| {
+        let instance = if i % 2 == 0 { &app } else { &other };
+        send(
+            instance,
+            Some(&acme.key),
+            Method::GET,
+            "/api/v1/vendor",
+            None,
+        )
+    }))
+    .await;
+    let ok = answers.iter().filter(|(s, _, _)| *s == 200).count();
+    let limited = answers.iter().filter(|(s, _, _)| *s == 429).count();
+    assert_eq!((ok, limited), (50, 10));
+}

@@ -125,6 +125,7 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         trusted_proxy: false,
         log_format: LogFormat::Pretty,
         http_workers: Some(1),
+        ingest_lanes: None,
         stripe_connect_payouts: false,
         stripe_api_base: url::Url::parse("http://127.0.0.1:9").expect("static URL"),
         // High enough that no test is throttled by accident; the rate-limit tests set

@@ -1,13 +1,22 @@
-//! Group commit for billing events: one task per process stores and processes every
-//! incoming event, taking all the events waiting at that moment into one transaction with a
-//! savepoint per event.
+//! Group commit for billing events: writer tasks ("lanes") store and process every incoming
+//! event, each taking all the events waiting for it at that moment into one transaction.
 //!
 //! Why: every event is a write transaction, and SQLite has one writer. With a transaction
 //! per request, concurrent requests queue on the database lock (SQLite's busy handler
 //! sleeps between tries, leaving the lock idle) and each pays its own commit. One writer
 //! that batches what is waiting keeps the lock busy and commits once per batch: throughput
-//! grows with load instead of collapsing into lock waits. On PostgreSQL it saves a commit
-//! (a WAL flush) per event as well.
+//! grows with load instead of collapsing into lock waits. On SQLite there is one lane.
+//!
+//! PostgreSQL has no single writer, and one lane would make every event wait for the round
+//! trips of all the events before it: a batch's statements run one after another on one
+//! connection, so one lane is capped at one event per (statements × round trip) however
+//! idle the server is. There are [`PG_LANES`] lanes, each with its own connection and
+//! batches, and they commit in parallel. An event goes to the lane of its customer (a hash
+//! of vendor and customer id, else of its payment ids), so the events of one customer
+//! still run one after another, in arrival order: rules that read earlier conversions of
+//! the customer (first payment only, recurring cycles, binding the referral on the first
+//! event) see them exactly as with one writer. Events of different customers share no rows
+//! but the enrollment's, which they only read.
 //!
 //! Each event keeps its own all-or-nothing outcome. A batch runs without savepoints (they
 //! would be two more round trips per event); if any event in it fails, the batch rolls back
@@ -15,17 +24,23 @@
 //! failing event is stored as `failed` and the others are unaffected. A reply is sent only
 //! after the event's transaction committed.
 
+use std::hash::{Hash, Hasher};
+
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Guard, Ingested, Normalized};
-use crate::db::{Db, clicks::ClickRow, programs::ProgramRow};
+use crate::db::{Db, DbKind, clicks::ClickRow, programs::ProgramRow};
 use crate::domain::values::status::EventStatus;
 use crate::error::{AppError, AppResult};
 
 /// Events taken into one transaction at most (bounds the time a batch holds the lock).
 const MAX_BATCH: usize = 128;
-/// Events waiting at most before senders wait for room.
-const QUEUE: usize = 4096;
+/// Events waiting per lane at most before senders wait for room.
+const QUEUE: usize = 1024;
+/// Writer lanes on PostgreSQL (each holds a pooled connection while it writes a batch; the
+/// pool has 16, leaving the rest to the reads around each event and to other requests).
+/// Measured in `bench/RESULTS.md`.
+pub const PG_LANES: usize = 6;
 
 /// One event to store and process, with everything resolved before the transaction.
 #[derive(Debug)]
@@ -51,10 +66,10 @@ struct Waiting {
     reply: oneshot::Sender<AppResult<Ingested>>,
 }
 
-/// Handle of the ingest task; cheap to clone.
+/// Handle of the ingest lanes; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct IngestWriter {
-    tx: mpsc::Sender<Waiting>,
+    lanes: Vec<mpsc::Sender<Waiting>>,
 }
 
 impl std::fmt::Debug for Waiting {
@@ -64,22 +79,60 @@ impl std::fmt::Debug for Waiting {
 }
 
 impl IngestWriter {
-    /// Spawns the ingest task on the current Tokio runtime.
-    pub fn start(db: Db) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, rx));
-        Self { tx }
+    /// Spawns the ingest lanes on the current Tokio runtime: one on SQLite (one writer),
+    /// `pg_lanes` (default [`PG_LANES`]) on PostgreSQL.
+    pub fn start(db: Db, pg_lanes: Option<usize>) -> Self {
+        let n = match db.kind() {
+            DbKind::Sqlite => 1,
+            DbKind::Postgres => pg_lanes.unwrap_or(PG_LANES),
+        };
+        Self::with_lanes(db, n)
+    }
+
+    /// Spawns `n` lanes (at least one).
+    pub fn with_lanes(db: Db, n: usize) -> Self {
+        let lanes = (0..n.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(run(db.clone(), rx));
+                tx
+            })
+            .collect();
+        Self { lanes }
     }
 
     /// Stores and processes `job`; returns once its batch committed.
     pub(super) async fn submit(&self, job: Job) -> AppResult<Ingested> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Waiting { job, reply })
+        let lane = &self.lanes[lane_of(&job, self.lanes.len())];
+        lane.send(Waiting { job, reply })
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+}
+
+/// The lane of an event: by its customer, so one customer's events keep their order (see
+/// the module docs); an event without a customer by its payment ids, else its event id.
+fn lane_of(job: &Job, lanes: usize) -> usize {
+    if lanes <= 1 {
+        return 0;
+    }
+    let e = &job.event;
+    let key = e
+        .customer_id
+        .as_deref()
+        .or(e.invoice_id.as_deref())
+        .or(e.payment_intent_id.as_deref())
+        .or(e.charge_id.as_deref())
+        .or(e.subscription_id.as_deref())
+        .unwrap_or(&job.event_id);
+    // DefaultHasher with its fixed keys: the same customer maps to the same lane for the
+    // life of the process, which is all the ordering needs.
+    let mut h = std::hash::DefaultHasher::new();
+    job.program.vendor_id.hash(&mut h);
+    key.hash(&mut h);
+    usize::try_from(h.finish() % lanes as u64).unwrap_or(0)
 }
 
 fn stopped() -> AppError {

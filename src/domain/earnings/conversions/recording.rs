@@ -232,22 +232,16 @@ pub(super) async fn record(
         });
     }
     ledger::earned(conn, vendor_id, &commissions).await?;
-    db::events::insert(
-        &mut *conn,
-        vendor_id,
+    let mut events = vec![(
         "conversion.created",
-        &conversion_json(&conversion, &commissions).to_string(),
-    )
-    .await?;
-    for m in &commissions {
-        db::events::insert(
-            &mut *conn,
-            vendor_id,
-            "commission.created",
-            &commission_json(m).to_string(),
-        )
-        .await?;
-    }
+        conversion_json(&conversion, &commissions).to_string(),
+    )];
+    events.extend(
+        commissions
+            .iter()
+            .map(|m| ("commission.created", commission_json(m).to_string())),
+    );
+    db::events::insert_all(conn, vendor_id, &events).await?;
     Ok((conversion, commissions))
 }
 
