@@ -106,7 +106,9 @@ enum Msg {
 pub async fn load(db: &Db, vendor: &str, spec: &Spec) -> anyhow::Result<Report> {
     let vendor = crate::domain::tenancy::vendors::find(db, vendor)
         .await
-        .map_err(|_| anyhow::anyhow!("no vendor {vendor:?} (create it with `affilia admin create-vendor`)"))?;
+        .map_err(|_| {
+            anyhow::anyhow!("no vendor {vendor:?} (create it with `affilia admin create-vendor`)")
+        })?;
     if bulk::vendor_has_affiliates(db.pool(), &vendor.id).await? {
         anyhow::bail!(
             "vendor {} already has affiliates; load the dataset into a new vendor",
@@ -141,9 +143,8 @@ pub async fn load(db: &Db, vendor: &str, spec: &Spec) -> anyhow::Result<Report> 
     let (tx, rx) = mpsc::channel::<Msg>(8);
     let spec_gen = spec.clone();
     let program_gen = program.clone();
-    let generator = std::thread::spawn(move || {
-        Generator::new(spec_gen, program_gen, code_prefix).run(&tx)
-    });
+    let generator =
+        std::thread::spawn(move || Generator::new(spec_gen, program_gen, code_prefix).run(&tx));
     let mut conn = db.pool().acquire().await?;
     bulk::tune_for_load(&mut conn, db.kind()).await?;
     let written = write_all(&mut conn, db.kind(), rx).await;
@@ -494,7 +495,10 @@ impl Generator {
                     Val::Text(format!("{first}.{last}.a{i}@{}", rng.pick(synth::DOMAINS))),
                     Val::Text(format!("{} {}", capitalize(first), capitalize(last))),
                     Val::NullText,
-                    Val::from(rng.chance(0.5).then(|| format!("https://{last}{i}.example.net"))),
+                    Val::from(
+                        rng.chance(0.5)
+                            .then(|| format!("https://{last}{i}.example.net")),
+                    ),
                     Val::Str("I write about SaaS tools for small teams."),
                     Val::Str(if rejected { "rejected" } else { "pending" }),
                     Val::from(rejected.then(|| "Not a fit for the program".to_owned())),
@@ -638,7 +642,10 @@ impl Generator {
             .weights
             .iter()
             .enumerate()
-            .fold((0, f64::MIN), |best, (i, w)| if *w > best.1 { (i, *w) } else { best });
+            .fold(
+                (0, f64::MIN),
+                |best, (i, w)| if *w > best.1 { (i, *w) } else { best },
+            );
         &self.affs[top.0]
     }
 
@@ -844,8 +851,7 @@ impl<'a> Sim<'a> {
             let gross = synth::PLANS[rng.weighted(&plan_weights)].0;
             let subscription_id = (cycles > 1).then(|| format!("sub_ld{:010}", *seq));
             for c in 0..cycles as i64 {
-                let occurred_at =
-                    (first + c * 30 * DAY_MS + rng.range(0, DAY_MS / 12)).min(latest);
+                let occurred_at = (first + c * 30 * DAY_MS + rng.range(0, DAY_MS / 12)).min(latest);
                 self.convs.push(Conv {
                     id: synth::id("cnv", occurred_at, rng),
                     referral_id: referral_id.clone(),
@@ -991,7 +997,9 @@ impl<'a> Sim<'a> {
             let (conversion_id, commission_id) = match conv.map(|c| &self.convs[c]) {
                 Some(c) => (
                     Val::Text(c.id.clone()),
-                    c.com.as_ref().map_or(Val::NullText, |m| Val::Text(m.id.clone())),
+                    c.com
+                        .as_ref()
+                        .map_or(Val::NullText, |m| Val::Text(m.id.clone())),
                 ),
                 None => (Val::NullText, Val::NullText),
             };
@@ -1253,9 +1261,7 @@ impl<'a> Sim<'a> {
 
     /// Whether the next payout run pays this affiliate.
     fn payable(&self) -> bool {
-        self.a.status == "active"
-            && self.a.has_method
-            && self.available >= self.p.min_payout_cents
+        self.a.status == "active" && self.a.has_method && self.available >= self.p.min_payout_cents
     }
 
     /// Writes the affiliate's rows, parents first.

@@ -115,7 +115,8 @@ const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 /// generated rows sort by their own time, and whose random part comes from `rng`.
 pub fn id(prefix: &str, ms: i64, rng: &mut Rng) -> String {
     let random = (u128::from(rng.next_u64()) << 16) ^ u128::from(rng.next_u64() & 0xFFFF);
-    let value = (u128::from(ms.max(0) as u64 & 0xFFFF_FFFF_FFFF) << 80) | (random & ((1 << 80) - 1));
+    let value =
+        (u128::from(ms.max(0) as u64 & 0xFFFF_FFFF_FFFF) << 80) | (random & ((1 << 80) - 1));
     let mut out = String::with_capacity(prefix.len() + 27);
     out.push_str(prefix);
     out.push('_');
@@ -142,17 +143,16 @@ pub const DAY_MS: i64 = 86_400_000;
 pub const FIRST: &[&str] = &[
     "ada", "alan", "amara", "anna", "ben", "carla", "chen", "dara", "david", "elena", "emma",
     "farid", "grace", "hana", "ivan", "jade", "jane", "jon", "kai", "lea", "leo", "lina", "marc",
-    "maya", "mia", "nadia", "noah", "olga", "omar", "paul", "priya", "rosa", "sam", "sara",
-    "theo", "uma", "vera", "wei", "yara", "zoe",
+    "maya", "mia", "nadia", "noah", "olga", "omar", "paul", "priya", "rosa", "sam", "sara", "theo",
+    "uma", "vera", "wei", "yara", "zoe",
 ];
 
 /// Last names for generated people.
 pub const LAST: &[&str] = &[
-    "adams", "bauer", "costa", "dubois", "evans", "fischer", "garcia", "hansen", "ito",
-    "jensen", "khan", "larsen", "meyer", "novak", "okafor", "petrov", "quinn", "rossi", "silva",
-    "tanaka", "ueda", "varga", "weber", "xu", "young", "zhang", "moreau", "nakamura", "oliveira",
-    "kowalski", "lopez", "murphy", "nguyen", "patel", "reyes", "schmidt", "smith", "wilson",
-    "walker", "kim",
+    "adams", "bauer", "costa", "dubois", "evans", "fischer", "garcia", "hansen", "ito", "jensen",
+    "khan", "larsen", "meyer", "novak", "okafor", "petrov", "quinn", "rossi", "silva", "tanaka",
+    "ueda", "varga", "weber", "xu", "young", "zhang", "moreau", "nakamura", "oliveira", "kowalski",
+    "lopez", "murphy", "nguyen", "patel", "reyes", "schmidt", "smith", "wilson", "walker", "kim",
 ];
 
 /// Email domains of generated people.
@@ -214,6 +214,9 @@ mod tests {
             counts[table.draw(&mut r)] += 1;
         }
         assert_eq!(counts[1], 0);
-        assert!((counts[2] as f64 / counts[0] as f64 - 3.0).abs() < 0.2, "{counts:?}");
+        assert!(
+            (counts[2] as f64 / counts[0] as f64 - 3.0).abs() < 0.2,
+            "{counts:?}"
+        );
     }
 }

@@ -503,7 +503,11 @@ mod tests {
             &LEDGER_ENTRIES,
             &PAYOUTS,
         ] {
-            assert!(rows_per_statement(t) * t.columns.len() <= 32_766, "{}", t.name);
+            assert!(
+                rows_per_statement(t) * t.columns.len() <= 32_766,
+                "{}",
+                t.name
+            );
         }
     }
 }

@@ -12,6 +12,7 @@ mod applications;
 mod branding;
 mod cli;
 mod dashboard_auth;
+mod dataset;
 mod deals_links;
 mod email;
 mod host_routing;
