@@ -35,6 +35,7 @@ case $SCALE in
     *) echo "error: SCALE must be quick or full" >&2; exit 2 ;;
 esac
 # Any of the three may be overridden (smoke runs).
+[[ -n ${AFFILIATES_OVERRIDE:-}${CLICKS_OVERRIDE:-}${CONVERSIONS_OVERRIDE:-} ]] && SCALE=custom
 AFFILIATES=${AFFILIATES_OVERRIDE:-$AFFILIATES}
 CLICKS=${CLICKS_OVERRIDE:-$CLICKS}
 CONVERSIONS=${CONVERSIONS_OVERRIDE:-$CONVERSIONS}

@@ -386,7 +386,7 @@ pub async fn insert(
     values: &[Val],
 ) -> Result<u64, sqlx::Error> {
     let cols = table.columns.len();
-    if values.len() % cols != 0 {
+    if !values.len().is_multiple_of(cols) {
         return Err(sqlx::Error::Protocol(format!(
             "{} values for {} rows of {cols} columns",
             values.len(),
