@@ -134,6 +134,35 @@ enum AdminCommand {
         #[arg(long, env = "AFFILIA_NEW_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// Fill a vendor's default program with a generated year of activity for benchmarks:
+    /// affiliates in mixed states, clicks over 12 months, referred customers, conversions
+    /// (refunds and rejections included), commissions, monthly payouts and their balanced
+    /// ledger lines, written straight into the database. The vendor must have no
+    /// affiliates yet. Deterministic for a given --seed and --now-ms.
+    LoadDataset {
+        /// Vendor id or slug (create it with create-vendor first).
+        #[arg(long)]
+        vendor: String,
+        /// Affiliates to create.
+        #[arg(long, default_value_t = 100_000)]
+        affiliates: u64,
+        /// Clicks over the year.
+        #[arg(long, default_value_t = 10_000_000)]
+        clicks: u64,
+        /// Conversions over the year.
+        #[arg(long, default_value_t = 1_000_000)]
+        conversions: u64,
+        /// Seed of every random choice.
+        #[arg(long, default_value_t = 19)]
+        seed: u64,
+        /// End of the generated year, unix milliseconds (default: now).
+        #[arg(long)]
+        now_ms: Option<i64>,
+        /// Print the report as JSON (ids of the busiest and a typical affiliate, rows per
+        /// table, timings) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve a vendor's affiliate portal on its own host name as well.
     AddDomain {
         /// Vendor id or slug.
@@ -383,6 +412,44 @@ async fn admin(cmd: AdminCommand, db: &Db, settings: &Settings) -> anyhow::Resul
         AdminCommand::ResetPassword { email, password } => {
             let user = staff::reset_password(db, &email, &password).await?;
             println!("password updated for {}", user.email);
+        }
+        AdminCommand::LoadDataset {
+            vendor,
+            affiliates,
+            clicks,
+            conversions,
+            seed,
+            now_ms,
+            json,
+        } => {
+            let spec = crate::dataset::Spec {
+                affiliates,
+                clicks,
+                conversions,
+                seed,
+                now_ms: now_ms.unwrap_or_else(crate::db::now_ms),
+            };
+            let report = crate::dataset::load(db, &vendor, &spec).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for (table, n) in &report.rows {
+                    println!("{table}: {n}");
+                }
+                println!("payable affiliates: {}", report.payable_affiliates);
+                println!(
+                    "busiest affiliate: {} ({})",
+                    report.busiest_affiliate_id, report.busiest_affiliate_email
+                );
+                println!(
+                    "typical affiliate: {} ({})",
+                    report.typical_affiliate_id, report.typical_affiliate_email
+                );
+                println!(
+                    "loaded in {:.1} s, statistics refreshed in {:.1} s",
+                    report.load_seconds, report.analyze_seconds
+                );
+            }
         }
         AdminCommand::AddDomain { vendor, host } => {
             let vendor = vendors::find(db, &vendor).await.context("no such vendor")?;

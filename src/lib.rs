@@ -8,12 +8,14 @@
 //! * [`cli`]: the `affilia` subcommands;
 //! * [`db`]: the pool, migrations and every SQL statement, one module per aggregate;
 //! * [`domain`]: validated types and business services;
+//! * [`dataset`]: the large-dataset loader for benchmarks (`affilia admin load-dataset`);
 //! * [`http`]: the actix-web application, middleware and the three surfaces;
 //! * [`jobs`]: the background worker (email delivery and, later, other jobs).
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod dataset;
 pub mod db;
 pub mod domain;
 pub mod error;

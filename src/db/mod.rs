@@ -13,6 +13,7 @@ pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod billing_events;
+pub mod bulk;
 pub mod clicks;
 pub mod commissions;
 pub mod consumers;

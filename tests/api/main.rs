@@ -13,6 +13,7 @@ mod branding;
 mod cli;
 mod click_spill;
 mod dashboard_auth;
+mod dataset;
 mod deals_links;
 mod email;
 mod host_routing;
