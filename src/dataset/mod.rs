@@ -75,7 +75,7 @@ pub struct Report {
     pub typical_affiliate_email: String,
     /// Seconds spent loading rows.
     pub load_seconds: f64,
-    /// Seconds spent refreshing planner statistics afterwards.
+    /// Seconds spent rebuilding the click rollups and refreshing planner statistics afterwards.
     pub analyze_seconds: f64,
 }
 
@@ -101,8 +101,8 @@ enum Msg {
     RunCounts(Vec<(String, i64)>),
 }
 
-/// Fills the vendor (id or slug) with `spec`'s dataset, then refreshes the planner's
-/// statistics. The vendor must have no affiliates yet.
+/// Fills the vendor (id or slug) with `spec`'s dataset, then rebuilds its click rollups and
+/// refreshes the planner's statistics. The vendor must have no affiliates yet.
 pub async fn load(db: &Db, vendor: &str, spec: &Spec) -> anyhow::Result<Report> {
     let vendor = crate::domain::tenancy::vendors::find(db, vendor)
         .await
@@ -154,6 +154,11 @@ pub async fn load(db: &Db, vendor: &str, spec: &Spec) -> anyhow::Result<Report> 
     let rows = written?;
     let load_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
+    // The loader writes clicks straight into the table, past `insert_batch`, which keeps the
+    // click rollups in step: rebuild them so analytics and `ledger verify` agree.
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    crate::db::rollups::rebuild(&mut tx, &vendor.id).await?;
+    tx.commit().await?;
     bulk::analyze(&mut conn, db.kind()).await?;
     bulk::untune(&mut conn, db.kind()).await?;
     let analyze_seconds = started.elapsed().as_secs_f64();
