@@ -9,7 +9,8 @@
 //! * [`db`]: the pool, migrations and every SQL statement, one module per aggregate;
 //! * [`domain`]: validated types and business services;
 //! * [`http`]: the actix-web application, middleware and the three surfaces;
-//! * [`jobs`]: the background worker (email delivery and, later, other jobs).
+//! * [`jobs`]: the background worker (email delivery and, later, other jobs);
+//! * [`monitoring`]: Prometheus metrics (names, recorder, scrape text).
 
 pub mod app;
 pub mod cli;
@@ -19,4 +20,5 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod monitoring;
 pub mod telemetry;

@@ -30,6 +30,8 @@ pub struct TestApp {
     pub client: Client,
     pub secret_hex: String,
     pub state: actix_web::web::Data<affilia::http::AppState>,
+    /// The metrics-only listener, when the test set `metrics_bind`.
+    pub metrics_addr: Option<SocketAddr>,
     _guard: DbGuard,
 }
 
@@ -132,6 +134,8 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         api_rate_limit_read: 1_000_000,
         api_rate_limit_write: 1_000_000,
         allow_private_webhook_urls: false,
+        metrics_token: None,
+        metrics_bind: None,
     }
 }
 
@@ -161,9 +165,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     settings.base_url = url::Url::parse(&format!("http://{addr}")).expect("base URL");
     let app = Application::build_with_listener(settings, db.clone(), listener).expect("build app");
     let state = app.state();
+    let metrics_addr = app
+        .metrics_port()
+        .map(|port| SocketAddr::from(([127, 0, 0, 1], port)));
     tokio::spawn(app.run_until_stopped());
     TestApp {
         state,
+        metrics_addr,
         addr,
         smtp_url,
         db,
@@ -190,6 +198,7 @@ pub async fn second_instance(first: &TestApp) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         state,
+        metrics_addr: None,
         addr,
         smtp_url: None,
         db,

@@ -102,6 +102,31 @@ impl ClickWriter {
     pub fn written(&self) -> u64 {
         self.counts.written.load(Ordering::Relaxed)
     }
+
+    /// Everything the writer can tell about itself now (the metrics scrape reads this).
+    pub fn stats(&self) -> WriterStats {
+        let capacity = self.tx.max_capacity();
+        WriterStats {
+            written: self.written(),
+            dropped: self.dropped(),
+            // A pending flush request takes a slot too; close enough for a gauge.
+            queued: capacity.saturating_sub(self.tx.capacity()),
+            capacity,
+        }
+    }
+}
+
+/// A snapshot of the click writer's counters and queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Clicks stored since start.
+    pub written: u64,
+    /// Clicks dropped since start (queue full, or the database kept failing).
+    pub dropped: u64,
+    /// Clicks waiting in the queue now.
+    pub queued: usize,
+    /// Clicks the queue holds at most.
+    pub capacity: usize,
 }
 
 async fn run(db: Db, mut rx: mpsc::Receiver<Msg>, counts: Arc<Counts>) {
