@@ -117,7 +117,36 @@ fn describe() {
     metrics::describe_counter!(WEBHOOK_DELIVERIES, "Webhook delivery attempts, by outcome.");
     metrics::describe_gauge!(BUILD_INFO, "Always 1; the version is a label.");
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    // Every outcome starts at 0, so `rate()` and `increase()` see the first event instead of
+    // a series appearing from nowhere.
+    for source in INGEST_SOURCES {
+        for outcome in INGEST_OUTCOMES {
+            metrics::counter!(INGEST_EVENTS, "source" => source, "outcome" => outcome).increment(0);
+        }
+    }
+    for outcome in EMAIL_OUTCOMES {
+        metrics::counter!(EMAIL_DELIVERIES, "outcome" => outcome).increment(0);
+    }
+    for outcome in WEBHOOK_OUTCOMES {
+        metrics::counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(0);
+    }
 }
+
+/// The ingest doors, as `source` labels.
+const INGEST_SOURCES: [&str; 3] = ["api", "stripe", "manual"];
+/// What can become of a billing event, as `outcome` labels.
+const INGEST_OUTCOMES: [&str; 6] = [
+    "processed",
+    "ignored",
+    "failed",
+    "duplicate",
+    "rejected",
+    "error",
+];
+/// Email delivery attempt outcomes.
+const EMAIL_OUTCOMES: [&str; 4] = ["sent", "mailbox", "retried", "failed"];
+/// Webhook delivery attempt outcomes.
+const WEBHOOK_OUTCOMES: [&str; 3] = ["succeeded", "retried", "failed"];
 
 /// Counts one billing event outcome; `source` is one of the ingest doors.
 pub fn count_ingest(source: &str, outcome: &'static str) {

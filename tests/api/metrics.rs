@@ -117,7 +117,12 @@ async fn the_main_listener_asks_for_the_token() {
     let other_host = app.client_for_host("node-7.internal");
     let url = app.host_url("node-7.internal", "/metrics");
     assert_eq!(other_host.get(&url).send().await.unwrap().status(), 401);
-    let res = other_host.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+    let res = other_host
+        .get(&url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }
 
@@ -293,4 +298,61 @@ async fn a_separate_listener_serves_only_metrics_without_a_token() {
         .unwrap();
     let health = [("route", "/healthz"), ("status", "200")];
     assert!(sample(&text, "affilia_http_requests_total", &health).is_some_and(|n| n >= 1.0));
+}
+
+#[tokio::test]
+async fn webhook_attempts_and_the_outbox_are_counted() {
+    let app = spawn_app_with(|s| {
+        s.metrics_token = Some(Secret::new(TOKEN.to_owned()));
+        s.allow_private_webhook_urls = true;
+    })
+    .await;
+    let v = crate::helpers::vendors::vendor(&app, "Hooks").await;
+    // Nothing listens on the discard port: the attempt fails and is retried later.
+    let (status, body) = app
+        .call(
+            &v.key,
+            Method::POST,
+            "/api/v1/webhook-endpoints",
+            Some(json!({"url": "http://127.0.0.1:9/hook", "description": "down", "events": ["*"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .call(
+            &v.key,
+            Method::POST,
+            "/api/v1/applications",
+            Some(json!({"email": "jane@hooks.test", "name": "Jane Smith"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .call(
+            &v.key,
+            Method::POST,
+            &format!("/api/v1/applications/{id}/review"),
+            Some(json!({"action": "approve", "code": "HOOKS20"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.run_jobs().await;
+
+    let text = scrape(&app).await;
+    let retried = [("outcome", "retried")];
+    assert!(
+        sample(&text, "affilia_webhook_deliveries_total", &retried).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    let outbox = [("kind", "webhook_delivery")];
+    let pending = sample(&text, "affilia_jobs_pending", &outbox);
+    assert!(pending.is_some_and(|n| n >= 1.0), "{text}");
+    // Waiting for its retry, not due yet.
+    assert_eq!(sample(&text, "affilia_jobs_due", &outbox), Some(0.0));
+    // Every outcome is there from the start, at zero or more.
+    for outcome in ["succeeded", "failed"] {
+        let labels = [("outcome", outcome)];
+        assert!(sample(&text, "affilia_webhook_deliveries_total", &labels).is_some());
+    }
 }
