@@ -8,7 +8,7 @@ use actix_session::SessionMiddleware;
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
@@ -37,6 +37,8 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// The metrics-only listener (`--metrics-bind`) and its port.
+    metrics: Option<(Server, u16)>,
 }
 
 impl Application {
@@ -63,6 +65,18 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
+        let metrics_on = settings.metrics_enabled();
+        if metrics_on {
+            crate::monitoring::install();
+        }
+        let metrics_route = settings.metrics_token.is_some();
+        let metrics_listener = match &settings.metrics_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .with_context(|| format!("cannot listen on {addr} (metrics)"))?,
+            ),
+            None => None,
+        };
         let key = Key::derive_from(settings.secret_key.expose());
         let secure = settings.secure_cookies();
         let workers = settings.http_workers;
@@ -127,6 +141,14 @@ impl Application {
                 )
                 .service(
                     web::scope("")
+                        .configure(|cfg| {
+                            if metrics_route {
+                                cfg.route(
+                                    http::metrics::PATH,
+                                    web::get().to(http::metrics::scrape_with_token),
+                                );
+                            }
+                        })
                         .configure(http::routes)
                         .default_service(web::to(http::not_found))
                         // The last `wrap` runs first: request id → headers → host → HTMX
@@ -140,17 +162,39 @@ impl Application {
                         .wrap(from_fn(security_headers))
                         .wrap(from_fn(request_id)),
                 )
+                // Outermost, when on, so they time everything, referral redirects included.
+                .wrap(Condition::new(metrics_on, from_fn(http::metrics::record)))
         })
         .listen(listener)?
         .shutdown_timeout(30);
         if let Some(n) = workers {
             server = server.workers(n);
         }
+        let metrics = match metrics_listener {
+            Some(listener) => {
+                let metrics_port = listener.local_addr()?.port();
+                let source = http::metrics::Source {
+                    db: state.db.clone(),
+                    clicks: Some(state.tracker.clicks.clone()),
+                };
+                Some((
+                    http::metrics::metrics_server(listener, source)?,
+                    metrics_port,
+                ))
+            }
+            None => None,
+        };
         Ok(Self {
             port,
             server: server.run(),
             state,
+            metrics,
         })
+    }
+
+    /// The port of the metrics-only listener, when `--metrics-bind` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     /// The port the server listens on.
@@ -166,7 +210,16 @@ impl Application {
     /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish (up to 30 s) and
     /// writes the clicks still queued.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // The metrics listener handles no signals; it stops when the main server has.
+        let metrics = self.metrics.map(|(server, _)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let served = self.server.await;
+        if let Some(handle) = metrics {
+            handle.stop(true).await;
+        }
         self.state.tracker.clicks.shutdown().await;
         served
     }

@@ -286,6 +286,25 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     let mailer = Mailer::from_url(settings.smtp_url.as_ref().map(|s| s.expose().as_str()))?;
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
+    // A worker has no main listener: `--metrics-bind` is its only way to show metrics (email
+    // and webhook outcomes, queues, its pool); a token alone changes nothing here.
+    let metrics = match &settings.metrics_bind {
+        Some(addr) => {
+            crate::monitoring::install();
+            let listener = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("cannot listen on {addr} (metrics)"))?;
+            let source = crate::http::metrics::Source {
+                db: db.clone(),
+                clicks: None,
+            };
+            let server = crate::http::metrics::metrics_server(listener, source)?;
+            let handle = server.handle();
+            tokio::spawn(server);
+            tracing::info!(address = %addr, "serving /metrics");
+            Some(handle)
+        }
+        None => None,
+    };
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(
         Worker::new(db.clone(), mailer)
@@ -296,6 +315,9 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("stopping: finishing the job in flight");
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+    if let Some(handle) = metrics {
+        handle.stop(true).await;
+    }
     db.close().await;
     Ok(())
 }

@@ -147,6 +147,24 @@ pub struct SettingsArgs {
     #[arg(long, env = "AFFILIA_CLICK_QUEUE_WAIT_MS", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub click_queue_wait_ms: Option<u64>,
+
+    /// Serve Prometheus metrics at `/metrics` on the main listener, to requests carrying
+    /// `Authorization: Bearer <token>` (at least 16 characters). Without this flag and
+    /// without --metrics-bind, metrics are off and `/metrics` answers 404.
+    #[arg(
+        long,
+        env = "AFFILIA_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<String>,
+
+    /// Serve Prometheus metrics at `/metrics` on a separate address (e.g. 127.0.0.1:9100)
+    /// that serves nothing else and asks for no token: keep it on a private network.
+    #[arg(long, env = "AFFILIA_METRICS_BIND", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_bind: Option<String>,
 }
 
 /// How log lines are written.
@@ -223,6 +241,10 @@ pub struct Settings {
     pub click_queue: usize,
     /// How long a redirect waits for room in a full click queue before spilling.
     pub click_queue_wait: std::time::Duration,
+    /// Bearer token that opens `/metrics` on the main listener; `None`: no `/metrics` there.
+    pub metrics_token: Option<Secret<String>>,
+    /// Address of the metrics-only listener; `None`: no such listener.
+    pub metrics_bind: Option<String>,
 }
 
 /// The layers merged by figment; every field optional so a file may set any subset.
@@ -247,7 +269,13 @@ struct Raw {
     allow_private_webhook_urls: Option<bool>,
     click_queue: Option<usize>,
     click_queue_wait_ms: Option<u64>,
+    metrics_token: Option<String>,
+    metrics_bind: Option<String>,
 }
+
+/// Shortest metrics token accepted: a short token could be guessed by a scraper of the
+/// public listener.
+pub const MIN_METRICS_TOKEN_LEN: usize = 16;
 
 /// Default API reads per minute per key (seed 004).
 pub const DEFAULT_API_RATE_LIMIT_READ: u32 = 120;
@@ -358,7 +386,17 @@ impl Settings {
                 crate::domain::attribution::tracking::writer::WAIT,
                 std::time::Duration::from_millis,
             ),
+            metrics_token: metrics_token(raw.metrics_token)?,
+            metrics_bind: raw
+                .metrics_bind
+                .map(|b| b.trim().to_owned())
+                .filter(|b| !b.is_empty()),
         })
+    }
+
+    /// Whether Prometheus metrics are collected (a token or a metrics listener is set).
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics_token.is_some() || self.metrics_bind.is_some()
     }
 
     /// Whether emails stay in the dashboard's dev mailbox (no SMTP server configured).
@@ -370,6 +408,20 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.base_url.scheme() == "https"
     }
+}
+
+/// An empty token means "not set" (an empty environment variable); a short one is refused.
+fn metrics_token(raw: Option<String>) -> anyhow::Result<Option<Secret<String>>> {
+    let Some(token) = raw.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if token.chars().count() < MIN_METRICS_TOKEN_LEN {
+        bail!("AFFILIA_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LEN} characters");
+    }
+    if !token.chars().all(|c| c.is_ascii_graphic()) {
+        bail!("AFFILIA_METRICS_TOKEN must be printable ASCII without spaces");
+    }
+    Ok(Some(Secret::new(token)))
 }
 
 /// A budget of at least one request: 0 would refuse every API call.
@@ -461,6 +513,36 @@ mod tests {
                 ..Raw::default()
             })
             .is_err()
+        );
+    }
+
+    #[test]
+    fn metrics_are_off_unless_a_token_or_address_is_set() {
+        let load = |token: Option<&str>, bind: Option<&str>| {
+            Settings::from_raw(Raw {
+                secret_key: Some("ab".repeat(32)),
+                metrics_token: token.map(str::to_owned),
+                metrics_bind: bind.map(str::to_owned),
+                ..Raw::default()
+            })
+        };
+        assert_eq!(
+            load(None, None).map(|s| s.metrics_enabled()).ok(),
+            Some(false)
+        );
+        assert_eq!(
+            load(Some(""), Some(" ")).map(|s| s.metrics_enabled()).ok(),
+            Some(false)
+        );
+        assert!(load(Some("short"), None).is_err());
+        assert!(load(Some("has a space in the token"), None).is_err());
+        let on = load(Some("0123456789abcdef"), None).ok();
+        assert_eq!(on.as_ref().map(Settings::metrics_enabled), Some(true));
+        assert_eq!(
+            load(None, Some("127.0.0.1:9100"))
+                .map(|s| s.metrics_enabled())
+                .ok(),
+            Some(true)
         );
     }
 

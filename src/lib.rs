@@ -10,7 +10,8 @@
 //! * [`domain`]: validated types and business services;
 //! * [`dataset`]: the large-dataset loader for benchmarks (`affilia admin load-dataset`);
 //! * [`http`]: the actix-web application, middleware and the three surfaces;
-//! * [`jobs`]: the background worker (email delivery and, later, other jobs).
+//! * [`jobs`]: the background worker (email delivery and, later, other jobs);
+//! * [`monitoring`]: Prometheus metrics (names, recorder, scrape text).
 
 pub mod app;
 pub mod cli;
@@ -21,4 +22,5 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod monitoring;
 pub mod telemetry;

@@ -149,3 +149,33 @@ pub async fn release<'e, E: Executor<'e, Database = Any>>(
     .await?;
     Ok(())
 }
+
+/// Pending work of one kind (the metrics scrape's queue gauges).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Backlog {
+    /// Job kind (or `webhook_delivery` for the webhook outbox).
+    pub kind: String,
+    /// Pending items, retries that are not due yet included.
+    pub pending: i64,
+    /// Pending items due at the time asked about.
+    pub due: i64,
+    /// When the longest-waiting due item became due (unix ms); `None` when nothing is due.
+    pub oldest_due_at: Option<i64>,
+}
+
+/// Pending jobs grouped by kind, as of `now`. Reads only pending rows through
+/// `ix_jobs__due (status, run_at)`: done and failed jobs are never touched.
+pub async fn backlog<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    now: i64,
+) -> Result<Vec<Backlog>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT kind, COUNT(*) AS pending, \
+                CAST(SUM(CASE WHEN run_at <= $1 THEN 1 ELSE 0 END) AS BIGINT) AS due, \
+                MIN(CASE WHEN run_at <= $1 THEN run_at END) AS oldest_due_at \
+         FROM jobs WHERE status = 'pending' GROUP BY kind ORDER BY kind",
+    )
+    .bind(now)
+    .fetch_all(ex)
+    .await
+}

@@ -606,3 +606,20 @@ pub async fn owner_emails<'e, E: Executor<'e, Database = Any>>(
     .fetch_all(ex)
     .await
 }
+
+/// The webhook outbox as one [`super::jobs::Backlog`] of kind `webhook_delivery`, as of
+/// `now` (pending rows only, through `ix_webhook_deliveries__due`).
+pub async fn backlog<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    now: i64,
+) -> Result<super::jobs::Backlog, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT 'webhook_delivery' AS kind, COUNT(*) AS pending, \
+                CAST(COALESCE(SUM(CASE WHEN next_attempt_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS due, \
+                MIN(CASE WHEN next_attempt_at <= $1 THEN next_attempt_at END) AS oldest_due_at \
+         FROM webhook_deliveries WHERE status = 'pending'",
+    )
+    .bind(now)
+    .fetch_one(ex)
+    .await
+}

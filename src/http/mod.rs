@@ -8,6 +8,7 @@ pub mod embed;
 pub mod extract;
 pub mod health;
 pub mod mcp;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pages;

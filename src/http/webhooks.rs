@@ -24,7 +24,26 @@ pub async fn stripe_event(
     program_id: web::Path<String>,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
-    let program = db::programs::by_id_any_vendor(state.db.pool(), &program_id)
+    let mut reached_pipeline = false;
+    let answer = receive(&req, &state, &program_id, &body, &mut reached_pipeline).await;
+    // The pipeline counts what reaches it; count the refusals before it here.
+    if let Err(e) = &answer
+        && !reached_pipeline
+        && !matches!(e, AppError::Internal(_))
+    {
+        billing::count_rejected("stripe");
+    }
+    answer
+}
+
+async fn receive(
+    req: &HttpRequest,
+    state: &AppState,
+    program_id: &str,
+    body: &[u8],
+    reached_pipeline: &mut bool,
+) -> AppResult<HttpResponse> {
+    let program = db::programs::by_id_any_vendor(state.db.pool(), program_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let Some(secret) = program.stripe_webhook_secret.as_deref() else {
@@ -34,15 +53,15 @@ pub async fn stripe_event(
     };
     stripe::verify(
         header_str(
-            &req,
+            req,
             actix_web::http::header::HeaderName::from_static("stripe-signature"),
         ),
-        &body,
+        body,
         secret,
         chrono::Utc::now().timestamp(),
     )
     .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let raw = std::str::from_utf8(&body)
+    let raw = std::str::from_utf8(body)
         .map_err(|_| AppError::BadRequest("the body is not UTF-8 JSON".into()))?;
     let done = match stripe::normalize(raw) {
         Ok((envelope, event)) => {
@@ -55,6 +74,7 @@ pub async fn stripe_event(
                 event_type: &envelope.r#type,
                 payload: raw,
             };
+            *reached_pipeline = true;
             billing::ingest(
                 &state.db,
                 &state.tracker,
@@ -82,6 +102,7 @@ pub async fn stripe_event(
                 payload: raw,
             };
             let created = envelope.get("created").and_then(Value::as_i64).unwrap_or(0);
+            *reached_pipeline = true;
             billing::store_unreadable(&state.db, &program, &door, created * 1000, &message).await?
         }
     };

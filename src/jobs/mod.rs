@@ -23,6 +23,9 @@ use tokio::sync::watch;
 use crate::db::{self, Db, jobs::ClaimedJob};
 use mailer::Mailer;
 
+/// Every job kind the worker runs (the metrics report each, at zero when none is pending).
+pub const KINDS: [&str; 1] = [send_email::KIND];
+
 /// How long a claim lasts; longer than any job may take (SMTP times out after 30 s).
 const LEASE_MS: i64 = 5 * 60 * 1000;
 /// Jobs claimed at once.

@@ -12,6 +12,14 @@ use crate::jobs::{Outcome, Settled, settle};
 /// The job kind.
 pub const KIND: &str = mail::SEND_EMAIL_JOB;
 
+/// The `outcome` of an attempt that gave up.
+const EMAIL_FAILED: &str = "failed";
+
+/// Counts an attempt's outcome (`affilia_email_deliveries_total`).
+fn count(outcome: &'static str) {
+    metrics::counter!(crate::monitoring::EMAIL_DELIVERIES, "outcome" => outcome).increment(1);
+}
+
 #[derive(Deserialize)]
 struct Payload {
     email_id: String,
@@ -32,6 +40,7 @@ pub async fn run(
         None => None,
     };
     let Some(email) = email else {
+        count(EMAIL_FAILED);
         let mut tx = db.begin().await?;
         settle(
             &mut tx,
@@ -81,6 +90,12 @@ pub async fn run(
     };
     db::emails::record_attempt(&mut *tx, &email.id, status, error, next).await?;
     tx.commit().await.context("recording the email attempt")?;
+    count(match settled {
+        Settled::Done if mailer.is_dev_mailbox() => "mailbox",
+        Settled::Done => "sent",
+        Settled::RetryAt(_) => "retried",
+        Settled::Failed => EMAIL_FAILED,
+    });
     match settled {
         Settled::Done => tracing::info!(email_id = %email.id, status, "email handled"),
         Settled::RetryAt(at) => {

@@ -101,6 +101,17 @@ impl Outbound {
         let result = self.attempt(&endpoint.url, &endpoint.secret, d, now).await;
         match delivery::record(db, &self.sender, worker, d, &endpoint, &result, now).await {
             Ok(next) => {
+                let outcome = match next {
+                    Some(delivery::Next::Succeeded) => Some("succeeded"),
+                    Some(delivery::Next::RetryAt(_)) => Some("retried"),
+                    Some(delivery::Next::Failed) => Some("failed"),
+                    // Another worker took the delivery over; it counts its own attempt.
+                    None => None,
+                };
+                if let Some(outcome) = outcome {
+                    metrics::counter!(crate::monitoring::WEBHOOK_DELIVERIES, "outcome" => outcome)
+                        .increment(1);
+                }
                 tracing::info!(delivery_id = %d.id, status = ?result.status_code, next = ?next, "webhook attempt");
                 Ok(())
             }

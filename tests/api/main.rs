@@ -23,6 +23,7 @@ mod kernel;
 mod ledger_props;
 mod mcp;
 mod me_api;
+mod metrics;
 mod money;
 mod money_bounds;
 mod money_dashboard;

@@ -37,8 +37,9 @@ const SHARED_PREFIXES: &[&str] = &[
     "/embed/",
     "/webhooks/",
 ];
-/// Paths that answer on any host, known or not (load-balancer probes use bare addresses).
-const ANY_HOST: &[&str] = &["/healthz", "/readyz"];
+/// Paths that answer on any host, known or not (load-balancer probes and Prometheus use
+/// bare addresses; `/metrics` asks for its own token).
+const ANY_HOST: &[&str] = &["/healthz", "/readyz", "/metrics"];
 
 fn shared(path: &str) -> bool {
     SHARED_PREFIXES.iter().any(|p| path.starts_with(p))

@@ -30,6 +30,8 @@ pub struct TestApp {
     pub client: Client,
     pub secret_hex: String,
     pub state: actix_web::web::Data<affilia::http::AppState>,
+    /// The metrics-only listener, when the test set `metrics_bind`.
+    pub metrics_addr: Option<SocketAddr>,
     _guard: DbGuard,
 }
 
@@ -135,6 +137,8 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         allow_private_webhook_urls: false,
         click_queue: 20_000,
         click_queue_wait: std::time::Duration::from_millis(5),
+        metrics_token: None,
+        metrics_bind: None,
     }
 }
 
@@ -164,9 +168,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     settings.base_url = url::Url::parse(&format!("http://{addr}")).expect("base URL");
     let app = Application::build_with_listener(settings, db.clone(), listener).expect("build app");
     let state = app.state();
+    let metrics_addr = app
+        .metrics_port()
+        .map(|port| SocketAddr::from(([127, 0, 0, 1], port)));
     tokio::spawn(app.run_until_stopped());
     TestApp {
         state,
+        metrics_addr,
         addr,
         smtp_url,
         db,
@@ -200,6 +208,7 @@ pub async fn second_instance_with(first: &TestApp, adjust: impl FnOnce(&mut Sett
     tokio::spawn(app.run_until_stopped());
     TestApp {
         state,
+        metrics_addr: None,
         addr,
         smtp_url: None,
         db,

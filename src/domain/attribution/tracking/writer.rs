@@ -231,6 +231,11 @@ impl ClickWriter {
     pub fn written(&self) -> u64 {
         self.shared.counts.recorded.load(Ordering::Relaxed)
     }
+
+    /// Clicks the queue holds at most (past it a redirect waits, then spills).
+    pub fn capacity(&self) -> usize {
+        self.tx.max_capacity()
+    }
 }
 
 async fn run(db: Db, mut rx: mpsc::Receiver<Msg>, shared: Arc<Shared>) {

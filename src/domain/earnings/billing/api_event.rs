@@ -220,6 +220,18 @@ async fn program_for(
         .ok_or(AppError::NotFound)
 }
 
+/// The event's meaning and its program, or why it is refused.
+async fn validate(
+    db: &Db,
+    vendor_id: &str,
+    body: &ApiEvent,
+    now: i64,
+) -> AppResult<(Normalized, ProgramRow)> {
+    let event = normalize(body, now)?;
+    let program = program_for(db, vendor_id, body, &event.hints).await?;
+    Ok((event, program))
+}
+
 /// Validates, stores and processes one API event.
 pub async fn receive(
     db: &Db,
@@ -229,8 +241,18 @@ pub async fn receive(
     body: &ApiEvent,
 ) -> AppResult<Ingested> {
     let now = db::now_ms();
-    let event = normalize(body, now)?;
-    let program = program_for(db, vendor_id, body, &event.hints).await?;
+    let (event, program) = match validate(db, vendor_id, body, now).await {
+        Ok(found) => found,
+        Err(e) => {
+            // A database failure while looking the program up is not the sender's fault.
+            if matches!(e, AppError::Internal(_)) {
+                crate::monitoring::count_ingest("api", "error");
+            } else {
+                super::count_rejected("api");
+            }
+            return Err(e);
+        }
+    };
     // A body without a time is stored with the time it was received, so a replay reads
     // the same time; a given time is stored exactly as sent.
     let mut body = body.clone();

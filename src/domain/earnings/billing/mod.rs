@@ -278,6 +278,37 @@ pub async fn ingest(
     door: &Door<'_>,
     event: &Normalized,
 ) -> AppResult<Ingested> {
+    let done = ingest_uncounted(db, tracker, writer, program, door, event).await;
+    count(door.source, &done);
+    done
+}
+
+/// Counts what became of an event (`affilia_ingest_events_total`).
+fn count(source: &str, done: &AppResult<Ingested>) {
+    let outcome = match done {
+        Ok(d) if d.duplicate => "duplicate",
+        Ok(d) if EventStatus::Processed.is(&d.status) => "processed",
+        Ok(d) if EventStatus::Ignored.is(&d.status) => "ignored",
+        Ok(_) => "failed",
+        Err(_) => "error",
+    };
+    crate::monitoring::count_ingest(source, outcome);
+}
+
+/// Counts an event refused before it reached the pipeline (invalid fields, no such
+/// program, a bad Stripe signature).
+pub fn count_rejected(source: &str) {
+    crate::monitoring::count_ingest(source, "rejected");
+}
+
+async fn ingest_uncounted(
+    db: &Db,
+    tracker: &Tracker,
+    writer: &IngestWriter,
+    program: &ProgramRow,
+    door: &Door<'_>,
+    event: &Normalized,
+) -> AppResult<Ingested> {
     // A repeat is answered from the log without queueing (a read beside the writer).
     if let Some(row) = db::billing_events::by_key(
         db.pool(),
@@ -494,10 +525,15 @@ pub async fn store_unreadable(
         payload: door.payload,
         occurred_at,
     };
-    let mut tx = db.begin().await?;
-    let stored = store_failed(&mut tx, &new, &AppError::BadRequest(message.to_owned())).await?;
-    tx.commit().await?;
-    Ok(stored)
+    let stored = async {
+        let mut tx = db.begin().await?;
+        let stored = store_failed(&mut tx, &new, &AppError::BadRequest(message.to_owned())).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+    .await;
+    count(door.source, &stored);
+    stored
 }
 
 /// Clicks are written asynchronously; look one up before the transaction (waiting for the
