@@ -135,7 +135,7 @@ pub async fn load(db: &Db, vendor: &str, spec: &Spec) -> anyhow::Result<Report> 
     };
     let prefix: String = vendor.slug.chars().take(20).collect();
     let code_prefix = format!("{}-", prefix.trim_end_matches('-'));
-    if bulk::code_taken(db.pool(), &format!("{code_prefix}0")).await? {
+    if crate::db::affiliates::code_taken(db.pool(), &format!("{code_prefix}0")).await? {
         anyhow::bail!("referral code {code_prefix}0 is taken; load into a new vendor");
     }
 

@@ -460,18 +460,6 @@ pub async fn vendor_has_affiliates<'e, E: Executor<'e, Database = Any>>(
     Ok(row.is_some())
 }
 
-/// Whether a referral code is taken (codes are unique across the installation).
-pub async fn code_taken<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    code: &str,
-) -> Result<bool, sqlx::Error> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM enrollments WHERE code = $1")
-        .bind(code)
-        .fetch_optional(ex)
-        .await?;
-    Ok(row.is_some())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
