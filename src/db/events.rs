@@ -25,6 +25,40 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     Ok(id)
 }
 
+/// Appends events of one kind of a vendor in the caller's transaction, in one statement
+/// (a payout run announces each payout it creates). Give at most a few hundred.
+pub async fn insert_many(
+    conn: &mut super::Conn,
+    vendor_id: &str,
+    kind: &str,
+    payloads: &[String],
+) -> Result<(), sqlx::Error> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = payloads.iter().map(|_| new_id("evt")).collect();
+    let mut sql = super::sql::Sql::new(
+        "INSERT INTO events (id, vendor_id, type, payload, created_at) VALUES ",
+    );
+    let now = now_ms();
+    for (i, (id, payload)) in ids.iter().zip(payloads).enumerate() {
+        sql = sql
+            .push(if i == 0 { "(" } else { ", (" })
+            .bind(id.as_str())
+            .push(", ")
+            .bind(vendor_id)
+            .push(", ")
+            .bind(kind)
+            .push(", ")
+            .bind(payload.as_str())
+            .push(", ")
+            .bind(now)
+            .push(")");
+    }
+    sql.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Appends several events of a vendor in the caller's transaction, two per statement (a
 /// conversion and its direct commission are the common pair: one round trip instead of
 /// two on the ingest path).

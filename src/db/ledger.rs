@@ -65,10 +65,10 @@ pub struct NewEntry<'a> {
     pub payout_id: Option<&'a str>,
 }
 
-/// Columns shared by every line of a transaction, bound once.
-const SHARED: usize = 5;
-/// Columns of each line.
-const PER_LINE: usize = 9;
+/// Columns shared by every line of a statement, bound once: vendor, kind, memo, time.
+const SHARED: usize = 4;
+/// Columns bound per line: the transaction, then the line's own.
+const PER_LINE: usize = 10;
 
 /// Writes the lines of one transaction (the caller checked they balance), in one statement:
 /// a transaction is all its lines or none, and one round trip instead of one per line
@@ -82,8 +82,26 @@ pub async fn insert(
     at: i64,
     lines: &[NewEntry<'_>],
 ) -> Result<(), sqlx::Error> {
+    insert_txns(conn, vendor_id, kind, memo, at, &[(txn_id, lines)]).await
+}
+
+/// Writes several transactions of one kind (each balanced by the caller) in as few
+/// statements as the parameter limits allow: a payout run posts thousands of them, and one
+/// round trip per transaction was most of its time on PostgreSQL.
+pub async fn insert_txns(
+    conn: &mut Conn,
+    vendor_id: &str,
+    kind: &str,
+    memo: &str,
+    at: i64,
+    txns: &[(&str, &[NewEntry<'_>])],
+) -> Result<(), sqlx::Error> {
+    let lines: Vec<(&str, &NewEntry<'_>)> = txns
+        .iter()
+        .flat_map(|(txn, lines)| lines.iter().map(move |l| (*txn, l)))
+        .collect();
     for chunk in lines.chunks(MAX_LINES) {
-        insert_lines(conn, [vendor_id, txn_id, kind, memo], at, chunk).await?;
+        insert_lines(conn, [vendor_id, kind, memo], at, chunk).await?;
     }
     Ok(())
 }
@@ -93,21 +111,21 @@ const MAX_LINES: usize = 500;
 
 async fn insert_lines(
     conn: &mut Conn,
-    [vendor_id, txn_id, kind, memo]: [&str; 4],
+    [vendor_id, kind, memo]: [&str; 3],
     at: i64,
-    lines: &[NewEntry<'_>],
+    lines: &[(&str, &NewEntry<'_>)],
 ) -> Result<(), sqlx::Error> {
     // Only placeholders are generated here; every value is bound.
     let mut sql = String::from(
-        "INSERT INTO ledger_entries (vendor_id, txn_id, kind, memo, created_at, id, account, \
+        "INSERT INTO ledger_entries (vendor_id, kind, memo, created_at, txn_id, id, account, \
          affiliate_id, currency, amount_cents, program_id, conversion_id, commission_id, \
          payout_id) VALUES ",
     );
     for i in 0..lines.len() {
         sql.push_str(if i == 0 {
-            "($1, $2, $3, $4, $5"
+            "($1, $2, $3, $4"
         } else {
-            ", ($1, $2, $3, $4, $5"
+            ", ($1, $2, $3, $4"
         });
         for c in 0..PER_LINE {
             sql.push_str(", $");
@@ -117,12 +135,12 @@ async fn insert_lines(
     }
     let mut q = sqlx::query(AssertSqlSafe(sql))
         .bind(vendor_id)
-        .bind(txn_id)
         .bind(kind)
         .bind(memo)
         .bind(at);
-    for l in lines {
+    for (txn_id, l) in lines {
         q = q
+            .bind(*txn_id)
             .bind(new_id("led"))
             .bind(l.account)
             .bind(l.affiliate_id)

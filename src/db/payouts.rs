@@ -2,6 +2,9 @@
 
 use sqlx::{Any, Executor, FromRow};
 
+use std::collections::HashMap;
+
+use super::sql::Sql;
 use super::{new_id, now_ms};
 
 /// A stored payout.
@@ -217,70 +220,137 @@ pub struct NewPayout<'a> {
     pub destination: &'a str,
 }
 
-/// Inserts a pending payout (its commissions are attached afterwards); returns it.
-pub async fn insert<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    p: &NewPayout<'_>,
-) -> Result<PayoutRow, sqlx::Error> {
+/// Payouts per statement when a run writes them (13 bound values each: far below both
+/// engines' parameter limits).
+pub const RUN_CHUNK: usize = 250;
+
+/// Inserts pending payouts (their commissions are attached afterwards by
+/// [`claim_commissions`]) in one statement; returns them in the order given. Give at most
+/// [`RUN_CHUNK`].
+pub async fn insert_many(
+    conn: &mut super::Conn,
+    payouts: &[NewPayout<'_>],
+) -> Result<Vec<PayoutRow>, sqlx::Error> {
+    if payouts.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = now_ms();
-    sqlx::query_as(concat!(
+    let ids: Vec<String> = payouts.iter().map(|_| new_id("pay")).collect();
+    let mut sql = Sql::new(
         "INSERT INTO payouts (id, vendor_id, program_id, run_id, affiliate_id, currency, \
          amount_cents, commissions_cents, fee_bps, fee_cents, net_cents, method, destination, \
-         status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11, $12, 'pending', $13, $13) \
-         RETURNING ",
-        columns!()
-    ))
-    .bind(new_id("pay"))
-    .bind(p.vendor_id)
-    .bind(p.program_id)
-    .bind(p.run_id)
-    .bind(p.affiliate_id)
-    .bind(p.currency)
-    .bind(p.amount_cents)
-    .bind(p.fee_bps)
-    .bind(p.fee_cents)
-    .bind(p.amount_cents - p.fee_cents)
-    .bind(p.method)
-    .bind(p.destination)
-    .bind(now)
-    .fetch_one(ex)
-    .await
+         status, created_at, updated_at) VALUES ",
+    );
+    for (i, (id, p)) in ids.iter().zip(payouts).enumerate() {
+        sql = sql
+            .push(if i == 0 { "(" } else { ", (" })
+            .bind(id.as_str())
+            .push(", ")
+            .bind(p.vendor_id)
+            .push(", ")
+            .bind(p.program_id)
+            .push(", ")
+            .bind(p.run_id)
+            .push(", ")
+            .bind(p.affiliate_id)
+            .push(", ")
+            .bind(p.currency)
+            .push(", ")
+            .bind(p.amount_cents)
+            .push(", 0, ")
+            .bind(p.fee_bps)
+            .push(", ")
+            .bind(p.fee_cents)
+            .push(", ")
+            .bind(p.amount_cents - p.fee_cents)
+            .push(", ")
+            .bind(p.method)
+            .push(", ")
+            .bind(p.destination)
+            .push(", 'pending', ")
+            .bind(now)
+            .push(", ")
+            .bind(now)
+            .push(")");
+    }
+    let rows: Vec<PayoutRow> = sql
+        .push(concat!(" RETURNING ", columns!()))
+        .fetch_all(&mut *conn)
+        .await?;
+    // RETURNING's order is not promised for a multi-row insert: put them back in ours.
+    let mut by_id: HashMap<String, PayoutRow> =
+        rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+    ids.iter()
+        .map(|id| {
+            by_id
+                .remove(id)
+                .ok_or_else(|| sqlx::Error::Protocol(format!("payout {id} was not returned")))
+        })
+        .collect()
 }
 
-/// Attaches the affiliate's unclaimed available commissions of the program and currency to
-/// a payout; returns what they are worth.
+/// Attaches each payout's affiliate's unclaimed available commissions of the program and
+/// currency to it and records what they are worth (`commissions_cents`); returns the payouts
+/// with that figure. Two statements for all of them (the payouts are one run's: one
+/// program, one payout per affiliate and currency). Give at most [`RUN_CHUNK`].
 pub async fn claim_commissions(
     conn: &mut super::Conn,
-    payout: &PayoutRow,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query(
-        "UPDATE commissions SET payout_id = $1, updated_at = $2 \
-         WHERE vendor_id = $3 AND program_id = $4 AND affiliate_id = $5 AND currency = $6 \
-         AND status = 'available' AND payout_id IS NULL",
-    )
-    .bind(&payout.id)
-    .bind(now_ms())
-    .bind(&payout.vendor_id)
-    .bind(&payout.program_id)
-    .bind(&payout.affiliate_id)
-    .bind(&payout.currency)
-    .execute(&mut *conn)
-    .await?;
-    let (worth,): (Option<i64>,) = sqlx::query_as(
-        "SELECT CAST(SUM(amount_cents - reversed_cents) AS BIGINT) FROM commissions \
-         WHERE payout_id = $1",
-    )
-    .bind(&payout.id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let worth = worth.unwrap_or(0);
-    sqlx::query("UPDATE payouts SET commissions_cents = $1 WHERE id = $2")
-        .bind(worth)
-        .bind(&payout.id)
+    payouts: Vec<PayoutRow>,
+) -> Result<Vec<PayoutRow>, sqlx::Error> {
+    let Some(first) = payouts.first() else {
+        return Ok(payouts);
+    };
+    // `(VALUES ...) AS v` names its columns column1, column2, ... on both engines.
+    let mut claim = Sql::new("UPDATE commissions SET payout_id = v.column1, updated_at = ")
+        .bind(now_ms())
+        .push(" FROM (VALUES ");
+    for (i, p) in payouts.iter().enumerate() {
+        claim = claim
+            .push(if i == 0 { "(" } else { ", (" })
+            .bind(p.id.as_str())
+            .push(", ")
+            .bind(p.affiliate_id.as_str())
+            .push(", ")
+            .bind(p.currency.as_str())
+            .push(")");
+    }
+    let claimed: Vec<(String, i64)> = claim
+        .push(") AS v WHERE commissions.vendor_id = ")
+        .bind(first.vendor_id.as_str())
+        .push(" AND commissions.program_id = ")
+        .bind(first.program_id.as_str())
+        .push(
+            " AND commissions.affiliate_id = v.column2 AND commissions.currency = v.column3 \
+             AND commissions.status = 'available' AND commissions.payout_id IS NULL \
+             RETURNING payout_id, CAST(amount_cents - reversed_cents AS BIGINT)",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut worth: HashMap<String, i64> = HashMap::new();
+    for (payout_id, cents) in claimed {
+        *worth.entry(payout_id).or_default() += cents;
+    }
+    let mut record = Sql::new("UPDATE payouts SET commissions_cents = v.column2 FROM (VALUES ");
+    for (i, p) in payouts.iter().enumerate() {
+        record = record
+            .push(if i == 0 { "(" } else { ", (" })
+            .bind(p.id.as_str())
+            .push(", CAST(")
+            .bind(worth.get(&p.id).copied().unwrap_or(0))
+            .push(" AS BIGINT))");
+    }
+    record
+        .push(") AS v WHERE payouts.id = v.column1")
+        .build()
         .execute(&mut *conn)
         .await?;
-    Ok(worth)
+    Ok(payouts
+        .into_iter()
+        .map(|p| PayoutRow {
+            commissions_cents: worth.get(&p.id).copied().unwrap_or(0),
+            ..p
+        })
+        .collect())
 }
 
 /// Commissions of a paid payout become `paid`.

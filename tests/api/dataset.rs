@@ -131,3 +131,105 @@ async fn a_small_dataset_loads_verifies_and_reads_back() {
         stderr(&out)
     );
 }
+
+/// A run paying more affiliates than one statement holds (`RUN_CHUNK`): every payout gets
+/// exactly its own commissions, its journal transaction and its `payout.created` event.
+#[tokio::test]
+async fn a_payout_run_larger_than_one_statement_pays_each_affiliate_exactly() {
+    let app = spawn_app().await;
+    let v = vendor(&app, "Bulk").await;
+    let out = affilia(
+        &app,
+        &[
+            "admin",
+            "load-dataset",
+            "--vendor",
+            &v.id,
+            "--affiliates",
+            "2000",
+            "--clicks",
+            "2000",
+            "--conversions",
+            "9000",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
+    let payable = report["payable_affiliates"].as_u64().unwrap() as i64;
+    assert!(
+        payable > affilia::db::payouts::RUN_CHUNK as i64,
+        "the dataset must need more than one chunk: {report}"
+    );
+    let events_before = app
+        .count("SELECT COUNT(*) FROM events WHERE type = 'payout.created'")
+        .await;
+    let (status, run) = app
+        .call(&v.key, Method::POST, "/api/v1/payouts/run", Some(json!({})))
+        .await;
+    assert_eq!(status, 201, "{run}");
+    let payouts = run["runs"][0]["payouts"].as_array().unwrap();
+    assert_eq!(payouts.len() as i64, payable);
+    let run_id = payouts[0]["run_id"].as_str().unwrap().to_owned();
+    let affiliates: std::collections::HashSet<&str> = payouts
+        .iter()
+        .map(|p| p["affiliate_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(affiliates.len() as i64, payable, "one payout per affiliate");
+
+    let of_run = |sql: &str| sql.replace("{run}", &run_id);
+    assert_eq!(
+        app.count(&of_run(
+            "SELECT COUNT(*) FROM payouts WHERE run_id = '{run}'"
+        ))
+        .await,
+        payable
+    );
+    assert_eq!(
+        app.count(&of_run(
+            "SELECT COUNT(*) FROM payouts p WHERE p.run_id = '{run}' AND p.commissions_cents <> \
+             (SELECT COALESCE(SUM(c.amount_cents - c.reversed_cents), 0) FROM commissions c \
+              WHERE c.payout_id = p.id)"
+        ))
+        .await,
+        0,
+        "each payout records what its own commissions are worth"
+    );
+    assert_eq!(
+        app.count(&of_run(
+            "SELECT COUNT(*) FROM payouts p WHERE p.run_id = '{run}' AND NOT EXISTS \
+             (SELECT 1 FROM commissions c WHERE c.payout_id = p.id)"
+        ))
+        .await,
+        0,
+        "every payout claimed its commissions"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM commissions c JOIN payouts p ON p.id = c.payout_id \
+             WHERE c.affiliate_id <> p.affiliate_id OR c.currency <> p.currency \
+             OR c.program_id <> p.program_id"
+        )
+        .await,
+        0,
+        "no payout claimed another affiliate's commission"
+    );
+    assert_eq!(
+        app.count(&of_run(
+            "SELECT COUNT(DISTINCT l.txn_id) FROM ledger_entries l JOIN payouts p \
+             ON p.id = l.payout_id WHERE p.run_id = '{run}' AND l.kind = 'payout'"
+        ))
+        .await,
+        payable,
+        "one journal transaction per payout"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM events WHERE type = 'payout.created'")
+            .await,
+        events_before + payable
+    );
+    let out = affilia(&app, &["ledger", "verify"]).await;
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+}

@@ -49,6 +49,14 @@ async fn post(
     memo: &str,
     lines: &[NewEntry<'_>],
 ) -> AppResult<String> {
+    check_balanced(kind, lines)?;
+    let txn = db::new_id("ltx");
+    db::ledger::insert(conn, vendor_id, &txn, kind, memo, db::now_ms(), lines).await?;
+    Ok(txn)
+}
+
+/// Refuses a posting whose lines do not sum to zero in every currency.
+fn check_balanced(kind: &str, lines: &[NewEntry<'_>]) -> AppResult<()> {
     let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
     for l in lines {
         let sum = sums.entry(l.currency).or_default();
@@ -60,9 +68,7 @@ async fn post(
             "refusing an unbalanced {kind} posting: {sums:?}"
         )));
     }
-    let txn = db::new_id("ltx");
-    db::ledger::insert(conn, vendor_id, &txn, kind, memo, db::now_ms(), lines).await?;
-    Ok(txn)
+    Ok(())
 }
 
 /// The two lines moving `amount` of a commission from `from` to `to` (an affiliate account
@@ -194,13 +200,44 @@ fn payout_lines<'a>(p: &'a db::payouts::PayoutRow, moves: &[(&'a str, i64)]) -> 
         .collect()
 }
 
-/// A payout was created: its amount leaves available (so no other run can take it).
-pub async fn payout_opened(conn: &mut Conn, p: &db::payouts::PayoutRow) -> AppResult<()> {
-    let lines = payout_lines(
-        p,
-        &[(AVAILABLE, -p.amount_cents), (IN_PAYOUT, p.amount_cents)],
-    );
-    post(conn, &p.vendor_id, "payout", "payout created", &lines).await?;
+/// Payouts of a vendor were created: each one's amount leaves available (so no other run
+/// can take it), one journal transaction per payout, written in as few statements as the
+/// parameter limits allow.
+pub async fn payouts_opened(
+    conn: &mut Conn,
+    vendor_id: &str,
+    payouts: &[db::payouts::PayoutRow],
+) -> AppResult<()> {
+    if payouts.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<Vec<NewEntry<'_>>> = payouts
+        .iter()
+        .map(|p| {
+            payout_lines(
+                p,
+                &[(AVAILABLE, -p.amount_cents), (IN_PAYOUT, p.amount_cents)],
+            )
+        })
+        .collect();
+    for l in &lines {
+        check_balanced("payout", l)?;
+    }
+    let txns: Vec<String> = payouts.iter().map(|_| db::new_id("ltx")).collect();
+    let posted: Vec<(&str, &[NewEntry<'_>])> = txns
+        .iter()
+        .zip(&lines)
+        .map(|(t, l)| (t.as_str(), l.as_slice()))
+        .collect();
+    db::ledger::insert_txns(
+        conn,
+        vendor_id,
+        "payout",
+        "payout created",
+        db::now_ms(),
+        &posted,
+    )
+    .await?;
     Ok(())
 }
 

@@ -275,11 +275,13 @@ pub(crate) async fn run_program(
         });
     };
     let (planned, skipped) = plan(&mut tx, &program, currency).await?;
-    let mut payouts = Vec::new();
-    for p in planned {
-        let payout = db::payouts::insert(
-            &mut *tx,
-            &NewPayout {
+    // A few statements per chunk of payouts, not six per payout: at 10,000 payouts the
+    // round trips were most of a run's time on PostgreSQL.
+    let mut payouts = Vec::with_capacity(planned.len());
+    for chunk in planned.chunks(db::payouts::RUN_CHUNK) {
+        let new: Vec<NewPayout<'_>> = chunk
+            .iter()
+            .map(|p| NewPayout {
                 vendor_id: &vendor_id,
                 program_id: &program.id,
                 run_id: &run_id,
@@ -290,23 +292,14 @@ pub(crate) async fn run_program(
                 fee_cents: p.fee_cents,
                 method: &p.method,
                 destination: &p.destination,
-            },
-        )
-        .await?;
-        let worth = db::payouts::claim_commissions(&mut tx, &payout).await?;
-        let payout = PayoutRow {
-            commissions_cents: worth,
-            ..payout
-        };
-        ledger::payout_opened(&mut tx, &payout).await?;
-        db::events::insert(
-            &mut *tx,
-            &vendor_id,
-            "payout.created",
-            &payout_json(&payout).to_string(),
-        )
-        .await?;
-        payouts.push((Some(payout), p));
+            })
+            .collect();
+        let created = db::payouts::insert_many(&mut tx, &new).await?;
+        let created = db::payouts::claim_commissions(&mut tx, created).await?;
+        ledger::payouts_opened(&mut tx, &vendor_id, &created).await?;
+        let announced: Vec<String> = created.iter().map(|p| payout_json(p).to_string()).collect();
+        db::events::insert_many(&mut tx, &vendor_id, "payout.created", &announced).await?;
+        payouts.extend(created.into_iter().map(Some).zip(chunk.iter().cloned()));
     }
     let count = i64::try_from(payouts.len()).unwrap_or(i64::MAX);
     db::payouts::set_run_count(&mut *tx, &run_id, count).await?;
