@@ -2,6 +2,7 @@
 
 use sqlx::{Any, AssertSqlSafe, Executor, FromRow};
 
+use super::sql::Sql;
 use super::{Conn, new_id};
 
 /// One journal line.
@@ -277,29 +278,33 @@ pub struct Filter<'a> {
     pub currency: Option<&'a str>,
 }
 
-macro_rules! filter {
-    () => {
-        "WHERE vendor_id = $1 AND ($2 IS NULL OR affiliate_id = $2) \
-         AND ($3 IS NULL OR currency = $3) "
-    };
+impl<'a> Filter<'a> {
+    /// `WHERE` with only the given filters (see [`super::sql`]: SQLite plans without the
+    /// values, so `($n IS NULL OR ...)` made it read the vendor's whole ledger).
+    fn apply(&self, head: &'static str) -> Sql<'a> {
+        Sql::new(head)
+            .push(" WHERE vendor_id = ")
+            .bind(self.vendor_id)
+            .and_eq("affiliate_id", self.affiliate_id)
+            .and_eq("currency", self.currency)
+    }
 }
 
-/// One page of lines, newest first.
+/// One page of lines, newest first (`ix_ledger_entries__vendor_time` or the affiliate's
+/// index give the order without sorting the vendor's ledger).
 pub async fn page<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     f: &Filter<'_>,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        select!(),
-        filter!(),
-        "ORDER BY created_at DESC, txn_id DESC, id DESC LIMIT $4 OFFSET $5"
+    f.apply(concat!(
+        "SELECT id, vendor_id, txn_id, kind, account, affiliate_id, currency, amount_cents, \
+         program_id, conversion_id, commission_id, payout_id, memo, created_at FROM ledger_entries"
     ))
-    .bind(f.vendor_id)
-    .bind(f.affiliate_id)
-    .bind(f.currency)
+    .push(" ORDER BY created_at DESC, txn_id DESC, id DESC LIMIT ")
     .bind(limit)
+    .push(" OFFSET ")
     .bind(offset)
     .fetch_all(ex)
     .await
@@ -310,11 +315,7 @@ pub async fn count<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     f: &Filter<'_>,
 ) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*) FROM ledger_entries ", filter!()))
-        .bind(f.vendor_id)
-        .bind(f.affiliate_id)
-        .bind(f.currency)
-        .fetch_one(ex)
-        .await?;
-    Ok(n)
+    f.apply("SELECT COUNT(*) FROM ledger_entries")
+        .fetch_count(ex)
+        .await
 }

@@ -10,8 +10,8 @@ use affilia::domain::earnings::billing::stripe;
 
 use crate::helpers::affiliates::{affiliate, set_status};
 use crate::helpers::money::{
-    SECRET, event, money_shop, pay_everyone, post_stripe, post_stripe_raw, refer, stripe_event,
-    verify_ledger,
+    SECRET, convert, event, money_shop, pay_everyone, post_stripe, post_stripe_raw, refer,
+    stripe_event, verify_ledger,
 };
 use crate::helpers::vendors::{Shop, patch_program};
 use crate::helpers::{TestApp, spawn_app};
@@ -975,4 +975,72 @@ async fn analytics_totals_and_leaderboard() {
         )
         .await;
     assert_eq!(status, 422);
+}
+
+/// `GET /api/v1/ledger`: newest first, each filter alone and together, totals that match.
+#[tokio::test]
+async fn the_ledger_list_filters_and_orders_newest_first() {
+    let app = spawn_app().await;
+    let s = money_shop(&app, "Journal", json!({"type": "percentage", "bps": 1000})).await;
+    let jane = affiliate(&app, &s, "jane@example.com", "jane").await;
+    let joe = affiliate(&app, &s, "joe@example.com", "joe").await;
+    convert(&app, &s, &jane, 10_000, None, true).await;
+    convert(&app, &s, &joe, 20_000, None, false).await;
+    convert(&app, &s, &jane, 30_000, None, false).await;
+    let list = |q: &'static str| {
+        let (app, key) = (&app, s.key.clone());
+        async move {
+            let (status, body) = app
+                .call(&key, Method::GET, &format!("/api/v1/ledger{q}"), None)
+                .await;
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+    let all = list("?per_page=100").await;
+    let lines = all["data"].as_array().unwrap();
+    // Jane: earned twice + one approval (two lines each); Joe: earned once.
+    assert_eq!(all["total"], 8, "{all}");
+    assert_eq!(lines.len(), 8);
+    let times: Vec<i64> = lines
+        .iter()
+        .map(|l| {
+            chrono::DateTime::parse_from_rfc3339(l["created_at"].as_str().unwrap())
+                .unwrap()
+                .timestamp_millis()
+        })
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {times:?}"
+    );
+
+    let page = list("?per_page=3&page=2").await;
+    assert_eq!(page["total"], 8);
+    assert_eq!(page["data"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        page["data"][0]["id"], lines[3]["id"],
+        "page 2 follows page 1"
+    );
+
+    let body = app
+        .call(
+            &s.key,
+            Method::GET,
+            &format!("/api/v1/ledger?affiliate_id={jane}&currency=USD"),
+            None,
+        )
+        .await
+        .1;
+    // Jane's own account lines: pending twice, pending → available once (two lines).
+    assert_eq!(body["total"], 4, "{body}");
+    assert!(
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["affiliate_id"] == jane.as_str())
+    );
+    assert_eq!(list("?currency=EUR").await["total"], 0);
+    assert_eq!(list("?currency=USD").await["total"], 8);
 }
