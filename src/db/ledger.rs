@@ -298,10 +298,7 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
-    f.apply(concat!(
-        "SELECT id, vendor_id, txn_id, kind, account, affiliate_id, currency, amount_cents, \
-         program_id, conversion_id, commission_id, payout_id, memo, created_at FROM ledger_entries"
-    ))
+    f.apply(select!())
     .push(" ORDER BY created_at DESC, txn_id DESC, id DESC LIMIT ")
     .bind(limit)
     .push(" OFFSET ")
