@@ -208,8 +208,8 @@ fn person(rng: &mut Rng, n: u64, tag: &str) -> (String, String) {
     (format!("{first} {last}"), email)
 }
 
-/// Refuses what a real request would have refused only when it is the storage failing:
-/// a business refusal (a conversion already reversed by a refund, say) is part of life.
+/// Stops the demo only when storage fails: a step the rules refuse (say, rejecting a
+/// conversion a refund has already reversed) is skipped, as a real request would be.
 fn tolerate<T>(r: Result<T, AppError>) -> anyhow::Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
