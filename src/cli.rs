@@ -18,6 +18,7 @@ use crate::domain::tenancy::consumers;
 use crate::domain::{tenancy::staff, tenancy::vendors};
 use crate::jobs::Worker;
 use crate::jobs::mailer::Mailer;
+use crate::progress::Progress;
 use crate::telemetry;
 
 /// Affilia: self-hosted affiliate and partner programs.
@@ -52,6 +53,33 @@ enum Command {
     /// Summary tables derived from the click log.
     #[command(subcommand)]
     Rollups(RollupsCommand),
+    /// Fill a vendor's default program with 90 days of demo activity, so the dashboard and
+    /// portal show a living program: affiliates in every state and an application queue,
+    /// clicks with a weekday pattern and growth, referrals, conversions (pending, approved,
+    /// rejected, refunded in full or in part), campaign links, deals, and payout runs (paid
+    /// at the end of each past month, one due now).
+    ///
+    /// Everything goes through the same rules as real use (ledger, rollups, audit log, and
+    /// emails to demo.example addresses, which receive no mail), so `affilia ledger verify`
+    /// passes afterwards. Dates run up to now. A vendor that already has affiliates is
+    /// refused unless --force. For a benchmark-sized dataset (millions of rows written
+    /// straight into storage) use `affilia admin load-dataset` instead.
+    Demo {
+        /// Vendor id or slug (printed by `affilia admin create-vendor`; on the dashboard,
+        /// the portal address ends with it).
+        #[arg(long)]
+        vendor: String,
+        /// small: a few dozen affiliates, seconds; large: a few thousand affiliates and
+        /// about 100,000 clicks, a few minutes.
+        #[arg(long, value_enum, default_value = "small")]
+        scale: crate::demo::Scale,
+        /// Seed of every random choice: the same seed makes the same program.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Add to a vendor that already has affiliates.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,9 +246,9 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Ledger(LedgerCommand::Verify) => {
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
-            let violations = crate::domain::earnings::ledger::verify(&db).await;
+            let violations = verify_ledger(&db).await;
             db.close().await;
-            let violations = violations.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let violations = violations?;
             if violations.is_empty() {
                 println!("ledger OK: every invariant holds");
                 Ok(())
@@ -234,12 +262,35 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Rollups(RollupsCommand::Rebuild) => {
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
-            let result = crate::domain::attribution::clicks::rebuild_rollups(&db).await;
+            let result = rebuild_rollups(&db).await;
             let analyzed = db.analyze().await;
             db.close().await;
-            let vendors = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let vendors = result?;
             analyzed?;
             println!("click rollups rebuilt for {vendors} vendor(s)");
+            Ok(())
+        }
+        Command::Demo {
+            vendor,
+            scale,
+            seed,
+            force,
+        } => {
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            let spec = crate::demo::Spec {
+                scale,
+                seed,
+                force,
+                now_ms: crate::db::now_ms(),
+            };
+            let report = crate::demo::run(&db, &settings, &vendor, &spec).await;
+            db.close().await;
+            let report = report?;
+            println!("demo program ready for vendor {}", report.slug);
+            for line in crate::demo::describe(&report.census) {
+                println!("{line}");
+            }
             Ok(())
         }
         Command::Admin(cmd) => {
@@ -250,6 +301,31 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             result
         }
     }
+}
+
+/// `ledger verify` over every vendor, one progress step per vendor.
+async fn verify_ledger(db: &Db) -> anyhow::Result<Vec<crate::domain::earnings::ledger::Violation>> {
+    let vendors = crate::db::vendors::all_ids(db.pool()).await?;
+    let mut progress = Progress::start("ledger verify", "vendors", vendors.len() as u64);
+    let mut out = Vec::new();
+    for vendor in &vendors {
+        out.extend(crate::domain::earnings::ledger::verify_vendor(db, vendor).await?);
+        progress.advance(1);
+    }
+    progress.finish();
+    Ok(out)
+}
+
+/// `rollups rebuild` over every vendor, one progress step per vendor.
+async fn rebuild_rollups(db: &Db) -> anyhow::Result<usize> {
+    let vendors = crate::db::vendors::all_ids(db.pool()).await?;
+    let mut progress = Progress::start("rollups rebuild", "vendors", vendors.len() as u64);
+    for vendor in &vendors {
+        crate::domain::attribution::clicks::rebuild_rollups_of(db, vendor).await?;
+        progress.advance(1);
+    }
+    progress.finish();
+    Ok(vendors.len())
 }
 
 async fn serve(settings: Settings, with_worker: bool) -> anyhow::Result<()> {

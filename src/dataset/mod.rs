@@ -147,7 +147,14 @@ pub async fn load(db: &Db, vendor: &str, spec: &Spec) -> anyhow::Result<Report> 
         std::thread::spawn(move || Generator::new(spec_gen, program_gen, code_prefix).run(&tx));
     let mut conn = db.pool().acquire().await?;
     bulk::tune_for_load(&mut conn, db.kind()).await?;
-    let written = write_all(&mut conn, db.kind(), rx).await;
+    // Progress counts the rows of the three tables the spec sizes; the others follow them.
+    let mut progress = crate::progress::Progress::start(
+        "load-dataset",
+        "affiliates, clicks and conversions",
+        spec.affiliates + spec.clicks + spec.conversions,
+    );
+    let written = write_all(&mut conn, db.kind(), rx, &mut progress).await;
+    progress.finish();
     let summary = generator
         .join()
         .map_err(|_| anyhow::anyhow!("the dataset generator panicked"))?;
@@ -185,6 +192,7 @@ async fn write_all(
     conn: &mut db::Conn,
     kind: DbKind,
     mut rx: mpsc::Receiver<Msg>,
+    progress: &mut crate::progress::Progress,
 ) -> anyhow::Result<Vec<(String, u64)>> {
     let begin = match kind {
         DbKind::Sqlite => "BEGIN IMMEDIATE",
@@ -204,6 +212,9 @@ async fn write_all(
                     None => counts.push((table.name.to_owned(), n)),
                 }
                 in_txn += n;
+                if matches!(table.name, "affiliates" | "clicks" | "conversions") {
+                    progress.advance(n);
+                }
             }
             Msg::RunCounts(runs) => {
                 for (run_id, n) in runs {

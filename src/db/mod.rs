@@ -19,6 +19,7 @@ pub mod commissions;
 pub mod consumers;
 pub mod conversions;
 pub mod deals;
+pub mod demo;
 pub mod emails;
 pub mod events;
 pub mod jobs;
@@ -230,7 +231,22 @@ pub fn redact_url(url: &str) -> String {
 
 /// Current time as unix milliseconds, the storage format of every timestamp.
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    match SIMULATED_NOW_MS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => chrono::Utc::now().timestamp_millis(),
+        simulated => simulated,
+    }
+}
+
+/// The simulated time, unix milliseconds; 0 = the real clock.
+static SIMULATED_NOW_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Sets the time [`now_ms`] reports for this whole process (`None`: the real clock again).
+///
+/// Only `affilia demo` calls it: it replays 90 days of activity through the domain services
+/// in one process, so every row, ledger line and audit entry carries the day it stands for.
+/// A server never sets it.
+pub fn simulate_clock(at_ms: Option<i64>) {
+    SIMULATED_NOW_MS.store(at_ms.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Converts stored unix milliseconds to a UTC time at the edge of this module.

@@ -15,6 +15,7 @@ mod click_spill;
 mod dashboard_auth;
 mod dataset;
 mod deals_links;
+mod demo;
 mod email;
 mod host_routing;
 mod ingest_batch;

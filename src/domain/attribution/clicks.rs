@@ -189,11 +189,17 @@ pub async fn report(
 pub async fn rebuild_rollups(db: &Db) -> AppResult<usize> {
     let vendors = db::vendors::all_ids(db.pool()).await?;
     for vendor in &vendors {
-        let mut tx = db.begin().await?;
-        db::rollups::rebuild(&mut tx, vendor).await?;
-        tx.commit().await?;
+        rebuild_rollups_of(db, vendor).await?;
     }
     Ok(vendors.len())
+}
+
+/// Recomputes one vendor's click rollups in one transaction (see [`rebuild_rollups`]).
+pub async fn rebuild_rollups_of(db: &Db, vendor_id: &str) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    db::rollups::rebuild(&mut tx, vendor_id).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Where a vendor's click rollups disagree with its click log (at most 20 buckets of each
