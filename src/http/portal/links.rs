@@ -411,12 +411,14 @@ fn edit_page(
     }
 }
 
-/// `GET /links/{id}`: a link's figures and its edit form.
+/// `GET /links/{id}`: a link's figures and its edit form (the path also holds the
+/// portal's vendor slug, hence the pair).
 pub async fn edit(
     who: SignedIn,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, HtmlError> {
+    let id = &path.1;
     let link = links::get(
         &state.db,
         &state.sender.base_url,
@@ -438,9 +440,10 @@ pub async fn edit(
 pub async fn save(
     who: SignedIn,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    path: web::Path<(String, String)>,
     form: crate::http::extract::Form<EditForm>,
 ) -> Result<HttpResponse, HtmlError> {
+    let id = &path.1;
     let f = form.into_inner();
     let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let input = links::LinkUpdate {
@@ -465,18 +468,18 @@ pub async fn save(
 pub async fn archive(
     who: SignedIn,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, HtmlError> {
-    set_archived(&who, &state, &id, true).await
+    set_archived(&who, &state, &path.1, true).await
 }
 
 /// `POST /links/{id}/restore`: brings an archived link back into the list.
 pub async fn restore(
     who: SignedIn,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, HtmlError> {
-    set_archived(&who, &state, &id, false).await
+    set_archived(&who, &state, &path.1, false).await
 }
 
 async fn set_archived(
