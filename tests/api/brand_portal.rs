@@ -50,7 +50,7 @@ async fn a_light_brand_colour_gets_dark_button_text_everywhere_and_a_warning() {
     // The default indigo: white text, no warning.
     let css = app.text("/p/acme/brand.css").await;
     assert!(
-        css.contains("--brand: #4f46e5; --on-brand: #ffffff;"),
+        css.contains("--brand: #4f46e5; --on-brand: #ffffff; --brand-ink: #4f46e5;"),
         "{css}"
     );
     let (_, v) = app
@@ -70,6 +70,11 @@ async fn a_light_brand_colour_gets_dark_button_text_everywhere_and_a_warning() {
         css.contains("--brand: #fde68a; --on-brand: #1d2330;"),
         "{css}"
     );
+    // Links get a darker shade of it, readable on the page (4.5:1 or more).
+    let ink = css.split("--brand-ink: ").nth(1).unwrap().get(..7).unwrap();
+    assert_ne!(ink, "#fde68a");
+    let ratio = affilia::domain::values::color::contrast_of(ink, "#f6f7f9").unwrap();
+    assert!(ratio >= 4.5, "{ink}: {ratio}");
 
     // Emails put the same text colour on their button.
     let (status, a) = app

@@ -83,6 +83,26 @@ pub fn text_on(background: &str) -> &'static str {
     }
 }
 
+/// The brand colour as link and text colour on the portal's backgrounds: itself when it
+/// reads (4.5:1 on both [`PAGE_BACKGROUND`] and [`SURFACE_BACKGROUND`]), else the lightest
+/// darker shade of it (its channels scaled down in 5 % steps, so the hue stays) that does.
+pub fn ink_on_page(brand: &str) -> String {
+    let base = parse_hex(brand_or_default(brand)).unwrap_or([0, 0, 0]);
+    let backgrounds: Vec<[u8; 3]> = [PAGE_BACKGROUND, SURFACE_BACKGROUND]
+        .iter()
+        .filter_map(|b| parse_hex(b))
+        .collect();
+    for step in 0..=20u8 {
+        let k = f64::from(20 - step) / 20.0;
+        // Rounded and clamped to 0..=255, so the cast cannot truncate.
+        let shade = base.map(|c| (f64::from(c) * k).round().clamp(0.0, 255.0) as u8);
+        if backgrounds.iter().all(|b| contrast_ratio(shade, *b) >= AA_TEXT) {
+            return format!("#{:02x}{:02x}{:02x}", shade[0], shade[1], shade[2]);
+        }
+    }
+    "#000000".to_owned()
+}
+
 /// How readable a brand colour is where it is the foreground: links and figures on the
 /// page, and controls (focus rings, tab underlines, chart bars).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,13 +150,16 @@ pub fn readability_warning(brand: &str) -> Option<String> {
         BrandReadability::Fine => None,
         BrandReadability::LargeTextOnly => Some(format!(
             "This colour is light against the page background ({r}): fine for buttons, large \
-             headings and outlines (WCAG AA asks 3:1), but links and small text in it are hard \
-             to read (WCAG AA asks 4.5:1). A darker shade reads better."
+             headings and outlines (WCAG AA asks 3:1), but too faint for links and small text \
+             (WCAG AA asks 4.5:1), so the portal writes links in a darker shade of it, {}.",
+            ink_on_page(brand)
         )),
         BrandReadability::TooLight => Some(format!(
-            "This colour is too light against the page background ({r}): links, small text, \
-             focus outlines and tab underlines in it are hard to see (WCAG AA asks 4.5:1 for \
-             text and 3:1 for large text and controls). Pick a darker shade."
+            "This colour is too light against the page background ({r}): links and small text \
+             need 4.5:1 (WCAG AA), so the portal writes links in a darker shade of it, {}; \
+             focus outlines, tab underlines and chart bars in it stay hard to see (WCAG AA \
+             asks 3:1 for large text and controls). A darker brand colour reads better.",
+            ink_on_page(brand)
         )),
     }
 }
@@ -202,6 +225,21 @@ mod tests {
         let (level, ratio) = brand_readability("#e11d48");
         assert_eq!(level, BrandReadability::LargeTextOnly, "{ratio}");
         assert!(readability_warning("#e11d48").unwrap().contains("links and small text"));
+    }
+
+    #[test]
+    fn links_get_a_darker_shade_only_when_needed() {
+        assert_eq!(ink_on_page("#4f46e5"), "#4f46e5");
+        for light in ["#fde68a", "#ffff00", "#e11d48", "#ffffff", "#f59e0b"] {
+            let ink = ink_on_page(light);
+            assert_ne!(ink, light);
+            for bg in [PAGE_BACKGROUND, SURFACE_BACKGROUND] {
+                assert!(contrast_of(&ink, bg).unwrap() >= AA_TEXT, "{light} → {ink} on {bg}");
+            }
+        }
+        // Same hue: each channel scaled by one factor (#e11d48 keeps its red).
+        let [r, g, b] = parse_hex(&ink_on_page("#e11d48")).unwrap();
+        assert!(r > g && r > b);
     }
 
     #[test]

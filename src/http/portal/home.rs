@@ -80,7 +80,9 @@ pub async fn show(
 /// `GET /brand.css`: the vendor's colours as CSS variables. A stylesheet rather than an
 /// inline style keeps the CSP at `style-src 'self'`. `--on-brand` is the text colour for
 /// brand-coloured backgrounds (buttons), chosen by contrast (see
-/// [`crate::domain::values::color::text_on`]).
+/// [`crate::domain::values::color::text_on`]); `--brand-ink` the brand as link colour,
+/// darkened when it is too light to read on the page
+/// ([`crate::domain::values::color::ink_on_page`]).
 pub async fn brand_css(portal: Portal) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
@@ -93,7 +95,8 @@ pub fn brand_css_text(primary_color: &str) -> String {
     use crate::domain::values::color;
     let brand = color::brand_or_default(primary_color);
     format!(
-        ":root {{ --brand: {brand}; --on-brand: {}; }}\n",
-        color::text_on(brand)
+        ":root {{ --brand: {brand}; --on-brand: {}; --brand-ink: {}; }}\n",
+        color::text_on(brand),
+        color::ink_on_page(brand)
     )
 }
