@@ -64,7 +64,10 @@ async fn a_light_brand_colour_gets_dark_button_text_everywhere_and_a_warning() {
     assert_eq!(v["primary_color"], "#fde68a");
     assert_eq!(v["primary_text_color"], "#1d2330");
     let warning = v["primary_color_warning"].as_str().unwrap();
-    assert!(warning.contains("3:1") && warning.contains("4.5:1"), "{warning}");
+    assert!(
+        warning.contains("3:1") && warning.contains("4.5:1"),
+        "{warning}"
+    );
     let css = app.text("/p/acme/brand.css").await;
     assert!(
         css.contains("--brand: #fde68a; --on-brand: #1d2330;"),
@@ -92,10 +95,7 @@ async fn a_light_brand_colour_gets_dark_button_text_everywhere_and_a_warning() {
         "jane@partners.test",
     )
     .await;
-    assert!(
-        html.contains("background:#fde68a;color:#1d2330;"),
-        "{html}"
-    );
+    assert!(html.contains("background:#fde68a;color:#1d2330;"), "{html}");
 
     // The settings page: a hex text field (the picker beside it is not submitted), the
     // text colour chosen, and the warning.
@@ -106,7 +106,10 @@ async fn a_light_brand_colour_gets_dark_button_text_everywhere_and_a_warning() {
         "{html}"
     );
     assert!(html.contains("type=\"color\" id=\"primary_color_picker\" value=\"#fde68a\""));
-    assert!(!html.contains("type=\"color\" name="), "the picker has no name");
+    assert!(
+        !html.contains("type=\"color\" name="),
+        "the picker has no name"
+    );
     assert!(html.contains("<strong>near-black</strong>"), "{html}");
     assert!(html.contains("data-test=\"contrast-warning\""), "{html}");
     assert!(html.contains("3:1 for large text and controls"), "{html}");
@@ -142,10 +145,15 @@ async fn a_light_brand_colour_gets_dark_button_text_everywhere_and_a_warning() {
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     assert!(
-        html.contains("class=\"field-error small\" role=\"alert\">the brand colour must be written as #rrggbb"),
+        html.contains(
+            "class=\"field-error small\" role=\"alert\">the brand colour must be written as #rrggbb"
+        ),
         "{html}"
     );
-    assert!(!html.contains("primary_color must"), "no field names in words");
+    assert!(
+        !html.contains("primary_color must"),
+        "no field names in words"
+    );
     let (_, v) = app
         .call(&acme.key, Method::GET, "/api/v1/vendor", None)
         .await;
@@ -373,9 +381,18 @@ async fn each_campaign_link_counts_its_own_clicks_conversions_and_commission() {
 
     // The portal's list shows the same figures.
     let html = page(&app, &portal, "/p/acme/links").await.1;
-    assert!(html.contains("data-test=\"link-conversions\">1 conversion<"), "{html}");
-    assert!(html.contains("data-test=\"link-commission\">10.00 USD<"), "{html}");
-    assert!(html.contains("data-test=\"link-conversions\">0 conversions<"), "{html}");
+    assert!(
+        html.contains("data-test=\"link-conversions\">1 conversion<"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-test=\"link-commission\">10.00 USD<"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-test=\"link-conversions\">0 conversions<"),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -418,7 +435,9 @@ async fn links_are_edited_within_the_site_rules_archived_and_private_to_their_ow
             &t,
             Method::PATCH,
             &path,
-            Some(json!({"name": "Spring sale", "destination_url": "https://shop.acme.test/spring"})),
+            Some(
+                json!({"name": "Spring sale", "destination_url": "https://shop.acme.test/spring"}),
+            ),
         )
         .await;
     assert_eq!(status, 200, "{edited}");
@@ -434,7 +453,12 @@ async fn links_are_edited_within_the_site_rules_archived_and_private_to_their_ow
     // Someone else's link is 404: another affiliate of the vendor, another vendor's.
     let bob_token = affiliate_token(&app, &s, &bob).await;
     let (status, _) = app
-        .call(&bob_token, Method::PATCH, &path, Some(json!({"name": "Mine"})))
+        .call(
+            &bob_token,
+            Method::PATCH,
+            &path,
+            Some(json!({"name": "Mine"})),
+        )
         .await;
     assert_eq!(status, 404);
     let (status, _) = app
@@ -445,7 +469,12 @@ async fn links_are_edited_within_the_site_rules_archived_and_private_to_their_ow
     let (eve, eve_portal) = portal_affiliate(&app, &other, "eve@partners.test", "eve").await;
     let eve_token = affiliate_token(&app, &other, &eve).await;
     let (status, _) = app
-        .call(&eve_token, Method::PATCH, &path, Some(json!({"name": "Mine"})))
+        .call(
+            &eve_token,
+            Method::PATCH,
+            &path,
+            Some(json!({"name": "Mine"})),
+        )
         .await;
     assert_eq!(status, 404);
     let (status, _) = page(&app, &eve_portal, &format!("/p/beta/links/{id}")).await;
@@ -472,7 +501,11 @@ async fn links_are_edited_within_the_site_rules_archived_and_private_to_their_ow
             &portal,
             &edit,
             &edit,
-            &[("name", "X"), ("destination_url", "not a url"), ("sub_id", "")],
+            &[
+                ("name", "X"),
+                ("destination_url", "not a url"),
+                ("sub_id", ""),
+            ],
         )
         .await;
     assert_eq!(res.status(), 422);
@@ -483,7 +516,16 @@ async fn links_are_edited_within_the_site_rules_archived_and_private_to_their_ow
     assert_eq!(list["data"][0]["name"], "Spring sale");
     // Emptied fields clear: the landing page again, no sub-id.
     let res = app
-        .post_form_as(&portal, &edit, &edit, &[("name", "Spring 2"), ("destination_url", ""), ("sub_id", "")])
+        .post_form_as(
+            &portal,
+            &edit,
+            &edit,
+            &[
+                ("name", "Spring 2"),
+                ("destination_url", ""),
+                ("sub_id", ""),
+            ],
+        )
         .await;
     assert_eq!(res.status(), 303);
     let (_, list) = app.call(&t, Method::GET, "/api/v1/me/links", None).await;
@@ -494,13 +536,24 @@ async fn links_are_edited_within_the_site_rules_archived_and_private_to_their_ow
     // Archive from the portal list: hidden from the list and the API's default list,
     // listed under "Archived links", and the link still redirects.
     let html = page(&app, &portal, "/p/acme/links").await.1;
-    assert!(html.contains(&format!("action=\"/p/acme/links/{id}/archive\"")), "{html}");
+    assert!(
+        html.contains(&format!("action=\"/p/acme/links/{id}/archive\"")),
+        "{html}"
+    );
     let res = app
-        .post_form_as(&portal, &format!("/p/acme/links/{id}/archive"), "/p/acme/links", &[])
+        .post_form_as(
+            &portal,
+            &format!("/p/acme/links/{id}/archive"),
+            "/p/acme/links",
+            &[],
+        )
         .await;
     assert_eq!(res.status(), 303);
     let html = page(&app, &portal, "/p/acme/links?done=archived").await.1;
-    assert!(html.contains("keeps working wherever you shared it"), "{html}");
+    assert!(
+        html.contains("keeps working wherever you shared it"),
+        "{html}"
+    );
     assert!(!html.contains("data-test=\"link-url\""), "{html}");
     assert!(html.contains("Archived links (1)"));
     let html = page(&app, &portal, "/p/acme/links?archived=1").await.1;
@@ -509,12 +562,20 @@ async fn links_are_edited_within_the_site_rules_archived_and_private_to_their_ow
     let (_, list) = app.call(&t, Method::GET, "/api/v1/me/links", None).await;
     assert_eq!(list["data"], json!([]));
     let (_, list) = app
-        .call(&t, Method::GET, "/api/v1/me/links?include_archived=true", None)
+        .call(
+            &t,
+            Method::GET,
+            "/api/v1/me/links?include_archived=true",
+            None,
+        )
         .await;
     assert_eq!(list["data"][0]["archived"], true);
     let (status, location) = click(&app, &app.client, "/r/jane/spring").await;
     assert_eq!(status, 302);
-    assert!(location.starts_with("https://shop.acme.test/?ref=jane"), "{location}");
+    assert!(
+        location.starts_with("https://shop.acme.test/?ref=jane"),
+        "{location}"
+    );
     // Restored through the API.
     let (status, back) = app
         .call(&t, Method::POST, &format!("{path}/restore"), None)
@@ -537,10 +598,18 @@ async fn the_api_tokens_page_points_at_the_portal_domain() {
         "{html}"
     );
     // With one: that domain (same scheme and port as the base URL), never the dashboard.
-    patch_vendor(&app, &s.key, json!({"portal_domains": ["affiliates.acme.test"]})).await;
+    patch_vendor(
+        &app,
+        &s.key,
+        json!({"portal_domains": ["affiliates.acme.test"]}),
+    )
+    .await;
     let html = page(&app, &portal, "/p/acme/api-tokens").await.1;
     let on_domain = app.host_url("affiliates.acme.test", "/api/v1/me");
-    assert!(html.contains(&format!("<code>{on_domain}</code>")), "{html}");
+    assert!(
+        html.contains(&format!("<code>{on_domain}</code>")),
+        "{html}"
+    );
     assert!(!html.contains(&app.url("/api/v1/me")));
     // The API answers there (401 without a token, not "Unknown host").
     let res = app

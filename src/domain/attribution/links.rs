@@ -209,7 +209,12 @@ pub async fn create(
         .await?
         .ok_or(AppError::NotFound)?;
     let domain = portal_domain(db, vendor_id).await?;
-    Ok(to_link(row, base_url, domain.as_deref(), LinkStats::default()))
+    Ok(to_link(
+        row,
+        base_url,
+        domain.as_deref(),
+        LinkStats::default(),
+    ))
 }
 
 /// The affiliate's links with their figures, newest first; archived ones only when

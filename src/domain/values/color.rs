@@ -96,7 +96,10 @@ pub fn ink_on_page(brand: &str) -> String {
         let k = f64::from(20 - step) / 20.0;
         // Rounded and clamped to 0..=255, so the cast cannot truncate.
         let shade = base.map(|c| (f64::from(c) * k).round().clamp(0.0, 255.0) as u8);
-        if backgrounds.iter().all(|b| contrast_ratio(shade, *b) >= AA_TEXT) {
+        if backgrounds
+            .iter()
+            .all(|b| contrast_ratio(shade, *b) >= AA_TEXT)
+        {
             return format!("#{:02x}{:02x}{:02x}", shade[0], shade[1], shade[2]);
         }
     }
@@ -220,11 +223,18 @@ mod tests {
         // #f59e0b (amber) is 2.1:1 on white, 2.0:1 on the page: too light even for controls.
         assert_eq!(brand_readability("#f59e0b").0, BrandReadability::TooLight);
         let w = readability_warning("#f59e0b").unwrap();
-        assert!(w.contains("3:1") && w.contains("4.5:1") && w.contains("2.0:1"), "{w}");
+        assert!(
+            w.contains("3:1") && w.contains("4.5:1") && w.contains("2.0:1"),
+            "{w}"
+        );
         // #e11d48 is 4.7:1 on white but 4.3:1 on the page background: large text only.
         let (level, ratio) = brand_readability("#e11d48");
         assert_eq!(level, BrandReadability::LargeTextOnly, "{ratio}");
-        assert!(readability_warning("#e11d48").unwrap().contains("links and small text"));
+        assert!(
+            readability_warning("#e11d48")
+                .unwrap()
+                .contains("links and small text")
+        );
     }
 
     #[test]
@@ -234,7 +244,10 @@ mod tests {
             let ink = ink_on_page(light);
             assert_ne!(ink, light);
             for bg in [PAGE_BACKGROUND, SURFACE_BACKGROUND] {
-                assert!(contrast_of(&ink, bg).unwrap() >= AA_TEXT, "{light} → {ink} on {bg}");
+                assert!(
+                    contrast_of(&ink, bg).unwrap() >= AA_TEXT,
+                    "{light} → {ink} on {bg}"
+                );
             }
         }
         // Same hue: each channel scaled by one factor (#e11d48 keeps its red).

@@ -421,7 +421,12 @@ pub async fn restore_link(
     archive(&me, &state, &id, false).await
 }
 
-async fn archive(me: &MeAuth, state: &AppState, id: &str, archived: bool) -> AppResult<HttpResponse> {
+async fn archive(
+    me: &MeAuth,
+    state: &AppState,
+    id: &str,
+    archived: bool,
+) -> AppResult<HttpResponse> {
     let link = links::set_archived(
         &state.db,
         &state.sender.base_url,

@@ -169,7 +169,10 @@ pub async fn html(
             header::CONTENT_SECURITY_POLICY,
             preview_csp(state.settings.base_url.as_str()),
         ))
-        .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN")))
+        .insert_header((
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("SAMEORIGIN"),
+        ))
         .body(email.body_html))
 }
 

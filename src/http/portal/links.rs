@@ -383,13 +383,11 @@ impl EditPage {
     }
 }
 
-fn edit_page(
-    who: &SignedIn,
-    link: links::Link,
-    f: EditForm,
-    error: Option<FormError>,
-) -> EditPage {
-    let chrome = Chrome::new(&who.session, format!("{} · Links · {}", link.name, who.portal.name()));
+fn edit_page(who: &SignedIn, link: links::Link, f: EditForm, error: Option<FormError>) -> EditPage {
+    let chrome = Chrome::new(
+        &who.session,
+        format!("{} · Links · {}", link.name, who.portal.name()),
+    );
     let site = Site::portal(&who.portal, &chrome);
     EditPage {
         vendor_name: who.portal.name().to_owned(),
@@ -402,7 +400,11 @@ fn edit_page(
             link.id,
             if link.archived { "restore" } else { "archive" }
         )),
-        back_url: who.portal.url(if link.archived { "/links?archived=1" } else { "/links" }),
+        back_url: who.portal.url(if link.archived {
+            "/links?archived=1"
+        } else {
+            "/links"
+        }),
         chrome,
         site,
         link,
@@ -424,7 +426,7 @@ pub async fn edit(
         &state.sender.base_url,
         who.vendor_id(),
         &who.affiliate.id,
-        &id,
+        id,
     )
     .await?;
     let f = EditForm {
@@ -452,11 +454,11 @@ pub async fn save(
         sub_id: Some(some(&f.sub_id)),
     };
     let (db, base) = (&state.db, state.sender.base_url.as_str());
-    match links::update(db, base, who.vendor_id(), &who.affiliate.id, &id, &input).await {
+    match links::update(db, base, who.vendor_id(), &who.affiliate.id, id, &input).await {
         Ok(_) => Ok(see_other(&who.portal.url("/links?done=saved"))),
         Err(e) => match FormError::of(&e) {
             Some(err) => {
-                let link = links::get(db, base, who.vendor_id(), &who.affiliate.id, &id).await?;
+                let link = links::get(db, base, who.vendor_id(), &who.affiliate.id, id).await?;
                 render(e.status_code(), &edit_page(&who, link, f, Some(err)))
             }
             None => Err(e.into()),
