@@ -46,3 +46,19 @@ document.addEventListener("click", function (event) {
     fallback();
   }
 });
+
+// Colour fields: a picker beside a #rrggbb text field, kept in step both ways. Only the
+// text field is submitted, so the form works without this script too.
+document.addEventListener("input", function (event) {
+  var el = event.target;
+  var field = el.closest ? el.closest("[data-color-field]") : null;
+  if (!field) { return; }
+  var picker = field.querySelector("[data-color-picker]");
+  var hex = field.querySelector("[data-color-hex]");
+  if (!picker || !hex) { return; }
+  if (el === picker) {
+    hex.value = picker.value;
+  } else if (el === hex && /^#[0-9a-fA-F]{6}$/.test(hex.value.trim())) {
+    picker.value = hex.value.trim().toLowerCase();
+  }
+});

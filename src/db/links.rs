@@ -29,6 +29,8 @@ pub struct LinkRow {
     pub sub_id: Option<String>,
     /// Creation time, unix ms.
     pub created_at: i64,
+    /// When it was archived (hidden from lists, still redirecting), unix ms.
+    pub archived_at: Option<i64>,
 }
 
 /// Columns of a new link.
@@ -55,7 +57,7 @@ pub struct NewLink<'a> {
 macro_rules! select {
     () => {
         "SELECT l.id, l.vendor_id, l.enrollment_id, l.affiliate_id, l.program_id, e.code, \
-         l.slug, l.name, l.destination_url, l.sub_id, l.created_at \
+         l.slug, l.name, l.destination_url, l.sub_id, l.created_at, l.archived_at \
          FROM links l JOIN enrollments e ON e.id = l.enrollment_id "
     };
 }
@@ -85,6 +87,158 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .await?;
     super::routing_changed();
     Ok(id)
+}
+
+/// Changes a link's name, destination and sub-id (its slug, and so its URL, never
+/// changes). Scoped by vendor and affiliate: `false` when it is not theirs.
+pub async fn update<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+    id: &str,
+    name: &str,
+    destination_url: Option<&str>,
+    sub_id: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE links SET name = $1, destination_url = $2, sub_id = $3, updated_at = $4 \
+         WHERE vendor_id = $5 AND affiliate_id = $6 AND id = $7",
+    )
+    .bind(name)
+    .bind(destination_url)
+    .bind(sub_id)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .bind(id)
+    .execute(ex)
+    .await?
+    .rows_affected()
+        == 1;
+    // The redirect caches each link's destination.
+    super::routing_changed();
+    Ok(done)
+}
+
+/// Archives (`Some(time)`) or restores (`None`) a link of an affiliate; `false` when it is
+/// not theirs.
+pub async fn set_archived<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+    id: &str,
+    archived_at: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE links SET archived_at = $1, updated_at = $2 \
+         WHERE vendor_id = $3 AND affiliate_id = $4 AND id = $5",
+    )
+    .bind(archived_at)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .bind(id)
+    .execute(ex)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// One link of an affiliate.
+pub async fn of_affiliate<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+    id: &str,
+) -> Result<Option<LinkRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE l.vendor_id = $1 AND l.affiliate_id = $2 AND l.id = $3"
+    ))
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .bind(id)
+    .fetch_optional(ex)
+    .await
+}
+
+/// A count per link: (link id, count).
+pub type LinkCount = (String, i64);
+
+/// Counted clicks (neither bot nor repeat) per link of an affiliate. One range of
+/// `ix_clicks__link`: only this affiliate's link clicks are read.
+pub async fn click_counts<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+) -> Result<Vec<LinkCount>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT link_id, COUNT(*) FROM clicks \
+         WHERE vendor_id = $1 AND affiliate_id = $2 AND link_id IS NOT NULL \
+         AND is_bot = 0 AND is_duplicate = 0 GROUP BY link_id",
+    )
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// Referred customers per link of an affiliate: referrals whose winning click came
+/// through the link (the affiliate's referrals, each joined to its click by key).
+pub async fn referral_counts<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+) -> Result<Vec<LinkCount>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT k.link_id, COUNT(*) FROM referrals r JOIN clicks k ON k.id = r.click_id \
+         WHERE r.vendor_id = $1 AND r.affiliate_id = $2 AND k.link_id IS NOT NULL \
+         GROUP BY k.link_id",
+    )
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// Conversions (pending or approved) per link of an affiliate, through their referral's
+/// click.
+pub async fn conversion_counts<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+) -> Result<Vec<LinkCount>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT k.link_id, COUNT(*) FROM conversions c \
+         JOIN referrals r ON r.id = c.referral_id JOIN clicks k ON k.id = r.click_id \
+         WHERE c.vendor_id = $1 AND c.affiliate_id = $2 AND k.link_id IS NOT NULL \
+         AND c.status IN ('pending', 'approved') GROUP BY k.link_id",
+    )
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// The affiliate's own (level 0) commissions per link and currency, net of reversals,
+/// rejected ones left out: (link id, currency, cents).
+pub async fn commission_sums<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT k.link_id, m.currency, CAST(SUM(m.amount_cents - m.reversed_cents) AS BIGINT) \
+         FROM commissions m JOIN conversions c ON c.id = m.conversion_id \
+         JOIN referrals r ON r.id = c.referral_id JOIN clicks k ON k.id = r.click_id \
+         WHERE m.vendor_id = $1 AND m.affiliate_id = $2 AND m.level = 0 \
+         AND m.status IN ('pending', 'available', 'paid') AND k.link_id IS NOT NULL \
+         GROUP BY k.link_id, m.currency ORDER BY m.currency",
+    )
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .fetch_all(ex)
+    .await
 }
 
 /// One link of a vendor.

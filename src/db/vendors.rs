@@ -40,6 +40,17 @@ impl VendorRow {
             .unwrap_or(&self.name)
     }
 
+    /// The affiliate program named mid-sentence: the portal name when the vendor set one
+    /// ("Acme Partners" already names the program), else "the {name} partner program".
+    /// Sentences use it after "to", "of", "join" so no article has to be guessed for a
+    /// name ("a Acme Partners partner").
+    pub fn program_phrase(&self) -> String {
+        match self.portal_name.as_deref().map(str::trim) {
+            Some(n) if !n.is_empty() => n.to_owned(),
+            _ => format!("the {} partner program", self.name),
+        }
+    }
+
     /// Origins allowed to frame the embeds (validated when stored).
     pub fn embed_origins(&self) -> Vec<String> {
         serde_json::from_str(&self.embed_origins).unwrap_or_default()

@@ -38,6 +38,12 @@ impl Chrome {
         }
     }
 
+    /// Versioned URL of the favicon (one neutral link icon for the dashboard and every
+    /// portal: white-label portals show the vendor's logo in their header, not ours).
+    pub fn favicon_url(&self) -> String {
+        assets::url("favicon.svg")
+    }
+
     /// The JSON for `hx-headers`, so every HTMX request carries the CSRF token.
     pub fn hx_headers(&self) -> String {
         serde_json::json!({ "X-CSRF-Token": self.csrf }).to_string()

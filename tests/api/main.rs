@@ -9,6 +9,7 @@ mod affiliates;
 mod api_auth;
 mod api_keys;
 mod applications;
+mod brand_portal;
 mod branding;
 mod cli;
 mod click_spill;

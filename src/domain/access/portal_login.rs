@@ -122,7 +122,11 @@ pub async fn request_link(
         };
         mail::enqueue(&mut tx, sender, vendor, to, &message).await?;
     } else {
-        let message = ApplicantSignInEmail { portal_name, url };
+        let message = ApplicantSignInEmail {
+            portal_name,
+            program: vendor.program_phrase(),
+            url,
+        };
         mail::enqueue(&mut tx, sender, vendor, to, &message).await?;
     }
     tx.commit().await?;
@@ -147,6 +151,8 @@ mail::email_kind!(
 #[derive(Debug, Clone)]
 struct ApplicantSignInEmail {
     portal_name: String,
+    /// The program named mid-sentence (see [`db::vendors::VendorRow::program_phrase`]).
+    program: String,
     url: String,
 }
 mail::email_kind!(
@@ -276,11 +282,16 @@ mod tests {
         let r = render(
             &ApplicantSignInEmail {
                 portal_name: "Acme <Partners>".into(),
+                program: "the Acme partner program".into(),
                 url: "https://p.test/login/link/t2".into(),
             },
             false,
         );
         assert_eq!(r.subject, "Your application to Acme <Partners>");
+        assert!(
+            r.text
+                .contains("where your application to the Acme partner program stands.")
+        );
         assert!(
             r.text
                 .contains("\n\nSee my application: https://p.test/login/link/t2\n\n")

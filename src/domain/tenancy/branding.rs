@@ -13,8 +13,8 @@ use crate::config::Settings;
 use crate::db::{self, Db, vendors::SettingsColumns, vendors::VendorRow};
 use crate::domain::tenancy::audit::{self, Actor};
 use crate::domain::tenancy::logo;
-use crate::domain::values::host;
-use crate::domain::{tenancy::mail, tenancy::vendors, values::Email, values::text};
+use crate::domain::values::{color, host};
+use crate::domain::{tenancy::vendors, values::Email, values::text};
 use crate::error::{AppError, AppResult};
 
 /// Longest portal name.
@@ -113,6 +113,12 @@ pub struct VendorSettings {
     pub display_name: String,
     /// Brand colour, `#rrggbb`.
     pub primary_color: String,
+    /// Text colour the portal, embeds and emails put on the brand colour (buttons):
+    /// `#ffffff` or `#1d2330`, whichever reads (WCAG AA 4.5:1).
+    pub primary_text_color: String,
+    /// Why links and text in the brand colour are hard to read on the portal's page
+    /// background (WCAG AA), `null` when they read well.
+    pub primary_color_warning: Option<String>,
     /// Reply-To of the vendor's emails.
     pub support_email: Option<String>,
     /// Absolute, versioned URL of the logo on the main host, `null` without one.
@@ -173,6 +179,10 @@ fn settings_of(
         slug: vendor.slug,
         default_currency: vendor.default_currency,
         portal_name: vendor.portal_name,
+        primary_text_color: color::text_on(&vendor.primary_color).to_owned(),
+        primary_color_warning: color::readability_warning(color::brand_or_default(
+            &vendor.primary_color,
+        )),
         primary_color: vendor.primary_color,
         support_email: vendor.support_email,
     }
@@ -326,12 +336,13 @@ fn taken(host: &str) -> AppError {
 /// one exact form.
 pub fn parse_color(field: &str, raw: &str) -> AppResult<String> {
     let c = raw.trim().to_ascii_lowercase();
-    if mail::is_hex_color(&c) {
+    if color::parse_hex(&c).is_some() {
         Ok(c)
     } else {
         Err(AppError::invalid(
             field,
-            format!("{field} must be a colour written as #rrggbb, e.g. #4f46e5"),
+            "the brand colour must be written as #rrggbb (a # and six hexadecimal digits), \
+             e.g. #4f46e5",
         ))
     }
 }

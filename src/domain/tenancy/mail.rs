@@ -80,6 +80,9 @@ pub struct Brand<'a> {
     pub vendor_name: &'a str,
     /// Accent colour, always `#rrggbb`.
     pub color: &'a str,
+    /// Text colour on the accent colour (buttons): white or near-black, whichever is
+    /// readable (see [`crate::domain::values::color::text_on`]).
+    pub text_color: &'a str,
     /// Absolute logo URL on the main host, when the vendor has a logo.
     pub logo_url: Option<String>,
 }
@@ -195,16 +198,13 @@ pub async fn enqueue<M: Message>(
     to: Recipient<'_>,
     message: &M,
 ) -> AppResult<String> {
-    let color = if is_hex_color(&vendor.primary_color) {
-        vendor.primary_color.as_str()
-    } else {
-        "#4f46e5"
-    };
+    let color = crate::domain::values::color::brand_or_default(&vendor.primary_color);
     // The portal name when the vendor set one: emails speak for the affiliate program.
     let vendor_name = vendor.display_name();
     let brand = Brand {
         vendor_name,
         color,
+        text_color: crate::domain::values::color::text_on(color),
         logo_url: crate::domain::tenancy::branding::logo_url(&sender.base_url, vendor),
     };
     let rendered = message.render(&brand).map_err(anyhow::Error::from)?;
@@ -268,6 +268,7 @@ pub(crate) mod testing {
         let brand = Brand {
             vendor_name: "Acme <Partners>",
             color: "#112233",
+            text_color: "#ffffff",
             logo_url,
         };
         m.render(&brand).unwrap()

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::db;
 use crate::domain::attribution::deals::{self, DealInput};
-use crate::domain::attribution::links::{self, LinkInput};
+use crate::domain::attribution::links::{self, LinkInput, LinkUpdate};
 use crate::domain::earnings::affiliate_stats::{self, Period};
 use crate::domain::partners::payout_settings::PayoutInput;
 use crate::domain::{
@@ -321,23 +321,122 @@ pub async fn commissions(
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
 
-/// `GET /api/v1/me/links`.
+/// Query of `GET /api/v1/me/links`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LinksQuery {
+    /// Also list archived links (they still redirect); `false` by default.
+    include_archived: Option<bool>,
+}
+
+/// `GET /api/v1/me/links[?include_archived=true]`: the affiliate's links with their
+/// figures (`stats`: clicks, referrals, conversions, commissions), archived ones left out
+/// unless asked for.
 #[utoipa::path(
     get,
     path = "/api/v1/me/links",
     tag = "me",
+    params(LinksQuery),
     responses((status = 200, description = "Success", body = Object)),
     security(("affiliate_token" = [])),
 )]
-pub async fn links(me: MeAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+pub async fn links(
+    me: MeAuth,
+    state: web::Data<AppState>,
+    q: crate::http::extract::Query<LinksQuery>,
+) -> AppResult<HttpResponse> {
     let data = links::list(
         &state.db,
         &state.sender.base_url,
         &me.vendor_id,
         &me.affiliate_id,
+        q.include_archived.unwrap_or(false),
     )
     .await?;
     Ok(HttpResponse::Ok().json(json!({"data": data})))
+}
+
+/// `PATCH /api/v1/me/links/{id}`: changes a link's name, destination or sub-id (its URL
+/// stays). Another affiliate's link is 404; a destination off the program's domains 422.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/me/links/{id}",
+    tag = "me",
+    params(("id" = String, Path, description = "The link id")),
+    request_body(content = LinkUpdate, content_type = "application/json"),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
+pub async fn update_link(
+    me: MeAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: ApiJson<LinkUpdate>,
+) -> AppResult<HttpResponse> {
+    let link = links::update(
+        &state.db,
+        &state.sender.base_url,
+        &me.vendor_id,
+        &me.affiliate_id,
+        &id,
+        &body.0,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(link))
+}
+
+/// `POST /api/v1/me/links/{id}/archive`: hides the link from the list; it keeps
+/// redirecting, so published links never break.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/links/{id}/archive",
+    tag = "me",
+    params(("id" = String, Path, description = "The link id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
+pub async fn archive_link(
+    me: MeAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    archive(&me, &state, &id, true).await
+}
+
+/// `POST /api/v1/me/links/{id}/restore`: brings an archived link back into the list.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/links/{id}/restore",
+    tag = "me",
+    params(("id" = String, Path, description = "The link id")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("affiliate_token" = [])),
+)]
+pub async fn restore_link(
+    me: MeAuth,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    archive(&me, &state, &id, false).await
+}
+
+async fn archive(
+    me: &MeAuth,
+    state: &AppState,
+    id: &str,
+    archived: bool,
+) -> AppResult<HttpResponse> {
+    let link = links::set_archived(
+        &state.db,
+        &state.sender.base_url,
+        &me.vendor_id,
+        &me.affiliate_id,
+        id,
+        archived,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(link))
 }
 
 /// `POST /api/v1/me/links` → 201 with the link and its URL.

@@ -167,10 +167,31 @@ pub async fn html(
         .content_type("text/html; charset=utf-8")
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data: https:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"),
+            preview_csp(state.settings.base_url.as_str()),
         ))
-        .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN")))
+        .insert_header((
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("SAMEORIGIN"),
+        ))
         .body(email.body_html))
+}
+
+/// The policy of an email preview. Images may come from `https:` and `data:`, and from the
+/// installation's own base URL: emails link the vendor's logo there (see
+/// [`crate::domain::tenancy::branding::logo_url`]), and on a plain-`http` base URL (local
+/// use) `https:` alone blocked it. `'self'` would not do: the sandboxed frame has an opaque
+/// origin, so only an explicit origin matches.
+pub fn preview_csp(base_url: &str) -> String {
+    let own = url::Url::parse(base_url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .map(|o| format!(" {o}"))
+        .unwrap_or_default();
+    format!(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data: https:{own}; \
+         frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+    )
 }
 
 /// `POST /dashboard/emails/{id}/retry`: requeue a failed email. HTMX gets the updated row.

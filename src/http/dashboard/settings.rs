@@ -99,9 +99,55 @@ struct Page {
     portal_url: String,
     base_host: String,
     domains: Vec<DomainRow>,
+    /// The colour picker's value (it accepts `#rrggbb` only).
+    picker_value: String,
+    contrast: Contrast,
     notice: Option<&'static str>,
     error: Option<String>,
     error_field: String,
+}
+
+/// What the page says about the brand colour's contrast (the rule is
+/// [`crate::domain::values::color`]'s).
+struct Contrast {
+    /// The colour judged: the typed one when it is valid, else the stored one.
+    color: String,
+    /// Text colour on buttons in it.
+    text_color: &'static str,
+    /// That text colour in words.
+    text_name: &'static str,
+    /// Button text against the colour, e.g. `6.2:1`.
+    button_ratio: String,
+    /// The colour against the page background.
+    page_ratio: String,
+    /// Why links or controls in it are hard to read, if they are.
+    warning: Option<String>,
+}
+
+impl Contrast {
+    fn of(typed: &str, stored: &str) -> Self {
+        use crate::domain::values::color;
+        let typed = typed.trim().to_ascii_lowercase();
+        let c = if color::parse_hex(&typed).is_some() {
+            typed
+        } else {
+            color::brand_or_default(stored).to_owned()
+        };
+        let text_color = color::text_on(&c);
+        let (_, page) = color::brand_readability(&c);
+        Self {
+            text_name: if text_color == color::LIGHT_TEXT {
+                "white"
+            } else {
+                "near-black"
+            },
+            button_ratio: color::ratio_label(color::contrast_of(&c, text_color).unwrap_or(1.0)),
+            page_ratio: color::ratio_label(page),
+            warning: color::readability_warning(&c),
+            text_color,
+            color: c,
+        }
+    }
 }
 
 /// `?saved=settings|logo|logo_removed` after a successful post.
@@ -131,7 +177,10 @@ fn page(
     error: Option<&AppError>,
 ) -> Page {
     let now = crate::db::now_ms();
+    let contrast = Contrast::of(&f.primary_color, &current.primary_color);
     Page {
+        picker_value: contrast.color.clone(),
+        contrast,
         chrome: Chrome::new(&staff.session, "Settings"),
         vendor_name: staff.vendor.name.clone(),
         user_email: staff.user.email.clone(),

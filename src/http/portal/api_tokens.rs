@@ -56,6 +56,17 @@ async fn page(
             revoked: t.revoked_at.map(when),
         })
         .collect();
+    // The API answers on every portal domain too (host routing shares `/api/`): affiliates
+    // are pointed at the portal's own domain (the one they are on, else the vendor's
+    // first), by the same rule as every other portal URL, never at the dashboard host.
+    let domain = match &portal.host {
+        Some(h) => Some(h.clone()),
+        None => crate::domain::attribution::links::portal_domain(&state.db, me.vendor_id()).await?,
+    };
+    let api_base = format!(
+        "{}/api/v1/me",
+        crate::domain::tenancy::vendors::site_root(&state.sender.base_url, domain.as_deref())
+    );
     Ok(TokensPage {
         chrome: Chrome::new(&me.session, format!("API tokens · {}", portal.name())),
         vendor_name: portal.name().to_owned(),
@@ -63,7 +74,7 @@ async fn page(
         shell: Shell::new(portal, &me.affiliate, "profile"),
         tokens,
         action: portal.url("/api-tokens"),
-        api_base: format!("{}/api/v1/me", state.sender.base_url),
+        api_base,
         created,
         error,
         name,

@@ -47,6 +47,9 @@ struct Choice {
 struct ApplyPage {
     chrome: Chrome,
     vendor_name: String,
+    /// Portal home and sign-in page, for the header.
+    home_url: String,
+    login_url: String,
     brand_css: String,
     logo_url: Option<String>,
     action: String,
@@ -65,6 +68,8 @@ struct ApplyPage {
 struct ThanksPage {
     chrome: Chrome,
     vendor_name: String,
+    /// The program named mid-sentence ([`crate::db::vendors::VendorRow::program_phrase`]).
+    program_phrase: String,
     brand_css: String,
     logo_url: Option<String>,
     approved: bool,
@@ -112,6 +117,8 @@ fn page(
     ApplyPage {
         chrome: Chrome::new(session, format!("Apply · {}", portal.name())),
         vendor_name: portal.name().to_owned(),
+        home_url: portal.url("/"),
+        login_url: portal.url("/login"),
         brand_css: portal.url("/brand.css"),
         logo_url: portal.logo_url(),
         action: portal.url("/apply"),
@@ -159,6 +166,7 @@ pub async fn submit(
     let thanks = |approved| ThanksPage {
         chrome: Chrome::new(&session, format!("Thank you · {}", portal.name())),
         vendor_name: portal.name().to_owned(),
+        program_phrase: portal.vendor.program_phrase(),
         brand_css: portal.url("/brand.css"),
         logo_url: portal.logo_url(),
         approved,

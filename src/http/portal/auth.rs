@@ -21,6 +21,8 @@ use crate::http::{AppState, session};
 struct LoginPage {
     chrome: Chrome,
     vendor_name: String,
+    /// The program named mid-sentence.
+    program_phrase: String,
     brand_css: String,
     logo_url: Option<String>,
     action: String,
@@ -35,6 +37,7 @@ impl LoginPage {
         Self {
             chrome: Chrome::new(session, format!("Sign in · {}", portal.name())),
             vendor_name: portal.name().to_owned(),
+            program_phrase: portal.vendor.program_phrase(),
             brand_css: portal.url("/brand.css"),
             logo_url: portal.logo_url(),
             action: portal.url("/login"),

@@ -29,6 +29,8 @@ struct PortalHome {
     login_url: String,
     apply_url: String,
     vendor_name: String,
+    /// The company the affiliates recommend (the vendor's own name, not the portal's).
+    company: String,
     brand_css: String,
     programs: Vec<ProgramView>,
 }
@@ -69,21 +71,32 @@ pub async fn show(
             chrome: Chrome::new(&session, portal.name().to_owned()),
             brand_css: portal.url("/brand.css"),
             vendor_name: portal.name().to_owned(),
+            company: portal.vendor.name.clone(),
             programs,
         },
     )
 }
 
 /// `GET /brand.css`: the vendor's colours as CSS variables. A stylesheet rather than an
-/// inline style keeps the CSP at `style-src 'self'`.
+/// inline style keeps the CSP at `style-src 'self'`. `--on-brand` is the text colour for
+/// brand-coloured backgrounds (buttons), chosen by contrast (see
+/// [`crate::domain::values::color::text_on`]); `--brand-ink` the brand as link colour,
+/// darkened when it is too light to read on the page
+/// ([`crate::domain::values::color::ink_on_page`]).
 pub async fn brand_css(portal: Portal) -> HttpResponse {
-    let color = if crate::domain::tenancy::mail::is_hex_color(&portal.vendor.primary_color) {
-        portal.vendor.primary_color.as_str()
-    } else {
-        "#4f46e5"
-    };
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
-        .body(format!(":root {{ --brand: {color}; }}\n"))
+        .body(brand_css_text(&portal.vendor.primary_color))
+}
+
+/// The text of `/brand.css` for a brand colour (shared with the embeds).
+pub fn brand_css_text(primary_color: &str) -> String {
+    use crate::domain::values::color;
+    let brand = color::brand_or_default(primary_color);
+    format!(
+        ":root {{ --brand: {brand}; --on-brand: {}; --brand-ink: {}; }}\n",
+        color::text_on(brand),
+        color::ink_on_page(brand)
+    )
 }

@@ -49,6 +49,20 @@ impl LinkForm {
 /// A link in the list.
 #[derive(Debug, Clone)]
 pub struct LinkView {
+    /// Counted clicks.
+    pub clicks: i64,
+    /// Customers referred through it.
+    pub referrals: i64,
+    /// Their conversions.
+    pub conversions: i64,
+    /// Commission earned through it, in words ("12.50 USD").
+    pub commission: String,
+    /// Whether it is archived.
+    pub archived: bool,
+    /// Its edit page (`None` in an embed, which only lists links).
+    pub edit_url: Option<String>,
+    /// Target of its archive (or, when archived, restore) form; `None` in an embed.
+    pub archive_url: Option<String>,
     /// Campaign name.
     pub name: String,
     /// Program name.
@@ -80,6 +94,14 @@ pub struct LinksView {
     pub error: Option<FormError>,
     /// What just happened.
     pub notice: Option<String>,
+    /// Whether the archived links are listed (instead of the others).
+    pub show_archived: bool,
+    /// How many links are archived.
+    pub archived_count: usize,
+    /// The list of archived links, and back (`None` in an embed).
+    pub archived_url: Option<String>,
+    /// The list of current links.
+    pub current_url: Option<String>,
 }
 
 impl LinksView {
@@ -89,7 +111,7 @@ impl LinksView {
     }
 }
 
-/// Builds the links body.
+/// Builds the links body (the current links).
 pub async fn view(
     state: &AppState,
     vendor: &VendorRow,
@@ -98,6 +120,21 @@ pub async fn view(
     f: LinkForm,
     notice: Option<String>,
     error: Option<FormError>,
+) -> Result<LinksView, AppError> {
+    view_of(state, vendor, affiliate, site, f, notice, error, false).await
+}
+
+/// Builds the links body: the current links, or the archived ones.
+#[allow(clippy::too_many_arguments)] // the view's parts, each needed once
+async fn view_of(
+    state: &AppState,
+    vendor: &VendorRow,
+    affiliate: &AffiliateRow,
+    site: &Site,
+    f: LinkForm,
+    notice: Option<String>,
+    error: Option<FormError>,
+    show_archived: bool,
 ) -> Result<LinksView, AppError> {
     let enrollments = affiliates::get(&state.db, &vendor.id, &affiliate.id)
         .await?
@@ -109,10 +146,38 @@ pub async fn view(
             .map(|e| e.program_name.clone())
             .unwrap_or_default()
     };
-    let list = links::list(&state.db, &state.sender.base_url, &vendor.id, &affiliate.id).await?;
+    let list = links::list(
+        &state.db,
+        &state.sender.base_url,
+        &vendor.id,
+        &affiliate.id,
+        true,
+    )
+    .await?;
+    let archived_count = list.iter().filter(|l| l.archived).count();
+    // Edits and archiving are portal pages: an embed only lists and creates.
+    let portal_url = |path: String| {
+        if site.is_embed() {
+            None
+        } else {
+            site.url(&path, &[])
+        }
+    };
     let links = list
         .into_iter()
+        .filter(|l| l.archived == show_archived)
         .map(|l| LinkView {
+            clicks: l.stats.clicks,
+            referrals: l.stats.referrals,
+            conversions: l.stats.conversions,
+            commission: l.stats.commission_text(),
+            archived: l.archived,
+            edit_url: portal_url(format!("/links/{}", l.id)),
+            archive_url: portal_url(format!(
+                "/links/{}/{}",
+                l.id,
+                if l.archived { "restore" } else { "archive" }
+            )),
             program: program_name(&l.program_id),
             name: l.name,
             url: l.url,
@@ -145,6 +210,10 @@ pub async fn view(
         f,
         error,
         notice,
+        show_archived,
+        archived_count,
+        archived_url: portal_url("/links?archived=1".to_owned()),
+        current_url: portal_url("/links".to_owned()),
     })
 }
 
@@ -208,10 +277,13 @@ pub struct LinksPartial {
     pub v: LinksView,
 }
 
-/// `?created=1` after a creation without HTMX.
+/// `?created=1` after a creation without HTMX, `?archived=1` for the archived links,
+/// `?done=saved|archived|restored` after an edit.
 #[derive(Debug, Default, Deserialize)]
 pub struct Created {
     created: Option<String>,
+    archived: Option<String>,
+    done: Option<String>,
 }
 
 /// `GET /links`.
@@ -222,8 +294,17 @@ pub async fn list(
 ) -> Result<HttpResponse, HtmlError> {
     let chrome = Chrome::new(&who.session, format!("Links · {}", who.portal.name()));
     let site = Site::portal(&who.portal, &chrome);
-    let notice = q.created.as_ref().map(|_| "Link created.".to_owned());
-    let v = view(
+    let notice = match (q.created.as_deref(), q.done.as_deref()) {
+        (Some(_), _) => Some("Link created.".to_owned()),
+        (_, Some("saved")) => Some("Link saved.".to_owned()),
+        (_, Some("archived")) => Some(
+            "Link archived: it is hidden from this list and keeps working wherever you shared it."
+                .to_owned(),
+        ),
+        (_, Some("restored")) => Some("Link restored.".to_owned()),
+        _ => None,
+    };
+    let v = view_of(
         &state,
         &who.portal.vendor,
         &who.affiliate,
@@ -231,6 +312,7 @@ pub async fn list(
         LinkForm::default(),
         notice,
         None,
+        q.archived.is_some(),
     )
     .await?;
     render(StatusCode::OK, &LinksPage::new(&who, chrome, site, v))
@@ -261,4 +343,162 @@ pub async fn submit(
         return Ok(see_other(&who.portal.url("/links?created=1")));
     }
     render(status, &LinksPage::new(&who, chrome, site, v))
+}
+
+/// The edit form, as typed.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct EditForm {
+    /// Campaign name.
+    pub name: String,
+    /// Destination (empty: the program's landing page).
+    pub destination_url: String,
+    /// Sub-id (empty: none).
+    pub sub_id: String,
+}
+
+/// The edit page of one link.
+#[derive(Template)]
+#[template(path = "portal/link_edit.html")]
+struct EditPage {
+    chrome: Chrome,
+    vendor_name: String,
+    brand_css: String,
+    shell: crate::http::portal::layout::Shell,
+    site: Site,
+    /// The link as stored (URL, figures).
+    link: links::Link,
+    /// Its figures' commission in words.
+    commission: String,
+    f: EditForm,
+    action: String,
+    archive_url: String,
+    back_url: String,
+    error: Option<FormError>,
+}
+
+impl EditPage {
+    fn error_field(&self) -> &str {
+        self.error.as_ref().map(|e| e.field.as_str()).unwrap_or("")
+    }
+}
+
+fn edit_page(who: &SignedIn, link: links::Link, f: EditForm, error: Option<FormError>) -> EditPage {
+    let chrome = Chrome::new(
+        &who.session,
+        format!("{} · Links · {}", link.name, who.portal.name()),
+    );
+    let site = Site::portal(&who.portal, &chrome);
+    EditPage {
+        vendor_name: who.portal.name().to_owned(),
+        brand_css: who.portal.url("/brand.css"),
+        shell: crate::http::portal::layout::Shell::new(&who.portal, &who.affiliate, "links"),
+        commission: link.stats.commission_text(),
+        action: who.portal.url(&format!("/links/{}", link.id)),
+        archive_url: who.portal.url(&format!(
+            "/links/{}/{}",
+            link.id,
+            if link.archived { "restore" } else { "archive" }
+        )),
+        back_url: who.portal.url(if link.archived {
+            "/links?archived=1"
+        } else {
+            "/links"
+        }),
+        chrome,
+        site,
+        link,
+        f,
+        error,
+    }
+}
+
+/// `GET /links/{id}`: a link's figures and its edit form (the path also holds the
+/// portal's vendor slug, hence the pair).
+pub async fn edit(
+    who: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, HtmlError> {
+    let id = &path.1;
+    let link = links::get(
+        &state.db,
+        &state.sender.base_url,
+        who.vendor_id(),
+        &who.affiliate.id,
+        id,
+    )
+    .await?;
+    let f = EditForm {
+        name: link.name.clone(),
+        destination_url: link.destination_url.clone().unwrap_or_default(),
+        sub_id: link.sub_id.clone().unwrap_or_default(),
+    };
+    render(StatusCode::OK, &edit_page(&who, link, f, None))
+}
+
+/// `POST /links/{id}`: saves the edit form; a refused value is shown beside its field
+/// and changes nothing.
+pub async fn save(
+    who: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    form: crate::http::extract::Form<EditForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let id = &path.1;
+    let f = form.into_inner();
+    let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let input = links::LinkUpdate {
+        name: Some(f.name.clone()),
+        destination_url: Some(some(&f.destination_url)),
+        sub_id: Some(some(&f.sub_id)),
+    };
+    let (db, base) = (&state.db, state.sender.base_url.as_str());
+    match links::update(db, base, who.vendor_id(), &who.affiliate.id, id, &input).await {
+        Ok(_) => Ok(see_other(&who.portal.url("/links?done=saved"))),
+        Err(e) => match FormError::of(&e) {
+            Some(err) => {
+                let link = links::get(db, base, who.vendor_id(), &who.affiliate.id, id).await?;
+                render(e.status_code(), &edit_page(&who, link, f, Some(err)))
+            }
+            None => Err(e.into()),
+        },
+    }
+}
+
+/// `POST /links/{id}/archive`: hides the link from the list (it keeps redirecting).
+pub async fn archive(
+    who: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, HtmlError> {
+    set_archived(&who, &state, &path.1, true).await
+}
+
+/// `POST /links/{id}/restore`: brings an archived link back into the list.
+pub async fn restore(
+    who: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, HtmlError> {
+    set_archived(&who, &state, &path.1, false).await
+}
+
+async fn set_archived(
+    who: &SignedIn,
+    state: &AppState,
+    id: &str,
+    archived: bool,
+) -> Result<HttpResponse, HtmlError> {
+    links::set_archived(
+        &state.db,
+        &state.sender.base_url,
+        who.vendor_id(),
+        &who.affiliate.id,
+        id,
+        archived,
+    )
+    .await?;
+    let done = if archived { "archived" } else { "restored" };
+    Ok(see_other(&who.portal.url(&format!("/links?done={done}"))))
 }
