@@ -12,6 +12,7 @@ mod applications;
 mod branding;
 mod cli;
 mod click_spill;
+mod confirmations;
 mod dashboard_auth;
 mod dataset;
 mod deals_links;

@@ -56,6 +56,39 @@ async fn post(
     (status, location, res.text().await.unwrap())
 }
 
+/// The figures a confirmation page posts back (its `confirm` field).
+pub fn confirm_token(html: &str) -> String {
+    let start = html
+        .find("name=\"confirm\" value=\"")
+        .unwrap_or_else(|| panic!("no confirmation in {html}"))
+        + "name=\"confirm\" value=\"".len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// Posts a risky form: the first post only shows its confirmation (naming each of
+/// `shown`) and changes nothing the caller checks; the second, with the figures shown,
+/// acts. Returns the second post's (status, Location, body).
+pub async fn post_confirmed(
+    app: &TestApp,
+    client: &Client,
+    path: &str,
+    token_page: &str,
+    fields: &[(&str, &str)],
+    shown: &[&str],
+) -> (u16, String, String) {
+    let (status, _, html) = post(app, client, path, token_page, fields).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("id=\"confirm\""), "{html}");
+    for s in shown {
+        assert!(html.contains(s), "{s}: {html}");
+    }
+    let token = confirm_token(&html);
+    let mut with = fields.to_vec();
+    with.push(("confirm", &token));
+    post(app, client, path, token_page, &with).await
+}
+
 async fn payout_status(app: &TestApp, id: &str) -> String {
     one(app, "SELECT status FROM payouts WHERE id = $1", id).await
 }
@@ -138,15 +171,16 @@ async fn the_dashboard_previews_runs_exports_and_pays_a_payout() {
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM payout_runs").await, 0);
 
-    // The run creates jane's payout and shows its run.
+    // The run (after its confirmation, issue 20) creates jane's payout and shows its run.
     let fields = run_form("run");
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, location, _) = post(
+    let (status, location, _) = post_confirmed(
         &app,
         &staff,
         "/dashboard/payouts/run",
         "/dashboard/payouts",
         &fields,
+        &["1 payout totalling 10.00 USD (9.50 USD to the affiliates after fees)"],
     )
     .await;
     assert_eq!(status, 303);
@@ -331,12 +365,13 @@ async fn a_run_is_marked_sent_then_paid_as_a_whole() {
     let staff = app
         .signed_in_client("owner@acme.test", OWNER_PASSWORD)
         .await;
-    let (status, location, _) = post(
+    let (status, location, _) = post_confirmed(
         &app,
         &staff,
         "/dashboard/payouts/run",
         "/dashboard/payouts",
         &[("program_id", ""), ("currency", "usd"), ("action", "run")],
+        &["2 payouts totalling 4.00 USD"],
     )
     .await;
     assert_eq!(status, 303);
@@ -390,12 +425,13 @@ async fn a_run_is_marked_sent_then_paid_as_a_whole() {
         0
     );
 
-    let (status, to, _) = post(
+    let (status, to, _) = post_confirmed(
         &app,
         &staff,
         &format!("{location}/paid"),
         &location,
         &[("reference", "BATCH-7")],
+        &["2 payouts", "4.00 USD", "BATCH-7"],
     )
     .await;
     assert_eq!(status, 303);

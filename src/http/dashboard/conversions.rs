@@ -311,7 +311,7 @@ fn form_error(e: &AppError, f: &ManualForm) -> Option<(StatusCode, FormError)> {
         AppError::Invalid { field: name, .. } => Some((
             e.status_code(),
             FormError {
-                message: e.public_message(),
+                message: e.page_message(),
                 field: field(name),
                 existing_id: None,
             },
@@ -327,7 +327,7 @@ fn form_error(e: &AppError, f: &ManualForm) -> Option<(StatusCode, FormError)> {
         AppError::Conflict { .. } => Some((
             e.status_code(),
             FormError {
-                message: e.public_message(),
+                message: e.page_message(),
                 field: e.field().map(field).unwrap_or_default(),
                 existing_id: None,
             },

@@ -3,6 +3,7 @@
 pub mod affiliates;
 pub mod applications;
 pub mod auth;
+pub mod confirm;
 pub mod consumers;
 pub mod conversions;
 pub mod deals;

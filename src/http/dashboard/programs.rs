@@ -376,7 +376,7 @@ fn form_page(
             .and_then(|e| e.field())
             .unwrap_or_default()
             .to_owned(),
-        error: error.map(|e| e.public_message()),
+        error: error.map(|e| e.page_message()),
         saved,
         f,
     }

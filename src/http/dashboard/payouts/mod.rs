@@ -188,4 +188,6 @@ impl Done {
 #[serde(default)]
 pub struct PaidForm {
     reference: String,
+    /// For a whole run: the figures its confirmation page showed.
+    confirm: String,
 }
