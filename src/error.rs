@@ -317,7 +317,9 @@ pub fn people_words(message: &str) -> String {
         };
         let machine = core.contains('_')
             || (core.contains('.')
-                && core.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+                && core.split('.').all(|p| {
+                    !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                }));
         let words = if !machine || core.contains("://") || core.contains('@') {
             core.to_owned()
         } else if let Some(label) = field_label(core) {
@@ -359,7 +361,10 @@ mod people_words_tests {
             people_words("commission.bps must be a whole number"),
             "The percentage must be a whole number"
         );
-        assert_eq!(people_words("some_new_field is required"), "Some new field is required");
+        assert_eq!(
+            people_words("some_new_field is required"),
+            "Some new field is required"
+        );
         assert_eq!(
             people_words("see https://example.com/a_b and jane_doe@example.com."),
             "see https://example.com/a_b and jane_doe@example.com."

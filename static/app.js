@@ -111,3 +111,43 @@ function placeFieldErrors(root) {
 }
 placeFieldErrors(document);
 document.addEventListener("htmx:afterSwap", function (event) { placeFieldErrors(event.target); });
+
+// Affiliate picker: typing clears the picked id (the text is a new search); picking a
+// suggestion fills both fields and re-runs the form's filter.
+document.addEventListener("input", function (event) {
+  var box = event.target;
+  if (!box.matches || !box.matches(".picker input[name='affiliate']")) { return; }
+  var hidden = box.parentNode.querySelector("input[name='affiliate_id']");
+  if (hidden) { hidden.value = ""; }
+});
+document.addEventListener("click", function (event) {
+  var option = event.target.closest ? event.target.closest("[data-pick-id]") : null;
+  if (!option) { return; }
+  var picker = option.closest(".picker");
+  picker.querySelector("input[name='affiliate_id']").value = option.getAttribute("data-pick-id");
+  var box = picker.querySelector("input[name='affiliate']");
+  box.value = option.getAttribute("data-pick-label");
+  picker.querySelector(".picker-list").innerHTML = "";
+  box.focus();
+  var form = picker.closest("form");
+  if (form && window.htmx && form.hasAttribute("hx-get")) {
+    window.htmx.trigger(form, "submit");
+  } else if (form && form.method.toLowerCase() === "get") {
+    form.requestSubmit ? form.requestSubmit() : form.submit();
+  }
+});
+
+// Program form: only the fields of the chosen commission type show (every field shows,
+// labelled with its types, without script).
+function showCommissionFields(select) {
+  var form = select.closest("form");
+  if (!form) { return; }
+  form.querySelectorAll("[data-for-types]").forEach(function (field) {
+    var on = field.getAttribute("data-for-types").split(" ").indexOf(select.value) >= 0;
+    field.hidden = !on;
+  });
+}
+document.querySelectorAll("select[data-commission-type]").forEach(function (select) {
+  showCommissionFields(select);
+  select.addEventListener("change", function () { showCommissionFields(select); });
+});

@@ -7,7 +7,6 @@ use serde_json::json;
 
 use crate::helpers::affiliates::affiliate;
 use crate::helpers::money::{earn, money_shop};
-use crate::helpers::pages::page;
 use crate::helpers::vendors::{Shop, patch_program};
 use crate::helpers::{OWNER_PASSWORD, TestApp, spawn_app};
 use crate::payouts_pages::confirm_token;
@@ -65,12 +64,20 @@ async fn running_payouts_shows_the_figures_first_and_refuses_stale_ones() {
         .await;
 
     // Without the confirmation: the page names the count, the money and the program.
-    let (status, _, html) = post(&app, &staff, "/dashboard/payouts/run", "/dashboard/payouts", RUN).await;
+    let (status, _, html) = post(
+        &app,
+        &staff,
+        "/dashboard/payouts/run",
+        "/dashboard/payouts",
+        RUN,
+    )
+    .await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Run payouts?"), "{html}");
     assert!(
-        html.contains("This creates 2 payouts totalling 25.00 USD for every active program (Partners)")
-            || html.contains("This creates 2 payouts totalling 25.00 USD for every active program"),
+        html.contains(
+            "This creates 2 payouts totalling 25.00 USD for every active program (Partners)"
+        ) || html.contains("This creates 2 payouts totalling 25.00 USD for every active program"),
         "{html}"
     );
     assert!(html.contains("holding period ended by now"), "{html}");
@@ -82,18 +89,38 @@ async fn running_payouts_shows_the_figures_first_and_refuses_stale_ones() {
     // A made-up confirmation is not one either.
     let mut forged = RUN.to_vec();
     forged.push(("confirm", "yes"));
-    let (status, _, html) = post(&app, &staff, "/dashboard/payouts/run", "/dashboard/payouts", &forged).await;
+    let (status, _, html) = post(
+        &app,
+        &staff,
+        "/dashboard/payouts/run",
+        "/dashboard/payouts",
+        &forged,
+    )
+    .await;
     assert_eq!(status, 200);
-    assert!(html.contains("The figures changed since you looked"), "{html}");
+    assert!(
+        html.contains("The figures changed since you looked"),
+        "{html}"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM payouts").await, 0);
 
     // Meanwhile another affiliate earns: the old figures are refused and the new shown.
     paid_affiliate(&app, &s, "cat", 10_000).await;
     let mut stale = RUN.to_vec();
     stale.push(("confirm", &seen));
-    let (status, _, html) = post(&app, &staff, "/dashboard/payouts/run", "/dashboard/payouts", &stale).await;
+    let (status, _, html) = post(
+        &app,
+        &staff,
+        "/dashboard/payouts/run",
+        "/dashboard/payouts",
+        &stale,
+    )
+    .await;
     assert_eq!(status, 200, "{html}");
-    assert!(html.contains("The figures changed since you looked"), "{html}");
+    assert!(
+        html.contains("The figures changed since you looked"),
+        "{html}"
+    );
     assert!(html.contains("3 payouts totalling 35.00 USD"), "{html}");
     assert_eq!(app.count("SELECT COUNT(*) FROM payouts").await, 0);
 
@@ -101,20 +128,45 @@ async fn running_payouts_shows_the_figures_first_and_refuses_stale_ones() {
     let fresh = confirm_token(&html);
     let mut ok = RUN.to_vec();
     ok.push(("confirm", &fresh));
-    let (status, location, _) = post(&app, &staff, "/dashboard/payouts/run", "/dashboard/payouts", &ok).await;
+    let (status, location, _) = post(
+        &app,
+        &staff,
+        "/dashboard/payouts/run",
+        "/dashboard/payouts",
+        &ok,
+    )
+    .await;
     assert_eq!(status, 303);
-    assert!(location.starts_with("/dashboard/payouts/runs/"), "{location}");
+    assert!(
+        location.starts_with("/dashboard/payouts/runs/"),
+        "{location}"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM payouts").await, 3);
 
     // Marking the run paid: the count and total first, nothing changes without it.
-    let (status, _, html) = post(&app, &staff, &format!("{location}/paid"), &location, &[("reference", "PP-9")]).await;
+    let (status, _, html) = post(
+        &app,
+        &staff,
+        &format!("{location}/paid"),
+        &location,
+        &[("reference", "PP-9")],
+    )
+    .await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Mark the run paid?"), "{html}");
     assert!(html.contains("This marks 3 payouts"), "{html}");
     assert!(html.contains("totalling 35.00 USD"), "{html}");
     assert!(html.contains("PP-9"), "{html}");
-    assert_eq!(app.count("SELECT COUNT(*) FROM payouts WHERE status = 'paid'").await, 0);
-    assert_eq!(app.count("SELECT COUNT(*) FROM email_outbox WHERE kind = 'payout_paid'").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM payouts WHERE status = 'paid'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM email_outbox WHERE kind = 'payout_paid'")
+            .await,
+        0
+    );
     let token = confirm_token(&html);
     let (status, _, _) = post(
         &app,
@@ -125,12 +177,25 @@ async fn running_payouts_shows_the_figures_first_and_refuses_stale_ones() {
     )
     .await;
     assert_eq!(status, 303);
-    assert_eq!(app.count("SELECT COUNT(*) FROM payouts WHERE status = 'paid' AND reference = 'PP-9'").await, 3);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM payouts WHERE status = 'paid' AND reference = 'PP-9'")
+            .await,
+        3
+    );
 
     // Another vendor gets a 404, never a confirmation naming this vendor's figures.
     app.create_vendor("Beta", "owner@beta.test").await;
-    let beta = app.signed_in_client("owner@beta.test", OWNER_PASSWORD).await;
-    let (status, _, html) = post(&app, &beta, &format!("{location}/paid"), "/dashboard/payouts", &[("reference", "")]).await;
+    let beta = app
+        .signed_in_client("owner@beta.test", OWNER_PASSWORD)
+        .await;
+    let (status, _, html) = post(
+        &app,
+        &beta,
+        &format!("{location}/paid"),
+        "/dashboard/payouts",
+        &[("reference", "")],
+    )
+    .await;
     assert_eq!(status, 404);
     assert!(!html.contains("35.00"), "{html}");
 }
@@ -160,41 +225,95 @@ async fn ban_deactivate_revoke_and_delete_ask_first_and_name_what_they_act_on() 
     let before = status_of().await;
 
     for (status_value, verb) in [("banned", "Ban"), ("deactivated", "Deactivate")] {
-        let (code, _, html) = post(&app, &staff, &format!("{detail}/status"), &detail, &[("status", status_value)]).await;
+        let (code, _, html) = post(
+            &app,
+            &staff,
+            &format!("{detail}/status"),
+            &detail,
+            &[("status", status_value)],
+        )
+        .await;
         assert_eq!(code, 200, "{html}");
         assert!(html.contains(&format!("{verb} Jane Doe?")), "{html}");
         assert!(html.contains("jane@partners.test"), "{html}");
-        assert!(html.contains(&format!(">{verb} Jane Doe</button>")), "{html}");
-        assert_eq!(status_of().await, before, "nothing changed before the confirmation");
+        assert!(
+            html.contains(&format!(">{verb} Jane Doe</button>")),
+            "{html}"
+        );
+        assert_eq!(
+            status_of().await,
+            before,
+            "nothing changed before the confirmation"
+        );
     }
     // Another vendor's affiliate: 404, not a confirmation naming them.
     app.create_vendor("Beta", "owner@beta.test").await;
-    let beta = app.signed_in_client("owner@beta.test", OWNER_PASSWORD).await;
-    let (code, _, html) = post(&app, &beta, &format!("{detail}/status"), "/dashboard", &[("status", "banned")]).await;
+    let beta = app
+        .signed_in_client("owner@beta.test", OWNER_PASSWORD)
+        .await;
+    let (code, _, html) = post(
+        &app,
+        &beta,
+        &format!("{detail}/status"),
+        "/dashboard",
+        &[("status", "banned")],
+    )
+    .await;
     assert_eq!(code, 404);
     assert!(!html.contains("Jane"), "{html}");
     // Confirmed: banned.
-    let (code, _, _) = post(&app, &staff, &format!("{detail}/status"), &detail, &[("status", "banned"), ("confirm", "yes")]).await;
+    let (code, _, _) = post(
+        &app,
+        &staff,
+        &format!("{detail}/status"),
+        &detail,
+        &[("status", "banned"), ("confirm", "yes")],
+    )
+    .await;
     assert_eq!(code, 303);
     assert_eq!(status_of().await, "banned");
     // Pausing and reactivating are not destructive: one click.
-    let (code, _, _) = post(&app, &staff, &format!("{detail}/status"), &detail, &[("status", "active")]).await;
+    let (code, _, _) = post(
+        &app,
+        &staff,
+        &format!("{detail}/status"),
+        &detail,
+        &[("status", "active")],
+    )
+    .await;
     assert_eq!(code, 303);
     assert_eq!(status_of().await, "active");
 
     // Revoking a key: a first post names the key and revokes nothing.
-    let key_id = crate::helpers::pages::one(&app, "SELECT id FROM api_keys WHERE vendor_id = $1", &s.vendor_id).await;
+    let key_id = crate::helpers::pages::one(
+        &app,
+        "SELECT id FROM api_keys WHERE vendor_id = $1",
+        &s.vendor_id,
+    )
+    .await;
     let path = format!("/dashboard/developers/keys/{key_id}/revoke");
     let (code, _, html) = post(&app, &staff, &path, "/dashboard/developers", &[]).await;
     assert_eq!(code, 200, "{html}");
-    assert!(html.contains("Revoke the key") && html.contains("This cannot be undone"), "{html}");
-    assert_eq!(app.count("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NOT NULL").await, 0);
+    assert!(
+        html.contains("Revoke the key") && html.contains("This cannot be undone"),
+        "{html}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NOT NULL")
+            .await,
+        0
+    );
     let res = app.api_get(&s.key, "/api/v1/affiliates").await;
     assert_eq!(res.status(), 200, "the key still works");
 
     // Deleting a webhook endpoint: the same.
     let (code, body) = app
-        .call(&s.key, Method::POST, "/api/v1/webhook-endpoints", Some(json!({"url": "https://hooks.example.com/affilia", "events": ["*"]})))
+        .call(
+            &s.key,
+            Method::POST,
+            "/api/v1/webhook-endpoints",
+            Some(json!({"url": "https://hooks.example.com/affilia", "events": ["*"]})),
+        )
         .await;
     assert_eq!(code, 201, "{body}");
     let hook = body["id"].as_str().unwrap().to_owned();
@@ -203,7 +322,14 @@ async fn ban_deactivate_revoke_and_delete_ask_first_and_name_what_they_act_on() 
     assert_eq!(code, 200, "{html}");
     assert!(html.contains("https://hooks.example.com/affilia"), "{html}");
     assert_eq!(app.count("SELECT COUNT(*) FROM webhook_endpoints").await, 1);
-    let (code, _, _) = post(&app, &staff, &path, "/dashboard/developers/webhooks", &[("confirm", "yes")]).await;
+    let (code, _, _) = post(
+        &app,
+        &staff,
+        &path,
+        "/dashboard/developers/webhooks",
+        &[("confirm", "yes")],
+    )
+    .await;
     assert_eq!(code, 303);
     assert_eq!(app.count("SELECT COUNT(*) FROM webhook_endpoints").await, 0);
 }

@@ -21,6 +21,7 @@ mod host_routing;
 mod ingest_batch;
 mod jobs;
 mod kernel;
+mod layout_words;
 mod ledger_props;
 mod mcp;
 mod me_api;

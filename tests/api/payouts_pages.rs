@@ -13,7 +13,7 @@ use crate::helpers::{OWNER_PASSWORD, TestApp, new_client, spawn_app};
 
 /// A shop paying 10 % (30-day holding period), a minimum payout of 1.00 and a platform
 /// fee of `fee_bps`.
-async fn payout_shop(app: &TestApp, name: &str, fee_bps: i64) -> Shop {
+pub async fn payout_shop(app: &TestApp, name: &str, fee_bps: i64) -> Shop {
     let s = money_shop(app, name, json!({"type": "percentage", "bps": 1000})).await;
     patch_program(
         app,
@@ -25,7 +25,7 @@ async fn payout_shop(app: &TestApp, name: &str, fee_bps: i64) -> Shop {
 }
 
 /// Sets an affiliate's PayPal address through the vendor API.
-async fn paypal(app: &TestApp, s: &Shop, affiliate_id: &str, email: &str) {
+pub async fn paypal(app: &TestApp, s: &Shop, affiliate_id: &str, email: &str) {
     let (status, body) = app
         .call(
             &s.key,
@@ -450,7 +450,7 @@ async fn a_run_is_marked_sent_then_paid_as_a_whole() {
     verify_ledger(&app).await;
 }
 
-fn program_form<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub fn program_form<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut fields = vec![
         ("name", "Partners"),
         ("slug", ""),
@@ -576,7 +576,12 @@ async fn the_program_form_saves_the_platform_fee_payout_day_and_stripe_key() {
 }
 
 /// An invited affiliate who accepted the invitation: (id, their signed-in browser).
-async fn portal_affiliate(app: &TestApp, s: &Shop, email: &str, code: &str) -> (String, Client) {
+pub async fn portal_affiliate(
+    app: &TestApp,
+    s: &Shop,
+    email: &str,
+    code: &str,
+) -> (String, Client) {
     let (status, a) = app
         .call(
             &s.key,

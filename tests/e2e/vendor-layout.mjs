@@ -90,6 +90,24 @@ describe('vendor dashboard layout', { timeout: 90000 }, () => {
     });
   });
 
+  it('filters conversions with the affiliate picker (HTMX suggestions)', async () => {
+    const flow = new Flow('layout-picker', h.artifacts);
+    const ctx = await newContext(h);
+    const page = (flow.page = await ctx.newPage());
+    await flow.step('sign in', () => signIn(h, page));
+    await flow.step('type a name, pick the suggestion, the table filters', async () => {
+      await page.goto(`${h.server.baseUrl}/dashboard/conversions`);
+      await page.getByPlaceholder('Affiliate: name or email').pressSequentially('Ann', { delay: 30 });
+      const option = page.locator('.picker-option', { hasText: 'Ann Partner' });
+      await option.waitFor();
+      await flow.screenshot('suggestions');
+      await option.click();
+      await page.waitForURL(/affiliate_id=aff_/);
+      await page.waitForFunction(() => /1 conversion\(s\)/.test(document.querySelector('#conversion-table')?.textContent || ''));
+      assert.equal(await page.getByPlaceholder('Affiliate: name or email').inputValue(), 'Ann Partner (ann@partners.test)');
+    });
+  });
+
   it('shows a form error beside its field, in words', async () => {
     const flow = new Flow('layout-form-error', h.artifacts);
     const ctx = await newContext(h);

@@ -17,9 +17,11 @@ use crate::http::pages::{Chrome, HtmlError, ProgramOption, person_label, render,
 use crate::http::pagination::Page;
 
 use crate::http::dashboard::confirm;
+use crate::http::dashboard::picker::{self, Picked};
 
 use super::{
-    Names, PER_PAGE, PayoutView, RUNS_SHOWN, RunView, actor, program_names, run_view, some,
+    Names, PER_PAGE, PayoutView, RUNS_SHOWN, RunView, actor, name_starters, program_names,
+    run_view, some,
 };
 
 /// A payout a preview would create.
@@ -118,6 +120,9 @@ pub struct ListQuery {
     status: String,
     #[serde(default)]
     affiliate_id: String,
+    /// The picker's typed text, used when no `affiliate_id` was picked (no script).
+    #[serde(default)]
+    affiliate: String,
     page: Option<i64>,
     /// Payouts created by the run just made (for the notice).
     ran: Option<usize>,
@@ -144,6 +149,17 @@ struct Table {
     page: i64,
     prev_url: Option<String>,
     next_url: Option<String>,
+}
+
+/// The list query with the picker resolved to an affiliate id.
+async fn picked(
+    staff: &Staff,
+    state: &AppState,
+    mut q: ListQuery,
+) -> Result<(ListQuery, Picked), HtmlError> {
+    let pick = picker::resolve(state, &staff.vendor.id, &q.affiliate_id, &q.affiliate).await?;
+    q.affiliate_id = pick.id.clone();
+    Ok((q, pick))
 }
 
 async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, HtmlError> {
@@ -303,6 +319,9 @@ struct ListPage {
     preview: Option<Vec<PreviewView>>,
     runs: Vec<RunView>,
     q: ListQuery,
+    /// The affiliate filter's picker.
+    pick: Picked,
+    pick_name: &'static str,
     table: Table,
 }
 
@@ -314,10 +333,12 @@ async fn list_page(
     error: Option<&AppError>,
     preview: Option<Vec<PreviewView>>,
 ) -> Result<ListPage, HtmlError> {
+    let (q, pick) = picked(staff, state, q).await?;
     let table = table(staff, state, &q).await?;
     let programs = program_names(state, &staff.vendor.id).await?;
     let (runs, _) = payouts::runs(&state.db, &staff.vendor.id, RUNS_SHOWN, 0).await?;
-    let runs = runs.into_iter().map(|r| run_view(r, &programs)).collect();
+    let mut runs: Vec<RunView> = runs.into_iter().map(|r| run_view(r, &programs)).collect();
+    name_starters(state, &staff.vendor.id, &mut runs).await?;
     let notice = q.ran.map(|n| match n {
         0 => "Nothing to pay: no payout was created.".to_owned(),
         1 => "Run complete: 1 payout created.".to_owned(),
@@ -342,6 +363,8 @@ async fn list_page(
         preview,
         runs,
         q,
+        pick,
+        pick_name: "Affiliate",
         table,
     })
 }
@@ -356,6 +379,7 @@ pub async fn list(
 ) -> Result<HttpResponse, HtmlError> {
     let q = q.into_inner();
     if req.headers().contains_key("hx-request") {
+        let (q, _) = picked(&staff, &state, q).await?;
         return render(StatusCode::OK, &table(&staff, &state, &q).await?);
     }
     let page = list_page(&staff, &state, q, RunForm::default(), None, None).await?;
