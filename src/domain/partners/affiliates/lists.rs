@@ -69,6 +69,9 @@ pub async fn list(
     Ok((found, total))
 }
 
+/// Longest picker search term (an email address is at most 254 characters).
+const SEARCH_MAX: usize = 254;
+
 /// Suggestions for an affiliate picker: up to `limit` of the vendor's affiliates whose
 /// email, name or referral code contains `term` (a whole email address is matched exactly),
 /// by name. No count is taken: a picker needs the first few, fast at any size.
@@ -79,7 +82,9 @@ pub async fn suggest(
     limit: i64,
 ) -> AppResult<Vec<db::affiliates::AffiliateRow>> {
     let term = term.trim();
-    if term.is_empty() {
+    // Nothing longer than an email address names an affiliate; a longer term would only
+    // make a costly (on SQLite, refused) LIKE pattern.
+    if term.is_empty() || term.chars().count() > SEARCH_MAX {
         return Ok(Vec::new());
     }
     let filter = Filter {
