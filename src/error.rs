@@ -153,6 +153,14 @@ impl AppError {
         }
     }
 
+    /// The message for a person on a page (dashboard, portal): [`Self::public_message`]
+    /// with machine words replaced. API clients keep the field names (they match the
+    /// `field` of the JSON envelope); a person sees "The landing page must ..." instead of
+    /// "landing_url must ...". Worded here once, for every HTML surface.
+    pub fn page_message(&self) -> String {
+        people_words(&self.public_message())
+    }
+
     /// The field at fault, if any.
     pub fn field(&self) -> Option<&str> {
         match self {
@@ -248,5 +256,119 @@ impl ResponseError for AppError {
                 },
             },
         })
+    }
+}
+
+/// The words a person reads for a field name an API message names.
+fn field_label(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "landing_url" => "the landing page",
+        "allowed_domains" => "the other domains",
+        "payout_day" => "the payout day",
+        "min_payout_cents" | "min_payout" => "the minimum payout",
+        "holding_period_days" => "the holding period",
+        "cookie_duration_days" => "the cookie duration",
+        "attribution_window_days" => "the attribution window",
+        "attribution_model" => "the attribution model",
+        "platform_fee_bps" | "platform_fee" => "the platform fee",
+        "commission.bps" | "commission_percent" | "bps" => "the percentage",
+        "commission.amount_cents" | "commission_amount" | "amount_cents" => "the amount",
+        "commission.max_cycles" | "max_cycles" => "the number of billing cycles",
+        "commission.tiers" | "tiers" => "the tiers",
+        "commission.type" | "commission_type" => "the commission type",
+        "multi_level" | "commission.multi_level" | "upline" => "the upline levels",
+        "terms_text" => "the terms",
+        "program_id" => "the program",
+        "affiliate_id" => "the affiliate",
+        "external_id" => "the external id",
+        "customer_id" => "the customer id",
+        "payout_method" => "the payout method",
+        "payout_email" => "the payout email",
+        "payout_details" => "the payout details",
+        "stripe_secret_key" => "the Stripe secret key",
+        "stripe_webhook_secret" => "the Stripe webhook signing secret",
+        "conversion_kind" => "what counts as a conversion",
+        "conversion_event" => "the conversion event",
+        "brand_color" | "primary_color" => "the brand colour",
+        "portal_domain" | "portal_domains" => "the portal domain",
+        "support_email" => "the support email",
+        "rate_limit_read_per_minute" => "the read limit",
+        "rate_limit_write_per_minute" => "the write limit",
+        "per_page" => "the page size",
+        _ => return None,
+    })
+}
+
+/// Rewrites an API message for a page: known field names become their labels (the first
+/// word capitalised when it was one), other snake_case words lose their underscores, and API hints such as
+/// "(null: no schedule)" read "(empty: no schedule)".
+pub fn people_words(message: &str) -> String {
+    let message = message.replace("(null: ", "(empty: ").replace('`', "");
+    let mut out = String::with_capacity(message.len() + 16);
+    for (i, word) in message.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let core = word.trim_end_matches([',', ';', ':', ')', '.']);
+        let tail = &word[core.len()..];
+        let (open, core) = match core.strip_prefix('(') {
+            Some(rest) => ("(", rest),
+            None => ("", core),
+        };
+        let machine = core.contains('_')
+            || (core.contains('.')
+                && core.split('.').all(|p| {
+                    !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                }));
+        let words = if !machine || core.contains("://") || core.contains('@') {
+            core.to_owned()
+        } else if let Some(label) = field_label(core) {
+            label.to_owned()
+        } else {
+            core.replace(['_', '.'], " ")
+        };
+        out.push_str(open);
+        // Only a replaced first word is capitalised: people's messages keep their case.
+        if i == 0 && machine {
+            let mut chars = words.chars();
+            if let Some(first) = chars.next() {
+                out.extend(first.to_uppercase());
+                out.push_str(chars.as_str());
+            }
+        } else {
+            out.push_str(&words);
+        }
+        out.push_str(tail);
+    }
+    out
+}
+
+#[cfg(test)]
+mod people_words_tests {
+    use super::people_words;
+
+    #[test]
+    fn field_names_become_words() {
+        assert_eq!(
+            people_words("payout_day is a day of the month from 1 to 28 (null: no schedule)"),
+            "The payout day is a day of the month from 1 to 28 (empty: no schedule)"
+        );
+        assert_eq!(
+            people_words("landing_url must be an http(s) URL"),
+            "The landing page must be an http(s) URL"
+        );
+        assert_eq!(
+            people_words("commission.bps must be a whole number"),
+            "The percentage must be a whole number"
+        );
+        assert_eq!(
+            people_words("some_new_field is required"),
+            "Some new field is required"
+        );
+        assert_eq!(
+            people_words("see https://example.com/a_b and jane_doe@example.com."),
+            "see https://example.com/a_b and jane_doe@example.com."
+        );
+        assert_eq!(people_words("reason is required"), "reason is required");
     }
 }

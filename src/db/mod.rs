@@ -28,6 +28,7 @@ pub mod links;
 pub mod login_tokens;
 pub mod mcp_sessions;
 pub mod payment_links;
+pub mod payout_methods;
 pub mod payouts;
 pub mod programs;
 pub mod rate_limits;

@@ -81,7 +81,7 @@ impl From<anyhow::Error> for HtmlError {
 impl fmt::Display for HtmlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::App(e) => write!(f, "{}", e.public_message()),
+            Self::App(e) => write!(f, "{}", e.page_message()),
             Self::SignIn => f.write_str("please sign in"),
         }
     }
@@ -108,9 +108,24 @@ impl HtmlError {
                 "Too many attempts. Please wait {} minute(s) and try again.",
                 retry_after_secs.div_ceil(60)
             ),
-            Self::App(e) => e.public_message(),
+            Self::App(e) => e.page_message(),
             Self::SignIn => "Please sign in.".into(),
         }
+    }
+}
+
+/// The error page's heading, in words (people need no status codes).
+fn heading(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 422 => "Please check what you entered",
+        401 => "Please sign in",
+        403 => "Not allowed",
+        404 => "Page not found",
+        409 => "That cannot be done now",
+        413 => "That file is too large",
+        429 => "Too many attempts",
+        s if s >= 500 => "Something went wrong",
+        _ => "That did not work",
     }
 }
 
@@ -131,11 +146,7 @@ impl ResponseError for HtmlError {
                 e.log();
                 let status = e.status_code();
                 let page = ErrorPage {
-                    heading: format!(
-                        "{} {}",
-                        status.as_u16(),
-                        status.canonical_reason().unwrap_or("Error")
-                    ),
+                    heading: heading(status).to_owned(),
                     message: self.message(),
                     css_url: assets::url("app.css"),
                 };

@@ -666,7 +666,7 @@ async fn the_dashboard_invites_lists_and_manages_affiliates() {
             .post_form(
                 &format!("/dashboard/affiliates/{id}/status"),
                 &detail_path,
-                &[("status", status)],
+                &[("status", status), ("confirm", "yes")],
             )
             .await;
         assert_eq!(res.status(), 303);

@@ -92,7 +92,7 @@ async fn a_key_made_on_the_dashboard_is_shown_once_works_and_is_revoked_on_every
             &staff,
             &format!("/dashboard/developers/keys/{id}/revoke"),
             "/dashboard/developers",
-            &[],
+            &[("confirm", "yes")],
         )
         .await;
     assert_eq!(res.status(), 303);

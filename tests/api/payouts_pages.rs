@@ -13,7 +13,7 @@ use crate::helpers::{OWNER_PASSWORD, TestApp, new_client, spawn_app};
 
 /// A shop paying 10 % (30-day holding period), a minimum payout of 1.00 and a platform
 /// fee of `fee_bps`.
-async fn payout_shop(app: &TestApp, name: &str, fee_bps: i64) -> Shop {
+pub async fn payout_shop(app: &TestApp, name: &str, fee_bps: i64) -> Shop {
     let s = money_shop(app, name, json!({"type": "percentage", "bps": 1000})).await;
     patch_program(
         app,
@@ -25,7 +25,7 @@ async fn payout_shop(app: &TestApp, name: &str, fee_bps: i64) -> Shop {
 }
 
 /// Sets an affiliate's PayPal address through the vendor API.
-async fn paypal(app: &TestApp, s: &Shop, affiliate_id: &str, email: &str) {
+pub async fn paypal(app: &TestApp, s: &Shop, affiliate_id: &str, email: &str) {
     let (status, body) = app
         .call(
             &s.key,
@@ -54,6 +54,39 @@ async fn post(
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     (status, location, res.text().await.unwrap())
+}
+
+/// The figures a confirmation page posts back (its `confirm` field).
+pub fn confirm_token(html: &str) -> String {
+    let start = html
+        .find("name=\"confirm\" value=\"")
+        .unwrap_or_else(|| panic!("no confirmation in {html}"))
+        + "name=\"confirm\" value=\"".len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// Posts a risky form: the first post only shows its confirmation (naming each of
+/// `shown`) and changes nothing the caller checks; the second, with the figures shown,
+/// acts. Returns the second post's (status, Location, body).
+pub async fn post_confirmed(
+    app: &TestApp,
+    client: &Client,
+    path: &str,
+    token_page: &str,
+    fields: &[(&str, &str)],
+    shown: &[&str],
+) -> (u16, String, String) {
+    let (status, _, html) = post(app, client, path, token_page, fields).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("id=\"confirm\""), "{html}");
+    for s in shown {
+        assert!(html.contains(s), "{s}: {html}");
+    }
+    let token = confirm_token(&html);
+    let mut with = fields.to_vec();
+    with.push(("confirm", &token));
+    post(app, client, path, token_page, &with).await
 }
 
 async fn payout_status(app: &TestApp, id: &str) -> String {
@@ -138,15 +171,16 @@ async fn the_dashboard_previews_runs_exports_and_pays_a_payout() {
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM payout_runs").await, 0);
 
-    // The run creates jane's payout and shows its run.
+    // The run (after its confirmation, issue 20) creates jane's payout and shows its run.
     let fields = run_form("run");
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, location, _) = post(
+    let (status, location, _) = post_confirmed(
         &app,
         &staff,
         "/dashboard/payouts/run",
         "/dashboard/payouts",
         &fields,
+        &["1 payout totalling 10.00 USD (9.50 USD to the affiliates after fees)"],
     )
     .await;
     assert_eq!(status, 303);
@@ -331,12 +365,13 @@ async fn a_run_is_marked_sent_then_paid_as_a_whole() {
     let staff = app
         .signed_in_client("owner@acme.test", OWNER_PASSWORD)
         .await;
-    let (status, location, _) = post(
+    let (status, location, _) = post_confirmed(
         &app,
         &staff,
         "/dashboard/payouts/run",
         "/dashboard/payouts",
         &[("program_id", ""), ("currency", "usd"), ("action", "run")],
+        &["2 payouts totalling 4.00 USD"],
     )
     .await;
     assert_eq!(status, 303);
@@ -390,12 +425,13 @@ async fn a_run_is_marked_sent_then_paid_as_a_whole() {
         0
     );
 
-    let (status, to, _) = post(
+    let (status, to, _) = post_confirmed(
         &app,
         &staff,
         &format!("{location}/paid"),
         &location,
         &[("reference", "BATCH-7")],
+        &["2 payouts", "4.00 USD", "BATCH-7"],
     )
     .await;
     assert_eq!(status, 303);
@@ -414,7 +450,7 @@ async fn a_run_is_marked_sent_then_paid_as_a_whole() {
     verify_ledger(&app).await;
 }
 
-fn program_form<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub fn program_form<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut fields = vec![
         ("name", "Partners"),
         ("slug", ""),
@@ -540,7 +576,12 @@ async fn the_program_form_saves_the_platform_fee_payout_day_and_stripe_key() {
 }
 
 /// An invited affiliate who accepted the invitation: (id, their signed-in browser).
-async fn portal_affiliate(app: &TestApp, s: &Shop, email: &str, code: &str) -> (String, Client) {
+pub async fn portal_affiliate(
+    app: &TestApp,
+    s: &Shop,
+    email: &str,
+    code: &str,
+) -> (String, Client) {
     let (status, a) = app
         .call(
             &s.key,

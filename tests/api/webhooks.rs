@@ -919,7 +919,7 @@ async fn the_dashboard_page_manages_endpoints_and_shows_the_delivery_log() {
     // Delete.
     let res = staff
         .post(app.url(&format!("/dashboard/developers/webhooks/{id}/delete")))
-        .form(&[("csrf_token", token.as_str())])
+        .form(&[("csrf_token", token.as_str()), ("confirm", "yes")])
         .send()
         .await
         .unwrap();

@@ -323,8 +323,86 @@ mail::email_kind!(
     "emails/payout_settings_changed.html"
 );
 
-/// Changes an affiliate's payout settings (portal, self-service API, vendor API) and emails
-/// the affiliate. Another vendor's affiliate is a 404.
+/// The payout methods a vendor offers its affiliates, in [`METHODS`] order: the ones it
+/// chose in Settings, or every method when it never chose.
+pub async fn offered(db: &Db, vendor_id: &str) -> AppResult<Vec<&'static str>> {
+    let chosen = db::payout_methods::of(db.pool(), vendor_id).await?;
+    Ok(METHODS
+        .iter()
+        .copied()
+        .filter(|m| chosen.is_empty() || chosen.iter().any(|c| c == m))
+        .collect())
+}
+
+/// Sets the payout methods a vendor offers (at least one of [`METHODS`]); audited.
+///
+/// Affiliates already set up with a method no longer offered keep it, and runs keep paying
+/// them there (the money is owed; the vendor stops offering the method for new choices).
+/// They see a notice in the portal, and their next change must pick an offered method.
+pub async fn set_offered(
+    db: &Db,
+    vendor_id: &str,
+    methods: &[String],
+    actor: &Actor,
+) -> AppResult<Vec<&'static str>> {
+    let mut chosen: Vec<&'static str> = Vec::new();
+    for raw in methods {
+        let m = METHODS.iter().find(|m| **m == raw.trim()).ok_or_else(|| {
+            AppError::invalid(
+                "payout_methods",
+                format!("payout_methods must be among: {}", METHODS.join(", ")),
+            )
+        })?;
+        if !chosen.contains(m) {
+            chosen.push(m);
+        }
+    }
+    if chosen.is_empty() {
+        return Err(AppError::invalid(
+            "payout_methods",
+            "offer at least one payout method, or affiliates cannot be paid",
+        ));
+    }
+    chosen.sort_by_key(|m| METHODS.iter().position(|x| x == m));
+    let before = offered(db, vendor_id).await?;
+    let mut tx = db.begin().await?;
+    db::payout_methods::replace(&mut tx, vendor_id, &chosen).await?;
+    audit::record(
+        &mut *tx,
+        vendor_id,
+        actor,
+        "vendor.payout_methods_changed",
+        ("vendor", Some(vendor_id)),
+        json!({"from": before, "to": chosen}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(chosen)
+}
+
+/// Refuses settings whose method the vendor does not offer (an affiliate's own change);
+/// clearing the settings is always allowed.
+pub fn check_offered(offered: &[&str], new: &PayoutSettings) -> AppResult<()> {
+    match new.method.as_deref() {
+        Some(m) if !offered.contains(&m) => {
+            let labels: Vec<&str> = offered.iter().map(|m| method_label(m)).collect();
+            Err(AppError::invalid(
+                "payout_method",
+                format!(
+                    "{} is not offered; choose one of: {}",
+                    method_label(m),
+                    labels.join(", ")
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Changes an affiliate's payout settings (portal, self-service API) and emails the
+/// affiliate; the method must be one the vendor offers ([`offered`]). Another vendor's
+/// affiliate is a 404. (The vendor's own API changes go through [`write`] and may set any
+/// method.)
 pub async fn update(
     db: &Db,
     sender: &Sender,
@@ -338,6 +416,16 @@ pub async fn update(
         .await?
         .ok_or(AppError::NotFound)?;
     let new = PayoutSettings::merged(&PayoutSettings::of(&current), input)?;
+    let methods = db::payout_methods::of(&mut *tx, &vendor.id).await?;
+    let offered: Vec<&str> = METHODS
+        .iter()
+        .copied()
+        .filter(|m| methods.is_empty() || methods.iter().any(|c| c == m))
+        .collect();
+    // Unchanged settings are no change, even on a method no longer offered.
+    if new != PayoutSettings::of(&current) {
+        check_offered(&offered, &new)?;
+    }
     write(&mut tx, Some((sender, vendor)), &current, &new, actor).await?;
     let row = db::affiliates::by_id(&mut *tx, &vendor.id, affiliate_id)
         .await?

@@ -450,6 +450,12 @@ async fn refuse(conn: &mut Conn, vendor_id: &str, id: &str, action: &str) -> App
     }
 }
 
+/// Checks a payment reference as marking paid would, so a form can refuse a bad one before
+/// its confirmation step.
+pub fn payment_reference(raw: Option<&str>) -> AppResult<Option<String>> {
+    note("reference", raw, false)
+}
+
 fn note(field: &str, raw: Option<&str>, required: bool) -> AppResult<Option<String>> {
     match (text::optional(field, raw, NOTE_MAX)?, required) {
         (None, true) => Err(AppError::invalid(field, format!("{field} is required"))),

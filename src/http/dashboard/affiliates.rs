@@ -16,7 +16,7 @@ use crate::domain::partners::terms::{self, Rate};
 use crate::domain::tenancy::audit::Actor;
 use crate::error::AppError;
 use crate::http::AppState;
-use crate::http::dashboard::Staff;
+use crate::http::dashboard::{Staff, confirm};
 use crate::http::pages::{Chrome, HtmlError, ProgramOption, program_options, render, see_other};
 use crate::http::pagination::Page;
 
@@ -187,7 +187,7 @@ async fn new_page(
         vendor_name: staff.vendor.name.clone(),
         user_email: staff.user.email.clone(),
         programs,
-        error: error.map(|e| e.public_message()),
+        error: error.map(|e| e.page_message()),
         error_field: error.and_then(|e| e.field()).unwrap_or_default().to_owned(),
         f,
     })
@@ -352,6 +352,9 @@ fn payout_settings(r: &db::affiliates::AffiliateRow) -> String {
 #[derive(Debug, Deserialize)]
 pub struct StatusForm {
     status: String,
+    /// `yes` from the confirmation page of a ban or a deactivation.
+    #[serde(default)]
+    confirm: String,
 }
 
 /// `POST /dashboard/affiliates/{id}/status`: pause, ban, reactivate or deactivate.
@@ -361,8 +364,47 @@ pub async fn set_status(
     id: web::Path<String>,
     form: crate::http::extract::Form<StatusForm>,
 ) -> Result<HttpResponse, HtmlError> {
+    let form = form.into_inner();
+    let verb = match form.status.as_str() {
+        "banned" => Some("Ban"),
+        "deactivated" => Some("Deactivate"),
+        _ => None,
+    };
+    if let Some(verb) = verb
+        && !confirm::confirmed(&form.confirm, "yes")
+    {
+        // Looked up first so another vendor's affiliate is a 404, not a confirmation.
+        let a = affiliates::get(&state.db, &staff.vendor.id, &id).await?;
+        let who = crate::http::pages::person_label(&a.row.name, &a.row.email).to_owned();
+        let named = if who == a.row.email {
+            who.clone()
+        } else {
+            format!("{who} ({})", a.row.email)
+        };
+        let consequence = if verb == "Ban" {
+            "They can no longer sign in to the portal, their referral links stop crediting them and they earn nothing new. Their history and balances stay; you can reactivate them later."
+        } else {
+            "They can no longer sign in to the portal and earn nothing new; their links stop crediting them. Their history and balances stay; you can reactivate them later."
+        };
+        return confirm::page(
+            &staff,
+            confirm::Confirm {
+                title: format!("{verb} {who}?"),
+                lines: vec![
+                    format!("{verb} the affiliate {named}."),
+                    consequence.to_owned(),
+                ],
+                changed: None,
+                action: format!("/dashboard/affiliates/{id}/status"),
+                fields: vec![("status".into(), form.status.clone())],
+                token: "yes".into(),
+                button: format!("{verb} {who}"),
+                cancel: format!("/dashboard/affiliates/{id}"),
+            },
+        );
+    }
     let input = AffiliateInput {
-        status: Some(form.into_inner().status),
+        status: Some(form.status),
         ..AffiliateInput::default()
     };
     affiliates::update(

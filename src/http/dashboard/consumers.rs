@@ -139,7 +139,7 @@ async fn page(
         vendor_id: staff.vendor.id.clone(),
         can_change,
         created,
-        error: error.map(AppError::public_message),
+        error: error.map(AppError::page_message),
         error_field: error
             .and_then(AppError::field)
             .unwrap_or_default()
@@ -261,7 +261,7 @@ async fn change(
             // The row comes back as it is, with the reason beside the limits.
             let current = consumers::get(&state.db, &staff.vendor.id, id).await?;
             let mut r = Row::new(current, &csrf, true);
-            r.error = Some(e.public_message());
+            r.error = Some(e.page_message());
             render(StatusCode::OK, &RowPartial { r })
         }
         Err(e) => Err(e.into()),

@@ -16,6 +16,7 @@ use crate::domain::tenancy::audit::Actor;
 use crate::domain::values::money;
 use crate::error::AppError;
 use crate::http::dashboard::Staff;
+use crate::http::dashboard::picker::{self, Picked};
 use crate::http::pages::{
     Chrome, HtmlError, ProgramOption, person_label, program_options, render, see_other, when,
 };
@@ -122,6 +123,9 @@ pub struct ListQuery {
     status: String,
     #[serde(default)]
     affiliate_id: String,
+    /// The picker's typed text, used when no `affiliate_id` was picked (no script).
+    #[serde(default)]
+    affiliate: String,
     page: Option<i64>,
 }
 
@@ -184,11 +188,25 @@ struct ListPage {
     user_email: String,
     statuses: &'static [&'static str],
     q: ListQuery,
+    /// The affiliate filter's picker.
+    pick: Picked,
+    pick_name: &'static str,
     table: Table,
     programs: Vec<ProgramOption>,
     f: ManualForm,
     error_field: String,
     error: Option<FormError>,
+}
+
+/// The list query with the picker resolved to an affiliate id.
+async fn picked(
+    staff: &Staff,
+    state: &AppState,
+    mut q: ListQuery,
+) -> Result<(ListQuery, Picked), HtmlError> {
+    let pick = picker::resolve(state, &staff.vendor.id, &q.affiliate_id, &q.affiliate).await?;
+    q.affiliate_id = pick.id.clone();
+    Ok((q, pick))
 }
 
 async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, HtmlError> {
@@ -228,6 +246,7 @@ async fn list_page(
     f: ManualForm,
     error: Option<FormError>,
 ) -> Result<ListPage, HtmlError> {
+    let (q, pick) = picked(staff, state, q).await?;
     let table = table(staff, state, &q).await?;
     let programs = program_options(&state.db, &staff.vendor.id).await?;
     Ok(ListPage {
@@ -236,6 +255,8 @@ async fn list_page(
         user_email: staff.user.email.clone(),
         statuses: STATUSES,
         q,
+        pick,
+        pick_name: "Affiliate",
         table,
         programs,
         f,
@@ -254,6 +275,7 @@ pub async fn list(
 ) -> Result<HttpResponse, HtmlError> {
     let q = q.into_inner();
     if req.headers().contains_key("hx-request") {
+        let (q, _) = picked(&staff, &state, q).await?;
         return render(StatusCode::OK, &table(&staff, &state, &q).await?);
     }
     let page = list_page(&staff, &state, q, ManualForm::default(), None).await?;
@@ -283,7 +305,7 @@ fn manual_input(f: &ManualForm) -> Result<ManualInput, AppError> {
     if f.affiliate_id.trim().is_empty() && f.code.trim().is_empty() {
         return Err(AppError::invalid(
             "affiliate_id",
-            "enter the affiliate's id or one of its referral codes",
+            "enter the affiliate's email or one of its referral codes",
         ));
     }
     Ok(ManualInput {
@@ -311,7 +333,7 @@ fn form_error(e: &AppError, f: &ManualForm) -> Option<(StatusCode, FormError)> {
         AppError::Invalid { field: name, .. } => Some((
             e.status_code(),
             FormError {
-                message: e.public_message(),
+                message: e.page_message(),
                 field: field(name),
                 existing_id: None,
             },
@@ -327,7 +349,7 @@ fn form_error(e: &AppError, f: &ManualForm) -> Option<(StatusCode, FormError)> {
         AppError::Conflict { .. } => Some((
             e.status_code(),
             FormError {
-                message: e.public_message(),
+                message: e.page_message(),
                 field: e.field().map(field).unwrap_or_default(),
                 existing_id: None,
             },
@@ -360,7 +382,26 @@ pub async fn create(
     form: crate::http::extract::Form<ManualForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
-    let recorded = match manual_input(&f) {
+    // People type the affiliate's email (or name); an `aff_` id still works.
+    let typed = f.affiliate_id.trim();
+    let resolved = if typed.is_empty() || typed.starts_with("aff_") {
+        Ok(None)
+    } else {
+        match crate::domain::partners::affiliates::pick(&state.db, &staff.vendor.id, typed).await? {
+            Some(a) => Ok(Some(a.id)),
+            None => Err(AppError::invalid(
+                "affiliate_id",
+                "no single affiliate has that email or name; type the whole email",
+            )),
+        }
+    };
+    let recorded = match resolved.and_then(|id| {
+        let mut input = manual_input(&f)?;
+        if id.is_some() {
+            input.affiliate_id = id;
+        }
+        Ok(input)
+    }) {
         Ok(input) => {
             conversions::record_manual(
                 &state.db,

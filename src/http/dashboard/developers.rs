@@ -131,7 +131,7 @@ async fn page(state: &AppState, staff: &Staff, v: View) -> Result<Page, HtmlErro
             .and_then(|e| e.field())
             .unwrap_or_default()
             .to_owned(),
-        error: v.error.as_ref().map(AppError::public_message),
+        error: v.error.as_ref().map(AppError::page_message),
         name: v.name,
         scope: v.scope,
         read_limit,
@@ -211,8 +211,28 @@ pub async fn revoke(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    form: crate::http::extract::Form<super::confirm::ConfirmForm>,
 ) -> Result<HttpResponse, HtmlError> {
     staff.require_change()?;
+    if !super::confirm::confirmed(&form.confirm, "yes") {
+        let key = api_keys::get(&state.db, &staff.vendor.id, &id).await?;
+        return super::confirm::page(
+            &staff,
+            super::confirm::Confirm {
+                title: format!("Revoke the key {}?", key.name),
+                lines: vec![
+                    format!("Revoke the API key {} ({}…).", key.name, key.prefix),
+                    "Every call made with it is refused from now on, on every server. This cannot be undone: create a new key for the systems that still need one.".into(),
+                ],
+                changed: None,
+                action: format!("/dashboard/developers/keys/{id}/revoke"),
+                fields: Vec::new(),
+                token: "yes".into(),
+                button: "Revoke key".into(),
+                cancel: "/dashboard/developers".into(),
+            },
+        );
+    }
     let actor = Actor::User(staff.user.id.clone());
     api_keys::revoke(&state.db, &staff.vendor.id, &id, &actor).await?;
     Ok(see_other("/dashboard/developers?done=revoked"))

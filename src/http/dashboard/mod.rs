@@ -3,6 +3,7 @@
 pub mod affiliates;
 pub mod applications;
 pub mod auth;
+pub mod confirm;
 pub mod consumers;
 pub mod conversions;
 pub mod deals;
@@ -11,7 +12,9 @@ pub mod emails;
 pub mod events;
 pub mod home;
 pub mod ledger;
+pub mod payout_methods;
 pub mod payouts;
+pub mod picker;
 pub mod programs;
 pub mod settings;
 pub mod setup;
@@ -43,6 +46,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/dashboard/affiliates", web::get().to(affiliates::list))
         .route("/dashboard/affiliates", web::post().to(affiliates::create))
         .route("/dashboard/affiliates/new", web::get().to(affiliates::new))
+        .route(
+            "/dashboard/affiliates/suggest",
+            web::get().to(picker::suggest),
+        )
         .route(
             "/dashboard/affiliates/{id}",
             web::get().to(affiliates::show),
@@ -173,6 +180,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/dashboard/settings", web::get().to(settings::show))
         .route("/dashboard/settings", web::post().to(settings::save))
+        .route(
+            "/dashboard/settings/payout-methods",
+            web::get().to(payout_methods::show),
+        )
+        .route(
+            "/dashboard/settings/payout-methods",
+            web::post().to(payout_methods::save),
+        )
         .route(
             "/dashboard/settings/logo",
             web::post().to(settings::upload_logo),

@@ -99,6 +99,8 @@ struct FormPage {
     error: Option<String>,
     error_field: String,
     saved: bool,
+    /// This installation's public address, for the Stripe endpoint URL.
+    base_url: String,
 }
 
 fn int(field: &str, raw: &str) -> AppResult<Option<i64>> {
@@ -354,6 +356,7 @@ pub async fn list(staff: Staff, state: web::Data<AppState>) -> Result<HttpRespon
 
 fn form_page(
     staff: &Staff,
+    base_url: &str,
     id: Option<String>,
     version: i64,
     f: ProgramForm,
@@ -376,21 +379,26 @@ fn form_page(
             .and_then(|e| e.field())
             .unwrap_or_default()
             .to_owned(),
-        error: error.map(|e| e.public_message()),
+        error: error.map(|e| e.page_message()),
         saved,
+        base_url: base_url.trim_end_matches('/').to_owned(),
         f,
     }
 }
 
 /// `GET /dashboard/programs/new`.
-pub async fn new(staff: Staff) -> Result<HttpResponse, HtmlError> {
+pub async fn new(staff: Staff, state: web::Data<AppState>) -> Result<HttpResponse, HtmlError> {
     let f = ProgramForm::new_program(&staff.vendor.default_currency);
-    render(StatusCode::OK, &form_page(&staff, None, 0, f, None, false))
+    render(
+        StatusCode::OK,
+        &form_page(&staff, &state.sender.base_url, None, 0, f, None, false),
+    )
 }
 
 /// Re-renders the form with a validation or conflict error; other errors propagate.
 fn refused(
     staff: &Staff,
+    base_url: &str,
     id: Option<String>,
     version: i64,
     f: ProgramForm,
@@ -399,7 +407,10 @@ fn refused(
     match e {
         AppError::Invalid { .. } | AppError::Conflict { .. } => {
             let status = actix_web::ResponseError::status_code(&e);
-            render(status, &form_page(staff, id, version, f, Some(e), false))
+            render(
+                status,
+                &form_page(staff, base_url, id, version, f, Some(e), false),
+            )
         }
         other => Err(other.into()),
     }
@@ -422,7 +433,7 @@ pub async fn create(
             "/dashboard/programs/{}?saved=1",
             p.row.id
         ))),
-        Err(e) => refused(&staff, None, 0, f, e),
+        Err(e) => refused(&staff, &state.sender.base_url, None, 0, f, e),
     }
 }
 
@@ -445,6 +456,7 @@ pub async fn edit(
         StatusCode::OK,
         &form_page(
             &staff,
+            &state.sender.base_url,
             Some(p.row.id.clone()),
             p.row.current_terms_version,
             f,
@@ -475,6 +487,7 @@ pub async fn update(
         ))),
         Err(e) => refused(
             &staff,
+            &state.sender.base_url,
             Some(current.row.id),
             current.row.current_terms_version,
             f,

@@ -208,7 +208,7 @@ fn page(
             .collect(),
         notice,
         error_field: error.and_then(|e| e.field()).unwrap_or_default().to_owned(),
-        error: error.map(AppError::public_message),
+        error: error.map(AppError::page_message),
     }
 }
 

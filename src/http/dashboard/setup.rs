@@ -76,7 +76,7 @@ pub async fn submit(
             &SetupPage {
                 chrome: Chrome::new(&session, "Set up Affilia"),
                 error_field: e.field().unwrap_or_default().to_owned(),
-                error: Some(e.public_message()),
+                error: Some(e.page_message()),
                 name: form.name,
                 owner_email: form.owner_email,
                 currency: form.currency,

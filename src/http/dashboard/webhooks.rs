@@ -301,7 +301,7 @@ pub async fn create(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 values,
                 &f.events,
-                Some(e.public_message()),
+                Some(e.page_message()),
                 None,
             )
             .await
@@ -410,7 +410,7 @@ pub async fn update(
                 &id,
                 None,
                 "",
-                Some((e.public_message(), f.events)),
+                Some((e.page_message(), f.events)),
             )
             .await
         }
@@ -457,8 +457,28 @@ pub async fn delete(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    form: crate::http::extract::Form<super::confirm::ConfirmForm>,
 ) -> Result<HttpResponse, HtmlError> {
     staff.require_change()?;
+    if !super::confirm::confirmed(&form.confirm, "yes") {
+        let e = webhooks::get_row(&state.db, &staff.vendor.id, &id).await?;
+        return super::confirm::page(
+            &staff,
+            super::confirm::Confirm {
+                title: "Delete this webhook endpoint?".into(),
+                lines: vec![
+                    format!("Delete the endpoint {} and its delivery log.", e.url),
+                    "Nothing more is sent to it, including deliveries still waiting to be retried. This cannot be undone.".into(),
+                ],
+                changed: None,
+                action: format!("{BASE}/{id}/delete"),
+                fields: Vec::new(),
+                token: "yes".into(),
+                button: "Delete endpoint".into(),
+                cancel: format!("{BASE}/{id}"),
+            },
+        );
+    }
     webhooks::delete(&state.db, &staff.vendor.id, &id, &actor(&staff)).await?;
     Ok(see_other(BASE))
 }

@@ -318,6 +318,8 @@ struct SettingsPage {
     methods: Vec<MethodOption>,
     f: SettingsForm,
     notice: Option<String>,
+    /// The affiliate's method, when the vendor no longer offers it.
+    retired: Option<String>,
     error: Option<String>,
     error_field: String,
 }
@@ -327,8 +329,16 @@ fn settings_page(
     f: SettingsForm,
     notice: Option<String>,
     error: Option<&AppError>,
+    offered: &[&'static str],
 ) -> SettingsPage {
     let portal = &who.portal;
+    // A method set before the vendor stopped offering it stays listed (checked) with a
+    // notice, so the affiliate sees what they have and picks an offered one.
+    let current = PayoutSettings::of(&who.affiliate).method;
+    let retired = current
+        .as_deref()
+        .filter(|m| !offered.contains(m))
+        .map(|m| format!("{} is no longer offered. Your payouts still go there until you choose another method below.", method_label(m)));
     SettingsPage {
         chrome: Chrome::new(&who.session, format!("Payout settings · {}", portal.name())),
         vendor_name: portal.name().to_owned(),
@@ -338,6 +348,7 @@ fn settings_page(
         action: portal.url("/payout-settings"),
         methods: payout_settings::METHODS
             .iter()
+            .filter(|m| offered.contains(m) || current.as_deref() == Some(**m))
             .map(|m| MethodOption {
                 value: m,
                 label: method_label(m),
@@ -345,7 +356,8 @@ fn settings_page(
             .collect(),
         f,
         notice,
-        error: error.map(AppError::public_message),
+        retired,
+        error: error.map(AppError::page_message),
         error_field: error
             .and_then(AppError::field)
             .unwrap_or_default()
@@ -362,6 +374,7 @@ pub struct Saved {
 /// `GET /payout-settings`: the form with the affiliate's current settings.
 pub async fn settings_form(
     who: SignedIn,
+    state: web::Data<AppState>,
     q: crate::http::extract::Query<Saved>,
 ) -> Result<HttpResponse, HtmlError> {
     let notice = match q.saved.as_deref() {
@@ -370,7 +383,11 @@ pub async fn settings_form(
         None => None,
     };
     let f = SettingsForm::of(&PayoutSettings::of(&who.affiliate));
-    render(StatusCode::OK, &settings_page(&who, f, notice, None))
+    let offered = payout_settings::offered(&state.db, &who.portal.vendor.id).await?;
+    render(
+        StatusCode::OK,
+        &settings_page(&who, f, notice, None, &offered),
+    )
 }
 
 /// `POST /payout-settings`: saves the settings (audited, and confirmed to the affiliate by
@@ -405,7 +422,11 @@ pub async fn save_settings(
             ))
         }
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
-            render(e.status_code(), &settings_page(&who, f, None, Some(&e)))
+            let offered = payout_settings::offered(&state.db, &portal.vendor.id).await?;
+            render(
+                e.status_code(),
+                &settings_page(&who, f, None, Some(&e), &offered),
+            )
         }
         Err(e) => Err(e.into()),
     }

@@ -68,3 +68,48 @@ pub async fn list(
     }
     Ok((found, total))
 }
+
+/// Longest picker search term (an email address is at most 254 characters).
+const SEARCH_MAX: usize = 254;
+
+/// Suggestions for an affiliate picker: up to `limit` of the vendor's affiliates whose
+/// email, name or referral code contains `term` (a whole email address is matched exactly),
+/// by name. No count is taken: a picker needs the first few, fast at any size.
+pub async fn suggest(
+    db: &Db,
+    vendor_id: &str,
+    term: &str,
+    limit: i64,
+) -> AppResult<Vec<db::affiliates::AffiliateRow>> {
+    let term = term.trim();
+    // Nothing longer than an email address names an affiliate; a longer term would only
+    // make a costly (on SQLite, refused) LIKE pattern.
+    if term.is_empty() || term.chars().count() > SEARCH_MAX {
+        return Ok(Vec::new());
+    }
+    let filter = Filter {
+        search: Some(term),
+        ..Filter::default()
+    };
+    Ok(db::affiliates::page(db.pool(), vendor_id, &filter, Sort::Name, limit, 0).await?)
+}
+
+/// The one affiliate a typed name, email or code names (a form sent without the picker's
+/// script): an exact email, or the only match. `None` when nothing or several match.
+pub async fn pick(
+    db: &Db,
+    vendor_id: &str,
+    term: &str,
+) -> AppResult<Option<db::affiliates::AffiliateRow>> {
+    let mut found = suggest(db, vendor_id, term, 2).await?;
+    Ok(if found.len() == 1 { found.pop() } else { None })
+}
+
+/// One of the vendor's affiliates by id (`None` for another vendor's or an unknown id).
+pub async fn find(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+) -> AppResult<Option<db::affiliates::AffiliateRow>> {
+    Ok(db::affiliates::by_id(db.pool(), vendor_id, id).await?)
+}

@@ -16,8 +16,12 @@ use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, ProgramOption, person_label, render, see_other};
 use crate::http::pagination::Page;
 
+use crate::http::dashboard::confirm;
+use crate::http::dashboard::picker::{self, Picked};
+
 use super::{
-    Names, PER_PAGE, PayoutView, RUNS_SHOWN, RunView, actor, program_names, run_view, some,
+    Names, PER_PAGE, PayoutView, RUNS_SHOWN, RunView, actor, name_starters, program_names,
+    run_view, some,
 };
 
 /// A payout a preview would create.
@@ -116,6 +120,9 @@ pub struct ListQuery {
     status: String,
     #[serde(default)]
     affiliate_id: String,
+    /// The picker's typed text, used when no `affiliate_id` was picked (no script).
+    #[serde(default)]
+    affiliate: String,
     page: Option<i64>,
     /// Payouts created by the run just made (for the notice).
     ran: Option<usize>,
@@ -142,6 +149,17 @@ struct Table {
     page: i64,
     prev_url: Option<String>,
     next_url: Option<String>,
+}
+
+/// The list query with the picker resolved to an affiliate id.
+async fn picked(
+    staff: &Staff,
+    state: &AppState,
+    mut q: ListQuery,
+) -> Result<(ListQuery, Picked), HtmlError> {
+    let pick = picker::resolve(state, &staff.vendor.id, &q.affiliate_id, &q.affiliate).await?;
+    q.affiliate_id = pick.id.clone();
+    Ok((q, pick))
 }
 
 async fn table(staff: &Staff, state: &AppState, q: &ListQuery) -> Result<Table, HtmlError> {
@@ -180,6 +198,110 @@ pub struct RunForm {
     currency: String,
     /// `preview` (a dry run) or `run`.
     action: String,
+    /// The figures the confirmation page showed (see [`confirm`]); a run without them,
+    /// or with figures that changed since, shows the confirmation instead of acting.
+    confirm: String,
+}
+
+/// Payouts per currency of a dry run: (currency, count, amount, net), in first-seen order.
+fn totals(runs: &[ProgramRun]) -> Vec<(String, usize, i64, i64)> {
+    let mut out: Vec<(String, usize, i64, i64)> = Vec::new();
+    for (_, p) in runs.iter().flat_map(|r| r.payouts.iter()) {
+        match out.iter_mut().find(|(c, ..)| *c == p.currency) {
+            Some((_, n, amount, net)) => {
+                *n += 1;
+                *amount = amount.saturating_add(p.amount_cents);
+                *net = net.saturating_add(p.net_cents);
+            }
+            None => out.push((p.currency.clone(), 1, p.amount_cents, p.net_cents)),
+        }
+    }
+    out
+}
+
+/// The figures a run confirmation names, as one comparable token: who is paid and how
+/// much, so any change (a new conversion, a refund, a changed payout method) shows anew.
+fn fingerprint(runs: &[ProgramRun]) -> String {
+    let mut parts: Vec<String> = runs
+        .iter()
+        .flat_map(|r| r.payouts.iter())
+        .map(|(_, p)| format!("{}:{}:{}", p.affiliate_id, p.currency, p.amount_cents))
+        .collect();
+    parts.sort();
+    let total: Vec<String> = totals(runs)
+        .iter()
+        .map(|(c, n, amount, _)| format!("{n}x{amount}{c}"))
+        .collect();
+    // The readable part first (it is what the page showed); the detail keeps it honest.
+    let digest = crate::domain::values::tokens::sha256_hex(&parts.join(","));
+    format!("{}-{}", total.join("+"), &digest[..16])
+}
+
+/// The confirmation of a run: how many payouts, how much, for which programs and balances.
+fn run_confirmation(
+    f: &RunForm,
+    runs: &[ProgramRun],
+    token: String,
+    changed: bool,
+) -> confirm::Confirm {
+    let totals = totals(runs);
+    let count: usize = totals.iter().map(|(_, n, ..)| n).sum();
+    let money: Vec<String> = totals
+        .iter()
+        .map(|(c, _, amount, net)| {
+            if amount == net {
+                format_money(*amount, c)
+            } else {
+                format!(
+                    "{} ({} to the affiliates after fees)",
+                    format_money(*amount, c),
+                    format_money(*net, c)
+                )
+            }
+        })
+        .collect();
+    let programs: Vec<String> = runs
+        .iter()
+        .filter(|r| !r.payouts.is_empty())
+        .map(|r| r.program.name.clone())
+        .collect();
+    let scope = if f.program_id.trim().is_empty() {
+        format!("every active program ({})", programs.join(", "))
+    } else {
+        format!("the program {}", programs.join(", "))
+    };
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+    let payouts = confirm::count(count, "payout", "payouts");
+    confirm::Confirm {
+        title: "Run payouts?".into(),
+        lines: vec![
+            format!(
+                "This creates {payouts} totalling {} for {scope}.",
+                money.join(" and ")
+            ),
+            format!(
+                "It pays the commissions whose holding period ended by now ({now}) and that \
+                 reach the program's minimum payout; newer commissions wait for the next run."
+            ),
+            "No money moves yet: you then send it (the PayPal file or your bank) and mark \
+             the run paid."
+                .into(),
+        ],
+        changed: changed.then(|| {
+            "The figures changed since you looked (new or refunded commissions, or a changed \
+             payout method). Check the new figures below."
+                .to_owned()
+        }),
+        action: "/dashboard/payouts/run".into(),
+        fields: vec![
+            ("program_id".into(), f.program_id.clone()),
+            ("currency".into(), f.currency.clone()),
+            ("action".into(), "run".into()),
+        ],
+        token,
+        button: format!("Run {payouts}"),
+        cancel: "/dashboard/payouts".into(),
+    }
 }
 
 #[derive(Template)]
@@ -197,6 +319,9 @@ struct ListPage {
     preview: Option<Vec<PreviewView>>,
     runs: Vec<RunView>,
     q: ListQuery,
+    /// The affiliate filter's picker.
+    pick: Picked,
+    pick_name: &'static str,
     table: Table,
 }
 
@@ -208,10 +333,12 @@ async fn list_page(
     error: Option<&AppError>,
     preview: Option<Vec<PreviewView>>,
 ) -> Result<ListPage, HtmlError> {
+    let (q, pick) = picked(staff, state, q).await?;
     let table = table(staff, state, &q).await?;
     let programs = program_names(state, &staff.vendor.id).await?;
     let (runs, _) = payouts::runs(&state.db, &staff.vendor.id, RUNS_SHOWN, 0).await?;
-    let runs = runs.into_iter().map(|r| run_view(r, &programs)).collect();
+    let mut runs: Vec<RunView> = runs.into_iter().map(|r| run_view(r, &programs)).collect();
+    name_starters(state, &staff.vendor.id, &mut runs).await?;
     let notice = q.ran.map(|n| match n {
         0 => "Nothing to pay: no payout was created.".to_owned(),
         1 => "Run complete: 1 payout created.".to_owned(),
@@ -227,7 +354,7 @@ async fn list_page(
             .map(|(id, name)| ProgramOption { id, name })
             .collect(),
         f,
-        error: error.map(AppError::public_message),
+        error: error.map(AppError::page_message),
         error_field: error
             .and_then(AppError::field)
             .unwrap_or_default()
@@ -236,6 +363,8 @@ async fn list_page(
         preview,
         runs,
         q,
+        pick,
+        pick_name: "Affiliate",
         table,
     })
 }
@@ -250,6 +379,7 @@ pub async fn list(
 ) -> Result<HttpResponse, HtmlError> {
     let q = q.into_inner();
     if req.headers().contains_key("hx-request") {
+        let (q, _) = picked(&staff, &state, q).await?;
         return render(StatusCode::OK, &table(&staff, &state, &q).await?);
     }
     let page = list_page(&staff, &state, q, RunForm::default(), None, None).await?;
@@ -265,11 +395,41 @@ pub async fn run(
     form: crate::http::extract::Form<RunForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let f = form.into_inner();
-    let req = RunRequest {
+    let mut req = RunRequest {
         program_id: some(&f.program_id),
         currency: some(&f.currency),
-        dry_run: f.action != "run",
+        dry_run: true,
     };
+    if f.action == "run" {
+        // A run acts only after its confirmation page, and only on the figures it showed.
+        let planned = payouts::run(
+            &state.db,
+            &staff.vendor.id,
+            &req,
+            Trigger::Dashboard,
+            &actor(&staff),
+        )
+        .await;
+        match planned {
+            Ok(runs) if runs.iter().any(|r| !r.payouts.is_empty()) => {
+                let token = fingerprint(&runs);
+                if !confirm::confirmed(&f.confirm, &token) {
+                    let changed = !f.confirm.is_empty();
+                    return confirm::page(&staff, run_confirmation(&f, &runs, token, changed));
+                }
+                req.dry_run = false;
+            }
+            // Nothing to pay: running changes nothing, so it needs no confirmation.
+            Ok(_) => req.dry_run = false,
+            Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+                let status = e.status_code();
+                let page =
+                    list_page(&staff, &state, ListQuery::default(), f, Some(&e), None).await?;
+                return render(status, &page);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let result = payouts::run(
         &state.db,
         &staff.vendor.id,

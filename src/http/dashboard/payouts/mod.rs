@@ -130,6 +130,28 @@ struct RunView {
     created_by: String,
 }
 
+/// Who started runs, in words: a staff member's email instead of `user:usr_…`.
+async fn name_starters(
+    state: &AppState,
+    vendor_id: &str,
+    runs: &mut [RunView],
+) -> Result<(), HtmlError> {
+    for r in runs.iter_mut() {
+        r.created_by = match r.created_by.split_once(':') {
+            Some(("user", id)) => crate::db::users::by_id(state.db.pool(), vendor_id, id)
+                .await
+                .map_err(crate::error::AppError::from)?
+                .map(|u| u.email)
+                .unwrap_or_else(|| "a former staff member".to_owned()),
+            Some(("api_key", _)) => "an API key".to_owned(),
+            Some(("consumer", _)) => "an embedded integration".to_owned(),
+            None if r.created_by == "cli" => "the command line".to_owned(),
+            _ => String::new(),
+        };
+    }
+    Ok(())
+}
+
 /// Program names by id, for runs.
 async fn program_names(
     state: &AppState,
@@ -151,9 +173,17 @@ fn run_view(r: RunRow, programs: &[(String, String)]) -> RunView {
             .unwrap_or_else(|| r.program_id.clone()),
         created: when(r.created_at),
         currency: r.currency.unwrap_or_default(),
-        trigger: match r.schedule_key {
-            Some(month) => format!("{} ({month})", r.trigger_source),
-            None => r.trigger_source,
+        trigger: {
+            let how = match r.trigger_source.as_str() {
+                "dashboard" => "From the dashboard".to_owned(),
+                "api" => "Through the API".to_owned(),
+                "schedule" => "On schedule".to_owned(),
+                other => other.replace('_', " "),
+            };
+            match r.schedule_key {
+                Some(month) => format!("{how} ({month})"),
+                None => how,
+            }
         },
         payouts: r.payouts,
         created_by: r.created_by.unwrap_or_default(),
@@ -188,4 +218,6 @@ impl Done {
 #[serde(default)]
 pub struct PaidForm {
     reference: String,
+    /// For a whole run: the figures its confirmation page showed.
+    confirm: String,
 }

@@ -73,7 +73,7 @@ async fn payout_page(
         can_process,
         can_settle,
         notice,
-        error: error.map(AppError::public_message),
+        error: error.map(AppError::page_message),
         error_field: error
             .and_then(AppError::field)
             .unwrap_or_default()

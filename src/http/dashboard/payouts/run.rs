@@ -12,10 +12,12 @@ use crate::domain::values::status::PayoutStatus;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::api::payouts::download;
-use crate::http::dashboard::Staff;
+use crate::http::dashboard::{Staff, confirm};
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
 
-use super::{Done, Names, PaidForm, PayoutView, RunView, actor, program_names, run_view, some};
+use super::{
+    Done, Names, PaidForm, PayoutView, RunView, actor, name_starters, program_names, run_view, some,
+};
 
 /// A download link of a run's file.
 struct Download {
@@ -89,9 +91,11 @@ async fn run_page(
     )
     .await?;
     let payouts = rows.into_iter().map(|p| names.payout(p)).collect();
-    let run = run_view(run, &programs);
+    let mut run = [run_view(run, &programs)];
+    name_starters(state, &staff.vendor.id, &mut run).await?;
+    let [run] = run;
     Ok(RunPage {
-        chrome: Chrome::new(&staff.session, format!("Payout run {}", run.id)),
+        chrome: Chrome::new(&staff.session, format!("Payout run, {}", run.created)),
         vendor_name: staff.vendor.name.clone(),
         user_email: staff.user.email.clone(),
         open_totals: totals
@@ -104,7 +108,7 @@ async fn run_page(
         csv_url: format!("{base}?format=csv"),
         json_url: format!("{base}?format=json"),
         notice,
-        error: error.map(AppError::public_message),
+        error: error.map(AppError::page_message),
         reference,
         run,
         payouts,
@@ -176,6 +180,65 @@ pub async fn run_paid(
     form: crate::http::extract::Form<PaidForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let reference = some(&form.reference);
+    if let Err(e) = payouts::payment_reference(reference.as_deref()) {
+        let status = e.status_code();
+        let typed = form.into_inner().reference;
+        let page = run_page(&staff, &state, &id, None, Some(&e), typed).await?;
+        return render(status, &page);
+    }
+    // Marking a whole run paid acts only after its confirmation page, on the figures shown.
+    let (run, rows) = payouts::run_detail(&state.db, &staff.vendor.id, &id).await?;
+    let open: Vec<_> = rows.iter().filter(|p| payouts::is_open(p)).collect();
+    let mut totals: Vec<(String, i64)> = Vec::new();
+    for p in &open {
+        match totals.iter_mut().find(|(c, _)| *c == p.currency) {
+            Some((_, sum)) => *sum = sum.saturating_add(p.net_cents),
+            None => totals.push((p.currency.clone(), p.net_cents)),
+        }
+    }
+    let mut ids: Vec<&str> = open.iter().map(|p| p.id.as_str()).collect();
+    ids.sort_unstable();
+    let money: Vec<String> = totals.iter().map(|(c, n)| format_money(*n, c)).collect();
+    let token = format!(
+        "{}x{}-{}",
+        open.len(),
+        totals
+            .iter()
+            .map(|(c, n)| format!("{n}{c}"))
+            .collect::<Vec<_>>()
+            .join("+"),
+        &crate::domain::values::tokens::sha256_hex(&ids.join(","))[..16]
+    );
+    if !open.is_empty() && !confirm::confirmed(&form.confirm, &token) {
+        let payouts = confirm::count(open.len(), "payout", "payouts");
+        let programs = program_names(&state, &staff.vendor.id).await?;
+        let run = run_view(run, &programs);
+        return confirm::page(
+            &staff,
+            confirm::Confirm {
+                title: "Mark the run paid?".into(),
+                lines: vec![
+                    format!(
+                        "This marks {payouts} of the {} run of {} as paid, totalling {} to the affiliates.",
+                        run.program, run.created, money.join(" and ")
+                    ),
+                    match &reference {
+                        Some(r) => format!("Each payout records the reference \u{201c}{r}\u{201d}."),
+                        None => "No payment reference is recorded.".into(),
+                    },
+                    "Do this only once the money has been sent: every affiliate of the run is emailed a statement, and it cannot be undone.".into(),
+                ],
+                changed: (!form.confirm.is_empty()).then(|| {
+                    "The run changed since you looked (a payout was paid or failed meanwhile). Check the new figures below.".to_owned()
+                }),
+                action: format!("/dashboard/payouts/runs/{id}/paid"),
+                fields: vec![("reference".into(), form.reference.clone())],
+                token,
+                button: format!("Mark {payouts} paid"),
+                cancel: format!("/dashboard/payouts/runs/{id}"),
+            },
+        );
+    }
     let result = payouts::run_paid(
         &state.db,
         &state.sender,
