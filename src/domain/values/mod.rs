@@ -1,6 +1,7 @@
 //! Value types, validated once at the edge. Depends on nothing else in the domain.
 
 pub mod bps;
+pub mod csv;
 pub mod currency;
 pub mod destination;
 pub mod email;

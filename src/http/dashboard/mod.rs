@@ -13,6 +13,7 @@ pub mod home;
 pub mod ledger;
 pub mod payouts;
 pub mod programs;
+pub mod reports;
 pub mod settings;
 pub mod setup;
 pub mod webhooks;
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/link/{token}", web::post().to(auth::use_link))
         .route("/logout", web::post().to(auth::logout))
         .route("/dashboard", web::get().to(home::show))
+        .route("/dashboard/reports", web::get().to(reports::show))
         .route("/dashboard/affiliates", web::get().to(affiliates::list))
         .route("/dashboard/affiliates", web::post().to(affiliates::create))
         .route("/dashboard/affiliates/new", web::get().to(affiliates::new))
