@@ -39,6 +39,8 @@ pub struct Tab {
 /// One line of a figure (one per currency for money).
 pub struct Line {
     value: String,
+    /// Words after the value ("1 payout"), allowed to wrap.
+    note: String,
     change: String,
     direction: &'static str,
 }
@@ -127,6 +129,7 @@ fn count_line(current: i64, previous: i64) -> Vec<Line> {
     let c = Change::of(current, previous);
     vec![Line {
         value: current.to_string(),
+        note: String::new(),
         change: c.describe(),
         direction: c.direction(),
     }]
@@ -153,6 +156,7 @@ fn money_lines(current: &[Amount], previous: &[Amount], default_currency: &str) 
             let c = amount_change(current, previous, cur);
             Line {
                 value: format_money(cents, cur),
+                note: String::new(),
                 change: c.describe(),
                 direction: c.direction(),
             }
@@ -163,9 +167,8 @@ fn money_lines(current: &[Amount], previous: &[Amount], default_currency: &str) 
 fn cards(c: &Figures, p: &Figures, currency: &str) -> Vec<Card> {
     let mut payouts = money_lines(&c.payouts_due, &p.payouts_due, currency);
     if let Some(first) = payouts.first_mut() {
-        first.value = format!(
-            "{} ({} payout{})",
-            first.value,
+        first.note = format!(
+            "({} payout{})",
             c.payouts_due_count,
             if c.payouts_due_count == 1 { "" } else { "s" }
         );
