@@ -29,6 +29,8 @@ pub struct Words {
     pub verb: &'static str,
     /// With no money at all ("nothing earned").
     pub none: &'static str,
+    /// The table fallback's column ("Earned").
+    pub column: &'static str,
 }
 
 /// What an affiliate earned (the portal).
@@ -37,6 +39,7 @@ pub const EARNINGS: Words = Words {
     noun: "earnings",
     verb: "earned",
     none: "nothing earned",
+    column: "Earned",
 };
 
 /// What referred customers paid the vendor, less refunds (the vendor overview).
@@ -45,6 +48,7 @@ pub const REVENUE: Words = Words {
     noun: "revenue",
     verb: "revenue",
     none: "no revenue",
+    column: "Revenue",
 };
 
 /// A bar of the clicks series.
@@ -103,6 +107,8 @@ pub struct Chart {
     pub currency: Option<String>,
     /// The line's name ("Earnings", "Revenue").
     pub line_name: &'static str,
+    /// The table fallback's money column ("Earned", "Revenue").
+    pub column: &'static str,
     /// Clicks axis labels (y positions).
     pub clicks_ticks: Vec<Tick>,
     /// Earnings axis labels (y positions).
@@ -304,6 +310,7 @@ pub fn build_with(stats: &AffiliateStats, period: &str, words: Words) -> Chart {
         line: line.join(" "),
         currency,
         line_name: words.name,
+        column: words.column,
         clicks_ticks,
         earnings_ticks,
         dates,

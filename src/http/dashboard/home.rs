@@ -92,6 +92,7 @@ struct HomePage {
     leaders: Vec<LeaderView>,
     badges: Vec<Badge>,
     new_vendor: bool,
+    programs: Vec<(String, String)>,
     portal_urls: Vec<String>,
     signup_url: String,
     reports_url: String,
@@ -304,6 +305,12 @@ pub async fn show(
     )
     .await?
         == 0;
+    // Programs in words (name and what they pay), beside the portal they are joined on.
+    let programs = crate::domain::partners::programs::all(&state.db, vendor_id)
+        .await?
+        .into_iter()
+        .map(|p| (p.row.name, p.commission.describe()))
+        .collect();
     let base = state.settings.base_url.as_str();
     let slug = &staff.vendor.slug;
     let mut portal_urls = vec![vendors::portal_url_from(base, slug, None)];
@@ -358,6 +365,7 @@ pub async fn show(
             leaders,
             badges,
             new_vendor: no_affiliates,
+            programs,
             portal_urls,
             signup_url,
             reports_url,
