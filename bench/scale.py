@@ -227,6 +227,8 @@ def main():
         "/dashboard/affiliates": [f"?search={urllib.parse.quote(typical_email.split('@')[0])}",
                                   f"?page={last_page}"],
         "/dashboard/conversions": ["?status=pending&page=100"],
+        "/dashboard": ["?period=7d", "?period=90d", "?period=12m"],
+        "/dashboard/reports": ["?sort=-clicks", "?period=90d&page=20", "?by=program"],
     }
     for route in get_routes(os.path.join(args.root, "src/http/dashboard/mod.rs")):
         if not route.startswith("/dashboard"):

@@ -33,6 +33,7 @@ pub mod payouts;
 pub mod programs;
 pub mod rate_limits;
 pub mod referrals;
+pub mod reports;
 pub mod rollups;
 pub mod sql;
 pub mod throttle;

@@ -33,6 +33,7 @@ mod money_bounds;
 mod money_dashboard;
 mod multi_instance;
 mod openapi;
+mod overview;
 mod payouts;
 mod payouts_pages;
 mod platform;

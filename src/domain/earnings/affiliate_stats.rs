@@ -369,22 +369,9 @@ pub async fn summary_by(
     let conversions = db::affiliate_stats::conversions(pool, &scope).await?;
     let earned = db::affiliate_stats::earnings(pool, &scope).await?;
 
-    let mut series: Vec<Point> = Vec::new();
-    let mut index: HashMap<i64, usize> = HashMap::new();
-    for day in from.div_euclid(DAY_MS)..=(to - 1).div_euclid(DAY_MS) {
-        let start = bucket.start(day);
-        index.entry(start).or_insert_with(|| {
-            series.push(Point {
-                date: date_of(start).format("%Y-%m-%d").to_string(),
-                clicks: 0,
-                referrals: 0,
-                conversions: 0,
-                earned_cents: BTreeMap::new(),
-            });
-            series.len() - 1
-        });
-    }
-    let point = |day: i64| index.get(&bucket.start(day)).copied();
+    let skeleton = Series::new(from, to, bucket);
+    let point = |day: i64| skeleton.point(day);
+    let mut series = skeleton.points.clone();
     let mut totals = (0, 0, 0);
     for c in &clicks {
         totals.0 += c.n;
@@ -429,6 +416,48 @@ pub async fn summary_by(
         earnings: earnings.into_values().collect(),
         series,
     })
+}
+
+/// The empty points of a period's series, one per bucket (oldest first, empty buckets
+/// included), and which point a UTC day falls in. Shared by the affiliate's figures and the
+/// vendor overview so both chart the same buckets.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// The points, every figure zero.
+    pub points: Vec<Point>,
+    index: HashMap<i64, usize>,
+    bucket: Bucket,
+}
+
+impl Series {
+    /// The points of `[from, to)` (unix ms) in buckets of `bucket`.
+    pub fn new(from: i64, to: i64, bucket: Bucket) -> Self {
+        let mut points: Vec<Point> = Vec::new();
+        let mut index: HashMap<i64, usize> = HashMap::new();
+        for day in from.div_euclid(DAY_MS)..=(to - 1).div_euclid(DAY_MS) {
+            let start = bucket.start(day);
+            index.entry(start).or_insert_with(|| {
+                points.push(Point {
+                    date: date_of(start).format("%Y-%m-%d").to_string(),
+                    clicks: 0,
+                    referrals: 0,
+                    conversions: 0,
+                    earned_cents: BTreeMap::new(),
+                });
+                points.len() - 1
+            });
+        }
+        Self {
+            points,
+            index,
+            bucket,
+        }
+    }
+
+    /// The index of the point holding `day` (days since 1970-01-01), if in the period.
+    pub fn point(&self, day: i64) -> Option<usize> {
+        self.index.get(&self.bucket.start(day)).copied()
+    }
 }
 
 /// Earnings figures, derived from the journal (balances) and the conversions.

@@ -6,3 +6,5 @@ pub mod billing;
 pub mod commission_rules;
 pub mod conversions;
 pub mod ledger;
+pub mod overview;
+pub mod reports;

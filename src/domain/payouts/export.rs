@@ -18,25 +18,7 @@ pub const FORMATS: [&str; 3] = ["paypal", "csv", "json"];
 /// A payout with the affiliate it pays.
 pub type Line<'a> = (&'a PayoutRow, &'a AffiliateRow);
 
-/// One CSV cell: quoted when needed, and defused when a spreadsheet would run it.
-pub fn cell(raw: &str) -> String {
-    let defused = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{raw}")
-    } else {
-        raw.to_owned()
-    };
-    if defused.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
-    }
-}
-
-fn row(cells: &[&str]) -> String {
-    let mut line = cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(",");
-    line.push_str("\r\n");
-    line
-}
+pub use crate::domain::values::csv::{cell, row};
 
 /// What a PayPal file holds: PayPal payouts that are not paid or failed.
 fn in_paypal_file(p: &PayoutRow) -> bool {

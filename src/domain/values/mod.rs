@@ -2,6 +2,7 @@
 
 pub mod bps;
 pub mod color;
+pub mod csv;
 pub mod currency;
 pub mod destination;
 pub mod email;

@@ -9,13 +9,15 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db;
-use crate::domain::earnings::affiliate_stats;
+use crate::domain::earnings::{affiliate_stats, reports};
 use crate::domain::partners::affiliates::{self, AffiliateInput};
 use crate::domain::partners::payout_settings::{PayoutSettings, method_label};
 use crate::domain::partners::terms::{self, Rate};
+use crate::domain::payouts::export::File;
 use crate::domain::tenancy::audit::Actor;
 use crate::error::AppError;
 use crate::http::AppState;
+use crate::http::api::payouts::download;
 use crate::http::dashboard::{Staff, confirm};
 use crate::http::pages::{Chrome, HtmlError, ProgramOption, program_options, render, see_other};
 use crate::http::pagination::Page;
@@ -33,6 +35,9 @@ pub struct ListQuery {
     program_id: String,
     #[serde(default)]
     sort: String,
+    /// `csv`: every matching affiliate as a file instead of the page.
+    #[serde(default)]
+    format: String,
     page: Option<i64>,
 }
 
@@ -43,6 +48,10 @@ struct Row {
     codes: String,
     status: String,
     joined: String,
+    clicks: i64,
+    conversions: i64,
+    revenue: String,
+    commission: String,
 }
 
 #[derive(Template)]
@@ -53,6 +62,7 @@ struct Table {
     page: i64,
     prev_url: Option<String>,
     next_url: Option<String>,
+    csv_url: String,
 }
 
 #[derive(Template)]
@@ -67,6 +77,13 @@ struct ListPage {
 }
 
 fn list_url(q: &ListQuery, page: i64) -> String {
+    format!(
+        "/dashboard/affiliates?{}",
+        list_params(q, &[("page", page.to_string())])
+    )
+}
+
+fn list_params(q: &ListQuery, extra: &[(&str, String)]) -> String {
     let params = [
         ("search", q.search.as_str()),
         ("status", q.status.as_str()),
@@ -78,11 +95,8 @@ fn list_url(q: &ListQuery, page: i64) -> String {
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (*k, (*v).to_owned()))
         .collect();
-    pairs.push(("page", page.to_string()));
-    format!(
-        "/dashboard/affiliates?{}",
-        serde_urlencoded::to_string(pairs).unwrap_or_default()
-    )
+    pairs.extend(extra.iter().cloned());
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
 /// `GET /dashboard/affiliates`: the page, or only the table for HTMX.
@@ -99,9 +113,19 @@ pub async fn list(
     } else {
         &q.sort
     }))?;
+    let vendor_id = &staff.vendor.id;
+    if q.format == "csv" {
+        let body = reports::affiliates_csv(&state.db, vendor_id, &filter, sort).await?;
+        return Ok(download(File {
+            content_type: "text/csv; charset=utf-8",
+            filename: format!("affiliates-{}.csv", chrono::Utc::now().format("%Y%m%d")),
+            body,
+        }));
+    } else if !q.format.is_empty() {
+        return Err(AppError::invalid("format", "format must be csv").into());
+    }
     let paging = Page::fixed(q.page, PER_PAGE)?;
     let page = paging.page;
-    let vendor_id = &staff.vendor.id;
     let (found, total) = affiliates::list(
         &state.db,
         vendor_id,
@@ -111,23 +135,36 @@ pub async fn list(
         paging.offset(),
     )
     .await?;
+    let ids: Vec<&str> = found.iter().map(|a| a.row.id.as_str()).collect();
+    let mut figures = reports::all_time(&state.db, vendor_id, &ids).await?;
     let rows = found
         .into_iter()
-        .map(|a| Row {
-            codes: a
-                .enrollments
-                .iter()
-                .map(|e| e.code.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            id: a.row.id,
-            name: a.row.name,
-            email: a.row.email,
-            status: a.row.status,
-            joined: db::from_ms(a.row.created_at).format("%Y-%m-%d").to_string(),
+        .map(|a| {
+            let f = figures.remove(&a.row.id).unwrap_or_default();
+            Row {
+                clicks: f.clicks,
+                conversions: f.conversions,
+                revenue: or_dash(reports::describe(&f.revenue)),
+                commission: or_dash(reports::describe(&f.commission)),
+                codes: a
+                    .enrollments
+                    .iter()
+                    .map(|e| e.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                id: a.row.id,
+                name: a.row.name,
+                email: a.row.email,
+                status: a.row.status,
+                joined: db::from_ms(a.row.created_at).format("%Y-%m-%d").to_string(),
+            }
         })
         .collect();
     let table = Table {
+        csv_url: format!(
+            "/dashboard/affiliates?{}",
+            list_params(&q, &[("format", "csv".to_owned())])
+        ),
         rows,
         total,
         page,
@@ -149,6 +186,10 @@ pub async fn list(
             table,
         },
     )
+}
+
+fn or_dash(s: String) -> String {
+    if s.is_empty() { "—".to_owned() } else { s }
 }
 
 /// The invitation form.

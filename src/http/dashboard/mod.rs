@@ -16,6 +16,7 @@ pub mod payout_methods;
 pub mod payouts;
 pub mod picker;
 pub mod programs;
+pub mod reports;
 pub mod settings;
 pub mod setup;
 pub mod webhooks;
@@ -43,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/link/{token}", web::post().to(auth::use_link))
         .route("/logout", web::post().to(auth::logout))
         .route("/dashboard", web::get().to(home::show))
+        .route("/dashboard/reports", web::get().to(reports::show))
         .route("/dashboard/affiliates", web::get().to(affiliates::list))
         .route("/dashboard/affiliates", web::post().to(affiliates::create))
         .route("/dashboard/affiliates/new", web::get().to(affiliates::new))

@@ -5,7 +5,7 @@
 pub mod api_tokens;
 pub mod apply;
 pub mod auth;
-pub mod chart;
+pub use super::chart;
 pub mod commissions;
 pub mod dashboard;
 pub mod deals;

@@ -1,6 +1,8 @@
-//! The dashboard chart as inline SVG geometry: clicks as bars (left axis) and earnings in
-//! one currency as a line (right axis), one slot per point of the series. Rendered by
-//! `portal/chart_partial.html`; no script and no inline style, so it passes the CSP.
+//! The clicks-and-money chart as inline SVG geometry: clicks as bars (left axis) and money
+//! in one currency as a line (right axis), one slot per point of the series. The affiliate
+//! portal charts what the affiliate earned ([`EARNINGS`]), the vendor overview its revenue
+//! ([`REVENUE`]). Rendered by `chart_partial.html` (which reads `v.chart`); no script and
+//! no inline style, so it passes the CSP.
 
 use chrono::NaiveDate;
 
@@ -15,6 +17,39 @@ const TOP: f64 = 14.0;
 const BOTTOM: f64 = HEIGHT - 30.0;
 /// Most x-axis labels shown.
 const X_LABELS: usize = 6;
+
+/// The words of the money line.
+#[derive(Debug, Clone, Copy)]
+pub struct Words {
+    /// The line's name, capitalised ("Earnings").
+    pub name: &'static str,
+    /// The same in a sentence ("earnings").
+    pub noun: &'static str,
+    /// After an amount ("earned").
+    pub verb: &'static str,
+    /// With no money at all ("nothing earned").
+    pub none: &'static str,
+    /// The table fallback's column ("Earned").
+    pub column: &'static str,
+}
+
+/// What an affiliate earned (the portal).
+pub const EARNINGS: Words = Words {
+    name: "Earnings",
+    noun: "earnings",
+    verb: "earned",
+    none: "nothing earned",
+    column: "Earned",
+};
+
+/// What referred customers paid the vendor, less refunds (the vendor overview).
+pub const REVENUE: Words = Words {
+    name: "Revenue",
+    noun: "revenue",
+    verb: "revenue",
+    none: "no revenue",
+    column: "Revenue",
+};
 
 /// A bar of the clicks series.
 #[derive(Debug, Clone)]
@@ -70,6 +105,10 @@ pub struct Chart {
     pub line: String,
     /// The currency of the line.
     pub currency: Option<String>,
+    /// The line's name ("Earnings", "Revenue").
+    pub line_name: &'static str,
+    /// The table fallback's money column ("Earned", "Revenue").
+    pub column: &'static str,
     /// Clicks axis labels (y positions).
     pub clicks_ticks: Vec<Tick>,
     /// Earnings axis labels (y positions).
@@ -111,8 +150,15 @@ fn label(date: &str, bucket: Bucket) -> String {
     }
 }
 
-/// Lays out the chart of `stats`; `period` names the period in the title ("last 30 days").
+/// Lays out the chart of an affiliate's `stats`; `period` names the period in the title
+/// ("last 30 days").
 pub fn build(stats: &AffiliateStats, period: &str) -> Chart {
+    build_with(stats, period, EARNINGS)
+}
+
+/// Lays out the chart of `stats` with the money line named by `words` (the `earnings` of
+/// `stats` and of its points are what the line shows).
+pub fn build_with(stats: &AffiliateStats, period: &str, words: Words) -> Chart {
     let points = &stats.series;
     let n = points.len().max(1);
     // The line shows the currency earned most in the period.
@@ -154,7 +200,7 @@ pub fn build(stats: &AffiliateStats, period: &str) -> Chart {
             label: if money.is_empty() {
                 format!("{when}: {} clicks", p.clicks)
             } else {
-                format!("{when}: {} clicks, {money} earned", p.clicks)
+                format!("{when}: {} clicks, {money} {}", p.clicks, words.verb)
             },
         });
         if currency.is_some() {
@@ -220,12 +266,18 @@ pub fn build(stats: &AffiliateStats, period: &str) -> Chart {
         .collect();
 
     let earnings = if stats.earnings.is_empty() {
-        "nothing earned".to_owned()
+        words.none.to_owned()
     } else {
         stats
             .earnings
             .iter()
-            .map(|e| format!("{} earned", format_money(e.earned_cents, &e.currency)))
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    format_money(e.earned_cents, &e.currency),
+                    words.verb
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -236,14 +288,14 @@ pub fn build(stats: &AffiliateStats, period: &str) -> Chart {
     };
     Chart {
         view_box: format!("0 0 {WIDTH} {HEIGHT}"),
-        title: format!("Clicks and earnings per {per}, {period}"),
+        title: format!("Clicks and {} per {per}, {period}", words.noun),
         desc: format!(
             "{} clicks and {earnings} from {} to {}.{}",
             stats.clicks,
             points.first().map(|p| p.date.as_str()).unwrap_or_default(),
             points.last().map(|p| p.date.as_str()).unwrap_or_default(),
             match &currency {
-                Some(c) => format!(" Bars show clicks; the line shows earnings in {c}."),
+                Some(c) => format!(" Bars show clicks; the line shows {} in {c}.", words.noun),
                 None => " Bars show clicks.".to_owned(),
             }
         ),
@@ -257,6 +309,8 @@ pub fn build(stats: &AffiliateStats, period: &str) -> Chart {
         bars,
         line: line.join(" "),
         currency,
+        line_name: words.name,
+        column: words.column,
         clicks_ticks,
         earnings_ticks,
         dates,
