@@ -52,6 +52,9 @@ pub enum HtmlError {
     App(AppError),
     /// The page needs a signed-in staff member.
     SignIn,
+    /// The page needs a signed-in staff member, who returns to this same-site path after
+    /// signing in.
+    SignInThen(String),
 }
 
 impl From<AppError> for HtmlError {
@@ -76,7 +79,7 @@ impl fmt::Display for HtmlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::App(e) => write!(f, "{}", e.public_message()),
-            Self::SignIn => f.write_str("please sign in"),
+            Self::SignIn | Self::SignInThen(_) => f.write_str("please sign in"),
         }
     }
 }
@@ -103,7 +106,7 @@ impl HtmlError {
                 retry_after_secs.div_ceil(60)
             ),
             Self::App(e) => e.public_message(),
-            Self::SignIn => "Please sign in.".into(),
+            Self::SignIn | Self::SignInThen(_) => "Please sign in.".into(),
         }
     }
 }
@@ -112,7 +115,7 @@ impl ResponseError for HtmlError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::App(e) => e.status_code(),
-            Self::SignIn => StatusCode::SEE_OTHER,
+            Self::SignIn | Self::SignInThen(_) => StatusCode::SEE_OTHER,
         }
     }
 
@@ -120,6 +123,9 @@ impl ResponseError for HtmlError {
         match self {
             Self::SignIn => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/login"))
+                .finish(),
+            Self::SignInThen(next) => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, login_then(next)))
                 .finish(),
             Self::App(e) => {
                 e.log();
@@ -141,6 +147,16 @@ impl ResponseError for HtmlError {
                     .body(page.render().unwrap_or_else(|_| page.message.clone()))
             }
         }
+    }
+}
+
+/// The sign-in page that returns to `next` afterwards (plain `/login` when `next` is not a
+/// same-site path).
+pub fn login_then(next: &str) -> String {
+    use crate::domain::tenancy::staff::{safe_next, urlencode};
+    match safe_next(next) {
+        Some(n) if n != "/dashboard" => format!("/login?next={}", urlencode(n)),
+        _ => "/login".into(),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::db::now_ms;
 const STAFF_USER: &str = "staff_user";
 const STAFF_VENDOR: &str = "staff_vendor";
 const STAFF_EXPIRES: &str = "staff_exp";
+const STAFF_EPOCH: &str = "staff_epoch";
 const CSRF: &str = "csrf";
 
 /// How long a staff sign-in lasts, whatever the activity (12 hours).
@@ -24,12 +25,25 @@ pub fn staff(session: &Session) -> Option<(String, String)> {
     (exp > now_ms()).then_some((user, vendor))
 }
 
+/// The account's session epoch when this session signed in (0 for sessions older than
+/// epochs); the dashboard refuses a session whose epoch is behind the account's.
+pub fn staff_epoch(session: &Session) -> i64 {
+    session.get(STAFF_EPOCH).ok().flatten().unwrap_or(0)
+}
+
 /// Signs a staff member in: a fresh session id (against fixation) and a fresh CSRF token.
-pub fn sign_in_staff(session: &Session, user_id: &str, vendor_id: &str) -> anyhow::Result<()> {
+/// `epoch` is the account's current session epoch ("sign out everywhere" moves it on).
+pub fn sign_in_staff(
+    session: &Session,
+    user_id: &str,
+    vendor_id: &str,
+    epoch: i64,
+) -> anyhow::Result<()> {
     session.renew();
     session.remove(CSRF);
     session.insert(STAFF_USER, user_id)?;
     session.insert(STAFF_VENDOR, vendor_id)?;
+    session.insert(STAFF_EPOCH, epoch)?;
     session.insert(STAFF_EXPIRES, now_ms() + STAFF_SESSION_MS)?;
     Ok(())
 }

@@ -20,8 +20,8 @@ struct ProgramView {
 
 struct AuditView {
     when: String,
+    /// The entry in words, actor first.
     action: String,
-    actor: String,
 }
 
 #[derive(Template)]
@@ -56,15 +56,15 @@ pub async fn show(staff: Staff, state: web::Data<AppState>) -> Result<HttpRespon
     for host in db::vendors::domains(pool, vendor_id).await? {
         portal_urls.push(vendors::portal_url_from(base, slug, Some(&host)));
     }
-    let activity = db::audit::page(pool, vendor_id, 10, 0)
+    let rows = db::audit::page(pool, vendor_id, 10, 0).await?;
+    let activity = crate::domain::tenancy::audit::lines(&state.db, vendor_id, rows)
         .await?
         .into_iter()
         .map(|a| AuditView {
-            when: db::from_ms(a.created_at)
+            when: db::from_ms(a.at_ms)
                 .format("%Y-%m-%d %H:%M UTC")
                 .to_string(),
-            action: a.action,
-            actor: a.actor_type,
+            action: a.sentence,
         })
         .collect();
     render(

@@ -17,7 +17,8 @@ use crate::http::pages::{Chrome, HtmlError, ProgramOption, person_label, render,
 use crate::http::pagination::Page;
 
 use super::{
-    Names, PER_PAGE, PayoutView, RUNS_SHOWN, RunView, actor, program_names, run_view, some,
+    Names, PER_PAGE, PayoutView, RUNS_SHOWN, RunView, actor, name_starters, program_names,
+    run_view, some,
 };
 
 /// A payout a preview would create.
@@ -211,7 +212,8 @@ async fn list_page(
     let table = table(staff, state, &q).await?;
     let programs = program_names(state, &staff.vendor.id).await?;
     let (runs, _) = payouts::runs(&state.db, &staff.vendor.id, RUNS_SHOWN, 0).await?;
-    let runs = runs.into_iter().map(|r| run_view(r, &programs)).collect();
+    let mut runs: Vec<_> = runs.into_iter().map(|r| run_view(r, &programs)).collect();
+    name_starters(state, &staff.vendor.id, &mut runs).await?;
     let notice = q.ran.map(|n| match n {
         0 => "Nothing to pay: no payout was created.".to_owned(),
         1 => "Run complete: 1 payout created.".to_owned(),

@@ -151,14 +151,31 @@ fn run_view(r: RunRow, programs: &[(String, String)]) -> RunView {
             .unwrap_or_else(|| r.program_id.clone()),
         created: when(r.created_at),
         currency: r.currency.unwrap_or_default(),
-        trigger: match r.schedule_key {
-            Some(month) => format!("{} ({month})", r.trigger_source),
-            None => r.trigger_source,
+        trigger: match (r.trigger_source.as_str(), r.schedule_key) {
+            (_, Some(month)) => format!("Monthly schedule ({month})"),
+            ("dashboard", None) => "From the dashboard".into(),
+            ("api", None) => "Through the API".into(),
+            (_, None) => "Automatically".into(),
         },
         payouts: r.payouts,
         created_by: r.created_by.unwrap_or_default(),
         id: r.id,
     }
+}
+
+/// Replaces the stored actor labels of runs (`user:usr_…`) with names, by the audit log's
+/// one rule ([`crate::domain::tenancy::audit::label_name`]).
+async fn name_starters(
+    state: &AppState,
+    vendor_id: &str,
+    runs: &mut [RunView],
+) -> Result<(), HtmlError> {
+    for run in runs.iter_mut().filter(|r| !r.created_by.is_empty()) {
+        run.created_by =
+            crate::domain::tenancy::audit::label_name(&state.db, vendor_id, &run.created_by)
+                .await?;
+    }
+    Ok(())
 }
 
 /// `?done=processing|paid&n=` after a bulk action.

@@ -15,7 +15,9 @@ use crate::http::api::payouts::download;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
 
-use super::{Done, Names, PaidForm, PayoutView, RunView, actor, program_names, run_view, some};
+use super::{
+    Done, Names, PaidForm, PayoutView, RunView, actor, name_starters, program_names, run_view, some,
+};
 
 /// A download link of a run's file.
 struct Download {
@@ -89,7 +91,8 @@ async fn run_page(
     )
     .await?;
     let payouts = rows.into_iter().map(|p| names.payout(p)).collect();
-    let run = run_view(run, &programs);
+    let mut run = run_view(run, &programs);
+    name_starters(state, &staff.vendor.id, std::slice::from_mut(&mut run)).await?;
     Ok(RunPage {
         chrome: Chrome::new(&staff.session, format!("Payout run {}", run.id)),
         vendor_name: staff.vendor.name.clone(),
