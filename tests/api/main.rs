@@ -40,5 +40,6 @@ mod referrals;
 mod rollups;
 mod stripe_versions;
 mod sweep;
+mod team;
 mod tracking;
 mod webhooks;

@@ -292,9 +292,7 @@ impl Staff {
             Ok(())
         } else {
             Err(HtmlError::App(crate::error::AppError::Forbidden(
-                "Your account can view these pages but not change anything. Ask an owner or \
-                 admin of your team if something needs changing."
-                    .into(),
+                crate::http::middleware::viewers::MESSAGE.into(),
             )))
         }
     }
