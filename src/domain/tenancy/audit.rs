@@ -248,10 +248,15 @@ pub fn sentence(actor: &str, action: &str, object: &str, details: &str) -> Strin
     } else {
         role
     };
-    format!(
+    let mut out = format!(
         "{actor} {}",
         phrase.replace("{o}", object).replace("{role}", &role)
-    )
+    );
+    // "the system …" starts a sentence too.
+    if let Some(first) = out.get(..1) {
+        out = first.to_uppercase() + &out[1..];
+    }
+    out
 }
 
 /// The name of whoever acted, for people: the person's name (or email), the API key's or
@@ -384,7 +389,7 @@ mod tests {
         );
         assert_eq!(
             sentence("the system", "something.new", "a payout", "{}"),
-            "the system made a change to a payout"
+            "The system made a change to a payout"
         );
     }
 

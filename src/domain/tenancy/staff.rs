@@ -56,7 +56,11 @@ pub async fn reset_password(db: &Db, email: &str, new_password: &str) -> AppResu
         .await?
         .ok_or(AppError::NotFound)?;
     let hash = password::hash(new_password.to_owned()).await?;
-    db::users::set_password(db.pool(), &user.id, &hash).await?;
+    let mut tx = db.begin().await?;
+    db::users::set_password(&mut *tx, &user.id, &hash).await?;
+    // A reset from the command line ends the account's sessions, like one by email.
+    db::users::bump_epoch(&mut *tx, &user.id).await?;
+    tx.commit().await?;
     Ok(user)
 }
 

@@ -144,7 +144,8 @@ pub async fn list(
         Ok(f) => (Some(f), None),
         Err(e) => (None, Some(e)),
     };
-    let page = q.page.max(1);
+    // Any page number is answered: beyond the last one is simply empty.
+    let page = q.page.clamp(1, i64::MAX / PER_PAGE);
     let (lines, total) = match &filter {
         Some(f) => {
             let total = db::audit::count_matching(state.db.pool(), vendor_id, f).await?;
@@ -153,7 +154,7 @@ pub async fn list(
                 vendor_id,
                 f,
                 PER_PAGE,
-                (page - 1) * PER_PAGE,
+                (page - 1).saturating_mul(PER_PAGE),
             )
             .await?;
             (audit::lines(&state.db, vendor_id, rows).await?, total)
