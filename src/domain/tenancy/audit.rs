@@ -248,15 +248,23 @@ pub fn sentence(actor: &str, action: &str, object: &str, details: &str) -> Strin
     } else {
         role
     };
-    let mut out = format!(
-        "{actor} {}",
+    format!(
+        "{} {}",
+        capitalized(actor),
         phrase.replace("{o}", object).replace("{role}", &role)
-    );
-    // "the system …" starts a sentence too.
-    if let Some(first) = out.get(..1) {
-        out = first.to_uppercase() + &out[1..];
+    )
+}
+
+/// An actor at the start of a sentence: "the system" becomes "The system"; names and
+/// emails stay as they are written.
+pub fn capitalized(actor: &str) -> String {
+    let generic = ["the ", "a ", "an ", "someone"]
+        .iter()
+        .any(|p| actor.starts_with(p));
+    match actor.get(..1) {
+        Some(first) if generic => first.to_uppercase() + &actor[1..],
+        _ => actor.to_owned(),
     }
-    out
 }
 
 /// The name of whoever acted, for people: the person's name (or email), the API key's or
@@ -386,6 +394,10 @@ mod tests {
         assert_eq!(
             sentence("Ada", "staff.invited", "bob@x.test", r#"{"role":"admin"}"#),
             "Ada invited bob@x.test to the team as Admin"
+        );
+        assert_eq!(
+            sentence("ada@x.test", "staff.password_changed", "", "{}"),
+            "ada@x.test changed their password"
         );
         assert_eq!(
             sentence("the system", "something.new", "a payout", "{}"),

@@ -193,11 +193,9 @@ pub async fn list(
             Some(id) => format!("{kind}:{id}"),
             None => kind.clone(),
         };
-        let label = audit::actor_name(&state.db, vendor_id, &kind, id.as_deref()).await?;
-        let mut label = label;
-        if let Some(first) = label.get(..1) {
-            label = first.to_uppercase() + &label[1..];
-        }
+        let label = audit::capitalized(
+            &audit::actor_name(&state.db, vendor_id, &kind, id.as_deref()).await?,
+        );
         if who.iter().any(|c| c.value == value) {
             continue;
         }
