@@ -24,6 +24,9 @@ pub struct Chrome {
     pub js_url: String,
     /// Versioned HTMX URL.
     pub htmx_url: String,
+    /// The signed-in staff member is a viewer: the dashboard layout hides every form and
+    /// button that would change something (the server refuses them anyway).
+    pub read_only: bool,
 }
 
 impl Chrome {
@@ -35,6 +38,7 @@ impl Chrome {
             css_url: assets::url("app.css"),
             js_url: assets::url("app.js"),
             htmx_url: assets::url(assets::HTMX),
+            read_only: session::staff_read_only(session),
         }
     }
 

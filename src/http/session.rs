@@ -48,6 +48,27 @@ pub fn sign_in_staff(
     Ok(())
 }
 
+const STAFF_READ_ONLY: &str = "staff_ro";
+
+/// Whether the signed-in staff member may only look (a viewer), as last seen by the
+/// dashboard's `Staff` extractor; pages read it to hide what a viewer cannot use.
+pub fn staff_read_only(session: &Session) -> bool {
+    session
+        .get::<bool>(STAFF_READ_ONLY)
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+/// Records whether the staff member may only look; written only when it changes, so the
+/// cookie is not re-sent on every page.
+pub fn set_staff_read_only(session: &Session, read_only: bool) {
+    if staff_read_only(session) != read_only {
+        // A failure only means the buttons stay visible; the server still refuses.
+        let _ = session.insert(STAFF_READ_ONLY, read_only);
+    }
+}
+
 /// How long an affiliate's portal sign-in lasts (7 days).
 pub const AFFILIATE_SESSION_MS: i64 = 7 * 24 * 3600 * 1000;
 

@@ -618,7 +618,21 @@ async fn a_viewer_is_refused_on_every_mutating_dashboard_route_and_sees_no_chang
     assert_eq!(status, 303);
     assert_eq!(user(&app, "owner@acme.test").await.role, "owner");
 
-    // Pages hide what a viewer cannot use.
+    // Pages hide what a viewer cannot use: the layout marks the page read-only (every
+    // change form hidden), the owner's is not.
+    for path in [
+        "/dashboard/payouts",
+        "/dashboard/affiliates",
+        "/dashboard/programs",
+    ] {
+        let (_, html) = page(&app, &viewer, path).await;
+        assert!(html.contains(r#"class="read-only""#), "{path}");
+    }
+    let owner = app
+        .signed_in_client("owner@acme.test", OWNER_PASSWORD)
+        .await;
+    let (_, html) = page(&app, &owner, "/dashboard/payouts").await;
+    assert!(!html.contains(r#"class="read-only""#));
     let (_, html) = page(&app, &viewer, "/dashboard/team").await;
     assert!(!html.contains("/dashboard/team/invite"));
     let (_, html) = page(&app, &viewer, "/dashboard/settings").await;

@@ -80,6 +80,12 @@ describe('vendor: team, roles and the activity log', () => {
       assert.equal(await viewer.locator('summary', { hasText: 'Remove' }).count(), 0);
       await viewer.goto(`${base}/dashboard/settings`);
       assert.equal(await viewer.getByRole('button', { name: 'Save settings' }).count(), 0);
+      for (const path of ['/dashboard/payouts', '/dashboard/affiliates', '/dashboard/programs', '/dashboard/developers']) {
+        await viewer.goto(`${base}${path}`);
+        const changing = viewer.locator('form[method="post"]:not(.viewer-ok) button, [hx-post] button, button[hx-post]');
+        const shown = await changing.evaluateAll((els) => els.filter((e) => e.offsetParent !== null).length);
+        assert.equal(shown, 0, `${path} shows a change button to a viewer`);
+      }
     });
 
     await f.step('posting anyway gets the 403 page', async () => {

@@ -337,6 +337,10 @@ impl FromRequest for Staff {
             let vendor = db::vendors::by_id(state.db.pool(), &vendor_id)
                 .await?
                 .ok_or(HtmlError::SignIn)?;
+            session::set_staff_read_only(
+                &session,
+                !crate::domain::tenancy::staff::may_change(&user.role),
+            );
             let staff = Staff {
                 user,
                 vendor,

@@ -165,6 +165,7 @@ fn chrome(title: String) -> Chrome {
         css_url: assets::url("app.css"),
         js_url: assets::url("app.js"),
         htmx_url: assets::url(assets::HTMX),
+        read_only: false,
     }
 }
 
