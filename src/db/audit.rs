@@ -114,3 +114,131 @@ pub async fn count<'e, E: Executor<'e, Database = Any>>(
         .await?;
     Ok(n)
 }
+
+/// The audit page's filters; empty strings and `None` mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Actor kind (`user`, `api_key`, `system`, ...).
+    pub actor_type: String,
+    /// Actor id.
+    pub actor_id: String,
+    /// Object kind (`program`, `affiliate`, ...).
+    pub object_type: String,
+    /// Object id.
+    pub object_id: String,
+    /// From this time (unix ms, inclusive).
+    pub from_ms: Option<i64>,
+    /// Before this time (unix ms, exclusive).
+    pub to_ms: Option<i64>,
+}
+
+/// The filter's WHERE clause; `$1` is the vendor, `$2..$7` the filter (bound by [`bind`]).
+macro_rules! filtered {
+    () => {
+        " FROM audit_log WHERE vendor_id = $1 AND ($2 = '' OR actor_type = $2) \
+         AND ($3 = '' OR COALESCE(actor_id, '') = $3) AND ($4 = '' OR object_type = $4) \
+         AND ($5 = '' OR COALESCE(object_id, '') = $5) AND created_at >= $6 AND created_at < $7"
+    };
+}
+
+fn bounds(f: &AuditFilter) -> (i64, i64) {
+    (f.from_ms.unwrap_or(i64::MIN), f.to_ms.unwrap_or(i64::MAX))
+}
+
+/// One page of a vendor's entries matching `f`, newest first.
+pub async fn search<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    f: &AuditFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    let (from, to) = bounds(f);
+    sqlx::query_as(concat!(
+        "SELECT id, actor_type, actor_id, action, object_type, object_id, details, created_at",
+        filtered!(),
+        " ORDER BY created_at DESC, id DESC LIMIT $8 OFFSET $9"
+    ))
+    .bind(vendor_id)
+    .bind(&f.actor_type)
+    .bind(&f.actor_id)
+    .bind(&f.object_type)
+    .bind(&f.object_id)
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(ex)
+    .await
+}
+
+/// How many of a vendor's entries match `f`.
+pub async fn count_matching<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    f: &AuditFilter,
+) -> Result<i64, sqlx::Error> {
+    let (from, to) = bounds(f);
+    let (n,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*)", filtered!()))
+        .bind(vendor_id)
+        .bind(&f.actor_type)
+        .bind(&f.actor_id)
+        .bind(&f.object_type)
+        .bind(&f.object_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(ex)
+        .await?;
+    Ok(n)
+}
+
+/// The distinct actors of a vendor's entries (kind, id), for the "who" filter.
+pub async fn actors<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT actor_type, actor_id FROM audit_log WHERE vendor_id = $1 \
+         ORDER BY actor_type, actor_id",
+    )
+    .bind(vendor_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// The display name of an object or actor of a vendor by kind and id (`user`, `api_key`,
+/// `affiliate`, `consumer`, `program`, `webhook_endpoint`, `vendor`, `application`), or
+/// `None` when it is gone or the kind has no name.
+pub async fn name_of<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    kind: &str,
+    id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let sql = match kind {
+        "user" => {
+            "SELECT CASE WHEN name = '' THEN email ELSE name END FROM vendor_users \
+             WHERE vendor_id = $1 AND id = $2"
+        }
+        "api_key" => "SELECT name FROM api_keys WHERE vendor_id = $1 AND id = $2",
+        "affiliate" => {
+            "SELECT CASE WHEN name = '' THEN email ELSE name END FROM affiliates \
+             WHERE vendor_id = $1 AND id = $2"
+        }
+        "consumer" => "SELECT name FROM consumers WHERE vendor_id = $1 AND id = $2",
+        "program" => "SELECT name FROM programs WHERE vendor_id = $1 AND id = $2",
+        "webhook_endpoint" => "SELECT url FROM webhook_endpoints WHERE vendor_id = $1 AND id = $2",
+        "vendor" => "SELECT name FROM vendors WHERE id = $1 AND id = $2",
+        "application" => {
+            "SELECT CASE WHEN name = '' THEN email ELSE name END FROM applications \
+             WHERE vendor_id = $1 AND id = $2"
+        }
+        _ => return Ok(None),
+    };
+    let row: Option<(String,)> = sqlx::query_as(sql)
+        .bind(vendor_id)
+        .bind(id)
+        .fetch_optional(ex)
+        .await?;
+    Ok(row.map(|(n,)| n))
+}

@@ -100,3 +100,22 @@ pub async fn peek_among<'e, E: Executor<'e, Database = Any>>(
         )
     }))
 }
+
+/// Voids the unused tokens of `purpose` for one account (a re-sent invitation replaces the
+/// old link; a new password makes older reset links useless).
+pub async fn void_for<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    purpose: &str,
+    subject_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE login_tokens SET used_at = $1 WHERE purpose = $2 AND subject_id = $3 \
+         AND used_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(purpose)
+    .bind(subject_id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}

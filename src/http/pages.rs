@@ -24,6 +24,9 @@ pub struct Chrome {
     pub js_url: String,
     /// Versioned HTMX URL.
     pub htmx_url: String,
+    /// The signed-in staff member is a viewer: the dashboard layout hides every form and
+    /// button that would change something (the server refuses them anyway).
+    pub read_only: bool,
 }
 
 impl Chrome {
@@ -35,6 +38,7 @@ impl Chrome {
             css_url: assets::url("app.css"),
             js_url: assets::url("app.js"),
             htmx_url: assets::url(assets::HTMX),
+            read_only: session::staff_read_only(session),
         }
     }
 
@@ -58,6 +62,9 @@ pub enum HtmlError {
     App(AppError),
     /// The page needs a signed-in staff member.
     SignIn,
+    /// The page needs a signed-in staff member, who returns to this same-site path after
+    /// signing in.
+    SignInThen(String),
 }
 
 impl From<AppError> for HtmlError {
@@ -82,7 +89,7 @@ impl fmt::Display for HtmlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::App(e) => write!(f, "{}", e.page_message()),
-            Self::SignIn => f.write_str("please sign in"),
+            Self::SignIn | Self::SignInThen(_) => f.write_str("please sign in"),
         }
     }
 }
@@ -109,7 +116,7 @@ impl HtmlError {
                 retry_after_secs.div_ceil(60)
             ),
             Self::App(e) => e.page_message(),
-            Self::SignIn => "Please sign in.".into(),
+            Self::SignIn | Self::SignInThen(_) => "Please sign in.".into(),
         }
     }
 }
@@ -133,7 +140,7 @@ impl ResponseError for HtmlError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::App(e) => e.status_code(),
-            Self::SignIn => StatusCode::SEE_OTHER,
+            Self::SignIn | Self::SignInThen(_) => StatusCode::SEE_OTHER,
         }
     }
 
@@ -141,6 +148,9 @@ impl ResponseError for HtmlError {
         match self {
             Self::SignIn => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/login"))
+                .finish(),
+            Self::SignInThen(next) => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, login_then(next)))
                 .finish(),
             Self::App(e) => {
                 e.log();
@@ -158,6 +168,16 @@ impl ResponseError for HtmlError {
                     .body(page.render().unwrap_or_else(|_| page.message.clone()))
             }
         }
+    }
+}
+
+/// The sign-in page that returns to `next` afterwards (plain `/login` when `next` is not a
+/// same-site path).
+pub fn login_then(next: &str) -> String {
+    use crate::domain::tenancy::staff::{safe_next, urlencode};
+    match safe_next(next) {
+        Some(n) if n != "/dashboard" => format!("/login?next={}", urlencode(n)),
+        _ => "/login".into(),
     }
 }
 

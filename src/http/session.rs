@@ -11,6 +11,7 @@ use crate::db::now_ms;
 const STAFF_USER: &str = "staff_user";
 const STAFF_VENDOR: &str = "staff_vendor";
 const STAFF_EXPIRES: &str = "staff_exp";
+const STAFF_EPOCH: &str = "staff_epoch";
 const CSRF: &str = "csrf";
 
 /// How long a staff sign-in lasts, whatever the activity (12 hours).
@@ -24,14 +25,48 @@ pub fn staff(session: &Session) -> Option<(String, String)> {
     (exp > now_ms()).then_some((user, vendor))
 }
 
+/// The account's session epoch when this session signed in (0 for sessions older than
+/// epochs); the dashboard refuses a session whose epoch is behind the account's.
+pub fn staff_epoch(session: &Session) -> i64 {
+    session.get(STAFF_EPOCH).ok().flatten().unwrap_or(0)
+}
+
 /// Signs a staff member in: a fresh session id (against fixation) and a fresh CSRF token.
-pub fn sign_in_staff(session: &Session, user_id: &str, vendor_id: &str) -> anyhow::Result<()> {
+/// `epoch` is the account's current session epoch ("sign out everywhere" moves it on).
+pub fn sign_in_staff(
+    session: &Session,
+    user_id: &str,
+    vendor_id: &str,
+    epoch: i64,
+) -> anyhow::Result<()> {
     session.renew();
     session.remove(CSRF);
     session.insert(STAFF_USER, user_id)?;
     session.insert(STAFF_VENDOR, vendor_id)?;
+    session.insert(STAFF_EPOCH, epoch)?;
     session.insert(STAFF_EXPIRES, now_ms() + STAFF_SESSION_MS)?;
     Ok(())
+}
+
+const STAFF_READ_ONLY: &str = "staff_ro";
+
+/// Whether the signed-in staff member may only look (a viewer), as last seen by the
+/// dashboard's `Staff` extractor; pages read it to hide what a viewer cannot use.
+pub fn staff_read_only(session: &Session) -> bool {
+    session
+        .get::<bool>(STAFF_READ_ONLY)
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+/// Records whether the staff member may only look; written only when it changes, so the
+/// cookie is not re-sent on every page.
+pub fn set_staff_read_only(session: &Session, read_only: bool) {
+    if staff_read_only(session) != read_only {
+        // A failure only means the buttons stay visible; the server still refuses.
+        let _ = session.insert(STAFF_READ_ONLY, read_only);
+    }
 }
 
 /// How long an affiliate's portal sign-in lasts (7 days).

@@ -25,6 +25,9 @@ async fn fresh_install_leads_to_setup_which_creates_vendor_owner_and_program() {
     assert!(page.contains("Acme Inc affiliate program"), "{page}");
     assert!(page.contains("20% of every payment"));
     assert!(page.contains("/p/acme-inc/"));
+    // Recent activity is in words (issue 20), no longer the raw `vendor.created` code.
+    assert!(page.contains("created the account Acme Inc"), "{page}");
+    assert!(!page.contains("vendor.created"));
 
     // The setup page is gone once a vendor exists, and a second setup is refused.
     let other = new_client();

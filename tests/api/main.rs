@@ -45,5 +45,6 @@ mod referrals;
 mod rollups;
 mod stripe_versions;
 mod sweep;
+mod team;
 mod tracking;
 mod webhooks;

@@ -463,11 +463,17 @@ fn routes(ids: &Ids) -> Vec<Route> {
             "owner_password",
             "currency",
         ]),
-        route(M::GET, "/login".into(), Anon),
-        route(M::POST, "/login".into(), Anon).form(&["email", "password"]),
-        route(M::POST, "/login/link".into(), Anon).form(&["email"]),
-        route(M::GET, "/login/link/abc".into(), Anon),
+        route(M::GET, "/login".into(), Anon).q(&["next"]),
+        route(M::POST, "/login".into(), Anon).form(&["email", "password", "next"]),
+        route(M::POST, "/login/link".into(), Anon).form(&["email", "next"]),
+        route(M::GET, "/login/link/abc".into(), Anon).q(&["next"]),
         route(M::POST, "/login/link/abc".into(), Anon).form(&[]),
+        route(M::GET, "/login/reset".into(), Anon),
+        route(M::POST, "/login/reset".into(), Anon).form(&["email"]),
+        route(M::GET, "/login/reset/abc".into(), Anon),
+        route(M::POST, "/login/reset/abc".into(), Anon).form(&["password"]),
+        route(M::GET, "/join/abc".into(), Anon),
+        route(M::POST, "/join/abc".into(), Anon).form(&["name", "password"]),
         // The dashboard.
         dash(M::GET, ""),
         dash(M::GET, "/affiliates").q(&["search", "status", "program_id", "sort", "page"]),
@@ -534,6 +540,16 @@ fn routes(ids: &Ids) -> Vec<Route> {
             "site_origins",
         ]),
         dash(M::POST, "/settings/logo").form(&["logo"]),
+        dash(M::GET, "/account").q(&["done"]),
+        dash(M::POST, "/account/name").form(&["name"]),
+        dash(M::GET, "/team").q(&["done", "who"]),
+        dash(M::POST, "/team/invite").form(&["email", "role"]),
+        dash(M::POST, "/team/usr_nope/role").form(&["role"]),
+        dash(M::POST, "/team/usr_nope/remove").form(&[]),
+        dash(M::POST, "/team/usr_nope/resend").form(&[]),
+        dash(M::POST, "/team/usr_nope/cancel").form(&[]),
+        dash(M::GET, "/audit").q(&["who", "kind", "object", "from", "to", "page"]),
+        dash(M::GET, "/audit/export").q(&["who", "kind", "object", "from", "to"]),
         dash(M::GET, "/emails").q(&["page"]),
         dash(M::GET, &format!("/emails/{email}")),
         dash(M::GET, &format!("/emails/{email}/html")),
@@ -611,6 +627,18 @@ fn last(ids: &Ids) -> Vec<Route> {
         )
         .form(&[]),
         route(Method::POST, format!("/p/{}/logout", ids.slug), Who::Portal).form(&[]),
+        route(
+            Method::POST,
+            "/dashboard/account/password".into(),
+            Who::Staff,
+        )
+        .form(&["current_password", "new_password"]),
+        route(
+            Method::POST,
+            "/dashboard/account/sign-out-everywhere".into(),
+            Who::Staff,
+        )
+        .form(&[]),
         route(Method::POST, "/logout".into(), Who::Staff).form(&[]),
     ]
 }

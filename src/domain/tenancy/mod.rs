@@ -9,5 +9,6 @@ pub mod mail;
 pub mod password;
 pub mod rate_limits;
 pub mod staff;
+pub mod team;
 pub mod vendors;
 pub mod webhooks;

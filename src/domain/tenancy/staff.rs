@@ -24,7 +24,10 @@ pub async fn sign_in(db: &Db, email: &str, password: &str, client: &str) -> AppR
         return Err(AppError::RateLimited { retry_after_secs });
     }
     let user = match Email::parse("email", email) {
-        Ok(e) => db::users::by_email(db.pool(), e.as_str()).await?,
+        // An invitation not yet accepted has no password and cannot sign in.
+        Ok(e) => db::users::by_email(db.pool(), e.as_str())
+            .await?
+            .filter(UserRow::is_active),
         Err(_) => None,
     };
     let ok = password::verify(
@@ -53,12 +56,16 @@ pub async fn reset_password(db: &Db, email: &str, new_password: &str) -> AppResu
         .await?
         .ok_or(AppError::NotFound)?;
     let hash = password::hash(new_password.to_owned()).await?;
-    db::users::set_password(db.pool(), &user.id, &hash).await?;
+    let mut tx = db.begin().await?;
+    db::users::set_password(&mut *tx, &user.id, &hash).await?;
+    // A reset from the command line ends the account's sessions, like one by email.
+    db::users::bump_epoch(&mut *tx, &user.id).await?;
+    tx.commit().await?;
     Ok(user)
 }
 
 /// The throttle bucket: a hash, so neither emails nor addresses sit in the table in clear.
-fn throttle_key(email: &str, client: &str) -> String {
+pub(crate) fn throttle_key(email: &str, client: &str) -> String {
     tokens::sha256_hex(&format!("{}|{client}", email.trim().to_lowercase()))
 }
 
@@ -72,7 +79,12 @@ const MAX_LINKS_PER_WINDOW: i64 = 5;
 
 /// Emails a single-use sign-in link if `email` belongs to a staff account. The caller
 /// answers the same "check your email" whatever happens, so the form reveals no accounts.
-pub async fn request_magic_link(db: &Db, sender: &Sender, email: &str) -> AppResult<()> {
+pub async fn request_magic_link(
+    db: &Db,
+    sender: &Sender,
+    email: &str,
+    next: Option<&str>,
+) -> AppResult<()> {
     let Ok(email) = Email::parse("email", email) else {
         return Ok(());
     };
@@ -84,15 +96,24 @@ pub async fn request_magic_link(db: &Db, sender: &Sender, email: &str) -> AppRes
         return Ok(());
     }
     db::throttle::record_failure(db.pool(), &key).await?;
-    let Some(user) = db::users::by_email(db.pool(), email.as_str()).await? else {
+    let Some(user) = db::users::by_email(db.pool(), email.as_str())
+        .await?
+        .filter(UserRow::is_active)
+    else {
         return Ok(());
     };
     let vendor = db::vendors::by_id(db.pool(), &user.vendor_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let token = tokens::random_hex(32);
+    // The page asked for before sign-in rides along in the link, so it works from another
+    // browser too; it is checked again when the link is used.
+    let next = next
+        .filter(|n| safe_next(n).is_some())
+        .map(|n| format!("?next={}", urlencode(n)))
+        .unwrap_or_default();
     let url = format!(
-        "{}/login/link/{token}",
+        "{}/login/link/{token}{next}",
         sender.base_url.trim_end_matches('/')
     );
     let mut tx = db.begin().await?;
@@ -162,6 +183,31 @@ pub async fn consume_magic_link(db: &Db, token: &str) -> AppResult<UserRow> {
     Ok(user)
 }
 
+/// The page to return to after sign-in, if `next` is a same-site relative path: it must
+/// start with one `/`, and hold no `//`, backslash, scheme or control character, so
+/// `//evil.test`, `/\\evil.test` and `https://evil.test` never leave the site.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.contains("://")
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && next.len() <= 2000;
+    ok.then_some(next)
+}
+
+/// Percent-encodes `s` for a query value (path characters and `/` kept readable).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Whether a staff role may change the vendor's settings: owners and admins; viewers only
 /// look.
 pub fn may_change(role: &str) -> bool {
@@ -172,6 +218,31 @@ pub fn may_change(role: &str) -> bool {
 mod tests {
     use super::*;
     use crate::domain::tenancy::mail::testing::render;
+
+    #[test]
+    fn only_same_site_paths_are_returned_to() {
+        for ok in [
+            "/dashboard",
+            "/dashboard/payouts?page=2",
+            "/dashboard/team#x",
+        ] {
+            assert_eq!(safe_next(ok), Some(ok));
+        }
+        for bad in [
+            "//evil.test",
+            "https://evil.test",
+            "/\\evil.test",
+            "\\\\evil.test",
+            "evil.test",
+            "",
+            "/x/https://evil",
+            "/a b",
+            "/\tx",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad}");
+        }
+        assert_eq!(urlencode("/a?b=1&c"), "/a%3Fb%3D1%26c");
+    }
 
     #[test]
     fn the_sign_in_email_renders_its_copy() {

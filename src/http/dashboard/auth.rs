@@ -18,6 +18,20 @@ use crate::http::{AppState, client, session};
 pub struct LoginForm {
     email: String,
     password: String,
+    next: String,
+}
+
+/// `?next=` of the sign-in pages: where to go after signing in.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NextQuery {
+    next: String,
+}
+
+/// The page to go to after signing in: `next` when it is a same-site path, else the
+/// dashboard (never another site).
+fn landing(next: &str) -> String {
+    staff::safe_next(next).unwrap_or("/dashboard").to_owned()
 }
 
 #[derive(Template)]
@@ -26,12 +40,18 @@ struct LoginPage {
     chrome: Chrome,
     email: String,
     error: Option<String>,
+    /// The same-site path to return to, or empty.
+    next: String,
 }
 
 /// `GET /login`.
-pub async fn form(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, HtmlError> {
+pub async fn form(
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, HtmlError> {
     if session::staff(&session).is_some() {
-        return Ok(see_other("/dashboard"));
+        return Ok(see_other(&landing(&query.next)));
     }
     if !db::vendors::any_exists(state.db.pool()).await? {
         return Ok(see_other("/setup"));
@@ -42,6 +62,7 @@ pub async fn form(state: web::Data<AppState>, session: Session) -> Result<HttpRe
             chrome: Chrome::new(&session, "Sign in"),
             email: String::new(),
             error: None,
+            next: staff::safe_next(&query.next).unwrap_or_default().to_owned(),
         },
     )
 }
@@ -57,9 +78,9 @@ pub async fn submit(
     let client = client::client_ip(&req, state.settings.trusted_proxy);
     match staff::sign_in(&state.db, &form.email, &form.password, &client).await {
         Ok(user) => {
-            session::sign_in_staff(&session, &user.id, &user.vendor_id)?;
+            session::sign_in_staff(&session, &user.id, &user.vendor_id, user.session_epoch)?;
             tracing::info!(user_id = %user.id, "staff signed in");
-            Ok(see_other("/dashboard"))
+            Ok(see_other(&landing(&form.next)))
         }
         Err(AppError::Unauthorized(message)) => render(
             StatusCode::UNAUTHORIZED,
@@ -67,6 +88,7 @@ pub async fn submit(
                 chrome: Chrome::new(&session, "Sign in"),
                 email: form.email,
                 error: Some(message),
+                next: staff::safe_next(&form.next).unwrap_or_default().to_owned(),
             },
         ),
         Err(e) => Err(e.into()),
@@ -84,6 +106,7 @@ pub async fn logout(session: Session) -> HttpResponse {
 #[serde(default)]
 pub struct LinkForm {
     email: String,
+    next: String,
 }
 
 #[derive(Template)]
@@ -110,7 +133,8 @@ pub async fn request_link(
     session: Session,
     form: crate::http::extract::Form<LinkForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    staff::request_magic_link(&state.db, &state.sender, &form.email).await?;
+    let next = Some(form.next.as_str()).filter(|n| !n.is_empty());
+    staff::request_magic_link(&state.db, &state.sender, &form.email, next).await?;
     render(
         StatusCode::OK,
         &CheckEmailPage {
@@ -127,6 +151,7 @@ pub async fn confirm_link(
     state: web::Data<AppState>,
     session: Session,
     token: web::Path<String>,
+    query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let user = staff::peek_magic_link(&state.db, &token).await?;
     let status = if user.is_some() {
@@ -139,7 +164,10 @@ pub async fn confirm_link(
         &MagicLinkPage {
             chrome: Chrome::new(&session, "Sign in"),
             email: user.map(|u| u.email),
-            action: format!("/login/link/{token}"),
+            action: match staff::safe_next(&query.next) {
+                Some(next) => format!("/login/link/{token}?next={}", staff::urlencode(next)),
+                None => format!("/login/link/{token}"),
+            },
         },
     )
 }
@@ -149,12 +177,13 @@ pub async fn use_link(
     state: web::Data<AppState>,
     session: Session,
     token: web::Path<String>,
+    query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     match staff::consume_magic_link(&state.db, &token).await {
         Ok(user) => {
-            session::sign_in_staff(&session, &user.id, &user.vendor_id)?;
+            session::sign_in_staff(&session, &user.id, &user.vendor_id, user.session_epoch)?;
             tracing::info!(user_id = %user.id, "staff signed in by magic link");
-            Ok(see_other("/dashboard"))
+            Ok(see_other(&landing(&query.next)))
         }
         Err(AppError::Conflict { .. }) => render(
             StatusCode::GONE,

@@ -74,6 +74,13 @@ pub struct ChartView {
     chart: Chart,
 }
 
+/// A line of recent activity, in words.
+pub struct AuditView {
+    when: String,
+    /// The entry in words, actor first.
+    action: String,
+}
+
 #[derive(Template)]
 #[template(path = "dashboard/home.html")]
 struct HomePage {
@@ -96,6 +103,7 @@ struct HomePage {
     portal_urls: Vec<String>,
     signup_url: String,
     reports_url: String,
+    activity: Vec<AuditView>,
 }
 
 fn tab_label(key: &str) -> &'static str {
@@ -333,6 +341,17 @@ pub async fn show(
     };
     let reports_url = format!("/dashboard/reports?{}", range(&period));
     let compared_with = format!("{} to {}", day(o.previous_from), last_day(period.from));
+    let rows = db::audit::page(pool, vendor_id, 10, 0).await?;
+    let activity = crate::domain::tenancy::audit::lines(&state.db, vendor_id, rows)
+        .await?
+        .into_iter()
+        .map(|a| AuditView {
+            when: db::from_ms(a.at_ms)
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string(),
+            action: a.sentence,
+        })
+        .collect();
     render(
         StatusCode::OK,
         &HomePage {
@@ -369,6 +388,7 @@ pub async fn show(
             portal_urls,
             signup_url,
             reports_url,
+            activity,
         },
     )
 }

@@ -1,7 +1,9 @@
 //! The vendor dashboard (server-rendered, HTMX), served on the dashboard hosts.
 
+pub mod account;
 pub mod affiliates;
 pub mod applications;
+pub mod audit;
 pub mod auth;
 pub mod confirm;
 pub mod consumers;
@@ -19,6 +21,7 @@ pub mod programs;
 pub mod reports;
 pub mod settings;
 pub mod setup;
+pub mod team;
 pub mod webhooks;
 
 use std::future::Future;
@@ -26,6 +29,7 @@ use std::pin::Pin;
 
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
+use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 
 use crate::db::{self, users::UserRow, vendors::VendorRow};
@@ -43,6 +47,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/link/{token}", web::get().to(auth::confirm_link))
         .route("/login/link/{token}", web::post().to(auth::use_link))
         .route("/logout", web::post().to(auth::logout))
+        .route("/login/reset", web::get().to(account::reset_form))
+        .route("/login/reset", web::post().to(account::reset_request))
+        .route("/login/reset/{token}", web::get().to(account::reset_page))
+        .route(
+            "/login/reset/{token}",
+            web::post().to(account::reset_submit),
+        )
+        .route("/join/{token}", web::get().to(account::join_form))
+        .route("/join/{token}", web::post().to(account::join))
+        .route("/dashboard/account", web::get().to(account::show))
+        .route(
+            "/dashboard/account/name",
+            web::post().to(account::save_name),
+        )
+        .route(
+            "/dashboard/account/password",
+            web::post().to(account::change_password),
+        )
+        .route(
+            "/dashboard/account/sign-out-everywhere",
+            web::post().to(account::sign_out_everywhere),
+        )
+        .route("/dashboard/team", web::get().to(team::list))
+        .route("/dashboard/team/invite", web::post().to(team::invite))
+        .route("/dashboard/team/{id}/role", web::post().to(team::set_role))
+        .route("/dashboard/team/{id}/remove", web::post().to(team::remove))
+        .route("/dashboard/team/{id}/resend", web::post().to(team::resend))
+        .route("/dashboard/team/{id}/cancel", web::post().to(team::cancel))
+        .route("/dashboard/audit", web::get().to(audit::list))
+        .route("/dashboard/audit/export", web::get().to(audit::export))
         .route("/dashboard", web::get().to(home::show))
         .route("/dashboard/reports", web::get().to(reports::show))
         .route("/dashboard/affiliates", web::get().to(affiliates::list))
@@ -275,7 +309,7 @@ impl Staff {
             Ok(())
         } else {
             Err(HtmlError::App(crate::error::AppError::Forbidden(
-                "Your account can view these settings but not change them.".into(),
+                crate::http::middleware::viewers::MESSAGE.into(),
             )))
         }
     }
@@ -288,20 +322,53 @@ impl FromRequest for Staff {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let session = req.get_session();
+        // A page opened while signed out comes back after sign-in; a form post does not
+        // (its data is gone), so it returns to the sign-in page alone.
+        let sign_in = if req.method() == Method::GET {
+            let uri = req.uri();
+            let path = uri
+                .path_and_query()
+                .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
+            HtmlError::SignInThen(path)
+        } else {
+            HtmlError::SignIn
+        };
+        let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let own_account = req.path().starts_with("/dashboard/account");
         Box::pin(async move {
             let state = state.ok_or(HtmlError::SignIn)?;
-            let (user_id, vendor_id) = session::staff(&session).ok_or(HtmlError::SignIn)?;
-            let user = db::users::by_id(state.db.pool(), &vendor_id, &user_id)
-                .await?
-                .ok_or(HtmlError::SignIn)?;
+            let Some((user_id, vendor_id)) = session::staff(&session) else {
+                return Err(sign_in);
+            };
+            let Some(user) = db::users::by_id(state.db.pool(), &vendor_id, &user_id).await? else {
+                // Removed from the team: the session ends.
+                session::sign_out(&session);
+                return Err(sign_in);
+            };
+            // "Sign out everywhere" or a new password moved the epoch on: this session is
+            // void on every instance, since the epoch is read from the database.
+            if !user.is_active() || session::staff_epoch(&session) < user.session_epoch {
+                session::sign_out(&session);
+                return Err(sign_in);
+            }
             let vendor = db::vendors::by_id(state.db.pool(), &vendor_id)
                 .await?
                 .ok_or(HtmlError::SignIn)?;
-            Ok(Staff {
+            session::set_staff_read_only(
+                &session,
+                !crate::domain::tenancy::staff::may_change(&user.role),
+            );
+            let staff = Staff {
                 user,
                 vendor,
                 session,
-            })
+            };
+            // Viewers change nothing: every mutating dashboard route is refused here, in
+            // one place, except their own account (name, password, sign out everywhere).
+            if mutating && !own_account {
+                staff.require_change()?;
+            }
+            Ok(staff)
         })
     }
 }

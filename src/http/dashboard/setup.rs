@@ -68,7 +68,12 @@ pub async fn submit(
     };
     match onboarding::create(&state.db, input, Origin::FirstRunSetup).await {
         Ok(created) => {
-            session::sign_in_staff(&session, &created.owner.id, &created.vendor.id)?;
+            session::sign_in_staff(
+                &session,
+                &created.owner.id,
+                &created.vendor.id,
+                created.owner.session_epoch,
+            )?;
             Ok(see_other("/dashboard"))
         }
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => render(

@@ -165,6 +165,7 @@ fn chrome(title: String) -> Chrome {
         css_url: assets::url("app.css"),
         js_url: assets::url("app.js"),
         htmx_url: assets::url(assets::HTMX),
+        read_only: false,
     }
 }
 
@@ -243,7 +244,7 @@ pub async fn show(
 fn ok_page<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
     crate::http::pages::render(StatusCode::OK, page).map_err(|e| match e {
         HtmlError::App(e) => e,
-        HtmlError::SignIn => AppError::Unauthorized("sign in".into()),
+        HtmlError::SignIn | HtmlError::SignInThen(_) => AppError::Unauthorized("sign in".into()),
     })
 }
 

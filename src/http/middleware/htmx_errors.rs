@@ -40,7 +40,7 @@ pub async fn htmx_errors(
         return Ok(res);
     };
     let replacement = match err {
-        HtmlError::SignIn => HttpResponse::Ok()
+        HtmlError::SignIn | HtmlError::SignInThen(_) => HttpResponse::Ok()
             .insert_header((
                 HeaderName::from_static("hx-redirect"),
                 HeaderValue::from_static("/login"),

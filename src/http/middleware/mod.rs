@@ -9,3 +9,4 @@ pub mod nul_bytes;
 pub mod rate_limit;
 pub mod request_id;
 pub mod security_headers;
+pub mod viewers;

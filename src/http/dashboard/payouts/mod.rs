@@ -130,28 +130,6 @@ struct RunView {
     created_by: String,
 }
 
-/// Who started runs, in words: a staff member's email instead of `user:usr_…`.
-async fn name_starters(
-    state: &AppState,
-    vendor_id: &str,
-    runs: &mut [RunView],
-) -> Result<(), HtmlError> {
-    for r in runs.iter_mut() {
-        r.created_by = match r.created_by.split_once(':') {
-            Some(("user", id)) => crate::db::users::by_id(state.db.pool(), vendor_id, id)
-                .await
-                .map_err(crate::error::AppError::from)?
-                .map(|u| u.email)
-                .unwrap_or_else(|| "a former staff member".to_owned()),
-            Some(("api_key", _)) => "an API key".to_owned(),
-            Some(("consumer", _)) => "an embedded integration".to_owned(),
-            None if r.created_by == "cli" => "the command line".to_owned(),
-            _ => String::new(),
-        };
-    }
-    Ok(())
-}
-
 /// Program names by id, for runs.
 async fn program_names(
     state: &AppState,
@@ -173,22 +151,31 @@ fn run_view(r: RunRow, programs: &[(String, String)]) -> RunView {
             .unwrap_or_else(|| r.program_id.clone()),
         created: when(r.created_at),
         currency: r.currency.unwrap_or_default(),
-        trigger: {
-            let how = match r.trigger_source.as_str() {
-                "dashboard" => "From the dashboard".to_owned(),
-                "api" => "Through the API".to_owned(),
-                "schedule" => "On schedule".to_owned(),
-                other => other.replace('_', " "),
-            };
-            match r.schedule_key {
-                Some(month) => format!("{how} ({month})"),
-                None => how,
-            }
+        trigger: match (r.trigger_source.as_str(), r.schedule_key) {
+            (_, Some(month)) => format!("Monthly schedule ({month})"),
+            ("dashboard", None) => "From the dashboard".into(),
+            ("api", None) => "Through the API".into(),
+            (_, None) => "Automatically".into(),
         },
         payouts: r.payouts,
         created_by: r.created_by.unwrap_or_default(),
         id: r.id,
     }
+}
+
+/// Replaces the stored actor labels of runs (`user:usr_…`) with names, by the audit log's
+/// one rule ([`crate::domain::tenancy::audit::label_name`]).
+async fn name_starters(
+    state: &AppState,
+    vendor_id: &str,
+    runs: &mut [RunView],
+) -> Result<(), HtmlError> {
+    for run in runs.iter_mut().filter(|r| !r.created_by.is_empty()) {
+        run.created_by =
+            crate::domain::tenancy::audit::label_name(&state.db, vendor_id, &run.created_by)
+                .await?;
+    }
+    Ok(())
 }
 
 /// `?done=processing|paid&n=` after a bulk action.

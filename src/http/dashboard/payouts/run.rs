@@ -91,9 +91,8 @@ async fn run_page(
     )
     .await?;
     let payouts = rows.into_iter().map(|p| names.payout(p)).collect();
-    let mut run = [run_view(run, &programs)];
-    name_starters(state, &staff.vendor.id, &mut run).await?;
-    let [run] = run;
+    let mut run = run_view(run, &programs);
+    name_starters(state, &staff.vendor.id, std::slice::from_mut(&mut run)).await?;
     Ok(RunPage {
         chrome: Chrome::new(&staff.session, format!("Payout run, {}", run.created)),
         vendor_name: staff.vendor.name.clone(),
