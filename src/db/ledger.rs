@@ -299,12 +299,12 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
     offset: i64,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
     f.apply(select!())
-    .push(" ORDER BY created_at DESC, txn_id DESC, id DESC LIMIT ")
-    .bind(limit)
-    .push(" OFFSET ")
-    .bind(offset)
-    .fetch_all(ex)
-    .await
+        .push(" ORDER BY created_at DESC, txn_id DESC, id DESC LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset)
+        .fetch_all(ex)
+        .await
 }
 
 /// How many lines match.

@@ -103,10 +103,12 @@ pub struct ReportScope<'a> {
 }
 
 impl ReportScope<'_> {
-    fn from_ms(&self) -> i64 {
+    /// The first day's start, unix ms.
+    fn start_ms(&self) -> i64 {
         self.from_day * super::rollups::DAY_MS
     }
-    fn to_ms(&self) -> i64 {
+    /// The end (exclusive) of the last day, unix ms.
+    fn end_ms(&self) -> i64 {
         self.to_day * super::rollups::DAY_MS
     }
 }
@@ -148,13 +150,13 @@ fn affiliate_ids<'a>(q: Sql<'a>, s: &ReportScope<'a>) -> Sql<'a> {
     .and("day < ", s.to_day)
     .push(" UNION SELECT affiliate_id FROM conversions WHERE vendor_id = ")
     .bind(s.vendor_id)
-    .and("occurred_at >= ", s.from_ms())
-    .and("occurred_at < ", s.to_ms())
+    .and("occurred_at >= ", s.start_ms())
+    .and("occurred_at < ", s.end_ms())
     .push(" AND status <> 'rejected'")
     .push(" UNION SELECT affiliate_id FROM commissions WHERE vendor_id = ")
     .bind(s.vendor_id)
-    .and("created_at >= ", s.from_ms())
-    .and("created_at < ", s.to_ms())
+    .and("created_at >= ", s.start_ms())
+    .and("created_at < ", s.end_ms())
     .push(" AND status <> 'rejected') ids")
 }
 
@@ -210,8 +212,8 @@ pub async fn affiliate_report<'e, E: Executor<'e, Database = Any>>(
          FROM conversions WHERE vendor_id = ",
     )
     .bind(s.vendor_id)
-    .and("occurred_at >= ", s.from_ms())
-    .and("occurred_at < ", s.to_ms())
+    .and("occurred_at >= ", s.start_ms())
+    .and("occurred_at < ", s.end_ms())
     .push(
         " AND status <> 'rejected' GROUP BY affiliate_id) v ON v.affiliate_id = a.id \
          LEFT JOIN (SELECT affiliate_id, \
@@ -219,8 +221,8 @@ pub async fn affiliate_report<'e, E: Executor<'e, Database = Any>>(
          FROM commissions WHERE vendor_id = ",
     )
     .bind(s.vendor_id)
-    .and("created_at >= ", s.from_ms())
-    .and("created_at < ", s.to_ms())
+    .and("created_at >= ", s.start_ms())
+    .and("created_at < ", s.end_ms())
     .and("currency = ", s.currency)
     .push(" AND status <> 'rejected' GROUP BY affiliate_id) m ON m.affiliate_id = a.id) r");
     ordered(q, order, descending, limit, offset)
@@ -290,8 +292,8 @@ pub async fn program_report<'e, E: Executor<'e, Database = Any>>(
          FROM conversions WHERE vendor_id = ",
     )
     .bind(s.vendor_id)
-    .and("occurred_at >= ", s.from_ms())
-    .and("occurred_at < ", s.to_ms())
+    .and("occurred_at >= ", s.start_ms())
+    .and("occurred_at < ", s.end_ms())
     .push(
         " AND status <> 'rejected' GROUP BY program_id) v ON v.program_id = p.id \
          LEFT JOIN (SELECT program_id, \
@@ -299,8 +301,8 @@ pub async fn program_report<'e, E: Executor<'e, Database = Any>>(
          FROM commissions WHERE vendor_id = ",
     )
     .bind(s.vendor_id)
-    .and("created_at >= ", s.from_ms())
-    .and("created_at < ", s.to_ms())
+    .and("created_at >= ", s.start_ms())
+    .and("created_at < ", s.end_ms())
     .and("currency = ", s.currency)
     .push(" AND status <> 'rejected' GROUP BY program_id) m ON m.program_id = p.id WHERE p.vendor_id = ")
     .bind(s.vendor_id)
