@@ -33,6 +33,8 @@ describe('vendor: team, roles and the activity log', () => {
 
     await f.step('the owner invites a viewer from the Team page', async () => {
       await signIn(h, owner);
+      // Team sits under the header's "More" menu (occasional pages).
+      await owner.locator('summary', { hasText: 'More' }).click();
       await owner.getByRole('link', { name: 'Team', exact: true }).click();
       await owner.waitForURL(/\/dashboard\/team$/);
       await owner.locator('#invite input[name="email"]').fill(VIEWER);
@@ -108,7 +110,7 @@ describe('vendor: team, roles and the activity log', () => {
       }, { csrf });
       await viewer.waitForURL(/\/dashboard\/team\/invite$/);
       const text = await visibleText(viewer);
-      assert.match(text, /403 Forbidden/);
+      assert.match(text, /Not allowed/); // the 403 page, headed in words
       assert.match(text, /can view these pages but not change anything/);
       await f.screenshot('viewer-403', viewer);
     });
