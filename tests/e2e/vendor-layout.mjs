@@ -145,6 +145,11 @@ describe('vendor dashboard layout', { timeout: 90000 }, () => {
         await assertNoHorizontalScroll(wide, `${p} at 1280`);
         const bar = await wide.locator('.dash-topbar .topbar-inner').boundingBox();
         assert.ok(bar.height < 70, `${p}: header is ${bar.height}px tall (wrapped)`);
+        // The nav itself on one line: no taller than one link (a second row of links
+        // still fit the 70 px above).
+        const navBox = await wide.locator('.dash-topbar nav.nav').boundingBox();
+        const linkBox = await wide.locator('.dash-topbar nav.nav > a').first().boundingBox();
+        assert.ok(navBox.height < linkBox.height * 1.8, `${p}: the nav wraps onto ${navBox.height}px`);
         const signOut = await wide.getByRole('button', { name: 'Sign out' }).boundingBox();
         assert.ok(signOut.height < 48, `${p}: "Sign out" wraps (${signOut.height}px)`);
         if (p === '/dashboard/conversions') {
