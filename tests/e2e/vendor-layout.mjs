@@ -150,7 +150,7 @@ describe('vendor dashboard layout', { timeout: 90000 }, () => {
         const navBox = await wide.locator('.dash-topbar nav.nav').boundingBox();
         const linkBox = await wide.locator('.dash-topbar nav.nav > a').first().boundingBox();
         assert.ok(navBox.height < linkBox.height * 1.8, `${p}: the nav wraps onto ${navBox.height}px`);
-        const signOut = await wide.getByRole('button', { name: 'Sign out' }).boundingBox();
+        const signOut = await wide.getByRole('button', { name: 'Sign out', exact: true }).boundingBox();
         assert.ok(signOut.height < 48, `${p}: "Sign out" wraps (${signOut.height}px)`);
         if (p === '/dashboard/conversions') {
           const spill = await wide.locator('.card').evaluateAll((cards) => cards.filter((c) => c.scrollWidth > c.clientWidth + 1).length);

@@ -141,7 +141,10 @@ const PHRASES: &[(&str, &str)] = &[
         "changed the API rate limits of {o}",
     ),
     ("vendor.settings_updated", "changed the settings of {o}"),
-    ("vendor.payout_methods_changed", "changed the payout methods offered by {o}"),
+    (
+        "vendor.payout_methods_changed",
+        "changed the payout methods offered by {o}",
+    ),
     ("webhook_delivery.redelivered", "redelivered {o}"),
     ("webhook_endpoint.created", "added the webhook endpoint {o}"),
     (
