@@ -1203,3 +1203,28 @@ fn visible(html: &str) -> String {
     }
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Emailed links are capped per address and kind: five resets and five sign-in links a
+/// window, whatever is asked beyond; the answer stays the same.
+#[tokio::test]
+async fn emailed_links_are_capped_per_address_and_kind() {
+    let sink = SmtpSink::start().await;
+    let app = app_with_smtp(&sink).await;
+    app.create_vendor("Acme", "owner@acme.test").await;
+    for (form, path, kind) in [
+        ("/login/reset", "/login/reset", "reset"),
+        ("/login", "/login/link", "sign-in"),
+    ] {
+        for _ in 0..7 {
+            let res = app
+                .post_form_as(&new_client(), path, form, &[("email", "Owner@Acme.test")])
+                .await;
+            assert_eq!(res.status(), 200, "{kind}");
+        }
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM email_outbox").await,
+        10,
+        "five of each kind"
+    );
+}

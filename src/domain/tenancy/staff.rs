@@ -77,6 +77,40 @@ pub const MAGIC_LINK_TTL_MS: i64 = 15 * 60 * 1000;
 /// nobody can use the form to flood an inbox.
 const MAX_LINKS_PER_WINDOW: i64 = 5;
 
+/// The active staff account (and its vendor) an emailed link (`kind`: `link` for sign-in,
+/// `reset` for a password reset) may be sent to, counting the request against the
+/// address's cap of `max` per throttle window. `None` — nothing to send — for a malformed
+/// or unknown address or once the cap is reached; the caller answers the same either way,
+/// so the form reveals no accounts and cannot flood an inbox.
+pub(crate) async fn emailed_link_recipient(
+    db: &Db,
+    email: &str,
+    kind: &str,
+    max: i64,
+) -> AppResult<Option<(UserRow, db::vendors::VendorRow)>> {
+    let Ok(email) = Email::parse("email", email) else {
+        return Ok(None);
+    };
+    let key = format!("{kind}|{}", throttle_key(email.as_str(), ""));
+    let now = db::now_ms();
+    let (sent, _) = db::throttle::failures_since(db.pool(), &key, now - THROTTLE_WINDOW_MS).await?;
+    if sent >= max {
+        tracing::warn!(kind, "emailed-link requests throttled for one address");
+        return Ok(None);
+    }
+    db::throttle::record_failure(db.pool(), &key).await?;
+    let Some(user) = db::users::by_email(db.pool(), email.as_str())
+        .await?
+        .filter(UserRow::is_active)
+    else {
+        return Ok(None);
+    };
+    let vendor = db::vendors::by_id(db.pool(), &user.vendor_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Some((user, vendor)))
+}
+
 /// Emails a single-use sign-in link if `email` belongs to a staff account. The caller
 /// answers the same "check your email" whatever happens, so the form reveals no accounts.
 pub async fn request_magic_link(
@@ -85,26 +119,12 @@ pub async fn request_magic_link(
     email: &str,
     next: Option<&str>,
 ) -> AppResult<()> {
-    let Ok(email) = Email::parse("email", email) else {
-        return Ok(());
-    };
-    let key = format!("link|{}", throttle_key(email.as_str(), ""));
-    let now = db::now_ms();
-    let (sent, _) = db::throttle::failures_since(db.pool(), &key, now - THROTTLE_WINDOW_MS).await?;
-    if sent >= MAX_LINKS_PER_WINDOW {
-        tracing::warn!("magic-link requests throttled for one address");
-        return Ok(());
-    }
-    db::throttle::record_failure(db.pool(), &key).await?;
-    let Some(user) = db::users::by_email(db.pool(), email.as_str())
-        .await?
-        .filter(UserRow::is_active)
+    let Some((user, vendor)) =
+        emailed_link_recipient(db, email, "link", MAX_LINKS_PER_WINDOW).await?
     else {
         return Ok(());
     };
-    let vendor = db::vendors::by_id(db.pool(), &user.vendor_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let now = db::now_ms();
     let token = tokens::random_hex(32);
     // The page asked for before sign-in rides along in the link, so it works from another
     // browser too; it is checked again when the link is used.

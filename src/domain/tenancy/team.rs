@@ -438,27 +438,12 @@ pub async fn sign_out_everywhere(db: &Db, user: &UserRow) -> AppResult<()> {
 /// The caller answers the same whatever happens; requests per address are capped like
 /// magic links.
 pub async fn request_password_reset(db: &Db, sender: &Sender, email: &str) -> AppResult<()> {
-    let Ok(email) = Email::parse("email", email) else {
-        return Ok(());
-    };
-    let key = format!("reset|{}", staff::throttle_key(email.as_str(), ""));
-    let now = db::now_ms();
-    let (sent, _) =
-        db::throttle::failures_since(db.pool(), &key, now - staff::THROTTLE_WINDOW_MS).await?;
-    if sent >= MAX_RESETS_PER_WINDOW {
-        tracing::warn!("password-reset requests throttled for one address");
-        return Ok(());
-    }
-    db::throttle::record_failure(db.pool(), &key).await?;
-    let Some(user) = db::users::by_email(db.pool(), email.as_str())
-        .await?
-        .filter(UserRow::is_active)
+    let Some((user, vendor)) =
+        staff::emailed_link_recipient(db, email, "reset", MAX_RESETS_PER_WINDOW).await?
     else {
         return Ok(());
     };
-    let vendor = db::vendors::by_id(db.pool(), &user.vendor_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let now = db::now_ms();
     let token = tokens::random_hex(32);
     let mut tx = db.begin().await?;
     db::login_tokens::insert(
