@@ -619,6 +619,29 @@ pub async fn enrollments<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// The enrollments of several affiliates of a vendor in one statement (a list page or an
+/// export chunk), oldest first, in affiliate order of appearance.
+pub async fn enrollments_of_many<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_ids: &[&str],
+) -> Result<Vec<EnrollmentRow>, sqlx::Error> {
+    if affiliate_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(select_enrollment!())
+        .push("WHERE e.vendor_id = ")
+        .bind(vendor_id)
+        .push(" AND e.affiliate_id IN (");
+    for (i, id) in affiliate_ids.iter().enumerate() {
+        if i > 0 {
+            q = q.push(", ");
+        }
+        q = q.bind(*id);
+    }
+    q.push(") ORDER BY e.created_at, e.id").fetch_all(ex).await
+}
+
 /// One enrollment of a vendor.
 pub async fn enrollment_by_id<'e, E: Executor<'e, Database = Any>>(
     ex: E,

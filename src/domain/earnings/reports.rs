@@ -302,7 +302,7 @@ pub async fn affiliates_csv(
     ]);
     let mut offset = 0;
     loop {
-        let (found, _) = affiliates::list(db, vendor_id, filter, sort, CSV_CHUNK, offset).await?;
+        let found = affiliates::rows(db, vendor_id, filter, sort, CSV_CHUNK, offset).await?;
         let ids: Vec<&str> = found.iter().map(|a| a.row.id.as_str()).collect();
         let figures = all_time(db, vendor_id, &ids).await?;
         for a in &found {

@@ -58,15 +58,39 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> AppResult<(Vec<Affiliate>, i64)> {
-    let pool = db.pool();
-    let total = db::affiliates::count(pool, vendor_id, filter).await?;
-    let rows = db::affiliates::page(pool, vendor_id, filter, sort, limit, offset).await?;
-    let mut found = Vec::with_capacity(rows.len());
-    for row in rows {
-        let enrollments = db::affiliates::enrollments(pool, vendor_id, &row.id).await?;
-        found.push(Affiliate { row, enrollments });
-    }
+    let total = db::affiliates::count(db.pool(), vendor_id, filter).await?;
+    let found = rows(db, vendor_id, filter, sort, limit, offset).await?;
     Ok((found, total))
+}
+
+/// One page of [`list`] without the count (exports walk every page and need no total).
+/// Two statements whatever the page size: the affiliates, then all their enrollments.
+pub async fn rows(
+    db: &Db,
+    vendor_id: &str,
+    filter: &Filter<'_>,
+    sort: Sort,
+    limit: i64,
+    offset: i64,
+) -> AppResult<Vec<Affiliate>> {
+    let pool = db.pool();
+    let rows = db::affiliates::page(pool, vendor_id, filter, sort, limit, offset).await?;
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut by_affiliate: std::collections::HashMap<String, Vec<db::affiliates::EnrollmentRow>> =
+        std::collections::HashMap::new();
+    for e in db::affiliates::enrollments_of_many(pool, vendor_id, &ids).await? {
+        by_affiliate
+            .entry(e.affiliate_id.clone())
+            .or_default()
+            .push(e);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let enrollments = by_affiliate.remove(&row.id).unwrap_or_default();
+            Affiliate { row, enrollments }
+        })
+        .collect())
 }
 
 /// Longest picker search term (an email address is at most 254 characters).

@@ -21,7 +21,7 @@ pub use codes::{change_code, generate_code, parse_code};
 pub use invitations::{
     INVITE_PURPOSE, LinkEmail, resend_invite, send_link_email, sign_in_activating,
 };
-pub use lists::{find, list, parse_filter, parse_sort, pick, suggest};
+pub use lists::{find, list, parse_filter, parse_sort, pick, rows, suggest};
 pub use profile::{
     AffiliateInput, Enrollment, create, deactivate, insert_enrolled, program_for, update,
 };
