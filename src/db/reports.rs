@@ -3,7 +3,7 @@
 //! affiliates, and the counts of work waiting for the vendor.
 //!
 //! Every period read walks a `(vendor_id, time, ...)` range of a rollup or a covering index
-//! (see `migrations/0015_query_scale.sql` and `0016_overview_reports.sql`); clicks always
+//! (see `migrations/0015_query_scale.sql` and `0019_overview_reports.sql`); clicks always
 //! come from the click rollups, never from the click log.
 
 use sqlx::{Any, Executor, FromRow};
