@@ -201,33 +201,55 @@ pub async fn affiliate_report<'e, E: Executor<'e, Database = Any>>(
     .bind(s.vendor_id)
     .and("day >= ", s.from_day)
     .and("day < ", s.to_day)
-    .push(
-        " GROUP BY affiliate_id) k ON k.affiliate_id = a.id \
-         LEFT JOIN (SELECT affiliate_id, COUNT(*) AS conversions, \
-         CAST(SUM(CASE WHEN currency = ",
-    )
-    .bind(s.currency)
-    .push(
-        " THEN amount_cents - refunded_cents ELSE 0 END) AS BIGINT) AS revenue_cents \
-         FROM conversions WHERE vendor_id = ",
-    )
-    .bind(s.vendor_id)
-    .and("occurred_at >= ", s.start_ms())
-    .and("occurred_at < ", s.end_ms())
-    .push(
-        " AND status <> 'rejected' GROUP BY affiliate_id) v ON v.affiliate_id = a.id \
-         LEFT JOIN (SELECT affiliate_id, \
-         CAST(SUM(amount_cents - reversed_cents) AS BIGINT) AS commission_cents \
-         FROM commissions WHERE vendor_id = ",
-    )
-    .bind(s.vendor_id)
-    .and("created_at >= ", s.start_ms())
-    .and("created_at < ", s.end_ms())
-    .and("currency = ", s.currency)
-    .push(" AND status <> 'rejected' GROUP BY affiliate_id) m ON m.affiliate_id = a.id) r");
+    .push(" GROUP BY affiliate_id) k ON k.affiliate_id = a.id");
+    let q = money_joins(q, s, "affiliate_id", "a.id").push(") r");
     ordered(q, order, descending, limit, offset)
         .fetch_all(ex)
         .await
+}
+
+/// The money figures of a report, joined to its rows: `v` (conversions and revenue in the
+/// scope's currency) and `m` (net commission), each grouped by `key` over its own index range
+/// and joined on `owner` (the row's id column). Rejected ones count for nothing.
+fn money_joins<'a>(
+    q: Sql<'a>,
+    s: &ReportScope<'a>,
+    key: &'static str,
+    owner: &'static str,
+) -> Sql<'a> {
+    q.push(" LEFT JOIN (SELECT ")
+        .push(key)
+        .push(", COUNT(*) AS conversions, CAST(SUM(CASE WHEN currency = ")
+        .bind(s.currency)
+        .push(
+            " THEN amount_cents - refunded_cents ELSE 0 END) AS BIGINT) AS revenue_cents \
+             FROM conversions WHERE vendor_id = ",
+        )
+        .bind(s.vendor_id)
+        .and("occurred_at >= ", s.start_ms())
+        .and("occurred_at < ", s.end_ms())
+        .push(" AND status <> 'rejected' GROUP BY ")
+        .push(key)
+        .push(") v ON v.")
+        .push(key)
+        .push(" = ")
+        .push(owner)
+        .push(" LEFT JOIN (SELECT ")
+        .push(key)
+        .push(
+            ", CAST(SUM(amount_cents - reversed_cents) AS BIGINT) AS commission_cents \
+             FROM commissions WHERE vendor_id = ",
+        )
+        .bind(s.vendor_id)
+        .and("created_at >= ", s.start_ms())
+        .and("created_at < ", s.end_ms())
+        .and("currency = ", s.currency)
+        .push(" AND status <> 'rejected' GROUP BY ")
+        .push(key)
+        .push(") m ON m.")
+        .push(key)
+        .push(" = ")
+        .push(owner)
 }
 
 fn ordered<'a>(
@@ -281,32 +303,11 @@ pub async fn program_report<'e, E: Executor<'e, Database = Any>>(
     .bind(s.vendor_id)
     .and("hour >= ", s.from_day * 24)
     .and("hour < ", s.to_day * 24)
-    .push(
-        " GROUP BY program_id) k ON k.program_id = p.id \
-         LEFT JOIN (SELECT program_id, COUNT(*) AS conversions, \
-         CAST(SUM(CASE WHEN currency = ",
-    )
-    .bind(s.currency)
-    .push(
-        " THEN amount_cents - refunded_cents ELSE 0 END) AS BIGINT) AS revenue_cents \
-         FROM conversions WHERE vendor_id = ",
-    )
-    .bind(s.vendor_id)
-    .and("occurred_at >= ", s.start_ms())
-    .and("occurred_at < ", s.end_ms())
-    .push(
-        " AND status <> 'rejected' GROUP BY program_id) v ON v.program_id = p.id \
-         LEFT JOIN (SELECT program_id, \
-         CAST(SUM(amount_cents - reversed_cents) AS BIGINT) AS commission_cents \
-         FROM commissions WHERE vendor_id = ",
-    )
-    .bind(s.vendor_id)
-    .and("created_at >= ", s.start_ms())
-    .and("created_at < ", s.end_ms())
-    .and("currency = ", s.currency)
-    .push(" AND status <> 'rejected' GROUP BY program_id) m ON m.program_id = p.id WHERE p.vendor_id = ")
-    .bind(s.vendor_id)
-    .push(") r");
+    .push(" GROUP BY program_id) k ON k.program_id = p.id");
+    let q = money_joins(q, s, "program_id", "p.id")
+        .push(" WHERE p.vendor_id = ")
+        .bind(s.vendor_id)
+        .push(") r");
     ordered(q, order, descending, limit, offset)
         .fetch_all(ex)
         .await

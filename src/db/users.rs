@@ -284,7 +284,7 @@ pub async fn set_name<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Deletes an account (a removed member or a cancelled invitation); its audit entries keep
+/// Deletes an account (a removed member); its audit entries keep
 /// its id.
 pub async fn delete<'e, E: Executor<'e, Database = Any>>(
     ex: E,
@@ -296,6 +296,23 @@ pub async fn delete<'e, E: Executor<'e, Database = Any>>(
         .bind(id)
         .execute(ex)
         .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes an invitation only while it is still one (an invitation accepted meanwhile is a
+/// member now); whether it was deleted.
+pub async fn delete_invited<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM vendor_users WHERE vendor_id = $1 AND id = $2 AND status = 'invited'",
+    )
+    .bind(vendor_id)
+    .bind(id)
+    .execute(ex)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -198,14 +198,7 @@ pub async fn cancel(db: &Db, vendor_id: &str, actor: &UserRow, id: &str) -> AppR
     let mut tx = db.begin().await?;
     db::login_tokens::void_for(&mut *tx, INVITE, &user.id).await?;
     // Only while still invited: an invitation accepted meanwhile is a member now.
-    let done = sqlx::query(
-        "DELETE FROM vendor_users WHERE vendor_id = $1 AND id = $2 AND status = 'invited'",
-    )
-    .bind(vendor_id)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() != 1 {
+    if !db::users::delete_invited(&mut *tx, vendor_id, id).await? {
         return Err(AppError::wrong_state(
             "This invitation was already accepted.",
         ));
