@@ -9,9 +9,9 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::db::{self, audit::AuditFilter};
-use crate::domain::payouts::export::cell;
 use crate::domain::tenancy::audit::{self, AuditLine, OBJECT_KINDS};
 use crate::domain::tenancy::staff::urlencode;
+use crate::domain::values::csv;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
@@ -19,8 +19,8 @@ use crate::http::pages::{Chrome, HtmlError, render};
 
 /// Entries per page.
 const PER_PAGE: i64 = 50;
-/// Entries in one CSV export at most (newest first).
-const CSV_MAX: i64 = 50_000;
+/// Entries read per statement while exporting.
+const CSV_CHUNK: i64 = 1_000;
 
 /// The filters as in the address bar.
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -278,24 +278,32 @@ pub async fn export(
 ) -> Result<HttpResponse, HtmlError> {
     let filter = q.filter()?;
     let vendor_id = &staff.vendor.id;
-    let rows = db::audit::search(state.db.pool(), vendor_id, &filter, CSV_MAX, 0).await?;
-    let codes: Vec<(String, String)> = rows
-        .iter()
-        .map(|r| (r.action.clone(), r.object_id.clone().unwrap_or_default()))
-        .collect();
-    let lines = audit::lines(&state.db, vendor_id, rows).await?;
-    let mut out = String::from("time,who,what,kind,action,object_id\r\n");
-    for (l, (action, object_id)) in lines.iter().zip(codes) {
-        let cells = [
-            db::rfc3339(l.at_ms),
-            l.actor.clone(),
-            l.sentence.clone(),
-            l.kind.to_owned(),
-            action,
-            object_id,
-        ];
-        out.push_str(&cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(","));
-        out.push_str("\r\n");
+    let mut out = csv::row(&["time", "who", "what", "kind", "action", "object_id"]);
+    // Every matching entry, a chunk at a time (no cap: an export is the whole log asked for).
+    let mut offset = 0;
+    loop {
+        let rows =
+            db::audit::search(state.db.pool(), vendor_id, &filter, CSV_CHUNK, offset).await?;
+        let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        let codes: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| (r.action.clone(), r.object_id.clone().unwrap_or_default()))
+            .collect();
+        let lines = audit::lines(&state.db, vendor_id, rows).await?;
+        for (l, (action, object_id)) in lines.iter().zip(codes) {
+            out.push_str(&csv::row(&[
+                &db::rfc3339(l.at_ms),
+                &l.actor,
+                &l.sentence,
+                l.kind,
+                &action,
+                &object_id,
+            ]));
+        }
+        if n < CSV_CHUNK {
+            break;
+        }
+        offset += CSV_CHUNK;
     }
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
