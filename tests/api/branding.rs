@@ -208,6 +208,8 @@ async fn invalid_settings_are_refused_naming_the_field_and_nothing_changes() {
             "site_origins",
         ),
         (json!({"site_origins": twenty_one}), "site_origins"),
+        (json!({"payout_methods": ["cheque"]}), "payout_methods"),
+        (json!({"payout_methods": []}), "payout_methods"),
     ];
     for (body, field) in cases {
         // Valid fields beside the invalid one are not applied either.
@@ -228,6 +230,7 @@ async fn invalid_settings_are_refused_naming_the_field_and_nothing_changes() {
         json!({"portal_name": "x", "logo": "x"}),
         json!({"portal_domains": "one.acme.test"}),
         json!({"primary_color": 5}),
+        json!({"payout_methods": "paypal"}),
     ] {
         let (status, err) = patch(&app, &acme.key, body.clone()).await;
         assert_eq!(status, 400, "{body}: {err}");
@@ -933,4 +936,68 @@ async fn another_vendors_key_never_sees_or_changes_this_vendor() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn the_payout_methods_offered_are_read_and_set_through_the_api() {
+    let app = spawn_app().await;
+    let acme = vendors::shop(&app, "Acme", "https://shop.acme.test/").await;
+    let all = json!([
+        "paypal",
+        "wise",
+        "bank_transfer",
+        "stripe_connect",
+        "crypto"
+    ]);
+    assert_eq!(get_vendor(&app, &acme.key).await["payout_methods"], all);
+
+    // Order and duplicates do not matter; the answer lists them in the usual order.
+    let (status, v) = patch(
+        &app,
+        &acme.key,
+        json!({"payout_methods": ["wise", "paypal", "wise"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["payout_methods"], json!(["paypal", "wise"]));
+    assert_eq!(
+        get_vendor(&app, &acme.key).await["payout_methods"],
+        json!(["paypal", "wise"])
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE vendor_id = '{}' \
+             AND action = 'vendor.payout_methods_changed'",
+            acme.vendor_id
+        ))
+        .await,
+        1
+    );
+
+    // An affiliate can no longer choose a method that is not offered.
+    let aff = affiliate(&app, &acme, "jane@example.com", "jane").await;
+    let (status, body) = app
+        .call(
+            &acme.key,
+            Method::POST,
+            &format!("/api/v1/affiliates/{aff}/token"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    let (status, err) = app
+        .call(
+            &token,
+            Method::PUT,
+            "/api/v1/me/payout-settings",
+            Some(json!({"payout_method": "crypto", "payout_details": "BTC bc1qexampleaddress"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["field"], "payout_method");
+
+    // Another vendor's settings are untouched.
+    let beta = vendors::shop(&app, "Beta", "https://shop.beta.test/").await;
+    assert_eq!(get_vendor(&app, &beta.key).await["payout_methods"], all);
 }

@@ -380,6 +380,16 @@ async fn the_last_owner_cannot_be_removed_or_demoted_and_admins_do_not_manage_ow
         );
     }
     assert_eq!(user(&app, "owner@acme.test").await.role, "owner");
+    // The page does not offer what the server would refuse.
+    let (_, html) = page(&app, &owner, "/dashboard/team").await;
+    assert!(
+        !html.contains(&format!("/dashboard/team/{me}/role")),
+        "{html}"
+    );
+    assert!(
+        !html.contains(&format!("/dashboard/team/{me}/remove")),
+        "{html}"
+    );
 
     // An admin manages admins and viewers, not owners, and cannot make anyone an owner.
     let admin = invite_and_join(&app, &sink, &owner, "admin@acme.test", "admin", 0).await;
@@ -434,6 +444,12 @@ async fn the_last_owner_cannot_be_removed_or_demoted_and_admins_do_not_manage_ow
     )
     .await;
     assert_eq!(status, 303);
+    // Two owners: each may now be changed.
+    let (_, html) = page(&app, &owner, "/dashboard/team").await;
+    assert!(
+        html.contains(&format!("/dashboard/team/{me}/role")),
+        "{html}"
+    );
     let (status, _, _) = post(
         &app,
         &owner,

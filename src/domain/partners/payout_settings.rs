@@ -345,6 +345,27 @@ pub async fn set_offered(
     methods: &[String],
     actor: &Actor,
 ) -> AppResult<Vec<&'static str>> {
+    let chosen = parse_offered(methods)?;
+    let before = offered(db, vendor_id).await?;
+    let mut tx = db.begin().await?;
+    db::payout_methods::replace(&mut tx, vendor_id, &chosen).await?;
+    audit::record(
+        &mut *tx,
+        vendor_id,
+        actor,
+        "vendor.payout_methods_changed",
+        ("vendor", Some(vendor_id)),
+        json!({"from": before, "to": chosen}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(chosen)
+}
+
+/// Checks a choice of offered methods without storing it: each one of [`METHODS`], at
+/// least one, duplicates dropped, in [`METHODS`] order. Callers that change several
+/// settings at once check this before storing anything.
+pub fn parse_offered(methods: &[String]) -> AppResult<Vec<&'static str>> {
     let mut chosen: Vec<&'static str> = Vec::new();
     for raw in methods {
         let m = METHODS.iter().find(|m| **m == raw.trim()).ok_or_else(|| {
@@ -364,19 +385,6 @@ pub async fn set_offered(
         ));
     }
     chosen.sort_by_key(|m| METHODS.iter().position(|x| x == m));
-    let before = offered(db, vendor_id).await?;
-    let mut tx = db.begin().await?;
-    db::payout_methods::replace(&mut tx, vendor_id, &chosen).await?;
-    audit::record(
-        &mut *tx,
-        vendor_id,
-        actor,
-        "vendor.payout_methods_changed",
-        ("vendor", Some(vendor_id)),
-        json!({"from": before, "to": chosen}),
-    )
-    .await?;
-    tx.commit().await?;
     Ok(chosen)
 }
 

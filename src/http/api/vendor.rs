@@ -6,6 +6,7 @@ use actix_web::web::BytesMut;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 
+use crate::domain::partners::payout_settings;
 use crate::domain::tenancy::api_keys::Scope;
 use crate::domain::tenancy::audit::Actor;
 use crate::domain::tenancy::branding::{self, BrandingInput};
@@ -21,7 +22,8 @@ use serde_json::Value;
 /// Largest logo body read; bigger uploads are refused as soon as they pass it.
 pub const LOGO_BODY_LIMIT: usize = logo::MAX_BYTES;
 
-/// The settings view plus the vendor's API rate limits (`null` = installation default).
+/// The settings view plus the vendor's API rate limits (`null` = installation default) and
+/// the payout methods it offers its affiliates.
 async fn with_limits(
     state: &AppState,
     vendor_id: &str,
@@ -31,6 +33,7 @@ async fn with_limits(
     let mut body = serde_json::to_value(view).map_err(anyhow::Error::from)?;
     body["rate_limit_read_per_minute"] = limits.rate_limit_read_per_minute.into();
     body["rate_limit_write_per_minute"] = limits.rate_limit_write_per_minute.into();
+    body["payout_methods"] = payout_settings::offered(&state.db, vendor_id).await?.into();
     Ok(body)
 }
 
@@ -105,12 +108,17 @@ pub struct VendorUpdate {
     /// default.
     #[schema(minimum = 1, maximum = 1_000_000)]
     rate_limit_write_per_minute: Option<i64>,
+    /// The payout methods affiliates may choose (at least one of `paypal`, `wise`,
+    /// `bank_transfer`, `stripe_connect`, `crypto`); affiliates already set up with a method
+    /// no longer offered keep it.
+    #[schema(min_items = 1, max_items = 5)]
+    payout_methods: Option<Vec<String>>,
 }
 
-/// `PATCH /api/v1/vendor` (full scope): change branding, portal domains, origins and the
+/// `PATCH /api/v1/vendor` (full scope): change branding, portal domains, origins, the
 /// API rate limits (`rate_limit_read_per_minute`, `rate_limit_write_per_minute`: requests
-/// per minute per key, `null` = installation default). Every field is checked before
-/// anything is stored.
+/// per minute per key, `null` = installation default) and the payout methods offered
+/// (`payout_methods`). Every field is checked before anything is stored.
 #[utoipa::path(
     patch,
     path = "/api/v1/vendor",
@@ -134,6 +142,17 @@ pub async fn update(
         "rate_limit_write_per_minute",
         fields.remove("rate_limit_write_per_minute"),
     )?;
+    let methods = match fields.remove("payout_methods") {
+        None => None,
+        Some(v) => {
+            let raw: Vec<String> =
+                serde_json::from_value(v).map_err(|_| AppError::BadRequestField {
+                    field: "payout_methods".to_owned(),
+                    message: "payout_methods must be a list of method names".to_owned(),
+                })?;
+            Some(payout_settings::parse_offered(&raw)?)
+        }
+    };
     // The rest is the branding input, parsed as its own body so its errors name fields.
     let rest = serde_json::to_vec(&fields).map_err(anyhow::Error::from)?;
     let input: BrandingInput = json::parse(&rest)?;
@@ -143,6 +162,10 @@ pub async fn update(
     let view =
         branding::update(&state.db, &state.settings, auth.vendor_id(), &input, &actor).await?;
     rate_limits::set_vendor_limits(&state.db, auth.vendor_id(), limits, &actor).await?;
+    if let Some(methods) = methods {
+        let names: Vec<String> = methods.iter().map(|m| (*m).to_owned()).collect();
+        payout_settings::set_offered(&state.db, auth.vendor_id(), &names, &actor).await?;
+    }
     state.portal_hosts.forget_all();
     Ok(HttpResponse::Ok().json(with_limits(&state, auth.vendor_id(), view).await?))
 }
@@ -252,6 +275,8 @@ mod tests {
                 "{limit}"
             );
         }
+        let methods = documented.remove("payout_methods").expect("payout_methods");
+        assert_eq!(methods["minItems"], 1);
         assert_eq!(documented, branding);
     }
 }

@@ -83,11 +83,18 @@ async fn team_page(
     invite_role: &str,
 ) -> Result<TeamPage, HtmlError> {
     let me = &staff.user;
-    let members = db::users::for_vendor(state.db.pool(), &staff.vendor.id)
-        .await?
+    let users = db::users::for_vendor(state.db.pool(), &staff.vendor.id).await?;
+    // The server refuses to demote or remove the last active owner; offering the controls
+    // would only lead to that refusal, so they are not shown for that person.
+    let active_owners = users
+        .iter()
+        .filter(|u| u.is_active() && u.role == "owner")
+        .count();
+    let members = users
         .into_iter()
         .map(|u| MemberView {
-            manageable: may_manage(&me.role, &u.role),
+            manageable: may_manage(&me.role, &u.role)
+                && !(u.is_active() && u.role == "owner" && active_owners <= 1),
             is_me: u.id == me.id,
             roles: role_options(&me.role, &u.role),
             invited: !u.is_active(),
