@@ -1000,7 +1000,9 @@ async fn embeds_show_the_tokens_affiliate_framed_by_the_vendors_origins_only() {
     let e = embed(&app, &format!("/embed/profile?token={bob_token}")).await;
     assert_eq!(e.status, 404);
     assert_eq!(e.xfo, None);
-    assert_eq!(embed(&app, "/embed/links/extra").await.status, 404);
+    assert_eq!(embed(&app, "/embed/links/x/extra").await.status, 404);
+    // A link's page needs a token like every surface.
+    assert_eq!(embed(&app, "/embed/links/lnk_x").await.status, 401);
 }
 
 #[tokio::test]
@@ -1096,6 +1098,163 @@ async fn the_links_embed_creates_links_for_the_tokens_affiliate_only() {
     }
     assert_eq!(app.count(&count(&bob)).await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM links").await, 2);
+}
+
+#[tokio::test]
+async fn the_links_embed_edits_archives_and_restores_the_tokens_own_links() {
+    let app = spawn_app().await;
+    let acme = shop10(&app, "Acme").await;
+    set_embed_origins(&app, &acme.vendor_id, r#"["https://app.acme.test"]"#).await;
+    let jane = affiliate(&app, &acme, "jane@partners.test", "jane").await;
+    let bob = affiliate(&app, &acme, "bob@partners.test", "bob").await;
+    let mint = |who: &str| {
+        app.state
+            .affiliate_tokens
+            .mint(&acme.vendor_id, who, now_ms() + 600_000)
+    };
+    let (token, bob_token) = (mint(&jane), mint(&bob));
+    let client = new_client();
+    for (t, name) in [(&token, "Newsletter"), (&bob_token, "Bob's")] {
+        let res = client
+            .post(app.url("/embed/links"))
+            .form(&[("token", t.as_str()), ("name", name)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+    }
+    let id_of = |who: &str| format!("SELECT id FROM links WHERE affiliate_id = '{who}'");
+    let id: String = sqlx::query_scalar(sqlx::AssertSqlSafe(id_of(&jane)))
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    let bob_link: String = sqlx::query_scalar(sqlx::AssertSqlSafe(id_of(&bob)))
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+
+    // The list offers the edit page and the archive form, each carrying the token.
+    let (status, html) = page(&client, &app.url(&format!("/embed/links?token={token}"))).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(&format!("href=\"/embed/links/{id}?token={token}\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "action=\"/embed/links/{id}/archive?token={token}\""
+        )),
+        "{html}"
+    );
+
+    // The edit page shows the link; a refused value is explained and changes nothing.
+    let e = embed(&app, &format!("/embed/links/{id}?token={token}")).await;
+    assert_eq!(e.status, 200);
+    assert!(e.html.contains("Newsletter") && e.html.contains("Save link"));
+    assert!(
+        e.csp.ends_with("frame-ancestors https://app.acme.test"),
+        "{}",
+        e.csp
+    );
+    let res = client
+        .post(app.url(&format!("/embed/links/{id}")))
+        .form(&[("token", token.as_str()), ("name", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("data-test=\"form-error\"")
+    );
+    let res = client
+        .post(app.url(&format!("/embed/links/{id}")))
+        .form(&[
+            ("token", token.as_str()),
+            ("name", "Spring newsletter"),
+            ("sub_id", "s1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        location(&res),
+        format!("/embed/links?done=saved&token={token}")
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM links WHERE id = '{id}' AND name = 'Spring newsletter' AND sub_id = 's1'"
+        ))
+        .await,
+        1
+    );
+
+    // Archive, see it under the archived links, restore.
+    let res = client
+        .post(app.url(&format!("/embed/links/{id}/archive")))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, html) = page(&client, &app.url(&location(&res))).await;
+    assert!(html.contains("Link archived"), "{html}");
+    assert!(!html.contains("Spring newsletter"), "{html}");
+    let (_, html) = page(
+        &client,
+        &app.url(&format!("/embed/links?archived=1&token={token}")),
+    )
+    .await;
+    assert!(html.contains("Spring newsletter"), "{html}");
+    let res = client
+        .post(app.url(&format!("/embed/links/{id}/restore")))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, html) = page(&client, &app.url(&location(&res))).await;
+    assert!(html.contains("Link restored.") && html.contains("Spring newsletter"));
+
+    // Another affiliate's link is a 404 for every action, and stays as it was.
+    assert_eq!(
+        embed(&app, &format!("/embed/links/{bob_link}?token={token}"))
+            .await
+            .status,
+        404
+    );
+    for (path, fields) in [
+        (format!("/embed/links/{bob_link}"), vec![("name", "Taken")]),
+        (format!("/embed/links/{bob_link}/archive"), vec![]),
+    ] {
+        let mut form = vec![("token", token.as_str())];
+        form.extend(fields);
+        let res = client
+            .post(app.url(&path))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM links WHERE id = '{bob_link}' AND name = 'Bob''s' AND archived_at IS NULL"
+        ))
+        .await,
+        1
+    );
+    // Without a valid token nothing changes.
+    let res = client
+        .post(app.url(&format!("/embed/links/{id}/archive")))
+        .form(&[("token", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
 }
 
 #[tokio::test]

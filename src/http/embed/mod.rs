@@ -1,7 +1,9 @@
 //! Iframe embeds: a portal surface inside the vendor's own app.
 //!
-//! `GET /embed/{surface}?token=...` for `dashboard`, `links` and `payouts`, and
-//! `POST /embed/links` (the form carries the token in a hidden field). Browsers block
+//! `GET /embed/{surface}?token=...` for `dashboard`, `links` and `payouts`;
+//! `POST /embed/links` creates a link, `GET`/`POST /embed/links/{id}` shows and saves one
+//! link's edit form, `POST /embed/links/{id}/archive|restore` hides or restores it (forms
+//! carry the token in a hidden field). Browsers block
 //! third-party cookies in iframes, so the signed, short-lived affiliate access token
 //! authenticates every request instead of the session (the CSRF check exempts `/embed/`).
 //! The bodies are the portal's own (`portal/*_partial.html` and the same view builders),
@@ -27,7 +29,7 @@ use crate::http::middleware::security_headers::embed_csp;
 use crate::http::pages::{Chrome, HtmlError, see_other};
 use crate::http::portal::dashboard::{self, DashboardQuery, DashboardView};
 use crate::http::portal::layout::{Site, is_htmx};
-use crate::http::portal::links::{self, LinkForm, LinksPartial, LinksView};
+use crate::http::portal::links::{self, EditForm, EditView, LinkForm, LinksPartial, LinksView};
 use crate::http::portal::payouts::{self, PayoutsView};
 use crate::http::{AppState, assets};
 
@@ -35,6 +37,10 @@ use crate::http::{AppState, assets};
 pub fn scope() -> Scope {
     web::scope("/embed")
         .route("/links", web::post().to(create_link))
+        .route("/links/{id}", web::get().to(edit_link))
+        .route("/links/{id}", web::post().to(save_link))
+        .route("/links/{id}/archive", web::post().to(archive_link))
+        .route("/links/{id}/restore", web::post().to(restore_link))
         .route("/{surface}", web::get().to(show))
         .default_service(web::to(unknown))
 }
@@ -53,6 +59,10 @@ pub struct EmbedQuery {
     pub page: Option<i64>,
     /// Set after a link was created.
     pub created: Option<String>,
+    /// After a link was saved, archived or restored (`saved`, `archived`, `restored`).
+    pub done: Option<String>,
+    /// Lists the archived links instead of the others.
+    pub archived: Option<String>,
 }
 
 /// The link form of `POST /embed/links`, with its token.
@@ -198,6 +208,15 @@ struct LinksEmbed {
 }
 
 #[derive(Template)]
+#[template(path = "embed/link_edit.html")]
+struct LinkEditEmbed {
+    chrome: Chrome,
+    brand_css: String,
+    site: Site,
+    v: EditView,
+}
+
+#[derive(Template)]
 #[template(path = "embed/payouts.html")]
 struct PayoutsEmbed {
     chrome: Chrome,
@@ -277,8 +296,8 @@ async fn render_surface(
             })
         }
         "links" => {
-            let notice = q.created.map(|_| "Link created.".to_owned());
-            let v = links::view(
+            let notice = links::notice(q.created.as_deref(), q.done.as_deref());
+            let v = links::view_of(
                 state,
                 vendor,
                 affiliate,
@@ -286,6 +305,7 @@ async fn render_surface(
                 LinkForm::default(),
                 notice,
                 None,
+                q.archived.is_some(),
             )
             .await?;
             ok_page(&LinksEmbed {
@@ -349,6 +369,161 @@ pub async fn create_link(
         },
         &origins,
     )
+}
+
+/// The token of a form that posts only it (archive, restore).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenForm {
+    /// The affiliate access token.
+    pub token: String,
+}
+
+/// The edit form of `POST /embed/links/{id}`, with its token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmbedEditForm {
+    /// The affiliate access token.
+    pub token: String,
+    /// The link's new values.
+    #[serde(flatten)]
+    pub link: EditForm,
+}
+
+/// Runs `then` for an accepted token and adds the embed headers to its answer; a token
+/// that is not accepted gets the expired page (framable by its vendor when genuine).
+async fn with_access<F, Fut>(
+    req: &HttpRequest,
+    state: &AppState,
+    token: &str,
+    then: F,
+) -> HttpResponse
+where
+    F: FnOnce(Access) -> Fut,
+    Fut: std::future::Future<Output = Result<HttpResponse, AppError>>,
+{
+    let access = match authenticate(req, state, token).await {
+        Ok(Ok(access)) => access,
+        Ok(Err(origins)) => return expired(&origins),
+        Err(e) => return error(e, &[]),
+    };
+    let origins = access.vendor.embed_origins();
+    match then(access).await {
+        Ok(res) => finish(res, &origins),
+        Err(e) => error(e, &origins),
+    }
+}
+
+fn link_edit_page(
+    req: &HttpRequest,
+    access: &Access,
+    status: StatusCode,
+    site: Site,
+    v: EditView,
+) -> Result<HttpResponse, AppError> {
+    let name = access.vendor.display_name();
+    crate::http::pages::render(
+        status,
+        &LinkEditEmbed {
+            chrome: chrome(format!("{} · Links · {name}", v.link.name)),
+            brand_css: brand_css(req, &access.vendor),
+            site,
+            v,
+        },
+    )
+    .map_err(|e| match e {
+        HtmlError::App(e) => e,
+        HtmlError::SignIn | HtmlError::SignInThen(_) => AppError::Unauthorized("sign in".into()),
+    })
+}
+
+/// The list of links after a change, with its notice.
+fn back_to_links(site: &Site, done: &str) -> HttpResponse {
+    let to = site
+        .url("/links", &[("done", done)])
+        .unwrap_or_else(|| "/embed/links".to_owned());
+    see_other(&to)
+}
+
+/// `GET /embed/links/{id}?token=...`: one link's figures and its edit form.
+pub async fn edit_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: crate::http::extract::Query<EmbedQuery>,
+) -> HttpResponse {
+    let token = q.into_inner().token;
+    let (req, state, id) = (&req, &state, id.as_str());
+    with_access(req, state, &token, |access| async move {
+        let site = Site::Embed {
+            token: access.token.clone(),
+        };
+        let (vendor_id, affiliate_id) = (&access.vendor.id, &access.affiliate.id);
+        let v = links::edit_view(state, vendor_id, affiliate_id, &site, id).await?;
+        link_edit_page(req, &access, StatusCode::OK, site, v)
+    })
+    .await
+}
+
+/// `POST /embed/links/{id}`: saves the edit form; a refused value is shown beside its field
+/// and changes nothing.
+pub async fn save_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: crate::http::extract::Form<EmbedEditForm>,
+) -> HttpResponse {
+    let EmbedEditForm { token, link } = form.into_inner();
+    let (req, state, id) = (&req, &state, id.as_str());
+    with_access(req, state, &token, |access| async move {
+        let site = Site::Embed {
+            token: access.token.clone(),
+        };
+        let (vendor_id, affiliate_id) = (&access.vendor.id, &access.affiliate.id);
+        match links::save_edit(state, vendor_id, affiliate_id, &site, id, link).await? {
+            None => Ok(back_to_links(&site, "saved")),
+            Some((status, v)) => link_edit_page(req, &access, status, site, v),
+        }
+    })
+    .await
+}
+
+/// `POST /embed/links/{id}/archive`: hides the link from the list (it keeps redirecting).
+pub async fn archive_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: crate::http::extract::Form<TokenForm>,
+) -> HttpResponse {
+    set_link_archived(&req, &state, &id, &form.token, true).await
+}
+
+/// `POST /embed/links/{id}/restore`: brings an archived link back into the list.
+pub async fn restore_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: crate::http::extract::Form<TokenForm>,
+) -> HttpResponse {
+    set_link_archived(&req, &state, &id, &form.token, false).await
+}
+
+async fn set_link_archived(
+    req: &HttpRequest,
+    state: &AppState,
+    id: &str,
+    token: &str,
+    archived: bool,
+) -> HttpResponse {
+    with_access(req, state, token, |access| async move {
+        let site = Site::Embed {
+            token: access.token.clone(),
+        };
+        let (vendor_id, affiliate_id) = (&access.vendor.id, &access.affiliate.id);
+        let done = links::set_archived(state, vendor_id, affiliate_id, id, archived).await?;
+        Ok(back_to_links(&site, done))
+    })
+    .await
 }
 
 /// Any other path under `/embed/`.

@@ -239,9 +239,11 @@ impl Site {
             Self::Portal { base, .. } => format!("{base}{path}"),
             Self::Embed { token } => {
                 let surface = match path {
-                    "/" => "dashboard",
-                    "/links" => "links",
-                    "/payouts" => "payouts",
+                    "/" => "dashboard".to_owned(),
+                    "/links" => "links".to_owned(),
+                    "/payouts" => "payouts".to_owned(),
+                    // A link's edit page and its archive/restore forms.
+                    _ if path.starts_with("/links/") => path[1..].to_owned(),
                     _ => return None,
                 };
                 q.append_pair("token", token);
@@ -317,6 +319,10 @@ mod tests {
             Some("/embed/dashboard?period=7d&token=afft_a.b")
         );
         assert_eq!(embed.url("/profile", &[]), None);
+        assert_eq!(
+            embed.url("/links/lnk_1/archive", &[]).as_deref(),
+            Some("/embed/links/lnk_1/archive?token=afft_a.b")
+        );
         assert_eq!(embed.post_fields(), vec![("token", "afft_a.b".to_owned())]);
         let portal = Site::Portal {
             base: "/p/acme".into(),

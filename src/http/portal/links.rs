@@ -59,9 +59,9 @@ pub struct LinkView {
     pub commission: String,
     /// Whether it is archived.
     pub archived: bool,
-    /// Its edit page (`None` in an embed, which only lists links).
+    /// Its edit page.
     pub edit_url: Option<String>,
-    /// Target of its archive (or, when archived, restore) form; `None` in an embed.
+    /// Target of its archive (or, when archived, restore) form.
     pub archive_url: Option<String>,
     /// Campaign name.
     pub name: String,
@@ -98,7 +98,7 @@ pub struct LinksView {
     pub show_archived: bool,
     /// How many links are archived.
     pub archived_count: usize,
-    /// The list of archived links, and back (`None` in an embed).
+    /// The list of archived links.
     pub archived_url: Option<String>,
     /// The list of current links.
     pub current_url: Option<String>,
@@ -126,7 +126,7 @@ pub async fn view(
 
 /// Builds the links body: the current links, or the archived ones.
 #[allow(clippy::too_many_arguments)] // the view's parts, each needed once
-async fn view_of(
+pub async fn view_of(
     state: &AppState,
     vendor: &VendorRow,
     affiliate: &AffiliateRow,
@@ -155,14 +155,7 @@ async fn view_of(
     )
     .await?;
     let archived_count = list.iter().filter(|l| l.archived).count();
-    // Edits and archiving are portal pages: an embed only lists and creates.
-    let portal_url = |path: String| {
-        if site.is_embed() {
-            None
-        } else {
-            site.url(&path, &[])
-        }
-    };
+    let portal_url = |path: String| site.url(&path, &[]);
     let links = list
         .into_iter()
         .filter(|l| l.archived == show_archived)
@@ -212,7 +205,7 @@ async fn view_of(
         notice,
         show_archived,
         archived_count,
-        archived_url: portal_url("/links?archived=1".to_owned()),
+        archived_url: site.url("/links", &[("archived", "1")]),
         current_url: portal_url("/links".to_owned()),
     })
 }
@@ -286,15 +279,9 @@ pub struct Created {
     done: Option<String>,
 }
 
-/// `GET /links`.
-pub async fn list(
-    who: SignedIn,
-    state: web::Data<AppState>,
-    q: crate::http::extract::Query<Created>,
-) -> Result<HttpResponse, HtmlError> {
-    let chrome = Chrome::new(&who.session, format!("Links · {}", who.portal.name()));
-    let site = Site::portal(&who.portal, &chrome);
-    let notice = match (q.created.as_deref(), q.done.as_deref()) {
+/// The list's notice after a change (`?created=1`, `?done=saved|archived|restored`).
+pub fn notice(created: Option<&str>, done: Option<&str>) -> Option<String> {
+    match (created, done) {
         (Some(_), _) => Some("Link created.".to_owned()),
         (_, Some("saved")) => Some("Link saved.".to_owned()),
         (_, Some("archived")) => Some(
@@ -303,7 +290,18 @@ pub async fn list(
         ),
         (_, Some("restored")) => Some("Link restored.".to_owned()),
         _ => None,
-    };
+    }
+}
+
+/// `GET /links`.
+pub async fn list(
+    who: SignedIn,
+    state: web::Data<AppState>,
+    q: crate::http::extract::Query<Created>,
+) -> Result<HttpResponse, HtmlError> {
+    let chrome = Chrome::new(&who.session, format!("Links · {}", who.portal.name()));
+    let site = Site::portal(&who.portal, &chrome);
+    let notice = notice(q.created.as_deref(), q.done.as_deref());
     let v = view_of(
         &state,
         &who.portal.vendor,
@@ -357,6 +355,57 @@ pub struct EditForm {
     pub sub_id: String,
 }
 
+/// The edit body of one link (its figures, the edit form and the archive form), shared by
+/// the portal page and the embed.
+pub struct EditView {
+    /// The link as stored (URL, figures).
+    pub link: links::Link,
+    /// Its figures' commission in words.
+    pub commission: String,
+    /// The form as typed.
+    pub f: EditForm,
+    /// Target of the edit form.
+    pub action: String,
+    /// Target of the archive (or restore) form.
+    pub archive_url: String,
+    /// The list the link is in.
+    pub back_url: String,
+    /// Why the last submission was refused.
+    pub error: Option<FormError>,
+}
+
+impl EditView {
+    /// The field the error is about, for `aria-invalid`.
+    pub fn error_field(&self) -> &str {
+        self.error.as_ref().map(|e| e.field.as_str()).unwrap_or("")
+    }
+
+    fn new(site: &Site, link: links::Link, f: EditForm, error: Option<FormError>) -> Self {
+        let url = |path: String, q: &[(&str, &str)]| site.url(&path, q).unwrap_or_default();
+        let back_q: &[(&str, &str)] = if link.archived {
+            &[("archived", "1")]
+        } else {
+            &[]
+        };
+        Self {
+            commission: link.stats.commission_text(),
+            action: url(format!("/links/{}", link.id), &[]),
+            archive_url: url(
+                format!(
+                    "/links/{}/{}",
+                    link.id,
+                    if link.archived { "restore" } else { "archive" }
+                ),
+                &[],
+            ),
+            back_url: url("/links".to_owned(), back_q),
+            link,
+            f,
+            error,
+        }
+    }
+}
+
 /// The edit page of one link.
 #[derive(Template)]
 #[template(path = "portal/link_edit.html")]
@@ -366,21 +415,7 @@ struct EditPage {
     brand_css: String,
     shell: crate::http::portal::layout::Shell,
     site: Site,
-    /// The link as stored (URL, figures).
-    link: links::Link,
-    /// Its figures' commission in words.
-    commission: String,
-    f: EditForm,
-    action: String,
-    archive_url: String,
-    back_url: String,
-    error: Option<FormError>,
-}
-
-impl EditPage {
-    fn error_field(&self) -> &str {
-        self.error.as_ref().map(|e| e.field.as_str()).unwrap_or("")
-    }
+    v: EditView,
 }
 
 fn edit_page(who: &SignedIn, link: links::Link, f: EditForm, error: Option<FormError>) -> EditPage {
@@ -393,24 +428,88 @@ fn edit_page(who: &SignedIn, link: links::Link, f: EditForm, error: Option<FormE
         vendor_name: who.portal.name().to_owned(),
         brand_css: who.portal.url("/brand.css"),
         shell: crate::http::portal::layout::Shell::new(&who.portal, &who.affiliate, "links"),
-        commission: link.stats.commission_text(),
-        action: who.portal.url(&format!("/links/{}", link.id)),
-        archive_url: who.portal.url(&format!(
-            "/links/{}/{}",
-            link.id,
-            if link.archived { "restore" } else { "archive" }
-        )),
-        back_url: who.portal.url(if link.archived {
-            "/links?archived=1"
-        } else {
-            "/links"
-        }),
+        v: EditView::new(&site, link, f, error),
         chrome,
         site,
-        link,
-        f,
-        error,
     }
+}
+
+/// The edit body of one of the affiliate's links with its stored values (the portal page
+/// and the embed). Another affiliate's link is a 404.
+pub async fn edit_view(
+    state: &AppState,
+    vendor_id: &str,
+    affiliate_id: &str,
+    site: &Site,
+    id: &str,
+) -> Result<EditView, AppError> {
+    let link = links::get(
+        &state.db,
+        &state.sender.base_url,
+        vendor_id,
+        affiliate_id,
+        id,
+    )
+    .await?;
+    let f = EditForm {
+        name: link.name.clone(),
+        destination_url: link.destination_url.clone().unwrap_or_default(),
+        sub_id: link.sub_id.clone().unwrap_or_default(),
+    };
+    Ok(EditView::new(site, link, f, None))
+}
+
+/// Saves an edit. `Ok(None)`: saved; `Ok(Some(..))`: a refused value, with the body to show
+/// again (the form as typed, the message beside its field) and the status; nothing changed.
+pub async fn save_edit(
+    state: &AppState,
+    vendor_id: &str,
+    affiliate_id: &str,
+    site: &Site,
+    id: &str,
+    f: EditForm,
+) -> Result<Option<(StatusCode, EditView)>, AppError> {
+    let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let input = links::LinkUpdate {
+        name: Some(f.name.clone()),
+        destination_url: Some(some(&f.destination_url)),
+        sub_id: Some(some(&f.sub_id)),
+    };
+    let (db, base) = (&state.db, state.sender.base_url.as_str());
+    match links::update(db, base, vendor_id, affiliate_id, id, &input).await {
+        Ok(_) => Ok(None),
+        Err(e) => match FormError::of(&e) {
+            Some(err) => {
+                let link = links::get(db, base, vendor_id, affiliate_id, id).await?;
+                Ok(Some((
+                    e.status_code(),
+                    EditView::new(site, link, f, Some(err)),
+                )))
+            }
+            None => Err(e),
+        },
+    }
+}
+
+/// Archives (hides from the list; it keeps redirecting) or restores one of the affiliate's
+/// links; returns the `done` word of the list's notice.
+pub async fn set_archived(
+    state: &AppState,
+    vendor_id: &str,
+    affiliate_id: &str,
+    id: &str,
+    archived: bool,
+) -> Result<&'static str, AppError> {
+    links::set_archived(
+        &state.db,
+        &state.sender.base_url,
+        vendor_id,
+        affiliate_id,
+        id,
+        archived,
+    )
+    .await?;
+    Ok(if archived { "archived" } else { "restored" })
 }
 
 /// `GET /links/{id}`: a link's figures and its edit form (the path also holds the
@@ -420,21 +519,10 @@ pub async fn edit(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, HtmlError> {
-    let id = &path.1;
-    let link = links::get(
-        &state.db,
-        &state.sender.base_url,
-        who.vendor_id(),
-        &who.affiliate.id,
-        id,
-    )
-    .await?;
-    let f = EditForm {
-        name: link.name.clone(),
-        destination_url: link.destination_url.clone().unwrap_or_default(),
-        sub_id: link.sub_id.clone().unwrap_or_default(),
-    };
-    render(StatusCode::OK, &edit_page(&who, link, f, None))
+    let chrome = Chrome::new(&who.session, String::new());
+    let site = Site::portal(&who.portal, &chrome);
+    let v = edit_view(&state, who.vendor_id(), &who.affiliate.id, &site, &path.1).await?;
+    render(StatusCode::OK, &edit_page(&who, v.link, v.f, None))
 }
 
 /// `POST /links/{id}`: saves the edit form; a refused value is shown beside its field
@@ -445,24 +533,21 @@ pub async fn save(
     path: web::Path<(String, String)>,
     form: crate::http::extract::Form<EditForm>,
 ) -> Result<HttpResponse, HtmlError> {
-    let id = &path.1;
-    let f = form.into_inner();
-    let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-    let input = links::LinkUpdate {
-        name: Some(f.name.clone()),
-        destination_url: Some(some(&f.destination_url)),
-        sub_id: Some(some(&f.sub_id)),
-    };
-    let (db, base) = (&state.db, state.sender.base_url.as_str());
-    match links::update(db, base, who.vendor_id(), &who.affiliate.id, id, &input).await {
-        Ok(_) => Ok(see_other(&who.portal.url("/links?done=saved"))),
-        Err(e) => match FormError::of(&e) {
-            Some(err) => {
-                let link = links::get(db, base, who.vendor_id(), &who.affiliate.id, id).await?;
-                render(e.status_code(), &edit_page(&who, link, f, Some(err)))
-            }
-            None => Err(e.into()),
-        },
+    let chrome = Chrome::new(&who.session, String::new());
+    let site = Site::portal(&who.portal, &chrome);
+    let (vendor_id, affiliate_id) = (who.vendor_id(), who.affiliate.id.as_str());
+    match save_edit(
+        &state,
+        vendor_id,
+        affiliate_id,
+        &site,
+        &path.1,
+        form.into_inner(),
+    )
+    .await?
+    {
+        None => Ok(see_other(&who.portal.url("/links?done=saved"))),
+        Some((status, v)) => render(status, &edit_page(&who, v.link, v.f, v.error)),
     }
 }
 
@@ -472,7 +557,7 @@ pub async fn archive(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, HtmlError> {
-    set_archived(&who, &state, &path.1, true).await
+    archive_or_restore(&who, &state, &path.1, true).await
 }
 
 /// `POST /links/{id}/restore`: brings an archived link back into the list.
@@ -481,24 +566,15 @@ pub async fn restore(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, HtmlError> {
-    set_archived(&who, &state, &path.1, false).await
+    archive_or_restore(&who, &state, &path.1, false).await
 }
 
-async fn set_archived(
+async fn archive_or_restore(
     who: &SignedIn,
     state: &AppState,
     id: &str,
     archived: bool,
 ) -> Result<HttpResponse, HtmlError> {
-    links::set_archived(
-        &state.db,
-        &state.sender.base_url,
-        who.vendor_id(),
-        &who.affiliate.id,
-        id,
-        archived,
-    )
-    .await?;
-    let done = if archived { "archived" } else { "restored" };
+    let done = set_archived(state, who.vendor_id(), &who.affiliate.id, id, archived).await?;
     Ok(see_other(&who.portal.url(&format!("/links?done={done}"))))
 }
