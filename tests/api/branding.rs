@@ -210,6 +210,12 @@ async fn invalid_settings_are_refused_naming_the_field_and_nothing_changes() {
         (json!({"site_origins": twenty_one}), "site_origins"),
         (json!({"payout_methods": ["cheque"]}), "payout_methods"),
         (json!({"payout_methods": []}), "payout_methods"),
+        (json!({"payout_methods": [""]}), "payout_methods"),
+        (json!({"payout_methods": [" paypal"]}), "payout_methods"),
+        (
+            json!({"payout_methods": ["wise", "paypal", "wise"]}),
+            "payout_methods",
+        ),
     ];
     for (body, field) in cases {
         // Valid fields beside the invalid one are not applied either.
@@ -951,11 +957,16 @@ async fn the_payout_methods_offered_are_read_and_set_through_the_api() {
     ]);
     assert_eq!(get_vendor(&app, &acme.key).await["payout_methods"], all);
 
-    // Order and duplicates do not matter; the answer lists them in the usual order.
+    // `null` leaves the choice as it is.
+    let (status, v) = patch(&app, &acme.key, json!({"payout_methods": null})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["payout_methods"], all);
+
+    // Order does not matter; the answer lists them in the usual order.
     let (status, v) = patch(
         &app,
         &acme.key,
-        json!({"payout_methods": ["wise", "paypal", "wise"]}),
+        json!({"payout_methods": ["wise", "paypal"]}),
     )
     .await;
     assert_eq!(status, 200, "{v}");

@@ -362,21 +362,29 @@ pub async fn set_offered(
     Ok(chosen)
 }
 
-/// Checks a choice of offered methods without storing it: each one of [`METHODS`], at
-/// least one, duplicates dropped, in [`METHODS`] order. Callers that change several
+/// Checks a choice of offered methods without storing it: each one of [`METHODS`], exactly
+/// as written, each once, at least one; returned in [`METHODS`] order. Strict so that the
+/// API accepts exactly what [`offered_schema`] documents. Callers that change several
 /// settings at once check this before storing anything.
 pub fn parse_offered(methods: &[String]) -> AppResult<Vec<&'static str>> {
     let mut chosen: Vec<&'static str> = Vec::new();
     for raw in methods {
-        let m = METHODS.iter().find(|m| **m == raw.trim()).ok_or_else(|| {
-            AppError::invalid(
+        let m = METHODS
+            .iter()
+            .find(|m| **m == raw.as_str())
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "payout_methods",
+                    format!("payout_methods must be among: {}", METHODS.join(", ")),
+                )
+            })?;
+        if chosen.contains(m) {
+            return Err(AppError::invalid(
                 "payout_methods",
-                format!("payout_methods must be among: {}", METHODS.join(", ")),
-            )
-        })?;
-        if !chosen.contains(m) {
-            chosen.push(m);
+                format!("{m} is listed twice; name each payout method once"),
+            ));
         }
+        chosen.push(m);
     }
     if chosen.is_empty() {
         return Err(AppError::invalid(
@@ -386,6 +394,28 @@ pub fn parse_offered(methods: &[String]) -> AppResult<Vec<&'static str>> {
     }
     chosen.sort_by_key(|m| METHODS.iter().position(|x| x == m));
     Ok(chosen)
+}
+
+/// The OpenAPI schema of a list of offered methods: one to five of [`METHODS`], each once.
+/// utoipa's field attributes cannot give the items an enum, hence a function.
+pub fn offered_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(METHODS)),
+        )
+        .min_items(Some(1))
+        .max_items(Some(METHODS.len()))
+        .unique_items(true)
+        .description(Some(
+            "The payout methods affiliates may choose: one or more of `paypal`, `wise`, \
+             `bank_transfer`, `stripe_connect`, `crypto`, each once. Affiliates already set \
+             up with a method no longer offered keep it.",
+        ))
+        .build()
 }
 
 /// Refuses settings whose method the vendor does not offer (an affiliate's own change);

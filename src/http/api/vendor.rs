@@ -108,10 +108,10 @@ pub struct VendorUpdate {
     /// default.
     #[schema(minimum = 1, maximum = 1_000_000)]
     rate_limit_write_per_minute: Option<i64>,
-    /// The payout methods affiliates may choose (at least one of `paypal`, `wise`,
-    /// `bank_transfer`, `stripe_connect`, `crypto`); affiliates already set up with a method
-    /// no longer offered keep it.
-    #[schema(min_items = 1, max_items = 5)]
+    /// The payout methods affiliates may choose (one or more of `paypal`, `wise`,
+    /// `bank_transfer`, `stripe_connect`, `crypto`, each once); affiliates already set up
+    /// with a method no longer offered keep it.
+    #[schema(schema_with = crate::domain::partners::payout_settings::offered_schema)]
     payout_methods: Option<Vec<String>>,
 }
 
@@ -142,8 +142,9 @@ pub async fn update(
         "rate_limit_write_per_minute",
         fields.remove("rate_limit_write_per_minute"),
     )?;
+    // `null` leaves the choice unchanged, like an absent field (as for `portal_domains`).
     let methods = match fields.remove("payout_methods") {
-        None => None,
+        None | Some(Value::Null) => None,
         Some(v) => {
             let raw: Vec<String> =
                 serde_json::from_value(v).map_err(|_| AppError::BadRequestField {
@@ -277,6 +278,11 @@ mod tests {
         }
         let methods = documented.remove("payout_methods").expect("payout_methods");
         assert_eq!(methods["minItems"], 1);
+        assert_eq!(methods["uniqueItems"], true);
+        assert_eq!(
+            methods["items"]["enum"],
+            serde_json::json!(payout_settings::METHODS)
+        );
         assert_eq!(documented, branding);
     }
 }
