@@ -408,6 +408,40 @@ describe('affiliate portal in Chromium', () => {
       assert.match(earnings, moneyPattern(h.grace.cents), `embedded earnings "${earnings}"`);
     });
     await f.screenshot('allowed');
+    await f.step('links embed in the same frame: edit a link, archive it, restore it', async () => {
+      const { token } = await h.api.expect(201, 'POST', `/api/v1/affiliates/${h.grace.id}/token`, {});
+      const made = await fetch(`${h.server.apiUrl}/api/v1/me/links`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: 'Newsletter', slug: 'newsletter' }),
+      });
+      assert.equal(made.status, 201, `POST /api/v1/me/links → ${made.status} ${await made.text()}`);
+      const r = await h.api.call('POST', `/api/v1/affiliates/${h.grace.id}/embed-token`, { surface: 'links' });
+      assert.ok([200, 201].includes(r.status), `links embed token → ${r.status}`);
+      h.allowedApp.iframeSrc = r.body.url;
+      await f.page.goto(`${h.allowedApp.origin}/`);
+      const frame = f.page.frameLocator('iframe#partner');
+      const row = () => frame.locator('[data-test="link"]', { hasText: 'Newsletter' });
+      await row().locator('[data-test="link-edit"]').click();
+      await frame.locator('input[name="name"]').fill('Newsletter (December)');
+      await f.screenshot('link-edit');
+      await frame.getByRole('button', { name: 'Save link' }).click();
+      await until(async () => (await row().count()) === 1 && (await row().innerText()).includes('Newsletter (December)'), {
+        message: async () => `the frame's list does not show the renamed link: ${await frame.locator('body').innerText()}`,
+      });
+      await f.screenshot('links-renamed');
+      await row().locator('[data-test="link-archive"]').click();
+      await until(async () => (await row().count()) === 0, { message: () => 'the archived link is still listed' });
+      await frame.locator('[data-test="archived-link"]').click();
+      await row().locator('[data-test="link-archive"]').click();
+      await until(async () => (await row().count()) === 1 && (await frame.locator('[data-test="archived-link"]').count()) === 0, {
+        message: async () => `the restored link is not back: ${await frame.locator('body').innerText()}`,
+      });
+      const links = await fetch(`${h.server.apiUrl}/api/v1/me/links`, { headers: { Authorization: `Bearer ${token}` } });
+      const listed = ((await links.json()).data || []).find((l) => l.slug === 'newsletter');
+      assert.equal(listed?.name, 'Newsletter (December)', 'the API sees the rename');
+      assert.equal(listed?.archived, false, 'the API sees the link restored');
+    });
     await f.step(`framed by ${h.otherApp.origin} (not allowed): Chromium blocks the frame`, async () => {
       const second = await embed();
       h.otherApp.iframeSrc = second.url;
