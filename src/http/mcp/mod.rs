@@ -104,7 +104,15 @@ async fn authenticate(req: &HttpRequest, state: &AppState) -> AppResult<(Caller,
             affiliate_id: a.id,
         }
     } else {
-        Caller::Vendor(api_keys::authenticate(&state.db, &token).await?)
+        let principal = api_keys::authenticate(&state.db, &token).await?;
+        // A publishable key lives in web pages for the click and application forms; it
+        // opens no MCP session (it would see no tool anyway).
+        if principal.scope == api_keys::Scope::Publishable {
+            return Err(AppError::Forbidden(
+                "a publishable key cannot use MCP: use a secret API key".into(),
+            ));
+        }
+        Caller::Vendor(principal)
     };
     Ok((caller, token))
 }
