@@ -168,6 +168,12 @@ enum Cred {
     EmbedToken(String),
 }
 
+/// The credentials tried on one route: (what, credential, expected answer).
+type Cases = Vec<(&'static str, Cred, Expect)>;
+
+/// One planned route: (method, route pattern, filled path, JSON body?, cases).
+type Planned = (Method, String, String, bool, Cases);
+
 /// What a case must answer.
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Expect {
@@ -474,7 +480,10 @@ async fn snapshot(app: &TestApp) -> BTreeMap<String, Vec<String>> {
             texts.sort();
             (table, texts)
         });
-    futures_util::future::join_all(reads).await.into_iter().collect()
+    futures_util::future::join_all(reads)
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// One row as text; bookkeeping that a refused request may still touch (when a key or a
@@ -688,13 +697,7 @@ async fn every_route_refuses_every_credential_that_must_not_reach_it() {
     let bearer = |s: &str| Cred::Bearer(s.to_owned());
 
     // (method, filled path, json?, cases)
-    let mut plan: Vec<(
-        Method,
-        String,
-        String,
-        bool,
-        Vec<(&'static str, Cred, Expect)>,
-    )> = Vec::new();
+    let mut plan: Vec<Planned> = Vec::new();
     for (method, path, access) in &api_routes {
         if let Public(reason) = access {
             public.push(format!("{method} {path}: {reason}"));
