@@ -160,6 +160,8 @@ const API_ACCESS: &[(&str, &str, Api)] = &[
 enum Cred {
     None,
     Bearer(String),
+    /// A bearer credential with an MCP session id.
+    McpSession(String, String),
     /// A browser (cookies) and its CSRF token.
     Browser(Client, String),
     /// A browser on another host.
@@ -568,6 +570,12 @@ async fn send(
     if let Cred::Bearer(token) = cred {
         req = req.bearer_auth(token);
     }
+    if let Cred::McpSession(token, session) = cred {
+        req = req
+            .bearer_auth(token)
+            .header("mcp-session-id", session.as_str())
+            .header("mcp-protocol-version", "2025-06-18");
+    }
     if let Some(t) = &csrf_token {
         req = req.header("x-csrf-token", t.as_str());
     }
@@ -579,7 +587,10 @@ async fn send(
             req = req.query(&[("token", t.as_str())]);
         }
     } else if writes {
-        req = if json_api {
+        req = if let Cred::McpSession(..) = cred {
+            // Inside a session: `initialize` would open a new one, whatever the header says.
+            req.json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+        } else if json_api {
             req.json(&json_body(path))
         } else {
             let mut form = vec![("csrf_token", csrf_token.clone().unwrap_or_default())];
@@ -656,6 +667,19 @@ async fn every_route_refuses_every_credential_that_must_not_reach_it() {
         .await
         .unwrap();
     let b_host_csrf = csrf_from(&html);
+
+    // An MCP session opened by B's key.
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .bearer_auth(&b.shop.key)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json_body("/mcp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "B opens an MCP session");
+    let b_mcp_session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
 
     // The routes: the API's from its document, the others from the real tables.
     let document: Value = app.get("/api/openapi.json").await.json().await.unwrap();
@@ -899,6 +923,13 @@ async fn every_route_refuses_every_credential_that_must_not_reach_it() {
                     }
                 }
                 Access::Bearer => {
+                    // B's MCP session presented with A's key: sessions are bound to the
+                    // credential that opened them.
+                    cases.push((
+                        "another vendor's MCP session with A's key",
+                        Cred::McpSession(a.shop.key.clone(), b_mcp_session.clone()),
+                        Expect::NotFound,
+                    ));
                     cases.push((
                         "publishable key on MCP",
                         bearer(&a.publishable_key),
