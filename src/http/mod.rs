@@ -16,6 +16,7 @@ pub mod pages;
 pub mod pagination;
 pub mod portal;
 pub mod portal_hosts;
+pub mod route_table;
 pub mod session;
 pub mod tracking;
 pub mod views;
@@ -33,6 +34,7 @@ use crate::domain::earnings::billing::IngestWriter;
 use crate::domain::payouts::stripe_connect::StripeConnect;
 use crate::domain::tenancy::mail::Sender;
 use crate::error::AppError;
+use crate::route;
 use pages::HtmlError;
 use portal_hosts::PortalHosts;
 
@@ -66,20 +68,50 @@ impl AppState {
     }
 }
 
+/// The public pages outside the surfaces: health, static assets, the tracking snippet,
+/// Stripe's webhooks (authenticated by their signature), the API documentation and the
+/// metrics scrape. The one place they are declared.
+pub fn public_table() -> route_table::RouteTable {
+    use route_table::{Access, RouteEntry, RouteTable};
+    RouteTable {
+        name: "public",
+        prefix: "",
+        routes: vec![
+            route!(GET "/healthz" => health::healthz, Access::Public("liveness probe")),
+            route!(GET "/readyz" => health::readyz, Access::Public("readiness probe")),
+            route!(GET "/static/{path:.*}" => assets::serve, Access::Public("static assets")),
+            route!(GET "/t.js" => tracking::snippet, Access::Public("the tracking snippet vendors embed")),
+            route!(POST "/webhooks/stripe/{program_id}" => webhooks::stripe_event,
+                Access::Public("Stripe's webhooks: the signature with the program's secret is the credential"))
+            .body_limit(webhooks::BODY_LIMIT),
+            route!(GET "/api/docs" => openapi::docs_redirect, Access::Public("API documentation")),
+            RouteEntry::mount(
+                actix_web::http::Method::GET,
+                "/api/docs/{_:.*}",
+                Access::Public("API documentation (Swagger UI)"),
+                openapi::routes,
+            ),
+            RouteEntry::served_by(
+                actix_web::http::Method::GET,
+                openapi::DOCUMENT_PATH,
+                Access::Public("the OpenAPI document"),
+                "the Swagger UI mount",
+            ),
+            RouteEntry::served_by(
+                actix_web::http::Method::GET,
+                metrics::PATH,
+                Access::Public("Prometheus scrape: its own bearer token, when one is set"),
+                "the app factory, when a metrics token is set",
+            ),
+        ],
+    }
+}
+
 /// Registers every route but the referral links ([`tracking::referral_routes`], mounted
 /// apart by the app factory).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/static/{path:.*}", web::get().to(assets::serve))
-        .route("/t.js", web::get().to(tracking::snippet))
-        .service(
-            web::resource("/webhooks/stripe/{program_id}")
-                .app_data(web::PayloadConfig::new(webhooks::BODY_LIMIT))
-                .route(web::post().to(webhooks::stripe_event)),
-        )
-        .configure(openapi::routes)
-        .service(api::scope())
+    public_table().register(cfg);
+    cfg.service(api::scope())
         .service(mcp::resource())
         .service(portal::scope())
         .service(embed::scope())

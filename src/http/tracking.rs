@@ -12,15 +12,30 @@ use crate::http::client::{self, header_str};
 use crate::http::middleware::host_routing::PortalHost;
 use crate::http::middleware::security_headers;
 use crate::http::pages::ErrorPage;
+use crate::http::route_table::{Access, RouteTable};
 use crate::http::{AppState, assets};
+use crate::route;
+
+/// The referral links, relative to the `/r` scope the app factory mounts them in: the one
+/// place they are declared.
+pub fn table() -> RouteTable {
+    const WHY: &str = "a referral link: public by design, it only records a click";
+    RouteTable {
+        name: "tracking",
+        prefix: "/r",
+        routes: vec![
+            route!(GET "/{code}" => follow, Access::Public(WHY)),
+            route!(HEAD "/{code}" => follow, Access::Public(WHY)),
+            route!(GET "/{code}/{slug}" => follow, Access::Public(WHY)),
+            route!(HEAD "/{code}/{slug}" => follow, Access::Public(WHY)),
+        ],
+    }
+}
 
 /// The referral-link routes, relative to the `/r` scope the app factory mounts them in.
 pub fn referral_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/{code}", web::get().to(follow))
-        .route("/{code}", web::head().to(follow))
-        .route("/{code}/{slug}", web::get().to(follow))
-        .route("/{code}/{slug}", web::head().to(follow))
-        .default_service(web::to(not_found));
+    table().register(cfg);
+    cfg.default_service(web::to(not_found));
 }
 
 /// Any other address under `/r/`.

@@ -21,6 +21,7 @@ mod demo;
 mod email;
 mod host_routing;
 mod ingest_batch;
+mod isolation_matrix;
 mod jobs;
 mod kernel;
 mod layout_words;

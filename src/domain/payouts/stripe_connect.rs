@@ -138,6 +138,9 @@ pub async fn send(
     payout_id: &str,
     actor: &Actor,
 ) -> AppResult<PayoutRow> {
+    // The payout first: another vendor's (or no) payout is a 404 whatever the
+    // installation's settings, so the refusal below never tells ids apart.
+    let p = super::get(db, vendor_id, payout_id).await?;
     if !provider.enabled {
         return Err(AppError::Forbidden(
             "Stripe Connect payouts are off on this installation \
@@ -148,7 +151,6 @@ pub async fn send(
     let vendor = db::vendors::by_id(db.pool(), vendor_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let p = super::get(db, vendor_id, payout_id).await?;
     if p.method != "stripe_connect" {
         return Err(AppError::wrong_state(format!(
             "this payout goes by {}, not Stripe Connect",

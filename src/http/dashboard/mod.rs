@@ -34,244 +34,117 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 
 use crate::db::{self, users::UserRow, vendors::VendorRow};
 use crate::http::pages::{HtmlError, see_other};
+use crate::http::route_table::{Access, RouteTable};
 use crate::http::{AppState, session};
+use crate::route;
+
+/// The dashboard's routes: the one place they are declared (registered by [`routes`],
+/// listed by the isolation matrix).
+pub fn table() -> RouteTable {
+    RouteTable {
+        name: "dashboard",
+        prefix: "",
+        routes: vec![
+            route!(GET "/" => root, Access::Public("redirects to the dashboard, the sign-in page or the setup")),
+            route!(GET "/setup" => setup::form, Access::Public("first-run setup: refused once a vendor exists")),
+            route!(POST "/setup" => setup::submit, Access::Public("first-run setup: refused once a vendor exists")),
+            route!(GET "/login" => auth::form, Access::Public("sign-in and sign-out")),
+            route!(POST "/login" => auth::submit, Access::Public("sign-in and sign-out")),
+            route!(POST "/login/link" => auth::request_link, Access::Public("sign-in and sign-out")),
+            route!(GET "/login/link/{token}" => auth::confirm_link, Access::Public("magic link: the token is the credential")),
+            route!(POST "/login/link/{token}" => auth::use_link, Access::Public("magic link: the token is the credential")),
+            route!(POST "/logout" => auth::logout, Access::Public("sign-in and sign-out")),
+            route!(GET "/login/reset" => account::reset_form, Access::Public("sign-in and sign-out")),
+            route!(POST "/login/reset" => account::reset_request, Access::Public("sign-in and sign-out")),
+            route!(GET "/login/reset/{token}" => account::reset_page, Access::Public("password reset: the token is the credential")),
+            route!(POST "/login/reset/{token}" => account::reset_submit, Access::Public("password reset: the token is the credential")),
+            route!(GET "/join/{token}" => account::join_form, Access::Public("team invitation: the token is the credential")),
+            route!(POST "/join/{token}" => account::join, Access::Public("team invitation: the token is the credential")),
+            route!(GET "/dashboard/account" => account::show, Access::StaffOwnAccount),
+            route!(POST "/dashboard/account/name" => account::save_name, Access::StaffOwnAccount),
+            route!(POST "/dashboard/account/password" => account::change_password, Access::StaffOwnAccount),
+            route!(POST "/dashboard/account/sign-out-everywhere" => account::sign_out_everywhere, Access::StaffOwnAccount),
+            route!(GET "/dashboard/team" => team::list, Access::Staff),
+            route!(POST "/dashboard/team/invite" => team::invite, Access::Staff),
+            route!(POST "/dashboard/team/{id}/role" => team::set_role, Access::Staff),
+            route!(POST "/dashboard/team/{id}/remove" => team::remove, Access::Staff),
+            route!(POST "/dashboard/team/{id}/resend" => team::resend, Access::Staff),
+            route!(POST "/dashboard/team/{id}/cancel" => team::cancel, Access::Staff),
+            route!(GET "/dashboard/audit" => audit::list, Access::Staff),
+            route!(GET "/dashboard/audit/export" => audit::export, Access::Staff),
+            route!(GET "/dashboard" => home::show, Access::Staff),
+            route!(GET "/dashboard/reports" => reports::show, Access::Staff),
+            route!(GET "/dashboard/affiliates" => affiliates::list, Access::Staff),
+            route!(POST "/dashboard/affiliates" => affiliates::create, Access::Staff),
+            route!(GET "/dashboard/affiliates/new" => affiliates::new, Access::Staff),
+            route!(GET "/dashboard/affiliates/suggest" => picker::suggest, Access::Staff),
+            route!(GET "/dashboard/affiliates/{id}" => affiliates::show, Access::Staff),
+            route!(POST "/dashboard/affiliates/{id}/status" => affiliates::set_status, Access::Staff),
+            route!(POST "/dashboard/affiliates/{id}/invite" => affiliates::resend, Access::Staff),
+            route!(POST "/dashboard/affiliates/{id}/override" => affiliates::set_override, Access::Staff),
+            route!(GET "/dashboard/affiliates/{id}/ledger" => ledger::show, Access::Staff),
+            route!(GET "/dashboard/applications" => applications::list, Access::Staff),
+            route!(POST "/dashboard/applications/bulk" => applications::bulk, Access::Staff),
+            route!(POST "/dashboard/applications/{id}/review" => applications::review, Access::Staff),
+            route!(GET "/dashboard/deals" => deals::list, Access::Staff),
+            route!(POST "/dashboard/deals/{id}/review" => deals::review, Access::Staff),
+            route!(GET "/dashboard/conversions" => conversions::list, Access::Staff),
+            route!(POST "/dashboard/conversions" => conversions::create, Access::Staff),
+            route!(GET "/dashboard/conversions/{id}" => conversions::show, Access::Staff),
+            route!(POST "/dashboard/conversions/{id}/approve" => conversions::approve, Access::Staff),
+            route!(POST "/dashboard/conversions/{id}/reject" => conversions::reject, Access::Staff),
+            route!(GET "/dashboard/events" => events::list, Access::Staff),
+            route!(POST "/dashboard/events/{id}/replay" => events::replay, Access::Staff),
+            route!(GET "/dashboard/payouts" => payouts::list, Access::Staff),
+            route!(POST "/dashboard/payouts/run" => payouts::run, Access::Staff),
+            route!(GET "/dashboard/payouts/runs/{id}" => payouts::run_show, Access::Staff),
+            route!(GET "/dashboard/payouts/runs/{id}/export" => payouts::run_export, Access::Staff),
+            route!(POST "/dashboard/payouts/runs/{id}/processing" => payouts::run_processing, Access::Staff),
+            route!(POST "/dashboard/payouts/runs/{id}/paid" => payouts::run_paid, Access::Staff),
+            route!(GET "/dashboard/payouts/{id}" => payouts::show, Access::Staff),
+            route!(POST "/dashboard/payouts/{id}/processing" => payouts::mark_processing, Access::Staff),
+            route!(POST "/dashboard/payouts/{id}/paid" => payouts::mark_paid, Access::Staff),
+            route!(POST "/dashboard/payouts/{id}/failed" => payouts::mark_failed, Access::Staff),
+            route!(GET "/dashboard/programs" => programs::list, Access::Staff),
+            route!(POST "/dashboard/programs" => programs::create, Access::Staff),
+            route!(GET "/dashboard/programs/new" => programs::new, Access::Staff),
+            route!(GET "/dashboard/programs/{id}" => programs::edit, Access::Staff),
+            route!(POST "/dashboard/programs/{id}" => programs::update, Access::Staff),
+            route!(POST "/dashboard/programs/{id}/migrate" => programs::migrate, Access::Staff),
+            route!(GET "/dashboard/developers/webhooks" => webhooks::list, Access::Staff),
+            route!(POST "/dashboard/developers/webhooks" => webhooks::create, Access::Staff),
+            route!(POST "/dashboard/developers/webhooks/deliveries/{id}/redeliver" => webhooks::redeliver, Access::Staff),
+            route!(GET "/dashboard/developers/webhooks/{id}" => webhooks::show, Access::Staff),
+            route!(POST "/dashboard/developers/webhooks/{id}" => webhooks::update, Access::Staff),
+            route!(POST "/dashboard/developers/webhooks/{id}/toggle" => webhooks::toggle, Access::Staff),
+            route!(POST "/dashboard/developers/webhooks/{id}/delete" => webhooks::delete, Access::Staff),
+            route!(POST "/dashboard/developers/webhooks/{id}/test" => webhooks::test, Access::Staff),
+            route!(GET "/dashboard/settings" => settings::show, Access::Staff),
+            route!(POST "/dashboard/settings" => settings::save, Access::Staff),
+            route!(GET "/dashboard/settings/payout-methods" => payout_methods::show, Access::Staff),
+            route!(POST "/dashboard/settings/payout-methods" => payout_methods::save, Access::Staff),
+            route!(POST "/dashboard/settings/logo" => settings::upload_logo, Access::Staff),
+            route!(POST "/dashboard/settings/logo/delete" => settings::delete_logo, Access::Staff),
+            route!(GET "/dashboard/developers" => developers::show, Access::Staff),
+            route!(POST "/dashboard/developers/keys" => developers::create, Access::Staff),
+            route!(POST "/dashboard/developers/keys/{id}/revoke" => developers::revoke, Access::Staff),
+            route!(POST "/dashboard/developers/rate-limits" => developers::save_limits, Access::Staff),
+            route!(GET "/dashboard/developers/consumers" => consumers::list, Access::Staff),
+            route!(POST "/dashboard/developers/consumers" => consumers::create, Access::Staff),
+            route!(POST "/dashboard/developers/consumers/{id}/enabled" => consumers::set_enabled, Access::Staff),
+            route!(POST "/dashboard/developers/consumers/{id}/limits" => consumers::set_limits, Access::Staff),
+            route!(POST "/dashboard/developers/consumers/{id}/rotate" => consumers::rotate, Access::Staff),
+            route!(GET "/dashboard/emails" => emails::list, Access::Staff),
+            route!(GET "/dashboard/emails/{id}" => emails::show, Access::Staff),
+            route!(GET "/dashboard/emails/{id}/html" => emails::html, Access::Staff),
+            route!(POST "/dashboard/emails/{id}/retry" => emails::retry, Access::Staff),
+        ],
+    }
+}
 
 /// Registers the dashboard routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(root))
-        .route("/setup", web::get().to(setup::form))
-        .route("/setup", web::post().to(setup::submit))
-        .route("/login", web::get().to(auth::form))
-        .route("/login", web::post().to(auth::submit))
-        .route("/login/link", web::post().to(auth::request_link))
-        .route("/login/link/{token}", web::get().to(auth::confirm_link))
-        .route("/login/link/{token}", web::post().to(auth::use_link))
-        .route("/logout", web::post().to(auth::logout))
-        .route("/login/reset", web::get().to(account::reset_form))
-        .route("/login/reset", web::post().to(account::reset_request))
-        .route("/login/reset/{token}", web::get().to(account::reset_page))
-        .route(
-            "/login/reset/{token}",
-            web::post().to(account::reset_submit),
-        )
-        .route("/join/{token}", web::get().to(account::join_form))
-        .route("/join/{token}", web::post().to(account::join))
-        .route("/dashboard/account", web::get().to(account::show))
-        .route(
-            "/dashboard/account/name",
-            web::post().to(account::save_name),
-        )
-        .route(
-            "/dashboard/account/password",
-            web::post().to(account::change_password),
-        )
-        .route(
-            "/dashboard/account/sign-out-everywhere",
-            web::post().to(account::sign_out_everywhere),
-        )
-        .route("/dashboard/team", web::get().to(team::list))
-        .route("/dashboard/team/invite", web::post().to(team::invite))
-        .route("/dashboard/team/{id}/role", web::post().to(team::set_role))
-        .route("/dashboard/team/{id}/remove", web::post().to(team::remove))
-        .route("/dashboard/team/{id}/resend", web::post().to(team::resend))
-        .route("/dashboard/team/{id}/cancel", web::post().to(team::cancel))
-        .route("/dashboard/audit", web::get().to(audit::list))
-        .route("/dashboard/audit/export", web::get().to(audit::export))
-        .route("/dashboard", web::get().to(home::show))
-        .route("/dashboard/reports", web::get().to(reports::show))
-        .route("/dashboard/affiliates", web::get().to(affiliates::list))
-        .route("/dashboard/affiliates", web::post().to(affiliates::create))
-        .route("/dashboard/affiliates/new", web::get().to(affiliates::new))
-        .route(
-            "/dashboard/affiliates/suggest",
-            web::get().to(picker::suggest),
-        )
-        .route(
-            "/dashboard/affiliates/{id}",
-            web::get().to(affiliates::show),
-        )
-        .route(
-            "/dashboard/affiliates/{id}/status",
-            web::post().to(affiliates::set_status),
-        )
-        .route(
-            "/dashboard/affiliates/{id}/invite",
-            web::post().to(affiliates::resend),
-        )
-        .route(
-            "/dashboard/affiliates/{id}/override",
-            web::post().to(affiliates::set_override),
-        )
-        .route(
-            "/dashboard/affiliates/{id}/ledger",
-            web::get().to(ledger::show),
-        )
-        .route("/dashboard/applications", web::get().to(applications::list))
-        .route(
-            "/dashboard/applications/bulk",
-            web::post().to(applications::bulk),
-        )
-        .route(
-            "/dashboard/applications/{id}/review",
-            web::post().to(applications::review),
-        )
-        .route("/dashboard/deals", web::get().to(deals::list))
-        .route(
-            "/dashboard/deals/{id}/review",
-            web::post().to(deals::review),
-        )
-        .route("/dashboard/conversions", web::get().to(conversions::list))
-        .route(
-            "/dashboard/conversions",
-            web::post().to(conversions::create),
-        )
-        .route(
-            "/dashboard/conversions/{id}",
-            web::get().to(conversions::show),
-        )
-        .route(
-            "/dashboard/conversions/{id}/approve",
-            web::post().to(conversions::approve),
-        )
-        .route(
-            "/dashboard/conversions/{id}/reject",
-            web::post().to(conversions::reject),
-        )
-        .route("/dashboard/events", web::get().to(events::list))
-        .route(
-            "/dashboard/events/{id}/replay",
-            web::post().to(events::replay),
-        )
-        .route("/dashboard/payouts", web::get().to(payouts::list))
-        .route("/dashboard/payouts/run", web::post().to(payouts::run))
-        .route(
-            "/dashboard/payouts/runs/{id}",
-            web::get().to(payouts::run_show),
-        )
-        .route(
-            "/dashboard/payouts/runs/{id}/export",
-            web::get().to(payouts::run_export),
-        )
-        .route(
-            "/dashboard/payouts/runs/{id}/processing",
-            web::post().to(payouts::run_processing),
-        )
-        .route(
-            "/dashboard/payouts/runs/{id}/paid",
-            web::post().to(payouts::run_paid),
-        )
-        .route("/dashboard/payouts/{id}", web::get().to(payouts::show))
-        .route(
-            "/dashboard/payouts/{id}/processing",
-            web::post().to(payouts::mark_processing),
-        )
-        .route(
-            "/dashboard/payouts/{id}/paid",
-            web::post().to(payouts::mark_paid),
-        )
-        .route(
-            "/dashboard/payouts/{id}/failed",
-            web::post().to(payouts::mark_failed),
-        )
-        .route("/dashboard/programs", web::get().to(programs::list))
-        .route("/dashboard/programs", web::post().to(programs::create))
-        .route("/dashboard/programs/new", web::get().to(programs::new))
-        .route("/dashboard/programs/{id}", web::get().to(programs::edit))
-        .route("/dashboard/programs/{id}", web::post().to(programs::update))
-        .route(
-            "/dashboard/programs/{id}/migrate",
-            web::post().to(programs::migrate),
-        )
-        .route(
-            "/dashboard/developers/webhooks",
-            web::get().to(webhooks::list),
-        )
-        .route(
-            "/dashboard/developers/webhooks",
-            web::post().to(webhooks::create),
-        )
-        .route(
-            "/dashboard/developers/webhooks/deliveries/{id}/redeliver",
-            web::post().to(webhooks::redeliver),
-        )
-        .route(
-            "/dashboard/developers/webhooks/{id}",
-            web::get().to(webhooks::show),
-        )
-        .route(
-            "/dashboard/developers/webhooks/{id}",
-            web::post().to(webhooks::update),
-        )
-        .route(
-            "/dashboard/developers/webhooks/{id}/toggle",
-            web::post().to(webhooks::toggle),
-        )
-        .route(
-            "/dashboard/developers/webhooks/{id}/delete",
-            web::post().to(webhooks::delete),
-        )
-        .route(
-            "/dashboard/developers/webhooks/{id}/test",
-            web::post().to(webhooks::test),
-        )
-        .route("/dashboard/settings", web::get().to(settings::show))
-        .route("/dashboard/settings", web::post().to(settings::save))
-        .route(
-            "/dashboard/settings/payout-methods",
-            web::get().to(payout_methods::show),
-        )
-        .route(
-            "/dashboard/settings/payout-methods",
-            web::post().to(payout_methods::save),
-        )
-        .route(
-            "/dashboard/settings/logo",
-            web::post().to(settings::upload_logo),
-        )
-        .route(
-            "/dashboard/settings/logo/delete",
-            web::post().to(settings::delete_logo),
-        )
-        .route("/dashboard/developers", web::get().to(developers::show))
-        .route(
-            "/dashboard/developers/keys",
-            web::post().to(developers::create),
-        )
-        .route(
-            "/dashboard/developers/keys/{id}/revoke",
-            web::post().to(developers::revoke),
-        )
-        .route(
-            "/dashboard/developers/rate-limits",
-            web::post().to(developers::save_limits),
-        )
-        .route(
-            "/dashboard/developers/consumers",
-            web::get().to(consumers::list),
-        )
-        .route(
-            "/dashboard/developers/consumers",
-            web::post().to(consumers::create),
-        )
-        .route(
-            "/dashboard/developers/consumers/{id}/enabled",
-            web::post().to(consumers::set_enabled),
-        )
-        .route(
-            "/dashboard/developers/consumers/{id}/limits",
-            web::post().to(consumers::set_limits),
-        )
-        .route(
-            "/dashboard/developers/consumers/{id}/rotate",
-            web::post().to(consumers::rotate),
-        )
-        .route("/dashboard/emails", web::get().to(emails::list))
-        .route("/dashboard/emails/{id}", web::get().to(emails::show))
-        .route("/dashboard/emails/{id}/html", web::get().to(emails::html))
-        .route(
-            "/dashboard/emails/{id}/retry",
-            web::post().to(emails::retry),
-        );
+    table().register(cfg);
 }
 
 /// `GET /`: the dashboard when signed in, else the first-run setup or the sign-in page.

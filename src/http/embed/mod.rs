@@ -31,17 +31,32 @@ use crate::http::portal::dashboard::{self, DashboardQuery, DashboardView};
 use crate::http::portal::layout::{Site, is_htmx};
 use crate::http::portal::links::{self, EditForm, EditView, LinkForm, LinksPartial, LinksView};
 use crate::http::portal::payouts::{self, PayoutsView};
+use crate::http::route_table::{self, RouteTable};
 use crate::http::{AppState, assets};
+use crate::route;
+
+/// The embed routes, relative to `/embed`: the one place they are declared. Every one is
+/// authenticated by the affiliate access token it carries.
+pub fn table() -> RouteTable {
+    RouteTable {
+        name: "embed",
+        prefix: "/embed",
+        routes: vec![
+            route!(POST "/links" => create_link, route_table::Access::EmbedToken),
+            route!(GET "/links/{id}" => edit_link, route_table::Access::EmbedToken),
+            route!(POST "/links/{id}" => save_link, route_table::Access::EmbedToken),
+            route!(POST "/links/{id}/archive" => archive_link, route_table::Access::EmbedToken),
+            route!(POST "/links/{id}/restore" => restore_link, route_table::Access::EmbedToken),
+            route!(GET "/{surface}" => show, route_table::Access::EmbedToken),
+        ],
+    }
+}
 
 /// The embed scope.
 pub fn scope() -> Scope {
-    web::scope("/embed")
-        .route("/links", web::post().to(create_link))
-        .route("/links/{id}", web::get().to(edit_link))
-        .route("/links/{id}", web::post().to(save_link))
-        .route("/links/{id}/archive", web::post().to(archive_link))
-        .route("/links/{id}/restore", web::post().to(restore_link))
-        .route("/{surface}", web::get().to(show))
+    let table = table();
+    web::scope(table.prefix)
+        .configure(|cfg| table.register(cfg))
         .default_service(web::to(unknown))
 }
 

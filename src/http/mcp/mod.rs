@@ -34,6 +34,8 @@ use crate::domain::tenancy::api_keys::{self, ApiPrincipal};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::api::auth::bearer_token;
+use crate::http::route_table::{Access, RouteTable};
+use crate::route;
 
 /// The session header (case-insensitive on the wire).
 pub const SESSION_HEADER: &str = "mcp-session-id";
@@ -47,12 +49,30 @@ pub fn is_mcp(path: &str) -> bool {
     path == "/mcp" || path.starts_with("/mcp/")
 }
 
-/// The `/mcp` resource.
+/// The MCP routes: the one place they are declared. `GET` is listed because it answers
+/// (405) rather than falling through to the 404.
+pub fn table() -> RouteTable {
+    RouteTable {
+        name: "mcp",
+        prefix: "",
+        routes: vec![
+            route!(POST "/mcp" => post, Access::Bearer),
+            route!(DELETE "/mcp" => delete, Access::Bearer),
+            route!(GET "/mcp" => method_not_allowed, Access::Public("always 405: the server starts no stream of its own")),
+        ],
+    }
+}
+
+/// The `/mcp` resource, built from [`table`] (one resource, so any other method is a 405).
 pub fn resource() -> actix_web::Resource {
-    web::resource("/mcp")
-        .app_data(web::PayloadConfig::new(BODY_LIMIT))
-        .route(web::post().to(post))
-        .route(web::delete().to(delete))
+    table()
+        .routes
+        .iter()
+        .filter_map(|e| e.route())
+        .fold(
+            web::resource("/mcp").app_data(web::PayloadConfig::new(BODY_LIMIT)),
+            |resource, route| resource.route(route),
+        )
         .default_service(web::to(method_not_allowed))
 }
 
@@ -84,7 +104,15 @@ async fn authenticate(req: &HttpRequest, state: &AppState) -> AppResult<(Caller,
             affiliate_id: a.id,
         }
     } else {
-        Caller::Vendor(api_keys::authenticate(&state.db, &token).await?)
+        let principal = api_keys::authenticate(&state.db, &token).await?;
+        // A publishable key lives in web pages for the click and application forms; it
+        // opens no MCP session (it would see no tool anyway).
+        if principal.scope == api_keys::Scope::Publishable {
+            return Err(AppError::Forbidden(
+                "a publishable key cannot use MCP: use a secret API key".into(),
+            ));
+        }
+        Caller::Vendor(principal)
     };
     Ok((caller, token))
 }

@@ -29,44 +29,56 @@ use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::middleware::host_routing::PortalHost;
 use crate::http::pages::HtmlError;
+use crate::http::route_table::{Access, RouteTable};
+use crate::route;
+
+/// The portal's routes, relative to `/p/{vendor_slug}` (and to the root of a vendor's own
+/// portal domain): the one place they are declared.
+pub fn table() -> RouteTable {
+    RouteTable {
+        name: "portal",
+        prefix: "/p/{vendor_slug}",
+        routes: vec![
+            route!(GET "" => add_slash, Access::Public("adds the trailing slash")),
+            route!(GET "/" => home::show, Access::Public("the portal home: its landing page when signed out")),
+            route!(GET "/brand.css" => home::brand_css, Access::Public("the vendor's colours")),
+            route!(GET "/logo" => logo::show, Access::Public("the vendor's logo")),
+            route!(GET "/apply" => apply::form, Access::Public("the public application form")),
+            route!(POST "/apply" => apply::submit, Access::Public("the public application form")),
+            route!(GET "/api-tokens" => api_tokens::list, Access::Affiliate),
+            route!(POST "/api-tokens" => api_tokens::create, Access::Affiliate),
+            route!(POST "/api-tokens/{id}/revoke" => api_tokens::revoke, Access::Affiliate),
+            route!(GET "/login" => auth::form, Access::Public("sign-in: the emailed or signed token is the credential")),
+            route!(POST "/login" => auth::request, Access::Public("sign-in: the emailed or signed token is the credential")),
+            route!(GET "/login/portal/{token}" => auth::portal_link, Access::Public("sign-in: the emailed or signed token is the credential")),
+            route!(GET "/application" => auth::application, Access::Public("an applicant's status: the emailed token is the credential")),
+            route!(GET "/login/link/{token}" => auth::confirm, Access::Public("sign-in: the emailed or signed token is the credential")),
+            route!(POST "/login/link/{token}" => auth::accept, Access::Public("sign-in: the emailed or signed token is the credential")),
+            route!(POST "/logout" => auth::logout, Access::Public("signing out needs no session")),
+            route!(GET "/payouts" => payouts::list, Access::Affiliate),
+            route!(GET "/payouts/{id}" => payouts::show, Access::Affiliate),
+            route!(GET "/payout-settings" => payouts::settings_form, Access::Affiliate),
+            route!(POST "/payout-settings" => payouts::save_settings, Access::Affiliate),
+            route!(GET "/links" => links::list, Access::Affiliate),
+            route!(POST "/links" => links::submit, Access::Affiliate),
+            route!(GET "/links/{id}" => links::edit, Access::Affiliate),
+            route!(POST "/links/{id}" => links::save, Access::Affiliate),
+            route!(POST "/links/{id}/archive" => links::archive, Access::Affiliate),
+            route!(POST "/links/{id}/restore" => links::restore, Access::Affiliate),
+            route!(GET "/commissions" => commissions::list, Access::Affiliate),
+            route!(GET "/deals" => deals::list, Access::Affiliate),
+            route!(POST "/deals" => deals::submit, Access::Affiliate),
+            route!(GET "/profile" => profile::show, Access::Affiliate),
+            route!(POST "/profile" => profile::save, Access::Affiliate),
+        ],
+    }
+}
 
 /// The portal scope.
 pub fn scope() -> Scope {
-    web::scope("/p/{vendor_slug}")
-        .route("", web::get().to(add_slash))
-        .route("/", web::get().to(home::show))
-        .route("/brand.css", web::get().to(home::brand_css))
-        .route("/logo", web::get().to(logo::show))
-        .route("/apply", web::get().to(apply::form))
-        .route("/apply", web::post().to(apply::submit))
-        .route("/api-tokens", web::get().to(api_tokens::list))
-        .route("/api-tokens", web::post().to(api_tokens::create))
-        .route(
-            "/api-tokens/{id}/revoke",
-            web::post().to(api_tokens::revoke),
-        )
-        .route("/login", web::get().to(auth::form))
-        .route("/login", web::post().to(auth::request))
-        .route("/login/portal/{token}", web::get().to(auth::portal_link))
-        .route("/application", web::get().to(auth::application))
-        .route("/login/link/{token}", web::get().to(auth::confirm))
-        .route("/login/link/{token}", web::post().to(auth::accept))
-        .route("/logout", web::post().to(auth::logout))
-        .route("/payouts", web::get().to(payouts::list))
-        .route("/payouts/{id}", web::get().to(payouts::show))
-        .route("/payout-settings", web::get().to(payouts::settings_form))
-        .route("/payout-settings", web::post().to(payouts::save_settings))
-        .route("/links", web::get().to(links::list))
-        .route("/links", web::post().to(links::submit))
-        .route("/links/{id}", web::get().to(links::edit))
-        .route("/links/{id}", web::post().to(links::save))
-        .route("/links/{id}/archive", web::post().to(links::archive))
-        .route("/links/{id}/restore", web::post().to(links::restore))
-        .route("/commissions", web::get().to(commissions::list))
-        .route("/deals", web::get().to(deals::list))
-        .route("/deals", web::post().to(deals::submit))
-        .route("/profile", web::get().to(profile::show))
-        .route("/profile", web::post().to(profile::save))
+    let table = table();
+    web::scope(table.prefix)
+        .configure(|cfg| table.register(cfg))
         .default_service(web::to(crate::http::not_found))
 }
 
