@@ -59,7 +59,7 @@ pub async fn reset_password(db: &Db, email: &str, new_password: &str) -> AppResu
     let mut tx = db.begin().await?;
     db::users::set_password(&mut *tx, &user.id, &hash).await?;
     // A reset from the command line ends the account's sessions, like one by email.
-    db::users::bump_epoch(&mut *tx, &user.id).await?;
+    db::users::bump_epoch(&mut tx, &user.vendor_id, &user.id).await?;
     tx.commit().await?;
     Ok(user)
 }

@@ -52,6 +52,10 @@ pub fn scope() -> Scope {
         .route("/login/link/{token}", web::get().to(auth::confirm))
         .route("/login/link/{token}", web::post().to(auth::accept))
         .route("/logout", web::post().to(auth::logout))
+        .route(
+            "/logout-everywhere",
+            web::post().to(auth::logout_everywhere),
+        )
         .route("/payouts", web::get().to(payouts::list))
         .route("/payouts/{id}", web::get().to(payouts::show))
         .route("/payout-settings", web::get().to(payouts::settings_form))

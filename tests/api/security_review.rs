@@ -1,0 +1,326 @@
+//! The security review's findings (issue 21), each with its test: server-side session
+//! revocation (dashboard and portal), the apply form and magic-link forms answering alike,
+//! security headers and cookie flags, `affiliate_id` on `/me` routes, slow request bodies,
+//! website URL rules and JPEG logo headers.
+
+use std::sync::Arc;
+
+use reqwest::Client;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::{COOKIE, HeaderMap, HeaderValue};
+use reqwest::redirect::Policy;
+
+use crate::cli::{affilia, stderr};
+use crate::helpers::affiliates::affiliate;
+use crate::helpers::pages::one;
+use crate::helpers::vendors::{shop, vendor};
+use crate::helpers::{OWNER_PASSWORD, TestApp, csrf_from, spawn_app};
+
+/// A browser whose cookie can be copied, as an attacker who read it would.
+struct Browser {
+    client: Client,
+    jar: Arc<Jar>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        let jar = Arc::new(Jar::default());
+        let client = Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(Policy::none())
+            .build()
+            .unwrap();
+        Self { client, jar }
+    }
+
+    /// A second client that sends this browser's cookie as it is now, and never updates it.
+    fn copy(&self, app: &TestApp) -> Client {
+        let url = url::Url::parse(&app.url("/")).unwrap();
+        let cookie = self.jar.cookies(&url).expect("a session cookie");
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_bytes(cookie.as_bytes()).unwrap());
+        Client::builder()
+            .default_headers(headers)
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
+    }
+}
+
+/// GETs a page with `client` and returns its CSRF token.
+async fn csrf_of(app: &TestApp, client: &Client, path: &str) -> String {
+    let res = client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(res.status(), 200, "GET {path}");
+    csrf_from(&res.text().await.unwrap())
+}
+
+/// POSTs a form: (status, Location).
+async fn post(
+    app: &TestApp,
+    client: &Client,
+    path: &str,
+    csrf: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let mut form = vec![("csrf_token", csrf)];
+    form.extend_from_slice(fields);
+    let res = client.post(app.url(path)).form(&form).send().await.unwrap();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (res.status().as_u16(), location)
+}
+
+/// Signs a browser in to the dashboard with the owner's password.
+async fn staff_browser(app: &TestApp, email: &str, password: &str) -> Browser {
+    let b = Browser::new();
+    let csrf = csrf_of(app, &b.client, "/login").await;
+    let (status, _) = post(
+        app,
+        &b.client,
+        "/login",
+        &csrf,
+        &[("email", email), ("password", password)],
+    )
+    .await;
+    assert_eq!(status, 303, "sign-in of {email}");
+    b
+}
+
+async fn dashboard_status(app: &TestApp, client: &Client) -> u16 {
+    client
+        .get(app.url("/dashboard"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn portal_name(app: &TestApp, vendor_id: &str) -> String {
+    one(
+        app,
+        "SELECT COALESCE(portal_name, '') FROM vendors WHERE id = $1",
+        vendor_id,
+    )
+    .await
+}
+
+/// Changes the vendor's portal name with `client` through the settings form.
+async fn rename_portal(app: &TestApp, client: &Client, csrf: &str, name: &str) -> (u16, String) {
+    post(
+        app,
+        client,
+        "/dashboard/settings",
+        csrf,
+        &[("portal_name", name), ("primary_color", "#112233")],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_copied_dashboard_cookie_dies_with_sign_out_but_other_devices_stay() {
+    let app = spawn_app().await;
+    let v = vendor(&app, "Acme").await;
+    let laptop = staff_browser(&app, &v.owner, OWNER_PASSWORD).await;
+    let phone = staff_browser(&app, &v.owner, OWNER_PASSWORD).await;
+    let csrf = csrf_of(&app, &laptop.client, "/dashboard/settings").await;
+    let stolen = laptop.copy(&app);
+
+    // The copy works while the laptop is signed in (so the refusal below is the sign-out).
+    let (status, _) = rename_portal(&app, &stolen, &csrf, "Before").await;
+    assert_eq!(status, 303);
+    assert_eq!(portal_name(&app, &v.id).await, "Before");
+
+    let (status, location) = post(&app, &laptop.client, "/logout", &csrf, &[]).await;
+    assert_eq!((status, location.as_str()), (303, "/login"));
+    let (status, location) = rename_portal(&app, &stolen, &csrf, "Hijacked").await;
+    assert_eq!(status, 303);
+    assert!(location.starts_with("/login"), "{location}");
+    assert_eq!(portal_name(&app, &v.id).await, "Before");
+    assert_eq!(dashboard_status(&app, &stolen).await, 303);
+    // Only that browser signed out: the phone is still in.
+    assert_eq!(dashboard_status(&app, &phone.client).await, 200);
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_other_sessions_and_keeps_this_one() {
+    let app = spawn_app().await;
+    let v = vendor(&app, "Acme").await;
+    let laptop = staff_browser(&app, &v.owner, OWNER_PASSWORD).await;
+    let phone = staff_browser(&app, &v.owner, OWNER_PASSWORD).await;
+    let csrf_phone = csrf_of(&app, &phone.client, "/dashboard/settings").await;
+    let stolen_laptop = laptop.copy(&app);
+
+    let csrf = csrf_of(&app, &laptop.client, "/dashboard/account").await;
+    let (status, _) = post(
+        &app,
+        &laptop.client,
+        "/dashboard/account/password",
+        &csrf,
+        &[
+            ("current_password", OWNER_PASSWORD),
+            ("new_password", "a brand new passphrase"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(dashboard_status(&app, &laptop.client).await, 200);
+    assert_eq!(dashboard_status(&app, &stolen_laptop).await, 303);
+    let (status, location) = rename_portal(&app, &phone.client, &csrf_phone, "Hijacked").await;
+    assert_eq!(status, 303);
+    assert!(location.starts_with("/login"), "{location}");
+    assert_eq!(portal_name(&app, &v.id).await, "");
+}
+
+#[tokio::test]
+async fn admin_reset_password_and_sign_out_everywhere_end_every_dashboard_session() {
+    let app = spawn_app().await;
+    let v = vendor(&app, "Acme").await;
+    let laptop = staff_browser(&app, &v.owner, OWNER_PASSWORD).await;
+    let csrf = csrf_of(&app, &laptop.client, "/dashboard/settings").await;
+    let stolen = laptop.copy(&app);
+    let out = affilia(
+        &app,
+        &[
+            "admin",
+            "reset-password",
+            "--email",
+            &v.owner,
+            "--password",
+            "reset from the shell",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (status, location) = rename_portal(&app, &stolen, &csrf, "Hijacked").await;
+    assert_eq!(status, 303);
+    assert!(location.starts_with("/login"), "{location}");
+    assert_eq!(dashboard_status(&app, &laptop.client).await, 303);
+    assert_eq!(portal_name(&app, &v.id).await, "");
+
+    // "Sign out everywhere" from one device ends the others, through the same table.
+    let one_device = staff_browser(&app, &v.owner, "reset from the shell").await;
+    let other = staff_browser(&app, &v.owner, "reset from the shell").await;
+    let stolen = other.copy(&app);
+    let csrf = csrf_of(&app, &one_device.client, "/dashboard/account").await;
+    let (status, _) = post(
+        &app,
+        &one_device.client,
+        "/dashboard/account/sign-out-everywhere",
+        &csrf,
+        &[],
+    )
+    .await;
+    assert_eq!(status, 303);
+    for client in [&one_device.client, &other.client, &stolen] {
+        assert_eq!(dashboard_status(&app, client).await, 303);
+    }
+    let live = app
+        .count("SELECT COUNT(*) FROM sign_ins WHERE kind = 'staff' AND revoked_at IS NULL")
+        .await;
+    assert_eq!(live, 0);
+}
+
+/// Signs a browser in to Acme's portal as `email` by magic link.
+async fn portal_browser(app: &TestApp, email: &str) -> Browser {
+    let b = Browser::new();
+    let csrf = csrf_of(app, &b.client, "/p/acme/login").await;
+    let (status, _) = post(app, &b.client, "/p/acme/login", &csrf, &[("email", email)]).await;
+    assert_eq!(status, 200);
+    app.run_jobs().await;
+    let body = one(
+        app,
+        "SELECT body_text FROM email_outbox WHERE kind = 'portal_sign_in' AND to_email = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT 1",
+        email,
+    )
+    .await;
+    let start = body.find("http://").expect("a link");
+    let link = body[start..].split_whitespace().next().unwrap().to_owned();
+    let path = link.split_once(&app.addr.to_string()).unwrap().1.to_owned();
+    let csrf = csrf_of(app, &b.client, &path).await;
+    let (status, _) = post(app, &b.client, &path, &csrf, &[]).await;
+    assert_eq!(status, 303, "portal sign-in of {email}");
+    b
+}
+
+async fn portal_status(app: &TestApp, client: &Client) -> u16 {
+    client
+        .get(app.url("/p/acme/payouts"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn set_payout_email(
+    app: &TestApp,
+    client: &Client,
+    csrf: &str,
+    email: &str,
+) -> (u16, String) {
+    post(
+        app,
+        client,
+        "/p/acme/payout-settings",
+        csrf,
+        &[("payout_method", "paypal"), ("payout_email", email)],
+    )
+    .await
+}
+
+async fn payout_email(app: &TestApp, id: &str) -> String {
+    one(
+        app,
+        "SELECT COALESCE(payout_email, '') FROM affiliates WHERE id = $1",
+        id,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_copied_portal_cookie_dies_with_portal_sign_out_and_sign_out_everywhere() {
+    let app = spawn_app().await;
+    let s = shop(&app, "Acme", "https://acme.test/").await;
+    let jane = affiliate(&app, &s, "jane@partners.test", "jane").await;
+    let laptop = portal_browser(&app, "jane@partners.test").await;
+    let phone = portal_browser(&app, "jane@partners.test").await;
+    let csrf = csrf_of(&app, &laptop.client, "/p/acme/payout-settings").await;
+    let stolen = laptop.copy(&app);
+
+    let (status, _) = set_payout_email(&app, &stolen, &csrf, "jane@paypal.test").await;
+    assert!(status < 400, "{status}");
+    assert_eq!(payout_email(&app, &jane).await, "jane@paypal.test");
+
+    let (status, location) = post(&app, &laptop.client, "/p/acme/logout", &csrf, &[]).await;
+    assert_eq!((status, location.as_str()), (303, "/p/acme/login"));
+    let (status, location) = set_payout_email(&app, &stolen, &csrf, "thief@paypal.test").await;
+    assert_eq!((status, location.as_str()), (303, "/p/acme/login"));
+    assert_eq!(payout_email(&app, &jane).await, "jane@paypal.test");
+    assert_eq!(portal_status(&app, &phone.client).await, 200);
+
+    // "Sign out everywhere" on the portal ends the phone and every copy of its cookie.
+    let tablet = portal_browser(&app, "jane@partners.test").await;
+    let stolen_phone = phone.copy(&app);
+    let csrf = csrf_of(&app, &tablet.client, "/p/acme/profile").await;
+    let (status, location) = post(
+        &app,
+        &tablet.client,
+        "/p/acme/logout-everywhere",
+        &csrf,
+        &[],
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, "/p/acme/login"));
+    for client in [&tablet.client, &phone.client, &stolen_phone] {
+        assert_ne!(portal_status(&app, client).await, 200);
+    }
+    let live = app
+        .count("SELECT COUNT(*) FROM sign_ins WHERE kind = 'affiliate' AND revoked_at IS NULL")
+        .await;
+    assert_eq!(live, 0);
+}
