@@ -324,3 +324,61 @@ async fn a_copied_portal_cookie_dies_with_portal_sign_out_and_sign_out_everywher
         .await;
     assert_eq!(live, 0);
 }
+
+async fn affiliate_token(app: &TestApp, key: &str, affiliate_id: &str) -> String {
+    let (status, body) = app
+        .call(
+            key,
+            reqwest::Method::POST,
+            &format!("/api/v1/affiliates/{affiliate_id}/token"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn affiliate_id_is_a_400_on_every_me_route() {
+    let app = spawn_app().await;
+    let s = shop(&app, "Acme", "https://acme.test/").await;
+    let jane = affiliate(&app, &s, "jane@partners.test", "jane").await;
+    let bob = affiliate(&app, &s, "bob@partners.test", "bob").await;
+    let token = affiliate_token(&app, &s.key, &jane).await;
+    for route in [
+        "/api/v1/me",
+        "/api/v1/me/programs",
+        "/api/v1/me/balance",
+        "/api/v1/me/payout-settings",
+        "/api/v1/me/links",
+        "/api/v1/me/deals",
+        "/api/v1/me/stats",
+    ] {
+        let (status, body) = app
+            .call(&token, reqwest::Method::GET, route, None)
+            .await;
+        assert_eq!(status, 200, "{route} without the parameter: {body}");
+        for query in [format!("affiliate_id={bob}"), format!("page=1&Affiliate_ID={jane}")] {
+            let path = format!("{route}?{query}");
+            let (status, body) = app.call(&token, reqwest::Method::GET, &path, None).await;
+            assert_eq!(status, 400, "{path}: {body}");
+            assert_eq!(body["error"]["code"], "bad_request", "{path}");
+            assert_eq!(body["error"]["field"], "affiliate_id", "{path}");
+        }
+    }
+    // A write with the parameter changes nothing.
+    let (status, _) = app
+        .call(
+            &token,
+            reqwest::Method::PUT,
+            &format!("/api/v1/me/payout-settings?affiliate_id={bob}"),
+            Some(serde_json::json!({"payout_method": "paypal", "payout_email": "x@y.test"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM affiliates WHERE payout_email IS NOT NULL")
+            .await,
+        0
+    );
+}
