@@ -354,11 +354,12 @@ async fn affiliate_id_is_a_400_on_every_me_route() {
         "/api/v1/me/deals",
         "/api/v1/me/stats",
     ] {
-        let (status, body) = app
-            .call(&token, reqwest::Method::GET, route, None)
-            .await;
+        let (status, body) = app.call(&token, reqwest::Method::GET, route, None).await;
         assert_eq!(status, 200, "{route} without the parameter: {body}");
-        for query in [format!("affiliate_id={bob}"), format!("page=1&Affiliate_ID={jane}")] {
+        for query in [
+            format!("affiliate_id={bob}"),
+            format!("page=1&Affiliate_ID={jane}"),
+        ] {
             let path = format!("{route}?{query}");
             let (status, body) = app.call(&token, reqwest::Method::GET, &path, None).await;
             assert_eq!(status, 400, "{path}: {body}");
@@ -380,5 +381,78 @@ async fn affiliate_id_is_a_400_on_every_me_route() {
         app.count("SELECT COUNT(*) FROM affiliates WHERE payout_email IS NOT NULL")
             .await,
         0
+    );
+}
+
+fn header(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn https_installations_send_hsts_and_secure_cookies_and_secrets_are_not_cached() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.base_url = url::Url::parse("https://affiliates.example").unwrap();
+    })
+    .await;
+    let s = shop(&app, "Acme", "https://acme.test/").await;
+    let jane = affiliate(&app, &s, "jane@partners.test", "jane").await;
+    let res = app.get("/login").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        header(&res, "strict-transport-security").as_deref(),
+        Some("max-age=31536000")
+    );
+    let cookie = header(&res, "set-cookie").expect("a session cookie");
+    assert!(cookie.to_ascii_lowercase().contains("; secure"), "{cookie}");
+    assert!(cookie.to_ascii_lowercase().contains("httponly"), "{cookie}");
+    assert_eq!(header(&res, "cache-control").as_deref(), Some("no-store"));
+
+    // Secrets and payout details: a new API key, payout settings, link pages.
+    let token = affiliate_token(&app, &s.key, &jane).await;
+    for path in [
+        "/api/v1/me/payout-settings",
+        "/api/v1/me/links",
+        "/api/v1/me",
+    ] {
+        let res = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(
+            header(&res, "cache-control").as_deref(),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+    let res = app
+        .client
+        .post(app.url("/api/v1/api-keys"))
+        .bearer_auth(&s.key)
+        .json(&serde_json::json!({"name": "ci", "scope": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(header(&res, "cache-control").as_deref(), Some("no-store"));
+    // Versioned static assets stay cacheable.
+    let res = app.get("/static/app.css").await;
+    assert_eq!(res.status(), 200);
+    assert_ne!(header(&res, "cache-control").as_deref(), Some("no-store"));
+
+    // Plain http: no HSTS, no Secure flag (the cookie would never come back).
+    let plain = spawn_app().await;
+    vendor(&plain, "Acme").await;
+    let res = plain.get("/login").await;
+    assert_eq!(header(&res, "strict-transport-security"), None);
+    let cookie = header(&res, "set-cookie").expect("a session cookie");
+    assert!(
+        !cookie.to_ascii_lowercase().contains("; secure"),
+        "{cookie}"
     );
 }

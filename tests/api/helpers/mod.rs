@@ -165,7 +165,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     db.migrate().await.expect("migrate test database");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
-    settings.base_url = url::Url::parse(&format!("http://{addr}")).expect("base URL");
+    // The real port; an https base URL set by `adjust` stays https (the server itself
+    // speaks plain http, as behind a TLS-terminating proxy).
+    let scheme = settings.base_url.scheme().to_owned();
+    settings.base_url = url::Url::parse(&format!("{scheme}://{addr}")).expect("base URL");
     let app = Application::build_with_listener(settings, db.clone(), listener).expect("build app");
     let state = app.state();
     let metrics_addr = app
