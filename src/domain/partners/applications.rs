@@ -88,7 +88,7 @@ pub async fn submit(
         text::NAME_MAX,
     )?;
     let company = text::optional("company", input.company.as_deref(), 200)?;
-    let website = text::optional("website", input.website.as_deref(), 500)?;
+    let website = text::website("website", input.website.as_deref(), 500)?;
     let reason = long_text("reason", input.reason.as_deref())?;
     let program = affiliates::program_for(db, &vendor.id, input.program_id.as_deref()).await?;
     if !status::program_is_open(&program.status) {

@@ -142,7 +142,7 @@ pub async fn request_link(
     form: crate::http::extract::Form<LinkForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let next = Some(form.next.as_str()).filter(|n| !n.is_empty());
-    staff::request_magic_link(&state.db, &state.sender, &form.email, next).await?;
+    staff::request_magic_link(&state.db, &form.email, next).await?;
     render(
         StatusCode::OK,
         &CheckEmailPage {

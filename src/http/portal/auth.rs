@@ -74,9 +74,7 @@ pub async fn request(
 ) -> Result<HttpResponse, HtmlError> {
     let root = portal.absolute_url(&state.sender.base_url, "/");
     let mut page = LoginPage::new(&portal, &session);
-    match portal_login::request_link(&state.db, &state.sender, &portal.vendor, &form.email, &root)
-        .await
-    {
+    match portal_login::request_link(&state.db, &portal.vendor, &form.email, &root).await {
         Ok(()) => {
             page.sent = true;
             page.email = form.email.trim().to_owned();

@@ -396,6 +396,20 @@ impl TestApp {
             .expect("run jobs")
     }
 
+    /// Handles the sign-in link requests waiting for the worker (the forms only enqueue
+    /// them), writing their emails to the outbox without sending them.
+    pub async fn deliver_link_requests(&self) -> usize {
+        let mailer = Mailer::from_url(self.smtp_url.as_deref()).expect("mailer");
+        Worker::new(self.db.clone(), mailer)
+            .with_settings(&self.state.settings)
+            .run_due_kind(
+                affilia::domain::tenancy::mail::SIGN_IN_LINK_JOB,
+                affilia::db::now_ms(),
+            )
+            .await
+            .expect("run sign-in link jobs")
+    }
+
     /// Runs the jobs due now.
     pub async fn run_jobs(&self) -> usize {
         self.run_jobs_at(affilia::db::now_ms()).await
