@@ -551,3 +551,252 @@ async fn magic_link_forms_enqueue_the_same_work_for_every_address_and_the_email_
         );
     }
 }
+
+fn apply_form(email: &str, website: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("email", email.to_owned()),
+        ("name", "Jane Smith".to_owned()),
+        ("company", String::new()),
+        ("website", website.to_owned()),
+        ("reason", "Blog".to_owned()),
+        ("nickname", String::new()),
+    ]
+}
+
+/// Applies on Acme's portal from a fresh browser: (status, page with tokens blanked).
+async fn apply(app: &TestApp, email: &str, website: &str) -> (u16, String) {
+    let b = Browser::new();
+    let csrf = csrf_of(app, &b.client, "/p/acme/apply").await;
+    let mut form = vec![("csrf_token", csrf)];
+    form.extend(apply_form(email, website));
+    let res = b
+        .client
+        .post(app.url("/p/acme/apply"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, without_tokens(&res.text().await.unwrap()))
+}
+
+async fn publishable_key(app: &TestApp, key: &str) -> String {
+    let (status, _) = app
+        .call(
+            key,
+            reqwest::Method::PATCH,
+            "/api/v1/vendor",
+            Some(serde_json::json!({"site_origins": ["https://www.acme.test"]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, created) = app
+        .call(
+            key,
+            reqwest::Method::POST,
+            "/api/v1/api-keys",
+            Some(serde_json::json!({"name": "Website", "scope": "publishable"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    created["key"].as_str().unwrap().to_owned()
+}
+
+async fn apply_from_site(app: &TestApp, pk: &str, email: &str) -> (u16, serde_json::Value) {
+    let res = app
+        .client
+        .post(app.url("/api/v1/applications"))
+        .bearer_auth(pk)
+        .header("origin", "https://www.acme.test")
+        .json(&serde_json::json!({"email": email, "name": "Jane Smith"}))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn public_apply_doors_answer_known_addresses_like_new_ones_and_email_them() {
+    let app = spawn_app().await;
+    let s = shop(&app, "Acme", "https://acme.test/").await;
+    affiliate(&app, &s, "jane@partners.test", "jane").await;
+    let (status, _) = app
+        .call(
+            &s.key,
+            reqwest::Method::POST,
+            "/api/v1/applications",
+            Some(serde_json::json!({"email": "pending@x.test", "name": "Pat"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let (new_status, new_page) = apply(&app, "new@x.test", "").await;
+    assert_eq!(new_status, 200);
+    for known in ["pending@x.test", "PENDING@x.test", "jane@partners.test"] {
+        let (status, page) = apply(&app, known, "").await;
+        assert_eq!(status, 200, "{known}");
+        assert_eq!(page, new_page, "{known}: the answer differs from a new address's");
+    }
+    // One new application; the known addresses got an email instead.
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 2);
+    let told = |to: &'static str| {
+        let app = &app;
+        async move {
+            one(
+                app,
+                "SELECT body_text FROM email_outbox WHERE kind = 'already_applied' \
+                 AND to_email = $1 ORDER BY created_at DESC LIMIT 1",
+                to,
+            )
+            .await
+        }
+    };
+    assert!(told("jane@partners.test").await.contains("already a partner"));
+    let pending = told("pending@x.test").await;
+    assert!(pending.contains("applied to"), "{pending}");
+    assert!(pending.contains("/p/acme/login"), "{pending}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM email_outbox WHERE to_email = 'new@x.test' AND kind = 'already_applied'")
+            .await,
+        0
+    );
+
+    // A publishable key (a form on the vendor's site) answers alike too, in the documented
+    // shape; the vendor's backend (write key) still learns of the duplicate.
+    let pk = publishable_key(&app, &s.key).await;
+    let (status, fresh) = apply_from_site(&app, &pk, "fresh@x.test").await;
+    assert_eq!(status, 201, "{fresh}");
+    let (status, known) = apply_from_site(&app, &pk, "jane@partners.test").await;
+    assert_eq!(status, 201, "{known}");
+    assert_eq!(known["status"], fresh["status"]);
+    assert_eq!(known["message"], fresh["message"]);
+    assert!(known["id"].as_str().unwrap().starts_with("app_"), "{known}");
+    assert_ne!(known["id"], fresh["id"]);
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 3);
+    let (status, err) = app
+        .call(
+            &s.key,
+            reqwest::Method::POST,
+            "/api/v1/applications",
+            Some(serde_json::json!({"email": "pending@x.test", "name": "Pat"})),
+        )
+        .await;
+    assert_eq!((status, err["error"]["code"].as_str()), (409, Some("duplicate")));
+}
+
+const BAD_WEBSITES: [&str; 6] = [
+    "javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "ftp://files.example/",
+    "//evil.example",
+    "https://",
+    "example.com",
+];
+
+#[tokio::test]
+async fn websites_are_http_urls_with_a_host_at_every_door() {
+    let app = spawn_app().await;
+    let s = shop(&app, "Acme", "https://acme.test/").await;
+    let jane = affiliate(&app, &s, "jane@partners.test", "jane").await;
+    let portal = portal_browser(&app, "jane@partners.test").await;
+    let csrf = csrf_of(&app, &portal.client, "/p/acme/profile").await;
+    let websites = || app.count("SELECT COUNT(*) FROM affiliates WHERE website IS NOT NULL");
+    for bad in BAD_WEBSITES {
+        // API: create and update an affiliate, submit an application.
+        let (status, err) = app
+            .call(
+                &s.key,
+                reqwest::Method::POST,
+                "/api/v1/affiliates",
+                Some(serde_json::json!({"email": "x@partners.test", "name": "X", "website": bad})),
+            )
+            .await;
+        assert_eq!((status, err["error"]["field"].as_str()), (422, Some("website")), "{bad}");
+        let (status, err) = app
+            .call(
+                &s.key,
+                reqwest::Method::PATCH,
+                &format!("/api/v1/affiliates/{jane}"),
+                Some(serde_json::json!({"website": bad})),
+            )
+            .await;
+        assert_eq!((status, err["error"]["field"].as_str()), (422, Some("website")), "{bad}");
+        let (status, err) = app
+            .call(
+                &s.key,
+                reqwest::Method::POST,
+                "/api/v1/applications",
+                Some(serde_json::json!({"email": "y@x.test", "name": "Y", "website": bad})),
+            )
+            .await;
+        assert_eq!((status, err["error"]["field"].as_str()), (422, Some("website")), "{bad}");
+        // Portal: the profile form and the public apply form.
+        let (status, _) = post(
+            &app,
+            &portal.client,
+            "/p/acme/profile",
+            &csrf,
+            &[("name", "Jane"), ("company", ""), ("website", bad)],
+        )
+        .await;
+        assert_eq!(status, 422, "{bad}");
+        let (status, page) = apply(&app, "z@x.test", bad).await;
+        assert_eq!(status, 422, "{bad}");
+        assert!(page.contains("must be a web address"), "{bad}");
+    }
+    assert_eq!(websites().await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM affiliates").await, 1);
+
+    // Good ones pass every door.
+    let (status, _) = post(
+        &app,
+        &portal.client,
+        "/p/acme/profile",
+        &csrf,
+        &[("name", "Jane"), ("company", ""), ("website", "https://jane.example/blog")],
+    )
+    .await;
+    assert!(status < 400, "{status}");
+    assert_eq!(apply(&app, "z@x.test", "http://z.example").await.0, 200);
+    assert_eq!(websites().await, 1);
+}
+
+#[tokio::test]
+async fn a_fake_jpeg_logo_is_refused_with_the_logo_error() {
+    let app = spawn_app().await;
+    let s = shop(&app, "Acme", "https://acme.test/").await;
+    let mut fake = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    fake.extend_from_slice(b"<html><script>alert(1)</script></html>");
+    let real: &[u8] = &[
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0,
+        0xFF, 0xC0, 0x00, 0x0B, 8, 0x00, 0x02, 0x00, 0x03, 1, 1, 0x11, 0, 0xFF, 0xDA, 0x00, 0x08,
+        1, 1, 0, 0, 0x3F, 0, 0xFF, 0xD9,
+    ];
+    for (body, expected) in [(fake, 422), (real.to_vec(), 200)] {
+        let res = app
+            .client
+            .put(app.url("/api/v1/vendor/logo"))
+            .bearer_auth(&s.key)
+            .header("content-type", "image/jpeg")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let err: serde_json::Value = res.json().await.unwrap_or_default();
+        assert_eq!(status, expected, "{err}");
+        if expected == 422 {
+            assert_eq!(err["error"]["field"], "logo");
+            assert_eq!(
+                err["error"]["message"],
+                "the logo must be a PNG, JPEG or SVG image"
+            );
+            assert_eq!(
+                app.count("SELECT COUNT(*) FROM vendors WHERE logo_version IS NOT NULL")
+                    .await,
+                0
+            );
+        }
+    }
+}
