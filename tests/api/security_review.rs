@@ -635,7 +635,10 @@ async fn public_apply_doors_answer_known_addresses_like_new_ones_and_email_them(
     for known in ["pending@x.test", "PENDING@x.test", "jane@partners.test"] {
         let (status, page) = apply(&app, known, "").await;
         assert_eq!(status, 200, "{known}");
-        assert_eq!(page, new_page, "{known}: the answer differs from a new address's");
+        assert_eq!(
+            page, new_page,
+            "{known}: the answer differs from a new address's"
+        );
     }
     // One new application; the known addresses got an email instead.
     assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 2);
@@ -651,7 +654,11 @@ async fn public_apply_doors_answer_known_addresses_like_new_ones_and_email_them(
             .await
         }
     };
-    assert!(told("jane@partners.test").await.contains("already a partner"));
+    assert!(
+        told("jane@partners.test")
+            .await
+            .contains("already a partner")
+    );
     let pending = told("pending@x.test").await;
     assert!(pending.contains("applied to"), "{pending}");
     assert!(pending.contains("/p/acme/login"), "{pending}");
@@ -681,7 +688,10 @@ async fn public_apply_doors_answer_known_addresses_like_new_ones_and_email_them(
             Some(serde_json::json!({"email": "pending@x.test", "name": "Pat"})),
         )
         .await;
-    assert_eq!((status, err["error"]["code"].as_str()), (409, Some("duplicate")));
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("duplicate"))
+    );
 }
 
 const BAD_WEBSITES: [&str; 6] = [
@@ -711,7 +721,11 @@ async fn websites_are_http_urls_with_a_host_at_every_door() {
                 Some(serde_json::json!({"email": "x@partners.test", "name": "X", "website": bad})),
             )
             .await;
-        assert_eq!((status, err["error"]["field"].as_str()), (422, Some("website")), "{bad}");
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (422, Some("website")),
+            "{bad}"
+        );
         let (status, err) = app
             .call(
                 &s.key,
@@ -720,7 +734,11 @@ async fn websites_are_http_urls_with_a_host_at_every_door() {
                 Some(serde_json::json!({"website": bad})),
             )
             .await;
-        assert_eq!((status, err["error"]["field"].as_str()), (422, Some("website")), "{bad}");
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (422, Some("website")),
+            "{bad}"
+        );
         let (status, err) = app
             .call(
                 &s.key,
@@ -729,7 +747,11 @@ async fn websites_are_http_urls_with_a_host_at_every_door() {
                 Some(serde_json::json!({"email": "y@x.test", "name": "Y", "website": bad})),
             )
             .await;
-        assert_eq!((status, err["error"]["field"].as_str()), (422, Some("website")), "{bad}");
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (422, Some("website")),
+            "{bad}"
+        );
         // Portal: the profile form and the public apply form.
         let (status, _) = post(
             &app,
@@ -754,7 +776,11 @@ async fn websites_are_http_urls_with_a_host_at_every_door() {
         &portal.client,
         "/p/acme/profile",
         &csrf,
-        &[("name", "Jane"), ("company", ""), ("website", "https://jane.example/blog")],
+        &[
+            ("name", "Jane"),
+            ("company", ""),
+            ("website", "https://jane.example/blog"),
+        ],
     )
     .await;
     assert!(status < 400, "{status}");
@@ -799,4 +825,70 @@ async fn a_fake_jpeg_logo_is_refused_with_the_logo_error() {
             );
         }
     }
+}
+
+/// Sends `head` and `body` on a raw connection, then stalls without closing it, and
+/// returns what the server answers (until it closes the connection).
+async fn stalled_request(app: &TestApp, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    stream.flush().await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read until the server closes the connection; the bound only keeps a broken server
+    // from hanging the test run (what arrived is then checked).
+    while let Ok(Ok(n)) =
+        tokio::time::timeout(std::time::Duration::from_secs(30), stream.read(&mut buf)).await
+    {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_gets_a_408_and_the_connection_is_closed() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.body_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let s = shop(&app, "Acme", "https://acme.test/").await;
+    let before = app.count("SELECT COUNT(*) FROM affiliates").await;
+    let body = br#"{"email": "slow@partners.test", "name": "Slow", "website": "https://slow"#;
+    // The API: half a JSON body of an announced 200 bytes.
+    let head = format!(
+        "POST /api/v1/affiliates HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 200\r\n\r\n",
+        app.addr, s.key
+    );
+    let answer = stalled_request(&app, &head, body).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    // A form route (the portal's sign-in form), half a body.
+    let head = format!(
+        "POST /p/acme/login HTTP/1.1\r\nHost: {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n",
+        app.addr
+    );
+    let answer = stalled_request(&app, &head, b"csrf_token=abc&email=jane").await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM affiliates").await, before);
+    // A whole body is not affected.
+    let (status, body) = app
+        .call(
+            &s.key,
+            reqwest::Method::POST,
+            "/api/v1/affiliates",
+            Some(serde_json::json!({"email": "quick@partners.test", "name": "Quick"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
 }

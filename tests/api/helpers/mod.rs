@@ -127,6 +127,8 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         trusted_proxy: false,
         log_format: LogFormat::Pretty,
         http_workers: Some(1),
+        body_timeout: std::time::Duration::from_secs(affilia::config::DEFAULT_BODY_TIMEOUT_SECS),
+        max_connections: affilia::config::DEFAULT_MAX_CONNECTIONS,
         ingest_lanes: None,
         stripe_connect_payouts: false,
         stripe_api_base: url::Url::parse("http://127.0.0.1:9").expect("static URL"),
