@@ -4,7 +4,8 @@
 //! the headers and half a body, then stalls, would hold a connection (and the handler
 //! waiting on the body) forever. The body stream is wrapped with a deadline; when it passes,
 //! the stream ends with an error, and whatever the extractor made of that is replaced by a
-//! 408 with the error envelope and `Connection: close`.
+//! 408 with the error envelope; actix closes the connection (`Connection: close`) since
+//! the body was not read to its end.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use actix_web::HttpMessage;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::web::{Bytes, Data};
 use futures_util::Stream;
