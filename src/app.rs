@@ -21,6 +21,7 @@ use crate::domain::payouts::stripe_connect::StripeConnect;
 use crate::domain::tenancy::mail::Sender;
 use crate::domain::tenancy::rate_limits::RateLimiter;
 use crate::error::AppError;
+use crate::http::middleware::body_timeout::body_timeout;
 use crate::http::middleware::nul_bytes::nul_bytes;
 use crate::http::middleware::viewers::viewers_read_only;
 use crate::http::middleware::{csrf::csrf, host_routing::route_by_host, htmx_errors::htmx_errors};
@@ -81,6 +82,8 @@ impl Application {
         let key = Key::derive_from(settings.secret_key.expose());
         let secure = settings.secure_cookies();
         let workers = settings.http_workers;
+        let max_connections = settings.max_connections;
+        let body_timeout_limit = settings.body_timeout;
         let state = web::Data::new(AppState {
             sender: Sender::from_settings(&settings),
             tracker: Tracker::start(
@@ -161,12 +164,18 @@ impl Application {
                         .wrap(sessions)
                         .wrap(from_fn(htmx_errors))
                         .wrap(from_fn(route_by_host))
+                        .wrap(from_fn(body_timeout))
                         .wrap(from_fn(security_headers))
                         .wrap(from_fn(request_id)),
                 )
                 // Outermost, when on, so they time everything, referral redirects included.
                 .wrap(Condition::new(metrics_on, from_fn(http::metrics::record)))
         })
+        // Slow clients: at most this many connections per worker, and a request head must
+        // arrive within the body timeout too (actix's own default is 5 s). Set before
+        // `listen`, which takes the configuration as it is.
+        .max_connections(max_connections)
+        .client_request_timeout(body_timeout_limit.min(std::time::Duration::from_secs(5)))
         .listen(listener)?
         .shutdown_timeout(30);
         if let Some(n) = workers {

@@ -16,6 +16,11 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+/// Default of `--body-timeout-secs`: a request body must arrive within 15 seconds.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 15;
+/// Default of `--max-connections` (per HTTP worker).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
 /// Flags shared by every subcommand. Each one can also be set by its environment variable
 /// or by the same key (without the `AFFILIA_` prefix, lower case) in the TOML file.
 #[derive(Debug, Clone, Default, clap::Args, Serialize)]
@@ -96,6 +101,18 @@ pub struct SettingsArgs {
     #[arg(long, env = "AFFILIA_HTTP_WORKERS", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_workers: Option<usize>,
+
+    /// Seconds a request body may take to arrive in full; a slower one is answered 408
+    /// and its connection closed [default: 15].
+    #[arg(long, env = "AFFILIA_BODY_TIMEOUT_SECS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_timeout_secs: Option<u64>,
+
+    /// Most connections each HTTP worker holds open at once; more wait to be accepted
+    /// [default: 1024].
+    #[arg(long, env = "AFFILIA_MAX_CONNECTIONS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
 
     /// Billing-event writer lanes on PostgreSQL: transactions that store and process
     /// events in parallel, each batching what waits for it [default: 6]. SQLite always has
@@ -225,6 +242,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// HTTP worker threads; `None` lets actix-web pick one per CPU.
     pub http_workers: Option<usize>,
+    /// How long a request body may take to arrive in full before a 408.
+    pub body_timeout: std::time::Duration,
+    /// Most connections one HTTP worker holds open at once.
+    pub max_connections: usize,
     /// Billing-event writer lanes on PostgreSQL (`None`: the default); SQLite has one.
     pub ingest_lanes: Option<usize>,
     /// Whether payouts may be sent as Stripe Connect transfers (off unless turned on).
@@ -261,6 +282,8 @@ struct Raw {
     trusted_proxy: Option<bool>,
     log_format: Option<LogFormat>,
     http_workers: Option<usize>,
+    body_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     ingest_lanes: Option<usize>,
     stripe_connect_payouts: Option<bool>,
     stripe_api_base: Option<String>,
@@ -358,6 +381,15 @@ impl Settings {
             trusted_proxy: raw.trusted_proxy.unwrap_or(false),
             log_format: raw.log_format.unwrap_or_default(),
             http_workers: raw.http_workers,
+            body_timeout: std::time::Duration::from_secs(
+                raw.body_timeout_secs
+                    .filter(|s| *s > 0)
+                    .unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
+            ),
+            max_connections: raw
+                .max_connections
+                .filter(|n| *n > 0)
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS),
             ingest_lanes: raw.ingest_lanes.filter(|n| *n > 0),
             stripe_connect_payouts: raw.stripe_connect_payouts.unwrap_or(false),
             stripe_api_base: match raw.stripe_api_base {

@@ -40,6 +40,9 @@ pub enum AppError {
     /// Authenticated but not allowed, or a failed CSRF check (403).
     #[error("{0}")]
     Forbidden(String),
+    /// The request body did not arrive in time (408); the connection is closed.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// No such object for this tenant; other tenants' objects are indistinguishable (404).
     #[error("not found")]
     NotFound,
@@ -135,6 +138,7 @@ impl AppError {
             Self::UnauthorizedCode { code, .. } => code,
             Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
+            Self::RequestTimeout(_) => "request_timeout",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Conflict { code, .. } => code,
             Self::AlreadyExists { .. } => "duplicate",
@@ -223,6 +227,7 @@ impl ResponseError for AppError {
             Self::Unauthorized(_) | Self::UnauthorizedCode { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } | Self::AlreadyExists { .. } => StatusCode::CONFLICT,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,

@@ -72,6 +72,31 @@ pub async fn claim<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// Like [`claim`], for due jobs of one kind only.
+pub async fn claim_kind<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    worker: &str,
+    kind: &str,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE jobs SET lease_until = $1, worker = $2, attempts = attempts + 1, updated_at = $3 \
+         WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND kind = $5 AND run_at <= $3 \
+                      AND lease_until < $3 ORDER BY run_at LIMIT $4) \
+         AND status = 'pending' AND run_at <= $3 AND lease_until < $3 \
+         RETURNING id, kind, payload, attempts, max_attempts",
+    )
+    .bind(lease_until)
+    .bind(worker)
+    .bind(now)
+    .bind(limit)
+    .bind(kind)
+    .fetch_all(ex)
+    .await
+}
+
 /// Marks a job this worker holds as done.
 pub async fn complete<'e, E: Executor<'e, Database = Any>>(
     ex: E,

@@ -35,6 +35,7 @@ pub mod rate_limits;
 pub mod referrals;
 pub mod reports;
 pub mod rollups;
+pub mod sign_ins;
 pub mod sql;
 pub mod throttle;
 pub mod users;

@@ -316,19 +316,23 @@ pub async fn delete_invited<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Voids every session of the account (they carry the old epoch); returns the new epoch.
-pub async fn bump_epoch<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// Voids every session of the account: moves its epoch on (sessions carry the old one) and
+/// revokes its server-side sign-ins; returns the new epoch.
+pub async fn bump_epoch(
+    conn: &mut super::Conn,
+    vendor_id: &str,
     id: &str,
 ) -> Result<i64, sqlx::Error> {
     let (epoch,): (i64,) = sqlx::query_as(
         "UPDATE vendor_users SET session_epoch = session_epoch + 1, updated_at = $1 \
-         WHERE id = $2 RETURNING session_epoch",
+         WHERE id = $2 AND vendor_id = $3 RETURNING session_epoch",
     )
     .bind(now_ms())
     .bind(id)
-    .fetch_one(ex)
+    .bind(vendor_id)
+    .fetch_one(&mut *conn)
     .await?;
+    super::sign_ins::revoke_all(&mut *conn, vendor_id, super::sign_ins::STAFF, id).await?;
     Ok(epoch)
 }
 

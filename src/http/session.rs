@@ -6,12 +6,15 @@
 use actix_session::Session;
 use subtle::ConstantTimeEq;
 
-use crate::db::now_ms;
+use crate::db::{Db, now_ms};
+use crate::domain::tenancy::sign_ins;
 
 const STAFF_USER: &str = "staff_user";
 const STAFF_VENDOR: &str = "staff_vendor";
 const STAFF_EXPIRES: &str = "staff_exp";
 const STAFF_EPOCH: &str = "staff_epoch";
+/// The token of the staff member's server-side sign-in (see `domain::tenancy::sign_ins`).
+const STAFF_SIGN_IN: &str = "staff_sid";
 const CSRF: &str = "csrf";
 
 /// How long a staff sign-in lasts, whatever the activity (12 hours).
@@ -31,21 +34,55 @@ pub fn staff_epoch(session: &Session) -> i64 {
     session.get(STAFF_EPOCH).ok().flatten().unwrap_or(0)
 }
 
-/// Signs a staff member in: a fresh session id (against fixation) and a fresh CSRF token.
-/// `epoch` is the account's current session epoch ("sign out everywhere" moves it on).
-pub fn sign_in_staff(
+/// The token of this session's server-side staff sign-in (empty when it has none).
+pub fn staff_sign_in(session: &Session) -> String {
+    session
+        .get::<String>(STAFF_SIGN_IN)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Signs a staff member in: a server-side sign-in row, a fresh session id (against
+/// fixation) and a fresh CSRF token. `epoch` is the account's current session epoch
+/// ("sign out everywhere" moves it on).
+pub async fn sign_in_staff(
+    db: &Db,
     session: &Session,
     user_id: &str,
     vendor_id: &str,
     epoch: i64,
 ) -> anyhow::Result<()> {
+    let token = sign_ins::start(db, vendor_id, sign_ins::STAFF, user_id, STAFF_SESSION_MS).await?;
+    // A browser signing in again ends its previous sign-in rather than leaving it live.
+    end_staff_sign_in(db, session).await;
     session.renew();
     session.remove(CSRF);
     session.insert(STAFF_USER, user_id)?;
     session.insert(STAFF_VENDOR, vendor_id)?;
     session.insert(STAFF_EPOCH, epoch)?;
+    session.insert(STAFF_SIGN_IN, token)?;
     session.insert(STAFF_EXPIRES, now_ms() + STAFF_SESSION_MS)?;
     Ok(())
+}
+
+/// Revokes this session's staff sign-in server-side, if it has one.
+async fn end_staff_sign_in(db: &Db, session: &Session) {
+    let token = staff_sign_in(session);
+    if let (Some((_, vendor)), false) = (staff(session), token.is_empty()) {
+        // A failure leaves the row to expire on its own; the cookie is purged anyway.
+        if let Err(e) = sign_ins::end(db, &vendor, &token).await {
+            tracing::warn!(error = %e, "could not revoke a staff sign-in");
+        }
+    }
+}
+
+/// Signs the staff member out of this browser: the sign-in is revoked server-side (a
+/// copy of the cookie stops working too) and the cookie is emptied. Other devices stay
+/// signed in.
+pub async fn sign_out_staff(db: &Db, session: &Session) {
+    end_staff_sign_in(db, session).await;
+    sign_out(session);
 }
 
 const STAFF_READ_ONLY: &str = "staff_ro";
@@ -76,29 +113,62 @@ fn affiliate_key(vendor_id: &str) -> String {
     format!("affiliate:{vendor_id}")
 }
 
-/// The affiliate signed in to this vendor's portal, if any (id, unexpired).
+/// The affiliate signed in to this vendor's portal, if any (id, unexpired). Whether the
+/// sign-in is still live server-side is [`affiliate_sign_in`] + `sign_ins::is_live`.
 pub fn affiliate(session: &Session, vendor_id: &str) -> Option<String> {
-    let (id, exp): (String, i64) = session.get(&affiliate_key(vendor_id)).ok()??;
-    (exp > now_ms()).then_some(id)
+    affiliate_sign_in(session, vendor_id).map(|(id, _)| id)
 }
 
-/// Signs an affiliate in to one vendor's portal (fresh session id and CSRF token).
-pub fn sign_in_affiliate(
+/// The affiliate signed in to this vendor's portal and the sign-in's token (unexpired).
+pub fn affiliate_sign_in(session: &Session, vendor_id: &str) -> Option<(String, String)> {
+    let (id, exp, token): (String, i64, String) = session.get(&affiliate_key(vendor_id)).ok()??;
+    (exp > now_ms()).then_some((id, token))
+}
+
+/// Signs an affiliate in to one vendor's portal (a server-side sign-in, a fresh session id
+/// and CSRF token).
+pub async fn sign_in_affiliate(
+    db: &Db,
     session: &Session,
     vendor_id: &str,
     affiliate_id: &str,
 ) -> anyhow::Result<()> {
+    let token = sign_ins::start(
+        db,
+        vendor_id,
+        sign_ins::AFFILIATE,
+        affiliate_id,
+        AFFILIATE_SESSION_MS,
+    )
+    .await?;
+    end_portal_sign_ins(db, session, vendor_id).await;
     session.renew();
     session.remove(CSRF);
     session.insert(
         affiliate_key(vendor_id),
-        (affiliate_id, now_ms() + AFFILIATE_SESSION_MS),
+        (affiliate_id, now_ms() + AFFILIATE_SESSION_MS, token),
     )?;
     Ok(())
 }
 
-/// Signs the affiliate (or applicant) out of one vendor's portal.
-pub fn sign_out_affiliate(session: &Session, vendor_id: &str) {
+/// Revokes this browser's affiliate and applicant sign-ins at one vendor server-side.
+async fn end_portal_sign_ins(db: &Db, session: &Session, vendor_id: &str) {
+    let tokens = [
+        affiliate_sign_in(session, vendor_id).map(|(_, t)| t),
+        applicant_sign_in(session, vendor_id).map(|(_, t)| t),
+    ];
+    for token in tokens.into_iter().flatten() {
+        // A failure leaves the row to expire on its own; the cookie is emptied anyway.
+        if let Err(e) = sign_ins::end(db, vendor_id, &token).await {
+            tracing::warn!(error = %e, "could not revoke a portal sign-in");
+        }
+    }
+}
+
+/// Signs the affiliate (or applicant) out of one vendor's portal in this browser: revoked
+/// server-side, so a copy of the cookie stops working too.
+pub async fn sign_out_affiliate(db: &Db, session: &Session, vendor_id: &str) {
+    end_portal_sign_ins(db, session, vendor_id).await;
     session.remove(&affiliate_key(vendor_id));
     session.remove(&applicant_key(vendor_id));
 }
@@ -110,20 +180,37 @@ fn applicant_key(vendor_id: &str) -> String {
     format!("applicant:{vendor_id}")
 }
 
-/// The email of the applicant signed in to this vendor's portal, if any (unexpired).
-pub fn applicant(session: &Session, vendor_id: &str) -> Option<String> {
-    let (email, exp): (String, i64) = session.get(&applicant_key(vendor_id)).ok()??;
-    (exp > now_ms()).then_some(email)
+/// The email of the applicant signed in to this vendor's portal and the sign-in's token,
+/// if any (unexpired).
+pub fn applicant_sign_in(session: &Session, vendor_id: &str) -> Option<(String, String)> {
+    let (email, exp, token): (String, i64, String) =
+        session.get(&applicant_key(vendor_id)).ok()??;
+    (exp > now_ms()).then_some((email, token))
 }
 
 /// Signs an applicant in to one vendor's portal, to see the status of their applications
-/// (fresh session id and CSRF token).
-pub fn sign_in_applicant(session: &Session, vendor_id: &str, email: &str) -> anyhow::Result<()> {
+/// (a server-side sign-in, a fresh session id and CSRF token).
+pub async fn sign_in_applicant(
+    db: &Db,
+    session: &Session,
+    vendor_id: &str,
+    email: &str,
+) -> anyhow::Result<()> {
+    let email = email.trim().to_lowercase();
+    let token = sign_ins::start(
+        db,
+        vendor_id,
+        sign_ins::APPLICANT,
+        &email,
+        APPLICANT_SESSION_MS,
+    )
+    .await?;
+    end_portal_sign_ins(db, session, vendor_id).await;
     session.renew();
     session.remove(CSRF);
     session.insert(
         applicant_key(vendor_id),
-        (email, now_ms() + APPLICANT_SESSION_MS),
+        (email, now_ms() + APPLICANT_SESSION_MS, token),
     )?;
     Ok(())
 }

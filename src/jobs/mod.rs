@@ -13,6 +13,7 @@
 
 pub mod mailer;
 pub mod send_email;
+pub mod sign_in_links;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -116,6 +117,8 @@ pub async fn settle(
 pub struct Worker {
     db: Db,
     mailer: Arc<Mailer>,
+    /// Sender and base URL of the emails jobs write (sign-in links).
+    sender: crate::domain::tenancy::mail::Sender,
     id: String,
     webhooks: Option<Arc<webhooks::Outbound>>,
 }
@@ -132,17 +135,16 @@ impl Worker {
             db,
             mailer: Arc::new(mailer),
             id: db::new_id("wrk"),
-            webhooks: outbound(false, sender),
+            webhooks: outbound(false, sender.clone()),
+            sender,
         }
     }
 
     /// Takes the installation's settings for webhook delivery (private addresses, the
     /// sender and links of the endpoint-disabled email).
     pub fn with_settings(mut self, settings: &crate::config::Settings) -> Self {
-        self.webhooks = outbound(
-            settings.allow_private_webhook_urls,
-            crate::domain::tenancy::mail::Sender::from_settings(settings),
-        );
+        self.sender = crate::domain::tenancy::mail::Sender::from_settings(settings);
+        self.webhooks = outbound(settings.allow_private_webhook_urls, self.sender.clone());
         self
     }
 
@@ -195,9 +197,38 @@ impl Worker {
         }
     }
 
+    /// Runs the due jobs of one kind only (draining one queue, e.g. the sign-in link
+    /// requests, without sending the emails they write). Returns how many ran.
+    pub async fn run_due_kind(&self, kind: &str, now: i64) -> anyhow::Result<usize> {
+        let mut ran = 0;
+        loop {
+            let mut conn = self.db.begin().await?;
+            let batch = db::jobs::claim_kind(
+                &mut *conn,
+                &self.id,
+                kind,
+                now,
+                lease_until(now, LEASE_MS),
+                BATCH,
+            )
+            .await?;
+            conn.commit().await?;
+            if batch.is_empty() {
+                return Ok(ran);
+            }
+            for job in &batch {
+                self.run_one(job, now).await;
+                ran += 1;
+            }
+        }
+    }
+
     async fn run_one(&self, job: &ClaimedJob, now: i64) {
         let result = match job.kind.as_str() {
             send_email::KIND => send_email::run(&self.db, &self.mailer, &self.id, job, now).await,
+            sign_in_links::KIND => {
+                sign_in_links::run(&self.db, &self.sender, &self.id, job, now).await
+            }
             other => {
                 self.settle_alone(
                     job,

@@ -452,7 +452,8 @@ async fn the_public_form_works_on_the_portal_and_the_custom_domain() {
         .unwrap();
     assert_eq!(source, "portal");
 
-    // The same person again: a readable refusal.
+    // The same person again: the same answer as anyone (no enumeration), one application,
+    // and an email telling them they already applied.
     let res = app
         .post_form(
             "/p/acme/apply",
@@ -460,12 +461,13 @@ async fn the_public_form_works_on_the_portal_and_the_custom_domain() {
             &apply_fields("JANE@x.test", &[]),
         )
         .await;
-    assert_eq!(res.status(), 409);
-    assert!(
-        res.text()
-            .await
-            .unwrap()
-            .contains("already pending or approved")
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("was received"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM email_outbox WHERE kind = 'already_applied'")
+            .await,
+        1
     );
 
     // Invalid input is shown back with the field marked, and nothing is stored.

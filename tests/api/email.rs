@@ -13,8 +13,11 @@ async fn app_with_smtp(sink: &SmtpSink) -> TestApp {
 
 /// Asks for a magic link for `email` from a fresh client.
 async fn request_link(app: &TestApp, email: &str) -> reqwest::Response {
-    app.post_form_as(&new_client(), "/login/link", "/login", &[("email", email)])
-        .await
+    let res = app
+        .post_form_as(&new_client(), "/login/link", "/login", &[("email", email)])
+        .await;
+    app.deliver_link_requests().await;
+    res
 }
 
 /// A sign-in link opened in a fresh browser and its button pressed.

@@ -44,6 +44,7 @@ mod programs;
 mod rate_limits;
 mod referrals;
 mod rollups;
+mod security_review;
 mod stripe_versions;
 mod sweep;
 mod team;

@@ -178,6 +178,7 @@ async fn a_scrape_shows_requests_clicks_events_and_emails_by_route_pattern() {
         )
         .await;
     assert_eq!(res.status(), 200);
+    app.deliver_link_requests().await;
     let text = scrape(&app).await;
     let send_email = [("kind", "send_email")];
     assert_eq!(

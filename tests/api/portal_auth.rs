@@ -13,6 +13,7 @@ use crate::helpers::{TestApp, csrf_from, new_client, spawn_app};
 
 /// The newest email of `kind` to `to`, as text.
 async fn last_email(app: &TestApp, kind: &str, to: &str) -> Option<String> {
+    app.deliver_link_requests().await;
     sqlx::query_as::<_, (String,)>(
         "SELECT body_text FROM email_outbox WHERE kind = $1 AND to_email = $2 \
          ORDER BY created_at DESC, id DESC LIMIT 1",
@@ -26,6 +27,7 @@ async fn last_email(app: &TestApp, kind: &str, to: &str) -> Option<String> {
 }
 
 async fn emails_of(app: &TestApp, to: &str) -> i64 {
+    app.deliver_link_requests().await;
     app.count(&format!(
         "SELECT COUNT(*) FROM email_outbox WHERE to_email = '{to}'"
     ))
@@ -227,6 +229,7 @@ async fn links_expire_are_capped_per_address_and_belong_to_one_vendor() {
         assert_eq!(status, 200);
         assert!(page.contains("Check your email"));
     }
+    app.deliver_link_requests().await;
     assert_eq!(
         app.count("SELECT COUNT(*) FROM email_outbox WHERE kind = 'portal_sign_in'")
             .await,

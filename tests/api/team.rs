@@ -45,6 +45,7 @@ async fn post(
 
 /// The first link to this app in the newest email to `to` in the sink.
 async fn link_to(app: &TestApp, sink: &SmtpSink, to: &str, n: usize) -> String {
+    app.deliver_link_requests().await;
     app.run_jobs().await;
     let messages = sink.wait_for(n, 5).await;
     let m = messages
@@ -1225,6 +1226,7 @@ async fn emailed_links_are_capped_per_address_and_kind() {
             assert_eq!(res.status(), 200, "{kind}");
         }
     }
+    app.deliver_link_requests().await;
     assert_eq!(
         app.count("SELECT COUNT(*) FROM email_outbox").await,
         10,

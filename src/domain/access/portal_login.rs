@@ -52,6 +52,36 @@ pub enum Grant {
 /// well-formed one gets `Ok(())`.
 pub async fn request_link(
     db: &Db,
+    vendor: &db::vendors::VendorRow,
+    email: &str,
+    portal_root: &str,
+) -> AppResult<()> {
+    let email = Email::parse("email", email)?;
+    // The same work for every well-formed address: one job. The worker looks the address
+    // up and decides whether to send ([`send_link`]), so neither the answer nor its timing
+    // says whether the address is an affiliate's or an applicant's.
+    let payload = serde_json::json!({
+        "for": "portal",
+        "vendor_id": vendor.id,
+        "email": email.as_str(),
+        "portal_root": portal_root,
+    });
+    db::jobs::enqueue(
+        db.pool(),
+        Some(&vendor.id),
+        mail::SIGN_IN_LINK_JOB,
+        &payload.to_string(),
+        3,
+        db::now_ms(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The worker's half of [`request_link`]: emails the link when the address is an
+/// affiliate who may sign in or an applicant (within the per-address cap), else nothing.
+pub async fn send_link(
+    db: &Db,
     sender: &Sender,
     vendor: &db::vendors::VendorRow,
     email: &str,

@@ -88,7 +88,7 @@ pub async fn submit(
         text::NAME_MAX,
     )?;
     let company = text::optional("company", input.company.as_deref(), 200)?;
-    let website = text::optional("website", input.website.as_deref(), 500)?;
+    let website = text::website("website", input.website.as_deref(), 500)?;
     let reason = long_text("reason", input.reason.as_deref())?;
     let program = affiliates::program_for(db, &vendor.id, input.program_id.as_deref()).await?;
     if !status::program_is_open(&program.status) {
@@ -159,6 +159,107 @@ pub async fn submit(
     tx.commit().await?;
     Ok(Submitted { application })
 }
+
+/// What a public door (the portal's apply form, a publishable key) answers: the same for
+/// a new address and for one that is already a partner or already applied.
+#[derive(Debug, Clone)]
+pub struct PublicAnswer {
+    /// The new application's id; for a known address a fresh id that names nothing (the
+    /// answer must not differ, and a public caller cannot look applications up).
+    pub id: String,
+    /// `approved` when the program auto-approves, else `pending`, as a new address gets.
+    pub status: String,
+}
+
+/// Submits an application from a public door. An address that is already a partner of the
+/// program or already has an open application gets the answer a new one gets, and an email
+/// saying so with a link to sign in instead (so the form cannot tell anyone which
+/// addresses are known). Invalid input is still refused with its 422.
+pub async fn submit_public(
+    db: &Db,
+    sender: &Sender,
+    vendor: &VendorRow,
+    input: &ApplicationInput,
+    source: Source,
+) -> AppResult<PublicAnswer> {
+    match submit(db, sender, vendor, input, source).await {
+        Ok(done) => Ok(PublicAnswer {
+            id: done.application.id,
+            status: done.application.status,
+        }),
+        Err(AppError::Conflict {
+            code: "duplicate", ..
+        }) => {
+            let email = Email::parse("email", input.email.as_deref().unwrap_or_default())?;
+            let program =
+                affiliates::program_for(db, &vendor.id, input.program_id.as_deref()).await?;
+            tell_known_applicant(db, sender, vendor, &program, email.as_str()).await?;
+            let status = if program.auto_approve == 1 {
+                ApplicationStatus::Approved
+            } else {
+                ApplicationStatus::Pending
+            };
+            Ok(PublicAnswer {
+                id: db::new_id("app"),
+                status: status.as_str().to_owned(),
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Emails a known address that applied again: "you are already a partner" or "you already
+/// applied", with the portal's sign-in page.
+async fn tell_known_applicant(
+    db: &Db,
+    sender: &Sender,
+    vendor: &VendorRow,
+    program: &db::programs::ProgramRow,
+    email: &str,
+) -> AppResult<()> {
+    let partner = match db::affiliates::by_email(db.pool(), &vendor.id, email).await? {
+        Some(a) => db::affiliates::enrollments(db.pool(), &vendor.id, &a.id)
+            .await?
+            .iter()
+            .any(|e| e.program_id == program.id),
+        None => false,
+    };
+    let mut tx = db.begin().await?;
+    let root =
+        crate::domain::tenancy::vendors::portal_url(&mut tx, &sender.base_url, vendor).await?;
+    let message = AlreadyAppliedEmail {
+        portal_name: vendor.display_name().to_owned(),
+        program: program.name.clone(),
+        partner,
+        url: format!("{root}login"),
+    };
+    mail::enqueue(
+        &mut tx,
+        sender,
+        vendor,
+        Recipient { email, name: None },
+        &message,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The `already_applied` email (copy in `templates/emails/already_applied.*`).
+#[derive(Debug, Clone)]
+struct AlreadyAppliedEmail {
+    portal_name: String,
+    program: String,
+    /// Already a partner of the program (else: an application is open).
+    partner: bool,
+    url: String,
+}
+mail::email_kind!(
+    AlreadyAppliedEmail,
+    "already_applied",
+    "emails/already_applied.txt",
+    "emails/already_applied.html"
+);
 
 fn long_text(field: &str, raw: Option<&str>) -> AppResult<Option<String>> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {

@@ -1,8 +1,10 @@
 //! Vendor logos: what an upload must be before it is stored and served.
 //!
 //! The logo is served from the vendor's own portal domain and shown in emails, so it must
-//! never carry active content. PNG and JPEG are recognised by their magic bytes (the
-//! client's content type is not trusted, but a mismatch is refused). SVG is parsed and
+//! never carry active content. PNG is recognised by its signature and `IHDR` chunk, JPEG by
+//! decoding its header (start of image, then segments up to a valid start-of-frame with
+//! non-zero dimensions), never by three magic bytes (the client's content type is not
+//! trusted, but a mismatch is refused). SVG is parsed and
 //! rebuilt from a whitelist of drawing elements and presentation attributes: scripts,
 //! `foreignObject`, styles sheets, event handlers, external references, DOCTYPEs, entities
 //! and processing instructions never reach the stored document.
@@ -99,9 +101,56 @@ fn is_png(b: &[u8]) -> bool {
     b.len() > 24 && b.starts_with(b"\x89PNG\r\n\x1a\n") && &b[12..16] == b"IHDR"
 }
 
-/// JPEG start-of-image marker followed by another marker.
+/// A JPEG whose header decodes: start of image, then well-formed segments up to a
+/// start-of-frame naming its precision, non-zero dimensions and 1 to 4 components.
 fn is_jpeg(b: &[u8]) -> bool {
-    b.len() > 4 && b.starts_with(&[0xFF, 0xD8, 0xFF])
+    jpeg_dimensions(b).is_some()
+}
+
+/// Width and height from a JPEG's start-of-frame segment, walking the segments before it.
+/// `None` when the header does not decode (a file that only starts like a JPEG).
+pub fn jpeg_dimensions(b: &[u8]) -> Option<(u16, u16)> {
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut i = 2;
+    loop {
+        if *b.get(i)? != 0xFF {
+            return None;
+        }
+        // Any number of 0xFF fill bytes may precede a marker.
+        while *b.get(i)? == 0xFF {
+            i += 1;
+        }
+        let marker = *b.get(i)?;
+        i += 1;
+        match marker {
+            // Standalone markers carry no length.
+            0x01 | 0xD0..=0xD7 => continue,
+            // End of image or start of scan before any frame header: not a picture.
+            0x00 | 0xD8 | 0xD9 | 0xDA => return None,
+            _ => {}
+        }
+        let len = usize::from(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
+        if len < 2 || i + len > b.len() {
+            return None;
+        }
+        // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
+        if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+            let seg = &b[i + 2..i + len];
+            let (&precision, rest) = seg.split_first()?;
+            let height = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]);
+            let width = u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]);
+            let components = usize::from(*rest.get(4)?);
+            let sound = matches!(precision, 8 | 12 | 16)
+                && width > 0
+                && height > 0
+                && (1..=4).contains(&components)
+                && len == 8 + 3 * components;
+            return sound.then_some((width, height));
+        }
+        i += len;
+    }
 }
 
 /// Elements kept; anything else is dropped together with everything inside it.
@@ -455,6 +504,15 @@ fn safe_style(style: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The header of a 3×2 baseline JPEG: SOI, APP0 (JFIF), SOF0, then SOS and EOI.
+    pub const TINY_JPEG: &[u8] = &[
+        0xFF, 0xD8, // SOI
+        0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, // APP0
+        0xFF, 0xC0, 0x00, 0x0B, 8, 0x00, 0x02, 0x00, 0x03, 1, 1, 0x11, 0, // SOF0 3x2, 1 comp
+        0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 0x3F, 0, // SOS
+        0xFF, 0xD9, // EOI
+    ];
+
     /// A 1×1 transparent PNG.
     pub const TINY_PNG: &[u8] = &[
         0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
@@ -484,13 +542,38 @@ mod tests {
                 .content_type,
             PNG
         );
-        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F'];
         assert_eq!(
-            validate(Some("image/jpeg"), &jpeg)
+            validate(Some("image/jpeg"), TINY_JPEG)
                 .expect("jpeg")
                 .content_type,
             JPEG
         );
+        assert_eq!(jpeg_dimensions(TINY_JPEG), Some((3, 2)));
+    }
+
+    #[test]
+    fn a_jpeg_is_its_decoded_header_not_its_first_bytes() {
+        let magic_only = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F'];
+        let mut html = vec![0xFF, 0xD8, 0xFF];
+        html.extend_from_slice(b"<html><script>alert(1)</script></html>");
+        let mut zero_width = TINY_JPEG.to_vec();
+        zero_width[28] = 0; // width, low byte
+        let mut bad_length = TINY_JPEG.to_vec();
+        bad_length[23] = 0x0C; // SOF length that disagrees with its component count
+        let scan_first = [0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0xFF, 0xD9];
+        for fake in [
+            &magic_only[..],
+            &html,
+            &zero_width,
+            &bad_length,
+            &scan_first,
+            &TINY_JPEG[..20],
+        ] {
+            assert_eq!(jpeg_dimensions(fake), None, "{fake:?}");
+            let (field, message) = field_of(validate(Some("image/jpeg"), fake).unwrap_err());
+            assert_eq!(field, "logo");
+            assert_eq!(message, NOT_AN_IMAGE);
+        }
     }
 
     #[test]

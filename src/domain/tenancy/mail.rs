@@ -189,6 +189,10 @@ pub struct Recipient<'a> {
     pub name: Option<&'a str>,
 }
 
+/// Job kind of a requested sign-in link (staff or portal magic link): the request only
+/// enqueues it; the worker decides whether an email goes out.
+pub const SIGN_IN_LINK_JOB: &str = "sign_in_link";
+
 /// Renders and stores an email with its delivery job, in the caller's transaction.
 /// Returns the email id.
 pub async fn enqueue<M: Message>(

@@ -8,6 +8,7 @@ pub mod logo;
 pub mod mail;
 pub mod password;
 pub mod rate_limits;
+pub mod sign_ins;
 pub mod staff;
 pub mod team;
 pub mod vendors;

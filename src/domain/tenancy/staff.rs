@@ -59,7 +59,7 @@ pub async fn reset_password(db: &Db, email: &str, new_password: &str) -> AppResu
     let mut tx = db.begin().await?;
     db::users::set_password(&mut *tx, &user.id, &hash).await?;
     // A reset from the command line ends the account's sessions, like one by email.
-    db::users::bump_epoch(&mut *tx, &user.id).await?;
+    db::users::bump_epoch(&mut tx, &user.vendor_id, &user.id).await?;
     tx.commit().await?;
     Ok(user)
 }
@@ -113,7 +113,30 @@ pub(crate) async fn emailed_link_recipient(
 
 /// Emails a single-use sign-in link if `email` belongs to a staff account. The caller
 /// answers the same "check your email" whatever happens, so the form reveals no accounts.
-pub async fn request_magic_link(
+pub async fn request_magic_link(db: &Db, email: &str, next: Option<&str>) -> AppResult<()> {
+    // The same work for every address: one job, whatever the address. The worker looks
+    // the address up and decides whether to send ([`send_magic_link`]), so neither the
+    // answer nor its timing says whether the address has an account.
+    let payload = serde_json::json!({
+        "for": "staff",
+        "email": email.trim(),
+        "next": next,
+    });
+    db::jobs::enqueue(
+        db.pool(),
+        None,
+        mail::SIGN_IN_LINK_JOB,
+        &payload.to_string(),
+        3,
+        db::now_ms(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The worker's half of [`request_magic_link`]: emails a single-use sign-in link if
+/// `email` belongs to an active staff account (within the per-address cap), else nothing.
+pub async fn send_magic_link(
     db: &Db,
     sender: &Sender,
     email: &str,

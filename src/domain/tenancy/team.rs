@@ -395,7 +395,7 @@ pub async fn change_password(
     let hash = password::hash(new_password.to_owned()).await?;
     let mut tx = db.begin().await?;
     db::users::set_password(&mut *tx, &user.id, &hash).await?;
-    let epoch = db::users::bump_epoch(&mut *tx, &user.id).await?;
+    let epoch = db::users::bump_epoch(&mut tx, &user.vendor_id, &user.id).await?;
     db::login_tokens::void_for(&mut *tx, RESET, &user.id).await?;
     audit::record(
         &mut *tx,
@@ -413,7 +413,7 @@ pub async fn change_password(
 /// Ends every session of this person on every instance, this one included.
 pub async fn sign_out_everywhere(db: &Db, user: &UserRow) -> AppResult<()> {
     let mut tx = db.begin().await?;
-    db::users::bump_epoch(&mut *tx, &user.id).await?;
+    db::users::bump_epoch(&mut tx, &user.vendor_id, &user.id).await?;
     audit::record(
         &mut *tx,
         &user.vendor_id,
@@ -498,7 +498,7 @@ pub async fn reset_with_token(db: &Db, token: &str, new_password: &str) -> AppRe
         .filter(UserRow::is_active)
         .ok_or_else(gone)?;
     db::users::set_password(&mut *tx, &user.id, &hash).await?;
-    db::users::bump_epoch(&mut *tx, &user.id).await?;
+    db::users::bump_epoch(&mut tx, &user.vendor_id, &user.id).await?;
     db::login_tokens::void_for(&mut *tx, RESET, &user.id).await?;
     audit::record(
         &mut *tx,

@@ -64,6 +64,31 @@ pub fn http_url(field: &str, raw: &str) -> Result<url::Url, AppError> {
     Ok(url)
 }
 
+/// An optional website (of an affiliate or an applicant): empty means `None`; anything else
+/// must be an absolute `http(s)://` URL with a host, at most `max` characters. One rule for
+/// every door (API, portal, apply form, dashboard): `javascript:`, `data:`, `ftp:` and the
+/// like would become live links on the pages that show the website.
+pub fn website(field: &str, raw: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
+    let Some(s) = optional(field, raw, max)? else {
+        return Ok(None);
+    };
+    let lower = s.to_ascii_lowercase();
+    let url = url::Url::parse(&s).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host_str().is_some_and(|h| !h.is_empty())
+            && (lower.starts_with("http://") || lower.starts_with("https://"))
+    });
+    match url {
+        Some(_) => Ok(Some(s)),
+        None => Err(AppError::invalid(
+            field,
+            format!(
+                "{field} must be a web address starting with https:// or http://, like https://example.com"
+            ),
+        )),
+    }
+}
+
 fn single_line(field: &str, s: &str, max: usize) -> Result<String, AppError> {
     if s.chars().count() > max {
         return Err(AppError::invalid(

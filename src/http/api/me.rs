@@ -2,8 +2,9 @@
 //!
 //! Authenticated by an affiliate credential — a signed access or embed token (`afft_`) or
 //! a personal token created in the portal (`afpt_`), never a vendor API key. No route
-//! takes an affiliate id, and the queries refuse unknown parameters (so `?affiliate_id=`
-//! is a 400, not silently ignored): the affiliate is always the credential's.
+//! takes an affiliate id: `?affiliate_id=` is a 400 on every `/me` route, checked once in
+//! [`MeAuth`] (not silently ignored), and the queries refuse unknown parameters too. The
+//! affiliate is always the credential's.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,6 +45,7 @@ impl FromRequest for MeAuth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let bearer = bearer_token(req);
+        let names_affiliate = names_affiliate(req.query_string());
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("state missing")))?;
@@ -57,12 +59,28 @@ impl FromRequest for MeAuth {
             }
             let affiliate =
                 credentials::affiliate(&state.db, &state.affiliate_tokens, &token).await?;
+            if names_affiliate {
+                return Err(AppError::BadRequestField {
+                    field: "affiliate_id".into(),
+                    message: "affiliate_id is not accepted here: /me is always the affiliate \
+                              of the credential"
+                        .into(),
+                });
+            }
             Ok(MeAuth {
                 vendor_id: affiliate.vendor_id,
                 affiliate_id: affiliate.id,
             })
         })
     }
+}
+
+/// Whether a query string names an affiliate (`affiliate_id`, in any case): the one rule
+/// every `/me` route shares, so a caller who thinks it can pick the affiliate learns
+/// otherwise instead of silently getting the credential's.
+fn names_affiliate(query: &str) -> bool {
+    form_urlencoded::parse(query.as_bytes())
+        .any(|(name, _)| name.trim().eq_ignore_ascii_case("affiliate_id"))
 }
 
 /// `GET /api/v1/me`: the affiliate's profile and enrollments.

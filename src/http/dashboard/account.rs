@@ -123,7 +123,14 @@ pub async fn change_password(
     .await
     {
         Ok(epoch) => {
-            session::sign_in_staff(&staff.session, &staff.user.id, &staff.vendor.id, epoch)?;
+            session::sign_in_staff(
+                &state.db,
+                &staff.session,
+                &staff.user.id,
+                &staff.vendor.id,
+                epoch,
+            )
+            .await?;
             Ok(see_other("/dashboard/account?done=password"))
         }
         Err(e @ AppError::Invalid { .. }) => render(
@@ -245,7 +252,14 @@ pub async fn reset_submit(
             let fresh = db::users::by_id(state.db.pool(), &user.vendor_id, &user.id)
                 .await?
                 .ok_or(HtmlError::SignIn)?;
-            session::sign_in_staff(&session, &fresh.id, &fresh.vendor_id, fresh.session_epoch)?;
+            session::sign_in_staff(
+                &state.db,
+                &session,
+                &fresh.id,
+                &fresh.vendor_id,
+                fresh.session_epoch,
+            )
+            .await?;
             Ok(see_other("/dashboard"))
         }
         Err(e @ AppError::Invalid { .. }) => {
@@ -350,7 +364,14 @@ pub async fn join(
 ) -> Result<HttpResponse, HtmlError> {
     match team::accept(&state.db, &token, &form.name, &form.password).await {
         Ok(user) => {
-            session::sign_in_staff(&session, &user.id, &user.vendor_id, user.session_epoch)?;
+            session::sign_in_staff(
+                &state.db,
+                &session,
+                &user.id,
+                &user.vendor_id,
+                user.session_epoch,
+            )
+            .await?;
             tracing::info!(user_id = %user.id, "staff joined from an invitation");
             Ok(see_other("/dashboard"))
         }

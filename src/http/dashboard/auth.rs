@@ -78,7 +78,14 @@ pub async fn submit(
     let client = client::client_ip(&req, state.settings.trusted_proxy);
     match staff::sign_in(&state.db, &form.email, &form.password, &client).await {
         Ok(user) => {
-            session::sign_in_staff(&session, &user.id, &user.vendor_id, user.session_epoch)?;
+            session::sign_in_staff(
+                &state.db,
+                &session,
+                &user.id,
+                &user.vendor_id,
+                user.session_epoch,
+            )
+            .await?;
             tracing::info!(user_id = %user.id, "staff signed in");
             Ok(see_other(&landing(&form.next)))
         }
@@ -95,9 +102,10 @@ pub async fn submit(
     }
 }
 
-/// `POST /logout`.
-pub async fn logout(session: Session) -> HttpResponse {
-    session::sign_out(&session);
+/// `POST /logout`: this browser's sign-in is revoked server-side (a copy of its cookie
+/// stops working); the person's other devices stay signed in.
+pub async fn logout(state: web::Data<AppState>, session: Session) -> HttpResponse {
+    session::sign_out_staff(&state.db, &session).await;
     see_other("/login")
 }
 
@@ -134,7 +142,7 @@ pub async fn request_link(
     form: crate::http::extract::Form<LinkForm>,
 ) -> Result<HttpResponse, HtmlError> {
     let next = Some(form.next.as_str()).filter(|n| !n.is_empty());
-    staff::request_magic_link(&state.db, &state.sender, &form.email, next).await?;
+    staff::request_magic_link(&state.db, &form.email, next).await?;
     render(
         StatusCode::OK,
         &CheckEmailPage {
@@ -181,7 +189,14 @@ pub async fn use_link(
 ) -> Result<HttpResponse, HtmlError> {
     match staff::consume_magic_link(&state.db, &token).await {
         Ok(user) => {
-            session::sign_in_staff(&session, &user.id, &user.vendor_id, user.session_epoch)?;
+            session::sign_in_staff(
+                &state.db,
+                &session,
+                &user.id,
+                &user.vendor_id,
+                user.session_epoch,
+            )
+            .await?;
             tracing::info!(user_id = %user.id, "staff signed in by magic link");
             Ok(see_other(&landing(&query.next)))
         }

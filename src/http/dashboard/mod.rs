@@ -33,6 +33,7 @@ use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 
 use crate::db::{self, users::UserRow, vendors::VendorRow};
+use crate::domain::tenancy::sign_ins;
 use crate::http::pages::{HtmlError, see_other};
 use crate::http::route_table::{Access, RouteTable};
 use crate::http::{AppState, session};
@@ -221,6 +222,13 @@ impl FromRequest for Staff {
             // "Sign out everywhere" or a new password moved the epoch on: this session is
             // void on every instance, since the epoch is read from the database.
             if !user.is_active() || session::staff_epoch(&session) < user.session_epoch {
+                session::sign_out(&session);
+                return Err(sign_in);
+            }
+            // Signed out of this browser (or everywhere) server-side: a copy of the cookie
+            // made before is refused too.
+            let token = session::staff_sign_in(&session);
+            if !sign_ins::is_live(&state.db, &vendor_id, sign_ins::STAFF, &user_id, &token).await? {
                 session::sign_out(&session);
                 return Err(sign_in);
             }

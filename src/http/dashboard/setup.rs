@@ -69,11 +69,13 @@ pub async fn submit(
     match onboarding::create(&state.db, input, Origin::FirstRunSetup).await {
         Ok(created) => {
             session::sign_in_staff(
+                &state.db,
                 &session,
                 &created.owner.id,
                 &created.vendor.id,
                 created.owner.session_epoch,
-            )?;
+            )
+            .await?;
             Ok(see_other("/dashboard"))
         }
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => render(

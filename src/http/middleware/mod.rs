@@ -2,6 +2,7 @@
 //! characters refused in addresses, HTMX-friendly error rendering, and the API's credential
 //! resolution and rate limits.
 
+pub mod body_timeout;
 pub mod csrf;
 pub mod host_routing;
 pub mod htmx_errors;

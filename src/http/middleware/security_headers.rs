@@ -2,6 +2,15 @@
 //! own value: the embed routes set a `Content-Security-Policy` whose `frame-ancestors`
 //! lists the vendor's allowed origins (see [`embed_csp`]), and get no `X-Frame-Options`,
 //! which cannot express a list and would block every framing.
+//!
+//! Caching: every answer is `Cache-Control: no-store` unless its handler chose otherwise
+//! (static assets, the logo and the brand stylesheet are versioned and public), so pages
+//! and API answers showing secrets or payout details (new tokens and keys, payout
+//! settings, link pages) are never kept by a browser or a shared cache.
+//!
+//! Transport: when the base URL is https, `Strict-Transport-Security` tells browsers to
+//! use https only for this host for a year (without `includeSubDomains`: the vendors'
+//! portal domains are theirs, not ours to pin).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -43,14 +52,30 @@ const FIXED: &[(&str, &str)] = &[
     ),
 ];
 
+/// `Strict-Transport-Security` of an https installation: one year.
+pub const HSTS: &str = "max-age=31536000";
+
 /// The middleware function (`middleware::from_fn(security_headers)`).
 pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let embed = req.path().starts_with(EMBED_PREFIX);
+    let https = req
+        .app_data::<actix_web::web::Data<crate::http::AppState>>()
+        .is_some_and(|s| s.settings.secure_cookies());
     let mut res = next.call(req).await?;
-    apply(res.headers_mut(), embed);
+    let headers = res.headers_mut();
+    apply(headers, embed);
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     Ok(res)
 }
 

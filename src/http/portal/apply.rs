@@ -194,7 +194,8 @@ pub async fn submit(
             reason: Some(f.reason.clone()),
             program_id: Some(program.id.clone()),
         };
-        applications::submit(
+        // A known address gets the same page as a new one, and an email instead.
+        applications::submit_public(
             &state.db,
             &state.sender,
             &portal.vendor,
@@ -206,7 +207,7 @@ pub async fn submit(
     match result {
         Ok(done) => render(
             StatusCode::OK,
-            &thanks(ApplicationStatus::Approved.is(&done.application.status)),
+            &thanks(ApplicationStatus::Approved.is(&done.status)),
         ),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => render(
             e.status_code(),

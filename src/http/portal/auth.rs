@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::domain::access::portal_login::{self, Grant};
 use crate::domain::partners::programs;
+use crate::domain::tenancy::sign_ins;
 use crate::domain::values::status::AffiliateStatus;
 use crate::error::AppError;
 use crate::http::pages::{Chrome, HtmlError, day, render, see_other};
@@ -73,9 +74,7 @@ pub async fn request(
 ) -> Result<HttpResponse, HtmlError> {
     let root = portal.absolute_url(&state.sender.base_url, "/");
     let mut page = LoginPage::new(&portal, &session);
-    match portal_login::request_link(&state.db, &state.sender, &portal.vendor, &form.email, &root)
-        .await
-    {
+    match portal_login::request_link(&state.db, &portal.vendor, &form.email, &root).await {
         Ok(()) => {
             page.sent = true;
             page.email = form.email.trim().to_owned();
@@ -180,11 +179,11 @@ pub async fn accept(
     let page = LinkPage::new(&portal, &session, String::new());
     match portal_login::redeem(&state.db, &portal.vendor.id, &token.1).await {
         Ok(Grant::Affiliate(a)) => {
-            session::sign_in_affiliate(&session, &portal.vendor.id, &a.id)?;
+            session::sign_in_affiliate(&state.db, &session, &portal.vendor.id, &a.id).await?;
             Ok(see_other(&portal.url("/")))
         }
         Ok(Grant::Applicant { email }) => {
-            session::sign_in_applicant(&session, &portal.vendor.id, &email)?;
+            session::sign_in_applicant(&state.db, &session, &portal.vendor.id, &email).await?;
             Ok(see_other(&portal.url("/application")))
         }
         Err(AppError::Conflict { .. } | AppError::NotFound) => page.gone(None),
@@ -212,7 +211,7 @@ pub async fn portal_link(
     .await
     {
         Ok(a) => {
-            session::sign_in_affiliate(&session, &portal.vendor.id, &a.id)?;
+            session::sign_in_affiliate(&state.db, &session, &portal.vendor.id, &a.id).await?;
             Ok(see_other(&portal.url("/")))
         }
         Err(AppError::Conflict { message, .. }) => page.gone(Some(format!(
@@ -224,10 +223,29 @@ pub async fn portal_link(
     }
 }
 
-/// `POST /logout`.
-pub async fn logout(portal: Portal, session: Session) -> HttpResponse {
-    session::sign_out_affiliate(&session, &portal.vendor.id);
+/// `POST /logout`: this browser's portal sign-in is revoked server-side (a copy of its
+/// cookie stops working); the affiliate's other devices stay signed in.
+pub async fn logout(portal: Portal, state: web::Data<AppState>, session: Session) -> HttpResponse {
+    session::sign_out_affiliate(&state.db, &session, &portal.vendor.id).await;
     see_other(&portal.url("/login"))
+}
+
+/// `POST /logout-everywhere`: ends every portal sign-in of this affiliate, on every
+/// device, this one included.
+pub async fn logout_everywhere(
+    signed_in: crate::http::portal::SignedIn,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HtmlError> {
+    let vendor_id = signed_in.vendor_id().to_owned();
+    sign_ins::end_all(
+        &state.db,
+        &vendor_id,
+        sign_ins::AFFILIATE,
+        &signed_in.affiliate.id,
+    )
+    .await?;
+    session::sign_out_affiliate(&state.db, &signed_in.session, &vendor_id).await;
+    Ok(see_other(&signed_in.portal.url("/login")))
 }
 
 struct ApplicationView {
@@ -262,9 +280,13 @@ pub async fn application(
     if session::affiliate(&session, vendor_id).is_some() {
         return Ok(see_other(&portal.url("/")));
     }
-    let Some(email) = session::applicant(&session, vendor_id) else {
+    let Some((email, token)) = session::applicant_sign_in(&session, vendor_id) else {
         return Ok(see_other(&portal.url("/login")));
     };
+    if !sign_ins::is_live(&state.db, vendor_id, sign_ins::APPLICANT, &email, &token).await? {
+        session::sign_out_affiliate(&state.db, &session, vendor_id).await;
+        return Ok(see_other(&portal.url("/login")));
+    }
     let rows = portal_login::applications_of(&state.db, vendor_id, &email).await?;
     let list = programs::all(&state.db, vendor_id).await?;
     let program_name = |id: &str| {

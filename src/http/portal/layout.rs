@@ -12,6 +12,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 
 use crate::db::affiliates::AffiliateRow;
 use crate::domain::partners::affiliates;
+use crate::domain::tenancy::sign_ins;
 use crate::error::AppError;
 use crate::http::pages::{Chrome, HtmlError, see_other};
 use crate::http::portal::Portal;
@@ -23,9 +24,22 @@ pub async fn current(
     state: &AppState,
     session: &Session,
 ) -> Result<Option<AffiliateRow>, HtmlError> {
-    let Some(id) = session::affiliate(session, &portal.vendor.id) else {
+    let Some((id, token)) = session::affiliate_sign_in(session, &portal.vendor.id) else {
         return Ok(None);
     };
+    // Signed out (here or everywhere) server-side: a copy of the cookie is refused too.
+    if !sign_ins::is_live(
+        &state.db,
+        &portal.vendor.id,
+        sign_ins::AFFILIATE,
+        &id,
+        &token,
+    )
+    .await?
+    {
+        session::sign_out_affiliate(&state.db, session, &portal.vendor.id).await;
+        return Ok(None);
+    }
     Ok(affiliates::signed_in(&state.db, &portal.vendor.id, &id).await?)
 }
 

@@ -55,6 +55,7 @@ pub fn table() -> RouteTable {
             route!(GET "/login/link/{token}" => auth::confirm, Access::Public("sign-in: the emailed or signed token is the credential")),
             route!(POST "/login/link/{token}" => auth::accept, Access::Public("sign-in: the emailed or signed token is the credential")),
             route!(POST "/logout" => auth::logout, Access::Public("signing out needs no session")),
+            route!(POST "/logout-everywhere" => auth::logout_everywhere, Access::Affiliate),
             route!(GET "/payouts" => payouts::list, Access::Affiliate),
             route!(GET "/payouts/{id}" => payouts::show, Access::Affiliate),
             route!(GET "/payout-settings" => payouts::settings_form, Access::Affiliate),

@@ -127,6 +127,8 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         trusted_proxy: false,
         log_format: LogFormat::Pretty,
         http_workers: Some(1),
+        body_timeout: std::time::Duration::from_secs(affilia::config::DEFAULT_BODY_TIMEOUT_SECS),
+        max_connections: affilia::config::DEFAULT_MAX_CONNECTIONS,
         ingest_lanes: None,
         stripe_connect_payouts: false,
         stripe_api_base: url::Url::parse("http://127.0.0.1:9").expect("static URL"),
@@ -165,7 +167,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     db.migrate().await.expect("migrate test database");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
-    settings.base_url = url::Url::parse(&format!("http://{addr}")).expect("base URL");
+    // The real port; an https base URL set by `adjust` stays https (the server itself
+    // speaks plain http, as behind a TLS-terminating proxy).
+    let scheme = settings.base_url.scheme().to_owned();
+    settings.base_url = url::Url::parse(&format!("{scheme}://{addr}")).expect("base URL");
     let app = Application::build_with_listener(settings, db.clone(), listener).expect("build app");
     let state = app.state();
     let metrics_addr = app
@@ -391,6 +396,20 @@ impl TestApp {
             .run_due(now, &stopped)
             .await
             .expect("run jobs")
+    }
+
+    /// Handles the sign-in link requests waiting for the worker (the forms only enqueue
+    /// them), writing their emails to the outbox without sending them.
+    pub async fn deliver_link_requests(&self) -> usize {
+        let mailer = Mailer::from_url(self.smtp_url.as_deref()).expect("mailer");
+        Worker::new(self.db.clone(), mailer)
+            .with_settings(&self.state.settings)
+            .run_due_kind(
+                affilia::domain::tenancy::mail::SIGN_IN_LINK_JOB,
+                affilia::db::now_ms(),
+            )
+            .await
+            .expect("run sign-in link jobs")
     }
 
     /// Runs the jobs due now.

@@ -160,7 +160,10 @@ impl Profile {
                 .to_owned();
         }
         self.company = opt_text("company", &i.company, &self.company)?;
-        self.website = opt_text("website", &i.website, &self.website)?;
+        self.website = match &i.website {
+            None => self.website.take(),
+            Some(v) => text::website("website", v.as_deref(), FIELD_MAX)?,
+        };
         self.customer_id = opt_text("customer_id", &i.customer_id, &self.customer_id)?;
         self.external_source =
             opt_text("external_source", &i.external_source, &self.external_source)?;
