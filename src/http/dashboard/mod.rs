@@ -232,6 +232,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/dashboard/settings/logo/delete",
             web::post().to(settings::delete_logo),
         )
+        .route(
+            "/dashboard/settings/domains/verify",
+            web::post().to(settings::verify_domain),
+        )
         .route("/dashboard/developers", web::get().to(developers::show))
         .route(
             "/dashboard/developers/keys",
