@@ -151,10 +151,10 @@ pub async fn touch_domain<'e, E: Executor<'e, Database = Any>>(
     sqlx::query(
         "UPDATE vendor_domains SET last_seen_at = $1 WHERE host = $2 AND verified_at IS NOT NULL",
     )
-        .bind(now)
-        .bind(host)
-        .execute(ex)
-        .await?;
+    .bind(now)
+    .bind(host)
+    .execute(ex)
+    .await?;
     Ok(())
 }
 

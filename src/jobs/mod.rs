@@ -148,9 +148,9 @@ impl Worker {
             settings.allow_private_webhook_urls,
             crate::domain::tenancy::mail::Sender::from_settings(settings),
         );
-        self.dns = Some(crate::domain::tenancy::domain_verification::DnsChecker::new(
-            settings.dns_resolver,
-        ));
+        self.dns = Some(
+            crate::domain::tenancy::domain_verification::DnsChecker::new(settings.dns_resolver),
+        );
         self
     }
 

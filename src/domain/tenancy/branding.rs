@@ -298,7 +298,10 @@ pub async fn update(
     let vendor = db::vendors::by_id(&mut *tx, vendor_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let before = Stored::of(&vendor, db::vendors::all_domains(&mut *tx, vendor_id).await?);
+    let before = Stored::of(
+        &vendor,
+        db::vendors::all_domains(&mut *tx, vendor_id).await?,
+    );
     let mut after = before.clone();
     after.apply(input, settings)?;
     for host in after
@@ -334,14 +337,14 @@ pub async fn update(
         domain_verification::new_token,
     )
     .await
-        .map_err(|e| match db::unique_violation_field(&e) {
-            // Another vendor claimed it between the check and the insert.
-            Some(_) => AppError::duplicate(
-                "portal_domains",
-                "one of these domains is already used by another portal",
-            ),
-            None => e.into(),
-        })?;
+    .map_err(|e| match db::unique_violation_field(&e) {
+        // Another vendor claimed it between the check and the insert.
+        Some(_) => AppError::duplicate(
+            "portal_domains",
+            "one of these domains is already used by another portal",
+        ),
+        None => e.into(),
+    })?;
     if after != before {
         audit::record(
             &mut *tx,

@@ -184,7 +184,10 @@ pub async fn verify(
         return Ok(());
     }
     let Some(token) = row.verification_token else {
-        return Err(AppError::invalid("host", "this domain has no verification token"));
+        return Err(AppError::invalid(
+            "host",
+            "this domain has no verification token",
+        ));
     };
     let result = dns.check(&host, &token).await;
     let now = db::now_ms();

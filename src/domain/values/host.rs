@@ -208,7 +208,10 @@ mod tests {
             assert!(err.to_string().contains("IP address"), "{ip}: {err}");
         }
         for local in ["localhost", "app.localhost", "LOCALHOST."] {
-            assert!(parse_portal_host("portal_domains", local).is_err(), "{local}");
+            assert!(
+                parse_portal_host("portal_domains", local).is_err(),
+                "{local}"
+            );
         }
         assert_eq!(
             parse_portal_host("portal_domains", "Affiliates.Acme.com.").unwrap(),

@@ -326,14 +326,9 @@ pub async fn verify_domain(
 ) -> Result<HttpResponse, HtmlError> {
     staff.require_change()?;
     let actor = Actor::User(staff.user.id.clone());
-    let result = domain_verification::verify(
-        &state.db,
-        &state.dns,
-        &staff.vendor.id,
-        &form.host,
-        &actor,
-    )
-    .await;
+    let result =
+        domain_verification::verify(&state.db, &state.dns, &staff.vendor.id, &form.host, &actor)
+            .await;
     match result {
         Ok(()) => {
             state.portal_hosts.forget_all();
