@@ -355,3 +355,51 @@ async fn the_dashboard_shows_the_txt_record_and_verifies_on_request() {
     assert!(!html.contains(">Verify now</button>"), "{html}");
     assert_eq!(portal_status(&app, HOST).await, 200);
 }
+
+#[tokio::test]
+async fn domains_added_before_the_upgrade_keep_serving() {
+    let (url, _guard) = crate::helpers::fresh_database().await;
+    let db = affilia::db::Db::connect(&url).await.unwrap();
+    // The schema as it was before ownership checks (migration 0022), with a live domain.
+    let mut before = sqlx::migrate!("./migrations");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 22)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(db.pool()).await.unwrap();
+    sqlx::query(
+        "INSERT INTO vendors (id, name, slug, default_currency, created_at, updated_at) \
+         VALUES ('ven_old', 'Old', 'old', 'USD', 1, 1)",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO vendor_domains (id, vendor_id, host, created_at) \
+         VALUES ('dom_old', 'ven_old', 'partners.old.test', 1)",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    assert!(
+        affilia::db::vendors::by_portal_host(db.pool(), "partners.old.test")
+            .await
+            .is_err(),
+        "the verified column does not exist yet"
+    );
+    db.migrate().await.unwrap();
+    let (vendor, _) = affilia::db::vendors::by_portal_host(db.pool(), "partners.old.test")
+        .await
+        .unwrap()
+        .expect("an existing domain still serves after the upgrade");
+    assert_eq!(vendor.id, "ven_old");
+    let rows = affilia::db::vendors::domain_rows(db.pool(), "ven_old")
+        .await
+        .unwrap();
+    assert_eq!(rows[0].verified_at, Some(1));
+    assert_eq!(rows[0].verification_token, None);
+    db.pool().close().await;
+}
