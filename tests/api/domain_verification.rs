@@ -330,7 +330,10 @@ async fn the_dashboard_shows_the_txt_record_and_verifies_on_request() {
         .await;
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
-    assert!(html.contains("no TXT record found"), "{html}");
+    assert!(
+        html.contains("no TXT record found at _affilia-challenge.affiliates.acme.test"),
+        "{html}"
+    );
 
     app.dns
         .set_txt("_affilia-challenge.affiliates.acme.test", &[&value]);

@@ -29,7 +29,7 @@ pub const CHALLENGE_LABEL: &str = "_affilia-challenge";
 /// What the TXT record's value starts with, before the token.
 pub const VALUE_PREFIX: &str = "affilia-verify=";
 /// How long one DNS question may take.
-const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 /// The worker re-checks a pending claim at most this often.
 pub const RECHECK_EVERY_MS: i64 = 5 * 60 * 1000;
 /// ... and only for this long after it was added: an abandoned claim is not looked up

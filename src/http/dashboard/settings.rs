@@ -334,11 +334,16 @@ pub async fn verify_domain(
             state.portal_hosts.forget_all();
             Ok(see_other("/dashboard/settings?saved=domain_verified#dns"))
         }
-        Err(e) => {
+        Err(e @ AppError::Invalid { .. }) => {
             let current = current(&state, &staff).await?;
             let f = SettingsForm::from_view(&current);
-            refused(&staff, &state, current, f, e)
+            let mut p = page(&staff, base_host(&state), current, f, None, Some(&e));
+            // The message names DNS records (`_affilia-challenge.…`) that must be shown
+            // exactly as the vendor types them, not turned into words like a field name.
+            p.error = Some(e.to_string());
+            render(e.status_code(), &p)
         }
+        Err(e) => Err(e.into()),
     }
 }
 
