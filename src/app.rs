@@ -102,6 +102,9 @@ impl Application {
             )?,
             affiliate_tokens: Signer::new(settings.secret_key.expose()),
             rate_limiter: RateLimiter::new(db.kind()),
+            dns: crate::domain::tenancy::domain_verification::DnsChecker::new(
+                settings.dns_resolver,
+            ),
             db,
             settings: Arc::new(settings),
             portal_hosts: PortalHosts::default(),

@@ -15,6 +15,7 @@ use crate::domain::partners::onboarding;
 use crate::domain::tenancy::api_keys::{self, Scope};
 use crate::domain::tenancy::audit::Actor;
 use crate::domain::tenancy::consumers;
+use crate::domain::tenancy::domain_verification;
 use crate::domain::{tenancy::staff, tenancy::vendors};
 use crate::jobs::Worker;
 use crate::jobs::mailer::Mailer;
@@ -191,7 +192,8 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Serve a vendor's affiliate portal on its own host name as well.
+    /// Add a host name to a vendor's portal domains. It is pending (it serves nothing)
+    /// until its TXT record is verified, unless `--verified` vouches for it now.
     AddDomain {
         /// Vendor id or slug.
         #[arg(long)]
@@ -199,6 +201,19 @@ enum AdminCommand {
         /// Host name, e.g. affiliates.example.com (point its DNS at this server).
         #[arg(long)]
         host: String,
+        /// Serve the portal on it at once, without the TXT-record check (you know the
+        /// vendor controls the domain).
+        #[arg(long)]
+        verified: bool,
+    },
+    /// Mark a pending portal domain verified without the TXT-record check (operators who
+    /// know the vendor controls the domain).
+    VerifyDomain {
+        /// Host name, e.g. affiliates.example.com.
+        host: String,
+        /// Vendor id or slug; needed only when several vendors claim the host.
+        #[arg(long)]
+        vendor: Option<String>,
     },
 }
 
@@ -549,17 +564,54 @@ async fn admin(cmd: AdminCommand, db: &Db, settings: &Settings) -> anyhow::Resul
                 );
             }
         }
-        AdminCommand::AddDomain { vendor, host } => {
+        AdminCommand::AddDomain {
+            vendor,
+            host,
+            verified,
+        } => {
             let vendor = vendors::find(db, &vendor).await.context("no such vendor")?;
             let host = vendors::add_portal_domain(
                 db,
                 &settings.dashboard_hosts,
                 &vendor.id,
                 &host,
+                verified,
                 &Actor::Cli,
             )
             .await?;
-            println!("portal of {} now also served on {host}", vendor.slug);
+            if verified {
+                println!("portal of {} now also served on {host}", vendor.slug);
+            } else {
+                let token = crate::db::vendors::domain_row(db.pool(), &vendor.id, &host)
+                    .await?
+                    .and_then(|d| d.verification_token)
+                    .unwrap_or_default();
+                let record = domain_verification::record(&host, &token);
+                println!(
+                    "{host} added to the portal of {} and pending: create the TXT record {} \
+                     with the value {}, then verify it (or run `affilia admin verify-domain \
+                     {host}`)",
+                    vendor.slug, record.name, record.value
+                );
+            }
+        }
+        AdminCommand::VerifyDomain { host, vendor } => {
+            let vendor = match vendor {
+                Some(v) => Some(vendors::find(db, &v).await.context("no such vendor")?.id),
+                None => None,
+            };
+            let owner = domain_verification::verify_by_operator(db, vendor.as_deref(), &host)
+                .await
+                .map_err(|e| match e {
+                    crate::error::AppError::NotFound => {
+                        anyhow::anyhow!("no vendor lists {host} as a portal domain")
+                    }
+                    other => other.into(),
+                })?;
+            let slug = crate::db::vendors::by_id(db.pool(), &owner)
+                .await?
+                .map_or(owner, |v| v.slug);
+            println!("{host} verified: it now serves the portal of {slug}");
         }
     }
     Ok(())

@@ -182,6 +182,12 @@ pub struct SettingsArgs {
     #[arg(long, env = "AFFILIA_METRICS_BIND", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_bind: Option<String>,
+
+    /// DNS server that portal-domain TXT records are looked up on (`ip` or `ip:port`)
+    /// [default: the system's resolvers, from /etc/resolv.conf].
+    #[arg(long, env = "AFFILIA_DNS_RESOLVER", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_resolver: Option<String>,
 }
 
 /// How log lines are written.
@@ -266,6 +272,8 @@ pub struct Settings {
     pub metrics_token: Option<Secret<String>>,
     /// Address of the metrics-only listener; `None`: no such listener.
     pub metrics_bind: Option<String>,
+    /// DNS server for portal-domain verification; `None`: the system's resolvers.
+    pub dns_resolver: Option<std::net::SocketAddr>,
 }
 
 /// The layers merged by figment; every field optional so a file may set any subset.
@@ -294,6 +302,7 @@ struct Raw {
     click_queue_wait_ms: Option<u64>,
     metrics_token: Option<String>,
     metrics_bind: Option<String>,
+    dns_resolver: Option<String>,
 }
 
 /// Shortest metrics token accepted: a short token could be guessed by a scraper of the
@@ -423,6 +432,13 @@ impl Settings {
                 .metrics_bind
                 .map(|b| b.trim().to_owned())
                 .filter(|b| !b.is_empty()),
+            dns_resolver: match raw.dns_resolver.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(r) => Some(
+                    crate::domain::tenancy::domain_verification::parse_resolver(r)
+                        .map_err(|e| anyhow::anyhow!("dns_resolver: {e}"))?,
+                ),
+            },
         })
     }
 

@@ -122,7 +122,8 @@ struct VendorOnHost {
 }
 
 /// The vendor whose portal is served on `host` (lower case, no port), and when a request
-/// for that host was last recorded.
+/// for that host was last recorded. Only a verified domain serves a portal: a pending
+/// claim answers nothing.
 pub async fn by_portal_host<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     host: &str,
@@ -131,7 +132,8 @@ pub async fn by_portal_host<'e, E: Executor<'e, Database = Any>>(
         "SELECT v.id, v.name, v.slug, v.default_currency, v.primary_color, v.support_email, \
          v.created_at, v.portal_name, v.logo_version, v.embed_origins, v.site_origins, \
          d.last_seen_at AS host_last_seen_at \
-         FROM vendors v JOIN vendor_domains d ON d.vendor_id = v.id WHERE d.host = $1",
+         FROM vendors v JOIN vendor_domains d ON d.vendor_id = v.id \
+         WHERE d.host = $1 AND d.verified_at IS NOT NULL",
     )
     .bind(host)
     .fetch_optional(ex)
@@ -146,11 +148,13 @@ pub async fn touch_domain<'e, E: Executor<'e, Database = Any>>(
     host: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE vendor_domains SET last_seen_at = $1 WHERE host = $2")
-        .bind(now)
-        .bind(host)
-        .execute(ex)
-        .await?;
+    sqlx::query(
+        "UPDATE vendor_domains SET last_seen_at = $1 WHERE host = $2 AND verified_at IS NOT NULL",
+    )
+    .bind(now)
+    .bind(host)
+    .execute(ex)
+    .await?;
     Ok(())
 }
 
@@ -183,22 +187,49 @@ pub async fn claim_installation(conn: &mut Conn) -> Result<bool, sqlx::Error> {
     Ok(row.is_some())
 }
 
-/// Adds a portal host name for a vendor; a host already used is a unique violation.
-pub async fn add_domain(conn: &mut Conn, vendor_id: &str, host: &str) -> Result<(), sqlx::Error> {
+/// Adds a portal host name for a vendor with its verification token; `verified_at` set
+/// means it serves at once (an operator vouched for it). The vendor already listing the
+/// host, or another vendor holding it verified, is a unique violation.
+pub async fn add_domain(
+    conn: &mut Conn,
+    vendor_id: &str,
+    host: &str,
+    token: &str,
+    verified_at: Option<i64>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO vendor_domains (id, vendor_id, host, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO vendor_domains (id, vendor_id, host, created_at, verification_token, \
+         verified_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(new_id("dom"))
     .bind(vendor_id)
     .bind(host)
     .bind(now_ms())
+    .bind(token)
+    .bind(verified_at)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// The portal host names of a vendor.
+/// The verified portal host names of a vendor: the ones that serve its portal and that
+/// links and emails may point at.
 pub async fn domains<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT host FROM vendor_domains WHERE vendor_id = $1 AND verified_at IS NOT NULL \
+         ORDER BY host",
+    )
+    .bind(vendor_id)
+    .fetch_all(ex)
+    .await?;
+    Ok(rows.into_iter().map(|(h,)| h).collect())
+}
+
+/// Every portal host name a vendor lists, pending ones included (its settings).
+pub async fn all_domains<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     vendor_id: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -268,44 +299,178 @@ pub struct DomainRow {
     pub created_at: i64,
     /// When a request for it was last recorded (at most once a minute), unix ms.
     pub last_seen_at: Option<i64>,
+    /// The token its TXT record must carry; `None` for domains verified before tokens
+    /// existed.
+    pub verification_token: Option<String>,
+    /// When its owner proved control (or an operator vouched for it), unix ms; `None`
+    /// while pending.
+    pub verified_at: Option<i64>,
+    /// When the server last looked for its TXT record, unix ms.
+    pub checked_at: Option<i64>,
 }
 
-/// The portal domains of a vendor, in host order.
+/// The portal domains of a vendor, pending ones included, in host order.
 pub async fn domain_rows<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     vendor_id: &str,
 ) -> Result<Vec<DomainRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT host, created_at, last_seen_at FROM vendor_domains WHERE vendor_id = $1 \
-         ORDER BY host",
+        "SELECT host, created_at, last_seen_at, verification_token, verified_at, checked_at \
+         FROM vendor_domains WHERE vendor_id = $1 ORDER BY host",
     )
     .bind(vendor_id)
     .fetch_all(ex)
     .await
 }
 
-/// The vendor a portal host belongs to, if any.
+/// The vendor holding a portal host verified, if any (pending claims hold nothing).
 pub async fn domain_owner<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     host: &str,
 ) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT vendor_id FROM vendor_domains WHERE host = $1")
-            .bind(host)
-            .fetch_optional(ex)
-            .await?;
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT vendor_id FROM vendor_domains WHERE host = $1 AND verified_at IS NOT NULL",
+    )
+    .bind(host)
+    .fetch_optional(ex)
+    .await?;
     Ok(row.map(|(v,)| v))
 }
 
-/// Makes `hosts` the vendor's portal domains: dropped ones are deleted, new ones inserted,
-/// kept ones left alone (so their `created_at` and `last_seen_at` stay). A host another
-/// vendor holds is a unique violation on `host`.
+/// One of the vendor's portal domains, pending or verified.
+pub async fn domain_row<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    host: &str,
+) -> Result<Option<DomainRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT host, created_at, last_seen_at, verification_token, verified_at, checked_at \
+         FROM vendor_domains WHERE vendor_id = $1 AND host = $2",
+    )
+    .bind(vendor_id)
+    .bind(host)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Marks the vendor's pending claim on `host` verified at `now` and drops other vendors'
+/// pending claims on it (they can never verify now). `false` when the vendor has no
+/// pending claim; another vendor verifying first is a unique violation.
+pub async fn mark_verified(
+    conn: &mut Conn,
+    vendor_id: &str,
+    host: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE vendor_domains SET verified_at = $1, checked_at = $1 \
+         WHERE vendor_id = $2 AND host = $3 AND verified_at IS NULL",
+    )
+    .bind(now)
+    .bind(vendor_id)
+    .bind(host)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    drop_other_claims(conn, vendor_id, host).await?;
+    Ok(true)
+}
+
+/// Deletes other vendors' pending claims on `host` (once it is verified they can never
+/// verify).
+pub async fn drop_other_claims(
+    conn: &mut Conn,
+    vendor_id: &str,
+    host: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM vendor_domains WHERE host = $1 AND vendor_id <> $2 AND verified_at IS NULL",
+    )
+    .bind(host)
+    .bind(vendor_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Records that the TXT record of the vendor's pending `host` was looked for at `now`.
+pub async fn mark_checked<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    host: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE vendor_domains SET checked_at = $1 \
+         WHERE vendor_id = $2 AND host = $3 AND verified_at IS NULL",
+    )
+    .bind(now)
+    .bind(vendor_id)
+    .bind(host)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// The vendors with a pending claim on `host`.
+pub async fn pending_claims<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    host: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT vendor_id FROM vendor_domains WHERE host = $1 AND verified_at IS NULL \
+         ORDER BY vendor_id",
+    )
+    .bind(host)
+    .fetch_all(ex)
+    .await?;
+    Ok(rows.into_iter().map(|(v,)| v).collect())
+}
+
+/// A pending claim the worker may re-check.
+#[derive(Debug, Clone, FromRow)]
+pub struct PendingDomain {
+    /// The claiming vendor.
+    pub vendor_id: String,
+    /// Host name.
+    pub host: String,
+    /// The token its TXT record must carry.
+    pub verification_token: Option<String>,
+}
+
+/// Pending claims added after `added_after` and not looked at since `checked_before`,
+/// oldest check first, at most `limit` (installation-wide: the worker's re-check).
+pub async fn pending_due<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    added_after: i64,
+    checked_before: i64,
+    limit: i64,
+) -> Result<Vec<PendingDomain>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT vendor_id, host, verification_token FROM vendor_domains \
+         WHERE verified_at IS NULL AND created_at > $1 \
+         AND (checked_at IS NULL OR checked_at < $2) \
+         ORDER BY checked_at NULLS FIRST, created_at LIMIT $3",
+    )
+    .bind(added_after)
+    .bind(checked_before)
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
+/// Makes `hosts` the vendor's portal domains: dropped ones are deleted (a released domain
+/// must be proven again by whoever claims it next), new ones inserted pending with a token
+/// from `new_token`, kept ones left alone (so their times and verification stay).
 pub async fn replace_domains(
     conn: &mut Conn,
     vendor_id: &str,
     hosts: &[String],
+    new_token: impl Fn() -> String,
 ) -> Result<(), sqlx::Error> {
-    let current = domains(&mut *conn, vendor_id).await?;
+    let current = all_domains(&mut *conn, vendor_id).await?;
     for host in current.iter().filter(|h| !hosts.contains(h)) {
         sqlx::query("DELETE FROM vendor_domains WHERE vendor_id = $1 AND host = $2")
             .bind(vendor_id)
@@ -314,7 +479,7 @@ pub async fn replace_domains(
             .await?;
     }
     for host in hosts.iter().filter(|h| !current.contains(h)) {
-        add_domain(conn, vendor_id, host).await?;
+        add_domain(conn, vendor_id, host, &new_token(), None).await?;
     }
     Ok(())
 }

@@ -59,6 +59,8 @@ pub struct AppState {
     pub affiliate_tokens: Signer,
     /// Counts API requests per credential and minute.
     pub rate_limiter: crate::domain::tenancy::rate_limits::RateLimiter,
+    /// Looks portal domains' TXT records up (ownership checks).
+    pub dns: crate::domain::tenancy::domain_verification::DnsChecker,
 }
 
 impl AppState {

@@ -46,6 +46,7 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         api::vendor::show,
         api::vendor::update,
         api::vendor::put_logo,
+        api::vendor::verify_domain,
         api::vendor::delete_logo,
         api::audit::list,
         api::affiliates::list,

@@ -8,7 +8,8 @@
 //!
 //! Kinds: `send_email`. Each round also matures conversions whose holding period ended (a
 //! sweep rather than one job per conversion: conditional updates make it safe on several
-//! instances), runs scheduled payouts, and delivers webhooks from their own outbox
+//! instances), runs scheduled payouts, re-checks a few pending portal domains' TXT records
+//! (spaced and bounded, see `domain_verification`), and delivers webhooks from their own outbox
 //! ([`webhooks`]).
 
 pub mod mailer;
@@ -121,6 +122,9 @@ pub struct Worker {
     sender: crate::domain::tenancy::mail::Sender,
     id: String,
     webhooks: Option<Arc<webhooks::Outbound>>,
+    /// Re-checks pending portal domains; `None` until [`Worker::with_settings`] says which
+    /// DNS server to ask (a bare worker makes no DNS queries).
+    dns: Option<crate::domain::tenancy::domain_verification::DnsChecker>,
 }
 
 impl Worker {
@@ -137,6 +141,7 @@ impl Worker {
             id: db::new_id("wrk"),
             webhooks: outbound(false, sender.clone()),
             sender,
+            dns: None,
         }
     }
 
@@ -145,6 +150,9 @@ impl Worker {
     pub fn with_settings(mut self, settings: &crate::config::Settings) -> Self {
         self.sender = crate::domain::tenancy::mail::Sender::from_settings(settings);
         self.webhooks = outbound(settings.allow_private_webhook_urls, self.sender.clone());
+        self.dns = Some(
+            crate::domain::tenancy::domain_verification::DnsChecker::new(settings.dns_resolver),
+        );
         self
     }
 
@@ -168,6 +176,14 @@ impl Worker {
         }
         if let Err(e) = crate::domain::payouts::schedule::run_due(&self.db, now).await {
             tracing::error!(error = ?e, "scheduled payouts failed");
+        }
+        if let Some(dns) = &self.dns {
+            use crate::domain::tenancy::domain_verification::recheck_pending;
+            match recheck_pending(&self.db, dns, now).await {
+                Ok(0) => {}
+                Ok(verified) => tracing::info!(verified, "portal domains verified by DNS"),
+                Err(e) => tracing::error!(error = ?e, "re-checking portal domains failed"),
+            }
         }
         let mut ran = 0;
         if let Some(webhooks) = &self.webhooks {

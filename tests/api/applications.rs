@@ -425,6 +425,7 @@ async fn the_public_form_works_on_the_portal_and_the_custom_domain() {
         &[],
         &acme.id,
         "partners.acme.test",
+        true,
         &affilia::domain::tenancy::audit::Actor::Cli,
     )
     .await

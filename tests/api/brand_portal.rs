@@ -604,6 +604,11 @@ async fn the_api_tokens_page_points_at_the_portal_domain() {
         json!({"portal_domains": ["affiliates.acme.test"]}),
     )
     .await;
+    // A pending domain is not shown: it serves nothing yet.
+    let html = page(&app, &portal, "/p/acme/api-tokens").await.1;
+    assert!(!html.contains("affiliates.acme.test"), "{html}");
+    app.verify_domain(&s.vendor_id, "affiliates.acme.test")
+        .await;
     let html = page(&app, &portal, "/p/acme/api-tokens").await.1;
     let on_domain = app.host_url("affiliates.acme.test", "/api/v1/me");
     assert!(

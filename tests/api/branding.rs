@@ -110,11 +110,14 @@ async fn branding_get_and_patch_round_trip_with_patch_semantics() {
         json!(["https://app.acme.test", "http://localhost:3000"])
     );
     assert_eq!(v["site_origins"], json!(["https://www.acme.test"]));
+    // A pending domain is not the portal's URL yet; once verified it is.
+    assert_eq!(v["portal_url"], app.url("/p/acme/").as_str());
+    assert_eq!(get_vendor(&app, &acme.key).await, v);
+    app.verify_domain(&acme.id, "affiliates.acme.test").await;
     assert_eq!(
-        v["portal_url"],
+        get_vendor(&app, &acme.key).await["portal_url"],
         app.host_url("affiliates.acme.test", "/").as_str()
     );
-    assert_eq!(get_vendor(&app, &acme.key).await, v);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'vendor.settings_updated'")
             .await,
@@ -291,6 +294,10 @@ async fn portal_domains_route_the_portal_and_a_taken_domain_is_a_conflict() {
     )
     .await;
     assert_eq!(status, 200, "{v}");
+    // Pending until verified (the operator path here; domain_verification.rs covers DNS).
+    assert_eq!(v["portal_domains"][0]["verified"], false);
+    app.verify_domain(&acme.id, "affiliates.acme.test").await;
+    app.verify_domain(&acme.id, "partners.acme.test").await;
 
     let on = |host: &'static str, path: &'static str| {
         let client = app.client_for_host(host);
@@ -332,6 +339,8 @@ async fn portal_domains_route_the_portal_and_a_taken_domain_is_a_conflict() {
     assert_eq!(v["portal_domains"][0], seen_before);
     assert_eq!(v["portal_domains"][1]["host"], "new.acme.test");
     assert_eq!(on("partners.acme.test", "/").await.status(), 404);
+    assert_eq!(on("new.acme.test", "/").await.status(), 404, "pending");
+    app.verify_domain(&acme.id, "new.acme.test").await;
     assert_eq!(on("new.acme.test", "/").await.status(), 200);
 
     // Now free, Beta may have it.
@@ -342,6 +351,12 @@ async fn portal_domains_route_the_portal_and_a_taken_domain_is_a_conflict() {
     )
     .await;
     assert_eq!(status, 200, "{b}");
+    assert_eq!(
+        on("partners.acme.test", "/").await.status(),
+        404,
+        "a new claim is pending"
+    );
+    app.verify_domain(&beta.id, "partners.acme.test").await;
     let res = on("partners.acme.test", "/").await;
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
@@ -371,6 +386,7 @@ async fn dns_records_and_last_requests_are_shown_in_the_api_and_the_dashboard() 
     );
     assert!(d["created_at"].is_string());
     assert_eq!(d["last_seen_at"], Value::Null);
+    app.verify_domain(&acme.id, "affiliates.acme.test").await;
 
     let owner = app.signed_in_client(&acme.owner, OWNER_PASSWORD).await;
     let page = owner
@@ -419,6 +435,7 @@ async fn a_png_logo_is_stored_and_served_with_cache_and_safety_headers() {
     )
     .await;
     assert_eq!(status, 200, "{v}");
+    app.verify_domain(&acme.id, "affiliates.acme.test").await;
     // No logo yet.
     assert_eq!(app.get("/p/acme/logo").await.status(), 404);
 

@@ -111,13 +111,67 @@ async fn admin_commands_create_a_vendor_and_a_working_api_key() {
     )
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let page = app
-        .client_for_host("affiliates.acme.test")
-        .get(app.host_url("affiliates.acme.test", "/"))
+    // Pending: the output names the TXT record, and the domain serves nothing yet.
+    assert!(
+        stdout(&out).contains("_affilia-challenge.affiliates.acme.test"),
+        "{}",
+        stdout(&out)
+    );
+    let on_domain = || async {
+        app.state.portal_hosts.forget_all();
+        app.client_for_host("affiliates.acme.test")
+            .get(app.host_url("affiliates.acme.test", "/"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(on_domain().await, 404);
+    // The operator vouches for it.
+    let out = affilia(&app, &["admin", "verify-domain", "affiliates.acme.test"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("acme-cloud"), "{}", stdout(&out));
+    assert_eq!(on_domain().await, 200);
+    // `--verified` on add-domain serves at once; an IP literal is refused.
+    let out = affilia(
+        &app,
+        &[
+            "admin",
+            "add-domain",
+            "--vendor",
+            "acme-cloud",
+            "--host",
+            "partners.acme.test",
+            "--verified",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    app.state.portal_hosts.forget_all();
+    let res = app
+        .client_for_host("partners.acme.test")
+        .get(app.host_url("partners.acme.test", "/"))
         .send()
         .await
         .unwrap();
-    assert_eq!(page.status(), 200);
+    assert_eq!(res.status(), 200);
+    let out = affilia(
+        &app,
+        &[
+            "admin",
+            "add-domain",
+            "--vendor",
+            "acme-cloud",
+            "--host",
+            "127.1",
+            "--verified",
+        ],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("IP address"), "{}", stderr(&out));
+    let out = affilia(&app, &["admin", "verify-domain", "unknown.acme.test"]).await;
+    assert!(!out.status.success());
 }
 
 #[tokio::test]

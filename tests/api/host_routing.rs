@@ -15,6 +15,7 @@ async fn two_vendors_with_domains() -> TestApp {
         &hosts,
         &acme.vendor.id,
         "Affiliates.Acme.test",
+        true,
         &Actor::Cli,
     )
     .await
@@ -24,6 +25,7 @@ async fn two_vendors_with_domains() -> TestApp {
         &hosts,
         &beta.vendor.id,
         "partners.beta.test",
+        true,
         &Actor::Cli,
     )
     .await
@@ -164,6 +166,7 @@ async fn forwarded_host_is_ignored_unless_a_proxy_is_trusted() {
         &[],
         &acme.vendor.id,
         "affiliates.acme.test",
+        true,
         &Actor::Cli,
     )
     .await
@@ -190,6 +193,7 @@ async fn portal_domains_are_validated_and_unique() {
         &dash,
         &acme.vendor.id,
         "aff.acme.test",
+        true,
         &Actor::Cli,
     )
     .await
@@ -199,6 +203,7 @@ async fn portal_domains_are_validated_and_unique() {
         &dash,
         &beta.vendor.id,
         "AFF.acme.test.",
+        true,
         &Actor::Cli,
     )
     .await
@@ -211,9 +216,10 @@ async fn portal_domains_are_validated_and_unique() {
         "a..b",
         "dash.example.com",
     ] {
-        let err = vendors::add_portal_domain(&app.db, &dash, &beta.vendor.id, bad, &Actor::Cli)
-            .await
-            .unwrap_err();
+        let err =
+            vendors::add_portal_domain(&app.db, &dash, &beta.vendor.id, bad, true, &Actor::Cli)
+                .await
+                .unwrap_err();
         assert_eq!(err.code(), "invalid", "{bad}");
     }
 }

@@ -41,6 +41,9 @@ enum Api {
 }
 use Api::*;
 
+/// A portal domain vendor A has claimed and not yet proven.
+const A_PENDING_HOST: &str = "partners.acme-pending.test";
+
 /// Every API route: (method, path as in the OpenAPI document, who may call it).
 const API_ACCESS: &[(&str, &str, Api)] = &[
     ("GET", "/api/v1/api-keys", Vendor),
@@ -50,6 +53,7 @@ const API_ACCESS: &[(&str, &str, Api)] = &[
     ("PATCH", "/api/v1/vendor", Vendor),
     ("PUT", "/api/v1/vendor/logo", Vendor),
     ("DELETE", "/api/v1/vendor/logo", Vendor),
+    ("POST", "/api/v1/vendor/domains/{host}/verify", Vendor),
     ("GET", "/api/v1/audit-log", Vendor),
     ("GET", "/api/v1/consumers", Vendor),
     ("POST", "/api/v1/consumers", Vendor),
@@ -429,6 +433,8 @@ async fn fill(app: &TestApp, path: &str, a: &Tenant, slug: &str) -> (String, boo
             // A customer id names no object of its own: each vendor looks up its own
             // customers, and another vendor asking about A's id learns `enrolled: false`.
             "customer_id" => format!("cus_{}", a.slug),
+            // A's pending portal domain (another vendor does not list it: 404).
+            "host" => A_PENDING_HOST.to_owned(),
             _ => {
                 let (table, column) = table_of(&out, start).unwrap_or_else(|| {
                     panic!("isolation matrix: no object for {{{name}}} in {path}")
@@ -647,6 +653,18 @@ async fn every_route_refuses_every_credential_that_must_not_reach_it() {
         &["127.0.0.1".to_owned()],
         &b.shop.vendor_id,
         b_host,
+        true,
+        &Actor::Cli,
+    )
+    .await
+    .unwrap();
+    // A's pending portal domain: the `{host}` of the verify route.
+    vendors::add_portal_domain(
+        &app.db,
+        &["127.0.0.1".to_owned()],
+        &a.shop.vendor_id,
+        A_PENDING_HOST,
+        false,
         &Actor::Cli,
     )
     .await

@@ -18,6 +18,7 @@ mod dashboard_auth;
 mod dataset;
 mod deals_links;
 mod demo;
+mod domain_verification;
 mod email;
 mod host_routing;
 mod ingest_batch;

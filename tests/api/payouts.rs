@@ -924,6 +924,8 @@ async fn payout_emails_link_to_the_vendors_own_portal_domain() {
         )
         .await;
     assert_eq!(status, 200, "{b}");
+    app.verify_domain(&s.vendor_id, "partners.domained.test")
+        .await;
     let jane = affiliate(&app, &s, "jane@example.com", "jane").await;
     payout_settings(
         &app,

@@ -484,6 +484,7 @@ async fn links_and_embeds_use_the_vendor_domain_and_its_host() {
         &[],
         &s.vendor_id,
         "affiliates.acme.test",
+        true,
         &Actor::Cli,
     )
     .await

@@ -241,6 +241,7 @@ async fn on_a_portal_domain_unknown_codes_land_on_the_vendors_site() {
         &["127.0.0.1".to_owned()],
         &shop.vendor_id,
         "affiliates.acme.test",
+        true,
         &affilia::domain::tenancy::audit::Actor::Cli,
     )
     .await

@@ -207,7 +207,7 @@ describe('affiliate portal in Chromium', () => {
       const res = await h.api.call('PATCH', '/api/v1/vendor', patch);
       if (res.status !== 200) {
         // Later flows need the domain even when this one fails: add it the old way.
-        h.server.cli(['admin', 'add-domain', '--vendor', h.vendor.slug, '--host', PORTAL_HOST]);
+        h.server.cli(['admin', 'add-domain', '--vendor', h.vendor.slug, '--host', PORTAL_HOST, '--verified']);
         h.domainFallback = true;
       }
       assert.equal(res.status, 200, `PATCH /api/v1/vendor → ${res.status} ${JSON.stringify(res.body)}`);
@@ -225,6 +225,16 @@ describe('affiliate portal in Chromium', () => {
         );
         assert.deepEqual(v.embed_origins, [h.allowedApp.origin]);
       }
+    });
+    await f.step(`${PORTAL_HOST} is pending until its TXT record is verified`, async () => {
+      const d = r.portal_domains.find((x) => x.host === PORTAL_HOST);
+      assert.equal(d.verified, false);
+      assert.equal(d.verification.name, `_affilia-challenge.${PORTAL_HOST}`);
+      assert.match(d.verification.value, /^affilia-verify=[0-9a-f]{32}$/);
+      const res = await f.page.goto(portal('/'));
+      assert.equal(res.status(), 404, 'a pending domain serves nothing');
+      // The operator vouches for it (the cargo suite covers the DNS check itself).
+      h.server.cli(['admin', 'verify-domain', PORTAL_HOST]);
     });
     await f.step(`${portal('/')} shows "${PORTAL_NAME}" in the brand colour`, async () => {
       const res = await f.page.goto(portal('/'));

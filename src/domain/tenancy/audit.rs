@@ -134,6 +134,7 @@ const PHRASES: &[(&str, &str)] = &[
     ),
     ("vendor.created", "created the account {o}"),
     ("vendor.domain_added", "added a portal domain to {o}"),
+    ("vendor.domain_verified", "verified a portal domain of {o}"),
     ("vendor.logo_removed", "removed the logo of {o}"),
     ("vendor.logo_updated", "uploaded a new logo for {o}"),
     (

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::config::Settings;
 use crate::db::{self, Db, vendors::SettingsColumns, vendors::VendorRow};
 use crate::domain::tenancy::audit::{self, Actor};
+use crate::domain::tenancy::domain_verification::{self, TxtRecord};
 use crate::domain::tenancy::logo;
 use crate::domain::values::{color, host};
 use crate::domain::{tenancy::vendors, values::Email, values::text};
@@ -87,6 +88,18 @@ pub struct PortalDomain {
     pub host: String,
     /// The record to create at the vendor's DNS provider.
     pub dns: DnsRecord,
+    /// Whether the vendor proved control of the domain: only a verified domain serves the
+    /// portal.
+    pub verified: bool,
+    /// When it was verified (RFC 3339), `null` while pending.
+    pub verified_at: Option<String>,
+    /// The TXT record proving control (create it beside the CNAME, then ask for a check
+    /// with `POST /api/v1/vendor/domains/{host}/verify`); `null` for domains verified
+    /// before tokens existed.
+    pub verification: Option<TxtRecord>,
+    /// When the server last looked for the TXT record (RFC 3339), `null` before the first
+    /// look.
+    pub checked_at: Option<String>,
     /// When it was added (RFC 3339).
     pub created_at: String,
     /// When a request for it was last seen (RFC 3339), `null` before the first one.
@@ -151,8 +164,15 @@ fn settings_of(
 ) -> VendorSettings {
     let base = base_url.trim_end_matches('/');
     let base_host = cname_target(base_url);
-    let portal_url =
-        vendors::portal_url_from(base, &vendor.slug, domains.first().map(|d| d.host.as_str()));
+    // Only a verified domain serves the portal, so only one can be its URL.
+    let portal_url = vendors::portal_url_from(
+        base,
+        &vendor.slug,
+        domains
+            .iter()
+            .find(|d| d.verified_at.is_some())
+            .map(|d| d.host.as_str()),
+    );
     VendorSettings {
         logo_url: logo_url(base, &vendor),
         display_name: vendor.display_name().to_owned(),
@@ -161,6 +181,13 @@ fn settings_of(
         portal_domains: domains
             .into_iter()
             .map(|d| PortalDomain {
+                verified: d.verified_at.is_some(),
+                verified_at: d.verified_at.map(db::rfc3339),
+                verification: d
+                    .verification_token
+                    .as_deref()
+                    .map(|t| domain_verification::record(&d.host, t)),
+                checked_at: d.checked_at.map(db::rfc3339),
                 dns: DnsRecord {
                     kind: "CNAME",
                     name: d.host.clone(),
@@ -271,7 +298,10 @@ pub async fn update(
     let vendor = db::vendors::by_id(&mut *tx, vendor_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let before = Stored::of(&vendor, db::vendors::domains(&mut *tx, vendor_id).await?);
+    let before = Stored::of(
+        &vendor,
+        db::vendors::all_domains(&mut *tx, vendor_id).await?,
+    );
     let mut after = before.clone();
     after.apply(input, settings)?;
     for host in after
@@ -300,16 +330,21 @@ pub async fn update(
         },
     )
     .await?;
-    db::vendors::replace_domains(&mut tx, vendor_id, &after.portal_domains)
-        .await
-        .map_err(|e| match db::unique_violation_field(&e) {
-            // Another vendor claimed it between the check and the insert.
-            Some(_) => AppError::duplicate(
-                "portal_domains",
-                "one of these domains is already used by another portal",
-            ),
-            None => e.into(),
-        })?;
+    db::vendors::replace_domains(
+        &mut tx,
+        vendor_id,
+        &after.portal_domains,
+        domain_verification::new_token,
+    )
+    .await
+    .map_err(|e| match db::unique_violation_field(&e) {
+        // Another vendor claimed it between the check and the insert.
+        Some(_) => AppError::duplicate(
+            "portal_domains",
+            "one of these domains is already used by another portal",
+        ),
+        None => e.into(),
+    })?;
     if after != before {
         audit::record(
             &mut *tx,
@@ -347,7 +382,8 @@ pub fn parse_color(field: &str, raw: &str) -> AppResult<String> {
     }
 }
 
-/// Portal host names: each a valid host, not a dashboard host, no duplicates, at most
+/// Portal host names: each a valid host name (never an IP address or a local name), not
+/// one of the installation's own hosts, no duplicates, at most
 /// [`PORTAL_DOMAINS_MAX`].
 fn parse_domains(raw: &[String], settings: &Settings) -> AppResult<Vec<String>> {
     const FIELD: &str = "portal_domains";
@@ -360,15 +396,7 @@ fn parse_domains(raw: &[String], settings: &Settings) -> AppResult<Vec<String>> 
     let base = cname_target(settings.base_url.as_str());
     let mut out: Vec<String> = Vec::with_capacity(raw.len());
     for d in raw {
-        let host = host::parse_host(FIELD, d).map_err(|_| {
-            AppError::invalid(
-                FIELD,
-                format!(
-                    "{:?} is not a host name such as affiliates.example.com",
-                    d.trim()
-                ),
-            )
-        })?;
+        let host = host::parse_portal_host(FIELD, d)?;
         if settings.dashboard_hosts.contains(&host) || host == base {
             return Err(AppError::invalid(
                 FIELD,

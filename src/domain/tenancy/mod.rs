@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod branding;
 pub mod consumers;
+pub mod domain_verification;
 pub mod logo;
 pub mod mail;
 pub mod password;

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::db::{self, Db, vendors::VendorRow};
 use crate::domain::tenancy::audit::{self, Actor};
+use crate::domain::tenancy::domain_verification;
 use crate::domain::values::host;
 use crate::error::{AppError, AppResult};
 
@@ -17,41 +18,59 @@ pub async fn find(db: &Db, id_or_slug: &str) -> AppResult<VendorRow> {
     found.ok_or(AppError::NotFound)
 }
 
-/// Serves the vendor's portal on `host` as well. A host used by another vendor or
-/// configured as a dashboard host is refused.
+/// Adds `host` to the vendor's portal domains: pending (it serves once its TXT record is
+/// verified) or, with `verified`, at once (an operator vouching for it from the command
+/// line). IP addresses, local names and the dashboard's hosts are refused; a host the
+/// vendor already lists or another vendor holds verified is 409.
 pub async fn add_portal_domain(
     db: &Db,
     dashboard_hosts: &[String],
     vendor_id: &str,
     host: &str,
+    verified: bool,
     actor: &Actor,
 ) -> AppResult<String> {
-    let host = host::parse_host("host", host)?;
+    let host = host::parse_portal_host("host", host)?;
     if dashboard_hosts.contains(&host) {
         return Err(AppError::invalid("host", "this host serves the dashboard"));
     }
+    let in_use = || AppError::duplicate("host", "this host is already in use");
     let mut tx = db.begin().await?;
-    db::vendors::add_domain(&mut tx, vendor_id, &host)
-        .await
-        .map_err(|e| match db::unique_violation_field(&e) {
-            Some(_) => AppError::duplicate("host", "this host is already in use"),
-            None => e.into(),
-        })?;
+    if db::vendors::domain_owner(&mut *tx, &host).await?.is_some() {
+        return Err(in_use());
+    }
+    let now = db::now_ms();
+    db::vendors::add_domain(
+        &mut tx,
+        vendor_id,
+        &host,
+        &domain_verification::new_token(),
+        verified.then_some(now),
+    )
+    .await
+    .map_err(|e| match db::unique_violation_field(&e) {
+        Some(_) => in_use(),
+        None => e.into(),
+    })?;
+    if verified {
+        // A verified host is one vendor's: the other claims on it can never verify.
+        db::vendors::drop_other_claims(&mut tx, vendor_id, &host).await?;
+    }
     audit::record(
         &mut *tx,
         vendor_id,
         actor,
         "vendor.domain_added",
         ("vendor", Some(vendor_id)),
-        json!({"host": host}),
+        json!({"host": host, "verified": verified}),
     )
     .await?;
     tx.commit().await?;
     Ok(host)
 }
 
-/// The root URL of a vendor's portal, ending in `/`: its first custom domain if it has
-/// one, else `{base}/p/{slug}/` on the main host.
+/// The root URL of a vendor's portal, ending in `/`: its first verified custom domain if
+/// it has one, else `{base}/p/{slug}/` on the main host.
 pub async fn portal_url(
     conn: &mut db::Conn,
     base_url: &str,

@@ -32,6 +32,57 @@ pub fn parse_host(field: &str, raw: &str) -> AppResult<String> {
     }
 }
 
+/// Validates a host name a vendor claims for its portal: [`parse_host`], and never an IP
+/// address in any spelling (`127.1`, `0x7f.1`, `2130706433`, `[::1]`, ...: browsers and
+/// URL parsers read a host whose last label is numeric as IPv4) nor `localhost` or a name
+/// under it. The installation's own hosts are refused by the caller, which knows them.
+pub fn parse_portal_host(field: &str, raw: &str) -> AppResult<String> {
+    let shown: String = raw.trim().chars().take(80).collect();
+    let lower = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+    if is_ip_literal(&lower) {
+        return Err(AppError::invalid(
+            field,
+            format!(
+                "{shown:?} is an IP address; a portal domain must be a host name such as \
+                 affiliates.example.com"
+            ),
+        ));
+    }
+    if lower == "localhost" || lower.ends_with(".localhost") {
+        return Err(AppError::invalid(
+            field,
+            format!("{shown:?} is a local name and cannot be a portal domain"),
+        ));
+    }
+    parse_host(field, raw).map_err(|_| {
+        AppError::invalid(
+            field,
+            format!("{shown:?} is not a host name such as affiliates.example.com"),
+        )
+    })
+}
+
+/// Whether `host` (lower case, no trailing dot) is an IP address in any form a browser or
+/// URL parser accepts: bracketed or bare IPv6, dotted, shortened, decimal, octal or hex IPv4.
+fn is_ip_literal(host: &str) -> bool {
+    if host.contains(':') || host.starts_with('[') || host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    if matches!(
+        url::Host::parse(host),
+        Ok(url::Host::Ipv4(_) | url::Host::Ipv6(_))
+    ) {
+        return true;
+    }
+    // The WHATWG rule: a numeric last label makes the whole host an IPv4 address (an
+    // invalid one when it does not parse), never a DNS name.
+    let last = host.rsplit('.').next().unwrap_or(host);
+    let hex = last
+        .strip_prefix("0x")
+        .is_some_and(|h| h.chars().all(|c| c.is_ascii_hexdigit()));
+    !last.is_empty() && (last.chars().all(|c| c.is_ascii_digit()) || hex)
+}
+
 /// A list of origins: each through [`parse_origin`], duplicates (after normalisation)
 /// kept once, at most [`ORIGINS_MAX`].
 pub fn parse_origins(field: &str, raw: &[String]) -> AppResult<Vec<String>> {
@@ -129,4 +180,46 @@ pub fn parse_origin(field: &str, raw: &str) -> AppResult<String> {
 /// Whether a browser's `Origin` header is one of `allowed` (normalised origins).
 pub fn origin_listed(allowed: &[String], origin: &str) -> bool {
     !allowed.is_empty() && parse_origin("origin", origin).is_ok_and(|o| allowed.contains(&o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_literals_in_every_spelling_are_refused_as_portal_hosts() {
+        for ip in [
+            "127.0.0.1",
+            "127.1",
+            "0.0.0.0",
+            "0",
+            "2130706433",
+            "0x7f000001",
+            "0x7f.1",
+            "0177.0.0.1",
+            "1.2.3.4.5",
+            "[::1]",
+            "::1",
+            "[::ffff:127.0.0.1]",
+            "10.0.0.1.",
+        ] {
+            let err = parse_portal_host("portal_domains", ip).unwrap_err();
+            assert_eq!(err.field(), Some("portal_domains"), "{ip}");
+            assert!(err.to_string().contains("IP address"), "{ip}: {err}");
+        }
+        for local in ["localhost", "app.localhost", "LOCALHOST."] {
+            assert!(
+                parse_portal_host("portal_domains", local).is_err(),
+                "{local}"
+            );
+        }
+        assert_eq!(
+            parse_portal_host("portal_domains", "Affiliates.Acme.com.").unwrap(),
+            "affiliates.acme.com"
+        );
+        assert_eq!(
+            parse_portal_host("portal_domains", "1password.example.com").unwrap(),
+            "1password.example.com"
+        );
+    }
 }

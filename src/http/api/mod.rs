@@ -45,6 +45,10 @@ pub fn scope() -> impl HttpServiceFactory {
         .route("/vendor", web::patch().to(vendor::update))
         .route("/vendor/logo", web::put().to(vendor::put_logo))
         .route("/vendor/logo", web::delete().to(vendor::delete_logo))
+        .route(
+            "/vendor/domains/{host}/verify",
+            web::post().to(vendor::verify_domain),
+        )
         .route("/audit-log", web::get().to(audit::list))
         .route("/consumers", web::get().to(consumers::list))
         .route("/consumers", web::post().to(consumers::create))

@@ -10,6 +10,7 @@ use crate::domain::partners::payout_settings;
 use crate::domain::tenancy::api_keys::Scope;
 use crate::domain::tenancy::audit::Actor;
 use crate::domain::tenancy::branding::{self, BrandingInput};
+use crate::domain::tenancy::domain_verification;
 use crate::domain::tenancy::logo;
 use crate::domain::tenancy::rate_limits;
 use crate::error::{AppError, AppResult};
@@ -169,6 +170,43 @@ pub async fn update(
     }
     state.portal_hosts.forget_all();
     Ok(HttpResponse::Ok().json(with_limits(&state, auth.vendor_id(), view).await?))
+}
+
+/// `POST /api/v1/vendor/domains/{host}/verify` (full scope): looks the domain's TXT record
+/// `_affilia-challenge.{host}` up now. Found with the right token: the domain is verified
+/// and serves the portal (200 with the domain as `GET /api/v1/vendor` shows it). Missing or
+/// wrong: 422 on `host` saying what was found, the domain stays pending. A host the vendor
+/// does not list is 404; one another vendor verified first is 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/vendor/domains/{host}/verify",
+    tag = "vendor",
+    params(("host" = String, Path, description = "One of the vendor's portal domains")),
+    responses((status = 200, description = "Success", body = Object)),
+    security(("api_key" = [])),
+)]
+pub async fn verify_domain(
+    auth: ApiAuth,
+    state: web::Data<AppState>,
+    host: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    auth.require(Scope::Full)?;
+    let actor = Actor::ApiKey(auth.0.key_id.clone());
+    let host = host.into_inner().trim().to_ascii_lowercase();
+    domain_verification::verify(&state.db, &state.dns, auth.vendor_id(), &host, &actor).await?;
+    state.portal_hosts.forget_all();
+    let view = branding::view(
+        &state.db,
+        state.settings.base_url.as_str(),
+        auth.vendor_id(),
+    )
+    .await?;
+    let domain = view
+        .portal_domains
+        .into_iter()
+        .find(|d| d.host == host.trim_end_matches('.'))
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(domain))
 }
 
 /// `PUT /api/v1/vendor/logo` (full scope): the raw image as the body, with its

@@ -126,6 +126,7 @@ pub fn table() -> RouteTable {
             route!(POST "/dashboard/settings/payout-methods" => payout_methods::save, Access::Staff),
             route!(POST "/dashboard/settings/logo" => settings::upload_logo, Access::Staff),
             route!(POST "/dashboard/settings/logo/delete" => settings::delete_logo, Access::Staff),
+            route!(POST "/dashboard/settings/domains/verify" => settings::verify_domain, Access::Staff),
             route!(GET "/dashboard/developers" => developers::show, Access::Staff),
             route!(POST "/dashboard/developers/keys" => developers::create, Access::Staff),
             route!(POST "/dashboard/developers/keys/{id}/revoke" => developers::revoke, Access::Staff),

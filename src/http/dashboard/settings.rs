@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::domain::tenancy::audit::Actor;
 use crate::domain::tenancy::branding::{self, BrandingInput, VendorSettings};
+use crate::domain::tenancy::domain_verification;
 use crate::domain::tenancy::logo;
 use crate::error::AppError;
 use crate::http::AppState;
@@ -83,6 +84,13 @@ struct DomainRow {
     target: String,
     /// "last request 3 minutes ago", or empty before the first request.
     seen: String,
+    /// Whether it serves the portal (its owner proved control).
+    verified: bool,
+    /// The TXT record proving control: name and value; `None` for domains verified
+    /// before tokens existed.
+    txt: Option<(String, String)>,
+    /// "last checked 2 minutes ago", or empty before the first check.
+    checked: String,
 }
 
 #[derive(Template)]
@@ -198,6 +206,14 @@ fn page(
             .portal_domains
             .into_iter()
             .map(|d| DomainRow {
+                verified: d.verified,
+                txt: d.verification.map(|r| (r.name, r.value)),
+                checked: d
+                    .checked_at
+                    .as_deref()
+                    .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+                    .map(|at| format!("last checked {}", ago(at.timestamp_millis(), now)))
+                    .unwrap_or_default(),
                 seen: d
                     .last_seen_ms
                     .map(|at| format!("last request {}", ago(at, now)))
@@ -223,6 +239,7 @@ pub async fn show(
         Some("settings") => Some("Settings saved."),
         Some("logo") => Some("Logo uploaded."),
         Some("logo_removed") => Some("Logo removed."),
+        Some("domain_verified") => Some("Domain verified: the portal is served on it."),
         _ => None,
     };
     let f = SettingsForm::from_view(&current);
@@ -290,6 +307,43 @@ pub async fn save(
             let current = current(&state, &staff).await?;
             refused(&staff, &state, current, f, e)
         }
+    }
+}
+
+/// The verify button's form: which domain.
+#[derive(Debug, Deserialize)]
+pub struct VerifyForm {
+    host: String,
+}
+
+/// `POST /dashboard/settings/domains/verify`: looks the domain's TXT record up now (the
+/// same check as `POST /api/v1/vendor/domains/{host}/verify`). A missing or wrong record
+/// re-renders the page saying what was found.
+pub async fn verify_domain(
+    staff: Staff,
+    state: web::Data<AppState>,
+    form: crate::http::extract::Form<VerifyForm>,
+) -> Result<HttpResponse, HtmlError> {
+    staff.require_change()?;
+    let actor = Actor::User(staff.user.id.clone());
+    let result =
+        domain_verification::verify(&state.db, &state.dns, &staff.vendor.id, &form.host, &actor)
+            .await;
+    match result {
+        Ok(()) => {
+            state.portal_hosts.forget_all();
+            Ok(see_other("/dashboard/settings?saved=domain_verified#dns"))
+        }
+        Err(e @ AppError::Invalid { .. }) => {
+            let current = current(&state, &staff).await?;
+            let f = SettingsForm::from_view(&current);
+            let mut p = page(&staff, base_host(&state), current, f, None, Some(&e));
+            // The message names DNS records (`_affilia-challenge.…`) that must be shown
+            // exactly as the vendor types them, not turned into words like a field name.
+            p.error = Some(e.to_string());
+            render(e.status_code(), &p)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

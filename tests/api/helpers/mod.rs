@@ -15,6 +15,7 @@ use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
 
 pub mod affiliates;
+pub mod dns;
 pub mod money;
 pub mod pages;
 pub mod smtp_sink;
@@ -32,6 +33,8 @@ pub struct TestApp {
     pub state: actix_web::web::Data<affilia::http::AppState>,
     /// The metrics-only listener, when the test set `metrics_bind`.
     pub metrics_addr: Option<SocketAddr>,
+    /// The DNS server the app looks portal domains' TXT records up on.
+    pub dns: dns::TestDns,
     _guard: DbGuard,
 }
 
@@ -141,6 +144,7 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         click_queue_wait: std::time::Duration::from_millis(5),
         metrics_token: None,
         metrics_bind: None,
+        dns_resolver: None,
     }
 }
 
@@ -159,6 +163,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     rand::fill(&mut secret[..]);
     let secret_hex = hex::encode(&secret);
     let mut settings = test_settings(&database_url, secret);
+    let dns = dns::TestDns::start().await;
+    settings.dns_resolver = Some(dns.addr);
     adjust(&mut settings);
     let smtp_url = settings.smtp_url.as_ref().map(|s| s.expose().clone());
     let db = Db::connect(&database_url)
@@ -178,6 +184,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .map(|port| SocketAddr::from(([127, 0, 0, 1], port)));
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        dns,
         state,
         metrics_addr,
         addr,
@@ -203,6 +210,7 @@ pub async fn second_instance_with(first: &TestApp, adjust: impl FnOnce(&mut Sett
     rand::fill(&mut secret[..]);
     let secret_hex = hex::encode(&secret);
     let mut settings = test_settings(&first.database_url, secret);
+    settings.dns_resolver = Some(first.dns.addr);
     adjust(&mut settings);
     let db = Db::connect(&first.database_url).await.expect("connect");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -212,6 +220,7 @@ pub async fn second_instance_with(first: &TestApp, adjust: impl FnOnce(&mut Sett
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        dns: first.dns.clone(),
         state,
         metrics_addr: None,
         addr,
@@ -245,6 +254,19 @@ pub const OWNER_PASSWORD: &str = "correct horse battery";
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Marks the vendor's pending claim on `host` verified the way an operator does
+    /// (`affilia admin verify-domain`), for tests about what a verified domain does.
+    pub async fn verify_domain(&self, vendor_id: &str, host: &str) {
+        affilia::domain::tenancy::domain_verification::verify_by_operator(
+            &self.db,
+            Some(vendor_id),
+            host,
+        )
+        .await
+        .expect("verify domain");
+        self.state.portal_hosts.forget_all();
     }
 
     /// A client that reaches this server under `host` (DNS resolved to the test address).

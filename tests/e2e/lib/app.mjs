@@ -81,6 +81,9 @@ export class AffiliaServer {
       AFFILIA_API_RATE_LIMIT_WRITE: '1000000',
       // Flow W delivers webhooks to a receiver on 127.0.0.1.
       AFFILIA_ALLOW_PRIVATE_WEBHOOK_URLS: 'true',
+      // Portal-domain TXT checks stay on this machine (a closed loopback port): the flows
+      // verify their domain with `affilia admin verify-domain`, as an operator would.
+      AFFILIA_DNS_RESOLVER: '127.0.0.1:9',
       RUST_LOG: process.env.RUST_LOG || 'info',
       NO_COLOR: '1',
     };
