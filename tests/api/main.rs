@@ -19,6 +19,7 @@ mod dataset;
 mod deals_links;
 mod demo;
 mod email;
+mod fuzz;
 mod host_routing;
 mod ingest_batch;
 mod jobs;
