@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod body;
 pub mod chart;
 pub mod client;
 pub mod dashboard;
@@ -75,7 +76,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/t.js", web::get().to(tracking::snippet))
         .service(
             web::resource("/webhooks/stripe/{program_id}")
-                .app_data(web::PayloadConfig::new(webhooks::BODY_LIMIT))
                 .route(web::post().to(webhooks::stripe_event)),
         )
         .configure(openapi::routes)

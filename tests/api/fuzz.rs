@@ -57,15 +57,17 @@ fn fuzz<S: Strategy>(
     } else {
         DEFAULT_CASES
     };
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        max_shrink_iters: 2048,
-        ..Config::default()
-    });
     let executions = AtomicU64::new(0);
     let started = Instant::now();
     loop {
+        // A fresh runner per batch (a runner counts its cases once, and a new one draws a
+        // new random seed).
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            max_shrink_iters: 2048,
+            ..Config::default()
+        });
         let outcome = runner.run(&strategy, |v| {
             executions.fetch_add(1, Ordering::Relaxed);
             check(v)

@@ -25,6 +25,7 @@ mod ingest_batch;
 mod jobs;
 mod kernel;
 mod layout_words;
+mod limits;
 mod ledger_props;
 mod mcp;
 mod me_api;

@@ -50,7 +50,6 @@ pub fn is_mcp(path: &str) -> bool {
 /// The `/mcp` resource.
 pub fn resource() -> actix_web::Resource {
     web::resource("/mcp")
-        .app_data(web::PayloadConfig::new(BODY_LIMIT))
         .route(web::post().to(post))
         .route(web::delete().to(delete))
         .default_service(web::to(method_not_allowed))
@@ -161,9 +160,10 @@ fn reply(req: &HttpRequest, session_id: Option<&str>, body: &Value) -> HttpRespo
 async fn post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> AppResult<HttpResponse> {
     let (caller, credential) = authenticate(&req, &state).await?;
+    let body = crate::http::body::read_limited(&req, payload, BODY_LIMIT).await?;
     if let Some(v) = header_str(&req, VERSION_HEADER)
         && !rpc::is_supported(v)
     {
