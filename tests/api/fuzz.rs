@@ -249,7 +249,9 @@ fn fuzz_affiliate_tokens_and_mcp_session_ids() {
             prop_assert!(sessions.verify(&noise, "key", 0).is_none());
             // Round trip, kinds kept apart, keys kept apart, expiry honoured.
             let token = signer.mint(&vendor, &affiliate, expires);
-            let claims = signer.verify(&token, expires - 1).ok_or_else(|| TestCaseError::fail("own token refused"))?;
+            let claims = signer
+                .verify(&token, expires - 1)
+                .ok_or_else(|| TestCaseError::fail("own token refused"))?;
             prop_assert_eq!(&claims.vendor_id, &vendor);
             prop_assert_eq!(&claims.affiliate_id, &affiliate);
             prop_assert!(signer.verify(&token, expires).is_none());
@@ -266,7 +268,12 @@ fn fuzz_affiliate_tokens_and_mcp_session_ids() {
             let sid = sessions.open("key", "2025-06-18", expires);
             prop_assert!(sessions.verify(&sid, "key", expires).is_some());
             prop_assert!(sessions.verify(&sid, "other key", expires).is_none());
-            prop_assert!(sessions.verify(&mutate(&sid, at, with), "key", expires).is_none() || mutate(&sid, at, with) == sid);
+            prop_assert!(
+                sessions
+                    .verify(&mutate(&sid, at, with), "key", expires)
+                    .is_none()
+                    || mutate(&sid, at, with) == sid
+            );
             Ok(())
         },
     );
@@ -319,7 +326,14 @@ fn fuzz_kernel_jwt_verification() {
     fuzz(
         "kernel_jwt",
         // Header values are visible ASCII (anything else never leaves the client).
-        (claims, alg, how, "[!-~]{0,60}", any::<usize>(), proptest::char::range('!', '~')),
+        (
+            claims,
+            alg,
+            how,
+            "[!-~]{0,60}",
+            any::<usize>(),
+            proptest::char::range('!', '~'),
+        ),
         |(claims, alg, how, noise, at, with)| {
             let token = match how {
                 // Signed with the right secret: may pass only when the claims are right.
@@ -351,7 +365,11 @@ fn fuzz_kernel_jwt_verification() {
                         &EncodingKey::from_secret(secret.as_bytes()),
                     )
                     .unwrap();
-                    if noise.is_empty() { mutate(&good, at, with) } else { noise }
+                    if noise.is_empty() {
+                        mutate(&good, at, with)
+                    } else {
+                        noise
+                    }
                 }
             };
             let (status, body) = rt.block_on(async {
@@ -365,22 +383,29 @@ fn fuzz_kernel_jwt_verification() {
                 let status = res.status().as_u16();
                 (status, res.text().await.unwrap_or_default())
             });
-            prop_assert!(status != 500 && status < 600, "{status} for {token}: {body}");
+            prop_assert!(
+                status != 500 && status < 600,
+                "{status} for {token}: {body}"
+            );
             if status == 401 {
-                let v: Value = serde_json::from_str(&body).map_err(|e| TestCaseError::fail(format!("{e}: {body}")))?;
+                let v: Value = serde_json::from_str(&body)
+                    .map_err(|e| TestCaseError::fail(format!("{e}: {body}")))?;
                 prop_assert!(v["error"]["code"].is_string(), "{body}");
             } else {
                 // Anything else means the token was accepted: only a genuine, well-formed one.
                 prop_assert!(
-                    how == 0 || (how == 3 && jsonwebtoken::decode::<Value>(
-                        &token,
-                        &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
-                        &{
-                            let mut v = jsonwebtoken::Validation::new(Algorithm::HS256);
-                            v.set_audience(&["affilia"]);
-                            v
-                        },
-                    ).is_ok()),
+                    how == 0
+                        || (how == 3
+                            && jsonwebtoken::decode::<Value>(
+                                &token,
+                                &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
+                                &{
+                                    let mut v = jsonwebtoken::Validation::new(Algorithm::HS256);
+                                    v.set_audience(&["affilia"]);
+                                    v
+                                },
+                            )
+                            .is_ok()),
                     "accepted {token} ({status}: {body})"
                 );
                 prop_assert_eq!(claims_field(&token, "iss"), Some(json!("fuzzer")));
@@ -412,14 +437,21 @@ fn fuzz_referral_codes_and_destinations() {
         (
             prop_oneof!["[a-zA-Z0-9_ -]{0,45}", ".{0,45}"],
             url_like,
-            prop_oneof![Just(None), ".{0,80}".prop_map(Some), "([a-z_]{1,8}=[^&]{0,10}&?){0,6}".prop_map(Some)],
+            prop_oneof![
+                Just(None),
+                ".{0,80}".prop_map(Some),
+                "([a-z_]{1,8}=[^&]{0,10}&?){0,6}".prop_map(Some)
+            ],
             "[a-z0-9_-]{3,40}",
         ),
         |(raw_code, raw_url, incoming, code)| {
             // Codes: accepted ones are exactly what `/r/{code}` can carry, and stable.
             if let Ok(c) = parse_code("code", &raw_code) {
                 prop_assert!((3..=40).contains(&c.len()));
-                prop_assert!(c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_'));
+                prop_assert!(c.chars().all(|ch| ch.is_ascii_lowercase()
+                    || ch.is_ascii_digit()
+                    || ch == '-'
+                    || ch == '_'));
                 prop_assert_eq!(parse_code("code", &c).ok(), Some(c.clone()));
                 prop_assert_eq!(c, raw_code.trim().to_ascii_lowercase());
             }
@@ -433,13 +465,20 @@ fn fuzz_referral_codes_and_destinations() {
             if let Ok(u) = url::Url::parse(&raw_url) {
                 if domains.allows(&u) {
                     let host = u.host_str().unwrap_or_default().to_ascii_lowercase();
-                    prop_assert!(host == "shop.acme.test" || host.ends_with(".acme.test"), "{u}");
+                    prop_assert!(
+                        host == "shop.acme.test" || host.ends_with(".acme.test"),
+                        "{u}"
+                    );
                     let out = redirect_url(
                         &u,
                         incoming.as_deref(),
-                        Some(Attribution { code: &code, click_id: "clk_1" }),
+                        Some(Attribution {
+                            code: &code,
+                            click_id: "clk_1",
+                        }),
                     );
-                    let back = url::Url::parse(&out).map_err(|e| TestCaseError::fail(format!("{e}: {out}")))?;
+                    let back = url::Url::parse(&out)
+                        .map_err(|e| TestCaseError::fail(format!("{e}: {out}")))?;
                     prop_assert_eq!(back.host_str(), u.host_str());
                     prop_assert_eq!(back.scheme(), u.scheme());
                     let refs: Vec<String> = back
@@ -458,20 +497,67 @@ fn fuzz_referral_codes_and_destinations() {
 /// SVG-shaped input with everything a logo could smuggle.
 fn svg_doc() -> impl Strategy<Value = String> {
     let name = prop_oneof![
-        "g", "path", "rect", "use", "text", "script", "foreignObject", "a", "image", "style",
-        "set", "animate", "iframe", "SCRIPT", "svg:script", "title", "defs", "linearGradient",
+        "g",
+        "path",
+        "rect",
+        "use",
+        "text",
+        "script",
+        "foreignObject",
+        "a",
+        "image",
+        "style",
+        "set",
+        "animate",
+        "iframe",
+        "SCRIPT",
+        "svg:script",
+        "title",
+        "defs",
+        "linearGradient",
         "[a-zA-Z:]{1,8}",
     ];
     let key = prop_oneof![
-        "onload", "onclick", "ONLOAD", "href", "xlink:href", "style", "fill", "d", "x", "id",
-        "xmlns", "xmlns:xlink", "attributeName", "to", "values", "begin", "filter", "mask",
-        "clip-path", "src", "[a-zA-Z:-]{1,10}",
+        "onload",
+        "onclick",
+        "ONLOAD",
+        "href",
+        "xlink:href",
+        "style",
+        "fill",
+        "d",
+        "x",
+        "id",
+        "xmlns",
+        "xmlns:xlink",
+        "attributeName",
+        "to",
+        "values",
+        "begin",
+        "filter",
+        "mask",
+        "clip-path",
+        "src",
+        "[a-zA-Z:-]{1,10}",
     ];
     let value = prop_oneof![
-        "javascript:alert(1)", "#a", "#x y", "http://evil.test/x.svg", "//evil.test/x",
-        "url(http://evil.test/a)", "url(#a)", "url( '#a' )", "data:text/html,<script>x</script>",
-        "j&#x61;vascript:alert(1)", "java&#10;script:alert(1)", "red", "fill:url(http://e)",
-        "fill:red;background:url(//e)", "expression(alert(1))", "@import 'x'", "&quot;onload=&quot;x",
+        "javascript:alert(1)",
+        "#a",
+        "#x y",
+        "http://evil.test/x.svg",
+        "//evil.test/x",
+        "url(http://evil.test/a)",
+        "url(#a)",
+        "url( '#a' )",
+        "data:text/html,<script>x</script>",
+        "j&#x61;vascript:alert(1)",
+        "java&#10;script:alert(1)",
+        "red",
+        "fill:url(http://e)",
+        "fill:red;background:url(//e)",
+        "expression(alert(1))",
+        "@import 'x'",
+        "&quot;onload=&quot;x",
         "[^\"<&]{0,20}",
     ];
     let attrs = proptest::collection::vec((key, value), 0..4).prop_map(|kv| {
@@ -480,20 +566,28 @@ fn svg_doc() -> impl Strategy<Value = String> {
             .collect::<String>()
     });
     let text = prop_oneof![
-        "<![CDATA[<script>alert(1)</script>]]>", "&lt;script&gt;", "&xxe;", "&#60;script&#62;",
-        "<!-- <script> -->", "<?php x ?>", "[^<&]{0,20}",
+        "<![CDATA[<script>alert(1)</script>]]>",
+        "&lt;script&gt;",
+        "&xxe;",
+        "&#60;script&#62;",
+        "<!-- <script> -->",
+        "<?php x ?>",
+        "[^<&]{0,20}",
     ];
     let leaf = text.prop_map(|t| t);
     let tree = leaf.prop_recursive(4, 24, 4, move |inner| {
-        (name.clone(), attrs.clone(), proptest::collection::vec(inner, 0..4)).prop_map(
-            |(n, a, kids)| {
+        (
+            name.clone(),
+            attrs.clone(),
+            proptest::collection::vec(inner, 0..4),
+        )
+            .prop_map(|(n, a, kids)| {
                 if kids.is_empty() {
                     format!("<{n}{a}/>")
                 } else {
                     format!("<{n}{a}>{}</{n}>", kids.concat())
                 }
-            },
-        )
+            })
     });
     let prefix = prop_oneof![
         "",
@@ -502,10 +596,25 @@ fn svg_doc() -> impl Strategy<Value = String> {
         "<?xml-stylesheet href=\"http://evil.test/x.css\"?>",
         "\u{feff}",
     ];
-    let root_attrs = prop_oneof!["", " onload=\"alert(1)\"", " viewBox=\"0 0 10 10\"", " style=\"fill:red\""];
-    (prefix, root_attrs, proptest::collection::vec(tree, 0..5), any::<bool>(), 0usize..400, any::<char>())
+    let root_attrs = prop_oneof![
+        "",
+        " onload=\"alert(1)\"",
+        " viewBox=\"0 0 10 10\"",
+        " style=\"fill:red\""
+    ];
+    (
+        prefix,
+        root_attrs,
+        proptest::collection::vec(tree, 0..5),
+        any::<bool>(),
+        0usize..400,
+        any::<char>(),
+    )
         .prop_map(|(p, ra, kids, corrupt, at, with)| {
-            let doc = format!("{p}<svg xmlns=\"http://www.w3.org/2000/svg\"{ra}>{}</svg>", kids.concat());
+            let doc = format!(
+                "{p}<svg xmlns=\"http://www.w3.org/2000/svg\"{ra}>{}</svg>",
+                kids.concat()
+            );
             if corrupt { mutate(&doc, at, with) } else { doc }
         })
 }
@@ -523,8 +632,17 @@ fn assert_inert_svg(out: &str) -> Result<(), TestCaseError> {
             Event::Start(e) | Event::Empty(e) => {
                 let name = e.name().as_ref().to_ascii_lowercase();
                 prop_assert!(
-                    !["script", "foreignobject", "style", "iframe", "image", "a", "set", "animate"]
-                        .contains(&name.as_str())
+                    ![
+                        "script",
+                        "foreignobject",
+                        "style",
+                        "iframe",
+                        "image",
+                        "a",
+                        "set",
+                        "animate"
+                    ]
+                    .contains(&name.as_str())
                         && !name.contains(':'),
                     "element {name} kept: {out}"
                 );
@@ -535,7 +653,10 @@ fn assert_inert_svg(out: &str) -> Result<(), TestCaseError> {
                         .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                         .map_err(|err| TestCaseError::fail(format!("{err}: {out}")))?
                         .to_ascii_lowercase();
-                    let squeezed: String = v.chars().filter(|c| !c.is_whitespace() && !c.is_control()).collect();
+                    let squeezed: String = v
+                        .chars()
+                        .filter(|c| !c.is_whitespace() && !c.is_control())
+                        .collect();
                     prop_assert!(!k.starts_with("on"), "handler {k} kept: {out}");
                     if k.ends_with("href") {
                         prop_assert!(squeezed.starts_with('#'), "external ref {v}: {out}");
@@ -544,15 +665,20 @@ fn assert_inert_svg(out: &str) -> Result<(), TestCaseError> {
                         continue;
                     }
                     prop_assert!(
-                        !squeezed.contains("javascript:") && !squeezed.contains("data:")
-                            && !squeezed.contains("//") && !squeezed.contains("expression(")
+                        !squeezed.contains("javascript:")
+                            && !squeezed.contains("data:")
+                            && !squeezed.contains("//")
+                            && !squeezed.contains("expression(")
                             && !squeezed.contains("@import"),
                         "active value {k}={v}: {out}"
                     );
                     let mut rest = squeezed.as_str();
                     while let Some(i) = rest.find("url(") {
                         rest = &rest[i + 4..];
-                        prop_assert!(rest.trim_start_matches(['"', '\'']).starts_with('#'), "url() to outside: {out}");
+                        prop_assert!(
+                            rest.trim_start_matches(['"', '\'']).starts_with('#'),
+                            "url() to outside: {out}"
+                        );
                     }
                 }
             }
@@ -580,7 +706,8 @@ fn fuzz_svg_sanitiser() {
             if let Ok(out) = logo::sanitize_svg(&doc) {
                 assert_inert_svg(&out)?;
                 // Sanitising is a fixed point: the output passes again unchanged.
-                let again = logo::sanitize_svg(&out).map_err(|e| TestCaseError::fail(format!("{e:?}: {out}")))?;
+                let again = logo::sanitize_svg(&out)
+                    .map_err(|e| TestCaseError::fail(format!("{e:?}: {out}")))?;
                 prop_assert_eq!(again, out);
             }
             // The upload door (content sniffing + sanitiser) never panics on the bytes either.
@@ -671,7 +798,12 @@ fn fuzz_csv_export_escaping() {
                 .ok_or_else(|| TestCaseError::fail(format!("unparseable row {line:?}")))?;
             prop_assert_eq!(back.len(), cells.len());
             for (b, raw) in back.iter().zip(&cells) {
-                prop_assert_eq!(b.strip_prefix('\'').filter(|_| raw.starts_with(FORMULA_STARTS)).unwrap_or(b), raw.as_str());
+                prop_assert_eq!(
+                    b.strip_prefix('\'')
+                        .filter(|_| raw.starts_with(FORMULA_STARTS))
+                        .unwrap_or(b),
+                    raw.as_str()
+                );
             }
             Ok(())
         },
@@ -692,13 +824,27 @@ fn terms_json() -> impl Strategy<Value = Value> {
     ];
     let leaf = prop_oneof![
         number.clone(),
-        prop_oneof!["percentage", "flat", "recurring", "tiered", "Percentage", ""].prop_map(|s| json!(s)),
+        prop_oneof![
+            "percentage",
+            "flat",
+            "recurring",
+            "tiered",
+            "Percentage",
+            ""
+        ]
+        .prop_map(|s| json!(s)),
     ];
-    let tier = (number.clone(), number.clone())
-        .prop_map(|(m, b)| json!({"min_conversions": m, "bps": b}));
+    let tier =
+        (number.clone(), number.clone()).prop_map(|(m, b)| json!({"min_conversions": m, "bps": b}));
     let level = (number.clone(), number.clone()).prop_map(|(l, b)| json!({"level": l, "bps": b}));
     let key = prop_oneof![
-        "type", "bps", "amount_cents", "max_cycles", "tiers", "multi_level", "multi_level_enabled",
+        "type",
+        "bps",
+        "amount_cents",
+        "max_cycles",
+        "tiers",
+        "multi_level",
+        "multi_level_enabled",
         "extra",
     ];
     let value = prop_oneof![
@@ -708,7 +854,8 @@ fn terms_json() -> impl Strategy<Value = Value> {
         1 => Just(json!({"nested": {"deeper": [1, 2, {"x": null}]}})),
     ];
     prop_oneof![
-        proptest::collection::vec((key, value), 0..6).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        proptest::collection::vec((key, value), 0..6)
+            .prop_map(|kv| Value::Object(kv.into_iter().collect())),
         Just(json!([])),
         Just(json!("percentage")),
         Just(json!(null)),
@@ -719,7 +866,12 @@ fn terms_json() -> impl Strategy<Value = Value> {
 fn fuzz_commission_terms_json() {
     fuzz(
         "commission_terms",
-        (terms_json(), 0i64..=1_000_000_000_000, 1i64..500, 0i64..10_000),
+        (
+            terms_json(),
+            0i64..=1_000_000_000_000,
+            1i64..500,
+            0i64..10_000,
+        ),
         |(raw, gross, cycle, prior)| {
             // Never a panic; accepted terms are valid, round-trip through storage, and
             // compute a commission within the sale (or the flat maximum) for any sale.
@@ -727,10 +879,15 @@ fn fuzz_commission_terms_json() {
                 prop_assert!(terms.validate("commission").is_ok());
                 let stored = terms.to_json();
                 prop_assert_eq!(Commission::from_stored(&stored), Some(terms.clone()));
-                let reparsed = Commission::from_json("commission", serde_json::from_str(&stored).unwrap());
+                let reparsed =
+                    Commission::from_json("commission", serde_json::from_str(&stored).unwrap());
                 prop_assert_eq!(reparsed.ok(), Some(terms.clone()));
                 let _ = terms.describe();
-                let facts = Facts { gross_cents: gross, cycle, prior_approved: prior };
+                let facts = Facts {
+                    gross_cents: gross,
+                    cycle,
+                    prior_approved: prior,
+                };
                 if let Ok(earned) = commission_rules::direct(&terms.rate, &facts) {
                     prop_assert!(earned.amount_cents >= 0, "{earned:?}");
                     prop_assert!(
