@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult};
 
 /// A human size for messages: `1 MiB`, `256 KiB`.
 pub fn describe_size(bytes: usize) -> String {
-    if bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0 {
+    if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
         format!("{} MiB", bytes / (1024 * 1024))
     } else {
         format!("{} KiB", bytes / 1024)

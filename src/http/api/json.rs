@@ -207,6 +207,16 @@ pub fn parse_optional<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, A
 mod tests {
     use super::*;
 
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        assert_eq!(nesting_depth(br#"{"a": [1, {"b": []}]}"#), 4);
+        assert_eq!(nesting_depth(br#"{"a": "[[[{{{\"[["}"#), 1);
+        assert_eq!(nesting_depth(b"1"), 0);
+        let nested = |n: usize| format!("{{\"a\":{}{}}}", "[".repeat(n), "]".repeat(n));
+        assert!(parse::<serde_json::Value>(nested(31).as_bytes()).is_ok());
+        assert!(parse::<serde_json::Value>(nested(32).as_bytes()).is_err());
+    }
+
     #[derive(Debug, serde::Deserialize)]
     #[allow(dead_code)]
     struct Body {
