@@ -914,6 +914,31 @@ fn fuzz_commission_terms_json() {
 mod regressions {
     use super::*;
 
+    /// `kernel_jwt` found a 500 on PostgreSQL for an `iss` holding U+0000 (text columns
+    /// cannot hold it): now a 401 `unknown_consumer` on both databases.
+    #[tokio::test]
+    async fn a_kernel_token_whose_iss_holds_a_nul_is_a_401() {
+        let app = crate::helpers::spawn_app().await;
+        for iss in ["\u{0}", "fuzzer\u{0}", &"x".repeat(5000)] {
+            let token = jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                &json!({"iss": iss}),
+                &jsonwebtoken::EncodingKey::from_secret(b"any"),
+            )
+            .unwrap();
+            let (status, body) = app
+                .call(
+                    &token,
+                    reqwest::Method::POST,
+                    "/api/v1/kernel/affiliates/provision",
+                    Some(json!({})),
+                )
+                .await;
+            assert_eq!(status, 401, "{body}");
+            assert_eq!(body["error"]["code"], "unknown_consumer");
+        }
+    }
+
     /// `svg_sanitiser` found a bare external address kept as a presentation value
     /// (`clip-path="http://evil test/xasvg"`): inert in browsers, refused since.
     #[test]
