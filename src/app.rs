@@ -23,6 +23,7 @@ use crate::domain::tenancy::rate_limits::RateLimiter;
 use crate::error::AppError;
 use crate::http::middleware::body_timeout::body_timeout;
 use crate::http::middleware::nul_bytes::nul_bytes;
+use crate::http::middleware::query_length::query_length;
 use crate::http::middleware::viewers::viewers_read_only;
 use crate::http::middleware::{csrf::csrf, host_routing::route_by_host, htmx_errors::htmx_errors};
 use crate::http::middleware::{request_id::request_id, security_headers::security_headers};
@@ -160,8 +161,10 @@ impl Application {
                         .default_service(web::to(http::not_found))
                         // The last `wrap` runs first: request id → headers → host → HTMX
                         // error toasts (so CSRF and viewer refusals become toasts too) → session →
-                        // CSRF → viewers read-only → NUL characters in the address → handler.
+                        // CSRF → viewers read-only → query length → NUL characters in the address →
+                        // handler.
                         .wrap(from_fn(nul_bytes))
+                        .wrap(from_fn(query_length))
                         .wrap(from_fn(viewers_read_only))
                         .wrap(from_fn(csrf))
                         .wrap(sessions)

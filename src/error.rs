@@ -81,6 +81,15 @@ pub enum AppError {
         /// What is wrong with it.
         message: String,
     },
+    /// A request body, upload or address over its documented limit (413 for bodies and
+    /// uploads, 414 for addresses): refused before it is read any further.
+    #[error("{message}")]
+    TooLarge {
+        /// 413 or 414.
+        status: u16,
+        /// What was too large and the limit.
+        message: String,
+    },
     /// Too many attempts (429); clients should retry after the given number of seconds.
     #[error("too many requests, retry in {retry_after_secs} s")]
     RateLimited {
@@ -96,6 +105,14 @@ pub enum AppError {
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
+    /// A 413: a body or upload over its limit (`message` names the limit).
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self::TooLarge {
+            status: 413,
+            message: message.into(),
+        }
+    }
+
     /// A 422 for `field`.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::Invalid {
@@ -143,6 +160,8 @@ impl AppError {
             Self::Conflict { code, .. } => code,
             Self::AlreadyExists { .. } => "duplicate",
             Self::Invalid { .. } => "invalid",
+            Self::TooLarge { status: 414, .. } => "uri_too_long",
+            Self::TooLarge { .. } => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) => "internal",
         }
@@ -231,6 +250,8 @@ impl ResponseError for AppError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } | Self::AlreadyExists { .. } => StatusCode::CONFLICT,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooLarge { status: 414, .. } => StatusCode::URI_TOO_LONG,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

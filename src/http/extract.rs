@@ -98,8 +98,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
                         AppError::BadRequest("the form could not be read; try again".into())
                     })?;
                     if body.len() + chunk.len() > FORM_LIMIT {
-                        return Err(AppError::BadRequest(
-                            "the form is too large (at most 256 KiB)".into(),
+                        return Err(AppError::payload_too_large(
+                            "the form is too large (at most 256 KiB)",
                         ));
                     }
                     body.extend_from_slice(&chunk);

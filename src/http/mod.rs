@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod body;
 pub mod chart;
 pub mod client;
 pub mod dashboard;

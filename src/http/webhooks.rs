@@ -22,10 +22,13 @@ pub async fn stripe_event(
     req: HttpRequest,
     state: web::Data<AppState>,
     program_id: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> AppResult<HttpResponse> {
     let mut reached_pipeline = false;
-    let answer = receive(&req, &state, &program_id, &body, &mut reached_pipeline).await;
+    let answer = match crate::http::body::read_limited(&req, payload, BODY_LIMIT).await {
+        Ok(body) => receive(&req, &state, &program_id, &body, &mut reached_pipeline).await,
+        Err(e) => Err(e),
+    };
     // The pipeline counts what reaches it; count the refusals before it here.
     if let Err(e) = &answer
         && !reached_pipeline

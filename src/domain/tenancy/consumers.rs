@@ -480,6 +480,14 @@ pub async fn authenticate(
             "the token needs an iss claim: the consumer's name",
         ));
     };
+    // PostgreSQL text cannot hold U+0000 (the lookup would fail with a 500, found by the
+    // kernel JWT fuzz target); no consumer name has one, nor is longer than a name can be.
+    if iss.contains('\0') || iss.len() > 200 {
+        return Err(AppError::unauthorized_code(
+            "unknown_consumer",
+            "no consumer has this iss",
+        ));
+    }
     let row = db::consumers::by_name(db.pool(), &iss.to_ascii_lowercase())
         .await?
         .ok_or_else(|| {

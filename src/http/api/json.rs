@@ -8,9 +8,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::web::BytesMut;
 use actix_web::{FromRequest, HttpRequest};
-use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
@@ -18,6 +16,37 @@ use crate::http::extract::{field_error, nul_error};
 
 /// Largest body accepted.
 const LIMIT: usize = 1024 * 1024;
+
+/// Deepest nesting of objects and arrays accepted: far more than any body of the API
+/// needs (metadata included), far less than serde_json's own recursion limit of 128.
+pub const MAX_DEPTH: usize = 32;
+
+/// The deepest nesting of `[`/`{` in a JSON text, brackets inside strings not counted.
+/// Read before parsing, so a deeply nested body costs one pass over its bytes.
+fn nesting_depth(body: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
 
 /// A JSON request body, parsed into `T`.
 #[derive(Debug)]
@@ -40,22 +69,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("application/json"));
-        let mut payload = payload.take();
+        let payload = payload.take();
+        let req = req.clone();
         Box::pin(async move {
             if !is_json {
                 return Err(AppError::BadRequest(
                     "expected Content-Type: application/json".into(),
                 ));
             }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|e| AppError::BadRequest(format!("could not read body: {e}")))?;
-                if body.len() + chunk.len() > LIMIT {
-                    return Err(AppError::BadRequest("body larger than 1 MiB".into()));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = crate::http::body::read_limited(&req, payload, LIMIT).await?;
             parse(&body).map(ApiJson)
         })
     }
@@ -67,6 +89,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     if body.trim_ascii_start().first() == Some(&b'[') {
         return Err(AppError::BadRequest("the request must be an object".into()));
+    }
+    if nesting_depth(body) > MAX_DEPTH {
+        return Err(AppError::BadRequest(format!(
+            "the request body is nested deeper than {MAX_DEPTH} levels"
+        )));
     }
     let mut tree: serde_json::Value = serde_json::from_slice(body).map_err(|e| malformed(&e))?;
     whole_numbers_as_integers(&mut tree);
@@ -179,6 +206,16 @@ pub fn parse_optional<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, A
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        assert_eq!(nesting_depth(br#"{"a": [1, {"b": []}]}"#), 4);
+        assert_eq!(nesting_depth(br#"{"a": "[[[{{{\"[["}"#), 1);
+        assert_eq!(nesting_depth(b"1"), 0);
+        let nested = |n: usize| format!("{{\"a\":{}{}}}", "[".repeat(n), "]".repeat(n));
+        assert!(parse::<serde_json::Value>(nested(31).as_bytes()).is_ok());
+        assert!(parse::<serde_json::Value>(nested(32).as_bytes()).is_err());
+    }
 
     #[derive(Debug, serde::Deserialize)]
     #[allow(dead_code)]

@@ -189,9 +189,10 @@ fn reply(req: &HttpRequest, session_id: Option<&str>, body: &Value) -> HttpRespo
 async fn post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> AppResult<HttpResponse> {
     let (caller, credential) = authenticate(&req, &state).await?;
+    let body = crate::http::body::read_limited(&req, payload, BODY_LIMIT).await?;
     if let Some(v) = header_str(&req, VERSION_HEADER)
         && !rpc::is_supported(v)
     {

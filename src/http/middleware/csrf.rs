@@ -118,12 +118,17 @@ async fn multipart_token(
 }
 
 async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<Bytes, Error> {
+    // An error page (or HTMX toast) with the limit, like every other refusal.
+    let too_large = || HtmlError::App(crate::http::body::too_large(limit)).into();
+    if crate::http::body::declared_over(req.request(), limit) {
+        return Err(too_large());
+    }
     let mut payload = req.take_payload();
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk?;
         if body.len() + chunk.len() > limit {
-            return Err(actix_web::error::ErrorPayloadTooLarge("form too large"));
+            return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
