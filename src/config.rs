@@ -165,6 +165,25 @@ pub struct SettingsArgs {
     #[arg(long, env = "AFFILIA_METRICS_BIND", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_bind: Option<String>,
+
+    /// Days a finished background job (done or failed) is kept before the worker deletes
+    /// it; 0 keeps them forever [default: 30].
+    #[arg(long, env = "AFFILIA_RETAIN_JOBS_DAYS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_jobs_days: Option<u32>,
+
+    /// Days a sent or failed email is kept in the outbox (and the dev mailbox) before the
+    /// worker deletes it; 0 keeps them forever [default: 90].
+    #[arg(long, env = "AFFILIA_RETAIN_EMAILS_DAYS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_emails_days: Option<u32>,
+
+    /// Days raw click rows are kept; older ones are deleted by whole UTC days, their counts
+    /// staying in the click rollups. 0 keeps them forever; otherwise at least 730 (the
+    /// longest cookie a program may set, so attribution still finds its click) [default: 0].
+    #[arg(long, env = "AFFILIA_RETAIN_CLICKS_DAYS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_clicks_days: Option<u32>,
 }
 
 /// How log lines are written.
@@ -245,6 +264,8 @@ pub struct Settings {
     pub metrics_token: Option<Secret<String>>,
     /// Address of the metrics-only listener; `None`: no such listener.
     pub metrics_bind: Option<String>,
+    /// How long the worker keeps finished jobs, sent emails and raw clicks.
+    pub retention: crate::retention::Retention,
 }
 
 /// The layers merged by figment; every field optional so a file may set any subset.
@@ -271,6 +292,9 @@ struct Raw {
     click_queue_wait_ms: Option<u64>,
     metrics_token: Option<String>,
     metrics_bind: Option<String>,
+    retain_jobs_days: Option<u32>,
+    retain_emails_days: Option<u32>,
+    retain_clicks_days: Option<u32>,
 }
 
 /// Shortest metrics token accepted: a short token could be guessed by a scraper of the
@@ -391,6 +415,11 @@ impl Settings {
                 .metrics_bind
                 .map(|b| b.trim().to_owned())
                 .filter(|b| !b.is_empty()),
+            retention: crate::retention::Retention::new(
+                raw.retain_jobs_days,
+                raw.retain_emails_days,
+                raw.retain_clicks_days,
+            )?,
         })
     }
 

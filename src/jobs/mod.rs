@@ -36,6 +36,8 @@ const POLL: Duration = Duration::from_millis(500);
 const BACKOFF_BASE_MS: i64 = 60 * 1000;
 /// Longest retry delay.
 const BACKOFF_MAX_MS: i64 = 6 * 3600 * 1000;
+/// Pause between pruning rounds (retention): old rows do not need deleting twice a second.
+const PRUNE_EVERY_MS: i64 = 10 * 60 * 1000;
 
 /// The end of a lease taken now, for a round that started at `now` (unix ms).
 ///
@@ -118,6 +120,9 @@ pub struct Worker {
     mailer: Arc<Mailer>,
     id: String,
     webhooks: Option<Arc<webhooks::Outbound>>,
+    retention: crate::retention::Retention,
+    /// When this worker last pruned (unix ms of the round); `None`: not yet.
+    last_prune: Arc<std::sync::Mutex<Option<i64>>>,
 }
 
 impl Worker {
@@ -133,6 +138,8 @@ impl Worker {
             mailer: Arc::new(mailer),
             id: db::new_id("wrk"),
             webhooks: outbound(false, sender),
+            retention: crate::retention::Retention::default(),
+            last_prune: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -143,7 +150,36 @@ impl Worker {
             settings.allow_private_webhook_urls,
             crate::domain::tenancy::mail::Sender::from_settings(settings),
         );
+        self.retention = settings.retention;
         self
+    }
+
+    /// Prunes old jobs, emails and clicks (see [`crate::retention`]) when the last pruning
+    /// round of this worker is older than `PRUNE_EVERY_MS`.
+    async fn prune_if_due(&self, now: i64) {
+        let due = match self.last_prune.lock() {
+            Ok(mut last) => {
+                let due = last.is_none_or(|at| now - at >= PRUNE_EVERY_MS || now < at);
+                if due {
+                    *last = Some(now);
+                }
+                due
+            }
+            Err(_) => false,
+        };
+        if !due {
+            return;
+        }
+        match crate::retention::prune(&self.db, &self.retention, now).await {
+            Ok(p) if p == crate::retention::Pruned::default() => {}
+            Ok(p) => tracing::info!(
+                jobs = p.jobs,
+                emails = p.emails,
+                clicks = p.clicks,
+                "pruned rows past their retention"
+            ),
+            Err(e) => tracing::error!(error = ?e, "pruning failed"),
+        }
     }
 
     /// This worker's id (recorded on the jobs it claims).
@@ -167,6 +203,7 @@ impl Worker {
         if let Err(e) = crate::domain::payouts::schedule::run_due(&self.db, now).await {
             tracing::error!(error = ?e, "scheduled payouts failed");
         }
+        self.prune_if_due(now).await;
         let mut ran = 0;
         if let Some(webhooks) = &self.webhooks {
             match webhooks.run_due(&self.db, &self.id, now).await {

@@ -139,6 +139,7 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         click_queue_wait: std::time::Duration::from_millis(5),
         metrics_token: None,
         metrics_bind: None,
+        retention: affilia::retention::Retention::default(),
     }
 }
 
