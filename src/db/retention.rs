@@ -24,7 +24,7 @@ pub async fn prune_jobs<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected())
 }
 
-/// Deletes up to `limit` emails that were sent or gave up before `before` (unix ms);
+/// Deletes up to `limit` emails that were sent, kept in the dev mailbox or gave up before `before` (unix ms);
 /// pending ones are kept whatever their age.
 pub async fn prune_emails<'e, E: Executor<'e, Database = Any>>(
     ex: E,
@@ -33,7 +33,7 @@ pub async fn prune_emails<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "DELETE FROM email_outbox WHERE id IN (SELECT id FROM email_outbox \
-         WHERE status IN ('sent', 'failed') AND updated_at < $1 ORDER BY updated_at LIMIT $2)",
+         WHERE status IN ('sent', 'mailbox', 'failed') AND updated_at < $1 ORDER BY updated_at LIMIT $2)",
     )
     .bind(before)
     .bind(limit)
