@@ -20,7 +20,10 @@ pub async fn backup(db: &Db, target: &Path) -> anyhow::Result<u64> {
         bail!("{POSTGRES_BACKUP}");
     }
     if target.exists() {
-        bail!("{} already exists; a backup never overwrites a file", target.display());
+        bail!(
+            "{} already exists; a backup never overwrites a file",
+            target.display()
+        );
     }
     let path = target
         .to_str()
@@ -65,12 +68,17 @@ pub async fn restore(database_url: &str, source: &Path, force: bool) -> anyhow::
     if !source.is_file() {
         bail!("{} does not exist", source.display());
     }
-    let src = source.to_str().context("the backup path is not valid UTF-8")?;
+    let src = source
+        .to_str()
+        .context("the backup path is not valid UTF-8")?;
     let found = db::backup::inspect(src)
         .await
         .map_err(|e| anyhow::anyhow!("{} is not a SQLite database ({e})", source.display()))?;
     let Some(migration) = found.migration else {
-        bail!("{} is not an Affilia database (no migration table)", source.display());
+        bail!(
+            "{} is not an Affilia database (no migration table)",
+            source.display()
+        );
     };
     if !Db::is_known_migration(migration) {
         bail!(
@@ -82,7 +90,9 @@ pub async fn restore(database_url: &str, source: &Path, force: bool) -> anyhow::
     }
     let mut kept_aside = None;
     if target.exists() {
-        let tgt = target.to_str().context("the database path is not valid UTF-8")?;
+        let tgt = target
+            .to_str()
+            .context("the database path is not valid UTF-8")?;
         let current = db::backup::inspect(tgt).await.ok();
         let in_use = current.as_ref().is_none_or(|c| c.vendors > 0);
         if in_use && !force {
@@ -96,9 +106,15 @@ pub async fn restore(database_url: &str, source: &Path, force: bool) -> anyhow::
             );
         }
         if current.is_some() {
-            db::backup::checkpoint(tgt).await.context("checkpointing the current database")?;
+            db::backup::checkpoint(tgt)
+                .await
+                .context("checkpointing the current database")?;
         }
-        let aside = PathBuf::from(format!("{}.before-restore-{}", target.display(), db::now_ms()));
+        let aside = PathBuf::from(format!(
+            "{}.before-restore-{}",
+            target.display(),
+            db::now_ms()
+        ));
         std::fs::rename(&target, &aside)
             .with_context(|| format!("moving {} aside", target.display()))?;
         for suffix in ["-wal", "-shm"] {

@@ -50,7 +50,11 @@ impl Default for Retention {
 
 impl Retention {
     /// The settings given (defaults for the others), checked.
-    pub fn new(jobs: Option<u32>, emails: Option<u32>, clicks: Option<u32>) -> anyhow::Result<Self> {
+    pub fn new(
+        jobs: Option<u32>,
+        emails: Option<u32>,
+        clicks: Option<u32>,
+    ) -> anyhow::Result<Self> {
         let clicks_days = clicks.unwrap_or(DEFAULT_CLICKS_DAYS);
         if clicks_days != 0 && clicks_days < MIN_CLICKS_DAYS {
             bail!(

@@ -5,7 +5,10 @@ use sqlx::{AnyConnection, Connection};
 /// Writes a consistent copy of the whole SQLite database to `path` (`VACUUM INTO`), while
 /// other connections go on reading and writing. SQLite refuses an existing non-empty file.
 pub async fn vacuum_into(pool: &sqlx::AnyPool, path: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("VACUUM INTO $1").bind(path).execute(pool).await?;
+    sqlx::query("VACUUM INTO $1")
+        .bind(path)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 

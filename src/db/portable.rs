@@ -44,7 +44,9 @@ pub fn ident(name: &str) -> Result<&str, sqlx::Error> {
     if ok {
         Ok(name)
     } else {
-        Err(sqlx::Error::Protocol(format!("not a plain identifier: {name:?}")))
+        Err(sqlx::Error::Protocol(format!(
+            "not a plain identifier: {name:?}"
+        )))
     }
 }
 
@@ -60,7 +62,10 @@ fn kind_of(declared: &str) -> ColKind {
 }
 
 /// Every table of the live schema with a `vendor_id` column, sorted.
-pub async fn vendor_tables(conn: &mut AnyConnection, kind: DbKind) -> Result<Vec<String>, sqlx::Error> {
+pub async fn vendor_tables(
+    conn: &mut AnyConnection,
+    kind: DbKind,
+) -> Result<Vec<String>, sqlx::Error> {
     let sql = match kind {
         DbKind::Sqlite => {
             "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p \
@@ -92,7 +97,10 @@ pub async fn columns(
              WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
         }
     };
-    let rows: Vec<(String, String)> = sqlx::query_as(sql).bind(table).fetch_all(&mut *conn).await?;
+    let rows: Vec<(String, String)> = sqlx::query_as(sql)
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(name, declared)| Column {
@@ -112,9 +120,15 @@ fn column_list(cols: &[Column]) -> Result<String, sqlx::Error> {
 
 fn decode(row: &AnyRow, i: usize, col: &Column) -> Result<Value, sqlx::Error> {
     Ok(match col.kind {
-        ColKind::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, Value::from),
-        ColKind::Float => row.try_get::<Option<f64>, _>(i)?.map_or(Value::Null, Value::from),
-        ColKind::Text => row.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::from),
+        ColKind::Int => row
+            .try_get::<Option<i64>, _>(i)?
+            .map_or(Value::Null, Value::from),
+        ColKind::Float => row
+            .try_get::<Option<f64>, _>(i)?
+            .map_or(Value::Null, Value::from),
+        ColKind::Text => row
+            .try_get::<Option<String>, _>(i)?
+            .map_or(Value::Null, Value::from),
     })
 }
 
@@ -134,7 +148,9 @@ pub async fn for_each_row(
         ident(table)?,
         ident(key)?,
     );
-    let mut rows = sqlx::query(AssertSqlSafe(sql)).bind(value).fetch(&mut *conn);
+    let mut rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(value)
+        .fetch(&mut *conn);
     let mut n = 0;
     while let Some(row) = rows.try_next().await? {
         let mut map = Map::with_capacity(cols.len());
@@ -178,7 +194,11 @@ pub async fn insert_row(
 }
 
 /// Whether a vendor with this id or slug exists.
-pub async fn vendor_exists(conn: &mut AnyConnection, id: &str, slug: &str) -> Result<bool, sqlx::Error> {
+pub async fn vendor_exists(
+    conn: &mut AnyConnection,
+    id: &str,
+    slug: &str,
+) -> Result<bool, sqlx::Error> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT id FROM vendors WHERE id = $1 OR LOWER(slug) = LOWER($2) LIMIT 1")
             .bind(id)

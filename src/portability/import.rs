@@ -37,9 +37,13 @@ struct Header {
 }
 
 fn parse_header(text: &str) -> Result<Header, PortError> {
-    let v: Value = serde_json::from_str(text).map_err(|e| bad(1, format!("not a JSON header ({e})")))?;
+    let v: Value =
+        serde_json::from_str(text).map_err(|e| bad(1, format!("not a JSON header ({e})")))?;
     if v["format"] != FORMAT {
-        return Err(bad(1, format!("not an Affilia vendor export (format must be {FORMAT:?})")));
+        return Err(bad(
+            1,
+            format!("not an Affilia vendor export (format must be {FORMAT:?})"),
+        ));
     }
     match v["version"].as_i64() {
         Some(FORMAT_VERSION) => {}
@@ -78,13 +82,16 @@ fn parse_header(text: &str) -> Result<Header, PortError> {
 /// row goes in one transaction: a bad line, an unknown table or column, a row of another
 /// vendor, a file cut short or a clash with existing data leaves the database unchanged.
 pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        PortError::BadFile(format!("cannot open {}: {e}", path.display()))
-    })?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| PortError::BadFile(format!("cannot open {}: {e}", path.display())))?;
     let mut lines = std::io::BufReader::new(file).lines();
     let first = match lines.next() {
         Some(l) => l?,
-        None => return Err(PortError::BadFile("the file is empty; nothing was imported".into())),
+        None => {
+            return Err(PortError::BadFile(
+                "the file is empty; nothing was imported".into(),
+            ));
+        }
     };
     let header = parse_header(&first)?;
     let order: HashMap<&str, (usize, &str)> = EXPORTED
@@ -111,12 +118,19 @@ pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
         if ended {
             return Err(bad(n, "text after the end line"));
         }
-        let v: Value = serde_json::from_str(&line)
-            .map_err(|e| bad(n, format!("not valid JSON, the file may be truncated ({e})")))?;
+        let v: Value = serde_json::from_str(&line).map_err(|e| {
+            bad(
+                n,
+                format!("not valid JSON, the file may be truncated ({e})"),
+            )
+        })?;
         if let Some(end) = v.get("end") {
             let declared = end["rows"].as_u64();
             if declared != Some(rows) {
-                return Err(bad(n, format!("the end line counts {declared:?} rows, the file holds {rows}")));
+                return Err(bad(
+                    n,
+                    format!("the end line counts {declared:?} rows, the file holds {rows}"),
+                ));
             }
             ended = true;
             continue;
@@ -126,7 +140,10 @@ pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
             .get_key_value(table)
             .ok_or_else(|| bad(n, format!("unknown table {table:?}")))?;
         if position < last_table {
-            return Err(bad(n, format!("table {table} out of order (parents come first)")));
+            return Err(bad(
+                n,
+                format!("table {table} out of order (parents come first)"),
+            ));
         }
         last_table = position;
         let Some(Value::Object(row)) = v.get("row") else {
@@ -144,7 +161,10 @@ pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
         if table == "webhook_endpoints" {
             row.insert("secret".into(), Value::from(signing::new_secret()));
             row.insert("enabled".into(), Value::from(0));
-            row.insert("disabled_reason".into(), Value::from(IMPORTED_ENDPOINT_REASON));
+            row.insert(
+                "disabled_reason".into(),
+                Value::from(IMPORTED_ENDPOINT_REASON),
+            );
             endpoints_disabled += 1;
         }
         let (cols, values) = typed(n, table, target, row)?;
@@ -155,7 +175,9 @@ pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
                     "line {n}: this database already has a {table} row with that {field}; \
                      nothing was imported"
                 )),
-                None => PortError::Other(anyhow::Error::new(e).context(format!("line {n}: inserting into {table}"))),
+                None => PortError::Other(
+                    anyhow::Error::new(e).context(format!("line {n}: inserting into {table}")),
+                ),
             })?;
         rows += 1;
     }
@@ -198,7 +220,10 @@ fn typed(
             (portable::ColKind::Text, v) => v.is_string(),
         };
         if !fits {
-            return Err(bad(n, format!("{table}.{name} holds {value}, not a {:?}", col.kind)));
+            return Err(bad(
+                n,
+                format!("{table}.{name} holds {value}, not a {:?}", col.kind),
+            ));
         }
         cols.push(col.clone());
         values.push(value);

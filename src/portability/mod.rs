@@ -61,7 +61,10 @@ pub const EXPORTED: &[(&str, &str)] = &[
 
 /// Tables with a `vendor_id` that are deliberately not exported, and why.
 pub const EXCLUDED: &[(&str, &str)] = &[
-    ("api_keys", "credentials: never exported; create new keys on the target"),
+    (
+        "api_keys",
+        "credentials: never exported; create new keys on the target",
+    ),
     (
         "affiliate_api_tokens",
         "credentials of affiliates: they create new tokens on the target",

@@ -132,7 +132,11 @@ async fn a_live_sqlite_backup_restores_into_a_new_database() {
     let fresh = temp_path("fresh");
     let out = restore_into(&app, &fresh, &junk, true).await;
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("not a SQLite database"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a SQLite database"),
+        "{}",
+        stderr(&out)
+    );
     let future = temp_path("future");
     std::fs::copy(&file, &future).unwrap();
     let db = Db::connect(&format!("sqlite://{}", future.display()))

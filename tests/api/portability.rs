@@ -84,7 +84,9 @@ fn temp_file(name: &str) -> std::path::PathBuf {
 /// databases).
 async fn rows_of(db: &Db, table: &str, key: &str, vendor: &str) -> Vec<String> {
     let mut conn = db.pool().acquire().await.unwrap();
-    let cols = portable::columns(&mut conn, db.kind(), table).await.unwrap();
+    let cols = portable::columns(&mut conn, db.kind(), table)
+        .await
+        .unwrap();
     let mut out = Vec::new();
     portable::for_each_row(&mut conn, table, &cols, key, vendor, |mut row| {
         // Redacted secrets differ by design; the endpoint's state is checked on its own.
@@ -209,13 +211,21 @@ async fn a_vendor_moves_to_the_other_database_row_for_row() {
     )
     .await;
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
 
     let target_kind = other(app.db.kind());
     let (target_url, _guard) = empty_database(target_kind).await;
     let out = affilia_on(&app, &target_url, &["import", file.to_str().unwrap()]).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("1 webhook endpoint(s)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("1 webhook endpoint(s)"),
+        "{}",
+        stdout(&out)
+    );
 
     let target = Db::connect(&target_url).await.unwrap();
     assert_eq!(target.kind(), target_kind);
@@ -227,7 +237,13 @@ async fn a_vendor_moves_to_the_other_database_row_for_row() {
         compared += source_rows.len();
     }
     assert!(compared > 50, "only {compared} rows compared");
-    for table in ["clicks", "ledger_entries", "commissions", "payouts", "billing_events"] {
+    for table in [
+        "clicks",
+        "ledger_entries",
+        "commissions",
+        "payouts",
+        "billing_events",
+    ] {
         let key = EXPORTED.iter().find(|(t, _)| *t == table).unwrap().1;
         assert!(
             !rows_of(&app.db, table, key, &s.vendor_id).await.is_empty(),
@@ -280,13 +296,18 @@ async fn import_text(app: &TestApp, text: &str) -> (bool, String, i64) {
     let out = affilia_on(app, &url, &["import", file.to_str().unwrap()]).await;
     let target = Db::connect(&url).await.unwrap();
     let mut written = 0;
-    for table in ["vendors", "affiliates", "programs", "clicks", "ledger_entries"] {
-        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM {table}"
-        )))
-        .fetch_one(target.pool())
-        .await
-        .unwrap();
+    for table in [
+        "vendors",
+        "affiliates",
+        "programs",
+        "clicks",
+        "ledger_entries",
+    ] {
+        let (n,): (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(target.pool())
+                .await
+                .unwrap();
         written += n;
     }
     target.close().await;
@@ -356,8 +377,8 @@ async fn bad_files_are_refused_and_write_nothing() {
 
     // An unknown table (a file that smuggles in API keys, say).
     let mut l = lines.clone();
-    let smuggled = json!({"table": "api_keys", "row": {"id": "key_x", "vendor_id": s.vendor_id}})
-        .to_string();
+    let smuggled =
+        json!({"table": "api_keys", "row": {"id": "key_x", "vendor_id": s.vendor_id}}).to_string();
     l.insert(l.len() - 1, &smuggled);
     let (ok, err, written) = import_text(&app, &(l.join("\n") + "\n")).await;
     assert!(!ok);
@@ -366,8 +387,8 @@ async fn bad_files_are_refused_and_write_nothing() {
 
     // A row of another vendor.
     let mut l = lines.clone();
-    let foreign = json!({"table": "audit_log", "row": {"id": "aud_x", "vendor_id": "ven_other"}})
-        .to_string();
+    let foreign =
+        json!({"table": "audit_log", "row": {"id": "aud_x", "vendor_id": "ven_other"}}).to_string();
     l.insert(l.len() - 1, &foreign);
     let (ok, err, written) = import_text(&app, &(l.join("\n") + "\n")).await;
     assert!(!ok);

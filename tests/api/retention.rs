@@ -65,8 +65,16 @@ async fn old_jobs_emails_and_clicks_are_pruned_but_never_money() {
     let ledger = ids(&app, "SELECT id FROM ledger_entries ORDER BY id").await;
     let billing = ids(&app, "SELECT id FROM billing_events ORDER BY id").await;
     assert!(!ledger.is_empty() && !billing.is_empty());
-    assert!(app.count("SELECT COUNT(*) FROM jobs WHERE status = 'done'").await > 0);
-    assert!(app.count("SELECT COUNT(*) FROM email_outbox WHERE status IN ('sent', 'mailbox')").await > 0);
+    assert!(
+        app.count("SELECT COUNT(*) FROM jobs WHERE status = 'done'")
+            .await
+            > 0
+    );
+    assert!(
+        app.count("SELECT COUNT(*) FROM email_outbox WHERE status IN ('sent', 'mailbox')")
+            .await
+            > 0
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM clicks").await, 4);
     let recorded = "SELECT CAST(SUM(recorded) AS BIGINT) FROM click_rollup_hours";
     assert_eq!(app.count(recorded).await, 4);
@@ -80,7 +88,11 @@ async fn old_jobs_emails_and_clicks_are_pruned_but_never_money() {
         .await,
         0
     );
-    assert!(app.count("SELECT COUNT(*) FROM email_outbox WHERE status IN ('sent', 'mailbox')").await > 0);
+    assert!(
+        app.count("SELECT COUNT(*) FROM email_outbox WHERE status IN ('sent', 'mailbox')")
+            .await
+            > 0
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM clicks").await, 4);
 
     // Two years on: the emails and the clicks go too; their counts stay in the rollups.
