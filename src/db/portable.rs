@@ -163,31 +163,51 @@ pub async fn for_each_row(
     Ok(n)
 }
 
-/// Inserts one row: `values[i]` goes to `cols[i]`, converted to the column's class
-/// (already checked by the caller).
-pub async fn insert_row(
+/// Placeholders one multi-row insert may use (PostgreSQL allows 65,535; SQLite 32,766).
+pub const MAX_PARAMS: usize = 30_000;
+
+/// Inserts rows in one statement: `rows[r][i]` goes to `cols[i]`, converted to the
+/// column's class (already checked by the caller). Keep `rows.len() * cols.len()` within
+/// [`MAX_PARAMS`].
+pub async fn insert_rows(
     conn: &mut AnyConnection,
     table: &str,
     cols: &[Column],
-    values: &[Value],
+    rows: &[Vec<Value>],
 ) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     let list = column_list(cols)?;
-    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+    let mut tuples = Vec::with_capacity(rows.len());
+    let mut n = 0;
+    for _ in rows {
+        let marks: Vec<String> = cols
+            .iter()
+            .map(|_| {
+                n += 1;
+                format!("${n}")
+            })
+            .collect();
+        tuples.push(format!("({})", marks.join(", ")));
+    }
     let sql = format!(
-        "INSERT INTO {} ({list}) VALUES ({})",
+        "INSERT INTO {} ({list}) VALUES {}",
         ident(table)?,
-        marks.join(", ")
+        tuples.join(", ")
     );
     let mut q = sqlx::query(AssertSqlSafe(sql));
-    for (col, v) in cols.iter().zip(values) {
-        q = match (col.kind, v) {
-            (ColKind::Int, Value::Null) => q.bind(None::<i64>),
-            (ColKind::Float, Value::Null) => q.bind(None::<f64>),
-            (ColKind::Text, Value::Null) => q.bind(None::<String>),
-            (ColKind::Int, v) => q.bind(v.as_i64()),
-            (ColKind::Float, v) => q.bind(v.as_f64()),
-            (ColKind::Text, v) => q.bind(v.as_str().map(str::to_owned)),
-        };
+    for values in rows {
+        for (col, v) in cols.iter().zip(values) {
+            q = match (col.kind, v) {
+                (ColKind::Int, Value::Null) => q.bind(None::<i64>),
+                (ColKind::Float, Value::Null) => q.bind(None::<f64>),
+                (ColKind::Text, Value::Null) => q.bind(None::<String>),
+                (ColKind::Int, v) => q.bind(v.as_i64()),
+                (ColKind::Float, v) => q.bind(v.as_f64()),
+                (ColKind::Text, v) => q.bind(v.as_str().map(str::to_owned)),
+            };
+        }
     }
     q.execute(&mut *conn).await?;
     Ok(())
