@@ -219,7 +219,7 @@ impl Batch {
         self.table == table
             && self.cols == cols
             && (self.rows.len() + 1) * cols.len().max(1) <= portable::MAX_PARAMS
-            && self.rows.len() < 1_000
+            && self.rows.len() < 200
     }
 
     async fn flush(&mut self, conn: &mut db::Conn) -> Result<(), PortError> {
