@@ -81,6 +81,41 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Write a consistent copy of the SQLite database to FILE while the server runs
+    /// (`VACUUM INTO`); an existing FILE is never overwritten. On PostgreSQL, explains
+    /// pg_dump instead.
+    Backup {
+        /// The backup file to create.
+        file: std::path::PathBuf,
+    },
+    /// Replace the SQLite database with a backup made by `affilia backup` (stop every
+    /// server first). The backup must be an Affilia database at a migration this version
+    /// knows; it is migrated to the current schema. A database holding vendors is
+    /// replaced only with --force, and is renamed aside, never deleted.
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
+        /// Replace a database that holds data (it is kept as `<db>.before-restore-<ms>`).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Export everything one vendor owns (programs, affiliates, clicks, money, ledger,
+    /// payouts, branding, webhook endpoints without their secrets; never API keys) to a
+    /// versioned JSON-lines FILE, to import elsewhere. Consistent while the server runs.
+    Export {
+        /// The file to create (an existing file is refused).
+        file: std::path::PathBuf,
+        /// Vendor id or slug.
+        #[arg(long)]
+        vendor: String,
+    },
+    /// Import a vendor exported by `affilia export` into this database, in one
+    /// transaction, keeping its ids. Refused (and nothing written) if the vendor's id or
+    /// slug exists here, or the file is not a valid export of a known version.
+    Import {
+        /// The export file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -306,6 +341,63 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             for line in crate::demo::describe(&report.census) {
                 println!("{line}");
             }
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let db = Db::connect(&settings.database_url).await?;
+            let result = crate::backup::backup(&db, &file).await;
+            db.close().await;
+            let bytes = result?;
+            println!("backup written to {} ({bytes} bytes)", file.display());
+            Ok(())
+        }
+        Command::Restore { file, force } => {
+            let restored = crate::backup::restore(&settings.database_url, &file, force).await?;
+            println!(
+                "restored {} (schema migration {}, migrated to {})",
+                file.display(),
+                restored.migration,
+                Db::latest_migration()
+            );
+            if let Some(aside) = restored.kept_aside {
+                println!("the previous database was kept as {}", aside.display());
+            }
+            Ok(())
+        }
+        Command::Export { file, vendor } => {
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            let result = crate::portability::export_vendor(&db, &vendor, &file).await;
+            db.close().await;
+            let census = result?;
+            let rows: u64 = census.iter().map(|(_, n)| n).sum();
+            println!("exported {rows} rows to {}", file.display());
+            for (table, n) in census.iter().filter(|(_, n)| *n > 0) {
+                println!("  {table}: {n}");
+            }
+            Ok(())
+        }
+        Command::Import { file } => {
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            let result = crate::portability::import_file(&db, &file).await;
+            db.close().await;
+            let imported = result?;
+            println!(
+                "imported vendor {} ({}): {} rows",
+                imported.slug, imported.vendor_id, imported.rows
+            );
+            if imported.endpoints_disabled > 0 {
+                println!(
+                    "{} webhook endpoint(s) were given a new signing secret and disabled: \
+                     rotate the secret in the dashboard, update your receiver, then enable them",
+                    imported.endpoints_disabled
+                );
+            }
+            println!(
+                "set the programs' Stripe secrets again, create new API keys, and re-register \
+                 kernel consumers: credentials are never exported"
+            );
             Ok(())
         }
         Command::Admin(cmd) => {

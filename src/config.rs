@@ -188,6 +188,25 @@ pub struct SettingsArgs {
     #[arg(long, env = "AFFILIA_DNS_RESOLVER", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns_resolver: Option<String>,
+
+    /// Days a finished background job (done or failed) is kept before the worker deletes
+    /// it; 0 keeps them forever [default: 30].
+    #[arg(long, env = "AFFILIA_RETAIN_JOBS_DAYS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_jobs_days: Option<u32>,
+
+    /// Days a sent or failed email is kept in the outbox (and the dev mailbox) before the
+    /// worker deletes it; 0 keeps them forever [default: 90].
+    #[arg(long, env = "AFFILIA_RETAIN_EMAILS_DAYS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_emails_days: Option<u32>,
+
+    /// Days raw click rows are kept; older ones are deleted by whole UTC days, their counts
+    /// staying in the click rollups. 0 keeps them forever; otherwise at least 730 (the
+    /// longest cookie a program may set, so attribution still finds its click) [default: 0].
+    #[arg(long, env = "AFFILIA_RETAIN_CLICKS_DAYS", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_clicks_days: Option<u32>,
 }
 
 /// How log lines are written.
@@ -274,6 +293,8 @@ pub struct Settings {
     pub metrics_bind: Option<String>,
     /// DNS server for portal-domain verification; `None`: the system's resolvers.
     pub dns_resolver: Option<std::net::SocketAddr>,
+    /// How long the worker keeps finished jobs, sent emails and raw clicks.
+    pub retention: crate::retention::Retention,
 }
 
 /// The layers merged by figment; every field optional so a file may set any subset.
@@ -303,6 +324,9 @@ struct Raw {
     metrics_token: Option<String>,
     metrics_bind: Option<String>,
     dns_resolver: Option<String>,
+    retain_jobs_days: Option<u32>,
+    retain_emails_days: Option<u32>,
+    retain_clicks_days: Option<u32>,
 }
 
 /// Shortest metrics token accepted: a short token could be guessed by a scraper of the
@@ -439,6 +463,11 @@ impl Settings {
                         .map_err(|e| anyhow::anyhow!("dns_resolver: {e}"))?,
                 ),
             },
+            retention: crate::retention::Retention::new(
+                raw.retain_jobs_days,
+                raw.retain_emails_days,
+                raw.retain_clicks_days,
+            )?,
         })
     }
 

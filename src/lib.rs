@@ -14,6 +14,7 @@
 //! * [`monitoring`]: Prometheus metrics (names, recorder, scrape text).
 
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod dataset;
@@ -24,5 +25,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod monitoring;
+pub mod portability;
 pub mod progress;
+pub mod retention;
 pub mod telemetry;

@@ -12,6 +12,7 @@ pub mod analytics;
 pub mod api_keys;
 pub mod applications;
 pub mod audit;
+pub mod backup;
 pub mod billing_events;
 pub mod bulk;
 pub mod clicks;
@@ -30,10 +31,12 @@ pub mod mcp_sessions;
 pub mod payment_links;
 pub mod payout_methods;
 pub mod payouts;
+pub mod portable;
 pub mod programs;
 pub mod rate_limits;
 pub mod referrals;
 pub mod reports;
+pub mod retention;
 pub mod rollups;
 pub mod sign_ins;
 pub mod sql;
@@ -171,6 +174,25 @@ impl Db {
             .await
             .context("ANALYZE failed")?;
         Ok(())
+    }
+
+    /// The newest migration this build knows (its version number, e.g. 23).
+    pub fn latest_migration() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// Whether `version` is one of this build's migrations.
+    pub fn is_known_migration(version: i64) -> bool {
+        MIGRATOR.iter().any(|m| m.version == version)
+    }
+
+    /// The newest migration applied to this database (0: none).
+    pub async fn applied_migration(&self) -> Result<i64, sqlx::Error> {
+        let row: (Option<i64>,) =
+            sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.0.unwrap_or(0))
     }
 
     /// The pool, for single statements.

@@ -163,21 +163,41 @@ macro_rules! counts {
     };
 }
 
-/// Recomputes one vendor's rollups from its click log (run it in a transaction).
+/// The first instant of a vendor's click log still kept (0 when nothing was pruned); the
+/// rollup buckets before it hold the counts of deleted clicks (see `db::retention`).
+macro_rules! horizon {
+    () => {
+        "COALESCE((SELECT pruned_before FROM click_horizons WHERE vendor_id = $1), 0)"
+    };
+}
+
+/// Recomputes one vendor's rollups from its click log (run it in a transaction). Buckets
+/// before the vendor's click horizon are left alone: their clicks were pruned and the
+/// rollups are all that remains of them.
 pub async fn rebuild(conn: &mut AnyConnection, vendor_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM click_rollup_hours WHERE vendor_id = $1")
-        .bind(vendor_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM click_rollup_affiliate_days WHERE vendor_id = $1")
-        .bind(vendor_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(concat!(
+        "DELETE FROM click_rollup_hours WHERE vendor_id = $1 AND hour >= ",
+        horizon!(),
+        " / 3600000"
+    ))
+    .bind(vendor_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(concat!(
+        "DELETE FROM click_rollup_affiliate_days WHERE vendor_id = $1 AND day >= ",
+        horizon!(),
+        " / 86400000"
+    ))
+    .bind(vendor_id)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query(concat!(
         "INSERT INTO click_rollup_hours (vendor_id, program_id, hour, recorded, clicks, bots, \
          duplicates) SELECT vendor_id, program_id, created_at / 3600000, ",
         counts!(),
-        " FROM clicks WHERE vendor_id = $1 GROUP BY vendor_id, program_id, created_at / 3600000"
+        " FROM clicks WHERE vendor_id = $1 AND created_at >= ",
+        horizon!(),
+        " GROUP BY vendor_id, program_id, created_at / 3600000"
     ))
     .bind(vendor_id)
     .execute(&mut *conn)
@@ -187,8 +207,9 @@ pub async fn rebuild(conn: &mut AnyConnection, vendor_id: &str) -> Result<(), sq
          recorded, clicks, bots, duplicates) SELECT vendor_id, affiliate_id, program_id, \
          created_at / 86400000, ",
         counts!(),
-        " FROM clicks WHERE vendor_id = $1 \
-         GROUP BY vendor_id, affiliate_id, program_id, created_at / 86400000"
+        " FROM clicks WHERE vendor_id = $1 AND created_at >= ",
+        horizon!(),
+        " GROUP BY vendor_id, affiliate_id, program_id, created_at / 86400000"
     ))
     .bind(vendor_id)
     .execute(&mut *conn)
@@ -207,20 +228,29 @@ where
     E: Executor<'e, Database = Any> + Copy,
 {
     // Symmetric difference of (recomputed) and (stored): a bucket missing on either side or
-    // with any count different appears.
+    // with any count different appears. Only from the click horizon on: earlier buckets
+    // stand for pruned clicks.
     let hours: Vec<(String, i64)> = sqlx::query_as(concat!(
         "SELECT program_id, hour FROM ( \
            SELECT program_id, created_at / 3600000 AS hour, ",
         counts!(),
-        " FROM clicks WHERE vendor_id = $1 GROUP BY program_id, created_at / 3600000 \
+        " FROM clicks WHERE vendor_id = $1 AND created_at >= ",
+        horizon!(),
+        " GROUP BY program_id, created_at / 3600000 \
            EXCEPT SELECT program_id, hour, recorded, clicks, bots, duplicates \
-           FROM click_rollup_hours WHERE vendor_id = $1) d \
+           FROM click_rollup_hours WHERE vendor_id = $1 AND hour >= ",
+        horizon!(),
+        " / 3600000) d \
          UNION SELECT program_id, hour FROM ( \
            SELECT program_id, hour, recorded, clicks, bots, duplicates \
-           FROM click_rollup_hours WHERE vendor_id = $1 \
+           FROM click_rollup_hours WHERE vendor_id = $1 AND hour >= ",
+        horizon!(),
+        " / 3600000 \
            EXCEPT SELECT program_id, created_at / 3600000, ",
         counts!(),
-        " FROM clicks WHERE vendor_id = $1 GROUP BY program_id, created_at / 3600000) s \
+        " FROM clicks WHERE vendor_id = $1 AND created_at >= ",
+        horizon!(),
+        " GROUP BY program_id, created_at / 3600000) s \
          ORDER BY 2, 1 LIMIT $2"
     ))
     .bind(vendor_id)
@@ -231,17 +261,23 @@ where
         "SELECT affiliate_id, program_id, day FROM ( \
            SELECT affiliate_id, program_id, created_at / 86400000 AS day, ",
         counts!(),
-        " FROM clicks WHERE vendor_id = $1 \
-           GROUP BY affiliate_id, program_id, created_at / 86400000 \
+        " FROM clicks WHERE vendor_id = $1 AND created_at >= ",
+        horizon!(),
+        " GROUP BY affiliate_id, program_id, created_at / 86400000 \
            EXCEPT SELECT affiliate_id, program_id, day, recorded, clicks, bots, duplicates \
-           FROM click_rollup_affiliate_days WHERE vendor_id = $1) d \
+           FROM click_rollup_affiliate_days WHERE vendor_id = $1 AND day >= ",
+        horizon!(),
+        " / 86400000) d \
          UNION SELECT affiliate_id, program_id, day FROM ( \
            SELECT affiliate_id, program_id, day, recorded, clicks, bots, duplicates \
-           FROM click_rollup_affiliate_days WHERE vendor_id = $1 \
+           FROM click_rollup_affiliate_days WHERE vendor_id = $1 AND day >= ",
+        horizon!(),
+        " / 86400000 \
            EXCEPT SELECT affiliate_id, program_id, created_at / 86400000, ",
         counts!(),
-        " FROM clicks WHERE vendor_id = $1 \
-           GROUP BY affiliate_id, program_id, created_at / 86400000) s \
+        " FROM clicks WHERE vendor_id = $1 AND created_at >= ",
+        horizon!(),
+        " GROUP BY affiliate_id, program_id, created_at / 86400000) s \
          ORDER BY 3, 1, 2 LIMIT $2"
     ))
     .bind(vendor_id)

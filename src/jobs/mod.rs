@@ -38,6 +38,8 @@ const POLL: Duration = Duration::from_millis(500);
 const BACKOFF_BASE_MS: i64 = 60 * 1000;
 /// Longest retry delay.
 const BACKOFF_MAX_MS: i64 = 6 * 3600 * 1000;
+/// Pause between pruning rounds (retention): old rows do not need deleting twice a second.
+const PRUNE_EVERY_MS: i64 = 10 * 60 * 1000;
 
 /// The end of a lease taken now, for a round that started at `now` (unix ms).
 ///
@@ -125,6 +127,9 @@ pub struct Worker {
     /// Re-checks pending portal domains; `None` until [`Worker::with_settings`] says which
     /// DNS server to ask (a bare worker makes no DNS queries).
     dns: Option<crate::domain::tenancy::domain_verification::DnsChecker>,
+    retention: crate::retention::Retention,
+    /// When this worker last pruned (unix ms of the round); `None`: not yet.
+    last_prune: Arc<std::sync::Mutex<Option<i64>>>,
 }
 
 impl Worker {
@@ -142,6 +147,8 @@ impl Worker {
             webhooks: outbound(false, sender.clone()),
             sender,
             dns: None,
+            retention: crate::retention::Retention::default(),
+            last_prune: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -153,7 +160,36 @@ impl Worker {
         self.dns = Some(
             crate::domain::tenancy::domain_verification::DnsChecker::new(settings.dns_resolver),
         );
+        self.retention = settings.retention;
         self
+    }
+
+    /// Prunes old jobs, emails and clicks (see [`crate::retention`]) when the last pruning
+    /// round of this worker is older than `PRUNE_EVERY_MS`.
+    async fn prune_if_due(&self, now: i64) {
+        let due = match self.last_prune.lock() {
+            Ok(mut last) => {
+                let due = last.is_none_or(|at| now - at >= PRUNE_EVERY_MS || now < at);
+                if due {
+                    *last = Some(now);
+                }
+                due
+            }
+            Err(_) => false,
+        };
+        if !due {
+            return;
+        }
+        match crate::retention::prune(&self.db, &self.retention, now).await {
+            Ok(p) if p == crate::retention::Pruned::default() => {}
+            Ok(p) => tracing::info!(
+                jobs = p.jobs,
+                emails = p.emails,
+                clicks = p.clicks,
+                "pruned rows past their retention"
+            ),
+            Err(e) => tracing::error!(error = ?e, "pruning failed"),
+        }
     }
 
     /// This worker's id (recorded on the jobs it claims).
@@ -185,6 +221,7 @@ impl Worker {
                 Err(e) => tracing::error!(error = ?e, "re-checking portal domains failed"),
             }
         }
+        self.prune_if_due(now).await;
         let mut ran = 0;
         if let Some(webhooks) = &self.webhooks {
             match webhooks.run_due(&self.db, &self.id, now).await {

@@ -145,6 +145,7 @@ pub fn test_settings(database_url: &str, secret: Vec<u8>) -> Settings {
         metrics_token: None,
         metrics_bind: None,
         dns_resolver: None,
+        retention: affilia::retention::Retention::default(),
     }
 }
 
