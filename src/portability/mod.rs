@@ -79,6 +79,10 @@ pub const EXCLUDED: &[(&str, &str)] = &[
         "short-lived sign-in links: meaningless on another installation",
     ),
     (
+        "sign_ins",
+        "browser sessions of the source installation: people sign in again on the target",
+    ),
+    (
         "jobs",
         "the background queue of the source installation: replaying it would resend emails",
     ),
