@@ -415,10 +415,20 @@ fn write_start(out: &mut String, e: &BytesStart<'_>, root: bool, empty: bool) {
         let Some(value) = safe_attribute(name, &key, &value) else {
             continue;
         };
-        let _ = write!(out, " {key}=\"{}\"", escape(value.as_str()));
+        let _ = write!(out, " {key}=\"{}\"", escape_attribute(&value));
         seen.push(key);
     }
     out.push_str(if empty { "/>" } else { ">" });
+}
+
+/// An attribute value as XML text. Tabs and line breaks are written as character
+/// references: written raw, an XML parser would turn them into spaces (attribute-value
+/// normalisation), so the sanitised file would not read back as what was checked.
+fn escape_attribute(value: &str) -> String {
+    escape(value)
+        .replace('\t', "&#9;")
+        .replace('\n', "&#10;")
+        .replace('\r', "&#13;")
 }
 
 /// The value to keep for an attribute, or `None` to drop it.
