@@ -34,6 +34,18 @@ pub struct Column {
     pub kind: ColKind,
 }
 
+/// Makes the open transaction read one snapshot of every table (PostgreSQL: repeatable
+/// read; SQLite's read transaction already does), so an export is consistent while the
+/// server writes.
+pub async fn snapshot(conn: &mut AnyConnection, kind: DbKind) -> Result<(), sqlx::Error> {
+    if kind == DbKind::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Refuses anything but a lower-case SQL identifier, so a name can go into SQL text.
 pub fn ident(name: &str) -> Result<&str, sqlx::Error> {
     let ok = !name.is_empty()

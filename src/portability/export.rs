@@ -7,7 +7,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use super::{EXPORTED, FORMAT, FORMAT_VERSION, PortError, REDACTED, redacted};
-use crate::db::{self, Db, DbKind, portable};
+use crate::db::{self, Db, portable};
 
 /// Rows written per table, in file order.
 pub type Census = Vec<(&'static str, u64)>;
@@ -48,12 +48,7 @@ async fn write_all(
 ) -> Result<Census, PortError> {
     let mut out = std::io::BufWriter::new(file);
     let mut tx = db.pool().begin().await?;
-    if db.kind() == DbKind::Postgres {
-        // One snapshot for every table, so the file is consistent while the server runs.
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-    }
+    portable::snapshot(&mut tx, db.kind()).await?;
     let redacted_map: serde_json::Map<String, Value> = REDACTED
         .iter()
         .map(|(t, cols)| ((*t).to_owned(), json!(cols)))
