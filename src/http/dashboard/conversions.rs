@@ -311,6 +311,7 @@ fn manual_input(f: &ManualForm) -> Result<ManualInput, AppError> {
     Ok(ManualInput {
         affiliate_id: some(&f.affiliate_id),
         code: some(&f.code),
+        coupon_code: None,
         amount_cents,
         currency: some(&f.currency),
         external_id: some(&f.external_id),
