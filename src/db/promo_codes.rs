@@ -118,10 +118,10 @@ pub async fn for_affiliate<'e, E: Executor<'e, Database = Any>>(
         select!(),
         "WHERE vendor_id = $1 AND affiliate_id = $2 ORDER BY created_at, id"
     ))
-        .bind(vendor_id)
-        .bind(affiliate_id)
-        .fetch_all(ex)
-        .await
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .fetch_all(ex)
+    .await
 }
 
 /// Number of codes of one affiliate.

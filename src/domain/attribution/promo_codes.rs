@@ -209,8 +209,7 @@ pub async fn create(
         },
     };
     let mut tx = db.begin().await?;
-    if db::promo_codes::count_for_affiliate(&mut *tx, vendor_id, affiliate_id).await? >= CODES_MAX
-    {
+    if db::promo_codes::count_for_affiliate(&mut *tx, vendor_id, affiliate_id).await? >= CODES_MAX {
         return Err(AppError::invalid(
             "code",
             format!("an affiliate holds at most {CODES_MAX} promo codes"),
@@ -368,7 +367,10 @@ mod tests {
         assert!(parse_code("code", "ab").is_err());
         assert!(parse_code("code", "JANE 20").is_err());
         assert!(parse_code("code", &"A".repeat(41)).is_err());
-        assert_eq!(parse_stripe_id(Some("promo_1AbC")).unwrap().as_deref(), Some("promo_1AbC"));
+        assert_eq!(
+            parse_stripe_id(Some("promo_1AbC")).unwrap().as_deref(),
+            Some("promo_1AbC")
+        );
         assert!(parse_stripe_id(Some("coupon_1")).is_err());
         assert_eq!(parse_stripe_id(Some(" ")).unwrap(), None);
         assert_eq!(normalize_hint("  JANE20 ").as_deref(), Some("JANE20"));

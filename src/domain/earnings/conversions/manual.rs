@@ -181,7 +181,11 @@ async fn manual_enrollment(
     input: &ManualInput,
 ) -> AppResult<(db::affiliates::EnrollmentRow, Option<String>)> {
     let program_id = input.program_id.as_deref().filter(|s| !s.is_empty());
-    if let Some(raw) = input.coupon_code.as_deref().filter(|s| !s.trim().is_empty()) {
+    if let Some(raw) = input
+        .coupon_code
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    {
         let coupon = promo_codes::parse_code("coupon_code", raw)?;
         let t = db::promo_codes::resolve(db.pool(), vendor_id, &coupon)
             .await?
