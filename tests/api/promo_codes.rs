@@ -492,3 +492,113 @@ async fn self_referral_through_a_promo_code_is_refused_unless_allowed() {
     let body = sale(&app, &s, "evt_self_ok", "cus_jane", "JANE20").await;
     assert_eq!(earner(&app, &s, &body).await, jane);
 }
+
+#[tokio::test]
+async fn staff_manage_codes_on_the_affiliate_page_and_the_portal_shows_them() {
+    let app = spawn_app().await;
+    let s = shop(&app, "Acme").await;
+    let jane = affiliate(&app, &s, "jane@partners.test", "jane").await;
+    let owner = app
+        .signed_in_client("owner@acme.test", crate::helpers::OWNER_PASSWORD)
+        .await;
+    let page = format!("/dashboard/affiliates/{jane}");
+    let res = app
+        .post_form_as(
+            &owner,
+            &format!("/dashboard/affiliates/{jane}/promo-codes"),
+            &page,
+            &[("code", "JanePod"), ("stripe_promotion_code_id", "")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let html = owner
+        .get(app.url(&page))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<code>JanePod</code>"), "{html}");
+    // A duplicate in another case is refused and nothing is added.
+    let res = app
+        .post_form_as(
+            &owner,
+            &format!("/dashboard/affiliates/{jane}/promo-codes"),
+            &page,
+            &[("code", "JANEPOD")],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(app.count("SELECT COUNT(*) FROM promo_codes").await, 1);
+
+    // The portal lists the active code next to the referral link.
+    let (_, link) = app
+        .call(
+            &s.key,
+            Method::POST,
+            &format!("/api/v1/affiliates/{jane}/portal-link"),
+            None,
+        )
+        .await;
+    let portal = crate::helpers::new_client();
+    let res = portal
+        .get(link["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let home = portal
+        .get(app.url("/p/acme/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains(r#"data-test="promo-code">JanePod<"#),
+        "{home}"
+    );
+
+    // Disabled on the dashboard: gone from the portal, and no longer attributing.
+    let (_, list) = app
+        .call(
+            &s.key,
+            Method::GET,
+            &format!("/api/v1/affiliates/{jane}/promo-codes"),
+            None,
+        )
+        .await;
+    let id = list["data"][0]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post_form_as(
+            &owner,
+            &format!("/dashboard/promo-codes/{id}/active"),
+            &page,
+            &[("active", "false")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let home = portal
+        .get(app.url("/p/acme/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!home.contains("JanePod"));
+    let body = sale(&app, &s, "evt_off", "cus_off", "JanePod").await;
+    assert_eq!(body["status"], "ignored", "{body}");
+    let res = app
+        .post_form_as(
+            &owner,
+            &format!("/dashboard/promo-codes/{id}/delete"),
+            &page,
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.count("SELECT COUNT(*) FROM promo_codes").await, 0);
+}
