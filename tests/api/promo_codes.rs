@@ -520,6 +520,33 @@ async fn staff_manage_codes_on_the_affiliate_page_and_the_portal_shows_them() {
         .await
         .unwrap();
     assert!(html.contains("<code>JanePod</code>"), "{html}");
+    // The manual conversion form takes a promo code instead of an affiliate.
+    let res = app
+        .post_form_as(
+            &owner,
+            "/dashboard/conversions",
+            "/dashboard/conversions",
+            &[
+                ("affiliate_id", ""),
+                ("code", ""),
+                ("coupon_code", "janepod"),
+                ("amount", "50.00"),
+                ("currency", ""),
+                ("external_id", "ord_dash"),
+                ("program_id", ""),
+            ],
+        )
+        .await;
+    assert!(
+        res.status().is_redirection() || res.status().is_success(),
+        "{}",
+        res.status()
+    );
+    let (_, list) = app
+        .call(&s.key, Method::GET, "/api/v1/conversions", None)
+        .await;
+    assert_eq!(list["data"][0]["affiliate_id"], jane, "{list}");
+    assert_eq!(list["data"][0]["external_id"], "ord_dash", "{list}");
     // A duplicate in another case is refused and nothing is added.
     let res = app
         .post_form_as(
