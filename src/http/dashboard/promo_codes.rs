@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::domain::attribution::promo_codes::{self, PromoCodeInput, PromoCodeUpdate};
 use crate::domain::tenancy::audit::Actor;
+use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{HtmlError, see_other};
@@ -50,7 +51,8 @@ pub async fn add(
 #[derive(Debug, Deserialize)]
 pub struct ActiveForm {
     /// `true` or `false`.
-    active: bool,
+    #[serde(default)]
+    active: String,
 }
 
 /// `POST /dashboard/promo-codes/{id}/active`.
@@ -60,8 +62,15 @@ pub async fn set_active(
     id: web::Path<String>,
     form: crate::http::extract::Form<ActiveForm>,
 ) -> Result<HttpResponse, HtmlError> {
+    // Looked up first, so another vendor's code is a 404 whatever the form says.
+    promo_codes::get(&state.db, &staff.vendor.id, &id).await?;
+    let active = match form.active.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err(AppError::invalid("active", "active is true or false").into()),
+    };
     let patch = PromoCodeUpdate {
-        active: Some(form.active),
+        active: Some(active),
         stripe_promotion_code_id: None,
     };
     let code = promo_codes::update(
