@@ -1,6 +1,6 @@
 //! Promotion codes: discount codes (`JANE20`) of an enrollment. A sale naming one is
-//! attributed to that enrollment without a click: the code is a touch at sale time (see
-//! [`crate::domain::earnings::conversions`] and the README's "Promo codes").
+//! attributed to that enrollment without a click: the code is a touch at sale time (see the
+//! conversions' attribution step and the README's "Promo codes").
 //!
 //! A code is unique per vendor whatever its case, an enrollment may carry several, and a
 //! disabled code no longer attributes (it stays listed). A code may name the Stripe
