@@ -33,6 +33,7 @@ pub mod payout_methods;
 pub mod payouts;
 pub mod portable;
 pub mod programs;
+pub mod promo_codes;
 pub mod rate_limits;
 pub mod referrals;
 pub mod reports;

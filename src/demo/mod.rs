@@ -548,6 +548,7 @@ async fn generate(ctx: &mut Ctx<'_>, spec: &Spec) -> anyhow::Result<()> {
                 metadata: None,
                 email: None,
                 program_id: None,
+                coupon_code: None,
             };
             ctx.tick();
             tolerate(
@@ -704,6 +705,7 @@ fn payment(id: &str, customer: &str, amount_cents: i64, currency: &str) -> ApiEv
         metadata: Some(json!({"source": "affilia demo"})),
         email: None,
         program_id: None,
+        coupon_code: None,
     }
 }
 

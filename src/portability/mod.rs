@@ -40,6 +40,7 @@ pub const EXPORTED: &[(&str, &str)] = &[
     ("enrollments", "vendor_id"),
     ("applications", "vendor_id"),
     ("links", "vendor_id"),
+    ("promo_codes", "vendor_id"),
     ("clicks", "vendor_id"),
     ("click_rollup_hours", "vendor_id"),
     ("click_rollup_affiliate_days", "vendor_id"),

@@ -77,6 +77,11 @@ const API_ACCESS: &[(&str, &str, Api)] = &[
     ("POST", "/api/v1/affiliates/{id}/token", Vendor),
     ("POST", "/api/v1/affiliates/{id}/portal-link", Vendor),
     ("POST", "/api/v1/affiliates/{id}/embed-token", Vendor),
+    ("GET", "/api/v1/affiliates/{id}/promo-codes", Vendor),
+    ("POST", "/api/v1/affiliates/{id}/promo-codes", Vendor),
+    ("GET", "/api/v1/promo-codes/{id}", Vendor),
+    ("PATCH", "/api/v1/promo-codes/{id}", Vendor),
+    ("DELETE", "/api/v1/promo-codes/{id}", Vendor),
     (
         "POST",
         "/api/v1/track",
@@ -108,6 +113,7 @@ const API_ACCESS: &[(&str, &str, Api)] = &[
     ("PATCH", "/api/v1/me/links/{id}", Me),
     ("POST", "/api/v1/me/links/{id}/archive", Me),
     ("POST", "/api/v1/me/links/{id}/restore", Me),
+    ("GET", "/api/v1/me/promo-codes", Me),
     ("GET", "/api/v1/me/deals", Me),
     ("POST", "/api/v1/me/deals", Me),
     ("GET", "/api/v1/applications", Vendor),
@@ -375,6 +381,14 @@ async fn objects_of(app: &TestApp, a: &Tenant) {
         Some(json!({"email": "invitee@partners.test", "name": "Ivy", "send_invite": true})),
     )
     .await;
+    ok(
+        app,
+        key,
+        Method::POST,
+        &format!("/api/v1/affiliates/{}/promo-codes", a.affiliate_id),
+        Some(json!({"code": format!("{}20", a.slug.to_uppercase())})),
+    )
+    .await;
     earn(app, &a.shop, &a.affiliate_id, 10_000, Some("order-1")).await;
     pay_everyone(app, &a.shop, &a.affiliate_id).await;
     // A personal API token, made in the portal.
@@ -414,6 +428,7 @@ fn table_of(path: &str, param_at: usize) -> Option<(&'static str, &'static str)>
         "links" => ("links", "id"),
         "api-tokens" => ("affiliate_api_tokens", "id"),
         "referrals" => ("referrals", "id"),
+        "promo-codes" => ("promo_codes", "id"),
         _ => return None,
     })
 }

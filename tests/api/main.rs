@@ -47,6 +47,7 @@ mod portability;
 mod portal_auth;
 mod portal_pages;
 mod programs;
+mod promo_codes;
 mod rate_limits;
 mod referrals;
 mod retention;

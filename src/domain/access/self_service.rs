@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::db::{self, Db, affiliates::EnrollmentRow};
 use crate::domain::attribution::links::portal_domain;
+use crate::domain::attribution::promo_codes;
 use crate::domain::partners::affiliates::{self, effective_commission};
 use crate::domain::partners::payout_settings::{self, PayoutInput, PayoutSettings};
 use crate::domain::tenancy::audit::Actor;
@@ -108,7 +109,16 @@ pub async fn referral(
     };
     let domain = portal_domain(db, vendor_id).await?;
     let program = programs::get(db, vendor_id, &e.program_id).await.ok();
-    enrollment_json(e, program.as_ref(), base_url, domain.as_deref())
+    let mut v = enrollment_json(e, program.as_ref(), base_url, domain.as_deref())?;
+    // The enrollment's active promo codes, shared beside the link (podcasts, videos).
+    let codes: Vec<String> = promo_codes::list_unchecked(db, vendor_id, affiliate_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.active && c.enrollment_id == e.id)
+        .map(|c| c.code)
+        .collect();
+    v["promo_codes"] = json!(codes);
+    Ok(v)
 }
 
 /// The affiliate's payout settings, as they see them (their own: not masked).

@@ -1,7 +1,8 @@
-//! Who referred whom: tracking (redirect, clicks, visitor), clicks reports, campaign links, referrals and deals.
+//! Who referred whom: tracking (redirect, clicks, visitor), clicks reports, campaign links, promo codes, referrals and deals.
 
 pub mod clicks;
 pub mod deals;
 pub mod links;
+pub mod promo_codes;
 pub mod referrals;
 pub mod tracking;

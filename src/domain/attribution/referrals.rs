@@ -113,6 +113,15 @@ impl Touch {
             deal_id: None,
         }
     }
+
+    /// A promotion code named by a sale at `now`: a touch of the code's enrollment
+    /// (`enrollment_code`, its referral code) at sale time.
+    pub fn promo_code(enrollment_code: &str, now: i64) -> Self {
+        Self {
+            source: "promo_code",
+            ..Self::code(enrollment_code, now)
+        }
+    }
 }
 
 /// Binds a customer per the program's attribution rules.

@@ -128,6 +128,9 @@ const PHRASES: &[(&str, &str)] = &[
     ("payout_run.created", "started {o}"),
     ("program.created", "created the program {o}"),
     ("program.updated", "changed the program settings of {o}"),
+    ("promo_code.created", "added a promo code for {o}"),
+    ("promo_code.deleted", "deleted a promo code of {o}"),
+    ("promo_code.updated", "changed a promo code of {o}"),
     (
         "program.enrollments_migrated",
         "moved the affiliates of {o} to its current terms",

@@ -19,6 +19,7 @@ pub mod money;
 pub use crate::http::pagination;
 pub mod payouts;
 pub mod programs;
+pub mod promo_codes;
 pub mod referrals;
 pub mod tracking;
 pub mod vendor;
@@ -92,6 +93,17 @@ pub fn scope() -> impl HttpServiceFactory {
             "/affiliates/{id}/embed-token",
             web::post().to(affiliate_access::embed_token),
         )
+        .route(
+            "/affiliates/{id}/promo-codes",
+            web::get().to(promo_codes::list),
+        )
+        .route(
+            "/affiliates/{id}/promo-codes",
+            web::post().to(promo_codes::create),
+        )
+        .route("/promo-codes/{id}", web::get().to(promo_codes::show))
+        .route("/promo-codes/{id}", web::patch().to(promo_codes::update))
+        .route("/promo-codes/{id}", web::delete().to(promo_codes::delete))
         .route("/track", web::post().to(tracking::track))
         .route(
             "/track",
@@ -121,6 +133,7 @@ pub fn scope() -> impl HttpServiceFactory {
         .route("/me/links/{id}", web::patch().to(me::update_link))
         .route("/me/links/{id}/archive", web::post().to(me::archive_link))
         .route("/me/links/{id}/restore", web::post().to(me::restore_link))
+        .route("/me/promo-codes", web::get().to(promo_codes::mine))
         .route("/me/deals", web::get().to(me::deals))
         .route("/me/deals", web::post().to(me::create_deal))
         .route("/applications", web::get().to(applications::list))

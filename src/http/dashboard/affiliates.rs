@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db;
+use crate::domain::attribution::promo_codes::{self, PromoCode};
 use crate::domain::earnings::{affiliate_stats, reports};
 use crate::domain::partners::affiliates::{self, AffiliateInput};
 use crate::domain::partners::payout_settings::{PayoutSettings, method_label};
@@ -312,6 +313,9 @@ struct DetailPage {
     stats: affiliate_stats::Stats,
     override_percent: String,
     activity: Vec<ActivityView>,
+    promo_codes: Vec<PromoCode>,
+    /// Programs the affiliate is enrolled in (the promo code form's choice), when several.
+    promo_programs: Vec<(String, String)>,
 }
 
 /// `GET /dashboard/affiliates/{id}`.
@@ -374,6 +378,15 @@ pub async fn show(
             enrollments,
             override_percent,
             activity,
+            promo_codes: promo_codes::list(&state.db, &staff.vendor.id, &a.row.id).await?,
+            promo_programs: if a.enrollments.len() > 1 {
+                a.enrollments
+                    .iter()
+                    .map(|e| (e.program_id.clone(), e.program_name.clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         },
     )
 }

@@ -166,6 +166,7 @@ struct RowPartial {
 pub struct ManualForm {
     affiliate_id: String,
     code: String,
+    coupon_code: String,
     amount: String,
     currency: String,
     external_id: String,
@@ -302,15 +303,19 @@ fn manual_input(f: &ManualForm) -> Result<ManualInput, AppError> {
             ),
         ));
     }
-    if f.affiliate_id.trim().is_empty() && f.code.trim().is_empty() {
+    if f.affiliate_id.trim().is_empty()
+        && f.code.trim().is_empty()
+        && f.coupon_code.trim().is_empty()
+    {
         return Err(AppError::invalid(
             "affiliate_id",
-            "enter the affiliate's email or one of its referral codes",
+            "enter the affiliate's email, one of its referral codes or a promo code",
         ));
     }
     Ok(ManualInput {
         affiliate_id: some(&f.affiliate_id),
         code: some(&f.code),
+        coupon_code: some(&f.coupon_code),
         amount_cents,
         currency: some(&f.currency),
         external_id: some(&f.external_id),
@@ -355,6 +360,15 @@ fn form_error(e: &AppError, f: &ManualForm) -> Option<(StatusCode, FormError)> {
             },
         )),
         // The affiliate or code is unknown (or another vendor's).
+        // A promo code is looked up first (see `manual_enrollment`).
+        AppError::NotFound if !f.coupon_code.trim().is_empty() => Some((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            FormError {
+                message: "No affiliate of yours has this promo code, or it is disabled.".into(),
+                field: "coupon_code".into(),
+                existing_id: None,
+            },
+        )),
         AppError::NotFound => {
             let by_code = f.affiliate_id.trim().is_empty();
             Some((

@@ -18,6 +18,7 @@ pub mod payout_methods;
 pub mod payouts;
 pub mod picker;
 pub mod programs;
+pub mod promo_codes;
 pub mod reports;
 pub mod settings;
 pub mod setup;
@@ -84,6 +85,9 @@ pub fn table() -> RouteTable {
             route!(POST "/dashboard/affiliates/{id}/invite" => affiliates::resend, Access::Staff),
             route!(POST "/dashboard/affiliates/{id}/override" => affiliates::set_override, Access::Staff),
             route!(GET "/dashboard/affiliates/{id}/ledger" => ledger::show, Access::Staff),
+            route!(POST "/dashboard/affiliates/{id}/promo-codes" => promo_codes::add, Access::Staff),
+            route!(POST "/dashboard/promo-codes/{id}/active" => promo_codes::set_active, Access::Staff),
+            route!(POST "/dashboard/promo-codes/{id}/delete" => promo_codes::delete, Access::Staff),
             route!(GET "/dashboard/applications" => applications::list, Access::Staff),
             route!(POST "/dashboard/applications/bulk" => applications::bulk, Access::Staff),
             route!(POST "/dashboard/applications/{id}/review" => applications::review, Access::Staff),

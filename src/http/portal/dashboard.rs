@@ -13,7 +13,8 @@ use crate::domain::partners::terms::format_money;
 use crate::domain::payouts::schedule::{self, NextPayout};
 use crate::domain::values::status;
 use crate::domain::{
-    attribution::links, attribution::tracking, earnings::ledger, partners::affiliates,
+    attribution::links, attribution::promo_codes, attribution::tracking, earnings::ledger,
+    partners::affiliates,
 };
 use crate::error::AppError;
 use crate::http::AppState;
@@ -39,6 +40,8 @@ pub struct ReferralLink {
     pub code: String,
     /// The shareable URL.
     pub url: String,
+    /// The enrollment's active promo codes (a sale naming one pays the affiliate).
+    pub promo_codes: Vec<String>,
 }
 
 /// A choice of a selector (period tabs, program filter).
@@ -159,6 +162,7 @@ pub async fn view(
     let stats =
         affiliate_stats::for_period(&state.db, &vendor.id, &affiliate.id, program, &period).await?;
     let domain = links::portal_domain(&state.db, &vendor.id).await?;
+    let codes = promo_codes::list_unchecked(&state.db, &vendor.id, &affiliate.id).await?;
     let referral_links = a
         .enrollments
         .iter()
@@ -167,6 +171,11 @@ pub async fn view(
             program: e.program_name.clone(),
             code: e.code.clone(),
             url: tracking::referral_url(&state.sender.base_url, domain.as_deref(), &e.code, None),
+            promo_codes: codes
+                .iter()
+                .filter(|c| c.active && c.enrollment_id == e.id)
+                .map(|c| c.code.clone())
+                .collect(),
         })
         .collect();
     let program_q = program.unwrap_or_default();

@@ -6,7 +6,8 @@
 //! included: `amount_cents` is this refund's amount) or `subscription.canceled`.
 //!
 //! The program is `program_id`, else the program of a referral code in the metadata, else
-//! the vendor's default program: decided by the body alone, so a resent event always lands
+//! that of the promotion code (`coupon_code`, or `promo_code` / `coupon_code` in the
+//! metadata), else the vendor's default program: decided by the body alone, so a resent event always lands
 //! on the same key. A payment without charge, invoice or payment intent id is named by its
 //! event id (`charge_id` = `id`), which is what a later refund refers to.
 //!
@@ -20,7 +21,7 @@ use serde_json::Value;
 
 use super::{Door, Hints, IngestWriter, Ingested, Kind, Normalized, RefundAmount};
 use crate::db::{self, Db, programs::ProgramRow};
-use crate::domain::attribution::tracking::Tracker;
+use crate::domain::attribution::{promo_codes, tracking::Tracker};
 use crate::domain::{values::Currency, values::Email, values::Money, values::money, values::text};
 use crate::error::{AppError, AppResult};
 
@@ -82,6 +83,10 @@ pub struct ApiEvent {
     /// The program; see the module docs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub program_id: Option<String>,
+    /// The promotion code the customer used (`JANE20`): attributes the sale to the
+    /// affiliate holding it, as a touch at sale time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon_code: Option<String>,
 }
 
 fn opt_id(field: &str, v: &Option<String>) -> AppResult<Option<String>> {
@@ -138,6 +143,9 @@ pub fn normalize(e: &ApiEvent, now: i64) -> AppResult<Normalized> {
             ));
         }
         hints.read(m);
+    }
+    if let Some(c) = e.coupon_code.as_deref().filter(|c| !c.trim().is_empty()) {
+        hints.promo_code = Some(promo_codes::parse_code("coupon_code", c)?);
     }
     let email = e
         .email
@@ -211,6 +219,12 @@ async fn program_for(
     if let Some(code) = &hints.code
         && let Some(t) = db::links::resolve_code(db.pool(), code).await?
         && t.vendor_id == vendor_id
+        && let Some(p) = db::programs::by_id(db.pool(), vendor_id, &t.program_id).await?
+    {
+        return Ok(p);
+    }
+    if let Some(code) = &hints.promo_code
+        && let Some(t) = db::promo_codes::resolve(db.pool(), vendor_id, code).await?
         && let Some(p) = db::programs::by_id(db.pool(), vendor_id, &t.program_id).await?
     {
         return Ok(p);

@@ -142,6 +142,7 @@ pub async fn receive(
         metadata,
         email: body.email,
         program_id: body.program_id,
+        coupon_code: None,
     };
     api_event::receive(db, tracker, writer, vendor_id, &event).await
 }

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::db::{
     self, Db, billing_events::NewEvent, conversions::PaymentRefs, programs::ProgramRow,
 };
+use crate::domain::attribution::promo_codes;
 use crate::domain::attribution::tracking::{
     Tracker, is_click_id, normalize_code, track::stored_click,
 };
@@ -34,6 +35,8 @@ const CLICK_KEYS: [&str; 2] = ["aff_sess", "affiliate_session_id"];
 const CODE_KEYS: [&str; 4] = ["affiliate_code", "ref", "via", "referral_code"];
 /// Metadata key that carries a code or our `aff_...` affiliate id (seed 004).
 const AFFILIATE_KEY: &str = "affiliate_id";
+/// Metadata keys that carry a promotion code the customer used.
+const PROMO_KEYS: [&str; 2] = ["promo_code", "coupon_code"];
 
 /// Who the input says referred the customer, read from metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +47,11 @@ pub struct Hints {
     pub code: Option<String>,
     /// Our affiliate id.
     pub affiliate_id: Option<String>,
+    /// A promotion code the sale names (`JANE20`), or the id of the Stripe promotion code
+    /// (`promo_...`) when that is all the payload says; a touch at sale time (see
+    /// `conversions::attribution`).
+    #[serde(default)]
+    pub promo_code: Option<String>,
 }
 
 impl Hints {
@@ -70,6 +78,12 @@ impl Hints {
                 .filter_map(|k| get(k))
                 .find_map(normalize_code);
         }
+        if self.promo_code.is_none() {
+            self.promo_code = PROMO_KEYS
+                .iter()
+                .filter_map(|k| get(k))
+                .find_map(promo_codes::normalize_hint);
+        }
         if let Some(v) = get(AFFILIATE_KEY) {
             if v.starts_with("aff_") {
                 if self.affiliate_id.is_none() {
@@ -83,7 +97,10 @@ impl Hints {
 
     /// Whether nothing was found.
     pub fn is_empty(&self) -> bool {
-        self.click_id.is_none() && self.code.is_none() && self.affiliate_id.is_none()
+        self.click_id.is_none()
+            && self.code.is_none()
+            && self.affiliate_id.is_none()
+            && self.promo_code.is_none()
     }
 }
 
@@ -757,5 +774,9 @@ mod tests {
         let mut h = Hints::default();
         h.read(&json!({"ref": ""}));
         assert!(h.is_empty());
+        let mut h = Hints::default();
+        h.read(&json!({"coupon_code": " JANE20 "}));
+        assert_eq!(h.promo_code.as_deref(), Some("JANE20"));
+        assert!(!h.is_empty());
     }
 }

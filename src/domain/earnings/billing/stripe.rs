@@ -25,6 +25,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::{Half, Hints, Kind, Normalized, Pairing, RefundAmount};
+use crate::domain::attribution::promo_codes;
 use crate::domain::values::Currency;
 
 /// Seconds an old signature stays acceptable (Stripe's default).
@@ -231,6 +232,7 @@ pub fn normalize(raw: &str) -> Result<(Envelope, Normalized), String> {
                 .as_ref()
                 .map(|s| format!("subscription.created:{s}"));
             event.hints.read(&metadata("metadata"));
+            read_promo_code(object, &mut event);
         }
         "customer.subscription.deleted" => {
             event.kind = Kind::SubscriptionCanceled;
@@ -264,6 +266,7 @@ pub fn normalize(raw: &str) -> Result<(Envelope, Normalized), String> {
 fn invoice(object: &Value, basil: bool, event: &mut Normalized) {
     event.kind = Kind::Payment;
     event.event_type = "invoice.paid".into();
+    read_promo_code(object, event);
     event.amount_cents = i(object, "amount_paid").unwrap_or(0);
     event.invoice_id = s(object, "id");
     event.payment_intent_id = s(object, "payment_intent");
@@ -375,6 +378,7 @@ fn checkout_session(object: &Value, event: &mut Normalized) {
     event
         .hints
         .read(&object.get("metadata").cloned().unwrap_or(Value::Null));
+    read_promo_code(object, event);
     if let Some(r) = object.get("client_reference_id").and_then(Value::as_str) {
         event
             .hints
@@ -414,6 +418,73 @@ fn checkout_session(object: &Value, event: &mut Normalized) {
     } else {
         Kind::Customer
     };
+}
+
+/// The promotion code a Checkout Session or invoice names through its discounts, in every
+/// shape since 2019: the single `discount` (up to 2025-02-24), the `discounts` list (each
+/// an expanded discount, a Checkout Session's `{coupon, promotion_code}`, or a `di_...` id),
+/// `total_discount_amounts[].discount`, a session's `total_details.breakdown.discounts[]`
+/// and the same on invoice lines. A discount's `promotion_code` is an id (`promo_...`) or
+/// the expanded object with its `code`; the code is preferred, else the id (matched against
+/// the Stripe id stored on a promo code). A bare discount id (`di_...`, how basil and later
+/// list an invoice's discounts in webhooks) names no code and is not read.
+fn read_promo_code(object: &Value, event: &mut Normalized) {
+    if event.hints.promo_code.is_some() {
+        return;
+    }
+    let mut discounts: Vec<&Value> = Vec::new();
+    collect_discounts(object, &mut discounts);
+    for line in object
+        .pointer("/lines/data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        collect_discounts(line, &mut discounts);
+    }
+    let mut id = None;
+    for d in discounts {
+        match d.get("promotion_code") {
+            Some(Value::Object(p)) => {
+                if let Some(code) = p.get("code").and_then(Value::as_str) {
+                    event.hints.promo_code = promo_codes::normalize_hint(code);
+                    if event.hints.promo_code.is_some() {
+                        return;
+                    }
+                }
+                id = id.or_else(|| p.get("id").and_then(Value::as_str));
+            }
+            Some(Value::String(p)) => id = id.or(Some(p.as_str())),
+            _ => {}
+        }
+    }
+    event.hints.promo_code = id.and_then(promo_codes::normalize_hint);
+}
+
+/// The discounts one object (a session, invoice or invoice line) lists, in any shape.
+fn collect_discounts<'a>(holder: &'a Value, out: &mut Vec<&'a Value>) {
+    if let Some(d) = holder.get("discount").filter(|d| d.is_object()) {
+        out.push(d);
+    }
+    for key in ["discounts", "total_discount_amounts", "discount_amounts"] {
+        for item in holder
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            match item.get("discount") {
+                Some(d) if d.is_object() => out.push(d),
+                _ => out.push(item),
+            }
+        }
+    }
+    if let Some(list) = holder
+        .pointer("/total_details/breakdown/discounts")
+        .and_then(Value::as_array)
+    {
+        out.extend(list.iter().filter_map(|b| b.get("discount")));
+    }
 }
 
 /// Old Checkout Sessions (API 2019) list `display_items` instead of `amount_total`.

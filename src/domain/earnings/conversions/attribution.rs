@@ -1,8 +1,10 @@
-//! Who earns from an event: the touch in its metadata or the customer's referral, whether
-//! the event qualifies under the program's conversion definition, and why an earner earns
-//! nothing (inactive, self-referral).
+//! Who earns from an event: the touch in its metadata, the promotion code it names (a
+//! touch at sale time, ordered by the program's attribution model) or the customer's
+//! referral; whether the event qualifies under the program's conversion definition; and
+//! why an earner earns nothing (inactive, self-referral).
 
 use crate::db::{self, Conn, programs::ProgramRow};
+use crate::domain::attribution::promo_codes;
 use crate::domain::attribution::referrals::{self, Touch};
 use crate::domain::earnings::billing::{Kind, Normalized};
 use crate::domain::values::status::{self};
@@ -42,7 +44,7 @@ pub(super) async fn attribute(
         .email
         .as_deref()
         .and_then(|e| Email::parse("email", e).ok());
-    let touch = match click {
+    let metadata_touch = match click {
         Some(c) if c.program_id == program.id => Some(Touch::click(c)),
         _ => match (&event.hints.code, &event.hints.affiliate_id) {
             (Some(code), _) => Some(Touch::code(code, now)),
@@ -55,7 +57,24 @@ pub(super) async fn attribute(
         },
     };
     let mut refusal = None;
-    if let Some(touch) = touch {
+    // A promotion code is a touch at sale time, so it is the latest touch: with last
+    // touch it is tried first, with first touch after the metadata's own touch.
+    let promo_touch = match &event.hints.promo_code {
+        Some(code) => match promo_codes::resolve(conn, vendor_id, code).await? {
+            Some(t) => Some(Touch::promo_code(&t.enrollment_code, now)),
+            None => {
+                refusal = Some("unknown_promo_code");
+                None
+            }
+        },
+        None => None,
+    };
+    let touches = if program.attribution_model == "first_touch" {
+        [metadata_touch, promo_touch]
+    } else {
+        [promo_touch, metadata_touch]
+    };
+    for touch in touches.into_iter().flatten() {
         let found = match &event.customer_id {
             Some(customer) => referrals::bind_in(
                 conn,
@@ -96,7 +115,9 @@ pub(super) async fn attribute(
         };
         match found {
             // A code of another program of the vendor does not attribute here.
-            Ok((_, _, p, _)) if p != program.id => refusal = Some("code_of_another_program"),
+            Ok((_, _, p, _)) if p != program.id => {
+                refusal = refusal.or(Some("code_of_another_program"));
+            }
             Ok((enrollment_id, referral_id, _, affiliate)) => {
                 let enrollment =
                     db::affiliates::enrollment_by_id(&mut *conn, vendor_id, &enrollment_id)
@@ -108,7 +129,7 @@ pub(super) async fn attribute(
                     affiliate: Some(affiliate),
                 }));
             }
-            Err(reason) => refusal = Some(reason),
+            Err(reason) => refusal = refusal.or(Some(reason)),
         }
     }
     if let Some(customer) = &event.customer_id

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db::{self, Db, conversions::ConversionRow};
-use crate::domain::attribution::tracking::Tracker;
+use crate::domain::attribution::{promo_codes, tracking::Tracker};
 use crate::domain::earnings::billing::{self, Door, Ingested, Kind, Normalized};
 use crate::domain::tenancy::audit::{self, Actor};
 use crate::domain::{
@@ -24,6 +24,10 @@ pub struct ManualInput {
     pub affiliate_id: Option<String>,
     /// A referral code (instead of `affiliate_id`).
     pub code: Option<String>,
+    /// A promotion code the customer used (instead of `affiliate_id` or `code`): credits
+    /// the enrollment holding it, if it is enabled.
+    #[serde(default)]
+    pub coupon_code: Option<String>,
     /// Sale amount: 1 ..= 10^11 minor units (see [`crate::domain::values::money`]).
     #[serde(deserialize_with = "crate::domain::values::money::lenient_cents")]
     #[schema(minimum = 1, maximum = 100_000_000_000_i64)]
@@ -63,7 +67,7 @@ pub async fn record_manual(
     money::positive("amount_cents", input.amount_cents)?;
     let external_id = text::optional("external_id", input.external_id.as_deref(), 200)?;
     let customer_id = text::optional("customer_id", input.customer_id.as_deref(), 200)?;
-    let enrollment = manual_enrollment(db, vendor_id, input).await?;
+    let (enrollment, promo_code) = manual_enrollment(db, vendor_id, input).await?;
     let program = db::programs::by_id(db.pool(), vendor_id, &enrollment.program_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -118,7 +122,10 @@ pub async fn record_manual(
         subscription_id: None,
         external_id: external_id.clone(),
         occurred_at: db::now_ms(),
-        hints: billing::Hints::default(),
+        hints: billing::Hints {
+            promo_code,
+            ..billing::Hints::default()
+        },
         enrollment_id: Some(enrollment.id.clone()),
         refund_id: None,
         pairing: None,
@@ -164,15 +171,48 @@ fn duplicate_external_id(id: String) -> AppError {
     }
 }
 
-/// The enrollment a manual conversion credits: by code, or the affiliate's enrollment in
-/// `program_id`, else in the default program, else its only enrollment. 404 when the
-/// affiliate or code is unknown.
+/// The enrollment a manual conversion credits: by code, by promotion code (returned too,
+/// to be kept with the event), or the affiliate's enrollment in `program_id`, else in the
+/// default program, else its only enrollment. 404 when the affiliate or code is unknown,
+/// or the promotion code unknown or disabled.
 async fn manual_enrollment(
     db: &Db,
     vendor_id: &str,
     input: &ManualInput,
-) -> AppResult<db::affiliates::EnrollmentRow> {
+) -> AppResult<(db::affiliates::EnrollmentRow, Option<String>)> {
     let program_id = input.program_id.as_deref().filter(|s| !s.is_empty());
+    if let Some(raw) = input
+        .coupon_code
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    {
+        let coupon = promo_codes::parse_code("coupon_code", raw)?;
+        let t = db::promo_codes::resolve(db.pool(), vendor_id, &coupon)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if program_id.is_some_and(|p| p != t.program_id) {
+            return Err(AppError::invalid(
+                "coupon_code",
+                "this promo code belongs to another program",
+            ));
+        }
+        let enrollment = db::affiliates::enrollment_by_id(db.pool(), vendor_id, &t.enrollment_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        return Ok((enrollment, Some(t.code)));
+    }
+    enrollment_by_affiliate_or_code(db, vendor_id, input, program_id)
+        .await
+        .map(|e| (e, None))
+}
+
+/// [`manual_enrollment`] without a promotion code.
+async fn enrollment_by_affiliate_or_code(
+    db: &Db,
+    vendor_id: &str,
+    input: &ManualInput,
+    program_id: Option<&str>,
+) -> AppResult<db::affiliates::EnrollmentRow> {
     if let Some(code) = input.code.as_deref().filter(|s| !s.trim().is_empty()) {
         let code = affiliates::parse_code("code", code)?;
         let t = db::links::resolve_code(db.pool(), &code)
@@ -193,7 +233,12 @@ async fn manual_enrollment(
         .affiliate_id
         .as_deref()
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| AppError::invalid("affiliate_id", "affiliate_id or code is required"))?;
+        .ok_or_else(|| {
+            AppError::invalid(
+                "affiliate_id",
+                "affiliate_id, code or coupon_code is required",
+            )
+        })?;
     let enrollments =
         db::affiliates::enrollments(db.pool(), vendor_id, affiliate_id.trim()).await?;
     if enrollments.is_empty() {

@@ -57,10 +57,13 @@ pub async fn on_event(
     let earner = match attribute(conn, program, event, click).await? {
         Ok(e) => e,
         Err(reason) => {
-            return Ok(Processed::ignored(
-                reason,
-                json!({"customer_id": event.customer_id}),
-            ));
+            // The promotion code is named so a vendor can tell which code (or Stripe
+            // promotion code id) to link to an affiliate before replaying the event.
+            let mut detail = json!({"customer_id": event.customer_id});
+            if let Some(code) = &event.hints.promo_code {
+                detail["promo_code"] = json!(code);
+            }
+            return Ok(Processed::ignored(reason, detail));
         }
     };
     if let Err(why) = qualifies(conn, program, event).await? {

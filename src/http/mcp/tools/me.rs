@@ -74,10 +74,19 @@ pub async fn call(
             let v =
                 self_service::referral(db, base_url, vendor_id, affiliate_id, opt(&a.program_id))
                     .await?;
-            let summary = format!(
+            let mut summary = format!(
                 "your referral link: {}",
                 v["referral_url"].as_str().unwrap_or("")
             );
+            let codes: Vec<&str> = v["promo_codes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str())
+                .collect();
+            if !codes.is_empty() {
+                summary.push_str(&format!("; your promo codes: {}", codes.join(", ")));
+            }
             Ok(Outcome::new(v, summary))
         }
         "my_stats_get" => {

@@ -273,7 +273,7 @@ static TOOLS: &[Def] = &[
     mine(
         "my_referral_get",
         "My referral link",
-        "Your code and referral link for one program (program_id optional when you are in one program).",
+        "Your code, referral link and active promo codes for one program (program_id optional when you are in one program).",
         true,
         schema::my_referral_input,
         schema::referral_output,

@@ -292,8 +292,10 @@ pub fn my_referral_input() -> Value {
 /// Code and link.
 pub fn referral_output() -> Value {
     output(
-        json!({"code": {"type": "string"}, "referral_url": {"type": "string"}}),
-        &["code", "referral_url"],
+        json!({"code": {"type": "string"}, "referral_url": {"type": "string"},
+               "promo_codes": {"type": "array", "items": {"type": "string"},
+                               "description": "active promo codes: a sale naming one pays you"}}),
+        &["code", "referral_url", "promo_codes"],
     )
 }
 
