@@ -9,7 +9,12 @@
 //! lost and the dashboard can [`replay`] it.
 
 pub mod api_event;
+pub mod chargebee;
 pub mod kernel_event;
+pub mod lemonsqueezy;
+pub mod paddle;
+pub mod polar;
+pub mod provider;
 pub mod stripe;
 pub mod writer;
 
@@ -44,6 +49,9 @@ pub struct Hints {
     pub code: Option<String>,
     /// Our affiliate id.
     pub affiliate_id: Option<String>,
+    /// A discount or coupon code the payment names (promo-code attribution).
+    #[serde(default)]
+    pub promo_code: Option<String>,
 }
 
 impl Hints {
@@ -635,6 +643,18 @@ fn renormalize(row: &db::billing_events::BillingEventRow) -> AppResult<Normalize
             .map(|(_, e)| e)
             .map_err(|e| AppError::BadRequest(format!("stored Stripe payload: {e}"))),
         "api" => api_event::normalize_stored(&row.payload),
+        "paddle" => paddle::normalize(&row.payload)
+            .map(|p| p.event)
+            .map_err(|e| AppError::BadRequest(format!("stored Paddle payload: {e}"))),
+        "lemonsqueezy" => lemonsqueezy::normalize(&row.payload)
+            .map(|p| p.event)
+            .map_err(|e| AppError::BadRequest(format!("stored Lemon Squeezy payload: {e}"))),
+        "polar" => polar::normalize(&row.payload, &row.event_id)
+            .map(|p| p.event)
+            .map_err(|e| AppError::BadRequest(format!("stored Polar payload: {e}"))),
+        "chargebee" => chargebee::normalize(&row.payload)
+            .map(|p| p.event)
+            .map_err(|e| AppError::BadRequest(format!("stored Chargebee payload: {e}"))),
         "manual" => serde_json::from_str(&row.payload)
             .map_err(|e| AppError::BadRequest(format!("stored manual conversion: {e}"))),
         other => Err(AppError::BadRequest(format!("unknown source {other}"))),
@@ -715,7 +735,15 @@ pub async fn list(
 /// Statuses of a stored event.
 pub const STATUSES: &[&str] = EventStatus::ALL_TEXT;
 /// The doors.
-pub const SOURCES: [&str; 3] = ["api", "stripe", "manual"];
+pub const SOURCES: [&str; 7] = [
+    "api",
+    "stripe",
+    "manual",
+    "paddle",
+    "lemonsqueezy",
+    "polar",
+    "chargebee",
+];
 
 /// Parses the `status` filter of event lists.
 pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
