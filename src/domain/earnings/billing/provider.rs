@@ -144,3 +144,49 @@ mod tests {
         assert!(secret_eq("abc", "abc") && !secret_eq("abc", "abd") && !secret_eq("ab", "abc"));
     }
 }
+
+/// Writes what this crate's signers produce to the file named by
+/// `AFFILIA_PROVIDER_VECTORS`, for tests/providers/check.mjs to verify with the providers'
+/// official libraries (`cargo test --lib write_provider_sdk_vectors -- --ignored`).
+#[cfg(test)]
+mod sdk_vectors {
+    use serde_json::json;
+
+    use super::super::{paddle, polar};
+
+    #[test]
+    #[ignore = "run by tests/providers/run.sh"]
+    fn write_provider_sdk_vectors() {
+        let out = std::env::var("AFFILIA_PROVIDER_VECTORS").unwrap();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let read = |p: &str| std::fs::read_to_string(format!("{dir}/{p}")).unwrap();
+        // Paddle's SDK refuses a timestamp more than 5 s old; the check runs right after
+        // this, and a timestamp ahead of the clock is not refused.
+        let ts = chrono::Utc::now().timestamp() + 30;
+        let paddle_secret =
+            "pdl_ntfset_01hs0t3tw21j988db1pam5xg8m_GrOWLNef+vmtjJYq4mSnHNzvc8uWoJ1I";
+        let paddle: Vec<_> = [
+            "paddle/transaction.completed.event.paddle-node-sdk.json",
+            "paddle/adjustment.created.event.paddle-node-sdk.json",
+            "paddle/customer.created.signed.special-chars.paddle-python-sdk.json",
+        ]
+        .iter()
+        .map(|f| {
+            let body = read(f);
+            let header = paddle::sign(body.as_bytes(), paddle_secret, ts);
+            json!({"file": f, "body": body, "signature": header})
+        })
+        .collect();
+        let polar_secret = "polar_whs_Xk2pQ9s8vT1mN4bR7cY0zL5wH3dF6gJ";
+        let polar_body = json!({"type": "order.paid", "timestamp": "2025-06-01T12:00:00Z",
+            "data": {"id": "0b3c2d4e-0000-4000-8000-000000000001", "currency": "eur",
+                     "total_amount": 1999, "metadata": {"affiliate_code": "jürgen"}}})
+        .to_string();
+        let id = "msg_2yZwbHgnl8XY6KHc4LRnLmb0Y0A";
+        let polar = json!({"secret": polar_secret, "body": polar_body, "headers": {
+            "webhook-id": id, "webhook-timestamp": ts.to_string(),
+            "webhook-signature": polar::sign(id, ts, polar_body.as_bytes(), polar_secret)}});
+        let vectors = json!({"paddle": {"secret": paddle_secret, "cases": paddle}, "polar": polar});
+        std::fs::write(out, vectors.to_string()).unwrap();
+    }
+}
