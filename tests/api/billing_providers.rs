@@ -11,8 +11,9 @@ use affilia::domain::earnings::billing::{chargebee, lemonsqueezy, paddle, polar}
 
 use crate::helpers::affiliates::affiliate;
 use crate::helpers::money::{refer, verify_ledger};
+use crate::helpers::pages::page;
 use crate::helpers::vendors::{Shop, patch_program, shop};
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{OWNER_PASSWORD, TestApp, spawn_app};
 
 fn fixture(provider: &str, name: &str) -> String {
     std::fs::read_to_string(format!(
@@ -300,6 +301,26 @@ async fn run(sc: Scenario) {
         .await;
     assert_eq!(status, 200, "{log}");
     assert_eq!(log["total"], 3, "{log}");
+    // The dashboard: the Events page filters by this source; the program form shows the
+    // endpoint and that a credential is set, never the credential.
+    let staff = app
+        .signed_in_client("owner@provider.test", OWNER_PASSWORD)
+        .await;
+    let replay_link = format!("/dashboard/events/{late_event}/replay");
+    let (status, html) = page(&app, &staff, &format!("/dashboard/events?source={source}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&replay_link), "{html}");
+    let (_, html) = page(&app, &staff, "/dashboard/events?source=stripe").await;
+    assert!(!html.contains(&replay_link));
+    let (status, html) = page(
+        &app,
+        &staff,
+        &format!("/dashboard/programs/{}", s.program_id),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("/webhooks/{source}/{}</code>", s.program_id)));
+    assert!(!html.contains(credentials(p, 0).1[0]));
     refer(&app, &s, sc.late_customer, "jane").await;
     let (status, body) = app
         .call(
@@ -633,4 +654,83 @@ async fn credentials_are_write_only_and_validated() {
         .await;
     assert_eq!(p["polar_webhook_secret_set"], false);
     assert_eq!(app.count("SELECT COUNT(*) FROM billing_events").await, 0);
+}
+
+#[tokio::test]
+async fn the_program_form_sets_and_removes_provider_credentials() {
+    let app = spawn_app().await;
+    let s = shop(&app, "Formshop", "https://formshop.test/").await;
+    app.login("owner@formshop.test", OWNER_PASSWORD).await;
+    let path = format!("/dashboard/programs/{}", s.program_id);
+    let base = [
+        ("name", "Formshop program"),
+        ("currency", "USD"),
+        ("landing_url", "https://formshop.test/"),
+        ("status", "active"),
+        ("holding_period_days", "30"),
+        ("min_payout", "50.00"),
+        ("cookie_duration_days", "30"),
+        ("attribution_model", "last_touch"),
+        ("attribution_window_days", "30"),
+        ("commission_type", "percentage"),
+        ("commission_percent", "20"),
+    ];
+    let flags = |p: &Value| {
+        [
+            "paddle_webhook_secret_set",
+            "lemonsqueezy_webhook_secret_set",
+            "polar_webhook_secret_set",
+            "chargebee_webhook_username_set",
+            "chargebee_webhook_password_set",
+        ]
+        .map(|f| p[f].as_bool().unwrap())
+    };
+    let program = || async {
+        app.call(
+            &s.key,
+            Method::GET,
+            &format!("/api/v1/programs/{}", s.program_id),
+            None,
+        )
+        .await
+        .1
+    };
+    let mut fields = base.to_vec();
+    fields.extend([
+        (
+            "paddle_webhook_secret",
+            "pdl_ntfset_01formformformformform_secret",
+        ),
+        ("lemonsqueezy_webhook_secret", "ls-signing-secret"),
+        ("polar_webhook_secret", "polar_whs_formformformform"),
+        ("chargebee_webhook_username", "cb-user"),
+        ("chargebee_webhook_password", "cb-password-123"),
+    ]);
+    let res = app.post_form(&path, &path, &fields).await;
+    assert!(res.status().is_redirection(), "{}", res.status());
+    assert_eq!(flags(&program().await), [true; 5]);
+    let html = app.text(&path).await;
+    assert!(html.contains("Remove the Paddle secret"));
+    assert!(!html.contains("cb-password-123") && !html.contains("ls-signing-secret"));
+
+    // Saving again with the fields blank keeps every credential.
+    let res = app.post_form(&path, &path, &base).await;
+    assert!(res.status().is_redirection());
+    assert_eq!(flags(&program().await), [true; 5]);
+    // The remove boxes clear them.
+    let mut fields = base.to_vec();
+    fields.extend([
+        ("remove_paddle_secret", "1"),
+        ("remove_chargebee_auth", "1"),
+    ]);
+    let res = app.post_form(&path, &path, &fields).await;
+    assert!(res.status().is_redirection());
+    assert_eq!(flags(&program().await), [false, true, true, false, false]);
+    // An invalid credential is named on the form, nothing changed.
+    let mut fields = base.to_vec();
+    fields.push(("polar_webhook_secret", "bad secret with spaces"));
+    let res = app.post_form(&path, &path, &fields).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("aria-invalid"));
+    assert_eq!(flags(&program().await), [false, true, true, false, false]);
 }

@@ -542,7 +542,7 @@ fn routes(ids: &Ids) -> Vec<Route> {
         dash(M::GET, &format!("/conversions/{conv}")),
         dash(M::POST, &format!("/conversions/{conv}/approve")).form(&[]),
         dash(M::POST, &format!("/conversions/{conv}/reject")).form(&["reason"]),
-        dash(M::GET, "/events").q(&["status", "page"]),
+        dash(M::GET, "/events").q(&["status", "source", "page"]),
         dash(M::POST, &format!("/events/{event}/replay")).form(&[]),
         dash(M::GET, "/payouts").q(&["status", "affiliate_id", "page", "ran"]),
         dash(M::POST, "/payouts/run").form(&["program_id", "currency", "action"]),
