@@ -103,18 +103,23 @@ pub struct ProgramInput {
     /// Paddle Billing's notification secret (`pdl_ntfset_...`); write-only, `null` removes
     /// it.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(pattern = "^[ \\t\\r\\n]*([!-~]{8,200})?[ \\t\\r\\n]*$")]
     pub paddle_webhook_secret: Option<Option<String>>,
     /// Lemon Squeezy's webhook signing secret; write-only, `null` removes it.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(pattern = "^[ \\t\\r\\n]*([!-~]{6,200})?[ \\t\\r\\n]*$")]
     pub lemonsqueezy_webhook_secret: Option<Option<String>>,
     /// Polar's webhook secret (`polar_whs_...` or `whsec_...`); write-only, `null` removes it.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(pattern = "^[ \\t\\r\\n]*([!-~]{8,200})?[ \\t\\r\\n]*$")]
     pub polar_webhook_secret: Option<Option<String>>,
     /// The basic-auth user name set on the Chargebee webhook; write-only, `null` removes it.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(pattern = "^[ \\t\\r\\n]*([!-9;-~]{1,200})?[ \\t\\r\\n]*$")]
     pub chargebee_webhook_username: Option<Option<String>>,
     /// The basic-auth password set on the Chargebee webhook; write-only, `null` removes it.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(pattern = "^[ \\t\\r\\n]*([!-~]{8,200})?[ \\t\\r\\n]*$")]
     pub chargebee_webhook_password: Option<Option<String>>,
     /// Platform fee deducted from each payout, 0..=5000 basis points (default 0).
     #[schema(minimum = 0, maximum = 5000)]

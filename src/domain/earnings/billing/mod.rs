@@ -1,5 +1,5 @@
-//! Billing events: three doors (the events API, Stripe webhooks, manual conversions), one
-//! pipeline.
+//! Billing events: many doors (the events API, Stripe, Paddle, Lemon Squeezy, Polar and
+//! Chargebee webhooks, manual conversions), one pipeline.
 //!
 //! Each door turns its input into a [`Normalized`] event. [`ingest`] stores the exact input
 //! in the immutable `billing_events` log, unique per (vendor, source, program, event id),
@@ -205,7 +205,7 @@ impl Normalized {
 /// The door an input came through.
 #[derive(Debug, Clone, Copy)]
 pub struct Door<'a> {
-    /// `api`, `stripe` or `manual`.
+    /// `api`, `stripe`, `manual`, `paddle`, `lemonsqueezy`, `polar` or `chargebee`.
     pub source: &'a str,
     /// The sender's event id.
     pub event_id: &'a str,
