@@ -487,6 +487,32 @@ async fn paddle_refunds_move_money_only_once_approved() {
         )
         .await;
     assert_eq!(e["result"]["reason"], "amount_out_of_range", "{e}");
+    // Authentic but unreadable (an amount that is not minor units): kept as failed under
+    // its event id, answered 200 so Paddle does not retry, replayable after a fix.
+    let mut odd = sale.clone();
+    odd["event_id"] = "evt_odd".into();
+    odd["data"]["details"]["totals"]["grand_total"] = "12.50".into();
+    let body = odd.to_string();
+    let (status, b) = post(
+        &app,
+        Provider::Paddle,
+        &s.program_id,
+        &body,
+        &headers(Provider::Paddle, &body, 0, ""),
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["status"], "failed", "{b}");
+    let (_, log) = app
+        .call(
+            &s.key,
+            Method::GET,
+            "/api/v1/events?source=paddle&status=failed",
+            None,
+        )
+        .await;
+    assert_eq!(log["total"], 1, "{log}");
+    assert_eq!(log["data"][0]["event_id"], "evt_odd", "{log}");
     // A signature older than five minutes is a replay: refused.
     let old = paddle::sign(
         body.as_bytes(),
@@ -644,6 +670,24 @@ async fn credentials_are_write_only_and_validated() {
     assert_eq!(p["polar_webhook_secret_set"], true);
     assert!(!p.to_string().contains("polar_whs_abcdefgh12345678"));
     patch_program(&app, &s, json!({"polar_webhook_secret": null})).await;
+    // Chargebee without the right basic auth: 401 saying how to authenticate.
+    patch_program(&app, &s, credentials(Provider::Chargebee, 0).0).await;
+    let res = app
+        .client
+        .post(app.url(&format!("/webhooks/chargebee/{}", s.program_id)))
+        .header(
+            "authorization",
+            chargebee::basic_auth("user-one", "wrong-password"),
+        )
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        "Basic realm=\"affilia-webhooks\""
+    );
     let (_, p) = app
         .call(
             &s.key,
