@@ -97,7 +97,8 @@ pub const EXCLUDED: &[(&str, &str)] = &[
 ];
 
 /// Columns written as null: secrets. Import needs new ones (webhook endpoints are given a
-/// fresh secret and disabled; Stripe secrets are set again on the program).
+/// fresh secret and disabled; Stripe and the other billing providers' credentials are set
+/// again on the program).
 pub const REDACTED: &[(&str, &[&str])] = &[
     (
         "programs",
