@@ -141,7 +141,7 @@ fn describe() {
 }
 
 /// The ingest doors, as `source` labels.
-const INGEST_SOURCES: [&str; 3] = ["api", "stripe", "manual"];
+const INGEST_SOURCES: [&str; 7] = crate::domain::earnings::billing::SOURCES;
 /// What can become of a billing event, as `outcome` labels.
 const INGEST_OUTCOMES: [&str; 6] = [
     "processed",

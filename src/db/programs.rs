@@ -51,6 +51,16 @@ pub struct ProgramRow {
     pub stripe_webhook_secret: Option<String>,
     /// Stripe secret key for Connect transfers (never shown).
     pub stripe_secret_key: Option<String>,
+    /// Paddle Billing's notification secret; write-only, never rendered.
+    pub paddle_webhook_secret: Option<String>,
+    /// Lemon Squeezy's webhook signing secret; write-only, never rendered.
+    pub lemonsqueezy_webhook_secret: Option<String>,
+    /// Polar's webhook secret; write-only, never rendered.
+    pub polar_webhook_secret: Option<String>,
+    /// The basic-auth user name Chargebee's webhook sends; write-only, never rendered.
+    pub chargebee_webhook_username: Option<String>,
+    /// The basic-auth password Chargebee's webhook sends; write-only, never rendered.
+    pub chargebee_webhook_password: Option<String>,
     /// Platform fee per payout, basis points.
     pub platform_fee_bps: i64,
     /// Monthly payout day (1-28), if payouts run on a schedule.
@@ -111,7 +121,8 @@ macro_rules! select {
          p.attribution_model, p.attribution_window_days, p.auto_approve, p.allow_self_referral, \
          p.terms_text, p.current_terms_version, p.allowed_domains, p.conversion_kind, \
          p.conversion_event, p.stripe_webhook_secret, p.stripe_secret_key, p.platform_fee_bps, \
-         p.payout_day, \
+         p.payout_day, p.paddle_webhook_secret, p.lemonsqueezy_webhook_secret, \
+         p.polar_webhook_secret, p.chargebee_webhook_username, p.chargebee_webhook_password, \
          t.commission, p.created_at, p.updated_at \
          FROM programs p JOIN program_terms t \
          ON t.program_id = p.id AND t.version = p.current_terms_version "
@@ -409,6 +420,62 @@ pub async fn set_stripe_secret<'e, E: Executor<'e, Database = Any>>(
     .bind(id)
     .execute(ex)
     .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A write-only credential column of a billing provider's webhook door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderCredential {
+    /// `paddle_webhook_secret`.
+    PaddleSecret,
+    /// `lemonsqueezy_webhook_secret`.
+    LemonSqueezySecret,
+    /// `polar_webhook_secret`.
+    PolarSecret,
+    /// `chargebee_webhook_username`.
+    ChargebeeUsername,
+    /// `chargebee_webhook_password`.
+    ChargebeePassword,
+}
+
+/// Sets or clears one provider credential of a program.
+pub async fn set_provider_credential<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+    column: ProviderCredential,
+    value: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    // One static statement per column (no column name is ever spliced into SQL).
+    let sql = match column {
+        ProviderCredential::PaddleSecret => {
+            "UPDATE programs SET paddle_webhook_secret = $1, updated_at = $2 \
+             WHERE vendor_id = $3 AND id = $4"
+        }
+        ProviderCredential::LemonSqueezySecret => {
+            "UPDATE programs SET lemonsqueezy_webhook_secret = $1, updated_at = $2 \
+             WHERE vendor_id = $3 AND id = $4"
+        }
+        ProviderCredential::PolarSecret => {
+            "UPDATE programs SET polar_webhook_secret = $1, updated_at = $2 \
+             WHERE vendor_id = $3 AND id = $4"
+        }
+        ProviderCredential::ChargebeeUsername => {
+            "UPDATE programs SET chargebee_webhook_username = $1, updated_at = $2 \
+             WHERE vendor_id = $3 AND id = $4"
+        }
+        ProviderCredential::ChargebeePassword => {
+            "UPDATE programs SET chargebee_webhook_password = $1, updated_at = $2 \
+             WHERE vendor_id = $3 AND id = $4"
+        }
+    };
+    let done = sqlx::query(sql)
+        .bind(value)
+        .bind(now_ms())
+        .bind(vendor_id)
+        .bind(id)
+        .execute(ex)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 

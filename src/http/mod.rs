@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod billing_webhooks;
 pub mod body;
 pub mod chart;
 pub mod client;
@@ -86,6 +87,18 @@ pub fn public_table() -> route_table::RouteTable {
             route!(GET "/t.js" => tracking::snippet, Access::Public("the tracking snippet vendors embed")),
             route!(POST "/webhooks/stripe/{program_id}" => webhooks::stripe_event,
                 Access::Public("Stripe's webhooks: the signature with the program's secret is the credential"))
+            .body_limit(webhooks::BODY_LIMIT),
+            route!(POST "/webhooks/paddle/{program_id}" => billing_webhooks::paddle_event,
+                Access::Public("Paddle's webhooks: the signature with the program's secret is the credential"))
+            .body_limit(webhooks::BODY_LIMIT),
+            route!(POST "/webhooks/lemonsqueezy/{program_id}" => billing_webhooks::lemonsqueezy_event,
+                Access::Public("Lemon Squeezy's webhooks: the signature with the program's secret is the credential"))
+            .body_limit(webhooks::BODY_LIMIT),
+            route!(POST "/webhooks/polar/{program_id}" => billing_webhooks::polar_event,
+                Access::Public("Polar's webhooks: the signature with the program's secret is the credential"))
+            .body_limit(webhooks::BODY_LIMIT),
+            route!(POST "/webhooks/chargebee/{program_id}" => billing_webhooks::chargebee_event,
+                Access::Public("Chargebee's webhooks: basic authentication with the program's user name and password"))
             .body_limit(webhooks::BODY_LIMIT),
             route!(GET "/api/docs" => openapi::docs_redirect, Access::Public("API documentation")),
             RouteEntry::mount(

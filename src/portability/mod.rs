@@ -98,9 +98,21 @@ pub const EXCLUDED: &[(&str, &str)] = &[
 ];
 
 /// Columns written as null: secrets. Import needs new ones (webhook endpoints are given a
-/// fresh secret and disabled; Stripe secrets are set again on the program).
+/// fresh secret and disabled; Stripe and the other billing providers' credentials are set
+/// again on the program).
 pub const REDACTED: &[(&str, &[&str])] = &[
-    ("programs", &["stripe_webhook_secret", "stripe_secret_key"]),
+    (
+        "programs",
+        &[
+            "stripe_webhook_secret",
+            "stripe_secret_key",
+            "paddle_webhook_secret",
+            "lemonsqueezy_webhook_secret",
+            "polar_webhook_secret",
+            "chargebee_webhook_username",
+            "chargebee_webhook_password",
+        ],
+    ),
     ("webhook_endpoints", &["secret"]),
 ];
 

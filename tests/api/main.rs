@@ -10,6 +10,7 @@ mod api_auth;
 mod api_keys;
 mod applications;
 mod backup;
+mod billing_providers;
 mod brand_portal;
 mod branding;
 mod cli;

@@ -213,6 +213,11 @@ const PROGRAM_FIELDS: &[&str] = &[
     "stripe_secret_key",
     "platform_fee_bps",
     "payout_day",
+    "paddle_webhook_secret",
+    "lemonsqueezy_webhook_secret",
+    "polar_webhook_secret",
+    "chargebee_webhook_username",
+    "chargebee_webhook_password",
 ];
 const PROGRAM_FORM: &[&str] = &[
     "name",
@@ -245,6 +250,15 @@ const PROGRAM_FORM: &[&str] = &[
     "stripe_secret_key",
     "remove_stripe_key",
     "stripe_key_configured",
+    "paddle_webhook_secret",
+    "remove_paddle_secret",
+    "lemonsqueezy_webhook_secret",
+    "remove_lemonsqueezy_secret",
+    "polar_webhook_secret",
+    "remove_polar_secret",
+    "chargebee_webhook_username",
+    "chargebee_webhook_password",
+    "remove_chargebee_auth",
 ];
 
 /// Every route but the ones that end a session or delete the fixtures (see [`last`]).
@@ -299,6 +313,22 @@ fn routes(ids: &Ids) -> Vec<Route> {
         route(M::GET, format!("/r/{code}/some-link"), Anon).q(&["url"]),
         route(M::HEAD, format!("/r/{code}/some-link"), Anon),
         route(M::POST, format!("/webhooks/stripe/{prog}"), Anon).json(&["id", "type", "data"]),
+        route(M::POST, format!("/webhooks/paddle/{prog}"), Anon).json(&[
+            "event_id",
+            "event_type",
+            "data",
+        ]),
+        route(M::POST, format!("/webhooks/lemonsqueezy/{prog}"), Anon).json(&["meta", "data"]),
+        route(M::POST, format!("/webhooks/polar/{prog}"), Anon).json(&[
+            "type",
+            "timestamp",
+            "data",
+        ]),
+        route(M::POST, format!("/webhooks/chargebee/{prog}"), Anon).json(&[
+            "id",
+            "event_type",
+            "content",
+        ]),
         // The JSON API.
         api(M::GET, "/vendor"),
         api(M::PATCH, "/vendor").json(&[
@@ -512,7 +542,7 @@ fn routes(ids: &Ids) -> Vec<Route> {
         dash(M::GET, &format!("/conversions/{conv}")),
         dash(M::POST, &format!("/conversions/{conv}/approve")).form(&[]),
         dash(M::POST, &format!("/conversions/{conv}/reject")).form(&["reason"]),
-        dash(M::GET, "/events").q(&["status", "page"]),
+        dash(M::GET, "/events").q(&["status", "source", "page"]),
         dash(M::POST, &format!("/events/{event}/replay")).form(&[]),
         dash(M::GET, "/payouts").q(&["status", "affiliate_id", "page", "ran"]),
         dash(M::POST, "/payouts/run").form(&["program_id", "currency", "action"]),

@@ -5,5 +5,6 @@ pub mod applications;
 pub mod onboarding;
 pub mod payout_settings;
 pub mod programs;
+pub mod provider_credentials;
 pub mod provisioning;
 pub mod terms;

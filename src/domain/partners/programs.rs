@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db::{self, Db, programs::ProgramColumns, programs::ProgramRow};
-use crate::domain::partners::terms::Commission;
+use crate::domain::partners::{provider_credentials, terms::Commission};
 use crate::domain::tenancy::audit::{self, Actor};
 use crate::domain::values::destination;
 use crate::domain::values::status::ProgramStatus;
@@ -100,6 +100,27 @@ pub struct ProgramInput {
     /// write-only, `null` removes it.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     pub stripe_secret_key: Option<Option<String>>,
+    /// Paddle Billing's notification secret (`pdl_ntfset_...`); write-only, `null` removes
+    /// it.
+    #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(pattern = "^[ \\t\\r\\n]*([!-~]{8,200})?[ \\t\\r\\n]*$")]
+    pub paddle_webhook_secret: Option<Option<String>>,
+    /// Lemon Squeezy's webhook signing secret; write-only, `null` removes it.
+    #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(pattern = "^[ \\t\\r\\n]*([!-~]{6,200})?[ \\t\\r\\n]*$")]
+    pub lemonsqueezy_webhook_secret: Option<Option<String>>,
+    /// Polar's webhook secret (`polar_whs_...` or `whsec_...`); write-only, `null` removes it.
+    #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(pattern = "^[ \\t\\r\\n]*([!-~]{8,200})?[ \\t\\r\\n]*$")]
+    pub polar_webhook_secret: Option<Option<String>>,
+    /// The basic-auth user name set on the Chargebee webhook; write-only, `null` removes it.
+    #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(pattern = "^[ \\t\\r\\n]*([!-9;-~]{1,200})?[ \\t\\r\\n]*$")]
+    pub chargebee_webhook_username: Option<Option<String>>,
+    /// The basic-auth password set on the Chargebee webhook; write-only, `null` removes it.
+    #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(pattern = "^[ \\t\\r\\n]*([!-~]{8,200})?[ \\t\\r\\n]*$")]
+    pub chargebee_webhook_password: Option<Option<String>>,
     /// Platform fee deducted from each payout, 0..=5000 basis points (default 0).
     #[schema(minimum = 0, maximum = 5000)]
     pub platform_fee_bps: Option<i64>,
@@ -488,6 +509,7 @@ pub async fn create(
     let commission = commission_of(input)?.unwrap_or_else(Commission::default_terms);
     let stripe_secret = stripe_secret_of(input)?;
     let stripe_key = stripe_key_of(input)?;
+    let credentials = provider_credentials::changes(input)?;
     let mut tx = db.begin().await?;
     let id = db::programs::insert(
         &mut tx,
@@ -503,6 +525,10 @@ pub async fn create(
     }
     if let Some(key) = &stripe_key {
         db::programs::set_stripe_key(&mut *tx, vendor_id, &id, key.as_deref()).await?;
+    }
+    for (column, value) in &credentials {
+        db::programs::set_provider_credential(&mut *tx, vendor_id, &id, *column, value.as_deref())
+            .await?;
     }
     audit::record(
         &mut *tx,
@@ -552,6 +578,7 @@ pub async fn update(
     let commission = commission_of(input)?.filter(|c| *c != current.commission);
     let stripe_secret = stripe_secret_of(input)?;
     let stripe_key = stripe_key_of(input)?;
+    let credentials = provider_credentials::changes(input)?;
     let mut tx = db.begin().await?;
     if !db::programs::update(&mut tx, vendor_id, id, &settings.columns())
         .await
@@ -564,6 +591,10 @@ pub async fn update(
     }
     if let Some(key) = &stripe_key {
         db::programs::set_stripe_key(&mut *tx, vendor_id, id, key.as_deref()).await?;
+    }
+    for (column, value) in &credentials {
+        db::programs::set_provider_credential(&mut *tx, vendor_id, id, *column, value.as_deref())
+            .await?;
     }
     let mut details = json!({"fields": changed_fields(input)});
     if let Some(c) = &commission {
@@ -617,6 +648,7 @@ fn changed_fields(input: &ProgramInput) -> Vec<&'static str> {
     note(input.stripe_secret_key.is_some(), "stripe_secret_key");
     note(input.platform_fee_bps.is_some(), "platform_fee_bps");
     note(input.payout_day.is_some(), "payout_day");
+    f.extend(provider_credentials::present(input));
     f
 }
 

@@ -62,7 +62,7 @@ pub async fn ingest(
 pub struct EventsQuery {
     #[param(pattern = "^(|processed|ignored|failed)$")]
     status: Option<String>,
-    #[param(pattern = "^(|api|stripe|manual)$")]
+    #[param(pattern = "^(|api|stripe|manual|paddle|lemonsqueezy|polar|chargebee)$")]
     source: Option<String>,
     #[param(minimum = 1)]
     page: Option<i64>,

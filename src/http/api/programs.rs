@@ -43,6 +43,24 @@ pub struct ProgramJson {
     stripe_webhook_path: String,
     /// Whether a Stripe secret key for Connect payouts is set (never shown).
     stripe_connect_configured: bool,
+    /// Whether a Paddle notification secret is set (never shown).
+    paddle_webhook_secret_set: bool,
+    /// Where to point the program's Paddle notification destination (path).
+    paddle_webhook_path: String,
+    /// Whether a Lemon Squeezy signing secret is set (never shown).
+    lemonsqueezy_webhook_secret_set: bool,
+    /// Where to point the program's Lemon Squeezy webhook (path).
+    lemonsqueezy_webhook_path: String,
+    /// Whether a Polar webhook secret is set (never shown).
+    polar_webhook_secret_set: bool,
+    /// Where to point the program's Polar webhook endpoint (path).
+    polar_webhook_path: String,
+    /// Whether a Chargebee basic-auth user name is set (never shown).
+    chargebee_webhook_username_set: bool,
+    /// Whether a Chargebee basic-auth password is set (never shown).
+    chargebee_webhook_password_set: bool,
+    /// Where to point the program's Chargebee webhook (path).
+    chargebee_webhook_path: String,
     /// Platform fee deducted from each payout, basis points.
     platform_fee_bps: i64,
     /// Day of the month payouts run by themselves, if scheduled.
@@ -79,6 +97,15 @@ impl From<Program> for ProgramJson {
             stripe_webhook_configured: r.stripe_webhook_secret.is_some(),
             stripe_webhook_path: format!("/webhooks/stripe/{}", p_id),
             stripe_connect_configured: r.stripe_secret_key.is_some(),
+            paddle_webhook_secret_set: r.paddle_webhook_secret.is_some(),
+            paddle_webhook_path: format!("/webhooks/paddle/{p_id}"),
+            lemonsqueezy_webhook_secret_set: r.lemonsqueezy_webhook_secret.is_some(),
+            lemonsqueezy_webhook_path: format!("/webhooks/lemonsqueezy/{p_id}"),
+            polar_webhook_secret_set: r.polar_webhook_secret.is_some(),
+            polar_webhook_path: format!("/webhooks/polar/{p_id}"),
+            chargebee_webhook_username_set: r.chargebee_webhook_username.is_some(),
+            chargebee_webhook_password_set: r.chargebee_webhook_password.is_some(),
+            chargebee_webhook_path: format!("/webhooks/chargebee/{p_id}"),
             platform_fee_bps: r.platform_fee_bps,
             payout_day: r.payout_day,
             created_at: db::rfc3339(r.created_at),

@@ -1,4 +1,5 @@
-//! Dashboard event log: every billing event (events API, Stripe, manual conversions),
+//! Dashboard event log: every billing event (events API, Stripe and the other billing
+//! providers, manual conversions),
 //! newest first, with what it produced; failed and ignored events can be replayed inline
 //! (HTMX).
 
@@ -67,6 +68,10 @@ struct ListPage {
     user_email: String,
     csrf: String,
     status: String,
+    /// The `source` filter (empty: every door).
+    source: String,
+    /// The doors, for the source filter.
+    sources: &'static [&'static str],
     rows: Vec<Row>,
     page: i64,
     has_next: bool,
@@ -79,10 +84,11 @@ struct RowPartial {
     r: Row,
 }
 
-/// `?status=&page=`.
+/// `?status=&source=&page=`.
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     status: Option<String>,
+    source: Option<String>,
     page: Option<i64>,
 }
 
@@ -93,12 +99,13 @@ pub async fn list(
     q: crate::http::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, HtmlError> {
     let status = billing::parse_status(q.status.as_deref())?;
+    let source = billing::parse_source(q.source.as_deref())?;
     let paging = Page::fixed(q.page, PER_PAGE)?;
     let page = paging.page;
     let filter = db::billing_events::Filter {
         vendor_id: &staff.vendor.id,
         status,
-        source: None,
+        source,
     };
     let (found, total) = billing::list(&state.db, &filter, paging.limit(), paging.offset()).await?;
     let chrome = Chrome::new(&staff.session, "Events");
@@ -110,6 +117,8 @@ pub async fn list(
             vendor_name: staff.vendor.name.clone(),
             user_email: staff.user.email.clone(),
             status: status.unwrap_or_default().to_owned(),
+            source: source.unwrap_or_default().to_owned(),
+            sources: &billing::SOURCES,
             rows: found.into_iter().map(Row::from).collect(),
             page,
             has_next: paging.has_next(total),

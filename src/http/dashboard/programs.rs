@@ -84,6 +84,58 @@ pub struct ProgramForm {
     /// Shown only: whether a secret key is set (never the key).
     #[serde(skip)]
     stripe_key_configured: bool,
+    /// A new Paddle notification secret; blank keeps the current one.
+    paddle_webhook_secret: String,
+    /// Checked: remove the Paddle secret.
+    remove_paddle_secret: Option<String>,
+    /// A new Lemon Squeezy signing secret; blank keeps the current one.
+    lemonsqueezy_webhook_secret: String,
+    /// Checked: remove the Lemon Squeezy secret.
+    remove_lemonsqueezy_secret: Option<String>,
+    /// A new Polar webhook secret; blank keeps the current one.
+    polar_webhook_secret: String,
+    /// Checked: remove the Polar secret.
+    remove_polar_secret: Option<String>,
+    /// A new Chargebee basic-auth user name; blank keeps the current one.
+    chargebee_webhook_username: String,
+    /// A new Chargebee basic-auth password; blank keeps the current one.
+    chargebee_webhook_password: String,
+    /// Checked: remove the Chargebee user name and password.
+    remove_chargebee_auth: Option<String>,
+    /// Shown only: which provider credentials are set (never the values).
+    #[serde(skip)]
+    providers_set: ProvidersSet,
+}
+
+/// Which billing providers' credentials a program has (the form shows this, never them).
+#[derive(Debug, Default, Clone, Copy)]
+struct ProvidersSet {
+    paddle: bool,
+    lemonsqueezy: bool,
+    polar: bool,
+    chargebee: bool,
+}
+
+impl ProvidersSet {
+    fn of(r: &crate::db::programs::ProgramRow) -> Self {
+        Self {
+            paddle: r.paddle_webhook_secret.is_some(),
+            lemonsqueezy: r.lemonsqueezy_webhook_secret.is_some(),
+            polar: r.polar_webhook_secret.is_some(),
+            chargebee: r.chargebee_webhook_username.is_some()
+                && r.chargebee_webhook_password.is_some(),
+        }
+    }
+}
+
+/// A write-only field of the form: `Some(None)` removes the value, a typed value replaces
+/// it, blank keeps it.
+fn write_only(value: &str, remove: bool) -> Option<Option<String>> {
+    if remove {
+        return Some(None);
+    }
+    let value = value.trim();
+    (!value.is_empty()).then(|| Some(value.to_owned()))
 }
 
 #[derive(Template)]
@@ -137,6 +189,7 @@ impl ProgramForm {
             platform_fee: terms::bps_to_percent_input(r.platform_fee_bps),
             payout_day: r.payout_day.map(|d| d.to_string()).unwrap_or_default(),
             stripe_key_configured: r.stripe_secret_key.is_some(),
+            providers_set: ProvidersSet::of(r),
             ..Self::default()
         };
         f.set_commission(&p.commission);
@@ -297,6 +350,26 @@ impl ProgramForm {
                     .filter(|s| !s.is_empty())
                     .map(Some)
             },
+            paddle_webhook_secret: write_only(
+                &self.paddle_webhook_secret,
+                self.remove_paddle_secret.is_some(),
+            ),
+            lemonsqueezy_webhook_secret: write_only(
+                &self.lemonsqueezy_webhook_secret,
+                self.remove_lemonsqueezy_secret.is_some(),
+            ),
+            polar_webhook_secret: write_only(
+                &self.polar_webhook_secret,
+                self.remove_polar_secret.is_some(),
+            ),
+            chargebee_webhook_username: write_only(
+                &self.chargebee_webhook_username,
+                self.remove_chargebee_auth.is_some(),
+            ),
+            chargebee_webhook_password: write_only(
+                &self.chargebee_webhook_password,
+                self.remove_chargebee_auth.is_some(),
+            ),
             platform_fee_bps: Some(self.platform_fee_bps()?),
             payout_day: Some(int("payout_day", &self.payout_day)?),
         })
@@ -321,6 +394,7 @@ impl ProgramForm {
     fn with_secrets_of(mut self, p: &Program) -> Self {
         self.stripe_configured = p.row.stripe_webhook_secret.is_some();
         self.stripe_key_configured = p.row.stripe_secret_key.is_some();
+        self.providers_set = ProvidersSet::of(&p.row);
         self
     }
 }

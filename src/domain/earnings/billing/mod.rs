@@ -1,5 +1,5 @@
-//! Billing events: three doors (the events API, Stripe webhooks, manual conversions), one
-//! pipeline.
+//! Billing events: many doors (the events API, Stripe, Paddle, Lemon Squeezy, Polar and
+//! Chargebee webhooks, manual conversions), one pipeline.
 //!
 //! Each door turns its input into a [`Normalized`] event. [`ingest`] stores the exact input
 //! in the immutable `billing_events` log, unique per (vendor, source, program, event id),
@@ -9,7 +9,12 @@
 //! lost and the dashboard can [`replay`] it.
 
 pub mod api_event;
+pub mod chargebee;
 pub mod kernel_event;
+pub mod lemonsqueezy;
+pub mod paddle;
+pub mod polar;
+pub mod provider;
 pub mod stripe;
 pub mod writer;
 
@@ -214,7 +219,7 @@ impl Normalized {
 /// The door an input came through.
 #[derive(Debug, Clone, Copy)]
 pub struct Door<'a> {
-    /// `api`, `stripe` or `manual`.
+    /// `api`, `stripe`, `manual`, `paddle`, `lemonsqueezy`, `polar` or `chargebee`.
     pub source: &'a str,
     /// The sender's event id.
     pub event_id: &'a str,
@@ -652,6 +657,18 @@ fn renormalize(row: &db::billing_events::BillingEventRow) -> AppResult<Normalize
             .map(|(_, e)| e)
             .map_err(|e| AppError::BadRequest(format!("stored Stripe payload: {e}"))),
         "api" => api_event::normalize_stored(&row.payload),
+        "paddle" => paddle::normalize(&row.payload)
+            .map(|p| p.event)
+            .map_err(|e| AppError::BadRequest(format!("stored Paddle payload: {e}"))),
+        "lemonsqueezy" => lemonsqueezy::normalize(&row.payload)
+            .map(|p| p.event)
+            .map_err(|e| AppError::BadRequest(format!("stored Lemon Squeezy payload: {e}"))),
+        "polar" => polar::normalize(&row.payload, &row.event_id)
+            .map(|p| p.event)
+            .map_err(|e| AppError::BadRequest(format!("stored Polar payload: {e}"))),
+        "chargebee" => chargebee::normalize(&row.payload)
+            .map(|p| p.event)
+            .map_err(|e| AppError::BadRequest(format!("stored Chargebee payload: {e}"))),
         "manual" => serde_json::from_str(&row.payload)
             .map_err(|e| AppError::BadRequest(format!("stored manual conversion: {e}"))),
         other => Err(AppError::BadRequest(format!("unknown source {other}"))),
@@ -732,7 +749,15 @@ pub async fn list(
 /// Statuses of a stored event.
 pub const STATUSES: &[&str] = EventStatus::ALL_TEXT;
 /// The doors.
-pub const SOURCES: [&str; 3] = ["api", "stripe", "manual"];
+pub const SOURCES: [&str; 7] = [
+    "api",
+    "stripe",
+    "manual",
+    "paddle",
+    "lemonsqueezy",
+    "polar",
+    "chargebee",
+];
 
 /// Parses the `status` filter of event lists.
 pub fn parse_status(raw: Option<&str>) -> AppResult<Option<&'static str>> {
