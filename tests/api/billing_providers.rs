@@ -778,3 +778,88 @@ async fn the_program_form_sets_and_removes_provider_credentials() {
     assert!(res.text().await.unwrap().contains("aria-invalid"));
     assert_eq!(flags(&program().await), [false, true, true, false, false]);
 }
+
+/// Issue 22's "a sale with only a promo code pays the right affiliate on every door": each
+/// provider's payment naming a promotion code — and no referral code, click or earlier
+/// referral — is credited to the affiliate holding the code (Paddle's and Polar's
+/// `discount.code`, Chargebee's subscription coupon, Lemon Squeezy's custom data, which
+/// names no discount code of its own).
+#[tokio::test]
+async fn a_sale_naming_only_a_promo_code_pays_the_codes_affiliate_on_every_provider_door() {
+    let app = spawn_app().await;
+    let s = shop(&app, "Promodoors", "https://shop.example.com/").await;
+    patch_program(
+        &app,
+        &s,
+        json!({"commission": {"type": "percentage", "bps": 2000}}),
+    )
+    .await;
+    for p in [
+        Provider::Paddle,
+        Provider::LemonSqueezy,
+        Provider::Polar,
+        Provider::Chargebee,
+    ] {
+        patch_program(&app, &s, credentials(p, 0).0).await;
+    }
+    // A decoy affiliate: a code-less sale must not land on whoever was created first.
+    affiliate(&app, &s, "first@example.com", "first").await;
+    let jane = affiliate(&app, &s, "jane@example.com", "jane").await;
+    let (status, body) = app
+        .call(
+            &s.key,
+            Method::POST,
+            &format!("/api/v1/affiliates/{jane}/promo-codes"),
+            Some(json!({"code": "JANE20"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let mut paddle = fixture_json("paddle", "transaction.completed.event.paddle-node-sdk.json");
+    paddle["data"]["custom_data"] = Value::Null;
+    paddle["data"]["discount"] = json!({"id": "dsc_01promo", "code": "jane20"});
+    let mut lemon = fixture_json("lemonsqueezy", "order_created.signed.lemonsqueezy-go.json");
+    lemon["meta"]["custom_data"] = json!({"coupon_code": "JANE20"});
+    let polar = json!({"type": "order.paid", "timestamp": chrono::Utc::now().to_rfc3339(),
+        "data": {"id": "0b3c2d4e-0000-4000-8000-0000000000aa",
+                 "created_at": chrono::Utc::now().to_rfc3339(), "status": "paid", "paid": true,
+                 "billing_reason": "purchase", "currency": "usd", "subtotal_amount": 10000,
+                 "discount_amount": 2000, "net_amount": 8000, "tax_amount": 0,
+                 "total_amount": 8000, "refunded_amount": 0, "refunded_tax_amount": 0,
+                 "customer_id": "cus-polar-promo", "subscription_id": null,
+                 "discount": {"id": "d1", "code": "JANE20"}, "metadata": {},
+                 "customer": {"id": "cus-polar-promo", "email": "buyer@example.com",
+                              "metadata": {}}}});
+    let mut chargebee = fixture_json("chargebee", "payment_succeeded.event.chargebee-go.json");
+    chargebee["content"]["transaction"]["currency_code"] = "USD".into();
+    chargebee["content"]["subscription"]["coupons"] =
+        json!([{"coupon_id": "jane-coupon", "coupon_code": "JANE20", "applied_count": 1}]);
+
+    for (p, body) in [
+        (Provider::Paddle, paddle),
+        (Provider::LemonSqueezy, lemon),
+        (Provider::Polar, polar),
+        (Provider::Chargebee, chargebee),
+    ] {
+        let body = body.to_string();
+        assert!(
+            !body.contains("\"jane\""),
+            "{p:?}: the payload names the referral code"
+        );
+        let (status, answer) = post(
+            &app,
+            p,
+            &s.program_id,
+            &body,
+            &headers(p, &body, 0, "msg_promo"),
+        )
+        .await;
+        assert_eq!(status, 200, "{p:?}: {answer}");
+        assert_eq!(answer["status"], "processed", "{p:?}: {answer}");
+        let id = answer["conversion_id"].as_str().unwrap().to_owned();
+        let c = conversion(&app, &s, &id).await;
+        assert_eq!(c["affiliate_id"], jane.as_str(), "{p:?}: {c}");
+        assert!(c["commission_cents"].as_i64().unwrap() > 0, "{p:?}: {c}");
+    }
+    verify_ledger(&app).await;
+}
