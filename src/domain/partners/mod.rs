@@ -6,4 +6,5 @@ pub mod onboarding;
 pub mod payout_settings;
 pub mod programs;
 pub mod provisioning;
+pub mod tax_details;
 pub mod terms;

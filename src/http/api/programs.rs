@@ -45,6 +45,7 @@ pub struct ProgramJson {
     stripe_connect_configured: bool,
     /// Platform fee deducted from each payout, basis points.
     platform_fee_bps: i64,
+    require_tax_details: bool,
     /// Day of the month payouts run by themselves, if scheduled.
     payout_day: Option<i64>,
     created_at: String,
@@ -80,6 +81,7 @@ impl From<Program> for ProgramJson {
             stripe_webhook_path: format!("/webhooks/stripe/{}", p_id),
             stripe_connect_configured: r.stripe_secret_key.is_some(),
             platform_fee_bps: r.platform_fee_bps,
+            require_tax_details: r.require_tax_details != 0,
             payout_day: r.payout_day,
             created_at: db::rfc3339(r.created_at),
             updated_at: db::rfc3339(r.updated_at),

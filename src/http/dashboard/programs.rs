@@ -53,6 +53,8 @@ pub struct ProgramForm {
     attribution_window_days: String,
     auto_approve: Option<String>,
     allow_self_referral: Option<String>,
+    /// Payouts wait for tax details.
+    require_tax_details: Option<String>,
     terms_text: String,
     commission_type: String,
     commission_percent: String,
@@ -133,6 +135,7 @@ impl ProgramForm {
             attribution_window_days: r.attribution_window_days.to_string(),
             auto_approve: (r.auto_approve == 1).then(|| "on".into()),
             allow_self_referral: (r.allow_self_referral == 1).then(|| "on".into()),
+            require_tax_details: (r.require_tax_details == 1).then(|| "on".into()),
             terms_text: r.terms_text.clone(),
             platform_fee: terms::bps_to_percent_input(r.platform_fee_bps),
             payout_day: r.payout_day.map(|d| d.to_string()).unwrap_or_default(),
@@ -299,6 +302,7 @@ impl ProgramForm {
             },
             platform_fee_bps: Some(self.platform_fee_bps()?),
             payout_day: Some(int("payout_day", &self.payout_day)?),
+            require_tax_details: Some(self.require_tax_details.is_some()),
         })
     }
 
