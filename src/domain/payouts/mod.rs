@@ -10,6 +10,7 @@
 //! again and its commissions can be paid by a later run). Every step posts its ledger lines
 //! in the transaction of the state change; see [`crate::domain::earnings::ledger`].
 
+pub mod accounting;
 pub mod export;
 pub mod schedule;
 pub mod stripe_connect;

@@ -1,6 +1,7 @@
 //! The vendor dashboard (server-rendered, HTMX), served on the dashboard hosts.
 
 pub mod account;
+pub mod accounting;
 pub mod affiliates;
 pub mod applications;
 pub mod audit;
@@ -75,6 +76,9 @@ pub fn table() -> RouteTable {
             route!(GET "/dashboard/audit/export" => audit::export, Access::Staff),
             route!(GET "/dashboard" => home::show, Access::Staff),
             route!(GET "/dashboard/reports" => reports::show, Access::Staff),
+            route!(GET "/dashboard/accounting" => accounting::show, Access::Staff),
+            route!(GET "/dashboard/accounting/journal" => accounting::journal, Access::Staff),
+            route!(GET "/dashboard/accounting/paid-totals" => accounting::paid_totals, Access::Staff),
             route!(GET "/dashboard/affiliates" => affiliates::list, Access::Staff),
             route!(POST "/dashboard/affiliates" => affiliates::create, Access::Staff),
             route!(GET "/dashboard/affiliates/new" => affiliates::new, Access::Staff),
