@@ -9,6 +9,7 @@ mod affiliates;
 mod api_auth;
 mod api_keys;
 mod applications;
+mod backtest;
 mod backup;
 mod brand_portal;
 mod branding;

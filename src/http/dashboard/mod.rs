@@ -116,6 +116,7 @@ pub fn table() -> RouteTable {
             route!(GET "/dashboard/programs/{id}" => programs::edit, Access::Staff),
             route!(POST "/dashboard/programs/{id}" => programs::update, Access::Staff),
             route!(POST "/dashboard/programs/{id}/migrate" => programs::migrate, Access::Staff),
+            route!(POST "/dashboard/programs/{id}/backtest" => programs::backtest, Access::Staff),
             route!(GET "/dashboard/developers/webhooks" => webhooks::list, Access::Staff),
             route!(POST "/dashboard/developers/webhooks" => webhooks::create, Access::Staff),
             route!(POST "/dashboard/developers/webhooks/deliveries/{id}/redeliver" => webhooks::redeliver, Access::Staff),
