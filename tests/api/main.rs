@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod accounting;
 mod affiliates;
 mod api_auth;
 mod api_keys;
