@@ -96,7 +96,7 @@ pub async fn get(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppResult<Opti
         .map(TaxDetails::of))
 }
 
-/// Sets an affiliate's tax details (validated first: a bad field changes nothing), audited
+/// Sets an affiliate's tax details (validated: a bad field changes nothing), audited
 /// as `affiliate.tax_details_changed` with the country but not the id. Another vendor's
 /// affiliate → 404.
 pub async fn set(
@@ -106,11 +106,12 @@ pub async fn set(
     input: &TaxDetailsInput,
     actor: &Actor,
 ) -> AppResult<TaxDetails> {
-    let details = TaxDetails::parse(input)?;
+    // Another vendor's affiliate is a 404 whatever the body holds.
     let mut tx = db.begin().await?;
     db::affiliates::by_id(&mut *tx, vendor_id, affiliate_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let details = TaxDetails::parse(input)?;
     let before = db::tax_details::of(&mut *tx, vendor_id, affiliate_id).await?;
     if before.as_ref().map(TaxDetails::of) != Some(details.clone()) {
         db::tax_details::upsert(

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::domain::attribution::clicks::parse_period;
 use crate::domain::earnings::conversions::backtest;
+use crate::domain::partners::programs;
 use crate::domain::partners::tax_details::{self, TaxDetailsInput};
 use crate::domain::partners::terms::Commission;
 use crate::domain::payouts::accounting::{self, JournalQuery};
@@ -257,6 +258,8 @@ pub async fn backtest(
     body: ApiJson<BacktestInput>,
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Write)?;
+    // Another vendor's program is a 404 whatever the body holds.
+    programs::get(&state.db, auth.vendor_id(), &id).await?;
     let body = body.into_inner();
     let terms = body
         .terms
