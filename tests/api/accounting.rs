@@ -549,7 +549,7 @@ async fn dashboard_downloads_and_portal_tax_form() {
         res.headers()["content-disposition"]
             .to_str()
             .unwrap()
-            .contains("journal-")
+            .contains(&format!("journal-{}-{}.csv", day(-1), day(1)))
     );
     let csv = res.text().await.unwrap();
     assert!(

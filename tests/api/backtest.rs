@@ -288,6 +288,11 @@ async fn the_dashboard_backtests_the_typed_terms_without_saving() {
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
     assert!(html.contains("backtest-result"), "{html}");
+    // The period as typed: `to` is inclusive.
+    assert!(
+        html.contains(&format!("Backtest {} – {}", yesterday(), today())),
+        "{html}"
+    );
     // Now 20.00, draft 30 %: 30.00, +10.00.
     assert!(html.contains("20.00 USD"), "{html}");
     assert!(html.contains("30.00 USD"), "{html}");

@@ -237,6 +237,9 @@ pub struct Journal {
     pub from: String,
     /// End (exclusive), RFC 3339.
     pub to: String,
+    /// `[from, to)` in unix ms.
+    #[serde(skip)]
+    pub range_ms: (i64, i64),
     /// `day` or `month`.
     pub period: PeriodKind,
     /// The currency asked for, if any.
@@ -247,6 +250,18 @@ pub struct Journal {
     pub entries: Vec<Entry>,
     /// Totals per period and currency.
     pub periods: Vec<PeriodTotal>,
+}
+
+impl Journal {
+    /// The download's file name without extension: `journal-{first day}-{last day}`.
+    pub fn file_stem(&self) -> String {
+        format!(
+            "journal-{}-{}",
+            db::from_ms(self.range_ms.0).format("%Y-%m-%d"),
+            // `to` is exclusive: the last day is the one before it ends.
+            db::from_ms(self.range_ms.1 - 1).format("%Y-%m-%d")
+        )
+    }
 }
 
 /// The query of a journal.
@@ -342,6 +357,7 @@ pub async fn journal(db: &Db, vendor_id: &str, q: &JournalQuery<'_>) -> AppResul
     Ok(Journal {
         from: db::rfc3339(from),
         to: db::rfc3339(to),
+        range_ms: (from, to),
         period,
         currency,
         accounts: CHART.to_vec(),

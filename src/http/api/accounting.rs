@@ -95,7 +95,7 @@ pub async fn journal(
     };
     let j = accounting::journal(&state.db, auth.vendor_id(), &query).await?;
     Ok(if format == "csv" {
-        let name = format!("journal-{}-{}.csv", &j.from[..10], &j.to[..10]);
+        let name = format!("{}.csv", j.file_stem());
         csv_download(&name, accounting::journal_csv(&j))
     } else {
         HttpResponse::Ok().json(j)

@@ -94,7 +94,7 @@ pub async fn journal(
         }
     };
     let j = accounting::journal(&state.db, &staff.vendor.id, &query).await?;
-    let stem = format!("journal-{}-{}", &j.from[..10], &j.to[..10]);
+    let stem = j.file_stem();
     Ok(download(if json {
         File {
             content_type: "application/json",

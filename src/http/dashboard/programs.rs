@@ -16,7 +16,7 @@ use crate::domain::tenancy::audit::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
-use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pages::{Chrome, HtmlError, day, render, see_other};
 
 struct Row {
     id: String,
@@ -159,8 +159,9 @@ impl BacktestRow {
 impl BacktestView {
     fn of(b: &backtest::Backtest) -> Self {
         Self {
-            from: b.from[..10].to_owned(),
-            to: b.to[..10].to_owned(),
+            from: day(b.range_ms.0),
+            // `to` is exclusive: show the last day it covers.
+            to: day(b.range_ms.1 - 1),
             conversions: b.conversions,
             rows: b
                 .affiliates

@@ -84,6 +84,9 @@ pub struct Backtest {
     pub from: String,
     /// End of the period (exclusive), RFC 3339.
     pub to: String,
+    /// `[from, to)` in unix ms.
+    #[serde(skip)]
+    pub range_ms: (i64, i64),
     /// The draft terms replayed.
     #[schema(value_type = Object)]
     pub terms: serde_json::Value,
@@ -314,6 +317,7 @@ pub async fn run(
         program_id: program.id,
         from: db::rfc3339(from),
         to: db::rfc3339(to),
+        range_ms: (from, to),
         terms: serde_json::to_value(terms).unwrap_or_default(),
         conversions: conversions.len() as i64,
         affiliates: rows,
