@@ -299,3 +299,33 @@ async fn the_dashboard_backtests_the_typed_terms_without_saving() {
     assert!(html.contains("+10.00 USD"), "{html}");
     assert_eq!(counts(&app).await, before);
 }
+
+#[tokio::test]
+async fn tiered_rates_count_the_approvals_made_before_each_conversion() {
+    let app = spawn_app().await;
+    let terms =
+        json!({"type": "tiered", "bps": 1000, "tiers": [{"min_conversions": 1, "bps": 2000}]});
+    let s = money_shop(&app, "Tiers", terms.clone()).await;
+    let jane = affiliate(&app, &s, "jane@example.com", "jane").await;
+    // The first sale earns the base 10 %; once it is approved the next earns 20 %.
+    crate::helpers::money::earn(&app, &s, &jane, 10_000, Some("t1")).await;
+    crate::helpers::money::earn(&app, &s, &jane, 10_000, Some("t2")).await;
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT CAST(SUM(amount_cents) AS BIGINT) FROM commissions")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(recorded, 1000 + 2000);
+    let (status, same) = backtest(&app, &s, terms).await;
+    assert_eq!(status, 200, "{same}");
+    assert_eq!(row(&same, &jane)["current_cents"], 3000, "{same}");
+    assert_eq!(row(&same, &jane)["backtest_cents"], 3000, "{same}");
+    // A draft whose tier starts at two approvals pays the base rate twice.
+    let (_, later) = backtest(
+        &app,
+        &s,
+        json!({"type": "tiered", "bps": 1000, "tiers": [{"min_conversions": 2, "bps": 2000}]}),
+    )
+    .await;
+    assert_eq!(row(&later, &jane)["backtest_cents"], 2000, "{later}");
+}
