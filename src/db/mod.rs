@@ -5,6 +5,7 @@
 //! take any executor (`&AnyPool` or `&mut *tx`); functions that need several statements
 //! take a `&mut AnyConnection` so callers decide the transaction.
 
+pub mod accounting;
 pub mod affiliate_api_tokens;
 pub mod affiliate_stats;
 pub mod affiliates;
@@ -12,6 +13,7 @@ pub mod analytics;
 pub mod api_keys;
 pub mod applications;
 pub mod audit;
+pub mod backtest;
 pub mod backup;
 pub mod billing_events;
 pub mod bulk;
@@ -41,6 +43,7 @@ pub mod retention;
 pub mod rollups;
 pub mod sign_ins;
 pub mod sql;
+pub mod tax_details;
 pub mod throttle;
 pub mod users;
 pub mod vendors;

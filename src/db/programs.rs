@@ -65,6 +65,8 @@ pub struct ProgramRow {
     pub platform_fee_bps: i64,
     /// Monthly payout day (1-28), if payouts run on a schedule.
     pub payout_day: Option<i64>,
+    /// 1 when payouts wait for the affiliate's tax details.
+    pub require_tax_details: i64,
     /// The current terms' JSON.
     pub commission: String,
     /// Creation time, unix ms.
@@ -121,7 +123,7 @@ macro_rules! select {
          p.attribution_model, p.attribution_window_days, p.auto_approve, p.allow_self_referral, \
          p.terms_text, p.current_terms_version, p.allowed_domains, p.conversion_kind, \
          p.conversion_event, p.stripe_webhook_secret, p.stripe_secret_key, p.platform_fee_bps, \
-         p.payout_day, p.paddle_webhook_secret, p.lemonsqueezy_webhook_secret, \
+         p.payout_day, p.require_tax_details, p.paddle_webhook_secret, p.lemonsqueezy_webhook_secret, \
          p.polar_webhook_secret, p.chargebee_webhook_username, p.chargebee_webhook_password, \
          t.commission, p.created_at, p.updated_at \
          FROM programs p JOIN program_terms t \
@@ -238,6 +240,26 @@ pub async fn update(
     .await?;
     super::routing_changed();
     Ok(done.rows_affected() == 1)
+}
+
+/// Sets whether payouts of the program wait for the affiliate's tax details.
+pub async fn set_require_tax_details<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+    required: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE programs SET require_tax_details = $1, updated_at = $2 \
+         WHERE vendor_id = $3 AND id = $4",
+    )
+    .bind(i64::from(required))
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(())
 }
 
 /// Takes the program's payout lock for the caller's transaction: concurrent runs of one

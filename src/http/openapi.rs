@@ -143,7 +143,14 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         api::consumers::rotate_secret,
         api::kernel::provision,
         api::kernel::events,
-        api::tracking::applications_preflight
+        api::tracking::applications_preflight,
+        api::accounting::journal,
+        api::accounting::paid_totals,
+        api::accounting::affiliate_tax_details,
+        api::accounting::set_affiliate_tax_details,
+        api::accounting::my_tax_details,
+        api::accounting::set_my_tax_details,
+        api::accounting::backtest
     ),
     components(schemas(
         ErrorEnvelope,
@@ -172,6 +179,7 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         (name = "money", description = "Billing events, conversions, commissions, ledger, analytics"),
         (name = "payouts", description = "Payouts and payout runs"),
         (name = "programs", description = "Programs and their commission terms"),
+        (name = "accounting", description = "The ledger as journal entries, and yearly paid totals with tax details"),
         (name = "webhooks", description = "Outbound webhook endpoints and their delivery log (full-scope keys)"),
         (name = "api-keys", description = "The vendor's API keys (full scope)"),
         (name = "consumers", description = "Kernel consumers: embedded integrations that sign HS256 JWTs (full scope)"),

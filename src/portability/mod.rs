@@ -37,6 +37,7 @@ pub const EXPORTED: &[(&str, &str)] = &[
     ("programs", "vendor_id"),
     ("program_terms", "vendor_id"),
     ("affiliates", "vendor_id"),
+    ("tax_details", "vendor_id"),
     ("enrollments", "vendor_id"),
     ("applications", "vendor_id"),
     ("links", "vendor_id"),

@@ -5,10 +5,12 @@
 
 mod helpers;
 
+mod accounting;
 mod affiliates;
 mod api_auth;
 mod api_keys;
 mod applications;
+mod backtest;
 mod backup;
 mod billing_providers;
 mod brand_portal;

@@ -123,6 +123,61 @@ pub fn ladder(terms: &Commission) -> &[Level] {
     &terms.multi_level
 }
 
+/// One commission a conversion gives: the ladder level (0 = the converting affiliate), who
+/// earns it and how much.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// 0 = direct, n = the n-th upline.
+    pub level: i64,
+    /// The earning affiliate.
+    pub affiliate_id: String,
+    /// What it earns.
+    pub earned: Earned,
+}
+
+/// What one conversion earns: its commission lines and, when the converter earns nothing,
+/// why. The one place that turns terms and facts into commissions: live ingest records
+/// these lines and the terms backtest sums them, so a backtest under the terms in force
+/// gives exactly what was recorded.
+///
+/// `own` is the converting affiliate's rate (its override or its terms version), `ladder`
+/// the terms whose upline levels apply, `uplines` the ancestors that may earn (level,
+/// affiliate), `refused` the reason the conversion is refused at all (then nothing is
+/// earned). Lines of zero or less are left out.
+pub fn conversion_lines(
+    own: &Rate,
+    ladder: &Commission,
+    facts: &Facts,
+    converter_id: &str,
+    uplines: &[(i64, String)],
+    refused: Option<&str>,
+) -> (Vec<Line>, Option<String>) {
+    if let Some(why) = refused {
+        return (Vec::new(), Some(why.to_owned()));
+    }
+    let mut lines = Vec::new();
+    let direct = direct(own, facts);
+    let reason = direct.as_ref().err().cloned();
+    if let Ok(d) = direct {
+        lines.push(Line {
+            level: 0,
+            affiliate_id: converter_id.to_owned(),
+            earned: d,
+        });
+    }
+    for (level, ancestor) in uplines {
+        if let Some(l) = ladder.multi_level.iter().find(|l| l.level == *level) {
+            lines.push(Line {
+                level: *level,
+                affiliate_id: ancestor.clone(),
+                earned: upline(l, facts.gross_cents),
+            });
+        }
+    }
+    lines.retain(|l| l.earned.amount_cents > 0);
+    (lines, reason)
+}
+
 /// How much of a commission a refund takes back in total once `refunded_cents` of the
 /// `gross_cents` sale are refunded (capped at the whole commission).
 pub fn reversed_total(commission_cents: i64, refunded_cents: i64, gross_cents: i64) -> i64 {

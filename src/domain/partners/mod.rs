@@ -7,4 +7,5 @@ pub mod payout_settings;
 pub mod programs;
 pub mod provider_credentials;
 pub mod provisioning;
+pub mod tax_details;
 pub mod terms;

@@ -128,6 +128,9 @@ pub struct ProgramInput {
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     #[schema(minimum = 1, maximum = 28)]
     pub payout_day: Option<Option<i64>>,
+    /// Payouts wait until the affiliate has given its tax details (legal name, country,
+    /// tax id); default false.
+    pub require_tax_details: Option<bool>,
 }
 
 /// A program with its parsed current terms.
@@ -530,6 +533,9 @@ pub async fn create(
         db::programs::set_provider_credential(&mut *tx, vendor_id, &id, *column, value.as_deref())
             .await?;
     }
+    if let Some(required) = input.require_tax_details {
+        db::programs::set_require_tax_details(&mut *tx, vendor_id, &id, required).await?;
+    }
     audit::record(
         &mut *tx,
         vendor_id,
@@ -596,6 +602,9 @@ pub async fn update(
         db::programs::set_provider_credential(&mut *tx, vendor_id, id, *column, value.as_deref())
             .await?;
     }
+    if let Some(required) = input.require_tax_details {
+        db::programs::set_require_tax_details(&mut *tx, vendor_id, id, required).await?;
+    }
     let mut details = json!({"fields": changed_fields(input)});
     if let Some(c) = &commission {
         let version = db::programs::add_terms_version(&mut tx, vendor_id, id, &c.to_json()).await?;
@@ -648,6 +657,7 @@ fn changed_fields(input: &ProgramInput) -> Vec<&'static str> {
     note(input.stripe_secret_key.is_some(), "stripe_secret_key");
     note(input.platform_fee_bps.is_some(), "platform_fee_bps");
     note(input.payout_day.is_some(), "payout_day");
+    note(input.require_tax_details.is_some(), "require_tax_details");
     f.extend(provider_credentials::present(input));
     f
 }

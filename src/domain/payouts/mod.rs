@@ -10,6 +10,7 @@
 //! again and its commissions can be paid by a later run). Every step posts its ledger lines
 //! in the transaction of the state change; see [`crate::domain::earnings::ledger`].
 
+pub mod accounting;
 pub mod export;
 pub mod schedule;
 pub mod stripe_connect;
@@ -116,7 +117,8 @@ pub struct Skipped {
     pub currency: String,
     /// Available balance.
     pub amount_cents: i64,
-    /// `below_minimum`, `no_payout_method` or `affiliate_inactive`.
+    /// `below_minimum`, `no_payout_method`, `affiliate_inactive` or `tax_details_missing`
+    /// (the program requires tax details and the affiliate has not given them).
     pub reason: &'static str,
 }
 
@@ -158,6 +160,12 @@ async fn plan(
         currency,
     )
     .await?;
+    // Read once per run, and only when the program asks for them.
+    let with_tax_details = if program.require_tax_details != 0 {
+        Some(db::tax_details::affiliates_with(&mut *conn, &program.vendor_id).await?)
+    } else {
+        None
+    };
     let mut planned = Vec::new();
     let mut skipped = Vec::new();
     for b in balances {
@@ -181,6 +189,13 @@ async fn plan(
             skipped.push(skip("no_payout_method"));
             continue;
         };
+        if with_tax_details
+            .as_ref()
+            .is_some_and(|given| !given.contains(&a.id))
+        {
+            skipped.push(skip("tax_details_missing"));
+            continue;
+        }
         let fee = apply_bps(amount, program.platform_fee_bps);
         planned.push(Planned {
             affiliate_id: a.id.clone(),

@@ -89,6 +89,10 @@ const PHRASES: &[(&str, &str)] = &[
         "changed the payout details of {o}",
     ),
     (
+        "affiliate.tax_details_changed",
+        "changed the tax details of {o}",
+    ),
+    (
         "affiliate.personal_token_created",
         "created a personal API token for {o}",
     ),

@@ -4,6 +4,7 @@
 //! Every handler takes an [`auth::ApiAuth`] and scopes every query by its vendor, so another
 //! tenant's object is a 404. Errors use the envelope of [`crate::error::AppError`].
 
+pub mod accounting;
 pub mod affiliate_access;
 pub mod affiliates;
 pub mod api_keys;
@@ -104,6 +105,28 @@ pub fn scope() -> impl HttpServiceFactory {
         .route("/promo-codes/{id}", web::get().to(promo_codes::show))
         .route("/promo-codes/{id}", web::patch().to(promo_codes::update))
         .route("/promo-codes/{id}", web::delete().to(promo_codes::delete))
+        .route(
+            "/affiliates/{id}/tax-details",
+            web::get().to(accounting::affiliate_tax_details),
+        )
+        .route(
+            "/affiliates/{id}/tax-details",
+            web::put().to(accounting::set_affiliate_tax_details),
+        )
+        .route("/me/tax-details", web::get().to(accounting::my_tax_details))
+        .route(
+            "/me/tax-details",
+            web::put().to(accounting::set_my_tax_details),
+        )
+        .route("/accounting/journal", web::get().to(accounting::journal))
+        .route(
+            "/accounting/paid-totals",
+            web::get().to(accounting::paid_totals),
+        )
+        .route(
+            "/programs/{id}/terms/backtest",
+            web::post().to(accounting::backtest),
+        )
         .route("/track", web::post().to(tracking::track))
         .route(
             "/track",

@@ -63,6 +63,7 @@ pub struct ProgramJson {
     chargebee_webhook_path: String,
     /// Platform fee deducted from each payout, basis points.
     platform_fee_bps: i64,
+    require_tax_details: bool,
     /// Day of the month payouts run by themselves, if scheduled.
     payout_day: Option<i64>,
     created_at: String,
@@ -107,6 +108,7 @@ impl From<Program> for ProgramJson {
             chargebee_webhook_password_set: r.chargebee_webhook_password.is_some(),
             chargebee_webhook_path: format!("/webhooks/chargebee/{p_id}"),
             platform_fee_bps: r.platform_fee_bps,
+            require_tax_details: r.require_tax_details != 0,
             payout_day: r.payout_day,
             created_at: db::rfc3339(r.created_at),
             updated_at: db::rfc3339(r.updated_at),

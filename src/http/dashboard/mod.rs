@@ -1,6 +1,7 @@
 //! The vendor dashboard (server-rendered, HTMX), served on the dashboard hosts.
 
 pub mod account;
+pub mod accounting;
 pub mod affiliates;
 pub mod applications;
 pub mod audit;
@@ -76,6 +77,9 @@ pub fn table() -> RouteTable {
             route!(GET "/dashboard/audit/export" => audit::export, Access::Staff),
             route!(GET "/dashboard" => home::show, Access::Staff),
             route!(GET "/dashboard/reports" => reports::show, Access::Staff),
+            route!(GET "/dashboard/accounting" => accounting::show, Access::Staff),
+            route!(GET "/dashboard/accounting/journal" => accounting::journal, Access::Staff),
+            route!(GET "/dashboard/accounting/paid-totals" => accounting::paid_totals, Access::Staff),
             route!(GET "/dashboard/affiliates" => affiliates::list, Access::Staff),
             route!(POST "/dashboard/affiliates" => affiliates::create, Access::Staff),
             route!(GET "/dashboard/affiliates/new" => affiliates::new, Access::Staff),
@@ -116,6 +120,7 @@ pub fn table() -> RouteTable {
             route!(GET "/dashboard/programs/{id}" => programs::edit, Access::Staff),
             route!(POST "/dashboard/programs/{id}" => programs::update, Access::Staff),
             route!(POST "/dashboard/programs/{id}/migrate" => programs::migrate, Access::Staff),
+            route!(POST "/dashboard/programs/{id}/backtest" => programs::backtest, Access::Staff),
             route!(GET "/dashboard/developers/webhooks" => webhooks::list, Access::Staff),
             route!(POST "/dashboard/developers/webhooks" => webhooks::create, Access::Staff),
             route!(POST "/dashboard/developers/webhooks/deliveries/{id}/redeliver" => webhooks::redeliver, Access::Staff),

@@ -2,18 +2,21 @@
 //! translated into the same [`ProgramInput`] the API takes, so every rule is the service's.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::db;
+use crate::domain::attribution::clicks::parse_period;
+use crate::domain::earnings::conversions::backtest;
 use crate::domain::partners::programs::{self, Program, ProgramInput};
-use crate::domain::partners::terms::{self, Commission, Rate};
+use crate::domain::partners::terms::{self, Commission, Rate, format_money};
 use crate::domain::tenancy::audit::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
-use crate::http::pages::{Chrome, HtmlError, render, see_other};
+use crate::http::pages::{Chrome, HtmlError, day, render, see_other};
 
 struct Row {
     id: String,
@@ -53,6 +56,12 @@ pub struct ProgramForm {
     attribution_window_days: String,
     auto_approve: Option<String>,
     allow_self_referral: Option<String>,
+    /// Payouts wait for tax details.
+    require_tax_details: Option<String>,
+    /// Backtest period start (`YYYY-MM-DD`), for the "Backtest these terms" button.
+    backtest_from: String,
+    /// Backtest period end (inclusive).
+    backtest_to: String,
     terms_text: String,
     commission_type: String,
     commission_percent: String,
@@ -153,6 +162,78 @@ struct FormPage {
     saved: bool,
     /// This installation's public address, for the Stripe endpoint URL.
     base_url: String,
+    /// The backtest of the terms as typed, when asked for.
+    backtest: Option<BacktestView>,
+}
+
+/// A backtest's figures, formatted.
+struct BacktestView {
+    from: String,
+    to: String,
+    conversions: i64,
+    rows: Vec<BacktestRow>,
+    totals: Vec<BacktestRow>,
+}
+
+/// One line of the backtest table.
+struct BacktestRow {
+    name: String,
+    conversions: i64,
+    current: String,
+    backtest: String,
+    difference: String,
+    current_net: String,
+    backtest_net: String,
+}
+
+impl BacktestRow {
+    fn of(name: String, f: &backtest::Figures) -> Self {
+        let money = |cents: i64| format_money(cents, &f.currency);
+        let signed = |cents: i64| {
+            if cents > 0 {
+                format!("+{}", money(cents))
+            } else {
+                money(cents)
+            }
+        };
+        Self {
+            name,
+            conversions: f.conversions,
+            current: money(f.current_cents),
+            backtest: money(f.backtest_cents),
+            difference: signed(f.difference_cents),
+            current_net: money(f.current_net_cents),
+            backtest_net: money(f.backtest_net_cents),
+        }
+    }
+}
+
+impl BacktestView {
+    fn of(b: &backtest::Backtest) -> Self {
+        Self {
+            from: day(b.range_ms.0),
+            // `to` is exclusive: show the last day it covers.
+            to: day(b.range_ms.1 - 1),
+            conversions: b.conversions,
+            rows: b
+                .affiliates
+                .iter()
+                .map(|a| {
+                    let name = if a.affiliate_name.is_empty() {
+                        a.affiliate_email.clone()
+                    } else {
+                        a.affiliate_name.clone()
+                    };
+                    BacktestRow::of(name, &a.figures)
+                })
+                .collect(),
+            totals: b
+                .totals
+                .iter()
+                .map(|t| BacktestRow::of(format!("Total {}", t.currency), t))
+                .collect(),
+        }
+    }
 }
 
 fn int(field: &str, raw: &str) -> AppResult<Option<i64>> {
@@ -185,6 +266,7 @@ impl ProgramForm {
             attribution_window_days: r.attribution_window_days.to_string(),
             auto_approve: (r.auto_approve == 1).then(|| "on".into()),
             allow_self_referral: (r.allow_self_referral == 1).then(|| "on".into()),
+            require_tax_details: (r.require_tax_details == 1).then(|| "on".into()),
             terms_text: r.terms_text.clone(),
             platform_fee: terms::bps_to_percent_input(r.platform_fee_bps),
             payout_day: r.payout_day.map(|d| d.to_string()).unwrap_or_default(),
@@ -372,6 +454,7 @@ impl ProgramForm {
             ),
             platform_fee_bps: Some(self.platform_fee_bps()?),
             payout_day: Some(int("payout_day", &self.payout_day)?),
+            require_tax_details: Some(self.require_tax_details.is_some()),
         })
     }
 
@@ -457,6 +540,7 @@ fn form_page(
         saved,
         base_url: base_url.trim_end_matches('/').to_owned(),
         f,
+        backtest: None,
     }
 }
 
@@ -567,6 +651,41 @@ pub async fn update(
             f,
             e,
         ),
+    }
+}
+
+/// `POST /dashboard/programs/{id}/backtest`: the program form as typed, posted by its
+/// "Backtest these terms" button: the draft commission is replayed over the period (writing
+/// nothing) and the form comes back as typed with the figures, unsaved.
+pub async fn backtest(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: crate::http::extract::Form<ProgramForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let current = programs::get(&state.db, &staff.vendor.id, &id).await?;
+    let f = form.into_inner().with_secrets_of(&current);
+    let result = async {
+        let terms = Commission::from_json("commission", f.commission()?)?;
+        let from = Some(f.backtest_from.as_str()).filter(|s| !s.trim().is_empty());
+        let to = Some(f.backtest_to.as_str()).filter(|s| !s.trim().is_empty());
+        let range = parse_period(from, to, db::now_ms())?;
+        backtest::run(&state.db, &staff.vendor.id, &id, &terms, range).await
+    }
+    .await;
+    let version = current.row.current_terms_version;
+    let base = &state.sender.base_url;
+    match result {
+        Ok(b) => {
+            let mut page = form_page(&staff, base, Some(id.clone()), version, f, None, false);
+            page.backtest = Some(BacktestView::of(&b));
+            render(StatusCode::OK, &page)
+        }
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => render(
+            e.status_code(),
+            &form_page(&staff, base, Some(id.clone()), version, f, Some(e), false),
+        ),
+        Err(e) => Err(e.into()),
     }
 }
 

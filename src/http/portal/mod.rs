@@ -60,6 +60,7 @@ pub fn table() -> RouteTable {
             route!(GET "/payouts/{id}" => payouts::show, Access::Affiliate),
             route!(GET "/payout-settings" => payouts::settings_form, Access::Affiliate),
             route!(POST "/payout-settings" => payouts::save_settings, Access::Affiliate),
+            route!(POST "/payout-settings/tax-details" => payouts::save_tax_details, Access::Affiliate),
             route!(GET "/links" => links::list, Access::Affiliate),
             route!(POST "/links" => links::submit, Access::Affiliate),
             route!(GET "/links/{id}" => links::edit, Access::Affiliate),

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::db::{affiliates::AffiliateRow, payouts::Filter, vendors::VendorRow};
 use crate::domain::partners::payout_settings::{self, PayoutInput, PayoutSettings, method_label};
+use crate::domain::partners::tax_details::{self, TaxDetails, TaxDetailsInput};
 use crate::domain::partners::terms::{format_cents, format_money};
 use crate::domain::tenancy::audit::Actor;
 use crate::domain::{earnings::ledger, payouts};
@@ -317,6 +318,10 @@ struct SettingsPage {
     action: String,
     methods: Vec<MethodOption>,
     f: SettingsForm,
+    /// Where the tax details form posts.
+    tax_action: String,
+    /// The tax details form, as stored or as typed.
+    tax: TaxForm,
     notice: Option<String>,
     /// The affiliate's method, when the vendor no longer offers it.
     retired: Option<String>,
@@ -326,7 +331,7 @@ struct SettingsPage {
 
 fn settings_page(
     who: &SignedIn,
-    f: SettingsForm,
+    (f, tax): (SettingsForm, TaxForm),
     notice: Option<String>,
     error: Option<&AppError>,
     offered: &[&'static str],
@@ -346,6 +351,8 @@ fn settings_page(
         shell: Shell::new(portal, &who.affiliate, "payouts"),
         nav: Nav::of(portal),
         action: portal.url("/payout-settings"),
+        tax_action: portal.url("/payout-settings/tax-details"),
+        tax,
         methods: payout_settings::METHODS
             .iter()
             .filter(|m| offered.contains(m) || current.as_deref() == Some(**m))
@@ -365,10 +372,38 @@ fn settings_page(
     }
 }
 
-/// `?saved=1` (changed) or `?saved=0` (nothing to change) after a save.
+/// `?saved=1` (changed) or `?saved=0` (nothing to change) after a save; `?tax_saved=1`
+/// after the tax details were saved.
 #[derive(Debug, Default, Deserialize)]
 pub struct Saved {
     saved: Option<String>,
+    tax_saved: Option<String>,
+}
+
+/// The tax details form, as typed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TaxForm {
+    legal_name: String,
+    country: String,
+    tax_id: String,
+}
+
+impl TaxForm {
+    fn of(t: Option<TaxDetails>) -> Self {
+        t.map(|t| Self {
+            legal_name: t.legal_name,
+            country: t.country,
+            tax_id: t.tax_id,
+        })
+        .unwrap_or_default()
+    }
+
+    /// The affiliate's stored tax details as a form.
+    async fn stored(state: &AppState, who: &SignedIn) -> Result<Self, AppError> {
+        let t = tax_details::get(&state.db, &who.portal.vendor.id, &who.affiliate.id).await?;
+        Ok(Self::of(t))
+    }
 }
 
 /// `GET /payout-settings`: the form with the affiliate's current settings.
@@ -377,16 +412,18 @@ pub async fn settings_form(
     state: web::Data<AppState>,
     q: crate::http::extract::Query<Saved>,
 ) -> Result<HttpResponse, HtmlError> {
-    let notice = match q.saved.as_deref() {
-        Some("1") => Some("Saved. We emailed you a confirmation.".to_owned()),
-        Some(_) => Some("Nothing changed.".to_owned()),
-        None => None,
+    let notice = match (q.saved.as_deref(), q.tax_saved.as_deref()) {
+        (Some("1"), _) => Some("Saved. We emailed you a confirmation.".to_owned()),
+        (Some(_), _) => Some("Nothing changed.".to_owned()),
+        (None, Some(_)) => Some("Your tax details are saved.".to_owned()),
+        (None, None) => None,
     };
     let f = SettingsForm::of(&PayoutSettings::of(&who.affiliate));
+    let tax = TaxForm::stored(&state, &who).await?;
     let offered = payout_settings::offered(&state.db, &who.portal.vendor.id).await?;
     render(
         StatusCode::OK,
-        &settings_page(&who, f, notice, None, &offered),
+        &settings_page(&who, (f, tax), notice, None, &offered),
     )
 }
 
@@ -423,9 +460,39 @@ pub async fn save_settings(
         }
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let offered = payout_settings::offered(&state.db, &portal.vendor.id).await?;
+            let tax = TaxForm::stored(&state, &who).await?;
             render(
                 e.status_code(),
-                &settings_page(&who, f, None, Some(&e), &offered),
+                &settings_page(&who, (f, tax), None, Some(&e), &offered),
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /payout-settings/tax-details`: saves the affiliate's tax details (audited); a
+/// refused value re-renders the page with the form as typed and the message.
+pub async fn save_tax_details(
+    who: SignedIn,
+    state: web::Data<AppState>,
+    form: crate::http::extract::Form<TaxForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let (portal, a) = (&who.portal, &who.affiliate);
+    let tax = form.into_inner();
+    let input = TaxDetailsInput {
+        legal_name: Some(tax.legal_name.clone()),
+        country: Some(tax.country.clone()),
+        tax_id: Some(tax.tax_id.clone()),
+    };
+    let actor = Actor::Affiliate(a.id.clone());
+    match tax_details::set(&state.db, &portal.vendor.id, &a.id, &input, &actor).await {
+        Ok(_) => Ok(see_other(&portal.url("/payout-settings?tax_saved=1"))),
+        Err(e @ AppError::Invalid { .. }) => {
+            let offered = payout_settings::offered(&state.db, &portal.vendor.id).await?;
+            let f = SettingsForm::of(&PayoutSettings::of(a));
+            render(
+                e.status_code(),
+                &settings_page(&who, (f, tax), None, Some(&e), &offered),
             )
         }
         Err(e) => Err(e.into()),

@@ -184,6 +184,10 @@ pub(super) async fn qualifies(
     }
 }
 
+/// The reasons [`refusal`] gives: a conversion recorded `rejected` with one of these earned
+/// nothing from the start (rather than being rejected by hand later).
+pub(super) const REFUSALS: [&str; 3] = ["program_inactive", "affiliate_inactive", "self_referral"];
+
 /// Why the earner earns nothing, if so.
 pub(super) fn refusal(
     program: &ProgramRow,

@@ -7,6 +7,7 @@
 //! conversion. Commissions are unique per (conversion, level).
 
 mod attribution;
+pub mod backtest;
 mod lifecycle;
 mod manual;
 mod matching;

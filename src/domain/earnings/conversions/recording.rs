@@ -125,27 +125,30 @@ pub(super) async fn record(
     };
     let terms = affiliates::enrollment_terms(e)?;
     let (own_terms, version_terms) = (terms.own, terms.version);
-    // Facts counted before this conversion exists.
-    let cycle = match (&own_terms.rate, &event.subscription_id) {
-        (Rate::Recurring { .. }, Some(sub)) => {
-            db::conversions::count_for_subscription(&mut *conn, &program.id, sub).await? + 1
-        }
-        _ => 1,
-    };
-    let prior_approved = match &own_terms.rate {
-        Rate::Tiered { .. } => {
-            db::conversions::count_approved(&mut *conn, &program.id, &e.affiliate_id).await?
-        }
-        _ => 0,
-    };
-    let facts = Facts {
-        gross_cents: event.amount_cents,
-        cycle,
-        prior_approved,
-    };
+    let facts = facts(
+        conn,
+        &program.id,
+        &own_terms.rate,
+        &e.affiliate_id,
+        event.subscription_id.as_deref(),
+        event.amount_cents,
+        None,
+    )
+    .await?;
     let refused = refusal(program, e, &affiliate, event);
-    let direct = commission_rules::direct(&own_terms.rate, &facts);
-    let reason = refused.map(str::to_owned).or_else(|| direct.clone().err());
+    let ancestors = if refused.is_none() {
+        uplines(conn, vendor_id, &program.id, &affiliate, &version_terms).await?
+    } else {
+        Vec::new()
+    };
+    let (earned, reason) = commission_rules::conversion_lines(
+        &own_terms.rate,
+        &version_terms,
+        &facts,
+        &e.affiliate_id,
+        &ancestors,
+        refused,
+    );
     let available_at = event.occurred_at + program.holding_period_days * DAY_MS;
     let new = NewConversion {
         vendor_id,
@@ -172,27 +175,13 @@ pub(super) async fn record(
     };
     let conversion = db::conversions::insert(&mut *conn, &new).await?;
     let id = conversion.id.clone();
-    let mut earned = Vec::new();
-    if refused.is_none() {
-        if let Ok(d) = direct {
-            earned.push((0, e.affiliate_id.clone(), d));
-        }
-        for (level, ancestor) in
-            uplines(conn, vendor_id, &program.id, &affiliate, &version_terms).await?
-        {
-            let l = &version_terms.multi_level[usize::try_from(level - 1).unwrap_or(0)];
-            earned.push((
-                level,
-                ancestor,
-                commission_rules::upline(l, event.amount_cents),
-            ));
-        }
-    }
     let mut commissions = Vec::new();
-    for (level, affiliate_id, line) in earned {
-        if line.amount_cents <= 0 {
-            continue;
-        }
+    for commission_rules::Line {
+        level,
+        affiliate_id,
+        earned: line,
+    } in earned
+    {
         let commission_currency = if line.in_program_currency {
             program.currency.as_str()
         } else {
@@ -246,6 +235,63 @@ pub(super) async fn record(
     );
     db::events::insert_all(conn, vendor_id, &events).await?;
     Ok((conversion, commissions))
+}
+
+/// The point in the history a backtest reads the facts at: a recorded conversion's
+/// creation time and id (the facts then were what had been recorded before it).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AsOf<'a> {
+    /// The conversion's `created_at`, unix ms.
+    pub created_at: i64,
+    /// The conversion's id (orders conversions created in the same millisecond).
+    pub id: &'a str,
+}
+
+/// The facts a rate reads for a payment: which payment of its subscription it is (recurring
+/// rates) and the affiliate's approved conversions before it (tiered rates). Live ingest
+/// reads them now (`as_of` None, before the conversion exists); a backtest reads them as
+/// they were when the recorded conversion was made.
+pub(super) async fn facts(
+    conn: &mut Conn,
+    program_id: &str,
+    rate: &Rate,
+    affiliate_id: &str,
+    subscription_id: Option<&str>,
+    gross_cents: i64,
+    as_of: Option<AsOf<'_>>,
+) -> AppResult<Facts> {
+    let cycle = match (rate, subscription_id, as_of) {
+        (Rate::Recurring { .. }, Some(sub), None) => {
+            db::conversions::count_for_subscription(&mut *conn, program_id, sub).await? + 1
+        }
+        (Rate::Recurring { .. }, Some(sub), Some(at)) => {
+            db::backtest::count_for_subscription_before(
+                &mut *conn,
+                program_id,
+                sub,
+                at.created_at,
+                at.id,
+            )
+            .await?
+                + 1
+        }
+        _ => 1,
+    };
+    let prior_approved = match (rate, as_of) {
+        (Rate::Tiered { .. }, None) => {
+            db::conversions::count_approved(&mut *conn, program_id, affiliate_id).await?
+        }
+        (Rate::Tiered { .. }, Some(at)) => {
+            db::backtest::count_approved_before(&mut *conn, program_id, affiliate_id, at.created_at)
+                .await?
+        }
+        _ => 0,
+    };
+    Ok(Facts {
+        gross_cents,
+        cycle,
+        prior_approved,
+    })
 }
 
 /// The active ancestors that earn a level of the ladder: (level, affiliate id). An inactive

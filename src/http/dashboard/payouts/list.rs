@@ -55,6 +55,7 @@ fn skip_reason(reason: &str, minimum: &str) -> String {
     match reason {
         "below_minimum" => format!("below the program's minimum payout ({minimum})"),
         "no_payout_method" => "no payout method or destination set".into(),
+        "tax_details_missing" => "tax details (legal name, country, tax id) not given yet".into(),
         "affiliate_inactive" => "the affiliate is not active".into(),
         other => other.replace('_', " "),
     }

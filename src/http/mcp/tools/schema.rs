@@ -74,6 +74,7 @@ fn program_fields() -> Value {
         "conversion_event": {"type": ["string", "null"]},
         "platform_fee_bps": integer("fee deducted from each payout, basis points"),
         "payout_day": {"type": ["integer", "null"], "description": "day of the month payouts run by themselves"},
+        "require_tax_details": {"type": "boolean", "description": "hold payouts until the affiliate gives its tax details"},
     })
 }
 
