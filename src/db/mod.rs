@@ -23,6 +23,7 @@ pub mod deals;
 pub mod demo;
 pub mod emails;
 pub mod events;
+pub mod imports;
 pub mod jobs;
 pub mod ledger;
 pub mod links;
