@@ -630,3 +630,124 @@ async fn the_command_line_imports_prints_the_report_and_keeps_the_vendor_import(
     .await;
     assert!(crate::cli::stderr(&out).contains("not a tool to import from"));
 }
+
+/// A multipart form body: the CSRF token first, then `fields` (name, text) and `files`
+/// (name, content) as a browser sends them.
+fn form_body(token: &str, fields: &[(&str, &str)], files: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let boundary = "----affiliaImportBoundary";
+    let mut body = String::new();
+    let mut part = |name: &str, filename: Option<&str>, value: &str| {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
+        ));
+        if let Some(f) = filename {
+            body.push_str(&format!("; filename=\"{f}\"\r\nContent-Type: text/csv"));
+        }
+        body.push_str(&format!("\r\n\r\n{value}\r\n"));
+    };
+    part("csrf_token", None, token);
+    for (name, value) in fields {
+        part(name, None, value);
+    }
+    for (name, value) in files {
+        part(name, Some("export.csv"), value);
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (
+        format!("multipart/form-data; boundary={boundary}"),
+        body.into_bytes(),
+    )
+}
+
+#[tokio::test]
+async fn the_dashboard_previews_then_imports_an_upload() {
+    let app = spawn_app().await;
+    let (s, _, staff) = crate::helpers::pages::setup(&app).await;
+    let (status, html) = crate::helpers::pages::page(&app, &staff, "/dashboard/import").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Import from another tool") && html.contains("PartnerStack"));
+    let token = crate::helpers::csrf_from(&html);
+    let post = |path: &'static str,
+                fields: Vec<(&'static str, String)>,
+                files: Vec<(&'static str, String)>| {
+        let (staff, token, url) = (staff.clone(), token.clone(), app.url(path));
+        async move {
+            let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let fl: Vec<(&str, &str)> = files.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (ct, body) = form_body(&token, &f, &fl);
+            let res = staff
+                .post(url)
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let fields = vec![
+        ("provider", "tolt".to_owned()),
+        ("program_id", s.program_id.clone()),
+    ];
+    let files = vec![
+        ("affiliates", fixture("tolt_partners.csv")),
+        ("referrals", fixture("tolt_customers.csv")),
+        ("commissions", fixture("tolt_commissions.csv")),
+    ];
+
+    let before = census(&app, &s.vendor_id).await;
+    let (status, html) = post("/dashboard/import/preview", fields.clone(), files.clone()).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Preview: nothing is written yet"), "{html}");
+    assert!(
+        html.contains("tina@example.com") && html.contains("status Rejected"),
+        "{html}"
+    );
+    assert!(html.contains("Confirm the import"));
+    assert_eq!(census(&app, &s.vendor_id).await, before);
+
+    // Confirming posts the preview's hidden fields back.
+    let (status, html) = post(
+        "/dashboard/import/confirm",
+        [fields.clone(), files.clone()].concat(),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Imported"), "{html}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM affiliates WHERE external_source = 'tolt'")
+            .await,
+        2
+    );
+    verify_ledger(&app).await;
+
+    // Bad input: no tool, no file, a file that is not CSV text, an oversized upload.
+    let (status, html) = post("/dashboard/import/preview", vec![], files.clone()).await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("choose the tool"), "{html}");
+    let (status, html) = post("/dashboard/import/preview", fields.clone(), vec![]).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("affiliates CSV"), "{html}");
+    let (status, html) = post(
+        "/dashboard/import/preview",
+        fields.clone(),
+        vec![("affiliates", "Name\nZed\n".into())],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("no email column"), "{html}");
+    let huge = format!("Email\n{}", "x@example.com\n".repeat(70_000));
+    let (status, _) = post(
+        "/dashboard/import/preview",
+        fields.clone(),
+        vec![("affiliates", huge)],
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM affiliates WHERE external_source = 'tolt'")
+            .await,
+        2
+    );
+}
