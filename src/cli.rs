@@ -510,6 +510,7 @@ async fn import_tool(settings: &Settings, t: ToolImport) -> anyhow::Result<()> {
             program_id: t.program.as_deref(),
             dry_run: t.dry_run,
             progress: true,
+            actor: &Actor::Cli,
         };
         Ok::<_, anyhow::Error>(crate::importers::run(&db, &vendor.id, &opts, &files).await?)
     }

@@ -23,6 +23,7 @@ use sqlx::Acquire;
 
 use crate::db::{self, Db};
 use crate::domain::partners::affiliates::profile::program_for;
+use crate::domain::tenancy::audit::{self, Actor};
 use crate::error::{AppError, AppResult};
 use crate::progress::Progress;
 
@@ -102,6 +103,8 @@ pub struct Options<'a> {
     pub dry_run: bool,
     /// Show progress on stderr (the command line).
     pub progress: bool,
+    /// Who imports (the audit log's actor).
+    pub actor: &'a Actor,
 }
 
 /// Imports `files` into one of `vendor_id`'s programs. A file that cannot be read, or an
@@ -191,6 +194,22 @@ pub async fn run(db: &Db, vendor_id: &str, opts: &Options<'_>, files: &Files) ->
         }
     }
     ctx.post_balances(&mut tx, balances, &mut report).await?;
+    if report.changed() {
+        audit::record(
+            &mut *tx,
+            vendor_id,
+            opts.actor,
+            "program.imported",
+            ("program", Some(&program.id)),
+            serde_json::json!({
+                "provider": opts.provider.as_str(),
+                "affiliates": report.affiliates,
+                "referrals": report.referrals,
+                "opening_balances": report.opening_balances,
+            }),
+        )
+        .await?;
+    }
     if opts.dry_run {
         tx.rollback().await?;
     } else {

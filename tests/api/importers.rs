@@ -3,6 +3,7 @@
 //! ledger, tenant isolation, and the command line.
 
 use affilia::domain::earnings::ledger;
+use affilia::domain::tenancy::audit::Actor;
 use affilia::importers::{self, Files, Options, Outcome, Provider, Report, Subject};
 use reqwest::Method;
 use serde_json::json;
@@ -57,6 +58,7 @@ async fn import(app: &TestApp, vendor_id: &str, provider: Provider, dry_run: boo
         program_id: None,
         dry_run,
         progress: false,
+        actor: &Actor::Cli,
     };
     importers::run(&app.db, vendor_id, &opts, &files(provider))
         .await
@@ -169,6 +171,12 @@ async fn each_format_imports_and_a_second_run_changes_nothing() {
             .unwrap();
     assert_eq!(tina.0, "pt_1");
     assert_eq!(app.count("SELECT COUNT(*) FROM email_outbox").await, 0);
+    // One audit entry per import that changed something.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'program.imported'")
+            .await,
+        4
+    );
     verify_ledger(&app).await;
 }
 
@@ -287,6 +295,7 @@ async fn refused_rows_are_reported_with_their_line_and_reason() {
         program_id: None,
         dry_run: false,
         progress: false,
+        actor: &Actor::Cli,
     };
     let bad = Files {
         affiliates: "Name,Code\nZed,zed\n".into(),

@@ -129,6 +129,10 @@ const PHRASES: &[(&str, &str)] = &[
     ("program.created", "created the program {o}"),
     ("program.updated", "changed the program settings of {o}"),
     (
+        "program.imported",
+        "imported affiliates from another tool into {o}",
+    ),
+    (
         "program.enrollments_migrated",
         "moved the affiliates of {o} to its current terms",
     ),

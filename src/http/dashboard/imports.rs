@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use futures_util::StreamExt;
 
+use crate::domain::tenancy::audit::Actor;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
@@ -171,6 +172,7 @@ async fn run(
                 program_id: Some(upload.program_id.as_str()).filter(|p| !p.is_empty()),
                 dry_run,
                 progress: false,
+                actor: &Actor::User(staff.user.id.clone()),
             };
             importers::run(&state.db, &staff.vendor.id, &opts, &files).await
         }
