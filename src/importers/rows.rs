@@ -72,6 +72,8 @@ pub(super) struct Context<'a> {
     program: &'a ProgramRow,
     /// Affiliates of this run by lower-case email (each is reported once).
     by_email: HashMap<String, Known>,
+    /// Their codes → the lower-case email.
+    by_code: HashMap<String, String>,
 }
 
 /// What a row's affiliate column names.
@@ -88,6 +90,7 @@ impl<'a> Context<'a> {
             provider,
             program,
             by_email: HashMap::new(),
+            by_code: HashMap::new(),
         }
     }
 
@@ -135,6 +138,7 @@ impl<'a> Context<'a> {
                         outcome,
                         detail,
                     });
+                    self.by_code.insert(known.code.clone(), key.clone());
                     self.by_email.insert(key.clone(), known);
                 }
                 Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
@@ -360,7 +364,7 @@ impl<'a> Context<'a> {
                 db::affiliates::by_email(&mut *conn, vendor, e).await?
             }
             Who::Code(code) => {
-                if let Some(k) = self.by_email.values().find(|k| k.code == code) {
+                if let Some(k) = self.by_code.get(&code).and_then(|e| self.by_email.get(e)) {
                     return Ok(Some(k.clone()));
                 }
                 return Ok(
