@@ -761,3 +761,77 @@ async fn the_dashboard_previews_then_imports_an_upload() {
         2
     );
 }
+
+/// Runs the tracking snippet (`static/t.js`) in Node with a minimal browser (location,
+/// cookie, fetch) for each landing query; returns the code it keeps for each.
+fn snippet_codes(queries: &[&str]) -> Vec<Option<String>> {
+    const HARNESS: &str = r#"
+const src = require('fs').readFileSync(process.argv[1], 'utf8');
+const out = [];
+for (const search of JSON.parse(process.argv[2])) {
+  let cookie = '';
+  const window = {
+    location: { search, href: 'https://shop.acme.test/' + search, protocol: 'https:' },
+    fetch: () => Promise.resolve({ ok: false }),
+  };
+  const document = {
+    currentScript: { src: 'https://affiliates.acme.test/t.js', getAttribute: () => null },
+    referrer: '',
+    get cookie() { return cookie; },
+    set cookie(v) { cookie = v.split(';')[0]; },
+  };
+  new Function('window', 'document', src)(window, document);
+  const r = window.Affilia.getReferral();
+  out.push(r ? r.code : null);
+}
+console.log(JSON.stringify(out));
+"#;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/static/t.js");
+    let output = std::process::Command::new("node")
+        .args([
+            "-e",
+            HARNESS,
+            script,
+            &serde_json::to_string(queries).unwrap(),
+        ])
+        .output()
+        .expect("node is needed for the snippet test (CI installs it for the browser tests)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn the_snippet_reads_every_tools_link_parameter() {
+    let codes = snippet_codes(&[
+        "?via=Jane-Doe",
+        "?fpr=ann13",
+        "?fp_ref=ann13",
+        "?aff=tina",
+        "?gspk=cGF0a2lt",
+        "?gspk=cGF0a2ltMQ%3D%3D",
+        "?ref=first&via=second",
+        "?utm_source=x",
+        "?gspk=!!!",
+    ]);
+    let want = [
+        Some("jane-doe"),
+        Some("ann13"),
+        Some("ann13"),
+        Some("tina"),
+        Some("patkim"),
+        Some("patkim1"),
+        Some("first"),
+        None,
+        None,
+    ];
+    assert_eq!(
+        codes,
+        want.iter()
+            .map(|c| c.map(str::to_owned))
+            .collect::<Vec<_>>()
+    );
+}
