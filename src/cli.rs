@@ -112,9 +112,34 @@ enum Command {
     /// Import a vendor exported by `affilia export` into this database, in one
     /// transaction, keeping its ids. Refused (and nothing written) if the vendor's id or
     /// slug exists here, or the file is not a valid export of a known version.
+    ///
+    /// `affilia import rewardful|firstpromoter|tolt|partnerstack AFFILIATES.csv --vendor
+    /// SLUG [--referrals FILE] [--commissions FILE] [--program ID] [--dry-run]` imports
+    /// another tool's CSV exports instead: affiliates with their referral codes, referred
+    /// customers, and commission history as opening balances. Running it twice changes
+    /// nothing; --dry-run writes nothing and prints what would happen.
     Import {
-        /// The export file.
-        file: std::path::PathBuf,
+        /// The export file, or the tool to import from (rewardful, firstpromoter, tolt,
+        /// partnerstack) followed by its affiliates CSV.
+        source: String,
+        /// With a tool: its affiliates CSV export.
+        file: Option<std::path::PathBuf>,
+        /// With a tool: the vendor (id or slug) to import into.
+        #[arg(long)]
+        vendor: Option<String>,
+        /// With a tool: the program to enroll the affiliates in (default: the vendor's
+        /// default program).
+        #[arg(long)]
+        program: Option<String>,
+        /// With a tool: its referrals (customers) CSV export.
+        #[arg(long)]
+        referrals: Option<std::path::PathBuf>,
+        /// With a tool: its commissions CSV export (history becomes opening balances).
+        #[arg(long)]
+        commissions: Option<std::path::PathBuf>,
+        /// With a tool: report what would happen and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -377,7 +402,42 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Import { file } => {
+        Command::Import {
+            source,
+            file,
+            vendor,
+            program,
+            referrals,
+            commissions,
+            dry_run,
+        } => {
+            if let Some(provider) = crate::importers::Provider::parse(&source) {
+                let tool = ToolImport {
+                    provider,
+                    file,
+                    vendor,
+                    program,
+                    referrals,
+                    commissions,
+                    dry_run,
+                };
+                return import_tool(&settings, tool).await;
+            }
+            let tool_options = [
+                file.is_some(),
+                vendor.is_some(),
+                program.is_some(),
+                referrals.is_some(),
+                commissions.is_some(),
+                dry_run,
+            ];
+            if tool_options.into_iter().any(|given| given) {
+                anyhow::bail!(
+                    "{source:?} is not a tool to import from (rewardful, firstpromoter, tolt, \
+                     partnerstack); a vendor export is imported with `affilia import FILE` alone"
+                );
+            }
+            let file = std::path::PathBuf::from(source);
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
             let result = crate::portability::import_file(&db, &file).await;
@@ -408,6 +468,58 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             result
         }
     }
+}
+
+/// The arguments of `affilia import <tool> ...`.
+struct ToolImport {
+    provider: crate::importers::Provider,
+    file: Option<std::path::PathBuf>,
+    vendor: Option<String>,
+    program: Option<String>,
+    referrals: Option<std::path::PathBuf>,
+    commissions: Option<std::path::PathBuf>,
+    dry_run: bool,
+}
+
+/// `affilia import <tool> FILE --vendor SLUG ...`: prints the report; refused rows do not
+/// fail the command (they are listed with their reasons).
+async fn import_tool(settings: &Settings, t: ToolImport) -> anyhow::Result<()> {
+    let tool = t.provider.as_str();
+    let file = t.file.with_context(|| {
+        format!("give the affiliates CSV: affilia import {tool} FILE --vendor SLUG")
+    })?;
+    let vendor = t
+        .vendor
+        .with_context(|| format!("give the vendor: affilia import {tool} FILE --vendor SLUG"))?;
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let files = crate::importers::Files {
+        affiliates: read(&file)?,
+        referrals: t.referrals.as_deref().map(read).transpose()?,
+        commissions: t.commissions.as_deref().map(read).transpose()?,
+    };
+    let db = Db::connect(&settings.database_url).await?;
+    db.migrate().await?;
+    let result = async {
+        let vendor = vendors::find(&db, &vendor)
+            .await
+            .context("no such vendor")?;
+        let opts = crate::importers::Options {
+            provider: t.provider,
+            program_id: t.program.as_deref(),
+            dry_run: t.dry_run,
+            progress: true,
+            actor: &Actor::Cli,
+        };
+        Ok::<_, anyhow::Error>(crate::importers::run(&db, &vendor.id, &opts, &files).await?)
+    }
+    .await;
+    db.close().await;
+    for line in result?.describe() {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 /// `ledger verify` over every vendor, one progress step per vendor.

@@ -10,6 +10,7 @@
 //! * [`domain`]: validated types and business services;
 //! * [`dataset`]: the large-dataset loader for benchmarks (`affilia admin load-dataset`);
 //! * [`http`]: the actix-web application, middleware and the three surfaces;
+//! * [`importers`]: importers from Rewardful, FirstPromoter, Tolt and PartnerStack;
 //! * [`jobs`]: the background worker (email delivery and, later, other jobs);
 //! * [`monitoring`]: Prometheus metrics (names, recorder, scrape text).
 
@@ -23,6 +24,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod importers;
 pub mod jobs;
 pub mod monitoring;
 pub mod portability;

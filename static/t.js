@@ -1,5 +1,7 @@
-/*! Affilia tracking snippet. Keeps the referral (?ref= / ?via= and ?aff_sess=) in a
- * first-party cookie and exposes Affilia.getReferral() -> {code, aff_sess} | null.
+/*! Affilia tracking snippet. Keeps the referral (?ref= and ?aff_sess=, or the link
+ * parameters of the tools vendors move from: ?via= Rewardful/Tolt, ?fpr= / ?fp_ref=
+ * FirstPromoter, ?aff= Tolt/Lemon Squeezy, ?gspk= PartnerStack, base64) in a first-party
+ * cookie and exposes Affilia.getReferral() -> {code, aff_sess} | null.
  * <script src="https://affiliates.example.com/t.js" data-cookie-days="30" async></script>
  * Optional: data-cookie-domain=".example.com" to share the cookie across subdomains. */
 (function (w, d) {
@@ -35,7 +37,17 @@
 
   var ready;
   var q = new URLSearchParams(w.location.search);
-  var code = q.get("ref") || q.get("via");
+  // The first of these parameters present names the code (src/domain/attribution/
+  // tracking/params.rs reads the same list for /r/).
+  var PARAMS = ["ref", "via", "aff", "fpr", "fp_ref", "gspk"];
+  var code = null;
+  for (var i = 0; i < PARAMS.length && !code; i++) {
+    var v = q.get(PARAMS[i]);
+    if (v && PARAMS[i] === "gspk") {
+      try { v = atob(v.replace(/-/g, "+").replace(/_/g, "/")); } catch (e) { v = null; }
+    }
+    code = v || null;
+  }
   var sess = q.get("aff_sess");
   if (code && CODE.test(code)) {
     code = code.toLowerCase();

@@ -25,6 +25,7 @@ pub mod deals;
 pub mod demo;
 pub mod emails;
 pub mod events;
+pub mod imports;
 pub mod jobs;
 pub mod ledger;
 pub mod links;

@@ -6,8 +6,8 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use crate::domain::attribution::tracking::Visit;
 use crate::domain::attribution::tracking::redirect::{self, COOKIE, LinkRequest, Outcome};
+use crate::domain::attribution::tracking::{Visit, params};
 use crate::http::client::{self, header_str};
 use crate::http::middleware::host_routing::PortalHost;
 use crate::http::middleware::security_headers;
@@ -24,6 +24,8 @@ pub fn table() -> RouteTable {
         name: "tracking",
         prefix: "/r",
         routes: vec![
+            route!(GET "/" => follow_query, Access::Public(WHY)),
+            route!(HEAD "/" => follow_query, Access::Public(WHY)),
             route!(GET "/{code}" => follow, Access::Public(WHY)),
             route!(HEAD "/{code}" => follow, Access::Public(WHY)),
             route!(GET "/{code}/{slug}" => follow, Access::Public(WHY)),
@@ -49,17 +51,31 @@ async fn not_found() -> HttpResponse {
 
 /// `GET /r/{code}` and `GET /r/{code}/{slug}`.
 pub async fn follow(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let ip = client::client_ip(&req, state.settings.trusted_proxy);
+    let code = req.match_info().get("code").unwrap_or_default().to_owned();
+    follow_code(&req, &state, &code).await
+}
+
+/// `GET /r/?via=code` (or `ref`, `aff`, `fpr`, `fp_ref`, `gspk`): the link parameters of
+/// the tools vendors import from, so an old link pointed at `/r/` keeps attributing.
+pub async fn follow_query(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match params::code_from_query(req.query_string()) {
+        Some(code) => follow_code(&req, &state, &code).await,
+        None => not_found().await,
+    }
+}
+
+async fn follow_code(req: &HttpRequest, state: &AppState, code: &str) -> HttpResponse {
+    let ip = client::client_ip(req, state.settings.trusted_proxy);
     let portal = req.extensions().get::<PortalHost>().cloned();
     let cookie = req.cookie(COOKIE);
     let link = LinkRequest {
-        code: req.match_info().get("code").unwrap_or_default(),
+        code,
         slug: req.match_info().get("slug"),
         query: Some(req.query_string()).filter(|q| !q.is_empty()),
         visit: Visit {
             ip: &ip,
-            user_agent: header_str(&req, header::USER_AGENT),
-            referrer: header_str(&req, header::REFERER),
+            user_agent: header_str(req, header::USER_AGENT),
+            referrer: header_str(req, header::REFERER),
         },
         portal_vendor: portal
             .as_ref()

@@ -27,6 +27,7 @@ mod email;
 mod fuzz;
 mod host_routing;
 mod hostile_input;
+mod importers;
 mod ingest_batch;
 mod isolation_matrix;
 mod jobs;

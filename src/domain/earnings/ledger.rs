@@ -18,6 +18,7 @@
 //! | payout created | available −x, in_payout +x |
 //! | payout paid (fee f) | in_payout −x, paid +(x − f), fees +f |
 //! | payout failed | in_payout −x, available +x |
+//! | opening balance (imported) | expense −x, then pending / available +x; paid history also available −x, paid +x |
 
 use std::collections::BTreeMap;
 
@@ -177,6 +178,62 @@ pub async fn reversed(
         "reversal",
         "refund",
         &movement(c, from, EXPENSE, amount),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Opening balances of one affiliate in one currency, brought from another tool
+/// (`affilia import <tool>`): one transaction for all of them. Each commission enters as
+/// earned (expense −x) and lands on the account of its status: `pending` (matured by the
+/// holding period like any other), `available` (payable by the next run), or `paid`
+/// (history: it passes through available and out to paid in the same transaction, with no
+/// payout, so no run can ever pay it again). Commissions of other statuses are refused.
+pub async fn opening_balance(
+    conn: &mut Conn,
+    vendor_id: &str,
+    commissions: &[CommissionRow],
+) -> AppResult<()> {
+    let mut lines: Vec<NewEntry<'_>> = Vec::new();
+    for c in commissions {
+        let status = CommissionStatus::of(&c.status);
+        let settled_into = match status {
+            Some(CommissionStatus::Pending) => PENDING,
+            Some(CommissionStatus::Available | CommissionStatus::Paid) => AVAILABLE,
+            _ => {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "an opening balance cannot be a {} commission",
+                    c.status
+                )));
+            }
+        };
+        lines.extend(movement(c, EXPENSE, settled_into, c.amount_cents));
+        if status == Some(CommissionStatus::Paid) {
+            // Not tied to the commission: like a payout's lines, they move money between
+            // the affiliate's accounts, and the commission's own lines stay what it is worth.
+            let line = |account: &'static str, amount_cents: i64| NewEntry {
+                account,
+                affiliate_id: Some(c.affiliate_id.as_str()),
+                currency: &c.currency,
+                amount_cents,
+                program_id: Some(&c.program_id),
+                conversion_id: Some(&c.conversion_id),
+                commission_id: None,
+                payout_id: None,
+            };
+            lines.push(line(AVAILABLE, -c.amount_cents));
+            lines.push(line(PAID, c.amount_cents));
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    post(
+        conn,
+        vendor_id,
+        "opening_balance",
+        "opening balance imported",
+        &lines,
     )
     .await?;
     Ok(())

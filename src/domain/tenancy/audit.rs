@@ -136,6 +136,10 @@ const PHRASES: &[(&str, &str)] = &[
     ("promo_code.deleted", "deleted a promo code of {o}"),
     ("promo_code.updated", "changed a promo code of {o}"),
     (
+        "program.imported",
+        "imported affiliates from another tool into {o}",
+    ),
+    (
         "program.enrollments_migrated",
         "moved the affiliates of {o} to its current terms",
     ),

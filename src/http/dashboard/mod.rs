@@ -14,6 +14,7 @@ pub mod developers;
 pub mod emails;
 pub mod events;
 pub mod home;
+pub mod imports;
 pub mod ledger;
 pub mod payout_methods;
 pub mod payouts;
@@ -80,6 +81,9 @@ pub fn table() -> RouteTable {
             route!(GET "/dashboard/accounting" => accounting::show, Access::Staff),
             route!(GET "/dashboard/accounting/journal" => accounting::journal, Access::Staff),
             route!(GET "/dashboard/accounting/paid-totals" => accounting::paid_totals, Access::Staff),
+            route!(GET "/dashboard/import" => imports::form, Access::Staff),
+            route!(POST "/dashboard/import/preview" => imports::preview, Access::Staff),
+            route!(POST "/dashboard/import/confirm" => imports::confirm, Access::Staff),
             route!(GET "/dashboard/affiliates" => affiliates::list, Access::Staff),
             route!(POST "/dashboard/affiliates" => affiliates::create, Access::Staff),
             route!(GET "/dashboard/affiliates/new" => affiliates::new, Access::Staff),
