@@ -332,7 +332,7 @@ def main():
     ap.add_argument("--clickers", type=int, default=2, help="threads following /r/ links")
     ap.add_argument("--customers", type=int, default=40)
     ap.add_argument("--seed", type=int, default=int(time.time()))
-    ap.add_argument("--webhook-wait", type=float, default=150.0,
+    ap.add_argument("--webhook-wait", type=float, default=240.0,
                     help="longest wait for webhook deliveries after the run (a delivery in "
                          "flight at a kill is sent again when its 60 s lease ends)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
