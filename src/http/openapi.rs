@@ -291,7 +291,19 @@ const ERRORS: &[(u16, &str)] = &[
         405,
         "The path exists but not with this method; `Allow` lists the methods",
     ),
+    (
+        408,
+        "The request body did not arrive in full within the body timeout (`request_timeout`)",
+    ),
     (409, "A duplicate, or the object is in the wrong state"),
+    (
+        413,
+        "The request body is larger than the route accepts (`payload_too_large`)",
+    ),
+    (
+        414,
+        "The query string is longer than 8 KiB (`uri_too_long`)",
+    ),
     (
         422,
         "A well-formed but invalid field (named in `error.field`)",
@@ -388,8 +400,8 @@ fn error_response_name(status: u16) -> String {
 }
 
 /// Which errors apply to one operation: every operation can be malformed (400), refused
-/// (401/403) or throttled (429); 404 where an object is named; 409 and 422 where something
-/// is written or filtered.
+/// (401/403), throttled (429) or have too long a query (414); 404 where an object is named;
+/// 409 and 422 where something is written or filtered; 408 and 413 where a body is read.
 fn add_errors(path: &str, method: HttpMethod, op: &mut Operation) {
     let public = op
         .security
@@ -402,8 +414,12 @@ fn add_errors(path: &str, method: HttpMethod, op: &mut Operation) {
         method,
         HttpMethod::Get | HttpMethod::Options | HttpMethod::Head
     );
+    // The body limits (size, arrival time) apply to every route that reads one; the query
+    // limit to every route.
+    let has_body = op.request_body.is_some();
     for (status, _) in ERRORS {
         let applies = match status {
+            408 | 413 => has_body,
             401 | 403 => !public,
             // Bodies name objects too (`program_id`, `affiliate_id`).
             404 => names_object || writes,

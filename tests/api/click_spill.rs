@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use affilia::db::clicks::{self, ClickRow};
-use affilia::domain::attribution::tracking::spill;
+use affilia::domain::attribution::tracking::{journal, spill};
 use reqwest::header::USER_AGENT;
 
 use crate::helpers::affiliates::affiliate;
@@ -190,6 +190,46 @@ async fn a_restart_drains_what_a_crash_left_in_order_and_exactly_once() {
             .is_empty()
     );
     assert_eq!(spill::segments(&other).unwrap().len(), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Found by the crash test (tests/crash): clicks waiting in the writer's channel were lost
+/// when the process was SIGKILLed. They are journaled before they are queued; the next start
+/// stores what a killed process journaled, once.
+#[tokio::test]
+async fn a_killed_process_journal_is_stored_by_the_next_start() {
+    let dir = fresh_dir();
+    let data_dir = dir.clone();
+    let first = spawn_app_with(move |s| s.data_dir = data_dir).await;
+    let t = template(&first).await;
+    let root = spill::root(&dir, &first.database_url);
+    // The served click went through the journal, which a flushed writer leaves empty.
+    let live = journal::slot_dir(&root, 0);
+    assert!(live.join("lock").exists(), "no journal slot at {live:?}");
+    assert!(spill::segments(&live).unwrap().is_empty());
+
+    // A process that journaled clicks 1-3 and died (its lock dies with it) after storing
+    // click 1 only.
+    clicks::insert_batch(first.db.pool(), first.db.kind(), &[row(&t, 1)])
+        .await
+        .unwrap();
+    let killed = journal::Journal::new(root.clone());
+    for n in 1..=3 {
+        killed.append(&spill::encode(&row(&t, n)).unwrap()).unwrap();
+    }
+    drop(killed);
+    let dead = journal::slot_dir(&root, 1);
+    assert_eq!(spill::segments(&dead).unwrap().len(), 1);
+
+    let second = restart(&first, &dir).await;
+    second.flush_clicks().await;
+    let order = ids_in_insert_order(&second).await;
+    let expected: Vec<String> = [t.id.clone()]
+        .into_iter()
+        .chain([1, 2, 3].map(|n| row(&t, n).id))
+        .collect();
+    assert_eq!(order, expected);
+    assert!(spill::segments(&dead).unwrap().is_empty());
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -57,6 +57,7 @@ mod referrals;
 mod retention;
 mod rollups;
 mod security_review;
+mod slow_clients;
 mod stripe_versions;
 mod sweep;
 mod team;

@@ -246,3 +246,57 @@ async fn known_api_path_with_another_method_is_405_with_allow() {
         assert_eq!(body["error"]["code"], "not_found");
     }
 }
+
+/// The size limits are documented where they can answer (issue 21): 413 and 408 on every
+/// operation with a body, 414 on every operation; and the server answers them as described.
+#[tokio::test]
+async fn body_and_query_limits_are_documented_and_answered_with_the_envelope() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let responses = |path: &str, method: &str| doc["paths"][path][method]["responses"].clone();
+    let post = responses("/api/v1/affiliates", "post");
+    for status in ["408", "413", "414"] {
+        assert_eq!(
+            post[status]["$ref"],
+            format!("#/components/responses/Error{status}"),
+            "{status}: {post}"
+        );
+    }
+    let get = responses("/api/v1/affiliates", "get");
+    assert!(get.get("414").is_some(), "{get}");
+    assert!(
+        get.get("413").is_none() && get.get("408").is_none(),
+        "{get}"
+    );
+    let described = &doc["components"]["responses"]["Error413"]["description"];
+    assert!(
+        described.as_str().unwrap().contains("payload_too_large"),
+        "{described}"
+    );
+
+    let vendor = app.create_vendor("Acme", "owner@acme.test").await;
+    let key = app.api_key(&vendor.vendor.id, Scope::Full).await;
+    let client = reqwest::Client::new();
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(1024 * 1024 + 10));
+    let res = client
+        .post(app.url("/api/v1/affiliates"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    let long = format!("/api/v1/affiliates?q={}", "y".repeat(9 * 1024));
+    let res = client
+        .get(app.url(&long))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 414);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "uri_too_long");
+}

@@ -4,20 +4,22 @@
 //! the headers and half a body, then stalls, would hold a connection (and the handler
 //! waiting on the body) forever. The body stream is wrapped with a deadline; when it passes,
 //! the stream ends with an error, and whatever the extractor made of that is replaced by a
-//! 408 with the error envelope; actix closes the connection (`Connection: close`) since
-//! the body was not read to its end.
+//! 408 with the error envelope, and the connection is closed (`Connection: close`): the rest
+//! of the body is not coming.
 
+use std::cell::RefCell;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::HttpMessage;
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use actix_web::http::header;
+use actix_web::http::{ConnectionType, header};
 use actix_web::middleware::Next;
 use actix_web::web::{Bytes, Data};
 use futures_util::Stream;
@@ -37,11 +39,13 @@ pub async fn body_timeout(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let fired = Arc::new(AtomicBool::new(false));
+    let parked = Rc::new(RefCell::new(None));
     let inner = req.take_payload();
     let stream: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(Deadline {
         inner,
         sleep: Box::pin(tokio::time::sleep(limit)),
         fired: fired.clone(),
+        parked: parked.clone(),
         done: false,
     });
     req.set_payload(Payload::from(stream));
@@ -65,8 +69,20 @@ pub async fn body_timeout(
     let (http_req, _) = res.into_parts();
     tracing::warn!(path = %http_req.path(), "request body timed out");
     let e = request_error(&http_req, timeout());
-    let res = ServiceResponse::from_err(e, http_req);
-    Ok(res.map_into_boxed_body())
+    let mut res = ServiceResponse::from_err(e, http_req);
+    res.response_mut()
+        .head_mut()
+        .set_connection_type(ConnectionType::Close);
+    // The unread body stays alive until the answer is written. Once its reader is dropped,
+    // actix "drains" a chunked body instead of closing, and a stalled client then held the
+    // connection for ever (found by tests/api/slow_clients.rs).
+    let payload = parked.borrow_mut().take();
+    Ok(res
+        .map_body(|_, body| Holding {
+            body,
+            _payload: payload,
+        })
+        .map_into_boxed_body())
 }
 
 /// Whether the request announces a body (a length above zero, or chunked).
@@ -92,7 +108,30 @@ struct Deadline {
     inner: Payload,
     sleep: Pin<Box<tokio::time::Sleep>>,
     fired: Arc<AtomicBool>,
+    /// Where the unread body goes when the deadline passes (see [`Holding`]).
+    parked: Rc<RefCell<Option<Payload>>>,
     done: bool,
+}
+
+/// An answer's body that also owns the request's unread body until it is written.
+struct Holding {
+    body: BoxBody,
+    _payload: Option<Payload>,
+}
+
+impl MessageBody for Holding {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
 }
 
 impl Stream for Deadline {
@@ -112,6 +151,8 @@ impl Stream for Deadline {
                 if self.sleep.as_mut().poll(cx).is_ready() {
                     self.done = true;
                     self.fired.store(true, Ordering::Relaxed);
+                    let unread = std::mem::replace(&mut self.inner, Payload::None);
+                    *self.parked.borrow_mut() = Some(unread);
                     Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
                         "request body timed out",

@@ -6,6 +6,7 @@
 //! and [`writer::ClickWriter`] stores clicks in batches off the request path.
 
 pub mod cache;
+pub mod journal;
 pub mod params;
 pub mod redirect;
 pub mod spill;

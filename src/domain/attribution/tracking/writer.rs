@@ -11,11 +11,12 @@
 //! Inserts skip ids already stored (`ON CONFLICT DO NOTHING`), so a segment drained twice
 //! (a crash between the insert and the file's removal) stores each click once.
 //!
-//! What can still be lost: the clicks *in the channel* when the process is killed without a
-//! graceful shutdown (at most the channel's capacity, normally the last few milliseconds),
-//! and a click whose spill append itself fails (a full or broken disk): the redirect then
-//! answers without a click id (see [`super::Tracker::record_click`]) and the loss is counted
-//! ([`ClickStats::lost`]).
+//! A click is appended to the write-ahead [`Journal`] before it enters the channel, so the
+//! clicks in the channel when the process is killed without a graceful shutdown are replayed
+//! by the next start. What can still be lost: a click whose spill append itself fails (a full
+//! or broken disk): the redirect then answers without a click id (see
+//! [`super::Tracker::record_click`]) and the loss is counted ([`ClickStats::lost`]); and, on
+//! a power loss, what the kernel had not written to disk yet.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::error::{SendTimeoutError, TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 
+use super::journal::Journal;
 use super::spill::{self, Spill};
 use crate::db::{self, Db, clicks::ClickRow};
 
@@ -54,14 +56,16 @@ pub struct WriterConfig {
 }
 
 enum Msg {
-    Click(Box<ClickRow>),
+    /// A click and the journal segment it was appended to (`None`: the journal could not be
+    /// written, the click is only in memory).
+    Click(Box<ClickRow>, Option<u64>),
     Flush(oneshot::Sender<()>),
 }
 
 impl std::fmt::Debug for Msg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Msg::Click(c) => write!(f, "Click({})", c.id),
+            Msg::Click(c, _) => write!(f, "Click({})", c.id),
             Msg::Flush(_) => f.write_str("Flush"),
         }
     }
@@ -83,6 +87,7 @@ pub struct ClickWriter {
 #[derive(Debug)]
 struct Shared {
     spill: Spill,
+    journal: Journal,
     counts: Counts,
 }
 
@@ -94,6 +99,7 @@ struct Counts {
     spill_pending: AtomicU64,
     drained: AtomicU64,
     lost: AtomicU64,
+    unjournaled: AtomicU64,
 }
 
 /// What the writer did since the process started (for logs and metrics).
@@ -120,6 +126,7 @@ impl ClickWriter {
     pub fn start(db: Db, config: WriterConfig) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(config.capacity.max(1));
         let shared = Arc::new(Shared {
+            journal: Journal::new(config.spill_root.clone()),
             spill: Spill::new(config.spill_root),
             counts: Counts::default(),
         });
@@ -131,10 +138,27 @@ impl ClickWriter {
         })
     }
 
-    /// Hands a click to the writer: into the channel, waiting up to the configured time
-    /// for room, else into the spill. `Err` only when the spill cannot be written either.
+    /// Hands a click to the writer: into the journal and the channel, waiting up to the
+    /// configured time for room, else into the spill. `Err` only when the spill cannot be
+    /// written either.
     pub async fn record(&self, click: ClickRow) -> Result<(), Lost> {
-        let msg = match self.tx.try_send(Msg::Click(Box::new(click))) {
+        let seq = match spill::encode(&click).and_then(|rec| self.shared.journal.append(&rec)) {
+            Ok(seq) => Some(seq),
+            Err(e) => {
+                // Still queued: only a kill before it is stored would lose it.
+                let n = self
+                    .shared
+                    .counts
+                    .unjournaled
+                    .fetch_add(1, Ordering::Relaxed)
+                    + 1;
+                if n % 1000 == 1 {
+                    tracing::error!(error = %e, unjournaled = n, "click journal append failed");
+                }
+                None
+            }
+        };
+        let msg = match self.tx.try_send(Msg::Click(Box::new(click), seq)) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Full(m)) if !self.wait.is_zero() => {
                 match self.tx.send_timeout(m, self.wait).await {
@@ -144,10 +168,13 @@ impl ClickWriter {
             }
             Err(TrySendError::Full(m) | TrySendError::Closed(m)) => m,
         };
-        let Msg::Click(click) = msg else {
+        let Msg::Click(click, seq) = msg else {
             return Ok(());
         };
-        self.spill(&click)
+        let spilled = self.spill(&click);
+        // In the spill now (or lost either way): the journal need not keep it.
+        self.shared.journal.stored(seq.as_slice());
+        spilled
     }
 
     fn spill(&self, click: &ClickRow) -> Result<(), Lost> {
@@ -240,7 +267,7 @@ impl ClickWriter {
 
 async fn run(db: Db, mut rx: mpsc::Receiver<Msg>, shared: Arc<Shared>) {
     drain_leftovers(&db, &shared).await;
-    let mut batch: Vec<ClickRow> = Vec::with_capacity(db::clicks::MAX_BATCH);
+    let mut batch = Batch::default();
     let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
     let mut backoff_until: Option<Instant> = None;
     loop {
@@ -278,7 +305,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Msg>, shared: Arc<Shared>) {
                 None => break,
             }
         };
-        take(first, &mut batch, &mut acks);
+        batch.take(first, &mut acks);
         // Let clicks accumulate without waiting on the channel: a receiver that waits is
         // woken by every send, and at tens of thousands of clicks per second those
         // cross-thread wake-ups cost more than the inserts. A flush skips the pause.
@@ -287,18 +314,20 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Msg>, shared: Arc<Shared>) {
         }
         // Everything queued now is part of this round (a flush covers what came before it).
         loop {
-            while batch.len() < db::clicks::MAX_BATCH {
+            while batch.rows.len() < db::clicks::MAX_BATCH {
                 match rx.try_recv() {
-                    Ok(m) => take(m, &mut batch, &mut acks),
+                    Ok(m) => batch.take(m, &mut acks),
                     Err(_) => break,
                 }
             }
-            let full = batch.len() >= db::clicks::MAX_BATCH;
+            let full = batch.rows.len() >= db::clicks::MAX_BATCH;
             store(&db, &mut batch, &shared).await;
             if !full {
                 break;
             }
         }
+        // Before any flush is acknowledged: a flushed, idle writer keeps no journal file.
+        shared.journal.settle();
         if !acks.is_empty() {
             // A flush covers the spill too: drain all of it (a refusing database leaves
             // the rest on disk; the flush then ends without it).
@@ -315,13 +344,26 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Msg>, shared: Arc<Shared>) {
         sync(&shared).await;
     }
     store(&db, &mut batch, &shared).await;
+    shared.journal.settle();
     sync(&shared).await;
 }
 
-fn take(m: Msg, batch: &mut Vec<ClickRow>, acks: &mut Vec<oneshot::Sender<()>>) {
-    match m {
-        Msg::Click(c) => batch.push(*c),
-        Msg::Flush(ack) => acks.push(ack),
+/// The clicks of one insert and the journal segments they came through.
+#[derive(Default)]
+struct Batch {
+    rows: Vec<ClickRow>,
+    journaled: Vec<u64>,
+}
+
+impl Batch {
+    fn take(&mut self, m: Msg, acks: &mut Vec<oneshot::Sender<()>>) {
+        match m {
+            Msg::Click(c, seq) => {
+                self.rows.push(*c);
+                self.journaled.extend(seq);
+            }
+            Msg::Flush(ack) => acks.push(ack),
+        }
     }
 }
 
@@ -335,11 +377,16 @@ async fn sync(shared: &Arc<Shared>) {
     }
 }
 
-/// Inserts with retries; a batch the database keeps refusing goes to the spill.
-async fn store(db: &Db, batch: &mut Vec<ClickRow>, shared: &Shared) {
-    if batch.is_empty() {
+/// Inserts with retries; a batch the database keeps refusing goes to the spill. Either way
+/// the journal lets go of the batch's clicks.
+async fn store(db: &Db, batch: &mut Batch, shared: &Shared) {
+    if batch.rows.is_empty() {
         return;
     }
+    let Batch {
+        rows: batch,
+        journaled,
+    } = batch;
     if insert(db, batch).await.is_ok() {
         shared
             .counts
@@ -365,6 +412,8 @@ async fn store(db: &Db, batch: &mut Vec<ClickRow>, shared: &Shared) {
         );
     }
     batch.clear();
+    shared.journal.stored(journaled);
+    journaled.clear();
 }
 
 /// One multi-row insert, retried with growing pauses.
