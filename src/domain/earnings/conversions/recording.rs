@@ -13,6 +13,8 @@ use crate::db::{
 };
 use crate::domain::earnings::billing::{Kind, Normalized, Processed};
 use crate::domain::earnings::commission_rules::{self, Facts};
+use crate::domain::earnings::{bonuses, caps};
+use crate::domain::partners::caps::{Caps, GoalBonuses};
 use crate::domain::partners::terms::{Commission, Rate};
 use crate::domain::values::status::{self};
 use crate::domain::{earnings::ledger, partners::affiliates};
@@ -141,8 +143,42 @@ pub(super) async fn record(
         prior_approved,
     };
     let refused = refusal(program, e, &affiliate, event);
-    let direct = commission_rules::direct(&own_terms.rate, &facts);
-    let reason = refused.map(str::to_owned).or_else(|| direct.clone().err());
+    let mut direct = commission_rules::direct(&own_terms.rate, &facts);
+    let (caps, goals) = (
+        Caps::from_stored(&program.caps)?,
+        GoalBonuses::from_stored(&program.goal_bonuses)?,
+    );
+    if caps.any() || goals.any() {
+        // Held to commit: the totals read below stay true (see `earnings::caps`).
+        db::caps::lock_enrollment(&mut *conn, &e.id).await?;
+    }
+    let mut cut = None;
+    if let (None, Ok(d)) = (refused, direct.as_mut()) {
+        let sale = caps::Sale {
+            affiliate_id: &e.affiliate_id,
+            customer_id: event.customer_id.as_deref(),
+            occurred_at: event.occurred_at,
+            currency: if d.in_program_currency {
+                &program.currency
+            } else {
+                currency
+            },
+        };
+        let (left, c) = caps::apply(conn, program, &caps, &sale, d.amount_cents).await?;
+        if let Some(c) = &c {
+            d.amount_cents = left;
+            d.rule = format!("{}; {}", d.rule, c.detail);
+        }
+        cut = c;
+    }
+    let capped_out = cut
+        .as_ref()
+        .filter(|c| direct.as_ref().is_ok_and(|d| d.amount_cents == 0) && c.cut_cents > 0)
+        .map(|c| format!("capped: {}", c.detail));
+    let reason = refused
+        .map(str::to_owned)
+        .or_else(|| direct.clone().err())
+        .or(capped_out);
     let available_at = event.occurred_at + program.holding_period_days * DAY_MS;
     let new = NewConversion {
         vendor_id,
@@ -167,7 +203,12 @@ pub(super) async fn record(
         occurred_at: event.occurred_at,
         available_at,
     };
-    let conversion = db::conversions::insert(&mut *conn, &new).await?;
+    let mut conversion = db::conversions::insert(&mut *conn, &new).await?;
+    if let Some(c) = &cut {
+        db::conversions::set_capped(&mut *conn, &conversion.id, c.cut_cents, c.by).await?;
+        conversion.capped_cents = c.cut_cents;
+        conversion.capped_by = Some(c.by.to_owned());
+    }
     let id = conversion.id.clone();
     let mut earned = Vec::new();
     if refused.is_none() {
@@ -232,6 +273,7 @@ pub(super) async fn record(
         });
     }
     ledger::earned(conn, vendor_id, &commissions).await?;
+    bonuses::award_goals(conn, program, &goals, &conversion).await?;
     let mut events = vec![(
         "conversion.created",
         conversion_json(&conversion, &commissions).to_string(),
