@@ -77,6 +77,8 @@ const API_ACCESS: &[(&str, &str, Api)] = &[
     ("POST", "/api/v1/affiliates/{id}/token", Vendor),
     ("POST", "/api/v1/affiliates/{id}/portal-link", Vendor),
     ("POST", "/api/v1/affiliates/{id}/embed-token", Vendor),
+    ("POST", "/api/v1/affiliates/{id}/bonuses", Vendor),
+    ("GET", "/api/v1/bonuses", Vendor),
     (
         "POST",
         "/api/v1/track",

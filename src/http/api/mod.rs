@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod bonuses;
 pub mod consumers;
 pub mod deals;
 pub mod json;
@@ -92,6 +93,8 @@ pub fn scope() -> impl HttpServiceFactory {
             "/affiliates/{id}/embed-token",
             web::post().to(affiliate_access::embed_token),
         )
+        .route("/affiliates/{id}/bonuses", web::post().to(bonuses::create))
+        .route("/bonuses", web::get().to(bonuses::list))
         .route("/track", web::post().to(tracking::track))
         .route(
             "/track",

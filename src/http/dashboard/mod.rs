@@ -83,6 +83,7 @@ pub fn table() -> RouteTable {
             route!(POST "/dashboard/affiliates/{id}/status" => affiliates::set_status, Access::Staff),
             route!(POST "/dashboard/affiliates/{id}/invite" => affiliates::resend, Access::Staff),
             route!(POST "/dashboard/affiliates/{id}/override" => affiliates::set_override, Access::Staff),
+            route!(POST "/dashboard/affiliates/{id}/bonuses" => affiliates::grant_bonus, Access::Staff),
             route!(GET "/dashboard/affiliates/{id}/ledger" => ledger::show, Access::Staff),
             route!(GET "/dashboard/applications" => applications::list, Access::Staff),
             route!(POST "/dashboard/applications/bulk" => applications::bulk, Access::Staff),
