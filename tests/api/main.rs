@@ -12,6 +12,7 @@ mod applications;
 mod backup;
 mod brand_portal;
 mod branding;
+mod caps_bonuses;
 mod cli;
 mod click_spill;
 mod confirmations;
