@@ -531,6 +531,7 @@ fn json_body(path: &str) -> Value {
     }
     match (route.get(3).copied().unwrap_or_default(), last) {
         ("affiliates", "code") => json!({"code": "matrixcode1"}),
+        ("affiliates", "bonuses") => json!({"amount_cents": 100, "note": "matrix"}),
         ("api-keys", _) => json!({"name": "matrix", "scope": "read"}),
         ("applications", "review") => json!({"action": "reject"}),
         ("deals", "review") => json!({"decision": "reject", "reason": "matrix"}),
@@ -556,6 +557,7 @@ fn form_body(path: &str) -> Vec<(&'static str, &'static str)> {
             ("rejection_reason", ""),
         ],
         "enabled" => vec![("enabled", "false")],
+        "bonuses" => vec![("amount", "1.00"), ("note", "matrix")],
         _ => vec![],
     }
 }
