@@ -82,15 +82,15 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<Option<BonusRow>, sqlx::Error> {
     let id = new_id("bon");
     let key = b.goal_key.unwrap_or(&id).to_owned();
-    sqlx::query_as(concat!(
+    sqlx::query_as(
         "INSERT INTO bonuses (id, vendor_id, program_id, affiliate_id, kind, goal_key, \
          conversion_id, currency, amount_cents, note, status, available_at, created_by, \
          created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, $13, $13) \
          ON CONFLICT (program_id, affiliate_id, goal_key) DO NOTHING RETURNING \
          id, vendor_id, program_id, affiliate_id, kind, goal_key, conversion_id, currency, \
-         amount_cents, note, status, available_at, created_by, created_at, updated_at"
-    ))
+         amount_cents, note, status, available_at, created_by, created_at, updated_at",
+    )
     .bind(&id)
     .bind(b.vendor_id)
     .bind(b.program_id)

@@ -21,7 +21,12 @@ fn sale(id: &str, customer: &str, amount: i64, at: chrono::DateTime<chrono::Utc>
 
 async fn conversion(app: &TestApp, s: &Shop, id: &str) -> Value {
     let (status, c) = app
-        .call(&s.key, Method::GET, &format!("/api/v1/conversions/{id}"), None)
+        .call(
+            &s.key,
+            Method::GET,
+            &format!("/api/v1/conversions/{id}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{c}");
     c
@@ -67,7 +72,12 @@ async fn customer_cap_reduces_then_zeroes_and_a_refund_takes_back_only_what_was_
     let s = money_shop(&app, "CapCust", json!({"type": "percentage", "bps": 2000})).await;
     patch_program(&app, &s, json!({"caps": {"customer_total_cents": 3000}})).await;
     let (_, p) = app
-        .call(&s.key, Method::GET, &format!("/api/v1/programs/{}", s.program_id), None)
+        .call(
+            &s.key,
+            Method::GET,
+            &format!("/api/v1/programs/{}", s.program_id),
+            None,
+        )
         .await;
     assert_eq!(p["caps"]["customer_total_cents"], 3000, "{p}");
     assert_eq!(p["caps"]["affiliate_month_cents"], Value::Null, "{p}");
@@ -83,15 +93,26 @@ async fn customer_cap_reduces_then_zeroes_and_a_refund_takes_back_only_what_was_
     let (_, second) = event(&app, &s, sale("s2", "cus_a", 10_000, now)).await;
     assert_eq!(second["result"]["commission_cents"], 1000, "{second}");
     let c2 = conversion(&app, &s, second["conversion_id"].as_str().unwrap()).await;
-    assert_eq!(c2["capped"], json!({"by": "customer_total", "cut_cents": 1000}), "{c2}");
+    assert_eq!(
+        c2["capped"],
+        json!({"by": "customer_total", "cut_cents": 1000}),
+        "{c2}"
+    );
     let rule = c2["commissions"][0]["rule"].as_str().unwrap();
     assert!(rule.contains("capped by customer_total"), "{rule}");
     // Nothing left: recorded with no commission, and the reason says why.
     let (_, third) = event(&app, &s, sale("s3", "cus_a", 10_000, now)).await;
     assert_eq!(third["result"]["commission_cents"], 0, "{third}");
     let c3 = conversion(&app, &s, third["conversion_id"].as_str().unwrap()).await;
-    assert_eq!(c3["capped"], json!({"by": "customer_total", "cut_cents": 2000}), "{c3}");
-    assert!(c3["reason"].as_str().unwrap().starts_with("capped:"), "{c3}");
+    assert_eq!(
+        c3["capped"],
+        json!({"by": "customer_total", "cut_cents": 2000}),
+        "{c3}"
+    );
+    assert!(
+        c3["reason"].as_str().unwrap().starts_with("capped:"),
+        "{c3}"
+    );
     assert_eq!(usd(&app, &s, &jane).await, (3000, 0, 0));
     verify_ledger(&app).await;
 
@@ -126,7 +147,12 @@ async fn customer_cap_reduces_then_zeroes_and_a_refund_takes_back_only_what_was_
         .await;
     assert!(status == 400 || status == 422, "{status}");
     let (_, p) = app
-        .call(&s.key, Method::GET, &format!("/api/v1/programs/{}", s.program_id), None)
+        .call(
+            &s.key,
+            Method::GET,
+            &format!("/api/v1/programs/{}", s.program_id),
+            None,
+        )
         .await;
     assert_eq!(p["caps"]["customer_total_cents"], 3000, "{p}");
 }
@@ -134,7 +160,12 @@ async fn customer_cap_reduces_then_zeroes_and_a_refund_takes_back_only_what_was_
 #[tokio::test]
 async fn customer_months_cap_ends_commissions_after_the_first_months() {
     let app = spawn_app().await;
-    let s = money_shop(&app, "CapMonths", json!({"type": "percentage", "bps": 1000})).await;
+    let s = money_shop(
+        &app,
+        "CapMonths",
+        json!({"type": "percentage", "bps": 1000}),
+    )
+    .await;
     patch_program(&app, &s, json!({"caps": {"customer_months": 1}})).await;
     let jane = affiliate(&app, &s, "jane@capmonths.test", "capmonths-jane").await;
     refer(&app, &s, "cus_m", "capmonths-jane").await;
@@ -149,7 +180,11 @@ async fn customer_months_cap_ends_commissions_after_the_first_months() {
     let (_, late) = event(&app, &s, sale("m2", "cus_m", 10_000, now)).await;
     assert_eq!(late["result"]["commission_cents"], 0, "{late}");
     let c = conversion(&app, &s, late["conversion_id"].as_str().unwrap()).await;
-    assert_eq!(c["capped"], json!({"by": "customer_months", "cut_cents": 1000}), "{c}");
+    assert_eq!(
+        c["capped"],
+        json!({"by": "customer_months", "cut_cents": 1000}),
+        "{c}"
+    );
     assert_eq!(usd(&app, &s, &jane).await.0, 1000);
     verify_ledger(&app).await;
 }
@@ -245,7 +280,13 @@ async fn goal_and_manual_bonuses_are_earned_held_and_paid_like_commissions() {
         .collect();
     kinds.sort_unstable();
     assert_eq!(kinds, ["first_sale", "monthly_sales"]);
-    assert!(list["data"].as_array().unwrap().iter().all(|b| b["status"] == "pending"));
+    assert!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["status"] == "pending")
+    );
     // 5 × 10.00 commissions + 10.00 + 50.00 bonuses, all pending.
     assert_eq!(usd(&app, &s, &jane).await, (11_000, 0, 0));
     verify_ledger(&app).await;
@@ -261,7 +302,12 @@ async fn goal_and_manual_bonuses_are_earned_held_and_paid_like_commissions() {
         .await;
     assert_eq!(status, 201, "{b}");
     assert_eq!(
-        (b["kind"].clone(), b["amount_cents"].clone(), b["currency"].clone(), b["status"].clone()),
+        (
+            b["kind"].clone(),
+            b["amount_cents"].clone(),
+            b["currency"].clone(),
+            b["status"].clone()
+        ),
         (json!("manual"), json!(2500), json!("USD"), json!("pending"))
     );
     assert_eq!(b["program_id"], s.program_id.as_str());
@@ -279,9 +325,7 @@ async fn goal_and_manual_bonuses_are_earned_held_and_paid_like_commissions() {
     // More sales this month award the monthly goal no second time.
     let (_, more) = event(&app, &s, sale("g9", "cus_g1", 10_000, now)).await;
     assert_eq!(more["status"], "processed", "{more}");
-    let (_, list) = app
-        .call(&s.key, Method::GET, "/api/v1/bonuses", None)
-        .await;
+    let (_, list) = app.call(&s.key, Method::GET, "/api/v1/bonuses", None).await;
     assert_eq!(list["total"], 3, "{list}");
     verify_ledger(&app).await;
 }
@@ -291,17 +335,44 @@ async fn bonus_input_is_checked_and_other_vendors_affiliates_are_not_found() {
     let app = spawn_app().await;
     let s = money_shop(&app, "BonusIn", json!({"type": "percentage", "bps": 1000})).await;
     let jane = affiliate(&app, &s, "jane@bonusin.test", "bonusin-jane").await;
-    let t = money_shop(&app, "BonusOther", json!({"type": "percentage", "bps": 1000})).await;
+    let t = money_shop(
+        &app,
+        "BonusOther",
+        json!({"type": "percentage", "bps": 1000}),
+    )
+    .await;
     let joe = affiliate(&app, &t, "joe@bonusother.test", "bonusother-joe").await;
     let url = format!("/api/v1/affiliates/{jane}/bonuses");
     for (body, want, field) in [
-        (json!({"amount_cents": 0, "note": "x"}), 422, Some("amount_cents")),
-        (json!({"amount_cents": 100, "note": "  "}), 422, Some("note")),
-        (json!({"amount_cents": 100, "note": "x", "currency": "XX"}), 422, Some("currency")),
-        (json!({"amount_cents": 100, "note": "x", "program_id": t.program_id}), 422, Some("program_id")),
-        (json!({"amount_cents": 100, "note": "x", "extra": 1}), 400, None),
+        (
+            json!({"amount_cents": 0, "note": "x"}),
+            422,
+            Some("amount_cents"),
+        ),
+        (
+            json!({"amount_cents": 100, "note": "  "}),
+            422,
+            Some("note"),
+        ),
+        (
+            json!({"amount_cents": 100, "note": "x", "currency": "XX"}),
+            422,
+            Some("currency"),
+        ),
+        (
+            json!({"amount_cents": 100, "note": "x", "program_id": t.program_id}),
+            422,
+            Some("program_id"),
+        ),
+        (
+            json!({"amount_cents": 100, "note": "x", "extra": 1}),
+            400,
+            None,
+        ),
     ] {
-        let (status, res) = app.call(&s.key, Method::POST, &url, Some(body.clone())).await;
+        let (status, res) = app
+            .call(&s.key, Method::POST, &url, Some(body.clone()))
+            .await;
         assert_eq!(status, want, "{body} → {res}");
         if let Some(f) = field {
             assert_eq!(res["error"]["field"], f, "{res}");
@@ -320,11 +391,21 @@ async fn bonus_input_is_checked_and_other_vendors_affiliates_are_not_found() {
     assert_eq!(app.count("SELECT COUNT(*) FROM bonuses").await, 0);
     // The other vendor's list does not show this vendor's bonuses.
     let (status, _) = app
-        .call(&s.key, Method::POST, &url, Some(json!({"amount_cents": 100, "note": "ok"})))
+        .call(
+            &s.key,
+            Method::POST,
+            &url,
+            Some(json!({"amount_cents": 100, "note": "ok"})),
+        )
         .await;
     assert_eq!(status, 201);
     let (_, list) = app
-        .call(&t.key, Method::GET, &format!("/api/v1/bonuses?affiliate_id={jane}"), None)
+        .call(
+            &t.key,
+            Method::GET,
+            &format!("/api/v1/bonuses?affiliate_id={jane}"),
+            None,
+        )
         .await;
     assert_eq!(list["total"], 0, "{list}");
     verify_ledger(&app).await;
