@@ -410,3 +410,106 @@ async fn bonus_input_is_checked_and_other_vendors_affiliates_are_not_found() {
     assert_eq!(list["total"], 0, "{list}");
     verify_ledger(&app).await;
 }
+
+#[tokio::test]
+async fn dashboard_sets_caps_and_goals_and_grants_a_bonus() {
+    let app = spawn_app().await;
+    app.setup("Acme", "owner@acme.test").await;
+    let fields = crate::programs::form(&[
+        ("cap_customer_total", "30.00"),
+        ("cap_customer_months", "12"),
+        ("cap_affiliate_month", ""),
+        ("bonus_first_sale", "10.00"),
+        ("bonus_monthly_count", "5"),
+        ("bonus_monthly_amount", "50.00"),
+    ]);
+    let res = app
+        .post_form("/dashboard/programs", "/dashboard/programs/new", &fields)
+        .await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let program_id = location
+        .trim_start_matches("/dashboard/programs/")
+        .trim_end_matches("?saved=1")
+        .to_owned();
+    let (vendor_id,): (String,) = sqlx::query_as("SELECT id FROM vendors")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    let p = affilia::domain::partners::programs::get(&app.db, &vendor_id, &program_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            p.caps.customer_total_cents,
+            p.caps.customer_months,
+            p.caps.affiliate_month_cents
+        ),
+        (Some(3000), Some(12), None)
+    );
+    assert_eq!(
+        (
+            p.goal_bonuses.first_sale_cents,
+            p.goal_bonuses.monthly_sales_count,
+            p.goal_bonuses.monthly_sales_cents
+        ),
+        (Some(1000), Some(5), Some(5000))
+    );
+    let page = app.text(&location).await;
+    assert!(
+        page.contains(r#"name="cap_customer_total" value="30.00""#),
+        "{page}"
+    );
+    // Half a monthly goal is refused with the field marked, and nothing changes.
+    let bad = crate::programs::form(&[("bonus_monthly_count", "5"), ("bonus_monthly_amount", "")]);
+    let res = app
+        .post_form(
+            &format!("/dashboard/programs/{program_id}"),
+            &location,
+            &bad,
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+
+    // A bonus by hand from the affiliate page.
+    let key = app
+        .api_key(&vendor_id, affilia::domain::tenancy::api_keys::Scope::Full)
+        .await;
+    let (status, a) = app
+        .call(
+            &key,
+            Method::POST,
+            "/api/v1/affiliates",
+            Some(
+                json!({"email": "ann@acme.test", "name": "Ann", "program_id": program_id,
+                        "send_invite": false}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{a}");
+    let ann = a["id"].as_str().unwrap();
+    let page_url = format!("/dashboard/affiliates/{ann}");
+    let res = app
+        .post_form(
+            &format!("{page_url}/bonuses"),
+            &page_url,
+            &[
+                ("program_id", &program_id),
+                ("amount", "12.50"),
+                ("note", "conference talk"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = app.text(&page_url).await;
+    assert!(
+        page.contains("conference talk") && page.contains("12.50"),
+        "{page}"
+    );
+    assert_eq!(
+        app.count("SELECT amount_cents FROM bonuses WHERE kind = 'manual'")
+            .await,
+        1250
+    );
+    verify_ledger(&app).await;
+}
