@@ -1,6 +1,5 @@
 //! A program's caps and goal bonuses: the settings, their validation and stored form. What
-//! they do to commissions lives in [`crate::domain::earnings::caps`] and
-//! [`crate::domain::earnings::bonuses`].
+//! they do to commissions lives in the earnings context (its `caps` and `bonuses` modules).
 //!
 //! Amounts are minor units of the program's currency. A program without caps or goals
 //! stores `{}`.
