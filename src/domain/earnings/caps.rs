@@ -21,6 +21,7 @@
 use chrono::{Months, TimeZone, Utc};
 
 use crate::db::{self, Conn, programs::ProgramRow};
+use crate::domain::earnings::commission_rules::Earned;
 use crate::domain::partners::caps::Caps;
 use crate::domain::partners::terms::format_money;
 use crate::error::AppResult;
@@ -139,6 +140,26 @@ pub async fn apply(
             ),
         }),
     ))
+}
+
+/// Caps the converting affiliate's computed commission in place: its amount reduced and its
+/// rule saying by which cap. Returns the cut, and the conversion's reason when nothing is
+/// left (`capped: ...`).
+pub async fn cap_direct(
+    conn: &mut Conn,
+    program: &ProgramRow,
+    caps: &Caps,
+    sale: &Sale<'_>,
+    direct: &mut Earned,
+) -> AppResult<(Option<Cut>, Option<String>)> {
+    let (left, cut) = apply(conn, program, caps, sale, direct.amount_cents).await?;
+    let Some(c) = cut else {
+        return Ok((None, None));
+    };
+    direct.amount_cents = left;
+    direct.rule = format!("{}; {}", direct.rule, c.detail);
+    let reason = (left == 0 && c.cut_cents > 0).then(|| format!("capped: {}", c.detail));
+    Ok((Some(c), reason))
 }
 
 #[cfg(test)]

@@ -152,29 +152,22 @@ pub(super) async fn record(
         // Held to commit: the totals read below stay true (see `earnings::caps`).
         db::caps::lock_enrollment(&mut *conn, &e.id).await?;
     }
-    let mut cut = None;
-    if let (None, Ok(d)) = (refused, direct.as_mut()) {
-        let sale = caps::Sale {
-            affiliate_id: &e.affiliate_id,
-            customer_id: event.customer_id.as_deref(),
-            occurred_at: event.occurred_at,
-            currency: if d.in_program_currency {
-                &program.currency
-            } else {
-                currency
-            },
-        };
-        let (left, c) = caps::apply(conn, program, &caps, &sale, d.amount_cents).await?;
-        if let Some(c) = &c {
-            d.amount_cents = left;
-            d.rule = format!("{}; {}", d.rule, c.detail);
+    let (cut, capped_out) = match (refused, direct.as_mut()) {
+        (None, Ok(d)) => {
+            let sale = caps::Sale {
+                affiliate_id: &e.affiliate_id,
+                customer_id: event.customer_id.as_deref(),
+                occurred_at: event.occurred_at,
+                currency: if d.in_program_currency {
+                    &program.currency
+                } else {
+                    currency
+                },
+            };
+            caps::cap_direct(conn, program, &caps, &sale, d).await?
         }
-        cut = c;
-    }
-    let capped_out = cut
-        .as_ref()
-        .filter(|c| direct.as_ref().is_ok_and(|d| d.amount_cents == 0) && c.cut_cents > 0)
-        .map(|c| format!("capped: {}", c.detail));
+        _ => (None, None),
+    };
     let reason = refused
         .map(str::to_owned)
         .or_else(|| direct.clone().err())
