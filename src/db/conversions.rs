@@ -56,6 +56,10 @@ pub struct ConversionRow {
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+    /// What a cap took off the converting affiliate's commission.
+    pub capped_cents: i64,
+    /// Which cap: `customer_total`, `customer_months` or `affiliate_month`.
+    pub capped_by: Option<String>,
 }
 
 macro_rules! columns {
@@ -63,7 +67,7 @@ macro_rules! columns {
         "id, vendor_id, program_id, enrollment_id, affiliate_id, referral_id, customer_id, \
          source, trigger_type, external_id, invoice_id, payment_intent_id, charge_id, \
          subscription_id, amount_cents, refunded_cents, currency, status, reason, occurred_at, \
-         available_at, decided_at, created_at, updated_at"
+         available_at, decided_at, created_at, updated_at, capped_cents, capped_by"
     };
 }
 
@@ -529,4 +533,20 @@ pub async fn count<'e, E: Executor<'e, Database = Any>>(
     filtered("SELECT COUNT(*) FROM conversions", f)
         .fetch_count(ex)
         .await
+}
+
+/// Records what a cap took off the conversion's direct commission (in its own transaction).
+pub async fn set_capped<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    cut_cents: i64,
+    by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE conversions SET capped_cents = $1, capped_by = $2 WHERE id = $3")
+        .bind(cut_cents)
+        .bind(by)
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(())
 }

@@ -64,12 +64,14 @@ pub struct NewEntry<'a> {
     pub commission_id: Option<&'a str>,
     /// Payout.
     pub payout_id: Option<&'a str>,
+    /// Bonus.
+    pub bonus_id: Option<&'a str>,
 }
 
 /// Columns shared by every line of a statement, bound once: vendor, kind, memo, time.
 const SHARED: usize = 4;
 /// Columns bound per line: the transaction, then the line's own.
-const PER_LINE: usize = 10;
+const PER_LINE: usize = 11;
 
 /// Writes the lines of one transaction (the caller checked they balance), in one statement:
 /// a transaction is all its lines or none, and one round trip instead of one per line
@@ -120,7 +122,7 @@ async fn insert_lines(
     let mut sql = String::from(
         "INSERT INTO ledger_entries (vendor_id, kind, memo, created_at, txn_id, id, account, \
          affiliate_id, currency, amount_cents, program_id, conversion_id, commission_id, \
-         payout_id) VALUES ",
+         payout_id, bonus_id) VALUES ",
     );
     for i in 0..lines.len() {
         sql.push_str(if i == 0 {
@@ -150,7 +152,8 @@ async fn insert_lines(
             .bind(l.program_id)
             .bind(l.conversion_id)
             .bind(l.commission_id)
-            .bind(l.payout_id);
+            .bind(l.payout_id)
+            .bind(l.bonus_id);
     }
     q.execute(&mut *conn).await?;
     Ok(())
@@ -315,4 +318,19 @@ pub async fn count<'e, E: Executor<'e, Database = Any>>(
     f.apply("SELECT COUNT(*) FROM ledger_entries")
         .fetch_count(ex)
         .await
+}
+
+/// What the journal holds for each bonus on affiliate accounts: (bonus, sum).
+pub async fn per_bonus<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT bonus_id, CAST(SUM(amount_cents) AS BIGINT) FROM ledger_entries \
+         WHERE vendor_id = $1 AND bonus_id IS NOT NULL AND affiliate_id IS NOT NULL \
+         AND account IN ('pending', 'available') GROUP BY bonus_id",
+    )
+    .bind(vendor_id)
+    .fetch_all(ex)
+    .await
 }

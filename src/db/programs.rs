@@ -67,6 +67,10 @@ pub struct ProgramRow {
     pub payout_day: Option<i64>,
     /// 1 when payouts wait for the affiliate's tax details.
     pub require_tax_details: i64,
+    /// Caps JSON (`{}`: none; see `domain::partners::caps`).
+    pub caps: String,
+    /// Goal bonuses JSON (`{}`: none).
+    pub goal_bonuses: String,
     /// The current terms' JSON.
     pub commission: String,
     /// Creation time, unix ms.
@@ -114,6 +118,10 @@ pub struct ProgramColumns<'a> {
     pub platform_fee_bps: i64,
     /// Monthly payout day.
     pub payout_day: Option<i64>,
+    /// Caps JSON.
+    pub caps: &'a str,
+    /// Goal bonuses JSON.
+    pub goal_bonuses: &'a str,
 }
 
 macro_rules! select {
@@ -123,7 +131,7 @@ macro_rules! select {
          p.attribution_model, p.attribution_window_days, p.auto_approve, p.allow_self_referral, \
          p.terms_text, p.current_terms_version, p.allowed_domains, p.conversion_kind, \
          p.conversion_event, p.stripe_webhook_secret, p.stripe_secret_key, p.platform_fee_bps, \
-         p.payout_day, p.require_tax_details, p.paddle_webhook_secret, p.lemonsqueezy_webhook_secret, \
+         p.payout_day, p.caps, p.goal_bonuses, p.require_tax_details, p.paddle_webhook_secret, p.lemonsqueezy_webhook_secret, \
          p.polar_webhook_secret, p.chargebee_webhook_username, p.chargebee_webhook_password, \
          t.commission, p.created_at, p.updated_at \
          FROM programs p JOIN program_terms t \
@@ -146,9 +154,9 @@ pub async fn insert(
          holding_period_days, min_payout_cents, cookie_duration_days, attribution_model, \
          attribution_window_days, auto_approve, allow_self_referral, terms_text, allowed_domains, \
          conversion_kind, conversion_event, platform_fee_bps, payout_day, current_terms_version, \
-         created_at, updated_at) \
+         created_at, updated_at, caps, goal_bonuses) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21, 1, $22, $22)",
+         $19, $20, $21, 1, $22, $22, $23, $24)",
     )
     .bind(&id)
     .bind(vendor_id)
@@ -172,6 +180,8 @@ pub async fn insert(
     .bind(c.platform_fee_bps)
     .bind(c.payout_day)
     .bind(now)
+    .bind(c.caps)
+    .bind(c.goal_bonuses)
     .execute(&mut *conn)
     .await?;
     insert_terms(conn, vendor_id, &id, 1, commission).await?;
@@ -212,7 +222,7 @@ pub async fn update(
          attribution_model = $9, attribution_window_days = $10, auto_approve = $11, \
          allow_self_referral = $12, terms_text = $13, allowed_domains = $14, \
          conversion_kind = $15, conversion_event = $16, platform_fee_bps = $17, \
-         payout_day = $18, updated_at = $19 \
+         payout_day = $18, updated_at = $19, caps = $22, goal_bonuses = $23 \
          WHERE vendor_id = $20 AND id = $21",
     )
     .bind(c.name)
@@ -236,6 +246,8 @@ pub async fn update(
     .bind(now_ms())
     .bind(vendor_id)
     .bind(id)
+    .bind(c.caps)
+    .bind(c.goal_bonuses)
     .execute(&mut *conn)
     .await?;
     super::routing_changed();

@@ -106,6 +106,8 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         api::money::reject,
         api::money::commissions,
         api::money::ledger_list,
+        api::bonuses::create,
+        api::bonuses::list,
         api::money::analytics,
         api::payouts::run,
         api::payouts::list,

@@ -210,6 +210,11 @@ impl Worker {
             }
             Err(e) => tracing::error!(error = ?e, "maturing conversions failed"),
         }
+        match crate::domain::earnings::bonuses::mature_due(&self.db, now).await {
+            Ok(0) => {}
+            Ok(matured) => tracing::info!(matured, "bonuses matured after their holding period"),
+            Err(e) => tracing::error!(error = ?e, "maturing bonuses failed"),
+        }
         if let Err(e) = crate::domain::payouts::schedule::run_due(&self.db, now).await {
             tracing::error!(error = ?e, "scheduled payouts failed");
         }

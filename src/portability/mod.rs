@@ -55,6 +55,7 @@ pub const EXPORTED: &[(&str, &str)] = &[
     ("payout_runs", "vendor_id"),
     ("payouts", "vendor_id"),
     ("commissions", "vendor_id"),
+    ("bonuses", "vendor_id"),
     ("ledger_entries", "vendor_id"),
     ("webhook_endpoints", "vendor_id"),
     ("events", "vendor_id"),

@@ -82,6 +82,8 @@ const API_ACCESS: &[(&str, &str, Api)] = &[
     ("GET", "/api/v1/promo-codes/{id}", Vendor),
     ("PATCH", "/api/v1/promo-codes/{id}", Vendor),
     ("DELETE", "/api/v1/promo-codes/{id}", Vendor),
+    ("POST", "/api/v1/affiliates/{id}/bonuses", Vendor),
+    ("GET", "/api/v1/bonuses", Vendor),
     (
         "POST",
         "/api/v1/track",
@@ -551,6 +553,7 @@ fn json_body(path: &str) -> Value {
     }
     match (route.get(3).copied().unwrap_or_default(), last) {
         ("affiliates", "code") => json!({"code": "matrixcode1"}),
+        ("affiliates", "bonuses") => json!({"amount_cents": 100, "note": "matrix"}),
         ("api-keys", _) => json!({"name": "matrix", "scope": "read"}),
         ("applications", "review") => json!({"action": "reject"}),
         ("deals", "review") => json!({"decision": "reject", "reason": "matrix"}),
@@ -576,6 +579,7 @@ fn form_body(path: &str) -> Vec<(&'static str, &'static str)> {
             ("rejection_reason", ""),
         ],
         "enabled" => vec![("enabled", "false")],
+        "bonuses" => vec![("amount", "1.00"), ("note", "matrix")],
         _ => vec![],
     }
 }

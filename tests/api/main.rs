@@ -15,6 +15,7 @@ mod backup;
 mod billing_providers;
 mod brand_portal;
 mod branding;
+mod caps_bonuses;
 mod cli;
 mod click_spill;
 mod confirmations;

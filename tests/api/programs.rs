@@ -309,7 +309,7 @@ async fn programs_of_other_vendors_are_404_and_read_keys_cannot_write() {
     assert_eq!(app.count("SELECT COUNT(*) FROM programs").await, 2);
 }
 
-fn form<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn form<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut fields = vec![
         ("name", "Agency partners"),
         ("slug", ""),

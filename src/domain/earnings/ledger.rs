@@ -19,6 +19,11 @@
 //! | payout paid (fee f) | in_payout −x, paid +(x − f), fees +f |
 //! | payout failed | in_payout −x, available +x |
 //! | opening balance (imported) | expense −x, then pending / available +x; paid history also available −x, paid +x |
+//! | bonus granted | pending +x, expense −x |
+//! | bonus matured | pending −x, available +x |
+//!
+//! A bonus is an earning without a sale: its lines name the bonus (`bonus_id`) instead of a
+//! commission, and from `available` on it is paid like any commission.
 
 use std::collections::BTreeMap;
 
@@ -89,6 +94,7 @@ fn movement<'a>(
         conversion_id: Some(&c.conversion_id),
         commission_id: Some(&c.id),
         payout_id: None,
+        bonus_id: None,
     };
     [line(from, -amount), line(to, amount)]
 }
@@ -220,6 +226,7 @@ pub async fn opening_balance(
                 conversion_id: Some(&c.conversion_id),
                 commission_id: None,
                 payout_id: None,
+                bonus_id: None,
             };
             lines.push(line(AVAILABLE, -c.amount_cents));
             lines.push(line(PAID, c.amount_cents));
@@ -239,6 +246,60 @@ pub async fn opening_balance(
     Ok(())
 }
 
+/// The two lines moving `amount` of a bonus from `from` to `to`.
+fn bonus_movement<'a>(
+    b: &'a db::bonuses::BonusRow,
+    from: &'a str,
+    to: &'a str,
+) -> [NewEntry<'a>; 2] {
+    let line = |account: &'a str, amount_cents: i64| NewEntry {
+        account,
+        affiliate_id: (account != EXPENSE).then_some(b.affiliate_id.as_str()),
+        currency: &b.currency,
+        amount_cents,
+        program_id: Some(&b.program_id),
+        conversion_id: b.conversion_id.as_deref(),
+        commission_id: None,
+        payout_id: None,
+        bonus_id: Some(&b.id),
+    };
+    [line(from, -b.amount_cents), line(to, b.amount_cents)]
+}
+
+/// A bonus was granted: it is pending until its holding period ends.
+pub async fn bonus_granted(
+    conn: &mut Conn,
+    vendor_id: &str,
+    b: &db::bonuses::BonusRow,
+) -> AppResult<()> {
+    post(
+        conn,
+        vendor_id,
+        "bonus",
+        "bonus granted",
+        &bonus_movement(b, EXPENSE, PENDING),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A bonus's holding period ended: it is payable.
+pub async fn bonus_matured(
+    conn: &mut Conn,
+    vendor_id: &str,
+    b: &db::bonuses::BonusRow,
+) -> AppResult<()> {
+    post(
+        conn,
+        vendor_id,
+        "maturation",
+        "bonus holding period ended",
+        &bonus_movement(b, PENDING, AVAILABLE),
+    )
+    .await?;
+    Ok(())
+}
+
 /// The lines of a payout's movement between affiliate accounts.
 fn payout_lines<'a>(p: &'a db::payouts::PayoutRow, moves: &[(&'a str, i64)]) -> Vec<NewEntry<'a>> {
     moves
@@ -253,6 +314,7 @@ fn payout_lines<'a>(p: &'a db::payouts::PayoutRow, moves: &[(&'a str, i64)]) -> 
             conversion_id: None,
             commission_id: None,
             payout_id: Some(&p.id),
+            bonus_id: None,
         })
         .collect()
 }
@@ -390,10 +452,11 @@ pub struct Violation {
 
 /// Checks every invariant of one vendor's journal against its commissions:
 /// 1. the lines of every transaction sum to zero per currency;
-/// 2. each commission's lines on pending + available equal what it is still worth;
-/// 3. per affiliate and currency, pending equals the worth of pending commissions, and
-///    available + in payouts + paid + fees equals the worth of the others; paid, fees and
-///    in payouts are never negative;
+/// 2. each commission's (and each bonus's) lines on pending + available equal what it is
+///    still worth;
+/// 3. per affiliate and currency, pending equals the worth of pending commissions and
+///    bonuses, and available + in payouts + paid + fees equals the worth of the others;
+///    paid, fees and in payouts are never negative;
 /// 4. no commission lost more to refunds than it earned, none is negative;
 /// 5. the vendor's expense account mirrors the affiliates' accounts;
 /// 6. each payout holds its amount in `in_payout` while open and nothing once paid or
@@ -444,6 +507,28 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
             e.0 += net;
         } else {
             e.1 += net;
+        }
+    }
+    let bonus_journal: BTreeMap<String, i64> = db::ledger::per_bonus(db.pool(), vendor_id)
+        .await?
+        .into_iter()
+        .collect();
+    for b in db::bonuses::all_for_vendor(db.pool(), vendor_id).await? {
+        if b.amount_cents <= 0 {
+            fail(format!("bonus {} has amount {}", b.id, b.amount_cents));
+        }
+        let posted = bonus_journal.get(&b.id).copied().unwrap_or(0);
+        if posted != b.amount_cents {
+            fail(format!(
+                "bonus {} is worth {} but its journal lines hold {posted}",
+                b.id, b.amount_cents
+            ));
+        }
+        let e = expected.entry((b.affiliate_id, b.currency)).or_default();
+        if b.status == "pending" {
+            e.0 += b.amount_cents;
+        } else {
+            e.1 += b.amount_cents;
         }
     }
     // (affiliate, currency) → [pending, available, in payouts, paid, fees] from the journal.

@@ -3,6 +3,8 @@
 pub mod affiliate_stats;
 pub mod analytics;
 pub mod billing;
+pub mod bonuses;
+pub mod caps;
 pub mod commission_rules;
 pub mod conversions;
 pub mod ledger;

@@ -2,6 +2,7 @@
 
 pub mod affiliates;
 pub mod applications;
+pub mod caps;
 pub mod onboarding;
 pub mod payout_settings;
 pub mod programs;

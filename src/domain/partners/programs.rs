@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db::{self, Db, programs::ProgramColumns, programs::ProgramRow};
+use crate::domain::partners::caps::{self, Caps, GoalBonuses};
 use crate::domain::partners::{provider_credentials, terms::Commission};
 use crate::domain::tenancy::audit::{self, Actor};
 use crate::domain::values::destination;
@@ -131,6 +132,10 @@ pub struct ProgramInput {
     /// Payouts wait until the affiliate has given its tax details (legal name, country,
     /// tax id); default false.
     pub require_tax_details: Option<bool>,
+    /// Caps on commissions (the whole object is replaced; `{}` turns them all off).
+    pub caps: Option<Caps>,
+    /// Goal bonuses (the whole object is replaced; `{}` turns them all off).
+    pub goal_bonuses: Option<GoalBonuses>,
 }
 
 /// A program with its parsed current terms.
@@ -142,6 +147,10 @@ pub struct Program {
     pub commission: Commission,
     /// Extra host names referral links may lead to.
     pub allowed_domains: Vec<String>,
+    /// Caps on commissions.
+    pub caps: Caps,
+    /// Goal bonuses.
+    pub goal_bonuses: GoalBonuses,
 }
 
 impl Program {
@@ -150,10 +159,14 @@ impl Program {
             AppError::Internal(anyhow::anyhow!("stored terms of {} are unreadable", row.id))
         })?;
         let allowed_domains = destination::parse_stored(&row.allowed_domains);
+        let caps = Caps::from_stored(&row.caps)?;
+        let goal_bonuses = GoalBonuses::from_stored(&row.goal_bonuses)?;
         Ok(Self {
             row,
             commission,
             allowed_domains,
+            caps,
+            goal_bonuses,
         })
     }
 }
@@ -178,6 +191,8 @@ struct Settings {
     conversion_event: Option<String>,
     platform_fee_bps: i64,
     payout_day: Option<i64>,
+    caps: String,
+    goal_bonuses: String,
 }
 
 impl Settings {
@@ -201,6 +216,8 @@ impl Settings {
             conversion_event: None,
             platform_fee_bps: 0,
             payout_day: None,
+            caps: "{}".into(),
+            goal_bonuses: "{}".into(),
         }
     }
 
@@ -224,6 +241,8 @@ impl Settings {
             conversion_event: r.conversion_event.clone(),
             platform_fee_bps: r.platform_fee_bps,
             payout_day: r.payout_day,
+            caps: r.caps.clone(),
+            goal_bonuses: r.goal_bonuses.clone(),
         }
     }
 
@@ -338,6 +357,14 @@ impl Settings {
                 Some(e) => Some(one_of("conversion_event", e, &CONVERSION_EVENTS)?),
             };
         }
+        if let Some(c) = &input.caps {
+            c.validate()?;
+            self.caps = caps::to_stored(c);
+        }
+        if let Some(g) = &input.goal_bonuses {
+            g.validate()?;
+            self.goal_bonuses = caps::to_stored(g);
+        }
         if self.conversion_kind == "event" && self.conversion_event.is_none() {
             return Err(AppError::invalid(
                 "conversion_event",
@@ -367,6 +394,8 @@ impl Settings {
             conversion_event: self.conversion_event.as_deref(),
             platform_fee_bps: self.platform_fee_bps,
             payout_day: self.payout_day,
+            caps: &self.caps,
+            goal_bonuses: &self.goal_bonuses,
         }
     }
 }

@@ -131,6 +131,8 @@ fn describe(kind: &str) -> String {
         "payout" => "Payouts opened".into(),
         "payout_failed" => "Payouts failed".into(),
         "maturation" | "approval" => "Commissions became payable".into(),
+        "bonus" => "Bonuses granted".into(),
+        "opening_balance" => "Opening balances imported from another tool".into(),
         other => other.replace('_', " "),
     }
 }

@@ -78,6 +78,7 @@ const PHRASES: &[(&str, &str)] = &[
     ("affiliate.activated", "activated the affiliate {o}"),
     ("affiliate.code_changed", "changed the referral code of {o}"),
     ("affiliate.created", "added the affiliate {o}"),
+    ("affiliate.bonus_granted", "granted a bonus to {o}"),
     ("affiliate.enrolled", "enrolled {o} in a program"),
     (
         "affiliate.external_id_stamped",

@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod bonuses;
 pub mod consumers;
 pub mod deals;
 pub mod json;
@@ -127,6 +128,8 @@ pub fn scope() -> impl HttpServiceFactory {
             "/programs/{id}/terms/backtest",
             web::post().to(accounting::backtest),
         )
+        .route("/affiliates/{id}/bonuses", web::post().to(bonuses::create))
+        .route("/bonuses", web::get().to(bonuses::list))
         .route("/track", web::post().to(tracking::track))
         .route(
             "/track",

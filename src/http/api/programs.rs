@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use crate::db;
+use crate::domain::partners::caps::{Caps, GoalBonuses};
 use crate::domain::partners::programs::{self, Program, ProgramInput};
 use crate::domain::partners::terms::Commission;
 use crate::domain::tenancy::api_keys::Scope;
@@ -66,6 +67,10 @@ pub struct ProgramJson {
     require_tax_details: bool,
     /// Day of the month payouts run by themselves, if scheduled.
     payout_day: Option<i64>,
+    /// Caps on commissions (see README "Caps").
+    caps: Caps,
+    /// Goal bonuses (see README "Bonuses").
+    goal_bonuses: GoalBonuses,
     created_at: String,
     updated_at: String,
 }
@@ -110,6 +115,8 @@ impl From<Program> for ProgramJson {
             platform_fee_bps: r.platform_fee_bps,
             require_tax_details: r.require_tax_details != 0,
             payout_day: r.payout_day,
+            caps: p.caps,
+            goal_bonuses: p.goal_bonuses,
             created_at: db::rfc3339(r.created_at),
             updated_at: db::rfc3339(r.updated_at),
         }

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::db;
 use crate::domain::attribution::promo_codes::{self, PromoCode};
+use crate::domain::earnings::bonuses::{self, BonusInput};
 use crate::domain::earnings::{affiliate_stats, reports};
 use crate::domain::partners::affiliates::{self, AffiliateInput};
 use crate::domain::partners::payout_settings::{PayoutSettings, method_label};
@@ -316,6 +317,18 @@ struct DetailPage {
     promo_codes: Vec<PromoCode>,
     /// Programs the affiliate is enrolled in (the promo code form's choice), when several.
     promo_programs: Vec<(String, String)>,
+    /// (program id, name) of its enrollments, for the bonus form.
+    programs: Vec<(String, String)>,
+    bonuses: Vec<BonusView>,
+}
+
+/// A bonus on the affiliate page.
+struct BonusView {
+    when: String,
+    amount: String,
+    kind: String,
+    note: String,
+    status: String,
 }
 
 /// `GET /dashboard/affiliates/{id}`.
@@ -353,10 +366,34 @@ pub async fn show(
             actor: r.actor_type,
         })
         .collect();
+    let filter = db::bonuses::Filter {
+        vendor_id: &staff.vendor.id,
+        affiliate_id: Some(&a.row.id),
+        program_id: None,
+    };
+    let bonuses = bonuses::page(&state.db, &filter, 20, 0)
+        .await?
+        .0
+        .into_iter()
+        .map(|b| BonusView {
+            when: db::from_ms(b.created_at).format("%Y-%m-%d").to_string(),
+            amount: terms::format_money(b.amount_cents, &b.currency),
+            kind: b.kind,
+            note: b.note,
+            status: b.status,
+        })
+        .collect();
+    let programs = a
+        .enrollments
+        .iter()
+        .map(|e| (e.program_id.clone(), e.program_name.clone()))
+        .collect();
     let r = &a.row;
     render(
         StatusCode::OK,
         &DetailPage {
+            programs,
+            bonuses,
             chrome: Chrome::new(&staff.session, r.email.clone()),
             vendor_name: staff.vendor.name.clone(),
             user_email: staff.user.email.clone(),
@@ -518,6 +555,41 @@ pub async fn set_override(
         &state.db,
         &state.sender,
         &staff.vendor,
+        &id,
+        &input,
+        &Actor::User(staff.user.id.clone()),
+    )
+    .await?;
+    Ok(see_other(&format!("/dashboard/affiliates/{id}")))
+}
+
+/// The bonus form: a program, an amount ("25.00", the program's currency) and a note.
+#[derive(Debug, Deserialize)]
+pub struct BonusForm {
+    #[serde(default)]
+    program_id: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /dashboard/affiliates/{id}/bonuses`: grants a bonus by hand.
+pub async fn grant_bonus(
+    staff: Staff,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: crate::http::extract::Form<BonusForm>,
+) -> Result<HttpResponse, HtmlError> {
+    let input = BonusInput {
+        program_id: Some(form.program_id.trim().to_owned()).filter(|p| !p.is_empty()),
+        amount_cents: terms::parse_amount("amount", &form.amount)?,
+        currency: None,
+        note: form.note.clone(),
+    };
+    bonuses::grant(
+        &state.db,
+        &staff.vendor.id,
         &id,
         &input,
         &Actor::User(staff.user.id.clone()),

@@ -92,6 +92,7 @@ pub fn table() -> RouteTable {
             route!(POST "/dashboard/affiliates/{id}/status" => affiliates::set_status, Access::Staff),
             route!(POST "/dashboard/affiliates/{id}/invite" => affiliates::resend, Access::Staff),
             route!(POST "/dashboard/affiliates/{id}/override" => affiliates::set_override, Access::Staff),
+            route!(POST "/dashboard/affiliates/{id}/bonuses" => affiliates::grant_bonus, Access::Staff),
             route!(GET "/dashboard/affiliates/{id}/ledger" => ledger::show, Access::Staff),
             route!(POST "/dashboard/affiliates/{id}/promo-codes" => promo_codes::add, Access::Staff),
             route!(POST "/dashboard/promo-codes/{id}/active" => promo_codes::set_active, Access::Staff),

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::db;
 use crate::domain::attribution::clicks::parse_period;
 use crate::domain::earnings::conversions::backtest;
+use crate::domain::partners::caps::{Caps, GoalBonuses};
 use crate::domain::partners::programs::{self, Program, ProgramInput};
 use crate::domain::partners::terms::{self, Commission, Rate, format_money};
 use crate::domain::tenancy::audit::Actor;
@@ -93,6 +94,18 @@ pub struct ProgramForm {
     /// Shown only: whether a secret key is set (never the key).
     #[serde(skip)]
     stripe_key_configured: bool,
+    /// Caps and goal bonuses; each blank turns it off. Amounts as "50.00".
+    cap_customer_total: String,
+    /// Months from a customer's first commission.
+    cap_customer_months: String,
+    /// Per affiliate and calendar month.
+    cap_affiliate_month: String,
+    /// First-sale bonus.
+    bonus_first_sale: String,
+    /// Sales in a month that earn the monthly bonus.
+    bonus_monthly_count: String,
+    /// The monthly bonus.
+    bonus_monthly_amount: String,
     /// A new Paddle notification secret; blank keeps the current one.
     paddle_webhook_secret: String,
     /// Checked: remove the Paddle secret.
@@ -274,6 +287,14 @@ impl ProgramForm {
             providers_set: ProvidersSet::of(r),
             ..Self::default()
         };
+        let cents = |v: Option<i64>| v.map(terms::format_cents).unwrap_or_default();
+        let whole = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+        f.cap_customer_total = cents(p.caps.customer_total_cents);
+        f.cap_customer_months = whole(p.caps.customer_months);
+        f.cap_affiliate_month = cents(p.caps.affiliate_month_cents);
+        f.bonus_first_sale = cents(p.goal_bonuses.first_sale_cents);
+        f.bonus_monthly_count = whole(p.goal_bonuses.monthly_sales_count);
+        f.bonus_monthly_amount = cents(p.goal_bonuses.monthly_sales_cents);
         f.set_commission(&p.commission);
         f
     }
@@ -390,7 +411,24 @@ impl ProgramForm {
 
     fn to_input(&self) -> AppResult<ProgramInput> {
         let text = |s: &str| Some(s.trim().to_owned());
+        let amount = |field: &str, raw: &str| -> AppResult<Option<i64>> {
+            if raw.trim().is_empty() {
+                Ok(None)
+            } else {
+                terms::parse_amount(field, raw).map(Some)
+            }
+        };
         Ok(ProgramInput {
+            caps: Some(Caps {
+                customer_total_cents: amount("cap_customer_total", &self.cap_customer_total)?,
+                customer_months: int("cap_customer_months", &self.cap_customer_months)?,
+                affiliate_month_cents: amount("cap_affiliate_month", &self.cap_affiliate_month)?,
+            }),
+            goal_bonuses: Some(GoalBonuses {
+                first_sale_cents: amount("bonus_first_sale", &self.bonus_first_sale)?,
+                monthly_sales_count: int("bonus_monthly_count", &self.bonus_monthly_count)?,
+                monthly_sales_cents: amount("bonus_monthly_amount", &self.bonus_monthly_amount)?,
+            }),
             name: text(&self.name),
             slug: (!self.slug.trim().is_empty()).then(|| self.slug.trim().to_owned()),
             currency: text(&self.currency),

@@ -70,6 +70,18 @@ struct CommissionsPage {
     page: i64,
     prev_url: Option<String>,
     next_url: Option<String>,
+    /// The affiliate's latest bonuses (all programs).
+    bonuses: Vec<BonusRow>,
+}
+
+/// One bonus.
+#[derive(Debug, Clone)]
+struct BonusRow {
+    granted: String,
+    amount: String,
+    status: String,
+    program: String,
+    note: String,
 }
 
 impl CommissionsPage {
@@ -198,6 +210,23 @@ pub async fn list(
             current: q.program == e.program_id,
         })
         .collect();
+    let bonus_filter = db::bonuses::Filter {
+        vendor_id,
+        affiliate_id: Some(&who.affiliate.id),
+        program_id: None,
+    };
+    let bonuses = crate::domain::earnings::bonuses::page(&state.db, &bonus_filter, PER_PAGE, 0)
+        .await?
+        .0
+        .into_iter()
+        .map(|b| BonusRow {
+            granted: day(b.created_at),
+            amount: format_money(b.amount_cents, &b.currency),
+            status: b.status,
+            program: program_name(&b.program_id),
+            note: b.note,
+        })
+        .collect();
     let status = error.as_ref().map_or(StatusCode::OK, |(s, _)| *s);
     render(
         status,
@@ -214,6 +243,7 @@ pub async fn list(
             page,
             prev_url: paging.prev().and_then(list_url),
             next_url: paging.next(total).and_then(list_url),
+            bonuses,
             q,
             chrome,
         },

@@ -107,6 +107,7 @@ pub fn conversion_json(c: &ConversionRow, commissions: &[CommissionRow]) -> Valu
         "commission_cents": commission_cents,
         "status": c.status,
         "reason": c.reason,
+        "capped": c.capped_by.as_ref().map(|by| json!({"by": by, "cut_cents": c.capped_cents})),
         "occurred_at": db::rfc3339(c.occurred_at),
         "available_at": db::rfc3339(c.available_at),
         "decided_at": c.decided_at.map(db::rfc3339),

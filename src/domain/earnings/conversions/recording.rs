@@ -13,6 +13,8 @@ use crate::db::{
 };
 use crate::domain::earnings::billing::{Kind, Normalized, Processed};
 use crate::domain::earnings::commission_rules::{self, Facts};
+use crate::domain::earnings::{bonuses, caps};
+use crate::domain::partners::caps::{Caps, GoalBonuses};
 use crate::domain::partners::terms::{Commission, Rate};
 use crate::domain::values::status::{self};
 use crate::domain::{earnings::ledger, partners::affiliates};
@@ -141,7 +143,7 @@ pub(super) async fn record(
     } else {
         Vec::new()
     };
-    let (earned, reason) = commission_rules::conversion_lines(
+    let (mut earned, mut reason) = commission_rules::conversion_lines(
         &own_terms.rate,
         &version_terms,
         &facts,
@@ -149,6 +151,34 @@ pub(super) async fn record(
         &ancestors,
         refused,
     );
+    let (caps, goals) = (
+        Caps::from_stored(&program.caps)?,
+        GoalBonuses::from_stored(&program.goal_bonuses)?,
+    );
+    if caps.any() || goals.any() {
+        // Held to commit: the totals read below stay true (see `earnings::caps`).
+        db::caps::lock_enrollment(&mut *conn, &e.id).await?;
+    }
+    // Caps cut only the converting affiliate's own line (level 0); upline lines are not
+    // capped. A line cut to nothing is left out like any line of zero.
+    let mut cut = None;
+    if let Some(direct) = earned.iter_mut().find(|l| l.level == 0) {
+        let d = &mut direct.earned;
+        let sale = caps::Sale {
+            affiliate_id: &e.affiliate_id,
+            customer_id: event.customer_id.as_deref(),
+            occurred_at: event.occurred_at,
+            currency: if d.in_program_currency {
+                &program.currency
+            } else {
+                currency
+            },
+        };
+        let (c, capped_out) = caps::cap_direct(conn, program, &caps, &sale, d).await?;
+        cut = c;
+        reason = reason.or(capped_out);
+        earned.retain(|l| l.earned.amount_cents > 0);
+    }
     let available_at = event.occurred_at + program.holding_period_days * DAY_MS;
     let new = NewConversion {
         vendor_id,
@@ -173,7 +203,12 @@ pub(super) async fn record(
         occurred_at: event.occurred_at,
         available_at,
     };
-    let conversion = db::conversions::insert(&mut *conn, &new).await?;
+    let mut conversion = db::conversions::insert(&mut *conn, &new).await?;
+    if let Some(c) = &cut {
+        db::conversions::set_capped(&mut *conn, &conversion.id, c.cut_cents, c.by).await?;
+        conversion.capped_cents = c.cut_cents;
+        conversion.capped_by = Some(c.by.to_owned());
+    }
     let id = conversion.id.clone();
     let mut commissions = Vec::new();
     for commission_rules::Line {
@@ -224,6 +259,7 @@ pub(super) async fn record(
         });
     }
     ledger::earned(conn, vendor_id, &commissions).await?;
+    bonuses::award_goals(conn, program, &goals, &conversion).await?;
     let mut events = vec![(
         "conversion.created",
         conversion_json(&conversion, &commissions).to_string(),
