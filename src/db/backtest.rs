@@ -21,7 +21,8 @@ pub async fn conversions_in<'e, E: Executor<'e, Database = Any>>(
         "SELECT id, vendor_id, program_id, enrollment_id, affiliate_id, referral_id, \
          customer_id, source, trigger_type, external_id, invoice_id, payment_intent_id, \
          charge_id, subscription_id, amount_cents, refunded_cents, currency, status, reason, \
-         occurred_at, available_at, decided_at, created_at, updated_at FROM conversions \
+         occurred_at, available_at, decided_at, created_at, updated_at, capped_cents, capped_by \
+         FROM conversions \
          WHERE vendor_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 \
          ORDER BY occurred_at, created_at, id LIMIT $5",
     )
