@@ -568,7 +568,11 @@ async fn the_dashboard_invites_lists_and_manages_affiliates() {
             && detail.contains("<code>jane</code>")
             && detail.contains("20% of every payment")
     );
-    assert!(detail.contains("affiliate.created"), "recent activity");
+    // Recent activity in words, not audit codes.
+    assert!(
+        detail.contains("added the affiliate Jane Smith") && !detail.contains("affiliate.created"),
+        "recent activity: {detail}"
+    );
     assert_eq!(
         app.count("SELECT COUNT(*) FROM email_outbox WHERE kind = 'affiliate_invite'")
             .await,

@@ -314,7 +314,8 @@ async fn the_dashboard_previews_runs_exports_and_pays_a_payout() {
     assert!(html.contains("PayPal: jane@paypal.test"), "{html}");
     assert!(html.contains("<th>In payouts</th>") && html.contains("<th>Fees</th>"));
     assert!(
-        html.contains("<td>9.50</td>") && html.contains("<td>0.50</td>"),
+        html.contains("<th>Paid</th><td class=\"num\">9.50</td>")
+            && html.contains("<th>Fees</th><td class=\"num\">0.50</td>"),
         "paid and fees"
     );
     assert!(html.contains(&format!("href=\"/dashboard/payouts?affiliate_id={jane}\"")));

@@ -30,6 +30,9 @@ before(async () => {
     });
     const c = await h.api.expect(201, 'POST', '/api/v1/conversions', { affiliate_id: a.id, amount_cents: name === 'ann' ? 20000 : 5000 });
     await h.api.expect(200, 'POST', `/api/v1/conversions/${c.id}/approve`);
+    // A promo code and a bonus, so the affiliate page shows both lists.
+    await h.api.expect(201, 'POST', `/api/v1/affiliates/${a.id}/promo-codes`, { code: `${name.toUpperCase()}20` });
+    await h.api.expect(201, 'POST', `/api/v1/affiliates/${a.id}/bonuses`, { amount_cents: 2500, note: 'Launch week: thank you for the review' });
     details.push(`/dashboard/affiliates/${a.id}`, `/dashboard/affiliates/${a.id}/ledger`, `/dashboard/conversions/${c.id}`);
   }
   // A pending conversion, so the Conversions table has its actions column.
@@ -38,7 +41,8 @@ before(async () => {
   await h.api.expect(201, 'POST', '/api/v1/conversions', { affiliate_id: first, amount_cents: 4900, external_id: 'order-with-a-rather-long-reference-0001' });
   const hook = await h.api.expect(201, 'POST', '/api/v1/webhook-endpoints', { url: 'https://hooks.example.com/affilia/a/rather/long/path/for/the/layout', events: ['*'] });
   details.push(`/dashboard/developers/webhooks/${hook.id}`, `/dashboard/programs/${program}`, '/dashboard/programs/new',
-    '/dashboard/affiliates/new', '/dashboard/developers/webhooks', '/dashboard/developers/consumers');
+    '/dashboard/affiliates/new', '/dashboard/developers/webhooks', '/dashboard/developers/consumers',
+    '/dashboard/import', '/dashboard/accounting');
 });
 
 after(async () => {
@@ -157,7 +161,9 @@ describe('vendor dashboard layout', { timeout: 90000 }, () => {
           assert.equal(spill, 0, 'the conversions table fits its card at 1280');
           await flow.screenshot('conversions-1280', wide);
         }
-        if (['/dashboard', '/dashboard/payouts', '/dashboard/affiliates'].includes(p)) await flow.screenshot(`${p.replace(/\W+/g, '-')}-1280`, wide);
+        const shot = ['/dashboard', '/dashboard/payouts', '/dashboard/affiliates', '/dashboard/import', '/dashboard/accounting'].includes(p)
+          || /^\/dashboard\/(programs|affiliates)\/(prg|aff)_[^/]+$/.test(p);
+        if (shot) await flow.screenshot(`${p.replace(/\W+/g, '-')}-1280`, wide);
       }
     });
     await flow.step('1,280 px: "More" opens its menu', async () => {

@@ -290,8 +290,8 @@ struct EnrollmentView {
 
 struct ActivityView {
     when: String,
-    action: String,
-    actor: String,
+    /// What happened, in words ("Owner Name changed Jane's payout settings ...").
+    sentence: String,
 }
 
 #[derive(Template)]
@@ -355,15 +355,13 @@ pub async fn show(
         });
     }
     let pool = state.db.pool();
-    let activity = db::audit::for_object(pool, &staff.vendor.id, &a.row.id, 20)
+    let rows = db::audit::for_object(pool, &staff.vendor.id, &a.row.id, 20).await?;
+    let activity = crate::domain::tenancy::audit::lines(&state.db, &staff.vendor.id, rows)
         .await?
         .into_iter()
-        .map(|r| ActivityView {
-            when: db::from_ms(r.created_at)
-                .format("%Y-%m-%d %H:%M")
-                .to_string(),
-            action: r.action,
-            actor: r.actor_type,
+        .map(|l| ActivityView {
+            when: db::from_ms(l.at_ms).format("%Y-%m-%d %H:%M").to_string(),
+            sentence: l.sentence,
         })
         .collect();
     let filter = db::bonuses::Filter {
