@@ -910,6 +910,136 @@ fn fuzz_commission_terms_json() {
     );
 }
 
+/// Paddle, Lemon Squeezy, Polar and Chargebee (issue 22's doors): arbitrary headers never
+/// panic; what the provider's scheme signs verifies; a changed body, secret or timestamp
+/// outside the tolerance does not.
+#[test]
+fn fuzz_provider_signatures() {
+    let now = 1_800_000_000i64;
+    let piece = prop_oneof![
+        "ts=-?[0-9]{0,20}",
+        "h1=[0-9a-fA-F]{0,70}",
+        "v1,[A-Za-z0-9+/=]{0,60}",
+        "Basic [A-Za-z0-9+/=]{0,40}",
+        " ?[a-z0-9=;,]{0,6} ?",
+        ".{0,12}",
+    ];
+    let noise = proptest::collection::vec(piece, 0..6).prop_map(|p| p.join(";"));
+    fuzz(
+        "provider_signatures",
+        (
+            prop_oneof![noise.boxed(), ".*".boxed()],
+            proptest::collection::vec(any::<u8>(), 0..200),
+            "[ -~]{1,40}",
+            "[!-~]{1,30}",
+            0i64..700,
+            any::<u8>(),
+        ),
+        |(noise, body, secret, id, age, flip)| {
+            use affilia::domain::earnings::billing::{chargebee, lemonsqueezy, paddle, polar};
+            // Noise: never a panic, and never accepted.
+            prop_assert!(paddle::verify(Some(&noise), &body, &secret, now).is_err());
+            prop_assert!(lemonsqueezy::verify(Some(&noise), &body, &secret).is_err());
+            let h = polar::Headers {
+                id: Some(&id),
+                timestamp: Some(&noise),
+                signature: Some(&noise),
+            };
+            prop_assert!(polar::verify(&h, &body, &secret, now).is_err());
+            prop_assert!(chargebee::verify(Some(&noise), "user", &secret).is_err());
+
+            // Signed by the scheme: accepted within the tolerance, refused past it.
+            let ts = now - age;
+            let header = paddle::sign(&body, &secret, ts);
+            prop_assert_eq!(
+                paddle::verify(Some(&header), &body, &secret, now).is_ok(),
+                age <= 300
+            );
+            let header = lemonsqueezy::sign(&body, &secret);
+            prop_assert!(lemonsqueezy::verify(Some(&header), &body, &secret).is_ok());
+            let sig = polar::sign(&id, ts, &body, &secret);
+            let ts_text = ts.to_string();
+            let h = polar::Headers {
+                id: Some(&id),
+                timestamp: Some(&ts_text),
+                signature: Some(&sig),
+            };
+            prop_assert_eq!(polar::verify(&h, &body, &secret, now).is_ok(), age <= 300);
+            let auth = chargebee::basic_auth("user", &secret);
+            prop_assert!(chargebee::verify(Some(&auth), "user", &secret).is_ok());
+            let other = format!("{secret}x");
+            prop_assert!(chargebee::verify(Some(&auth), "user", &other).is_err());
+
+            // A changed body fails every signature that covers it.
+            let mut changed = body.clone();
+            match changed.first_mut() {
+                Some(b) if flip != 0 => *b ^= flip,
+                _ => changed.push(flip),
+            }
+            let header = paddle::sign(&body, &secret, now);
+            prop_assert!(paddle::verify(Some(&header), &changed, &secret, now).is_err());
+            let header = lemonsqueezy::sign(&body, &secret);
+            prop_assert!(lemonsqueezy::verify(Some(&header), &changed, &secret).is_err());
+            Ok(())
+        },
+    );
+}
+
+/// The importers' CSV reader (issue 22): any text never panics; a table written with every
+/// cell quoted (commas, quotes and line breaks inside) reads back cell for cell (header
+/// names trimmed, rows of blank cells skipped as blank lines).
+#[test]
+fn fuzz_import_csv_reader() {
+    use affilia::importers::csv as import_csv;
+    let cell = "[^\r]{0,12}";
+    let table = (2usize..5).prop_flat_map(move |n| {
+        (
+            proptest::collection::vec("[a-z][a-z ]{0,9}", n),
+            proptest::collection::vec(proptest::collection::vec(cell, n), 0..6),
+        )
+    });
+    let csv_noise = proptest::collection::vec(
+        prop_oneof![
+            "\"",
+            ",",
+            ";",
+            "\r\n",
+            "\n",
+            "\u{feff}",
+            "[a-z0-9 ]{0,5}",
+            ".{0,4}"
+        ],
+        0..30,
+    )
+    .prop_map(|p| p.concat());
+    fuzz(
+        "import_csv_reader",
+        (csv_noise, table),
+        |(noise, (headers, rows))| {
+            let _ = import_csv::parse(&noise);
+            let quote = |c: &String| format!("\"{}\"", c.replace('"', "\"\""));
+            let mut text = String::from("\u{feff}");
+            let line = |cells: &[String]| cells.iter().map(quote).collect::<Vec<_>>().join(",");
+            text.push_str(&line(&headers));
+            for r in &rows {
+                text.push_str("\r\n");
+                text.push_str(&line(r));
+            }
+            let parsed = import_csv::parse(&text).map_err(TestCaseError::fail)?;
+            // Header names are read trimmed; rows of blank cells are blank lines, skipped.
+            let trimmed: Vec<String> = headers.iter().map(|h| h.trim().to_owned()).collect();
+            prop_assert_eq!(&parsed.headers, &trimmed);
+            let expected: Vec<Vec<String>> = rows
+                .into_iter()
+                .filter(|r| !r.iter().all(|c| c.trim().is_empty()))
+                .collect();
+            let cells: Vec<Vec<String>> = parsed.rows.into_iter().map(|(_, c)| c).collect();
+            prop_assert_eq!(cells, expected);
+            Ok(())
+        },
+    );
+}
+
 /// Inputs fuzzing once found to crash or to be accepted wrongly, kept as plain tests.
 mod regressions {
     use super::*;
