@@ -676,6 +676,18 @@ impl Modify for FieldRules {
                 .schemas
                 .insert("CommissionTerms".to_owned(), RefOr::T(terms));
         }
+        if let Some(RefOr::T(Schema::Object(obj))) = components.schemas.get_mut("BacktestInput")
+            && let Ok(terms) = serde_json::from_value(serde_json::json!({
+                "description": "Draft commission terms, the shape of a program's `commission`.",
+                "allOf": [{"$ref": "#/components/schemas/CommissionTerms"}]
+            }))
+        {
+            // The backtest's draft terms are commission terms too, and required.
+            obj.properties.insert("terms".to_owned(), terms);
+            if !obj.required.iter().any(|r| r == "terms") {
+                obj.required.push("terms".to_owned());
+            }
+        }
         for (name, schema) in components.schemas.iter_mut() {
             if let RefOr::T(Schema::Object(obj)) = &mut *schema
                 && let Some(RefOr::T(Schema::Object(p))) = obj.properties.get_mut("commission")

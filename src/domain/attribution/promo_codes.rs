@@ -29,10 +29,12 @@ const STRIPE_ID_MAX: usize = 100;
 pub struct PromoCodeInput {
     /// The code: 3-40 of `A-Z a-z 0-9 - _`, unique per vendor whatever its case; generated
     /// from the affiliate's name (`JANE20`) when absent.
+    #[schema(pattern = "^[A-Za-z0-9_-]{3,40}$")]
     pub code: Option<String>,
     /// The program whose enrollment earns; optional when the affiliate has one enrollment.
     pub program_id: Option<String>,
     /// The Stripe promotion code (`promo_...`) that carries this code, if any.
+    #[schema(pattern = "^(|promo_[A-Za-z0-9]{1,94})$")]
     pub stripe_promotion_code_id: Option<String>,
 }
 
@@ -45,6 +47,7 @@ pub struct PromoCodeUpdate {
     pub active: Option<bool>,
     /// The Stripe promotion code id; `null` or empty clears it.
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
+    #[schema(value_type = Option<String>, pattern = "^(|promo_[A-Za-z0-9]{1,94})$")]
     pub stripe_promotion_code_id: Option<Option<String>>,
 }
 

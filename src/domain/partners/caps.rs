@@ -148,6 +148,23 @@ pub fn to_stored<T: Serialize>(v: &T) -> String {
     }
 }
 
+/// Reads an optional JSON object and nothing else: serde reads a struct from an array too
+/// (`[null, null]`), which the API's schema does not allow (`null` = unchanged).
+pub fn object_or_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => Ok(None),
+        v @ serde_json::Value::Object(_) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(D::Error::custom),
+        _ => Err(D::Error::custom("must be an object")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -133,8 +133,10 @@ pub struct ProgramInput {
     /// tax id); default false.
     pub require_tax_details: Option<bool>,
     /// Caps on commissions (the whole object is replaced; `{}` turns them all off).
+    #[serde(default, deserialize_with = "caps::object_or_null")]
     pub caps: Option<Caps>,
     /// Goal bonuses (the whole object is replaced; `{}` turns them all off).
+    #[serde(default, deserialize_with = "caps::object_or_null")]
     pub goal_bonuses: Option<GoalBonuses>,
 }
 

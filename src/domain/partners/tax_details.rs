@@ -23,12 +23,19 @@ const TAX_ID_MAX: usize = 64;
 #[serde(deny_unknown_fields)]
 pub struct TaxDetailsInput {
     /// Legal name of the person or company paid, up to 200 characters.
+    #[schema(value_type = String, required = true, max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub legal_name: Option<String>,
     /// ISO 3166-1 alpha-2 country code (`DE`, `US`).
-    #[schema(pattern = "^[A-Za-z]{2}$")]
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z]{2}$")]
     pub country: Option<String>,
     /// Tax identification number (VAT id, EIN, TIN...): letters, digits, spaces, `-`, `.`,
     /// `/`; up to 64 characters.
+    #[schema(
+        value_type = String,
+        required = true,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9 ./-]*[A-Za-z0-9./-][A-Za-z0-9 ./-]*$"
+    )]
     pub tax_id: Option<String>,
 }
 

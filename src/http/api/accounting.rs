@@ -108,6 +108,7 @@ pub async fn journal(
 #[into_params(parameter_in = Query)]
 pub struct PaidTotalsParams {
     /// Calendar year (UTC), e.g. 2026; required.
+    #[param(required = true, pattern = "^2[0-9]{3}$")]
     pub year: Option<String>,
     /// `json` (default) or `csv`.
     #[param(pattern = "^(csv|json)$")]
