@@ -147,7 +147,10 @@ async fn customer_cap_reduces_then_zeroes_and_a_refund_takes_back_only_what_was_
         .await;
     assert!(status == 400 || status == 422, "{status}");
     // An array is not an object (serde alone would read the struct from it; schemathesis).
-    for body in [json!({"caps": [null, null]}), json!({"goal_bonuses": [null, null]})] {
+    for body in [
+        json!({"caps": [null, null]}),
+        json!({"goal_bonuses": [null, null]}),
+    ] {
         let (status, answer) = app
             .call(
                 &s.key,
