@@ -332,9 +332,11 @@ def main():
     ap.add_argument("--clickers", type=int, default=2, help="threads following /r/ links")
     ap.add_argument("--customers", type=int, default=40)
     ap.add_argument("--seed", type=int, default=int(time.time()))
-    ap.add_argument("--webhook-wait", type=float, default=240.0,
-                    help="longest wait for webhook deliveries after the run (a delivery in "
-                         "flight at a kill is sent again when its 60 s lease ends)")
+    ap.add_argument("--webhook-wait", type=float, default=900.0,
+                    help="longest wait for webhook deliveries after the run, in all")
+    ap.add_argument("--webhook-stall", type=float, default=120.0,
+                    help="give up waiting once no delivery arrived for this long (a delivery "
+                         "in flight at a kill is sent again when its 60 s lease ends)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
 
@@ -554,12 +556,21 @@ def main():
 
         # Webhooks: the worker resumes after every kill; wait for every conversion's delivery.
         conv_ids = {c["id"] for c in conversions}
+        # The worker delivers at its own pace (a fast machine makes more conversions than it
+        # delivers during the run): wait while deliveries keep arriving, and call a webhook
+        # lost only when nothing arrived for --webhook-stall seconds.
         deadline = time.time() + args.webhook_wait
         t0 = time.time()
+        seen, last_progress = -1, time.time()
         while time.time() < deadline:
             with receiver.lock:
                 if conv_ids <= set(receiver.events_of):
                     break
+                now_seen = sum(receiver.deliveries.values())
+            if now_seen != seen:
+                seen, last_progress = now_seen, time.time()
+            elif time.time() - last_progress > args.webhook_stall:
+                break
             time.sleep(0.5)
         webhook_wait = time.time() - t0
         with receiver.lock:
