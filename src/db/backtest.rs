@@ -5,35 +5,6 @@
 use sqlx::{Any, Executor};
 
 use super::commissions::CommissionRow;
-use super::conversions::ConversionRow;
-
-/// The conversions of a program that happened in `[from, to)`, oldest first, at most
-/// `limit` (the caller asks for one more than it accepts, to refuse rather than cut short).
-pub async fn conversions_in<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    vendor_id: &str,
-    program_id: &str,
-    from: i64,
-    to: i64,
-    limit: i64,
-) -> Result<Vec<ConversionRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, vendor_id, program_id, enrollment_id, affiliate_id, referral_id, \
-         customer_id, source, trigger_type, external_id, invoice_id, payment_intent_id, \
-         charge_id, subscription_id, amount_cents, refunded_cents, currency, status, reason, \
-         occurred_at, available_at, decided_at, created_at, updated_at, capped_cents, capped_by \
-         FROM conversions \
-         WHERE vendor_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 \
-         ORDER BY occurred_at, created_at, id LIMIT $5",
-    )
-    .bind(vendor_id)
-    .bind(program_id)
-    .bind(from)
-    .bind(to)
-    .bind(limit)
-    .fetch_all(ex)
-    .await
-}
 
 /// The commissions recorded for the conversions of a program that happened in `[from, to)`.
 pub async fn commissions_in<'e, E: Executor<'e, Database = Any>>(

@@ -550,3 +550,28 @@ pub async fn set_capped<'e, E: Executor<'e, Database = Any>>(
         .await?;
     Ok(())
 }
+
+/// The conversions of a program that happened in `[from, to)`, oldest first, at most
+/// `limit` (the terms backtest asks for one more than it accepts, to refuse rather than cut
+/// short).
+pub async fn of_program_in_period<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    program_id: &str,
+    from: i64,
+    to: i64,
+    limit: i64,
+) -> Result<Vec<ConversionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        "WHERE vendor_id = $1 AND program_id = $2 AND occurred_at >= $3 AND occurred_at < $4 \
+         ORDER BY occurred_at, created_at, id LIMIT $5"
+    ))
+    .bind(vendor_id)
+    .bind(program_id)
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}

@@ -162,7 +162,7 @@ pub async fn run(
     let program = db::programs::by_id(&mut *tx, vendor_id, program_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let conversions = db::backtest::conversions_in(
+    let conversions = db::conversions::of_program_in_period(
         &mut *tx,
         vendor_id,
         program_id,
