@@ -172,7 +172,9 @@ pub fn normalize(raw: &str) -> Result<ProviderEvent, String> {
     };
     read_referral(subscription, &mut event.hints);
     read_referral(content.get("customer"), &mut event.hints);
-    event.hints.promo_code = coupon(content);
+    event.hints.promo_code = coupon(content)
+        .as_deref()
+        .and_then(crate::domain::attribution::promo_codes::normalize_hint);
     match event_type.as_str() {
         "payment_succeeded" => {
             let t = transaction.ok_or("payment_succeeded has no content.transaction")?;

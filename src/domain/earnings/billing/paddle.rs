@@ -148,7 +148,9 @@ fn read_custom_data(data: &Value, event: &mut Normalized) {
     }
     // Only API responses that include the discount name its code; webhooks carry its id.
     if event.hints.promo_code.is_none() {
-        event.hints.promo_code = text(data.pointer("/discount/code"));
+        event.hints.promo_code = text(data.pointer("/discount/code"))
+            .as_deref()
+            .and_then(crate::domain::attribution::promo_codes::normalize_hint);
     }
 }
 

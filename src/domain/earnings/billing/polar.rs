@@ -178,7 +178,9 @@ pub fn normalize(raw: &str, event_id: &str) -> Result<ProviderEvent, String> {
             if let Some(m) = data.pointer("/customer/metadata").filter(|m| m.is_object()) {
                 event.hints.read(m);
             }
-            event.hints.promo_code = text(data.pointer("/discount/code"));
+            event.hints.promo_code = text(data.pointer("/discount/code"))
+                .as_deref()
+                .and_then(crate::domain::attribution::promo_codes::normalize_hint);
         }
         "order.refunded" => {
             event.charge_id = Some(text(data.get("id")).ok_or("order has no id")?);
