@@ -363,7 +363,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             db.close().await;
             let report = report?;
             println!("demo program ready for vendor {}", report.slug);
-            for line in crate::demo::describe(&report.census) {
+            for line in crate::demo::describe(&report.census, &report.currency) {
                 println!("{line}");
             }
             Ok(())

@@ -71,3 +71,58 @@ pub async fn count_approved_before<'e, E: Executor<'e, Database = Any>>(
     .await?;
     Ok(n)
 }
+
+/// What the caps had counted per referred customer before `before` (unix ms), for the
+/// backtest's replay to start from: (customer id, first commissioned sale, level-0
+/// commissions kept net of refunds in `currency`). Rejected commissions do not count, as
+/// in [`super::caps::customer_total`].
+pub async fn cap_customers_before<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    program_id: &str,
+    currency: &str,
+    before: i64,
+) -> Result<Vec<(String, Option<i64>, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT v.customer_id, MIN(v.occurred_at), \
+         CAST(SUM(CASE WHEN m.currency = $3 THEN m.amount_cents - m.reversed_cents ELSE 0 END) \
+         AS BIGINT) \
+         FROM conversions v JOIN commissions m ON m.conversion_id = v.id AND m.level = 0 \
+         WHERE v.vendor_id = $1 AND v.program_id = $2 AND v.customer_id IS NOT NULL \
+         AND m.status <> 'rejected' AND v.occurred_at < $4 \
+         GROUP BY v.customer_id",
+    )
+    .bind(vendor_id)
+    .bind(program_id)
+    .bind(currency)
+    .bind(before)
+    .fetch_all(ex)
+    .await
+}
+
+/// What each affiliate kept (level 0, net of refunds, in `currency`) from its sales in the
+/// program that happened in `[from, to)`: the monthly cap's count where a backtest period
+/// starts inside a month.
+pub async fn cap_affiliates_between<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    program_id: &str,
+    currency: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(String, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT v.affiliate_id, CAST(SUM(m.amount_cents - m.reversed_cents) AS BIGINT) \
+         FROM conversions v JOIN commissions m ON m.conversion_id = v.id AND m.level = 0 \
+         WHERE v.vendor_id = $1 AND v.program_id = $2 AND m.currency = $3 \
+         AND m.status <> 'rejected' AND v.occurred_at >= $4 AND v.occurred_at < $5 \
+         GROUP BY v.affiliate_id",
+    )
+    .bind(vendor_id)
+    .bind(program_id)
+    .bind(currency)
+    .bind(from)
+    .bind(to)
+    .fetch_all(ex)
+    .await
+}

@@ -107,6 +107,8 @@ pub struct Report {
     pub slug: String,
     /// Rows by kind and status.
     pub census: Vec<CensusLine>,
+    /// The demo program's currency: every amount of the census is in it.
+    pub currency: String,
 }
 
 /// An affiliate the generator knows.
@@ -286,6 +288,7 @@ pub async fn run(
     Ok(Report {
         slug: ctx.vendor.slug.clone(),
         census,
+        currency: ctx.currency.clone(),
     })
 }
 
@@ -783,7 +786,7 @@ fn capitalized(s: &str) -> String {
 
 /// The census as lines of text, one kind per line, e.g.
 /// `conversions: 120 (approved 80, pending 30, reversed 4, rejected 6)`.
-pub fn describe(census: &[CensusLine]) -> Vec<String> {
+pub fn describe(census: &[CensusLine], currency: &str) -> Vec<String> {
     let mut kinds: BTreeMap<&str, Vec<&CensusLine>> = BTreeMap::new();
     for line in census {
         kinds.entry(line.kind.as_str()).or_default().push(line);
@@ -794,7 +797,10 @@ pub fn describe(census: &[CensusLine]) -> Vec<String> {
             let total: i64 = lines.iter().map(|l| l.count).sum();
             let cents: i64 = lines.iter().map(|l| l.cents).sum();
             let money = if cents != 0 {
-                format!(", {}.{:02} in all", cents / 100, cents % 100)
+                format!(
+                    ", {} in all",
+                    crate::domain::values::money::format_amount(cents, currency)
+                )
             } else {
                 String::new()
             };

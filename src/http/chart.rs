@@ -7,7 +7,8 @@
 use chrono::NaiveDate;
 
 use crate::domain::earnings::affiliate_stats::{AffiliateStats, Bucket};
-use crate::domain::partners::terms::{format_cents, format_money};
+use crate::domain::partners::terms::{format_amount, format_money};
+use crate::domain::values::currency::minor_unit_exponent;
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 240.0;
@@ -229,12 +230,15 @@ pub fn build_with(stats: &AffiliateStats, period: &str, words: Words) -> Chart {
             label: (max_clicks / 2).to_string(),
         });
     }
-    // Whole units once the axis reaches 100, so the labels stay short on small screens.
+    // Whole units once the axis reaches 100, so the labels stay short on small screens;
+    // a unit is 10^exponent minor units of the currency (1 for JPY, 1000 for BHD).
+    let code = currency.as_deref().unwrap_or_default();
+    let unit = 10_i64.pow(minor_unit_exponent(code));
     let money = |cents: i64| {
-        if max_earned >= 10_000 {
-            (cents / 100).to_string()
+        if max_earned >= 100 * unit {
+            (cents / unit).to_string()
         } else {
-            format_cents(cents)
+            format_amount(cents, code)
         }
     };
     let earnings_ticks = match &currency {

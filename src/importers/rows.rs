@@ -547,17 +547,7 @@ impl<'a> Context<'a> {
                 return Ok(());
             }
         };
-        let cents = match cents_of(m, row, Field::Amount, Field::AmountCents) {
-            Ok(c) if c > 0 => c,
-            Ok(_) => {
-                refuse(report, &known.email, "the amount is zero or negative (refunds are not imported: give net commissions)".into());
-                return Ok(());
-            }
-            Err(why) => {
-                refuse(report, &known.email, why);
-                return Ok(());
-            }
-        };
+        // The currency first: a decimal amount is read in its minor units.
         let currency = match m.get(row, Field::Currency) {
             Some(c) => match Currency::parse("currency", c) {
                 Ok(c) => c.as_str().to_owned(),
@@ -567,6 +557,17 @@ impl<'a> Context<'a> {
                 }
             },
             None => self.program.currency.clone(),
+        };
+        let cents = match cents_of(m, row, Field::Amount, Field::AmountCents, &currency) {
+            Ok(c) if c > 0 => c,
+            Ok(_) => {
+                refuse(report, &known.email, "the amount is zero or negative (refunds are not imported: give net commissions)".into());
+                return Ok(());
+            }
+            Err(why) => {
+                refuse(report, &known.email, why);
+                return Ok(());
+            }
         };
         if !balances.add(&known, &currency, state, cents, (file, line)) {
             refuse(
@@ -603,11 +604,22 @@ impl<'a> Context<'a> {
                 detail: Some(why),
             });
         };
+        // The currency first: decimal totals are read in its minor units.
+        let currency = match m.get(row, Field::Currency) {
+            Some(c) => match Currency::parse("currency", c) {
+                Ok(c) => c.as_str().to_owned(),
+                Err(e) => {
+                    refuse(report, e.to_string());
+                    return;
+                }
+            },
+            None => self.program.currency.clone(),
+        };
         let total = |field: Field| -> Result<Option<i64>, String> {
             if m.get(row, field).is_none() {
                 return Ok(None);
             }
-            cents_of(m, row, field, field).map(Some)
+            cents_of(m, row, field, field, &currency).map(Some)
         };
         let (earned, paid, unpaid) = match (
             total(Field::EarnedTotal),
@@ -633,16 +645,6 @@ impl<'a> Context<'a> {
             );
             return;
         }
-        let currency = match m.get(row, Field::Currency) {
-            Some(c) => match Currency::parse("currency", c) {
-                Ok(c) => c.as_str().to_owned(),
-                Err(e) => {
-                    refuse(report, e.to_string());
-                    return;
-                }
-            },
-            None => self.program.currency.clone(),
-        };
         for (state, cents) in [(1, unpaid), (2, paid)] {
             if cents > 0 && !balances.add(known, &currency, state, cents, (file, line)) {
                 refuse(
@@ -790,8 +792,15 @@ fn state_of(status: &str) -> Result<usize, String> {
 }
 
 /// An amount of a row in minor units: the minor-units column as is, else the amount
-/// column read as a decimal (`1,234.50`, `$12.5`, `12,50`).
-fn cents_of(m: &Mapping, row: &[String], major: Field, minor: Field) -> Result<i64, String> {
+/// column read as a decimal (`1,234.50`, `$12.5`, `12,50`) in `currency`'s minor units
+/// (`1,500` yen is 1500; `1500.5` yen is refused: yen have no minor unit).
+fn cents_of(
+    m: &Mapping,
+    row: &[String],
+    major: Field,
+    minor: Field,
+    currency: &str,
+) -> Result<i64, String> {
     if minor != major
         && let Some(v) = m.get(row, minor)
     {
@@ -813,7 +822,10 @@ fn cents_of(m: &Mapping, row: &[String], major: Field, minor: Field) -> Result<i
         s.replace_range(i..=i, ".");
     }
     let s = s.replace(',', "");
-    let cents = parse_amount("amount", &s).map_err(|_| format!("{raw:?} is not an amount"))?;
+    let cents = parse_amount("amount", &s, currency).map_err(|e| match e {
+        AppError::Invalid { message, .. } => format!("{raw:?}: {message}"),
+        _ => format!("{raw:?} is not an amount"),
+    })?;
     Ok(if negative { -cents } else { cents })
 }
 
@@ -846,8 +858,20 @@ mod tests {
                 &["a@b.c".to_owned(), v.to_owned()],
                 Field::Amount,
                 Field::AmountCents,
+                "USD",
             )
         };
+        let yen = |v: &str| {
+            cents_of(
+                &m,
+                &["a@b.c".to_owned(), v.to_owned()],
+                Field::Amount,
+                Field::AmountCents,
+                "JPY",
+            )
+        };
+        assert_eq!(yen("¥1,500"), Ok(1500));
+        assert!(yen("1500.5").unwrap_err().contains("JPY has no minor unit"));
         assert_eq!(cents("12.50"), Ok(1250));
         assert_eq!(cents("$1,234.5"), Ok(123_450));
         assert_eq!(cents("12,50"), Ok(1250));

@@ -329,3 +329,108 @@ async fn tiered_rates_count_the_approvals_made_before_each_conversion() {
     .await;
     assert_eq!(row(&later, &jane)["backtest_cents"], 2000, "{later}");
 }
+
+#[tokio::test]
+async fn the_programs_caps_bite_in_the_replay_as_they_do_live() {
+    let app = spawn_app().await;
+    let s = money_shop(&app, "CapBack", json!({"type": "percentage", "bps": 2000})).await;
+    // At most 30.00 per affiliate per calendar month, 50.00 per referred customer.
+    crate::helpers::vendors::patch_program(
+        &app,
+        &s,
+        json!({"caps": {"affiliate_month_cents": 3000, "customer_total_cents": 5000}}),
+    )
+    .await;
+    let jane = affiliate(&app, &s, "jane@example.com", "jane").await;
+    let joe = affiliate(&app, &s, "joe@example.com", "joe").await;
+    // Live: jane earns 20.00, then 10.00 (capped by 10.00), then nothing (capped by 20.00).
+    pay(&app, &s, "c1", "cus_1", 10_000, "jane").await;
+    pay(&app, &s, "c2", "cus_2", 10_000, "jane").await;
+    pay(&app, &s, "c3", "cus_3", 10_000, "jane").await;
+    // Joe: one sale under every cap.
+    pay(&app, &s, "c4", "cus_4", 5_000, "joe").await;
+
+    let before = counts(&app).await;
+    // The terms in force: the replay caps exactly as live ingest did.
+    let (status, same) = backtest(&app, &s, json!({"type": "percentage", "bps": 2000})).await;
+    assert_eq!(status, 200, "{same}");
+    let j = row(&same, &jane);
+    assert_eq!(j["current_cents"], 3000, "{j}");
+    assert_eq!(j["backtest_cents"], 3000, "{j}");
+    assert_eq!(j["current_capped_cents"], 3000, "{j}");
+    assert_eq!(j["capped_cents"], 3000, "{j}");
+    assert_eq!(j["difference_cents"], 0, "{j}");
+    assert_eq!(row(&same, &joe)["capped_cents"], 0);
+    assert_eq!(total(&same, "capped_cents"), 3000, "{same}");
+    assert_eq!(
+        total(&same, "backtest_cents"),
+        total(&same, "current_cents")
+    );
+
+    // Twice the rate: jane's month is full after her first sale (40.00 cut to 30.00), the
+    // rest is capped away; joe's 20.00 stays under both caps.
+    let (status, double) = backtest(&app, &s, json!({"type": "percentage", "bps": 4000})).await;
+    assert_eq!(status, 200, "{double}");
+    let j = row(&double, &jane);
+    assert_eq!(j["backtest_cents"], 3000, "{j}");
+    assert_eq!(j["capped_cents"], 1000 + 4000 + 4000, "{j}");
+    assert_eq!(j["current_capped_cents"], 3000, "{j}");
+    assert_eq!(row(&double, &joe)["backtest_cents"], 2000);
+    assert_eq!(row(&double, &joe)["capped_cents"], 0);
+    assert_eq!(total(&double, "capped_cents"), 9000, "{double}");
+    assert_eq!(total(&double, "current_capped_cents"), 3000, "{double}");
+
+    // A flat 60.00: cut to 50.00 by the customer cap, then to 30.00 by the monthly one.
+    let (status, flat) = backtest(&app, &s, json!({"type": "flat", "amount_cents": 6000})).await;
+    assert_eq!(status, 200, "{flat}");
+    assert_eq!(row(&flat, &joe)["backtest_cents"], 3000, "{flat}");
+    assert_eq!(row(&flat, &joe)["capped_cents"], 3000, "{flat}");
+    assert_eq!(row(&flat, &jane)["backtest_cents"], 3000, "{flat}");
+    assert_eq!(
+        row(&flat, &jane)["capped_cents"],
+        3000 + 6000 + 6000,
+        "{flat}"
+    );
+    assert_eq!(counts(&app).await, before, "a backtest writes nothing");
+}
+
+#[tokio::test]
+async fn the_caps_replay_starts_from_what_was_recorded_before_the_period() {
+    let app = spawn_app().await;
+    let s = money_shop(&app, "CapSeed", json!({"type": "percentage", "bps": 2000})).await;
+    crate::helpers::vendors::patch_program(
+        &app,
+        &s,
+        json!({"caps": {"customer_total_cents": 5000}}),
+    )
+    .await;
+    let jane = affiliate(&app, &s, "jane@example.com", "jane").await;
+    // 40 days ago, before the period: the customer already earned jane 40.00.
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(40);
+    let (status, b) = event(
+        &app,
+        &s,
+        json!({"id": "old", "type": "charge.succeeded", "customer_id": "cus_1",
+               "amount_cents": 20_000, "currency": "USD", "charge_id": "ch_old",
+               "occurred_at": long_ago.to_rfc3339(), "metadata": {"affiliate_code": "jane"}}),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{b}");
+    // In the period: 20.00 is cut to the 10.00 left under the customer's 50.00.
+    pay(&app, &s, "new", "cus_1", 10_000, "jane").await;
+
+    let (status, same) = backtest(&app, &s, json!({"type": "percentage", "bps": 2000})).await;
+    assert_eq!(status, 200, "{same}");
+    let j = row(&same, &jane);
+    assert_eq!(j["conversions"], 1, "{j}");
+    assert_eq!(j["current_cents"], 1000, "{j}");
+    assert_eq!(j["backtest_cents"], 1000, "{j}");
+    assert_eq!(
+        (
+            j["current_capped_cents"].as_i64(),
+            j["capped_cents"].as_i64()
+        ),
+        (Some(1000), Some(1000)),
+        "{j}"
+    );
+}

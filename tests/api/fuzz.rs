@@ -885,7 +885,7 @@ fn fuzz_commission_terms_json() {
                 let reparsed =
                     Commission::from_json("commission", serde_json::from_str(&stored).unwrap());
                 prop_assert_eq!(reparsed.ok(), Some(terms.clone()));
-                let _ = terms.describe();
+                let _ = terms.describe("USD");
                 let facts = Facts {
                     gross_cents: gross,
                     cycle,

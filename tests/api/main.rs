@@ -19,6 +19,7 @@ mod caps_bonuses;
 mod cli;
 mod click_spill;
 mod confirmations;
+mod currencies;
 mod dashboard_auth;
 mod dataset;
 mod deals_links;

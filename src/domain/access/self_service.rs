@@ -46,7 +46,8 @@ fn enrollment_json(
         "code": e.code,
         "referral_url": tracking::referral_url(base_url, domain, &e.code, None),
         "commission": commission,
-        "commission_description": commission.describe(),
+        // A program always exists for an enrollment; its currency sets the decimals.
+        "commission_description": commission.describe(program.map_or("", |p| p.row.currency.as_str())),
         "commission_is_override": overridden,
         "currency": program.map(|p| p.row.currency.clone()),
         "cookie_duration_days": program.map(|p| p.row.cookie_duration_days),

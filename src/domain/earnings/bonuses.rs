@@ -54,39 +54,8 @@ pub async fn grant(
     input: &BonusInput,
     actor: &Actor,
 ) -> AppResult<BonusRow> {
-    let affiliate = db::affiliates::by_id(db.pool(), vendor_id, affiliate_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let enrollments = db::affiliates::enrollments(db.pool(), vendor_id, &affiliate.id).await?;
-    let enrollment = match input.program_id.as_deref().map(str::trim) {
-        Some(p) => enrollments
-            .into_iter()
-            .find(|e| e.program_id == p)
-            .ok_or_else(|| {
-                AppError::invalid("program_id", "the affiliate is not in this program")
-            })?,
-        None => {
-            let mut all = enrollments.into_iter();
-            match (all.next(), all.next()) {
-                (Some(e), None) => e,
-                (None, _) => {
-                    return Err(AppError::invalid(
-                        "program_id",
-                        "the affiliate is in no program",
-                    ));
-                }
-                (Some(_), Some(_)) => {
-                    return Err(AppError::invalid(
-                        "program_id",
-                        "program_id is required: the affiliate is in several programs",
-                    ));
-                }
-            }
-        }
-    };
-    let program = db::programs::by_id(db.pool(), vendor_id, &enrollment.program_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (affiliate, program) =
+        program_for(db, vendor_id, affiliate_id, input.program_id.as_deref()).await?;
     let currency = match input.currency.as_deref() {
         Some(c) => Currency::parse("currency", c)?,
         None => Currency::parse("currency", &program.currency)?,
@@ -124,6 +93,51 @@ pub async fn grant(
     .await?;
     tx.commit().await?;
     Ok(row)
+}
+
+/// The affiliate and the program a bonus is for: `program_id` when given (the affiliate
+/// must be in it), else the affiliate's only program. Its currency is the bonus's unless the
+/// request names another, so a form parses the typed amount in it.
+pub async fn program_for(
+    db: &Db,
+    vendor_id: &str,
+    affiliate_id: &str,
+    program_id: Option<&str>,
+) -> AppResult<(db::affiliates::AffiliateRow, db::programs::ProgramRow)> {
+    let affiliate = db::affiliates::by_id(db.pool(), vendor_id, affiliate_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let enrollments = db::affiliates::enrollments(db.pool(), vendor_id, &affiliate.id).await?;
+    let enrollment = match program_id.map(str::trim) {
+        Some(p) => enrollments
+            .into_iter()
+            .find(|e| e.program_id == p)
+            .ok_or_else(|| {
+                AppError::invalid("program_id", "the affiliate is not in this program")
+            })?,
+        None => {
+            let mut all = enrollments.into_iter();
+            match (all.next(), all.next()) {
+                (Some(e), None) => e,
+                (None, _) => {
+                    return Err(AppError::invalid(
+                        "program_id",
+                        "the affiliate is in no program",
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(AppError::invalid(
+                        "program_id",
+                        "program_id is required: the affiliate is in several programs",
+                    ));
+                }
+            }
+        }
+    };
+    let program = db::programs::by_id(db.pool(), vendor_id, &enrollment.program_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((affiliate, program))
 }
 
 /// First and one-past-last unix ms of the calendar month (UTC) holding `at`, and its

@@ -12,7 +12,7 @@ use crate::db::{
 use crate::domain::earnings::affiliate_stats::Period;
 use crate::domain::earnings::overview::Amount;
 use crate::domain::partners::affiliates::{self, Affiliate};
-use crate::domain::partners::terms::format_cents;
+use crate::domain::partners::terms::{format_amount, format_money};
 use crate::domain::values::{Currency, csv};
 use crate::error::{AppError, AppResult};
 
@@ -185,8 +185,8 @@ pub async fn csv(db: &Db, vendor_id: &str, p: &Params) -> AppResult<String> {
         for r in &rows {
             let (clicks, conversions) = (r.clicks.to_string(), r.conversions.to_string());
             let (revenue, commission) = (
-                format_cents(r.revenue_cents),
-                format_cents(r.commission_cents),
+                format_amount(r.revenue_cents, &p.currency),
+                format_amount(r.commission_cents, &p.currency),
             );
             out.push_str(&match p.by {
                 By::Affiliate => csv::row(&[
@@ -275,7 +275,7 @@ pub async fn all_time(
 pub fn describe(amounts: &[Amount]) -> String {
     amounts
         .iter()
-        .map(|a| format!("{} {}", format_cents(a.cents), a.currency))
+        .map(|a| format_money(a.cents, &a.currency))
         .collect::<Vec<_>>()
         .join("; ")
 }

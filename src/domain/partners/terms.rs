@@ -12,6 +12,7 @@
 
 use crate::domain::values::bps::check_bps;
 pub use crate::domain::values::bps::{BPS_MAX, bps_to_percent_input, format_bps};
+pub use crate::domain::values::money::{format_amount, format_money, parse_amount};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -188,12 +189,13 @@ impl Commission {
         Ok(())
     }
 
-    /// A short description for people, e.g. "20% of every payment".
-    pub fn describe(&self) -> String {
+    /// A short description for people, e.g. "20% of every payment"; a flat amount is
+    /// written in `currency`'s decimals ("15.00 per conversion", "1500 per conversion").
+    pub fn describe(&self, currency: &str) -> String {
         let base = match &self.rate {
             Rate::Percentage { bps } => format!("{} of every payment", format_bps(*bps)),
             Rate::Flat { amount_cents } => {
-                format!("{} per conversion", format_cents(*amount_cents))
+                format!("{} per conversion", format_amount(*amount_cents, currency))
             }
             Rate::Recurring { bps, max_cycles } => {
                 format!(
@@ -226,18 +228,6 @@ impl Commission {
     pub fn from_stored(json: &str) -> Option<Self> {
         serde_json::from_str(json).ok()
     }
-}
-
-/// Minor units with two decimals, e.g. 1500 → "15.00".
-pub fn format_cents(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", abs / 100, abs % 100)
-}
-
-/// An amount with its currency, e.g. (1500, "USD") → "15.00 USD".
-pub fn format_money(cents: i64, currency: &str) -> String {
-    format!("{} {currency}", format_cents(cents))
 }
 
 /// Parses a decimal with at most `scale` fractional digits into an integer of that scale,
@@ -277,12 +267,6 @@ pub fn parse_percent(field: &str, raw: &str) -> Result<i64, AppError> {
                 "enter a percentage between 0 and 100, with at most two decimals",
             )
         })
-}
-
-/// An amount typed by a person ("15", "15.5", "15.50") in minor units.
-pub fn parse_amount(field: &str, raw: &str) -> Result<i64, AppError> {
-    parse_scaled(raw, 2)
-        .ok_or_else(|| AppError::invalid(field, "enter an amount such as 15 or 15.50"))
 }
 
 #[cfg(test)]
@@ -363,8 +347,6 @@ mod tests {
         for bad in ["", "100.01", "-1", "1.234", "1e3", "abc", "1.", ".5"] {
             assert!(parse_percent("p", bad).is_err(), "{bad}");
         }
-        assert_eq!(parse_amount("a", "15.5").unwrap(), 1550);
-        assert_eq!(parse_amount("a", "0.07").unwrap(), 7);
         assert_eq!(bps_to_percent_input(1250), "12.5");
     }
 
@@ -373,13 +355,12 @@ mod tests {
         assert_eq!(format_bps(2000), "20%");
         assert_eq!(format_bps(1250), "12.5%");
         assert_eq!(format_bps(1205), "12.05%");
-        assert_eq!(format_cents(1500), "15.00");
-        assert_eq!(format_cents(-5), "-0.05");
         let c = Commission {
             rate: Rate::Flat { amount_cents: 1500 },
             multi_level_enabled: None,
             multi_level: vec![],
         };
-        assert_eq!(c.describe(), "15.00 per conversion");
+        assert_eq!(c.describe("USD"), "15.00 per conversion");
+        assert_eq!(c.describe("JPY"), "1500 per conversion");
     }
 }

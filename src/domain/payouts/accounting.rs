@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::db::{self, Db};
 use crate::domain::attribution::clicks::parse_instant;
 use crate::domain::earnings::ledger::{AVAILABLE, EXPENSE, FEES, IN_PAYOUT, PAID, PENDING};
-use crate::domain::partners::terms::format_cents;
+use crate::domain::partners::terms::format_amount;
 use crate::domain::values::csv::row;
 use crate::error::{AppError, AppResult};
 
@@ -377,8 +377,8 @@ pub async fn journal(db: &Db, vendor_id: &str, q: &JournalQuery<'_>) -> AppResul
     })
 }
 
-/// The journal as CSV: a header, then one row per line of each entry (amounts with two
-/// decimals), every cell escaped against formula injection.
+/// The journal as CSV: a header, then one row per line of each entry (amounts with the
+/// currency's decimals: "15.00" EUR, "1500" JPY, "1.500" BHD), every cell escaped against formula injection.
 pub fn journal_csv(j: &Journal) -> String {
     let mut out = row(&[
         "entry_id",
@@ -400,8 +400,8 @@ pub fn journal_csv(j: &Journal) -> String {
                 &e.currency,
                 l.account_code,
                 l.account_name,
-                &format_cents(l.debit_cents),
-                &format_cents(l.credit_cents),
+                &format_amount(l.debit_cents, &e.currency),
+                &format_amount(l.credit_cents, &e.currency),
                 &e.description,
             ]));
         }
@@ -509,9 +509,9 @@ pub fn paid_totals_csv(rows: &[PaidTotal]) -> String {
             t.map_or("", |t| t.tax_id.as_str()),
             &r.currency,
             &r.payouts.to_string(),
-            &format_cents(r.amount_cents),
-            &format_cents(r.fee_cents),
-            &format_cents(r.net_cents),
+            &format_amount(r.amount_cents, &r.currency),
+            &format_amount(r.fee_cents, &r.currency),
+            &format_amount(r.net_cents, &r.currency),
         ]));
     }
     out

@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use crate::db::{self, Db, affiliates::AffiliateRow, payouts::Filter, payouts::PayoutRow};
-use crate::domain::partners::terms::format_cents;
+use crate::domain::partners::terms::format_amount;
 use crate::error::{AppError, AppResult};
 
 /// Export formats.
@@ -56,7 +56,7 @@ pub fn paypal(lines: &[Line<'_>], note: &str) -> AppResult<String> {
         .map(|(p, _)| {
             row(&[
                 &p.destination,
-                &format_cents(p.net_cents),
+                &format_amount(p.net_cents, &p.currency),
                 &p.currency,
                 &p.id,
                 note,
@@ -95,9 +95,9 @@ pub fn csv(lines: &[Line<'_>]) -> String {
             &p.method,
             &p.destination,
             &p.currency,
-            &format_cents(p.amount_cents),
-            &format_cents(p.fee_cents),
-            &format_cents(p.net_cents),
+            &format_amount(p.amount_cents, &p.currency),
+            &format_amount(p.fee_cents, &p.currency),
+            &format_amount(p.net_cents, &p.currency),
             &p.status,
             p.reference.as_deref().unwrap_or(""),
             &crate::db::rfc3339(p.created_at),

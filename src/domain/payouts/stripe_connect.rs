@@ -84,7 +84,12 @@ async fn transfer(provider: &StripeConnect, key: &str, p: &PayoutRow) -> Answer 
         Err(e) => return Answer::Unknown(format!("bad Stripe API base: {e}")),
     };
     let form = [
-        ("amount", p.net_cents.to_string()),
+        // Stripe's API unit, which is the ISO minor unit but for ISK and MGA.
+        (
+            "amount",
+            crate::domain::earnings::billing::stripe::to_stripe_units(p.net_cents, &p.currency)
+                .to_string(),
+        ),
         ("currency", p.currency.to_ascii_lowercase()),
         ("destination", p.destination.clone()),
         ("transfer_group", p.id.clone()),

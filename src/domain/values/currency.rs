@@ -13,6 +13,48 @@ MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON 
 SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH \
 UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
 
+/// Codes whose minor unit is not 1/100 of the major unit, with their exponent; every other
+/// code in [`CODES`] has exponent 2. Source: ISO 4217 list one ("Current currency & funds
+/// code list", SIX Group, the maintenance agency, column "Minor unit"), amendment of
+/// 2024 (ZWG, XCG): exponent 0 for BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV
+/// XAF XOF XPF, exponent 3 for BHD IQD JOD KWD LYD OMR TND. (Funds such as CLF, UYW and
+/// UYI, with exponent 4 or 0, are not in [`CODES`].)
+const NOT_TWO: &[(&str, u32)] = &[
+    ("BIF", 0),
+    ("CLP", 0),
+    ("DJF", 0),
+    ("GNF", 0),
+    ("ISK", 0),
+    ("JPY", 0),
+    ("KMF", 0),
+    ("KRW", 0),
+    ("PYG", 0),
+    ("RWF", 0),
+    ("UGX", 0),
+    ("VND", 0),
+    ("VUV", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("XPF", 0),
+    ("BHD", 3),
+    ("IQD", 3),
+    ("JOD", 3),
+    ("KWD", 3),
+    ("LYD", 3),
+    ("OMR", 3),
+    ("TND", 3),
+];
+
+/// The ISO 4217 minor-unit exponent of `code` (upper or lower case): 0 for JPY (an amount
+/// of 1500 minor units is ¥1500), 3 for BHD (1500 is 1.500), 2 for USD and most others.
+/// A code outside the list (never stored: every door parses [`Currency`]) reads as 2.
+pub fn minor_unit_exponent(code: &str) -> u32 {
+    NOT_TWO
+        .iter()
+        .find(|(c, _)| c.eq_ignore_ascii_case(code.trim()))
+        .map_or(2, |(_, e)| *e)
+}
+
 /// A known ISO 4217 currency code, upper case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Currency([u8; 3]);
@@ -45,6 +87,11 @@ impl Currency {
             .transpose()
     }
 
+    /// The ISO 4217 minor-unit exponent: 2 for USD, 0 for JPY, 3 for BHD.
+    pub fn exponent(&self) -> u32 {
+        minor_unit_exponent(self.as_str())
+    }
+
     /// The code, e.g. `USD`.
     pub fn as_str(&self) -> &str {
         // The bytes come from the ASCII list above.
@@ -67,5 +114,29 @@ mod tests {
         assert_eq!(Currency::parse("c", "eur").unwrap().as_str(), "EUR");
         assert!(Currency::parse("c", "EURO").is_err());
         assert!(Currency::parse("c", "ABC").is_err());
+    }
+
+    #[test]
+    fn minor_unit_exponents() {
+        let e = |c: &str| Currency::parse("c", c).unwrap().exponent();
+        for code in [
+            "USD", "EUR", "GBP", "CHF", "MGA", "HUF", "IDR", "TWD", "XCG", "ZWG",
+        ] {
+            assert_eq!(e(code), 2, "{code}");
+        }
+        for code in [
+            "JPY", "KRW", "VND", "CLP", "ISK", "XOF", "XAF", "XPF", "UGX", "PYG",
+        ] {
+            assert_eq!(e(code), 0, "{code}");
+        }
+        for code in ["BHD", "KWD", "JOD", "OMR", "TND", "IQD", "LYD"] {
+            assert_eq!(e(code), 3, "{code}");
+        }
+        assert_eq!(minor_unit_exponent("jpy"), 0);
+        // Every listed exception is a code we accept (no typo hides a currency).
+        for (code, _) in NOT_TWO {
+            assert!(Currency::parse("c", code).is_ok(), "{code}");
+        }
+        assert_eq!(NOT_TWO.len(), 23);
     }
 }

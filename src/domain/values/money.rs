@@ -14,7 +14,7 @@ use std::fmt;
 
 use serde::Deserializer;
 
-use crate::domain::values::currency::Currency;
+use crate::domain::values::currency::{Currency, minor_unit_exponent};
 use crate::error::AppError;
 
 /// Largest amount of one payment, refund, price or terms value: 10^11 minor units.
@@ -57,9 +57,71 @@ impl Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let abs = self.cents.unsigned_abs();
-        write!(f, "{}.{:02} {}", abs / 100, abs % 100, self.currency)
+        f.write_str(&format_money(self.cents, self.currency.as_str()))
     }
+}
+
+/// The one place minor units become a decimal for people and files: `cents` minor units of
+/// `currency` with as many decimals as its ISO 4217 exponent, no grouping, e.g.
+/// (1500, "USD") → "15.00", (1500, "JPY") → "1500", (1500, "BHD") → "1.500".
+pub fn format_amount(cents: i64, currency: &str) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    match minor_unit_exponent(currency) {
+        0 => format!("{sign}{abs}"),
+        exp => {
+            let unit = 10_u64.pow(exp);
+            let width = exp as usize;
+            format!("{sign}{}.{:0width$}", abs / unit, abs % unit)
+        }
+    }
+}
+
+/// An amount with its currency code: (1500, "USD") → "15.00 USD", (1500, "JPY") →
+/// "1500 JPY".
+pub fn format_money(cents: i64, currency: &str) -> String {
+    format!("{} {}", format_amount(cents, currency), currency.trim())
+}
+
+/// The one place a decimal typed by a person or read from a file ("15", "15.5", "1500")
+/// becomes minor units of `currency`, exactly (no floating point, no rounding): more
+/// decimals than the currency has is refused ("JPY has no minor unit"), as is anything
+/// that is not a plain non-negative decimal or has more than 12 whole digits.
+pub fn parse_amount(field: &str, raw: &str, currency: &str) -> Result<i64, AppError> {
+    let exp = minor_unit_exponent(currency);
+    let code = currency.trim().to_ascii_uppercase();
+    let example = match exp {
+        0 => "1500".to_owned(),
+        e => format!("15 or 15.{}", "5".to_owned() + &"0".repeat(e as usize - 1)),
+    };
+    let s = raw.trim();
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+    if !digits(whole) || (s.contains('.') && !digits(frac)) || whole.len() > 12 {
+        return Err(AppError::invalid(
+            field,
+            format!("enter an amount such as {example}"),
+        ));
+    }
+    if frac.len() > exp as usize {
+        let rule = match exp {
+            0 => format!("{code} has no minor unit: enter a whole amount such as {example}"),
+            e => format!("{code} has at most {e} decimals: enter an amount such as {example}"),
+        };
+        return Err(AppError::invalid(field, rule));
+    }
+    let scale = 10_i64.pow(exp);
+    let whole: i64 = whole.parse().unwrap_or(i64::MAX);
+    let frac_value = if frac.is_empty() {
+        0
+    } else {
+        let padded = format!("{frac:0<width$}", width = exp as usize);
+        padded.parse::<i64>().unwrap_or(0)
+    };
+    whole
+        .checked_mul(scale)
+        .and_then(|w| w.checked_add(frac_value))
+        .ok_or_else(|| AppError::invalid(field, format!("enter an amount such as {example}")))
 }
 
 /// Whether `cents` may be stored as money at all (0 ..= [`MAX_CENTS`]). The check the
@@ -131,6 +193,37 @@ pub fn lenient_cents_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_follow_the_currency_exponent() {
+        assert_eq!(format_amount(1500, "USD"), "15.00");
+        assert_eq!(format_amount(-5, "USD"), "-0.05");
+        assert_eq!(format_amount(1500, "JPY"), "1500");
+        assert_eq!(format_amount(-1500, "KRW"), "-1500");
+        assert_eq!(format_amount(1500, "BHD"), "1.500");
+        assert_eq!(format_amount(7, "KWD"), "0.007");
+        assert_eq!(format_money(1500, "JPY"), "1500 JPY");
+        assert_eq!(format_money(1500, "EUR"), "15.00 EUR");
+        let jpy = Currency::parse("c", "JPY").unwrap();
+        assert_eq!(
+            Money::amount("a", 1500, jpy).unwrap().to_string(),
+            "1500 JPY"
+        );
+
+        assert_eq!(parse_amount("a", "15.5", "USD").unwrap(), 1550);
+        assert_eq!(parse_amount("a", "0.07", "EUR").unwrap(), 7);
+        assert_eq!(parse_amount("a", "1500", "JPY").unwrap(), 1500);
+        assert_eq!(parse_amount("a", "1.5", "BHD").unwrap(), 1500);
+        assert_eq!(parse_amount("a", "1.234", "BHD").unwrap(), 1234);
+        let msg = |r: Result<i64, AppError>| format!("{:?}", r.unwrap_err());
+        assert!(msg(parse_amount("a", "1500.5", "JPY")).contains("JPY has no minor unit"));
+        assert!(msg(parse_amount("a", "1500.0", "JPY")).contains("JPY has no minor unit"));
+        assert!(msg(parse_amount("a", "1.2345", "BHD")).contains("at most 3 decimals"));
+        assert!(msg(parse_amount("a", "1.234", "USD")).contains("at most 2 decimals"));
+        for bad in ["", "-1", "1e3", "abc", "1.", ".5", "1234567890123"] {
+            assert!(parse_amount("a", bad, "USD").is_err(), "{bad}");
+        }
+    }
 
     fn usd() -> Currency {
         Currency::parse("c", "USD").unwrap()

@@ -338,6 +338,13 @@ pub async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, HtmlError> {
     let a = affiliates::get(&state.db, &staff.vendor.id, &id).await?;
+    // A flat commission is written in its program's currency.
+    let currencies: std::collections::HashMap<String, String> =
+        crate::domain::partners::programs::all(&state.db, &staff.vendor.id)
+            .await?
+            .into_iter()
+            .map(|p| (p.row.id, p.row.currency))
+            .collect();
     let mut enrollments = Vec::new();
     let mut override_percent = String::new();
     for e in &a.enrollments {
@@ -351,7 +358,10 @@ pub async fn show(
             code: e.code.clone(),
             status: e.status.clone(),
             terms_version: e.terms_version,
-            commission: format!("{}{suffix}", commission.describe()),
+            commission: format!(
+                "{}{suffix}",
+                commission.describe(currencies.get(&e.program_id).map_or("", String::as_str))
+            ),
         });
     }
     let pool = state.db.pool();
@@ -579,9 +589,13 @@ pub async fn grant_bonus(
     id: web::Path<String>,
     form: crate::http::extract::Form<BonusForm>,
 ) -> Result<HttpResponse, HtmlError> {
+    let program_id = Some(form.program_id.trim().to_owned()).filter(|p| !p.is_empty());
+    // The amount is typed in the program's currency, with its decimals.
+    let (_, program) =
+        bonuses::program_for(&state.db, &staff.vendor.id, &id, program_id.as_deref()).await?;
     let input = BonusInput {
-        program_id: Some(form.program_id.trim().to_owned()).filter(|p| !p.is_empty()),
-        amount_cents: terms::parse_amount("amount", &form.amount)?,
+        program_id,
+        amount_cents: terms::parse_amount("amount", &form.amount, &program.currency)?,
         currency: None,
         note: form.note.clone(),
     };

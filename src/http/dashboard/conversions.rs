@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::db::{self, commissions::CommissionRow, conversions::ConversionRow};
 use crate::domain::earnings::conversions::{self, ManualInput, STATUSES};
-use crate::domain::partners::terms::{format_cents, parse_amount};
+use crate::domain::partners::terms::{format_amount, format_money, parse_amount};
 use crate::domain::tenancy::audit::Actor;
 use crate::domain::values::money;
 use crate::error::AppError;
@@ -55,10 +55,9 @@ struct CommissionView {
 fn direct_commission(commissions: &[CommissionRow]) -> String {
     match commissions.iter().find(|m| m.level == 0) {
         None => String::new(),
-        Some(first) => format!(
-            "{} {}",
-            format_cents(conversions::direct_commission_cents(commissions)),
-            first.currency
+        Some(first) => format_money(
+            conversions::direct_commission_cents(commissions),
+            &first.currency,
         ),
     }
 }
@@ -99,9 +98,9 @@ impl<'a> Names<'a> {
         Ok(Row {
             affiliate: self.of(&c.affiliate_id).await?,
             when: when(c.occurred_at),
-            amount: format!("{} {}", format_cents(c.amount_cents), c.currency),
+            amount: format_money(c.amount_cents, &c.currency),
             refunded: if c.refunded_cents > 0 {
-                format!("{} {}", format_cents(c.refunded_cents), c.currency)
+                format_money(c.refunded_cents, &c.currency)
             } else {
                 String::new()
             },
@@ -283,10 +282,10 @@ pub async fn list(
     render(StatusCode::OK, &page)
 }
 
-/// Turns the typed form into the domain input; amounts are typed as decimals.
-fn manual_input(f: &ManualForm) -> Result<ManualInput, AppError> {
-    let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-    let amount_cents = parse_amount("amount", &f.amount)?;
+/// The typed decimal amount in minor units of `currency` (the one the conversion will be
+/// recorded in), with the form's own words for the range.
+fn manual_amount(f: &ManualForm, currency: &str) -> Result<i64, AppError> {
+    let amount_cents = parse_amount("amount", &f.amount, currency)?;
     if amount_cents <= 0 {
         return Err(AppError::invalid(
             "amount",
@@ -299,10 +298,17 @@ fn manual_input(f: &ManualForm) -> Result<ManualInput, AppError> {
             "amount",
             format!(
                 "enter an amount of at most {}",
-                format_cents(money::MAX_CENTS)
+                format_amount(money::MAX_CENTS, currency)
             ),
         ));
     }
+    Ok(amount_cents)
+}
+
+/// Turns the typed form into the domain input; the amount is read by [`manual_amount`]
+/// once the currency is known.
+fn manual_input(f: &ManualForm) -> Result<ManualInput, AppError> {
+    let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     if f.affiliate_id.trim().is_empty()
         && f.code.trim().is_empty()
         && f.coupon_code.trim().is_empty()
@@ -316,7 +322,7 @@ fn manual_input(f: &ManualForm) -> Result<ManualInput, AppError> {
         affiliate_id: some(&f.affiliate_id),
         code: some(&f.code),
         coupon_code: some(&f.coupon_code),
-        amount_cents,
+        amount_cents: 0,
         currency: some(&f.currency),
         external_id: some(&f.external_id),
         program_id: some(&f.program_id),
@@ -416,16 +422,27 @@ pub async fn create(
         }
         Ok(input)
     }) {
-        Ok(input) => {
-            conversions::record_manual(
-                &state.db,
-                &state.tracker,
-                &state.ingest,
-                &staff.vendor.id,
-                &input,
-                &Actor::User(staff.user.id.clone()),
-            )
-            .await
+        Ok(mut input) => {
+            let amount =
+                match conversions::manual_currency(&state.db, &staff.vendor.id, &input).await {
+                    Ok(currency) => manual_amount(&f, currency.as_str()),
+                    Err(e) => Err(e),
+                };
+            match amount {
+                Ok(cents) => {
+                    input.amount_cents = cents;
+                    conversions::record_manual(
+                        &state.db,
+                        &state.tracker,
+                        &state.ingest,
+                        &staff.vendor.id,
+                        &input,
+                        &Actor::User(staff.user.id.clone()),
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e),
     };
@@ -470,9 +487,9 @@ pub async fn show(
     let commissions = rows
         .into_iter()
         .map(|m| CommissionView {
-            amount: format!("{} {}", format_cents(m.net_cents()), m.currency),
+            amount: format_money(m.net_cents(), &m.currency),
             reversed: if m.reversed_cents > 0 {
-                format_cents(m.reversed_cents)
+                format_amount(m.reversed_cents, &m.currency)
             } else {
                 String::new()
             },

@@ -317,7 +317,10 @@ pub async fn show(
     let programs = crate::domain::partners::programs::all(&state.db, vendor_id)
         .await?
         .into_iter()
-        .map(|p| (p.row.name, p.commission.describe()))
+        .map(|p| {
+            let words = p.commission.describe(&p.row.currency);
+            (p.row.name, words)
+        })
         .collect();
     let base = state.settings.base_url.as_str();
     let slug = &staff.vendor.slug;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::db::{self, ledger::EntryRow};
 use crate::domain::earnings::ledger::{self, Balance};
-use crate::domain::partners::terms::format_cents;
+use crate::domain::partners::terms::format_amount;
 use crate::http::AppState;
 use crate::http::dashboard::Staff;
 use crate::http::pages::{Chrome, HtmlError, person_label, render};
@@ -28,10 +28,10 @@ struct BalanceView {
 impl From<Balance> for BalanceView {
     fn from(b: Balance) -> Self {
         Self {
-            pending: format_cents(b.pending_cents),
-            available: format_cents(b.available_cents),
-            paid: format_cents(b.paid_cents),
-            earned: format_cents(b.earned_cents),
+            pending: format_amount(b.pending_cents, &b.currency),
+            available: format_amount(b.available_cents, &b.currency),
+            paid: format_amount(b.paid_cents, &b.currency),
+            earned: format_amount(b.earned_cents, &b.currency),
             currency: b.currency,
         }
     }
@@ -56,7 +56,7 @@ impl From<EntryRow> for LineView {
                 .to_string(),
             kind: e.kind,
             account: e.account,
-            amount: format_cents(e.amount_cents),
+            amount: format_amount(e.amount_cents, &e.currency),
             currency: e.currency,
             memo: e.memo,
             conversion_id: e.conversion_id.unwrap_or_default(),

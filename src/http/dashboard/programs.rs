@@ -197,6 +197,8 @@ struct BacktestRow {
     difference: String,
     current_net: String,
     backtest_net: String,
+    current_capped: String,
+    capped: String,
 }
 
 impl BacktestRow {
@@ -217,6 +219,8 @@ impl BacktestRow {
             difference: signed(f.difference_cents),
             current_net: money(f.current_net_cents),
             backtest_net: money(f.backtest_net_cents),
+            current_capped: money(f.current_capped_cents),
+            capped: money(f.capped_cents),
         }
     }
 }
@@ -273,7 +277,7 @@ impl ProgramForm {
             stripe_configured: r.stripe_webhook_secret.is_some(),
             status: r.status.clone(),
             holding_period_days: r.holding_period_days.to_string(),
-            min_payout: terms::format_cents(r.min_payout_cents),
+            min_payout: terms::format_amount(r.min_payout_cents, &r.currency),
             cookie_duration_days: r.cookie_duration_days.to_string(),
             attribution_model: r.attribution_model.clone(),
             attribution_window_days: r.attribution_window_days.to_string(),
@@ -287,7 +291,10 @@ impl ProgramForm {
             providers_set: ProvidersSet::of(r),
             ..Self::default()
         };
-        let cents = |v: Option<i64>| v.map(terms::format_cents).unwrap_or_default();
+        let cents = |v: Option<i64>| {
+            v.map(|c| terms::format_amount(c, &r.currency))
+                .unwrap_or_default()
+        };
         let whole = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
         f.cap_customer_total = cents(p.caps.customer_total_cents);
         f.cap_customer_months = whole(p.caps.customer_months);
@@ -295,7 +302,7 @@ impl ProgramForm {
         f.bonus_first_sale = cents(p.goal_bonuses.first_sale_cents);
         f.bonus_monthly_count = whole(p.goal_bonuses.monthly_sales_count);
         f.bonus_monthly_amount = cents(p.goal_bonuses.monthly_sales_cents);
-        f.set_commission(&p.commission);
+        f.set_commission(&p.commission, &r.currency);
         f
     }
 
@@ -304,18 +311,19 @@ impl ProgramForm {
             currency: currency.to_owned(),
             status: "active".into(),
             holding_period_days: "30".into(),
-            min_payout: "50.00".into(),
+            // The default minimum, 5000 minor units, in this currency's decimals.
+            min_payout: terms::format_amount(5000, currency),
             cookie_duration_days: "30".into(),
             attribution_model: "last_touch".into(),
             attribution_window_days: "30".into(),
             platform_fee: "0".into(),
             ..Self::default()
         };
-        f.set_commission(&Commission::default_terms());
+        f.set_commission(&Commission::default_terms(), currency);
         f
     }
 
-    fn set_commission(&mut self, c: &Commission) {
+    fn set_commission(&mut self, c: &Commission, currency: &str) {
         match &c.rate {
             Rate::Percentage { bps } => {
                 self.commission_type = "percentage".into();
@@ -323,7 +331,7 @@ impl ProgramForm {
             }
             Rate::Flat { amount_cents } => {
                 self.commission_type = "flat".into();
-                self.commission_amount = terms::format_cents(*amount_cents);
+                self.commission_amount = terms::format_amount(*amount_cents, currency);
             }
             Rate::Recurring { bps, max_cycles } => {
                 self.commission_type = "recurring".into();
@@ -360,7 +368,12 @@ impl ProgramForm {
         let mut value = match self.commission_type.as_str() {
             "percentage" => json!({"type": "percentage", "bps": percent()?}),
             "flat" => {
-                json!({"type": "flat", "amount_cents": terms::parse_amount("commission_amount", &self.commission_amount)?})
+                let cents = terms::parse_amount(
+                    "commission_amount",
+                    &self.commission_amount,
+                    &self.currency,
+                )?;
+                json!({"type": "flat", "amount_cents": cents})
             }
             "recurring" => json!({
                 "type": "recurring",
@@ -415,7 +428,7 @@ impl ProgramForm {
             if raw.trim().is_empty() {
                 Ok(None)
             } else {
-                terms::parse_amount(field, raw).map(Some)
+                terms::parse_amount(field, raw, &self.currency).map(Some)
             }
         };
         Ok(ProgramInput {
@@ -445,7 +458,11 @@ impl ProgramForm {
             min_payout_cents: if self.min_payout.trim().is_empty() {
                 None
             } else {
-                Some(terms::parse_amount("min_payout", &self.min_payout)?)
+                Some(terms::parse_amount(
+                    "min_payout",
+                    &self.min_payout,
+                    &self.currency,
+                )?)
             },
             cookie_duration_days: int("cookie_duration_days", &self.cookie_duration_days)?,
             attribution_model: text(&self.attribution_model),
@@ -529,7 +546,7 @@ pub async fn list(staff: Staff, state: web::Data<AppState>) -> Result<HttpRespon
     let rows = items
         .into_iter()
         .map(|p| Row {
-            commission: p.commission.describe(),
+            commission: p.commission.describe(&p.row.currency),
             is_default: p.row.is_default == 1,
             version: p.row.current_terms_version,
             id: p.row.id,

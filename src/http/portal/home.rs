@@ -56,7 +56,7 @@ pub async fn show(
         .into_iter()
         .filter(|p| status::program_is_open(&p.row.status))
         .map(|p| ProgramView {
-            commission: p.commission.describe(),
+            commission: p.commission.describe(&p.row.currency),
             name: p.row.name,
             currency: p.row.currency,
         })

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::db::{affiliates::AffiliateRow, payouts::Filter, vendors::VendorRow};
 use crate::domain::partners::payout_settings::{self, PayoutInput, PayoutSettings, method_label};
 use crate::domain::partners::tax_details::{self, TaxDetails, TaxDetailsInput};
-use crate::domain::partners::terms::{format_cents, format_money};
+use crate::domain::partners::terms::{format_amount, format_money};
 use crate::domain::tenancy::audit::Actor;
 use crate::domain::{earnings::ledger, payouts};
 use crate::error::AppError;
@@ -115,12 +115,12 @@ pub async fn view(
         .await?
         .into_iter()
         .map(|b| BalanceView {
-            pending: format_cents(b.pending_cents),
-            available: format_cents(b.available_cents),
-            in_payout: format_cents(b.in_payout_cents),
-            paid: format_cents(b.paid_cents),
-            fees: format_cents(b.fees_cents),
-            earned: format_cents(b.earned_cents),
+            pending: format_amount(b.pending_cents, &b.currency),
+            available: format_amount(b.available_cents, &b.currency),
+            in_payout: format_amount(b.in_payout_cents, &b.currency),
+            paid: format_amount(b.paid_cents, &b.currency),
+            fees: format_amount(b.fees_cents, &b.currency),
+            earned: format_amount(b.earned_cents, &b.currency),
             currency: b.currency,
         })
         .collect();

@@ -159,6 +159,32 @@ fn currency(v: &Value) -> Result<Option<String>, String> {
     }
 }
 
+/// An amount in Stripe's API unit as minor units of ISO 4217 (what Affilia stores). Stripe
+/// sends the ISO minor unit for every currency (yen for JPY, as stored; fils for BHD) but
+/// two: ISK, which Stripe keeps two-decimal in its API (100 = 1 króna, "amounts must be
+/// evenly divisible by 100", docs.stripe.com/currencies#special-cases) while ISO 4217 has
+/// no minor unit, and MGA, which Stripe lists as zero-decimal while ISO 4217 gives it two.
+pub fn from_stripe_units(amount: i64, currency: &str) -> i64 {
+    match currency {
+        // Fractional króna have not been chargeable since April 2023: nothing is lost.
+        "ISK" => amount / 100,
+        // Saturates: an amount that large is refused by the money range check.
+        "MGA" => amount.saturating_mul(100),
+        _ => amount,
+    }
+}
+
+/// Minor units of ISO 4217 as Stripe's API unit: the inverse of [`from_stripe_units`], for
+/// amounts Affilia sends to Stripe (Connect transfers).
+pub fn to_stripe_units(minor: i64, currency: &str) -> i64 {
+    match currency {
+        "ISK" => minor.saturating_mul(100),
+        // Stripe has no fraction of an ariary: the payout rounds down to whole ariary.
+        "MGA" => minor / 100,
+        _ => minor,
+    }
+}
+
 /// Reads a Stripe event body into its envelope and normalized event. Unknown types come
 /// back as [`Kind::Unhandled`]; a malformed body is an error.
 pub fn normalize(raw: &str) -> Result<(Envelope, Normalized), String> {
@@ -250,6 +276,14 @@ pub fn normalize(raw: &str) -> Result<(Envelope, Normalized), String> {
             event.hints.read(&metadata("metadata"));
         }
         _ => {}
+    }
+    if let Some(code) = event.currency.as_deref() {
+        event.amount_cents = from_stripe_units(event.amount_cents, code);
+        if let Kind::Refund(RefundAmount::Increment(a) | RefundAmount::Cumulative(a)) =
+            &mut event.kind
+        {
+            *a = from_stripe_units(*a, code);
+        }
     }
     Ok((
         Envelope {
@@ -770,5 +804,26 @@ mod tests {
             normalize(r#"{"id":"evt_1","type":"payout.paid","created":1,"data":{"object":{}}}"#)
                 .unwrap();
         assert_eq!(e.kind, Kind::Unhandled);
+    }
+
+    #[test]
+    fn stripe_units_become_iso_minor_units() {
+        let paid = |currency: &str, amount: i64| {
+            let body = serde_json::json!({"id": "evt_1", "type": "charge.succeeded",
+                "created": 1_700_000_000, "data": {"object": {"id": "ch_1",
+                "amount": amount, "currency": currency, "customer": "cus_1"}}});
+            let (_, e) = normalize(&body.to_string()).unwrap();
+            (e.amount_cents, e.currency.unwrap())
+        };
+        // JPY arrives in yen, KWD in fils, USD in cents: stored as given.
+        assert_eq!(paid("jpy", 1500), (1500, "JPY".to_owned()));
+        assert_eq!(paid("kwd", 1500), (1500, "KWD".to_owned()));
+        assert_eq!(paid("usd", 1500), (1500, "USD".to_owned()));
+        // The two currencies whose Stripe unit is not the ISO minor unit.
+        assert_eq!(paid("isk", 150_000), (1500, "ISK".to_owned()));
+        assert_eq!(paid("mga", 1500), (150_000, "MGA".to_owned()));
+        assert_eq!(to_stripe_units(1500, "ISK"), 150_000);
+        assert_eq!(to_stripe_units(150_000, "MGA"), 1500);
+        assert_eq!(to_stripe_units(1500, "JPY"), 1500);
     }
 }

@@ -12,13 +12,21 @@
 //! and what they are still worth after refunds and rejections (`current_net`). The
 //! backtest gives the same two figures for the draft: refunds taken back proportionally,
 //! rejected and reversed conversions worth nothing.
+//!
+//! The program's caps apply to the draft as they do live: the one cap rule
+//! ([`crate::domain::earnings::caps::rule`]) cuts each converting affiliate's draft commission, with the caps' totals
+//! kept in memory as the period is replayed in event order ([`Replay`]), starting
+//! from what was recorded before the period. `capped_cents` is what the caps took off the
+//! draft, `current_capped_cents` what they took off the recorded commissions.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::db::{self, Db, affiliates::AffiliateRow, affiliates::EnrollmentRow};
+use crate::domain::earnings::caps::{Replay, Sale};
 use crate::domain::earnings::commission_rules::{self, Line};
+use crate::domain::partners::caps::Caps;
 use crate::domain::partners::terms::Commission;
 use crate::domain::values::status::CommissionStatus;
 use crate::error::{AppError, AppResult};
@@ -48,6 +56,11 @@ pub struct Figures {
     pub backtest_net_cents: i64,
     /// `backtest_net_cents - current_net_cents`.
     pub difference_net_cents: i64,
+    /// What the program's caps took off the recorded commissions, minor units.
+    pub current_capped_cents: i64,
+    /// What the program's caps took off the draft's commissions (`backtest_cents` is
+    /// after them).
+    pub capped_cents: i64,
 }
 
 impl Figures {
@@ -136,6 +149,19 @@ impl Tally {
         self.in_currency
             .insert((currency.to_owned(), conversion.to_owned()));
     }
+
+    /// Adds what the caps took: off the recorded commission and off the draft's.
+    fn capped(&mut self, affiliate: &str, currency: &str, current: i64, backtest: i64) {
+        let f = self
+            .per
+            .entry((affiliate.to_owned(), currency.to_owned()))
+            .or_insert_with(|| Figures {
+                currency: currency.to_owned(),
+                ..Figures::default()
+            });
+        f.current_capped_cents += current;
+        f.capped_cents += backtest;
+    }
 }
 
 /// What a commission line is still worth after the conversion's refunds, or nothing when
@@ -177,6 +203,9 @@ pub async fn run(
             format!("more than {MAX_CONVERSIONS} conversions in the period: choose a shorter one"),
         ));
     }
+    // The caps as live ingest applies them now, with their totals as of `from`.
+    let program_caps = Caps::from_stored(&program.caps)?;
+    let mut replay = Replay::start(&mut tx, &program, &program_caps, from).await?;
     let mut recorded: HashMap<String, Vec<db::commissions::CommissionRow>> = HashMap::new();
     for m in db::backtest::commissions_in(&mut *tx, vendor_id, program_id, from, to).await? {
         recorded.entry(m.conversion_id.clone()).or_default().push(m);
@@ -199,6 +228,10 @@ pub async fn run(
                 (m.amount_cents, net),
                 (0, 0),
             );
+        }
+        if c.capped_cents > 0 {
+            // Caps count and cut only the program's currency.
+            tally.capped(&c.affiliate_id, &program.currency, c.capped_cents, 0);
         }
         let refused_at_ingest =
             c.status == "rejected" && c.reason.as_deref().is_some_and(|r| REFUSALS.contains(&r));
@@ -254,7 +287,7 @@ pub async fn run(
         for Line {
             affiliate_id,
             earned,
-            ..
+            level,
         } in lines
         {
             let currency = if earned.in_program_currency {
@@ -262,7 +295,28 @@ pub async fn run(
             } else {
                 c.currency.as_str()
             };
-            let amount = earned.amount_cents;
+            let mut amount = earned.amount_cents;
+            if level == 0 {
+                // The converting affiliate's line, capped as live ingest caps it.
+                let sale = Sale {
+                    affiliate_id: &affiliate_id,
+                    customer_id: c.customer_id.as_deref(),
+                    occurred_at: c.occurred_at,
+                    currency,
+                };
+                let (left, cut) = replay.cap(&program.currency, &program_caps, &sale, amount);
+                if let Some(cut) = cut {
+                    tally.capped(&affiliate_id, currency, 0, cut.cut_cents);
+                }
+                amount = left;
+                if amount > 0 && c.status != "rejected" {
+                    replay.count(&program.currency, &sale, net_of(amount, c));
+                }
+                if amount == 0 && earned.amount_cents > 0 {
+                    // Live ingest leaves a line cut to nothing out.
+                    continue;
+                }
+            }
             tally.add(
                 &affiliate_id,
                 currency,
@@ -291,6 +345,8 @@ pub async fn run(
             (f.current_cents, f.current_net_cents),
             (f.backtest_cents, f.backtest_net_cents),
         );
+        t.current_capped_cents += f.current_capped_cents;
+        t.capped_cents += f.capped_cents;
         let a = affiliates.get(&affiliate_id).and_then(Option::as_ref);
         rows.push(AffiliateFigures {
             affiliate_name: a.map(|a| a.name.clone()).unwrap_or_default(),

@@ -71,10 +71,7 @@ pub async fn record_manual(
     let program = db::programs::by_id(db.pool(), vendor_id, &enrollment.program_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let currency = match &input.currency {
-        Some(c) => Currency::parse("currency", c)?,
-        None => Currency::parse("currency", &program.currency)?,
-    };
+    let currency = currency_of(input, &program.currency)?;
     let amount = Money::payment("amount_cents", input.amount_cents, currency)?;
     if let Some(ext) = &external_id
         && let Some(c) = db::conversions::by_external_id(db.pool(), &program.id, ext).await?
@@ -169,6 +166,28 @@ fn duplicate_external_id(id: String) -> AppError {
         message: format!("a conversion with this external_id is already recorded: {id}"),
         id,
     }
+}
+
+/// The currency of a manual conversion: the one named, else the program's.
+fn currency_of(input: &ManualInput, program_currency: &str) -> AppResult<Currency> {
+    match &input.currency {
+        Some(c) => Currency::parse("currency", c),
+        None => Currency::parse("currency", program_currency),
+    }
+}
+
+/// The currency `input` will be recorded in (the one it names, else its program's), so a
+/// form can read a typed decimal amount in that currency's minor units before recording.
+/// 404 like [`record_manual`] when the affiliate, code or promotion code is unknown.
+pub async fn manual_currency(db: &Db, vendor_id: &str, input: &ManualInput) -> AppResult<Currency> {
+    if let Some(c) = &input.currency {
+        return Currency::parse("currency", c);
+    }
+    let (enrollment, _) = manual_enrollment(db, vendor_id, input).await?;
+    let program = db::programs::by_id(db.pool(), vendor_id, &enrollment.program_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    currency_of(input, &program.currency)
 }
 
 /// The enrollment a manual conversion credits: by code, by promotion code (returned too,

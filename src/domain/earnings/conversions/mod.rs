@@ -16,7 +16,7 @@ mod recording;
 mod refunds;
 
 pub use lifecycle::{approve, mature_due, reject};
-pub use manual::{ManualInput, record_manual};
+pub use manual::{ManualInput, manual_currency, record_manual};
 pub use matching::on_link;
 pub use reads::*;
 pub use recording::on_event;

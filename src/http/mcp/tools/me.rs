@@ -2,6 +2,7 @@
 //! no tool takes an affiliate id, and unknown arguments are refused. Each calls the
 //! service the matching `/api/v1/me` handler calls.
 
+use crate::domain::values::money::format_money;
 use rmcp::model::JsonObject;
 use serde::Deserialize;
 use serde_json::json;
@@ -114,22 +115,23 @@ pub async fn call(
         "my_balance_get" => {
             let _: NoArgs = parse(&args)?;
             let data = ledger::balances(db, vendor_id, affiliate_id).await?;
-            let v = json!({"data": data});
-            let summary = match v["data"].as_array().map(Vec::as_slice) {
-                Some([]) | None => "no earnings yet".to_owned(),
-                Some(items) => items
-                    .iter()
+            // Amounts for people in each currency's decimals ("1500 JPY", "15.00 USD").
+            let summary = if data.is_empty() {
+                "no earnings yet".to_owned()
+            } else {
+                data.iter()
                     .map(|b| {
                         format!(
                             "{}: {} available, {} pending",
-                            b["currency"].as_str().unwrap_or(""),
-                            b["available_cents"],
-                            b["pending_cents"]
+                            b.currency,
+                            format_money(b.available_cents, &b.currency),
+                            format_money(b.pending_cents, &b.currency)
                         )
                     })
                     .collect::<Vec<_>>()
-                    .join("; "),
+                    .join("; ")
             };
+            let v = json!({"data": data});
             Ok(Outcome::new(v, summary))
         }
         "my_payouts_list" => {
