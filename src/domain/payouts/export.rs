@@ -1,10 +1,11 @@
 //! Payout files: PayPal Payouts' mass-payment upload and a generic CSV / JSON.
 //!
 //! PayPal's file has no header row and one currency; each line is recipient email, amount
-//! with two decimals, currency, a unique id of at most 30 characters (our payout id is
-//! exactly 30), the note to the recipient, and the wallet `PAYPAL`. Every text cell of every
-//! CSV is escaped against formula injection: a value a spreadsheet would read as a formula
-//! (starting with `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`.
+//! with the currency's decimals (`money::format_amount`), currency, a unique id of at most
+//! 30 characters (our payout id is exactly 30), the note to the recipient, and the wallet
+//! `PAYPAL`. Every text cell of every CSV is escaped against formula injection: a value a
+//! spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, tab or carriage
+//! return) gets a leading `'`.
 
 use serde_json::Value;
 
