@@ -516,14 +516,14 @@ pub async fn export_chunk<'e, E: Executor<'e, Database = Any>>(
     after: Option<(i64, &str)>,
     limit: i64,
 ) -> Result<Vec<ExportRow>, sqlx::Error> {
-    let mut q = Sql::new(concat!(
+    let mut q = Sql::new(
         "SELECT p.id, p.vendor_id, p.program_id, p.run_id, p.affiliate_id, p.currency, \
          p.amount_cents, p.commissions_cents, p.fee_bps, p.fee_cents, p.net_cents, p.method, \
          p.destination, p.status, p.reference, p.failure_reason, p.provider_error, \
          p.created_at, p.processing_at, p.paid_at, p.failed_at, p.updated_at, \
          a.email AS affiliate_email, a.name AS affiliate_name \
-         FROM payouts p JOIN affiliates a ON a.id = p.affiliate_id AND a.vendor_id = p.vendor_id"
-    ))
+         FROM payouts p JOIN affiliates a ON a.id = p.affiliate_id AND a.vendor_id = p.vendor_id",
+    )
     .push(" WHERE p.vendor_id = ")
     .bind(f.vendor_id)
     .and_eq("p.affiliate_id", f.affiliate_id)
