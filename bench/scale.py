@@ -114,6 +114,15 @@ def main():
         except ValueError:
             return status, None
 
+    def hwm_mb():
+        # The server's peak RSS so far: printed after each route, so the route that raised
+        # it shows (the peak only grows).
+        with open(f"/proc/{args.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
     def measure(surface, figure, client, path, headers=None, n=None):
         n = n or args.n
         status, _, data, _ = client.request("GET", path, headers=headers)  # warm-up
@@ -123,8 +132,8 @@ def main():
             times.append(t * 1000)
         p50, p95 = pct(times, 50), pct(times, 95)
         results.append((surface, figure, p50, p95, status, len(data), ""))
-        print(f"  {p95:9.1f} ms p95 {p50:9.1f} ms p50  {status}  {len(data):>9} B  {figure}",
-              flush=True)
+        print(f"  {p95:9.1f} ms p95 {p50:9.1f} ms p50  {status}  {len(data):>9} B  "
+              f"peak RSS {hwm_mb():5.0f} MB  {figure}", flush=True)
 
     def skipped(surface, figure, why):
         results.append((surface, figure, None, None, None, None, why))

@@ -342,7 +342,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             db.close().await;
             let vendors = result?;
             analyzed?;
-            println!("click rollups rebuilt for {vendors} vendor(s)");
+            println!("click rollups and ledger line counts rebuilt for {vendors} vendor(s)");
             Ok(())
         }
         Command::Demo {
@@ -541,6 +541,7 @@ async fn rebuild_rollups(db: &Db) -> anyhow::Result<usize> {
     let mut progress = Progress::start("rollups rebuild", "vendors", vendors.len() as u64);
     for vendor in &vendors {
         crate::domain::attribution::clicks::rebuild_rollups_of(db, vendor).await?;
+        crate::domain::earnings::ledger::recount_lines_of(db, vendor).await?;
         progress.advance(1);
     }
     progress.finish();

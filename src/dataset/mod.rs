@@ -162,9 +162,11 @@ pub async fn load(db: &Db, vendor: &str, spec: &Spec) -> anyhow::Result<Report> 
     let load_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
     // The loader writes clicks straight into the table, past `insert_batch`, which keeps the
-    // click rollups in step: rebuild them so analytics and `ledger verify` agree.
+    // click rollups in step: rebuild them so analytics and `ledger verify` agree. The same
+    // for the journal's kept line count (the ledger list's `total`).
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     crate::db::rollups::rebuild(&mut tx, &vendor.id).await?;
+    crate::db::ledger::recount(&mut tx, &vendor.id).await?;
     tx.commit().await?;
     bulk::analyze(&mut conn, db.kind()).await?;
     bulk::untune(&mut conn, db.kind()).await?;

@@ -103,9 +103,86 @@ pub async fn insert_txns(
         .iter()
         .flat_map(|(txn, lines)| lines.iter().map(move |l| (*txn, l)))
         .collect();
+    if lines.is_empty() {
+        return Ok(());
+    }
     for chunk in lines.chunks(MAX_LINES) {
         insert_lines(conn, [vendor_id, kind, memo], at, chunk).await?;
     }
+    add_to_count(conn, vendor_id, lines.len() as i64).await
+}
+
+/// Slots of a vendor's line count (see `migrations/0034_ledger_line_counts.sql`).
+const COUNT_SLOTS: u64 = 16;
+
+/// The count slot of the calling task: the same for every statement a task runs, so one
+/// transaction (run by one task) only ever locks one slot row, and writers on different
+/// tasks (PostgreSQL's ingest lanes) mostly update different rows.
+fn count_slot() -> i64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match tokio::task::try_id() {
+        Some(id) => id.hash(&mut h),
+        None => std::thread::current().id().hash(&mut h),
+    }
+    // Below 16: the cast cannot truncate.
+    (h.finish() % COUNT_SLOTS) as i64
+}
+
+/// Adds `lines` to the vendor's line count, in the caller's transaction.
+async fn add_to_count(conn: &mut Conn, vendor_id: &str, lines: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO ledger_line_counts (vendor_id, slot, lines) VALUES ($1, $2, $3) \
+         ON CONFLICT (vendor_id, slot) DO UPDATE SET lines = ledger_line_counts.lines + excluded.lines",
+    )
+    .bind(vendor_id)
+    .bind(count_slot())
+    .bind(lines)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The vendor's line count as kept beside the journal (one read of at most 16 rows).
+pub async fn kept_count<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (Option<i64>,) = sqlx::query_as(
+        "SELECT CAST(SUM(lines) AS BIGINT) FROM ledger_line_counts WHERE vendor_id = $1",
+    )
+    .bind(vendor_id)
+    .fetch_one(ex)
+    .await?;
+    Ok(n.unwrap_or(0))
+}
+
+/// The vendor's lines counted in the journal itself.
+pub async fn counted<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM ledger_entries WHERE vendor_id = $1")
+        .bind(vendor_id)
+        .fetch_one(ex)
+        .await?;
+    Ok(n)
+}
+
+/// Recounts the vendor's lines from the journal into its kept count (after a bulk load,
+/// or `affilia rollups rebuild`); run it in a transaction.
+pub async fn recount(conn: &mut Conn, vendor_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM ledger_line_counts WHERE vendor_id = $1")
+        .bind(vendor_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO ledger_line_counts (vendor_id, slot, lines) \
+         SELECT vendor_id, 0, COUNT(*) FROM ledger_entries WHERE vendor_id = $1 GROUP BY vendor_id",
+    )
+    .bind(vendor_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -310,11 +387,15 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
         .await
 }
 
-/// How many lines match.
+/// How many lines match. Unfiltered, the vendor's kept count (exact: it is written in the
+/// transaction of every insert); filtered, a count over the affiliate's or currency's range.
 pub async fn count<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     f: &Filter<'_>,
 ) -> Result<i64, sqlx::Error> {
+    if f.affiliate_id.is_none() && f.currency.is_none() {
+        return kept_count(ex, f.vendor_id).await;
+    }
     f.apply("SELECT COUNT(*) FROM ledger_entries")
         .fetch_count(ex)
         .await

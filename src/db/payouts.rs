@@ -465,11 +465,17 @@ pub struct Filter<'a> {
     pub currency: Option<&'a str>,
 }
 
-macro_rules! filter {
-    () => {
-        "WHERE vendor_id = $1 AND ($2 IS NULL OR affiliate_id = $2) AND ($3 IS NULL OR run_id = $3) \
-         AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR currency = $5) "
-    };
+impl<'a> Filter<'a> {
+    /// `<head> WHERE vendor_id = $1` and only the filters given (see [`super::sql`]).
+    fn apply(&self, head: &'static str) -> Sql<'a> {
+        Sql::new(head)
+            .push(" WHERE vendor_id = ")
+            .bind(self.vendor_id)
+            .and_eq("affiliate_id", self.affiliate_id)
+            .and_eq("run_id", self.run_id)
+            .and_eq("status", self.status)
+            .and_eq("currency", self.currency)
+    }
 }
 
 /// A page of payouts, newest first.
@@ -479,20 +485,78 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<PayoutRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        select!(),
-        filter!(),
-        "ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
-    ))
+    f.apply(select!())
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset)
+        .fetch_all(ex)
+        .await
+}
+
+/// A payout with the email and name of the affiliate it pays (export files).
+#[derive(Debug, Clone, FromRow)]
+pub struct ExportRow {
+    /// The payout.
+    #[sqlx(flatten)]
+    pub payout: PayoutRow,
+    /// Its affiliate's email.
+    pub affiliate_email: String,
+    /// Its affiliate's name.
+    pub affiliate_name: String,
+}
+
+/// The next `limit` payouts matching `f`, newest first, after the payout `after` (its
+/// `created_at` and id; `None`: from the newest), each with its affiliate in the same
+/// statement. Keyset paging: an export reads its rows in chunks, each an index range,
+/// instead of all of them at once and one affiliate lookup per payout.
+pub async fn export_chunk<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<ExportRow>, sqlx::Error> {
+    let mut q = Sql::new(
+        "SELECT p.id, p.vendor_id, p.program_id, p.run_id, p.affiliate_id, p.currency, \
+         p.amount_cents, p.commissions_cents, p.fee_bps, p.fee_cents, p.net_cents, p.method, \
+         p.destination, p.status, p.reference, p.failure_reason, p.provider_error, \
+         p.created_at, p.processing_at, p.paid_at, p.failed_at, p.updated_at, \
+         a.email AS affiliate_email, a.name AS affiliate_name \
+         FROM payouts p JOIN affiliates a ON a.id = p.affiliate_id AND a.vendor_id = p.vendor_id",
+    )
+    .push(" WHERE p.vendor_id = ")
     .bind(f.vendor_id)
-    .bind(f.affiliate_id)
-    .bind(f.run_id)
-    .bind(f.status)
-    .bind(f.currency)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(ex)
-    .await
+    .and_eq("p.affiliate_id", f.affiliate_id)
+    .and_eq("p.run_id", f.run_id)
+    .and_eq("p.status", f.status)
+    .and_eq("p.currency", f.currency);
+    if let Some((at, id)) = after {
+        q = q
+            .push(" AND (p.created_at < ")
+            .bind(at)
+            .push(" OR (p.created_at = ")
+            .bind(at)
+            .push(" AND p.id < ")
+            .bind(id)
+            .push("))");
+    }
+    q.push(" ORDER BY p.created_at DESC, p.id DESC LIMIT ")
+        .bind(limit)
+        .fetch_all(ex)
+        .await
+}
+
+/// The currencies of the open PayPal payouts matching `f` (a PayPal file takes one).
+pub async fn open_paypal_currencies<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = f
+        .apply("SELECT DISTINCT currency FROM payouts")
+        .push(" AND method = 'paypal' AND status IN ('pending', 'processing') ORDER BY currency")
+        .fetch_all(ex)
+        .await?;
+    Ok(rows.into_iter().map(|(c,)| c).collect())
 }
 
 /// How many payouts match.
@@ -500,15 +564,9 @@ pub async fn count<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     f: &Filter<'_>,
 ) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*) FROM payouts ", filter!()))
-        .bind(f.vendor_id)
-        .bind(f.affiliate_id)
-        .bind(f.run_id)
-        .bind(f.status)
-        .bind(f.currency)
-        .fetch_one(ex)
-        .await?;
-    Ok(n)
+    f.apply("SELECT COUNT(*) FROM payouts")
+        .fetch_count(ex)
+        .await
 }
 
 /// Every payout of a vendor (ledger verification).

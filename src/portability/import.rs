@@ -185,6 +185,8 @@ pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
     // An installation holding a vendor is set up: the first-run setup page must not offer
     // to create another owner.
     db::vendors::claim_installation(&mut tx).await?;
+    // The ledger list's `total` reads a count kept beside the journal, not exported.
+    db::ledger::recount(&mut tx, &header.vendor_id).await?;
     tx.commit().await?;
     db::routing_changed();
     Ok(Imported {

@@ -65,6 +65,10 @@ pub const EXPORTED: &[(&str, &str)] = &[
 /// Tables with a `vendor_id` that are deliberately not exported, and why.
 pub const EXCLUDED: &[(&str, &str)] = &[
     (
+        "ledger_line_counts",
+        "derived from the journal: import recounts the imported ledger lines",
+    ),
+    (
         "api_keys",
         "credentials: never exported; create new keys on the target",
     ),

@@ -473,6 +473,15 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
     for m in crate::domain::attribution::clicks::rollup_mismatches(db, vendor_id).await? {
         fail(m);
     }
+    let (kept, counted) = (
+        db::ledger::kept_count(db.pool(), vendor_id).await?,
+        db::ledger::counted(db.pool(), vendor_id).await?,
+    );
+    if kept != counted {
+        fail(format!(
+            "the kept ledger line count is {kept} but the journal holds {counted} lines; run `affilia rollups rebuild`"
+        ));
+    }
     for (txn, currency, sum) in db::ledger::unbalanced(db.pool(), vendor_id).await? {
         fail(format!(
             "transaction {txn} sums to {sum} {currency}, not zero"
@@ -635,6 +644,15 @@ pub async fn verify(db: &Db) -> AppResult<Vec<Violation>> {
         out.extend(verify_vendor(db, &vendor).await?);
     }
     Ok(out)
+}
+
+/// Recounts one vendor's journal lines into the count the ledger list reads for its
+/// `total` (`affilia rollups rebuild`, and after a bulk load), in one transaction.
+pub async fn recount_lines_of(db: &Db, vendor_id: &str) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    db::ledger::recount(&mut tx, vendor_id).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// One page of journal lines, newest first, and the total.

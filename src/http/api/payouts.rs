@@ -180,8 +180,21 @@ pub async fn export(
     auth.require(Scope::Read)?;
     let currency = q.currency()?;
     let filter = q.filter(auth.vendor_id(), currency.as_deref())?;
-    let file = export::file(&state.db, &filter, opt(&q.format).unwrap_or("csv")).await?;
-    Ok(download(file))
+    let file = export::stream(&state.db, &filter, opt(&q.format).unwrap_or("csv")).await?;
+    Ok(download_streamed(file))
+}
+
+/// A file download whose body is sent as it is produced (chunked transfer encoding).
+pub fn download_streamed(file: export::Streamed) -> HttpResponse {
+    use futures_util::StreamExt;
+    HttpResponse::Ok()
+        .content_type(file.content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", file.filename),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(file.body.map(|chunk| chunk.map(web::Bytes::from)))
 }
 
 /// A file download response.

@@ -11,7 +11,7 @@ use crate::domain::payouts::{self, export};
 use crate::domain::values::status::PayoutStatus;
 use crate::error::AppError;
 use crate::http::AppState;
-use crate::http::api::payouts::download;
+use crate::http::api::payouts::download_streamed;
 use crate::http::dashboard::{Staff, confirm};
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
 
@@ -152,8 +152,8 @@ pub async fn run_export(
         currency: currency.as_deref(),
     };
     let format = some(&q.format).unwrap_or_else(|| "csv".into());
-    let file = export::file(&state.db, &filter, &format).await?;
-    Ok(download(file))
+    let file = export::stream(&state.db, &filter, &format).await?;
+    Ok(download_streamed(file))
 }
 
 /// `POST /dashboard/payouts/runs/{id}/processing`: every pending payout of the run is
