@@ -177,7 +177,7 @@ fn email_match(a: &AffiliateRow, customer_email: &str) -> Option<String> {
         squashed(&a.name),
         squashed(a.email.rsplit_once('@').map_or("", |(l, _)| l)),
     ];
-    (local.chars().count() >= 4 && names.iter().any(|n| *n == local))
+    (local.chars().count() >= 4 && names.contains(&local))
         .then(|| "The customer's email address carries the affiliate's name.".to_owned())
 }
 
