@@ -444,6 +444,17 @@ async fn off_does_nothing_and_other_vendors_and_bad_input_are_refused() {
         )
         .await;
     assert_eq!(p["fraud_rules"]["disposable_email"], "hold", "{p}");
+    // The document says exactly which rules and actions the server takes.
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let text = doc.to_string();
+    let rules = &doc["components"]["schemas"]["FraudRules"];
+    assert_eq!(rules["additionalProperties"], false, "{rules}");
+    assert_eq!(rules["properties"].as_object().unwrap().len(), 6, "{rules}");
+    assert!(
+        text.contains(r#"["off","flag","hold","reject"]"#),
+        "the actions are an enum"
+    );
+    assert!(doc["paths"]["/api/v1/fraud/reviews/{id}/approve"]["post"].is_object());
     let (status, body) = app
         .call(
             &s.key,
@@ -458,4 +469,49 @@ async fn off_does_nothing_and_other_vendors_and_bad_input_are_refused() {
     let (status, body) = event(&app, &s, body).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["field"], "ip", "{body}");
+}
+
+#[tokio::test]
+async fn click_floods_spikes_and_self_referrals_by_payout_email_are_signals() {
+    let app = spawn_app().await;
+    let (s, _jane) = fraud_shop(
+        &app,
+        "FraudSignals",
+        json!({"click_flood": "flag", "spike": "flag", "self_referral": "flag"}),
+    )
+    .await;
+    patch_program(&app, &s, json!({"allow_self_referral": true})).await;
+    let browser = new_client();
+    for _ in 0..20 {
+        let (status, _) = click(&app, &browser, "/r/fraudsignals-jane").await;
+        assert_eq!(status, 302);
+    }
+    app.flush_clicks().await;
+    // Paid by the affiliate's own payout address.
+    let (status, first) = event(&app, &s, sale("s1", "cus_1", "payee@paypal.test")).await;
+    assert_eq!(status, 201, "{first}");
+    for n in 2..=5 {
+        let (status, body) =
+            event(&app, &s, sale(&format!("s{n}"), "cus_1", "c@example.com")).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let items = reviews(&app, &s, "?per_page=10").await;
+    assert_eq!(items["total"], 5, "{items}");
+    let rules = |i: usize| -> Vec<String> {
+        items["data"][i]["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["rule"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first_rules = rules(0);
+    assert!(first_rules.contains(&"click_flood".to_owned()), "{items}");
+    assert!(first_rules.contains(&"self_referral".to_owned()), "{items}");
+    assert!(!rules(3).contains(&"spike".to_owned()), "{items}");
+    assert!(rules(4).contains(&"spike".to_owned()), "{items}");
+    assert!(!rules(4).contains(&"self_referral".to_owned()), "{items}");
+    // Flagged only: every sale is pending as usual, nothing was rejected.
+    assert_eq!(items["data"][4]["conversion_status"], "pending", "{items}");
+    verify_ledger(&app).await;
 }

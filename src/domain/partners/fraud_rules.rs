@@ -23,6 +23,7 @@ use crate::error::{AppError, AppResult};
     utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[schema(as = FraudAction)]
 pub enum Action {
     /// Nothing.
     #[default]

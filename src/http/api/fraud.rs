@@ -87,6 +87,7 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {
     /// Why (kept on the item and in the audit log; a rejection's reason).
+    #[schema(max_length = 500)]
     note: Option<String>,
 }
 
