@@ -467,7 +467,8 @@ pub async fn set_refunded<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Pending conversions whose holding period has ended, oldest first.
+/// Pending conversions whose holding period has ended and that no fraud review holds (the
+/// condition of `fraud_reviews::is_held`), oldest first.
 pub async fn due<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     now: i64,
@@ -475,7 +476,10 @@ pub async fn due<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<Vec<ConversionRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         select!(),
-        "WHERE status = 'pending' AND available_at <= $1 ORDER BY available_at, id LIMIT $2"
+        "WHERE status = 'pending' AND available_at <= $1 \
+         AND NOT EXISTS (SELECT 1 FROM fraud_reviews r WHERE r.conversion_id = conversions.id \
+         AND r.action = 'hold' AND r.status = 'pending') \
+         ORDER BY available_at, id LIMIT $2"
     ))
     .bind(now)
     .bind(limit)

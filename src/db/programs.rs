@@ -71,6 +71,8 @@ pub struct ProgramRow {
     pub caps: String,
     /// Goal bonuses JSON (`{}`: none).
     pub goal_bonuses: String,
+    /// Fraud rules JSON (`{}`: every rule off; see `domain::partners::fraud_rules`).
+    pub fraud_rules: String,
     /// The current terms' JSON.
     pub commission: String,
     /// Creation time, unix ms.
@@ -131,7 +133,7 @@ macro_rules! select {
          p.attribution_model, p.attribution_window_days, p.auto_approve, p.allow_self_referral, \
          p.terms_text, p.current_terms_version, p.allowed_domains, p.conversion_kind, \
          p.conversion_event, p.stripe_webhook_secret, p.stripe_secret_key, p.platform_fee_bps, \
-         p.payout_day, p.caps, p.goal_bonuses, p.require_tax_details, p.paddle_webhook_secret, p.lemonsqueezy_webhook_secret, \
+         p.payout_day, p.caps, p.goal_bonuses, p.fraud_rules, p.require_tax_details, p.paddle_webhook_secret, p.lemonsqueezy_webhook_secret, \
          p.polar_webhook_secret, p.chargebee_webhook_username, p.chargebee_webhook_password, \
          t.commission, p.created_at, p.updated_at \
          FROM programs p JOIN program_terms t \
@@ -252,6 +254,25 @@ pub async fn update(
     .await?;
     super::routing_changed();
     Ok(done.rows_affected() == 1)
+}
+
+/// Replaces the fraud rules (JSON) of a vendor's program.
+pub async fn set_fraud_rules<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    id: &str,
+    rules: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE programs SET fraud_rules = $1, updated_at = $2 WHERE vendor_id = $3 AND id = $4",
+    )
+    .bind(rules)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(())
 }
 
 /// Sets whether payouts of the program wait for the affiliate's tax details.

@@ -552,6 +552,7 @@ async fn generate(ctx: &mut Ctx<'_>, spec: &Spec) -> anyhow::Result<()> {
                 email: None,
                 program_id: None,
                 coupon_code: None,
+                ip: None,
             };
             ctx.tick();
             tolerate(
@@ -709,6 +710,7 @@ fn payment(id: &str, customer: &str, amount_cents: i64, currency: &str) -> ApiEv
         email: None,
         program_id: None,
         coupon_code: None,
+        ip: None,
     }
 }
 

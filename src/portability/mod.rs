@@ -56,6 +56,7 @@ pub const EXPORTED: &[(&str, &str)] = &[
     ("payouts", "vendor_id"),
     ("commissions", "vendor_id"),
     ("bonuses", "vendor_id"),
+    ("fraud_reviews", "vendor_id"),
     ("ledger_entries", "vendor_id"),
     ("webhook_endpoints", "vendor_id"),
     ("events", "vendor_id"),

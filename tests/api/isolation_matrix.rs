@@ -101,6 +101,10 @@ const API_ACCESS: &[(&str, &str, Api)] = &[
     ("GET", "/api/v1/deals", Vendor),
     ("GET", "/api/v1/deals/{id}", Vendor),
     ("POST", "/api/v1/deals/{id}/review", Vendor),
+    ("GET", "/api/v1/fraud/reviews", Vendor),
+    ("GET", "/api/v1/fraud/reviews/{id}", Vendor),
+    ("POST", "/api/v1/fraud/reviews/{id}/approve", Vendor),
+    ("POST", "/api/v1/fraud/reviews/{id}/reject", Vendor),
     ("GET", "/api/v1/me", Me),
     ("GET", "/api/v1/me/programs", Me),
     ("GET", "/api/v1/me/referral", Me),
@@ -400,6 +404,34 @@ async fn objects_of(app: &TestApp, a: &Tenant) {
     .await;
     earn(app, &a.shop, &a.affiliate_id, 10_000, Some("order-1")).await;
     pay_everyone(app, &a.shop, &a.affiliate_id).await;
+    // A sale in the fraud review queue.
+    ok(
+        app,
+        key,
+        Method::PATCH,
+        &format!("/api/v1/programs/{}", a.shop.program_id),
+        Some(json!({"fraud_rules": {"disposable_email": "hold"}})),
+    )
+    .await;
+    ok(
+        app,
+        key,
+        Method::POST,
+        "/api/v1/events",
+        Some(
+            json!({"id": "evt_fraud", "type": "charge.succeeded", "customer_id": "cus_referred",
+                    "amount_cents": 5000, "currency": "USD", "email": "buyer@mailinator.com"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM fraud_reviews WHERE vendor_id = '{}'",
+            a.shop.vendor_id
+        ))
+        .await,
+        1
+    );
     // A personal API token, made in the portal.
     let (portal, token) = &a.portal;
     let res = portal
@@ -434,6 +466,7 @@ fn table_of(path: &str, param_at: usize) -> Option<(&'static str, &'static str)>
         "events" => ("billing_events", "id"),
         "applications" => ("applications", "id"),
         "deals" => ("deals", "id"),
+        "reviews" | "fraud" => ("fraud_reviews", "id"),
         "links" => ("links", "id"),
         "api-tokens" => ("affiliate_api_tokens", "id"),
         "referrals" => ("referrals", "id"),

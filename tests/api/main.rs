@@ -26,6 +26,7 @@ mod deals_links;
 mod demo;
 mod domain_verification;
 mod email;
+mod fraud_review;
 mod fuzz;
 mod host_routing;
 mod hostile_input;

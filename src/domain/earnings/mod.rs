@@ -7,6 +7,7 @@ pub mod bonuses;
 pub mod caps;
 pub mod commission_rules;
 pub mod conversions;
+pub mod fraud;
 pub mod ledger;
 pub mod overview;
 pub mod reports;

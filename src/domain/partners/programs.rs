@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::db::{self, Db, programs::ProgramColumns, programs::ProgramRow};
 use crate::domain::partners::caps::{self, Caps, GoalBonuses};
+use crate::domain::partners::fraud_rules::FraudRules;
 use crate::domain::partners::{provider_credentials, terms::Commission};
 use crate::domain::tenancy::audit::{self, Actor};
 use crate::domain::values::destination;
@@ -138,6 +139,10 @@ pub struct ProgramInput {
     /// Goal bonuses (the whole object is replaced; `{}` turns them all off).
     #[serde(default, deserialize_with = "caps::object_or_null")]
     pub goal_bonuses: Option<GoalBonuses>,
+    /// Fraud rules, rule → `off` | `flag` | `hold` | `reject` (the whole object is
+    /// replaced; a rule left out is `off`). See README "Fraud review".
+    #[serde(default, deserialize_with = "caps::object_or_null")]
+    pub fraud_rules: Option<FraudRules>,
 }
 
 /// A program with its parsed current terms.
@@ -153,6 +158,8 @@ pub struct Program {
     pub caps: Caps,
     /// Goal bonuses.
     pub goal_bonuses: GoalBonuses,
+    /// Fraud rules.
+    pub fraud_rules: FraudRules,
 }
 
 impl Program {
@@ -163,12 +170,14 @@ impl Program {
         let allowed_domains = destination::parse_stored(&row.allowed_domains);
         let caps = Caps::from_stored(&row.caps)?;
         let goal_bonuses = GoalBonuses::from_stored(&row.goal_bonuses)?;
+        let fraud_rules = FraudRules::from_stored(&row.fraud_rules)?;
         Ok(Self {
             row,
             commission,
             allowed_domains,
             caps,
             goal_bonuses,
+            fraud_rules,
         })
     }
 }
@@ -567,6 +576,9 @@ pub async fn create(
     if let Some(required) = input.require_tax_details {
         db::programs::set_require_tax_details(&mut *tx, vendor_id, &id, required).await?;
     }
+    if let Some(rules) = &input.fraud_rules {
+        db::programs::set_fraud_rules(&mut *tx, vendor_id, &id, &rules.to_stored()).await?;
+    }
     audit::record(
         &mut *tx,
         vendor_id,
@@ -636,6 +648,9 @@ pub async fn update(
     if let Some(required) = input.require_tax_details {
         db::programs::set_require_tax_details(&mut *tx, vendor_id, id, required).await?;
     }
+    if let Some(rules) = &input.fraud_rules {
+        db::programs::set_fraud_rules(&mut *tx, vendor_id, id, &rules.to_stored()).await?;
+    }
     let mut details = json!({"fields": changed_fields(input)});
     if let Some(c) = &commission {
         let version = db::programs::add_terms_version(&mut tx, vendor_id, id, &c.to_json()).await?;
@@ -689,6 +704,7 @@ fn changed_fields(input: &ProgramInput) -> Vec<&'static str> {
     note(input.platform_fee_bps.is_some(), "platform_fee_bps");
     note(input.payout_day.is_some(), "payout_day");
     note(input.require_tax_details.is_some(), "require_tax_details");
+    note(input.fraud_rules.is_some(), "fraud_rules");
     f.extend(provider_credentials::present(input));
     f
 }

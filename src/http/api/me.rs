@@ -18,6 +18,7 @@ use crate::db;
 use crate::domain::attribution::deals::{self, DealInput};
 use crate::domain::attribution::links::{self, LinkInput, LinkUpdate};
 use crate::domain::earnings::affiliate_stats::{self, Period};
+use crate::domain::earnings::fraud;
 use crate::domain::partners::payout_settings::PayoutInput;
 use crate::domain::{
     access::credentials, access::self_service, earnings::conversions, earnings::ledger, payouts,
@@ -335,7 +336,16 @@ pub async fn commissions(
     };
     let (rows, total) =
         conversions::commissions(&state.db, &filter, page.per_page, page.offset()).await?;
-    let data = rows.iter().map(conversions::commission_json).collect();
+    // A held sale reads "under review"; which rule held it is the vendor's to know.
+    let held = fraud::held_for(&state.db, &me.vendor_id, &me.affiliate_id).await?;
+    let data = rows
+        .iter()
+        .map(|c| {
+            let mut j = conversions::commission_json(c);
+            j["under_review"] = held.contains(&c.conversion_id).into();
+            j
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(List::new(data, total, page)))
 }
 

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bonuses;
 pub mod consumers;
 pub mod deals;
+pub mod fraud;
 pub mod json;
 pub mod kernel;
 pub mod me;
@@ -142,6 +143,13 @@ pub fn scope() -> impl HttpServiceFactory {
         .route("/deals", web::get().to(deals::list))
         .route("/deals/{id}", web::get().to(deals::show))
         .route("/deals/{id}/review", web::post().to(deals::review))
+        .route("/fraud/reviews", web::get().to(fraud::list))
+        .route("/fraud/reviews/{id}", web::get().to(fraud::show))
+        .route(
+            "/fraud/reviews/{id}/approve",
+            web::post().to(fraud::approve),
+        )
+        .route("/fraud/reviews/{id}/reject", web::post().to(fraud::reject))
         .route("/me", web::get().to(me::profile))
         .route("/me/programs", web::get().to(me::programs))
         .route("/me/referral", web::get().to(me::referral))

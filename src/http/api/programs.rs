@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::db;
 use crate::domain::partners::caps::{Caps, GoalBonuses};
+use crate::domain::partners::fraud_rules::FraudRules;
 use crate::domain::partners::programs::{self, Program, ProgramInput};
 use crate::domain::partners::terms::Commission;
 use crate::domain::tenancy::api_keys::Scope;
@@ -71,6 +72,8 @@ pub struct ProgramJson {
     caps: Caps,
     /// Goal bonuses (see README "Bonuses").
     goal_bonuses: GoalBonuses,
+    /// Fraud rules (see README "Fraud review").
+    fraud_rules: FraudRules,
     created_at: String,
     updated_at: String,
 }
@@ -117,6 +120,7 @@ impl From<Program> for ProgramJson {
             payout_day: r.payout_day,
             caps: p.caps,
             goal_bonuses: p.goal_bonuses,
+            fraud_rules: p.fraud_rules,
             created_at: db::rfc3339(r.created_at),
             updated_at: db::rfc3339(r.updated_at),
         }

@@ -263,6 +263,11 @@ pub async fn show(
             url: "/dashboard/deals?status=pending",
         },
         Badge {
+            label: "sales in fraud review",
+            count: crate::domain::earnings::fraud::pending_count(&state.db, vendor_id).await?,
+            url: "/dashboard/fraud?status=pending",
+        },
+        Badge {
             label: "emails not sent",
             count: waiting.failed_emails,
             url: "/dashboard/emails",

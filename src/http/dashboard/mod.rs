@@ -13,6 +13,7 @@ pub mod deals;
 pub mod developers;
 pub mod emails;
 pub mod events;
+pub mod fraud;
 pub mod home;
 pub mod imports;
 pub mod ledger;
@@ -102,6 +103,9 @@ pub fn table() -> RouteTable {
             route!(POST "/dashboard/applications/{id}/review" => applications::review, Access::Staff),
             route!(GET "/dashboard/deals" => deals::list, Access::Staff),
             route!(POST "/dashboard/deals/{id}/review" => deals::review, Access::Staff),
+            route!(GET "/dashboard/fraud" => fraud::list, Access::Staff),
+            route!(POST "/dashboard/fraud/{id}/approve" => fraud::approve, Access::Staff),
+            route!(POST "/dashboard/fraud/{id}/reject" => fraud::reject, Access::Staff),
             route!(GET "/dashboard/conversions" => conversions::list, Access::Staff),
             route!(POST "/dashboard/conversions" => conversions::create, Access::Staff),
             route!(GET "/dashboard/conversions/{id}" => conversions::show, Access::Staff),

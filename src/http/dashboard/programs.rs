@@ -11,6 +11,7 @@ use crate::db;
 use crate::domain::attribution::clicks::parse_period;
 use crate::domain::earnings::conversions::backtest;
 use crate::domain::partners::caps::{Caps, GoalBonuses};
+use crate::domain::partners::fraud_rules::{self, FraudRules};
 use crate::domain::partners::programs::{self, Program, ProgramInput};
 use crate::domain::partners::terms::{self, Commission, Rate, format_money};
 use crate::domain::tenancy::audit::Actor;
@@ -106,6 +107,13 @@ pub struct ProgramForm {
     bonus_monthly_count: String,
     /// The monthly bonus.
     bonus_monthly_amount: String,
+    /// Fraud rules, each `off`, `flag`, `hold` or `reject` (all blank: unchanged).
+    fraud_same_ip: String,
+    fraud_email_match: String,
+    fraud_disposable_email: String,
+    fraud_click_flood: String,
+    fraud_spike: String,
+    fraud_self_referral: String,
     /// A new Paddle notification secret; blank keeps the current one.
     paddle_webhook_secret: String,
     /// Checked: remove the Paddle secret.
@@ -302,6 +310,12 @@ impl ProgramForm {
         f.bonus_first_sale = cents(p.goal_bonuses.first_sale_cents);
         f.bonus_monthly_count = whole(p.goal_bonuses.monthly_sales_count);
         f.bonus_monthly_amount = cents(p.goal_bonuses.monthly_sales_cents);
+        for (rule, _) in fraud_rules::RULES {
+            let action = p.fraud_rules.action(rule).as_str().to_owned();
+            if let Some(slot) = f.fraud_slot(rule) {
+                *slot = action;
+            }
+        }
         f.set_commission(&p.commission, &r.currency);
         f
     }
@@ -422,6 +436,59 @@ impl ProgramForm {
         Ok(value)
     }
 
+    fn fraud_slot(&mut self, rule: &str) -> Option<&mut String> {
+        Some(match rule {
+            "same_ip" => &mut self.fraud_same_ip,
+            "email_match" => &mut self.fraud_email_match,
+            "disposable_email" => &mut self.fraud_disposable_email,
+            "click_flood" => &mut self.fraud_click_flood,
+            "spike" => &mut self.fraud_spike,
+            "self_referral" => &mut self.fraud_self_referral,
+            _ => return None,
+        })
+    }
+
+    /// The fraud rules as shown: (form field, description, chosen action).
+    pub fn fraud_rows(&self) -> Vec<(String, &'static str, String)> {
+        let values = [
+            &self.fraud_same_ip,
+            &self.fraud_email_match,
+            &self.fraud_disposable_email,
+            &self.fraud_click_flood,
+            &self.fraud_spike,
+            &self.fraud_self_referral,
+        ];
+        fraud_rules::RULES
+            .iter()
+            .zip(values)
+            .map(|((rule, words), v)| {
+                let chosen = if v.is_empty() { "off" } else { v.as_str() };
+                (format!("fraud_{rule}"), *words, chosen.to_owned())
+            })
+            .collect()
+    }
+
+    /// The fraud rules the form sets; `None` when the form has none of their fields.
+    fn fraud_rules(&self) -> AppResult<Option<FraudRules>> {
+        let rows = self.fraud_rows();
+        let given = [
+            &self.fraud_same_ip,
+            &self.fraud_email_match,
+            &self.fraud_disposable_email,
+            &self.fraud_click_flood,
+            &self.fraud_spike,
+            &self.fraud_self_referral,
+        ];
+        if given.iter().all(|v| v.trim().is_empty()) {
+            return Ok(None);
+        }
+        let mut rules = FraudRules::default();
+        for ((rule, _), (field, _, value)) in fraud_rules::RULES.iter().zip(rows) {
+            rules.set(rule, fraud_rules::Action::parse(&field, &value)?);
+        }
+        Ok(Some(rules))
+    }
+
     fn to_input(&self) -> AppResult<ProgramInput> {
         let text = |s: &str| Some(s.trim().to_owned());
         let amount = |field: &str, raw: &str| -> AppResult<Option<i64>> {
@@ -432,6 +499,7 @@ impl ProgramForm {
             }
         };
         Ok(ProgramInput {
+            fraud_rules: self.fraud_rules()?,
             caps: Some(Caps {
                 customer_total_cents: amount("cap_customer_total", &self.cap_customer_total)?,
                 customer_months: int("cap_customer_months", &self.cap_customer_months)?,

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::db;
 use crate::domain::attribution::clicks::parse_instant;
 use crate::domain::earnings::conversions::{self, COMMISSION_STATUSES};
+use crate::domain::earnings::fraud;
 use crate::domain::partners::affiliates;
 use crate::domain::partners::terms::format_money;
 use crate::error::AppError;
@@ -51,6 +52,8 @@ struct Row {
     rule: String,
     converted: String,
     available: String,
+    /// Held by the vendor's fraud review (shown as "under review", never why).
+    under_review: bool,
 }
 
 #[derive(Template)]
@@ -150,6 +153,7 @@ pub async fn list(
             )
             .await?;
             let converted = conversions::converted_at(&state.db, vendor_id, &found).await?;
+            let held = fraud::held_for(&state.db, vendor_id, &who.affiliate.id).await?;
             let rows = found
                 .iter()
                 .map(|c| Row {
@@ -173,6 +177,7 @@ pub async fn list(
                         .map(|at| day(*at))
                         .unwrap_or_default(),
                     available: day(c.available_at),
+                    under_review: held.contains(&c.conversion_id),
                 })
                 .collect();
             (rows, total, None)

@@ -87,6 +87,30 @@ pub struct ApiEvent {
     /// affiliate holding it, as a touch at sale time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon_code: Option<String>,
+    /// The buyer's IP address as your checkout saw it: compared (hashed, like a click's)
+    /// with the click's for the `same_ip` fraud rule. Never stored: the event log keeps the
+    /// body without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[ \\t]*[0-9A-Fa-f:.]{2,45}[ \\t]*$")]
+    pub ip: Option<String>,
+}
+
+/// The buyer's address in the form the tracker hashes a click's (`IpAddr` text when it
+/// reads as one); 422 on anything but an address's characters.
+pub fn parse_ip(raw: &str) -> AppResult<String> {
+    let t = raw.trim_matches([' ', '\t']);
+    let shaped = (2..=45).contains(&t.len())
+        && t.chars()
+            .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+    if !shaped {
+        return Err(AppError::invalid(
+            "ip",
+            "ip must be an IPv4 or IPv6 address",
+        ));
+    }
+    Ok(t.parse::<std::net::IpAddr>()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| t.to_owned()))
 }
 
 fn opt_id(field: &str, v: &Option<String>) -> AppResult<Option<String>> {
@@ -242,6 +266,10 @@ async fn validate(
     now: i64,
 ) -> AppResult<(Normalized, ProgramRow)> {
     let event = normalize(body, now)?;
+    // Checked here with the other fields; hashed by `receive`, which has the tracker's salt.
+    if let Some(ip) = &body.ip {
+        parse_ip(ip)?;
+    }
     let program = program_for(db, vendor_id, body, &event.hints).await?;
     Ok((event, program))
 }
@@ -255,7 +283,7 @@ pub async fn receive(
     body: &ApiEvent,
 ) -> AppResult<Ingested> {
     let now = db::now_ms();
-    let (event, program) = match validate(db, vendor_id, body, now).await {
+    let (mut event, program) = match validate(db, vendor_id, body, now).await {
         Ok(found) => found,
         Err(e) => {
             // A database failure while looking the program up is not the sender's fault.
@@ -270,6 +298,10 @@ pub async fn receive(
     // A body without a time is stored with the time it was received, so a replay reads
     // the same time; a given time is stored exactly as sent.
     let mut body = body.clone();
+    if let Some(ip) = body.ip.take() {
+        let ip = parse_ip(&ip)?;
+        event.hints.ip_hash = Some(tracker.visitors.ip_hash(&ip, event.occurred_at));
+    }
     if body
         .occurred_at
         .as_deref()

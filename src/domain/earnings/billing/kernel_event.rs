@@ -143,6 +143,7 @@ pub async fn receive(
         email: body.email,
         program_id: body.program_id,
         coupon_code: None,
+        ip: None,
     };
     api_event::receive(db, tracker, writer, vendor_id, &event).await
 }

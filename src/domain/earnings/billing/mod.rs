@@ -57,6 +57,11 @@ pub struct Hints {
     /// `conversions::attribution`).
     #[serde(default)]
     pub promo_code: Option<String>,
+    /// The buyer's IP address as the events API received it, hashed like a click's (the
+    /// day's salt), so the `same_ip` fraud signal can compare; the address itself is never
+    /// stored.
+    #[serde(default)]
+    pub ip_hash: Option<String>,
 }
 
 impl Hints {

@@ -79,6 +79,12 @@ pub async fn approve(
     let c = db::conversions::by_id(&mut *tx, vendor_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    // The hold rule (see `db::conversions::due`): a held conversion is decided in the review.
+    if db::fraud_reviews::is_held(&mut *tx, id).await? {
+        return Err(AppError::wrong_state(
+            "this conversion is held for fraud review: approve or reject its review item",
+        ));
+    }
     if !db::conversions::transition(&mut *tx, id, "pending", "approved", None).await? {
         return Err(AppError::wrong_state(format!(
             "only a pending conversion can be approved; this one is {}",
@@ -120,24 +126,41 @@ pub async fn reject(
     let c = db::conversions::by_id(&mut *tx, vendor_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if !db::conversions::transition(&mut *tx, id, "pending", "rejected", Some(&reason)).await? {
+    reject_in(&mut tx, &c, &reason, actor).await?;
+    tx.commit().await?;
+    get_row(db, vendor_id, id).await
+}
+
+/// The rejection path inside the caller's transaction (a vendor's rejection, a fraud rule,
+/// a fraud review's decision): the conversion moves from pending to rejected, its pending
+/// commissions are taken back in the ledger; audited and announced.
+pub async fn reject_in(
+    conn: &mut Conn,
+    c: &ConversionRow,
+    reason: &str,
+    actor: &Actor,
+) -> AppResult<()> {
+    let (vendor_id, id) = (c.vendor_id.as_str(), c.id.as_str());
+    if !db::conversions::transition(&mut *conn, id, "pending", "rejected", Some(reason)).await? {
         return Err(AppError::wrong_state(format!(
             "only a pending conversion can be rejected; this one is {}",
             c.status
         )));
     }
     let mut taken_back = Vec::new();
-    for m in db::commissions::for_conversion(&mut *tx, vendor_id, id).await? {
+    for m in db::commissions::for_conversion(&mut *conn, vendor_id, id).await? {
         if CommissionStatus::Pending.is(&m.status)
-            && db::commissions::transition(&mut *tx, &m.id, "pending", "rejected").await?
+            && db::commissions::transition(&mut *conn, &m.id, "pending", "rejected").await?
         {
-            ledger::rejected(&mut tx, vendor_id, &m).await?;
+            ledger::rejected(conn, vendor_id, &m).await?;
             taken_back.push(m.id);
         }
     }
-    emit_commission_events(&mut tx, vendor_id, id, "commission.reversed", &taken_back).await?;
+    emit_commission_events(conn, vendor_id, id, "commission.reversed", &taken_back).await?;
+    // A rejected conversion leaves the fraud review queue, however it was rejected.
+    db::fraud_reviews::close_for_conversion(&mut *conn, id, &actor.label()).await?;
     audit::record(
-        &mut *tx,
+        &mut *conn,
         vendor_id,
         actor,
         "conversion.rejected",
@@ -146,14 +169,13 @@ pub async fn reject(
     )
     .await?;
     db::events::insert(
-        &mut *tx,
+        &mut *conn,
         vendor_id,
         "conversion.rejected",
         &json!({"conversion_id": id, "reason": reason}).to_string(),
     )
     .await?;
-    tx.commit().await?;
-    get_row(db, vendor_id, id).await
+    Ok(())
 }
 
 pub(super) async fn get_row(db: &Db, vendor_id: &str, id: &str) -> AppResult<ConversionRow> {

@@ -15,7 +15,7 @@ mod reads;
 mod recording;
 mod refunds;
 
-pub use lifecycle::{approve, mature_due, reject};
+pub use lifecycle::{approve, mature_due, reject, reject_in};
 pub use manual::{ManualInput, manual_currency, record_manual};
 pub use matching::on_link;
 pub use reads::*;

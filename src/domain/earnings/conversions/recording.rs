@@ -13,8 +13,9 @@ use crate::db::{
 };
 use crate::domain::earnings::billing::{Kind, Normalized, Processed};
 use crate::domain::earnings::commission_rules::{self, Facts};
-use crate::domain::earnings::{bonuses, caps};
+use crate::domain::earnings::{bonuses, caps, fraud};
 use crate::domain::partners::caps::{Caps, GoalBonuses};
+use crate::domain::partners::fraud_rules::Action;
 use crate::domain::partners::terms::{Commission, Rate};
 use crate::domain::values::status::{self};
 use crate::domain::{earnings::ledger, partners::affiliates};
@@ -89,7 +90,15 @@ pub async fn on_event(
         .currency
         .clone()
         .unwrap_or_else(|| program.currency.clone());
-    let created = record(conn, program, source, event, &ids, &earner, &currency).await?;
+    let sale = Sale {
+        source,
+        event,
+        ids: &ids,
+        earner: &earner,
+        currency: &currency,
+        click,
+    };
+    let created = record(conn, program, &sale).await?;
     // The converting affiliate's commission (seed 004's commission_cents); uplines are listed
     // in `commissions`.
     let commission_cents = direct_commission_cents(&created.1);
@@ -107,16 +116,33 @@ pub async fn on_event(
     })
 }
 
-/// Inserts the conversion, its commissions and their ledger lines.
+/// What [`record`] records: the event, where it came from and who earns.
+#[derive(Clone, Copy)]
+pub(super) struct Sale<'a> {
+    source: &'a str,
+    event: &'a Normalized,
+    ids: &'a PaymentIds,
+    earner: &'a Earner,
+    currency: &'a str,
+    /// The click the event named (fraud signals compare it with the sale).
+    click: Option<&'a db::clicks::ClickRow>,
+}
+
+/// Inserts the conversion, its commissions and their ledger lines, then screens it for
+/// fraud (same transaction: a retried event finds the conversion and screens nothing).
 pub(super) async fn record(
     conn: &mut Conn,
     program: &ProgramRow,
-    source: &str,
-    event: &Normalized,
-    ids: &PaymentIds,
-    earner: &Earner,
-    currency: &str,
+    sale: &Sale<'_>,
 ) -> AppResult<(ConversionRow, Vec<CommissionRow>)> {
+    let Sale {
+        source,
+        event,
+        ids,
+        earner,
+        currency,
+        click,
+    } = *sale;
     let vendor_id = program.vendor_id.as_str();
     let e = &earner.enrollment;
     let affiliate = match &earner.affiliate {
@@ -270,6 +296,16 @@ pub(super) async fn record(
             .map(|m| ("commission.created", commission_json(m).to_string())),
     );
     db::events::insert_all(conn, vendor_id, &events).await?;
+    if refused.is_none()
+        && fraud::screen(conn, program, &affiliate, event, click, &conversion).await?
+            == Some(Action::Reject)
+    {
+        // Rejected by a rule: answer with what the rejection left.
+        conversion = db::conversions::by_id(&mut *conn, vendor_id, &id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        commissions = db::commissions::for_conversion(&mut *conn, vendor_id, &id).await?;
+    }
     Ok((conversion, commissions))
 }
 

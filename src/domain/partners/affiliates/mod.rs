@@ -25,7 +25,7 @@ pub use lists::{find, list, parse_filter, parse_sort, pick, rows, suggest};
 pub use profile::{
     AffiliateInput, Enrollment, create, deactivate, insert_enrolled, program_for, update,
 };
-pub use self_referral::is_self_referral;
+pub use self_referral::{is_self_referral, self_referral_evidence};
 pub use status::{SETTABLE_STATUSES, STATUSES, can_sign_in, signed_in};
 pub use terms::{EnrollmentTerms, effective_commission, enrollment_terms};
 

@@ -10,3 +10,24 @@ pub fn is_self_referral(a: &AffiliateRow, customer_id: Option<&str>, email: Opti
     let same_email = email.is_some_and(|e| e.eq_ignore_ascii_case(&a.email));
     same_customer || same_email
 }
+
+/// How a customer is the affiliate itself, in words, also counting the affiliate's payout
+/// email (the `self_referral` fraud signal, which fires where the program allows
+/// self-referrals); `None` when it is not.
+pub fn self_referral_evidence(
+    a: &AffiliateRow,
+    customer_id: Option<&str>,
+    email: Option<&str>,
+) -> Option<&'static str> {
+    if is_self_referral(a, customer_id, None) {
+        return Some("the customer id is the affiliate's own");
+    }
+    if is_self_referral(a, None, email) {
+        return Some("the customer's email is the affiliate's own");
+    }
+    let payout = a.payout_email.as_deref();
+    email
+        .zip(payout)
+        .is_some_and(|(e, p)| e.eq_ignore_ascii_case(p))
+        .then_some("the customer's email is the affiliate's payout email")
+}

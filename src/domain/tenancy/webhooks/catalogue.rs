@@ -35,6 +35,10 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ),
     ("conversion.rejected", "A pending conversion was rejected."),
     (
+        "conversion.flagged",
+        "A fraud rule flagged, held or rejected a conversion (with the signals that fired).",
+    ),
+    (
         "conversion.reversed",
         "A conversion was reversed (refund, duplicate payment).",
     ),
