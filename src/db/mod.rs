@@ -27,6 +27,7 @@ pub mod deals;
 pub mod demo;
 pub mod emails;
 pub mod events;
+pub mod groups;
 pub mod imports;
 pub mod jobs;
 pub mod ledger;

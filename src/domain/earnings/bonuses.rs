@@ -6,6 +6,7 @@
 //! the unique `(program, affiliate, goal_key)` key makes a second award impossible whichever
 //! transaction or instance reaches the goal.
 
+use crate::domain::partners::groups::settings;
 use chrono::{Datelike, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -106,7 +107,11 @@ pub async fn grant(
             currency: amount.currency().as_str(),
             amount_cents: amount.cents(),
             note: &note,
-            available_at: db::now_ms() + program.holding_period_days * DAY_MS,
+            available_at: db::now_ms()
+                + settings::holding_period_days(
+                    &program,
+                    &settings::GroupOverrides::of_enrollment(&enrollment),
+                ) * DAY_MS,
             created_by: actor.id(),
         },
     )
@@ -156,7 +161,9 @@ pub async fn award_goals(
     if !goals.any() || conversion.status == "rejected" {
         return Ok(awarded);
     }
-    let available_at = conversion.occurred_at + program.holding_period_days * DAY_MS;
+    // The conversion's own date already carries the holding period of the affiliate's
+    // group (`groups::settings`).
+    let available_at = conversion.available_at;
     let mut candidates: Vec<(&str, String, i64, String)> = Vec::new();
     if let Some(cents) = goals.first_sale_cents {
         candidates.push((

@@ -15,6 +15,7 @@ use crate::domain::earnings::billing::{Kind, Normalized, Processed};
 use crate::domain::earnings::commission_rules::{self, Facts};
 use crate::domain::earnings::{bonuses, caps};
 use crate::domain::partners::caps::{Caps, GoalBonuses};
+use crate::domain::partners::groups::settings;
 use crate::domain::partners::terms::{Commission, Rate};
 use crate::domain::values::status::{self};
 use crate::domain::{earnings::ledger, partners::affiliates};
@@ -179,7 +180,8 @@ pub(super) async fn record(
         reason = reason.or(capped_out);
         earned.retain(|l| l.earned.amount_cents > 0);
     }
-    let available_at = event.occurred_at + program.holding_period_days * DAY_MS;
+    let holding = settings::holding_period_days(program, &settings::GroupOverrides::of_enrollment(e));
+    let available_at = event.occurred_at + holding * DAY_MS;
     let new = NewConversion {
         vendor_id,
         program_id: &program.id,
