@@ -64,14 +64,14 @@ pub struct ProgramForm {
     /// Backtest period end (inclusive).
     backtest_to: String,
     terms_text: String,
-    commission_type: String,
-    commission_percent: String,
-    commission_amount: String,
-    max_cycles: String,
+    pub(crate) commission_type: String,
+    pub(crate) commission_percent: String,
+    pub(crate) commission_amount: String,
+    pub(crate) max_cycles: String,
     /// One tier per line: `min_conversions: percent`.
-    tiers: String,
+    pub(crate) tiers: String,
     /// Upline percentages, comma-separated, level 1 first.
-    upline: String,
+    pub(crate) upline: String,
     /// `every_payment`, `first_payment` or `event`.
     conversion_kind: String,
     /// The converting event type for `event`.
@@ -315,7 +315,7 @@ impl ProgramForm {
         f
     }
 
-    fn set_commission(&mut self, c: &Commission) {
+    pub(crate) fn set_commission(&mut self, c: &Commission) {
         match &c.rate {
             Rate::Percentage { bps } => {
                 self.commission_type = "percentage".into();
@@ -355,7 +355,7 @@ impl ProgramForm {
     }
 
     /// The commission JSON the form describes (validated by the service).
-    fn commission(&self) -> AppResult<serde_json::Value> {
+    pub(crate) fn commission(&self) -> AppResult<serde_json::Value> {
         let percent = || terms::parse_percent("commission_percent", &self.commission_percent);
         let mut value = match self.commission_type.as_str() {
             "percentage" => json!({"type": "percentage", "bps": percent()?}),

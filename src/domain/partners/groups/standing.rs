@@ -23,6 +23,25 @@ pub struct Standing {
     pub next: Option<NextStep>,
     /// The same for people, e.g. "3 more approved conversions to reach Gold".
     pub next_text: Option<String>,
+    /// Whether the program has more than its default group (else there is nothing to show).
+    pub program_has_groups: bool,
+}
+
+impl Standing {
+    /// One line for people: "Acme partners: you are in the Silver group — 3 more approved
+    /// conversions to reach Gold."
+    pub fn describe(&self) -> String {
+        match &self.next_text {
+            Some(next) => format!(
+                "{}: you are in the {} group — {next}.",
+                self.program_name, self.group_name
+            ),
+            None => format!(
+                "{}: you are in the {} group.",
+                self.program_name, self.group_name
+            ),
+        }
+    }
 }
 
 /// The affiliate's group in each program it is enrolled in.
@@ -41,7 +60,9 @@ pub async fn of_affiliate(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppRe
             db::now_ms(),
         )
         .await?;
+        let groups = db::groups::of_program(db.pool(), vendor_id, &e.program_id).await?;
         out.push(Standing {
+            program_has_groups: groups.len() > 1,
             program_id: e.program_id,
             program_name: e.program_name,
             group_id,
