@@ -17,8 +17,6 @@ CREATE TABLE partner_groups (
     holding_period_days BIGINT,
     min_payout_cents BIGINT,
     landing_url TEXT,
-    -- JSON array of extra application form fields: [{"key","label","required"}].
-    form_fields TEXT NOT NULL DEFAULT '[]',
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );

@@ -28,8 +28,6 @@ pub struct GroupRow {
     pub min_payout_cents: Option<i64>,
     /// Landing URL, when the group sets its own.
     pub landing_url: Option<String>,
-    /// JSON array of extra application form fields.
-    pub form_fields: String,
     /// The current terms' JSON.
     pub commission: String,
     /// Enrollments in the group.
@@ -44,7 +42,7 @@ macro_rules! select_group {
     () => {
         "SELECT g.id, g.vendor_id, g.program_id, g.name, g.description, g.is_default, \
          CASE WHEN g.is_default = 1 THEN p.current_terms_version ELSE g.current_terms_version END \
-         AS terms_version, g.holding_period_days, g.min_payout_cents, g.landing_url, g.form_fields, \
+         AS terms_version, g.holding_period_days, g.min_payout_cents, g.landing_url, \
          COALESCE(gt.commission, pt.commission) AS commission, \
          (SELECT COUNT(*) FROM enrollments e WHERE e.group_id = g.id) AS members, \
          g.created_at, g.updated_at \
@@ -69,8 +67,6 @@ pub struct GroupColumns<'a> {
     pub min_payout_cents: Option<i64>,
     /// Own landing URL.
     pub landing_url: Option<&'a str>,
-    /// JSON array of form fields.
-    pub form_fields: &'a str,
 }
 
 /// The id of the default group of a new program, derived from the program's id as the
@@ -112,8 +108,8 @@ pub async fn insert(
     let id = new_id("grp");
     sqlx::query(
         "INSERT INTO partner_groups (id, vendor_id, program_id, name, description, is_default, \
-         current_terms_version, holding_period_days, min_payout_cents, landing_url, form_fields, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, 1, $6, $7, $8, $9, $10, $10)",
+         current_terms_version, holding_period_days, min_payout_cents, landing_url, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, 1, $6, $7, $8, $9, $9)",
     )
     .bind(&id)
     .bind(vendor_id)
@@ -123,7 +119,6 @@ pub async fn insert(
     .bind(c.holding_period_days)
     .bind(c.min_payout_cents)
     .bind(c.landing_url)
-    .bind(c.form_fields)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -185,15 +180,14 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE partner_groups SET name = $1, description = $2, holding_period_days = $3, \
-         min_payout_cents = $4, landing_url = $5, form_fields = $6, updated_at = $7 \
-         WHERE vendor_id = $8 AND id = $9",
+         min_payout_cents = $4, landing_url = $5, updated_at = $6 \
+         WHERE vendor_id = $7 AND id = $8",
     )
     .bind(c.name)
     .bind(c.description)
     .bind(c.holding_period_days)
     .bind(c.min_payout_cents)
     .bind(c.landing_url)
-    .bind(c.form_fields)
     .bind(now_ms())
     .bind(vendor_id)
     .bind(id)

@@ -586,6 +586,8 @@ fn json_body(path: &str) -> Value {
         ("affiliates", "code") => json!({"code": "matrixcode1"}),
         ("affiliates", "bonuses") => json!({"amount_cents": 100, "note": "matrix"}),
         ("affiliates", "group") => json!({"group_id": "grp_matrix"}),
+        ("programs", "group-rules") => json!({"from_group_id": "grp_matrix",
+            "to_group_id": "grp_matrix2", "metric": "approved_conversions", "threshold": 5}),
         ("api-keys", _) => json!({"name": "matrix", "scope": "read"}),
         ("applications", "review") => json!({"action": "reject"}),
         ("deals", "review") => json!({"decision": "reject", "reason": "matrix"}),

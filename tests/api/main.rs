@@ -26,6 +26,7 @@ mod demo;
 mod domain_verification;
 mod email;
 mod fuzz;
+mod groups;
 mod host_routing;
 mod hostile_input;
 mod importers;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db;
 use crate::domain::partners::groups::{
-    self, FormField, Group, GroupInput, moves,
+    self, Group, GroupInput, moves,
     promotion::{self, RuleInput},
 };
 use crate::domain::partners::terms::Commission;
@@ -33,7 +33,6 @@ pub struct GroupJson {
     holding_period_days: Option<i64>,
     min_payout_cents: Option<i64>,
     landing_url: Option<String>,
-    form_fields: Vec<FormField>,
     members: i64,
     created_at: String,
     updated_at: String,
@@ -53,7 +52,6 @@ impl From<Group> for GroupJson {
             holding_period_days: r.holding_period_days,
             min_payout_cents: r.min_payout_cents,
             landing_url: r.landing_url,
-            form_fields: g.form_fields,
             members: r.members,
             created_at: db::rfc3339(r.created_at),
             updated_at: db::rfc3339(r.updated_at),

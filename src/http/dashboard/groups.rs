@@ -113,7 +113,6 @@ impl GroupForm {
             holding_period_days: Some(days),
             min_payout_cents: Some(min),
             landing_url: Some((!landing.is_empty()).then(|| landing.to_owned())),
-            form_fields: None,
         })
     }
 }
@@ -146,10 +145,10 @@ impl RuleForm {
             })?),
         };
         Ok(promotion::RuleInput {
-            from_group_id: Some(self.from_group_id.clone()),
-            to_group_id: Some(self.to_group_id.clone()),
-            metric: Some(self.metric.clone()),
-            threshold: Some(threshold),
+            from_group_id: self.from_group_id.clone(),
+            to_group_id: self.to_group_id.clone(),
+            metric: self.metric.clone(),
+            threshold,
             window_days,
             demote: Some(self.demote.is_some()),
         })
@@ -352,6 +351,8 @@ pub async fn create(
     id: web::Path<String>,
     form: crate::http::extract::Form<GroupForm>,
 ) -> Result<HttpResponse, HtmlError> {
+    // Another vendor's program is a 404 whatever the form holds.
+    programs::get(&state.db, &staff.vendor.id, &id).await?;
     let f = form.into_inner();
     let actor = Actor::User(staff.user.id.clone());
     let result = match f.to_input() {
@@ -377,6 +378,7 @@ pub async fn create_rule(
     id: web::Path<String>,
     form: crate::http::extract::Form<RuleForm>,
 ) -> Result<HttpResponse, HtmlError> {
+    programs::get(&state.db, &staff.vendor.id, &id).await?;
     let r = form.into_inner();
     let actor = Actor::User(staff.user.id.clone());
     let result = match r.to_input() {

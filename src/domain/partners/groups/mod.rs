@@ -1,6 +1,6 @@
 //! Partner groups: the affiliates of a program split into groups (a default one for
 //! everybody), each with its own versioned commission terms, holding period, minimum payout,
-//! application form fields and landing URL. Promotion rules (`promotion`) move affiliates
+//! and landing URL. Promotion rules (`promotion`) move affiliates
 //! between groups; a move (`moves`) changes the terms from the next conversion on.
 
 pub mod moves;
@@ -8,7 +8,7 @@ pub mod promotion;
 pub mod settings;
 pub mod standing;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::db::{self, Db, groups::GroupColumns, groups::GroupRow};
@@ -22,25 +22,8 @@ const MIN_PAYOUT_MAX_CENTS: i64 = 100_000_000;
 const _: () = assert!(MIN_PAYOUT_MAX_CENTS <= crate::domain::values::money::MAX_CENTS);
 /// Longest description.
 const DESCRIPTION_MAX: usize = 500;
-/// Most extra application form fields per group.
-const FORM_FIELDS_MAX: usize = 20;
 /// Most groups per program.
 pub const GROUPS_MAX: usize = 50;
-
-/// One extra field of a group's application form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FormField {
-    /// Machine name of the answer, e.g. `audience_size`.
-    #[schema(pattern = "^[a-z][a-z0-9_]{0,39}$")]
-    pub key: String,
-    /// What the applicant is asked, e.g. "Audience size".
-    #[schema(min_length = 1, max_length = 120)]
-    pub label: String,
-    /// Whether an answer is required.
-    #[serde(default)]
-    pub required: bool,
-}
 
 /// A group as the services return it.
 #[derive(Debug, Clone)]
@@ -49,8 +32,6 @@ pub struct Group {
     pub row: GroupRow,
     /// Its current terms.
     pub commission: Commission,
-    /// Its form fields.
-    pub form_fields: Vec<FormField>,
 }
 
 impl Group {
@@ -58,12 +39,7 @@ impl Group {
         let commission = Commission::from_stored(&row.commission).ok_or_else(|| {
             AppError::Internal(anyhow::anyhow!("terms of group {} are unreadable", row.id))
         })?;
-        let form_fields = serde_json::from_str(&row.form_fields).unwrap_or_default();
-        Ok(Self {
-            row,
-            commission,
-            form_fields,
-        })
+        Ok(Self { row, commission })
     }
 
     /// Whether this is the program's default group.
@@ -99,8 +75,6 @@ pub struct GroupInput {
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     #[schema(value_type = Option<String>)]
     pub landing_url: Option<Option<String>>,
-    /// Extra application form fields (at most 20, keys unique).
-    pub form_fields: Option<Vec<FormField>>,
 }
 
 /// The settings of a group being written.
@@ -110,7 +84,6 @@ struct Settings {
     holding_period_days: Option<i64>,
     min_payout_cents: Option<i64>,
     landing_url: Option<String>,
-    form_fields: Vec<FormField>,
 }
 
 impl Settings {
@@ -122,7 +95,6 @@ impl Settings {
                 holding_period_days: g.row.holding_period_days,
                 min_payout_cents: g.row.min_payout_cents,
                 landing_url: g.row.landing_url.clone(),
-                form_fields: g.form_fields.clone(),
             },
             None => Self {
                 name: String::new(),
@@ -130,7 +102,6 @@ impl Settings {
                 holding_period_days: None,
                 min_payout_cents: None,
                 landing_url: None,
-                form_fields: Vec::new(),
             },
         }
     }
@@ -155,20 +126,16 @@ impl Settings {
                 Some(u) => Some(text::http_url("landing_url", u)?.to_string()),
             };
         }
-        if let Some(fields) = &input.form_fields {
-            self.form_fields = parse_form_fields(fields)?;
-        }
         Ok(())
     }
 
-    fn columns<'a>(&'a self, form_fields: &'a str) -> GroupColumns<'a> {
+    fn columns(&self) -> GroupColumns<'_> {
         GroupColumns {
             name: &self.name,
             description: &self.description,
             holding_period_days: self.holding_period_days,
             min_payout_cents: self.min_payout_cents,
             landing_url: self.landing_url.as_deref(),
-            form_fields,
         }
     }
 }
@@ -182,44 +149,6 @@ fn ranged(field: &str, v: Option<i64>, hi: i64) -> AppResult<Option<i64>> {
             format!("{field} must be between 0 and {hi} (or null for the program's)"),
         )),
     }
-}
-
-/// Validates form fields: keys `^[a-z][a-z0-9_]{0,39}$`, unique; labels one line.
-pub fn parse_form_fields(fields: &[FormField]) -> AppResult<Vec<FormField>> {
-    if fields.len() > FORM_FIELDS_MAX {
-        return Err(AppError::invalid(
-            "form_fields",
-            format!("at most {FORM_FIELDS_MAX} form fields"),
-        ));
-    }
-    let mut out: Vec<FormField> = Vec::new();
-    for (i, f) in fields.iter().enumerate() {
-        let key = f.key.trim();
-        let valid = key.len() <= 40
-            && key.starts_with(|c: char| c.is_ascii_lowercase())
-            && key
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !valid {
-            return Err(AppError::invalid(
-                &format!("form_fields[{i}].key"),
-                "a key is lower-case letters, digits and _, starting with a letter (at most 40)",
-            ));
-        }
-        if out.iter().any(|o| o.key == key) {
-            return Err(AppError::invalid(
-                &format!("form_fields[{i}].key"),
-                "form field keys must be unique",
-            ));
-        }
-        let label = text::required(&format!("form_fields[{i}].label"), &f.label, text::NAME_MAX)?;
-        out.push(FormField {
-            key: key.to_owned(),
-            label,
-            required: f.required,
-        });
-    }
-    Ok(out)
 }
 
 fn map_name_conflict(e: sqlx::Error) -> AppError {
@@ -277,13 +206,12 @@ pub async fn create(
             format!("a program has at most {GROUPS_MAX} groups"),
         ));
     }
-    let form_fields = serde_json::to_string(&s.form_fields).map_err(anyhow::Error::from)?;
     let mut tx = db.begin().await?;
     let id = db::groups::insert(
         &mut tx,
         vendor_id,
         program_id,
-        &s.columns(&form_fields),
+        &s.columns(),
         &commission.to_json(),
     )
     .await
@@ -321,9 +249,8 @@ pub async fn update(
         .map(|v| Commission::from_json("commission", v))
         .transpose()?
         .filter(|c| *c != current.commission);
-    let form_fields = serde_json::to_string(&s.form_fields).map_err(anyhow::Error::from)?;
     let mut tx = db.begin().await?;
-    if !db::groups::update(&mut *tx, vendor_id, id, &s.columns(&form_fields))
+    if !db::groups::update(&mut *tx, vendor_id, id, &s.columns())
         .await
         .map_err(map_name_conflict)?
     {

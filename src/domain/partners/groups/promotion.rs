@@ -71,19 +71,23 @@ impl From<RuleRow> for Rule {
 #[serde(deny_unknown_fields)]
 pub struct RuleInput {
     /// The group affiliates are promoted out of.
-    pub from_group_id: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
+    pub from_group_id: String,
     /// The group they are promoted into (another group of the same program).
-    pub to_group_id: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
+    pub to_group_id: String,
     /// `approved_conversions` or `approved_revenue`.
     #[schema(pattern = "^(approved_conversions|approved_revenue)$")]
-    pub metric: Option<String>,
+    pub metric: String,
     /// 1..=100,000,000,000: a number of conversions or minor units.
     #[schema(minimum = 1, maximum = 100_000_000_000_i64)]
-    pub threshold: Option<i64>,
+    pub threshold: i64,
     /// 1..=3650 days of history that count; absent or `null`: all time.
+    #[serde(default)]
     #[schema(minimum = 1, maximum = 3650)]
     pub window_days: Option<i64>,
     /// Move affiliates back when they fall below the threshold (default false).
+    #[serde(default)]
     pub demote: Option<bool>,
 }
 
@@ -110,38 +114,28 @@ pub async fn create(
     db::programs::by_id(db.pool(), vendor_id, program_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let group_of = |field: &'static str, id: &Option<String>| {
-        let id = id.clone();
-        async move {
-            let id = id.ok_or_else(|| AppError::invalid(field, format!("{field} is required")))?;
-            match db::groups::by_id(db.pool(), vendor_id, &id).await? {
-                Some(g) if g.program_id == program_id => Ok(g),
-                _ => Err(AppError::invalid(field, "no such group in this program")),
-            }
+    let group_of = |field: &'static str, id: String| async move {
+        match db::groups::by_id(db.pool(), vendor_id, id.trim()).await? {
+            Some(g) if g.program_id == program_id => Ok(g),
+            _ => Err(AppError::invalid(field, "no such group in this program")),
         }
     };
-    let from = group_of("from_group_id", &input.from_group_id).await?;
-    let to = group_of("to_group_id", &input.to_group_id).await?;
+    let from = group_of("from_group_id", input.from_group_id.clone()).await?;
+    let to = group_of("to_group_id", input.to_group_id.clone()).await?;
     if from.id == to.id {
         return Err(AppError::invalid(
             "to_group_id",
             "a rule moves affiliates to another group",
         ));
     }
-    let metric = input
-        .metric
-        .as_deref()
-        .map(str::trim)
-        .ok_or_else(|| AppError::invalid("metric", "metric is required"))?;
+    let metric = input.metric.trim();
     if !METRICS.contains(&metric) {
         return Err(AppError::invalid(
             "metric",
             format!("metric must be one of: {}", METRICS.join(", ")),
         ));
     }
-    let threshold = input
-        .threshold
-        .ok_or_else(|| AppError::invalid("threshold", "threshold is required"))?;
+    let threshold = input.threshold;
     if !(1..=THRESHOLD_MAX).contains(&threshold) {
         return Err(AppError::invalid(
             "threshold",
