@@ -202,11 +202,14 @@ pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
     vendor_id: &str,
     id: &str,
 ) -> Result<Option<GroupRow>, sqlx::Error> {
-    sqlx::query_as(concat!(select_group!(), "WHERE g.vendor_id = $1 AND g.id = $2"))
-        .bind(vendor_id)
-        .bind(id)
-        .fetch_optional(ex)
-        .await
+    sqlx::query_as(concat!(
+        select_group!(),
+        "WHERE g.vendor_id = $1 AND g.id = $2"
+    ))
+    .bind(vendor_id)
+    .bind(id)
+    .fetch_optional(ex)
+    .await
 }
 
 /// The groups of a program: the default group first, then by name.

@@ -33,8 +33,10 @@ async fn two_groups(app: &TestApp, s: &Shop) -> (String, String) {
             &s.key,
             Method::POST,
             &format!("/api/v1/programs/{}/groups", s.program_id),
-            Some(json!({"name": "Gold", "commission": {"type": "percentage", "bps": 3000},
-                        "holding_period_days": 0, "landing_url": "https://gold.example.com/vip"})),
+            Some(
+                json!({"name": "Gold", "commission": {"type": "percentage", "bps": 3000},
+                        "holding_period_days": 0, "landing_url": "https://gold.example.com/vip"}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{gold}");
@@ -147,7 +149,12 @@ async fn an_affiliate_moves_up_on_approval_and_its_next_conversion_earns_the_new
     .await;
     assert!(subject.contains("Gold"), "{subject}");
     // The group's landing page is where the member's links now lead.
-    let res = app.client.get(app.url("/r/grow-jane")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/r/grow-jane"))
+        .send()
+        .await
+        .unwrap();
     let location = res
         .headers()
         .get("location")
@@ -186,9 +193,8 @@ async fn the_worker_promotes_and_an_evaluation_twice_or_concurrently_moves_once(
     // Two instances' workers and four direct sweeps at once, then again.
     let second = second_instance(&app).await;
     let now = affilia::db::now_ms();
-    let sweeps = join_all((0..4).map(|_| {
-        affilia::domain::partners::groups::promotion::sweep(&app.db, now)
-    }));
+    let sweeps =
+        join_all((0..4).map(|_| affilia::domain::partners::groups::promotion::sweep(&app.db, now)));
     let (_, _, swept) = tokio::join!(app.run_jobs(), second.run_jobs(), sweeps);
     for s in &swept {
         assert!(s.is_ok(), "{s:?}");
@@ -409,7 +415,12 @@ async fn bad_input_is_422_with_the_envelope_and_viewers_change_nothing() {
         .await;
     assert_eq!(status, 403);
     let (status, _) = app
-        .call(&read, Method::POST, &groups_path, Some(json!({"name": "Ro"})))
+        .call(
+            &read,
+            Method::POST,
+            &groups_path,
+            Some(json!({"name": "Ro"})),
+        )
         .await;
     assert_eq!(status, 403);
     let hash = affilia::domain::tenancy::password::hash(OWNER_PASSWORD.into())
@@ -434,7 +445,11 @@ async fn bad_input_is_422_with_the_envelope_and_viewers_change_nothing() {
     for (path, form) in [
         (
             format!("/dashboard/programs/{}/groups", s.program_id),
-            vec![("name", "Viewer group"), ("commission_type", "percentage"), ("commission_percent", "10")],
+            vec![
+                ("name", "Viewer group"),
+                ("commission_type", "percentage"),
+                ("commission_percent", "10"),
+            ],
         ),
         (
             format!("/dashboard/affiliates/{jane}/group"),
@@ -455,7 +470,9 @@ async fn bad_input_is_422_with_the_envelope_and_viewers_change_nothing() {
 async fn the_dashboard_manages_groups_and_the_portal_shows_the_next_step() {
     let app = spawn_app().await;
     let s = money_shop(&app, "Acme", json!({"type": "percentage", "bps": 2000})).await;
-    let staff = app.signed_in_client("owner@acme.test", OWNER_PASSWORD).await;
+    let staff = app
+        .signed_in_client("owner@acme.test", OWNER_PASSWORD)
+        .await;
     let page = format!("/dashboard/programs/{}/groups", s.program_id);
     // A group made on the dashboard, then a rule.
     let res = app
@@ -605,7 +622,12 @@ async fn the_dashboard_manages_groups_and_the_portal_shows_the_next_step() {
 async fn the_backtest_replays_one_groups_affiliates() {
     let app = spawn_app().await;
     let s = money_shop(&app, "Draft", json!({"type": "percentage", "bps": 2000})).await;
-    let other = money_shop(&app, "Elsewhere", json!({"type": "percentage", "bps": 2000})).await;
+    let other = money_shop(
+        &app,
+        "Elsewhere",
+        json!({"type": "percentage", "bps": 2000}),
+    )
+    .await;
     let (_, gold) = two_groups(&app, &s).await;
     let (_, other_gold) = two_groups(&app, &other).await;
     let jane = affiliate(&app, &s, "jane@draft.test", "draft-jane").await;

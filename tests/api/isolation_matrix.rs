@@ -400,14 +400,23 @@ async fn objects_of(app: &TestApp, a: &Tenant) {
         Some(json!({"name": "Gold"})),
     )
     .await;
-    let groups = ok(app, key, Method::GET, &format!("{programs_path}/groups"), None).await;
+    let groups = ok(
+        app,
+        key,
+        Method::GET,
+        &format!("{programs_path}/groups"),
+        None,
+    )
+    .await;
     ok(
         app,
         key,
         Method::POST,
         &format!("{programs_path}/group-rules"),
-        Some(json!({"from_group_id": groups["data"][0]["id"], "to_group_id": gold["id"],
-                    "metric": "approved_conversions", "threshold": 100})),
+        Some(
+            json!({"from_group_id": groups["data"][0]["id"], "to_group_id": gold["id"],
+                    "metric": "approved_conversions", "threshold": 100}),
+        ),
     )
     .await;
     // An invited affiliate: an email in the outbox.

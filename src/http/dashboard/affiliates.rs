@@ -350,14 +350,15 @@ pub async fn show(
             override_percent = terms::bps_to_percent_input(*bps);
         }
         let suffix = if is_override { " (override)" } else { "" };
-        let groups = crate::domain::partners::groups::list(&state.db, &staff.vendor.id, &e.program_id)
-            .await?
-            .into_iter()
-            .map(|g| {
-                let current = e.group_id.as_deref() == Some(g.row.id.as_str());
-                (g.row.id, g.row.name, current)
-            })
-            .collect();
+        let groups =
+            crate::domain::partners::groups::list(&state.db, &staff.vendor.id, &e.program_id)
+                .await?
+                .into_iter()
+                .map(|g| {
+                    let current = e.group_id.as_deref() == Some(g.row.id.as_str());
+                    (g.row.id, g.row.name, current)
+                })
+                .collect();
         enrollments.push(EnrollmentView {
             program: e.program_name.clone(),
             code: e.code.clone(),

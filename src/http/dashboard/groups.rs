@@ -134,9 +134,10 @@ impl RuleForm {
         let threshold = if self.metric == "approved_revenue" {
             terms::parse_amount("threshold", &self.threshold)?
         } else {
-            self.threshold.trim().parse().map_err(|_| {
-                AppError::invalid("threshold", "threshold must be a whole number")
-            })?
+            self.threshold
+                .trim()
+                .parse()
+                .map_err(|_| AppError::invalid("threshold", "threshold must be a whole number"))?
         };
         let window_days = match self.window_days.trim() {
             "" => None,
@@ -248,7 +249,6 @@ fn rule_text(r: &promotion::Rule, groups: &[Group], currency: &str) -> String {
     )
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn groups_page(
     staff: &Staff,
     state: &AppState,
@@ -360,7 +360,9 @@ pub async fn create(
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => Ok(see_other(&format!("/dashboard/programs/{id}/groups?saved=1"))),
+        Ok(_) => Ok(see_other(&format!(
+            "/dashboard/programs/{id}/groups?saved=1"
+        ))),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let status = e.status_code();
             let page =
@@ -386,7 +388,9 @@ pub async fn create_rule(
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => Ok(see_other(&format!("/dashboard/programs/{id}/groups?saved=1"))),
+        Ok(_) => Ok(see_other(&format!(
+            "/dashboard/programs/{id}/groups?saved=1"
+        ))),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let status = e.status_code();
             let page =
@@ -457,7 +461,15 @@ pub async fn edit(
     q: crate::http::extract::Query<Saved>,
 ) -> Result<HttpResponse, HtmlError> {
     let g = groups::get(&state.db, &staff.vendor.id, &id).await?;
-    let page = group_page(&staff, &state, &g, GroupForm::of(&g), None, q.saved.is_some()).await?;
+    let page = group_page(
+        &staff,
+        &state,
+        &g,
+        GroupForm::of(&g),
+        None,
+        q.saved.is_some(),
+    )
+    .await?;
     render(StatusCode::OK, &page)
 }
 

@@ -59,7 +59,8 @@ impl Target {
             landing_url: r.group_landing_url.as_deref(),
             ..GroupOverrides::default()
         };
-        let landing_url = settings::landing_url(r.landing_url.as_deref(), &group).map(str::to_owned);
+        let landing_url =
+            settings::landing_url(r.landing_url.as_deref(), &group).map(str::to_owned);
         let mut domains = Domains::from_stored(r.landing_url.as_deref(), &r.allowed_domains);
         // The group's landing URL is a destination the vendor chose, like the program's.
         if let Some(url) = r.group_landing_url.as_deref() {

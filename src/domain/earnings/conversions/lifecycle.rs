@@ -49,8 +49,7 @@ pub async fn mature_due(db: &Db, now: i64) -> AppResult<usize> {
 /// Applies the program's promotion rules to the converting affiliate, in the approving
 /// transaction, so this approval counts and a move commits with it.
 async fn promote_on_approval(conn: &mut Conn, c: &ConversionRow, now: i64) -> AppResult<()> {
-    groups::promotion::on_approval(conn, &c.vendor_id, &c.program_id, &c.affiliate_id, now)
-        .await?;
+    groups::promotion::on_approval(conn, &c.vendor_id, &c.program_id, &c.affiliate_id, now).await?;
     Ok(())
 }
 

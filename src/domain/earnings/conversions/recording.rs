@@ -180,7 +180,8 @@ pub(super) async fn record(
         reason = reason.or(capped_out);
         earned.retain(|l| l.earned.amount_cents > 0);
     }
-    let holding = settings::holding_period_days(program, &settings::GroupOverrides::of_enrollment(e));
+    let holding =
+        settings::holding_period_days(program, &settings::GroupOverrides::of_enrollment(e));
     let available_at = event.occurred_at + holding * DAY_MS;
     let new = NewConversion {
         vendor_id,

@@ -197,7 +197,9 @@ pub async fn create(
     s.apply(input)?;
     let commission = match input.commission.clone() {
         Some(v) => Commission::from_json("commission", v)?,
-        None => Commission::from_stored(&program.commission).unwrap_or_else(Commission::default_terms),
+        None => {
+            Commission::from_stored(&program.commission).unwrap_or_else(Commission::default_terms)
+        }
     };
     let existing = db::groups::of_program(db.pool(), vendor_id, program_id).await?;
     if existing.len() >= GROUPS_MAX {
@@ -259,8 +261,13 @@ pub async fn update(
     let mut details = json!({"group_id": id, "name": s.name});
     if let Some(c) = &commission {
         let version = if current.is_default() {
-            db::programs::add_terms_version(&mut tx, vendor_id, &current.row.program_id, &c.to_json())
-                .await?
+            db::programs::add_terms_version(
+                &mut tx,
+                vendor_id,
+                &current.row.program_id,
+                &c.to_json(),
+            )
+            .await?
         } else {
             db::groups::add_terms_version(&mut tx, vendor_id, id, &c.to_json()).await?
         };

@@ -96,11 +96,13 @@ pub async fn list(db: &Db, vendor_id: &str, program_id: &str) -> AppResult<Vec<R
     db::programs::by_id(db.pool(), vendor_id, program_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(db::groups::rules_of_program(db.pool(), vendor_id, program_id)
-        .await?
-        .into_iter()
-        .map(Rule::from)
-        .collect())
+    Ok(
+        db::groups::rules_of_program(db.pool(), vendor_id, program_id)
+            .await?
+            .into_iter()
+            .map(Rule::from)
+            .collect(),
+    )
 }
 
 /// Adds a rule to a program; both groups must be the program's, and differ.
@@ -388,7 +390,10 @@ impl NextStep {
             .map(|d| format!(" in the last {d} days"))
             .unwrap_or_default();
         if self.missing == 0 {
-            format!("you qualify for {}: the move happens shortly", self.group_name)
+            format!(
+                "you qualify for {}: the move happens shortly",
+                self.group_name
+            )
         } else if self.metric == "approved_revenue" {
             format!(
                 "{} more in approved sales{window} to reach {}",
@@ -428,7 +433,7 @@ pub async fn next_step(
     for r in rules.iter().filter(|r| r.from_group_id == group_id) {
         let value = metric_of(&mut *conn, r, &program.currency, affiliate_id, now).await?;
         let missing = (r.threshold - value).max(0);
-        // Compare missing/threshold without floats: missing_a * threshold_b.
+        // The share still missing, in millionths of the threshold (integers, no floats).
         let key = i128::from(missing) * 1_000_000 / i128::from(r.threshold.max(1));
         if best.as_ref().is_some_and(|(k, _)| *k <= key) {
             continue;

@@ -45,7 +45,11 @@ impl Standing {
 }
 
 /// The affiliate's group in each program it is enrolled in.
-pub async fn of_affiliate(db: &Db, vendor_id: &str, affiliate_id: &str) -> AppResult<Vec<Standing>> {
+pub async fn of_affiliate(
+    db: &Db,
+    vendor_id: &str,
+    affiliate_id: &str,
+) -> AppResult<Vec<Standing>> {
     let mut out = Vec::new();
     for e in db::affiliates::enrollments(db.pool(), vendor_id, affiliate_id).await? {
         let (Some(group_id), Some(group_name)) = (e.group_id.clone(), e.group_name.clone()) else {
