@@ -186,7 +186,7 @@ pub async fn send_email(db: &Db, sender: &Sender, m: &Moved) -> AppResult<()> {
         .unwrap_or_default();
     let mut tx = db.begin().await?;
     let portal_url =
-        crate::domain::tenancy::vendors::portal_url(&mut *tx, &sender.base_url, &vendor).await?;
+        crate::domain::tenancy::vendors::portal_url(&mut tx, &sender.base_url, &vendor).await?;
     let email = GroupChangedEmail {
         affiliate_name: if affiliate.name.is_empty() {
             affiliate.email.clone()

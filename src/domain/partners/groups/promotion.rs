@@ -431,7 +431,7 @@ pub async fn next_step(
     let mut conn = db.pool().acquire().await?;
     let mut best: Option<(i128, NextStep)> = None;
     for r in rules.iter().filter(|r| r.from_group_id == group_id) {
-        let value = metric_of(&mut *conn, r, &program.currency, affiliate_id, now).await?;
+        let value = metric_of(&mut conn, r, &program.currency, affiliate_id, now).await?;
         let missing = (r.threshold - value).max(0);
         // The share still missing, in millionths of the threshold (integers, no floats).
         let key = i128::from(missing) * 1_000_000 / i128::from(r.threshold.max(1));
