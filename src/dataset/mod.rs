@@ -452,6 +452,8 @@ impl Generator {
                     Val::Int(self.p.terms_version),
                     Val::Int(created_at),
                     Val::Int(updated_at.max(created_at)),
+                    // Everybody starts in the program's default group.
+                    Val::Text(crate::db::groups::default_group_id(&self.p.id)),
                 ],
             );
             self.weights.push(weight);

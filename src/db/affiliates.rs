@@ -98,8 +98,17 @@ pub struct EnrollmentRow {
     pub commission_override: Option<String>,
     /// Program terms version the enrollment joined under.
     pub terms_version: i64,
-    /// The commission JSON of that terms version.
+    /// The commission JSON of that terms version (of its group's terms when the group
+    /// has its own).
     pub terms_commission: Option<String>,
+    /// Its partner group in the program.
+    pub group_id: Option<String>,
+    /// The group's name.
+    pub group_name: Option<String>,
+    /// The group's own holding period, if it sets one.
+    pub group_holding_period_days: Option<i64>,
+    /// The group's own minimum payout, if it sets one.
+    pub group_min_payout_cents: Option<i64>,
     /// Creation time, unix ms.
     pub created_at: i64,
 }
@@ -495,8 +504,9 @@ pub async fn enroll<'e, E: Executor<'e, Database = Any>>(
     let id = new_id("enr");
     sqlx::query(
         "INSERT INTO enrollments (id, vendor_id, affiliate_id, program_id, code, status, \
-         commission_override, terms_version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+         commission_override, terms_version, created_at, updated_at, group_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, \
+         (SELECT g.id FROM partner_groups g WHERE g.program_id = $4 AND g.is_default = 1))",
     )
     .bind(&id)
     .bind(vendor_id)
@@ -565,10 +575,16 @@ pub async fn adopt_current_terms<'e, E: Executor<'e, Database = Any>>(
     affiliate_id: Option<&str>,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE enrollments SET terms_version = (SELECT p.current_terms_version FROM programs p \
-         WHERE p.id = enrollments.program_id), updated_at = $1 \
+        "UPDATE enrollments SET terms_version = COALESCE(\
+         (SELECT g.current_terms_version FROM partner_groups g WHERE g.id = enrollments.group_id \
+         AND g.is_default = 0), \
+         (SELECT p.current_terms_version FROM programs p WHERE p.id = enrollments.program_id)), \
+         updated_at = $1 \
          WHERE vendor_id = $2 AND ($3 IS NULL OR program_id = $3) AND ($4 IS NULL OR affiliate_id = $4) \
-         AND terms_version <> (SELECT p.current_terms_version FROM programs p WHERE p.id = enrollments.program_id)",
+         AND terms_version <> COALESCE(\
+         (SELECT g.current_terms_version FROM partner_groups g WHERE g.id = enrollments.group_id \
+         AND g.is_default = 0), \
+         (SELECT p.current_terms_version FROM programs p WHERE p.id = enrollments.program_id))",
     )
     .bind(now_ms())
     .bind(vendor_id)
@@ -596,8 +612,13 @@ pub async fn code_taken<'e, E: Executor<'e, Database = Any>>(
 macro_rules! select_enrollment {
     () => {
         "SELECT e.id, e.affiliate_id, e.program_id, p.name AS program_name, e.code, e.status, \
-         e.commission_override, e.terms_version, t.commission AS terms_commission, e.created_at \
+         e.commission_override, e.terms_version, \
+         CASE WHEN g.is_default = 0 THEN gt.commission ELSE t.commission END AS terms_commission, \
+         e.group_id, g.name AS group_name, g.holding_period_days AS group_holding_period_days, \
+         g.min_payout_cents AS group_min_payout_cents, e.created_at \
          FROM enrollments e JOIN programs p ON p.id = e.program_id \
+         LEFT JOIN partner_groups g ON g.id = e.group_id \
+         LEFT JOIN group_terms gt ON gt.group_id = e.group_id AND gt.version = e.terms_version \
          LEFT JOIN program_terms t ON t.vendor_id = e.vendor_id \
          AND t.program_id = e.program_id AND t.version = e.terms_version "
     };

@@ -99,6 +99,7 @@ pub const ENROLLMENTS: Table = Table {
         "terms_version",
         "created_at",
         "updated_at",
+        "group_id",
     ],
 };
 

@@ -315,6 +315,8 @@ pub struct CodeTarget {
     pub program_status: String,
     /// Program landing URL.
     pub landing_url: Option<String>,
+    /// The landing URL of the enrollment's partner group, if it sets one.
+    pub group_landing_url: Option<String>,
     /// JSON array of extra hosts.
     pub allowed_domains: String,
     /// Cookie lifetime.
@@ -334,10 +336,12 @@ pub async fn resolve_code<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<Option<CodeTarget>, sqlx::Error> {
     sqlx::query_as(
         "SELECT e.vendor_id, e.id AS enrollment_id, e.status AS enrollment_status, e.affiliate_id, \
-         p.id AS program_id, p.status AS program_status, p.landing_url, p.allowed_domains, \
+         p.id AS program_id, p.status AS program_status, p.landing_url, \
+         g.landing_url AS group_landing_url, p.allowed_domains, \
          p.cookie_duration_days, p.attribution_model, v.slug AS vendor_slug, \
          v.site_origins AS vendor_site_origins \
          FROM enrollments e JOIN programs p ON p.id = e.program_id \
+         LEFT JOIN partner_groups g ON g.id = e.group_id \
          JOIN vendors v ON v.id = e.vendor_id WHERE e.code = $1",
     )
     .bind(code)

@@ -28,6 +28,7 @@ pub mod demo;
 pub mod emails;
 pub mod events;
 pub mod fraud_reviews;
+pub mod groups;
 pub mod imports;
 pub mod jobs;
 pub mod ledger;

@@ -187,6 +187,8 @@ pub async fn insert(
     .execute(&mut *conn)
     .await?;
     insert_terms(conn, vendor_id, &id, 1, commission).await?;
+    // Everybody enrolled in the program starts in its default group.
+    super::groups::insert_default(conn, vendor_id, &id, now).await?;
     Ok(id)
 }
 

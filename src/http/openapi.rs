@@ -156,7 +156,16 @@ lists are `{data, total, page, per_page}` (`?page=&per_page=`, at most 100 a pag
         api::accounting::set_affiliate_tax_details,
         api::accounting::my_tax_details,
         api::accounting::set_my_tax_details,
-        api::accounting::backtest
+        api::accounting::backtest,
+        api::groups::list,
+        api::groups::create,
+        api::groups::show,
+        api::groups::update,
+        api::groups::rules,
+        api::groups::create_rule,
+        api::groups::delete_rule,
+        api::groups::move_affiliate,
+        api::groups::mine
     ),
     components(schemas(
         ErrorEnvelope,
@@ -547,6 +556,14 @@ const VARIANTS: &[Variant] = &[
         "/api/v1/programs",
         "ProgramInput",
         "ProgramCreate",
+        &["name"],
+        &[],
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v1/programs/{id}/groups",
+        "GroupInput",
+        "GroupCreate",
         &["name"],
         &[],
     ),

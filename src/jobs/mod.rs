@@ -6,12 +6,13 @@
 //! (1 min doubling to 6 h) until the job's attempts run out. On shutdown the job in flight
 //! finishes and the rest of the batch is handed back.
 //!
-//! Kinds: `send_email`. Each round also matures conversions whose holding period ended (a
+//! Kinds: `send_email`, `sign_in_link`, `group_changed_email`. Each round also matures conversions whose holding period ended (a
 //! sweep rather than one job per conversion: conditional updates make it safe on several
-//! instances), runs scheduled payouts, re-checks a few pending portal domains' TXT records
+//! instances), runs scheduled payouts, sweeps the partner groups' promotion rules, re-checks a few pending portal domains' TXT records
 //! (spaced and bounded, see `domain_verification`), and delivers webhooks from their own outbox
 //! ([`webhooks`]).
 
+pub mod group_emails;
 pub mod mailer;
 pub mod send_email;
 pub mod sign_in_links;
@@ -38,6 +39,9 @@ const POLL: Duration = Duration::from_millis(500);
 const BACKOFF_BASE_MS: i64 = 60 * 1000;
 /// Longest retry delay.
 const BACKOFF_MAX_MS: i64 = 6 * 3600 * 1000;
+/// Pause between sweeps of the promotion rules (windows slide slowly; approvals evaluate
+/// their affiliate at once anyway).
+const PROMOTE_EVERY_MS: i64 = 5 * 60 * 1000;
 /// Pause between pruning rounds (retention): old rows do not need deleting twice a second.
 const PRUNE_EVERY_MS: i64 = 10 * 60 * 1000;
 
@@ -130,6 +134,8 @@ pub struct Worker {
     retention: crate::retention::Retention,
     /// When this worker last pruned (unix ms of the round); `None`: not yet.
     last_prune: Arc<std::sync::Mutex<Option<i64>>>,
+    /// When this worker last swept the promotion rules; `None`: not yet.
+    last_promotion: Arc<std::sync::Mutex<Option<i64>>>,
 }
 
 impl Worker {
@@ -149,6 +155,7 @@ impl Worker {
             dns: None,
             retention: crate::retention::Retention::default(),
             last_prune: Arc::new(std::sync::Mutex::new(None)),
+            last_promotion: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -192,6 +199,30 @@ impl Worker {
         }
     }
 
+    /// Sweeps the partner groups' promotion rules when this worker's last sweep is older
+    /// than `PROMOTE_EVERY_MS` (each move is a conditional update, so several instances
+    /// sweeping at once still move an affiliate once).
+    async fn promote_if_due(&self, now: i64) {
+        let due = match self.last_promotion.lock() {
+            Ok(mut last) => {
+                let due = last.is_none_or(|at| now - at >= PROMOTE_EVERY_MS || now < at);
+                if due {
+                    *last = Some(now);
+                }
+                due
+            }
+            Err(_) => false,
+        };
+        if !due {
+            return;
+        }
+        match crate::domain::partners::groups::promotion::sweep(&self.db, now).await {
+            Ok(0) => {}
+            Ok(moved) => tracing::info!(moved, "promotion rules moved affiliates between groups"),
+            Err(e) => tracing::error!(error = ?e, "sweeping promotion rules failed"),
+        }
+    }
+
     /// This worker's id (recorded on the jobs it claims).
     pub fn id(&self) -> &str {
         &self.id
@@ -226,6 +257,7 @@ impl Worker {
                 Err(e) => tracing::error!(error = ?e, "re-checking portal domains failed"),
             }
         }
+        self.promote_if_due(now).await;
         self.prune_if_due(now).await;
         let mut ran = 0;
         if let Some(webhooks) = &self.webhooks {
@@ -286,6 +318,9 @@ impl Worker {
             send_email::KIND => send_email::run(&self.db, &self.mailer, &self.id, job, now).await,
             sign_in_links::KIND => {
                 sign_in_links::run(&self.db, &self.sender, &self.id, job, now).await
+            }
+            group_emails::KIND => {
+                group_emails::run(&self.db, &self.sender, &self.id, job, now).await
             }
             other => {
                 self.settle_alone(

@@ -162,6 +162,15 @@ const API_ACCESS: &[(&str, &str, Api)] = &[
     ("PATCH", "/api/v1/programs/{id}", Vendor),
     ("POST", "/api/v1/programs/{id}/migrate-enrollments", Vendor),
     ("POST", "/api/v1/programs/{id}/terms/backtest", Vendor),
+    ("GET", "/api/v1/programs/{id}/groups", Vendor),
+    ("POST", "/api/v1/programs/{id}/groups", Vendor),
+    ("GET", "/api/v1/groups/{id}", Vendor),
+    ("PATCH", "/api/v1/groups/{id}", Vendor),
+    ("GET", "/api/v1/programs/{id}/group-rules", Vendor),
+    ("POST", "/api/v1/programs/{id}/group-rules", Vendor),
+    ("DELETE", "/api/v1/group-rules/{id}", Vendor),
+    ("PUT", "/api/v1/affiliates/{id}/group", Vendor),
+    ("GET", "/api/v1/me/groups", Me),
     ("GET", "/api/v1/accounting/journal", Vendor),
     ("GET", "/api/v1/accounting/paid-totals", Vendor),
     ("GET", "/api/v1/affiliates/{id}/tax-details", Vendor),
@@ -385,6 +394,35 @@ async fn objects_of(app: &TestApp, a: &Tenant) {
         Some(json!({"customer_id": "cus_referred", "code": format!("{}aff", a.slug)})),
     )
     .await;
+    // A partner group and a promotion rule into it.
+    let programs_path = format!("/api/v1/programs/{}", a.shop.program_id);
+    let gold = ok(
+        app,
+        key,
+        Method::POST,
+        &format!("{programs_path}/groups"),
+        Some(json!({"name": "Gold"})),
+    )
+    .await;
+    let groups = ok(
+        app,
+        key,
+        Method::GET,
+        &format!("{programs_path}/groups"),
+        None,
+    )
+    .await;
+    ok(
+        app,
+        key,
+        Method::POST,
+        &format!("{programs_path}/group-rules"),
+        Some(
+            json!({"from_group_id": groups["data"][0]["id"], "to_group_id": gold["id"],
+                    "metric": "approved_conversions", "threshold": 100}),
+        ),
+    )
+    .await;
     // An invited affiliate: an email in the outbox.
     ok(
         app,
@@ -471,6 +509,8 @@ fn table_of(path: &str, param_at: usize) -> Option<(&'static str, &'static str)>
         "api-tokens" => ("affiliate_api_tokens", "id"),
         "referrals" => ("referrals", "id"),
         "promo-codes" => ("promo_codes", "id"),
+        "groups" => ("partner_groups", "id"),
+        "group-rules" => ("group_rules", "id"),
         _ => return None,
     })
 }
@@ -587,6 +627,9 @@ fn json_body(path: &str) -> Value {
     match (route.get(3).copied().unwrap_or_default(), last) {
         ("affiliates", "code") => json!({"code": "matrixcode1"}),
         ("affiliates", "bonuses") => json!({"amount_cents": 100, "note": "matrix"}),
+        ("affiliates", "group") => json!({"group_id": "grp_matrix"}),
+        ("programs", "group-rules") => json!({"from_group_id": "grp_matrix",
+            "to_group_id": "grp_matrix2", "metric": "approved_conversions", "threshold": 5}),
         ("api-keys", _) => json!({"name": "matrix", "scope": "read"}),
         ("applications", "review") => json!({"action": "reject"}),
         ("deals", "review") => json!({"decision": "reject", "reason": "matrix"}),

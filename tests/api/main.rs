@@ -28,6 +28,7 @@ mod domain_verification;
 mod email;
 mod fraud_review;
 mod fuzz;
+mod groups;
 mod host_routing;
 mod hostile_input;
 mod importers;

@@ -6,6 +6,7 @@
 //! the unique `(program, affiliate, goal_key)` key makes a second award impossible whichever
 //! transaction or instance reaches the goal.
 
+use crate::domain::partners::groups::settings;
 use chrono::{Datelike, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -54,8 +55,8 @@ pub async fn grant(
     input: &BonusInput,
     actor: &Actor,
 ) -> AppResult<BonusRow> {
-    let (affiliate, program) =
-        program_for(db, vendor_id, affiliate_id, input.program_id.as_deref()).await?;
+    let (affiliate, enrollment, program) =
+        enrollment_for(db, vendor_id, affiliate_id, input.program_id.as_deref()).await?;
     let currency = match input.currency.as_deref() {
         Some(c) => Currency::parse("currency", c)?,
         None => Currency::parse("currency", &program.currency)?,
@@ -75,7 +76,11 @@ pub async fn grant(
             currency: amount.currency().as_str(),
             amount_cents: amount.cents(),
             note: &note,
-            available_at: db::now_ms() + program.holding_period_days * DAY_MS,
+            available_at: db::now_ms()
+                + settings::holding_period_days(
+                    &program,
+                    &settings::GroupOverrides::of_enrollment(&enrollment),
+                ) * DAY_MS,
             created_by: actor.id(),
         },
     )
@@ -104,6 +109,21 @@ pub async fn program_for(
     affiliate_id: &str,
     program_id: Option<&str>,
 ) -> AppResult<(db::affiliates::AffiliateRow, db::programs::ProgramRow)> {
+    let (affiliate, _, program) = enrollment_for(db, vendor_id, affiliate_id, program_id).await?;
+    Ok((affiliate, program))
+}
+
+/// [`program_for`] with the enrollment itself (its group sets the bonus's holding period).
+async fn enrollment_for(
+    db: &Db,
+    vendor_id: &str,
+    affiliate_id: &str,
+    program_id: Option<&str>,
+) -> AppResult<(
+    db::affiliates::AffiliateRow,
+    db::affiliates::EnrollmentRow,
+    db::programs::ProgramRow,
+)> {
     let affiliate = db::affiliates::by_id(db.pool(), vendor_id, affiliate_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -137,7 +157,7 @@ pub async fn program_for(
     let program = db::programs::by_id(db.pool(), vendor_id, &enrollment.program_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok((affiliate, program))
+    Ok((affiliate, enrollment, program))
 }
 
 /// First and one-past-last unix ms of the calendar month (UTC) holding `at`, and its
@@ -170,7 +190,9 @@ pub async fn award_goals(
     if !goals.any() || conversion.status == "rejected" {
         return Ok(awarded);
     }
-    let available_at = conversion.occurred_at + program.holding_period_days * DAY_MS;
+    // The conversion's own date already carries the holding period of the affiliate's
+    // group (`groups::settings`).
+    let available_at = conversion.available_at;
     let mut candidates: Vec<(&str, String, i64, String)> = Vec::new();
     if let Some(cents) = goals.first_sale_cents {
         candidates.push((

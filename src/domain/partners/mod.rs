@@ -4,6 +4,7 @@ pub mod affiliates;
 pub mod applications;
 pub mod caps;
 pub mod fraud_rules;
+pub mod groups;
 pub mod onboarding;
 pub mod payout_settings;
 pub mod programs;

@@ -15,6 +15,7 @@ pub mod export;
 pub mod schedule;
 pub mod stripe_connect;
 
+use crate::domain::partners::groups::{self, settings::GroupOverrides};
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -166,6 +167,12 @@ async fn plan(
     } else {
         None
     };
+    // Members of a group with its own minimum payout (`groups::settings`).
+    let group_minimums: std::collections::HashMap<String, i64> =
+        db::groups::min_payouts_of_program(&mut *conn, &program.vendor_id, &program.id)
+            .await?
+            .into_iter()
+            .collect();
     let mut planned = Vec::new();
     let mut skipped = Vec::new();
     for b in balances {
@@ -180,7 +187,11 @@ async fn plan(
             skipped.push(skip("affiliate_inactive"));
             continue;
         }
-        if amount < program.min_payout_cents {
+        let group = GroupOverrides {
+            min_payout_cents: group_minimums.get(&a.id).copied(),
+            ..GroupOverrides::default()
+        };
+        if amount < groups::settings::min_payout_cents(program, &group) {
             skipped.push(skip("below_minimum"));
             continue;
         }

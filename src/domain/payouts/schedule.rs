@@ -128,13 +128,17 @@ pub async fn next_payouts(
             }
             None => None,
         };
+        let minimum = crate::domain::partners::groups::settings::min_payout_cents(
+            &program,
+            &crate::domain::partners::groups::settings::GroupOverrides::of_enrollment(&e),
+        );
         out.push(NextPayout {
             program_id: program.id,
             program_name: program.name,
             currency: program.currency,
             available_cents: available,
-            min_payout_cents: program.min_payout_cents,
-            reaches_minimum: available >= program.min_payout_cents && available > 0,
+            min_payout_cents: minimum,
+            reaches_minimum: available >= minimum && available > 0,
             next_run,
         });
     }

@@ -81,6 +81,10 @@ const PHRASES: &[(&str, &str)] = &[
     ("affiliate.bonus_granted", "granted a bonus to {o}"),
     ("affiliate.enrolled", "enrolled {o} in a program"),
     (
+        "affiliate.group_changed",
+        "moved {o} to another partner group",
+    ),
+    (
         "affiliate.external_id_stamped",
         "linked {o} to its account in your billing system",
     ),
@@ -133,6 +137,16 @@ const PHRASES: &[(&str, &str)] = &[
     ("payout_run.created", "started {o}"),
     ("program.created", "created the program {o}"),
     ("program.updated", "changed the program settings of {o}"),
+    ("program.group_created", "added a partner group to {o}"),
+    ("program.group_updated", "changed a partner group of {o}"),
+    (
+        "program.group_rule_created",
+        "added a promotion rule to {o}",
+    ),
+    (
+        "program.group_rule_deleted",
+        "deleted a promotion rule of {o}",
+    ),
     ("promo_code.created", "added a promo code for {o}"),
     ("promo_code.deleted", "deleted a promo code of {o}"),
     ("promo_code.updated", "changed a promo code of {o}"),

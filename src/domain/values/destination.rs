@@ -41,6 +41,17 @@ impl Domains {
         d
     }
 
+    /// Also allows the host of `url` (a partner group's landing URL).
+    pub fn allow_host_of(&mut self, url: &str) {
+        if let Some(host) = Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            && !self.exact.contains(&host)
+        {
+            self.exact.push(host);
+        }
+    }
+
     /// The hosts of a program as stored: its landing URL and the JSON array of
     /// `allowed_domains`.
     pub fn from_stored(landing_url: Option<&str>, allowed_domains: &str) -> Self {

@@ -238,6 +238,9 @@ pub struct BacktestInput {
     /// Last day (`YYYY-MM-DD`, inclusive) or end instant (RFC 3339); default now. At most
     /// 366 days after `from`.
     pub to: Option<String>,
+    /// Replay only the conversions of the affiliates now in this partner group of the
+    /// program (a group change); absent: the whole program.
+    pub group_id: Option<String>,
 }
 
 /// `POST /api/v1/programs/{id}/terms/backtest`: what the program's conversions in the
@@ -271,6 +274,14 @@ pub async fn backtest(
         body.to.as_deref(),
         crate::db::now_ms(),
     )?;
-    let b = backtest::run(&state.db, auth.vendor_id(), &id, &terms, range).await?;
+    let b = backtest::run_for_group(
+        &state.db,
+        auth.vendor_id(),
+        &id,
+        body.group_id.as_deref(),
+        &terms,
+        range,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(b))
 }

@@ -20,6 +20,7 @@ pub mod kernel;
 pub mod me;
 pub mod money;
 pub use crate::http::pagination;
+pub mod groups;
 pub mod payouts;
 pub mod programs;
 pub mod promo_codes;
@@ -223,6 +224,21 @@ pub fn scope() -> impl HttpServiceFactory {
         .route("/payout-runs/{id}/send", web::post().to(payouts::run_send))
         .route("/programs", web::get().to(programs::list))
         .route("/programs", web::post().to(programs::create))
+        .route("/programs/{id}/groups", web::get().to(groups::list))
+        .route("/programs/{id}/groups", web::post().to(groups::create))
+        .route("/groups/{id}", web::get().to(groups::show))
+        .route("/groups/{id}", web::patch().to(groups::update))
+        .route("/programs/{id}/group-rules", web::get().to(groups::rules))
+        .route(
+            "/programs/{id}/group-rules",
+            web::post().to(groups::create_rule),
+        )
+        .route("/group-rules/{id}", web::delete().to(groups::delete_rule))
+        .route(
+            "/affiliates/{id}/group",
+            web::put().to(groups::move_affiliate),
+        )
+        .route("/me/groups", web::get().to(groups::mine))
         .route("/programs/{id}", web::get().to(programs::show))
         .route("/programs/{id}", web::patch().to(programs::update))
         .route(

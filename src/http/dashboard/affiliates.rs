@@ -286,6 +286,10 @@ struct EnrollmentView {
     status: String,
     terms_version: i64,
     commission: String,
+    /// Its partner group's name.
+    group: String,
+    /// The program's groups: (id, name, whether it is the current one).
+    groups: Vec<(String, String, bool)>,
 }
 
 struct ActivityView {
@@ -353,6 +357,15 @@ pub async fn show(
             override_percent = terms::bps_to_percent_input(*bps);
         }
         let suffix = if is_override { " (override)" } else { "" };
+        let groups =
+            crate::domain::partners::groups::list(&state.db, &staff.vendor.id, &e.program_id)
+                .await?
+                .into_iter()
+                .map(|g| {
+                    let current = e.group_id.as_deref() == Some(g.row.id.as_str());
+                    (g.row.id, g.row.name, current)
+                })
+                .collect();
         enrollments.push(EnrollmentView {
             program: e.program_name.clone(),
             code: e.code.clone(),
@@ -362,6 +375,8 @@ pub async fn show(
                 "{}{suffix}",
                 commission.describe(currencies.get(&e.program_id).map_or("", String::as_str))
             ),
+            group: e.group_name.clone().unwrap_or_default(),
+            groups,
         });
     }
     let pool = state.db.pool();

@@ -14,6 +14,7 @@ pub mod developers;
 pub mod emails;
 pub mod events;
 pub mod fraud;
+pub mod groups;
 pub mod home;
 pub mod imports;
 pub mod ledger;
@@ -130,6 +131,13 @@ pub fn table() -> RouteTable {
             route!(POST "/dashboard/programs/{id}" => programs::update, Access::Staff),
             route!(POST "/dashboard/programs/{id}/migrate" => programs::migrate, Access::Staff),
             route!(POST "/dashboard/programs/{id}/backtest" => programs::backtest, Access::Staff),
+            route!(GET "/dashboard/programs/{id}/groups" => groups::list, Access::Staff),
+            route!(POST "/dashboard/programs/{id}/groups" => groups::create, Access::Staff),
+            route!(POST "/dashboard/programs/{id}/group-rules" => groups::create_rule, Access::Staff),
+            route!(POST "/dashboard/group-rules/{id}/delete" => groups::delete_rule, Access::Staff),
+            route!(GET "/dashboard/groups/{id}" => groups::edit, Access::Staff),
+            route!(POST "/dashboard/groups/{id}" => groups::update, Access::Staff),
+            route!(POST "/dashboard/affiliates/{id}/group" => groups::move_affiliate, Access::Staff),
             route!(GET "/dashboard/developers/webhooks" => webhooks::list, Access::Staff),
             route!(POST "/dashboard/developers/webhooks" => webhooks::create, Access::Staff),
             route!(POST "/dashboard/developers/webhooks/deliveries/{id}/redeliver" => webhooks::redeliver, Access::Staff),

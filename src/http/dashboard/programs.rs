@@ -46,7 +46,8 @@ struct ListPage {
 pub struct ProgramForm {
     name: String,
     slug: String,
-    currency: String,
+    /// The program's currency: amounts are read and shown in its decimals.
+    pub(crate) currency: String,
     landing_url: String,
     /// Extra link domains, comma- or whitespace-separated.
     allowed_domains: String,
@@ -65,14 +66,14 @@ pub struct ProgramForm {
     /// Backtest period end (inclusive).
     backtest_to: String,
     terms_text: String,
-    commission_type: String,
-    commission_percent: String,
-    commission_amount: String,
-    max_cycles: String,
+    pub(crate) commission_type: String,
+    pub(crate) commission_percent: String,
+    pub(crate) commission_amount: String,
+    pub(crate) max_cycles: String,
     /// One tier per line: `min_conversions: percent`.
-    tiers: String,
+    pub(crate) tiers: String,
     /// Upline percentages, comma-separated, level 1 first.
-    upline: String,
+    pub(crate) upline: String,
     /// `every_payment`, `first_payment` or `event`.
     conversion_kind: String,
     /// The converting event type for `event`.
@@ -337,7 +338,7 @@ impl ProgramForm {
         f
     }
 
-    fn set_commission(&mut self, c: &Commission, currency: &str) {
+    pub(crate) fn set_commission(&mut self, c: &Commission, currency: &str) {
         match &c.rate {
             Rate::Percentage { bps } => {
                 self.commission_type = "percentage".into();
@@ -377,7 +378,7 @@ impl ProgramForm {
     }
 
     /// The commission JSON the form describes (validated by the service).
-    fn commission(&self) -> AppResult<serde_json::Value> {
+    pub(crate) fn commission(&self) -> AppResult<serde_json::Value> {
         let percent = || terms::parse_percent("commission_percent", &self.commission_percent);
         let mut value = match self.commission_type.as_str() {
             "percentage" => json!({"type": "percentage", "bps": percent()?}),

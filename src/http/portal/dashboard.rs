@@ -99,6 +99,9 @@ pub struct DashboardView {
     pub balances: Vec<BalanceView>,
     /// The next payout of each program, in words.
     pub next_payouts: Vec<String>,
+    /// The affiliate's partner group in each program that has groups, and what the next
+    /// group needs, in words.
+    pub groups: Vec<String>,
     /// Payout settings, when reachable here.
     pub payout_settings_url: Option<String>,
     /// Payouts page, when reachable here.
@@ -232,6 +235,16 @@ pub async fn view(
         .iter()
         .map(|n| describe_next(n, vendor.display_name(), payable))
         .collect();
+    let groups = crate::domain::partners::groups::standing::of_affiliate(
+        &state.db,
+        &vendor.id,
+        &affiliate.id,
+    )
+    .await?
+    .iter()
+    .filter(|s| s.program_has_groups)
+    .map(|s| s.describe())
+    .collect();
     let mut earnings: Vec<String> = stats
         .earnings
         .iter()
@@ -254,6 +267,7 @@ pub async fn view(
         chart: chart::build(&stats, period_label(key)),
         balances,
         next_payouts,
+        groups,
         payout_settings_url: site.url("/payout-settings", &[]),
         payouts_url: site.url("/payouts", &[]),
         links_url: site.url("/links", &[]),

@@ -6,6 +6,7 @@
 //! [`TTL`]: the "few seconds" of staleness is the price of answering redirects without a
 //! database round trip.
 
+use crate::domain::partners::groups::settings::{self, GroupOverrides};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -38,7 +39,8 @@ pub struct Target {
     /// Whether clicks on this code are attributed: false for banned or deactivated
     /// enrollments and for paused or archived programs.
     pub attributable: bool,
-    /// The program's landing URL.
+    /// Where the code's links land: its partner group's landing URL, else the program's
+    /// (`groups::settings`).
     pub landing_url: Option<String>,
     /// Hosts links may lead to.
     pub domains: Domains,
@@ -53,8 +55,19 @@ pub struct Target {
 
 impl Target {
     fn from_row(code: &str, r: CodeTarget) -> Self {
+        let group = GroupOverrides {
+            landing_url: r.group_landing_url.as_deref(),
+            ..GroupOverrides::default()
+        };
+        let landing_url =
+            settings::landing_url(r.landing_url.as_deref(), &group).map(str::to_owned);
+        let mut domains = Domains::from_stored(r.landing_url.as_deref(), &r.allowed_domains);
+        // The group's landing URL is a destination the vendor chose, like the program's.
+        if let Some(url) = r.group_landing_url.as_deref() {
+            domains.allow_host_of(url);
+        }
         Self {
-            domains: Domains::from_stored(r.landing_url.as_deref(), &r.allowed_domains),
+            domains,
             site_origins: serde_json::from_str(&r.vendor_site_origins).unwrap_or_default(),
             attributable: !matches!(r.enrollment_status.as_str(), "banned" | "deactivated")
                 && status::program_is_open(&r.program_status),
@@ -64,7 +77,7 @@ impl Target {
             affiliate_id: r.affiliate_id,
             program_id: r.program_id,
             code: code.to_owned(),
-            landing_url: r.landing_url,
+            landing_url,
             cookie_days: r.cookie_duration_days,
             first_touch: r.attribution_model == "first_touch",
         }

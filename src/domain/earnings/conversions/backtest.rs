@@ -93,6 +93,8 @@ pub struct AffiliateFigures {
 pub struct Backtest {
     /// The program.
     pub program_id: String,
+    /// The partner group whose affiliates were replayed; `null`: the whole program.
+    pub group_id: Option<String>,
     /// Start of the period (inclusive), RFC 3339.
     pub from: String,
     /// End of the period (exclusive), RFC 3339.
@@ -181,6 +183,20 @@ pub async fn run(
     vendor_id: &str,
     program_id: &str,
     terms: &Commission,
+    range: (i64, i64),
+) -> AppResult<Backtest> {
+    run_for_group(db, vendor_id, program_id, None, terms, range).await
+}
+
+/// [`run`] for the affiliates now in one partner group of the program (a group change:
+/// draft terms for that group); `None`: everybody. A group that is not the program's →
+/// 422 on `group_id`.
+pub async fn run_for_group(
+    db: &Db,
+    vendor_id: &str,
+    program_id: &str,
+    group_id: Option<&str>,
+    terms: &Commission,
     (from, to): (i64, i64),
 ) -> AppResult<Backtest> {
     // Reads only, in a transaction rolled back at the end: one snapshot, nothing kept.
@@ -188,7 +204,27 @@ pub async fn run(
     let program = db::programs::by_id(&mut *tx, vendor_id, program_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let conversions = db::conversions::of_program_in_period(
+    let members: Option<HashSet<String>> = match group_id {
+        None => None,
+        Some(g) => {
+            match db::groups::by_id(&mut *tx, vendor_id, g).await? {
+                Some(group) if group.program_id == program.id => {}
+                _ => {
+                    return Err(AppError::invalid(
+                        "group_id",
+                        "no such group in this program",
+                    ));
+                }
+            }
+            Some(
+                db::groups::enrollment_ids(&mut *tx, vendor_id, g)
+                    .await?
+                    .into_iter()
+                    .collect(),
+            )
+        }
+    };
+    let mut conversions = db::conversions::of_program_in_period(
         &mut *tx,
         vendor_id,
         program_id,
@@ -197,6 +233,9 @@ pub async fn run(
         MAX_CONVERSIONS + 1,
     )
     .await?;
+    if let Some(members) = &members {
+        conversions.retain(|c| members.contains(&c.enrollment_id));
+    }
     if conversions.len() as i64 > MAX_CONVERSIONS {
         return Err(AppError::invalid(
             "from",
@@ -371,6 +410,7 @@ pub async fn run(
     });
     Ok(Backtest {
         program_id: program.id,
+        group_id: group_id.map(str::to_owned),
         from: db::rfc3339(from),
         to: db::rfc3339(to),
         range_ms: (from, to),

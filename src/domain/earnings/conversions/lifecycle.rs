@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::db::{self, Conn, Db, conversions::ConversionRow};
+use crate::domain::partners::groups;
 use crate::domain::tenancy::audit::{self, Actor};
 use crate::domain::values::status::CommissionStatus;
 use crate::domain::{earnings::ledger, values::text};
@@ -27,6 +28,7 @@ pub async fn mature_due(db: &Db, now: i64) -> AppResult<usize> {
                 continue;
             }
             release_commissions(&mut tx, &c, "maturation", None).await?;
+            promote_on_approval(&mut tx, &c, now).await?;
             db::events::insert(
                 &mut *tx,
                 &c.vendor_id,
@@ -42,6 +44,13 @@ pub async fn mature_due(db: &Db, now: i64) -> AppResult<usize> {
             return Ok(matured);
         }
     }
+}
+
+/// Applies the program's promotion rules to the converting affiliate, in the approving
+/// transaction, so this approval counts and a move commits with it.
+async fn promote_on_approval(conn: &mut Conn, c: &ConversionRow, now: i64) -> AppResult<()> {
+    groups::promotion::on_approval(conn, &c.vendor_id, &c.program_id, &c.affiliate_id, now).await?;
+    Ok(())
 }
 
 /// Moves the pending commissions of a conversion to available.
@@ -92,6 +101,7 @@ pub async fn approve(
         )));
     }
     release_commissions(&mut tx, &c, "approval", Some(db::now_ms())).await?;
+    promote_on_approval(&mut tx, &c, db::now_ms()).await?;
     audit::record(
         &mut *tx,
         vendor_id,

@@ -16,6 +16,7 @@ use crate::domain::earnings::commission_rules::{self, Facts};
 use crate::domain::earnings::{bonuses, caps, fraud};
 use crate::domain::partners::caps::{Caps, GoalBonuses};
 use crate::domain::partners::fraud_rules::Action;
+use crate::domain::partners::groups::settings;
 use crate::domain::partners::terms::{Commission, Rate};
 use crate::domain::values::status::{self};
 use crate::domain::{earnings::ledger, partners::affiliates};
@@ -205,7 +206,9 @@ pub(super) async fn record(
         reason = reason.or(capped_out);
         earned.retain(|l| l.earned.amount_cents > 0);
     }
-    let available_at = event.occurred_at + program.holding_period_days * DAY_MS;
+    let holding =
+        settings::holding_period_days(program, &settings::GroupOverrides::of_enrollment(e));
+    let available_at = event.occurred_at + holding * DAY_MS;
     let new = NewConversion {
         vendor_id,
         program_id: &program.id,

@@ -21,6 +21,10 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "An affiliate's profile or status changed.",
     ),
     (
+        "affiliate.group_changed",
+        "An affiliate moved to another partner group (by hand or by a promotion rule).",
+    ),
+    (
         "referral.created",
         "A referred customer was bound to an affiliate.",
     ),
