@@ -39,6 +39,29 @@ before(async () => {
   const list = await h.api.get('/api/v1/affiliates');
   const first = list.data[0].id;
   await h.api.expect(201, 'POST', '/api/v1/conversions', { affiliate_id: first, amount_cents: 4900, external_id: 'order-with-a-rather-long-reference-0001' });
+  // A second partner group with a promotion rule, so the groups page has both lists.
+  const groups = await h.api.get(`/api/v1/programs/${program}/groups`);
+  const gold = await h.api.expect(201, 'POST', `/api/v1/programs/${program}/groups`, {
+    name: 'Gold partners', commission: { type: 'percentage', bps: 3000 }, holding_period_days: 0,
+  });
+  await h.api.expect(201, 'POST', `/api/v1/programs/${program}/group-rules`, {
+    from_group_id: groups.data[0].id, to_group_id: gold.id, metric: 'approved_conversions', threshold: 10,
+  });
+  details.push(`/dashboard/programs/${program}/groups`, `/dashboard/groups/${gold.id}`);
+  // A sale held for review (a disposable email domain), so the review queue shows evidence.
+  await h.api.expect(200, 'PATCH', `/api/v1/programs/${program}`, { fraud_rules: { disposable_email: 'hold' } });
+  const cara = await h.api.expect(201, 'POST', '/api/v1/affiliates', { email: 'cara@partners.test', name: 'Cara Partner', code: 'cara-layout', send_invite: false });
+  await h.api.expect(200, 'PATCH', `/api/v1/affiliates/${cara.id}`, { status: 'active' });
+  const referred = await h.api.call('POST', '/api/v1/referrals', { customer_id: 'cus_layout', code: 'cara-layout' });
+  assert.ok([200, 201].includes(referred.status), JSON.stringify(referred.body));
+  const sold = await h.api.call('POST', '/api/v1/events', {
+    id: 'evt_layout_1', type: 'charge.succeeded', customer_id: 'cus_layout', amount_cents: 12000,
+    currency: 'USD', charge_id: 'ch_layout_1', email: 'buyer@mailinator.com',
+  });
+  assert.ok([200, 201, 202].includes(sold.status), JSON.stringify(sold.body));
+  const held = await h.api.get('/api/v1/fraud/reviews');
+  assert.equal(held.data.length, 1, `one sale waits for review: ${JSON.stringify([referred.body, sold.body])}`);
+  details.push('/dashboard/fraud');
   const hook = await h.api.expect(201, 'POST', '/api/v1/webhook-endpoints', { url: 'https://hooks.example.com/affilia/a/rather/long/path/for/the/layout', events: ['*'] });
   details.push(`/dashboard/developers/webhooks/${hook.id}`, `/dashboard/programs/${program}`, '/dashboard/programs/new',
     '/dashboard/affiliates/new', '/dashboard/developers/webhooks', '/dashboard/developers/consumers',
