@@ -95,6 +95,32 @@ pub async fn insert_default(
     Ok(())
 }
 
+/// Gives every program of `vendor_id` without a default group its default group, and every
+/// enrollment without a group the default group of its program, as migration 0030 did for
+/// the rows that existed then. An import of a vendor exported before groups existed brings
+/// programs and enrollments without them; without this its affiliates would be in no group.
+pub async fn backfill_defaults(conn: &mut Conn, vendor_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO partner_groups (id, vendor_id, program_id, name, is_default, created_at, \
+         updated_at) \
+         SELECT 'grp_' || SUBSTR(p.id, 5), p.vendor_id, p.id, 'Default', 1, p.created_at, \
+         p.created_at FROM programs p WHERE p.vendor_id = $1 AND NOT EXISTS \
+         (SELECT 1 FROM partner_groups g WHERE g.program_id = p.id AND g.is_default = 1)",
+    )
+    .bind(vendor_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE enrollments SET group_id = (SELECT g.id FROM partner_groups g \
+         WHERE g.program_id = enrollments.program_id AND g.is_default = 1) \
+         WHERE vendor_id = $1 AND group_id IS NULL",
+    )
+    .bind(vendor_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Inserts a non-default group with version 1 of its terms; returns its id. A taken name is
 /// a unique violation on `name`.
 pub async fn insert(

@@ -185,6 +185,9 @@ pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
     // An installation holding a vendor is set up: the first-run setup page must not offer
     // to create another owner.
     db::vendors::claim_installation(&mut tx).await?;
+    // A file written before partner groups existed has programs and enrollments without
+    // them: give them the default groups the migration gave existing rows.
+    db::groups::backfill_defaults(&mut tx, &header.vendor_id).await?;
     // The ledger list's `total` reads a count kept beside the journal, not exported.
     db::ledger::recount(&mut tx, &header.vendor_id).await?;
     tx.commit().await?;

@@ -400,3 +400,80 @@ async fn bad_files_are_refused_and_write_nothing() {
     assert!(err.contains("empty"), "{err}");
     assert_eq!(written, 0);
 }
+
+/// A file written before partner groups existed (no group tables, enrollments without a
+/// `group_id`) imports with every program's default group and every enrollment in it, as
+/// the migration placed the rows that existed when it ran.
+#[tokio::test]
+async fn an_export_from_before_partner_groups_imports_into_default_groups() {
+    let app = spawn_app().await;
+    let (s, _) = busy_vendor(&app).await;
+    let file = temp_file("pre-groups");
+    let out = affilia(
+        &app,
+        &["export", file.to_str().unwrap(), "--vendor", &s.vendor_id],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let _ = std::fs::remove_file(&file);
+    let group_tables = ["partner_groups", "group_terms", "group_rules"];
+    let mut lines = Vec::new();
+    let mut enrollments = 0;
+    for line in text.lines() {
+        let mut v: Value = serde_json::from_str(line).unwrap();
+        if let Some(table) = v["table"].as_str() {
+            if group_tables.contains(&table) {
+                continue;
+            }
+            if table == "enrollments" {
+                v["row"].as_object_mut().unwrap().remove("group_id");
+                enrollments += 1;
+            }
+        }
+        lines.push(v);
+    }
+    assert!(enrollments > 0, "no enrollments exported");
+    let rows = lines.iter().filter(|v| v.get("table").is_some()).count();
+    *lines.last_mut().unwrap() = serde_json::json!({"end": {"rows": rows}});
+    let old = lines
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let file = temp_file("pre-groups-old");
+    std::fs::write(&file, old + "\n").unwrap();
+    let (url, _guard) = crate::helpers::fresh_database().await;
+    let out = affilia_on(&app, &url, &["import", file.to_str().unwrap()]).await;
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let target = Db::connect(&url).await.unwrap();
+    let (ungrouped,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM enrollments WHERE vendor_id = $1 AND (group_id IS NULL OR \
+         group_id NOT IN (SELECT id FROM partner_groups WHERE is_default = 1 \
+         AND program_id = enrollments.program_id))",
+    )
+    .bind(&s.vendor_id)
+    .fetch_one(target.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        ungrouped, 0,
+        "every enrollment is in its program's default group"
+    );
+    let (programs, defaults): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM programs WHERE vendor_id = $1), \
+         (SELECT COUNT(*) FROM partner_groups WHERE vendor_id = $1 AND is_default = 1)",
+    )
+    .bind(&s.vendor_id)
+    .fetch_one(target.pool())
+    .await
+    .unwrap();
+    assert!(programs > 0);
+    assert_eq!(programs, defaults, "one default group per program");
+    let violations = affilia::domain::earnings::ledger::verify(&target)
+        .await
+        .unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    target.close().await;
+}
