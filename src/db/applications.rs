@@ -35,6 +35,10 @@ pub struct ApplicationRow {
     pub reviewed_at: Option<i64>,
     /// Submission time, unix ms.
     pub created_at: i64,
+    /// Answers to the group's questions, a JSON object `{key: answer}`.
+    pub answers: String,
+    /// The group applied to (NULL: the default group).
+    pub group_id: Option<String>,
 }
 
 /// A new application's fields.
@@ -54,12 +58,16 @@ pub struct NewApplication<'a> {
     pub reason: Option<&'a str>,
     /// `api` or `portal`.
     pub source: &'a str,
+    /// Answers JSON.
+    pub answers: &'a str,
+    /// The group applied to.
+    pub group_id: Option<&'a str>,
 }
 
 macro_rules! cols {
     () => {
         "id, vendor_id, program_id, email, name, company, website, reason, status, \
-         rejection_reason, affiliate_id, source, reviewed_at, created_at"
+         rejection_reason, affiliate_id, source, reviewed_at, created_at, answers, group_id"
     };
 }
 
@@ -73,8 +81,8 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     let now = now_ms();
     sqlx::query_as(concat!(
         "INSERT INTO applications (id, vendor_id, program_id, email, name, company, website, reason, \
-         status, source, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $10) RETURNING ",
+         status, source, created_at, updated_at, answers, group_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $10, $11, $12) RETURNING ",
         cols!()
     ))
     .bind(new_id("app"))
@@ -87,6 +95,8 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(a.reason)
     .bind(a.source)
     .bind(now)
+    .bind(a.answers)
+    .bind(a.group_id)
     .fetch_one(ex)
     .await
 }

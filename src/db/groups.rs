@@ -28,6 +28,8 @@ pub struct GroupRow {
     pub min_payout_cents: Option<i64>,
     /// Landing URL, when the group sets its own.
     pub landing_url: Option<String>,
+    /// Extra application form questions, a JSON array.
+    pub application_fields: String,
     /// The current terms' JSON.
     pub commission: String,
     /// Enrollments in the group.
@@ -43,7 +45,7 @@ macro_rules! select_group {
         "SELECT g.id, g.vendor_id, g.program_id, g.name, g.description, g.is_default, \
          CASE WHEN g.is_default = 1 THEN p.current_terms_version ELSE g.current_terms_version END \
          AS terms_version, g.holding_period_days, g.min_payout_cents, g.landing_url, \
-         COALESCE(gt.commission, pt.commission) AS commission, \
+         g.application_fields, COALESCE(gt.commission, pt.commission) AS commission, \
          (SELECT COUNT(*) FROM enrollments e WHERE e.group_id = g.id) AS members, \
          g.created_at, g.updated_at \
          FROM partner_groups g JOIN programs p ON p.id = g.program_id \
@@ -67,6 +69,8 @@ pub struct GroupColumns<'a> {
     pub min_payout_cents: Option<i64>,
     /// Own landing URL.
     pub landing_url: Option<&'a str>,
+    /// Extra application form questions, a JSON array.
+    pub application_fields: &'a str,
 }
 
 /// The id of the default group of a new program, derived from the program's id as the
@@ -135,7 +139,8 @@ pub async fn insert(
     sqlx::query(
         "INSERT INTO partner_groups (id, vendor_id, program_id, name, description, is_default, \
          current_terms_version, holding_period_days, min_payout_cents, landing_url, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, 1, $6, $7, $8, $9, $9)",
+         created_at, updated_at, application_fields) \
+         VALUES ($1, $2, $3, $4, $5, 0, 1, $6, $7, $8, $9, $9, $10)",
     )
     .bind(&id)
     .bind(vendor_id)
@@ -146,6 +151,7 @@ pub async fn insert(
     .bind(c.min_payout_cents)
     .bind(c.landing_url)
     .bind(now)
+    .bind(c.application_fields)
     .execute(&mut *conn)
     .await?;
     insert_terms(conn, vendor_id, program_id, &id, 1, commission).await?;
@@ -206,7 +212,7 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE partner_groups SET name = $1, description = $2, holding_period_days = $3, \
-         min_payout_cents = $4, landing_url = $5, updated_at = $6 \
+         min_payout_cents = $4, landing_url = $5, updated_at = $6, application_fields = $9 \
          WHERE vendor_id = $7 AND id = $8",
     )
     .bind(c.name)
@@ -217,6 +223,35 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(
     .bind(now_ms())
     .bind(vendor_id)
     .bind(id)
+    .bind(c.application_fields)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Puts a new enrollment of `affiliate_id` in `program_id` into `group_id` (of the same
+/// vendor and program) on the group's current terms version; `false` when nothing matched.
+pub async fn place_enrollment<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    affiliate_id: &str,
+    program_id: &str,
+    group_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE enrollments SET group_id = $1, terms_version = COALESCE(\
+         (SELECT g.current_terms_version FROM partner_groups g WHERE g.id = $1 AND g.is_default = 0), \
+         (SELECT p.current_terms_version FROM programs p WHERE p.id = enrollments.program_id)), \
+         updated_at = $2 \
+         WHERE vendor_id = $3 AND affiliate_id = $4 AND program_id = $5 \
+         AND EXISTS (SELECT 1 FROM partner_groups t WHERE t.id = $1 AND t.vendor_id = $3 \
+         AND t.program_id = $5)",
+    )
+    .bind(group_id)
+    .bind(now_ms())
+    .bind(vendor_id)
+    .bind(affiliate_id)
+    .bind(program_id)
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -382,6 +382,8 @@ async fn generate(ctx: &mut Ctx<'_>, spec: &Spec) -> anyhow::Result<()> {
                 website: Some(format!("https://{}.demo.example/", rng.pick(&SITES))),
                 reason: Some("I write about tools like yours for a few thousand readers.".into()),
                 program_id: None,
+                group_id: None,
+                answers: None,
             };
             let submitted = applications::submit(
                 ctx.db,

@@ -9,6 +9,7 @@ mod accounting;
 mod affiliates;
 mod api_auth;
 mod api_keys;
+mod application_fields;
 mod applications;
 mod backtest;
 mod backup;

@@ -5,6 +5,8 @@
 //! `partner_application_rejected`. Each decision commits with its email and event, or not at
 //! all.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::json;
 
@@ -12,6 +14,7 @@ use crate::db::{
     self, Db, applications::ApplicationRow, applications::NewApplication, vendors::VendorRow,
 };
 use crate::domain::partners::affiliates::{self, AffiliateInput, Enrollment, LinkEmail};
+use crate::domain::partners::groups;
 use crate::domain::tenancy::audit::{self, Actor};
 use crate::domain::tenancy::mail::{self, Recipient, Sender};
 use crate::domain::values::status::{self, ApplicationStatus};
@@ -36,8 +39,16 @@ pub struct ApplicationInput {
     pub website: Option<String>,
     /// Why they want to join.
     pub reason: Option<String>,
-    /// Program; the default program when absent.
+    /// Program; the group's program when `group_id` is given, else the default program
+    /// when absent.
     pub program_id: Option<String>,
+    /// Partner group applied to (its application form fields apply and approval enrolls in
+    /// it); the program's default group when absent.
+    pub group_id: Option<String>,
+    /// Answers to the group's application form fields, by key (each at most 2000
+    /// characters; required ones must be present; `url` ones absolute http(s) URLs).
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
+    pub answers: Option<BTreeMap<String, String>>,
 }
 
 /// A review decision.
@@ -90,7 +101,12 @@ pub async fn submit(
     let company = text::optional("company", input.company.as_deref(), 200)?;
     let website = text::website("website", input.website.as_deref(), 500)?;
     let reason = long_text("reason", input.reason.as_deref())?;
-    let program = affiliates::program_for(db, &vendor.id, input.program_id.as_deref()).await?;
+    let (program, group) = program_and_group(db, &vendor.id, input).await?;
+    let answers = groups::fields::check_answers(
+        &group.application_fields(),
+        &input.answers.clone().unwrap_or_default(),
+    )?;
+    let answers = serde_json::to_string(&answers).map_err(|e| AppError::Internal(e.into()))?;
     if !status::program_is_open(&program.status) {
         return Err(AppError::invalid(
             "program_id",
@@ -124,6 +140,8 @@ pub async fn submit(
                 Source::Api => "api",
                 Source::Portal => "portal",
             },
+            answers: &answers,
+            group_id: Some(&group.row.id),
         },
     )
     .await
@@ -147,6 +165,8 @@ pub async fn submit(
             "reason": application.reason,
             "program_id": application.program_id,
             "source": application.source,
+            "group_id": application.group_id,
+            "answers": answers_of(&application),
         }})
         .to_string(),
     )
@@ -158,6 +178,97 @@ pub async fn submit(
     };
     tx.commit().await?;
     Ok(Submitted { application })
+}
+
+/// The program and group an application is for: the group named by `group_id` (another
+/// vendor's, or one of another program than `program_id`, is unknown: 422), else the
+/// program's default group.
+async fn program_and_group(
+    db: &Db,
+    vendor_id: &str,
+    input: &ApplicationInput,
+) -> AppResult<(db::programs::ProgramRow, groups::Group)> {
+    let unknown = || AppError::invalid("group_id", "unknown group");
+    let group = match input.group_id.as_deref() {
+        Some(id) => Some(groups::get(db, vendor_id, id).await.map_err(|e| match e {
+            AppError::NotFound => unknown(),
+            e => e,
+        })?),
+        None => None,
+    };
+    let program_id = input
+        .program_id
+        .as_deref()
+        .or(group.as_ref().map(|g| g.row.program_id.as_str()));
+    let program = affiliates::program_for(db, vendor_id, program_id).await?;
+    let group = match group {
+        Some(g) if g.row.program_id != program.id => return Err(unknown()),
+        Some(g) => g,
+        None => groups::get(db, vendor_id, &db::groups::default_group_id(&program.id)).await?,
+    };
+    Ok((program, group))
+}
+
+/// The answers of an application as a JSON object.
+pub fn answers_of(a: &ApplicationRow) -> serde_json::Value {
+    serde_json::from_str(&a.answers).unwrap_or_else(|_| json!({}))
+}
+
+/// An application's group and answers in words, for the review queue.
+#[derive(Debug, Clone, Default)]
+pub struct Worded {
+    /// The group's name; empty for the default group.
+    pub group: String,
+    /// `(label, answer)` in the group's question order (answers to questions since removed
+    /// come last under their key).
+    pub answers: Vec<(String, String)>,
+}
+
+/// The group and answers in words of each application, by application id.
+pub async fn in_words(
+    db: &Db,
+    vendor_id: &str,
+    rows: &[ApplicationRow],
+) -> AppResult<std::collections::HashMap<String, Worded>> {
+    let mut groups_by_id: std::collections::HashMap<String, Option<groups::Group>> =
+        std::collections::HashMap::new();
+    let mut out = std::collections::HashMap::new();
+    for a in rows {
+        let group = match a.group_id.as_deref() {
+            Some(id) => {
+                if !groups_by_id.contains_key(id) {
+                    let g = match groups::get(db, vendor_id, id).await {
+                        Ok(g) => Some(g),
+                        Err(AppError::NotFound) => None,
+                        Err(e) => return Err(e),
+                    };
+                    groups_by_id.insert(id.to_owned(), g);
+                }
+                groups_by_id.get(id).and_then(Option::as_ref)
+            }
+            None => None,
+        };
+        let mut answers: BTreeMap<String, String> =
+            serde_json::from_str(&a.answers).unwrap_or_default();
+        let mut worded = Worded {
+            group: group
+                .filter(|g| !g.is_default())
+                .map(|g| g.row.name.clone())
+                .unwrap_or_default(),
+            answers: Vec::new(),
+        };
+        for q in group
+            .map(groups::Group::application_fields)
+            .unwrap_or_default()
+        {
+            if let Some(v) = answers.remove(&q.key) {
+                worded.answers.push((q.label, v));
+            }
+        }
+        worded.answers.extend(answers);
+        out.insert(a.id.clone(), worded);
+    }
+    Ok(out)
 }
 
 /// What a public door (the portal's apply form, a publishable key) answers: the same for
@@ -191,8 +302,7 @@ pub async fn submit_public(
             code: "duplicate", ..
         }) => {
             let email = Email::parse("email", input.email.as_deref().unwrap_or_default())?;
-            let program =
-                affiliates::program_for(db, &vendor.id, input.program_id.as_deref()).await?;
+            let (program, _) = program_and_group(db, &vendor.id, input).await?;
             tell_known_applicant(db, sender, vendor, &program, email.as_str()).await?;
             let status = if program.auto_approve == 1 {
                 ApplicationStatus::Approved
@@ -385,6 +495,14 @@ async fn approve_in(
             .await?
         }
     };
+    // The group applied to; the enrollment starts in the default group.
+    if let Some(g) = application
+        .group_id
+        .as_deref()
+        .filter(|g| *g != db::groups::default_group_id(&program.id))
+    {
+        db::groups::place_enrollment(&mut *conn, &vendor.id, &affiliate_id, &program.id, g).await?;
+    }
     if !db::applications::decide(
         &mut *conn,
         &vendor.id,

@@ -31,11 +31,16 @@ pub struct ApplicationJson {
     source: String,
     reviewed_at: Option<String>,
     created_at: String,
+    answers: serde_json::Value,
+    group_id: Option<String>,
 }
 
 impl From<ApplicationRow> for ApplicationJson {
     fn from(a: ApplicationRow) -> Self {
+        let answers = applications::answers_of(&a);
         Self {
+            answers,
+            group_id: a.group_id,
             id: a.id,
             program_id: a.program_id,
             email: a.email,

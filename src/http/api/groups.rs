@@ -33,6 +33,7 @@ pub struct GroupJson {
     holding_period_days: Option<i64>,
     min_payout_cents: Option<i64>,
     landing_url: Option<String>,
+    application_fields: Vec<groups::fields::ApplicationField>,
     members: i64,
     created_at: String,
     updated_at: String,
@@ -40,6 +41,7 @@ pub struct GroupJson {
 
 impl From<Group> for GroupJson {
     fn from(g: Group) -> Self {
+        let application_fields = g.application_fields();
         let r = g.row;
         Self {
             id: r.id,
@@ -52,6 +54,7 @@ impl From<Group> for GroupJson {
             holding_period_days: r.holding_period_days,
             min_payout_cents: r.min_payout_cents,
             landing_url: r.landing_url,
+            application_fields,
             members: r.members,
             created_at: db::rfc3339(r.created_at),
             updated_at: db::rfc3339(r.updated_at),

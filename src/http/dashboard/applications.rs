@@ -29,11 +29,18 @@ pub struct Row {
     status: String,
     rejection_reason: String,
     when: String,
+    /// The group applied to, when not the default one.
+    group: String,
+    /// The answers to the group's questions, `(label, answer)`.
+    answers: Vec<(String, String)>,
 }
 
-impl From<ApplicationRow> for Row {
-    fn from(a: ApplicationRow) -> Self {
+impl Row {
+    fn new(a: ApplicationRow, w: Option<applications::Worded>) -> Self {
+        let w = w.unwrap_or_default();
         Self {
+            group: w.group,
+            answers: w.answers,
             id: a.id,
             email: a.email,
             name: a.name,
@@ -135,7 +142,15 @@ pub async fn list(
             user_email: staff.user.email.clone(),
             status,
             counts,
-            rows: rows.into_iter().map(Row::from).collect(),
+            rows: {
+                let mut words = applications::in_words(&state.db, &staff.vendor.id, &rows).await?;
+                rows.into_iter()
+                    .map(|a| {
+                        let w = words.remove(&a.id);
+                        Row::new(a, w)
+                    })
+                    .collect()
+            },
             notice,
             page,
             has_next: paging.has_next(total),
@@ -182,7 +197,16 @@ pub async fn review(
     render(
         StatusCode::OK,
         &ReviewedPartial {
-            r: Row::from(decided),
+            r: {
+                let mut words = applications::in_words(
+                    &state.db,
+                    &staff.vendor.id,
+                    std::slice::from_ref(&decided),
+                )
+                .await?;
+                let w = words.remove(&decided.id);
+                Row::new(decided, w)
+            },
             counts,
         },
     )

@@ -55,6 +55,8 @@ pub struct GroupForm {
     holding_period_days: String,
     min_payout: String,
     landing_url: String,
+    /// Application form questions, one a line: `key | Label | required | type`.
+    application_fields: String,
 }
 
 impl GroupForm {
@@ -81,6 +83,7 @@ impl GroupForm {
                 .map(|c| terms::format_amount(c, currency))
                 .unwrap_or_default(),
             landing_url: g.row.landing_url.clone().unwrap_or_default(),
+            application_fields: groups::fields::to_lines(&g.application_fields()),
         }
     }
 
@@ -115,6 +118,7 @@ impl GroupForm {
             holding_period_days: Some(days),
             min_payout_cents: Some(min),
             landing_url: Some((!landing.is_empty()).then(|| landing.to_owned())),
+            application_fields: Some(groups::fields::parse_lines(&self.application_fields)?),
         })
     }
 }

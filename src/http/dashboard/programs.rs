@@ -65,6 +65,8 @@ pub struct ProgramForm {
     backtest_from: String,
     /// Backtest period end (inclusive).
     backtest_to: String,
+    /// Backtest only the affiliates of this partner group (its draft terms); empty: all.
+    backtest_group: String,
     terms_text: String,
     pub(crate) commission_type: String,
     pub(crate) commission_percent: String,
@@ -186,6 +188,22 @@ struct FormPage {
     base_url: String,
     /// The backtest of the terms as typed, when asked for.
     backtest: Option<BacktestView>,
+    /// The program's groups `(id, name)` to backtest one of (empty: only the default).
+    groups: Vec<(String, String)>,
+}
+
+/// The program's groups for the backtest's group select; none when there is only the
+/// default group.
+async fn backtest_groups(
+    state: &AppState,
+    vendor_id: &str,
+    program_id: &str,
+) -> AppResult<Vec<(String, String)>> {
+    let all = crate::domain::partners::groups::list(&state.db, vendor_id, program_id).await?;
+    if all.len() < 2 {
+        return Ok(Vec::new());
+    }
+    Ok(all.into_iter().map(|g| (g.row.id, g.row.name)).collect())
 }
 
 /// A backtest's figures, formatted.
@@ -665,6 +683,7 @@ fn form_page(
         base_url: base_url.trim_end_matches('/').to_owned(),
         f,
         backtest: None,
+        groups: Vec::new(),
     }
 }
 
@@ -734,18 +753,17 @@ pub async fn edit(
 ) -> Result<HttpResponse, HtmlError> {
     let p = programs::get(&state.db, &staff.vendor.id, &id).await?;
     let f = ProgramForm::from_program(&p);
-    render(
-        StatusCode::OK,
-        &form_page(
-            &staff,
-            &state.sender.base_url,
-            Some(p.row.id.clone()),
-            p.row.current_terms_version,
-            f,
-            None,
-            q.saved.is_some(),
-        ),
-    )
+    let mut page = form_page(
+        &staff,
+        &state.sender.base_url,
+        Some(p.row.id.clone()),
+        p.row.current_terms_version,
+        f,
+        None,
+        q.saved.is_some(),
+    );
+    page.groups = backtest_groups(&state, &staff.vendor.id, &p.row.id).await?;
+    render(StatusCode::OK, &page)
 }
 
 /// `POST /dashboard/programs/{id}`.
@@ -794,21 +812,26 @@ pub async fn backtest(
         let from = Some(f.backtest_from.as_str()).filter(|s| !s.trim().is_empty());
         let to = Some(f.backtest_to.as_str()).filter(|s| !s.trim().is_empty());
         let range = parse_period(from, to, db::now_ms())?;
-        backtest::run(&state.db, &staff.vendor.id, &id, &terms, range).await
+        let group = Some(f.backtest_group.as_str()).filter(|g| !g.is_empty());
+        backtest::run_for_group(&state.db, &staff.vendor.id, &id, group, &terms, range).await
     }
     .await;
     let version = current.row.current_terms_version;
     let base = &state.sender.base_url;
+    let groups = backtest_groups(&state, &staff.vendor.id, &id).await?;
     match result {
         Ok(b) => {
             let mut page = form_page(&staff, base, Some(id.clone()), version, f, None, false);
             page.backtest = Some(BacktestView::of(&b));
+            page.groups = groups;
             render(StatusCode::OK, &page)
         }
-        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => render(
-            e.status_code(),
-            &form_page(&staff, base, Some(id.clone()), version, f, Some(e), false),
-        ),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            let status = e.status_code();
+            let mut page = form_page(&staff, base, Some(id.clone()), version, f, Some(e), false);
+            page.groups = groups;
+            render(status, &page)
+        }
         Err(e) => Err(e.into()),
     }
 }

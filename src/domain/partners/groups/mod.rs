@@ -1,8 +1,9 @@
 //! Partner groups: the affiliates of a program split into groups (a default one for
 //! everybody), each with its own versioned commission terms, holding period, minimum payout,
-//! and landing URL. Promotion rules (`promotion`) move affiliates
+//! landing URL and application form fields (`fields`). Promotion rules (`promotion`) move affiliates
 //! between groups; a move (`moves`) changes the terms from the next conversion on.
 
+pub mod fields;
 pub mod moves;
 pub mod promotion;
 pub mod settings;
@@ -46,6 +47,11 @@ impl Group {
     pub fn is_default(&self) -> bool {
         self.row.is_default == 1
     }
+
+    /// The extra questions of the group's application form.
+    pub fn application_fields(&self) -> Vec<fields::ApplicationField> {
+        fields::from_stored(&self.row.application_fields)
+    }
 }
 
 /// Fields a client may set on a group; all optional on update (`null` clears the holding
@@ -75,6 +81,10 @@ pub struct GroupInput {
     #[serde(default, deserialize_with = "crate::domain::values::patch::present")]
     #[schema(value_type = Option<String>)]
     pub landing_url: Option<Option<String>>,
+    /// Extra questions of the group's application form (replaces the list; `[]`: none).
+    /// Keys unique in the list.
+    #[schema(max_items = 10)]
+    pub application_fields: Option<Vec<fields::ApplicationField>>,
 }
 
 /// The settings of a group being written.
@@ -84,6 +94,7 @@ struct Settings {
     holding_period_days: Option<i64>,
     min_payout_cents: Option<i64>,
     landing_url: Option<String>,
+    application_fields: String,
 }
 
 impl Settings {
@@ -95,6 +106,7 @@ impl Settings {
                 holding_period_days: g.row.holding_period_days,
                 min_payout_cents: g.row.min_payout_cents,
                 landing_url: g.row.landing_url.clone(),
+                application_fields: g.row.application_fields.clone(),
             },
             None => Self {
                 name: String::new(),
@@ -102,6 +114,7 @@ impl Settings {
                 holding_period_days: None,
                 min_payout_cents: None,
                 landing_url: None,
+                application_fields: "[]".to_owned(),
             },
         }
     }
@@ -126,6 +139,9 @@ impl Settings {
                 Some(u) => Some(text::http_url("landing_url", u)?.to_string()),
             };
         }
+        if let Some(f) = &input.application_fields {
+            self.application_fields = fields::validate(f)?;
+        }
         Ok(())
     }
 
@@ -136,6 +152,7 @@ impl Settings {
             holding_period_days: self.holding_period_days,
             min_payout_cents: self.min_payout_cents,
             landing_url: self.landing_url.as_deref(),
+            application_fields: &self.application_fields,
         }
     }
 }
