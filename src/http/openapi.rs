@@ -19,7 +19,8 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{
-    ArrayItems, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
+    AdditionalProperties, ArrayItems, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType,
+    Type,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
@@ -994,6 +995,29 @@ fn forbid_nul(schema: &mut RefOr<Schema>) {
             }
             for prop in obj.properties.values_mut() {
                 forbid_nul(prop);
+            }
+            // A map (`{"key": value}` with free keys, e.g. an application's `answers`):
+            // its keys are text too, refused with U+0000 like every other.
+            // (Not `additionalProperties: false`, which lists its keys.)
+            if let Some(extra) = obj.additional_properties.as_mut()
+                && let AdditionalProperties::RefOr(values) = extra.as_mut()
+            {
+                forbid_nul(values);
+                match obj.property_names.as_deref_mut() {
+                    Some(Schema::Object(names)) => {
+                        if names.pattern.is_none() {
+                            names.pattern = Some(NO_NUL.to_owned());
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        obj.property_names = serde_json::from_value(
+                            serde_json::json!({"type": "string", "pattern": NO_NUL}),
+                        )
+                        .ok()
+                        .map(Box::new);
+                    }
+                }
             }
         }
         Schema::Array(arr) => {

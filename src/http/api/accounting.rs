@@ -33,8 +33,8 @@ pub struct JournalParams {
     pub from: Option<String>,
     /// Last day (`YYYY-MM-DD`, inclusive) or end instant (RFC 3339, exclusive); required.
     pub to: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(pattern = "^(csv|json)$")]
+    /// `json` (default; also when empty) or `csv`.
+    #[param(pattern = "^(|csv|json)$")]
     pub format: Option<String>,
     /// Only this currency (ISO 4217).
     pub currency: Option<String>,
@@ -110,8 +110,8 @@ pub struct PaidTotalsParams {
     /// Calendar year (UTC), e.g. 2026; required.
     #[param(required = true, pattern = "^2[0-9]{3}$")]
     pub year: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(pattern = "^(csv|json)$")]
+    /// `json` (default; also when empty) or `csv`.
+    #[param(pattern = "^(|csv|json)$")]
     pub format: Option<String>,
 }
 
