@@ -122,13 +122,13 @@ impl Db {
                     if kind == DbKind::Sqlite {
                         // WAL lets readers proceed during a write; busy_timeout makes writers
                         // queue instead of failing; NORMAL is durable across app crashes in WAL.
-                        // A 32 MiB page cache per connection (SQLite's default is 2 MiB) keeps
+                        // A 16 MiB page cache per connection (SQLite's default is 2 MiB) keeps
                         // the hot index pages of a growing database in memory instead of
                         // re-reading them through the OS on every write.
                         //
                         // Memory: every pooled connection has its own page cache, so the
                         // cache size times the pool size bounds SQLite's share of the RSS
-                        // (8 x 32 MiB filled up at 10M clicks); the process-wide soft heap
+                        // (8 x 16 MiB); the process-wide soft heap
                         // limit makes SQLite recycle cache pages before going past it.
                         // analysis_limit bounds every ANALYZE (see `migrate`) so it stays
                         // fast on large tables.

@@ -506,17 +506,9 @@ pub struct ExportRow {
     pub affiliate_name: String,
 }
 
-/// The next `limit` payouts matching `f`, newest first, after the payout `after` (its
-/// `created_at` and id; `None`: from the newest), each with its affiliate in the same
-/// statement. Keyset paging: an export reads its rows in chunks, each an index range,
-/// instead of all of them at once and one affiliate lookup per payout.
-pub async fn export_chunk<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    f: &Filter<'_>,
-    after: Option<(i64, &str)>,
-    limit: i64,
-) -> Result<Vec<ExportRow>, sqlx::Error> {
-    let mut q = Sql::new(
+/// `SELECT` of payouts joined with their affiliates, `WHERE` the filters of `f`.
+fn with_affiliates<'a>(f: &Filter<'a>) -> Sql<'a> {
+    Sql::new(
         "SELECT p.id, p.vendor_id, p.program_id, p.run_id, p.affiliate_id, p.currency, \
          p.amount_cents, p.commissions_cents, p.fee_bps, p.fee_cents, p.net_cents, p.method, \
          p.destination, p.status, p.reference, p.failure_reason, p.provider_error, \
@@ -529,7 +521,20 @@ pub async fn export_chunk<'e, E: Executor<'e, Database = Any>>(
     .and_eq("p.affiliate_id", f.affiliate_id)
     .and_eq("p.run_id", f.run_id)
     .and_eq("p.status", f.status)
-    .and_eq("p.currency", f.currency);
+    .and_eq("p.currency", f.currency)
+}
+
+/// The next `limit` payouts matching `f`, newest first, after the payout `after` (its
+/// `created_at` and id; `None`: from the newest), each with its affiliate in the same
+/// statement. Keyset paging: an export reads its rows in chunks, each an index range,
+/// instead of all of them at once and one affiliate lookup per payout.
+pub async fn export_chunk<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<ExportRow>, sqlx::Error> {
+    let mut q = with_affiliates(f);
     if let Some((at, id)) = after {
         q = q
             .push(" AND (p.created_at < ")
@@ -544,6 +549,53 @@ pub async fn export_chunk<'e, E: Executor<'e, Database = Any>>(
         .bind(limit)
         .fetch_all(ex)
         .await
+}
+
+/// A page of payouts matching `f` with their affiliates, newest first (a run's page: one
+/// statement for the page instead of the whole run and a lookup of every affiliate).
+pub async fn page_with_affiliates<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ExportRow>, sqlx::Error> {
+    with_affiliates(f)
+        .push(" ORDER BY p.created_at DESC, p.id DESC LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset)
+        .fetch_all(ex)
+        .await
+}
+
+/// Payouts matching `f` counted by status, method and currency, with their net total.
+#[derive(Debug, Clone, FromRow)]
+pub struct Tally {
+    /// Status of the payouts counted.
+    pub status: String,
+    /// Their method.
+    pub method: String,
+    /// Their currency.
+    pub currency: String,
+    /// How many.
+    pub payouts: i64,
+    /// Their net amounts added up, in minor units.
+    pub net_cents: i64,
+}
+
+/// What a run's page sums up (open count, amounts still to pay, PayPal files) without
+/// reading its payouts.
+pub async fn tally<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    f: &Filter<'_>,
+) -> Result<Vec<Tally>, sqlx::Error> {
+    f.apply(
+        "SELECT status, method, currency, COUNT(*) AS payouts, \
+         CAST(SUM(net_cents) AS BIGINT) AS net_cents FROM payouts",
+    )
+    .push(" GROUP BY status, method, currency ORDER BY currency, status, method")
+    .fetch_all(ex)
+    .await
 }
 
 /// The currencies of the open PayPal payouts matching `f` (a PayPal file takes one).

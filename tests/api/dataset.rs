@@ -6,8 +6,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::cli::{affilia, stderr, stdout};
-use crate::helpers::spawn_app;
 use crate::helpers::vendors::vendor;
+use crate::helpers::{OWNER_PASSWORD, TestApp, spawn_app};
 
 fn rows(report: &Value, table: &str) -> u64 {
     report["rows"]
@@ -230,6 +230,75 @@ async fn a_payout_run_larger_than_one_statement_pays_each_affiliate_exactly() {
             .await,
         events_before + payable
     );
+    let mut ids: Vec<&str> = payouts.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    the_run_page_shows_it_a_page_at_a_time(&app, &v.owner, &run_id, &ids).await;
+
     let out = affilia(&app, &["ledger", "verify"]).await;
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+}
+
+/// The dashboard's page of a run larger than one page: its summary counts the whole run,
+/// and its pages together show every payout once.
+async fn the_run_page_shows_it_a_page_at_a_time(
+    app: &TestApp,
+    owner: &str,
+    run_id: &str,
+    ids: &[&str],
+) {
+    let staff = app.signed_in_client(owner, OWNER_PASSWORD).await;
+    let get = |path: String| {
+        let staff = staff.clone();
+        let url = app.url(&path);
+        async move {
+            let res = staff.get(url).send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let total = ids.len();
+    let pages = total.div_ceil(100);
+    assert!(
+        pages > 1,
+        "the run must need several pages: {total} payouts"
+    );
+    let mut seen: Vec<String> = Vec::new();
+    for page in 1..=pages {
+        let (status, html) = get(format!("/dashboard/payouts/runs/{run_id}?page={page}")).await;
+        assert_eq!(status, 200, "page {page}: {html}");
+        // The summary is the whole run's, whichever page is shown.
+        assert!(
+            html.contains(&format!("({total} still to pay: ")),
+            "page {page} counts the whole run"
+        );
+        let first = (page - 1) * 100 + 1;
+        let last = (page * 100).min(total);
+        assert!(
+            html.contains(&format!("{first}–{last} of {total}")),
+            "page {page} says which payouts it shows"
+        );
+        assert_eq!(
+            html.contains(&format!("runs/{run_id}?page={}\"", page + 1)),
+            page < pages,
+            "page {page}: a next link unless it is the last"
+        );
+        assert_eq!(html.contains("← Previous"), page > 1, "page {page}");
+        seen.extend(
+            html.split("id=\"payout-")
+                .skip(1)
+                .map(|rest| rest.split('"').next().unwrap().to_owned()),
+        );
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, ids, "every payout of the run, each on one page");
+
+    let (status, html) = get(format!(
+        "/dashboard/payouts/runs/{run_id}?page={}",
+        pages + 1
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("is past the last"), "{html}");
+    assert!(!html.contains("id=\"payout-"));
+    let (status, _) = get(format!("/dashboard/payouts/runs/{run_id}?page=two")).await;
+    assert_eq!(status, 400, "a page that is not a number is refused");
 }

@@ -464,6 +464,41 @@ pub async fn run_detail(db: &Db, vendor_id: &str, id: &str) -> AppResult<(RunRow
     Ok((run, payouts))
 }
 
+/// A run and its payouts counted by status, method and currency (its page's summary),
+/// without reading the payouts; 404 for another vendor's run.
+pub async fn run_summary(
+    db: &Db,
+    vendor_id: &str,
+    id: &str,
+) -> AppResult<(RunRow, Vec<db::payouts::Tally>)> {
+    let run = db::payouts::run_by_id(db.pool(), vendor_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let filter = db::payouts::Filter {
+        vendor_id,
+        run_id: Some(id),
+        ..db::payouts::Filter::default()
+    };
+    let tally = db::payouts::tally(db.pool(), &filter).await?;
+    Ok((run, tally))
+}
+
+/// One page of a run's payouts with their affiliates, newest first.
+pub async fn run_payouts_page(
+    db: &Db,
+    vendor_id: &str,
+    run_id: &str,
+    limit: i64,
+    offset: i64,
+) -> AppResult<Vec<db::payouts::ExportRow>> {
+    let filter = db::payouts::Filter {
+        vendor_id,
+        run_id: Some(run_id),
+        ..db::payouts::Filter::default()
+    };
+    Ok(db::payouts::page_with_affiliates(db.pool(), &filter, limit, offset).await?)
+}
+
 /// 409 for a payout that is not in a state the action starts from; 404 if there is none.
 async fn refuse(conn: &mut Conn, vendor_id: &str, id: &str, action: &str) -> AppError {
     match db::payouts::by_id(&mut *conn, vendor_id, id).await {

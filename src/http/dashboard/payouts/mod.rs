@@ -67,7 +67,14 @@ impl Names {
 
     fn payout(&self, p: PayoutRow) -> PayoutView {
         let (affiliate, affiliate_email) = self.of(&p.affiliate_id);
-        PayoutView {
+        PayoutView::new(p, affiliate, affiliate_email)
+    }
+}
+
+impl PayoutView {
+    /// A payout with its affiliate's display name and email.
+    fn new(p: PayoutRow, affiliate: String, affiliate_email: String) -> Self {
+        Self {
             created: when(p.created_at),
             affiliate,
             affiliate_email,
@@ -92,6 +99,12 @@ impl Names {
             destination: p.destination,
             status: p.status,
         }
+    }
+
+    /// A payout read with its affiliate in the same statement.
+    fn joined(row: crate::db::payouts::ExportRow) -> Self {
+        let name = person_label(&row.affiliate_name, &row.affiliate_email).to_owned();
+        Self::new(row.payout, name, row.affiliate_email)
     }
 }
 

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::payouts::Filter;
+use crate::db::payouts::{Filter, Tally};
 use crate::domain::partners::terms::format_money;
 use crate::domain::payouts::{self, export};
 use crate::domain::values::status::PayoutStatus;
@@ -16,7 +16,7 @@ use crate::http::dashboard::{Staff, confirm};
 use crate::http::pages::{Chrome, HtmlError, render, see_other};
 
 use super::{
-    Done, Names, PaidForm, PayoutView, RunView, actor, name_starters, program_names, run_view, some,
+    Done, PaidForm, PayoutView, RunView, actor, name_starters, program_names, run_view, some,
 };
 
 /// A download link of a run's file.
@@ -25,6 +25,9 @@ struct Download {
     url: String,
 }
 
+/// Payouts per page of a run: a run can pay tens of thousands of affiliates.
+const RUN_PAGE_SIZE: i64 = 100;
+
 #[derive(Template)]
 #[template(path = "dashboard/payout_run.html")]
 struct RunPage {
@@ -32,11 +35,16 @@ struct RunPage {
     vendor_name: String,
     user_email: String,
     run: RunView,
+    /// This page's payouts.
     payouts: Vec<PayoutView>,
+    /// "101–200 of 3,430" when the run has more than one page.
+    showing: String,
+    prev_url: Option<String>,
+    next_url: Option<String>,
     /// Net to pay per currency, for the open payouts.
     open_totals: Vec<String>,
-    pending: usize,
-    open: usize,
+    pending: i64,
+    open: i64,
     paypal: Vec<Download>,
     csv_url: String,
     json_url: String,
@@ -45,27 +53,79 @@ struct RunPage {
     reference: String,
 }
 
+/// The run page's summary figures, added up from the run's tally.
+struct Summary {
+    /// Net still to pay per currency (open payouts).
+    open_totals: Vec<(String, i64)>,
+    /// Payouts still pending.
+    pending: i64,
+    /// Payouts still open (pending or processing).
+    open: i64,
+    /// Currencies of the open PayPal payouts (one PayPal file each).
+    paypal_currencies: Vec<String>,
+    /// Every payout of the run.
+    total: i64,
+}
+
+impl Summary {
+    fn of(tally: &[Tally]) -> Self {
+        let mut s = Summary {
+            open_totals: Vec::new(),
+            pending: 0,
+            open: 0,
+            paypal_currencies: Vec::new(),
+            total: 0,
+        };
+        for t in tally {
+            s.total += t.payouts;
+            let status = PayoutStatus::of(&t.status);
+            if status == Some(PayoutStatus::Pending) {
+                s.pending += t.payouts;
+            }
+            if !status.is_some_and(PayoutStatus::is_open) {
+                continue;
+            }
+            s.open += t.payouts;
+            match s.open_totals.iter_mut().find(|(c, _)| *c == t.currency) {
+                Some((_, sum)) => *sum = sum.saturating_add(t.net_cents),
+                None => s.open_totals.push((t.currency.clone(), t.net_cents)),
+            }
+            // The same rule as the file itself (`export::paypal`): open PayPal payouts.
+            if t.method == "paypal" && !s.paypal_currencies.contains(&t.currency) {
+                s.paypal_currencies.push(t.currency.clone());
+            }
+        }
+        s.paypal_currencies.sort_unstable();
+        s
+    }
+}
+
+/// `?done=&n=` after a bulk action, and `?page=` (from 1) of the run's payouts.
+#[derive(Debug, Default, Deserialize)]
+pub struct RunQuery {
+    done: Option<String>,
+    n: Option<usize>,
+    page: Option<u32>,
+}
+
 async fn run_page(
     staff: &Staff,
     state: &AppState,
     id: &str,
+    page: u32,
     notice: Option<String>,
     error: Option<&AppError>,
     reference: String,
 ) -> Result<RunPage, HtmlError> {
-    let (run, rows) = payouts::run_detail(&state.db, &staff.vendor.id, id).await?;
+    let (run, tally) = payouts::run_summary(&state.db, &staff.vendor.id, id).await?;
+    let summary = Summary::of(&tally);
+    let page = i64::from(page.max(1));
+    let offset = (page - 1) * RUN_PAGE_SIZE;
+    let rows =
+        payouts::run_payouts_page(&state.db, &staff.vendor.id, id, RUN_PAGE_SIZE, offset).await?;
     let programs = program_names(state, &staff.vendor.id).await?;
-    let is_open = payouts::is_open;
-    let mut totals: Vec<(String, i64)> = Vec::new();
-    for p in rows.iter().filter(|p| is_open(p)) {
-        match totals.iter_mut().find(|(c, _)| *c == p.currency) {
-            Some((_, sum)) => *sum = sum.saturating_add(p.net_cents),
-            None => totals.push((p.currency.clone(), p.net_cents)),
-        }
-    }
-    let paypal_currencies = export::paypal_currencies(&rows);
     let base = format!("/dashboard/payouts/runs/{}/export", run.id);
-    let paypal = match paypal_currencies.as_slice() {
+    let paypal = match summary.paypal_currencies.as_slice() {
         [] => Vec::new(),
         [_] => vec![Download {
             label: "PayPal Payouts file (CSV)".into(),
@@ -79,30 +139,38 @@ async fn run_page(
             })
             .collect(),
     };
-    let pending = rows
-        .iter()
-        .filter(|p| PayoutStatus::Pending.is(&p.status))
-        .count();
-    let open = rows.iter().filter(|p| is_open(p)).count();
-    let names = Names::load(
-        state,
-        &staff.vendor.id,
-        rows.iter().map(|p| p.affiliate_id.as_str()),
-    )
-    .await?;
-    let payouts = rows.into_iter().map(|p| names.payout(p)).collect();
+    let page_url = |n: i64| format!("/dashboard/payouts/runs/{}?page={n}", run.id);
+    let prev_url = (page > 1).then(|| page_url(page - 1));
+    let next_url = (offset + RUN_PAGE_SIZE < summary.total).then(|| page_url(page + 1));
+    let showing = if summary.total <= RUN_PAGE_SIZE {
+        String::new()
+    } else if rows.is_empty() {
+        format!(
+            "Page {page} is past the last of this run's {} payouts.",
+            summary.total
+        )
+    } else {
+        format!(
+            "{}–{} of {}",
+            offset + 1,
+            offset + rows.len() as i64,
+            summary.total
+        )
+    };
+    let payouts = rows.into_iter().map(PayoutView::joined).collect();
     let mut run = run_view(run, &programs);
     name_starters(state, &staff.vendor.id, std::slice::from_mut(&mut run)).await?;
     Ok(RunPage {
         chrome: Chrome::new(&staff.session, format!("Payout run, {}", run.created)),
         vendor_name: staff.vendor.name.clone(),
         user_email: staff.user.email.clone(),
-        open_totals: totals
+        open_totals: summary
+            .open_totals
             .iter()
             .map(|(c, sum)| format_money(*sum, c))
             .collect(),
-        pending,
-        open,
+        pending: summary.pending,
+        open: summary.open,
         paypal,
         csv_url: format!("{base}?format=csv"),
         json_url: format!("{base}?format=json"),
@@ -111,17 +179,36 @@ async fn run_page(
         reference,
         run,
         payouts,
+        showing,
+        prev_url,
+        next_url,
     })
 }
 
-/// `GET /dashboard/payouts/runs/{id}`: a run's payouts, its files and bulk actions.
+/// `GET /dashboard/payouts/runs/{id}?page=`: a run's summary, one page of its payouts, its
+/// files and bulk actions.
 pub async fn run_show(
     staff: Staff,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    q: crate::http::extract::Query<Done>,
+    q: crate::http::extract::Query<RunQuery>,
 ) -> Result<HttpResponse, HtmlError> {
-    let page = run_page(&staff, &state, &id, q.notice(), None, String::new()).await?;
+    let q = q.into_inner();
+    let notice = Done {
+        done: q.done,
+        n: q.n,
+    }
+    .notice();
+    let page = run_page(
+        &staff,
+        &state,
+        &id,
+        q.page.unwrap_or(1),
+        notice,
+        None,
+        String::new(),
+    )
+    .await?;
     render(StatusCode::OK, &page)
 }
 
@@ -182,7 +269,7 @@ pub async fn run_paid(
     if let Err(e) = payouts::payment_reference(reference.as_deref()) {
         let status = e.status_code();
         let typed = form.into_inner().reference;
-        let page = run_page(&staff, &state, &id, None, Some(&e), typed).await?;
+        let page = run_page(&staff, &state, &id, 1, None, Some(&e), typed).await?;
         return render(status, &page);
     }
     // Marking a whole run paid acts only after its confirmation page, on the figures shown.
@@ -255,7 +342,7 @@ pub async fn run_paid(
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let status = e.status_code();
             let typed = form.into_inner().reference;
-            let page = run_page(&staff, &state, &id, None, Some(&e), typed).await?;
+            let page = run_page(&staff, &state, &id, 1, None, Some(&e), typed).await?;
             render(status, &page)
         }
         Err(e) => Err(e.into()),
