@@ -11,6 +11,8 @@
 #   bash bench/run.sh --quick    # 5 s load runs, 10k affiliates / 1M clicks / 100k conversions
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bash bench/run.sh --quick
 #   ONLY=redirect,ingest bash bench/run.sh --quick    # a subset
+#   bash bench/run.sh --report=results.jsonl  # only the table, of figures the scripts wrote
+#                                             # one by one with RESULTS_JSONL=results.jsonl
 #
 # Needs cargo, curl, python3 and wrk (installed with apt-get when missing and running as root).
 set -euo pipefail
@@ -18,10 +20,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 QUICK=0
+REPORT_ONLY=
 for arg in "$@"; do
     case $arg in
         --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        --report=*) REPORT_ONLY=${arg#--report=} ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "error: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -40,6 +44,10 @@ for tool in curl python3 wrk; do
     fi
 done
 
+if [[ -n $REPORT_ONLY ]]; then
+    # The table of figures collected earlier (RESULTS_JSONL of the scripts run one by one).
+    FROM=$REPORT_ONLY
+else
 log "building release binaries"
 cargo build --release --bin affilia --example bare_redirect
 export SKIP_BUILD=1
@@ -74,8 +82,11 @@ for db in "${databases[@]}"; do
     done
 done
 
+FROM=$RESULTS_JSONL
+fi
+
 log "results"
-python3 - "$RESULTS_JSONL" bench/results/latest.json "$QUICK" "${failed[*]:-}" <<'PY'
+python3 - "$FROM" bench/results/latest.json "$QUICK" "${failed[*]:-}" <<'PY'
 import json, platform, subprocess, sys, datetime, os
 src, out, quick, failed = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4].split()
 rows = [json.loads(l) for l in open(src) if l.strip()]

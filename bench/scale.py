@@ -77,10 +77,35 @@ def pct(values, p):
 
 
 def get_routes(source, prefix=""):
-    """GET routes registered in an actix `cfg.route(...)` list."""
+    """GET routes of a route table: `route!(GET "/path" => ...)` entries (and plain actix
+    `.route("/path", web::get()...)` calls)."""
     text = open(source, encoding="utf-8").read()
     text = re.sub(r"\s+", " ", text)
-    return [prefix + m for m in re.findall(r'\.route\( ?"([^"]*)", ?web::get\(\)', text)]
+    found = re.findall(r'route!\( ?GET "([^"]*)"', text)
+    found += re.findall(r'\.route\( ?"([^"]*)", ?web::get\(\)', text)
+    if not found:
+        sys.exit(f"error: no GET route found in {source}: has the route table changed form?")
+    return [prefix + m for m in found]
+
+
+def payout_runs(api, auth):
+    """Three dry-run payout runs and one real one: (dry times, real time, payouts paid,
+    payouts planned, answer size, status of the real run)."""
+    print("Payout runs", flush=True)
+    dry_times, planned, size = [], 0, 0
+    for _ in range(3):
+        status, _, data, t = api.request("POST", "/api/v1/payouts/run", headers=auth,
+                                         body={"dry_run": True})
+        dry_times.append(t)
+        body = json.loads(data)
+        planned = sum(len(r["payouts"]) for r in body.get("runs", []))
+        size = len(data)
+    print(f"  dry run: {max(dry_times):.2f} s max of 3, {planned} payouts, {size} B", flush=True)
+    status, _, data, real = api.request("POST", "/api/v1/payouts/run", headers=auth, body={})
+    body = json.loads(data)
+    paid = sum(len(r["payouts"]) for r in body.get("runs", []))
+    print(f"  real run: {real:.2f} s, status {status}, {paid} payouts, {len(data)} B", flush=True)
+    return dry_times, real, paid, planned, size, status
 
 
 def main():
@@ -97,7 +122,11 @@ def main():
     ap.add_argument("--scale", required=True)
     ap.add_argument("--root", default=".")
     ap.add_argument("--results", default=os.environ.get("RESULTS_JSONL", ""))
+    ap.add_argument("--sections", default=os.environ.get("SECTIONS", "api,dashboard,portal,payouts"),
+                    help="what to measure, comma-separated: api, dashboard, portal, payouts "
+                         "(e.g. `dashboard,portal` against a server already measured)")
     args = ap.parse_args()
+    sections = set(args.sections.split(","))
 
     report = json.load(open(args.report))
     busiest = report["busiest_affiliate_id"]
@@ -185,7 +214,7 @@ def main():
         "/api/v1/me/stats": ["?period=90d", "?period=12m"],
         "/api/v1/me/commissions": ["?status=available"],
     }
-    for path in paths:
+    for path in paths if "api" in sections else []:
         variants = [""] + extra.get(path, [])
         headers = me if path.startswith("/api/v1/me") else auth
         if headers is None:
@@ -240,7 +269,7 @@ def main():
         "/dashboard/reports": ["?sort=-clicks", "?period=90d&page=20", "?by=program"],
     }
     for route in get_routes(os.path.join(args.root, "src/http/dashboard/mod.rs")):
-        if not route.startswith("/dashboard"):
+        if not route.startswith("/dashboard") or "dashboard" not in sections:
             continue  # sign-in and set-up pages
         parts = route.split("/")
         filled, missing = [], None
@@ -272,7 +301,7 @@ def main():
     skip_portal = {"", "/brand.css", "/logo", "/apply", "/login", "/application",
                    "/login/portal/{token}", "/login/link/{token}"}
     for route in get_routes(os.path.join(args.root, "src/http/portal/mod.rs")):
-        if route in skip_portal:
+        if route in skip_portal or "portal" not in sections:
             continue
         parts = route.split("/")
         filled, missing = [], None
@@ -292,20 +321,9 @@ def main():
             measure("portal", route + v, portal, base + "/".join(filled) + v)
 
     # ---- Payout runs --------------------------------------------------------------------
-    print("Payout runs", flush=True)
-    dry_times, planned, size = [], 0, 0
-    for _ in range(3):
-        status, _, data, t = api.request("POST", "/api/v1/payouts/run", headers=auth,
-                                         body={"dry_run": True})
-        dry_times.append(t)
-        body = json.loads(data)
-        planned = sum(len(r["payouts"]) for r in body.get("runs", []))
-        size = len(data)
-    print(f"  dry run: {max(dry_times):.2f} s max of 3, {planned} payouts, {size} B", flush=True)
-    status, _, data, real = api.request("POST", "/api/v1/payouts/run", headers=auth, body={})
-    body = json.loads(data)
-    paid = sum(len(r["payouts"]) for r in body.get("runs", []))
-    print(f"  real run: {real:.2f} s, status {status}, {paid} payouts, {len(data)} B", flush=True)
+    dry_times, planned, size, real, paid, status = [0.0], 0, 0, 0.0, 0, None
+    if "payouts" in sections:
+        dry_times, real, paid, planned, size, status = payout_runs(api, auth)
 
     hwm_kb = 0
     with open(f"/proc/{args.pid}/status") as f:
@@ -343,10 +361,11 @@ def main():
                 line(f"{surface} GET {figure} p95", p95, "ms", f"< {TARGET_MS:.0f}",
                      p95 < TARGET_MS,
                      f"SCALE={args.scale}, N={args.n}, p50 {p50:.1f} ms, HTTP {status}, {nbytes} B")
-            line("payout run (dry) seconds", max(dry_times), "s", "< 10", max(dry_times) < 10,
-                 f"SCALE={args.scale}, max of 3, {planned} payouts planned, {size} B answer")
-            line("payout run seconds", real, "s", "< 10", real < 10,
-                 f"SCALE={args.scale}, {paid} payouts created, HTTP {status}")
+            if "payouts" in sections:
+                line("payout run (dry) seconds", max(dry_times), "s", "< 10", max(dry_times) < 10,
+                     f"SCALE={args.scale}, max of 3, {planned} payouts planned, {size} B answer")
+                line("payout run seconds", real, "s", "< 10", real < 10,
+                     f"SCALE={args.scale}, {paid} payouts created, HTTP {status}")
             line("peak server RSS", rss_mb, "MB", "< 200", rss_mb < 200,
                  f"SCALE={args.scale}, VmHWM after every measurement and both payout runs")
     return 0

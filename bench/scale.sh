@@ -17,7 +17,9 @@
 #                        temp dir
 #   SKIP_BUILD=1         reuse ${CARGO_TARGET_DIR:-target}/release/affilia
 #   RESULTS_JSONL=file   append one JSON line per figure (see bench/run.sh)
-#   PORT=18090  WORKERS=$(nproc)  KEEP_TMP=1  SEED=19
+#   PORT=18090  WORKERS=$(nproc)  SEED=19
+#   KEEP_TMP=1           keep the temp dir (SQLite file, server log) and the PostgreSQL database
+#   SECTIONS=api,dashboard,portal,payouts   what bench/scale.py measures (a subset: faster)
 #   AFFILIATES_OVERRIDE= CLICKS_OVERRIDE= CONVERSIONS_OVERRIDE=   other sizes (smoke runs)
 #   AFFILIA_BIN=         another binary (e.g. target/debug/affilia with SKIP_BUILD=1)
 #
@@ -55,7 +57,9 @@ cleanup() {
         kill -TERM "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
     fi
-    if [[ -n $PG_DB ]]; then
+    if [[ -n $PG_DB && ${KEEP_TMP:-0} == 1 ]]; then
+        echo "kept database $PG_DB (drop it with: psql \"$PG_ADMIN_URL\" -c 'DROP DATABASE $PG_DB')" >&2
+    elif [[ -n $PG_DB ]]; then
         psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
     fi
     if [[ ${KEEP_TMP:-0} == 1 ]]; then

@@ -58,8 +58,15 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> AppResult<(Vec<Affiliate>, i64)> {
-    let total = db::affiliates::count(db.pool(), vendor_id, filter).await?;
     let found = rows(db, vendor_id, filter, sort, limit, offset).await?;
+    // A page that is not full is the last one: it tells the total without counting (a
+    // search's matches usually fit on its first page, and counting is a second scan).
+    let shown = i64::try_from(found.len()).unwrap_or(i64::MAX);
+    let total = if shown < limit && (shown > 0 || offset == 0) {
+        offset.saturating_add(shown)
+    } else {
+        db::affiliates::count(db.pool(), vendor_id, filter).await?
+    };
     Ok((found, total))
 }
 
