@@ -198,6 +198,35 @@ async fn rollups_answer_every_period_as_the_rows_do_after_a_mixed_money_flow() {
         .await
         .unwrap();
     assert!(n >= 20, "the flow earned commissions: {n}");
+    let statuses: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT status FROM commissions WHERE vendor_id = $1 ORDER BY status",
+    )
+    .bind(&s.vendor_id)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let statuses: Vec<&str> = statuses.iter().map(|(s,)| s.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["available", "paid", "pending", "rejected", "reversed"],
+        "every kind of commission is in the flow"
+    );
+    let (partial,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM conversions WHERE vendor_id = $1 AND refunded_cents > 0 \
+         AND refunded_cents < amount_cents",
+    )
+    .bind(&s.vendor_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(partial > 0, "partly refunded conversions");
+    let (failed,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM payouts WHERE vendor_id = $1 AND status = 'failed'")
+            .bind(&s.vendor_id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert!(failed > 0, "a failed payout");
 
     let mut rng = Rand(0x9e37_79b9_7f4a_7c15);
     let mut ranges: Vec<(i64, i64)> = vec![
