@@ -49,6 +49,13 @@ CREATE TABLE commission_affiliate_totals (
     PRIMARY KEY (vendor_id, program_id, affiliate_id, currency)
 );
 
+-- The leaderboard takes affiliates in order of all-time earnings (per program, and
+-- vendor-wide) from an index range.
+CREATE INDEX ix_commission_affiliate_totals__earned ON commission_affiliate_totals (vendor_id,
+    earned_cents);
+CREATE INDEX ix_commission_affiliate_totals__program_earned ON commission_affiliate_totals (
+    vendor_id, program_id, earned_cents);
+
 -- The leaderboard's exact sums of its few candidates: an index-only range per affiliate.
 CREATE INDEX ix_commissions__affiliate_cover ON commissions (vendor_id, affiliate_id,
     created_at, status, currency, program_id, amount_cents, reversed_cents);

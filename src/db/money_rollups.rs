@@ -466,19 +466,24 @@ where
 /// Below this many commissions in the period (by the day rollup, rounded out to whole
 /// days), grouping them all is cheaper than the threshold search.
 pub const LEADERBOARD_PLAIN_BELOW: i64 = 5_000;
-/// Candidates whose exact sums are looked up together.
+/// All-time rows read per page of candidates.
+const LEADERBOARD_PAGE: i64 = 200;
+/// Candidate rows read at most; a search that needs more groups the period instead.
+const LEADERBOARD_CANDIDATES: i64 = 2_000;
+/// Affiliates whose exact sums are looked up together after the first batch.
 const LEADERBOARD_BATCH: usize = 50;
-/// Candidates read at most; a search that needs more groups the period instead.
-const LEADERBOARD_CANDIDATES: i64 = 1_000;
 
 /// The `limit` affiliates (per currency) who earned most in the period — non-rejected
 /// commissions, amount less reversed, ties by affiliate id then currency: exactly what
 /// grouping the period's commissions gives ([`super::analytics::leaderboard_raw`]).
 ///
-/// An affiliate's all-time earnings bound what they earned in any period, so affiliates are
-/// taken in order of all-time earnings, their exact sums looked up by index a batch at a
-/// time, until the last of the top `limit` earned more than the next one could have. A
-/// period with few commissions is grouped directly.
+/// An affiliate's all-time earnings in a program bound what they earned there in any
+/// period (and `programs ×` the largest of them bounds their vendor-wide sum), so
+/// affiliates are taken in order of all-time earnings (an index range), their exact sums
+/// looked up by index a batch at a time, until the last of the top `limit` earned more
+/// than the next one could have. That ends quickly when the period holds most of the
+/// all-time figures (a year of a young program); a period with few commissions, or a small
+/// share of them, is grouped directly.
 pub async fn leaderboard<'e, E>(
     ex: E,
     s: &Scope<'_>,
@@ -490,8 +495,8 @@ where
     leaderboard_with(ex, s, limit, LEADERBOARD_PLAIN_BELOW).await
 }
 
-/// [`leaderboard`] grouping the period directly only below `plain_below` commissions
-/// (tests give 0 to exercise the search on small data).
+/// [`leaderboard`] grouping the period directly only below `plain_below` commissions or
+/// below half of the all-time ones (tests give 0 to exercise the search on small data).
 pub async fn leaderboard_with<'e, E>(
     ex: E,
     s: &Scope<'_>,
@@ -504,51 +509,85 @@ where
     if limit <= 0 {
         return Ok(Vec::new());
     }
-    let (first, end) = (
-        s.from.div_euclid(DAY_MS),
-        (s.to + DAY_MS - 1).div_euclid(DAY_MS),
-    );
-    let (within,): (Option<i64>,) = days(
-        "SELECT CAST(SUM(commissions) AS BIGINT) FROM commission_rollup_days",
-        s,
-        first,
-        end,
-    )
-    .push(" AND status <> 'rejected'")
-    .build_as()
-    .fetch_one(ex)
-    .await?;
-    if within.unwrap_or(0) < plain_below {
-        return super::analytics::leaderboard_raw(ex, s, limit).await;
+    if plain_below > 0 {
+        let (first, end) = (
+            s.from.div_euclid(DAY_MS),
+            s.to.saturating_add(DAY_MS - 1).div_euclid(DAY_MS),
+        );
+        let (within, all): (Option<i64>, Option<i64>) =
+            Sql::new("SELECT CAST(SUM(CASE WHEN day >= ")
+                .bind(first)
+                .push(" AND day < ")
+                .bind(end)
+                .push(
+                    " THEN commissions ELSE 0 END) AS BIGINT), CAST(SUM(commissions) AS BIGINT) \
+             FROM commission_rollup_days WHERE vendor_id = ",
+                )
+                .bind(s.vendor_id)
+                .and_eq("program_id", s.program_id)
+                .push(" AND status <> 'rejected'")
+                .build_as()
+                .fetch_one(ex)
+                .await?;
+        let (within, all) = (within.unwrap_or(0), all.unwrap_or(0));
+        if within < plain_below || within.saturating_mul(2) < all {
+            return super::analytics::leaderboard_raw(ex, s, limit).await;
+        }
     }
-    let candidates: Vec<(String, String, i64)> = Sql::new(
-        "SELECT affiliate_id, currency, CAST(SUM(earned_cents) AS BIGINT) AS bound \
-         FROM commission_affiliate_totals WHERE vendor_id = ",
-    )
-    .bind(s.vendor_id)
-    .and_eq("program_id", s.program_id)
-    .push(
-        " GROUP BY affiliate_id, currency HAVING SUM(commissions) > 0 \
-         ORDER BY bound DESC, affiliate_id, currency LIMIT ",
-    )
-    .bind(LEADERBOARD_CANDIDATES)
-    .fetch_all(ex)
-    .await?;
-    let complete = (candidates.len() as i64) < LEADERBOARD_CANDIDATES;
+    // Vendor-wide, an affiliate's sum over programs is at most `programs` times its
+    // largest program row.
+    let programs = match s.program_id {
+        Some(_) => 1,
+        None => Sql::new("SELECT COUNT(*) FROM programs WHERE vendor_id = ")
+            .bind(s.vendor_id)
+            .fetch_count(ex)
+            .await?
+            .max(1),
+    };
     let limit_n = usize::try_from(limit).unwrap_or(usize::MAX);
+    // All-time rows, largest first: (affiliate, currency, earned), read a page at a time.
+    let mut rows: Vec<(String, String, i64)> = Vec::new();
+    let mut complete = false;
     // (affiliate, currency) → (commissions, earned) in the period, for every affiliate asked.
     let mut exact: HashMap<(String, String), (i64, i64)> = HashMap::new();
     let mut asked: BTreeSet<String> = BTreeSet::new();
     let mut next = 0;
     let best = loop {
-        // The next candidates whose affiliates were not looked up yet.
-        let mut batch: Vec<&str> = Vec::new();
-        while next < candidates.len() && batch.len() < LEADERBOARD_BATCH {
-            let a = candidates[next].0.as_str();
-            if !asked.contains(a) && !batch.contains(&a) {
-                batch.push(a);
+        let want = if asked.is_empty() {
+            limit_n.saturating_add(2)
+        } else {
+            LEADERBOARD_BATCH
+        };
+        let mut batch: Vec<String> = Vec::new();
+        loop {
+            while next < rows.len() && batch.len() < want {
+                let a = &rows[next].0;
+                if !asked.contains(a) && !batch.contains(a) {
+                    batch.push(a.clone());
+                }
+                next += 1;
             }
-            next += 1;
+            if batch.len() >= want || complete {
+                break;
+            }
+            let read = rows.len() as i64;
+            if read >= LEADERBOARD_CANDIDATES {
+                break;
+            }
+            let page: Vec<(String, String, i64)> = Sql::new(
+                "SELECT affiliate_id, currency, earned_cents FROM commission_affiliate_totals \
+                 WHERE vendor_id = ",
+            )
+            .bind(s.vendor_id)
+            .and_eq("program_id", s.program_id)
+            .push(" AND commissions > 0 ORDER BY earned_cents DESC LIMIT ")
+            .bind(LEADERBOARD_PAGE)
+            .push(" OFFSET ")
+            .bind(read)
+            .fetch_all(ex)
+            .await?;
+            complete = (page.len() as i64) < LEADERBOARD_PAGE;
+            rows.extend(page);
         }
         if !batch.is_empty() {
             let mut q = Sql::new(
@@ -559,9 +598,9 @@ where
             .bind(s.vendor_id)
             .push(" AND affiliate_id IN (");
             for (i, a) in batch.iter().enumerate() {
-                q = q.push(if i == 0 { "" } else { ", " }).bind(*a);
+                q = q.push(if i == 0 { "" } else { ", " }).bind(a.as_str());
             }
-            let rows: Vec<(String, String, i64, i64)> = q
+            let found: Vec<(String, String, i64, i64)> = q
                 .push(")")
                 .and("created_at >= ", s.from)
                 .and("created_at < ", s.to)
@@ -570,27 +609,29 @@ where
                 .push(" GROUP BY affiliate_id, currency")
                 .fetch_all(ex)
                 .await?;
-            for (a, c, n, e) in rows {
+            for (a, c, n, e) in found {
                 exact.insert((a, c), (n, e));
             }
-            asked.extend(batch.iter().map(|a| (*a).to_owned()));
+            asked.extend(batch);
         }
         let mut best: Vec<((String, String), (i64, i64))> =
             exact.iter().map(|(k, v)| (k.clone(), *v)).collect();
         best.sort_by(|(ka, va), (kb, vb)| vb.1.cmp(&va.1).then_with(|| ka.cmp(kb)));
         best.truncate(limit_n);
-        // The best all-time total among candidates not looked up yet.
-        let pending = candidates[next.min(candidates.len())..]
+        // The largest all-time row of an affiliate not looked up yet.
+        let pending = rows[next.min(rows.len())..]
             .iter()
             .find(|(a, _, _)| !asked.contains(a))
-            .map(|(_, _, bound)| *bound);
+            .map(|(_, _, earned)| earned.saturating_mul(programs));
         match pending {
             None if complete => break best,
-            // More candidates than were read: group the period instead.
-            None => return super::analytics::leaderboard_raw(ex, s, limit).await,
+            // More candidates than are read: group the period instead.
+            None if rows.len() as i64 >= LEADERBOARD_CANDIDATES => {
+                return super::analytics::leaderboard_raw(ex, s, limit).await;
+            }
             // Strictly more: a candidate equal to the last could still win on its id.
             Some(bound) if best.len() == limit_n && best[limit_n - 1].1.1 > bound => break best,
-            Some(_) => {}
+            _ => {}
         }
     };
     if best.is_empty() {
