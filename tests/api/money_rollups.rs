@@ -349,3 +349,132 @@ async fn verify_names_a_tampered_bucket_and_a_rebuild_repairs_it() {
     pay_everyone(&app, &s, &jane).await;
     verify_ledger(&app).await;
 }
+
+/// Records a conversion of `cents` in `currency` for the affiliate; approves it when
+/// `approve`.
+async fn convert_in(
+    app: &TestApp,
+    s: &Shop,
+    affiliate_id: &str,
+    currency: &str,
+    cents: i64,
+    approve: bool,
+) {
+    let c = call(
+        app,
+        s,
+        "/api/v1/conversions",
+        Some(json!({"affiliate_id": affiliate_id, "currency": currency, "amount_cents": cents})),
+    )
+    .await;
+    assert_eq!(c["status"], "pending", "{c}");
+    if approve {
+        let id = c["id"].as_str().unwrap();
+        call(app, s, &format!("/api/v1/conversions/{id}/approve"), None).await;
+    }
+}
+
+#[tokio::test]
+async fn the_leaderboard_search_is_exact_with_two_programs_and_two_currencies() {
+    let app = spawn_app().await;
+    let s = money_shop(&app, "Programs", json!({"type": "percentage", "bps": 2000})).await;
+    let second = call(
+        &app,
+        &s,
+        "/api/v1/programs",
+        Some(json!({"name": "Second", "currency": "EUR"})),
+    )
+    .await;
+    let p2 = second["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .call(
+            &s.key,
+            Method::PATCH,
+            &format!("/api/v1/programs/{p2}"),
+            Some(json!({"commission": {"type": "percentage", "bps": 3000}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut first = Vec::new();
+    for code in ["ann", "bob", "cat", "dan"] {
+        first.push(affiliate(&app, &s, &format!("{code}@example.com"), code).await);
+    }
+    // The vendor has two programs: vendor-wide, the search bounds an affiliate by twice
+    // its largest program row. Sales in two currencies rank together.
+    let program1 = s.program_id.clone();
+    for (i, amount) in [10_000, 6_000, 10_000, 3_000, 6_000, 8_000, 2_000]
+        .iter()
+        .enumerate()
+    {
+        convert(&app, &s, &first[i % first.len()], *amount, None, i % 3 != 2).await;
+        let currency = if i % 2 == 0 { "EUR" } else { "USD" };
+        convert_in(
+            &app,
+            &s,
+            &first[(i + 1) % first.len()],
+            currency,
+            *amount,
+            i % 2 == 0,
+        )
+        .await;
+    }
+    verify_ledger(&app).await;
+    let pool = app.db.pool();
+    let now = chrono::Utc::now().timestamp_millis();
+    for (from, to) in [
+        (0, i64::MAX / 4),
+        (now - DAY, now + DAY),
+        (now - 3 * DAY, now - DAY),
+    ] {
+        for program_id in [None, Some(program1.as_str()), Some(p2.as_str())] {
+            let scope = Scope {
+                vendor_id: &s.vendor_id,
+                program_id,
+                from,
+                to,
+            };
+            assert_eq!(
+                analytics::revenue(pool, &scope).await.unwrap(),
+                analytics::revenue_raw(pool, &scope).await.unwrap()
+            );
+            assert_eq!(
+                analytics::commissions_by_status(pool, &scope)
+                    .await
+                    .unwrap(),
+                analytics::commissions_by_status_raw(pool, &scope)
+                    .await
+                    .unwrap()
+            );
+            for limit in 1..=8 {
+                let raw = leaders(
+                    &analytics::leaderboard_raw(pool, &scope, limit)
+                        .await
+                        .unwrap(),
+                );
+                let searched = leaders(
+                    &money_rollups::leaderboard_with(pool, &scope, limit, 0)
+                        .await
+                        .unwrap(),
+                );
+                assert_eq!(searched, raw, "leaders {limit} of {program_id:?}");
+            }
+        }
+    }
+    let all = Scope {
+        vendor_id: &s.vendor_id,
+        program_id: None,
+        from: 0,
+        to: i64::MAX / 4,
+    };
+    let currencies: std::collections::BTreeSet<String> = analytics::leaderboard_raw(pool, &all, 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.currency)
+        .collect();
+    assert_eq!(
+        currencies.len(),
+        2,
+        "both programs' currencies: {currencies:?}"
+    );
+}
