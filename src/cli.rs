@@ -146,7 +146,9 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum RollupsCommand {
     /// Recompute the click rollups (per program and hour, per affiliate and day) from the
-    /// click log, then refresh the query planner's statistics.
+    /// click log, the ledger line counts from the journal and the money rollups (per
+    /// program, day, status and currency; per affiliate all time) from the conversions and
+    /// commissions, then refresh the query planner's statistics.
     Rebuild,
 }
 
@@ -342,7 +344,9 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             db.close().await;
             let vendors = result?;
             analyzed?;
-            println!("click rollups and ledger line counts rebuilt for {vendors} vendor(s)");
+            println!(
+                "click rollups, ledger line counts and money rollups rebuilt for {vendors} vendor(s)"
+            );
             Ok(())
         }
         Command::Demo {

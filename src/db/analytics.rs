@@ -1,5 +1,6 @@
 //! Aggregates for program analytics: one query per figure, each over a rollup or a
-//! covering index range (see `migrations/0015_query_scale.sql`).
+//! covering index range (see `migrations/0015_query_scale.sql` and
+//! `migrations/0037_money_rollups.sql`).
 
 use sqlx::{Any, Executor, FromRow};
 
@@ -68,9 +69,23 @@ pub async fn referrals<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-/// Conversions per currency: (currency, count, gross, refunded), rejected ones left out.
-/// Served by the covering `ix_conversions__vendor_occurred`.
-pub async fn revenue<'e, E: Executor<'e, Database = Any>>(
+/// Conversions per currency: (currency, count, gross, refunded), rejected ones left out,
+/// from the daily money rollups and the raw conversions of the period's partial days
+/// (see [`super::money_rollups::revenue`]).
+pub async fn revenue<'e, E>(
+    ex: E,
+    s: &Scope<'_>,
+) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    super::money_rollups::revenue(ex, s).await
+}
+
+/// [`revenue`] grouped from the conversions themselves (the partial days of a period, and
+/// the reference the rollups are tested against). Served by the covering
+/// `ix_conversions__vendor_occurred`.
+pub async fn revenue_raw<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     s: &Scope<'_>,
 ) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
@@ -86,9 +101,22 @@ pub async fn revenue<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-/// Commissions per status and currency: (status, currency, count, amount, reversed).
-/// Served by the covering `ix_commissions__vendor_time_cover`.
-pub async fn commissions_by_status<'e, E: Executor<'e, Database = Any>>(
+/// Commissions per status and currency: (status, currency, count, amount, reversed), from
+/// the daily money rollups and the raw commissions of the period's partial days (see
+/// [`super::money_rollups::commissions_by_status`]).
+pub async fn commissions_by_status<'e, E>(
+    ex: E,
+    s: &Scope<'_>,
+) -> Result<Vec<(String, String, i64, i64, i64)>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    super::money_rollups::commissions_by_status(ex, s).await
+}
+
+/// [`commissions_by_status`] grouped from the commissions themselves. Served by the
+/// covering `ix_commissions__vendor_time_cover`.
+pub async fn commissions_by_status_raw<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     s: &Scope<'_>,
 ) -> Result<Vec<(String, String, i64, i64, i64)>, sqlx::Error> {
@@ -121,8 +149,23 @@ pub struct Leader {
     pub earned_cents: i64,
 }
 
-/// Top affiliates by commission earned in the range, per currency.
-pub async fn leaderboard<'e, E: Executor<'e, Database = Any>>(
+/// Top affiliates by commission earned in the range, per currency (ties by affiliate id,
+/// then currency); a threshold search over the affiliates' all-time earnings (see
+/// [`super::money_rollups::leaderboard`]).
+pub async fn leaderboard<'e, E>(
+    ex: E,
+    s: &Scope<'_>,
+    limit: i64,
+) -> Result<Vec<Leader>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    super::money_rollups::leaderboard(ex, s, limit).await
+}
+
+/// [`leaderboard`] by grouping every commission of the range (small ranges, and the
+/// reference the search is tested against).
+pub async fn leaderboard_raw<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     s: &Scope<'_>,
     limit: i64,
@@ -141,12 +184,12 @@ pub async fn leaderboard<'e, E: Executor<'e, Database = Any>>(
     .and("created_at < ", s.to)
     .push(
         " AND status <> 'rejected' GROUP BY affiliate_id, currency \
-         ORDER BY earned_cents DESC, affiliate_id LIMIT ",
+         ORDER BY earned_cents DESC, affiliate_id, currency LIMIT ",
     )
     .bind(limit)
     .push(") t JOIN affiliates a ON a.id = t.affiliate_id AND a.vendor_id = ")
     .bind(s.vendor_id)
-    .push(" ORDER BY t.earned_cents DESC, t.affiliate_id")
+    .push(" ORDER BY t.earned_cents DESC, t.affiliate_id, t.currency")
     .fetch_all(ex)
     .await
 }

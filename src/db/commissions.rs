@@ -1,7 +1,9 @@
 //! Commissions: what one affiliate earns from one conversion.
 
 use super::sql::Sql;
-use sqlx::{Any, Executor, FromRow};
+use sqlx::{Any, AnyConnection, Executor, FromRow};
+
+use super::money_rollups::CommissionFacts;
 
 use super::{new_id, now_ms};
 
@@ -89,18 +91,26 @@ pub struct NewCommission<'a> {
 }
 
 /// Inserts a commission; `None` if the conversion already has one at this level (the
-/// unique index makes a second commission for the same conversion impossible).
-pub async fn insert<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// unique index makes a second commission for the same conversion impossible). Adds it to
+/// the money rollups in the same transaction.
+pub async fn insert(
+    conn: &mut AnyConnection,
     c: &NewCommission<'_>,
 ) -> Result<Option<String>, sqlx::Error> {
+    #[derive(FromRow)]
+    struct Inserted {
+        id: String,
+        #[sqlx(flatten)]
+        facts: CommissionFacts,
+    }
     let now = now_ms();
-    let row: Option<(String,)> = sqlx::query_as(
+    let row: Option<Inserted> = sqlx::query_as(concat!(
         "INSERT INTO commissions (id, vendor_id, program_id, conversion_id, affiliate_id, level, \
          currency, amount_cents, bps, rule, status, available_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
-         ON CONFLICT (conversion_id, level) DO NOTHING RETURNING id",
-    )
+         ON CONFLICT (conversion_id, level) DO NOTHING RETURNING id, ",
+        crate::commission_facts!()
+    ))
     .bind(new_id("com"))
     .bind(c.vendor_id)
     .bind(c.program_id)
@@ -114,9 +124,13 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(c.status)
     .bind(c.available_at)
     .bind(now)
-    .fetch_optional(ex)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|(id,)| id))
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    super::money_rollups::commissions_changed(conn, &[], std::slice::from_ref(&row.facts)).await?;
+    Ok(Some(row.id))
 }
 
 /// The commissions of a conversion, by level.
@@ -151,64 +165,105 @@ pub async fn for_payout<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-/// Moves a commission from `from` to `to`; `false` when it was not in `from`.
-pub async fn transition<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// Moves a commission from `from` to `to`; `false` when it was not in `from`. Moves it
+/// between money-rollup buckets in the same transaction.
+pub async fn transition(
+    conn: &mut AnyConnection,
     id: &str,
     from: &str,
     to: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE commissions SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
-    )
+    let moved: Option<CommissionFacts> = sqlx::query_as(concat!(
+        "UPDATE commissions SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4 \
+         RETURNING ",
+        crate::commission_facts!()
+    ))
     .bind(to)
     .bind(now_ms())
     .bind(id)
     .bind(from)
-    .execute(ex)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    moved_from(conn, moved, from).await
+}
+
+/// Rolls a commission that a conditional update moved out of status `from` over to its
+/// new bucket; `false` when the update changed nothing.
+async fn moved_from(
+    conn: &mut AnyConnection,
+    moved: Option<CommissionFacts>,
+    from: &str,
+) -> Result<bool, sqlx::Error> {
+    let Some(after) = moved else {
+        return Ok(false);
+    };
+    let before = CommissionFacts {
+        status: from.to_owned(),
+        ..after.clone()
+    };
+    super::money_rollups::commissions_changed(conn, &[before], &[after]).await?;
+    Ok(true)
 }
 
 /// Makes a pending commission available now (approved early).
-pub async fn make_available<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+pub async fn make_available(
+    conn: &mut AnyConnection,
     id: &str,
     at: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let moved: Option<CommissionFacts> = sqlx::query_as(concat!(
         "UPDATE commissions SET status = 'available', available_at = $1, updated_at = $2 \
-         WHERE id = $3 AND status = 'pending'",
-    )
+         WHERE id = $3 AND status = 'pending' RETURNING ",
+        crate::commission_facts!()
+    ))
     .bind(at)
     .bind(now_ms())
     .bind(id)
-    .execute(ex)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    moved_from(conn, moved, "pending").await
 }
 
 /// Records a refund reversal; `false` if the commission changed concurrently.
-pub async fn add_reversed<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+pub async fn add_reversed(
+    conn: &mut AnyConnection,
     id: &str,
     before: i64,
     after: i64,
     fully: bool,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    // The status it had is part of the condition: the rollups move it out of that bucket.
+    let was: Option<(String,)> = sqlx::query_as("SELECT status FROM commissions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some((was,)) = was else {
+        return Ok(false);
+    };
+    let now: Option<CommissionFacts> = sqlx::query_as(concat!(
         "UPDATE commissions SET reversed_cents = $1, \
          status = CASE WHEN $2 = 1 AND status IN ('pending', 'available') THEN 'reversed' ELSE status END, \
-         updated_at = $3 WHERE id = $4 AND reversed_cents = $5",
-    )
+         updated_at = $3 WHERE id = $4 AND reversed_cents = $5 AND status = $6 RETURNING ",
+        crate::commission_facts!()
+    ))
     .bind(after)
     .bind(i64::from(fully))
     .bind(now_ms())
     .bind(id)
     .bind(before)
-    .execute(ex)
+    .bind(&was)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let Some(now) = now else {
+        return Ok(false);
+    };
+    let then = CommissionFacts {
+        status: was,
+        reversed_cents: before,
+        ..now.clone()
+    };
+    super::money_rollups::commissions_changed(conn, &[then], &[now]).await?;
+    Ok(true)
 }
 
 /// Every commission of a vendor (ledger verification).

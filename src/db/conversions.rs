@@ -3,6 +3,7 @@
 use super::sql::Sql;
 use sqlx::{Any, Executor, FromRow};
 
+use super::money_rollups::ConversionFacts;
 use super::{new_id, now_ms};
 
 /// A stored conversion.
@@ -134,15 +135,16 @@ pub struct NewConversion<'a> {
     pub available_at: i64,
 }
 
-/// Inserts a conversion; returns it as stored.
-pub async fn insert<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// Inserts a conversion; returns it as stored. Adds it to the money rollup in the same
+/// transaction.
+pub async fn insert(
+    conn: &mut sqlx::AnyConnection,
     c: &NewConversion<'_>,
 ) -> Result<ConversionRow, sqlx::Error> {
     let now = now_ms();
     let id = new_id("cnv");
     let decided = (c.status != "pending").then_some(now);
-    sqlx::query_as(concat!(
+    let row: ConversionRow = sqlx::query_as(concat!(
         "INSERT INTO conversions (id, vendor_id, program_id, enrollment_id, affiliate_id, \
          referral_id, customer_id, source, trigger_type, external_id, invoice_id, \
          payment_intent_id, charge_id, subscription_id, amount_cents, currency, status, reason, \
@@ -173,8 +175,23 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(c.available_at)
     .bind(decided)
     .bind(now)
-    .fetch_one(ex)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    super::money_rollups::conversions_changed(conn, &[], &[facts(&row)]).await?;
+    Ok(row)
+}
+
+/// What a stored conversion contributes to the money rollup.
+fn facts(c: &ConversionRow) -> ConversionFacts {
+    ConversionFacts {
+        vendor_id: c.vendor_id.clone(),
+        program_id: c.program_id.clone(),
+        currency: c.currency.clone(),
+        occurred_at: c.occurred_at,
+        status: c.status.clone(),
+        amount_cents: c.amount_cents,
+        refunded_cents: c.refunded_cents,
+    }
 }
 
 /// The program's conversions for a payment, found by any of its ids, oldest first. More
@@ -424,47 +441,67 @@ pub async fn count_approved<'e, E: Executor<'e, Database = Any>>(
     Ok(n)
 }
 
-/// Moves a conversion from `from` to `to`; `false` when it was not in `from`.
-pub async fn transition<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// Moves a conversion from `from` to `to`; `false` when it was not in `from`. Moves it
+/// between money-rollup buckets in the same transaction.
+pub async fn transition(
+    conn: &mut sqlx::AnyConnection,
     id: &str,
     from: &str,
     to: &str,
     reason: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let now = now_ms();
-    let done = sqlx::query(
+    let moved: Option<ConversionFacts> = sqlx::query_as(concat!(
         "UPDATE conversions SET status = $1, reason = COALESCE($2, reason), decided_at = $3, \
-         updated_at = $3 WHERE id = $4 AND status = $5",
-    )
+         updated_at = $3 WHERE id = $4 AND status = $5 RETURNING ",
+        crate::conversion_facts!()
+    ))
     .bind(to)
     .bind(reason)
     .bind(now)
     .bind(id)
     .bind(from)
-    .execute(ex)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let Some(after) = moved else {
+        return Ok(false);
+    };
+    let before = ConversionFacts {
+        status: from.to_owned(),
+        ..after.clone()
+    };
+    super::money_rollups::conversions_changed(conn, &[before], &[after]).await?;
+    Ok(true)
 }
 
-/// Records the refunded total of a conversion; `false` if it changed concurrently.
-pub async fn set_refunded<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// Records the refunded total of a conversion; `false` if it changed concurrently. Adds the
+/// difference to the money rollup in the same transaction.
+pub async fn set_refunded(
+    conn: &mut sqlx::AnyConnection,
     id: &str,
     before: i64,
     after: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let now: Option<ConversionFacts> = sqlx::query_as(concat!(
         "UPDATE conversions SET refunded_cents = $1, updated_at = $2 \
-         WHERE id = $3 AND refunded_cents = $4",
-    )
+         WHERE id = $3 AND refunded_cents = $4 RETURNING ",
+        crate::conversion_facts!()
+    ))
     .bind(after)
     .bind(now_ms())
     .bind(id)
     .bind(before)
-    .execute(ex)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let Some(now) = now else {
+        return Ok(false);
+    };
+    let then = ConversionFacts {
+        refunded_cents: before,
+        ..now.clone()
+    };
+    super::money_rollups::conversions_changed(conn, &[then], &[now]).await?;
+    Ok(true)
 }
 
 /// Pending conversions whose holding period has ended and that no fraud review holds (the

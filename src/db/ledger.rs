@@ -117,8 +117,9 @@ const COUNT_SLOTS: u64 = 16;
 
 /// The count slot of the calling task: the same for every statement a task runs, so one
 /// transaction (run by one task) only ever locks one slot row, and writers on different
-/// tasks (PostgreSQL's ingest lanes) mostly update different rows.
-fn count_slot() -> i64 {
+/// tasks (PostgreSQL's ingest lanes) mostly update different rows. The money rollups'
+/// buckets use the same slots (`db::money_rollups`).
+pub(crate) fn count_slot() -> i64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     match tokio::task::try_id() {

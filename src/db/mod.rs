@@ -35,6 +35,7 @@ pub mod ledger;
 pub mod links;
 pub mod login_tokens;
 pub mod mcp_sessions;
+pub mod money_rollups;
 pub mod payment_links;
 pub mod payout_methods;
 pub mod payouts;

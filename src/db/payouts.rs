@@ -358,20 +358,29 @@ pub async fn claim_commissions(
         .collect())
 }
 
-/// Commissions of a paid payout become `paid`.
-pub async fn commissions_paid<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// Commissions of a paid payout become `paid`; they move to the `paid` buckets of the
+/// money rollups in the same transaction.
+pub async fn commissions_paid(
+    conn: &mut sqlx::AnyConnection,
     payout_id: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let paid: Vec<super::money_rollups::CommissionFacts> = sqlx::query_as(concat!(
         "UPDATE commissions SET status = 'paid', updated_at = $1 \
-         WHERE payout_id = $2 AND status = 'available'",
-    )
+         WHERE payout_id = $2 AND status = 'available' RETURNING ",
+        crate::commission_facts!()
+    ))
     .bind(now_ms())
     .bind(payout_id)
-    .execute(ex)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(())
+    let before: Vec<_> = paid
+        .iter()
+        .map(|c| super::money_rollups::CommissionFacts {
+            status: "available".to_owned(),
+            ..c.clone()
+        })
+        .collect();
+    super::money_rollups::commissions_changed(conn, &before, &paid).await
 }
 
 /// Commissions of a failed payout can be paid by a later one.

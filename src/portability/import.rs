@@ -188,8 +188,10 @@ pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
     // A file written before partner groups existed has programs and enrollments without
     // them: give them the default groups the migration gave existing rows.
     db::groups::backfill_defaults(&mut tx, &header.vendor_id).await?;
-    // The ledger list's `total` reads a count kept beside the journal, not exported.
+    // The ledger list's `total` reads a count kept beside the journal, and analytics read
+    // money rollups kept beside the conversions and commissions; neither is exported.
     db::ledger::recount(&mut tx, &header.vendor_id).await?;
+    db::money_rollups::rebuild(&mut tx, &header.vendor_id).await?;
     tx.commit().await?;
     db::routing_changed();
     Ok(Imported {

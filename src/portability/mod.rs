@@ -73,6 +73,18 @@ pub const EXCLUDED: &[(&str, &str)] = &[
         "derived from the journal: import recounts the imported ledger lines",
     ),
     (
+        "commission_rollup_days",
+        "derived from the commissions: import rebuilds the money rollups",
+    ),
+    (
+        "conversion_rollup_days",
+        "derived from the conversions: import rebuilds the money rollups",
+    ),
+    (
+        "commission_affiliate_totals",
+        "derived from the commissions: import rebuilds the money rollups",
+    ),
+    (
         "api_keys",
         "credentials: never exported; create new keys on the target",
     ),

@@ -47,6 +47,7 @@ mod metrics;
 mod money;
 mod money_bounds;
 mod money_dashboard;
+mod money_rollups;
 mod multi_instance;
 mod openapi;
 mod overview;

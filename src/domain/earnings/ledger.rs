@@ -461,7 +461,9 @@ pub struct Violation {
 /// 5. the vendor's expense account mirrors the affiliates' accounts;
 /// 6. each payout holds its amount in `in_payout` while open and nothing once paid or
 ///    failed, and a paid payout's `paid` and `fees` lines are its net and fee;
-/// 7. the click rollups equal the click log they summarise (checked first).
+/// 7. the click rollups equal the click log they summarise (checked first), the kept
+///    ledger line count equals the journal, and the money rollups equal the conversions
+///    and commissions they summarise.
 pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>> {
     let mut out = Vec::new();
     let mut fail = |message: String| {
@@ -480,6 +482,11 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
     if kept != counted {
         fail(format!(
             "the kept ledger line count is {kept} but the journal holds {counted} lines; run `affilia rollups rebuild`"
+        ));
+    }
+    for bucket in db::money_rollups::mismatches(db.pool(), vendor_id, 20).await? {
+        fail(format!(
+            "the {bucket} differs from its rows; run `affilia rollups rebuild`"
         ));
     }
     for (txn, currency, sum) in db::ledger::unbalanced(db.pool(), vendor_id).await? {
@@ -647,10 +654,12 @@ pub async fn verify(db: &Db) -> AppResult<Vec<Violation>> {
 }
 
 /// Recounts one vendor's journal lines into the count the ledger list reads for its
-/// `total` (`affilia rollups rebuild`, and after a bulk load), in one transaction.
+/// `total`, and rebuilds its money rollups from its conversions and commissions
+/// (`affilia rollups rebuild`), in one transaction.
 pub async fn recount_lines_of(db: &Db, vendor_id: &str) -> AppResult<()> {
     let mut tx = db.begin().await?;
     db::ledger::recount(&mut tx, vendor_id).await?;
+    db::money_rollups::rebuild(&mut tx, vendor_id).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -24,7 +24,7 @@ pub async fn mature_due(db: &Db, now: i64) -> AppResult<usize> {
         let mut progressed = false;
         for c in due {
             let mut tx = db.begin().await?;
-            if !db::conversions::transition(&mut *tx, &c.id, "pending", "approved", None).await? {
+            if !db::conversions::transition(&mut tx, &c.id, "pending", "approved", None).await? {
                 continue;
             }
             release_commissions(&mut tx, &c, "maturation", None).await?;
@@ -94,7 +94,7 @@ pub async fn approve(
             "this conversion is held for fraud review: approve or reject its review item",
         ));
     }
-    if !db::conversions::transition(&mut *tx, id, "pending", "approved", None).await? {
+    if !db::conversions::transition(&mut tx, id, "pending", "approved", None).await? {
         return Err(AppError::wrong_state(format!(
             "only a pending conversion can be approved; this one is {}",
             c.status

@@ -1,0 +1,667 @@
+//! Money rollups (`migrations/0037_money_rollups.sql`): conversions and commissions summed
+//! per (program, UTC day, status, currency), and each affiliate's all-time earnings. Kept in
+//! step by every write that changes those figures, in its transaction
+//! ([`commissions_changed`], [`conversions_changed`], called only when the conditional
+//! write changed a row), rebuilt from the rows by [`rebuild`] and compared with them by
+//! [`mismatches`].
+//!
+//! A period is answered from whole days of the rollups plus the raw rows of its partial
+//! edge days (see [`Split`]), so the figures equal grouping the rows themselves.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use sqlx::{Any, AnyConnection, Executor, FromRow};
+
+use super::analytics::{Leader, Scope};
+use super::rollups::{DAY_MS, Split};
+use super::sql::Sql;
+
+/// What a commission contributes to the rollups.
+#[derive(Debug, Clone, FromRow)]
+pub struct CommissionFacts {
+    /// Tenant.
+    pub vendor_id: String,
+    /// Program.
+    pub program_id: String,
+    /// Earner.
+    pub affiliate_id: String,
+    /// Currency.
+    pub currency: String,
+    /// Creation time (the day it counts on).
+    pub created_at: i64,
+    /// Status.
+    pub status: String,
+    /// Amount.
+    pub amount_cents: i64,
+    /// Reversed by refunds.
+    pub reversed_cents: i64,
+}
+
+/// The columns of [`CommissionFacts`], for `RETURNING` and `SELECT`.
+#[macro_export]
+macro_rules! commission_facts {
+    () => {
+        "vendor_id, program_id, affiliate_id, currency, created_at, status, amount_cents, \
+         reversed_cents"
+    };
+}
+
+/// What a conversion contributes to the rollups.
+#[derive(Debug, Clone, FromRow)]
+pub struct ConversionFacts {
+    /// Tenant.
+    pub vendor_id: String,
+    /// Program.
+    pub program_id: String,
+    /// Currency.
+    pub currency: String,
+    /// Sale time (the day it counts on).
+    pub occurred_at: i64,
+    /// Status.
+    pub status: String,
+    /// Gross.
+    pub amount_cents: i64,
+    /// Refunded so far.
+    pub refunded_cents: i64,
+}
+
+/// The columns of [`ConversionFacts`], for `RETURNING` and `SELECT`.
+#[macro_export]
+macro_rules! conversion_facts {
+    () => {
+        "vendor_id, program_id, currency, occurred_at, status, amount_cents, refunded_cents"
+    };
+}
+
+/// Buckets per statement (at most 9 values each: far below both parameter limits).
+const CHUNK: usize = 400;
+
+type Bucket<'a> = (&'a str, &'a str, i64, &'a str, &'a str);
+
+/// Moves commissions in the rollups: each of `before` (as it was) leaves its buckets and
+/// each of `after` (as it is now) enters them. Call it in the transaction of the write,
+/// only with rows the write actually changed.
+pub async fn commissions_changed(
+    conn: &mut AnyConnection,
+    before: &[CommissionFacts],
+    after: &[CommissionFacts],
+) -> Result<(), sqlx::Error> {
+    let mut days: BTreeMap<Bucket<'_>, [i64; 3]> = BTreeMap::new();
+    let mut totals: BTreeMap<(&str, &str, &str, &str), [i64; 2]> = BTreeMap::new();
+    for (rows, sign) in [(before, -1), (after, 1)] {
+        for c in rows {
+            let d = days
+                .entry((
+                    &c.vendor_id,
+                    &c.program_id,
+                    c.created_at.div_euclid(DAY_MS),
+                    &c.status,
+                    &c.currency,
+                ))
+                .or_default();
+            d[0] += sign;
+            d[1] += sign * c.amount_cents;
+            d[2] += sign * c.reversed_cents;
+            if c.status != "rejected" {
+                let t = totals
+                    .entry((&c.vendor_id, &c.program_id, &c.affiliate_id, &c.currency))
+                    .or_default();
+                t[0] += sign;
+                t[1] += sign * (c.amount_cents - c.reversed_cents);
+            }
+        }
+    }
+    upsert_days(
+        conn,
+        "INSERT INTO commission_rollup_days (vendor_id, program_id, day, status, currency, \
+         slot, commissions, amount_cents, reversed_cents) VALUES ",
+        " ON CONFLICT (vendor_id, day, program_id, status, currency, slot) DO UPDATE SET \
+         commissions = commission_rollup_days.commissions + excluded.commissions, \
+         amount_cents = commission_rollup_days.amount_cents + excluded.amount_cents, \
+         reversed_cents = commission_rollup_days.reversed_cents + excluded.reversed_cents",
+        days,
+    )
+    .await?;
+    let totals: Vec<_> = totals
+        .into_iter()
+        .filter(|(_, t)| t.iter().any(|v| *v != 0))
+        .collect();
+    for chunk in totals.chunks(CHUNK) {
+        let mut q = Sql::new(
+            "INSERT INTO commission_affiliate_totals (vendor_id, program_id, affiliate_id, \
+             currency, commissions, earned_cents) VALUES ",
+        );
+        for (i, ((vendor, program, affiliate, currency), t)) in chunk.iter().enumerate() {
+            q = q
+                .push(if i == 0 { "(" } else { ", (" })
+                .bind(*vendor)
+                .push(", ")
+                .bind(*program)
+                .push(", ")
+                .bind(*affiliate)
+                .push(", ")
+                .bind(*currency)
+                .push(", ")
+                .bind(t[0])
+                .push(", ")
+                .bind(t[1])
+                .push(")");
+        }
+        q.push(
+            " ON CONFLICT (vendor_id, program_id, affiliate_id, currency) DO UPDATE SET \
+             commissions = commission_affiliate_totals.commissions + excluded.commissions, \
+             earned_cents = commission_affiliate_totals.earned_cents + excluded.earned_cents",
+        )
+        .build()
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Moves conversions in the rollup, as [`commissions_changed`] does commissions.
+pub async fn conversions_changed(
+    conn: &mut AnyConnection,
+    before: &[ConversionFacts],
+    after: &[ConversionFacts],
+) -> Result<(), sqlx::Error> {
+    let mut days: BTreeMap<Bucket<'_>, [i64; 3]> = BTreeMap::new();
+    for (rows, sign) in [(before, -1), (after, 1)] {
+        for c in rows {
+            let d = days
+                .entry((
+                    &c.vendor_id,
+                    &c.program_id,
+                    c.occurred_at.div_euclid(DAY_MS),
+                    &c.status,
+                    &c.currency,
+                ))
+                .or_default();
+            d[0] += sign;
+            d[1] += sign * c.amount_cents;
+            d[2] += sign * c.refunded_cents;
+        }
+    }
+    upsert_days(
+        conn,
+        "INSERT INTO conversion_rollup_days (vendor_id, program_id, day, status, currency, \
+         slot, conversions, amount_cents, refunded_cents) VALUES ",
+        " ON CONFLICT (vendor_id, day, program_id, status, currency, slot) DO UPDATE SET \
+         conversions = conversion_rollup_days.conversions + excluded.conversions, \
+         amount_cents = conversion_rollup_days.amount_cents + excluded.amount_cents, \
+         refunded_cents = conversion_rollup_days.refunded_cents + excluded.refunded_cents",
+        days,
+    )
+    .await
+}
+
+/// Adds day-bucket deltas (those that are not all zero) in the caller's slot.
+async fn upsert_days(
+    conn: &mut AnyConnection,
+    head: &'static str,
+    tail: &'static str,
+    days: BTreeMap<Bucket<'_>, [i64; 3]>,
+) -> Result<(), sqlx::Error> {
+    let slot = super::ledger::count_slot();
+    let days: Vec<_> = days
+        .into_iter()
+        .filter(|(_, d)| d.iter().any(|v| *v != 0))
+        .collect();
+    for chunk in days.chunks(CHUNK) {
+        let mut q = Sql::new(head);
+        for (i, ((vendor, program, day, status, currency), d)) in chunk.iter().enumerate() {
+            q = q
+                .push(if i == 0 { "(" } else { ", (" })
+                .bind(*vendor)
+                .push(", ")
+                .bind(*program)
+                .push(", ")
+                .bind(*day)
+                .push(", ")
+                .bind(*status)
+                .push(", ")
+                .bind(*currency)
+                .push(", ")
+                .bind(slot)
+                .push(", ")
+                .bind(d[0])
+                .push(", ")
+                .bind(d[1])
+                .push(", ")
+                .bind(d[2])
+                .push(")");
+        }
+        q.push(tail).build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Recomputes one vendor's money rollups from its conversions and commissions (run it in a
+/// transaction: after a bulk load, an import, or by `affilia rollups rebuild`).
+pub async fn rebuild(conn: &mut AnyConnection, vendor_id: &str) -> Result<(), sqlx::Error> {
+    for table in [
+        "DELETE FROM commission_rollup_days WHERE vendor_id = $1",
+        "DELETE FROM conversion_rollup_days WHERE vendor_id = $1",
+        "DELETE FROM commission_affiliate_totals WHERE vendor_id = $1",
+        "INSERT INTO commission_rollup_days (vendor_id, program_id, day, status, currency, slot, \
+         commissions, amount_cents, reversed_cents) \
+         SELECT vendor_id, program_id, created_at / 86400000, status, currency, 0, COUNT(*), \
+         CAST(SUM(amount_cents) AS BIGINT), CAST(SUM(reversed_cents) AS BIGINT) \
+         FROM commissions WHERE vendor_id = $1 \
+         GROUP BY vendor_id, program_id, created_at / 86400000, status, currency",
+        "INSERT INTO conversion_rollup_days (vendor_id, program_id, day, status, currency, slot, \
+         conversions, amount_cents, refunded_cents) \
+         SELECT vendor_id, program_id, occurred_at / 86400000, status, currency, 0, COUNT(*), \
+         CAST(SUM(amount_cents) AS BIGINT), CAST(SUM(refunded_cents) AS BIGINT) \
+         FROM conversions WHERE vendor_id = $1 \
+         GROUP BY vendor_id, program_id, occurred_at / 86400000, status, currency",
+        "INSERT INTO commission_affiliate_totals (vendor_id, program_id, affiliate_id, currency, \
+         commissions, earned_cents) \
+         SELECT vendor_id, program_id, affiliate_id, currency, COUNT(*), \
+         CAST(SUM(amount_cents - reversed_cents) AS BIGINT) \
+         FROM commissions WHERE vendor_id = $1 AND status <> 'rejected' \
+         GROUP BY vendor_id, program_id, affiliate_id, currency",
+    ] {
+        sqlx::query(table)
+            .bind(vendor_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Buckets of one vendor where a money rollup and the rows disagree (a bucket missing on
+/// either side or with any figure different), described; at most `limit` of each rollup.
+pub async fn mismatches<'e, E>(
+    ex: E,
+    vendor_id: &str,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    // Stored buckets are summed over their slots; one whose rows cancel out is no bucket.
+    let commissions: Vec<(String, i64, String, String)> = sqlx::query_as(
+        "WITH raw AS (SELECT program_id, created_at / 86400000 AS day, status, currency, \
+           COUNT(*) AS n, CAST(SUM(amount_cents) AS BIGINT) AS a, \
+           CAST(SUM(reversed_cents) AS BIGINT) AS r \
+           FROM commissions WHERE vendor_id = $1 \
+           GROUP BY program_id, created_at / 86400000, status, currency), \
+         kept AS (SELECT program_id, day, status, currency, CAST(SUM(commissions) AS BIGINT) AS n, \
+           CAST(SUM(amount_cents) AS BIGINT) AS a, CAST(SUM(reversed_cents) AS BIGINT) AS r \
+           FROM commission_rollup_days WHERE vendor_id = $1 \
+           GROUP BY program_id, day, status, currency \
+           HAVING SUM(commissions) <> 0 OR SUM(amount_cents) <> 0 OR SUM(reversed_cents) <> 0) \
+         SELECT program_id, day, status, currency FROM \
+           (SELECT * FROM raw EXCEPT SELECT * FROM kept) d \
+         UNION SELECT program_id, day, status, currency FROM \
+           (SELECT * FROM kept EXCEPT SELECT * FROM raw) s \
+         ORDER BY 2, 1, 3, 4 LIMIT $2",
+    )
+    .bind(vendor_id)
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    let conversions: Vec<(String, i64, String, String)> = sqlx::query_as(
+        "WITH raw AS (SELECT program_id, occurred_at / 86400000 AS day, status, currency, \
+           COUNT(*) AS n, CAST(SUM(amount_cents) AS BIGINT) AS a, \
+           CAST(SUM(refunded_cents) AS BIGINT) AS r \
+           FROM conversions WHERE vendor_id = $1 \
+           GROUP BY program_id, occurred_at / 86400000, status, currency), \
+         kept AS (SELECT program_id, day, status, currency, CAST(SUM(conversions) AS BIGINT) AS n, \
+           CAST(SUM(amount_cents) AS BIGINT) AS a, CAST(SUM(refunded_cents) AS BIGINT) AS r \
+           FROM conversion_rollup_days WHERE vendor_id = $1 \
+           GROUP BY program_id, day, status, currency \
+           HAVING SUM(conversions) <> 0 OR SUM(amount_cents) <> 0 OR SUM(refunded_cents) <> 0) \
+         SELECT program_id, day, status, currency FROM \
+           (SELECT * FROM raw EXCEPT SELECT * FROM kept) d \
+         UNION SELECT program_id, day, status, currency FROM \
+           (SELECT * FROM kept EXCEPT SELECT * FROM raw) s \
+         ORDER BY 2, 1, 3, 4 LIMIT $2",
+    )
+    .bind(vendor_id)
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    let totals: Vec<(String, String, String)> = sqlx::query_as(
+        "WITH raw AS (SELECT program_id, affiliate_id, currency, COUNT(*) AS n, \
+           CAST(SUM(amount_cents - reversed_cents) AS BIGINT) AS e \
+           FROM commissions WHERE vendor_id = $1 AND status <> 'rejected' \
+           GROUP BY program_id, affiliate_id, currency), \
+         kept AS (SELECT program_id, affiliate_id, currency, commissions AS n, earned_cents AS e \
+           FROM commission_affiliate_totals WHERE vendor_id = $1 \
+           AND (commissions <> 0 OR earned_cents <> 0)) \
+         SELECT program_id, affiliate_id, currency FROM \
+           (SELECT * FROM raw EXCEPT SELECT * FROM kept) d \
+         UNION SELECT program_id, affiliate_id, currency FROM \
+           (SELECT * FROM kept EXCEPT SELECT * FROM raw) s \
+         ORDER BY 2, 1, 3 LIMIT $2",
+    )
+    .bind(vendor_id)
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    let mut out: Vec<String> = commissions
+        .into_iter()
+        .map(|(p, d, s, c)| {
+            format!("commission rollup of program {p}, day {d}, status {s}, currency {c}")
+        })
+        .collect();
+    out.extend(conversions.into_iter().map(|(p, d, s, c)| {
+        format!("conversion rollup of program {p}, day {d}, status {s}, currency {c}")
+    }));
+    out.extend(
+        totals.into_iter().map(|(p, a, c)| {
+            format!("all-time earnings of affiliate {a}, program {p}, currency {c}")
+        }),
+    );
+    Ok(out)
+}
+
+/// `<head> WHERE vendor_id = $1 [AND program_id = $n] AND day >= $n AND day < $n`.
+fn days<'a>(head: &'static str, s: &Scope<'a>, first: i64, end: i64) -> Sql<'a> {
+    Sql::new(head)
+        .push(" WHERE vendor_id = ")
+        .bind(s.vendor_id)
+        .and("day >= ", first)
+        .and("day < ", end)
+        .and_eq("program_id", s.program_id)
+}
+
+/// The raw edges of a period: the same scope over `[from, to)`.
+fn edges(s: &Scope<'_>) -> (Split, Vec<(i64, i64)>) {
+    let split = Split::of(s.from, s.to, DAY_MS);
+    let edges = [split.head, split.tail].into_iter().flatten().collect();
+    (split, edges)
+}
+
+/// Conversions per currency, rejected ones left out: (currency, count, gross, refunded),
+/// by currency; the same figures as grouping the conversions of the period.
+pub async fn revenue<'e, E>(
+    ex: E,
+    s: &Scope<'_>,
+) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    let (split, edges) = edges(s);
+    let mut rows: Vec<(String, i64, i64, i64)> = Vec::new();
+    if split.first < split.end {
+        rows.extend(
+            days(
+                "SELECT currency, CAST(SUM(conversions) AS BIGINT), \
+                 CAST(SUM(amount_cents) AS BIGINT), CAST(SUM(refunded_cents) AS BIGINT) \
+                 FROM conversion_rollup_days",
+                s,
+                split.first,
+                split.end,
+            )
+            .push(" AND status <> 'rejected' GROUP BY currency")
+            .fetch_all::<_, (String, i64, i64, i64)>(ex)
+            .await?,
+        );
+    }
+    for (from, to) in edges {
+        let edge = Scope { from, to, ..*s };
+        rows.extend(super::analytics::revenue_raw(ex, &edge).await?);
+    }
+    let mut by: BTreeMap<String, [i64; 3]> = BTreeMap::new();
+    for (currency, n, gross, refunded) in rows {
+        let f = by.entry(currency).or_default();
+        f[0] += n;
+        f[1] += gross;
+        f[2] += refunded;
+    }
+    Ok(by
+        .into_iter()
+        .filter(|(_, f)| f[0] != 0)
+        .map(|(c, f)| (c, f[0], f[1], f[2]))
+        .collect())
+}
+
+/// Commissions per status and currency: (status, currency, count, amount, reversed), by
+/// status and currency; the same figures as grouping the commissions of the period.
+pub async fn commissions_by_status<'e, E>(
+    ex: E,
+    s: &Scope<'_>,
+) -> Result<Vec<(String, String, i64, i64, i64)>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    let (split, edges) = edges(s);
+    let mut rows: Vec<(String, String, i64, i64, i64)> = Vec::new();
+    if split.first < split.end {
+        rows.extend(
+            days(
+                "SELECT status, currency, CAST(SUM(commissions) AS BIGINT), \
+                 CAST(SUM(amount_cents) AS BIGINT), CAST(SUM(reversed_cents) AS BIGINT) \
+                 FROM commission_rollup_days",
+                s,
+                split.first,
+                split.end,
+            )
+            .push(" GROUP BY status, currency")
+            .fetch_all::<_, (String, String, i64, i64, i64)>(ex)
+            .await?,
+        );
+    }
+    for (from, to) in edges {
+        let edge = Scope { from, to, ..*s };
+        rows.extend(super::analytics::commissions_by_status_raw(ex, &edge).await?);
+    }
+    let mut by: BTreeMap<(String, String), [i64; 3]> = BTreeMap::new();
+    for (status, currency, n, amount, reversed) in rows {
+        let f = by.entry((status, currency)).or_default();
+        f[0] += n;
+        f[1] += amount;
+        f[2] += reversed;
+    }
+    Ok(by
+        .into_iter()
+        .filter(|(_, f)| f[0] != 0)
+        .map(|((s, c), f)| (s, c, f[0], f[1], f[2]))
+        .collect())
+}
+
+/// Below this many commissions in the period (by the day rollup, rounded out to whole
+/// days), grouping them all is cheaper than the threshold search.
+pub const LEADERBOARD_PLAIN_BELOW: i64 = 5_000;
+/// All-time rows read per page of candidates.
+const LEADERBOARD_PAGE: i64 = 200;
+/// Candidate rows read at most; a search that needs more groups the period instead.
+const LEADERBOARD_CANDIDATES: i64 = 2_000;
+/// Affiliates whose exact sums are looked up together after the first batch.
+const LEADERBOARD_BATCH: usize = 50;
+
+/// The `limit` affiliates (per currency) who earned most in the period — non-rejected
+/// commissions, amount less reversed, ties by affiliate id then currency: exactly what
+/// grouping the period's commissions gives ([`super::analytics::leaderboard_raw`]).
+///
+/// An affiliate's all-time earnings in a program bound what they earned there in any
+/// period (and `programs ×` the largest of them bounds their vendor-wide sum), so
+/// affiliates are taken in order of all-time earnings (an index range), their exact sums
+/// looked up by index a batch at a time, until the last of the top `limit` earned more
+/// than the next one could have. That ends quickly when the period holds most of the
+/// all-time figures (a year of a young program); a period with few commissions, or a small
+/// share of them, is grouped directly.
+pub async fn leaderboard<'e, E>(
+    ex: E,
+    s: &Scope<'_>,
+    limit: i64,
+) -> Result<Vec<Leader>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    leaderboard_with(ex, s, limit, LEADERBOARD_PLAIN_BELOW).await
+}
+
+/// [`leaderboard`] grouping the period directly only below `plain_below` commissions or
+/// below half of the all-time ones (tests give 0 to exercise the search on small data).
+pub async fn leaderboard_with<'e, E>(
+    ex: E,
+    s: &Scope<'_>,
+    limit: i64,
+    plain_below: i64,
+) -> Result<Vec<Leader>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    if limit <= 0 {
+        return Ok(Vec::new());
+    }
+    if plain_below > 0 {
+        let (first, end) = (
+            s.from.div_euclid(DAY_MS),
+            s.to.saturating_add(DAY_MS - 1).div_euclid(DAY_MS),
+        );
+        let (within, all): (Option<i64>, Option<i64>) =
+            Sql::new("SELECT CAST(SUM(CASE WHEN day >= ")
+                .bind(first)
+                .push(" AND day < ")
+                .bind(end)
+                .push(
+                    " THEN commissions ELSE 0 END) AS BIGINT), CAST(SUM(commissions) AS BIGINT) \
+             FROM commission_rollup_days WHERE vendor_id = ",
+                )
+                .bind(s.vendor_id)
+                .and_eq("program_id", s.program_id)
+                .push(" AND status <> 'rejected'")
+                .build_as()
+                .fetch_one(ex)
+                .await?;
+        let (within, all) = (within.unwrap_or(0), all.unwrap_or(0));
+        if within < plain_below || within.saturating_mul(2) < all {
+            return super::analytics::leaderboard_raw(ex, s, limit).await;
+        }
+    }
+    // Vendor-wide, an affiliate's sum over programs is at most `programs` times its
+    // largest program row.
+    let programs = match s.program_id {
+        Some(_) => 1,
+        None => Sql::new("SELECT COUNT(*) FROM programs WHERE vendor_id = ")
+            .bind(s.vendor_id)
+            .fetch_count(ex)
+            .await?
+            .max(1),
+    };
+    let limit_n = usize::try_from(limit).unwrap_or(usize::MAX);
+    // All-time rows, largest first: (affiliate, currency, earned), read a page at a time.
+    let mut rows: Vec<(String, String, i64)> = Vec::new();
+    let mut complete = false;
+    // (affiliate, currency) → (commissions, earned) in the period, for every affiliate asked.
+    let mut exact: HashMap<(String, String), (i64, i64)> = HashMap::new();
+    let mut asked: BTreeSet<String> = BTreeSet::new();
+    let mut next = 0;
+    let best = loop {
+        let want = if asked.is_empty() {
+            limit_n.saturating_add(2)
+        } else {
+            LEADERBOARD_BATCH
+        };
+        let mut batch: Vec<String> = Vec::new();
+        loop {
+            while next < rows.len() && batch.len() < want {
+                let a = &rows[next].0;
+                if !asked.contains(a) && !batch.contains(a) {
+                    batch.push(a.clone());
+                }
+                next += 1;
+            }
+            if batch.len() >= want || complete {
+                break;
+            }
+            let read = rows.len() as i64;
+            if read >= LEADERBOARD_CANDIDATES {
+                break;
+            }
+            let page: Vec<(String, String, i64)> = Sql::new(
+                "SELECT affiliate_id, currency, earned_cents FROM commission_affiliate_totals \
+                 WHERE vendor_id = ",
+            )
+            .bind(s.vendor_id)
+            .and_eq("program_id", s.program_id)
+            .push(" AND commissions > 0 ORDER BY earned_cents DESC LIMIT ")
+            .bind(LEADERBOARD_PAGE)
+            .push(" OFFSET ")
+            .bind(read)
+            .fetch_all(ex)
+            .await?;
+            complete = (page.len() as i64) < LEADERBOARD_PAGE;
+            rows.extend(page);
+        }
+        if !batch.is_empty() {
+            let mut q = Sql::new(
+                "SELECT affiliate_id, currency, COUNT(*), \
+                 CAST(SUM(amount_cents - reversed_cents) AS BIGINT) \
+                 FROM commissions WHERE vendor_id = ",
+            )
+            .bind(s.vendor_id)
+            .push(" AND affiliate_id IN (");
+            for (i, a) in batch.iter().enumerate() {
+                q = q.push(if i == 0 { "" } else { ", " }).bind(a.as_str());
+            }
+            let found: Vec<(String, String, i64, i64)> = q
+                .push(")")
+                .and("created_at >= ", s.from)
+                .and("created_at < ", s.to)
+                .push(" AND status <> 'rejected'")
+                .and_eq("program_id", s.program_id)
+                .push(" GROUP BY affiliate_id, currency")
+                .fetch_all(ex)
+                .await?;
+            for (a, c, n, e) in found {
+                exact.insert((a, c), (n, e));
+            }
+            asked.extend(batch);
+        }
+        let mut best: Vec<((String, String), (i64, i64))> =
+            exact.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        best.sort_by(|(ka, va), (kb, vb)| vb.1.cmp(&va.1).then_with(|| ka.cmp(kb)));
+        best.truncate(limit_n);
+        // The largest all-time row of an affiliate not looked up yet.
+        let pending = rows[next.min(rows.len())..]
+            .iter()
+            .find(|(a, _, _)| !asked.contains(a))
+            .map(|(_, _, earned)| earned.saturating_mul(programs));
+        match pending {
+            None if complete => break best,
+            // More candidates than are read: group the period instead.
+            None if rows.len() as i64 >= LEADERBOARD_CANDIDATES => {
+                return super::analytics::leaderboard_raw(ex, s, limit).await;
+            }
+            // Strictly more: a candidate equal to the last could still win on its id.
+            Some(bound) if best.len() == limit_n && best[limit_n - 1].1.1 > bound => break best,
+            _ => {}
+        }
+    };
+    if best.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new("SELECT id, name, email FROM affiliates WHERE vendor_id = ")
+        .bind(s.vendor_id)
+        .push(" AND id IN (");
+    for (i, ((a, _), _)) in best.iter().enumerate() {
+        q = q.push(if i == 0 { "" } else { ", " }).bind(a.as_str());
+    }
+    let names: HashMap<String, (String, String)> = q
+        .push(")")
+        .fetch_all::<_, (String, String, String)>(ex)
+        .await?
+        .into_iter()
+        .map(|(id, name, email)| (id, (name, email)))
+        .collect();
+    Ok(best
+        .into_iter()
+        .filter_map(|((affiliate_id, currency), (commissions, earned_cents))| {
+            let (name, email) = names.get(&affiliate_id)?.clone();
+            Some(Leader {
+                affiliate_id,
+                name,
+                email,
+                currency,
+                commissions,
+                earned_cents,
+            })
+        })
+        .collect())
+}
