@@ -419,6 +419,59 @@ where
         .collect())
 }
 
+/// Revenue per UTC day and currency (the overview's chart), rejected conversions left out,
+/// days without conversions absent, oldest first: whole days from the daily rollup, the
+/// period's partial edge days from the rows; the same figures as
+/// [`super::reports::revenue_per_day`] grouping the conversions of the period.
+pub async fn revenue_per_day<'e, E>(
+    ex: E,
+    s: &Scope<'_>,
+) -> Result<Vec<super::reports::DayRevenue>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    use super::reports::DayRevenue;
+    let (split, edges) = edges(s);
+    let mut rows: Vec<DayRevenue> = Vec::new();
+    if split.first < split.end {
+        rows.extend(
+            days(
+                "SELECT day, currency, CAST(SUM(conversions) AS BIGINT) AS conversions, \
+                 CAST(SUM(amount_cents - refunded_cents) AS BIGINT) AS net_cents \
+                 FROM conversion_rollup_days",
+                s,
+                split.first,
+                split.end,
+            )
+            .push(" AND status <> 'rejected' GROUP BY day, currency")
+            .fetch_all::<_, DayRevenue>(ex)
+            .await?,
+        );
+    }
+    for (from, to) in edges {
+        rows.extend(
+            super::reports::revenue_per_day(ex, s.vendor_id, s.program_id, from, to).await?,
+        );
+    }
+    let mut by: BTreeMap<(i64, String), (i64, i64)> = BTreeMap::new();
+    for r in rows {
+        let f = by.entry((r.day, r.currency)).or_default();
+        f.0 += r.conversions;
+        f.1 += r.net_cents;
+    }
+    // A bucket whose conversions all moved to another status stays as a row of zeros.
+    Ok(by
+        .into_iter()
+        .filter(|(_, f)| f.0 != 0)
+        .map(|((day, currency), (conversions, net_cents))| DayRevenue {
+            day,
+            currency,
+            conversions,
+            net_cents,
+        })
+        .collect())
+}
+
 /// Commissions per status and currency: (status, currency, count, amount, reversed), by
 /// status and currency; the same figures as grouping the commissions of the period.
 pub async fn commissions_by_status<'e, E>(

@@ -273,6 +273,20 @@ async fn rollups_answer_every_period_as_the_rows_do_after_a_mixed_money_flow() {
                     .unwrap(),
                 "commissions over [{from}, {to}) of {program_id:?}"
             );
+            let per_day = |rows: Vec<affilia::db::reports::DayRevenue>| -> Vec<_> {
+                rows.into_iter()
+                    .map(|r| (r.day, r.currency, r.conversions, r.net_cents))
+                    .collect()
+            };
+            assert_eq!(
+                per_day(money_rollups::revenue_per_day(pool, &scope).await.unwrap()),
+                per_day(
+                    affilia::db::reports::revenue_per_day(pool, &s.vendor_id, program_id, from, to)
+                        .await
+                        .unwrap()
+                ),
+                "revenue per day over [{from}, {to}) of {program_id:?}"
+            );
             for limit in [1, 2, 3, 4, 10] {
                 let raw = leaders(
                     &analytics::leaderboard_raw(pool, &scope, limit)

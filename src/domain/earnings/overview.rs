@@ -226,7 +226,13 @@ pub async fn overview(db: &Db, vendor_id: &str, period: &Period) -> AppResult<Ov
             points[i].clicks += c.clicks;
         }
     }
-    for r in db::reports::revenue_per_day(pool, vendor_id, None, period.from, period.to).await? {
+    let whole = Scope {
+        vendor_id,
+        program_id: None,
+        from: period.from,
+        to: period.to,
+    };
+    for r in db::money_rollups::revenue_per_day(pool, &whole).await? {
         if let Some(i) = skeleton.point(r.day) {
             points[i].conversions += r.conversions;
             *points[i].earned_cents.entry(r.currency).or_insert(0) += r.net_cents;
