@@ -300,55 +300,55 @@ pub async fn claim_commissions(
     let Some(first) = payouts.first() else {
         return Ok(payouts);
     };
-    // `(VALUES ...) AS v` names its columns column1, column2, ... on both engines.
-    let mut claim = Sql::new("UPDATE commissions SET payout_id = v.column1, updated_at = ")
+    // No `UPDATE … FROM (VALUES …)`: SQLite 3.51 makes the updated table the outer loop of
+    // such a join and, with the approximate statistics of `analysis_limit`, walked every
+    // available or unclaimed commission of the vendor for each chunk (5-12 s a chunk of
+    // 250 payouts at 1M commissions). The chunk's affiliates are an `IN` list on
+    // `(vendor_id, affiliate_id)` instead, and `status || ''` and `COALESCE(payout_id, '')`
+    // (the same tests: ids are never empty) keep the planner off the status and payout
+    // indexes, whose ranges hold the vendor's whole backlog.
+    let claim = Sql::new("UPDATE commissions SET payout_id = ");
+    let claim = payout_of(claim, &payouts)
+        .push(", updated_at = ")
         .bind(now_ms())
-        .push(" FROM (VALUES ");
+        .push(" WHERE vendor_id = ")
+        .bind(first.vendor_id.as_str())
+        .push(" AND program_id = ")
+        .bind(first.program_id.as_str())
+        .push(" AND affiliate_id IN (");
+    let mut claim = claim;
     for (i, p) in payouts.iter().enumerate() {
         claim = claim
-            .push(if i == 0 { "(" } else { ", (" })
-            .bind(p.id.as_str())
-            .push(", ")
-            .bind(p.affiliate_id.as_str())
-            .push(", ")
-            .bind(p.currency.as_str())
-            .push(")");
+            .push(if i == 0 { "" } else { ", " })
+            .bind(p.affiliate_id.as_str());
     }
-    let claimed: Vec<(String, i64)> = claim
-        .push(") AS v WHERE commissions.vendor_id = ")
-        .bind(first.vendor_id.as_str())
-        .push(" AND commissions.program_id = ")
-        .bind(first.program_id.as_str())
-        .push(
-            // `COALESCE(payout_id, '') = ''` is `payout_id IS NULL` (ids are never empty)
-            // written so no index can serve it: SQLite 3.51 otherwise walks
-            // `ix_commissions__payout` over every unclaimed commission of the vendor for
-            // each chunk (5-7 s a chunk at 1M commissions) instead of looking up the
-            // chunk's affiliates by `ix_commissions__affiliate`.
-            " AND commissions.affiliate_id = v.column2 AND commissions.currency = v.column3 \
-             AND commissions.status = 'available' AND COALESCE(commissions.payout_id, '') = '' \
-             RETURNING payout_id, CAST(amount_cents - reversed_cents AS BIGINT)",
-        )
+    let claim =
+        claim.push(") AND status || '' = 'available' AND COALESCE(payout_id, '') = '' AND ");
+    let claimed: Vec<(String, i64)> = payout_of(claim, &payouts)
+        .push(" IS NOT NULL RETURNING payout_id, CAST(amount_cents - reversed_cents AS BIGINT)")
         .fetch_all(&mut *conn)
         .await?;
     let mut worth: HashMap<String, i64> = HashMap::new();
     for (payout_id, cents) in claimed {
         *worth.entry(payout_id).or_default() += cents;
     }
-    let mut record = Sql::new("UPDATE payouts SET commissions_cents = v.column2 FROM (VALUES ");
+    // By primary key, for the same reason (no join with a VALUES list).
+    let mut record = Sql::new("UPDATE payouts SET commissions_cents = CASE id");
+    for p in &payouts {
+        record = record
+            .push(" WHEN ")
+            .bind(p.id.as_str())
+            .push(" THEN CAST(")
+            .bind(worth.get(&p.id).copied().unwrap_or(0))
+            .push(" AS BIGINT)");
+    }
+    record = record.push(" END WHERE id IN (");
     for (i, p) in payouts.iter().enumerate() {
         record = record
-            .push(if i == 0 { "(" } else { ", (" })
-            .bind(p.id.as_str())
-            .push(", CAST(")
-            .bind(worth.get(&p.id).copied().unwrap_or(0))
-            .push(" AS BIGINT))");
+            .push(if i == 0 { "" } else { ", " })
+            .bind(p.id.as_str());
     }
-    record
-        .push(") AS v WHERE payouts.id = v.column1")
-        .build()
-        .execute(&mut *conn)
-        .await?;
+    record.push(")").build().execute(&mut *conn).await?;
     Ok(payouts
         .into_iter()
         .map(|p| PayoutRow {
@@ -356,6 +356,22 @@ pub async fn claim_commissions(
             ..p
         })
         .collect())
+}
+
+/// `CASE WHEN affiliate_id = … AND currency = … THEN <payout id> … END`: the payout of the
+/// chunk a commission goes to (one per affiliate and currency), NULL for none.
+fn payout_of<'a>(q: Sql<'a>, payouts: &'a [PayoutRow]) -> Sql<'a> {
+    let mut q = q.push("CASE");
+    for p in payouts {
+        q = q
+            .push(" WHEN affiliate_id = ")
+            .bind(p.affiliate_id.as_str())
+            .push(" AND currency = ")
+            .bind(p.currency.as_str())
+            .push(" THEN ")
+            .bind(p.id.as_str());
+    }
+    q.push(" END")
 }
 
 /// Commissions of a paid payout become `paid`; they move to the `paid` buckets of the
