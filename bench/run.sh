@@ -44,6 +44,7 @@ for tool in curl python3 wrk; do
     fi
 done
 
+failed=()
 if [[ -n $REPORT_ONLY ]]; then
     # The table of figures collected earlier (RESULTS_JSONL of the scripts run one by one).
     FROM=$REPORT_ONLY
@@ -69,7 +70,6 @@ if [[ ${DATABASE_URL:-} == postgres://* || ${DATABASE_URL:-} == postgresql://* ]
 fi
 PG_URL=${DATABASE_URL:-}
 
-failed=()
 for db in "${databases[@]}"; do
     for bench in redirect ingest scale; do
         [[ ,$ONLY, == *,$bench,* ]] || continue

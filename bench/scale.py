@@ -125,6 +125,8 @@ def main():
     ap.add_argument("--sections", default=os.environ.get("SECTIONS", "api,dashboard,portal,payouts"),
                     help="what to measure, comma-separated: api, dashboard, portal, payouts "
                          "(e.g. `dashboard,portal` against a server already measured)")
+    ap.add_argument("--skip", default=os.environ.get("SKIP_ROUTES", ""),
+                    help="regular expression: routes it matches are listed as skipped")
     args = ap.parse_args()
     sections = set(args.sections.split(","))
 
@@ -153,6 +155,9 @@ def main():
         return 0.0
 
     def measure(surface, figure, client, path, headers=None, n=None):
+        if args.skip and re.search(args.skip, figure):
+            skipped(surface, figure, "skipped by --skip")
+            return
         n = n or args.n
         status, _, data, _ = client.request("GET", path, headers=headers)  # warm-up
         times = []

@@ -20,6 +20,7 @@
 #   PORT=18090  WORKERS=$(nproc)  SEED=19
 #   KEEP_TMP=1           keep the temp dir (SQLite file, server log) and the PostgreSQL database
 #   SECTIONS=api,dashboard,portal,payouts   what bench/scale.py measures (a subset: faster)
+#   SKIP_ROUTES=regex    routes bench/scale.py lists as skipped instead of timing them
 #   AFFILIATES_OVERRIDE= CLICKS_OVERRIDE= CONVERSIONS_OVERRIDE=   other sizes (smoke runs)
 #   AFFILIA_BIN=         another binary (e.g. target/debug/affilia with SKIP_BUILD=1)
 #
