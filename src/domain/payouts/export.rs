@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::db::{self, Db, affiliates::AffiliateRow, payouts::Filter, payouts::PayoutRow};
 use crate::domain::partners::terms::format_amount;
+use crate::domain::values::status::PayoutStatus;
 use crate::error::{AppError, AppResult};
 
 /// Export formats.
@@ -23,7 +24,12 @@ pub use crate::domain::values::csv::{cell, row};
 
 /// What a PayPal file holds: PayPal payouts that are not paid or failed.
 fn in_paypal_file(p: &PayoutRow) -> bool {
-    p.method == "paypal" && super::is_open(p)
+    goes_in_paypal_file(&p.method, &p.status)
+}
+
+/// Whether a payout of this method and status belongs in a PayPal file (open PayPal ones).
+pub fn goes_in_paypal_file(method: &str, status: &str) -> bool {
+    method == "paypal" && PayoutStatus::of(status).is_some_and(PayoutStatus::is_open)
 }
 
 /// The currencies of the PayPal payouts a file of `payouts` would hold (one file each).

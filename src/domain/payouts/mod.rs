@@ -451,36 +451,78 @@ pub async fn runs(
 
 /// One run of a vendor with its payouts.
 pub async fn run_detail(db: &Db, vendor_id: &str, id: &str) -> AppResult<(RunRow, Vec<PayoutRow>)> {
-    let run = db::payouts::run_by_id(db.pool(), vendor_id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let filter = db::payouts::Filter {
-        vendor_id,
-        run_id: Some(id),
-        ..db::payouts::Filter::default()
-    };
+    let run = run_of(db, vendor_id, id).await?;
     // Every payout of the run: no page size may cut a run short.
-    let payouts = db::payouts::page(db.pool(), &filter, i64::MAX, 0).await?;
+    let payouts = db::payouts::page(db.pool(), &run_filter(vendor_id, id), i64::MAX, 0).await?;
     Ok((run, payouts))
 }
 
-/// A run and its payouts counted by status, method and currency (its page's summary),
-/// without reading the payouts; 404 for another vendor's run.
-pub async fn run_summary(
-    db: &Db,
-    vendor_id: &str,
-    id: &str,
-) -> AppResult<(RunRow, Vec<db::payouts::Tally>)> {
-    let run = db::payouts::run_by_id(db.pool(), vendor_id, id)
+/// A vendor's run; 404 for another vendor's.
+async fn run_of(db: &Db, vendor_id: &str, id: &str) -> AppResult<RunRow> {
+    db::payouts::run_by_id(db.pool(), vendor_id, id)
         .await?
-        .ok_or(AppError::NotFound)?;
-    let filter = db::payouts::Filter {
+        .ok_or(AppError::NotFound)
+}
+
+/// The payouts of one run of a vendor.
+fn run_filter<'a>(vendor_id: &'a str, run_id: &'a str) -> db::payouts::Filter<'a> {
+    db::payouts::Filter {
         vendor_id,
-        run_id: Some(id),
+        run_id: Some(run_id),
         ..db::payouts::Filter::default()
-    };
-    let tally = db::payouts::tally(db.pool(), &filter).await?;
-    Ok((run, tally))
+    }
+}
+
+/// What a run's payouts add up to, read from their counts by status, method and currency.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Net still to pay per currency (open payouts), in minor units.
+    pub open_totals: Vec<(String, i64)>,
+    /// Payouts still pending.
+    pub pending: i64,
+    /// Payouts still open (pending or processing).
+    pub open: i64,
+    /// Currencies of the open PayPal payouts (one PayPal file each), sorted.
+    pub paypal_currencies: Vec<String>,
+    /// Every payout of the run.
+    pub total: i64,
+}
+
+impl RunSummary {
+    /// Adds up a run's tally (see [`db::payouts::tally`]).
+    pub fn of(tally: &[db::payouts::Tally]) -> Self {
+        let mut s = Self::default();
+        for t in tally {
+            s.total += t.payouts;
+            let status = PayoutStatus::of(&t.status);
+            if status == Some(PayoutStatus::Pending) {
+                s.pending += t.payouts;
+            }
+            if !status.is_some_and(PayoutStatus::is_open) {
+                continue;
+            }
+            s.open += t.payouts;
+            match s.open_totals.iter_mut().find(|(c, _)| *c == t.currency) {
+                Some((_, sum)) => *sum = sum.saturating_add(t.net_cents),
+                None => s.open_totals.push((t.currency.clone(), t.net_cents)),
+            }
+            if export::goes_in_paypal_file(&t.method, &t.status)
+                && !s.paypal_currencies.contains(&t.currency)
+            {
+                s.paypal_currencies.push(t.currency.clone());
+            }
+        }
+        s.paypal_currencies.sort_unstable();
+        s
+    }
+}
+
+/// A run and what its payouts add up to (its page's summary), without reading the
+/// payouts; 404 for another vendor's run.
+pub async fn run_summary(db: &Db, vendor_id: &str, id: &str) -> AppResult<(RunRow, RunSummary)> {
+    let run = run_of(db, vendor_id, id).await?;
+    let tally = db::payouts::tally(db.pool(), &run_filter(vendor_id, id)).await?;
+    Ok((run, RunSummary::of(&tally)))
 }
 
 /// One page of a run's payouts with their affiliates, newest first.
@@ -491,11 +533,7 @@ pub async fn run_payouts_page(
     limit: i64,
     offset: i64,
 ) -> AppResult<Vec<db::payouts::ExportRow>> {
-    let filter = db::payouts::Filter {
-        vendor_id,
-        run_id: Some(run_id),
-        ..db::payouts::Filter::default()
-    };
+    let filter = run_filter(vendor_id, run_id);
     Ok(db::payouts::page_with_affiliates(db.pool(), &filter, limit, offset).await?)
 }
 

@@ -5,10 +5,9 @@ use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::payouts::{Filter, Tally};
+use crate::db::payouts::Filter;
 use crate::domain::partners::terms::format_money;
 use crate::domain::payouts::{self, export};
-use crate::domain::values::status::PayoutStatus;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::api::payouts::download_streamed;
@@ -53,53 +52,6 @@ struct RunPage {
     reference: String,
 }
 
-/// The run page's summary figures, added up from the run's tally.
-struct Summary {
-    /// Net still to pay per currency (open payouts).
-    open_totals: Vec<(String, i64)>,
-    /// Payouts still pending.
-    pending: i64,
-    /// Payouts still open (pending or processing).
-    open: i64,
-    /// Currencies of the open PayPal payouts (one PayPal file each).
-    paypal_currencies: Vec<String>,
-    /// Every payout of the run.
-    total: i64,
-}
-
-impl Summary {
-    fn of(tally: &[Tally]) -> Self {
-        let mut s = Summary {
-            open_totals: Vec::new(),
-            pending: 0,
-            open: 0,
-            paypal_currencies: Vec::new(),
-            total: 0,
-        };
-        for t in tally {
-            s.total += t.payouts;
-            let status = PayoutStatus::of(&t.status);
-            if status == Some(PayoutStatus::Pending) {
-                s.pending += t.payouts;
-            }
-            if !status.is_some_and(PayoutStatus::is_open) {
-                continue;
-            }
-            s.open += t.payouts;
-            match s.open_totals.iter_mut().find(|(c, _)| *c == t.currency) {
-                Some((_, sum)) => *sum = sum.saturating_add(t.net_cents),
-                None => s.open_totals.push((t.currency.clone(), t.net_cents)),
-            }
-            // The same rule as the file itself (`export::paypal`): open PayPal payouts.
-            if t.method == "paypal" && !s.paypal_currencies.contains(&t.currency) {
-                s.paypal_currencies.push(t.currency.clone());
-            }
-        }
-        s.paypal_currencies.sort_unstable();
-        s
-    }
-}
-
 /// `?done=&n=` after a bulk action, and `?page=` (from 1) of the run's payouts.
 #[derive(Debug, Default, Deserialize)]
 pub struct RunQuery {
@@ -117,8 +69,7 @@ async fn run_page(
     error: Option<&AppError>,
     reference: String,
 ) -> Result<RunPage, HtmlError> {
-    let (run, tally) = payouts::run_summary(&state.db, &staff.vendor.id, id).await?;
-    let summary = Summary::of(&tally);
+    let (run, summary) = payouts::run_summary(&state.db, &staff.vendor.id, id).await?;
     let page = i64::from(page.max(1));
     let offset = (page - 1) * RUN_PAGE_SIZE;
     let rows =
