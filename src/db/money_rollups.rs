@@ -270,6 +270,80 @@ pub async fn rebuild(conn: &mut AnyConnection, vendor_id: &str) -> Result<(), sq
     Ok(())
 }
 
+/// A daily rollup and the rows it sums: the same check for both.
+struct DailyRollup {
+    /// The rows' table.
+    rows: &'static str,
+    /// The rows' time column (the day a row counts on).
+    time: &'static str,
+    /// The rollup table.
+    rollup: &'static str,
+    /// The rollup's count column.
+    count: &'static str,
+    /// The amount taken back (`reversed_cents`, `refunded_cents`), in both tables.
+    back: &'static str,
+}
+
+const COMMISSION_DAYS: DailyRollup = DailyRollup {
+    rows: "commissions",
+    time: "created_at",
+    rollup: "commission_rollup_days",
+    count: "commissions",
+    back: "reversed_cents",
+};
+
+const CONVERSION_DAYS: DailyRollup = DailyRollup {
+    rows: "conversions",
+    time: "occurred_at",
+    rollup: "conversion_rollup_days",
+    count: "conversions",
+    back: "refunded_cents",
+};
+
+/// (program, day, status, currency) of the buckets where `r` and its rows disagree.
+async fn bucket_mismatches<'e, E>(
+    ex: E,
+    vendor_id: &str,
+    limit: i64,
+    r: &DailyRollup,
+) -> Result<Vec<(String, i64, String, String)>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any>,
+{
+    // Stored buckets are summed over their slots; one whose rows cancel out is no bucket.
+    Sql::new("WITH raw AS (SELECT program_id, ")
+        .push(r.time)
+        .push(" / 86400000 AS day, status, currency, COUNT(*) AS n, CAST(SUM(amount_cents) AS BIGINT) AS a, CAST(SUM(")
+        .push(r.back)
+        .push(") AS BIGINT) AS b FROM ")
+        .push(r.rows)
+        .push(" WHERE vendor_id = ")
+        .bind(vendor_id)
+        .push(" GROUP BY program_id, ")
+        .push(r.time)
+        .push(" / 86400000, status, currency), kept AS (SELECT program_id, day, status, currency, CAST(SUM(")
+        .push(r.count)
+        .push(") AS BIGINT) AS n, CAST(SUM(amount_cents) AS BIGINT) AS a, CAST(SUM(")
+        .push(r.back)
+        .push(") AS BIGINT) AS b FROM ")
+        .push(r.rollup)
+        .push(" WHERE vendor_id = ")
+        .bind(vendor_id)
+        .push(" GROUP BY program_id, day, status, currency HAVING SUM(")
+        .push(r.count)
+        .push(") <> 0 OR SUM(amount_cents) <> 0 OR SUM(")
+        .push(r.back)
+        .push(
+            ") <> 0) SELECT program_id, day, status, currency FROM \
+             (SELECT * FROM raw EXCEPT SELECT * FROM kept) d \
+             UNION SELECT program_id, day, status, currency FROM \
+             (SELECT * FROM kept EXCEPT SELECT * FROM raw) s ORDER BY 2, 1, 3, 4 LIMIT ",
+        )
+        .bind(limit)
+        .fetch_all(ex)
+        .await
+}
+
 /// Buckets of one vendor where a money rollup and the rows disagree (a bucket missing on
 /// either side or with any figure different), described; at most `limit` of each rollup.
 pub async fn mismatches<'e, E>(
@@ -280,49 +354,8 @@ pub async fn mismatches<'e, E>(
 where
     E: Executor<'e, Database = Any> + Copy,
 {
-    // Stored buckets are summed over their slots; one whose rows cancel out is no bucket.
-    let commissions: Vec<(String, i64, String, String)> = sqlx::query_as(
-        "WITH raw AS (SELECT program_id, created_at / 86400000 AS day, status, currency, \
-           COUNT(*) AS n, CAST(SUM(amount_cents) AS BIGINT) AS a, \
-           CAST(SUM(reversed_cents) AS BIGINT) AS r \
-           FROM commissions WHERE vendor_id = $1 \
-           GROUP BY program_id, created_at / 86400000, status, currency), \
-         kept AS (SELECT program_id, day, status, currency, CAST(SUM(commissions) AS BIGINT) AS n, \
-           CAST(SUM(amount_cents) AS BIGINT) AS a, CAST(SUM(reversed_cents) AS BIGINT) AS r \
-           FROM commission_rollup_days WHERE vendor_id = $1 \
-           GROUP BY program_id, day, status, currency \
-           HAVING SUM(commissions) <> 0 OR SUM(amount_cents) <> 0 OR SUM(reversed_cents) <> 0) \
-         SELECT program_id, day, status, currency FROM \
-           (SELECT * FROM raw EXCEPT SELECT * FROM kept) d \
-         UNION SELECT program_id, day, status, currency FROM \
-           (SELECT * FROM kept EXCEPT SELECT * FROM raw) s \
-         ORDER BY 2, 1, 3, 4 LIMIT $2",
-    )
-    .bind(vendor_id)
-    .bind(limit)
-    .fetch_all(ex)
-    .await?;
-    let conversions: Vec<(String, i64, String, String)> = sqlx::query_as(
-        "WITH raw AS (SELECT program_id, occurred_at / 86400000 AS day, status, currency, \
-           COUNT(*) AS n, CAST(SUM(amount_cents) AS BIGINT) AS a, \
-           CAST(SUM(refunded_cents) AS BIGINT) AS r \
-           FROM conversions WHERE vendor_id = $1 \
-           GROUP BY program_id, occurred_at / 86400000, status, currency), \
-         kept AS (SELECT program_id, day, status, currency, CAST(SUM(conversions) AS BIGINT) AS n, \
-           CAST(SUM(amount_cents) AS BIGINT) AS a, CAST(SUM(refunded_cents) AS BIGINT) AS r \
-           FROM conversion_rollup_days WHERE vendor_id = $1 \
-           GROUP BY program_id, day, status, currency \
-           HAVING SUM(conversions) <> 0 OR SUM(amount_cents) <> 0 OR SUM(refunded_cents) <> 0) \
-         SELECT program_id, day, status, currency FROM \
-           (SELECT * FROM raw EXCEPT SELECT * FROM kept) d \
-         UNION SELECT program_id, day, status, currency FROM \
-           (SELECT * FROM kept EXCEPT SELECT * FROM raw) s \
-         ORDER BY 2, 1, 3, 4 LIMIT $2",
-    )
-    .bind(vendor_id)
-    .bind(limit)
-    .fetch_all(ex)
-    .await?;
+    let commissions = bucket_mismatches(ex, vendor_id, limit, &COMMISSION_DAYS).await?;
+    let conversions = bucket_mismatches(ex, vendor_id, limit, &CONVERSION_DAYS).await?;
     let totals: Vec<(String, String, String)> = sqlx::query_as(
         "WITH raw AS (SELECT program_id, affiliate_id, currency, COUNT(*) AS n, \
            CAST(SUM(amount_cents - reversed_cents) AS BIGINT) AS e \
