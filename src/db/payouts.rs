@@ -307,8 +307,7 @@ pub async fn claim_commissions(
     // `(vendor_id, affiliate_id)` instead, and `status || ''` and `COALESCE(payout_id, '')`
     // (the same tests: ids are never empty) keep the planner off the status and payout
     // indexes, whose ranges hold the vendor's whole backlog.
-    let claim = Sql::new("UPDATE commissions SET payout_id = ");
-    let claim = payout_of(claim, &payouts)
+    let mut claim = payout_of(Sql::new("UPDATE commissions SET payout_id = "), &payouts)
         .push(", updated_at = ")
         .bind(now_ms())
         .push(" WHERE vendor_id = ")
@@ -316,7 +315,6 @@ pub async fn claim_commissions(
         .push(" AND program_id = ")
         .bind(first.program_id.as_str())
         .push(" AND affiliate_id IN (");
-    let mut claim = claim;
     for (i, p) in payouts.iter().enumerate() {
         claim = claim
             .push(if i == 0 { "" } else { ", " })
