@@ -146,9 +146,10 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum RollupsCommand {
     /// Recompute the click rollups (per program and hour, per affiliate and day) from the
-    /// click log, the ledger line counts from the journal and the money rollups (per
-    /// program, day, status and currency; per affiliate all time) from the conversions and
-    /// commissions, then refresh the query planner's statistics.
+    /// click log, the ledger line counts from the journal, the money rollups (per program,
+    /// day, status and currency; per affiliate all time) from the conversions and
+    /// commissions and the referral rollup (per program and day) from the referrals, then
+    /// refresh the query planner's statistics.
     Rebuild,
 }
 

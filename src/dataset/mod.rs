@@ -163,12 +163,13 @@ pub async fn load(db: &Db, vendor: &str, spec: &Spec) -> anyhow::Result<Report> 
     let started = Instant::now();
     // The loader writes clicks straight into the table, past `insert_batch`, which keeps the
     // click rollups in step: rebuild them so analytics and `ledger verify` agree. The same
-    // for the journal's kept line count (the ledger list's `total`) and the money rollups
-    // (conversions and commissions are written in bulk too).
+    // for the journal's kept line count (the ledger list's `total`), the money rollups
+    // (conversions and commissions are written in bulk too) and the referral rollup.
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     crate::db::rollups::rebuild(&mut tx, &vendor.id).await?;
     crate::db::ledger::recount(&mut tx, &vendor.id).await?;
     crate::db::money_rollups::rebuild(&mut tx, &vendor.id).await?;
+    crate::db::referral_rollups::rebuild(&mut tx, &vendor.id).await?;
     tx.commit().await?;
     bulk::analyze(&mut conn, db.kind()).await?;
     bulk::untune(&mut conn, db.kind()).await?;

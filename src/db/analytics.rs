@@ -54,8 +54,18 @@ where
     Ok(days.iter().map(|(_, c)| c.clicks).sum())
 }
 
-/// Referred customers bound in the range.
-pub async fn referrals<'e, E: Executor<'e, Database = Any>>(
+/// Referred customers bound in the range, from the daily referral rollup and the raw rows
+/// of the range's partial days (see [`super::referral_rollups::count`]).
+pub async fn referrals<'e, E>(ex: E, s: &Scope<'_>) -> Result<i64, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    super::referral_rollups::count(ex, s).await
+}
+
+/// [`referrals`] by counting every referral row of the range (a period's edge days, and
+/// the reference the rollup is tested against).
+pub async fn referrals_raw<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     s: &Scope<'_>,
 ) -> Result<i64, sqlx::Error> {

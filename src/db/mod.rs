@@ -43,6 +43,7 @@ pub mod portable;
 pub mod programs;
 pub mod promo_codes;
 pub mod rate_limits;
+pub mod referral_rollups;
 pub mod referrals;
 pub mod reports;
 pub mod retention;

@@ -505,6 +505,25 @@ where
         .collect())
 }
 
+/// How many of a vendor's conversions are in `status` now, every day and currency: the
+/// sum of the daily rollup's rows (a few per day) instead of an index range over the
+/// conversions themselves (the overview's "conversions to approve" badge counted every
+/// pending conversion on each view).
+pub async fn conversions_in_status<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    status: &str,
+) -> Result<i64, sqlx::Error> {
+    Sql::new(
+        "SELECT COALESCE(CAST(SUM(conversions) AS BIGINT), 0) FROM conversion_rollup_days \
+         WHERE vendor_id = ",
+    )
+    .bind(vendor_id)
+    .and("status = ", status)
+    .fetch_count(ex)
+    .await
+}
+
 /// Commissions per status and currency: (status, currency, count, amount, reversed), by
 /// status and currency; the same figures as grouping the commissions of the period.
 pub async fn commissions_by_status<'e, E>(
@@ -554,6 +573,11 @@ where
 pub const LEADERBOARD_PLAIN_BELOW: i64 = 5_000;
 /// All-time rows read per page of candidates.
 const LEADERBOARD_PAGE: i64 = 200;
+/// The search is tried only when the period holds at least one commission in this many of
+/// all time (rounded out to whole days): with a smaller share the bound from all-time
+/// earnings is loose and the search would read its whole budget of candidates, then group
+/// the period anyway.
+const LEADERBOARD_MIN_SHARE: i64 = 16;
 /// Candidate rows read at most; a search that needs more groups the period instead.
 const LEADERBOARD_CANDIDATES: i64 = 2_000;
 /// Affiliates whose exact sums are looked up together after the first batch.
@@ -582,7 +606,8 @@ where
 }
 
 /// [`leaderboard`] grouping the period directly only below `plain_below` commissions or
-/// below half of the all-time ones (tests give 0 to exercise the search on small data).
+/// below a sixteenth of the all-time ones (tests give 0 to exercise the search on small
+/// data).
 pub async fn leaderboard_with<'e, E>(
     ex: E,
     s: &Scope<'_>,
@@ -616,7 +641,7 @@ where
                 .fetch_one(ex)
                 .await?;
         let (within, all) = (within.unwrap_or(0), all.unwrap_or(0));
-        if within < plain_below || within.saturating_mul(2) < all {
+        if within < plain_below || within.saturating_mul(LEADERBOARD_MIN_SHARE) < all {
             return super::analytics::leaderboard_raw(ex, s, limit).await;
         }
     }

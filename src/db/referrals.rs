@@ -69,11 +69,14 @@ macro_rules! select {
 }
 
 /// Inserts a binding unless the customer is already bound in the program; returns the new
-/// id, or `None` when another binding exists (a concurrent request may have won).
-pub async fn insert<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// id, or `None` when another binding exists (a concurrent request may have won). A new
+/// binding is counted in the referral rollup on the same connection (give one inside a
+/// transaction).
+pub async fn insert(
+    conn: &mut sqlx::AnyConnection,
     b: &Binding<'_>,
 ) -> Result<Option<String>, sqlx::Error> {
+    let now = now_ms();
     let row: Option<(String,)> = sqlx::query_as(
         "INSERT INTO referrals (id, vendor_id, program_id, enrollment_id, affiliate_id, \
          customer_id, email, click_id, code, source, touched_at, created_at, updated_at) \
@@ -91,9 +94,12 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(b.code)
     .bind(b.source)
     .bind(b.touched_at)
-    .bind(now_ms())
-    .fetch_optional(ex)
+    .bind(now)
+    .fetch_optional(&mut *conn)
     .await?;
+    if row.is_some() {
+        super::referral_rollups::added(conn, b.vendor_id, b.program_id, now).await?;
+    }
     Ok(row.map(|(id,)| id))
 }
 

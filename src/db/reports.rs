@@ -361,7 +361,8 @@ pub async fn clicks_of<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// Conversions (not rejected) and net revenue of each of `ids` per currency, in
-/// `[from, to)` of `occurred_at` (all time with `None`); by `ix_conversions__affiliate`.
+/// `[from, to)` of `occurred_at` (all time with `None`); from the covering
+/// `ix_conversions__affiliate` alone (migration 0038).
 pub async fn revenue_of<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     vendor_id: &str,
@@ -410,7 +411,8 @@ pub async fn commission_of<'e, E: Executor<'e, Database = Any>>(
         .await
 }
 
-/// Work waiting for the vendor, counted over status indexes.
+/// Work waiting for the vendor, counted over status indexes (conversions from their daily
+/// rollup).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Waiting {
     /// Applications to review.
@@ -443,11 +445,7 @@ where
             "'pending'",
         )
         .await?,
-        conversions: count(
-            "SELECT COUNT(*) FROM conversions WHERE vendor_id = ",
-            "'pending'",
-        )
-        .await?,
+        conversions: super::money_rollups::conversions_in_status(ex, vendor_id, "pending").await?,
         deals: count("SELECT COUNT(*) FROM deals WHERE vendor_id = ", "'pending'").await?,
         failed_emails: count(
             "SELECT COUNT(*) FROM email_outbox WHERE vendor_id = ",

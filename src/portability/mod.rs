@@ -85,6 +85,10 @@ pub const EXCLUDED: &[(&str, &str)] = &[
         "derived from the commissions: import rebuilds the money rollups",
     ),
     (
+        "referral_rollup_days",
+        "derived from the referrals: import rebuilds the referral rollup",
+    ),
+    (
         "api_keys",
         "credentials: never exported; create new keys on the target",
     ),

@@ -1,6 +1,6 @@
 //! Money rollups (issue 19, `migrations/0037_money_rollups.sql`): the daily sums of
-//! conversions and commissions and the affiliates' all-time earnings stay equal to their
-//! rows through every money flow, answer any period exactly as grouping the rows does,
+//! conversions and commissions, the affiliates' all-time earnings and the daily referral
+//! counts (`0039_referral_rollups.sql`) stay equal to their rows through every money flow, answer any period exactly as grouping the rows does,
 //! feed an exact leaderboard, are checked by `ledger verify` and rebuilt by
 //! `affilia rollups rebuild`.
 
@@ -227,6 +227,14 @@ async fn rollups_answer_every_period_as_the_rows_do_after_a_mixed_money_flow() {
             .await
             .unwrap();
     assert!(failed > 0, "a failed payout");
+    let (referred_days,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(DISTINCT created_at / 86400000) FROM referrals WHERE vendor_id = $1",
+    )
+    .bind(&s.vendor_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(referred_days > 3, "customers referred over several days");
 
     let mut rng = Rand(0x9e37_79b9_7f4a_7c15);
     let mut ranges: Vec<(i64, i64)> = vec![
@@ -259,6 +267,11 @@ async fn rollups_answer_every_period_as_the_rows_do_after_a_mixed_money_flow() {
                 from,
                 to,
             };
+            assert_eq!(
+                analytics::referrals(pool, &scope).await.unwrap(),
+                analytics::referrals_raw(pool, &scope).await.unwrap(),
+                "referrals over [{from}, {to}) of {program_id:?}"
+            );
             assert_eq!(
                 analytics::revenue(pool, &scope).await.unwrap(),
                 analytics::revenue_raw(pool, &scope).await.unwrap(),
@@ -319,6 +332,7 @@ async fn verify_names_a_tampered_bucket_and_a_rebuild_repairs_it() {
     let s = money_shop(&app, "Tampered", json!({"type": "percentage", "bps": 2000})).await;
     let jane = affiliate(&app, &s, "jane@example.com", "jane").await;
     convert(&app, &s, &jane, 10_000, None, true).await;
+    refer(&app, &s, "cus_tampered", "jane").await;
     let out = affilia(&app, &["ledger", "verify"]).await;
     assert!(out.status.success(), "{}", stdout(&out));
 
@@ -327,6 +341,7 @@ async fn verify_names_a_tampered_bucket_and_a_rebuild_repairs_it() {
         "UPDATE commission_rollup_days SET amount_cents = amount_cents + 1 WHERE vendor_id = $1",
         "UPDATE conversion_rollup_days SET conversions = conversions + 1 WHERE vendor_id = $1",
         "UPDATE commission_affiliate_totals SET earned_cents = earned_cents - 1 WHERE vendor_id = $1",
+        "UPDATE referral_rollup_days SET referrals = referrals + 2 WHERE vendor_id = $1",
     ] {
         sqlx::query(tamper)
             .bind(&s.vendor_id)
@@ -351,6 +366,7 @@ async fn verify_names_a_tampered_bucket_and_a_rebuild_repairs_it() {
             "all-time earnings of affiliate {jane}, program {}, currency USD",
             s.program_id
         ),
+        format!("referral rollup of program {}, day {today}", s.program_id),
     ] {
         assert!(text.contains(&expected), "{expected} in {text}");
     }

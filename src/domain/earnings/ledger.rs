@@ -484,7 +484,11 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
             "the kept ledger line count is {kept} but the journal holds {counted} lines; run `affilia rollups rebuild`"
         ));
     }
-    for bucket in db::money_rollups::mismatches(db.pool(), vendor_id, 20).await? {
+    for bucket in db::money_rollups::mismatches(db.pool(), vendor_id, 20)
+        .await?
+        .into_iter()
+        .chain(db::referral_rollups::mismatches(db.pool(), vendor_id, 20).await?)
+    {
         fail(format!(
             "the {bucket} differs from its rows; run `affilia rollups rebuild`"
         ));
@@ -654,12 +658,13 @@ pub async fn verify(db: &Db) -> AppResult<Vec<Violation>> {
 }
 
 /// Recounts one vendor's journal lines into the count the ledger list reads for its
-/// `total`, and rebuilds its money rollups from its conversions and commissions
-/// (`affilia rollups rebuild`), in one transaction.
+/// `total`, and rebuilds its money rollups from its conversions and commissions and its
+/// referral rollup from its referrals (`affilia rollups rebuild`), in one transaction.
 pub async fn recount_lines_of(db: &Db, vendor_id: &str) -> AppResult<()> {
     let mut tx = db.begin().await?;
     db::ledger::recount(&mut tx, vendor_id).await?;
     db::money_rollups::rebuild(&mut tx, vendor_id).await?;
+    db::referral_rollups::rebuild(&mut tx, vendor_id).await?;
     tx.commit().await?;
     Ok(())
 }
