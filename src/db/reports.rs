@@ -378,9 +378,13 @@ pub async fn revenue_of<'e, E: Executor<'e, Database = Any>>(
          FROM conversions WHERE vendor_id = ",
     )
     .bind(vendor_id);
+    // `+occurred_at`: the same test, but not one an index range can serve. With the
+    // sampled statistics of `analysis_limit`, SQLite took a year's range of
+    // `ix_conversions__vendor_occurred` (every conversion of the year) for more selective
+    // than the listed affiliates (150 ms at 300k conversions, against a few ms).
     in_ids(q, ids)
-        .and_opt("occurred_at >= ", range.map(|r| r.0))
-        .and_opt("occurred_at < ", range.map(|r| r.1))
+        .and_opt("+occurred_at >= ", range.map(|r| r.0))
+        .and_opt("+occurred_at < ", range.map(|r| r.1))
         .push(" AND status <> 'rejected' GROUP BY affiliate_id, currency")
         .fetch_all(ex)
         .await
