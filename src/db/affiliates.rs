@@ -477,6 +477,20 @@ pub async fn with_available_balance<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// Whether a vendor has any affiliate: one index probe (counting them to compare with zero
+/// read all 100k of a large program, 61 ms on SQLite, on every overview).
+pub async fn any<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM affiliates WHERE vendor_id = $1 LIMIT 1")
+            .bind(vendor_id)
+            .fetch_optional(ex)
+            .await?;
+    Ok(found.is_some())
+}
+
 /// How many of a vendor's affiliates match `filter`.
 pub async fn count<'e, E: Executor<'e, Database = Any>>(
     ex: E,

@@ -307,17 +307,7 @@ pub async fn show(
             commission: format_money(l.commission_cents, &l.currency),
         })
         .collect();
-    let no_affiliates = db::affiliates::count(
-        pool,
-        vendor_id,
-        &db::affiliates::Filter {
-            status: None,
-            search: None,
-            program_id: None,
-        },
-    )
-    .await?
-        == 0;
+    let no_affiliates = !db::affiliates::any(pool, vendor_id).await?;
     // Programs in words (name and what they pay), beside the portal they are joined on.
     let programs = crate::domain::partners::programs::all(&state.db, vendor_id)
         .await?
