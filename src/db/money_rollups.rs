@@ -402,7 +402,7 @@ fn days<'a>(head: &'static str, s: &Scope<'a>, first: i64, end: i64) -> Sql<'a> 
 }
 
 /// The raw edges of a period: the same scope over `[from, to)`.
-fn edges(s: &Scope<'_>) -> (Split, Vec<(i64, i64)>) {
+pub(super) fn edges(s: &Scope<'_>) -> (Split, Vec<(i64, i64)>) {
     let split = Split::of(s.from, s.to, DAY_MS);
     let edges = [split.head, split.tail].into_iter().flatten().collect();
     (split, edges)

@@ -7,7 +7,7 @@
 use sqlx::{Any, AnyConnection, Executor};
 
 use super::analytics::Scope;
-use super::rollups::{DAY_MS, Split};
+use super::rollups::DAY_MS;
 use super::sql::Sql;
 
 /// Counts one new referral of `program_id` created at `created_at` (unix ms), in the
@@ -38,7 +38,7 @@ pub async fn count<'e, E>(ex: E, s: &Scope<'_>) -> Result<i64, sqlx::Error>
 where
     E: Executor<'e, Database = Any> + Copy,
 {
-    let split = Split::of(s.from, s.to, DAY_MS);
+    let (split, edges) = super::money_rollups::edges(s);
     let mut n = 0;
     if split.first < split.end {
         n += Sql::new(
@@ -52,7 +52,7 @@ where
         .fetch_count(ex)
         .await?;
     }
-    for (from, to) in [split.head, split.tail].into_iter().flatten() {
+    for (from, to) in edges {
         n += super::analytics::referrals_raw(ex, &Scope { from, to, ..*s }).await?;
     }
     Ok(n)
