@@ -96,6 +96,14 @@ pub enum AppError {
         /// Seconds until a retry may succeed.
         retry_after_secs: u64,
     },
+    /// The database is busy (another writer held the lock past the busy timeout, or no
+    /// connection was free): 503 with `Retry-After`; nothing was changed and the request
+    /// can be sent again.
+    #[error("the database is busy; nothing was changed, retry in {retry_after_secs} s")]
+    Busy {
+        /// Seconds to wait before retrying.
+        retry_after_secs: u64,
+    },
     /// Anything unexpected: logged in full, shown as a generic message (500).
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -163,6 +171,7 @@ impl AppError {
             Self::TooLarge { status: 414, .. } => "uri_too_long",
             Self::TooLarge { .. } => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
+            Self::Busy { .. } => "busy",
             Self::Internal(_) => "internal",
         }
     }
@@ -219,9 +228,19 @@ impl From<sqlx::Error> for AppError {
                 field: None,
             };
         }
+        if crate::db::is_busy(&e) {
+            tracing::warn!(error = %e, "database busy: answered 503");
+            return Self::Busy {
+                retry_after_secs: BUSY_RETRY_AFTER_SECS,
+            };
+        }
         Self::Internal(e.into())
     }
 }
+
+/// `Retry-After` of a 503 for a busy database: long enough for a long write (a payout run,
+/// a job batch) to finish, short enough for a person to try again.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
 #[derive(Serialize)]
 struct Envelope<'a> {
@@ -253,6 +272,7 @@ impl ResponseError for AppError {
             Self::TooLarge { status: 414, .. } => StatusCode::URI_TOO_LONG,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -260,7 +280,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         self.log();
         let mut res = HttpResponse::build(self.status_code());
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } = self {
             res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
         if let Self::MethodNotAllowed { allow } = self

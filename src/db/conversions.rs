@@ -186,6 +186,7 @@ fn facts(c: &ConversionRow) -> ConversionFacts {
     ConversionFacts {
         vendor_id: c.vendor_id.clone(),
         program_id: c.program_id.clone(),
+        affiliate_id: c.affiliate_id.clone(),
         currency: c.currency.clone(),
         occurred_at: c.occurred_at,
         status: c.status.clone(),

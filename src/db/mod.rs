@@ -45,6 +45,7 @@ pub mod promo_codes;
 pub mod rate_limits;
 pub mod referral_rollups;
 pub mod referrals;
+pub mod report_search;
 pub mod reports;
 pub mod retention;
 pub mod rollups;
@@ -334,6 +335,26 @@ pub fn is_sum_overflow(e: &sqlx::Error) -> bool {
         return false;
     };
     db.code().as_deref() == Some("22003") || db.message().contains("integer overflow")
+}
+
+/// Whether `e` means the database is busy rather than that the request is wrong: SQLite's
+/// write lock still held by another writer after the busy timeout (`SQLITE_BUSY`,
+/// `SQLITE_LOCKED` and their extended codes), PostgreSQL's `lock_not_available`, or no
+/// pooled connection free in time. The request may succeed when retried.
+pub fn is_busy(e: &sqlx::Error) -> bool {
+    if matches!(e, sqlx::Error::PoolTimedOut) {
+        return true;
+    }
+    let Some(db) = e.as_database_error() else {
+        return false;
+    };
+    let code = db.code();
+    // SQLite reports the extended result code; its low byte is the primary code.
+    let sqlite_busy = code
+        .as_deref()
+        .and_then(|c| c.parse::<i64>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6));
+    sqlite_busy || code.as_deref() == Some("55P03") || db.message().contains("database is locked")
 }
 
 fn field_from_index_name(name: &str) -> String {

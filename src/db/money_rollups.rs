@@ -1,9 +1,9 @@
-//! Money rollups (`migrations/0037_money_rollups.sql`): conversions and commissions summed
-//! per (program, UTC day, status, currency), and each affiliate's all-time earnings. Kept in
-//! step by every write that changes those figures, in its transaction
-//! ([`commissions_changed`], [`conversions_changed`], called only when the conditional
-//! write changed a row), rebuilt from the rows by [`rebuild`] and compared with them by
-//! [`mismatches`].
+//! Money rollups (`migrations/0037_money_rollups.sql`, `0040_affiliate_report_totals.sql`):
+//! conversions and commissions summed per (program, UTC day, status, currency), and each
+//! affiliate's all-time earnings and conversions. Kept in step by every write that changes
+//! those figures, in its transaction ([`commissions_changed`], [`conversions_changed`],
+//! called only when the conditional write changed a row), rebuilt from the rows by
+//! [`rebuild`] and compared with them by [`mismatches`].
 //!
 //! A period is answered from whole days of the rollups plus the raw rows of its partial
 //! edge days (see [`Split`]), so the figures equal grouping the rows themselves.
@@ -53,6 +53,8 @@ pub struct ConversionFacts {
     pub vendor_id: String,
     /// Program.
     pub program_id: String,
+    /// The referring affiliate (its all-time totals).
+    pub affiliate_id: String,
     /// Currency.
     pub currency: String,
     /// Sale time (the day it counts on).
@@ -69,7 +71,8 @@ pub struct ConversionFacts {
 #[macro_export]
 macro_rules! conversion_facts {
     () => {
-        "vendor_id, program_id, currency, occurred_at, status, amount_cents, refunded_cents"
+        "vendor_id, program_id, affiliate_id, currency, occurred_at, status, amount_cents, \
+         refunded_cents"
     };
 }
 
@@ -159,15 +162,25 @@ pub async fn commissions_changed(
     Ok(())
 }
 
-/// Moves conversions in the rollup, as [`commissions_changed`] does commissions.
+/// Moves conversions in the rollup and in their affiliates' all-time totals
+/// (`conversion_affiliate_totals`, migration 0040), as [`commissions_changed`] does
+/// commissions.
 pub async fn conversions_changed(
     conn: &mut AnyConnection,
     before: &[ConversionFacts],
     after: &[ConversionFacts],
 ) -> Result<(), sqlx::Error> {
     let mut days: BTreeMap<Bucket<'_>, [i64; 3]> = BTreeMap::new();
+    let mut totals: BTreeMap<(&str, &str, &str), [i64; 2]> = BTreeMap::new();
     for (rows, sign) in [(before, -1), (after, 1)] {
         for c in rows {
+            if c.status != "rejected" {
+                let t = totals
+                    .entry((&c.vendor_id, &c.affiliate_id, &c.currency))
+                    .or_default();
+                t[0] += sign;
+                t[1] += sign * (c.amount_cents - c.refunded_cents);
+            }
             let d = days
                 .entry((
                     &c.vendor_id,
@@ -192,7 +205,40 @@ pub async fn conversions_changed(
          refunded_cents = conversion_rollup_days.refunded_cents + excluded.refunded_cents",
         days,
     )
-    .await
+    .await?;
+    let totals: Vec<_> = totals
+        .into_iter()
+        .filter(|(_, t)| t.iter().any(|v| *v != 0))
+        .collect();
+    for chunk in totals.chunks(CHUNK) {
+        let mut q = Sql::new(
+            "INSERT INTO conversion_affiliate_totals (vendor_id, affiliate_id, currency, \
+             conversions, net_cents) VALUES ",
+        );
+        for (i, ((vendor, affiliate, currency), t)) in chunk.iter().enumerate() {
+            q = q
+                .push(if i == 0 { "(" } else { ", (" })
+                .bind(*vendor)
+                .push(", ")
+                .bind(*affiliate)
+                .push(", ")
+                .bind(*currency)
+                .push(", ")
+                .bind(t[0])
+                .push(", ")
+                .bind(t[1])
+                .push(")");
+        }
+        q.push(
+            " ON CONFLICT (vendor_id, affiliate_id, currency) DO UPDATE SET \
+             conversions = conversion_affiliate_totals.conversions + excluded.conversions, \
+             net_cents = conversion_affiliate_totals.net_cents + excluded.net_cents",
+        )
+        .build()
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Adds day-bucket deltas (those that are not all zero) in the caller's slot.
@@ -243,6 +289,7 @@ pub async fn rebuild(conn: &mut AnyConnection, vendor_id: &str) -> Result<(), sq
         "DELETE FROM commission_rollup_days WHERE vendor_id = $1",
         "DELETE FROM conversion_rollup_days WHERE vendor_id = $1",
         "DELETE FROM commission_affiliate_totals WHERE vendor_id = $1",
+        "DELETE FROM conversion_affiliate_totals WHERE vendor_id = $1",
         "INSERT INTO commission_rollup_days (vendor_id, program_id, day, status, currency, slot, \
          commissions, amount_cents, reversed_cents) \
          SELECT vendor_id, program_id, created_at / 86400000, status, currency, 0, COUNT(*), \
@@ -261,6 +308,12 @@ pub async fn rebuild(conn: &mut AnyConnection, vendor_id: &str) -> Result<(), sq
          CAST(SUM(amount_cents - reversed_cents) AS BIGINT) \
          FROM commissions WHERE vendor_id = $1 AND status <> 'rejected' \
          GROUP BY vendor_id, program_id, affiliate_id, currency",
+        "INSERT INTO conversion_affiliate_totals (vendor_id, affiliate_id, currency, \
+         conversions, net_cents) \
+         SELECT vendor_id, affiliate_id, currency, COUNT(*), \
+         CAST(SUM(amount_cents - refunded_cents) AS BIGINT) \
+         FROM conversions WHERE vendor_id = $1 AND status <> 'rejected' \
+         GROUP BY vendor_id, affiliate_id, currency",
     ] {
         sqlx::query(table)
             .bind(vendor_id)
@@ -374,6 +427,22 @@ where
     .bind(limit)
     .fetch_all(ex)
     .await?;
+    let conversion_totals: Vec<(String, String)> = sqlx::query_as(
+        "WITH raw AS (SELECT affiliate_id, currency, COUNT(*) AS n, \
+           CAST(SUM(amount_cents - refunded_cents) AS BIGINT) AS e \
+           FROM conversions WHERE vendor_id = $1 AND status <> 'rejected' \
+           GROUP BY affiliate_id, currency), \
+         kept AS (SELECT affiliate_id, currency, conversions AS n, net_cents AS e \
+           FROM conversion_affiliate_totals WHERE vendor_id = $1 \
+           AND (conversions <> 0 OR net_cents <> 0)) \
+         SELECT affiliate_id, currency FROM (SELECT * FROM raw EXCEPT SELECT * FROM kept) d \
+         UNION SELECT affiliate_id, currency FROM (SELECT * FROM kept EXCEPT SELECT * FROM raw) s \
+         ORDER BY 1, 2 LIMIT $2",
+    )
+    .bind(vendor_id)
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
     let mut out: Vec<String> = commissions
         .into_iter()
         .map(|(p, d, s, c)| {
@@ -387,6 +456,11 @@ where
         totals.into_iter().map(|(p, a, c)| {
             format!("all-time earnings of affiliate {a}, program {p}, currency {c}")
         }),
+    );
+    out.extend(
+        conversion_totals
+            .into_iter()
+            .map(|(a, c)| format!("all-time conversions of affiliate {a}, currency {c}")),
     );
     Ok(out)
 }

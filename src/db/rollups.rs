@@ -1,6 +1,7 @@
-//! Click rollups: counts per (program, UTC hour) and per (affiliate, program, UTC day), kept
-//! in step with the click log by the click insert ([`add_clicks`], same transaction),
-//! rebuilt from the log by [`rebuild`] and compared with it by [`mismatches`].
+//! Click rollups: counts per (program, UTC hour) and per (affiliate, program, UTC day), and
+//! each affiliate's all-time counted clicks (migration 0040), kept in step with the click
+//! log by the click insert ([`add_clicks`], same transaction), rebuilt from the log by
+//! [`rebuild`] and compared with it by [`mismatches`].
 //!
 //! A period that does not start and end on bucket boundaries is answered from whole
 //! buckets plus the raw clicks of its partial edges (see [`Split`]), so the figures are
@@ -110,6 +111,10 @@ pub async fn add_clicks(conn: &mut AnyConnection, rows: &[&ClickRow]) -> Result<
         .execute(&mut *conn)
         .await?;
     }
+    let mut totals: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for ((vendor, affiliate, _, _), c) in &days {
+        *totals.entry((vendor, affiliate)).or_default() += c.clicks;
+    }
     let days: Vec<_> = days.into_iter().collect();
     for chunk in days.chunks(500) {
         let mut q = Sql::new(
@@ -145,6 +150,31 @@ pub async fn add_clicks(conn: &mut AnyConnection, rows: &[&ClickRow]) -> Result<
              clicks = click_rollup_affiliate_days.clicks + excluded.clicks, \
              bots = click_rollup_affiliate_days.bots + excluded.bots, \
              duplicates = click_rollup_affiliate_days.duplicates + excluded.duplicates",
+        )
+        .build()
+        .execute(&mut *conn)
+        .await?;
+    }
+    // All-time counted clicks per affiliate (the per-affiliate report's bound); a batch of
+    // bots and repeats only adds nothing.
+    let totals: Vec<_> = totals.into_iter().filter(|(_, n)| *n != 0).collect();
+    for chunk in totals.chunks(500) {
+        let mut q = Sql::new(
+            "INSERT INTO affiliate_click_totals (vendor_id, affiliate_id, clicks) VALUES ",
+        );
+        for (i, ((vendor, affiliate), n)) in chunk.iter().enumerate() {
+            q = q
+                .push(if i == 0 { "(" } else { ", (" })
+                .bind(*vendor)
+                .push(", ")
+                .bind(*affiliate)
+                .push(", ")
+                .bind(*n)
+                .push(")");
+        }
+        q.push(
+            " ON CONFLICT (vendor_id, affiliate_id) DO UPDATE SET \
+             clicks = affiliate_click_totals.clicks + excluded.clicks",
         )
         .build()
         .execute(&mut *conn)
@@ -214,11 +244,32 @@ pub async fn rebuild(conn: &mut AnyConnection, vendor_id: &str) -> Result<(), sq
     .bind(vendor_id)
     .execute(&mut *conn)
     .await?;
+    rebuild_totals(conn, vendor_id).await
+}
+
+/// Recomputes one vendor's all-time clicks per affiliate from its daily rollup (which
+/// still holds the buckets of pruned clicks). [`rebuild`] ends with it; an import, which
+/// brings the rollup along, calls it alone.
+pub async fn rebuild_totals(conn: &mut AnyConnection, vendor_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM affiliate_click_totals WHERE vendor_id = $1")
+        .bind(vendor_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO affiliate_click_totals (vendor_id, affiliate_id, clicks) \
+         SELECT vendor_id, affiliate_id, CAST(SUM(clicks) AS BIGINT) \
+         FROM click_rollup_affiliate_days WHERE vendor_id = $1 \
+         GROUP BY vendor_id, affiliate_id",
+    )
+    .bind(vendor_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
 /// Buckets of one vendor where a rollup and the click log disagree, as
-/// (`hours` or `affiliate_days`, bucket key); at most `limit` of each kind.
+/// (`hours`, `affiliate_days` or `affiliate_totals`, bucket key); at most `limit` of each
+/// kind. The totals are compared with the daily rollup, which they sum.
 pub async fn mismatches<'e, E>(
     ex: E,
     vendor_id: &str,
@@ -284,6 +335,21 @@ where
     .bind(limit)
     .fetch_all(ex)
     .await?;
+    // The all-time totals against the whole daily rollup (pruned buckets included).
+    let totals: Vec<(String,)> = sqlx::query_as(
+        "WITH raw AS (SELECT affiliate_id, CAST(SUM(clicks) AS BIGINT) AS n \
+           FROM click_rollup_affiliate_days WHERE vendor_id = $1 GROUP BY affiliate_id \
+           HAVING SUM(clicks) <> 0), \
+         kept AS (SELECT affiliate_id, clicks AS n FROM affiliate_click_totals \
+           WHERE vendor_id = $1 AND clicks <> 0) \
+         SELECT affiliate_id FROM (SELECT * FROM raw EXCEPT SELECT * FROM kept) d \
+         UNION SELECT affiliate_id FROM (SELECT * FROM kept EXCEPT SELECT * FROM raw) s \
+         ORDER BY 1 LIMIT $2",
+    )
+    .bind(vendor_id)
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
     let mut out: Vec<(String, String)> = hours
         .into_iter()
         .map(|(p, h)| ("hours".to_owned(), format!("program {p}, hour {h}")))
@@ -292,6 +358,12 @@ where
         (
             "affiliate_days".to_owned(),
             format!("affiliate {a}, program {p}, day {d}"),
+        )
+    }));
+    out.extend(totals.into_iter().map(|(a,)| {
+        (
+            "affiliate_totals".to_owned(),
+            format!("affiliate {a}'s all-time clicks (the sum of its days)"),
         )
     }));
     Ok(out)

@@ -326,6 +326,10 @@ const ERRORS: &[(u16, &str)] = &[
         "A well-formed but invalid field (named in `error.field`)",
     ),
     (429, "Too many requests; retry after `Retry-After` seconds"),
+    (
+        503,
+        "The database is busy (`busy`); nothing was changed, retry after `Retry-After` seconds",
+    ),
 ];
 
 impl Modify for CommonResponses {
@@ -378,7 +382,7 @@ impl Modify for CommonResponses {
                         .build(),
                 )
                 .build();
-            if *status == 429 {
+            if *status == 429 || *status == 503 {
                 response.headers.insert(
                     "Retry-After".to_owned(),
                     RefOr::Ref(Ref::new("#/components/headers/Retry-After")),

@@ -115,6 +115,9 @@ impl HtmlError {
                 "Too many attempts. Please wait {} minute(s) and try again.",
                 retry_after_secs.div_ceil(60)
             ),
+            Self::App(AppError::Busy { retry_after_secs }) => format!(
+                "The server is busy and nothing was changed. Please try again in {retry_after_secs} seconds."
+            ),
             Self::App(e) => e.page_message(),
             Self::SignIn | Self::SignInThen(_) => "Please sign in.".into(),
         }
@@ -132,6 +135,7 @@ fn heading(status: StatusCode) -> &'static str {
         413 => "That is too large",
         414 => "That address is too long",
         429 => "Too many attempts",
+        503 => "Busy right now",
         s if s >= 500 => "Something went wrong",
         _ => "That did not work",
     }
@@ -162,7 +166,9 @@ impl ResponseError for HtmlError {
                     css_url: assets::url("app.css"),
                 };
                 let mut res = HttpResponse::build(status);
-                if let AppError::RateLimited { retry_after_secs } = e {
+                if let AppError::RateLimited { retry_after_secs }
+                | AppError::Busy { retry_after_secs } = e
+                {
                     res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
                 }
                 res.content_type("text/html; charset=utf-8")

@@ -189,9 +189,11 @@ pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
     // them: give them the default groups the migration gave existing rows.
     db::groups::backfill_defaults(&mut tx, &header.vendor_id).await?;
     // The ledger list's `total` reads a count kept beside the journal, and analytics read
-    // money and referral rollups kept beside the conversions, commissions and referrals;
-    // none of them is exported.
+    // money and referral rollups kept beside the conversions, commissions and referrals,
+    // and reports the all-time clicks summed from the (imported) daily click rollup; none
+    // of them is exported.
     db::ledger::recount(&mut tx, &header.vendor_id).await?;
+    db::rollups::rebuild_totals(&mut tx, &header.vendor_id).await?;
     db::money_rollups::rebuild(&mut tx, &header.vendor_id).await?;
     db::referral_rollups::rebuild(&mut tx, &header.vendor_id).await?;
     tx.commit().await?;

@@ -85,6 +85,14 @@ pub const EXCLUDED: &[(&str, &str)] = &[
         "derived from the commissions: import rebuilds the money rollups",
     ),
     (
+        "conversion_affiliate_totals",
+        "derived from the conversions: import rebuilds the money rollups",
+    ),
+    (
+        "affiliate_click_totals",
+        "derived from the daily click rollup: import sums it again",
+    ),
+    (
         "referral_rollup_days",
         "derived from the referrals: import rebuilds the referral rollup",
     ),

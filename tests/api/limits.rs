@@ -373,3 +373,51 @@ async fn security_headers_and_cookie_flags_on_plain_http() {
     // The API never sets a cookie.
     assert!(pages[1].headers().get("set-cookie").is_none());
 }
+
+/// A write that waits for SQLite's write lock longer than the busy timeout (another writer
+/// holds it: a long job, a backup) is a 503 with `Retry-After` and the `busy` envelope on
+/// the API, and a page saying to try again on the dashboard — not a 500 — and it changed
+/// nothing; once the lock is free the same request succeeds.
+#[tokio::test]
+async fn a_write_blocked_past_the_busy_timeout_is_a_503_to_retry() {
+    let app = spawn_app().await;
+    if app.db.kind() != affilia::db::DbKind::Sqlite {
+        return; // PostgreSQL writers wait on row locks, not on one database lock.
+    }
+    let v = vendor(&app, "Busy").await;
+    // Another writer holds the database's write lock (the busy timeout is 10 s).
+    let mut holder = app.db.pool().acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let body = json!({"email": "late@partners.test", "name": "Late"});
+    let res = app
+        .client
+        .post(app.url("/api/v1/affiliates"))
+        .bearer_auth(&v.key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 503);
+    assert_eq!(
+        res.headers()
+            .get("retry-after")
+            .and_then(|h| h.to_str().ok()),
+        Some("5")
+    );
+    let envelope: Value = res.json().await.unwrap();
+    assert_eq!(envelope["error"]["code"], "busy", "{envelope}");
+    sqlx::query("ROLLBACK").execute(&mut *holder).await.unwrap();
+    drop(holder);
+    assert_eq!(
+        affiliates(&app).await,
+        0,
+        "the refused request changed nothing"
+    );
+    let (status, created) = app
+        .call(&v.key, Method::POST, "/api/v1/affiliates", Some(body))
+        .await;
+    assert_eq!(status, 201, "{created}");
+}

@@ -1,11 +1,16 @@
 //! Money rollups (issue 19, `migrations/0037_money_rollups.sql`): the daily sums of
 //! conversions and commissions, the affiliates' all-time earnings and the daily referral
 //! counts (`0039_referral_rollups.sql`) stay equal to their rows through every money flow, answer any period exactly as grouping the rows does,
-//! feed an exact leaderboard, are checked by `ledger verify` and rebuilt by
+//! feed an exact leaderboard and exact per-affiliate report pages (with the all-time totals
+//! of `0040_affiliate_report_totals.sql`), are checked by `ledger verify` and rebuilt by
 //! `affilia rollups rebuild`.
 
+use std::collections::BTreeSet;
+
 use affilia::db::analytics::{self, Leader, Scope};
-use affilia::db::money_rollups;
+use affilia::db::clicks::{self, ClickRow};
+use affilia::db::reports::{self, ReportOrder, ReportRow, ReportScope};
+use affilia::db::{money_rollups, report_search};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -184,6 +189,169 @@ fn leaders(l: &[Leader]) -> Vec<(String, String, i64, i64)> {
         .collect()
 }
 
+fn report_rows(rows: &[ReportRow]) -> Vec<(String, String, String, i64, i64, i64, i64)> {
+    rows.iter()
+        .map(|r| {
+            (
+                r.id.clone(),
+                r.name.clone(),
+                r.email.clone(),
+                r.clicks,
+                r.conversions,
+                r.revenue_cents,
+                r.commission_cents,
+            )
+        })
+        .collect()
+}
+
+const ORDERS: [ReportOrder; 5] = [
+    ReportOrder::Name,
+    ReportOrder::Clicks,
+    ReportOrder::Conversions,
+    ReportOrder::Revenue,
+    ReportOrder::Commission,
+];
+
+/// Every page the report search answers over `[from_day, to_day)` equals the same page of
+/// the grouping query, with the same "more rows follow"; returns the (order, descending)
+/// pairs it answered at least once (the others grouped).
+async fn assert_report_pages_exact(
+    pool: &sqlx::AnyPool,
+    vendor_id: &str,
+    currency: &str,
+    from_day: i64,
+    to_day: i64,
+) -> BTreeSet<(String, bool)> {
+    let scope = ReportScope {
+        vendor_id,
+        from_day,
+        to_day,
+        currency,
+    };
+    let mut answered = BTreeSet::new();
+    for order in ORDERS {
+        for descending in [true, false] {
+            for (limit, offset) in [
+                (1, 0),
+                (2, 0),
+                (3, 1),
+                (2, 3),
+                (5, 0),
+                (4, 4),
+                (1, 5),
+                (50, 0),
+            ] {
+                let mut grouped =
+                    reports::affiliate_report(pool, &scope, order, descending, limit + 1, offset)
+                        .await
+                        .unwrap();
+                let more = grouped.len() as i64 > limit;
+                grouped.truncate(limit as usize);
+                let Some((rows, searched_more)) =
+                    report_search::page(pool, &scope, order, descending, limit, offset)
+                        .await
+                        .unwrap()
+                else {
+                    continue;
+                };
+                let what = format!(
+                    "{order:?} desc={descending} limit {limit} offset {offset} over days \
+                     [{from_day}, {to_day}) in {currency}"
+                );
+                assert_eq!(report_rows(&rows), report_rows(&grouped), "{what}");
+                assert_eq!(searched_more, more, "{what}");
+                answered.insert((format!("{order:?}"), descending));
+            }
+        }
+    }
+    answered
+}
+
+/// Stores clicks of every enrollment of the vendor over `days` days from `start` (about one
+/// in six a bot or a repeat), more for the first affiliates, straight through the click
+/// insert (which keeps the rollups and the all-time totals).
+async fn spread_clicks(app: &TestApp, s: &Shop, start: i64, days: i64) {
+    let pool = app.db.pool();
+    let enrollments: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, affiliate_id FROM enrollments WHERE vendor_id = $1 ORDER BY affiliate_id",
+    )
+    .bind(&s.vendor_id)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut rng = Rand(0x2545_f491_4f6c_dd1d);
+    let mut batch = Vec::new();
+    for (n, (enrollment, affiliate)) in enrollments.iter().enumerate() {
+        for i in 0..(40 / (n as i64 + 1) + 3) {
+            let at = start + rng.below(days * DAY);
+            batch.push(ClickRow {
+                id: format!("clk_rep{n:02}{i:04}"),
+                vendor_id: s.vendor_id.clone(),
+                program_id: s.program_id.clone(),
+                enrollment_id: enrollment.clone(),
+                affiliate_id: affiliate.clone(),
+                link_id: None,
+                code: "x".to_owned(),
+                landing_url: "https://shop.test/".to_owned(),
+                referrer: None,
+                user_agent: None,
+                ip_hash: "h".to_owned(),
+                is_bot: i64::from(rng.below(6) == 0),
+                is_duplicate: i64::from(rng.below(9) == 0),
+                source: "api".to_owned(),
+                created_at: at,
+            });
+        }
+    }
+    clicks::insert_batch(pool, app.db.kind(), &batch)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn report_pages_found_by_the_search_are_the_grouped_pages() {
+    let app = spawn_app().await;
+    let s = money_shop(&app, "Reported", json!({"type": "percentage", "bps": 2000})).await;
+    let start = money_flow(&app, &s).await;
+    spread_clicks(&app, &s, start - 3 * DAY, 40).await;
+    // The click insert and every money write kept the all-time totals (verify checks them).
+    verify_ledger(&app).await;
+    let pool = app.db.pool();
+    let first = start / DAY;
+    let mut rng = Rand(0x51_7cc1_b727_220a);
+    let mut ranges = vec![(0, 1 << 20), (first, first + 1), (first - 30, first - 20)];
+    for _ in 0..14 {
+        let from = first - 4 + rng.below(42);
+        ranges.push((from, from + 1 + rng.below(30)));
+    }
+    let mut answered = BTreeSet::new();
+    for (from, to) in ranges {
+        answered.extend(assert_report_pages_exact(pool, &s.vendor_id, "USD", from, to).await);
+        // No money in that currency: the money orders group, the rest still match.
+        assert_report_pages_exact(pool, &s.vendor_id, "EUR", from, to).await;
+    }
+    // Every largest-first order and both name orders were answered by the search at least
+    // once (smallest first always groups).
+    let expected: BTreeSet<(String, bool)> = ORDERS
+        .iter()
+        .map(|o| (format!("{o:?}"), true))
+        .chain([("Name".to_owned(), false)])
+        .collect();
+    assert_eq!(answered, expected);
+
+    // The dashboard pages through the same rows: "Rows 1–2", a next page while more follow.
+    let staff = app
+        .signed_in_client("owner@reported.test", crate::helpers::OWNER_PASSWORD)
+        .await;
+    let (status, html) =
+        crate::helpers::pages::page(&app, &staff, "/dashboard/reports?period=90d&sort=-clicks")
+            .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Rows 1–6, "), "{html}");
+    assert!(!html.contains("Next →"), "{html}");
+}
+
 #[tokio::test]
 async fn rollups_answer_every_period_as_the_rows_do_after_a_mixed_money_flow() {
     let app = spawn_app().await;
@@ -342,6 +510,9 @@ async fn verify_names_a_tampered_bucket_and_a_rebuild_repairs_it() {
         "UPDATE conversion_rollup_days SET conversions = conversions + 1 WHERE vendor_id = $1",
         "UPDATE commission_affiliate_totals SET earned_cents = earned_cents - 1 WHERE vendor_id = $1",
         "UPDATE referral_rollup_days SET referrals = referrals + 2 WHERE vendor_id = $1",
+        "UPDATE conversion_affiliate_totals SET net_cents = net_cents + 1 WHERE vendor_id = $1",
+        "INSERT INTO affiliate_click_totals (vendor_id, affiliate_id, clicks) \
+         VALUES ($1, 'aff_ghost', 3)",
     ] {
         sqlx::query(tamper)
             .bind(&s.vendor_id)
@@ -367,6 +538,8 @@ async fn verify_names_a_tampered_bucket_and_a_rebuild_repairs_it() {
             s.program_id
         ),
         format!("referral rollup of program {}, day {today}", s.program_id),
+        format!("all-time conversions of affiliate {jane}, currency USD"),
+        "affiliate aff_ghost's all-time clicks".to_owned(),
     ] {
         assert!(text.contains(&expected), "{expected} in {text}");
     }
@@ -490,6 +663,21 @@ async fn the_leaderboard_search_is_exact_with_two_programs_and_two_currencies() 
             }
         }
     }
+    // Report pages: commissions bound by twice the largest program row, conversions by
+    // twice the largest currency row.
+    let today = now / DAY;
+    let mut answered = BTreeSet::new();
+    for (from, to) in [(0, 1 << 20), (today, today + 1), (today - 3, today)] {
+        for currency in ["USD", "EUR"] {
+            answered
+                .extend(assert_report_pages_exact(pool, &s.vendor_id, currency, from, to).await);
+        }
+    }
+    assert!(
+        answered.contains(&("Commission".to_owned(), true))
+            && answered.contains(&("Conversions".to_owned(), true)),
+        "{answered:?}"
+    );
     let all = Scope {
         vendor_id: &s.vendor_id,
         program_id: None,
@@ -506,5 +694,98 @@ async fn the_leaderboard_search_is_exact_with_two_programs_and_two_currencies() 
         currencies.len(),
         2,
         "both programs' currencies: {currencies:?}"
+    );
+}
+
+/// An affiliate's vendor-wide figure can come from several all-time rows (one per program
+/// for commissions, one per currency for conversions), each below the page's last row while
+/// their sum is above it: the search must bound the affiliate by all of them, not by its
+/// largest row, or it stops too early and leaves the affiliate out.
+#[tokio::test]
+async fn the_report_search_bounds_an_affiliate_by_all_its_rows() {
+    let app = spawn_app().await;
+    let s = money_shop(&app, "Bounded", json!({"type": "percentage", "bps": 2000})).await;
+    let second = call(
+        &app,
+        &s,
+        "/api/v1/programs",
+        Some(json!({"name": "Second", "currency": "USD"})),
+    )
+    .await;
+    let p2 = second["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .call(
+            &s.key,
+            Method::PATCH,
+            &format!("/api/v1/programs/{p2}"),
+            Some(json!({"commission": {"type": "percentage", "bps": 3000}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Four steady affiliates: 3 sales of 50.00 each (commission 30.00, 3 conversions).
+    for code in ["ann", "bob", "cat", "dan"] {
+        let a = affiliate(&app, &s, &format!("{code}@example.com"), code).await;
+        for _ in 0..3 {
+            convert(&app, &s, &a, 5_000, None, true).await;
+        }
+    }
+    let eve = affiliate(&app, &s, "eve@example.com", "eve").await;
+    for _ in 0..2 {
+        convert(&app, &s, &eve, 1_000, None, true).await;
+    }
+    // Xavier: 80.00 in each program (commission 16.00 + 24.00 = 40.00, each program's row
+    // below 30.00 × 2 only together) and two sales in EUR (4 conversions, 2 per currency).
+    let xavier = affiliate(&app, &s, "xavier@example.com", "xavier").await;
+    convert(&app, &s, &xavier, 8_000, None, true).await;
+    let pool = app.db.pool();
+    affilia::db::affiliates::enroll(
+        pool,
+        &s.vendor_id,
+        &xavier,
+        &p2,
+        "xavier2",
+        "active",
+        None,
+        1,
+    )
+    .await
+    .unwrap();
+    let c = call(
+        &app,
+        &s,
+        "/api/v1/conversions",
+        Some(json!({"affiliate_id": xavier, "amount_cents": 8_000, "program_id": p2})),
+    )
+    .await;
+    call(
+        &app,
+        &s,
+        &format!("/api/v1/conversions/{}/approve", c["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    for _ in 0..2 {
+        convert_in(&app, &s, &xavier, "EUR", 700, true).await;
+    }
+    verify_ledger(&app).await;
+
+    let scope = ReportScope {
+        vendor_id: &s.vendor_id,
+        from_day: 0,
+        to_day: 1 << 20,
+        currency: "USD",
+    };
+    for order in [ReportOrder::Commission, ReportOrder::Conversions] {
+        let (rows, more) = report_search::page(pool, &scope, order, true, 1, 0)
+            .await
+            .unwrap()
+            .expect("answered by the search");
+        assert_eq!(rows[0].id, xavier, "{order:?}: {:?}", report_rows(&rows));
+        assert!(more);
+    }
+    let answered = assert_report_pages_exact(pool, &s.vendor_id, "USD", 0, 1 << 20).await;
+    assert!(
+        answered.contains(&("Commission".to_owned(), true)),
+        "{answered:?}"
     );
 }

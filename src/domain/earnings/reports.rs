@@ -17,7 +17,7 @@ use crate::domain::values::{Currency, csv};
 use crate::error::{AppError, AppResult};
 
 const DAY_MS: i64 = db::rollups::DAY_MS;
-/// Rows read per statement while writing a CSV file (the file holds every row).
+/// Affiliates read per statement while writing the affiliates list's CSV file.
 const CSV_CHUNK: i64 = 1_000;
 
 /// What a report lists.
@@ -134,25 +134,51 @@ impl Params {
     }
 }
 
-/// One page of a report and how many rows it has in all.
+/// One page of a report, and whether more rows follow it.
+///
+/// A page of the per-affiliate report is first looked for among the affiliates that can
+/// reach it ([`db::report_search`]); the whole period is grouped only when that search
+/// gives up. The report does not count its rows: counting the affiliates active in a
+/// period would group the period every time.
 pub async fn page(
     db: &Db,
     vendor_id: &str,
     p: &Params,
     limit: i64,
     offset: i64,
-) -> AppResult<(Vec<ReportRow>, i64)> {
+) -> AppResult<(Vec<ReportRow>, bool)> {
+    let pool = db.pool();
+    let s = p.scope(vendor_id);
+    if p.by == By::Affiliate
+        && let Some(found) =
+            db::report_search::page(pool, &s, p.order, p.descending, limit, offset).await?
+    {
+        return Ok(found);
+    }
+    // One row past the page says whether another follows.
+    let mut rows = all_rows(db, vendor_id, p, limit.saturating_add(1), offset).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok((rows, more))
+}
+
+/// Rows of a report from grouping the whole period (every row with `limit = i64::MAX`).
+async fn all_rows(
+    db: &Db,
+    vendor_id: &str,
+    p: &Params,
+    limit: i64,
+    offset: i64,
+) -> AppResult<Vec<ReportRow>> {
     let pool = db.pool();
     let s = p.scope(vendor_id);
     Ok(match p.by {
-        By::Affiliate => (
-            db::reports::affiliate_report(pool, &s, p.order, p.descending, limit, offset).await?,
-            db::reports::affiliate_report_count(pool, &s).await?,
-        ),
-        By::Program => (
-            db::reports::program_report(pool, &s, p.order, p.descending, limit, offset).await?,
-            db::reports::program_report_count(pool, vendor_id).await?,
-        ),
+        By::Affiliate => {
+            db::reports::affiliate_report(pool, &s, p.order, p.descending, limit, offset).await?
+        }
+        By::Program => {
+            db::reports::program_report(pool, &s, p.order, p.descending, limit, offset).await?
+        }
     })
 }
 
@@ -179,41 +205,36 @@ pub async fn csv(db: &Db, vendor_id: &str, p: &Params) -> AppResult<String> {
             "currency",
         ]),
     };
-    let mut offset = 0;
-    loop {
-        let (rows, _) = page(db, vendor_id, p, CSV_CHUNK, offset).await?;
-        for r in &rows {
-            let (clicks, conversions) = (r.clicks.to_string(), r.conversions.to_string());
-            let (revenue, commission) = (
-                format_amount(r.revenue_cents, &p.currency),
-                format_amount(r.commission_cents, &p.currency),
-            );
-            out.push_str(&match p.by {
-                By::Affiliate => csv::row(&[
-                    &r.id,
-                    &r.name,
-                    &r.email,
-                    &clicks,
-                    &conversions,
-                    &revenue,
-                    &commission,
-                    &p.currency,
-                ]),
-                By::Program => csv::row(&[
-                    &r.id,
-                    &r.name,
-                    &clicks,
-                    &conversions,
-                    &revenue,
-                    &commission,
-                    &p.currency,
-                ]),
-            });
-        }
-        if (rows.len() as i64) < CSV_CHUNK {
-            break;
-        }
-        offset += CSV_CHUNK;
+    // One grouping of the period for the whole file: paging it would group it again for
+    // every chunk.
+    let rows = all_rows(db, vendor_id, p, i64::MAX, 0).await?;
+    for r in &rows {
+        let (clicks, conversions) = (r.clicks.to_string(), r.conversions.to_string());
+        let (revenue, commission) = (
+            format_amount(r.revenue_cents, &p.currency),
+            format_amount(r.commission_cents, &p.currency),
+        );
+        out.push_str(&match p.by {
+            By::Affiliate => csv::row(&[
+                &r.id,
+                &r.name,
+                &r.email,
+                &clicks,
+                &conversions,
+                &revenue,
+                &commission,
+                &p.currency,
+            ]),
+            By::Program => csv::row(&[
+                &r.id,
+                &r.name,
+                &clicks,
+                &conversions,
+                &revenue,
+                &commission,
+                &p.currency,
+            ]),
+        });
     }
     Ok(out)
 }

@@ -85,7 +85,8 @@ struct ReportsPage {
     error_field: String,
     columns: Vec<Column>,
     rows: Vec<RowView>,
-    total: i64,
+    /// "Rows 51–100" (the report is not counted: see `reports::page`).
+    shown: String,
     page: i64,
     prev_url: Option<String>,
     next_url: Option<String>,
@@ -170,7 +171,7 @@ pub async fn show(
         Err(e) => return Err(e.into()),
     };
     let paging = Page::fixed(q.page, PER_PAGE)?;
-    let (found, total) =
+    let (found, more) =
         reports::page(&state.db, vendor_id, &p, paging.limit(), paging.offset()).await?;
     let range: Vec<(&str, String)> = match p.period.preset {
         Some(k) => vec![("period", k.to_owned())],
@@ -221,6 +222,19 @@ pub async fn show(
         }
     })
     .collect();
+    let shown = match found.len() as i64 {
+        0 => "No rows".to_owned(),
+        n => format!(
+            "Rows {}–{}{}",
+            paging.offset() + 1,
+            paging.offset() + n,
+            if more {
+                " (more on the next pages)"
+            } else {
+                ""
+            }
+        ),
+    };
     let rows = found
         .into_iter()
         .map(|r| RowView {
@@ -299,11 +313,11 @@ pub async fn show(
                 .to_owned(),
             error: error.map(|e| e.public_message()),
             columns,
+            shown,
             rows,
-            total,
             page: paging.page,
             prev_url: paging.prev().map(at),
-            next_url: paging.next(total).map(at),
+            next_url: more.then(|| paging.page.checked_add(1)).flatten().map(at),
             csv_url: url(
                 p.by,
                 &range,
