@@ -160,18 +160,9 @@ fn affiliate_ids<'a>(q: Sql<'a>, s: &ReportScope<'a>) -> Sql<'a> {
     .push(" AND status <> 'rejected') ids")
 }
 
-/// How many affiliates a report over `s` lists.
-pub async fn affiliate_report_count<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    s: &ReportScope<'_>,
-) -> Result<i64, sqlx::Error> {
-    affiliate_ids(Sql::new("SELECT COUNT(*) FROM "), s)
-        .fetch_count(ex)
-        .await
-}
-
 /// One page of the per-affiliate report, ordered by `order` (then by id, so pages are
-/// stable).
+/// stable), from grouping the whole period; [`super::report_search::page`] finds most pages
+/// without it.
 pub async fn affiliate_report<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     s: &ReportScope<'_>,
@@ -269,17 +260,6 @@ fn ordered<'a>(
         .bind(limit)
         .push(" OFFSET ")
         .bind(offset)
-}
-
-/// How many programs a vendor has (the per-program report lists them all).
-pub async fn program_report_count<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    vendor_id: &str,
-) -> Result<i64, sqlx::Error> {
-    Sql::new("SELECT COUNT(*) FROM programs WHERE vendor_id = ")
-        .bind(vendor_id)
-        .fetch_count(ex)
-        .await
 }
 
 /// One page of the per-program report: every program of the vendor, with its figures.
