@@ -306,6 +306,7 @@ where
     let mut rows: Vec<(String, i64)> = Vec::new();
     let mut complete = false;
     let mut next = 0;
+    // Affiliates looked up (or in the batch being looked up).
     let mut asked: HashSet<String> = HashSet::new();
     // Affiliates with more than zero in the period, and how much.
     let mut exact: Vec<(String, i64)> = Vec::new();
@@ -333,8 +334,9 @@ where
                 rows.extend(page);
                 continue;
             }
+            // An affiliate is asked for once, whichever of its rows comes first.
             let a = &rows[next].0;
-            if !asked.contains(a) && !batch.contains(a) {
+            if asked.insert(a.clone()) {
                 batch.push(a.clone());
             }
             next += 1;
@@ -349,7 +351,6 @@ where
                     exact.push((id, key));
                 }
             }
-            asked.extend(batch);
             exact.sort_by(|(ia, ka), (ib, kb)| kb.cmp(ka).then_with(|| ia.cmp(ib)));
             exact.truncate(want);
         }
