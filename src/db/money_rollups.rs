@@ -780,6 +780,7 @@ where
                  CAST(SUM(amount_cents - reversed_cents) AS BIGINT) \
                  FROM commissions WHERE vendor_id = ",
             )
+            .planned_each_time()
             .bind(s.vendor_id)
             .push(" AND affiliate_id IN (");
             for (i, a) in batch.iter().enumerate() {
@@ -823,6 +824,7 @@ where
         return Ok(Vec::new());
     }
     let mut q = Sql::new("SELECT id, name, email FROM affiliates WHERE vendor_id = ")
+        .planned_each_time()
         .bind(s.vendor_id)
         .push(" AND id IN (");
     for (i, ((a, _), _)) in best.iter().enumerate() {

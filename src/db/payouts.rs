@@ -307,14 +307,18 @@ pub async fn claim_commissions(
     // `(vendor_id, affiliate_id)` instead, and `status || ''` and `COALESCE(payout_id, '')`
     // (the same tests: ids are never empty) keep the planner off the status and payout
     // indexes, whose ranges hold the vendor's whole backlog.
-    let mut claim = payout_of(Sql::new("UPDATE commissions SET payout_id = "), &payouts)
-        .push(", updated_at = ")
-        .bind(now_ms())
-        .push(" WHERE vendor_id = ")
-        .bind(first.vendor_id.as_str())
-        .push(" AND program_id = ")
-        .bind(first.program_id.as_str())
-        .push(" AND affiliate_id IN (");
+    // Planned for the chunk's values each time, like every `IN` list of affiliates.
+    let mut claim = payout_of(
+        Sql::new("UPDATE commissions SET payout_id = ").planned_each_time(),
+        &payouts,
+    )
+    .push(", updated_at = ")
+    .bind(now_ms())
+    .push(" WHERE vendor_id = ")
+    .bind(first.vendor_id.as_str())
+    .push(" AND program_id = ")
+    .bind(first.program_id.as_str())
+    .push(" AND affiliate_id IN (");
     for (i, p) in payouts.iter().enumerate() {
         claim = claim
             .push(if i == 0 { "" } else { ", " })

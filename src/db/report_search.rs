@@ -186,6 +186,7 @@ async fn names_of<'e, E: Executor<'e, Database = Any>>(
     ids: &[&str],
 ) -> Result<HashMap<String, (String, String)>, sqlx::Error> {
     let mut q = Sql::new("SELECT id, name, email FROM affiliates WHERE vendor_id = ")
+        .planned_each_time()
         .bind(vendor_id)
         .push(" AND id IN (");
     for (i, id) in ids.iter().enumerate() {

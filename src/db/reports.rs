@@ -306,9 +306,10 @@ pub struct AffiliateFigure {
     pub cents: i64,
 }
 
-/// `AND affiliate_id IN ($a, $b, ...)`; `ids` is never empty (callers check).
+/// `AND affiliate_id IN ($a, $b, ...)`; `ids` is never empty (callers check). The
+/// statement is planned for its values each time ([`Sql::planned_each_time`]).
 fn in_ids<'a>(q: Sql<'a>, ids: &[&'a str]) -> Sql<'a> {
-    let mut q = q.push(" AND affiliate_id IN (");
+    let mut q = q.planned_each_time().push(" AND affiliate_id IN (");
     for (i, id) in ids.iter().enumerate() {
         if i > 0 {
             q = q.push(", ");
