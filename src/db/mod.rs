@@ -349,9 +349,12 @@ pub fn is_busy(e: &sqlx::Error) -> bool {
         return false;
     };
     let code = db.code();
-    // SQLite reports the extended result code; its low byte is the primary code.
+    // SQLite reports the extended result code (a number below 1000); its low byte is the
+    // primary code. PostgreSQL's SQLSTATEs are five characters, some all digits ("42501"),
+    // so only short numbers are SQLite's.
     let sqlite_busy = code
         .as_deref()
+        .filter(|c| c.len() < 5)
         .and_then(|c| c.parse::<i64>().ok())
         .is_some_and(|c| matches!(c & 0xff, 5 | 6));
     sqlite_busy || code.as_deref() == Some("55P03") || db.message().contains("database is locked")
