@@ -775,26 +775,21 @@ where
             rows.extend(page);
         }
         if !batch.is_empty() {
-            let mut q = Sql::new(
+            let ids: Vec<&str> = batch.iter().map(String::as_str).collect();
+            let found: Vec<(String, String, i64, i64)> = Sql::new(
                 "SELECT affiliate_id, currency, COUNT(*), \
                  CAST(SUM(amount_cents - reversed_cents) AS BIGINT) \
                  FROM commissions WHERE vendor_id = ",
             )
-            .planned_each_time()
             .bind(s.vendor_id)
-            .push(" AND affiliate_id IN (");
-            for (i, a) in batch.iter().enumerate() {
-                q = q.push(if i == 0 { "" } else { ", " }).bind(a.as_str());
-            }
-            let found: Vec<(String, String, i64, i64)> = q
-                .push(")")
-                .and("created_at >= ", s.from)
-                .and("created_at < ", s.to)
-                .push(" AND status <> 'rejected'")
-                .and_eq("program_id", s.program_id)
-                .push(" GROUP BY affiliate_id, currency")
-                .fetch_all(ex)
-                .await?;
+            .and_in("affiliate_id", &ids)
+            .and("created_at >= ", s.from)
+            .and("created_at < ", s.to)
+            .push(" AND status <> 'rejected'")
+            .and_eq("program_id", s.program_id)
+            .push(" GROUP BY affiliate_id, currency")
+            .fetch_all(ex)
+            .await?;
             for (a, c, n, e) in found {
                 exact.insert((a, c), (n, e));
             }
@@ -823,20 +818,8 @@ where
     if best.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = Sql::new("SELECT id, name, email FROM affiliates WHERE vendor_id = ")
-        .planned_each_time()
-        .bind(s.vendor_id)
-        .push(" AND id IN (");
-    for (i, ((a, _), _)) in best.iter().enumerate() {
-        q = q.push(if i == 0 { "" } else { ", " }).bind(a.as_str());
-    }
-    let names: HashMap<String, (String, String)> = q
-        .push(")")
-        .fetch_all::<_, (String, String, String)>(ex)
-        .await?
-        .into_iter()
-        .map(|(id, name, email)| (id, (name, email)))
-        .collect();
+    let ids: Vec<&str> = best.iter().map(|((a, _), _)| a.as_str()).collect();
+    let names = super::reports::names_of(ex, s.vendor_id, &ids).await?;
     Ok(best
         .into_iter()
         .filter_map(|((affiliate_id, currency), (commissions, earned_cents))| {

@@ -307,25 +307,16 @@ pub async fn claim_commissions(
     // `(vendor_id, affiliate_id)` instead, and `status || ''` and `COALESCE(payout_id, '')`
     // (the same tests: ids are never empty) keep the planner off the status and payout
     // indexes, whose ranges hold the vendor's whole backlog.
-    // Planned for the chunk's values each time, like every `IN` list of affiliates.
-    let mut claim = payout_of(
-        Sql::new("UPDATE commissions SET payout_id = ").planned_each_time(),
-        &payouts,
-    )
-    .push(", updated_at = ")
-    .bind(now_ms())
-    .push(" WHERE vendor_id = ")
-    .bind(first.vendor_id.as_str())
-    .push(" AND program_id = ")
-    .bind(first.program_id.as_str())
-    .push(" AND affiliate_id IN (");
-    for (i, p) in payouts.iter().enumerate() {
-        claim = claim
-            .push(if i == 0 { "" } else { ", " })
-            .bind(p.affiliate_id.as_str());
-    }
-    let claim =
-        claim.push(") AND status || '' = 'available' AND COALESCE(payout_id, '') = '' AND ");
+    let affiliates: Vec<&str> = payouts.iter().map(|p| p.affiliate_id.as_str()).collect();
+    let claim = payout_of(Sql::new("UPDATE commissions SET payout_id = "), &payouts)
+        .push(", updated_at = ")
+        .bind(now_ms())
+        .push(" WHERE vendor_id = ")
+        .bind(first.vendor_id.as_str())
+        .push(" AND program_id = ")
+        .bind(first.program_id.as_str())
+        .and_in("affiliate_id", &affiliates)
+        .push(" AND status || '' = 'available' AND COALESCE(payout_id, '') = '' AND ");
     let claimed: Vec<(String, i64)> = payout_of(claim, &payouts)
         .push(" IS NOT NULL RETURNING payout_id, CAST(amount_cents - reversed_cents AS BIGINT)")
         .fetch_all(&mut *conn)

@@ -23,7 +23,8 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{Any, Executor};
 
 use super::reports::{
-    AffiliateFigure, ReportOrder, ReportRow, ReportScope, clicks_of, commission_of, revenue_of,
+    AffiliateFigure, ReportOrder, ReportRow, ReportScope, clicks_of, commission_of, names_of,
+    revenue_of,
 };
 use super::sql::Sql;
 
@@ -176,27 +177,6 @@ where
                 commission_cents: f.commission_cents,
             })
         })
-        .collect())
-}
-
-/// Name and email of each of `ids` that is an affiliate of the vendor.
-async fn names_of<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    vendor_id: &str,
-    ids: &[&str],
-) -> Result<HashMap<String, (String, String)>, sqlx::Error> {
-    let mut q = Sql::new("SELECT id, name, email FROM affiliates WHERE vendor_id = ")
-        .planned_each_time()
-        .bind(vendor_id)
-        .push(" AND id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        q = q.push(if i == 0 { "" } else { ", " }).bind(*id);
-    }
-    Ok(q.push(")")
-        .fetch_all::<_, (String, String, String)>(ex)
-        .await?
-        .into_iter()
-        .map(|(id, name, email)| (id, (name, email)))
         .collect())
 }
 

@@ -306,17 +306,26 @@ pub struct AffiliateFigure {
     pub cents: i64,
 }
 
-/// `AND affiliate_id IN ($a, $b, ...)`; `ids` is never empty (callers check). The
-/// statement is planned for its values each time ([`Sql::planned_each_time`]).
-fn in_ids<'a>(q: Sql<'a>, ids: &[&'a str]) -> Sql<'a> {
-    let mut q = q.planned_each_time().push(" AND affiliate_id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            q = q.push(", ");
-        }
-        q = q.bind(*id);
+/// Name and email of each of `ids` that is an affiliate of the vendor (none for an empty
+/// list).
+pub async fn names_of<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, (String, String)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Default::default());
     }
-    q.push(")")
+    Ok(
+        Sql::new("SELECT id, name, email FROM affiliates WHERE vendor_id = ")
+            .bind(vendor_id)
+            .and_in("id", ids)
+            .fetch_all::<_, (String, String, String)>(ex)
+            .await?
+            .into_iter()
+            .map(|(id, name, email)| (id, (name, email)))
+            .collect(),
+    )
 }
 
 /// Counted clicks of each of `ids` in `[from_day, to_day)` (all time with `None`), from
@@ -335,7 +344,8 @@ pub async fn clicks_of<'e, E: Executor<'e, Database = Any>>(
          FROM click_rollup_affiliate_days WHERE vendor_id = ",
     )
     .bind(vendor_id);
-    let q = in_ids(q, ids)
+    let q = q
+        .and_in("affiliate_id", ids)
         .and_opt("day >= ", days.map(|d| d.0))
         .and_opt("day < ", days.map(|d| d.1));
     q.push(" GROUP BY affiliate_id").fetch_all(ex).await
@@ -363,7 +373,7 @@ pub async fn revenue_of<'e, E: Executor<'e, Database = Any>>(
     // sampled statistics of `analysis_limit`, SQLite took a year's range of
     // `ix_conversions__vendor_occurred` (every conversion of the year) for more selective
     // than the listed affiliates (150 ms at 300k conversions, against a few ms).
-    in_ids(q, ids)
+    q.and_in("affiliate_id", ids)
         .and_opt("+occurred_at >= ", range.map(|r| r.0))
         .and_opt("+occurred_at < ", range.map(|r| r.1))
         .push(" AND status <> 'rejected' GROUP BY affiliate_id, currency")
@@ -388,7 +398,7 @@ pub async fn commission_of<'e, E: Executor<'e, Database = Any>>(
          FROM commissions WHERE vendor_id = ",
     )
     .bind(vendor_id);
-    in_ids(q, ids)
+    q.and_in("affiliate_id", ids)
         .and_opt("created_at >= ", range.map(|r| r.0))
         .and_opt("created_at < ", range.map(|r| r.1))
         .push(" AND status <> 'rejected' GROUP BY affiliate_id, currency")

@@ -80,6 +80,21 @@ impl<'a> Sql<'a> {
         self
     }
 
+    /// Appends `AND <col> IN ($n, $n+1, ...)` (`values` must not be empty) and has the
+    /// statement planned for its values each time ([`Self::planned_each_time`]): the one
+    /// way lists of ids are written.
+    pub fn and_in(self, col: &'static str, values: &[&'a str]) -> Self {
+        let mut q = self
+            .planned_each_time()
+            .push(" AND ")
+            .push(col)
+            .push(" IN (");
+        for (i, v) in values.iter().enumerate() {
+            q = q.push(if i == 0 { "" } else { ", " }).bind(*v);
+        }
+        q.push(")")
+    }
+
     /// Appends `AND <col> = $n` when `v` is given; nothing otherwise.
     pub fn and_eq(self, col: &'static str, v: Option<&'a str>) -> Self {
         match v {
