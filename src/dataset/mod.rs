@@ -1343,7 +1343,6 @@ impl<'a> Sim<'a> {
                     Val::Text(m.rule.clone()),
                     Val::Str(m.status),
                     Val::Int(c.available_at),
-                    Val::from(m.payout.map(|i| self.payouts[i].id.clone())),
                     Val::Int(c.occurred_at),
                     Val::Int(m.updated_at),
                 ],
@@ -1377,6 +1376,21 @@ impl<'a> Sim<'a> {
                     Val::from(paid.then_some(po.settled_at).flatten()),
                     Val::from(failed.then_some(po.settled_at).flatten()),
                     Val::Int(po.settled_at.unwrap_or(processing_at)),
+                ],
+            );
+        }
+        // After the payouts they name (the buffers are flushed in the order they were
+        // first used).
+        for c in &self.convs {
+            let Some((m, payout)) = c.com.as_ref().and_then(|m| Some((m, m.payout?))) else {
+                continue;
+            };
+            out.row(
+                &bulk::PAYOUT_CLAIMS,
+                [
+                    Val::Text(m.id.clone()),
+                    Val::Text(p.vendor_id.clone()),
+                    Val::Text(self.payouts[payout].id.clone()),
                 ],
             );
         }

@@ -17,7 +17,8 @@ pub async fn commissions_in<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(
         "SELECT m.id, m.vendor_id, m.program_id, m.conversion_id, m.affiliate_id, m.level, \
          m.currency, m.amount_cents, m.reversed_cents, m.bps, m.rule, m.status, \
-         m.available_at, m.payout_id, m.created_at, m.updated_at \
+         m.available_at, (SELECT pc.payout_id FROM payout_claims pc \
+         WHERE pc.commission_id = m.id) AS payout_id, m.created_at, m.updated_at \
          FROM commissions m JOIN conversions c ON c.id = m.conversion_id \
          WHERE c.vendor_id = $1 AND c.program_id = $2 AND c.occurred_at >= $3 \
          AND c.occurred_at < $4 AND m.vendor_id = $1",

@@ -267,10 +267,15 @@ pub const COMMISSIONS: Table = Table {
         "rule",
         "status",
         "available_at",
-        "payout_id",
         "created_at",
         "updated_at",
     ],
+};
+
+/// `payout_claims`.
+pub const PAYOUT_CLAIMS: Table = Table {
+    name: "payout_claims",
+    columns: &["commission_id", "vendor_id", "payout_id"],
 };
 
 /// `payout_runs`.

@@ -36,7 +36,7 @@ pub struct CommissionRow {
     pub status: String,
     /// End of the holding period.
     pub available_at: i64,
-    /// The payout that settled it.
+    /// The payout that settles it (its claim in `payout_claims`).
     pub payout_id: Option<String>,
     /// Creation time.
     pub created_at: i64,
@@ -58,8 +58,9 @@ impl CommissionRow {
 macro_rules! select {
     () => {
         "SELECT id, vendor_id, program_id, conversion_id, affiliate_id, level, currency, \
-         amount_cents, reversed_cents, bps, rule, status, available_at, payout_id, created_at, \
-         updated_at FROM commissions "
+         amount_cents, reversed_cents, bps, rule, status, available_at, \
+         (SELECT c.payout_id FROM payout_claims c WHERE c.commission_id = commissions.id) \
+         AS payout_id, created_at, updated_at FROM commissions "
     };
 }
 
@@ -157,7 +158,8 @@ pub async fn for_payout<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<Vec<CommissionRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         select!(),
-        "WHERE vendor_id = $1 AND payout_id = $2 ORDER BY created_at, id"
+        "WHERE vendor_id = $1 AND id IN (SELECT commission_id FROM payout_claims \
+         WHERE payout_id = $2) ORDER BY created_at, id"
     ))
     .bind(vendor_id)
     .bind(payout_id)

@@ -289,10 +289,11 @@ pub async fn insert_many(
         .collect()
 }
 
-/// Attaches each payout's affiliate's unclaimed available commissions of the program and
-/// currency to it and records what they are worth (`commissions_cents`); returns the payouts
-/// with that figure. Two statements for all of them (the payouts are one run's: one
-/// program, one payout per affiliate and currency). Give at most [`RUN_CHUNK`].
+/// Claims for each payout its affiliate's unclaimed available commissions of the program
+/// and currency (`payout_claims`) and records what they are worth (`commissions_cents`);
+/// returns the payouts with that figure. Two statements for all of them (the payouts are
+/// one run's: one program, one payout per affiliate and currency). Give at most
+/// [`RUN_CHUNK`].
 pub async fn claim_commissions(
     conn: &mut super::Conn,
     payouts: Vec<PayoutRow>,
@@ -300,48 +301,51 @@ pub async fn claim_commissions(
     let Some(first) = payouts.first() else {
         return Ok(payouts);
     };
-    // No `UPDATE … FROM (VALUES …)`: SQLite 3.51 makes the updated table the outer loop of
-    // such a join and, with the approximate statistics of `analysis_limit`, walked every
-    // available or unclaimed commission of the vendor for each chunk (5-12 s a chunk of
-    // 250 payouts at 1M commissions). The chunk's affiliates are an `IN` list on
-    // `(vendor_id, affiliate_id)` instead, and `status || ''` and `COALESCE(payout_id, '')`
-    // (the same tests: ids are never empty) keep the planner off the status and payout
-    // indexes, whose ranges hold the vendor's whole backlog.
+    // A claim is an insert beside the commission, which is not rewritten (migration 0041:
+    // on PostgreSQL each rewritten commission was a new row version in every index).
+    // No join with a `VALUES` list: SQLite 3.51 made the other side of such a join the
+    // outer loop and, with the approximate statistics of `analysis_limit`, walked every
+    // available commission of the vendor for each chunk. The chunk's affiliates are an
+    // `IN` list on `(vendor_id, affiliate_id)` instead, and `status || ''` keeps the
+    // planner off the status index, whose range holds the vendor's whole backlog.
     let affiliates: Vec<&str> = payouts.iter().map(|p| p.affiliate_id.as_str()).collect();
-    let claim = payout_of(Sql::new("UPDATE commissions SET payout_id = "), &payouts)
-        .push(", updated_at = ")
-        .bind(now_ms())
-        .push(" WHERE vendor_id = ")
-        .bind(first.vendor_id.as_str())
-        .push(" AND program_id = ")
-        .bind(first.program_id.as_str())
-        .and_in("affiliate_id", &affiliates)
-        .push(" AND status || '' = 'available' AND COALESCE(payout_id, '') = '' AND ");
-    let claimed: Vec<(String, i64)> = payout_of(claim, &payouts)
-        .push(" IS NOT NULL RETURNING payout_id, CAST(amount_cents - reversed_cents AS BIGINT)")
-        .fetch_all(&mut *conn)
+    let claim = payout_of(
+        Sql::new("INSERT INTO payout_claims (commission_id, vendor_id, payout_id) SELECT id, vendor_id, "),
+        &payouts,
+    )
+    .push(" FROM commissions WHERE vendor_id = ")
+    .bind(first.vendor_id.as_str())
+    .push(" AND program_id = ")
+    .bind(first.program_id.as_str())
+    .and_in("affiliate_id", &affiliates)
+    .push(
+        " AND status || '' = 'available' AND NOT EXISTS (SELECT 1 FROM payout_claims c \
+         WHERE c.commission_id = commissions.id) AND ",
+    );
+    payout_of(claim, &payouts)
+        .push(" IS NOT NULL")
+        .build()
+        .execute(&mut *conn)
         .await?;
-    let mut worth: HashMap<String, i64> = HashMap::new();
-    for (payout_id, cents) in claimed {
-        *worth.entry(payout_id).or_default() += cents;
-    }
-    // By primary key, for the same reason (no join with a VALUES list).
-    let mut record = Sql::new("UPDATE payouts SET commissions_cents = CASE id");
-    for p in &payouts {
-        record = record
-            .push(" WHEN ")
-            .bind(p.id.as_str())
-            .push(" THEN CAST(")
-            .bind(worth.get(&p.id).copied().unwrap_or(0))
-            .push(" AS BIGINT)");
-    }
-    record = record.push(" END WHERE id IN (");
+    // By primary key, for the same reason; each payout's claims through their index.
+    let mut record = Sql::new(
+        "UPDATE payouts SET commissions_cents = COALESCE((SELECT \
+         CAST(SUM(m.amount_cents - m.reversed_cents) AS BIGINT) FROM payout_claims c \
+         JOIN commissions m ON m.id = c.commission_id WHERE c.payout_id = payouts.id), 0) \
+         WHERE id IN (",
+    )
+    .planned_each_time();
     for (i, p) in payouts.iter().enumerate() {
         record = record
             .push(if i == 0 { "" } else { ", " })
             .bind(p.id.as_str());
     }
-    record.push(")").build().execute(&mut *conn).await?;
+    let worth: HashMap<String, i64> = record
+        .push(") RETURNING id, commissions_cents")
+        .fetch_all::<_, (String, i64)>(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
     Ok(payouts
         .into_iter()
         .map(|p| PayoutRow {
@@ -375,7 +379,8 @@ pub async fn commissions_paid(
 ) -> Result<(), sqlx::Error> {
     let paid: Vec<super::money_rollups::CommissionFacts> = sqlx::query_as(concat!(
         "UPDATE commissions SET status = 'paid', updated_at = $1 \
-         WHERE payout_id = $2 AND status = 'available' RETURNING ",
+         WHERE id IN (SELECT commission_id FROM payout_claims WHERE payout_id = $2) \
+         AND status = 'available' RETURNING ",
         crate::commission_facts!()
     ))
     .bind(now_ms())
@@ -392,16 +397,37 @@ pub async fn commissions_paid(
     super::money_rollups::commissions_changed(conn, &before, &paid).await
 }
 
-/// Commissions of a failed payout can be paid by a later one.
+/// Claims that break the rules of a claim (ledger verification): `(commission, payout)`
+/// where the payout pays another affiliate, program or currency (or vendor) than the
+/// commission's, or the commission is paid and its payout is not.
+pub async fn misplaced_claims<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.commission_id, c.payout_id FROM payout_claims c \
+         JOIN commissions m ON m.id = c.commission_id JOIN payouts p ON p.id = c.payout_id \
+         WHERE c.vendor_id = $1 AND (m.vendor_id <> $1 OR p.vendor_id <> $1 \
+         OR m.affiliate_id <> p.affiliate_id OR m.program_id <> p.program_id \
+         OR m.currency <> p.currency OR (m.status = 'paid' AND p.status <> 'paid')) \
+         ORDER BY c.commission_id",
+    )
+    .bind(vendor_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// Commissions of a failed payout can be paid by a later one: its claims on those still
+/// available are deleted (a claim on a commission refunded since stays, as the payout's
+/// record).
 pub async fn release_commissions<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     payout_id: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE commissions SET payout_id = NULL, updated_at = $1 \
-         WHERE payout_id = $2 AND status = 'available'",
+        "DELETE FROM payout_claims WHERE payout_id = $1 AND EXISTS (SELECT 1 \
+         FROM commissions m WHERE m.id = payout_claims.commission_id AND m.status = 'available')",
     )
-    .bind(now_ms())
     .bind(payout_id)
     .execute(ex)
     .await?;

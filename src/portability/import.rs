@@ -113,6 +113,7 @@ pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
     let mut last_table = 0usize;
     let mut ended = false;
     let mut batch = Batch::new("", Vec::new(), 0);
+    let mut legacy_claims: Vec<Vec<Value>> = Vec::new();
     for (i, line) in lines.enumerate() {
         let n = i + 2;
         let line = line?;
@@ -159,6 +160,18 @@ pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
         }
         let target = &columns[table];
         let mut row = row.clone();
+        // A file written before migration 0041 names each commission's payout on the
+        // commission itself: that is a claim now, inserted after the commissions.
+        if table == "commissions"
+            && let Some(payout) = row.remove("payout_id")
+            && !payout.is_null()
+        {
+            legacy_claims.push(vec![
+                row.get("id").cloned().unwrap_or(Value::Null),
+                Value::from(header.vendor_id.as_str()),
+                payout,
+            ]);
+        }
         if table == "webhook_endpoints" {
             row.insert("secret".into(), Value::from(signing::new_secret()));
             row.insert("enabled".into(), Value::from(0));
@@ -177,6 +190,24 @@ pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
         rows += 1;
     }
     batch.flush(&mut tx).await?;
+    if !legacy_claims.is_empty() {
+        let target = portable::columns(&mut tx, db.kind(), "payout_claims").await?;
+        let cols: Vec<portable::Column> = ["commission_id", "vendor_id", "payout_id"]
+            .iter()
+            .filter_map(|name| target.iter().find(|c| c.name == *name).cloned())
+            .collect();
+        for chunk in legacy_claims.chunks(200) {
+            portable::insert_rows(&mut tx, "payout_claims", &cols, chunk)
+                .await
+                .map_err(|e| {
+                    PortError::Other(
+                        anyhow::Error::new(e).context(
+                            "claiming the commissions for the payouts their payout_id names",
+                        ),
+                    )
+                })?;
+        }
+    }
     if !ended {
         return Err(PortError::BadFile(
             "the file is truncated (no end line); nothing was imported".into(),

@@ -58,6 +58,7 @@ pub const EXPORTED: &[(&str, &str)] = &[
     ("payout_runs", "vendor_id"),
     ("payouts", "vendor_id"),
     ("commissions", "vendor_id"),
+    ("payout_claims", "vendor_id"),
     ("bonuses", "vendor_id"),
     ("fraud_reviews", "vendor_id"),
     ("ledger_entries", "vendor_id"),

@@ -191,7 +191,7 @@ async fn a_payout_run_larger_than_one_statement_pays_each_affiliate_exactly() {
         app.count(&of_run(
             "SELECT COUNT(*) FROM payouts p WHERE p.run_id = '{run}' AND p.commissions_cents <> \
              (SELECT COALESCE(SUM(c.amount_cents - c.reversed_cents), 0) FROM commissions c \
-              WHERE c.payout_id = p.id)"
+              JOIN payout_claims pc ON pc.commission_id = c.id WHERE pc.payout_id = p.id)"
         ))
         .await,
         0,
@@ -200,7 +200,7 @@ async fn a_payout_run_larger_than_one_statement_pays_each_affiliate_exactly() {
     assert_eq!(
         app.count(&of_run(
             "SELECT COUNT(*) FROM payouts p WHERE p.run_id = '{run}' AND NOT EXISTS \
-             (SELECT 1 FROM commissions c WHERE c.payout_id = p.id)"
+             (SELECT 1 FROM payout_claims pc WHERE pc.payout_id = p.id)"
         ))
         .await,
         0,
@@ -208,7 +208,8 @@ async fn a_payout_run_larger_than_one_statement_pays_each_affiliate_exactly() {
     );
     assert_eq!(
         app.count(
-            "SELECT COUNT(*) FROM commissions c JOIN payouts p ON p.id = c.payout_id \
+            "SELECT COUNT(*) FROM commissions c JOIN payout_claims pc ON pc.commission_id = c.id \
+             JOIN payouts p ON p.id = pc.payout_id \
              WHERE c.affiliate_id <> p.affiliate_id OR c.currency <> p.currency \
              OR c.program_id <> p.program_id"
         )

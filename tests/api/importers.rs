@@ -517,7 +517,8 @@ async fn opening_balances_enter_the_ledger_and_paid_history_is_never_paid_again(
     // A payout run takes what is owed, never the paid history.
     let payable: (i64,) = sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT) FROM commissions \
-         WHERE vendor_id = $1 AND status = 'available' AND payout_id IS NULL",
+         WHERE vendor_id = $1 AND status = 'available' AND NOT EXISTS \
+         (SELECT 1 FROM payout_claims pc WHERE pc.commission_id = commissions.id)",
     )
     .bind(&s.vendor_id)
     .fetch_one(app.db.pool())

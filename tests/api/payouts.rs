@@ -984,3 +984,81 @@ async fn payout_emails_link_to_the_vendors_own_portal_domain() {
         );
     }
 }
+
+/// `ledger verify` names a claim that breaks the rules of `payout_claims`: a commission
+/// claimed by another affiliate's payout, and a paid commission whose payout is not paid.
+#[tokio::test]
+async fn ledger_verify_names_a_misplaced_claim() {
+    let app = spawn_app().await;
+    let s = money_shop(&app, "Claims", json!({"type": "percentage", "bps": 2000})).await;
+    let jane = affiliate(&app, &s, "jane@claims.test", "janec").await;
+    let john = affiliate(&app, &s, "john@claims.test", "johnc").await;
+    earn(&app, &s, &jane, 5_000, None).await;
+    earn(&app, &s, &john, 3_000, None).await;
+    crate::helpers::money::pay_everyone(&app, &s, &jane).await;
+    verify_ledger(&app).await;
+    let one = |sql: &'static str, id: &str| {
+        let (db, id) = (app.db.pool().clone(), id.to_owned());
+        async move {
+            let (v,): (String,) = sqlx::query_as(sql).bind(id).fetch_one(&db).await.unwrap();
+            v
+        }
+    };
+    let janes = one("SELECT id FROM commissions WHERE affiliate_id = $1", &jane).await;
+    let johns = one("SELECT id FROM commissions WHERE affiliate_id = $1", &john).await;
+    let payout = one(
+        "SELECT payout_id FROM payout_claims WHERE commission_id = $1",
+        &janes,
+    )
+    .await;
+    let messages = |app: &TestApp| {
+        let (db, vendor) = (app.db.clone(), s.vendor_id.clone());
+        async move {
+            affilia::domain::earnings::ledger::verify_vendor(&db, &vendor)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|v| v.message)
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // John's commission, claimed by Jane's payout.
+    sqlx::query(
+        "INSERT INTO payout_claims (commission_id, vendor_id, payout_id) VALUES ($1, $2, $3)",
+    )
+    .bind(&johns)
+    .bind(&s.vendor_id)
+    .bind(&payout)
+    .execute(app.db.pool())
+    .await
+    .unwrap();
+    let found = messages(&app).await;
+    assert!(
+        found
+            .iter()
+            .any(|m| m.contains(&johns) && m.contains(&format!("claimed by payout {payout}"))),
+        "{found:?}"
+    );
+    assert!(!found.iter().any(|m| m.contains(&janes)), "{found:?}");
+    sqlx::query("DELETE FROM payout_claims WHERE commission_id = $1")
+        .bind(&johns)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    verify_ledger(&app).await;
+
+    // Jane's paid commission, its payout back to processing.
+    sqlx::query("UPDATE payouts SET status = 'processing' WHERE id = $1")
+        .bind(&payout)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let found = messages(&app).await;
+    assert!(
+        found
+            .iter()
+            .any(|m| m.contains(&janes) && m.contains(&format!("claimed by payout {payout}"))),
+        "{found:?}"
+    );
+}

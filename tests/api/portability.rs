@@ -477,3 +477,78 @@ async fn an_export_from_before_partner_groups_imports_into_default_groups() {
     assert!(violations.is_empty(), "{violations:?}");
     target.close().await;
 }
+
+/// A file written before migration 0041 has each commission's payout in
+/// `commissions.payout_id` and no `payout_claims` rows: import makes each its claim, so the
+/// paid commissions stay settled by their payout.
+#[tokio::test]
+async fn an_export_from_before_payout_claims_imports_each_commissions_payout_as_its_claim() {
+    let app = spawn_app().await;
+    let (s, _) = busy_vendor(&app).await;
+    let file = temp_file("pre-claims");
+    let out = affilia(
+        &app,
+        &["export", file.to_str().unwrap(), "--vendor", &s.vendor_id],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let _ = std::fs::remove_file(&file);
+    let mut claims = std::collections::HashMap::new();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["table"] == "payout_claims" {
+            claims.insert(
+                v["row"]["commission_id"].as_str().unwrap().to_owned(),
+                v["row"]["payout_id"].clone(),
+            );
+        }
+    }
+    assert!(!claims.is_empty(), "no claims exported");
+    let mut lines = Vec::new();
+    let mut unclaimed = 0;
+    for line in text.lines() {
+        let mut v: Value = serde_json::from_str(line).unwrap();
+        if v["table"] == "payout_claims" {
+            continue;
+        }
+        if v["table"] == "commissions" {
+            let id = v["row"]["id"].as_str().unwrap().to_owned();
+            let payout = claims.get(&id).cloned().unwrap_or(Value::Null);
+            unclaimed += usize::from(payout.is_null());
+            v["row"]
+                .as_object_mut()
+                .unwrap()
+                .insert("payout_id".into(), payout);
+        }
+        lines.push(v);
+    }
+    assert!(
+        unclaimed > 0,
+        "every commission was claimed: nothing to tell apart"
+    );
+    let rows = lines.iter().filter(|v| v.get("table").is_some()).count();
+    *lines.last_mut().unwrap() = serde_json::json!({"end": {"rows": rows}});
+    let old = lines
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let file = temp_file("pre-claims-old");
+    std::fs::write(&file, old + "\n").unwrap();
+    let (url, _guard) = crate::helpers::fresh_database().await;
+    let out = affilia_on(&app, &url, &["import", file.to_str().unwrap()]).await;
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let target = Db::connect(&url).await.unwrap();
+    assert_eq!(
+        rows_of(&target, "payout_claims", "vendor_id", &s.vendor_id).await,
+        rows_of(&app.db, "payout_claims", "vendor_id", &s.vendor_id).await,
+        "each commission is claimed by the payout its payout_id named, and no other"
+    );
+    let violations = affilia::domain::earnings::ledger::verify(&target)
+        .await
+        .unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    target.close().await;
+}
