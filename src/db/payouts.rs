@@ -303,49 +303,39 @@ pub async fn claim_commissions(
     };
     // A claim is an insert beside the commission, which is not rewritten (migration 0041:
     // on PostgreSQL each rewritten commission was a new row version in every index).
-    // No join with a `VALUES` list: SQLite 3.51 made the other side of such a join the
-    // outer loop and, with the approximate statistics of `analysis_limit`, walked every
-    // available commission of the vendor for each chunk. The chunk's affiliates are an
-    // `IN` list on `(vendor_id, affiliate_id)` instead, and `status || ''` keeps the
-    // planner off the status index, whose range holds the vendor's whole backlog.
-    let affiliates: Vec<&str> = payouts.iter().map(|p| p.affiliate_id.as_str()).collect();
-    let claim = payout_of(
-        Sql::new("INSERT INTO payout_claims (commission_id, vendor_id, payout_id) SELECT id, vendor_id, "),
-        &payouts,
+    // The chunk's payouts (by primary key) lead the join, so each reads its affiliate's
+    // commissions through `(vendor_id, affiliate_id)`; `status || ''` keeps the planner
+    // off the status index, whose range holds the vendor's whole backlog (SQLite 3.51,
+    // with the approximate statistics of `analysis_limit`, otherwise walked every
+    // available commission of the vendor for each chunk).
+    let ids: Vec<&str> = payouts.iter().map(|p| p.id.as_str()).collect();
+    Sql::new(
+        "INSERT INTO payout_claims (commission_id, vendor_id, payout_id) \
+         SELECT m.id, m.vendor_id, p.id FROM payouts p JOIN commissions m \
+         ON m.vendor_id = p.vendor_id AND m.affiliate_id = p.affiliate_id \
+         AND m.program_id = p.program_id AND m.currency = p.currency \
+         WHERE m.status || '' = 'available' AND NOT EXISTS (SELECT 1 FROM payout_claims c \
+         WHERE c.commission_id = m.id) AND p.vendor_id = ",
     )
-    .push(" FROM commissions WHERE vendor_id = ")
     .bind(first.vendor_id.as_str())
-    .push(" AND program_id = ")
-    .bind(first.program_id.as_str())
-    .and_in("affiliate_id", &affiliates)
-    .push(
-        " AND status || '' = 'available' AND NOT EXISTS (SELECT 1 FROM payout_claims c \
-         WHERE c.commission_id = commissions.id) AND ",
-    );
-    payout_of(claim, &payouts)
-        .push(" IS NOT NULL")
-        .build()
-        .execute(&mut *conn)
-        .await?;
-    // By primary key, for the same reason; each payout's claims through their index.
-    let mut record = Sql::new(
+    .and_in("p.id", &ids)
+    .build()
+    .execute(&mut *conn)
+    .await?;
+    // Each payout's claims through their index.
+    let worth: HashMap<String, i64> = Sql::new(
         "UPDATE payouts SET commissions_cents = COALESCE((SELECT \
          CAST(SUM(m.amount_cents - m.reversed_cents) AS BIGINT) FROM payout_claims c \
          JOIN commissions m ON m.id = c.commission_id WHERE c.payout_id = payouts.id), 0) \
-         WHERE id IN (",
+         WHERE vendor_id = ",
     )
-    .planned_each_time();
-    for (i, p) in payouts.iter().enumerate() {
-        record = record
-            .push(if i == 0 { "" } else { ", " })
-            .bind(p.id.as_str());
-    }
-    let worth: HashMap<String, i64> = record
-        .push(") RETURNING id, commissions_cents")
-        .fetch_all::<_, (String, i64)>(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
+    .bind(first.vendor_id.as_str())
+    .and_in("id", &ids)
+    .push(" RETURNING id, commissions_cents")
+    .fetch_all::<_, (String, i64)>(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
     Ok(payouts
         .into_iter()
         .map(|p| PayoutRow {
@@ -353,22 +343,6 @@ pub async fn claim_commissions(
             ..p
         })
         .collect())
-}
-
-/// `CASE WHEN affiliate_id = … AND currency = … THEN <payout id> … END`: the payout of the
-/// chunk a commission goes to (one per affiliate and currency), NULL for none.
-fn payout_of<'a>(q: Sql<'a>, payouts: &'a [PayoutRow]) -> Sql<'a> {
-    let mut q = q.push("CASE");
-    for p in payouts {
-        q = q
-            .push(" WHEN affiliate_id = ")
-            .bind(p.affiliate_id.as_str())
-            .push(" AND currency = ")
-            .bind(p.currency.as_str())
-            .push(" THEN ")
-            .bind(p.id.as_str());
-    }
-    q.push(" END")
 }
 
 /// Commissions of a paid payout become `paid`; they move to the `paid` buckets of the
@@ -398,16 +372,18 @@ pub async fn commissions_paid(
 }
 
 /// Claims that break the rules of a claim (ledger verification): `(commission, payout)`
-/// where the payout pays another affiliate, program or currency (or vendor) than the
-/// commission's, or the commission is paid and its payout is not.
+/// where either is missing or another vendor's, the payout pays another affiliate,
+/// program or currency than the commission's, or the commission is paid and its payout
+/// is not.
 pub async fn misplaced_claims<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     vendor_id: &str,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.commission_id, c.payout_id FROM payout_claims c \
-         JOIN commissions m ON m.id = c.commission_id JOIN payouts p ON p.id = c.payout_id \
-         WHERE c.vendor_id = $1 AND (m.vendor_id <> $1 OR p.vendor_id <> $1 \
+         LEFT JOIN commissions m ON m.id = c.commission_id AND m.vendor_id = $1 \
+         LEFT JOIN payouts p ON p.id = c.payout_id AND p.vendor_id = $1 \
+         WHERE c.vendor_id = $1 AND (m.id IS NULL OR p.id IS NULL \
          OR m.affiliate_id <> p.affiliate_id OR m.program_id <> p.program_id \
          OR m.currency <> p.currency OR (m.status = 'paid' AND p.status <> 'paid')) \
          ORDER BY c.commission_id",

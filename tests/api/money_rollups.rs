@@ -18,7 +18,7 @@ use crate::cli::{affilia, stdout};
 use crate::helpers::affiliates::{affiliate, payout_settings};
 use crate::helpers::money::{convert, event, money_shop, pay_everyone, refer, verify_ledger};
 use crate::helpers::vendors::Shop;
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, clock, spawn_app};
 
 const DAY: i64 = 86_400_000;
 
@@ -40,16 +40,11 @@ async fn call(app: &TestApp, s: &Shop, path: &str, body: Option<Value>) -> Value
     b
 }
 
-/// Held while a test moves the simulated clock: it is one clock for the whole test
-/// process (`cargo test` runs the tests as threads of one process), so two flows at once
-/// would each find the other's events "in the future".
-static SIMULATED_CLOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// A mixed money flow spread over about a month on the simulated clock: approved,
 /// rejected and pending conversions, partial and full refunds (before and after payout),
-/// a paid and a failed payout. Returns the first instant of the flow.
-async fn money_flow(app: &TestApp, s: &Shop) -> i64 {
-    let _clock = SIMULATED_CLOCK.lock().await;
+/// a paid and a failed payout. Returns the first instant of the flow. The test holds the
+/// clock (`clock::exclusive`, taken before its app started).
+async fn money_flow(app: &TestApp, s: &Shop, _clock: &clock::Exclusive) -> i64 {
     let now = chrono::Utc::now().timestamp_millis();
     let start = (now / DAY - 35) * DAY + 5 * 3_600_000 + 17_000;
     let mut at = start;
@@ -316,8 +311,8 @@ async fn spread_clicks(app: &TestApp, s: &Shop, start: i64, days: i64) {
 }
 
 /// Every page the report search answers is the grouping query's page, over the mixed
-/// money flow with clicks spread over its days (called by the flow's test: one flow per
-/// test process at a time, see [`SIMULATED_CLOCK`]).
+/// money flow with clicks spread over its days (called by the flow's test, which holds the
+/// simulated clock: see `clock::exclusive`).
 async fn check_report_pages_against_grouping(app: &TestApp, s: &Shop, start: i64, owner: &str) {
     spread_clicks(app, s, start - 3 * DAY, 40).await;
     // The click insert and every money write kept the all-time totals (verify checks them).
@@ -359,9 +354,10 @@ async fn check_report_pages_against_grouping(app: &TestApp, s: &Shop, start: i64
 
 #[tokio::test]
 async fn rollups_answer_every_period_as_the_rows_do_after_a_mixed_money_flow() {
+    let clock = clock::exclusive().await;
     let app = spawn_app().await;
     let s = money_shop(&app, "Rolled", json!({"type": "percentage", "bps": 2000})).await;
-    let start = money_flow(&app, &s).await;
+    let start = money_flow(&app, &s, &clock).await;
     // Every write kept the rollups equal to the rows (ledger verify checks them).
     verify_ledger(&app).await;
     let pool = app.db.pool();

@@ -986,7 +986,8 @@ async fn payout_emails_link_to_the_vendors_own_portal_domain() {
 }
 
 /// `ledger verify` names a claim that breaks the rules of `payout_claims`: a commission
-/// claimed by another affiliate's payout, and a paid commission whose payout is not paid.
+/// claimed by another affiliate's payout or by a payout that does not exist, and a paid
+/// commission whose payout is not paid.
 #[tokio::test]
 async fn ledger_verify_names_a_misplaced_claim() {
     let app = spawn_app().await;
@@ -1041,6 +1042,30 @@ async fn ledger_verify_names_a_misplaced_claim() {
         "{found:?}"
     );
     assert!(!found.iter().any(|m| m.contains(&janes)), "{found:?}");
+    sqlx::query("DELETE FROM payout_claims WHERE commission_id = $1")
+        .bind(&johns)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    verify_ledger(&app).await;
+
+    // A claim naming no payout (the table has no foreign keys to the two: see 0041).
+    sqlx::query(
+        "INSERT INTO payout_claims (commission_id, vendor_id, payout_id) \
+         VALUES ($1, $2, 'pay_nosuch')",
+    )
+    .bind(&johns)
+    .bind(&s.vendor_id)
+    .execute(app.db.pool())
+    .await
+    .unwrap();
+    let found = messages(&app).await;
+    assert!(
+        found
+            .iter()
+            .any(|m| m.contains(&johns) && m.contains("claimed by payout pay_nosuch")),
+        "{found:?}"
+    );
     sqlx::query("DELETE FROM payout_claims WHERE commission_id = $1")
         .bind(&johns)
         .execute(app.db.pool())

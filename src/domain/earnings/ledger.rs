@@ -461,7 +461,7 @@ pub struct Violation {
 /// 5. the vendor's expense account mirrors the affiliates' accounts;
 /// 6. each payout holds its amount in `in_payout` while open and nothing once paid or
 ///    failed, and a paid payout's `paid` and `fees` lines are its net and fee; a payout
-///    claims only its affiliate's commissions of its program and currency, and a paid
+///    claims only existing commissions of its affiliate, program and currency, and a paid
 ///    commission's payout is paid;
 /// 7. the click rollups equal the click log they summarise (checked first), the kept
 ///    ledger line count equals the journal, and the money rollups equal the conversions
@@ -635,8 +635,9 @@ pub async fn verify_vendor(db: &Db, vendor_id: &str) -> AppResult<Vec<Violation>
     }
     for (commission, payout) in db::payouts::misplaced_claims(db.pool(), vendor_id).await? {
         fail(format!(
-            "commission {commission} is claimed by payout {payout}, which pays another \
-             affiliate, program or currency, or is not paid while the commission is"
+            "commission {commission} is claimed by payout {payout}: one of them is missing, \
+             or the payout pays another affiliate, program or currency, or is not paid while \
+             the commission is"
         ));
     }
     let currencies: std::collections::BTreeSet<_> = expense

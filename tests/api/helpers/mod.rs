@@ -15,6 +15,7 @@ use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
 
 pub mod affiliates;
+pub mod clock;
 pub mod dns;
 pub mod money;
 pub mod pages;
@@ -35,6 +36,8 @@ pub struct TestApp {
     pub metrics_addr: Option<SocketAddr>,
     /// The DNS server the app looks portal domains' TXT records up on.
     pub dns: dns::TestDns,
+    /// The clock stays real while the app lives (see [`clock`]).
+    _clock: clock::Share,
     _guard: DbGuard,
 }
 
@@ -280,6 +283,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         affilia::telemetry::init(LogFormat::Pretty);
     }
+    let share = clock::share().await;
     let (database_url, guard) = fresh_migrated_database().await;
     let mut secret = vec![0u8; 64];
     rand::fill(&mut secret[..]);
@@ -315,6 +319,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         database_url,
         client: new_client(),
         secret_hex,
+        _clock: share,
         _guard: guard,
     }
 }
@@ -331,6 +336,7 @@ pub async fn second_instance_with(first: &TestApp, adjust: impl FnOnce(&mut Sett
     let mut secret = vec![0u8; 64];
     rand::fill(&mut secret[..]);
     let secret_hex = hex::encode(&secret);
+    let share = clock::share().await;
     let mut settings = test_settings(&first.database_url, secret);
     settings.dns_resolver = Some(first.dns.addr);
     adjust(&mut settings);
@@ -351,6 +357,7 @@ pub async fn second_instance_with(first: &TestApp, adjust: impl FnOnce(&mut Sett
         database_url: first.database_url.clone(),
         client: new_client(),
         secret_hex,
+        _clock: share,
         _guard: DbGuard::Shared,
     }
 }
