@@ -401,6 +401,45 @@ async fn bad_files_are_refused_and_write_nothing() {
     assert_eq!(written, 0);
 }
 
+/// The lines of a fresh export of the vendor, parsed.
+async fn exported_lines(app: &TestApp, vendor_id: &str, name: &str) -> Vec<Value> {
+    let file = temp_file(name);
+    let out = affilia(
+        app,
+        &["export", file.to_str().unwrap(), "--vendor", vendor_id],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let _ = std::fs::remove_file(&file);
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// Imports `lines` (an edited export: its end line is recounted) into a fresh database of
+/// the test's kind, which must succeed; returns the database and its guard.
+async fn import_edited(
+    app: &TestApp,
+    mut lines: Vec<Value>,
+    name: &str,
+) -> (Db, crate::helpers::DbGuard) {
+    let rows = lines.iter().filter(|v| v.get("table").is_some()).count();
+    *lines.last_mut().unwrap() = serde_json::json!({"end": {"rows": rows}});
+    let text = lines
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let file = temp_file(name);
+    std::fs::write(&file, text + "\n").unwrap();
+    let (url, guard) = crate::helpers::fresh_database().await;
+    let out = affilia_on(app, &url, &["import", file.to_str().unwrap()]).await;
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "{}", stderr(&out));
+    (Db::connect(&url).await.unwrap(), guard)
+}
+
 /// A file written before partner groups existed (no group tables, enrollments without a
 /// `group_id`) imports with every program's default group and every enrollment in it, as
 /// the migration placed the rows that existed when it ran.
@@ -408,20 +447,10 @@ async fn bad_files_are_refused_and_write_nothing() {
 async fn an_export_from_before_partner_groups_imports_into_default_groups() {
     let app = spawn_app().await;
     let (s, _) = busy_vendor(&app).await;
-    let file = temp_file("pre-groups");
-    let out = affilia(
-        &app,
-        &["export", file.to_str().unwrap(), "--vendor", &s.vendor_id],
-    )
-    .await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = std::fs::read_to_string(&file).unwrap();
-    let _ = std::fs::remove_file(&file);
     let group_tables = ["partner_groups", "group_terms", "group_rules"];
     let mut lines = Vec::new();
     let mut enrollments = 0;
-    for line in text.lines() {
-        let mut v: Value = serde_json::from_str(line).unwrap();
+    for mut v in exported_lines(&app, &s.vendor_id, "pre-groups").await {
         if let Some(table) = v["table"].as_str() {
             if group_tables.contains(&table) {
                 continue;
@@ -434,20 +463,7 @@ async fn an_export_from_before_partner_groups_imports_into_default_groups() {
         lines.push(v);
     }
     assert!(enrollments > 0, "no enrollments exported");
-    let rows = lines.iter().filter(|v| v.get("table").is_some()).count();
-    *lines.last_mut().unwrap() = serde_json::json!({"end": {"rows": rows}});
-    let old = lines
-        .iter()
-        .map(Value::to_string)
-        .collect::<Vec<_>>()
-        .join("\n");
-    let file = temp_file("pre-groups-old");
-    std::fs::write(&file, old + "\n").unwrap();
-    let (url, _guard) = crate::helpers::fresh_database().await;
-    let out = affilia_on(&app, &url, &["import", file.to_str().unwrap()]).await;
-    let _ = std::fs::remove_file(&file);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let target = Db::connect(&url).await.unwrap();
+    let (target, _guard) = import_edited(&app, lines, "pre-groups-old").await;
     let (ungrouped,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM enrollments WHERE vendor_id = $1 AND (group_id IS NULL OR \
          group_id NOT IN (SELECT id FROM partner_groups WHERE is_default = 1 \
@@ -485,18 +501,9 @@ async fn an_export_from_before_partner_groups_imports_into_default_groups() {
 async fn an_export_from_before_payout_claims_imports_each_commissions_payout_as_its_claim() {
     let app = spawn_app().await;
     let (s, _) = busy_vendor(&app).await;
-    let file = temp_file("pre-claims");
-    let out = affilia(
-        &app,
-        &["export", file.to_str().unwrap(), "--vendor", &s.vendor_id],
-    )
-    .await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = std::fs::read_to_string(&file).unwrap();
-    let _ = std::fs::remove_file(&file);
+    let exported = exported_lines(&app, &s.vendor_id, "pre-claims").await;
     let mut claims = std::collections::HashMap::new();
-    for line in text.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
+    for v in &exported {
         if v["table"] == "payout_claims" {
             claims.insert(
                 v["row"]["commission_id"].as_str().unwrap().to_owned(),
@@ -507,8 +514,7 @@ async fn an_export_from_before_payout_claims_imports_each_commissions_payout_as_
     assert!(!claims.is_empty(), "no claims exported");
     let mut lines = Vec::new();
     let mut unclaimed = 0;
-    for line in text.lines() {
-        let mut v: Value = serde_json::from_str(line).unwrap();
+    for mut v in exported {
         if v["table"] == "payout_claims" {
             continue;
         }
@@ -527,20 +533,7 @@ async fn an_export_from_before_payout_claims_imports_each_commissions_payout_as_
         unclaimed > 0,
         "every commission was claimed: nothing to tell apart"
     );
-    let rows = lines.iter().filter(|v| v.get("table").is_some()).count();
-    *lines.last_mut().unwrap() = serde_json::json!({"end": {"rows": rows}});
-    let old = lines
-        .iter()
-        .map(Value::to_string)
-        .collect::<Vec<_>>()
-        .join("\n");
-    let file = temp_file("pre-claims-old");
-    std::fs::write(&file, old + "\n").unwrap();
-    let (url, _guard) = crate::helpers::fresh_database().await;
-    let out = affilia_on(&app, &url, &["import", file.to_str().unwrap()]).await;
-    let _ = std::fs::remove_file(&file);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let target = Db::connect(&url).await.unwrap();
+    let (target, _guard) = import_edited(&app, lines, "pre-claims-old").await;
     assert_eq!(
         rows_of(&target, "payout_claims", "vendor_id", &s.vendor_id).await,
         rows_of(&app.db, "payout_claims", "vendor_id", &s.vendor_id).await,
