@@ -325,12 +325,29 @@ where
         if !batch.is_empty() {
             let ids: Vec<&str> = batch.iter().map(String::as_str).collect();
             let found = figures(ex, s, &ids, Some(order)).await?;
-            let names = names_of(ex, s.vendor_id, &ids).await?;
-            for (id, f) in found {
-                let key = f.key(order);
-                if key > 0 && names.contains_key(&id) {
-                    exact.push((id, key));
-                }
+            // Only those that can still enter the page are checked against the vendor's
+            // affiliates (as the grouping joins them): once the page is full, a figure
+            // below its last row's cannot (one equal still can: ties go by id, which the
+            // sort below compares). Checking every batch cost a name lookup of 200
+            // affiliates per batch, most of a search that ends up giving up.
+            let floor = if exact.len() >= want {
+                exact[want - 1].1
+            } else {
+                0
+            };
+            let contenders: Vec<(String, i64)> = found
+                .into_iter()
+                .map(|(id, f)| (id, f.key(order)))
+                .filter(|(_, key)| *key > 0 && *key >= floor)
+                .collect();
+            if !contenders.is_empty() {
+                let ids: Vec<&str> = contenders.iter().map(|(id, _)| id.as_str()).collect();
+                let names = names_of(ex, s.vendor_id, &ids).await?;
+                exact.extend(
+                    contenders
+                        .into_iter()
+                        .filter(|(id, _)| names.contains_key(id)),
+                );
             }
             exact.sort_by(|(ia, ka), (ib, kb)| kb.cmp(ka).then_with(|| ia.cmp(ib)));
             exact.truncate(want);
