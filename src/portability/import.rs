@@ -166,6 +166,12 @@ pub async fn import_file(db: &Db, path: &Path) -> Result<Imported, PortError> {
             && let Some(payout) = row.remove("payout_id")
             && !payout.is_null()
         {
+            if !payout.is_string() {
+                return Err(bad(
+                    n,
+                    format!("commissions.payout_id holds {payout}, not a payout id"),
+                ));
+            }
             legacy_claims.push(vec![
                 row.get("id").cloned().unwrap_or(Value::Null),
                 Value::from(header.vendor_id.as_str()),

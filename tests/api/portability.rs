@@ -395,6 +395,20 @@ async fn bad_files_are_refused_and_write_nothing() {
     assert!(err.contains("another vendor"), "{err}");
     assert_eq!(written, 0);
 
+    // A commission's payout (the pre-0041 shape) that is not a payout id.
+    let mut l: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    let at = l
+        .iter()
+        .position(|l| l.contains("\"table\":\"commissions\""))
+        .unwrap();
+    let mut commission: Value = serde_json::from_str(&l[at]).unwrap();
+    commission["row"]["payout_id"] = json!(5);
+    l[at] = commission.to_string();
+    let (ok, err, written) = import_text(&app, &(l.join("\n") + "\n")).await;
+    assert!(!ok);
+    assert!(err.contains("commissions.payout_id holds 5"), "{err}");
+    assert_eq!(written, 0);
+
     let (ok, err, written) = import_text(&app, "").await;
     assert!(!ok);
     assert!(err.contains("empty"), "{err}");
