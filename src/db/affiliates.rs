@@ -670,17 +670,13 @@ pub async fn enrollments_of_many<'e, E: Executor<'e, Database = Any>>(
     if affiliate_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = Sql::new(select_enrollment!())
+    Sql::new(select_enrollment!())
         .push("WHERE e.vendor_id = ")
         .bind(vendor_id)
-        .push(" AND e.affiliate_id IN (");
-    for (i, id) in affiliate_ids.iter().enumerate() {
-        if i > 0 {
-            q = q.push(", ");
-        }
-        q = q.bind(*id);
-    }
-    q.push(") ORDER BY e.created_at, e.id").fetch_all(ex).await
+        .and_in("e.affiliate_id", affiliate_ids)
+        .push(" ORDER BY e.created_at, e.id")
+        .fetch_all(ex)
+        .await
 }
 
 /// One enrollment of a vendor.

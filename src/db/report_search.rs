@@ -340,15 +340,13 @@ where
                 .map(|(id, f)| (id, f.key(order)))
                 .filter(|(_, key)| *key > 0 && *key >= floor)
                 .collect();
-            if !contenders.is_empty() {
-                let ids: Vec<&str> = contenders.iter().map(|(id, _)| id.as_str()).collect();
-                let names = names_of(ex, s.vendor_id, &ids).await?;
-                exact.extend(
-                    contenders
-                        .into_iter()
-                        .filter(|(id, _)| names.contains_key(id)),
-                );
-            }
+            let ids: Vec<&str> = contenders.iter().map(|(id, _)| id.as_str()).collect();
+            let names = names_of(ex, s.vendor_id, &ids).await?;
+            exact.extend(
+                contenders
+                    .into_iter()
+                    .filter(|(id, _)| names.contains_key(id)),
+            );
             exact.sort_by(|(ia, ka), (ib, kb)| kb.cmp(ka).then_with(|| ia.cmp(ib)));
             exact.truncate(want);
         }

@@ -1025,65 +1025,48 @@ async fn ledger_verify_names_a_misplaced_claim() {
     };
 
     // John's commission, claimed by Jane's payout.
-    sqlx::query(
-        "INSERT INTO payout_claims (commission_id, vendor_id, payout_id) VALUES ($1, $2, $3)",
-    )
-    .bind(&johns)
-    .bind(&s.vendor_id)
-    .bind(&payout)
-    .execute(app.db.pool())
-    .await
-    .unwrap();
+    let claim =
+        "INSERT INTO payout_claims (commission_id, vendor_id, payout_id) VALUES ($1, $2, $3)";
+    let unclaim = "DELETE FROM payout_claims WHERE commission_id = $1";
+    tamper(&app, claim, &[&johns, &s.vendor_id, &payout]).await;
     let found = messages(&app).await;
-    assert!(
-        found
-            .iter()
-            .any(|m| m.contains(&johns) && m.contains(&format!("claimed by payout {payout}"))),
-        "{found:?}"
-    );
+    assert!(names_claim(&found, &johns, &payout), "{found:?}");
     assert!(!found.iter().any(|m| m.contains(&janes)), "{found:?}");
-    sqlx::query("DELETE FROM payout_claims WHERE commission_id = $1")
-        .bind(&johns)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    tamper(&app, unclaim, &[&johns]).await;
     verify_ledger(&app).await;
 
     // A claim naming no payout (the table has no foreign keys to the two: see 0041).
-    sqlx::query(
-        "INSERT INTO payout_claims (commission_id, vendor_id, payout_id) \
-         VALUES ($1, $2, 'pay_nosuch')",
-    )
-    .bind(&johns)
-    .bind(&s.vendor_id)
-    .execute(app.db.pool())
-    .await
-    .unwrap();
+    tamper(&app, claim, &[&johns, &s.vendor_id, "pay_nosuch"]).await;
     let found = messages(&app).await;
-    assert!(
-        found
-            .iter()
-            .any(|m| m.contains(&johns) && m.contains("claimed by payout pay_nosuch")),
-        "{found:?}"
-    );
-    sqlx::query("DELETE FROM payout_claims WHERE commission_id = $1")
-        .bind(&johns)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    assert!(names_claim(&found, &johns, "pay_nosuch"), "{found:?}");
+    tamper(&app, unclaim, &[&johns]).await;
     verify_ledger(&app).await;
 
     // Jane's paid commission, its payout back to processing.
-    sqlx::query("UPDATE payouts SET status = 'processing' WHERE id = $1")
-        .bind(&payout)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    tamper(
+        &app,
+        "UPDATE payouts SET status = 'processing' WHERE id = $1",
+        &[&payout],
+    )
+    .await;
     let found = messages(&app).await;
-    assert!(
-        found
-            .iter()
-            .any(|m| m.contains(&janes) && m.contains(&format!("claimed by payout {payout}"))),
-        "{found:?}"
-    );
+    assert!(names_claim(&found, &janes, &payout), "{found:?}");
+}
+
+/// Runs one statement with text values straight on the test's database (tampering that no
+/// route allows).
+async fn tamper(app: &TestApp, sql: &'static str, values: &[&str]) {
+    let mut q = sqlx::query(sql);
+    for v in values {
+        q = q.bind((*v).to_owned());
+    }
+    q.execute(app.db.pool()).await.unwrap();
+}
+
+/// Whether one of verify's messages names `commission`'s claim by `payout`.
+fn names_claim(found: &[String], commission: &str, payout: &str) -> bool {
+    let claimed = format!("claimed by payout {payout}");
+    found
+        .iter()
+        .any(|m| m.contains(commission) && m.contains(&claimed))
 }
