@@ -24,6 +24,7 @@ pub mod commissions;
 pub mod consumers;
 pub mod conversions;
 pub mod deals;
+pub mod deferred;
 pub mod demo;
 pub mod emails;
 pub mod events;

@@ -79,87 +79,204 @@ macro_rules! conversion_facts {
 /// Buckets per statement (at most 9 values each: far below both parameter limits).
 const CHUNK: usize = 400;
 
-type Bucket<'a> = (&'a str, &'a str, i64, &'a str, &'a str);
+/// A day bucket: vendor, program, UTC day, status, currency.
+type DayKey = (String, String, i64, String, String);
+
+/// Moves of the money rollups, summed per bucket and per affiliate total, to be written
+/// by [`Deltas::write`]. Several writes' moves can be summed into one (the ingest batch,
+/// `db::deferred`): the rollups are sums, so the total move is the sum of the moves.
+#[derive(Debug, Default)]
+pub struct Deltas {
+    conversion_days: BTreeMap<DayKey, [i64; 3]>,
+    commission_days: BTreeMap<DayKey, [i64; 3]>,
+    /// Vendor, affiliate, currency → conversions, net cents.
+    conversion_totals: BTreeMap<(String, String, String), [i64; 2]>,
+    /// Vendor, program, affiliate, currency → commissions, earned cents.
+    commission_totals: BTreeMap<(String, String, String, String), [i64; 2]>,
+}
+
+impl Deltas {
+    /// Adds the move of commissions: each of `before` (as it was) leaves its buckets and
+    /// each of `after` (as it is now) enters them.
+    pub fn commissions(&mut self, before: &[CommissionFacts], after: &[CommissionFacts]) {
+        for (rows, sign) in [(before, -1), (after, 1)] {
+            for c in rows {
+                let d = self
+                    .commission_days
+                    .entry((
+                        c.vendor_id.clone(),
+                        c.program_id.clone(),
+                        c.created_at.div_euclid(DAY_MS),
+                        c.status.clone(),
+                        c.currency.clone(),
+                    ))
+                    .or_default();
+                d[0] += sign;
+                d[1] += sign * c.amount_cents;
+                d[2] += sign * c.reversed_cents;
+                if c.status != "rejected" {
+                    let t = self
+                        .commission_totals
+                        .entry((
+                            c.vendor_id.clone(),
+                            c.program_id.clone(),
+                            c.affiliate_id.clone(),
+                            c.currency.clone(),
+                        ))
+                        .or_default();
+                    t[0] += sign;
+                    t[1] += sign * (c.amount_cents - c.reversed_cents);
+                }
+            }
+        }
+    }
+
+    /// Adds the move of conversions, as [`Deltas::commissions`] does commissions.
+    pub fn conversions(&mut self, before: &[ConversionFacts], after: &[ConversionFacts]) {
+        for (rows, sign) in [(before, -1), (after, 1)] {
+            for c in rows {
+                if c.status != "rejected" {
+                    let t = self
+                        .conversion_totals
+                        .entry((
+                            c.vendor_id.clone(),
+                            c.affiliate_id.clone(),
+                            c.currency.clone(),
+                        ))
+                        .or_default();
+                    t[0] += sign;
+                    t[1] += sign * (c.amount_cents - c.refunded_cents);
+                }
+                let d = self
+                    .conversion_days
+                    .entry((
+                        c.vendor_id.clone(),
+                        c.program_id.clone(),
+                        c.occurred_at.div_euclid(DAY_MS),
+                        c.status.clone(),
+                        c.currency.clone(),
+                    ))
+                    .or_default();
+                d[0] += sign;
+                d[1] += sign * c.amount_cents;
+                d[2] += sign * c.refunded_cents;
+            }
+        }
+    }
+
+    /// Writes the moves (those that are not all zero) in the caller's transaction: the
+    /// tables in one fixed order and each table's rows in key order, so two transactions
+    /// writing the same rows lock them in the same order.
+    pub async fn write(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        upsert_days(
+            conn,
+            "INSERT INTO conversion_rollup_days (vendor_id, program_id, day, status, currency, \
+             slot, conversions, amount_cents, refunded_cents) VALUES ",
+            " ON CONFLICT (vendor_id, day, program_id, status, currency, slot) DO UPDATE SET \
+             conversions = conversion_rollup_days.conversions + excluded.conversions, \
+             amount_cents = conversion_rollup_days.amount_cents + excluded.amount_cents, \
+             refunded_cents = conversion_rollup_days.refunded_cents + excluded.refunded_cents",
+            self.conversion_days,
+        )
+        .await?;
+        upsert_days(
+            conn,
+            "INSERT INTO commission_rollup_days (vendor_id, program_id, day, status, currency, \
+             slot, commissions, amount_cents, reversed_cents) VALUES ",
+            " ON CONFLICT (vendor_id, day, program_id, status, currency, slot) DO UPDATE SET \
+             commissions = commission_rollup_days.commissions + excluded.commissions, \
+             amount_cents = commission_rollup_days.amount_cents + excluded.amount_cents, \
+             reversed_cents = commission_rollup_days.reversed_cents + excluded.reversed_cents",
+            self.commission_days,
+        )
+        .await?;
+        let totals: Vec<_> = nonzero(self.conversion_totals);
+        for chunk in totals.chunks(CHUNK) {
+            let mut q = Sql::new(
+                "INSERT INTO conversion_affiliate_totals (vendor_id, affiliate_id, currency, \
+                 conversions, net_cents) VALUES ",
+            );
+            for (i, ((vendor, affiliate, currency), t)) in chunk.iter().enumerate() {
+                q = q
+                    .push(if i == 0 { "(" } else { ", (" })
+                    .bind(vendor.as_str())
+                    .push(", ")
+                    .bind(affiliate.as_str())
+                    .push(", ")
+                    .bind(currency.as_str())
+                    .push(", ")
+                    .bind(t[0])
+                    .push(", ")
+                    .bind(t[1])
+                    .push(")");
+            }
+            q.push(
+                " ON CONFLICT (vendor_id, affiliate_id, currency) DO UPDATE SET \
+                 conversions = conversion_affiliate_totals.conversions + excluded.conversions, \
+                 net_cents = conversion_affiliate_totals.net_cents + excluded.net_cents",
+            )
+            .build()
+            .execute(&mut *conn)
+            .await?;
+        }
+        let totals: Vec<_> = nonzero(self.commission_totals);
+        for chunk in totals.chunks(CHUNK) {
+            let mut q = Sql::new(
+                "INSERT INTO commission_affiliate_totals (vendor_id, program_id, affiliate_id, \
+                 currency, commissions, earned_cents) VALUES ",
+            );
+            for (i, ((vendor, program, affiliate, currency), t)) in chunk.iter().enumerate() {
+                q = q
+                    .push(if i == 0 { "(" } else { ", (" })
+                    .bind(vendor.as_str())
+                    .push(", ")
+                    .bind(program.as_str())
+                    .push(", ")
+                    .bind(affiliate.as_str())
+                    .push(", ")
+                    .bind(currency.as_str())
+                    .push(", ")
+                    .bind(t[0])
+                    .push(", ")
+                    .bind(t[1])
+                    .push(")");
+            }
+            q.push(
+                " ON CONFLICT (vendor_id, program_id, affiliate_id, currency) DO UPDATE SET \
+                 commissions = commission_affiliate_totals.commissions + excluded.commissions, \
+                 earned_cents = commission_affiliate_totals.earned_cents + excluded.earned_cents",
+            )
+            .build()
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The entries of `moves` that change something, in key order.
+fn nonzero<K, const N: usize>(moves: BTreeMap<K, [i64; N]>) -> Vec<(K, [i64; N])> {
+    moves
+        .into_iter()
+        .filter(|(_, d)| d.iter().any(|v| *v != 0))
+        .collect()
+}
 
 /// Moves commissions in the rollups: each of `before` (as it was) leaves its buckets and
 /// each of `after` (as it is now) enters them. Call it in the transaction of the write,
-/// only with rows the write actually changed.
+/// only with rows the write actually changed. Inside an ingest batch the move is added to
+/// the batch's and written with it (`db::deferred`).
 pub async fn commissions_changed(
     conn: &mut AnyConnection,
     before: &[CommissionFacts],
     after: &[CommissionFacts],
 ) -> Result<(), sqlx::Error> {
-    let mut days: BTreeMap<Bucket<'_>, [i64; 3]> = BTreeMap::new();
-    let mut totals: BTreeMap<(&str, &str, &str, &str), [i64; 2]> = BTreeMap::new();
-    for (rows, sign) in [(before, -1), (after, 1)] {
-        for c in rows {
-            let d = days
-                .entry((
-                    &c.vendor_id,
-                    &c.program_id,
-                    c.created_at.div_euclid(DAY_MS),
-                    &c.status,
-                    &c.currency,
-                ))
-                .or_default();
-            d[0] += sign;
-            d[1] += sign * c.amount_cents;
-            d[2] += sign * c.reversed_cents;
-            if c.status != "rejected" {
-                let t = totals
-                    .entry((&c.vendor_id, &c.program_id, &c.affiliate_id, &c.currency))
-                    .or_default();
-                t[0] += sign;
-                t[1] += sign * (c.amount_cents - c.reversed_cents);
-            }
-        }
+    if super::deferred::add(|p| p.money.commissions(before, after)) {
+        return Ok(());
     }
-    upsert_days(
-        conn,
-        "INSERT INTO commission_rollup_days (vendor_id, program_id, day, status, currency, \
-         slot, commissions, amount_cents, reversed_cents) VALUES ",
-        " ON CONFLICT (vendor_id, day, program_id, status, currency, slot) DO UPDATE SET \
-         commissions = commission_rollup_days.commissions + excluded.commissions, \
-         amount_cents = commission_rollup_days.amount_cents + excluded.amount_cents, \
-         reversed_cents = commission_rollup_days.reversed_cents + excluded.reversed_cents",
-        days,
-    )
-    .await?;
-    let totals: Vec<_> = totals
-        .into_iter()
-        .filter(|(_, t)| t.iter().any(|v| *v != 0))
-        .collect();
-    for chunk in totals.chunks(CHUNK) {
-        let mut q = Sql::new(
-            "INSERT INTO commission_affiliate_totals (vendor_id, program_id, affiliate_id, \
-             currency, commissions, earned_cents) VALUES ",
-        );
-        for (i, ((vendor, program, affiliate, currency), t)) in chunk.iter().enumerate() {
-            q = q
-                .push(if i == 0 { "(" } else { ", (" })
-                .bind(*vendor)
-                .push(", ")
-                .bind(*program)
-                .push(", ")
-                .bind(*affiliate)
-                .push(", ")
-                .bind(*currency)
-                .push(", ")
-                .bind(t[0])
-                .push(", ")
-                .bind(t[1])
-                .push(")");
-        }
-        q.push(
-            " ON CONFLICT (vendor_id, program_id, affiliate_id, currency) DO UPDATE SET \
-             commissions = commission_affiliate_totals.commissions + excluded.commissions, \
-             earned_cents = commission_affiliate_totals.earned_cents + excluded.earned_cents",
-        )
-        .build()
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+    let mut moves = Deltas::default();
+    moves.commissions(before, after);
+    moves.write(conn).await
 }
 
 /// Moves conversions in the rollup and in their affiliates' all-time totals
@@ -170,103 +287,37 @@ pub async fn conversions_changed(
     before: &[ConversionFacts],
     after: &[ConversionFacts],
 ) -> Result<(), sqlx::Error> {
-    let mut days: BTreeMap<Bucket<'_>, [i64; 3]> = BTreeMap::new();
-    let mut totals: BTreeMap<(&str, &str, &str), [i64; 2]> = BTreeMap::new();
-    for (rows, sign) in [(before, -1), (after, 1)] {
-        for c in rows {
-            if c.status != "rejected" {
-                let t = totals
-                    .entry((&c.vendor_id, &c.affiliate_id, &c.currency))
-                    .or_default();
-                t[0] += sign;
-                t[1] += sign * (c.amount_cents - c.refunded_cents);
-            }
-            let d = days
-                .entry((
-                    &c.vendor_id,
-                    &c.program_id,
-                    c.occurred_at.div_euclid(DAY_MS),
-                    &c.status,
-                    &c.currency,
-                ))
-                .or_default();
-            d[0] += sign;
-            d[1] += sign * c.amount_cents;
-            d[2] += sign * c.refunded_cents;
-        }
+    if super::deferred::add(|p| p.money.conversions(before, after)) {
+        return Ok(());
     }
-    upsert_days(
-        conn,
-        "INSERT INTO conversion_rollup_days (vendor_id, program_id, day, status, currency, \
-         slot, conversions, amount_cents, refunded_cents) VALUES ",
-        " ON CONFLICT (vendor_id, day, program_id, status, currency, slot) DO UPDATE SET \
-         conversions = conversion_rollup_days.conversions + excluded.conversions, \
-         amount_cents = conversion_rollup_days.amount_cents + excluded.amount_cents, \
-         refunded_cents = conversion_rollup_days.refunded_cents + excluded.refunded_cents",
-        days,
-    )
-    .await?;
-    let totals: Vec<_> = totals
-        .into_iter()
-        .filter(|(_, t)| t.iter().any(|v| *v != 0))
-        .collect();
-    for chunk in totals.chunks(CHUNK) {
-        let mut q = Sql::new(
-            "INSERT INTO conversion_affiliate_totals (vendor_id, affiliate_id, currency, \
-             conversions, net_cents) VALUES ",
-        );
-        for (i, ((vendor, affiliate, currency), t)) in chunk.iter().enumerate() {
-            q = q
-                .push(if i == 0 { "(" } else { ", (" })
-                .bind(*vendor)
-                .push(", ")
-                .bind(*affiliate)
-                .push(", ")
-                .bind(*currency)
-                .push(", ")
-                .bind(t[0])
-                .push(", ")
-                .bind(t[1])
-                .push(")");
-        }
-        q.push(
-            " ON CONFLICT (vendor_id, affiliate_id, currency) DO UPDATE SET \
-             conversions = conversion_affiliate_totals.conversions + excluded.conversions, \
-             net_cents = conversion_affiliate_totals.net_cents + excluded.net_cents",
-        )
-        .build()
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+    let mut moves = Deltas::default();
+    moves.conversions(before, after);
+    moves.write(conn).await
 }
 
-/// Adds day-bucket deltas (those that are not all zero) in the caller's slot.
+/// Adds day-bucket moves (those that are not all zero) in the caller's slot.
 async fn upsert_days(
     conn: &mut AnyConnection,
     head: &'static str,
     tail: &'static str,
-    days: BTreeMap<Bucket<'_>, [i64; 3]>,
+    days: BTreeMap<DayKey, [i64; 3]>,
 ) -> Result<(), sqlx::Error> {
     let slot = super::ledger::count_slot();
-    let days: Vec<_> = days
-        .into_iter()
-        .filter(|(_, d)| d.iter().any(|v| *v != 0))
-        .collect();
+    let days = nonzero(days);
     for chunk in days.chunks(CHUNK) {
         let mut q = Sql::new(head);
         for (i, ((vendor, program, day, status, currency), d)) in chunk.iter().enumerate() {
             q = q
                 .push(if i == 0 { "(" } else { ", (" })
-                .bind(*vendor)
+                .bind(vendor.as_str())
                 .push(", ")
-                .bind(*program)
+                .bind(program.as_str())
                 .push(", ")
                 .bind(*day)
                 .push(", ")
-                .bind(*status)
+                .bind(status.as_str())
                 .push(", ")
-                .bind(*currency)
+                .bind(currency.as_str())
                 .push(", ")
                 .bind(slot)
                 .push(", ")

@@ -12,21 +12,43 @@ use super::sql::Sql;
 
 /// Counts one new referral of `program_id` created at `created_at` (unix ms), in the
 /// caller's slot. Call it in the transaction of the insert, only when a row was inserted.
+/// Inside an ingest batch the count is added to the batch's (`db::deferred`).
 pub async fn added(
     conn: &mut AnyConnection,
     vendor_id: &str,
     program_id: &str,
     created_at: i64,
 ) -> Result<(), sqlx::Error> {
+    let day = created_at.div_euclid(DAY_MS);
+    let deferred = super::deferred::add(|p| {
+        *p.referral_days
+            .entry((vendor_id.to_owned(), program_id.to_owned(), day))
+            .or_default() += 1;
+    });
+    if deferred {
+        return Ok(());
+    }
+    add(conn, vendor_id, program_id, day, 1).await
+}
+
+/// Adds `n` referrals to one day of the rollup, in the caller's slot.
+pub(super) async fn add(
+    conn: &mut AnyConnection,
+    vendor_id: &str,
+    program_id: &str,
+    day: i64,
+    n: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO referral_rollup_days (vendor_id, program_id, day, slot, referrals) \
-         VALUES ($1, $2, $3, $4, 1) ON CONFLICT (vendor_id, day, program_id, slot) \
-         DO UPDATE SET referrals = referral_rollup_days.referrals + 1",
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (vendor_id, day, program_id, slot) \
+         DO UPDATE SET referrals = referral_rollup_days.referrals + excluded.referrals",
     )
     .bind(vendor_id)
     .bind(program_id)
-    .bind(created_at.div_euclid(DAY_MS))
+    .bind(day)
     .bind(super::ledger::count_slot())
+    .bind(n)
     .execute(conn)
     .await?;
     Ok(())

@@ -69,19 +69,22 @@ macro_rules! select {
 }
 
 /// Inserts a binding unless the customer is already bound in the program; returns the new
-/// id, or `None` when another binding exists (a concurrent request may have won). A new
-/// binding is counted in the referral rollup on the same connection (give one inside a
-/// transaction).
+/// row as stored, or `None` when another binding exists (a concurrent request may have
+/// won). A new binding is counted in the referral rollup on the same connection (give one
+/// inside a transaction).
 pub async fn insert(
     conn: &mut sqlx::AnyConnection,
     b: &Binding<'_>,
-) -> Result<Option<String>, sqlx::Error> {
+) -> Result<Option<ReferralRow>, sqlx::Error> {
     let now = now_ms();
-    let row: Option<(String,)> = sqlx::query_as(
+    // The row comes back with the insert: one round trip less per new binding on ingest.
+    let row: Option<ReferralRow> = sqlx::query_as(
         "INSERT INTO referrals (id, vendor_id, program_id, enrollment_id, affiliate_id, \
          customer_id, email, click_id, code, source, touched_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
-         ON CONFLICT (program_id, customer_id) DO NOTHING RETURNING id",
+         ON CONFLICT (program_id, customer_id) DO NOTHING RETURNING id, vendor_id, \
+         program_id, enrollment_id, affiliate_id, customer_id, email, click_id, code, source, \
+         touched_at, created_at, updated_at",
     )
     .bind(new_id("ref"))
     .bind(b.vendor_id)
@@ -100,7 +103,7 @@ pub async fn insert(
     if row.is_some() {
         super::referral_rollups::added(conn, b.vendor_id, b.program_id, now).await?;
     }
-    Ok(row.map(|(id,)| id))
+    Ok(row)
 }
 
 /// Moves an existing binding to a newer touch (last-touch attribution). Conditional on the

@@ -53,6 +53,14 @@ fn sale(id: &str, customer: &str, amount: i64) -> Value {
            "metadata": {"affiliate_code": "burst"}})
 }
 
+/// Outbox events by type.
+async fn outbox(app: &TestApp) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY type")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap()
+}
+
 async fn count(app: &TestApp, s: &Shop, path: &str) -> i64 {
     let (status, body) = app.call(&s.key, Method::GET, path, None).await;
     assert_eq!(status, 200, "{body}");
@@ -111,6 +119,18 @@ async fn a_burst_of_events_keeps_each_events_own_outcome() {
     assert_eq!(count(&app, &s, "/api/v1/commissions").await, 31);
     assert_eq!(count(&app, &s, "/api/v1/events").await, 32);
     assert_eq!(count(&app, &s, "/api/v1/events?status=failed").await, 1);
+    // Each stored sale announced its referral, conversion and commission once (a batch
+    // writes its outbox events at its end); the failed one announced nothing.
+    assert_eq!(
+        outbox(&app).await,
+        vec![
+            ("affiliate.created".to_owned(), 1),
+            ("affiliate.updated".to_owned(), 1),
+            ("commission.created".to_owned(), 31),
+            ("conversion.created".to_owned(), 31),
+            ("referral.created".to_owned(), 31),
+        ]
+    );
     verify_ledger(&app).await;
 
     // Once the cause is gone, the failed event is replayed into its conversion.

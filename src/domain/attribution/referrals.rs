@@ -355,19 +355,19 @@ pub async fn bind_in(
     let first_touch = program.attribution_model == "first_touch";
     let existing =
         db::referrals::by_customer(&mut *conn, vendor_id, &t.program_id, customer_id).await?;
-    // A binding that stays is answered with the row already read; a new or moved one is
-    // read back as stored.
+    // A binding that stays is answered with the row already read, a new one with the row
+    // the insert returned; a moved one is read back as stored.
     enum Row {
         Read(Box<ReferralRow>),
         Written(String),
     }
     let (row, outcome) = match existing {
         None => match db::referrals::insert(&mut *conn, &binding).await? {
-            Some(id) => {
+            Some(r) => {
                 if let Some(deal) = &touch.deal_id {
-                    db::deals::set_referral(&mut *conn, vendor_id, deal, &id).await?;
+                    db::deals::set_referral(&mut *conn, vendor_id, deal, &r.id).await?;
                 }
-                (Row::Written(id), Outcome::Created)
+                (Row::Read(Box::new(r)), Outcome::Created)
             }
             // Lost a race with a concurrent report; that one's binding stands.
             None => {

@@ -29,7 +29,7 @@ use std::hash::{Hash, Hasher};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Guard, Ingested, Normalized};
-use crate::db::{Db, DbKind, clicks::ClickRow, programs::ProgramRow};
+use crate::db::{self, Db, DbKind, clicks::ClickRow, deferred, programs::ProgramRow};
 use crate::domain::values::status::EventStatus;
 use crate::error::{AppError, AppResult};
 
@@ -182,18 +182,35 @@ async fn write(db: &Db, batch: &mut Vec<Waiting>) {
     }
 }
 
-/// Stores and processes `jobs` in one transaction.
+/// Stores and processes `jobs` in one transaction. A batch without savepoints (`Guard::None`)
+/// writes its counter moves once, at its end (`db::deferred`: the rows every event of an
+/// affiliate shares are then locked only from there to the commit); with a savepoint per
+/// event they are written as they come, so a rolled-back event takes its moves with it.
 async fn in_one_tx(db: &Db, jobs: &[&Job], guard: Guard) -> AppResult<Vec<Ingested>> {
     let mut tx = db.begin().await?;
-    let mut done = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        done.push(super::store_and_process(&mut tx, job, guard).await?);
-    }
+    let done = match guard {
+        Guard::None => {
+            let (done, moves) = deferred::collect(each(&mut tx, jobs, guard)).await;
+            let done = done?;
+            moves.write(&mut tx).await?;
+            done
+        }
+        Guard::Savepoint => each(&mut tx, jobs, guard).await?,
+    };
     tx.commit().await?;
     for d in &done {
         if EventStatus::Failed.is(&d.status) && !d.duplicate {
             tracing::warn!(event = %d.id, result = %d.result, "billing event failed");
         }
+    }
+    Ok(done)
+}
+
+/// Stores and processes `jobs` one after another on `conn`.
+async fn each(conn: &mut db::Conn, jobs: &[&Job], guard: Guard) -> AppResult<Vec<Ingested>> {
+    let mut done = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        done.push(super::store_and_process(conn, job, guard).await?);
     }
     Ok(done)
 }
