@@ -344,10 +344,17 @@ pub async fn clicks_of<'e, E: Executor<'e, Database = Any>>(
          FROM click_rollup_affiliate_days WHERE vendor_id = ",
     )
     .bind(vendor_id);
+    // `+day`, as `+occurred_at` in [`revenue_of`]: the days are then tested inside the
+    // primary key's range of each listed affiliate (vendor, affiliate, day, program).
+    // Otherwise SQLite took the covering `(vendor_id, day, affiliate_id, clicks)` index:
+    // every affiliate's rows of the period, read to keep the listed ones. For 200
+    // affiliates at 10k affiliates / 1M clicks (sqlite3, warm): 30 days 32 → 13 ms,
+    // 90 days 53 → 13 ms, a year 183 → 20 ms; 7 days 5 → 11 ms, but the old plan grows
+    // with the vendor's affiliates and this one only with the listed ones' history.
     let q = q
         .and_in("affiliate_id", ids)
-        .and_opt("day >= ", days.map(|d| d.0))
-        .and_opt("day < ", days.map(|d| d.1));
+        .and_opt("+day >= ", days.map(|d| d.0))
+        .and_opt("+day < ", days.map(|d| d.1));
     q.push(" GROUP BY affiliate_id").fetch_all(ex).await
 }
 
