@@ -115,7 +115,7 @@ where
         s.to_day * super::rollups::DAY_MS,
     ));
     if wants(ReportOrder::Clicks) {
-        let found = clicks_of(ex, s.vendor_id, ids, Some((s.from_day, s.to_day))).await?;
+        let found = clicks_of(ex, s.kind, s.vendor_id, ids, Some((s.from_day, s.to_day))).await?;
         for AffiliateFigure {
             affiliate_id, n, ..
         } in found

@@ -218,17 +218,19 @@ const ORDERS: [ReportOrder; 5] = [
 /// the grouping query, with the same "more rows follow"; returns the (order, descending)
 /// pairs it answered at least once (the others grouped).
 async fn assert_report_pages_exact(
-    pool: &sqlx::AnyPool,
+    db: &affilia::db::Db,
     vendor_id: &str,
     currency: &str,
     from_day: i64,
     to_day: i64,
 ) -> BTreeSet<(String, bool)> {
+    let pool = db.pool();
     let scope = ReportScope {
         vendor_id,
         from_day,
         to_day,
         currency,
+        kind: db.kind(),
     };
     let mut answered = BTreeSet::new();
     for order in ORDERS {
@@ -317,7 +319,6 @@ async fn check_report_pages_against_grouping(app: &TestApp, s: &Shop, start: i64
     spread_clicks(app, s, start - 3 * DAY, 40).await;
     // The click insert and every money write kept the all-time totals (verify checks them).
     verify_ledger(app).await;
-    let pool = app.db.pool();
     let first = start / DAY;
     let mut rng = Rand(0x51_7cc1_b727_220a);
     let mut ranges = vec![(0, 1 << 20), (first, first + 1), (first - 30, first - 20)];
@@ -327,9 +328,9 @@ async fn check_report_pages_against_grouping(app: &TestApp, s: &Shop, start: i64
     }
     let mut answered = BTreeSet::new();
     for (from, to) in ranges {
-        answered.extend(assert_report_pages_exact(pool, &s.vendor_id, "USD", from, to).await);
+        answered.extend(assert_report_pages_exact(&app.db, &s.vendor_id, "USD", from, to).await);
         // No money in that currency: the money orders group, the rest still match.
-        assert_report_pages_exact(pool, &s.vendor_id, "EUR", from, to).await;
+        assert_report_pages_exact(&app.db, &s.vendor_id, "EUR", from, to).await;
     }
     // Every largest-first order and both name orders were answered by the search at least
     // once (smallest first always groups).
@@ -673,7 +674,7 @@ async fn the_leaderboard_search_is_exact_with_two_programs_and_two_currencies() 
     for (from, to) in [(0, 1 << 20), (today, today + 1), (today - 3, today)] {
         for currency in ["USD", "EUR"] {
             answered
-                .extend(assert_report_pages_exact(pool, &s.vendor_id, currency, from, to).await);
+                .extend(assert_report_pages_exact(&app.db, &s.vendor_id, currency, from, to).await);
         }
     }
     assert!(
@@ -777,6 +778,7 @@ async fn the_report_search_bounds_an_affiliate_by_all_its_rows() {
         from_day: 0,
         to_day: 1 << 20,
         currency: "USD",
+        kind: app.db.kind(),
     };
     for order in [ReportOrder::Commission, ReportOrder::Conversions] {
         let (rows, more) = report_search::page(pool, &scope, order, true, 1, 0)
@@ -786,7 +788,7 @@ async fn the_report_search_bounds_an_affiliate_by_all_its_rows() {
         assert_eq!(rows[0].id, xavier, "{order:?}: {:?}", report_rows(&rows));
         assert!(more);
     }
-    let answered = assert_report_pages_exact(pool, &s.vendor_id, "USD", 0, 1 << 20).await;
+    let answered = assert_report_pages_exact(&app.db, &s.vendor_id, "USD", 0, 1 << 20).await;
     assert!(
         answered.contains(&("Commission".to_owned(), true)),
         "{answered:?}"

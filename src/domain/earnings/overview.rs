@@ -280,7 +280,7 @@ async fn top_affiliates(db: &Db, scope: &Scope<'_>) -> AppResult<Vec<Leader>> {
         scope.from.div_euclid(day),
         (scope.to + day - 1).div_euclid(day),
     );
-    let clicks = db::reports::clicks_of(pool, scope.vendor_id, &ids, Some(days)).await?;
+    let clicks = db::reports::clicks_of(pool, db.kind(), scope.vendor_id, &ids, Some(days)).await?;
     let revenue =
         db::reports::revenue_of(pool, scope.vendor_id, &ids, Some((scope.from, scope.to))).await?;
     Ok(board

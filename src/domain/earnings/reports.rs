@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::db::affiliates::{Filter, Sort};
 use crate::db::{
-    self, Db,
+    self, Db, DbKind,
     reports::{ReportOrder, ReportRow, ReportScope},
 };
 use crate::domain::earnings::affiliate_stats::Period;
@@ -124,8 +124,9 @@ impl Params {
         })
     }
 
-    fn scope<'a>(&'a self, vendor_id: &'a str) -> ReportScope<'a> {
+    fn scope<'a>(&'a self, kind: DbKind, vendor_id: &'a str) -> ReportScope<'a> {
         ReportScope {
+            kind,
             vendor_id,
             from_day: self.period.from.div_euclid(DAY_MS),
             to_day: self.period.to.div_euclid(DAY_MS),
@@ -148,7 +149,7 @@ pub async fn page(
     offset: i64,
 ) -> AppResult<(Vec<ReportRow>, bool)> {
     let pool = db.pool();
-    let s = p.scope(vendor_id);
+    let s = p.scope(db.kind(), vendor_id);
     if p.by == By::Affiliate
         && let Some(found) =
             db::report_search::page(pool, &s, p.order, p.descending, limit, offset).await?
@@ -171,7 +172,7 @@ async fn all_rows(
     offset: i64,
 ) -> AppResult<Vec<ReportRow>> {
     let pool = db.pool();
-    let s = p.scope(vendor_id);
+    let s = p.scope(db.kind(), vendor_id);
     Ok(match p.by {
         By::Affiliate => {
             db::reports::affiliate_report(pool, &s, p.order, p.descending, limit, offset).await?
@@ -263,7 +264,7 @@ pub async fn all_time(
         .iter()
         .map(|id| ((*id).to_owned(), AllTime::default()))
         .collect();
-    for c in db::reports::clicks_of(pool, vendor_id, ids, None).await? {
+    for c in db::reports::clicks_of(pool, db.kind(), vendor_id, ids, None).await? {
         if let Some(a) = out.get_mut(&c.affiliate_id) {
             a.clicks += c.n;
         }
