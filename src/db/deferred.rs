@@ -20,9 +20,15 @@
 //! (`db::events`, ids and times given when they were added) go with them in a few
 //! multi-row inserts instead of one or two statements per event.
 //!
-//! Only a transaction that is committed or rolled back whole may collect: a move added
-//! inside a savepoint that is then rolled back would still be written. The writer's
-//! one-by-one retry (savepoint per event) writes at once.
+//! Every ingest transaction writes its moves this way, in one order: referral rollup,
+//! conversion days and totals, commission days and totals, line counts (the order in which
+//! a single event's write path reaches them), each table's rows by key. A batch's slot rows
+//! are its lane's, but 6 lanes share 16 slots, so two lanes can meet on a slot row; had one
+//! taken the referral day first and the other last, they would deadlock (it happened in CI).
+//!
+//! What is collected must be written or dropped with the (sub)transaction it belongs to: a
+//! move added inside a savepoint that is then rolled back must not be written. The writer's
+//! one-by-one retry collects per event, inside each event's savepoint.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -68,13 +74,14 @@ pub(super) fn add(f: impl FnOnce(&mut Pending)) -> bool {
 }
 
 impl Pending {
-    /// Writes the moves in the caller's transaction: the money rollups, then the referral
-    /// rollup, then the line counts, each in key order; then the events.
+    /// Writes the moves in the caller's transaction in the order of the module docs: the
+    /// referral rollup, the money rollups, the line counts, each in key order; then the
+    /// events.
     pub async fn write(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-        self.money.write(conn).await?;
         for ((vendor, program, day), n) in &self.referral_days {
             super::referral_rollups::add(conn, vendor, program, *day, *n).await?;
         }
+        self.money.write(conn).await?;
         for (vendor, n) in &self.ledger_lines {
             super::ledger::add_to_count(conn, vendor, *n).await?;
         }

@@ -165,8 +165,9 @@ impl Deltas {
     }
 
     /// Writes the moves (those that are not all zero) in the caller's transaction: the
-    /// tables in one fixed order and each table's rows in key order, so two transactions
-    /// writing the same rows lock them in the same order.
+    /// tables in one fixed order (conversion days and totals, then commission days and
+    /// totals: the order a single write reaches them) and each table's rows in key order,
+    /// so two transactions writing the same rows lock them in the same order.
     pub async fn write(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
         upsert_days(
             conn,
@@ -177,17 +178,6 @@ impl Deltas {
              amount_cents = conversion_rollup_days.amount_cents + excluded.amount_cents, \
              refunded_cents = conversion_rollup_days.refunded_cents + excluded.refunded_cents",
             self.conversion_days,
-        )
-        .await?;
-        upsert_days(
-            conn,
-            "INSERT INTO commission_rollup_days (vendor_id, program_id, day, status, currency, \
-             slot, commissions, amount_cents, reversed_cents) VALUES ",
-            " ON CONFLICT (vendor_id, day, program_id, status, currency, slot) DO UPDATE SET \
-             commissions = commission_rollup_days.commissions + excluded.commissions, \
-             amount_cents = commission_rollup_days.amount_cents + excluded.amount_cents, \
-             reversed_cents = commission_rollup_days.reversed_cents + excluded.reversed_cents",
-            self.commission_days,
         )
         .await?;
         let totals: Vec<_> = nonzero(self.conversion_totals);
@@ -219,6 +209,17 @@ impl Deltas {
             .execute(&mut *conn)
             .await?;
         }
+        upsert_days(
+            conn,
+            "INSERT INTO commission_rollup_days (vendor_id, program_id, day, status, currency, \
+             slot, commissions, amount_cents, reversed_cents) VALUES ",
+            " ON CONFLICT (vendor_id, day, program_id, status, currency, slot) DO UPDATE SET \
+             commissions = commission_rollup_days.commissions + excluded.commissions, \
+             amount_cents = commission_rollup_days.amount_cents + excluded.amount_cents, \
+             reversed_cents = commission_rollup_days.reversed_cents + excluded.reversed_cents",
+            self.commission_days,
+        )
+        .await?;
         let totals: Vec<_> = nonzero(self.commission_totals);
         for chunk in totals.chunks(CHUNK) {
             let mut q = Sql::new(

@@ -387,7 +387,20 @@ async fn store_and_process(conn: &mut db::Conn, job: &Job, guard: Guard) -> AppR
     let mut last_error = None;
     for _ in 0..2 {
         let mut sp = sqlx::Connection::begin(&mut *conn).await?;
-        match claim_and_process(&mut sp, job, &new).await {
+        // The event's counter moves are written at its end, inside its savepoint and in the
+        // order a batch writes its own (`db::deferred`): two writers then never take the
+        // shared counter rows in opposite orders (a deadlock would store this event as
+        // failed), and a rolled-back event never writes its moves.
+        let (done, moves) = db::deferred::collect(claim_and_process(&mut sp, job, &new)).await;
+        let done = match done {
+            Ok(d) => moves
+                .write(&mut sp)
+                .await
+                .map(|()| d)
+                .map_err(AppError::from),
+            Err(e) => Err(e),
+        };
+        match done {
             Ok(done) => {
                 sp.commit().await?;
                 return Ok(done);

@@ -185,7 +185,7 @@ async fn write(db: &Db, batch: &mut Vec<Waiting>) {
 /// Stores and processes `jobs` in one transaction. A batch without savepoints (`Guard::None`)
 /// writes its counter moves once, at its end (`db::deferred`: the rows every event of an
 /// affiliate shares are then locked only from there to the commit); with a savepoint per
-/// event they are written as they come, so a rolled-back event takes its moves with it.
+/// event each event writes its own at its end, inside its savepoint.
 async fn in_one_tx(db: &Db, jobs: &[&Job], guard: Guard) -> AppResult<Vec<Ingested>> {
     let mut tx = db.begin().await?;
     let done = match guard {
