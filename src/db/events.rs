@@ -64,56 +64,42 @@ pub(super) async fn insert_rows(
             "INSERT INTO events (id, vendor_id, type, payload, created_at) VALUES ",
         );
         for (i, e) in chunk.iter().enumerate() {
-            sql = sql
-                .push(if i == 0 { "(" } else { ", (" })
-                .bind(e.id.as_str())
-                .push(", ")
-                .bind(e.vendor_id.as_str())
-                .push(", ")
-                .bind(e.kind.as_str())
-                .push(", ")
-                .bind(e.payload.as_str())
-                .push(", ")
-                .bind(e.created_at)
-                .push(")");
+            sql = sql.row(
+                i == 0,
+                &[
+                    e.id.as_str().into(),
+                    e.vendor_id.as_str().into(),
+                    e.kind.as_str().into(),
+                    e.payload.as_str().into(),
+                    e.created_at.into(),
+                ],
+            );
         }
         sql.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// Appends events of one kind of a vendor in the caller's transaction, in one statement
-/// (a payout run announces each payout it creates). Give at most a few hundred.
+/// Appends events of one kind of a vendor in the caller's transaction, a few hundred per
+/// statement (a payout run announces each payout it creates).
 pub async fn insert_many(
     conn: &mut super::Conn,
     vendor_id: &str,
     kind: &str,
     payloads: &[String],
 ) -> Result<(), sqlx::Error> {
-    if payloads.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<String> = payloads.iter().map(|_| new_id("evt")).collect();
-    let mut sql = super::sql::Sql::new(
-        "INSERT INTO events (id, vendor_id, type, payload, created_at) VALUES ",
-    );
     let now = now_ms();
-    for (i, (id, payload)) in ids.iter().zip(payloads).enumerate() {
-        sql = sql
-            .push(if i == 0 { "(" } else { ", (" })
-            .bind(id.as_str())
-            .push(", ")
-            .bind(vendor_id)
-            .push(", ")
-            .bind(kind)
-            .push(", ")
-            .bind(payload.as_str())
-            .push(", ")
-            .bind(now)
-            .push(")");
-    }
-    sql.build().execute(&mut *conn).await?;
-    Ok(())
+    let events: Vec<NewEvent> = payloads
+        .iter()
+        .map(|payload| NewEvent {
+            id: new_id("evt"),
+            vendor_id: vendor_id.to_owned(),
+            kind: kind.to_owned(),
+            payload: payload.clone(),
+            created_at: now,
+        })
+        .collect();
+    insert_rows(conn, &events).await
 }
 
 /// Appends several events of a vendor in the caller's transaction, two per statement (a

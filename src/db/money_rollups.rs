@@ -14,7 +14,7 @@ use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 use super::analytics::{Leader, Scope};
 use super::rollups::{DAY_MS, Split};
-use super::sql::Sql;
+use super::sql::{Arg, Sql};
 
 /// What a commission contributes to the rollups.
 #[derive(Debug, Clone, FromRow)]
@@ -169,7 +169,9 @@ impl Deltas {
     /// totals: the order a single write reaches them) and each table's rows in key order,
     /// so two transactions writing the same rows lock them in the same order.
     pub async fn write(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-        upsert_days(
+        let slot = super::ledger::count_slot();
+        let conversion_days = nonzero(self.conversion_days);
+        upsert(
             conn,
             "INSERT INTO conversion_rollup_days (vendor_id, program_id, day, status, currency, \
              slot, conversions, amount_cents, refunded_cents) VALUES ",
@@ -177,39 +179,34 @@ impl Deltas {
              conversions = conversion_rollup_days.conversions + excluded.conversions, \
              amount_cents = conversion_rollup_days.amount_cents + excluded.amount_cents, \
              refunded_cents = conversion_rollup_days.refunded_cents + excluded.refunded_cents",
-            self.conversion_days,
+            &day_values(&conversion_days, slot),
         )
         .await?;
-        let totals: Vec<_> = nonzero(self.conversion_totals);
-        for chunk in totals.chunks(CHUNK) {
-            let mut q = Sql::new(
-                "INSERT INTO conversion_affiliate_totals (vendor_id, affiliate_id, currency, \
-                 conversions, net_cents) VALUES ",
-            );
-            for (i, ((vendor, affiliate, currency), t)) in chunk.iter().enumerate() {
-                q = q
-                    .push(if i == 0 { "(" } else { ", (" })
-                    .bind(vendor.as_str())
-                    .push(", ")
-                    .bind(affiliate.as_str())
-                    .push(", ")
-                    .bind(currency.as_str())
-                    .push(", ")
-                    .bind(t[0])
-                    .push(", ")
-                    .bind(t[1])
-                    .push(")");
-            }
-            q.push(
-                " ON CONFLICT (vendor_id, affiliate_id, currency) DO UPDATE SET \
-                 conversions = conversion_affiliate_totals.conversions + excluded.conversions, \
-                 net_cents = conversion_affiliate_totals.net_cents + excluded.net_cents",
-            )
-            .build()
-            .execute(&mut *conn)
-            .await?;
-        }
-        upsert_days(
+        let conversion_totals = nonzero(self.conversion_totals);
+        let rows: Vec<Vec<Arg<'_>>> = conversion_totals
+            .iter()
+            .map(|((vendor, affiliate, currency), t)| {
+                vec![
+                    vendor.as_str().into(),
+                    affiliate.as_str().into(),
+                    currency.as_str().into(),
+                    t[0].into(),
+                    t[1].into(),
+                ]
+            })
+            .collect();
+        upsert(
+            conn,
+            "INSERT INTO conversion_affiliate_totals (vendor_id, affiliate_id, currency, \
+             conversions, net_cents) VALUES ",
+            " ON CONFLICT (vendor_id, affiliate_id, currency) DO UPDATE SET \
+             conversions = conversion_affiliate_totals.conversions + excluded.conversions, \
+             net_cents = conversion_affiliate_totals.net_cents + excluded.net_cents",
+            &rows,
+        )
+        .await?;
+        let commission_days = nonzero(self.commission_days);
+        upsert(
             conn,
             "INSERT INTO commission_rollup_days (vendor_id, program_id, day, status, currency, \
              slot, commissions, amount_cents, reversed_cents) VALUES ",
@@ -217,41 +214,33 @@ impl Deltas {
              commissions = commission_rollup_days.commissions + excluded.commissions, \
              amount_cents = commission_rollup_days.amount_cents + excluded.amount_cents, \
              reversed_cents = commission_rollup_days.reversed_cents + excluded.reversed_cents",
-            self.commission_days,
+            &day_values(&commission_days, slot),
         )
         .await?;
-        let totals: Vec<_> = nonzero(self.commission_totals);
-        for chunk in totals.chunks(CHUNK) {
-            let mut q = Sql::new(
-                "INSERT INTO commission_affiliate_totals (vendor_id, program_id, affiliate_id, \
-                 currency, commissions, earned_cents) VALUES ",
-            );
-            for (i, ((vendor, program, affiliate, currency), t)) in chunk.iter().enumerate() {
-                q = q
-                    .push(if i == 0 { "(" } else { ", (" })
-                    .bind(vendor.as_str())
-                    .push(", ")
-                    .bind(program.as_str())
-                    .push(", ")
-                    .bind(affiliate.as_str())
-                    .push(", ")
-                    .bind(currency.as_str())
-                    .push(", ")
-                    .bind(t[0])
-                    .push(", ")
-                    .bind(t[1])
-                    .push(")");
-            }
-            q.push(
-                " ON CONFLICT (vendor_id, program_id, affiliate_id, currency) DO UPDATE SET \
-                 commissions = commission_affiliate_totals.commissions + excluded.commissions, \
-                 earned_cents = commission_affiliate_totals.earned_cents + excluded.earned_cents",
-            )
-            .build()
-            .execute(&mut *conn)
-            .await?;
-        }
-        Ok(())
+        let commission_totals = nonzero(self.commission_totals);
+        let rows: Vec<Vec<Arg<'_>>> = commission_totals
+            .iter()
+            .map(|((vendor, program, affiliate, currency), t)| {
+                vec![
+                    vendor.as_str().into(),
+                    program.as_str().into(),
+                    affiliate.as_str().into(),
+                    currency.as_str().into(),
+                    t[0].into(),
+                    t[1].into(),
+                ]
+            })
+            .collect();
+        upsert(
+            conn,
+            "INSERT INTO commission_affiliate_totals (vendor_id, program_id, affiliate_id, \
+             currency, commissions, earned_cents) VALUES ",
+            " ON CONFLICT (vendor_id, program_id, affiliate_id, currency) DO UPDATE SET \
+             commissions = commission_affiliate_totals.commissions + excluded.commissions, \
+             earned_cents = commission_affiliate_totals.earned_cents + excluded.earned_cents",
+            &rows,
+        )
+        .await
     }
 }
 
@@ -296,38 +285,37 @@ pub async fn conversions_changed(
     moves.write(conn).await
 }
 
-/// Adds day-bucket moves (those that are not all zero) in the caller's slot.
-async fn upsert_days(
+/// The values of day-bucket rows, in the caller's `slot`: the columns of both day tables.
+fn day_values(days: &[(DayKey, [i64; 3])], slot: i64) -> Vec<Vec<Arg<'_>>> {
+    days.iter()
+        .map(|((vendor, program, day, status, currency), d)| {
+            vec![
+                vendor.as_str().into(),
+                program.as_str().into(),
+                (*day).into(),
+                status.as_str().into(),
+                currency.as_str().into(),
+                slot.into(),
+                d[0].into(),
+                d[1].into(),
+                d[2].into(),
+            ]
+        })
+        .collect()
+}
+
+/// Runs `head` + up to [`CHUNK`] rows of `VALUES` + `tail` (an `ON CONFLICT` that adds the
+/// moves) for every chunk of `rows`.
+async fn upsert(
     conn: &mut AnyConnection,
     head: &'static str,
     tail: &'static str,
-    days: BTreeMap<DayKey, [i64; 3]>,
+    rows: &[Vec<Arg<'_>>],
 ) -> Result<(), sqlx::Error> {
-    let slot = super::ledger::count_slot();
-    let days = nonzero(days);
-    for chunk in days.chunks(CHUNK) {
+    for chunk in rows.chunks(CHUNK) {
         let mut q = Sql::new(head);
-        for (i, ((vendor, program, day, status, currency), d)) in chunk.iter().enumerate() {
-            q = q
-                .push(if i == 0 { "(" } else { ", (" })
-                .bind(vendor.as_str())
-                .push(", ")
-                .bind(program.as_str())
-                .push(", ")
-                .bind(*day)
-                .push(", ")
-                .bind(status.as_str())
-                .push(", ")
-                .bind(currency.as_str())
-                .push(", ")
-                .bind(slot)
-                .push(", ")
-                .bind(d[0])
-                .push(", ")
-                .bind(d[1])
-                .push(", ")
-                .bind(d[2])
-                .push(")");
+        for (i, row) in chunk.iter().enumerate() {
+            q = q.row(i == 0, row);
         }
         q.push(tail).build().execute(&mut *conn).await?;
     }

@@ -80,6 +80,19 @@ impl<'a> Sql<'a> {
         self
     }
 
+    /// Appends one row of a multi-row `VALUES`: `($n, $n+1, …)` bound to `values`, after
+    /// `, ` unless it is the `first`.
+    pub fn row(mut self, first: bool, values: &[Arg<'a>]) -> Self {
+        self = self.push(if first { "(" } else { ", (" });
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self = self.push(", ");
+            }
+            self = self.bind(*v);
+        }
+        self.push(")")
+    }
+
     /// Appends `AND <col> IN ($n, $n+1, ...)` (`values` must not be empty) and has the
     /// statement planned for its values each time ([`Self::planned_each_time`]): the one
     /// way lists of ids are written.
