@@ -396,11 +396,16 @@ pub async fn by_customer<'e, E: Executor<'e, Database = Any>>(
     vendor_id: &str,
     customer_id: &str,
 ) -> Result<Option<AffiliateRow>, sqlx::Error> {
+    // `+a.created_at`: no index can give that order, so SQLite looks the customer up in
+    // `ix_affiliates__customer` and sorts its few rows. With the plain column it walked
+    // the vendor's affiliates newest first through `ix_affiliates__vendor_created` for
+    // the sort it saves (its statistics count every NULL customer as one value shared
+    // by all affiliates): 105 ms at 100k affiliates for a customer that is none of them.
     sqlx::query_as(concat!(
         "SELECT ",
         cols!(),
         " FROM affiliates a WHERE a.vendor_id = $1 AND a.customer_id = $2 \
-          ORDER BY a.created_at DESC LIMIT 1"
+          ORDER BY +a.created_at DESC LIMIT 1"
     ))
     .bind(vendor_id)
     .bind(customer_id)
@@ -418,9 +423,15 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
     offset: i64,
 ) -> Result<Vec<AffiliateRow>, sqlx::Error> {
     let pattern = filter.search.map(like_pattern);
-    // Only the ORDER BY varies, and it comes from the closed `Sort` enum, never from input.
+    // The page's ids first, then their rows: the skipped affiliates of a deep page are
+    // index entries (`ix_affiliates__vendor_created` holds the id), not table rows. Only
+    // the ORDER BY varies, and it comes from the closed `Sort` enum, never from input.
     filtered(
-        concat!("SELECT ", cols!(), " FROM affiliates a"),
+        concat!(
+            "SELECT ",
+            cols!(),
+            " FROM affiliates a WHERE a.id IN (SELECT a.id FROM affiliates a"
+        ),
         vendor_id,
         filter,
         pattern.as_deref(),
@@ -431,6 +442,8 @@ pub async fn page<'e, E: Executor<'e, Database = Any>>(
     .bind(limit)
     .push(" OFFSET ")
     .bind(offset)
+    .push(") ORDER BY ")
+    .push(sort.order_by())
     .fetch_all(ex)
     .await
 }
