@@ -8,7 +8,7 @@ use super::sql::Sql;
 use super::{new_id, now_ms};
 
 /// A stored payout.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, Default, FromRow)]
 pub struct PayoutRow {
     /// `pay_...` (30 characters: PayPal's limit for a customer id).
     pub id: String,
@@ -72,7 +72,7 @@ macro_rules! select {
 }
 
 /// A stored payout run.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, Default, FromRow)]
 pub struct RunRow {
     /// `prun_...`
     pub id: String,

@@ -17,6 +17,7 @@ pub mod deals;
 pub mod fraud;
 pub mod json;
 pub mod kernel;
+pub mod lazy_json;
 pub mod me;
 pub mod money;
 pub use crate::http::pagination;

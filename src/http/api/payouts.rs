@@ -9,7 +9,8 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Value, json};
 
 use crate::db;
 use crate::domain::payouts::{self, RunRequest, Trigger, export, stripe_connect};
@@ -19,6 +20,7 @@ use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::api::auth::ApiAuth;
 use crate::http::api::json::parse_optional;
+use crate::http::api::lazy_json::{Each, WithEntry};
 use crate::http::api::opt;
 use crate::http::pagination::{List, PageQuery};
 
@@ -64,10 +66,10 @@ pub async fn run(
         &auth.actor(),
     )
     .await?;
-    let out = json!({
-        "dry_run": req.dry_run,
-        "runs": runs.iter().map(program_run_json).collect::<Vec<_>>(),
-    });
+    let out = RunsJson {
+        dry_run: req.dry_run,
+        runs: runs.iter().map(ProgramRunJson::from).collect(),
+    };
     Ok(if req.dry_run {
         HttpResponse::Ok().json(out)
     } else {
@@ -404,9 +406,11 @@ pub async fn run_show(
 ) -> AppResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let (run, rows) = payouts::run_detail(&state.db, auth.vendor_id(), &id).await?;
-    let mut out = run_json(&run);
-    out["payout_list"] = rows.iter().map(payouts::payout_json).collect();
-    Ok(HttpResponse::Ok().json(out))
+    Ok(HttpResponse::Ok().json(WithEntry {
+        base: run_json(&run),
+        key: "payout_list",
+        value: Each(&rows, payouts::payout_json),
+    }))
 }
 
 /// `POST /api/v1/payout-runs/{id}/mark-processing`.
@@ -514,15 +518,189 @@ pub fn run_json(r: &db::payouts::RunRow) -> serde_json::Value {
     })
 }
 
-/// A run's result as API JSON.
-pub fn program_run_json(r: &payouts::ProgramRun) -> serde_json::Value {
-    json!({
-        "program_id": r.program.id,
-        "run": r.run.as_ref().map(run_json),
-        "payouts": r.payouts.iter().map(|(row, plan)| match row {
-            Some(p) => payouts::payout_json(p),
-            None => serde_json::to_value(plan).unwrap_or(serde_json::Value::Null),
-        }).collect::<Vec<_>>(),
-        "skipped": r.skipped,
-    })
+/// The answer of `POST /api/v1/payouts/run`: `{dry_run, runs}`, written payout by payout.
+pub struct RunsJson<'a> {
+    /// Whether nothing was created.
+    pub dry_run: bool,
+    /// One per program.
+    pub runs: Vec<ProgramRunJson<'a>>,
+}
+
+impl Serialize for RunsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Keys sorted, as a `Value` object writes them (see `lazy_json`).
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("dry_run", &self.dry_run)?;
+        map.serialize_entry("runs", &self.runs)?;
+        map.end()
+    }
+}
+
+/// A run's result as API JSON, `{payouts, program_id, run, skipped}`: each payout (or,
+/// dry, each planned payout) written when its turn comes (see `lazy_json`).
+pub struct ProgramRunJson<'a> {
+    program_id: &'a str,
+    run: Option<&'a db::payouts::RunRow>,
+    payouts: &'a [(Option<db::payouts::PayoutRow>, payouts::Planned)],
+    skipped: &'a [payouts::Skipped],
+}
+
+impl<'a> From<&'a payouts::ProgramRun> for ProgramRunJson<'a> {
+    fn from(r: &'a payouts::ProgramRun) -> Self {
+        Self {
+            program_id: &r.program.id,
+            run: r.run.as_ref(),
+            payouts: &r.payouts,
+            skipped: &r.skipped,
+        }
+    }
+}
+
+impl Serialize for ProgramRunJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Keys sorted, as a `Value` object writes them (see `lazy_json`).
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry(
+            "payouts",
+            &Each(self.payouts, |(row, plan)| match row {
+                Some(p) => payouts::payout_json(p),
+                None => serde_json::to_value(plan).unwrap_or(Value::Null),
+            }),
+        )?;
+        map.serialize_entry("program_id", self.program_id)?;
+        map.serialize_entry("run", &self.run.map(run_json))?;
+        map.serialize_entry(
+            "skipped",
+            &Each(self.skipped, |s| {
+                serde_json::to_value(s).unwrap_or(Value::Null)
+            }),
+        )?;
+        map.end()
+    }
+}
+
+/// A run's result as a `Value` (the MCP tool's answer): [`ProgramRunJson`]'s text.
+pub fn program_run_json(r: &payouts::ProgramRun) -> Value {
+    serde_json::to_value(ProgramRunJson::from(r)).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The answers written payout by payout are, byte for byte, what they were when the
+    /// whole answer was built as one `Value` (the reference below is that code).
+    #[test]
+    fn lazy_run_answers_write_the_bytes_of_the_built_ones() {
+        let payout = |n: i64| db::payouts::PayoutRow {
+            id: format!("pay_{n}"),
+            program_id: "prg_1".into(),
+            run_id: "prun_1".into(),
+            affiliate_id: format!("aff_{n}"),
+            currency: "USD".into(),
+            amount_cents: 1000 + n,
+            commissions_cents: 1200,
+            fee_bps: 250,
+            fee_cents: 25,
+            net_cents: 975 + n,
+            method: "paypal".into(),
+            destination: "a@b.test".into(),
+            status: "pending".into(),
+            reference: (n == 2).then(|| "ref \"2\"".into()),
+            created_at: 1_700_000_000_000 + n,
+            paid_at: (n == 1).then_some(1_700_000_100_000),
+            ..Default::default()
+        };
+        let planned = |n: i64| payouts::Planned {
+            affiliate_id: format!("aff_{n}"),
+            affiliate_email: format!("{n}@x.test"),
+            affiliate_name: "Ann \u{e9}".into(),
+            currency: "EUR".into(),
+            amount_cents: 500 * n,
+            fee_bps: 0,
+            fee_cents: 0,
+            net_cents: 500 * n,
+            method: "wise".into(),
+            destination: "w@x.test".into(),
+        };
+        let run = db::payouts::RunRow {
+            id: "prun_1".into(),
+            program_id: "prg_1".into(),
+            trigger_source: "api".into(),
+            payouts: 2,
+            created_by: Some("api_key:ak_1".into()),
+            created_at: 1_700_000_000_000,
+            ..Default::default()
+        };
+        let skipped = vec![payouts::Skipped {
+            affiliate_id: "aff_9".into(),
+            currency: "USD".into(),
+            amount_cents: 12,
+            reason: "below_minimum",
+        }];
+        let created = vec![(Some(payout(1)), planned(1)), (Some(payout(2)), planned(2))];
+        let dry = vec![(None, planned(3)), (None, planned(4))];
+        let runs = [
+            ProgramRunJson {
+                program_id: "prg_1",
+                run: Some(&run),
+                payouts: &created,
+                skipped: &skipped,
+            },
+            ProgramRunJson {
+                program_id: "prg_2",
+                run: None,
+                payouts: &dry,
+                skipped: &[],
+            },
+        ];
+        // The reference: how the answer was built before.
+        let built = |r: &ProgramRunJson<'_>| {
+            json!({
+                "program_id": r.program_id,
+                "run": r.run.map(run_json),
+                "payouts": r.payouts.iter().map(|(row, plan)| match row {
+                    Some(p) => payouts::payout_json(p),
+                    None => serde_json::to_value(plan).unwrap_or(Value::Null),
+                }).collect::<Vec<_>>(),
+                "skipped": r.skipped,
+            })
+        };
+        for dry_run in [true, false] {
+            let lazy = serde_json::to_string(&RunsJson {
+                dry_run,
+                runs: runs
+                    .iter()
+                    .map(|r| ProgramRunJson {
+                        program_id: r.program_id,
+                        run: r.run,
+                        payouts: r.payouts,
+                        skipped: r.skipped,
+                    })
+                    .collect(),
+            })
+            .unwrap();
+            let reference = json!({
+                "dry_run": dry_run,
+                "runs": runs.iter().map(built).collect::<Vec<_>>(),
+            });
+            assert_eq!(lazy, reference.to_string());
+        }
+        assert_eq!(
+            serde_json::to_value(&runs[0]).unwrap(),
+            built(&runs[0]),
+            "program_run_json (MCP) is the same"
+        );
+
+        let rows = vec![payout(1), payout(2)];
+        let detail = serde_json::to_string(&WithEntry {
+            base: run_json(&run),
+            key: "payout_list",
+            value: Each(&rows, payouts::payout_json),
+        })
+        .unwrap();
+        let mut reference = run_json(&run);
+        reference["payout_list"] = rows.iter().map(payouts::payout_json).collect();
+        assert_eq!(detail, reference.to_string());
+    }
 }
