@@ -53,13 +53,20 @@ where
     };
     // One row past the page says whether another page follows.
     let want = offset.saturating_add(limit).saturating_add(1);
-    if want > BUDGET {
-        return Ok(None);
-    }
     let ids = match (order, descending) {
-        (ReportOrder::Name, _) => by_name(ex, s, descending, want).await?,
-        (_, true) => largest(ex, s, order, want).await?,
-        (_, false) => None,
+        (ReportOrder::Name, _) if want <= BUDGET => by_name(ex, s, descending, want).await?,
+        (ReportOrder::Name, _) | (_, false) => None,
+        (_, true) => {
+            let searched = if want <= BUDGET {
+                largest(ex, s, order, want).await?
+            } else {
+                None
+            };
+            match searched {
+                Some(ids) => Some(ids),
+                None => ranked(ex, s, order, want).await?,
+            }
+        }
     };
     let Some(ids) = ids else {
         return Ok(None);
@@ -370,6 +377,90 @@ where
             Some(_) => {}
         }
     }
+}
+
+/// The first `want` affiliates by `order`, largest first (ties by id), from grouping only
+/// the rows of that one figure in the period, when at least `want` affiliates have more
+/// than zero of it; `None` otherwise (the rest are the active affiliates with nothing in
+/// this figure, ordered by id, which only grouping every source knows).
+///
+/// For the pages the threshold search gives up on: a deep page, or a period whose figures
+/// are a small part of the all-time bounds (page 20 of 90 days by revenue at 100k
+/// affiliates needs about 4,500 candidates). Grouping every source instead (click-days
+/// included) took 2.8 s and 235 MB of SQLite's temporary tables there.
+pub async fn ranked<'e, E>(
+    ex: E,
+    s: &ReportScope<'_>,
+    order: ReportOrder,
+    want: usize,
+) -> Result<Option<Vec<String>>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    let Ok(limit) = i64::try_from(want) else {
+        return Ok(None);
+    };
+    let (start, end) = (
+        s.from_day * super::rollups::DAY_MS,
+        s.to_day * super::rollups::DAY_MS,
+    );
+    // The figure's expression appears twice: PostgreSQL's HAVING cannot name an output
+    // column. Each source is read as the grouping query reads it (`reports::money_joins`).
+    let (q, figure) = match order {
+        ReportOrder::Clicks => (
+            Sql::new("SELECT affiliate_id, CAST(SUM(clicks) AS BIGINT) AS n FROM click_rollup_affiliate_days WHERE vendor_id = ")
+                .bind(s.vendor_id)
+                .and("day >= ", s.from_day)
+                .and("day < ", s.to_day),
+            "SUM(clicks)",
+        ),
+        ReportOrder::Conversions => (
+            Sql::new("SELECT affiliate_id, COUNT(*) AS n FROM conversions WHERE vendor_id = ")
+                .bind(s.vendor_id)
+                .and("occurred_at >= ", start)
+                .and("occurred_at < ", end)
+                .push(" AND status <> 'rejected'"),
+            "COUNT(*)",
+        ),
+        ReportOrder::Revenue => (
+            Sql::new("SELECT affiliate_id, CAST(SUM(amount_cents - refunded_cents) AS BIGINT) AS n FROM conversions WHERE vendor_id = ")
+                .bind(s.vendor_id)
+                .and("occurred_at >= ", start)
+                .and("occurred_at < ", end)
+                .push(" AND status <> 'rejected'")
+                .and("currency = ", s.currency),
+            "SUM(amount_cents - refunded_cents)",
+        ),
+        ReportOrder::Commission => (
+            Sql::new("SELECT affiliate_id, CAST(SUM(amount_cents - reversed_cents) AS BIGINT) AS n FROM commissions WHERE vendor_id = ")
+                .bind(s.vendor_id)
+                .and("created_at >= ", start)
+                .and("created_at < ", end)
+                .and("currency = ", s.currency)
+                .push(" AND status <> 'rejected'"),
+            "SUM(amount_cents - reversed_cents)",
+        ),
+        ReportOrder::Name => return Ok(None),
+    };
+    let rows: Vec<(String, i64)> = q
+        .push(" GROUP BY affiliate_id HAVING ")
+        .push(figure)
+        .push(" > 0 ORDER BY n DESC, affiliate_id LIMIT ")
+        .bind(limit)
+        .fetch_all(ex)
+        .await?;
+    if rows.len() < want {
+        return Ok(None);
+    }
+    // The grouping query joins the vendor's affiliates: a row of no affiliate of the
+    // vendor would be left out there and shift the pages, so grouping decides then.
+    let ids: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
+    let mut known = 0;
+    for chunk in ids.chunks(BATCH) {
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        known += names_of(ex, s.vendor_id, &chunk).await?.len();
+    }
+    Ok((known == ids.len()).then_some(ids))
 }
 
 fn ids(rows: Vec<(String, i64)>) -> Vec<String> {

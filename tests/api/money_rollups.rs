@@ -271,6 +271,50 @@ async fn assert_report_pages_exact(
     answered
 }
 
+/// The ranking by one figure (`report_search::ranked`, for the pages the threshold search
+/// gives up on) gives the first rows of the grouping query whenever it answers; returns
+/// the orders it answered.
+async fn assert_ranked_exact(
+    db: &affilia::db::Db,
+    vendor_id: &str,
+    currency: &str,
+    from_day: i64,
+    to_day: i64,
+) -> BTreeSet<String> {
+    let pool = db.pool();
+    let scope = ReportScope {
+        vendor_id,
+        from_day,
+        to_day,
+        currency,
+        kind: db.kind(),
+    };
+    let mut answered = BTreeSet::new();
+    for order in ORDERS {
+        for want in [1usize, 2, 3, 4, 6, 51] {
+            let ranked = report_search::ranked(pool, &scope, order, want)
+                .await
+                .unwrap();
+            let Some(ids) = ranked else {
+                continue;
+            };
+            let grouped: Vec<String> =
+                reports::affiliate_report(pool, &scope, order, true, want as i64, 0)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.id)
+                    .collect();
+            assert_eq!(
+                ids, grouped,
+                "{order:?} first {want} over days [{from_day}, {to_day}) in {currency}"
+            );
+            answered.insert(format!("{order:?}"));
+        }
+    }
+    answered
+}
+
 /// Stores clicks of every enrollment of the vendor over `days` days from `start` (about one
 /// in six a bot or a repeat), more for the first affiliates, straight through the click
 /// insert (which keeps the rollups and the all-time totals).
@@ -327,11 +371,19 @@ async fn check_report_pages_against_grouping(app: &TestApp, s: &Shop, start: i64
         ranges.push((from, from + 1 + rng.below(30)));
     }
     let mut answered = BTreeSet::new();
+    let mut ranked = BTreeSet::new();
     for (from, to) in ranges {
         answered.extend(assert_report_pages_exact(&app.db, &s.vendor_id, "USD", from, to).await);
+        ranked.extend(assert_ranked_exact(&app.db, &s.vendor_id, "USD", from, to).await);
         // No money in that currency: the money orders group, the rest still match.
         assert_report_pages_exact(&app.db, &s.vendor_id, "EUR", from, to).await;
+        assert_ranked_exact(&app.db, &s.vendor_id, "EUR", from, to).await;
     }
+    // The ranking by one figure answered each figure's order at least once.
+    let figures: BTreeSet<String> = ["Clicks", "Commission", "Conversions", "Revenue"]
+        .map(String::from)
+        .into();
+    assert_eq!(ranked, figures);
     // Every largest-first order and both name orders were answered by the search at least
     // once (smallest first always groups).
     let expected: BTreeSet<(String, bool)> = ORDERS
