@@ -434,8 +434,12 @@ pub async fn tune_for_load(conn: &mut Conn, kind: DbKind) -> Result<(), sqlx::Er
 /// Undoes [`tune_for_load`] (the connection goes back to the pool).
 pub async fn untune(conn: &mut Conn, kind: DbKind) -> Result<(), sqlx::Error> {
     let sql = match kind {
-        // Back to the pool's settings (`Db::connect`: 16 MiB of page cache per connection).
-        DbKind::Sqlite => "PRAGMA cache_size = -16384; PRAGMA synchronous = NORMAL;",
+        // Back to the pool's settings (`Db::connect`).
+        DbKind::Sqlite => concat!(
+            "PRAGMA cache_size = ",
+            sqlite_cache_size!(),
+            "; PRAGMA synchronous = NORMAL;"
+        ),
         DbKind::Postgres => "SET synchronous_commit = on",
     };
     conn.execute(sql).await?;
