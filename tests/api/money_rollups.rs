@@ -214,6 +214,23 @@ const ORDERS: [ReportOrder; 5] = [
     ReportOrder::Commission,
 ];
 
+/// A report's scope over days `[from_day, to_day)` in `currency`.
+fn report_scope<'a>(
+    db: &affilia::db::Db,
+    vendor_id: &'a str,
+    currency: &'a str,
+    from_day: i64,
+    to_day: i64,
+) -> ReportScope<'a> {
+    ReportScope {
+        vendor_id,
+        from_day,
+        to_day,
+        currency,
+        kind: db.kind(),
+    }
+}
+
 /// Every page the report search answers over `[from_day, to_day)` equals the same page of
 /// the grouping query, with the same "more rows follow"; returns the (order, descending)
 /// pairs it answered at least once (the others grouped).
@@ -225,13 +242,7 @@ async fn assert_report_pages_exact(
     to_day: i64,
 ) -> BTreeSet<(String, bool)> {
     let pool = db.pool();
-    let scope = ReportScope {
-        vendor_id,
-        from_day,
-        to_day,
-        currency,
-        kind: db.kind(),
-    };
+    let scope = report_scope(db, vendor_id, currency, from_day, to_day);
     let mut answered = BTreeSet::new();
     for order in ORDERS {
         for descending in [true, false] {
@@ -282,13 +293,7 @@ async fn assert_ranked_exact(
     to_day: i64,
 ) -> BTreeSet<String> {
     let pool = db.pool();
-    let scope = ReportScope {
-        vendor_id,
-        from_day,
-        to_day,
-        currency,
-        kind: db.kind(),
-    };
+    let scope = report_scope(db, vendor_id, currency, from_day, to_day);
     let mut answered = BTreeSet::new();
     for order in ORDERS {
         for want in [1usize, 2, 3, 4, 6, 51] {
