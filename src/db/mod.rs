@@ -141,9 +141,11 @@ impl Db {
                         // spills; SQLite allocates with the C library's malloc, whose
                         // per-thread arenas keep what was freed. With 16 MiB per connection
                         // and a 96 MiB soft heap limit the server reached 438 MB over the
-                        // dashboard at 100k affiliates; with 4 MiB and 32 MiB, 222 MB, the
-                        // pages as fast within the noise (the OS page cache still holds
-                        // the file) and ingest unchanged (README, Performance). The
+                        // dashboard at 100k affiliates; with 4 MiB and 32 MiB, 222 MB. The
+                        // OS page cache still holds the file: most pages stayed within the
+                        // noise and ingest did not move; the portal of the busiest
+                        // affiliate, which rereads its rollups, went from 25 to 44 ms
+                        // (README, Performance). The
                         // process-wide soft heap limit makes SQLite recycle cache pages
                         // before going past it. analysis_limit bounds every ANALYZE (see
                         // `migrate`) so it stays fast on large tables.

@@ -363,10 +363,15 @@ pub async fn second_instance_with(first: &TestApp, adjust: impl FnOnce(&mut Sett
 }
 
 /// A fresh cookie-keeping client that does not follow redirects.
+/// A test client: keeps cookies, follows no redirect, and opens a connection per request.
+/// A kept-alive connection can be closed by the server (its keep-alive timeout) just as
+/// the client sends the next request on it: hyper then fails that request with
+/// `IncompleteMessage`, which broke a CI run of the isolation matrix under `cargo test`.
 pub fn new_client() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())
+        .pool_max_idle_per_host(0)
         .build()
         .expect("client")
 }
@@ -404,6 +409,8 @@ impl TestApp {
             .cookie_store(true)
             .redirect(Policy::none())
             .resolve(host, self.addr)
+            // A connection per request, as `new_client` (why there).
+            .pool_max_idle_per_host(0)
             .build()
             .expect("client")
     }
