@@ -150,6 +150,24 @@ pub async fn for_conversion<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// The commissions of the vendor's conversions `conversion_ids` (at most a page of them:
+/// one statement), by conversion and level.
+pub async fn for_conversions<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    conversion_ids: &[&str],
+) -> Result<Vec<CommissionRow>, sqlx::Error> {
+    if conversion_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Sql::new(concat!(select!(), "WHERE vendor_id = "))
+        .bind(vendor_id)
+        .and_in("conversion_id", conversion_ids)
+        .push(" ORDER BY conversion_id, level")
+        .fetch_all(ex)
+        .await
+}
+
 /// The commissions a payout settles, oldest first.
 pub async fn for_payout<'e, E: Executor<'e, Database = Any>>(
     ex: E,

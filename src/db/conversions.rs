@@ -393,6 +393,34 @@ pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
         .await
 }
 
+/// Ids a statement lists at most: far under SQLite's 32,766 and PostgreSQL's 65,535
+/// placeholders.
+const IDS_PER_STATEMENT: usize = 1_000;
+
+/// When each of the vendor's conversions `ids` happened (unix ms): (id, occurred_at), in
+/// no order; ids of no conversion of the vendor are left out. One statement per 1,000 ids
+/// (a payout statement lists thousands of commissions: they were looked up one by one).
+pub async fn occurred_at_of<'e, E>(
+    ex: E,
+    vendor_id: &str,
+    ids: &[&str],
+) -> Result<Vec<(String, i64)>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        let found: Vec<(String, i64)> =
+            Sql::new("SELECT id, occurred_at FROM conversions WHERE vendor_id = ")
+                .bind(vendor_id)
+                .and_in("id", chunk)
+                .fetch_all(ex)
+                .await?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
 /// Earlier conversions of a subscription in a program (its billing cycle so far).
 pub async fn count_for_subscription<'e, E: Executor<'e, Database = Any>>(
     ex: E,

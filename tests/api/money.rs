@@ -1044,3 +1044,40 @@ async fn the_ledger_list_filters_and_orders_newest_first() {
     assert_eq!(list("?currency=EUR").await["total"], 0);
     assert_eq!(list("?currency=USD").await["total"], 8);
 }
+
+/// Conversion dates are read by id lists a statement at a time (payout statements list
+/// thousands of commissions): every chunk's conversions are found, only the vendor's.
+#[tokio::test]
+async fn conversion_dates_are_read_in_chunks_and_only_the_vendors() {
+    let app = spawn_app().await;
+    let s = money_shop(&app, "Acme", json!({"type": "percentage", "bps": 1000})).await;
+    let other = money_shop(&app, "Other", json!({"type": "percentage", "bps": 1000})).await;
+    let a = affiliate(&app, &s, "ann@x.test", "ann").await;
+    let b = affiliate(&app, &other, "bob@x.test", "bob").await;
+    let mut mine = Vec::new();
+    for cents in [1000, 2000, 3000] {
+        mine.push(convert(&app, &s, &a, cents, None, false).await);
+    }
+    let theirs = convert(&app, &other, &b, 1000, None, false).await;
+    // 2,500 ids, the real ones at the start, at a chunk boundary and in the last chunk.
+    let missing: Vec<String> = (0..2_497).map(|i| format!("cnv_missing_{i}")).collect();
+    let mut ids: Vec<&str> = missing.iter().map(String::as_str).collect();
+    ids.insert(0, &mine[0]);
+    ids.insert(1_000, &mine[1]);
+    ids.insert(2_400, &mine[2]);
+    ids.push(&theirs);
+    let mut found = affilia::db::conversions::occurred_at_of(app.db.pool(), &s.vendor_id, &ids)
+        .await
+        .unwrap();
+    found.sort();
+    let mut expected = Vec::new();
+    for id in &mine {
+        let c = affilia::db::conversions::by_id(app.db.pool(), &s.vendor_id, id)
+            .await
+            .unwrap()
+            .unwrap();
+        expected.push((c.id, c.occurred_at));
+    }
+    expected.sort();
+    assert_eq!(found, expected);
+}

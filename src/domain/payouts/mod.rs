@@ -392,14 +392,8 @@ pub async fn statement(
         .await?
         .ok_or(AppError::NotFound)?;
     let commissions = db::commissions::for_payout(db.pool(), vendor_id, &payout.id).await?;
-    let mut converted_at = HashMap::new();
-    for c in &commissions {
-        if !converted_at.contains_key(&c.conversion_id)
-            && let Some(cv) = db::conversions::by_id(db.pool(), vendor_id, &c.conversion_id).await?
-        {
-            converted_at.insert(cv.id, cv.occurred_at);
-        }
-    }
+    let converted_at =
+        crate::domain::earnings::conversions::converted_at(db, vendor_id, &commissions).await?;
     Ok(Statement {
         payout,
         affiliate,

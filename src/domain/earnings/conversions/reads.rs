@@ -156,15 +156,16 @@ pub async fn converted_at(
     vendor_id: &str,
     commissions: &[CommissionRow],
 ) -> AppResult<std::collections::HashMap<String, i64>> {
-    let mut out = std::collections::HashMap::new();
-    for c in commissions {
-        if !out.contains_key(&c.conversion_id)
-            && let Some(cv) = db::conversions::by_id(db.pool(), vendor_id, &c.conversion_id).await?
-        {
-            out.insert(cv.id, cv.occurred_at);
-        }
-    }
-    Ok(out)
+    let mut ids: Vec<&str> = commissions
+        .iter()
+        .map(|c| c.conversion_id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(db::conversions::occurred_at_of(db.pool(), vendor_id, &ids)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// One page of conversions, each with its commissions, and the total.
@@ -176,11 +177,23 @@ pub async fn page(
 ) -> AppResult<(Vec<(ConversionRow, Vec<CommissionRow>)>, i64)> {
     let rows = db::conversions::page(db.pool(), filter, limit, offset).await?;
     let total = db::conversions::count(db.pool(), filter).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for c in rows {
-        let commissions = db::commissions::for_conversion(db.pool(), &c.vendor_id, &c.id).await?;
-        out.push((c, commissions));
+    // The page's commissions in one statement, not one per conversion.
+    let ids: Vec<&str> = rows.iter().map(|c| c.id.as_str()).collect();
+    let mut by_conversion: std::collections::HashMap<String, Vec<CommissionRow>> =
+        std::collections::HashMap::new();
+    for m in db::commissions::for_conversions(db.pool(), filter.vendor_id, &ids).await? {
+        by_conversion
+            .entry(m.conversion_id.clone())
+            .or_default()
+            .push(m);
     }
+    let out = rows
+        .into_iter()
+        .map(|c| {
+            let commissions = by_conversion.remove(&c.id).unwrap_or_default();
+            (c, commissions)
+        })
+        .collect();
     Ok((out, total))
 }
 
