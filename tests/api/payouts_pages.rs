@@ -240,6 +240,12 @@ async fn the_dashboard_previews_runs_exports_and_pays_a_payout() {
     let (status, html) = page(&app, &staff, &payout_path).await;
     assert_eq!(status, 200);
     assert!(html.contains(&conversion) && html.contains("10.00 USD") && html.contains("9.50 USD"));
+    // The commission's line gives the date of its sale.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(
+        html.contains(&format!("<td class=\"nowrap small\">{today}</td>")),
+        "{html}"
+    );
     assert!(
         html.contains("Mark as sent") && html.contains("Mark paid") && html.contains("Mark failed")
     );
@@ -746,6 +752,11 @@ async fn the_portal_shows_payouts_statements_and_saves_payout_settings() {
     .await;
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     assert!(html.contains(&rule) && html.contains(&today), "{html}");
+    // The commission's line gives the date of its sale.
+    assert!(
+        html.contains(&format!("<td class=\"nowrap small\">{today}</td>")),
+        "{html}"
+    );
     assert!(
         html.contains("10.00 USD") && html.contains("PP-42") && html.contains("jane@paypal.test")
     );
