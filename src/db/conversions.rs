@@ -410,8 +410,11 @@ where
 {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        // `vendor_id || ''` keeps SQLite off the vendor's indexes: with a plain
+        // `vendor_id =` it walked `ix_conversions__vendor_status`, the vendor's million
+        // conversions, for 500 ids (2.1 s) instead of looking each id up (2 ms).
         let found: Vec<(String, i64)> =
-            Sql::new("SELECT id, occurred_at FROM conversions WHERE vendor_id = ")
+            Sql::new("SELECT id, occurred_at FROM conversions WHERE vendor_id || '' = ")
                 .bind(vendor_id)
                 .and_in("id", chunk)
                 .fetch_all(ex)
