@@ -56,17 +56,13 @@ where
     let ids = match (order, descending) {
         (ReportOrder::Name, _) if want <= BUDGET => by_name(ex, s, descending, want).await?,
         (ReportOrder::Name, _) | (_, false) => None,
-        (_, true) => {
-            let searched = if want <= BUDGET {
-                largest(ex, s, order, want).await?
-            } else {
-                None
-            };
-            match searched {
-                Some(ids) => Some(ids),
-                None => ranked(ex, s, order, want).await?,
-            }
-        }
+        // When the threshold search gives up (or cannot reach so deep a page), the ranking
+        // by the one figure may still decide the page.
+        (_, true) if want <= BUDGET => match largest(ex, s, order, want).await? {
+            Some(ids) => Some(ids),
+            None => ranked(ex, s, order, want).await?,
+        },
+        (_, true) => ranked(ex, s, order, want).await?,
     };
     let Some(ids) = ids else {
         return Ok(None);
@@ -454,13 +450,13 @@ where
     }
     // The grouping query joins the vendor's affiliates: a row of no affiliate of the
     // vendor would be left out there and shift the pages, so grouping decides then.
-    let ids: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
+    let found = ids(rows);
     let mut known = 0;
-    for chunk in ids.chunks(BATCH) {
+    for chunk in found.chunks(BATCH) {
         let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
         known += names_of(ex, s.vendor_id, &chunk).await?.len();
     }
-    Ok((known == ids.len()).then_some(ids))
+    Ok((known == found.len()).then_some(found))
 }
 
 fn ids(rows: Vec<(String, i64)>) -> Vec<String> {

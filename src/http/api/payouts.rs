@@ -66,10 +66,7 @@ pub async fn run(
         &auth.actor(),
     )
     .await?;
-    let out = RunsJson {
-        dry_run: req.dry_run,
-        runs: runs.iter().map(ProgramRunJson::from).collect(),
-    };
+    let out = RunsJson::of(req.dry_run, &runs);
     Ok(if req.dry_run {
         HttpResponse::Ok().json(out)
     } else {
@@ -526,6 +523,21 @@ pub struct RunsJson<'a> {
     pub runs: Vec<ProgramRunJson<'a>>,
 }
 
+impl<'a> RunsJson<'a> {
+    /// The answer for `runs`.
+    pub fn of(dry_run: bool, runs: &'a [payouts::ProgramRun]) -> Self {
+        Self {
+            dry_run,
+            runs: runs.iter().map(ProgramRunJson::from).collect(),
+        }
+    }
+
+    /// The same answer as a `Value` (the MCP tool's).
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
 impl Serialize for RunsJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // Keys sorted, as a `Value` object writes them (see `lazy_json`).
@@ -577,11 +589,6 @@ impl Serialize for ProgramRunJson<'_> {
         )?;
         map.end()
     }
-}
-
-/// A run's result as a `Value` (the MCP tool's answer): [`ProgramRunJson`]'s text.
-pub fn program_run_json(r: &payouts::ProgramRun) -> Value {
-    serde_json::to_value(ProgramRunJson::from(r)).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
@@ -689,7 +696,7 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&runs[0]).unwrap(),
             built(&runs[0]),
-            "program_run_json (MCP) is the same"
+            "the same as a `Value` (MCP)"
         );
 
         let rows = vec![payout(1), payout(2)];

@@ -19,7 +19,7 @@ use crate::http::AppState;
 use crate::http::api::affiliates::{to_json, with_stats};
 use crate::http::api::applications::{ApplicationJson, reviewed_json};
 use crate::http::api::opt;
-use crate::http::api::payouts::program_run_json;
+use crate::http::api::payouts::RunsJson;
 use crate::http::api::programs::ProgramJson;
 use crate::http::pagination::{List, Page, PageQuery};
 
@@ -306,10 +306,7 @@ pub async fn call(
             };
             let runs = payouts::run(db, vendor_id, &req, Trigger::Api, &actor).await?;
             let count: usize = runs.iter().map(|r| r.payouts.len()).sum();
-            let v = json!({
-                "dry_run": req.dry_run,
-                "runs": runs.iter().map(program_run_json).collect::<Vec<_>>(),
-            });
+            let v = RunsJson::of(req.dry_run, &runs).to_value();
             let summary = if req.dry_run {
                 format!(
                     "dry run: {count} payout(s) would be created; call again with confirm: true to create them"
