@@ -119,20 +119,41 @@ pub async fn insert_txns(
 
 /// Slots of a vendor's line count (see `migrations/0034_ledger_line_counts.sql`).
 const COUNT_SLOTS: u64 = 16;
+/// The slots `0..LANE_SLOTS` are the ingest lanes' (see [`in_lane`]); every other writer
+/// takes one of the rest.
+const LANE_SLOTS: u64 = 8;
+
+tokio::task_local! {
+    static LANE: u64;
+}
+
+/// Runs `work` (an ingest lane's writer loop) with the count slot of lane `lane`. The
+/// lanes' slot rows are then their own: two lanes (up to [`LANE_SLOTS`] of them) never
+/// queue on one slot row, and a lane never shares one with a writer outside the lanes
+/// (an approval, a refund through the API, a background job), whose rows it would
+/// otherwise lock in another order (`db::deferred`).
+pub async fn in_lane<F: std::future::Future>(lane: usize, work: F) -> F::Output {
+    LANE.scope(lane as u64 % LANE_SLOTS, work).await
+}
 
 /// The count slot of the calling task: the same for every statement a task runs, so one
-/// transaction (run by one task) only ever locks one slot row, and writers on different
-/// tasks (PostgreSQL's ingest lanes) mostly update different rows. The money rollups'
-/// buckets use the same slots (`db::money_rollups`).
+/// transaction (run by one task) only ever locks one slot row. An ingest lane has its own
+/// ([`in_lane`]); other tasks hash to one of the other slots, so concurrent writers mostly
+/// update different rows. The money rollups' and the referral rollup's buckets use the
+/// same slots (`db::money_rollups`, `db::referral_rollups`).
 pub(crate) fn count_slot() -> i64 {
     use std::hash::{Hash, Hasher};
+    if let Ok(lane) = LANE.try_with(|l| *l) {
+        // Below LANE_SLOTS: the cast cannot truncate.
+        return lane as i64;
+    }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     match tokio::task::try_id() {
         Some(id) => id.hash(&mut h),
         None => std::thread::current().id().hash(&mut h),
     }
-    // Below 16: the cast cannot truncate.
-    (h.finish() % COUNT_SLOTS) as i64
+    // Below COUNT_SLOTS: the cast cannot truncate.
+    (LANE_SLOTS + h.finish() % (COUNT_SLOTS - LANE_SLOTS)) as i64
 }
 
 /// Adds `lines` to the vendor's line count, in the caller's transaction.
@@ -424,4 +445,28 @@ pub async fn per_bonus<'e, E: Executor<'e, Database = Any>>(
     .bind(vendor_id)
     .fetch_all(ex)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn lanes_have_their_own_slots_and_other_writers_the_rest() {
+        for lane in 0..20 {
+            let slot = in_lane(lane, async { count_slot() }).await;
+            assert_eq!(slot, (lane as u64 % LANE_SLOTS) as i64);
+            // The same for everything the lane runs, however deep.
+            let deeper = async { count_slot() };
+            let again = in_lane(lane, async move { (deeper.await, count_slot()) }).await;
+            assert_eq!(again, (slot, slot));
+        }
+        for _ in 0..50 {
+            let slot = tokio::spawn(async { count_slot() }).await.unwrap();
+            assert!(
+                (LANE_SLOTS as i64..COUNT_SLOTS as i64).contains(&slot),
+                "a writer outside the lanes took slot {slot}"
+            );
+        }
+    }
 }

@@ -81,6 +81,10 @@ const CHUNK: usize = 400;
 
 /// A day bucket: vendor, program, UTC day, status, currency.
 type DayKey = (String, String, i64, String, String);
+/// Vendor, affiliate, currency.
+type TotalsKey = (String, String, String);
+/// Vendor, program, affiliate, currency.
+type CommissionTotalsKey = (String, String, String, String);
 
 /// Moves of the money rollups, summed per bucket and per affiliate total, to be written
 /// by [`Deltas::write`]. Several writes' moves can be summed into one (the ingest batch,
@@ -90,9 +94,9 @@ pub struct Deltas {
     conversion_days: BTreeMap<DayKey, [i64; 3]>,
     commission_days: BTreeMap<DayKey, [i64; 3]>,
     /// Vendor, affiliate, currency → conversions, net cents.
-    conversion_totals: BTreeMap<(String, String, String), [i64; 2]>,
+    conversion_totals: BTreeMap<TotalsKey, [i64; 2]>,
     /// Vendor, program, affiliate, currency → commissions, earned cents.
-    commission_totals: BTreeMap<(String, String, String, String), [i64; 2]>,
+    commission_totals: BTreeMap<CommissionTotalsKey, [i64; 2]>,
 }
 
 impl Deltas {
@@ -165,10 +169,18 @@ impl Deltas {
     }
 
     /// Writes the moves (those that are not all zero) in the caller's transaction: the
-    /// tables in one fixed order (conversion days and totals, then commission days and
-    /// totals: the order a single write reaches them) and each table's rows in key order,
-    /// so two transactions writing the same rows lock them in the same order.
+    /// day buckets, then the affiliates' totals ([`Deltas::write_days`],
+    /// [`Totals::write`]).
     pub async fn write(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        self.write_days(conn).await?.write(conn).await
+    }
+
+    /// Writes the day buckets (conversions, then commissions; each table's rows in key
+    /// order, in the caller's slot) and returns the totals, for the caller to write with
+    /// [`Totals::write`] in the same transaction. An ingest batch writes them last, just
+    /// before its commit (`db::deferred`): an affiliate's totals row is the one row every
+    /// lane writing its sales shares, and it is held from its upsert to the commit.
+    pub async fn write_days(self, conn: &mut AnyConnection) -> Result<Totals, sqlx::Error> {
         let slot = super::ledger::count_slot();
         let conversion_days = nonzero(self.conversion_days);
         upsert(
@@ -182,8 +194,40 @@ impl Deltas {
             &day_values(&conversion_days, slot),
         )
         .await?;
-        let conversion_totals = nonzero(self.conversion_totals);
-        let rows: Vec<Vec<Arg<'_>>> = conversion_totals
+        let commission_days = nonzero(self.commission_days);
+        upsert(
+            conn,
+            "INSERT INTO commission_rollup_days (vendor_id, program_id, day, status, currency, \
+             slot, commissions, amount_cents, reversed_cents) VALUES ",
+            " ON CONFLICT (vendor_id, day, program_id, status, currency, slot) DO UPDATE SET \
+             commissions = commission_rollup_days.commissions + excluded.commissions, \
+             amount_cents = commission_rollup_days.amount_cents + excluded.amount_cents, \
+             reversed_cents = commission_rollup_days.reversed_cents + excluded.reversed_cents",
+            &day_values(&commission_days, slot),
+        )
+        .await?;
+        Ok(Totals {
+            conversions: nonzero(self.conversion_totals),
+            commissions: nonzero(self.commission_totals),
+        })
+    }
+}
+
+/// The affiliates' all-time totals moved by a [`Deltas`], not yet written.
+#[derive(Debug)]
+#[must_use = "the totals must be written in the same transaction"]
+pub struct Totals {
+    conversions: Vec<(TotalsKey, [i64; 2])>,
+    commissions: Vec<(CommissionTotalsKey, [i64; 2])>,
+}
+
+impl Totals {
+    /// Writes the totals in the caller's transaction: conversions, then commissions, each
+    /// table's rows in key order, so two transactions writing the same rows lock them in
+    /// the same order.
+    pub async fn write(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        let rows: Vec<Vec<Arg<'_>>> = self
+            .conversions
             .iter()
             .map(|((vendor, affiliate, currency), t)| {
                 vec![
@@ -205,20 +249,8 @@ impl Deltas {
             &rows,
         )
         .await?;
-        let commission_days = nonzero(self.commission_days);
-        upsert(
-            conn,
-            "INSERT INTO commission_rollup_days (vendor_id, program_id, day, status, currency, \
-             slot, commissions, amount_cents, reversed_cents) VALUES ",
-            " ON CONFLICT (vendor_id, day, program_id, status, currency, slot) DO UPDATE SET \
-             commissions = commission_rollup_days.commissions + excluded.commissions, \
-             amount_cents = commission_rollup_days.amount_cents + excluded.amount_cents, \
-             reversed_cents = commission_rollup_days.reversed_cents + excluded.reversed_cents",
-            &day_values(&commission_days, slot),
-        )
-        .await?;
-        let commission_totals = nonzero(self.commission_totals);
-        let rows: Vec<Vec<Arg<'_>>> = commission_totals
+        let rows: Vec<Vec<Arg<'_>>> = self
+            .commissions
             .iter()
             .map(|((vendor, program, affiliate, currency), t)| {
                 vec![

@@ -2,7 +2,7 @@
 
 use sqlx::{Any, Executor, FromRow};
 
-use super::{conversions::PaymentRefs, new_id, now_ms};
+use super::{conversions::PaymentRefs, new_id, now_ms, sql::Sql};
 
 /// One stored link.
 #[derive(Debug, Clone, FromRow)]
@@ -50,16 +50,9 @@ pub async fn find<'e, E: Executor<'e, Database = Any>>(
     program_id: &str,
     r: &PaymentRefs<'_>,
 ) -> Result<Option<PaymentLinkRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT invoice_id, payment_intent_id, charge_id FROM payment_links \
-         WHERE (program_id = $1 AND invoice_id = $2) \
-         OR (program_id = $1 AND payment_intent_id = $3) \
-         OR (program_id = $1 AND charge_id = $4) LIMIT 1",
-    )
-    .bind(program_id)
-    .bind(r.invoice_id)
-    .bind(r.payment_intent_id)
-    .bind(r.charge_id)
-    .fetch_optional(ex)
-    .await
+    let head = "SELECT invoice_id, payment_intent_id, charge_id FROM payment_links WHERE ";
+    let Some(q) = r.where_any(Sql::new(head), program_id) else {
+        return Ok(None);
+    };
+    q.push(" LIMIT 1").build_as().fetch_optional(ex).await
 }

@@ -92,9 +92,9 @@ impl IngestWriter {
     /// Spawns `n` lanes (at least one).
     pub fn with_lanes(db: Db, n: usize) -> Self {
         let lanes = (0..n.max(1))
-            .map(|_| {
+            .map(|lane| {
                 let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(run(db.clone(), rx));
+                tokio::spawn(db::ledger::in_lane(lane, run(db.clone(), rx)));
                 tx
             })
             .collect();
