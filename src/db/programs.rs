@@ -379,6 +379,25 @@ pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
         .await
 }
 
+/// The program of one of the vendor's referral codes (lower case): what
+/// `links::resolve_code` then [`by_id`] find, in one statement (billing events name their
+/// program by the code in their metadata, once per event).
+pub async fn by_code<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vendor_id: &str,
+    code: &str,
+) -> Result<Option<ProgramRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select!(),
+        "JOIN enrollments e ON e.program_id = p.id \
+         WHERE e.code = $1 AND e.vendor_id = $2 AND p.vendor_id = $2"
+    ))
+    .bind(code)
+    .bind(vendor_id)
+    .fetch_optional(ex)
+    .await
+}
+
 /// One program of a vendor by slug.
 pub async fn by_slug<'e, E: Executor<'e, Database = Any>>(
     ex: E,

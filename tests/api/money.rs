@@ -814,6 +814,88 @@ async fn attribution_from_metadata_self_referral_and_replay() {
 }
 
 #[tokio::test]
+async fn an_events_program_is_its_vendors_code_program_never_another_vendors() {
+    let app = spawn_app().await;
+    let acme = money_shop(&app, "Acme", json!({"type": "percentage", "bps": 2000})).await;
+    let beta = money_shop(&app, "Beta", json!({"type": "percentage", "bps": 2000})).await;
+    // A second program of Acme's, and an affiliate whose code is in it.
+    let (status, p) = app
+        .call(
+            &acme.key,
+            Method::POST,
+            "/api/v1/programs",
+            Some(json!({"name": "Agency partners", "currency": "usd",
+                        "landing_url": "https://shop.example.com/agency",
+                        "commission": {"type": "percentage", "bps": 1000}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{p}");
+    let agency = p["id"].as_str().unwrap().to_owned();
+    let (status, a) = app
+        .call(
+            &acme.key,
+            Method::POST,
+            "/api/v1/affiliates",
+            Some(
+                json!({"email": "anna@example.com", "name": "Anna", "code": "anna",
+                        "program_id": agency, "send_invite": false}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{a}");
+    set_status(&app, &acme, a["id"].as_str().unwrap(), "active").await;
+    affiliate(&app, &beta, "bella@example.com", "bella").await;
+
+    // Acme's event naming Anna's code is for the program of that code.
+    let (status, b) = event(
+        &app,
+        &acme,
+        charge(
+            "p1",
+            "cus_p1",
+            10_000,
+            json!({"metadata": {"affiliate_code": "anna"}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{b}");
+    assert_eq!(b["status"], "processed", "{b}");
+    assert_eq!(b["result"]["commission_cents"], 1000, "{b}");
+    let stored = |program: &str| {
+        format!(
+            "SELECT COUNT(*) FROM billing_events WHERE event_id = 'p1' AND program_id = '{program}'"
+        )
+    };
+    assert_eq!(app.count(&stored(&agency)).await, 1);
+
+    // Acme's event naming Beta's code: Beta's code is not Acme's, so the event is for
+    // Acme's default program, and it pays Beta's affiliate nothing.
+    let (status, b) = event(
+        &app,
+        &acme,
+        charge(
+            "p2",
+            "cus_p2",
+            10_000,
+            json!({"metadata": {"affiliate_code": "bella"}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{b}");
+    assert_ne!(b["status"], "processed", "{b}");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM billing_events WHERE event_id = 'p2' AND program_id = '{}'",
+            acme.program_id
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM conversions").await, 1);
+    verify_ledger(&app).await;
+}
+
+#[tokio::test]
 async fn bad_events_are_refused_and_change_nothing() {
     let app = spawn_app().await;
     let s = money_shop(&app, "Bad", json!({"type": "percentage", "bps": 2000})).await;

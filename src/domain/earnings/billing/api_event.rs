@@ -241,9 +241,7 @@ async fn program_for(
             .ok_or_else(|| AppError::invalid("program_id", "no such program"));
     }
     if let Some(code) = &hints.code
-        && let Some(t) = db::links::resolve_code(db.pool(), code).await?
-        && t.vendor_id == vendor_id
-        && let Some(p) = db::programs::by_id(db.pool(), vendor_id, &t.program_id).await?
+        && let Some(p) = db::programs::by_code(db.pool(), vendor_id, code).await?
     {
         return Ok(p);
     }
