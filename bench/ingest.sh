@@ -23,6 +23,8 @@
 #   SKIP_BUILD=1  KEEP_TMP=1                  KEEP_TMP also keeps a PostgreSQL database
 #   AFFILIA_BIN=path                          another binary (implies SKIP_BUILD; comparisons)
 #   ANALYZE_AFTER_WARMUP=1                    PostgreSQL: ANALYZE after the warm-up (0: don't)
+#   BENCH_RUST_LOG=                           RUST_LOG for the server (e.g. warn,sqlx::query=debug:
+#                                             every statement with its time, in affilia.log; KEEP_TMP=1)
 #   BENCH_SQL='...'                           SQL run on the database once the server is up
 #                                             (experiments, e.g. undoing one optimisation)
 #   AFFILIA_INGEST_LANES=n                    PostgreSQL writer lanes (the server's setting)
@@ -115,7 +117,7 @@ export AFFILIA_BIND="127.0.0.1:$PORT"
 export AFFILIA_HTTP_WORKERS="$WORKERS"
 # One API key sends every event: lift the per-key limit (30 writes a minute by default).
 export AFFILIA_API_RATE_LIMIT_WRITE=${AFFILIA_API_RATE_LIMIT_WRITE:-1000000000}
-unset RUST_LOG
+[[ -n ${BENCH_RUST_LOG:-} ]] && export RUST_LOG=$BENCH_RUST_LOG || unset RUST_LOG
 
 log "seeding ($DBNAME)"
 vendor_out=$("$AFFILIA" admin create-vendor --name "Ingest Bench" \
